@@ -1,0 +1,163 @@
+"""``build_app``: every service's FastAPI application, assembled the same way.
+
+The lifespan builds what a service holds for its whole life (database, pooled HTTP client,
+token verifier) on ``app.state``; a service adds its own with the ``lifespan`` hook. The app
+answers ``/healthz``, ``/readyz`` (checks the database) and ``/metrics``, limits body sizes,
+and renders every error as problem+json.
+"""
+
+import json
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from typing import Any
+
+import structlog
+from fastapi import APIRouter, FastAPI, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from servicekit.auth import JwksSource, TokenVerifier, http_jwks_source
+from servicekit.db import Database, database_of
+from servicekit.http import make_http_client
+from servicekit.observability import RequestContextMiddleware, configure_logging
+from servicekit.problems import install_problem_handlers, problem_body
+from servicekit.settings import ServiceSettings
+
+ServiceLifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+log = structlog.get_logger("servicekit.app")
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class BodySizeLimitMiddleware:
+    """Refuse bodies over ``max_bytes`` with 413, whether or not Content-Length is declared."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def _too_large(self, scope: Scope, send: Send) -> None:
+        body = problem_body(
+            status=413,
+            code="payload_too_large",
+            title="Request body too large",
+            detail=f"the limit is {self.max_bytes} bytes",
+            instance=scope.get("path"),
+        )
+        payload = json.dumps(body).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/problem+json"),
+                    (b"content-length", str(len(payload)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": payload})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope["headers"]:
+            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+                await self._too_large(scope, send)
+                return
+        received = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise BodyTooLarge
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except BodyTooLarge:
+            if not started:
+                await self._too_large(scope, send)
+
+
+def health_router() -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz", summary="The process is up")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz", summary="The service can reach its database")
+    async def readyz(request: Request, response: Response) -> dict[str, str]:
+        try:
+            await database_of(request).ping()
+        except Exception as exc:
+            log.warning("not_ready", error_type=type(exc).__name__)
+            response.status_code = 503
+            return {"status": "unavailable", "database": "unreachable"}
+        return {"status": "ready", "database": "ok"}
+
+    @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+def build_app(
+    settings: ServiceSettings,
+    *,
+    title: str,
+    routers: Sequence[APIRouter],
+    lifespan: ServiceLifespan | None = None,
+    jwks: JwksSource | None = None,
+    **fastapi_options: Any,
+) -> FastAPI:
+    @asynccontextmanager
+    async def app_lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(
+            service_name=settings.service_name, level=settings.log_level, json=settings.log_json
+        )
+        app.state.settings = settings
+        app.state.database = Database(settings.database_url)
+        app.state.http = make_http_client(
+            settings.gateway_url,
+            timeout_seconds=settings.http_timeout_seconds,
+            connect_timeout_seconds=settings.http_connect_timeout_seconds,
+            max_connections=settings.http_max_connections,
+        )
+        source = jwks or http_jwks_source(app.state.http, settings.jwks_url)
+        app.state.token_verifier = TokenVerifier(
+            source,
+            issuer=settings.token_issuer,
+            audience=settings.token_audience,
+            cache_seconds=settings.jwks_cache_seconds,
+        )
+        try:
+            async with lifespan(app) if lifespan else nullcontext():
+                yield
+        finally:
+            await app.state.http.aclose()
+            await app.state.database.dispose()
+
+    app = FastAPI(title=title, lifespan=app_lifespan, **fastapi_options)
+    install_problem_handlers(app)
+    app.include_router(health_router())
+    for router in routers:
+        app.include_router(router)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware, service_name=settings.service_name)
+    return app

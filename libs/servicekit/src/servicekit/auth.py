@@ -1,0 +1,208 @@
+"""Access tokens: verification against a JWKS, and the typed ``Principal`` it yields.
+
+Every service verifies tokens itself (the gateway rejects early, but defence in depth). Keys come
+from a ``JwksSource``: the identity service's JWKS over HTTP for everyone else, its own key store
+for the identity service. Keys are cached for ``cache_seconds`` and fetched again at once when a
+token names a ``kid`` the cache does not hold (key rotation), at most once per ``min_refetch``.
+"""
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, Literal
+
+import httpx
+import jwt
+from fastapi import Depends, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from servicekit.problems import DomainError, Forbidden, Unauthenticated, UpstreamUnavailable
+
+PrincipalType = Literal["citizen", "enterprise", "staff", "department_system", "service"]
+JwksSource = Callable[[], Awaitable[dict[str, Any]]]
+
+ALGORITHMS = ["EdDSA", "ES256"]
+
+
+class Actor(BaseModel):
+    """Who really acts, when a delegate acts for the subject (RFC 8693 ``act``)."""
+
+    model_config = ConfigDict(frozen=True)
+    sub: str
+
+
+class Principal(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    sub: str
+    typ: PrincipalType
+    loa: int = Field(ge=0, le=3)
+    region: str | None = None
+    roles: tuple[str, ...] = ()
+    dept: str | None = None
+    scope: tuple[str, ...] = ()
+    act: Actor | None = None
+    #: The raw token, for forwarding the caller's own authority to another service.
+    token: str = Field(repr=False, exclude=True)
+
+
+class InvalidToken(Unauthenticated):
+    code = "invalid_token"
+    title = "The access token is not valid"
+
+
+class TokenExpired(Unauthenticated):
+    code = "token_expired"
+    title = "The access token has expired"
+
+
+class InsufficientAssurance(DomainError):
+    """The app reads ``required_loa`` and ``step`` to step the user up, then retries."""
+
+    status = 403
+    code = "insufficient_assurance"
+    title = "A higher level of assurance is required"
+
+
+class WrongPrincipalType(Forbidden):
+    code = "wrong_principal_type"
+    title = "This kind of account cannot do this"
+
+
+def http_jwks_source(client: httpx.AsyncClient, url: str) -> JwksSource:
+    async def fetch() -> dict[str, Any]:
+        try:
+            response = await client.get(url)
+            response.raise_for_status()
+        except httpx.HTTPError as exc:
+            raise UpstreamUnavailable("the signing keys could not be fetched") from exc
+        keys: dict[str, Any] = response.json()
+        return keys
+
+    return fetch
+
+
+class TokenVerifier:
+    def __init__(
+        self,
+        source: JwksSource,
+        *,
+        issuer: str,
+        audience: str,
+        cache_seconds: float = 300.0,
+        min_refetch_seconds: float = 5.0,
+    ) -> None:
+        self._source = source
+        self._issuer = issuer
+        self._audience = audience
+        self._cache_seconds = cache_seconds
+        self._min_refetch = min_refetch_seconds
+        self._keys: dict[str, jwt.PyJWK] = {}
+        self._fetched_at = float("-inf")
+        self._lock = asyncio.Lock()
+
+    async def _refresh(self, *, force: bool) -> None:
+        async with self._lock:
+            age = time.monotonic() - self._fetched_at
+            if age < self._min_refetch or (not force and age < self._cache_seconds):
+                return
+            document = await self._source()
+            keys: dict[str, jwt.PyJWK] = {}
+            for entry in document.get("keys", []):
+                try:
+                    key = jwt.PyJWK(entry)
+                except jwt.PyJWTError:
+                    continue  # a key of a kind this service does not use
+                if key.key_id:
+                    keys[key.key_id] = key
+            self._keys = keys
+            self._fetched_at = time.monotonic()
+
+    async def _key(self, kid: str) -> jwt.PyJWK:
+        await self._refresh(force=False)
+        if kid not in self._keys:
+            await self._refresh(force=True)
+        key = self._keys.get(kid)
+        if key is None:
+            raise InvalidToken("the token was signed with an unknown key")
+        return key
+
+    async def verify(self, token: str) -> Principal:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise InvalidToken("the token is malformed") from exc
+        kid = header.get("kid")
+        if not isinstance(kid, str):
+            raise InvalidToken("the token names no key")
+        key = await self._key(kid)
+        try:
+            claims = jwt.decode(
+                token,
+                key=key.key,
+                algorithms=ALGORITHMS,
+                audience=self._audience,
+                issuer=self._issuer,
+                options={"require": ["exp", "iat", "sub", "typ"]},
+                leeway=5,
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise TokenExpired() from exc
+        except jwt.PyJWTError as exc:
+            raise InvalidToken("the token failed verification") from exc
+        scope = claims.get("scope", "")
+        try:
+            return Principal(
+                sub=claims["sub"],
+                typ=claims["typ"],
+                loa=claims.get("loa", 0),
+                region=claims.get("region"),
+                roles=tuple(claims.get("roles", ())),
+                dept=claims.get("dept"),
+                scope=tuple(scope.split()) if isinstance(scope, str) else tuple(scope),
+                act=claims.get("act"),
+                token=token,
+            )
+        except ValueError as exc:
+            raise InvalidToken("the token's claims are not valid") from exc
+
+
+def bearer_token(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated(
+            "send an access token: Authorization: Bearer <token>",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return token.strip()
+
+
+async def current_principal(request: Request) -> Principal:
+    verifier: TokenVerifier = request.app.state.token_verifier
+    try:
+        return await verifier.verify(bearer_token(request))
+    except Unauthenticated as exc:
+        exc.headers.setdefault("WWW-Authenticate", f'Bearer error="{exc.code}"')
+        raise
+
+
+PrincipalDep = Annotated[Principal, Depends(current_principal)]
+
+_STEP_FOR_LEVEL = {1: "password", 2: "real_name", 3: "face"}
+
+
+def require_assurance(principal: Principal, level: int) -> None:
+    """Refuse with the level required and the step that reaches it, so the app can step up."""
+    if principal.loa < level:
+        raise InsufficientAssurance(
+            f"this needs assurance level {level}; the token has {principal.loa}",
+            required_loa=level,
+            current_loa=principal.loa,
+            step=_STEP_FOR_LEVEL.get(level, "face"),
+        )
+
+
+def require_type(principal: Principal, *allowed: PrincipalType) -> None:
+    if principal.typ not in allowed:
+        raise WrongPrincipalType(f"allowed: {', '.join(allowed)}")

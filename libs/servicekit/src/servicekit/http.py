@@ -1,0 +1,33 @@
+"""The pooled httpx client every service uses for calls through the gateway.
+
+Timeouts are explicit (no call waits forever), connections are pooled and kept alive, and each
+outgoing request carries the current request id and trace context.
+"""
+
+import httpx
+
+from servicekit.observability import outgoing_trace_headers
+
+
+async def _propagate_context(request: httpx.Request) -> None:
+    for name, value in outgoing_trace_headers().items():
+        request.headers.setdefault(name, value)
+
+
+def make_http_client(
+    base_url: str,
+    *,
+    timeout_seconds: float,
+    connect_timeout_seconds: float,
+    max_connections: int = 100,
+) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        base_url=base_url,
+        timeout=httpx.Timeout(timeout_seconds, connect=connect_timeout_seconds),
+        limits=httpx.Limits(
+            max_connections=max_connections,
+            max_keepalive_connections=max_connections,
+            keepalive_expiry=30.0,
+        ),
+        event_hooks={"request": [_propagate_context]},
+    )

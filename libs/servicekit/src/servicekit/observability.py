@@ -1,0 +1,138 @@
+"""Logs, request ids, trace context and metrics.
+
+``RequestContextMiddleware`` is pure ASGI so that it costs little on every request: it takes
+or makes the ``X-Request-ID``, continues or starts the W3C ``traceparent``, binds both to the
+log context, records Prometheus metrics by route template and writes one JSON access-log line
+(method, route, status, duration: never the query string, headers or bodies, which may carry
+personal data).
+"""
+
+import contextvars
+import logging
+import re
+import secrets
+import sys
+import time
+from typing import Any
+
+import structlog
+from prometheus_client import Counter, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+_request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+_trace: contextvars.ContextVar[tuple[str, str] | None] = contextvars.ContextVar(
+    "trace", default=None
+)
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,128}$")
+_TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
+
+HTTP_REQUESTS = Counter(
+    "http_requests_total", "Requests answered", ["service", "method", "route", "status"]
+)
+HTTP_DURATION = Histogram(
+    "http_request_duration_seconds",
+    "Time to answer a request",
+    ["service", "method", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+
+
+def current_request_id() -> str | None:
+    return _request_id.get()
+
+
+def outgoing_trace_headers() -> dict[str, str]:
+    """Headers that carry this request's id and trace context to the next hop."""
+    headers: dict[str, str] = {}
+    request_id = _request_id.get()
+    if request_id:
+        headers["x-request-id"] = request_id
+    trace = _trace.get()
+    if trace:
+        trace_id, span_id = trace
+        headers["traceparent"] = f"00-{trace_id}-{span_id}-01"
+    return headers
+
+
+def configure_logging(*, service_name: str, level: str = "INFO", json: bool = True) -> None:
+    renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.EventRenamer("message"),
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        cache_logger_on_first_use=True,
+    )
+    structlog.contextvars.bind_contextvars(service=service_name)
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def _route_template(scope: Scope) -> str:
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return str(path) if path else "unmatched"
+
+
+class RequestContextMiddleware:
+    def __init__(self, app: ASGIApp, *, service_name: str) -> None:
+        self.app = app
+        self.service_name = service_name
+        self.log = structlog.get_logger("access")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming_id = _header(scope, b"x-request-id")
+        request_id = (
+            incoming_id if incoming_id and _REQUEST_ID.match(incoming_id) else secrets.token_hex(16)
+        )
+        parent = _TRACEPARENT.match(_header(scope, b"traceparent") or "")
+        trace_id = parent.group(1) if parent else secrets.token_hex(16)
+        span_id = secrets.token_hex(8)
+        request_token = _request_id.set(request_id)
+        trace_token = _trace.set((trace_id, span_id))
+        structlog.contextvars.bind_contextvars(request_id=request_id, trace_id=trace_id)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_context(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode()))
+                headers.append((b"traceparent", f"00-{trace_id}-{span_id}-01".encode()))
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_context)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = _route_template(scope)
+            method = scope["method"]
+            HTTP_REQUESTS.labels(self.service_name, method, route, str(status)).inc()
+            HTTP_DURATION.labels(self.service_name, method, route).observe(elapsed)
+            self.log.info(
+                "request",
+                method=method,
+                route=route,
+                status=status,
+                duration_ms=round(elapsed * 1000, 2),
+            )
+            structlog.contextvars.unbind_contextvars("request_id", "trace_id")
+            _request_id.reset(request_token)
+            _trace.reset(trace_token)

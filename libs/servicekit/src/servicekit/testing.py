@@ -1,0 +1,232 @@
+"""The pytest plugin every service's tests use (loaded with ``-p servicekit.testing``).
+
+A service's ``tests/conftest.py`` provides one fixture, ``service_under_test``, returning a
+``ServiceUnderTest``. The plugin then gives:
+
+- ``database_url``: a real database for the test run, migrated to head with the service's own
+  Alembic migrations and seeded once; SQLite always, and PostgreSQL as well when
+  ``ONEVISIT_TEST_POSTGRES_URL`` names a server (every database test then runs on both). Each
+  test is isolated: after it, every table but the service's reference tables is emptied.
+- ``token_minter``: signs access tokens with a key of its own and serves the matching JWKS.
+- ``app`` (lifespan running) and ``client`` (an httpx client on the app, in process).
+"""
+
+import os
+import secrets
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import httpx
+import jwt
+import pytest
+import pytest_asyncio
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fastapi import FastAPI
+from sqlalchemy import MetaData, delete, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+
+from servicekit.auth import JwksSource, PrincipalType
+from servicekit.db import create_engine
+from servicekit.migrations import upgrade_to_head
+from servicekit.settings import ServiceSettings
+
+POSTGRES_ENV = "ONEVISIT_TEST_POSTGRES_URL"
+
+
+class AppFactory(Protocol):
+    def __call__(self, settings: Any, *, jwks: JwksSource | None = None) -> FastAPI: ...
+
+
+@dataclass(frozen=True)
+class ServiceUnderTest:
+    name: str
+    service_dir: Path
+    metadata: MetaData
+    settings_class: type[ServiceSettings]
+    create_app: AppFactory
+    #: Tables seeded once per database and kept between tests (reference data).
+    reference_tables: frozenset[str] = frozenset()
+    seed: Callable[[AsyncSession], Awaitable[None]] | None = None
+    settings_overrides: dict[str, Any] = field(default_factory=dict)
+
+
+def _backends() -> list[str]:
+    return ["sqlite", "postgresql"] if os.environ.get(POSTGRES_ENV) else ["sqlite"]
+
+
+@pytest.fixture(scope="session", params=_backends())
+def database_backend(request: pytest.FixtureRequest) -> str:
+    backend: str = request.param
+    return backend
+
+
+class _Databases:
+    """One database per (backend, service) for the whole run, created and migrated lazily."""
+
+    def __init__(self, tmp_dir: Path) -> None:
+        self.tmp_dir = tmp_dir
+        self.urls: dict[tuple[str, str], str] = {}
+        self.postgres_databases: list[str] = []
+
+    async def url_for(self, backend: str, service: ServiceUnderTest) -> str:
+        key = (backend, service.name)
+        if key in self.urls:
+            return self.urls[key]
+        if backend == "sqlite":
+            url = f"sqlite+aiosqlite:///{self.tmp_dir / f'{service.name}.db'}"
+        else:
+            name = f"ov_test_{service.name}_{secrets.token_hex(4)}"
+            admin = create_async_engine(os.environ[POSTGRES_ENV], isolation_level="AUTOCOMMIT")
+            async with admin.connect() as connection:
+                await connection.execute(text(f'CREATE DATABASE "{name}"'))
+            await admin.dispose()
+            self.postgres_databases.append(name)
+            url = make_url(os.environ[POSTGRES_ENV]).set(database=name).render_as_string(False)
+        engine = create_engine(url)
+        try:
+            async with engine.begin() as connection:
+                await upgrade_to_head(connection, service.service_dir)
+            if service.seed is not None:
+                async with async_sessionmaker(engine)() as session, session.begin():
+                    await service.seed(session)
+        finally:
+            await engine.dispose()
+        self.urls[key] = url
+        return url
+
+    async def drop_postgres(self) -> None:
+        if not self.postgres_databases:
+            return
+        admin = create_async_engine(os.environ[POSTGRES_ENV], isolation_level="AUTOCOMMIT")
+        async with admin.connect() as connection:
+            for name in self.postgres_databases:
+                await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await admin.dispose()
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def _databases(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[_Databases]:
+    databases = _Databases(tmp_path_factory.mktemp("databases"))
+    yield databases
+    await databases.drop_postgres()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def database_url(
+    database_backend: str, service_under_test: ServiceUnderTest, _databases: _Databases
+) -> AsyncIterator[str]:
+    url = await _databases.url_for(database_backend, service_under_test)
+    yield url
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as connection:
+            for table in reversed(service_under_test.metadata.sorted_tables):
+                if table.name not in service_under_test.reference_tables:
+                    await connection.execute(delete(table))
+    finally:
+        await engine.dispose()
+
+
+class TokenMinter:
+    """Signs tokens as the identity service would, with a key only the tests hold."""
+
+    def __init__(self, *, issuer: str = "onevisit-identity", audience: str = "onevisit") -> None:
+        self.kid = f"test-{secrets.token_hex(4)}"
+        self.issuer = issuer
+        self.audience = audience
+        self._key = Ed25519PrivateKey.generate()
+
+    def mint(
+        self,
+        sub: str,
+        *,
+        typ: PrincipalType = "citizen",
+        loa: int = 1,
+        region: str | None = None,
+        roles: tuple[str, ...] = (),
+        dept: str | None = None,
+        scope: tuple[str, ...] = (),
+        ttl_seconds: int = 600,
+        issued_at: int | None = None,
+    ) -> str:
+        now = issued_at if issued_at is not None else int(time.time())
+        claims: dict[str, Any] = {
+            "iss": self.issuer,
+            "aud": self.audience,
+            "sub": sub,
+            "typ": typ,
+            "loa": loa,
+            "iat": now,
+            "exp": now + ttl_seconds,
+            "roles": list(roles),
+            "scope": " ".join(scope),
+        }
+        if region:
+            claims["region"] = region
+        if dept:
+            claims["dept"] = dept
+        return jwt.encode(claims, self._key, algorithm="EdDSA", headers={"kid": self.kid})
+
+    def jwks_document(self) -> dict[str, Any]:
+        public = jwt.algorithms.OKPAlgorithm.to_jwk(self._key.public_key(), as_dict=True)
+        return {"keys": [{**public, "kid": self.kid, "alg": "EdDSA", "use": "sig"}]}
+
+    async def jwks(self) -> dict[str, Any]:
+        return self.jwks_document()
+
+
+@pytest.fixture(scope="session")
+def token_minter() -> TokenMinter:
+    return TokenMinter()
+
+
+@pytest.fixture
+def settings(
+    service_under_test: ServiceUnderTest, database_url: str, tmp_path: Path
+) -> ServiceSettings:
+    return service_under_test.settings_class(
+        database_url=database_url,
+        environment="test",
+        var_dir=tmp_path,
+        log_json=True,
+        **service_under_test.settings_overrides,
+    )
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def app(
+    service_under_test: ServiceUnderTest, settings: ServiceSettings, token_minter: TokenMinter
+) -> AsyncIterator[FastAPI]:
+    application = service_under_test.create_app(settings, jwks=token_minter.jwks)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def problem() -> Callable[[httpx.Response, int, str], dict[str, Any]]:
+    """Assert that a response is a problem with the given status and code; return its body."""
+
+    def check(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+        assert response.status_code == status, response.text
+        assert response.headers["content-type"].startswith("application/problem+json")
+        body: dict[str, Any] = response.json()
+        assert body["code"] == code, body
+        assert body["status"] == status
+        return body
+
+    return check

@@ -1,0 +1,1 @@
+"""rating-svc: citizens rate the service they received; a bad review opens a rectification."""

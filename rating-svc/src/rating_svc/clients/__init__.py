@@ -1,0 +1,1 @@
+"""Typed clients for the services rating-svc asks, through the gateway."""

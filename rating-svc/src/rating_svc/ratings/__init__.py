@@ -1,0 +1,1 @@
+"""Rating a served case."""

@@ -1,0 +1,57 @@
+"""HTTP endpoints for ratings: parse, authorise, delegate."""
+
+import uuid
+
+import httpx
+from fastapi import APIRouter, Request, status
+
+from rating_svc.models import Rating
+from rating_svc.ratings import service
+from rating_svc.ratings.schemas import RatingCreate, RatingRead
+from rating_svc.settings import RatingSettings
+from servicekit.auth import PrincipalDep, require_type
+from servicekit.db import SessionDep
+
+router = APIRouter(prefix="/ratings/v1", tags=["ratings"])
+
+
+@router.post("/ratings", status_code=status.HTTP_201_CREATED, response_model=RatingRead)
+async def create_rating(
+    payload: RatingCreate, principal: PrincipalDep, session: SessionDep, request: Request
+) -> RatingRead:
+    """Rate a completed case of the caller's: efficiency, quality and attitude, 1 to 5."""
+    require_type(principal, "citizen", "enterprise")
+    settings: RatingSettings = request.app.state.settings
+    http: httpx.AsyncClient = request.app.state.http
+    rating = await service.rate_case(
+        session=session,
+        http=http,
+        principal=principal,
+        payload=payload,
+        bad_review_max_score=settings.bad_review_max_score,
+    )
+    return _view(rating, settings)
+
+
+@router.get("/ratings/{rating_id}", response_model=RatingRead)
+async def get_rating(
+    rating_id: uuid.UUID, principal: PrincipalDep, session: SessionDep, request: Request
+) -> RatingRead:
+    rating = await service.rating_of(session=session, principal=principal, rating_id=rating_id)
+    return _view(rating, request.app.state.settings)
+
+
+def _view(rating: Rating, settings: RatingSettings) -> RatingRead:
+    return RatingRead(
+        id=rating.id,
+        case_no=rating.case_no,
+        item_code=rating.item_code,
+        department_id=rating.department_id,
+        region_code=rating.region_code,
+        efficiency=rating.efficiency,
+        quality=rating.quality,
+        attitude=rating.attitude,
+        comment=rating.comment,
+        bad_review=service.is_bad_review(rating, max_score=settings.bad_review_max_score),
+        created_at=rating.created_at,
+    )
