@@ -14,6 +14,7 @@ from typing import Any
 import structlog
 from fastapi import APIRouter, FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from servicekit.auth import JwksSource, TokenVerifier, http_jwks_source
@@ -28,8 +29,12 @@ ServiceLifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 log = structlog.get_logger("servicekit.app")
 
 
-class BodyTooLarge(Exception):
-    pass
+class BodyTooLarge(StarletteHTTPException):
+    """Raised from ``receive``: FastAPI passes HTTP exceptions through its body parsing, so the
+    problem handlers render it; the middleware answers itself if nothing else did."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=413)
 
 
 class BodySizeLimitMiddleware:

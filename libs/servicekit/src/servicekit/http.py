@@ -6,7 +6,7 @@ outgoing request carries the current request id and trace context.
 
 import httpx
 
-from servicekit.observability import outgoing_trace_headers
+from servicekit.context import outgoing_trace_headers
 
 
 async def _propagate_context(request: httpx.Request) -> None:

@@ -8,7 +8,7 @@ SQLite gets batch mode, so that ALTERs work on both backends.
 
 import asyncio
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from alembic import command, context
 from alembic.config import Config
@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from servicekit.db import UTCDateTime, create_engine
 
 
-def _render_item(kind: str, obj: Any, _context: Any) -> str | bool:
+def _render_item(kind: str, obj: Any, _context: Any) -> str | Literal[False]:
     # UTCDateTime converts in Python; in the schema it is exactly DateTime(timezone=True).
     if kind == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"

@@ -7,7 +7,7 @@ log context, records Prometheus metrics by route template and writes one JSON ac
 personal data).
 """
 
-import contextvars
+import json
 import logging
 import re
 import secrets
@@ -19,13 +19,21 @@ import structlog
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-_request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
-_trace: contextvars.ContextVar[tuple[str, str] | None] = contextvars.ContextVar(
-    "trace", default=None
-)
+from servicekit import context
+from servicekit.context import current_request_id, outgoing_trace_headers
+from servicekit.problems import internal_error_body
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,128}$")
 _TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
+
+__all__ = [
+    "HTTP_DURATION",
+    "HTTP_REQUESTS",
+    "RequestContextMiddleware",
+    "configure_logging",
+    "current_request_id",
+    "outgoing_trace_headers",
+]
 
 HTTP_REQUESTS = Counter(
     "http_requests_total", "Requests answered", ["service", "method", "route", "status"]
@@ -36,23 +44,6 @@ HTTP_DURATION = Histogram(
     ["service", "method", "route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
-
-
-def current_request_id() -> str | None:
-    return _request_id.get()
-
-
-def outgoing_trace_headers() -> dict[str, str]:
-    """Headers that carry this request's id and trace context to the next hop."""
-    headers: dict[str, str] = {}
-    request_id = _request_id.get()
-    if request_id:
-        headers["x-request-id"] = request_id
-    trace = _trace.get()
-    if trace:
-        trace_id, span_id = trace
-        headers["traceparent"] = f"00-{trace_id}-{span_id}-01"
-    return headers
 
 
 def configure_logging(*, service_name: str, level: str = "INFO", json: bool = True) -> None:
@@ -102,16 +93,18 @@ class RequestContextMiddleware:
         parent = _TRACEPARENT.match(_header(scope, b"traceparent") or "")
         trace_id = parent.group(1) if parent else secrets.token_hex(16)
         span_id = secrets.token_hex(8)
-        request_token = _request_id.set(request_id)
-        trace_token = _trace.set((trace_id, span_id))
+        request_token = context.request_id.set(request_id)
+        trace_token = context.trace.set((trace_id, span_id))
         structlog.contextvars.bind_contextvars(request_id=request_id, trace_id=trace_id)
         started = time.perf_counter()
         status = 500
+        status_started = False
 
         async def send_with_context(message: Message) -> None:
-            nonlocal status
+            nonlocal status, status_started
             if message["type"] == "http.response.start":
                 status = message["status"]
+                status_started = True
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
                 headers.append((b"traceparent", f"00-{trace_id}-{span_id}-01".encode()))
@@ -120,6 +113,24 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_context)
+        except Exception as exc:
+            # Answered here, inside the request's context, so the 500 carries its request id.
+            # Only the error's type is logged: its message may hold personal data.
+            self.log.error("unexpected_error", error_type=type(exc).__name__)
+            if status_started:
+                raise
+            payload = json.dumps(internal_error_body(scope.get("path"))).encode()
+            await send_with_context(
+                {
+                    "type": "http.response.start",
+                    "status": 500,
+                    "headers": [
+                        (b"content-type", b"application/problem+json"),
+                        (b"content-length", str(len(payload)).encode()),
+                    ],
+                }
+            )
+            await send_with_context({"type": "http.response.body", "body": payload})
         finally:
             elapsed = time.perf_counter() - started
             route = _route_template(scope)
@@ -134,5 +145,5 @@ class RequestContextMiddleware:
                 duration_ms=round(elapsed * 1000, 2),
             )
             structlog.contextvars.unbind_contextvars("request_id", "trace_id")
-            _request_id.reset(request_token)
-            _trace.reset(trace_token)
+            context.request_id.reset(request_token)
+            context.trace.reset(trace_token)

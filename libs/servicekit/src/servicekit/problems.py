@@ -7,6 +7,7 @@ installed by ``install_problem_handlers`` render, as ``application/problem+json`
     RequestValidationError  422 ``validation_failed`` with ``errors: [{field, message, type}]``
     HTTPException (routing) 404 ``not_found``, 405 ``method_not_allowed``, others by status
     Exception               500 ``internal_error`` carrying the request id: no stack, no data
+                            (answered by observability's middleware, inside the request context)
 
 Every body carries ``type``, ``title``, ``status``, ``code``, ``instance`` and ``request_id``.
 """
@@ -14,17 +15,14 @@ Every body carries ``type``, ``title``, ``status``, ``code``, ``instance`` and `
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from servicekit.observability import current_request_id
+from servicekit.context import current_request_id
 
 PROBLEM_JSON = "application/problem+json"
-
-log = structlog.get_logger("servicekit.problems")
 
 
 class DomainError(Exception):
@@ -174,14 +172,14 @@ async def _http_exception(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.error("unexpected_error", error_type=type(exc).__name__, path=request.url.path)
-    return problem_response(
+def internal_error_body(instance: str | None) -> dict[str, Any]:
+    """The body of a 500: the request id to quote, and nothing about the error itself."""
+    return problem_body(
         status=500,
         code="internal_error",
         title="Internal error",
         detail="An unexpected error occurred; quote the request id when reporting it.",
-        instance=request.url.path,
+        instance=instance,
     )
 
 
@@ -189,4 +187,3 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_exception)
-    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,234 @@
+"""Start the whole platform on one machine: migrate and seed each service, start the six
+processes, wait until the gateway says every upstream is ready, and stop them all together.
+
+``make run`` uses it on the default ports with SQLite files under ``var/``; the end-to-end tests
+and the benchmarks use it on free ports with databases of their own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str  # the gateway's name for it, and its settings' service_name
+    package: str
+    directory: str
+    env_prefix: str
+    default_port: int
+    has_database: bool = True
+    has_seed: bool = False
+
+
+SERVICES: tuple[ServiceSpec, ...] = (
+    ServiceSpec("identity", "identity_svc", "identity-svc", "IDENTITY_", 8001, has_seed=True),
+    ServiceSpec("catalog", "catalog_svc", "catalog-svc", "CATALOG_", 8002, has_seed=True),
+    ServiceSpec("case", "case_svc", "case-svc", "CASE_", 8003),
+    ServiceSpec("rating", "rating_svc", "rating-svc", "RATING_", 8004),
+    ServiceSpec(
+        "exchange", "data_exchange_svc", "data-exchange-svc", "EXCHANGE_", 8005, has_seed=True
+    ),
+)
+GATEWAY = ServiceSpec("gateway", "gateway", "gateway", "GATEWAY_", 8000, has_database=False)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@dataclass
+class PlatformConfig:
+    var_dir: Path
+    ports: dict[str, int]
+    #: service name → database URL; a service not named gets a SQLite file in ``var_dir``.
+    database_urls: dict[str, str] = field(default_factory=dict)
+    extra_env: dict[str, str] = field(default_factory=dict)
+    log_level: str = "INFO"
+
+    @classmethod
+    def defaults(cls, var_dir: Path) -> PlatformConfig:
+        specs = (*SERVICES, GATEWAY)
+        return cls(var_dir=var_dir, ports={spec.name: spec.default_port for spec in specs})
+
+    @classmethod
+    def on_free_ports(cls, var_dir: Path) -> PlatformConfig:
+        return cls(var_dir=var_dir, ports={spec.name: free_port() for spec in (*SERVICES, GATEWAY)})
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.ports[name]}"
+
+    @property
+    def gateway_url(self) -> str:
+        return self.url("gateway")
+
+    def env_for(self, spec: ServiceSpec) -> dict[str, str]:
+        env = {key: value for key, value in os.environ.items() if not _is_service_setting(key)}
+        env.update(self.extra_env)
+        prefix = spec.env_prefix
+        env[f"{prefix}VAR_DIR"] = str(self.var_dir)
+        env[f"{prefix}GATEWAY_URL"] = self.gateway_url
+        env[f"{prefix}LOG_LEVEL"] = self.log_level
+        if spec.has_database:
+            default = f"sqlite+aiosqlite:///{self.var_dir / f'{spec.name}.db'}"
+            env[f"{prefix}DATABASE_URL"] = self.database_urls.get(spec.name, default)
+        if spec is GATEWAY:
+            upstreams = {service.name: self.url(service.name) for service in SERVICES}
+            env["GATEWAY_UPSTREAMS"] = json.dumps(upstreams)
+        return env
+
+
+def _is_service_setting(key: str) -> bool:
+    # The caller's own service settings must not leak into the processes this run configures.
+    return any(key.startswith(spec.env_prefix) for spec in (*SERVICES, GATEWAY))
+
+
+def prepare(config: PlatformConfig) -> None:
+    """Migrate every service's database to head and load its reference data, in parallel."""
+    config.var_dir.mkdir(parents=True, exist_ok=True)
+    logs = config.var_dir / "log"
+    logs.mkdir(exist_ok=True)
+    running: list[tuple[ServiceSpec, subprocess.Popen[bytes], Path]] = []
+    for spec in SERVICES:
+        log = logs / f"{spec.name}.prepare.log"
+        log.write_bytes(b"")
+        steps = [f"{sys.executable} -m alembic -c {spec.directory}/alembic.ini upgrade head"]
+        if spec.has_seed:
+            steps.append(f"{sys.executable} -m {spec.package}.seed")
+        script = " && ".join(steps)
+        out = log.open("ab")
+        process = subprocess.Popen(
+            ["/bin/sh", "-c", script],
+            env=config.env_for(spec),
+            cwd=REPO_ROOT,
+            stdout=out,
+            stderr=out,
+        )
+        out.close()
+        running.append((spec, process, log))
+    failures = []
+    for spec, process, log in running:
+        if process.wait() != 0:
+            failures.append(f"{spec.name}: migrate/seed failed; see {log}\n{_tail(log)}")
+    if failures:
+        raise PlatformError("\n".join(failures))
+
+
+class PlatformError(RuntimeError):
+    pass
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+@dataclass
+class Platform:
+    config: PlatformConfig
+    processes: dict[str, subprocess.Popen[bytes]]
+
+    def log_of(self, name: str) -> Path:
+        return self.config.var_dir / "log" / f"{name}.log"
+
+    def pid_of(self, name: str) -> int:
+        return self.processes[name].pid
+
+    def check_alive(self) -> None:
+        for name, process in self.processes.items():
+            if process.poll() is not None:
+                raise PlatformError(
+                    f"{name} exited with {process.returncode}\n{_tail(self.log_of(name))}"
+                )
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _spawn(config: PlatformConfig, spec: ServiceSpec) -> subprocess.Popen[bytes]:
+    log = config.var_dir / "log" / f"{spec.name}.log"
+    out = log.open("ab")
+    try:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                f"{spec.package}.main:create_app",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(config.ports[spec.name]),
+                "--no-access-log",
+                "--log-level",
+                "warning",
+            ],
+            env=config.env_for(spec),
+            cwd=REPO_ROOT,
+            stdout=out,
+            stderr=out,
+        )
+    finally:
+        out.close()
+
+
+def wait_until_ready(platform: Platform, timeout_seconds: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout_seconds
+    last = "no answer yet"
+    with httpx.Client(timeout=2.0) as client:
+        while time.monotonic() < deadline:
+            platform.check_alive()
+            try:
+                response = client.get(f"{platform.config.gateway_url}/readyz")
+                if response.status_code == 200:
+                    return
+                last = response.text
+            except httpx.HTTPError as exc:
+                last = type(exc).__name__
+            time.sleep(0.2)
+    raise PlatformError(f"the platform was not ready within {timeout_seconds:.0f} s: {last}")
+
+
+@contextmanager
+def running_platform(config: PlatformConfig, *, prepared: bool = False) -> Iterator[Platform]:
+    """Migrate and seed (unless ``prepared``), start all six, wait for readiness; stop on exit."""
+    if not prepared:
+        prepare(config)
+    (config.var_dir / "log").mkdir(parents=True, exist_ok=True)
+    platform = Platform(config=config, processes={})
+    try:
+        for spec in (*SERVICES, GATEWAY):
+            platform.processes[spec.name] = _spawn(config, spec)
+        wait_until_ready(platform)
+        yield platform
+    finally:
+        platform.stop()

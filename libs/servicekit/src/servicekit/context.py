@@ -1,0 +1,26 @@
+"""The current request's id and trace context, shared by logs, problems and outgoing calls."""
+
+import contextvars
+
+request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+#: (trace id, this service's span id) of the W3C trace context.
+trace: contextvars.ContextVar[tuple[str, str] | None] = contextvars.ContextVar(
+    "trace", default=None
+)
+
+
+def current_request_id() -> str | None:
+    return request_id.get()
+
+
+def outgoing_trace_headers() -> dict[str, str]:
+    """Headers that carry this request's id and trace context to the next hop."""
+    headers: dict[str, str] = {}
+    current = request_id.get()
+    if current:
+        headers["x-request-id"] = current
+    span = trace.get()
+    if span:
+        trace_id, span_id = span
+        headers["traceparent"] = f"00-{trace_id}-{span_id}-01"
+    return headers

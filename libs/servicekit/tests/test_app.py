@@ -1,0 +1,173 @@
+"""The behaviour every service gets from build_app: problems, the request's transaction,
+request ids and trace context, health, readiness and metrics."""
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import APIRouter, FastAPI
+from pydantic import BaseModel, Field
+from sqlalchemy import String, func, select
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from servicekit.app import build_app
+from servicekit.db import SessionDep, new_metadata
+from servicekit.problems import Conflict
+from servicekit.settings import ServiceSettings
+
+Problem = Callable[[httpx.Response, int, str], dict[str, Any]]
+
+
+class Base(DeclarativeBase):
+    metadata = new_metadata()
+
+
+class Note(Base):
+    __tablename__ = "note"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    text: Mapped[str] = mapped_column(String(100))
+
+
+class NoteCreate(BaseModel):
+    text: str = Field(min_length=1, max_length=100)
+    stars: int = Field(ge=1, le=5)
+
+
+class NoteRefused(Conflict):
+    code = "note_refused"
+    title = "The note was refused"
+
+
+router = APIRouter()
+
+
+@router.post("/notes", status_code=201)
+async def create_note(payload: NoteCreate, session: SessionDep) -> dict[str, int]:
+    note = Note(text=payload.text)
+    session.add(note)
+    await session.flush()
+    if payload.text == "refuse after writing":
+        raise NoteRefused("written, then refused", note_text_length=len(payload.text))
+    return {"id": note.id}
+
+
+@router.get("/notes/count")
+async def count_notes(session: SessionDep) -> dict[str, int]:
+    return {"count": await session.scalar(select(func.count()).select_from(Note)) or 0}
+
+
+@router.get("/boom")
+async def boom() -> None:
+    raise RuntimeError("secret personal data 330302195203140248")
+
+
+@pytest.fixture
+async def kit_client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    settings = ServiceSettings(
+        service_name="kit-test",
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'kit.db'}",
+        max_body_bytes=1000,
+    )
+
+    @asynccontextmanager
+    async def create_tables(app: FastAPI) -> AsyncIterator[None]:
+        async with app.state.database.engine.begin() as connection:
+            await connection.run_sync(Base.metadata.create_all)
+        yield
+
+    app = build_app(settings, title="kit test", routers=[router], lifespan=create_tables)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            yield client
+
+
+async def test_the_request_commits_on_success_and_rolls_back_on_a_domain_error(
+    kit_client: httpx.AsyncClient, problem: Problem
+) -> None:
+    assert (await kit_client.post("/notes", json={"text": "kept", "stars": 3})).status_code == 201
+    refused = await kit_client.post("/notes", json={"text": "refuse after writing", "stars": 3})
+    body = problem(refused, 409, "note_refused")
+    assert body["detail"] == "written, then refused"
+    assert body["note_text_length"] == len("refuse after writing")
+    assert body["instance"] == "/notes"
+    assert (await kit_client.get("/notes/count")).json() == {"count": 1}
+
+
+async def test_validation_errors_name_every_field_and_echo_no_value(
+    kit_client: httpx.AsyncClient, problem: Problem
+) -> None:
+    response = await kit_client.post("/notes", json={"text": "", "stars": 9})
+    body = problem(response, 422, "validation_failed")
+    assert {error["field"] for error in body["errors"]} == {"body.text", "body.stars"}
+    assert "input" not in str(body["errors"])
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "code"),
+    [
+        ("GET", "/nowhere", 404, "not_found"),
+        ("DELETE", "/notes/count", 405, "method_not_allowed"),
+    ],
+)
+async def test_routing_failures_are_problems(
+    kit_client: httpx.AsyncClient, problem: Problem, method: str, path: str, status: int, code: str
+) -> None:
+    problem(await kit_client.request(method, path), status, code)
+
+
+async def test_an_unexpected_error_is_a_500_with_the_request_id_and_nothing_else(
+    kit_client: httpx.AsyncClient, problem: Problem
+) -> None:
+    response = await kit_client.get("/boom", headers={"X-Request-ID": "req-boom-1"})
+    body = problem(response, 500, "internal_error")
+    assert body["request_id"] == "req-boom-1"
+    assert "330302195203140248" not in response.text
+    assert "Traceback" not in response.text
+
+
+async def test_bodies_over_the_limit_are_refused_declared_or_streamed(
+    kit_client: httpx.AsyncClient, problem: Problem
+) -> None:
+    big = {"text": "x" * 2000, "stars": 1}
+    problem(await kit_client.post("/notes", json=big), 413, "payload_too_large")
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(20):
+            yield b"x" * 100
+
+    streamed = await kit_client.post(
+        "/notes", content=chunks(), headers={"content-type": "application/json"}
+    )
+    problem(streamed, 413, "payload_too_large")
+    assert (await kit_client.get("/notes/count")).json() == {"count": 0}
+
+
+async def test_request_ids_and_trace_context_are_kept_or_made(
+    kit_client: httpx.AsyncClient,
+) -> None:
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    response = await kit_client.get(
+        "/healthz",
+        headers={"X-Request-ID": "abc-123", "traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"},
+    )
+    assert response.headers["x-request-id"] == "abc-123"
+    version, continued_trace, span, _flags = response.headers["traceparent"].split("-")
+    assert (version, continued_trace) == ("00", trace_id)
+    assert span != "00f067aa0ba902b7"
+
+    fresh = await kit_client.get("/healthz", headers={"X-Request-ID": "bad id with spaces"})
+    assert fresh.headers["x-request-id"] != "bad id with spaces"
+    assert len(fresh.headers["x-request-id"]) == 32
+
+
+async def test_health_readiness_and_metrics(kit_client: httpx.AsyncClient) -> None:
+    assert (await kit_client.get("/healthz")).json() == {"status": "ok"}
+    assert (await kit_client.get("/readyz")).json() == {"status": "ready", "database": "ok"}
+    metrics = (await kit_client.get("/metrics")).text
+    assert 'http_requests_total{method="GET",route="/healthz",service="kit-test",status="200"}' in (
+        metrics
+    )

@@ -1,0 +1,77 @@
+import pytest
+
+from servicekit.regions import InvalidRegionCode, RegionCode, RegionLevel
+
+
+@pytest.mark.parametrize(
+    ("text", "prefix", "level", "official"),
+    [
+        ("33", "33", RegionLevel.PROVINCE, "330000"),
+        ("330000", "33", RegionLevel.PROVINCE, "330000"),
+        ("3303", "3303", RegionLevel.CITY, "330300"),
+        ("330300", "3303", RegionLevel.CITY, "330300"),
+        ("330300000000", "3303", RegionLevel.CITY, "330300"),
+        ("330302", "330302", RegionLevel.COUNTY, "330302"),
+        ("330302000", "330302", RegionLevel.COUNTY, "330302"),
+        ("330302026", "330302026", RegionLevel.TOWNSHIP, "330302026"),
+        ("330302026000", "330302026", RegionLevel.TOWNSHIP, "330302026"),
+        ("330302026003", "330302026003", RegionLevel.VILLAGE, "330302026003"),
+    ],
+)
+def test_every_written_form_parses_to_the_same_region(
+    text: str, prefix: str, level: RegionLevel, official: str
+) -> None:
+    code = RegionCode.parse(text)
+    assert code.prefix == prefix
+    assert code.level is level
+    assert code.official == official
+    assert str(code) == official
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "3",
+        "33030",
+        "3303020",
+        "33030202600",
+        "3303020260031",
+        "000000",
+        "330002",  # a county under city 00
+        "330302000003",  # a village under township 000
+        "33a302",
+        "３３０３０２",  # full-width digits
+        "-33030",
+    ],
+)
+def test_malformed_codes_are_refused(text: str) -> None:
+    with pytest.raises(InvalidRegionCode):
+        RegionCode.parse(text)
+
+
+def test_a_community_knows_its_parent_and_ancestors() -> None:
+    community = RegionCode.parse("330302026003")
+    assert community.parent == RegionCode.parse("330302026")
+    assert [str(code) for code in community.ancestors] == [
+        "330000",
+        "330300",
+        "330302",
+        "330302026",
+    ]
+    assert community.lineage[-1] == community
+    assert RegionCode.parse("33").parent is None
+    assert RegionCode.parse("33").ancestors == ()
+
+
+def test_containment_and_levels_above() -> None:
+    wenzhou = RegionCode.parse("330300")
+    songtai = RegionCode.parse("330302026")
+    assert wenzhou.contains(songtai)
+    assert not songtai.contains(wenzhou)
+    assert not RegionCode.parse("3301").contains(songtai)
+    assert songtai.at_level(RegionLevel.COUNTY) == RegionCode.parse("330302")
+    with pytest.raises(InvalidRegionCode):
+        wenzhou.at_level(RegionLevel.VILLAGE)
+    assert RegionCode.parse("330302026003").padded12 == "330302026003"
+    assert wenzhou.padded12 == "330300000000"
