@@ -1,0 +1,90 @@
+"""No Docker engine runs here, so the compose file is checked against the code: it parses,
+and the services, ports, commands and variables it names are the ones the code has."""
+
+import importlib
+import importlib.util
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from pydantic_settings import BaseSettings
+
+from onevisit_dev.platform import GATEWAY, SERVICES, ServiceSpec
+
+REPO = Path(__file__).resolve().parents[1]
+COMPOSE: dict[str, Any] = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+APPS = {spec.name: spec for spec in (*SERVICES, GATEWAY)}
+
+
+def settings_class(spec: ServiceSpec) -> type[BaseSettings]:
+    module = importlib.import_module(f"{spec.package}.settings")
+    classes = [
+        value
+        for value in vars(module).values()
+        if isinstance(value, type)
+        and issubclass(value, BaseSettings)
+        and value.__module__ == module.__name__
+    ]
+    assert len(classes) == 1, classes
+    return classes[0]
+
+
+def dockerfile(spec: ServiceSpec) -> str:
+    build = COMPOSE["services"][spec.name]["build"]
+    assert build["context"] == "."
+    path = REPO / build["dockerfile"]
+    assert path == REPO / spec.directory / "Dockerfile"
+    return path.read_text()
+
+
+def test_the_compose_file_names_exactly_the_platform_and_its_engines() -> None:
+    assert set(COMPOSE["services"]) == {*APPS, "postgres", "redis"}
+    assert COMPOSE["services"]["gateway"]["ports"] == [f"{GATEWAY.default_port}:8000"]
+
+
+@pytest.mark.parametrize("name", sorted(APPS))
+def test_each_service_image_serves_its_package_on_its_port_and_checks_health(name: str) -> None:
+    spec = APPS[name]
+    text = dockerfile(spec)
+    assert f"EXPOSE {spec.default_port}" in text
+    assert f"--port {spec.default_port}" in text
+    assert "/readyz" in text
+    assert "HEALTHCHECK" in text
+    assert importlib.util.find_spec(f"{spec.package}.main") is not None
+    assert f"{spec.package}.main:create_app --factory" in text
+    assert f"--package {spec.directory}" in text
+    if spec.has_database:
+        assert f"alembic -c {spec.directory}/alembic.ini upgrade head" in text
+        assert (REPO / spec.directory / "alembic.ini").is_file()
+    if spec.has_seed:
+        assert f"python -m {spec.package}.seed" in text
+        assert importlib.util.find_spec(f"{spec.package}.seed") is not None
+
+
+@pytest.mark.parametrize("name", sorted(APPS))
+def test_every_variable_names_a_setting_of_that_service(name: str) -> None:
+    spec = APPS[name]
+    fields = settings_class(spec).model_fields
+    environment: dict[str, str] = COMPOSE["services"][name]["environment"]
+    for variable in environment:
+        if variable == "PYTHONUNBUFFERED":
+            continue
+        assert variable.startswith(spec.env_prefix), variable
+        assert variable.removeprefix(spec.env_prefix).lower() in fields, variable
+
+
+def test_each_database_exists_and_the_gateway_knows_every_upstream() -> None:
+    created = set(
+        re.findall(r'CREATE DATABASE "?(\w+)"?;', (REPO / "deploy/postgres-init.sql").read_text())
+    )
+    for spec in SERVICES:
+        url = COMPOSE["services"][spec.name]["environment"][f"{spec.env_prefix}DATABASE_URL"]
+        assert url.startswith("postgresql+asyncpg://")
+        assert url.endswith("@postgres:5432/" + spec.name)
+        assert spec.name in created
+    upstreams = json.loads(COMPOSE["services"]["gateway"]["environment"]["GATEWAY_UPSTREAMS"])
+    assert upstreams == {spec.name: f"http://{spec.name}:{spec.default_port}" for spec in SERVICES}
+    assert set(COMPOSE["services"]["gateway"]["depends_on"]) == {spec.name for spec in SERVICES}
