@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 import httpx
 import jwt
+import structlog
 from fastapi import Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -22,6 +23,8 @@ PrincipalType = Literal["citizen", "enterprise", "staff", "department_system", "
 JwksSource = Callable[[], Awaitable[dict[str, Any]]]
 
 ALGORITHMS = ["EdDSA", "ES256"]
+
+log = structlog.get_logger("servicekit.auth")
 
 
 class Actor(BaseModel):
@@ -74,9 +77,11 @@ def http_jwks_source(client: httpx.AsyncClient, url: str) -> JwksSource:
         try:
             response = await client.get(url)
             response.raise_for_status()
-        except httpx.HTTPError as exc:
+            keys = response.json()
+        except (httpx.HTTPError, ValueError) as exc:
             raise UpstreamUnavailable("the signing keys could not be fetched") from exc
-        keys: dict[str, Any] = response.json()
+        if not isinstance(keys, dict):
+            raise UpstreamUnavailable("the signing keys came in an unexpected shape")
         return keys
 
     return fetch
@@ -106,7 +111,16 @@ class TokenVerifier:
             age = time.monotonic() - self._fetched_at
             if age < self._min_refetch or (not force and age < self._cache_seconds):
                 return
-            document = await self._source()
+            try:
+                document = await self._source()
+            except UpstreamUnavailable:
+                if not self._keys:
+                    raise
+                # Keep verifying with the keys we hold while the identity service is away;
+                # only a token signed by a key we never saw is refused meanwhile.
+                log.warning("jwks_refresh_failed_using_cached_keys")
+                self._fetched_at = time.monotonic()
+                return
             keys: dict[str, jwt.PyJWK] = {}
             for entry in document.get("keys", []):
                 try:
@@ -167,9 +181,8 @@ class TokenVerifier:
             raise InvalidToken("the token's claims are not valid") from exc
 
 
-def bearer_token(request: Request) -> str:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
+def bearer_token(authorization: str | None) -> str:
+    scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated(
             "send an access token: Authorization: Bearer <token>",
@@ -178,13 +191,18 @@ def bearer_token(request: Request) -> str:
     return token.strip()
 
 
-async def current_principal(request: Request) -> Principal:
-    verifier: TokenVerifier = request.app.state.token_verifier
+async def authenticate(verifier: TokenVerifier, authorization: str | None) -> Principal:
+    """The principal of an ``Authorization: Bearer`` header; usable outside FastAPI too."""
     try:
-        return await verifier.verify(bearer_token(request))
+        return await verifier.verify(bearer_token(authorization))
     except Unauthenticated as exc:
         exc.headers.setdefault("WWW-Authenticate", f'Bearer error="{exc.code}"')
         raise
+
+
+async def current_principal(request: Request) -> Principal:
+    verifier: TokenVerifier = request.app.state.token_verifier
+    return await authenticate(verifier, request.headers.get("authorization"))
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]

@@ -13,6 +13,7 @@ import re
 import secrets
 import sys
 import time
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
@@ -48,8 +49,14 @@ HTTP_DURATION = Histogram(
 
 def configure_logging(*, service_name: str, level: str = "INFO", json: bool = True) -> None:
     renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
+
+    def add_service(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> Any:
+        event.setdefault("service", service_name)
+        return event
+
     structlog.configure(
         processors=[
+            add_service,
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
@@ -60,7 +67,6 @@ def configure_logging(*, service_name: str, level: str = "INFO", json: bool = Tr
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
         cache_logger_on_first_use=True,
     )
-    structlog.contextvars.bind_contextvars(service=service_name)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

@@ -1,0 +1,73 @@
+"""The gateway's own routes: liveness, the readiness of every upstream, metrics, and the
+aggregated OpenAPI document with its docs page. Every other path belongs to the proxy."""
+
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from gateway.openapi import OpenApiAggregator
+from gateway.settings import GatewaySettings
+from gateway.upstreams import Upstreams
+from servicekit.problems import install_problem_handlers
+
+#: Matched exactly, before the proxy sees the request.
+OPERATION_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs"})
+
+router = APIRouter()
+
+
+@router.get("/healthz", summary="The process is up")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="Every upstream service is ready")
+async def readyz(request: Request, response: Response) -> dict[str, Any]:
+    settings: GatewaySettings = request.app.state.settings
+    upstreams: Upstreams = request.app.state.upstreams
+    services = await upstreams.readiness(timeout_seconds=settings.probe_timeout_seconds)
+    not_ready = sorted(name for name, state in services.items() if state != "ready")
+    if not_ready:
+        response.status_code = 503
+    return {
+        "status": "unavailable" if not_ready else "ready",
+        "services": services,
+        "not_ready": not_ready,
+    }
+
+
+@router.get("/metrics", summary="Prometheus metrics")
+async def metrics() -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get("/openapi.json", summary="Every service's API in one document")
+async def openapi(request: Request) -> JSONResponse:
+    aggregator: OpenApiAggregator = request.app.state.openapi
+    return JSONResponse(await aggregator.document())
+
+
+@router.get("/docs", summary="The API's documentation")
+async def docs() -> HTMLResponse:
+    return get_swagger_ui_html(openapi_url="/openapi.json", title="OneVisit API")
+
+
+def operations_app(
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]],
+) -> FastAPI:
+    # Its own schema would describe these five routes only; /openapi.json is the platform's.
+    app = FastAPI(
+        title="OneVisit gateway",
+        lifespan=lifespan,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
+    install_problem_handlers(app)
+    app.include_router(router)
+    return app

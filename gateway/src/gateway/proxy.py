@@ -1,0 +1,229 @@
+"""The proxy: the platform's hottest loop, a pure ASGI callable outside any router.
+
+For each request: pick the service whose path prefix is the longest match, check the access
+token unless the route is public, read the body (bounded), forward method, path, query, headers
+and body to the service's next instance, and answer with what it answered. Headers that belong
+to one hop, and identity headers a client could forge, never cross; the request id and trace
+context the kit's middleware stamped do, so the upstream continues the same trace.
+"""
+
+from starlette.datastructures import Headers
+from starlette.types import Receive, Scope, Send
+
+from gateway.routing import RoutingTable
+from gateway.settings import GatewaySettings
+from gateway.upstreams import UpstreamResponse, Upstreams
+from servicekit.auth import TokenVerifier, authenticate
+from servicekit.context import outgoing_trace_headers
+from servicekit.problems import DomainError, NotFound, problem_response
+
+#: RFC 9110 §7.6.1: meaningful for one connection only (with the names ``Connection`` lists).
+HOP_BY_HOP = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"proxy-connection",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+    }
+)
+
+#: Request headers the gateway sets itself. ``Expect`` is dropped: the body is already read.
+_SET_BY_GATEWAY = frozenset(
+    {b"host", b"content-length", b"expect", b"x-request-id", b"traceparent"}
+)
+#: Taken from the client only behind a trusted load balancer (``trust_forwarded_headers``).
+_FORWARDING = frozenset(
+    {b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host", b"forwarded"}
+)
+#: Response headers the gateway's own server and the kit's middleware add.
+_SET_ON_RESPONSE = frozenset(
+    {b"content-length", b"date", b"server", b"x-request-id", b"traceparent"}
+)
+
+#: Only a verified token says who the caller is. A client sending a header that names a user is
+#: trying to be someone else, so such headers never reach a service.
+_IDENTITY_HEADERS = frozenset(
+    {b"x-user-id", b"x-account-id", b"x-authenticated-user", b"x-forwarded-user", b"x-remote-user"}
+)
+_IDENTITY_PREFIXES = (b"x-principal-", b"x-identity-")
+
+
+class RouteNotFound(NotFound):
+    code = "route_not_found"
+    title = "No service answers at this path"
+
+
+class PayloadTooLarge(DomainError):
+    status = 413
+    code = "payload_too_large"
+    title = "Request body too large"
+
+
+class _ClientGone(Exception):
+    """The client disconnected before its body arrived: there is nobody to answer."""
+
+
+def _connection_tokens(value: bytes) -> set[bytes]:
+    return {token.strip().lower() for token in value.split(b",")}
+
+
+class Proxy:
+    def __init__(
+        self,
+        table: RoutingTable,
+        upstreams: Upstreams,
+        verifier: TokenVerifier,
+        settings: GatewaySettings,
+    ) -> None:
+        self._table = table
+        self._upstreams = upstreams
+        self._verifier = verifier
+        self._max_body_bytes = settings.max_body_bytes
+        self._trust_forwarded = settings.trust_forwarded_headers
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        method: str = scope["method"]
+        route = self._table.match(path)
+        if route is None:
+            await _answer_problem(scope, receive, send, RouteNotFound())
+            return
+        scope["route"] = route.metrics_route
+        try:
+            headers, idempotency_key = self._outgoing_headers(scope)
+            if not route.is_public(method, path):
+                await self._authenticate(scope)
+            body = await self._read_body(receive)
+            answer = await self._upstreams[route.name].forward(
+                method,
+                _target(scope),
+                headers,
+                body,
+                retry_connect=method in ("GET", "HEAD") or idempotency_key,
+            )
+        except DomainError as error:
+            await _answer_problem(scope, receive, send, error)
+            return
+        except _ClientGone:
+            return
+        await _answer(send, method, answer)
+
+    def _outgoing_headers(self, scope: Scope) -> tuple[list[tuple[bytes, bytes]], bool]:
+        """The headers to forward, and whether the request carries an Idempotency-Key."""
+        headers: list[tuple[bytes, bytes]] = []
+        connection: set[bytes] = set()
+        forwarding: dict[bytes, bytes] = {}
+        host = b""
+        idempotency_key = False
+        for name, value in scope["headers"]:
+            if name in HOP_BY_HOP:
+                if name == b"connection":
+                    connection |= _connection_tokens(value)
+            elif name in _SET_BY_GATEWAY:
+                if name == b"host":
+                    host = value
+                elif name == b"content-length" and _exceeds(value, self._max_body_bytes):
+                    raise PayloadTooLarge(f"the limit is {self._max_body_bytes} bytes")
+            elif name in _FORWARDING:
+                if self._trust_forwarded:
+                    forwarding[name] = value
+            elif name in _IDENTITY_HEADERS or name.startswith(_IDENTITY_PREFIXES):
+                continue
+            else:
+                idempotency_key = idempotency_key or name == b"idempotency-key"
+                headers.append((name, value))
+        if connection - HOP_BY_HOP:
+            headers = [(name, value) for name, value in headers if name not in connection]
+        client = scope.get("client")
+        forwarded_for = forwarding.pop(b"x-forwarded-for", b"")
+        if client:
+            address = client[0].encode("latin-1")
+            forwarded_for = forwarded_for + b", " + address if forwarded_for else address
+        if forwarded_for:
+            headers.append((b"x-forwarded-for", forwarded_for))
+        forwarding.setdefault(b"x-forwarded-proto", scope["scheme"].encode("latin-1"))
+        if host:
+            forwarding.setdefault(b"x-forwarded-host", host)
+        headers.extend(forwarding.items())
+        headers.extend(
+            (name.encode("latin-1"), value.encode("latin-1"))
+            for name, value in outgoing_trace_headers().items()
+        )
+        return headers, idempotency_key
+
+    async def _authenticate(self, scope: Scope) -> None:
+        await authenticate(self._verifier, Headers(scope=scope).get("authorization"))
+
+    async def _read_body(self, receive: Receive) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise _ClientGone
+            chunk: bytes = message.get("body", b"")
+            size += len(chunk)
+            if size > self._max_body_bytes:
+                raise PayloadTooLarge(f"the limit is {self._max_body_bytes} bytes")
+            if not message.get("more_body", False):
+                # The common case, one message: no copy.
+                return b"".join([*chunks, chunk]) if chunks else chunk
+            chunks.append(chunk)
+
+
+def _exceeds(content_length: bytes, limit: int) -> bool:
+    # A malformed length is the server's to refuse; the body read below is bounded regardless.
+    return content_length.isdigit() and int(content_length) > limit
+
+
+def _target(scope: Scope) -> str:
+    """Path and query exactly as the client sent them (percent-encoding kept)."""
+    raw_path: bytes | None = scope.get("raw_path")
+    path = raw_path.decode("latin-1") if raw_path else scope["path"]
+    query: bytes = scope.get("query_string", b"")
+    return f"{path}?{query.decode('latin-1')}" if query else path
+
+
+async def _answer(send: Send, method: str, answer: UpstreamResponse) -> None:
+    headers: list[tuple[bytes, bytes]] = []
+    connection: set[bytes] = set()
+    declared_length: bytes | None = None
+    for raw_name, value in answer.headers:
+        name = raw_name.lower()
+        if name in HOP_BY_HOP:
+            if name == b"connection":
+                connection |= _connection_tokens(value)
+        elif name in _SET_ON_RESPONSE:
+            if name == b"content-length":
+                declared_length = value
+        else:
+            headers.append((name, value))
+    if connection - HOP_BY_HOP:
+        headers = [(name, value) for name, value in headers if name not in connection]
+    status = answer.status
+    if method == "HEAD" or status == 304:
+        # No body follows, but the length describes the representation: keep the upstream's.
+        if declared_length is not None:
+            headers.append((b"content-length", declared_length))
+    elif status >= 200 and status != 204:
+        headers.append((b"content-length", str(len(answer.body)).encode("latin-1")))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": answer.body})
+
+
+async def _answer_problem(scope: Scope, receive: Receive, send: Send, error: DomainError) -> None:
+    response = problem_response(
+        status=error.status,
+        code=error.code,
+        title=error.title,
+        detail=error.detail,
+        instance=scope["path"],
+        headers=error.headers,
+        **error.extensions,
+    )
+    await response(scope, receive, send)

@@ -1,0 +1,328 @@
+"""Real upstreams for the gateway's tests.
+
+Each stands in for one of the platform's services: a tiny FastAPI app served by uvicorn on a
+free port of this process, over real sockets. It echoes what it received, documents one route
+in its OpenAPI document, answers ``/readyz`` as told, and identity's publishes a real Ed25519
+JWKS. Faults are real too: a port where nothing listens, a server that does not speak HTTP, a
+handler that does not answer in time. The gateway runs in process; its upstream calls are HTTP.
+"""
+
+import asyncio
+import contextlib
+import gzip
+import json
+import socket
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import httpx
+import pytest
+import pytest_asyncio
+import uvicorn
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import create_model
+
+from servicekit.testing import TokenMinter
+
+# pytest's importlib mode names this file ``gateway.tests.conftest`` after its folders, and so
+# registers the folder ``gateway/`` itself as a namespace package ``gateway`` that hides the
+# real package (``gateway/src/gateway``). Drop that stand-in: ``import gateway`` then finds the
+# real one (the test modules, imported after this file, import it at their top), and they
+# still import as ``gateway.tests.*``. Here, the gateway is imported where it is used.
+if getattr(sys.modules.get("gateway"), "__file__", "") is None:
+    del sys.modules["gateway"]
+
+SERVICES = {
+    "identity": "/identity/v1",
+    "catalog": "/catalog/v1",
+    "case": "/cases/v1",
+    "rating": "/ratings/v1",
+    "exchange": "/exchange/v1",
+}
+
+
+@dataclass
+class FakeService:
+    name: str
+    prefix: str
+    url: str = ""
+    ready: bool = True
+    #: The keys it publishes at <prefix>/.well-known/jwks.json (identity only).
+    signing_keys: list[TokenMinter] = field(default_factory=list)
+    #: Paths it was asked for, to prove that a refused request never reached it.
+    received: list[str] = field(default_factory=list)
+    #: ``<prefix>/slow`` answers only once this is set.
+    release_slow: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+def service_app(service: FakeService) -> FastAPI:
+    app = FastAPI(title=service.name)
+    # The same component name with a different definition in every service.
+    thing = create_model("Thing", **{f"{service.name}_field": (str, ...)})  # type: ignore[call-overload]
+
+    @app.middleware("http")
+    async def record(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        service.received.append(request.url.path)
+        return await call_next(request)
+
+    @app.get("/readyz")
+    async def readyz() -> JSONResponse:
+        return JSONResponse({"ready": service.ready}, status_code=200 if service.ready else 503)
+
+    @app.get(f"{service.prefix}/things/{{thing_id}}", response_model=thing)
+    async def read_thing(thing_id: str) -> dict[str, str]:
+        return {f"{service.name}_field": thing_id}
+
+    @app.get(f"{service.prefix}/.well-known/jwks.json")
+    async def jwks() -> dict[str, Any]:
+        keys = [key for minter in service.signing_keys for key in minter.jwks_document()["keys"]]
+        return {"keys": keys}
+
+    @app.get(f"{service.prefix}/slow", include_in_schema=False)
+    async def slow() -> dict[str, str]:
+        await service.release_slow.wait()
+        return {"status": "late"}
+
+    @app.get(f"{service.prefix}/compressed", include_in_schema=False)
+    async def compressed() -> Response:
+        payload = gzip.compress(json.dumps({"compressed": True}).encode(), mtime=0)
+        return Response(
+            payload, media_type="application/json", headers={"content-encoding": "gzip"}
+        )
+
+    @app.api_route(
+        "/{rest:path}",
+        methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
+        include_in_schema=False,
+    )
+    async def echo(request: Request) -> JSONResponse:
+        body = await request.body()
+        return JSONResponse(
+            {
+                "service": service.name,
+                "method": request.method,
+                "path": request.url.path,
+                "raw_path": request.scope["raw_path"].decode("latin-1"),
+                "query": request.scope["query_string"].decode("latin-1"),
+                "headers": [[name.decode(), value.decode()] for name, value in request.headers.raw],
+                "body": body.hex(),
+            },
+            headers={
+                "x-upstream": service.name,
+                "keep-alive": "timeout=99",
+                "connection": "x-upstream-hop",
+                "x-upstream-hop": "meant for the gateway only",
+            },
+        )
+
+    return app
+
+
+class _InProcessServer(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        # The test process keeps its own signal handling.
+        yield
+
+
+def _bound_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+def _url(sock: socket.socket) -> str:
+    host, port = sock.getsockname()
+    return f"http://{host}:{port}"
+
+
+class Served:
+    """An app served by uvicorn on a free port of this process, in a background task."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self._socket = _bound_socket()
+        self.url = _url(self._socket)
+        config = uvicorn.Config(
+            app, lifespan="off", log_level="warning", access_log=False, ws="none"
+        )
+        self._server = _InProcessServer(config)
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._server.serve(sockets=[self._socket]))
+        while not self._server.started:
+            if self._task.done():
+                self._task.result()
+            await asyncio.sleep(0.005)
+
+    async def stop(self) -> None:
+        self._server.should_exit = True
+        if self._task is not None:
+            await self._task
+        self._socket.close()
+
+
+@contextlib.asynccontextmanager
+async def not_speaking_http() -> AsyncIterator[str]:
+    """A server that accepts the connection, reads the request and answers with no HTTP."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"this is not HTTP\r\n\r\n")
+        await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    host, port = server.sockets[0].getsockname()[:2]
+    async with server:
+        yield f"http://{host}:{port}"
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def services(token_minter: TokenMinter) -> AsyncIterator[dict[str, FakeService]]:
+    fakes = {name: FakeService(name, prefix) for name, prefix in SERVICES.items()}
+    fakes["identity"].signing_keys.append(token_minter)
+    servers = []
+    for fake in fakes.values():
+        server = Served(service_app(fake))
+        fake.url = server.url
+        servers.append(server)
+    try:
+        await asyncio.gather(*(server.start() for server in servers))
+        yield fakes
+    finally:
+        await asyncio.gather(*(server.stop() for server in servers))
+
+
+@pytest.fixture(autouse=True)
+def _fresh_services(services: dict[str, FakeService], token_minter: TokenMinter) -> Iterator[None]:
+    for fake in services.values():
+        fake.ready = True
+        fake.received.clear()
+        fake.release_slow = asyncio.Event()
+    yield
+    for fake in services.values():
+        fake.release_slow.set()
+    services["identity"].signing_keys[:] = [token_minter]
+
+
+@pytest.fixture(scope="session")
+def dead_url() -> Iterator[str]:
+    """A port bound but not listening: every connection to it is refused."""
+    with _bound_socket() as sock:
+        yield _url(sock)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def babbling_url() -> AsyncIterator[str]:
+    async with not_speaking_http() as url:
+        yield url
+
+
+@contextlib.asynccontextmanager
+async def running_gateway(
+    services: dict[str, FakeService],
+    *,
+    upstreams: dict[str, str] | None = None,
+    from_file: tuple[str, ...] = (),
+    **settings: Any,
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A gateway in process, lifespan running, and a client on it. Its upstreams are the fake
+    services, but those given in ``upstreams`` and those kept ``from_file`` (the routes file's).
+    """
+    from gateway.main import create_app
+    from gateway.settings import GatewaySettings
+
+    overrides = {name: fake.url for name, fake in services.items()}
+    overrides.update(upstreams or {})
+    for name in from_file:
+        overrides.pop(name, None)
+    gateway = create_app(
+        GatewaySettings(
+            environment="test", upstreams=overrides, jwks_min_refetch_seconds=0, **settings
+        )
+    )
+    async with gateway.running():
+        transport = httpx.ASGITransport(app=gateway)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client:
+            yield client
+
+
+class StartGateway(Protocol):
+    def __call__(
+        self,
+        *,
+        upstreams: dict[str, str] | None = None,
+        from_file: tuple[str, ...] = (),
+        **settings: Any,
+    ) -> Awaitable[httpx.AsyncClient]: ...
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def start_gateway(services: dict[str, FakeService]) -> AsyncIterator[StartGateway]:
+    """Start a gateway with settings of the test's own (see ``running_gateway``)."""
+    async with contextlib.AsyncExitStack() as stack:
+
+        async def start(
+            *,
+            upstreams: dict[str, str] | None = None,
+            from_file: tuple[str, ...] = (),
+            **settings: Any,
+        ) -> httpx.AsyncClient:
+            return await stack.enter_async_context(
+                running_gateway(services, upstreams=upstreams, from_file=from_file, **settings)
+            )
+
+        yield start
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def gateway(services: dict[str, FakeService]) -> AsyncIterator[httpx.AsyncClient]:
+    """A gateway with the shipped routing table in front of the fake services, for the run.
+    It holds no state a test could leave behind but caches (signing keys, OpenAPI)."""
+    async with running_gateway(services) as client:
+        yield client
+
+
+def toml_value(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{key} = {toml_value(item)}" for key, item in value.items()) + " }"
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(item) for item in value) + "]"
+    return json.dumps(value)  # strings, numbers and booleans are spelled alike in both
+
+
+def write_routes(path: Path, services: dict[str, dict[str, Any]]) -> Path:
+    """A routing table file with the given services (name → prefix, upstreams, timeout...)."""
+    lines = [
+        '[tokens]\njwks_service = "identity"\njwks_path = "/identity/v1/.well-known/jwks.json"'
+    ]
+    for name, spec in services.items():
+        lines.append(f"[[services]]\nname = {toml_value(name)}")
+        lines.extend(f"{key} = {toml_value(value)}" for key, value in spec.items())
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def routes_with(tmp_path: Path) -> Callable[..., Path]:
+    """The shipped services with some of their entries changed, as a new routes file."""
+
+    def build(**changes: dict[str, Any]) -> Path:
+        base = {
+            name: {"prefix": prefix, "upstreams": ["http://127.0.0.1:9"], "timeout_seconds": 5.0}
+            for name, prefix in SERVICES.items()
+        }
+        base["catalog"]["public"] = [{"method": "GET", "path": "/catalog/v1/**"}]
+        for name, change in changes.items():
+            base.setdefault(name, {}).update(change)
+        return write_routes(tmp_path / "routes.toml", base)
+
+    return build

@@ -1,0 +1,195 @@
+"""What crosses the gateway and what does not: requests reach the service that serves their
+prefix exactly as sent, minus the headers that belong to one hop or that forge an identity."""
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from servicekit.testing import TokenMinter, bearer
+
+Problem = Callable[[httpx.Response, int, str], dict[str, Any]]
+
+
+def received_headers(echo: dict[str, Any]) -> dict[str, list[str]]:
+    headers: dict[str, list[str]] = {}
+    for name, value in echo["headers"]:
+        headers.setdefault(name, []).append(value)
+    return headers
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "service"),
+    [
+        ("GET", "/catalog/v1/items/%E8%BA%AB%E4%BB%BD%E8%AF%81", "catalog"),
+        ("POST", "/cases/v1/cases", "case"),
+        ("PUT", "/identity/v1/me/phone", "identity"),
+        ("PATCH", "/exchange/v1/grants/g-1", "exchange"),
+        ("DELETE", "/ratings/v1/ratings/r-1", "rating"),
+    ],
+)
+async def test_method_path_query_and_body_reach_the_service_of_the_prefix_unchanged(
+    gateway: httpx.AsyncClient, token_minter: TokenMinter, method: str, path: str, service: str
+) -> None:
+    body = b"" if method == "GET" else b'{"name": "\xe6\x9e\x97"}\x00\xff'
+    query = "q=%E8%BA%AB%E4%BB%BD%E8%AF%81%E4%B8%A2%E4%BA%86&region=330302&x=1&x=2"
+    response = await gateway.request(
+        method, f"{path}?{query}", content=body, headers=bearer(token_minter.mint("citizen-1"))
+    )
+    assert response.status_code == 200, response.text
+    echo = response.json()
+    assert echo["service"] == service
+    assert echo["method"] == method
+    assert echo["raw_path"] == path
+    assert echo["query"] == query
+    assert bytes.fromhex(echo["body"]) == body
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "reaches_the_service"),
+    [
+        ("x-client-note", "kept", True),
+        ("accept-language", "zh-CN", True),
+        ("idempotency-key", "k-1", True),
+        ("keep-alive", "timeout=5", False),
+        ("te", "trailers", False),
+        ("proxy-authorization", "Basic c2VjcmV0", False),
+        ("x-client-hop", "named in Connection", False),
+        ("x-user-id", "someone-else", False),
+        ("x-principal-sub", "someone-else", False),
+        ("x-principal-roles", "admin", False),
+        ("x-identity-loa", "3", False),
+    ],
+)
+async def test_only_end_to_end_headers_reach_the_service(
+    gateway: httpx.AsyncClient, name: str, value: str, reaches_the_service: bool
+) -> None:
+    response = await gateway.get(
+        "/catalog/v1/items",
+        headers={name: value, "connection": "keep-alive, x-client-hop"},
+    )
+    assert response.status_code == 200, response.text
+    headers = received_headers(response.json())
+    assert (headers.get(name) == [value]) is reaches_the_service
+    assert "connection" not in headers
+
+
+async def test_the_token_is_forwarded_unchanged(
+    gateway: httpx.AsyncClient, token_minter: TokenMinter
+) -> None:
+    token = token_minter.mint("citizen-1", loa=3)
+    response = await gateway.get("/identity/v1/me", headers=bearer(token))
+    assert received_headers(response.json())["authorization"] == [f"Bearer {token}"]
+
+
+async def test_the_service_learns_who_asked_from_the_gateway_not_from_the_client(
+    gateway: httpx.AsyncClient, services: dict[str, Any]
+) -> None:
+    response = await gateway.get(
+        "/catalog/v1/items",
+        headers={"x-forwarded-for": "203.0.113.9", "x-forwarded-host": "forged.example"},
+    )
+    headers = received_headers(response.json())
+    assert headers["x-forwarded-for"] == ["127.0.0.1"]
+    assert headers["x-forwarded-proto"] == ["http"]
+    assert headers["x-forwarded-host"] == ["gateway.test"]
+    assert headers["host"] == [services["catalog"].url.removeprefix("http://")]
+
+
+async def test_behind_a_trusted_balancer_the_forwarded_chain_is_extended(
+    start_gateway: Any,
+) -> None:
+    gateway = await start_gateway(trust_forwarded_headers=True)
+    response = await gateway.get(
+        "/catalog/v1/items",
+        headers={"x-forwarded-for": "203.0.113.9", "x-forwarded-proto": "https"},
+    )
+    headers = received_headers(response.json())
+    assert headers["x-forwarded-for"] == ["203.0.113.9, 127.0.0.1"]
+    assert headers["x-forwarded-proto"] == ["https"]
+
+
+async def test_the_service_sees_the_callers_request_id_and_continues_the_trace(
+    gateway: httpx.AsyncClient,
+) -> None:
+    trace_id, client_span = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    response = await gateway.get(
+        "/catalog/v1/items",
+        headers={"x-request-id": "app-7f3a", "traceparent": f"00-{trace_id}-{client_span}-01"},
+    )
+    received = received_headers(response.json())
+    assert received["x-request-id"] == ["app-7f3a"]
+    [traceparent] = received["traceparent"]
+    version, upstream_trace, parent_span, _flags = traceparent.split("-")
+    assert (version, upstream_trace) == ("00", trace_id)
+    assert parent_span != client_span  # the gateway's own span is the service's parent
+    assert response.headers.get_list("x-request-id") == ["app-7f3a"]
+    assert response.headers["traceparent"] == traceparent
+
+
+async def test_a_request_without_an_id_gets_one_the_service_sees_too(
+    gateway: httpx.AsyncClient,
+) -> None:
+    response = await gateway.get("/catalog/v1/items")
+    request_id = response.headers["x-request-id"]
+    assert received_headers(response.json())["x-request-id"] == [request_id]
+
+
+async def test_the_answer_comes_back_without_headers_of_the_upstream_hop(
+    gateway: httpx.AsyncClient,
+) -> None:
+    response = await gateway.get("/catalog/v1/items")
+    assert response.headers["x-upstream"] == "catalog"
+    for hop in ("keep-alive", "connection", "x-upstream-hop", "server", "date"):
+        assert hop not in response.headers
+    assert response.headers["content-length"] == str(len(response.content))
+
+
+async def test_a_compressed_answer_passes_through_byte_for_byte(
+    gateway: httpx.AsyncClient,
+) -> None:
+    response = await gateway.get("/catalog/v1/compressed", headers={"accept-encoding": "gzip"})
+    assert response.headers["content-encoding"] == "gzip"
+    assert response.json() == {"compressed": True}
+
+
+async def test_a_head_request_keeps_the_length_of_what_a_get_would_return(
+    gateway: httpx.AsyncClient,
+) -> None:
+    response = await gateway.head("/catalog/v1/items")
+    assert response.status_code == 200
+    assert int(response.headers["content-length"]) > 0
+    assert response.content == b""
+
+
+@pytest.mark.parametrize("path", ["/nowhere/v1/items", "/catalog/v10/items", "/catalog", "/"])
+async def test_a_path_no_service_serves_is_route_not_found(
+    gateway: httpx.AsyncClient, problem: Problem, path: str
+) -> None:
+    body = problem(await gateway.get(path), 404, "route_not_found")
+    assert body["instance"] == path
+
+
+async def test_the_longest_prefix_wins(
+    start_gateway: Any,
+    routes_with: Callable[..., Path],
+    services: dict[str, Any],
+) -> None:
+    routes = routes_with(
+        archive={
+            "prefix": "/cases/v1/archive",
+            "upstreams": [services["rating"].url],
+            "timeout_seconds": 5.0,
+            "public": [{"method": "GET", "path": "/cases/v1/archive/**"}],
+        },
+        case={"public": [{"method": "GET", "path": "/cases/v1/**"}]},
+    )
+    gateway = await start_gateway(routes_file=routes)
+    archived = await gateway.get("/cases/v1/archive/330302-20261126-000001")
+    current = await gateway.get("/cases/v1/cases/330302-20261126-000001")
+    sibling = await gateway.get("/cases/v1/archived")
+    assert archived.json()["service"] == "rating"
+    assert current.json()["service"] == "case"
+    assert sibling.json()["service"] == "case"
