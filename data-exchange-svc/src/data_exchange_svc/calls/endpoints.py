@@ -1,0 +1,82 @@
+"""HTTP endpoints for matches and data calls: parse, identify the caller, delegate.
+
+Each request is an access attempt with its own ``call_id``; whatever the outcome, it ends up in
+the access ledger.
+"""
+
+from fastapi import APIRouter, Request
+
+from data_exchange_svc.calls import service
+from data_exchange_svc.calls.schemas import CallCreate, CallRead, MatchCreate, MatchRead
+from data_exchange_svc.identifiers import IdentifierProtector
+from data_exchange_svc.ledger.service import refusals_recorded
+from servicekit.auth import PrincipalDep
+from servicekit.db import SessionDep, database_of
+
+router = APIRouter(prefix="/exchange/v1", tags=["data calls"])
+
+
+def _protector(request: Request) -> IdentifierProtector:
+    protector: IdentifierProtector = request.app.state.identifiers
+    return protector
+
+
+@router.post("/matches", response_model=MatchRead)
+async def create_match(
+    payload: MatchCreate, principal: PrincipalDep, session: SessionDep, request: Request
+) -> MatchRead:
+    """Verify without sharing: do the claimed values hold for the subject? Answers only yes or
+    no; a subject the resource does not hold is a no. Needs a grant covering the claimed fields
+    for the purpose."""
+    attempt = service.attempt_for(
+        principal,
+        kind="match",
+        resource=payload.resource,
+        fields=list(payload.claims),
+        purpose=payload.purpose,
+        case_id=payload.case_id,
+        id_number=payload.subject.id_number,
+        protector=_protector(request),
+    )
+    async with refusals_recorded(database_of(request).sessionmaker, attempt):
+        matched = await service.match(
+            session=session,
+            principal=principal,
+            attempt=attempt,
+            id_number=payload.subject.id_number,
+            claims=payload.claims,
+        )
+    return MatchRead(match=matched, call_id=attempt.call_id)
+
+
+@router.post("/calls", response_model=CallRead)
+async def create_call(
+    payload: CallCreate, principal: PrincipalDep, session: SessionDep, request: Request
+) -> CallRead:
+    """Read a subject's fields: only those requested, only if a grant of the caller's allows
+    each of them for the purpose."""
+    protector = _protector(request)
+    attempt = service.attempt_for(
+        principal,
+        kind="call",
+        resource=payload.resource,
+        fields=payload.fields,
+        purpose=payload.purpose,
+        case_id=payload.case_id,
+        id_number=payload.subject.id_number,
+        protector=protector,
+    )
+    async with refusals_recorded(database_of(request).sessionmaker, attempt):
+        answer = await service.call(
+            session=session,
+            principal=principal,
+            attempt=attempt,
+            id_number=payload.subject.id_number,
+            protector=protector,
+        )
+    return CallRead(
+        call_id=attempt.call_id,
+        resource=attempt.resource,
+        fields=answer.fields,
+        source_timestamp=answer.source_timestamp,
+    )

@@ -1,0 +1,66 @@
+"""What the API takes and gives for matches and data calls."""
+
+import datetime as dt
+import uuid
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+ResourceCode = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+FieldName = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+Purpose = Annotated[
+    str,
+    StringConstraints(max_length=64, pattern=r"^[a-z][a-z0-9_]*$"),
+    Field(description="Why the data is needed, e.g. real_name_verification"),
+]
+CaseId = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=64),
+    Field(description="The case (办件) the call serves, for a citizen-facing flow"),
+]
+ClaimValue = Annotated[str, StringConstraints(max_length=256)]
+
+
+class Subject(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    #: Checked by the service (malformed → 422 ``invalid_subject``), so that the refusal is
+    #: recorded in the ledger like any other.
+    id_number: str = Field(max_length=32, description="18-character citizen identity number")
+
+
+class MatchCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    resource: ResourceCode
+    subject: Subject
+    claims: dict[FieldName, ClaimValue] = Field(
+        min_length=1, max_length=16, description='Claimed values, e.g. {"name": "林秀英"}'
+    )
+    purpose: Purpose
+    case_id: CaseId | None = None
+
+
+class MatchRead(BaseModel):
+    #: True only if the subject is in the resource and every claim equals its value there.
+    match: bool
+    call_id: uuid.UUID
+
+
+class CallCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    resource: ResourceCode
+    subject: Subject
+    fields: list[FieldName] = Field(min_length=1, max_length=32)
+    purpose: Purpose
+    case_id: CaseId | None = None
+
+
+class CallRead(BaseModel):
+    call_id: uuid.UUID
+    resource: str
+    #: Exactly the requested fields; ``face_template`` is a list of 128 floats, dates ISO 8601.
+    fields: dict[str, str | list[float]]
+    #: When the source record was last loaded or updated.
+    source_timestamp: dt.datetime

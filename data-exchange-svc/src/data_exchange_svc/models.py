@@ -1,0 +1,142 @@
+"""The tables of data-exchange-svc: published data resources and their fields, sharing grants,
+the hosted population registry, and the append-only access ledger."""
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Date,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    SmallInteger,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from servicekit.db import UTCDateTime, new_metadata, utcnow
+from servicekit.ids import new_id
+
+
+class Base(DeclarativeBase):
+    metadata = new_metadata()
+
+
+class DataResource(Base):
+    """A resource a department publishes for sharing (政务数据资源目录 entry)."""
+
+    __tablename__ = "data_resource"
+
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    owner_department_type: Mapped[str] = mapped_column(String(64))
+    #: unconditional | conditional | not_shared
+    classification: Mapped[str] = mapped_column(String(16))
+    #: hosted (records loaded into the exchange) | remote (the provider's endpoint answers)
+    hosting: Mapped[str] = mapped_column(String(8))
+    description: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    fields: Mapped[list["ResourceField"]] = relationship(
+        lazy="raise", order_by="ResourceField.position"
+    )
+
+
+class ResourceField(Base):
+    __tablename__ = "resource_field"
+
+    resource_code: Mapped[str] = mapped_column(ForeignKey("data_resource.code"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    label: Mapped[str] = mapped_column(String(128))
+    #: general | personal | sensitive_personal
+    sensitivity: Mapped[str] = mapped_column(String(32))
+    #: Whether a match (verify-without-sharing) may compare a claimed value with this field.
+    matchable: Mapped[bool] = mapped_column(default=False)
+    position: Mapped[int] = mapped_column(SmallInteger)
+
+
+class SharingGrant(Base):
+    """Permission for one consumer to read some fields of a resource, for some purposes.
+
+    Deny by default: no active grant, no data. A grant is active until it expires or is revoked.
+    The consumer is the token's ``sub`` for internal services and its ``dept`` for staff and
+    department systems.
+    """
+
+    __tablename__ = "sharing_grant"
+    __table_args__ = (Index("ix_sharing_grant_consumer_resource", "consumer", "resource_code"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    consumer: Mapped[str] = mapped_column(String(128))
+    resource_code: Mapped[str] = mapped_column(ForeignKey("data_resource.code"))
+    fields: Mapped[list[str]] = mapped_column(JSON)
+    purposes: Mapped[list[str]] = mapped_column(JSON)
+    #: None: open-ended, until revoked.
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PopulationRecord(Base):
+    """One person of the hosted population registry (a public-security resource).
+
+    The identity number is held only encrypted and is found by its keyed hash; the other fields
+    stay readable inside this hosted dataset, and leave it only through granted calls.
+    """
+
+    __tablename__ = "population_record"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    id_number_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    id_number_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    name: Mapped[str] = mapped_column(String(64))
+    sex: Mapped[str] = mapped_column(String(8))
+    birth_date: Mapped[dt.date] = mapped_column(Date)
+    ethnicity: Mapped[str] = mapped_column(String(16))
+    registered_address: Mapped[str] = mapped_column(String(256))
+    registered_region: Mapped[str] = mapped_column(String(12), index=True)
+    id_card_status: Mapped[str] = mapped_column(String(16))
+    #: 128 little-endian doubles (see registry.faces).
+    face_template: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LedgerEntry(Base):
+    """One access decision, allowed or refused. Append-only, hash-chained (see ledger.chain)."""
+
+    __tablename__ = "ledger_entry"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    call_id: Mapped[uuid.UUID] = mapped_column(unique=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    #: match | call
+    kind: Mapped[str] = mapped_column(String(8))
+    consumer: Mapped[str] = mapped_column(String(128), index=True)
+    #: The token subject that acted (a staff member of the consumer department, or the service).
+    actor: Mapped[str] = mapped_column(String(128))
+    resource: Mapped[str] = mapped_column(String(64))
+    fields: Mapped[list[str]] = mapped_column(JSON)
+    purpose: Mapped[str] = mapped_column(String(64))
+    case_id: Mapped[str | None] = mapped_column(String(64))
+    #: HMAC-SHA256 of the identity number, never the number: a citizen's own access log finds
+    #: their entries by it.
+    subject_hash: Mapped[str] = mapped_column(String(64), index=True)
+    #: allowed | refused
+    outcome: Mapped[str] = mapped_column(String(8))
+    #: The refusal's problem code; None when allowed.
+    code: Mapped[str | None] = mapped_column(String(64))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    entry_hash: Mapped[str] = mapped_column(String(64))
+
+
+class LedgerHead(Base):
+    """The one row appends lock to take their turn: the last seq and its entry hash."""
+
+    __tablename__ = "ledger_head"
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    entry_hash: Mapped[str] = mapped_column(String(64))

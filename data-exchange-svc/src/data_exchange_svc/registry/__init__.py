@@ -1,0 +1,1 @@
+"""The hosted population registry: a resource of the public-security department."""

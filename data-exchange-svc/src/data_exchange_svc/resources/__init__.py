@@ -1,0 +1,1 @@
+"""The catalogue of data resources departments publish for sharing."""

@@ -1,0 +1,32 @@
+"""HTTP endpoints of the public resource catalogue: no token needed."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from data_exchange_svc.models import DataResource
+from data_exchange_svc.resources import service
+from data_exchange_svc.resources.schemas import ResourcePage, ResourceRead
+from servicekit.db import SessionDep
+
+router = APIRouter(prefix="/exchange/v1", tags=["resources"])
+
+
+@router.get("/resources", response_model=ResourcePage)
+async def list_resources(
+    session: SessionDep,
+    cursor: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+) -> ResourcePage:
+    """The published data resources, by code: owner, classification, fields and sensitivity."""
+    resources, next_cursor = await service.resource_page(session, cursor=cursor, limit=limit)
+    return ResourcePage(items=[_view(resource) for resource in resources], next_cursor=next_cursor)
+
+
+@router.get("/resources/{code}", response_model=ResourceRead)
+async def get_resource(code: str, session: SessionDep) -> ResourceRead:
+    return _view(await service.resource_of(session, code))
+
+
+def _view(resource: DataResource) -> ResourceRead:
+    return ResourceRead.model_validate(resource, from_attributes=True)

@@ -1,0 +1,47 @@
+"""The keys protecting identity numbers: development defaults, refused in production."""
+
+import base64
+import os
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from data_exchange_svc.settings import ExchangeSettings
+
+
+def key() -> str:
+    return base64.b64encode(os.urandom(32)).decode()
+
+
+def test_development_and_tests_run_on_the_published_development_keys() -> None:
+    settings = ExchangeSettings(environment="test")
+    assert len(settings.encryption_key_bytes) == len(settings.hash_key_bytes) == 32
+
+
+def test_production_refuses_the_development_keys() -> None:
+    with pytest.raises(ValidationError, match="development keys"):
+        ExchangeSettings(environment="production")
+    with pytest.raises(ValidationError, match="development keys"):
+        ExchangeSettings(environment="production", identifier_encryption_key=key())
+
+
+def test_production_starts_with_keys_of_its_own() -> None:
+    settings = ExchangeSettings(
+        environment="production", identifier_encryption_key=key(), identifier_hash_key=key()
+    )
+    assert settings.encryption_key_bytes != settings.hash_key_bytes
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"identifier_encryption_key": base64.b64encode(b"short").decode()},
+        {"identifier_hash_key": "not base64!"},
+        {"identifier_encryption_key": "QUFB" * 11, "identifier_hash_key": "QUFB" * 11},
+    ],
+    ids=["short-key", "not-base64", "same-key-twice"],
+)
+def test_unusable_keys_are_refused(overrides: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError):
+        ExchangeSettings(**overrides)
