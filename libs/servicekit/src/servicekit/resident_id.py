@@ -45,10 +45,6 @@ class ResidentId:
     birth_date: dt.date
     sex: Literal["male", "female"]
 
-    @property
-    def masked(self) -> str:
-        return f"{self.number[:3]}{'*' * 11}{self.number[-4:]}"
-
 
 def parse_resident_id(
     text: str, *, today: dt.date, region_known: Callable[[RegionCode], bool]

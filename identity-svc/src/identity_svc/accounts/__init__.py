@@ -1,0 +1,1 @@
+"""Citizens' accounts: registration and the account's own view of itself."""

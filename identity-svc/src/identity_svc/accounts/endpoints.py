@@ -1,0 +1,62 @@
+"""HTTP endpoints for accounts: register a citizen; the account's own view."""
+
+import datetime as dt
+
+from fastapi import APIRouter, status
+
+from identity_svc.accounts import service
+from identity_svc.accounts.schemas import CitizenCreate, CitizenRead, MeRead, RealNameRead
+from identity_svc.models import Account
+from identity_svc.personal_data import mask_id_number, mask_name, mask_phone
+from identity_svc.runtime import Runtime, RuntimeDep
+from servicekit.auth import PrincipalDep
+from servicekit.db import SessionDep
+
+router = APIRouter(prefix="/identity/v1", tags=["accounts"])
+
+
+@router.post("/citizens", status_code=status.HTTP_201_CREATED, response_model=CitizenRead)
+async def register_citizen(
+    payload: CitizenCreate, session: SessionDep, runtime: RuntimeDep
+) -> CitizenRead:
+    """Register with a mainland mobile number and a password; the account starts at level 1.
+    Get tokens next with ``POST /identity/v1/token`` (``grant_type=password``)."""
+    account = await service.register_citizen(
+        session=session,
+        runtime=runtime,
+        phone=payload.phone,
+        password=payload.password,
+        now=runtime.now(),
+    )
+    return CitizenRead(id=account.id, phone_masked=mask_phone(payload.phone), loa=account.loa)
+
+
+@router.get("/me", response_model=MeRead)
+async def me(principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep) -> MeRead:
+    """The caller's account, its level of assurance now, and its real-name record, masked."""
+    account = await service.citizen_account(session=session, principal=principal)
+    return me_view(account, runtime, now=runtime.now())
+
+
+def me_view(account: Account, runtime: Runtime, *, now: dt.datetime) -> MeRead:
+    personal = runtime.personal_data
+    real_name = None
+    if account.name_sealed is not None and account.id_number_sealed is not None:
+        name = personal.unseal("name", account.name_sealed, account_id=account.id)
+        number = personal.unseal("id_number", account.id_number_sealed, account_id=account.id)
+        real_name = RealNameRead(
+            name_masked=mask_name(name),
+            id_number_masked=mask_id_number(number),
+            region=account.region_code,
+            birth_date=account.birth_date,
+            sex=account.sex,
+        )
+    phone = personal.unseal("phone", account.phone_sealed, account_id=account.id)
+    return MeRead(
+        id=account.id,
+        typ=account.typ,
+        phone_masked=mask_phone(phone),
+        loa=service.effective_loa(account, now=now),
+        real_name=real_name,
+        face_verified_until=account.face_verified_until,
+    )

@@ -1,0 +1,35 @@
+"""Every query identity-svc makes about accounts."""
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from identity_svc.models import Account
+
+
+async def get(session: AsyncSession, account_id: uuid.UUID) -> Account | None:
+    return await session.get(Account, account_id)
+
+
+async def by_phone_hash(session: AsyncSession, phone_hash: str) -> Account | None:
+    account: Account | None = await session.scalar(
+        select(Account).where(Account.phone_hash == phone_hash)
+    )
+    return account
+
+
+async def by_id_number_hash(session: AsyncSession, id_number_hash: str) -> Account | None:
+    account: Account | None = await session.scalar(
+        select(Account).where(Account.id_number_hash == id_number_hash)
+    )
+    return account
+
+
+async def add(session: AsyncSession, account: Account) -> None:
+    session.add(account)
+    await session.flush()
+
+
+async def flush(session: AsyncSession) -> None:
+    await session.flush()

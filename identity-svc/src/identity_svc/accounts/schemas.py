@@ -1,0 +1,44 @@
+"""What the API takes and gives for accounts."""
+
+import datetime as dt
+import uuid
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+#: Mainland mobile numbers: 11 digits, starting 13 to 19.
+PHONE_PATTERN = r"^1[3-9]\d{9}$"
+
+
+class CitizenCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    phone: str = Field(pattern=PHONE_PATTERN, examples=["13800000000"])
+    password: str = Field(
+        min_length=1,
+        max_length=128,
+        description="at least 8 characters; not containing the phone number; not a common one",
+    )
+
+
+class CitizenRead(BaseModel):
+    id: uuid.UUID
+    phone_masked: str = Field(examples=["138****0000"])
+    loa: int
+
+
+class RealNameRead(BaseModel):
+    name_masked: str = Field(examples=["林*英"])
+    id_number_masked: str = Field(examples=["3303**********0248"])
+    region: str | None = Field(description="registered residence, official region code")
+    birth_date: dt.date | None
+    sex: Literal["male", "female"] | None
+
+
+class MeRead(BaseModel):
+    id: uuid.UUID
+    typ: str
+    phone_masked: str
+    loa: int = Field(description="the level the account holds now (3 only inside the face window)")
+    real_name: RealNameRead | None
+    face_verified_until: dt.datetime | None

@@ -1,0 +1,70 @@
+"""The rules of accounts: registration, and the level of assurance an account holds now."""
+
+import datetime as dt
+import uuid
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from identity_svc.accounts import repository
+from identity_svc.models import Account
+from identity_svc.passwords import check_password_policy
+from identity_svc.runtime import Runtime
+from servicekit.auth import Principal, require_type
+from servicekit.ids import new_id
+from servicekit.problems import Conflict, NotFound
+
+
+class PhoneAlreadyRegistered(Conflict):
+    code = "phone_already_registered"
+    title = "An account with this phone number exists"
+
+
+class AccountNotFound(NotFound):
+    code = "account_not_found"
+    title = "The token's account does not exist"
+
+
+def effective_loa(account: Account, *, now: dt.datetime) -> int:
+    """The stored level, raised to 3 while a face match's window is open."""
+    if account.loa >= 2 and account.face_verified_until and account.face_verified_until > now:
+        return 3
+    return account.loa
+
+
+async def register_citizen(
+    *, session: AsyncSession, runtime: Runtime, phone: str, password: str, now: dt.datetime
+) -> Account:
+    check_password_policy(password, phone=phone)
+    phone_hash = runtime.personal_data.lookup_hash("phone", phone)
+    if await repository.by_phone_hash(session, phone_hash) is not None:
+        raise PhoneAlreadyRegistered()
+    account_id = new_id()
+    account = Account(
+        id=account_id,
+        typ="citizen",
+        phone_hash=phone_hash,
+        phone_sealed=runtime.personal_data.seal("phone", phone, account_id=account_id),
+        password_hash=await runtime.passwords.hash(password),
+        loa=1,
+        face_failures=0,
+        created_at=now,
+    )
+    try:
+        await repository.add(session, account)
+    except IntegrityError as exc:  # the same phone registered twice at once: the second loses
+        raise PhoneAlreadyRegistered() from exc
+    return account
+
+
+async def citizen_account(*, session: AsyncSession, principal: Principal) -> Account:
+    """The account behind a citizen's token."""
+    require_type(principal, "citizen")
+    try:
+        account_id = uuid.UUID(principal.sub)
+    except ValueError as exc:
+        raise AccountNotFound() from exc
+    account = await repository.get(session, account_id)
+    if account is None:
+        raise AccountNotFound()
+    return account

@@ -1,0 +1,1 @@
+"""Typed clients for the services identity-svc asks, through the gateway."""

@@ -1,0 +1,18 @@
+"""The public JWKS: the keys every service (and the gateway) verifies access tokens with."""
+
+from fastapi import APIRouter, Response
+
+from identity_svc.keys import repository
+from identity_svc.keys.schemas import Jwks
+from identity_svc.keys.service import jwks_of
+from servicekit.db import SessionDep
+
+router = APIRouter(prefix="/identity/v1", tags=["keys"])
+
+
+@router.get("/.well-known/jwks.json", response_model=Jwks)
+async def jwks(session: SessionDep, response: Response) -> Jwks:
+    """The public signing keys (RFC 7517); cache them for five minutes, and fetch again at once
+    when a token names a ``kid`` you do not hold."""
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return jwks_of(list(await repository.published(session)))

@@ -1,0 +1,120 @@
+"""The key store: the active Ed25519 signing key, made on first use and kept sealed in the
+database, and the public keys every service verifies tokens with.
+
+A key is generated and committed in a transaction of its own before it signs anything, so no
+token ever names a ``kid`` the JWKS cannot serve. Several instances starting at once may each
+make a key; all are published, and each instance signs with the newest it knows.
+"""
+
+import base64
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    PublicFormat,
+)
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from identity_svc.keys import repository
+from identity_svc.keys.schemas import Jwk, Jwks
+from identity_svc.models import SigningKey
+from identity_svc.sealing import seal, unseal
+
+
+def b64url(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def jwk_thumbprint(*, crv: str, x: str) -> str:
+    """RFC 7638 thumbprint of an OKP key: SHA-256 of the required members, sorted, no spaces."""
+    canonical = json.dumps({"crv": crv, "kty": "OKP", "x": x}, separators=(",", ":"))
+    return b64url(hashlib.sha256(canonical.encode()).digest())
+
+
+def _aad(kid: str) -> bytes:
+    return f"signing_key:{kid}".encode()
+
+
+def new_signing_key(key_encryption_key: bytes, *, now: dt.datetime) -> SigningKey:
+    private = Ed25519PrivateKey.generate()
+    x = b64url(private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw))
+    kid = jwk_thumbprint(crv="Ed25519", x=x)
+    raw = private.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
+    return SigningKey(
+        kid=kid,
+        algorithm="EdDSA",
+        public_x=x,
+        private_key_sealed=seal(key_encryption_key, raw, associated_data=_aad(kid)),
+        created_at=now,
+    )
+
+
+async def ensure_signing_key(
+    session: AsyncSession, key_encryption_key: bytes, *, now: dt.datetime
+) -> SigningKey:
+    """The newest published key, or a new one when there is none."""
+    keys = await repository.published(session)
+    if keys:
+        return keys[0]
+    key = new_signing_key(key_encryption_key, now=now)
+    await repository.add(session, key)
+    return key
+
+
+def jwks_of(keys: list[SigningKey]) -> Jwks:
+    return Jwks(keys=[Jwk(x=key.public_x, kid=key.kid) for key in keys])
+
+
+@dataclass(frozen=True)
+class _Signer:
+    kid: str
+    private_key: Ed25519PrivateKey
+
+
+class KeyStore:
+    def __init__(self, key_encryption_key: bytes) -> None:
+        self._kek = key_encryption_key
+        self._sessions: async_sessionmaker[AsyncSession] | None = None
+        self._signer: _Signer | None = None
+
+    def attach(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        """Bind to the database once the lifespan has opened it."""
+        self._sessions = sessions
+        self._signer = None
+
+    def _sessionmaker(self) -> async_sessionmaker[AsyncSession]:
+        if self._sessions is None:
+            raise RuntimeError("the key store is used before the application started")
+        return self._sessions
+
+    async def load(self, *, now: dt.datetime) -> str:
+        """Load (or make) the signing key; call it before the request's own writes."""
+        if self._signer is None:
+            async with self._sessionmaker().begin() as session:
+                key = await ensure_signing_key(session, self._kek, now=now)
+            raw = unseal(self._kek, key.private_key_sealed, associated_data=_aad(key.kid))
+            self._signer = _Signer(key.kid, Ed25519PrivateKey.from_private_bytes(raw))
+        return self._signer.kid
+
+    async def sign(self, claims: dict[str, Any], *, now: dt.datetime) -> str:
+        await self.load(now=now)
+        assert self._signer is not None
+        return jwt.encode(
+            claims, self._signer.private_key, algorithm="EdDSA", headers={"kid": self._signer.kid}
+        )
+
+    async def jwks(self) -> Jwks:
+        async with self._sessionmaker()() as session:
+            return jwks_of(list(await repository.published(session)))
+
+    async def jwks_document(self) -> dict[str, Any]:
+        """The JWKS for the kit's token verifier: identity-svc verifies with its own keys."""
+        return (await self.jwks()).model_dump()

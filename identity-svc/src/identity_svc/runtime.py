@@ -1,0 +1,73 @@
+"""What identity-svc holds for its whole life besides the kit's parts: the clock, the key
+store, the personal-data cipher, the password hasher and the region directory.
+
+The clock is injectable so that tests move time (challenge expiry, lockouts, the face window)
+instead of sleeping; every rule that reads the time reads it from here.
+"""
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Annotated
+
+import httpx
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from identity_svc.clients.catalog import RegionDirectory
+from identity_svc.keys.service import KeyStore
+from identity_svc.passwords import Passwords
+from identity_svc.personal_data import PersonalData
+from identity_svc.settings import IdentitySettings
+from servicekit.db import utcnow
+
+Clock = Callable[[], dt.datetime]
+
+
+class Runtime:
+    def __init__(self, settings: IdentitySettings) -> None:
+        self.settings = settings
+        self.clock: Clock = utcnow
+        self.keys = KeyStore(settings.key_encryption_key_bytes)
+        self.personal_data = PersonalData(
+            encryption_key=settings.personal_data_key_bytes,
+            lookup_key=settings.lookup_hash_key_bytes,
+        )
+        self.passwords = Passwords(
+            time_cost=settings.argon2_time_cost,
+            memory_kib=settings.argon2_memory_kib,
+            parallelism=settings.argon2_parallelism,
+            concurrency=settings.password_hash_concurrency,
+        )
+        self.regions = RegionDirectory(cache_seconds=settings.region_cache_seconds)
+        self._outcomes: async_sessionmaker[AsyncSession] | None = None
+
+    def attach(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._outcomes = sessions
+        self.keys.attach(sessions)
+
+    @property
+    def outcomes(self) -> async_sessionmaker[AsyncSession]:
+        """Sessions for what must be recorded even when the request is refused: failed logins,
+        failed verifications, spent challenges, revoked sessions. The request's own transaction
+        rolls back on the refusal; these commit on their own. Use them before the request's
+        session writes anything (SQLite allows one writer at a time)."""
+        if self._outcomes is None:
+            raise RuntimeError("the runtime is used before the application started")
+        return self._outcomes
+
+    def now(self) -> dt.datetime:
+        return self.clock()
+
+
+def runtime_of(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def http_of(request: Request) -> httpx.AsyncClient:
+    http: httpx.AsyncClient = request.app.state.http
+    return http
+
+
+RuntimeDep = Annotated[Runtime, Depends(runtime_of)]
+HttpDep = Annotated[httpx.AsyncClient, Depends(http_of)]

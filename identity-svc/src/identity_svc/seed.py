@@ -1,0 +1,63 @@
+"""Seed identity-svc: the first signing key, and the OAuth client configured in settings
+(``IDENTITY_SEED_CLIENT_*``), if any. Idempotent: what exists is left as it is.
+
+Run after ``alembic upgrade head``: ``python -m identity_svc.seed``.
+"""
+
+import asyncio
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from identity_svc.keys.service import ensure_signing_key
+from identity_svc.passwords import Passwords
+from identity_svc.settings import IdentitySettings
+from identity_svc.tokens import repository as tokens
+from identity_svc.tokens.service import register_client
+from servicekit.db import Database, utcnow
+
+MIN_CLIENT_SECRET_LENGTH = 32
+
+
+async def seed(session: AsyncSession, settings: IdentitySettings | None = None) -> None:
+    settings = settings or IdentitySettings()
+    now = utcnow()
+    await ensure_signing_key(session, settings.key_encryption_key_bytes, now=now)
+    if not settings.seed_client_id:
+        return
+    if await tokens.client(session, settings.seed_client_id) is not None:
+        return
+    secret = settings.seed_client_secret.get_secret_value()
+    if len(secret) < MIN_CLIENT_SECRET_LENGTH:
+        raise ValueError(
+            f"IDENTITY_SEED_CLIENT_SECRET needs at least {MIN_CLIENT_SECRET_LENGTH} characters"
+        )
+    await register_client(
+        session=session,
+        passwords=Passwords(
+            time_cost=settings.argon2_time_cost,
+            memory_kib=settings.argon2_memory_kib,
+            parallelism=settings.argon2_parallelism,
+            concurrency=settings.password_hash_concurrency,
+        ),
+        client_id=settings.seed_client_id,
+        client_secret=secret,
+        name=settings.seed_client_name or settings.seed_client_id,
+        typ=settings.seed_client_type,
+        dept=settings.seed_client_dept,
+        scopes=settings.seed_client_scopes,
+        now=now,
+    )
+
+
+async def main() -> None:
+    settings = IdentitySettings()
+    database = Database(settings.database_url)
+    try:
+        async with database.sessionmaker.begin() as session:
+            await seed(session, settings)
+    finally:
+        await database.dispose()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,119 @@
+"""Settings of identity-svc (env prefix ``IDENTITY_``).
+
+The three secret keys (personal data, lookup hashes, key encryption) are 32 random bytes,
+base64-encoded. Their defaults are public development values: fine for ``development`` and
+``test``, refused at start-up when ``environment`` is ``production``.
+"""
+
+import base64
+import binascii
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import SettingsConfigDict
+
+from servicekit.settings import ServiceSettings
+
+DEV_PERSONAL_DATA_KEY = "ZGV2LW9ubHkgcGVyc29uYWwgZGF0YSBrZXkgMDAwMS4="
+DEV_LOOKUP_HASH_KEY = "ZGV2LW9ubHkgbG9va3VwIGhhc2gga2V5ICAgMDAwMDE="
+DEV_KEY_ENCRYPTION_KEY = "ZGV2LW9ubHkga2V5IGVuY3J5cHRpb24ga2V5IDAwMDE="
+
+
+def _key_bytes(secret: SecretStr) -> bytes:
+    return base64.b64decode(secret.get_secret_value(), validate=True)
+
+
+class IdentitySettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="IDENTITY_", extra="ignore", frozen=True)
+
+    service_name: str = "identity"
+
+    # Secret keys. Rotating one means re-encrypting (or re-hashing) what it protects.
+    #: AES-256-GCM key sealing phone numbers, names and ID numbers at rest.
+    personal_data_key: SecretStr = SecretStr(DEV_PERSONAL_DATA_KEY)
+    #: HMAC-SHA256 key of the lookup hashes that find an account by phone or ID number.
+    lookup_hash_key: SecretStr = SecretStr(DEV_LOOKUP_HASH_KEY)
+    #: AES-256-GCM key sealing the private signing keys stored in the database.
+    key_encryption_key: SecretStr = SecretStr(DEV_KEY_ENCRYPTION_KEY)
+
+    # Tokens.
+    access_token_ttl_seconds: int = Field(default=600, ge=60, le=3600)
+    refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=3600)
+    #: Lifetime of the tokens identity-svc mints for its own calls to other services.
+    service_token_ttl_seconds: int = Field(default=300, ge=30, le=3600)
+
+    # Passwords (argon2id; the defaults are argon2-cffi's RFC 9106 low-memory profile).
+    argon2_time_cost: int = Field(default=3, ge=1)
+    argon2_memory_kib: int = Field(default=65_536, ge=8)
+    argon2_parallelism: int = Field(default=4, ge=1)
+    #: Hashes computed at once per process (each holds ``argon2_memory_kib``); others queue.
+    password_hash_concurrency: int = Field(default=4, ge=1)
+
+    # Login throttling, per login name (a phone number, registered or not).
+    login_max_failures: int = Field(default=5, ge=1)
+    login_failure_window_seconds: int = Field(default=900, ge=1)
+    login_lockout_seconds: int = Field(default=900, ge=1)
+
+    # Real-name verification.
+    real_name_max_attempts: int = Field(default=5, ge=1)
+    real_name_attempt_window_seconds: int = Field(default=3600, ge=1)
+    #: How long an answer of catalog-svc about a region code is kept in process.
+    region_cache_seconds: float = Field(default=3600.0, ge=0)
+
+    # Face verification.
+    face_challenge_ttl_seconds: int = Field(default=120, ge=1, le=600)
+    face_match_threshold: float = Field(default=0.80, gt=0.0, le=1.0)
+    face_max_failures: int = Field(default=5, ge=1)
+    face_lockout_seconds: int = Field(default=1800, ge=1)
+    #: How long a face match keeps the account at level of assurance 3.
+    face_assurance_window_seconds: int = Field(default=600, ge=60, le=3600)
+
+    # One OAuth client seeded by ``python -m identity_svc.seed`` when an id is configured.
+    seed_client_id: str = ""
+    seed_client_secret: SecretStr = SecretStr("")
+    seed_client_name: str = ""
+    seed_client_type: Literal["department_system", "service"] = "department_system"
+    seed_client_dept: str | None = None
+    #: Space-separated scopes the seeded client may ask for.
+    seed_client_scopes: str = ""
+
+    @field_validator("personal_data_key", "lookup_hash_key", "key_encryption_key")
+    @classmethod
+    def _is_32_bytes_base64(cls, value: SecretStr) -> SecretStr:
+        try:
+            raw = _key_bytes(value)
+        except (binascii.Error, ValueError) as exc:
+            raise ValueError("must be base64 (32 random bytes)") from exc
+        if len(raw) != 32:
+            raise ValueError(f"must encode 32 bytes, not {len(raw)}")
+        return value
+
+    @model_validator(mode="after")
+    def _no_development_keys_in_production(self) -> "IdentitySettings":
+        if self.environment != "production":
+            return self
+        defaults = {
+            "IDENTITY_PERSONAL_DATA_KEY": (self.personal_data_key, DEV_PERSONAL_DATA_KEY),
+            "IDENTITY_LOOKUP_HASH_KEY": (self.lookup_hash_key, DEV_LOOKUP_HASH_KEY),
+            "IDENTITY_KEY_ENCRYPTION_KEY": (self.key_encryption_key, DEV_KEY_ENCRYPTION_KEY),
+        }
+        unset = [name for name, (value, dev) in defaults.items() if value.get_secret_value() == dev]
+        if unset:
+            raise ValueError(
+                "production refuses the public development keys; set "
+                + ", ".join(unset)
+                + " to 32 random bytes, base64-encoded (e.g. `openssl rand -base64 32`)"
+            )
+        return self
+
+    @property
+    def personal_data_key_bytes(self) -> bytes:
+        return _key_bytes(self.personal_data_key)
+
+    @property
+    def lookup_hash_key_bytes(self) -> bytes:
+        return _key_bytes(self.lookup_hash_key)
+
+    @property
+    def key_encryption_key_bytes(self) -> bytes:
+        return _key_bytes(self.key_encryption_key)

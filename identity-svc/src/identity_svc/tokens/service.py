@@ -1,0 +1,316 @@
+"""The rules of the token endpoint and of the tokens themselves.
+
+Grants (RFC 6749): ``password`` (phone + password), ``refresh_token`` (rotated on every use:
+presenting a spent one revokes its whole session, RFC 9700 §4.14.2) and ``client_credentials``
+(department systems and internal services). Every refusal is a problem with the OAuth
+``error`` member beside the problem ``code``.
+
+A wrong password and an unknown phone answer alike, after the same argon2 work. Failures are
+counted per login name, registered or not, so throttling does not reveal registrations either.
+"""
+
+import datetime as dt
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from identity_svc.accounts import repository as accounts
+from identity_svc.accounts.service import effective_loa
+from identity_svc.models import Account, LoginFailure, OAuthClient, RefreshToken
+from identity_svc.passwords import Passwords
+from identity_svc.runtime import Runtime
+from identity_svc.tokens import repository
+from servicekit.ids import new_id
+from servicekit.problems import DomainError
+
+#: The ``sub`` of the tokens identity-svc mints for its own calls (the platform's contract).
+SERVICE_SUBJECT = "identity-svc"
+
+
+class OAuthError(DomainError):
+    """A token-endpoint refusal; ``error`` carries the RFC 6749 code OAuth clients read."""
+
+    oauth_error: ClassVar[str | None] = None
+
+    def __init__(self, detail: str | None = None, **extensions: Any) -> None:
+        super().__init__(detail, error=self.oauth_error or self.code, **extensions)
+
+
+class InvalidRequest(OAuthError):
+    code = "invalid_request"
+    title = "The token request is missing a parameter or malformed"
+
+
+class UnsupportedGrantType(OAuthError):
+    code = "unsupported_grant_type"
+    title = "This grant type is not supported"
+
+
+class InvalidGrant(OAuthError):
+    code = "invalid_grant"
+    title = "The credentials or the refresh token are not valid"
+
+
+class InvalidClient(OAuthError):
+    status = 401
+    code = "invalid_client"
+    title = "Client authentication failed"
+
+
+class InvalidScope(OAuthError):
+    code = "invalid_scope"
+    title = "The requested scope is not granted to this client"
+
+
+class LoginLocked(OAuthError):
+    status = 429
+    code = "login_locked"
+    title = "Too many failed logins: try again later"
+    oauth_error = "invalid_grant"
+
+
+@dataclass(frozen=True)
+class SessionTokens:
+    """What a citizen's session receives: an access token and the next refresh token."""
+
+    access_token: str
+    expires_in: int
+    refresh_token: str
+
+
+@dataclass(frozen=True)
+class ClientToken:
+    """What a client-credentials grant receives: an access token alone."""
+
+    access_token: str
+    expires_in: int
+    scope: str
+
+
+def refresh_token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _base_claims(
+    runtime: Runtime, *, sub: str, typ: str, loa: int, iat: int, exp: int
+) -> dict[str, Any]:
+    settings = runtime.settings
+    return {
+        "iss": settings.token_issuer,
+        "aud": settings.token_audience,
+        "sub": sub,
+        "typ": typ,
+        "loa": loa,
+        "roles": [],
+        "iat": iat,
+        "exp": exp,
+        "jti": str(new_id()),
+    }
+
+
+async def access_token_for(
+    runtime: Runtime, account: Account, *, now: dt.datetime
+) -> tuple[str, int]:
+    """A signed access token for the account as it stands now, and its lifetime in seconds.
+    At level 3 the token expires no later than the face window does."""
+    loa = effective_loa(account, now=now)
+    iat = int(now.timestamp())
+    exp = iat + runtime.settings.access_token_ttl_seconds
+    if loa == 3 and account.face_verified_until is not None:
+        exp = min(exp, int(account.face_verified_until.timestamp()))
+    claims = _base_claims(runtime, sub=str(account.id), typ=account.typ, loa=loa, iat=iat, exp=exp)
+    if account.region_code:
+        claims["region"] = account.region_code
+    return await runtime.keys.sign(claims, now=now), exp - iat
+
+
+async def service_token(runtime: Runtime, *, now: dt.datetime) -> str:
+    """identity-svc's own token for calls to other services (typ ``service``, level 0)."""
+    iat = int(now.timestamp())
+    claims = _base_claims(
+        runtime,
+        sub=SERVICE_SUBJECT,
+        typ="service",
+        loa=0,
+        iat=iat,
+        exp=iat + runtime.settings.service_token_ttl_seconds,
+    )
+    return await runtime.keys.sign(claims, now=now)
+
+
+async def issue_session_tokens(
+    *,
+    session: AsyncSession,
+    runtime: Runtime,
+    account: Account,
+    now: dt.datetime,
+    family_id: uuid.UUID | None = None,
+) -> SessionTokens:
+    """An access token and the next refresh token of a session (a new one unless given)."""
+    await runtime.keys.load(now=now)  # before this session writes: a first key commits apart
+    refresh = secrets.token_urlsafe(32)
+    await repository.add_refresh_token(
+        session,
+        RefreshToken(
+            family_id=family_id or new_id(),
+            account_id=account.id,
+            token_hash=refresh_token_hash(refresh),
+            issued_at=now,
+            expires_at=now + dt.timedelta(seconds=runtime.settings.refresh_token_ttl_seconds),
+        ),
+    )
+    access, expires_in = await access_token_for(runtime, account, now=now)
+    return SessionTokens(access_token=access, expires_in=expires_in, refresh_token=refresh)
+
+
+async def _login_locked_until(
+    session: AsyncSession, runtime: Runtime, login_hash: str
+) -> dt.datetime | None:
+    """Locked once ``login_max_failures`` failures fall within the window: until the last of
+    them plus the lockout. Derived from the failures themselves, so no lock row can race."""
+    settings = runtime.settings
+    times = await repository.recent_login_failures(
+        session, login_hash, limit=settings.login_max_failures
+    )
+    if len(times) < settings.login_max_failures:
+        return None
+    if times[0] - times[-1] > dt.timedelta(seconds=settings.login_failure_window_seconds):
+        return None
+    return times[0] + dt.timedelta(seconds=settings.login_lockout_seconds)
+
+
+async def _record_login_failure(
+    runtime: Runtime, login_hash: str, *, now: dt.datetime
+) -> OAuthError:
+    settings = runtime.settings
+    horizon = dt.timedelta(
+        seconds=settings.login_failure_window_seconds + settings.login_lockout_seconds
+    )
+    async with runtime.outcomes.begin() as outcomes:
+        await repository.forget_login_failures(outcomes, login_hash, before=now - horizon)
+        await repository.add_login_failure(
+            outcomes, LoginFailure(login_hash=login_hash, occurred_at=now)
+        )
+        locked_until = await _login_locked_until(outcomes, runtime, login_hash)
+    if locked_until is not None and locked_until > now:
+        return _locked(locked_until, now=now)
+    return InvalidGrant("the phone number or the password is wrong")
+
+
+def _locked(locked_until: dt.datetime, *, now: dt.datetime) -> LoginLocked:
+    retry_after = max(1, int((locked_until - now).total_seconds()))
+    return LoginLocked(
+        locked_until=locked_until.isoformat(),
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
+async def password_grant(
+    *, session: AsyncSession, runtime: Runtime, username: str, password: str, now: dt.datetime
+) -> SessionTokens:
+    login_hash = runtime.personal_data.lookup_hash("phone", username.strip())
+    locked_until = await _login_locked_until(session, runtime, login_hash)
+    if locked_until is not None and locked_until > now:
+        raise _locked(locked_until, now=now)
+    account = await accounts.by_phone_hash(session, login_hash)
+    if account is None:
+        await runtime.passwords.verify_nobody(password)
+        raise await _record_login_failure(runtime, login_hash, now=now)
+    if not await runtime.passwords.verify(account.password_hash, password):
+        raise await _record_login_failure(runtime, login_hash, now=now)
+    await runtime.keys.load(now=now)  # before this session writes: a first key commits apart
+    await repository.forget_login_failures(session, login_hash)
+    if runtime.passwords.needs_rehash(account.password_hash):
+        account.password_hash = await runtime.passwords.hash(password)
+    return await issue_session_tokens(session=session, runtime=runtime, account=account, now=now)
+
+
+async def refresh_token_grant(
+    *, session: AsyncSession, runtime: Runtime, refresh_token: str, now: dt.datetime
+) -> SessionTokens:
+    presented = await repository.refresh_token_by_hash(session, refresh_token_hash(refresh_token))
+    if presented is None:
+        raise InvalidGrant("the refresh token is not known")
+    if presented.revoked_at is not None:
+        raise InvalidGrant("the refresh token was revoked")
+    if presented.used_at is not None:
+        # Someone holds a copy of a spent token: end the whole session for everyone holding it.
+        async with runtime.outcomes.begin() as outcomes:
+            await repository.revoke_family(outcomes, presented.family_id, now=now)
+        raise InvalidGrant("the refresh token was already used; the session is revoked")
+    if presented.expires_at <= now:
+        raise InvalidGrant("the refresh token has expired")
+    account = await accounts.get(session, presented.account_id)
+    if account is None:
+        raise InvalidGrant("the refresh token's account no longer exists")
+    await runtime.keys.load(now=now)
+    if not await repository.spend_refresh_token(session, presented.id, now=now):
+        # A concurrent refresh with the same token won the race.
+        raise InvalidGrant("the refresh token was already used")
+    return await issue_session_tokens(
+        session=session, runtime=runtime, account=account, now=now, family_id=presented.family_id
+    )
+
+
+async def client_credentials_grant(
+    *,
+    session: AsyncSession,
+    runtime: Runtime,
+    client_id: str,
+    client_secret: str,
+    scope: str | None,
+    now: dt.datetime,
+) -> ClientToken:
+    oauth_client = await repository.client(session, client_id)
+    if oauth_client is None or oauth_client.disabled_at is not None:
+        await runtime.passwords.verify_nobody(client_secret)
+        raise InvalidClient("unknown client or wrong secret")
+    if not await runtime.passwords.verify(oauth_client.secret_hash, client_secret):
+        raise InvalidClient("unknown client or wrong secret")
+    allowed = oauth_client.scopes.split()
+    requested = scope.split() if scope else allowed
+    refused = sorted(set(requested) - set(allowed))
+    if refused:
+        raise InvalidScope(refused_scopes=refused)
+    granted = " ".join(requested)
+    iat = int(now.timestamp())
+    exp = iat + runtime.settings.access_token_ttl_seconds
+    claims = _base_claims(
+        runtime, sub=oauth_client.client_id, typ=oauth_client.typ, loa=0, iat=iat, exp=exp
+    )
+    claims["scope"] = granted
+    if oauth_client.dept:
+        claims["dept"] = oauth_client.dept
+    # No refresh token for this grant (RFC 6749 §4.4.3): the client simply asks again.
+    return ClientToken(
+        access_token=await runtime.keys.sign(claims, now=now), expires_in=exp - iat, scope=granted
+    )
+
+
+async def register_client(
+    *,
+    session: AsyncSession,
+    passwords: Passwords,
+    client_id: str,
+    client_secret: str,
+    name: str,
+    typ: str,
+    dept: str | None,
+    scopes: str,
+    now: dt.datetime,
+) -> OAuthClient:
+    oauth_client = OAuthClient(
+        client_id=client_id,
+        name=name,
+        typ=typ,
+        dept=dept,
+        scopes=" ".join(scopes.split()),
+        secret_hash=await passwords.hash(client_secret),
+        created_at=now,
+    )
+    await repository.add_client(session, oauth_client)
+    return oauth_client

@@ -1,0 +1,390 @@
+"""Fixtures of identity-svc's tests: the service under test verifying its own tokens, a clock
+tests move instead of sleeping, a journey helper, and a double of the two contracts identity-svc
+calls through the gateway.
+
+The double implements exactly, from the platform's fixed contracts, ``POST /exchange/v1/matches``
+and ``POST /exchange/v1/calls`` (data-exchange-svc's population registry) and
+``GET /catalog/v1/regions/{code}`` (catalog-svc), over a handful of synthetic people. It is a
+double of the contracts, not of the services: the real integration, over real processes, is
+proven by the end-to-end journey test at the repository's top level.
+"""
+
+import datetime as dt
+import math
+import random
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+import pytest_asyncio
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from identity_svc.main import create_app
+from identity_svc.models import Base
+from identity_svc.settings import IdentitySettings
+from servicekit.auth import JwksSource
+from servicekit.db import utcnow
+from servicekit.regions import RegionCode
+from servicekit.resident_id import make_resident_id
+from servicekit.settings import ServiceSettings
+from servicekit.testing import ServiceUnderTest, bearer
+
+PASSWORD = "Songtai-2026!"
+
+
+# The synthetic population ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Person:
+    name: str
+    id_number: str
+    registered_region: str
+    face_seed: int
+
+    def face_template(self) -> list[float]:
+        """The registry's template: a unit vector drawn from the person's own seed."""
+        draw = random.Random(self.face_seed)
+        return _unit([draw.gauss(0.0, 1.0) for _ in range(128)])
+
+    def phone_capture(self, *, noise: float = 0.02) -> list[float]:
+        """What the phone's SDK would extract from this person's face: the registry's template
+        with small deterministic noise (cosine ≈ 0.97)."""
+        draw = random.Random(self.face_seed + 1_000_003)
+        return [x + draw.gauss(0.0, noise) for x in self.face_template()]
+
+
+def _unit(vector: list[float]) -> list[float]:
+    norm = math.sqrt(math.fsum(x * x for x in vector))
+    return [x / norm for x in vector]
+
+
+@dataclass(frozen=True)
+class People:
+    #: The platform's demo citizen (first record of the synthetic registry).
+    lin: Person = Person("林秀英", "330302195203140248", "330302026003", 1)
+    wang: Person = Person(
+        "王建国",
+        make_resident_id(RegionCode.parse("330302"), dt.date(1988, 6, 1), 31),
+        "330302001002",
+        2,
+    )
+    chen: Person = Person(
+        "陈静",
+        make_resident_id(RegionCode.parse("330102"), dt.date(1990, 2, 28), 46),
+        "330102001001",
+        3,
+    )
+
+
+#: County codes catalog knows (current or retired); everything else is region_not_found.
+KNOWN_REGIONS = {
+    "330302": ("鹿城区", "county"),
+    "330303": ("龙湾区", "county"),
+    "330102": ("上城区", "county"),
+}
+
+
+# Time ----------------------------------------------------------------------------------------
+
+
+class MovableClock:
+    """Real time plus an offset the test moves forward."""
+
+    def __init__(self) -> None:
+        self.offset = dt.timedelta()
+
+    def __call__(self) -> dt.datetime:
+        return utcnow() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += dt.timedelta(seconds=seconds)
+
+
+# The contract double -------------------------------------------------------------------------
+
+
+def _refusal(status: int, code: str) -> JSONResponse:
+    return JSONResponse(
+        {"type": f"/problems/{code}", "title": code, "status": status, "code": code},
+        status_code=status,
+        media_type="application/problem+json",
+    )
+
+
+@dataclass
+class ContractDouble:
+    """data-exchange-svc's population registry and catalog-svc's region lookup, per contract.
+
+    The exchange side verifies the caller's token with identity-svc's own published keys and
+    accepts only identity-svc's service token; it grants ``registered_region`` for
+    real-name verification and ``face_template`` (and the region) for face verification.
+    """
+
+    people: People
+    clock: MovableClock
+    #: identity-svc's published keys, bound once the app has started.
+    jwks: JwksSource | None = None
+    #: Every exchange request received: (path, body), to prove what was asked and what not.
+    exchange_requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    region_lookups: list[str] = field(default_factory=list)
+    granted_fields: dict[str, set[str]] = field(
+        default_factory=lambda: {
+            "real_name_verification": {"registered_region"},
+            "face_verification": {"face_template", "registered_region"},
+        }
+    )
+
+    def __post_init__(self) -> None:
+        self.app = FastAPI()
+        self.app.post("/exchange/v1/matches")(self._matches)
+        self.app.post("/exchange/v1/calls")(self._calls)
+        self.app.get("/catalog/v1/regions/{code}")(self._region)
+
+    def _person(self, id_number: Any) -> Person | None:
+        everyone = (self.people.lin, self.people.wang, self.people.chen)
+        return next((p for p in everyone if p.id_number == id_number), None)
+
+    async def _caller_refused(self, request: Request) -> JSONResponse | None:
+        """Verify the caller's token with identity-svc's published keys. Its times are checked
+        against the test's clock: in the test's world every service shares that time."""
+        assert self.jwks is not None
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer":
+            return _refusal(401, "unauthenticated")
+        keys = {key["kid"]: key for key in (await self.jwks())["keys"]}
+        try:
+            key = keys[jwt.get_unverified_header(token)["kid"]]
+            claims = jwt.decode(
+                token,
+                key=jwt.PyJWK(key).key,
+                algorithms=["EdDSA"],
+                audience="onevisit",
+                issuer="onevisit-identity",
+                options={"verify_exp": False, "verify_iat": False},
+            )
+        except (KeyError, jwt.PyJWTError):
+            return _refusal(401, "invalid_token")
+        now = self.clock().timestamp()
+        if not claims["iat"] - 5 <= now < claims["exp"]:
+            return _refusal(401, "token_expired")
+        if (claims["typ"], claims["sub"], claims["loa"]) != ("service", "identity-svc", 0):
+            return _refusal(403, "no_grant")
+        return None
+
+    async def _matches(self, request: Request) -> JSONResponse:
+        body = await request.json()
+        self.exchange_requests.append(("/exchange/v1/matches", body))
+        if refused := await self._caller_refused(request):
+            return refused
+        if body.get("resource") != "population":
+            return _refusal(404, "resource_not_found")
+        if body.get("purpose") != "real_name_verification":
+            return _refusal(403, "no_grant")
+        person = self._person(body["subject"]["id_number"])
+        matched = person is not None and person.name == body["claims"]["name"]
+        return JSONResponse({"match": matched, "call_id": str(uuid.uuid4())})
+
+    async def _calls(self, request: Request) -> JSONResponse:
+        body = await request.json()
+        self.exchange_requests.append(("/exchange/v1/calls", body))
+        if refused := await self._caller_refused(request):
+            return refused
+        if body.get("resource") != "population":
+            return _refusal(404, "resource_not_found")
+        if not set(body["fields"]) <= self.granted_fields.get(body.get("purpose"), set()):
+            return _refusal(403, "field_not_granted")
+        person = self._person(body["subject"]["id_number"])
+        if person is None:
+            return _refusal(404, "subject_not_found")
+        record = {
+            "registered_region": person.registered_region,
+            "face_template": person.face_template(),
+        }
+        return JSONResponse(
+            {
+                "call_id": str(uuid.uuid4()),
+                "resource": "population",
+                "fields": {name: record[name] for name in body["fields"]},
+                "source_timestamp": "2026-11-01T00:00:00Z",
+            }
+        )
+
+    async def _region(self, code: str) -> JSONResponse:
+        self.region_lookups.append(code)
+        if code not in KNOWN_REGIONS:
+            return _refusal(404, "region_not_found")
+        name, level = KNOWN_REGIONS[code]
+        return JSONResponse(
+            {
+                "code": code,
+                "name": name,
+                "level": level,
+                "parent_code": code[:4] + "00",
+                "ancestors": [],
+                "status": "current",
+                "successor_code": None,
+            }
+        )
+
+    def asks(self, path: str) -> list[dict[str, Any]]:
+        return [body for asked, body in self.exchange_requests if asked == path]
+
+
+# The journey helper ----------------------------------------------------------------------------
+
+
+class Journey:
+    """The steps of the citizen's journey, for tests that need to stand somewhere along it."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+        self._next_phone = 13_800_000_000
+
+    def new_phone(self) -> str:
+        self._next_phone += 1
+        return str(self._next_phone)
+
+    async def register(self, phone: str | None = None, password: str = PASSWORD) -> str:
+        phone = phone or self.new_phone()
+        response = await self.client.post(
+            "/identity/v1/citizens", json={"phone": phone, "password": password}
+        )
+        assert response.status_code == 201, response.text
+        return phone
+
+    async def login(self, phone: str, password: str = PASSWORD) -> httpx.Response:
+        return await self.client.post(
+            "/identity/v1/token",
+            data={"grant_type": "password", "username": phone, "password": password},
+        )
+
+    async def refresh(self, refresh_token: str) -> httpx.Response:
+        return await self.client.post(
+            "/identity/v1/token",
+            data={"grant_type": "refresh_token", "refresh_token": refresh_token},
+        )
+
+    async def signed_in(self) -> dict[str, Any]:
+        response = await self.login(await self.register())
+        assert response.status_code == 200, response.text
+        tokens: dict[str, Any] = response.json()
+        return tokens
+
+    async def real_name(self, access_token: str, person: Person) -> httpx.Response:
+        return await self.client.post(
+            "/identity/v1/me/real-name",
+            json={"name": person.name, "id_number": person.id_number},
+            headers=bearer(access_token),
+        )
+
+    async def real_named(self, person: Person) -> dict[str, Any]:
+        tokens = await self.signed_in()
+        response = await self.real_name(tokens["access_token"], person)
+        assert response.status_code == 200, response.text
+        verified: dict[str, Any] = response.json()
+        return verified
+
+    async def challenge(self, access_token: str) -> httpx.Response:
+        return await self.client.post(
+            "/identity/v1/me/face/challenges", headers=bearer(access_token)
+        )
+
+    async def verify_face(
+        self, access_token: str, challenge_id: str, template: list[float]
+    ) -> httpx.Response:
+        return await self.client.post(
+            "/identity/v1/me/face/verifications",
+            json={"challenge_id": challenge_id, "template": template},
+            headers=bearer(access_token),
+        )
+
+    async def jwks(self) -> dict[str, Any]:
+        response = await self.client.get("/identity/v1/.well-known/jwks.json")
+        assert response.status_code == 200
+        document: dict[str, Any] = response.json()
+        return document
+
+    async def claims(self, token: str, *, check_times: bool = True) -> dict[str, Any]:
+        """Verify a token with the published JWKS, as any other service would, and return its
+        claims; ``check_times=False`` for tokens minted on a clock moved forward."""
+        kid = jwt.get_unverified_header(token)["kid"]
+        keys = {key["kid"]: key for key in (await self.jwks())["keys"]}
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            key=jwt.PyJWK(keys[kid]).key,
+            algorithms=["EdDSA"],
+            audience="onevisit",
+            issuer="onevisit-identity",
+            options={"verify_exp": check_times, "verify_iat": check_times},
+        )
+        return claims
+
+
+# Fixtures ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def service_under_test() -> ServiceUnderTest:
+    return ServiceUnderTest(
+        name="identity",
+        service_dir=Path(__file__).resolve().parents[1],
+        metadata=Base.metadata,
+        settings_class=IdentitySettings,
+        create_app=create_app,
+        # Cheap argon2 parameters: the tests check the rules, not the work factor.
+        settings_overrides={
+            "argon2_time_cost": 1,
+            "argon2_memory_kib": 256,
+            "argon2_parallelism": 1,
+        },
+    )
+
+
+@pytest.fixture
+def people() -> People:
+    return People()
+
+
+@pytest.fixture
+def clock() -> MovableClock:
+    return MovableClock()
+
+
+@pytest.fixture
+def contracts(people: People, clock: MovableClock) -> ContractDouble:
+    return ContractDouble(people, clock)
+
+
+@pytest.fixture
+def identity_settings(settings: ServiceSettings) -> IdentitySettings:
+    assert isinstance(settings, IdentitySettings)
+    return settings
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def app(
+    identity_settings: IdentitySettings, clock: MovableClock, contracts: ContractDouble
+) -> AsyncIterator[FastAPI]:
+    """Overrides the kit's ``app``: no test JWKS, so identity-svc verifies its own real tokens;
+    calls through the gateway reach the contract double."""
+    application = create_app(identity_settings)
+    async with application.router.lifespan_context(application):
+        application.state.runtime.clock = clock
+        contracts.jwks = application.state.runtime.keys.jwks_document
+        await application.state.http.aclose()
+        application.state.http = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=contracts.app), base_url="http://gateway"
+        )
+        yield application
+
+
+@pytest.fixture
+def journey(client: httpx.AsyncClient) -> Journey:
+    return Journey(client)
