@@ -152,7 +152,9 @@ class TokenMinter:
         scope: tuple[str, ...] = (),
         ttl_seconds: int = 600,
         issued_at: int | None = None,
+        act: str | None = None,
     ) -> str:
+        """A signed access token; ``act`` names a delegate acting for ``sub``."""
         now = issued_at if issued_at is not None else int(time.time())
         claims: dict[str, Any] = {
             "iss": self.issuer,
@@ -169,6 +171,8 @@ class TokenMinter:
             claims["region"] = region
         if dept:
             claims["dept"] = dept
+        if act:
+            claims["act"] = {"sub": act}
         return jwt.encode(claims, self._key, algorithm="EdDSA", headers={"kid": self.kid})
 
     def jwks_document(self) -> dict[str, Any]:

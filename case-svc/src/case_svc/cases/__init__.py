@@ -1,0 +1,1 @@
+"""Cases: submission, reading, the department's queue and transitions."""

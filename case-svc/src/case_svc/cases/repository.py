@@ -1,0 +1,180 @@
+"""Every query case-svc makes about cases, case numbers and idempotency keys.
+
+Two writes are races settled by the database rather than by Python: the case-number counter
+(one upsert that increments and returns, serialised on the counter row) and a transition
+(``UPDATE … WHERE version = :expected``). Claiming an idempotency key is an insert that does
+nothing on conflict: the unique constraint decides, and the loser reads the winner's record once
+the winner's transaction has ended.
+"""
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from case_svc.models import Case, CaseEvent, CaseNumberCounter, IdempotencyRecord
+from servicekit.db import utcnow
+from servicekit.ids import new_id
+
+
+def _insert(session: AsyncSession, table: Any) -> Any:
+    """An INSERT with the backend's ``ON CONFLICT`` clause available (both spell it alike)."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"case-svc runs on PostgreSQL or SQLite, not {dialect}")
+
+
+async def idempotency_record(
+    session: AsyncSession, *, applicant_id: str, key: str
+) -> IdempotencyRecord | None:
+    record: IdempotencyRecord | None = await session.scalar(
+        select(IdempotencyRecord).where(
+            IdempotencyRecord.applicant_id == applicant_id, IdempotencyRecord.key == key
+        )
+    )
+    return record
+
+
+async def claim_idempotency_key(
+    session: AsyncSession, *, applicant_id: str, key: str, request_hash: str
+) -> uuid.UUID | None:
+    """Claim the key for this request: its record id, or None when another request holds it.
+
+    On a conflict with a transaction still in flight, the database makes this wait until that
+    transaction ends, so the caller can then read a committed record.
+    """
+    statement = (
+        _insert(session, IdempotencyRecord)
+        .values(
+            id=new_id(),
+            applicant_id=applicant_id,
+            key=key,
+            request_hash=request_hash,
+            created_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=["applicant_id", "key"])
+        .returning(IdempotencyRecord.id)
+    )
+    claimed: uuid.UUID | None = (await session.execute(statement)).scalar_one_or_none()
+    return claimed
+
+
+async def record_response(
+    session: AsyncSession,
+    record_id: uuid.UUID,
+    *,
+    case_id: uuid.UUID,
+    status: int,
+    body: dict[str, Any],
+) -> None:
+    await session.execute(
+        update(IdempotencyRecord)
+        .where(IdempotencyRecord.id == record_id)
+        .values(case_id=case_id, response_status=status, response_body=body)
+    )
+
+
+async def next_case_sequence(session: AsyncSession, *, region_code: str, day: str) -> int:
+    """The next number of the (region, day) counter: one statement, atomic on both backends."""
+    table = CaseNumberCounter.__table__
+    statement = (
+        _insert(session, table)
+        .values(region_code=region_code, day=day, last_value=1)
+        .on_conflict_do_update(
+            index_elements=["region_code", "day"],
+            set_={"last_value": table.c.last_value + 1},
+        )
+        .returning(table.c.last_value)
+    )
+    value: int = (await session.execute(statement)).scalar_one()
+    return value
+
+
+async def add_case(session: AsyncSession, case: Case) -> None:
+    session.add(case)
+    await session.flush()
+
+
+async def case_by_number(session: AsyncSession, case_no: str) -> Case | None:
+    case: Case | None = await session.scalar(
+        select(Case)
+        .where(Case.case_no == case_no)
+        .options(selectinload(Case.history))
+        .execution_options(populate_existing=True)
+    )
+    return case
+
+
+async def case_by_id(session: AsyncSession, case_id: uuid.UUID) -> Case | None:
+    case: Case | None = await session.scalar(
+        select(Case)
+        .where(Case.id == case_id)
+        .options(selectinload(Case.history))
+        .execution_options(populate_existing=True)
+    )
+    return case
+
+
+async def list_cases(
+    session: AsyncSession,
+    *,
+    applicant_id: str | None = None,
+    department_id: str | None = None,
+    statuses: Sequence[str] = (),
+    after: tuple[dt.datetime, uuid.UUID] | None = None,
+    limit: int,
+) -> list[Case]:
+    """Newest first, keyset-paginated on (submitted_at, id); one more than ``limit`` is read so
+    the caller knows whether a next page exists."""
+    statement = select(Case)
+    if applicant_id is not None:
+        statement = statement.where(Case.applicant_id == applicant_id)
+    if department_id is not None:
+        statement = statement.where(Case.department_id == department_id)
+    if statuses:
+        statement = statement.where(Case.status.in_(statuses))
+    if after is not None:
+        at, case_id = after
+        statement = statement.where(
+            or_(Case.submitted_at < at, and_(Case.submitted_at == at, Case.id < case_id))
+        )
+    statement = statement.order_by(Case.submitted_at.desc(), Case.id.desc()).limit(limit + 1)
+    return list(await session.scalars(statement))
+
+
+async def move_case(
+    session: AsyncSession,
+    case_id: uuid.UUID,
+    *,
+    expected_version: int,
+    status: str,
+    at: dt.datetime,
+    completed_at: dt.datetime | None,
+) -> int | None:
+    """Move the case if it is still at ``expected_version``: its new version, or None if it was
+    changed meanwhile. The WHERE clause, not a prior read, decides the race."""
+    values: dict[str, Any] = {"status": status, "version": Case.version + 1, "updated_at": at}
+    if completed_at is not None:
+        values["completed_at"] = completed_at
+    statement = (
+        update(Case)
+        .where(Case.id == case_id, Case.version == expected_version)
+        .values(**values)
+        .returning(Case.version)
+        .execution_options(synchronize_session=False)
+    )
+    version: int | None = (await session.execute(statement)).scalar_one_or_none()
+    return version
+
+
+async def add_event(session: AsyncSession, event: CaseEvent) -> None:
+    session.add(event)
+    await session.flush()

@@ -1,0 +1,431 @@
+"""The rules of cases: who may submit what, how a case is numbered and timed, who sees it, who
+moves it. Services never commit: the request's transaction does, so a refused submission
+leaves nothing behind."""
+
+import base64
+import binascii
+import datetime as dt
+import hashlib
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from case_svc.cases import repository
+from case_svc.cases.forms import validate_form
+from case_svc.cases.preconditions import VersionMismatch
+from case_svc.cases.schemas import CaseCreate, CasePage, CaseRead, CaseSummary, HistoryEntry
+from case_svc.clients import catalog
+from case_svc.models import Case, CaseEvent, IdempotencyRecord
+from case_svc.workflow import state_machine
+from case_svc.workflow.deadlines import deadline_after, local_date
+from case_svc.workflow.state_machine import Action, CaseStatus, Role
+from servicekit.auth import Principal, require_assurance, require_type
+from servicekit.problems import Conflict, DomainError, Forbidden, NotFound
+from servicekit.regions import InvalidRegionCode, RegionCode
+
+SYSTEM_ACTOR = "system"
+
+#: Which kind of account may apply for which subject of item.
+_SUBJECT_OF = {"citizen": "person", "enterprise": "enterprise"}
+
+
+class ItemNotAvailable(DomainError):
+    status = 422
+    code = "item_not_available"
+    title = "This service item is not open for applications"
+
+
+class WrongSubject(Forbidden):
+    code = "wrong_subject"
+    title = "This item is for another kind of applicant"
+
+
+class ApplicantRegionRequired(DomainError):
+    status = 422
+    code = "applicant_region_required"
+    title = "Name the applicant's region: the token carries none"
+
+
+class IdempotencyKeyReused(DomainError):
+    status = 422
+    code = "idempotency_key_reused"
+    title = "This Idempotency-Key was used with a different request"
+
+
+class IdempotencyRequestInProgress(Conflict):
+    code = "idempotency_request_in_progress"
+    title = "A request with this Idempotency-Key is still being processed"
+
+
+class CaseNotFound(NotFound):
+    code = "case_not_found"
+    title = "No such case of yours"
+
+
+class NoDepartment(Forbidden):
+    code = "no_department"
+    title = "This staff account belongs to no department"
+
+
+class InvalidCursor(DomainError):
+    status = 400
+    code = "invalid_cursor"
+    title = "The cursor is not one this service issued"
+
+
+@dataclass(frozen=True)
+class Submission:
+    case: CaseRead
+    status: int
+    #: The answer is the one stored for an earlier request with the same key.
+    replayed: bool
+
+
+# --- submission -------------------------------------------------------------------------------
+
+
+def request_hash(payload: CaseCreate) -> str:
+    """A digest of the request as understood (so key order and spacing do not matter)."""
+    canonical = json.dumps(
+        payload.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _replay(record: IdempotencyRecord, digest: str) -> Submission:
+    if record.request_hash != digest:
+        raise IdempotencyKeyReused("send a new key for a different request")
+    if record.response_body is None or record.response_status is None:
+        # Only a committed claim is visible to another request, and a claim is committed
+        # together with its answer; this guards the invariant rather than a known path.
+        raise IdempotencyRequestInProgress("retry in a moment")
+    return Submission(
+        case=CaseRead.model_validate(record.response_body),
+        status=record.response_status,
+        replayed=True,
+    )
+
+
+def _applicant_region(principal: Principal, payload: CaseCreate) -> RegionCode:
+    if payload.applicant_region is not None:
+        return payload.applicant_region
+    if principal.region:
+        try:
+            return RegionCode.parse(principal.region)
+        except InvalidRegionCode:
+            pass  # a token region we cannot read is as good as none: ask the client for it
+    raise ApplicantRegionRequired()
+
+
+def _check_applicant(principal: Principal, item: catalog.CatalogItem) -> None:
+    require_assurance(principal, item.min_loa)
+    if _SUBJECT_OF.get(principal.typ) != item.subject:
+        raise WrongSubject(
+            f"{item.code} is for a {item.subject} applicant",
+            item_subject=item.subject,
+            principal_type=principal.typ,
+        )
+
+
+def _actor(principal: Principal) -> str:
+    return principal.act.sub if principal.act is not None else principal.sub
+
+
+async def submit_case(
+    *,
+    session: AsyncSession,
+    http: httpx.AsyncClient,
+    principal: Principal,
+    payload: CaseCreate,
+    idempotency_key: str,
+    now: dt.datetime,
+) -> Submission:
+    require_type(principal, "citizen", "enterprise")
+    digest = request_hash(payload)
+    earlier = await repository.idempotency_record(
+        session, applicant_id=principal.sub, key=idempotency_key
+    )
+    if earlier is not None:
+        return _replay(earlier, digest)
+
+    item = await catalog.fetch_item(http, payload.item_code)
+    if not item.published:
+        raise ItemNotAvailable(f"{item.code} is {item.status}", item_status=item.status)
+    _check_applicant(principal, item)
+    validate_form(payload.form, item.form_schema)
+    region = _applicant_region(principal, payload)
+    handler = await catalog.responsible_department(http, item.code, region)
+
+    # The first write: from here on the database decides between concurrent twins.
+    record_id = await repository.claim_idempotency_key(
+        session, applicant_id=principal.sub, key=idempotency_key, request_hash=digest
+    )
+    if record_id is None:
+        winner = await repository.idempotency_record(
+            session, applicant_id=principal.sub, key=idempotency_key
+        )
+        if winner is None:
+            raise IdempotencyRequestInProgress("retry in a moment")
+        return _replay(winner, digest)
+
+    case = await _file_case(
+        session,
+        principal=principal,
+        payload=payload,
+        item=item,
+        handler=handler,
+        region=region,
+        now=now,
+    )
+    view = case_view(case, Role.APPLICANT)
+    await repository.record_response(
+        session, record_id, case_id=case.id, status=201, body=view.model_dump(mode="json")
+    )
+    return Submission(case=view, status=201, replayed=False)
+
+
+async def _file_case(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    payload: CaseCreate,
+    item: catalog.CatalogItem,
+    handler: catalog.ResponsibleDepartment,
+    region: RegionCode,
+    now: dt.datetime,
+) -> Case:
+    department = handler.department
+    department_region = department.region_code.official
+    day = local_date(now).strftime("%Y%m%d")
+    sequence = await repository.next_case_sequence(session, region_code=department_region, day=day)
+    case = Case(
+        case_no=f"{department_region}-{day}-{sequence:06d}",
+        item_code=item.code,
+        item_name=item.name,
+        item_version=str(item.version),
+        processing_mode=item.processing_mode,
+        applicant_id=principal.sub,
+        applicant_type=principal.typ,
+        actor_id=principal.act.sub if principal.act is not None else None,
+        applicant_region=region.official,
+        department_id=department.id,
+        department_name=department.name,
+        region_code=department_region,
+        form=payload.form,
+        status=state_machine.INITIAL_STATUS.value,
+        version=1,
+        submitted_at=now,
+        updated_at=now,
+        history=[
+            CaseEvent(
+                seq=1,
+                action=state_machine.SUBMIT,
+                from_status=None,
+                status=state_machine.INITIAL_STATUS.value,
+                actor_id=_actor(principal),
+                actor_role=Role.APPLICANT.value,
+                at=now,
+            )
+        ],
+    )
+    if item.processing_mode == "instant":
+        _complete_at_once(case, now)
+    else:
+        working_days = (
+            item.promised_working_days
+            if item.promised_working_days is not None
+            else item.legal_working_days
+        )
+        if working_days is not None:
+            deadline = deadline_after(now, working_days)
+            case.due_at = deadline.due_at
+            case.due_at_provisional = deadline.provisional
+    await repository.add_case(session, case)
+    return case
+
+
+def _complete_at_once(case: Case, now: dt.datetime) -> None:
+    """An instant item needs no one's review: the system accepts and approves it on filing,
+    through the same transition table as staff would."""
+    status = CaseStatus(case.status)
+    for action in state_machine.INSTANT_PATH:
+        target = state_machine.next_status(status, action, Role.SYSTEM)
+        case.history.append(
+            CaseEvent(
+                seq=len(case.history) + 1,
+                action=action.value,
+                from_status=status.value,
+                status=target.value,
+                actor_id=SYSTEM_ACTOR,
+                actor_role=Role.SYSTEM.value,
+                note="instant item: completed on submission",
+                at=now,
+            )
+        )
+        status = target
+    case.status = status.value
+    case.completed_at = now
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+
+def role_of(principal: Principal, case: Case) -> Role | None:
+    """The caller's part in the case, or None when the case is none of theirs."""
+    if principal.typ == case.applicant_type and principal.sub == case.applicant_id:
+        return Role.APPLICANT
+    if principal.typ in ("staff", "department_system") and principal.dept == case.department_id:
+        return Role.DEPARTMENT
+    return None
+
+
+def case_view(case: Case, role: Role) -> CaseRead:
+    status = CaseStatus(case.status)
+    return CaseRead(
+        case_no=case.case_no,
+        status=status,
+        item_code=case.item_code,
+        item_name=case.item_name,
+        item_version=case.item_version,
+        processing_mode=case.processing_mode,
+        applicant_id=case.applicant_id,
+        applicant_type=case.applicant_type,
+        actor_id=case.actor_id,
+        department_id=case.department_id,
+        department_name=case.department_name,
+        region_code=case.region_code,
+        applicant_region=case.applicant_region,
+        form=case.form,
+        submitted_at=case.submitted_at,
+        updated_at=case.updated_at,
+        completed_at=case.completed_at,
+        due_at=case.due_at,
+        due_at_provisional=case.due_at_provisional,
+        version=case.version,
+        history=[
+            HistoryEntry(
+                status=CaseStatus(event.status),
+                action=event.action,
+                at=event.at,
+                actor=event.actor_id,
+                actor_role=Role(event.actor_role),
+                note=event.note,
+            )
+            for event in case.history
+        ],
+        available_actions=state_machine.actions_available(status, role),
+    )
+
+
+async def visible_case(
+    *, session: AsyncSession, principal: Principal, case_no: str
+) -> tuple[Case, Role]:
+    """The case and the caller's role in it; someone else's case is as absent as a missing one."""
+    case = await repository.case_by_number(session, case_no)
+    role = role_of(principal, case) if case is not None else None
+    if case is None or role is None:
+        raise CaseNotFound()
+    return case, role
+
+
+def _encode_cursor(case: Case) -> str:
+    raw = json.dumps([case.submitted_at.isoformat(), case.id.hex]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[dt.datetime, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        at, case_id = json.loads(raw)
+        position = (dt.datetime.fromisoformat(at), uuid.UUID(hex=case_id))
+    except (binascii.Error, ValueError, TypeError) as exc:
+        raise InvalidCursor() from exc
+    if position[0].tzinfo is None:
+        raise InvalidCursor()
+    return position
+
+
+async def list_cases(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    statuses: Sequence[CaseStatus],
+    cursor: str | None,
+    limit: int,
+) -> CasePage:
+    """The caller's own cases, or for department staff their department's queue."""
+    require_type(principal, "citizen", "enterprise", "staff", "department_system")
+    after = _decode_cursor(cursor) if cursor else None
+    scope: dict[str, str] = {}
+    if principal.typ in ("staff", "department_system"):
+        if not principal.dept:
+            raise NoDepartment()
+        scope["department_id"] = principal.dept
+    else:
+        scope["applicant_id"] = principal.sub
+    cases = await repository.list_cases(
+        session,
+        **scope,
+        statuses=[status.value for status in statuses],
+        after=after,
+        limit=limit,
+    )
+    page, more = cases[:limit], len(cases) > limit
+    return CasePage(
+        items=[CaseSummary.model_validate(case, from_attributes=True) for case in page],
+        next_cursor=_encode_cursor(page[-1]) if more else None,
+    )
+
+
+# --- transitions ------------------------------------------------------------------------------
+
+
+async def transition_case(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    case_no: str,
+    action: Action,
+    note: str | None,
+    expected_version: int,
+    now: dt.datetime,
+) -> CaseRead:
+    case, role = await visible_case(session=session, principal=principal, case_no=case_no)
+    # Whether the caller may ever take this action comes first: it holds at any version.
+    state_machine.require_role(action, role)
+    if case.version != expected_version:
+        raise VersionMismatch(current_version=case.version)
+    source = CaseStatus(case.status)
+    target = state_machine.next_status(source, action, role)
+    new_version = await repository.move_case(
+        session,
+        case.id,
+        expected_version=expected_version,
+        status=target.value,
+        at=now,
+        completed_at=now if target is CaseStatus.COMPLETED else None,
+    )
+    if new_version is None:  # another transition won between our read and our update
+        raise VersionMismatch()
+    await repository.add_event(
+        session,
+        CaseEvent(
+            case_id=case.id,
+            seq=len(case.history) + 1,
+            action=action.value,
+            from_status=source.value,
+            status=target.value,
+            actor_id=_actor(principal),
+            actor_role=role.value,
+            note=note,
+            at=now,
+        ),
+    )
+    moved = await repository.case_by_id(session, case.id)
+    if moved is None:
+        raise CaseNotFound()
+    return case_view(moved, role)

@@ -1,0 +1,1 @@
+"""Typed clients for the services case-svc asks, through the gateway."""

@@ -1,0 +1,146 @@
+"""catalog-svc, as case-svc needs it: a service item, and the department responsible for it in a
+region. Both are public reads, asked through the gateway without the caller's token.
+
+The catalog's own problems about what the applicant asked for (no such item, region or
+department) are passed on with the catalog's status and code, so the app sees one vocabulary;
+anything else from the catalog (unreachable, 5xx, a shape we cannot read) is a 503.
+"""
+
+from typing import Any, Literal, TypeVar
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from servicekit.problems import DomainError, NotFound, UpstreamUnavailable
+from servicekit.regions import RegionCode
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class ItemNotFound(NotFound):
+    code = "item_not_found"
+    title = "No such service item"
+
+
+class RegionNotFound(NotFound):
+    code = "region_not_found"
+    title = "No such region"
+
+
+class NoResponsibleDepartment(NotFound):
+    code = "no_responsible_department"
+    title = "No department handles this item for this region"
+
+
+class InvalidRegionCode(DomainError):
+    status = 422
+    code = "invalid_region_code"
+    title = "Not a valid region code"
+
+
+class ItemNotOfferedInRegion(DomainError):
+    status = 422
+    code = "item_not_offered_in_region"
+    title = "This item is not offered in this region"
+
+
+#: The catalog's problems that concern the request, passed on as they are: (status, code) → ours.
+_PASSED_ON: dict[tuple[int, str], type[DomainError]] = {
+    (error.status, error.code): error
+    for error in (
+        ItemNotFound,
+        RegionNotFound,
+        NoResponsibleDepartment,
+        InvalidRegionCode,
+        ItemNotOfferedInRegion,
+    )
+}
+
+
+class CatalogItem(BaseModel):
+    """The fields of a catalog item case-svc relies on (the catalog sends more)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    code: str
+    name: str
+    subject: Literal["person", "enterprise"]
+    processing_mode: Literal["instant", "review"]
+    min_loa: int = Field(ge=1, le=3)
+    promised_working_days: int | None = Field(default=None, ge=0)
+    legal_working_days: int | None = Field(default=None, ge=0)
+    form_schema: dict[str, Any]
+    version: int | str
+    status: str
+
+    @property
+    def published(self) -> bool:
+        return self.status == "published"
+
+
+class Department(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: str
+    name: str
+    type: str
+    tier: str
+    region_code: RegionCode
+
+
+class ResponsibleDepartment(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    item_code: str
+    region_code: RegionCode
+    department: Department
+
+
+async def _get(http: httpx.AsyncClient, path: str, params: dict[str, str] | None) -> httpx.Response:
+    try:
+        return await http.get(path, params=params)
+    except httpx.HTTPError as exc:
+        raise UpstreamUnavailable("catalog-svc could not be reached") from exc
+
+
+def _raise_for_problem(response: httpx.Response) -> None:
+    if response.status_code == 200:
+        return
+    code: object = None
+    detail: object = None
+    if response.headers.get("content-type", "").startswith(
+        ("application/problem+json", "application/json")
+    ):
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if isinstance(body, dict):
+            code, detail = body.get("code"), body.get("detail")
+    error = _PASSED_ON.get((response.status_code, str(code)))
+    if error is not None:
+        raise error(detail if isinstance(detail, str) else None)
+    raise UpstreamUnavailable(f"catalog-svc answered {response.status_code}")
+
+
+def _parse(model: type[M], response: httpx.Response) -> M:
+    try:
+        return model.model_validate_json(response.content)
+    except ValidationError as exc:
+        raise UpstreamUnavailable("catalog-svc answered in an unexpected shape") from exc
+
+
+async def fetch_item(http: httpx.AsyncClient, item_code: str) -> CatalogItem:
+    response = await _get(http, f"/catalog/v1/items/{item_code}", None)
+    _raise_for_problem(response)
+    return _parse(CatalogItem, response)
+
+
+async def responsible_department(
+    http: httpx.AsyncClient, item_code: str, region: RegionCode
+) -> ResponsibleDepartment:
+    response = await _get(
+        http, f"/catalog/v1/items/{item_code}/handler", {"region": region.official}
+    )
+    _raise_for_problem(response)
+    return _parse(ResponsibleDepartment, response)

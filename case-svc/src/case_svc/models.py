@@ -1,0 +1,119 @@
+"""The tables of case-svc: cases with their state history, the per-region daily case-number
+counters, and the idempotency keys of submissions."""
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from servicekit.db import UTCDateTime, new_metadata, utcnow
+from servicekit.ids import new_id
+
+
+class Base(DeclarativeBase):
+    metadata = new_metadata()
+
+
+class Case(Base):
+    """One application (办件). The item and department are copied at submission: the case keeps
+    what was true when it was filed even if the catalog changes afterwards."""
+
+    __tablename__ = "case"
+    __table_args__ = (
+        # "My cases" and "the department's queue", newest first, are keyset scans of these.
+        Index("ix_case_applicant_newest", "applicant_id", "submitted_at", "id"),
+        Index("ix_case_department_newest", "department_id", "submitted_at", "id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    case_no: Mapped[str] = mapped_column(String(40), unique=True)
+    item_code: Mapped[str] = mapped_column(String(64), index=True)
+    item_name: Mapped[str] = mapped_column(String(200))
+    item_version: Mapped[str] = mapped_column(String(32))
+    processing_mode: Mapped[str] = mapped_column(String(16))
+    #: The subject the case is for: the token's ``sub`` (the principal when a delegate acts).
+    applicant_id: Mapped[str] = mapped_column(String(64))
+    applicant_type: Mapped[str] = mapped_column(String(16))
+    #: The delegate who filed it for the applicant, if any (kept beside the applicant).
+    actor_id: Mapped[str | None] = mapped_column(String(64))
+    applicant_region: Mapped[str] = mapped_column(String(12))
+    department_id: Mapped[str] = mapped_column(String(64))
+    department_name: Mapped[str] = mapped_column(String(200))
+    #: The handling department's region (official code): the prefix of the case number.
+    region_code: Mapped[str] = mapped_column(String(12), index=True)
+    form: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16))
+    #: Optimistic-concurrency version, the case's ETag; every transition increments it.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    submitted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    completed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: The due date runs into a year whose official holiday schedule is not yet published.
+    due_at_provisional: Mapped[bool] = mapped_column(default=False)
+
+    history: Mapped[list["CaseEvent"]] = relationship(
+        back_populates="case", order_by="CaseEvent.seq", lazy="raise"
+    )
+
+
+class CaseEvent(Base):
+    """One step of a case's state history: who moved it, from what, to what, when and why."""
+
+    __tablename__ = "case_event"
+    __table_args__ = (UniqueConstraint("case_id", "seq"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("case.id"))
+    seq: Mapped[int] = mapped_column(SmallInteger)
+    action: Mapped[str] = mapped_column(String(16))
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[str] = mapped_column(String(64))
+    actor_role: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    case: Mapped[Case] = relationship(back_populates="history", lazy="raise")
+
+
+class CaseNumberCounter(Base):
+    """The last sequence number given out per (region, local day); incremented by one upsert,
+    so that concurrent submissions never share a number."""
+
+    __tablename__ = "case_number_counter"
+
+    region_code: Mapped[str] = mapped_column(String(12), primary_key=True)
+    day: Mapped[str] = mapped_column(String(8), primary_key=True)
+    last_value: Mapped[int] = mapped_column(Integer)
+
+
+class IdempotencyRecord(Base):
+    """A submission's ``Idempotency-Key``, scoped to the applicant, with the hash of the body it
+    came with and the answer given, so that a retry replays the answer instead of filing twice."""
+
+    __tablename__ = "idempotency_record"
+    __table_args__ = (
+        # The constraint that decides a race between two requests with the same key.
+        UniqueConstraint("applicant_id", "key"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    applicant_id: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str] = mapped_column(String(128))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    case_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("case.id"))
+    response_status: Mapped[int | None] = mapped_column(SmallInteger)
+    response_body: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,343 @@
+"""Fixtures of case-svc's tests, and a contract double of catalog-svc.
+
+The double is NOT catalog-svc: it serves a few hand-written items and resolves the responsible
+department from the region code alone, in exactly the shapes and problem codes the platform brief
+fixes for the two reads case-svc makes:
+
+- ``GET /catalog/v1/items/{item_code}`` → the item, or 404 ``item_not_found``;
+- ``GET /catalog/v1/items/{item_code}/handler?region=`` → ``{item_code, region_code, department:
+  {id, name, type, tier, region_code}}``, or 404 ``item_not_found`` / ``no_responsible_department``,
+  422 ``invalid_region_code`` / ``item_not_offered_in_region``.
+
+The real catalog behind a real gateway is exercised by the end-to-end journey (tests/ at the
+repository root). Here the double is mounted in process with ``httpx.ASGITransport`` as the app's
+``app.state.http`` (where the gateway client would be); it records the paths it is asked for, and
+can hold handler answers behind a barrier so that tests line concurrent submissions up on purpose.
+"""
+
+import asyncio
+import copy
+import datetime as dt
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from case_svc.main import create_app
+from case_svc.models import Base
+from case_svc.settings import CaseSettings
+from servicekit.regions import InvalidRegionCode, RegionCode, RegionLevel
+from servicekit.testing import ServiceUnderTest, bearer
+
+
+@pytest.fixture(scope="session")
+def service_under_test() -> ServiceUnderTest:
+    return ServiceUnderTest(
+        name="case",
+        service_dir=Path(__file__).resolve().parents[1],
+        metadata=Base.metadata,
+        settings_class=CaseSettings,
+        create_app=create_app,
+    )
+
+
+class Clock:
+    """The app's clock, held still: case numbers and deadlines depend on the date."""
+
+    def __init__(self, now: dt.datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+
+#: 10:00 in Wenzhou on 26 November 2026, a Thursday and a working day.
+A_WORKING_MORNING = dt.datetime(2026, 11, 26, 2, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def clock(app: FastAPI) -> Clock:
+    fixed = Clock(A_WORKING_MORNING)
+    app.state.clock = fixed
+    return fixed
+
+
+ID_CARD_LOSS = "public_security.id_card_loss_report"
+FUND_WITHDRAWAL = "housing_provident_fund.withdrawal"
+LICENCE_CHANGE = "market_regulation.enterprise_change"
+RETIRED_ITEM = "public_security.paper_residence_certificate"
+
+LOSS_REPORT_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "居民身份证挂失申报",
+    "type": "object",
+    "required": ["name", "id_number", "loss_reason", "loss_date", "contact_phone"],
+    "additionalProperties": False,
+    "properties": {
+        "name": {"type": "string", "maxLength": 50, "x-prefill": {"resource": "population"}},
+        "id_number": {"type": "string", "pattern": "^[0-9]{17}[0-9X]$"},
+        "contact_phone": {"type": "string", "pattern": "^1[3-9][0-9]{9}$"},
+        "loss_reason": {
+            "type": "string",
+            "oneOf": [
+                {"const": "lost", "title": "遗失"},
+                {"const": "stolen", "title": "被盗"},
+                {"const": "other", "title": "其他"},
+            ],
+        },
+        "loss_date": {"type": "string", "format": "date"},
+        "loss_place": {"type": "string", "maxLength": 200},
+    },
+}
+
+FUND_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["reason", "amount"],
+    "properties": {
+        "reason": {"type": "string", "enum": ["house_purchase", "rent", "retirement"]},
+        "amount": {"type": "number", "exclusiveMinimum": 0},
+    },
+}
+
+LICENCE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["credit_code", "change"],
+    "properties": {
+        "credit_code": {"type": "string", "pattern": "^[0-9A-Z]{18}$"},
+        "change": {"type": "string", "enum": ["address", "legal_representative", "name"]},
+    },
+}
+
+
+def _item(
+    code: str,
+    name: str,
+    *,
+    department_type: str,
+    tier: str,
+    subject: str,
+    mode: str,
+    min_loa: int,
+    promised: int,
+    schema: dict[str, Any],
+    status: str = "published",
+) -> dict[str, Any]:
+    return {
+        "code": code,
+        "name": name,
+        "aliases": [],
+        "keywords": [],
+        "department_type": department_type,
+        "handling_tier": tier,
+        "subject": subject,
+        "processing_mode": mode,
+        "min_loa": min_loa,
+        "visits": 0,
+        "legal_working_days": max(promised, 20),
+        "promised_working_days": promised,
+        "fee": 0,
+        "materials": [],
+        "form_schema": schema,
+        "version": 3,
+        "status": status,
+    }
+
+
+ITEMS: dict[str, dict[str, Any]] = {
+    item["code"]: item
+    for item in (
+        _item(
+            ID_CARD_LOSS,
+            "居民身份证挂失申报",
+            department_type="public_security",
+            tier="county",
+            subject="person",
+            mode="instant",
+            min_loa=3,
+            promised=0,
+            schema=LOSS_REPORT_SCHEMA,
+        ),
+        _item(
+            FUND_WITHDRAWAL,
+            "住房公积金提取",
+            department_type="housing_provident_fund",
+            tier="city",
+            subject="person",
+            mode="review",
+            min_loa=2,
+            promised=3,
+            schema=FUND_SCHEMA,
+        ),
+        _item(
+            LICENCE_CHANGE,
+            "营业执照变更登记",
+            department_type="market_regulation",
+            tier="county",
+            subject="enterprise",
+            mode="review",
+            min_loa=2,
+            promised=5,
+            schema=LICENCE_SCHEMA,
+        ),
+        _item(
+            RETIRED_ITEM,
+            "临时身份证明（已停办）",
+            department_type="public_security",
+            tier="county",
+            subject="person",
+            mode="instant",
+            min_loa=1,
+            promised=0,
+            schema={"type": "object"},
+            status="withdrawn",
+        ),
+    )
+}
+
+DEPARTMENT_NAMES = {
+    "330302-public_security": "温州市公安局鹿城区分局",
+    "330303-public_security": "温州市公安局龙湾区分局",
+    "330300-housing_provident_fund": "温州市住房公积金管理中心",
+    "330302-market_regulation": "温州市鹿城区市场监督管理局",
+}
+
+_TIERS = {"province": RegionLevel.PROVINCE, "city": RegionLevel.CITY, "county": RegionLevel.COUNTY}
+
+
+def _problem(status: int, code: str, detail: str) -> JSONResponse:
+    return JSONResponse(
+        {
+            "type": f"/problems/{code}",
+            "title": code,
+            "status": status,
+            "code": code,
+            "detail": detail,
+        },
+        status_code=status,
+        media_type="application/problem+json",
+    )
+
+
+VALID_FORMS: dict[str, dict[str, Any]] = {
+    ID_CARD_LOSS: {
+        "name": "林秀英",
+        "id_number": "330302195203140248",
+        "loss_reason": "lost",
+        "loss_date": "2026-11-25",
+        "loss_place": "温州市鹿城区松台街道",
+        "contact_phone": "13957700000",
+    },
+    FUND_WITHDRAWAL: {"reason": "rent", "amount": 6000},
+    LICENCE_CHANGE: {"credit_code": "91330302MA2XXXXX0K", "change": "address"},
+    RETIRED_ITEM: {},
+}
+
+
+class CatalogDouble:
+    loss_report = ID_CARD_LOSS
+    fund_withdrawal = FUND_WITHDRAWAL
+    licence_change = LICENCE_CHANGE
+    retired_item = RETIRED_ITEM
+
+    @staticmethod
+    def valid_form(item_code: str) -> dict[str, Any]:
+        return copy.deepcopy(VALID_FORMS.get(item_code, {}))
+
+    def __init__(self) -> None:
+        self.requested: list[str] = []
+        #: When set, every handler request waits here: the tests line concurrent submissions up.
+        self.handler_barrier: asyncio.Barrier | None = None
+        self.app = self._build()
+
+    def _build(self) -> FastAPI:
+        app = FastAPI()
+
+        @app.middleware("http")
+        async def record(request: Request, call_next: Any) -> Any:
+            self.requested.append(request.url.path)
+            return await call_next(request)
+
+        @app.get("/catalog/v1/items/{item_code}")
+        async def item(item_code: str) -> JSONResponse:
+            if item_code not in ITEMS:
+                return _problem(404, "item_not_found", f"no item {item_code}")
+            return JSONResponse(ITEMS[item_code])
+
+        @app.get("/catalog/v1/items/{item_code}/handler")
+        async def handler(item_code: str, region: str) -> JSONResponse:
+            if self.handler_barrier is not None:
+                # Bounded, so that a test whose requests never meet fails instead of hanging.
+                async with asyncio.timeout(5):
+                    await self.handler_barrier.wait()
+            if item_code not in ITEMS:
+                return _problem(404, "item_not_found", f"no item {item_code}")
+            try:
+                code = RegionCode.parse(region)
+            except InvalidRegionCode:
+                return _problem(422, "invalid_region_code", "not a region code")
+            if not code.prefix.startswith("33"):
+                return _problem(422, "item_not_offered_in_region", "offered in Zhejiang only")
+            entry = ITEMS[item_code]
+            tier = _TIERS[entry["handling_tier"]]
+            if code.level < tier:
+                return _problem(404, "no_responsible_department", f"no {tier.name} for {code}")
+            seat = code.at_level(tier).official
+            department_id = f"{seat}-{entry['department_type']}"
+            return JSONResponse(
+                {
+                    "item_code": item_code,
+                    "region_code": code.official,
+                    "department": {
+                        "id": department_id,
+                        "name": DEPARTMENT_NAMES.get(department_id, department_id),
+                        "type": entry["department_type"],
+                        "tier": entry["handling_tier"],
+                        "region_code": seat,
+                    },
+                }
+            )
+
+        return app
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def catalog(app: FastAPI) -> AsyncIterator[CatalogDouble]:
+    double = CatalogDouble()
+    await app.state.http.aclose()
+    app.state.http = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=double.app), base_url="http://gateway"
+    )
+    yield double
+
+
+Submit = Callable[..., Awaitable[httpx.Response]]
+
+
+@pytest.fixture
+def submit(client: httpx.AsyncClient, catalog: CatalogDouble, clock: Clock) -> Submit:
+    """POST /cases/v1/cases with a fresh Idempotency-Key unless one is given."""
+
+    async def post(
+        token: str,
+        item_code: str,
+        form: dict[str, Any] | None = None,
+        *,
+        key: str | None = None,
+        region: str | None = None,
+    ) -> httpx.Response:
+        body: dict[str, Any] = {
+            "item_code": item_code,
+            "form": catalog.valid_form(item_code) if form is None else form,
+        }
+        if region is not None:
+            body["applicant_region"] = region
+        headers = {**bearer(token), "Idempotency-Key": key or str(uuid.uuid4())}
+        return await client.post("/cases/v1/cases", json=body, headers=headers)
+
+    return post
