@@ -1,31 +1,62 @@
 """The end-to-end suite: the six services as real processes on free ports, talking real HTTP
-through the gateway, each with a fresh database of its own."""
+through the gateway, each with a fresh database of its own: SQLite files, and PostgreSQL
+databases as well when ``ONEVISIT_TEST_POSTGRES_URL`` names a server."""
 
+import asyncio
+import os
 import secrets
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
 
-from onevisit_dev.platform import Platform, PlatformConfig, running_platform
+from onevisit_dev.platform import SERVICES, Platform, PlatformConfig, running_platform
+from servicekit.testing import POSTGRES_ENV
 
 
-@pytest.fixture(scope="session")
-def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    config = PlatformConfig.on_free_ports(tmp_path_factory.mktemp("platform"))
-    with running_platform(config) as running:
-        yield running
+async def _create_or_drop(names: list[str], *, create: bool) -> None:
+    admin = create_async_engine(os.environ[POSTGRES_ENV], isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as connection:
+            for name in names:
+                statement = (
+                    f'CREATE DATABASE "{name}"'
+                    if create
+                    else (f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                )
+                await connection.execute(text(statement))
+    finally:
+        await admin.dispose()
+
+
+@pytest.fixture(
+    scope="session", params=["sqlite", "postgresql"] if os.environ.get(POSTGRES_ENV) else ["sqlite"]
+)
+def platform(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Platform]:
+    config = PlatformConfig.on_free_ports(tmp_path_factory.mktemp(f"platform-{request.param}"))
+    databases: list[str] = []
+    if request.param == "postgresql":
+        suffix = secrets.token_hex(4)
+        base = make_url(os.environ[POSTGRES_ENV])
+        for spec in SERVICES:
+            name = f"ov_e2e_{spec.name}_{suffix}"
+            databases.append(name)
+            config.database_urls[spec.name] = base.set(database=name).render_as_string(False)
+        asyncio.run(_create_or_drop(databases, create=True))
+    try:
+        with running_platform(config) as running:
+            yield running
+    finally:
+        if databases:
+            asyncio.run(_create_or_drop(databases, create=False))
 
 
 @pytest.fixture
 def gateway(platform: Platform) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=platform.config.gateway_url, timeout=30.0) as client:
         yield client
-
-
-def new_phone() -> str:
-    return "139" + "".join(secrets.choice("0123456789") for _ in range(8))
-
-
-REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -81,6 +81,8 @@ class PlatformConfig:
 
     def env_for(self, spec: ServiceSpec) -> dict[str, str]:
         env = {key: value for key, value in os.environ.items() if not _is_service_setting(key)}
+        # Let the processes cache their bytecode: it halves the start of a fresh process.
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         env.update(self.extra_env)
         prefix = spec.env_prefix
         env[f"{prefix}VAR_DIR"] = str(self.var_dir)

@@ -1,0 +1,321 @@
+"""The platform's own story, end to end over real HTTP through the gateway: a 74-year-old
+resident of Songtai sub-district finds her ID card lost, proves who she is, and files the loss
+report in minutes, then rates the service. Each way to fail along the road is checked too.
+
+The tests in this module run in order and share one citizen, as her journey does.
+"""
+
+import json
+import secrets
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from servicekit.resident_id import check_character
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEMO = json.loads((REPO_ROOT / "data-exchange-svc/data/demo_face_capture.json").read_text())
+NAME = "林秀英"
+ID_NUMBER = "330302195203140248"
+PASSWORD = "Songtai-1952-lost"
+SONGTAI_COMMUNITY = "330302026003"
+
+
+def new_phone() -> str:
+    return "139" + "".join(secrets.choice("0123456789") for _ in range(8))
+
+
+def problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = response.json()
+    assert body["code"] == code, body
+    return body
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+class Citizen:
+    """What the app on her phone keeps between steps."""
+
+    phone = new_phone()
+    access_token = ""
+    refresh_token = ""
+    case_no = ""
+
+
+def sign_in(gateway: httpx.Client, phone: str, password: str) -> dict[str, Any]:
+    response = gateway.post(
+        "/identity/v1/token",
+        data={"grant_type": "password", "username": phone, "password": password},
+    )
+    assert response.status_code == 200, response.text
+    tokens: dict[str, Any] = response.json()
+    return tokens
+
+
+def registered_citizen(gateway: httpx.Client) -> str:
+    phone = new_phone()
+    password = "Another-citizen-2026"
+    response = gateway.post("/identity/v1/citizens", json={"phone": phone, "password": password})
+    assert response.status_code == 201, response.text
+    token: str = sign_in(gateway, phone, password)["access_token"]
+    return token
+
+
+def test_1_she_registers_and_signs_in_with_phone_and_password(gateway: httpx.Client) -> None:
+    created = gateway.post(
+        "/identity/v1/citizens", json={"phone": Citizen.phone, "password": PASSWORD}
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["loa"] == 1
+
+    problem(
+        gateway.post(
+            "/identity/v1/token",
+            data={"grant_type": "password", "username": Citizen.phone, "password": "wrong-one"},
+        ),
+        400,
+        "invalid_grant",
+    )
+    tokens = sign_in(gateway, Citizen.phone, PASSWORD)
+    assert tokens["token_type"] == "Bearer"
+    Citizen.access_token = tokens["access_token"]
+    Citizen.refresh_token = tokens["refresh_token"]
+    me = gateway.get("/identity/v1/me", headers=bearer(Citizen.access_token))
+    assert me.status_code == 200, me.text
+    assert me.json()["loa"] == 1
+
+
+def test_the_gateway_refuses_a_protected_call_without_a_token(gateway: httpx.Client) -> None:
+    problem(gateway.get("/identity/v1/me"), 401, "unauthenticated")
+
+
+def with_check(first17: str) -> str:
+    return first17 + check_character(first17)
+
+
+@pytest.mark.parametrize(
+    ("id_number", "reason"),
+    [
+        ("330302195203140240", "check_character_mismatch"),
+        (with_check("33030219520230024"), "invalid_birth_date"),  # 30 February
+        (with_check("33030220990314024"), "birth_date_in_future"),
+        (with_check("33999919520314024"), "unknown_region"),
+        ("33030219520314024", "wrong_length"),
+        ("33030219520314-248", "invalid_characters"),
+    ],
+)
+def test_2a_each_bad_id_number_is_refused_with_its_reason(
+    gateway: httpx.Client, id_number: str, reason: str
+) -> None:
+    response = gateway.post(
+        "/identity/v1/me/real-name",
+        json={"name": NAME, "id_number": id_number},
+        headers=bearer(Citizen.access_token),
+    )
+    assert problem(response, 422, "invalid_id_number")["reason"] == reason
+
+
+def test_2b_a_name_that_does_not_match_the_number_is_refused(gateway: httpx.Client) -> None:
+    response = gateway.post(
+        "/identity/v1/me/real-name",
+        json={"name": "林秀兰", "id_number": ID_NUMBER},
+        headers=bearer(Citizen.access_token),
+    )
+    problem(response, 422, "real_name_mismatch")
+
+
+def test_2c_her_name_and_number_match_the_population_registry(gateway: httpx.Client) -> None:
+    response = gateway.post(
+        "/identity/v1/me/real-name",
+        json={"name": NAME, "id_number": ID_NUMBER},
+        headers=bearer(Citizen.access_token),
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["loa"] == 2
+    assert body["region"] == SONGTAI_COMMUNITY
+    assert ID_NUMBER not in response.text
+    Citizen.access_token = body["access_token"]
+
+
+def loss_report_code(gateway: httpx.Client) -> str:
+    found = gateway.get("/catalog/v1/items", params={"q": "身份证丢了"})
+    assert found.status_code == 200, found.text
+    first = found.json()["items"][0]
+    assert first["name"] == "居民身份证挂失申报"
+    code: str = first["code"]
+    return code
+
+
+def test_3a_the_loss_report_needs_face_identification_first(gateway: httpx.Client) -> None:
+    response = gateway.post(
+        "/cases/v1/cases",
+        json={"item_code": loss_report_code(gateway), "form": loss_report_form()},
+        headers={**bearer(Citizen.access_token), "Idempotency-Key": str(uuid.uuid4())},
+    )
+    body = problem(response, 403, "insufficient_assurance")
+    assert body["required_loa"] == 3
+    assert body["step"] == "face"
+
+
+def new_challenge(gateway: httpx.Client) -> str:
+    response = gateway.post("/identity/v1/me/face/challenges", headers=bearer(Citizen.access_token))
+    assert response.status_code == 201, response.text
+    challenge_id: str = response.json()["challenge_id"]
+    return challenge_id
+
+
+def test_3b_a_face_that_does_not_match_is_refused_and_counted(gateway: httpx.Client) -> None:
+    other_face = [-value for value in DEMO["template"]]
+    response = gateway.post(
+        "/identity/v1/me/face/verifications",
+        json={"challenge_id": new_challenge(gateway), "template": other_face},
+        headers=bearer(Citizen.access_token),
+    )
+    assert problem(response, 422, "face_mismatch")["attempts_left"] >= 1
+
+
+def test_3c_her_face_matches_and_a_used_challenge_cannot_be_replayed(
+    gateway: httpx.Client,
+) -> None:
+    challenge_id = new_challenge(gateway)
+    attempt = {"challenge_id": challenge_id, "template": DEMO["template"]}
+    response = gateway.post(
+        "/identity/v1/me/face/verifications", json=attempt, headers=bearer(Citizen.access_token)
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["loa"] == 3
+    Citizen.access_token = body["access_token"]
+
+    replay = gateway.post(
+        "/identity/v1/me/face/verifications", json=attempt, headers=bearer(Citizen.access_token)
+    )
+    problem(replay, 409, "challenge_used")
+
+
+def test_4_the_catalog_finds_the_item_and_the_bureau_that_handles_it_for_her(
+    gateway: httpx.Client,
+) -> None:
+    code = loss_report_code(gateway)
+    handler = gateway.get(f"/catalog/v1/items/{code}/handler", params={"region": "330302026"})
+    assert handler.status_code == 200, handler.text
+    department = handler.json()["department"]
+    assert department["name"] == "温州市公安局鹿城区分局"
+    assert department["region_code"] == "330302"
+    item = gateway.get(f"/catalog/v1/items/{code}").json()
+    assert item["processing_mode"] == "instant"
+    assert item["min_loa"] == 3
+
+
+def loss_report_form() -> dict[str, Any]:
+    return {
+        "name": NAME,
+        "id_number": ID_NUMBER,
+        "loss_reason": "lost",
+        "loss_date": "2026-11-25",
+        "loss_place": "温州市鹿城区松台街道",
+        "contact_phone": "13957700000",
+    }
+
+
+def test_5_she_files_the_loss_report_once_even_when_the_phone_retries(
+    gateway: httpx.Client,
+) -> None:
+    key = str(uuid.uuid4())
+    submission = {"item_code": loss_report_code(gateway), "form": loss_report_form()}
+    headers = {**bearer(Citizen.access_token), "Idempotency-Key": key}
+    first = gateway.post("/cases/v1/cases", json=submission, headers=headers)
+    assert first.status_code == 201, first.text
+    case = first.json()
+    assert case["status"] == "completed"
+    assert case["case_no"].startswith("330302-")
+    assert case["department_name"] == "温州市公安局鹿城区分局"
+
+    retry = gateway.post("/cases/v1/cases", json=submission, headers=headers)
+    assert retry.status_code == 201, retry.text
+    assert retry.json()["case_no"] == case["case_no"]
+    mine = gateway.get("/cases/v1/cases", headers=bearer(Citizen.access_token)).json()["items"]
+    assert [c["case_no"] for c in mine] == [case["case_no"]]
+    Citizen.case_no = case["case_no"]
+
+
+def test_5b_someone_else_cannot_see_her_case(gateway: httpx.Client) -> None:
+    stranger = registered_citizen(gateway)
+    response = gateway.get(f"/cases/v1/cases/{Citizen.case_no}", headers=bearer(stranger))
+    problem(response, 404, "case_not_found")
+
+
+def test_6_she_rates_the_service_once(gateway: httpx.Client) -> None:
+    rating = {"case_no": Citizen.case_no, "efficiency": 5, "quality": 5, "attitude": 5}
+    first = gateway.post("/ratings/v1/ratings", json=rating, headers=bearer(Citizen.access_token))
+    assert first.status_code == 201, first.text
+    assert first.json()["bad_review"] is False
+    again = gateway.post("/ratings/v1/ratings", json=rating, headers=bearer(Citizen.access_token))
+    problem(again, 409, "already_rated")
+
+
+def test_6b_a_case_still_under_review_cannot_be_rated_yet(gateway: httpx.Client) -> None:
+    found = gateway.get("/catalog/v1/items", params={"q": "住房公积金提取"}).json()["items"]
+    item = next(entry for entry in found if entry["processing_mode"] == "review")
+    detail = gateway.get(f"/catalog/v1/items/{item['code']}").json()
+    submitted = gateway.post(
+        "/cases/v1/cases",
+        json={"item_code": item["code"], "form": example_form(detail["form_schema"])},
+        headers={**bearer(Citizen.access_token), "Idempotency-Key": str(uuid.uuid4())},
+    )
+    assert submitted.status_code == 201, submitted.text
+    assert submitted.json()["status"] == "submitted"
+    rating = {
+        "case_no": submitted.json()["case_no"],
+        "efficiency": 3,
+        "quality": 3,
+        "attitude": 3,
+    }
+    response = gateway.post(
+        "/ratings/v1/ratings", json=rating, headers=bearer(Citizen.access_token)
+    )
+    problem(response, 409, "case_not_completed")
+
+
+#: What she would type, or the app would fill in, for fields forms commonly share.
+HER_VALUES: dict[str, Any] = {
+    "name": NAME,
+    "id_number": ID_NUMBER,
+    "contact_phone": "13957700000",
+    "registered_region": SONGTAI_COMMUNITY,
+    "registered_address": "浙江省温州市鹿城区松台街道庆年坊社区（合成数据）",
+    "amount_cny": "20000.00",
+    "bank_account": "6222020200112233445",
+}
+
+
+def example_form(schema: dict[str, Any]) -> dict[str, Any]:
+    """Fill the required fields of a form schema with her values, or plausible ones by type."""
+    values: dict[str, Any] = {}
+    for name in schema.get("required", []):
+        field = schema["properties"][name]
+        if name in HER_VALUES:
+            values[name] = HER_VALUES[name]
+        elif "enum" in field:
+            values[name] = field["enum"][0]
+        elif "oneOf" in field:
+            values[name] = field["oneOf"][0]["const"]
+        elif field.get("type") in {"number", "integer"}:
+            values[name] = max(1, field.get("minimum", 1))
+        elif field.get("type") == "boolean":
+            values[name] = True
+        elif field.get("format") == "date":
+            values[name] = "2026-11-20"
+        elif "pattern" in field:
+            raise AssertionError(f"give the test a value for {name}: {field['pattern']}")
+        else:
+            values[name] = "示例"
+    return values
