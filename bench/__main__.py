@@ -19,6 +19,7 @@ import os
 import statistics
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +38,7 @@ class Round:
     seconds: float
     latencies: list[float]
     cpu_seconds: float
+    failures: Counter[str]
 
     @property
     def throughput(self) -> float:
@@ -58,6 +60,7 @@ async def drive(
 ) -> Round:
     latencies: list[float] = []
     errors = 0
+    failures: Counter[str] = Counter()
     headers = {"Authorization": f"Bearer {token}"}
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(limits=limits, timeout=10.0) as client:
@@ -69,9 +72,15 @@ async def drive(
             nonlocal errors
             while time.perf_counter() < deadline:
                 started = time.perf_counter()
-                response = await client.get(url, headers=headers)
+                try:
+                    response = await client.get(url, headers=headers)
+                except httpx.HTTPError as exc:
+                    errors += 1
+                    failures[type(exc).__name__] += 1
+                    continue
                 if response.status_code != 200:
                     errors += 1
+                    failures[str(response.status_code)] += 1
                 latencies.append(time.perf_counter() - started)
 
         cpu_before = process_cpu_seconds(cpu_pid)
@@ -79,7 +88,7 @@ async def drive(
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
         cpu = process_cpu_seconds(cpu_pid) - cpu_before
-    return Round(label, len(latencies), errors, elapsed, latencies, cpu)
+    return Round(label, len(latencies), errors, elapsed, latencies, cpu, failures)
 
 
 def register(gateway: str) -> str:
@@ -105,10 +114,13 @@ def summarise(rounds: list[Round], label: str) -> tuple[float, float, float, flo
     p99 = statistics.median(r.percentile(0.99) for r in mine) * 1000
     cpu_ms = statistics.median(r.cpu_seconds / r.requests for r in mine) * 1000
     errors = sum(r.errors for r in mine)
+    failures = sum((r.failures for r in mine), Counter[str]())
     print(
         f"{label:<8} {throughput:8.0f} req/s   p50 {p50:6.1f} ms   p99 {p99:6.1f} ms   "
         f"errors {errors}   serving-process CPU {cpu_ms:.3f} ms/request"
     )
+    if failures:
+        print(f"         failures: {dict(failures)}")
     return throughput, p50, p99, cpu_ms
 
 

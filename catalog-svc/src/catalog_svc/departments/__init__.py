@@ -1,0 +1,1 @@
+"""Departments: who handles what, in which region."""

@@ -1,0 +1,1 @@
+"""Service items (事项): reading one, finding who handles it for a region, searching them."""

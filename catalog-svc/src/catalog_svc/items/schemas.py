@@ -1,0 +1,84 @@
+"""What the API gives for service items."""
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from catalog_svc.departments.schemas import DepartmentRead, Tier
+
+Subject = Literal["person", "enterprise"]
+ProcessingMode = Literal["instant", "review"]
+
+
+class Fee(BaseModel):
+    free: bool
+    amount_cny: str | None = Field(default=None, description="Decimal string, e.g. '20.00'")
+    basis: str | None = None
+
+
+class Material(BaseModel):
+    name: str
+    required: bool
+    provided_as: Literal["data_sharing", "upload", "paper"] = Field(
+        description="data_sharing: fetched from the issuing department, the applicant supplies "
+        "nothing; upload: a scan or photo; paper: shown at the counter"
+    )
+    note: str | None = None
+
+
+class ItemRead(BaseModel):
+    code: str = Field(description="<department type>.<slug>, stable for the item's life")
+    name: str
+    aliases: list[str]
+    keywords: list[str]
+    department_type: str
+    handling_tier: Tier
+    subject: Subject
+    topics: list[str]
+    processing_mode: ProcessingMode
+    min_loa: int = Field(ge=1, le=3)
+    visits: Literal[0, 1, "on_site"] = Field(
+        description="0: nothing to attend; 1: at most one visit; on_site: done at the counter"
+    )
+    legal_working_days: int | None
+    promised_working_days: int | None
+    fee: Fee
+    materials: list[Material]
+    form_schema: dict[str, Any] = Field(
+        description="JSON Schema (2020-12) of the application form; a field's x-prefill names "
+        "the data resource and field that can fill it"
+    )
+    offered_in: list[str] = Field(description="Regions the item is listed in; empty: everywhere")
+    illustrative: list[str] = Field(
+        description="Fields whose figures have not been checked against an official source"
+    )
+    notes: str | None
+    version: int
+    status: Literal["published", "withdrawn"]
+
+
+class HandlerRead(BaseModel):
+    item_code: str
+    region_code: str = Field(description="The applicant's region, in official form")
+    resolved_region_code: str = Field(
+        description="The current region resolution started from: the successor of a retired one"
+    )
+    department: DepartmentRead
+
+
+class ItemSummary(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    code: str
+    name: str
+    department_type: str
+    handling_tier: Tier
+    subject: Subject
+    processing_mode: ProcessingMode
+    min_loa: int
+    score: float | None = Field(description="Relevance to the query; null when browsing")
+
+
+class ItemPage(BaseModel):
+    items: list[ItemSummary]
+    next_cursor: str | None

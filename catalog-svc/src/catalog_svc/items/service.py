@@ -1,0 +1,225 @@
+"""The rules of service items: who handles an item for an applicant's region, and which items a
+search returns for a region."""
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from catalog_svc.departments import repository as departments
+from catalog_svc.items import repository
+from catalog_svc.models import Department, Region, ServiceItem
+from catalog_svc.pagination import InvalidCursor, decode_cursor, encode_cursor
+from catalog_svc.reference.departments import department_id
+from catalog_svc.reference.items import ITEM_CODE_MAX_LENGTH
+from catalog_svc.regions import service as regions
+from catalog_svc.search.index import IndexedItem, SearchHit, SearchIndex
+from servicekit.problems import DomainError, NotFound
+from servicekit.regions import RegionCode, RegionLevel
+
+TIER_LEVELS = {
+    "province": RegionLevel.PROVINCE,
+    "city": RegionLevel.CITY,
+    "county": RegionLevel.COUNTY,
+    "township": RegionLevel.TOWNSHIP,
+}
+
+
+class ItemNotFound(NotFound):
+    code = "item_not_found"
+    title = "No such service item"
+
+
+class NoResponsibleDepartment(NotFound):
+    code = "no_responsible_department"
+    title = "No department handles this item for this region"
+
+
+class ItemNotOfferedInRegion(DomainError):
+    status = 422
+    code = "item_not_offered_in_region"
+    title = "This item is not offered in this region"
+
+
+@dataclass(frozen=True, slots=True)
+class Responsibility:
+    item: ServiceItem
+    region: Region
+    resolved_region: Region
+    department: Department
+
+
+@dataclass(frozen=True, slots=True)
+class SearchFilters:
+    q: str = ""
+    region: str | None = None
+    subject: str | None = None
+    department_type: str | None = None
+    tier: str | None = None
+
+    def digest(self) -> str:
+        """Ties a cursor to the query it paginates."""
+        canonical = json.dumps(
+            [self.q, self.region, self.subject, self.department_type, self.tier],
+            ensure_ascii=False,
+        )
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    hits: list[SearchHit]
+    next_cursor: str | None
+    browsing: bool
+
+
+async def item_by_code(session: AsyncSession, code: str) -> ServiceItem:
+    item = await repository.get(session, code) if len(code) <= ITEM_CODE_MAX_LENGTH else None
+    if item is None:
+        raise ItemNotFound(f"no service item has code {code!r}", item_code=code)
+    return item
+
+
+def offered_in_region(item: ServiceItem, region: RegionCode) -> bool:
+    """Whether the item is listed for this region: everywhere, or in a region containing it."""
+    return item.status == "published" and (
+        not item.offered_in
+        or any(RegionCode.parse(code).contains(region) for code in item.offered_in)
+    )
+
+
+async def responsible_department(
+    session: AsyncSession, *, item_code: str, region_text: str
+) -> Responsibility:
+    """Walk up from the applicant's region (any level; a retired code through its successor) to
+    the item's handling tier, and take the department of the item's type there."""
+    item = await item_by_code(session, item_code)
+    region = await regions.region_by_code(session, region_text)
+    resolved = await regions.current_region(session, region)
+    if resolved is None:
+        raise NoResponsibleDepartment(
+            f"region {region.code} is retired and no successor is known",
+            region_code=region.code,
+            reason="retired_without_successor",
+        )
+    code = RegionCode.parse(resolved.code)
+    if not offered_in_region(item, code):
+        raise ItemNotOfferedInRegion(
+            f"{item.name} is not offered in {resolved.name}",
+            item_code=item.code,
+            region_code=resolved.code,
+            offered_in=list(item.offered_in) if item.status == "published" else [],
+        )
+    tier = TIER_LEVELS[item.handling_tier]
+    if code.level < tier:
+        raise NoResponsibleDepartment(
+            f"{item.name} is handled at {item.handling_tier} level: name a region at that "
+            f"level or below",
+            region_code=resolved.code,
+            reason="region_above_handling_tier",
+            handling_tier=item.handling_tier,
+        )
+    handling_region = code.at_level(tier).official
+    department = await departments.get(
+        session, department_id(handling_region, item.department_type)
+    )
+    if department is None:
+        raise NoResponsibleDepartment(
+            f"no {item.department_type} department at {item.handling_tier} level serves "
+            f"{resolved.name}",
+            region_code=resolved.code,
+            reason="no_department",
+            department_type=item.department_type,
+            handling_tier=item.handling_tier,
+        )
+    return Responsibility(item=item, region=region, resolved_region=resolved, department=department)
+
+
+def indexed_item(item: ServiceItem) -> IndexedItem:
+    return IndexedItem(
+        code=item.code,
+        name=item.name,
+        department_type=item.department_type,
+        handling_tier=item.handling_tier,
+        subject=item.subject,
+        processing_mode=item.processing_mode,
+        min_loa=item.min_loa,
+        offered_in=tuple(item.offered_in),
+        aliases=tuple(item.aliases),
+        keywords=tuple(item.keywords),
+        topics=tuple(item.topics),
+    )
+
+
+async def indexable_items(session: AsyncSession) -> list[IndexedItem]:
+    return [indexed_item(item) for item in await repository.published(session)]
+
+
+async def _region_filter(
+    session: AsyncSession, text: str
+) -> tuple[RegionCode, set[tuple[str, str]]] | None:
+    """The region to filter on and the (department type, tier) pairs serving it; None when the
+    region is retired without a successor (then nothing serves it)."""
+    region = await regions.current_region(session, await regions.region_by_code(session, text))
+    if region is None:
+        return None
+    code = RegionCode.parse(region.code)
+    lineage = [ancestor.official for ancestor in code.lineage]
+    serving = await departments.kinds_serving(session, lineage=lineage, below_prefix=code.prefix)
+    return code, serving
+
+
+def _overlaps(offered_in: Sequence[str], region: RegionCode) -> bool:
+    if not offered_in:
+        return True
+    for text in offered_in:
+        offered = RegionCode.parse(text)
+        if offered.contains(region) or region.contains(offered):
+            return True
+    return False
+
+
+async def search(
+    session: AsyncSession,
+    index: SearchIndex,
+    filters: SearchFilters,
+    *,
+    limit: int,
+    cursor: str | None,
+) -> SearchPage:
+    """Items matching the query (all items when there is none), filtered, a page at a time."""
+    digest = filters.digest()
+    offset = 0
+    if cursor is not None:
+        position = decode_cursor(cursor)
+        offset = position.get("offset", -1)
+        if position.get("query") != digest or not isinstance(offset, int) or offset < 0:
+            raise InvalidCursor("the cursor belongs to another query")
+    region_filter = await _region_filter(session, filters.region) if filters.region else None
+    if filters.region and region_filter is None:
+        return SearchPage(hits=[], next_cursor=None, browsing=not filters.q.strip())
+
+    def wanted(item: IndexedItem) -> bool:
+        if filters.subject and item.subject != filters.subject:
+            return False
+        if filters.department_type and item.department_type != filters.department_type:
+            return False
+        if filters.tier and item.handling_tier != filters.tier:
+            return False
+        if region_filter is not None:
+            code, serving = region_filter
+            if (item.department_type, item.handling_tier) not in serving:
+                return False
+            if not _overlaps(item.offered_in, code):
+                return False
+        return True
+
+    browsing = not filters.q.strip()
+    ranked = [SearchHit(item, 0.0) for item in index.items] if browsing else index.search(filters.q)
+    hits = [hit for hit in ranked if wanted(hit.item)]
+    page = hits[offset : offset + limit]
+    more = offset + limit < len(hits)
+    next_cursor = encode_cursor({"offset": offset + limit, "query": digest}) if more else None
+    return SearchPage(hits=page, next_cursor=next_cursor, browsing=browsing)

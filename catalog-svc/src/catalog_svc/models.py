@@ -1,0 +1,105 @@
+"""The tables of catalog-svc: regions, departments, service items, and which reference data
+set they were last loaded from.
+
+All four are reference data: the seed writes them from the files under ``data/``, requests only
+read them.
+"""
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Integer, SmallInteger, String, Text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from servicekit.db import UTCDateTime, new_metadata, utcnow
+
+#: JSON on SQLite, JSONB on PostgreSQL (binary, indexable when search grows into the database).
+JsonDocument = JSON().with_variant(JSONB(), "postgresql")
+
+
+class Base(DeclarativeBase):
+    metadata = new_metadata()
+
+
+class Region(Base):
+    """A region of the tree, current or retired. ``code`` is the official form (6 digits down
+    to the county, then 9 or 12), ``prefix`` the significant prefix (``3303`` for Wenzhou)."""
+
+    __tablename__ = "region"
+    __table_args__ = (
+        CheckConstraint("status IN ('current', 'retired')", name="status"),
+        CheckConstraint(
+            "level IN ('province', 'city', 'county', 'township', 'village')", name="level"
+        ),
+    )
+
+    code: Mapped[str] = mapped_column(String(12), primary_key=True)
+    prefix: Mapped[str] = mapped_column(String(12), unique=True)
+    name: Mapped[str] = mapped_column(String(64))
+    level: Mapped[str] = mapped_column(String(8))
+    parent_code: Mapped[str | None] = mapped_column(ForeignKey("region.code"), index=True)
+    status: Mapped[str] = mapped_column(String(8))
+    #: The current region that took a retired one over, where the records know it.
+    successor_code: Mapped[str | None] = mapped_column(ForeignKey("region.code"))
+
+
+class Department(Base):
+    """A department of one region: id ``<official region code>-<type>``, e.g.
+    ``330302-public_security``; one department of each type per region at most."""
+
+    __tablename__ = "department"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    type: Mapped[str] = mapped_column(String(48), index=True)
+    tier: Mapped[str] = mapped_column(String(8))
+    region_code: Mapped[str] = mapped_column(ForeignKey("region.code"), index=True)
+
+
+class ServiceItem(Base):
+    """A service item (事项): what a citizen or enterprise can apply for, who handles it and
+    what the application looks like."""
+
+    __tablename__ = "service_item"
+    __table_args__ = (
+        CheckConstraint("min_loa BETWEEN 1 AND 3", name="min_loa"),
+        CheckConstraint("subject IN ('person', 'enterprise')", name="subject"),
+        CheckConstraint("processing_mode IN ('instant', 'review')", name="processing_mode"),
+    )
+
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    aliases: Mapped[list[str]] = mapped_column(JsonDocument)
+    keywords: Mapped[list[str]] = mapped_column(JsonDocument)
+    department_type: Mapped[str] = mapped_column(String(48), index=True)
+    handling_tier: Mapped[str] = mapped_column(String(8))
+    subject: Mapped[str] = mapped_column(String(16))
+    topics: Mapped[list[str]] = mapped_column(JsonDocument)
+    #: "0" (nothing to attend), "1" (at most one visit) or "on_site" (done at the counter).
+    visits: Mapped[str] = mapped_column(String(8))
+    processing_mode: Mapped[str] = mapped_column(String(8))
+    min_loa: Mapped[int] = mapped_column(SmallInteger)
+    legal_working_days: Mapped[int | None] = mapped_column(Integer)
+    promised_working_days: Mapped[int | None] = mapped_column(Integer)
+    fee: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
+    materials: Mapped[list[dict[str, Any]]] = mapped_column(JsonDocument)
+    form_schema: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
+    #: Official region codes the item is listed in (and below); empty: the whole province.
+    offered_in: Mapped[list[str]] = mapped_column(JsonDocument)
+    #: Which of the item's fields hold figures nobody has checked against an official source.
+    illustrative: Mapped[list[str]] = mapped_column(JsonDocument)
+    version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    #: Legal basis and remarks, for people reading the item.
+    notes: Mapped[str | None] = mapped_column(Text)
+
+
+class ReferenceDataset(Base):
+    """The fingerprint of the reference data last loaded: the seed skips an identical load."""
+
+    __tablename__ = "reference_dataset"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    loaded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,267 @@
+"""Service items from ``data/items.toml``: checked, and their forms built into JSON Schemas.
+
+The file is data a person edits, so everything the rest of the service relies on is checked
+here, before anything is written: codes, tiers and types that departments exist for, the form
+schema (a valid JSON Schema, its prefill references naming a known resource field).
+"""
+
+import copy
+import re
+import tomllib
+from collections.abc import Mapping, Set
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+
+ITEMS_FILE = "items.toml"
+ITEM_CODE = re.compile(r"^[a-z][a-z_]*\.[a-z0-9][a-z0-9_]*$")
+ITEM_CODE_MAX_LENGTH = 64
+JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+PREFILL_KEYWORD = "x-prefill"
+
+HANDLING_TIERS = ("province", "city", "county", "township")
+SUBJECTS = ("person", "enterprise")
+PROCESSING_MODES = ("instant", "review")
+VISITS = ("0", "1", "on_site")
+STATUSES = ("published", "withdrawn")
+#: The fields an item may mark as illustrative (figures or assignments nobody has checked).
+CHECKABLE_FIELDS = frozenset(
+    {
+        "department_type",
+        "handling_tier",
+        "visits",
+        "legal_working_days",
+        "promised_working_days",
+        "fee",
+        "materials",
+    }
+)
+
+Visits = Literal[0, 1, "on_site"]
+
+
+class ItemDataError(ValueError):
+    """The items file is not what the seed can load; the message names the item."""
+
+
+@dataclass(frozen=True, slots=True)
+class ItemRecord:
+    code: str
+    name: str
+    aliases: list[str]
+    keywords: list[str]
+    department_type: str
+    handling_tier: str
+    subject: str
+    topics: list[str]
+    visits: str
+    processing_mode: str
+    min_loa: int
+    legal_working_days: int | None
+    promised_working_days: int | None
+    fee: dict[str, Any]
+    materials: list[dict[str, Any]]
+    form_schema: dict[str, Any]
+    offered_in: list[str]
+    illustrative: list[str]
+    version: int
+    status: str
+    notes: str | None
+
+
+_ITEM_KEYS = frozenset(ItemRecord.__dataclass_fields__) - {"form_schema"} | {"form"}
+
+
+def visits_value(stored: str) -> Visits:
+    """The API's form of the stored ``visits``: 0, 1 or "on_site"."""
+    if stored == "0":
+        return 0
+    if stored == "1":
+        return 1
+    return "on_site"
+
+
+def _choice(entry: Mapping[str, Any], key: str, allowed: tuple[str, ...], code: str) -> str:
+    value = entry.get(key)
+    if value not in allowed:
+        raise ItemDataError(f"{code}: {key} must be one of {allowed}, not {value!r}")
+    return str(value)
+
+
+def _strings(entry: Mapping[str, Any], key: str, code: str) -> list[str]:
+    value = entry.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ItemDataError(f"{code}: {key} must be a list of non-empty strings")
+    return list(value)
+
+
+def _days(entry: Mapping[str, Any], key: str, code: str) -> int | None:
+    value = entry.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ItemDataError(f"{code}: {key} must be a whole number of working days")
+    return value
+
+
+def _fee(entry: Mapping[str, Any], code: str) -> dict[str, Any]:
+    fee = entry.get("fee")
+    if not isinstance(fee, dict) or not isinstance(fee.get("free"), bool):
+        raise ItemDataError(f"{code}: fee needs free = true|false")
+    if not fee["free"] and not re.fullmatch(r"\d+\.\d{2}", str(fee.get("amount_cny", ""))):
+        raise ItemDataError(f"{code}: a fee that is not free needs amount_cny like '20.00'")
+    return dict(fee)
+
+
+def _materials(entry: Mapping[str, Any], code: str) -> list[dict[str, Any]]:
+    materials = entry.get("materials", [])
+    for material in materials:
+        if not isinstance(material.get("name"), str) or not isinstance(
+            material.get("required"), bool
+        ):
+            raise ItemDataError(f"{code}: every material needs a name and required")
+        if material.get("provided_as") not in ("data_sharing", "upload", "paper"):
+            raise ItemDataError(f"{code}: material {material['name']} has no valid provided_as")
+    return [dict(material) for material in materials]
+
+
+def _visits(entry: Mapping[str, Any], code: str) -> str:
+    value = entry.get("visits")
+    stored = str(value) if not isinstance(value, bool) else ""
+    if stored not in VISITS:
+        raise ItemDataError(f"{code}: visits must be 0, 1 or 'on_site', not {value!r}")
+    return stored
+
+
+def build_form_schema(
+    code: str,
+    title: str,
+    form: Mapping[str, Any],
+    shared_fields: Mapping[str, Any],
+    prefill_resources: Mapping[str, Set[str]],
+) -> dict[str, Any]:
+    """The item's form as a JSON Schema object: shared fields first, then the item's own."""
+    properties: dict[str, Any] = {}
+    for name in form.get("fields", []):
+        if name not in shared_fields:
+            raise ItemDataError(f"{code}: the form names an unknown shared field {name!r}")
+        properties[name] = copy.deepcopy(shared_fields[name])
+    for name, definition in form.get("properties", {}).items():
+        if name in properties:
+            raise ItemDataError(f"{code}: form field {name!r} is defined twice")
+        properties[name] = copy.deepcopy(definition)
+    required = list(form.get("required", []))
+    if missing := [name for name in required if name not in properties]:
+        raise ItemDataError(f"{code}: required form fields that do not exist: {missing}")
+    schema: dict[str, Any] = {
+        "$schema": JSON_SCHEMA_DIALECT,
+        "title": title,
+        "type": "object",
+        "properties": properties,
+        "required": required,
+        "additionalProperties": False,
+    }
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        raise ItemDataError(f"{code}: the form is not a valid JSON Schema: {exc.message}") from exc
+    for name, definition in properties.items():
+        prefill = definition.get(PREFILL_KEYWORD)
+        if prefill is None:
+            continue
+        resource, field = prefill.get("resource"), prefill.get("field")
+        if field not in prefill_resources.get(resource, frozenset()):
+            raise ItemDataError(f"{code}: field {name} prefills from unknown {resource}.{field}")
+    return schema
+
+
+def _item(
+    entry: Mapping[str, Any],
+    *,
+    shared_fields: Mapping[str, Any],
+    prefill_resources: Mapping[str, Set[str]],
+    offered: Set[tuple[str, str]],
+) -> ItemRecord:
+    code = entry.get("code")
+    if not isinstance(code, str) or not ITEM_CODE.match(code):
+        raise ItemDataError(f"item code {code!r} is not <department type>.<slug>")
+    if unknown_keys := set(entry) - _ITEM_KEYS:
+        raise ItemDataError(f"{code}: unknown keys {sorted(unknown_keys)}")
+    if len(code) > ITEM_CODE_MAX_LENGTH:
+        raise ItemDataError(f"{code}: longer than {ITEM_CODE_MAX_LENGTH} characters")
+    name = entry.get("name")
+    if not isinstance(name, str) or not name:
+        raise ItemDataError(f"{code}: no name")
+    department_type = str(entry.get("department_type"))
+    tier = _choice(entry, "handling_tier", HANDLING_TIERS, code)
+    if (department_type, tier) not in offered:
+        raise ItemDataError(f"{code}: no department template builds {department_type} at {tier}")
+    min_loa = entry.get("min_loa")
+    if min_loa not in (1, 2, 3):
+        raise ItemDataError(f"{code}: min_loa must be 1, 2 or 3")
+    version = entry.get("version")
+    if not isinstance(version, int) or version < 1:
+        raise ItemDataError(f"{code}: version must be a positive integer")
+    illustrative = _strings(entry, "illustrative", code)
+    if unknown := set(illustrative) - CHECKABLE_FIELDS:
+        raise ItemDataError(f"{code}: illustrative names unknown fields {sorted(unknown)}")
+    offered_in = _strings(entry, "offered_in", code)
+    form = entry.get("form")
+    if not isinstance(form, dict):
+        raise ItemDataError(f"{code}: no form")
+    return ItemRecord(
+        code=code,
+        name=name,
+        aliases=_strings(entry, "aliases", code),
+        keywords=_strings(entry, "keywords", code),
+        department_type=department_type,
+        handling_tier=tier,
+        subject=_choice(entry, "subject", SUBJECTS, code),
+        topics=_strings(entry, "topics", code),
+        visits=_visits(entry, code),
+        processing_mode=_choice(entry, "processing_mode", PROCESSING_MODES, code),
+        min_loa=min_loa,
+        legal_working_days=_days(entry, "legal_working_days", code),
+        promised_working_days=_days(entry, "promised_working_days", code),
+        fee=_fee(entry, code),
+        materials=_materials(entry, code),
+        form_schema=build_form_schema(code, name, form, shared_fields, prefill_resources),
+        offered_in=offered_in,
+        illustrative=illustrative,
+        version=version,
+        status=_choice(entry, "status", STATUSES, code),
+        notes=entry.get("notes"),
+    )
+
+
+def load_items(
+    data_dir: Path, *, offered: Set[tuple[str, str]], region_codes: Set[str]
+) -> list[ItemRecord]:
+    """Every item of the file; ``offered`` is the (department type, tier) pairs departments
+    exist for, ``region_codes`` the known current regions (for ``offered_in``)."""
+    with (data_dir / ITEMS_FILE).open("rb") as handle:
+        document = tomllib.load(handle)
+    shared_fields: dict[str, Any] = document.get("fields", {})
+    prefill_resources = {
+        resource: frozenset(fields)
+        for resource, fields in document.get("prefill_resources", {}).items()
+    }
+    items = [
+        _item(
+            entry,
+            shared_fields=shared_fields,
+            prefill_resources=prefill_resources,
+            offered=offered,
+        )
+        for entry in document.get("items", [])
+    ]
+    codes = [item.code for item in items]
+    if duplicates := {code for code in codes if codes.count(code) > 1}:
+        raise ItemDataError(f"item codes used twice: {sorted(duplicates)}")
+    for item in items:
+        if unknown := [code for code in item.offered_in if code not in region_codes]:
+            raise ItemDataError(f"{item.code}: offered_in names unknown regions {unknown}")
+    return items

@@ -1,0 +1,1 @@
+"""The region tree: lookups in any written form, ancestors, children, retired codes."""

@@ -1,0 +1,67 @@
+"""HTTP endpoints for regions (public: no token): parse, delegate, shape."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request
+
+from catalog_svc.regions import service
+from catalog_svc.regions.schemas import RegionChild, RegionChildrenPage, RegionRead, RegionSummary
+from catalog_svc.settings import CatalogSettings
+from servicekit.db import SessionDep
+
+router = APIRouter(prefix="/catalog/v1/regions", tags=["regions"])
+
+RegionCodePath = Annotated[
+    str,
+    Path(
+        description="Any written form: 33, 330000, 3303, 330300, 330300000000, 330302026003",
+        max_length=32,
+    ),
+]
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"description": "region_not_found"},
+    422: {"description": "invalid_region_code, invalid_cursor"},
+}
+
+
+@router.get("/{code}", response_model=RegionRead, responses=_ERRORS)
+async def get_region(code: RegionCodePath, session: SessionDep) -> RegionRead:
+    """A region, current or retired, with its ancestors (province first) and, for a retired
+    one, the current region that took it over."""
+    view = await service.region_view(session, code)
+    region = view.region
+    return RegionRead.model_validate(
+        {
+            "code": region.code,
+            "name": region.name,
+            "level": region.level,
+            "prefix": region.prefix,
+            "parent_code": region.parent_code,
+            "ancestors": [RegionSummary.model_validate(a) for a in view.ancestors],
+            "status": region.status,
+            "successor_code": region.successor_code,
+        }
+    )
+
+
+@router.get("/{code}/children", response_model=RegionChildrenPage, responses=_ERRORS)
+async def get_children(
+    code: RegionCodePath,
+    session: SessionDep,
+    request: Request,
+    limit: Annotated[int | None, Query(ge=1, description="At most this many per page")] = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> RegionChildrenPage:
+    """The current regions directly below this one, by code, a page at a time."""
+    settings: CatalogSettings = request.app.state.settings
+    page = await service.children(
+        session,
+        code,
+        limit=min(limit or settings.children_max_limit, settings.children_max_limit),
+        cursor=cursor,
+    )
+    return RegionChildrenPage(
+        items=[RegionChild.model_validate(child) for child in page.children],
+        next_cursor=page.next_cursor,
+    )

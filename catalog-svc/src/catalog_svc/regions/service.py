@@ -1,0 +1,90 @@
+"""The rules of region lookups: any written form, retired codes leading to their successors."""
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from catalog_svc.models import Region
+from catalog_svc.pagination import InvalidCursor, decode_cursor, encode_cursor
+from catalog_svc.regions import repository
+from servicekit.problems import DomainError, NotFound
+from servicekit.regions import InvalidRegionCode, RegionCode
+
+#: Successor chains are resolved when the data is loaded; this only guards against a cycle.
+_MAX_SUCCESSION_STEPS = 8
+
+
+class InvalidRegion(DomainError):
+    status = 422
+    code = "invalid_region_code"
+    title = "Not a region code"
+
+
+class RegionNotFound(NotFound):
+    code = "region_not_found"
+    title = "No such region"
+
+
+@dataclass(frozen=True, slots=True)
+class RegionView:
+    region: Region
+    ancestors: list[Region]
+
+
+@dataclass(frozen=True, slots=True)
+class ChildrenPage:
+    children: list[Region]
+    next_cursor: str | None
+
+
+def parse_region_code(text: str) -> RegionCode:
+    try:
+        return RegionCode.parse(text)
+    except InvalidRegionCode as exc:
+        raise InvalidRegion(
+            "a region code is 2, 4, 6, 9 or 12 digits, e.g. 330302 or 330302026003"
+        ) from exc
+
+
+async def region_by_code(session: AsyncSession, text: str) -> Region:
+    code = parse_region_code(text)
+    region = await repository.get(session, code.official)
+    if region is None:
+        raise RegionNotFound(f"no region has code {code.official}", region_code=code.official)
+    return region
+
+
+async def region_view(session: AsyncSession, text: str) -> RegionView:
+    """The region and its ancestors (those the tree holds), province first."""
+    region = await region_by_code(session, text)
+    codes = [ancestor.official for ancestor in RegionCode.parse(region.code).ancestors]
+    known = await repository.get_many(session, codes)
+    return RegionView(region=region, ancestors=[known[c] for c in codes if c in known])
+
+
+async def current_region(session: AsyncSession, region: Region) -> Region | None:
+    """The region itself if current, else the current region that took it over (None when the
+    records know of no successor)."""
+    step: Region | None = region
+    for _ in range(_MAX_SUCCESSION_STEPS):
+        if step is None or step.status == "current":
+            return step
+        step = await repository.get(session, step.successor_code) if step.successor_code else None
+    return None
+
+
+async def children(
+    session: AsyncSession, text: str, *, limit: int, cursor: str | None
+) -> ChildrenPage:
+    region = await region_by_code(session, text)
+    after: str | None = None
+    if cursor is not None:
+        position = decode_cursor(cursor)
+        after = position.get("after")
+        if not isinstance(after, str) or not after.startswith(region.prefix):
+            raise InvalidCursor()
+    page = await repository.current_children(session, region.code, after=after, limit=limit + 1)
+    more = len(page) > limit
+    page = page[:limit]
+    next_cursor = encode_cursor({"after": page[-1].code}) if more else None
+    return ChildrenPage(children=page, next_cursor=next_cursor)

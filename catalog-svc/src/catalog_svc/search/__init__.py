@@ -1,0 +1,1 @@
+"""Finding service items: Chinese segmentation, colloquial synonyms, pinyin, typo tolerance."""

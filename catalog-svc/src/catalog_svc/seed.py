@@ -1,0 +1,93 @@
+"""Load the catalog's reference data (region tree, departments, service items) from the files
+under ``data/``: ``python -m catalog_svc.seed``, after ``alembic upgrade head``.
+
+Idempotent: the files' fingerprint is recorded, and a seed that finds it unchanged does nothing.
+Otherwise the rows that are missing or differ are upserted in bulk; regions and departments the
+files no longer have are removed, while items are kept as ``withdrawn`` (cases and ratings refer
+to their codes for years).
+"""
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from catalog_svc.reference import repository
+from catalog_svc.reference.dataset import fingerprint, load_dataset
+from catalog_svc.settings import DEFAULT_DATA_DIR, CatalogSettings
+from servicekit.db import Database
+
+DATASET_NAME = "catalog"
+
+log = structlog.get_logger("catalog_svc.seed")
+
+
+async def seed(session: AsyncSession, *, data_dir: Path = DEFAULT_DATA_DIR) -> None:
+    digest = fingerprint(data_dir)
+    if await repository.loaded_fingerprint(session, DATASET_NAME) == digest:
+        return
+    rows = load_dataset(data_dir).rows()
+    existing = {name: await repository.rows_by_key(session, name) for name in _KEYS}
+    written = {
+        name: await _write_changes(session, name, rows[name], existing[name])
+        for name in ("region", "department")
+    }
+    # Then remove what the files no longer have: departments before the regions they are in,
+    # children before parents.
+    stale_departments = set(existing["department"]) - _keys(rows, "department")
+    await repository.delete_keys(session, "department", sorted(stale_departments))
+    stale_regions = set(existing["region"]) - _keys(rows, "region")
+    await repository.delete_keys(
+        session, "region", sorted(stale_regions, key=lambda code: (-len(code), code))
+    )
+    written["service_item"] = await _write_changes(
+        session, "service_item", rows["service_item"], existing["service_item"]
+    )
+    withdrawn = set(existing["service_item"]) - _keys(rows, "service_item")
+    await repository.withdraw_items(session, sorted(withdrawn))
+    await repository.record_fingerprint(session, DATASET_NAME, digest)
+    log.info(
+        "catalog_seeded",
+        regions=len(rows["region"]),
+        departments=len(rows["department"]),
+        items=len(rows["service_item"]),
+        rows_written=written,
+        regions_removed=len(stale_regions),
+        departments_removed=len(stale_departments),
+        items_withdrawn=len(withdrawn),
+    )
+
+
+_KEYS = {"region": "code", "department": "id", "service_item": "code"}
+
+
+def _keys(rows: dict[str, list[dict[str, Any]]], name: str) -> set[str]:
+    return {row[_KEYS[name]] for row in rows[name]}
+
+
+async def _write_changes(
+    session: AsyncSession,
+    name: str,
+    rows: list[dict[str, Any]],
+    existing: dict[str, dict[str, Any]],
+) -> int:
+    """Write the rows that are missing or differ; leave identical ones alone."""
+    changed = [row for row in rows if existing.get(row[_KEYS[name]]) != row]
+    await repository.upsert(session, name, changed)
+    return len(changed)
+
+
+async def _main() -> None:
+    settings = CatalogSettings()
+    database = Database(settings.database_url)
+    try:
+        async with database.sessionmaker.begin() as session:
+            await seed(session, data_dir=settings.data_dir)
+    finally:
+        await database.dispose()
+
+
+if __name__ == "__main__":
+    asyncio.run(_main())

@@ -1,0 +1,22 @@
+"""Settings of catalog-svc (env prefix ``CATALOG_``)."""
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from servicekit.settings import ServiceSettings
+
+#: The reference data shipped with the service: region files, department templates, items,
+#: the search vocabulary.
+DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2] / "data"
+
+
+class CatalogSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="CATALOG_", extra="ignore", frozen=True)
+
+    service_name: str = "catalog"
+    data_dir: Path = DEFAULT_DATA_DIR
+    search_default_limit: int = Field(default=20, ge=1, le=100)
+    search_max_limit: int = Field(default=50, ge=1, le=200)
+    children_max_limit: int = Field(default=500, ge=1, le=5000)

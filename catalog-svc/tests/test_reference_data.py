@@ -1,0 +1,170 @@
+"""The reference data: the region tree and its retired codes, the departments built from
+templates, the items file, and a seed that is fast to repeat and changes nothing twice."""
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from catalog_svc.models import Department, ReferenceDataset, Region, ServiceItem
+from catalog_svc.reference.dataset import CatalogDataset, load_dataset
+from catalog_svc.reference.regions import RegionChange, RegionRecord, retired_regions
+from catalog_svc.seed import seed
+from catalog_svc.settings import DEFAULT_DATA_DIR
+from servicekit.regions import RegionCode
+
+
+@pytest.fixture(scope="module")
+def dataset() -> CatalogDataset:
+    return load_dataset(DEFAULT_DATA_DIR)
+
+
+def _current(*rows: tuple[str, str]) -> dict[str, RegionRecord]:
+    return {
+        code: RegionRecord(
+            code, RegionCode.parse(code).prefix, name, "county", None, "current", None
+        )
+        for code, name in rows
+    }
+
+
+def _change(year: int, kind: str, old: str, old_name: str, new: str, new_name: str) -> RegionChange:
+    return RegionChange(year, kind, old or None, old_name, new or None, new_name)
+
+
+def test_the_tree_has_every_level_of_the_reference_files(dataset: CatalogDataset) -> None:
+    levels = Counter(record.level for record in dataset.regions if record.status == "current")
+    assert levels == {"province": 1, "city": 11, "county": 90, "township": 1387, "village": 25547}
+
+
+def test_songtai_and_its_community_come_from_the_statistics_codes(dataset: CatalogDataset) -> None:
+    by_code = {record.code: record for record in dataset.regions}
+    assert by_code["330302026"].name == "松台街道"  # 广化街道 in the MCA numbering
+    assert by_code["330302026003"].parent_code == "330302026"
+
+
+def test_a_code_handed_round_leads_to_the_region_that_held_it_last() -> None:
+    # Two counties swap codes (码位改派); then the one now at 110 is recoded to 301.
+    changes = [
+        _change(1982, "码位改派", "330110", "甲县", "330110", "乙县"),
+        _change(1982, "码位改派", "330111", "乙县", "330111", "甲县"),
+        _change(1990, "撤县设区", "330110", "乙县", "330301", "乙区"),
+    ]
+    current = _current(("330301", "乙区"), ("330111", "甲县"))
+    retired = {record.code: record for record in retired_regions(changes, current)}
+    assert (retired["330110"].name, retired["330110"].successor_code) == ("乙县", "330301")
+    assert set(retired) == {"330110"}  # 330111 is current: never shadowed
+
+
+def test_a_region_merged_away_leads_to_the_one_that_absorbed_it() -> None:
+    changes = [
+        _change(2001, "撤市设区", "330181", "丙市", "330109", "丙区"),
+        _change(2021, "撤销", "330103", "丁区", "330109", "丙区"),
+        _change(2022, "撤销", "330104", "戊区", "", ""),
+    ]
+    current = _current(("330109", "丙区"))
+    retired = {record.code: record for record in retired_regions(changes, current)}
+    assert {code: record.successor_code for code, record in retired.items()} == {
+        "330181": "330109",
+        "330103": "330109",
+        "330104": None,
+    }
+    assert all(record.status == "retired" for record in retired.values())
+
+
+def test_retired_codes_never_shadow_current_ones_and_lead_to_current_ones(
+    dataset: CatalogDataset,
+) -> None:
+    current = {r.code for r in dataset.regions if r.status == "current"}
+    retired = [r for r in dataset.regions if r.status == "retired"]
+    assert len(retired) > 100
+    assert not current & {r.code for r in retired}
+    assert all(r.successor_code in current for r in retired if r.successor_code)
+    codes = [r.code for r in dataset.regions]
+    assert len(codes) == len(set(codes))
+
+
+def test_items_file_has_real_breadth(dataset: CatalogDataset) -> None:
+    items = dataset.items
+    assert len(items) >= 30
+    assert len({item.department_type for item in items}) >= 8
+    assert {item.subject for item in items} == {"person", "enterprise"}
+    assert {item.handling_tier for item in items} == {"province", "city", "county", "township"}
+
+
+async def test_departments_per_tier_as_the_templates_say(app: FastAPI) -> None:
+    async with app.state.database.sessionmaker() as session:
+        rows = await session.execute(
+            select(Department.tier, func.count()).group_by(Department.tier)
+        )
+        per_tier = dict(rows.all())
+        townships = await session.scalar(
+            select(func.count()).where(Region.level == "township", Region.status == "current")
+        )
+    # 11 provincial departments; 12 per city (11); 7 per county (90); one centre per
+    # administrative township (街道, 镇, 乡), i.e. not the NBS file's farms and zones.
+    assert per_tier == {"province": 11, "city": 132, "county": 630, "township": 1364}
+    assert townships == 1387
+
+
+@pytest.mark.parametrize(
+    ("department_id", "name"),
+    [
+        ("330302-public_security", "温州市公安局鹿城区分局"),
+        ("330381-public_security", "瑞安市公安局"),
+        ("330324-public_security", "永嘉县公安局"),
+        ("330300-public_security", "温州市公安局"),
+        ("330300-housing_provident_fund", "温州市住房公积金管理中心"),
+        ("330100-housing_provident_fund", "杭州住房公积金管理中心"),
+        ("330302-tax", "国家税务总局温州市鹿城区税务局"),
+        ("330302026-convenience_service", "松台街道便民服务中心"),
+        ("330000-public_security", "浙江省公安厅"),
+    ],
+)
+async def test_department_names_follow_the_real_patterns(
+    app: FastAPI, department_id: str, name: str
+) -> None:
+    async with app.state.database.sessionmaker() as session:
+        department = await session.get(Department, department_id)
+    assert department is not None
+    assert department.name == name
+    assert department.region_code == department_id.split("-")[0]
+
+
+async def _snapshot(session: AsyncSession) -> list[object]:
+    """Every reference row, as plain tuples."""
+    tables = (Region, Department, ServiceItem, ReferenceDataset)
+    keys = (Region.code, Department.id, ServiceItem.code, ReferenceDataset.name)
+    return [
+        (await session.execute(select(t.__table__).order_by(k))).all()
+        for t, k in zip(tables, keys, strict=True)
+    ]
+
+
+async def test_seeding_again_changes_nothing(app: FastAPI) -> None:
+    async with app.state.database.sessionmaker() as session:
+        before = await _snapshot(session)
+    async with app.state.database.sessionmaker.begin() as session:
+        await seed(session)
+    async with app.state.database.sessionmaker() as session:
+        assert await _snapshot(session) == before
+
+
+async def test_a_seed_over_changed_rows_puts_the_reference_data_back(app: FastAPI) -> None:
+    sessionmaker = app.state.database.sessionmaker
+    async with sessionmaker.begin() as session:
+        before = (await _snapshot(session))[:3]  # all but the fingerprint's load time
+        await session.execute(update(Region).where(Region.code == "330302").values(name="x"))
+        await session.execute(delete(Department).where(Department.id == "330302-tax"))
+        await session.execute(
+            update(ReferenceDataset)
+            .values(fingerprint="stale")
+            .execution_options(synchronize_session=False)
+        )
+    async with sessionmaker.begin() as session:
+        await seed(session, data_dir=Path(DEFAULT_DATA_DIR))
+    async with sessionmaker() as session:
+        assert (await _snapshot(session))[:3] == before
