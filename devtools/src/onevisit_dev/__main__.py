@@ -15,7 +15,6 @@ def main() -> int:
     args = parser.parse_args()
     config = PlatformConfig.defaults(args.var_dir.resolve())
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     print("Migrating and seeding the five databases (the first run loads the region tree)...")
     try:
         with running_platform(config) as platform:
@@ -24,11 +23,11 @@ def main() -> int:
             for name, port in sorted(config.ports.items(), key=lambda item: item[1]):
                 print(f"  {name:<9} http://127.0.0.1:{port}   log: {platform.log_of(name)}")
             print("Press Ctrl-C to stop them all.")
-            try:
-                while not stop.wait(1.0):
-                    platform.check_alive()
-            except KeyboardInterrupt:
-                pass
+            # Handled explicitly: a shell may have started this process with SIGINT ignored.
+            signal.signal(signal.SIGINT, lambda *_: stop.set())
+            signal.signal(signal.SIGTERM, lambda *_: stop.set())
+            while not stop.wait(1.0):
+                platform.check_alive()
             print("\nStopping...")
     except PlatformError as exc:
         print(f"OneVisit could not start:\n{exc}", file=sys.stderr)

@@ -198,6 +198,8 @@ def _spawn(config: PlatformConfig, spec: ServiceSpec) -> subprocess.Popen[bytes]
             cwd=REPO_ROOT,
             stdout=out,
             stderr=out,
+            # Its own session: Ctrl-C reaches the launcher alone, which stops them in order.
+            start_new_session=True,
         )
     finally:
         out.close()

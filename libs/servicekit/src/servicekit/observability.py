@@ -76,10 +76,16 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+#: Routes the framework serves itself, which carry no route template in the scope.
+_FRAMEWORK_PATHS = frozenset({"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+
+
 def _route_template(scope: Scope) -> str:
-    route = scope.get("route")
-    path = getattr(route, "path", None)
-    return str(path) if path else "unmatched"
+    """A bounded label: the route's template, never a raw path that could hold an id."""
+    path = getattr(scope.get("route"), "path", None)
+    if path:
+        return str(path)
+    return scope["path"] if scope["path"] in _FRAMEWORK_PATHS else "unmatched"
 
 
 class RequestContextMiddleware:
