@@ -2,7 +2,6 @@
 templates, the items file, and a seed that is fast to repeat and changes nothing twice."""
 
 from collections import Counter
-from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
@@ -148,7 +147,7 @@ async def test_seeding_again_changes_nothing(app: FastAPI) -> None:
     async with app.state.database.sessionmaker() as session:
         before = await _snapshot(session)
     async with app.state.database.sessionmaker.begin() as session:
-        await seed(session)
+        await seed(session, app.state.settings)
     async with app.state.database.sessionmaker() as session:
         assert await _snapshot(session) == before
 
@@ -165,6 +164,6 @@ async def test_a_seed_over_changed_rows_puts_the_reference_data_back(app: FastAP
             .execution_options(synchronize_session=False)
         )
     async with sessionmaker.begin() as session:
-        await seed(session, data_dir=Path(DEFAULT_DATA_DIR))
+        await seed(session, app.state.settings)
     async with sessionmaker() as session:
         assert (await _snapshot(session))[:3] == before

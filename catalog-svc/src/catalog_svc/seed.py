@@ -7,8 +7,6 @@ files no longer have are removed, while items are kept as ``withdrawn`` (cases a
 to their codes for years).
 """
 
-import asyncio
-from pathlib import Path
 from typing import Any
 
 import structlog
@@ -16,15 +14,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog_svc.reference import repository
 from catalog_svc.reference.dataset import fingerprint, load_dataset
-from catalog_svc.settings import DEFAULT_DATA_DIR, CatalogSettings
-from servicekit.db import Database
+from catalog_svc.settings import CatalogSettings
+from servicekit.db import run_seed
 
 DATASET_NAME = "catalog"
 
 log = structlog.get_logger("catalog_svc.seed")
 
 
-async def seed(session: AsyncSession, *, data_dir: Path = DEFAULT_DATA_DIR) -> None:
+async def seed(session: AsyncSession, settings: CatalogSettings) -> None:
+    data_dir = settings.data_dir
     digest = fingerprint(data_dir)
     if await repository.loaded_fingerprint(session, DATASET_NAME) == digest:
         return
@@ -79,15 +78,5 @@ async def _write_changes(
     return len(changed)
 
 
-async def _main() -> None:
-    settings = CatalogSettings()
-    database = Database(settings.database_url)
-    try:
-        async with database.sessionmaker.begin() as session:
-            await seed(session, data_dir=settings.data_dir)
-    finally:
-        await database.dispose()
-
-
 if __name__ == "__main__":
-    asyncio.run(_main())
+    run_seed(seed, CatalogSettings())

@@ -4,7 +4,6 @@ needs, and the synthetic population registry. Idempotent: what exists is left as
 Run after ``alembic upgrade head``: ``python -m data_exchange_svc.seed``.
 """
 
-import asyncio
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,7 +17,7 @@ from data_exchange_svc.registry.faces import pack_template, template_from_seed
 from data_exchange_svc.registry.resource import POPULATION, ResourceSpec
 from data_exchange_svc.resources import repository as resources_repository
 from data_exchange_svc.settings import ExchangeSettings
-from servicekit.db import Database, utcnow
+from servicekit.db import run_seed, utcnow
 from servicekit.ids import new_id
 
 
@@ -119,22 +118,11 @@ async def _seed_population(session: AsyncSession, settings: ExchangeSettings) ->
         await registry_repository.insert_many(session, rows)
 
 
-async def seed(session: AsyncSession, settings: ExchangeSettings | None = None) -> None:
-    settings = settings or ExchangeSettings()
+async def seed(session: AsyncSession, settings: ExchangeSettings) -> None:
     await _seed_resource(session, POPULATION)
     await _seed_grant(session, IDENTITY_SVC_GRANT)
     await _seed_population(session, settings)
 
 
-async def _main() -> None:
-    settings = ExchangeSettings()
-    database = Database(settings.database_url)
-    try:
-        async with database.sessionmaker.begin() as session:
-            await seed(session, settings)
-    finally:
-        await database.dispose()
-
-
 if __name__ == "__main__":
-    asyncio.run(_main())
+    run_seed(seed, ExchangeSettings())

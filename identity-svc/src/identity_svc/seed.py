@@ -4,8 +4,6 @@
 Run after ``alembic upgrade head``: ``python -m identity_svc.seed``.
 """
 
-import asyncio
-
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity_svc.keys.service import ensure_signing_key
@@ -13,13 +11,12 @@ from identity_svc.passwords import Passwords
 from identity_svc.settings import IdentitySettings
 from identity_svc.tokens import repository as tokens
 from identity_svc.tokens.service import register_client
-from servicekit.db import Database, utcnow
+from servicekit.db import run_seed, utcnow
 
 MIN_CLIENT_SECRET_LENGTH = 32
 
 
-async def seed(session: AsyncSession, settings: IdentitySettings | None = None) -> None:
-    settings = settings or IdentitySettings()
+async def seed(session: AsyncSession, settings: IdentitySettings) -> None:
     now = utcnow()
     await ensure_signing_key(session, settings.key_encryption_key_bytes, now=now)
     if not settings.seed_client_id:
@@ -49,15 +46,5 @@ async def seed(session: AsyncSession, settings: IdentitySettings | None = None) 
     )
 
 
-async def main() -> None:
-    settings = IdentitySettings()
-    database = Database(settings.database_url)
-    try:
-        async with database.sessionmaker.begin() as session:
-            await seed(session, settings)
-    finally:
-        await database.dispose()
-
-
 if __name__ == "__main__":
-    asyncio.run(main())
+    run_seed(seed, IdentitySettings())

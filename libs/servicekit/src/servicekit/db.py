@@ -7,10 +7,11 @@ rolls it back on error. Services and repositories never commit. Background work 
 ``async with database.sessionmaker.begin():``.
 """
 
+import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, MetaData, event, text
@@ -22,6 +23,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.types import TypeDecorator
+
+from servicekit.settings import ServiceSettings
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -115,3 +118,22 @@ async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 SessionDep = Annotated[AsyncSession, Depends(_request_session, scope="function")]
+
+
+SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
+
+
+def run_seed(
+    seed: Callable[[AsyncSession, SettingsT], Awaitable[None]], settings: SettingsT
+) -> None:
+    """Run a service's idempotent seed in one transaction (``python -m <pkg>.seed``)."""
+
+    async def main() -> None:
+        database = Database(settings.database_url)
+        try:
+            async with database.sessionmaker.begin() as session:
+                await seed(session, settings)
+        finally:
+            await database.dispose()
+
+    asyncio.run(main())

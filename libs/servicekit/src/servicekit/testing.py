@@ -50,8 +50,18 @@ class ServiceUnderTest:
     create_app: AppFactory
     #: Tables seeded once per database and kept between tests (reference data).
     reference_tables: frozenset[str] = frozenset()
-    seed: Callable[[AsyncSession], Awaitable[None]] | None = None
+    #: The service's seed, ``seed(session, settings)``, run once per test database.
+    seed: Callable[[AsyncSession, Any], Awaitable[None]] | None = None
     settings_overrides: dict[str, Any] = field(default_factory=dict)
+
+    def settings_for(self, database_url: str, var_dir: Path) -> ServiceSettings:
+        return self.settings_class(
+            database_url=database_url,
+            environment="test",
+            var_dir=var_dir,
+            log_json=True,
+            **self.settings_overrides,
+        )
 
 
 def _backends() -> list[str]:
@@ -91,8 +101,9 @@ class _Databases:
             async with engine.begin() as connection:
                 await upgrade_to_head(connection, service.service_dir)
             if service.seed is not None:
+                settings = service.settings_for(url, self.tmp_dir)
                 async with async_sessionmaker(engine)() as session, session.begin():
-                    await service.seed(session)
+                    await service.seed(session, settings)
         finally:
             await engine.dispose()
         self.urls[key] = url
@@ -192,13 +203,7 @@ def token_minter() -> TokenMinter:
 def settings(
     service_under_test: ServiceUnderTest, database_url: str, tmp_path: Path
 ) -> ServiceSettings:
-    return service_under_test.settings_class(
-        database_url=database_url,
-        environment="test",
-        var_dir=tmp_path,
-        log_json=True,
-        **service_under_test.settings_overrides,
-    )
+    return service_under_test.settings_for(database_url, tmp_path)
 
 
 @pytest_asyncio.fixture(loop_scope="session")
