@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
@@ -18,7 +19,9 @@ GOOD = {"efficiency": 5, "quality": 5, "attitude": 4}
 
 
 async def test_rating_needs_a_token(client: httpx.AsyncClient, problem: Problem) -> None:
-    response = await client.post("/ratings/v1/ratings", json={"case_no": "x", **GOOD})
+    response = await client.post(
+        "/ratings/v1/ratings", json={"case_no": "330302-20261126-000009", **GOOD}
+    )
     body = problem(response, 401, "unauthenticated")
     assert response.headers["www-authenticate"].startswith("Bearer")
     assert body["instance"] == "/ratings/v1/ratings"
@@ -34,6 +37,19 @@ async def test_scores_outside_one_to_five_are_refused_with_the_fields_named(
     )
     body = problem(response, 422, "validation_failed")
     assert {error["field"] for error in body["errors"]} == {"body.efficiency", "body.quality"}
+
+
+@pytest.mark.parametrize("case_no", ["", "x", ":!ç\u0002H", "330302-2026-1", "../cases/v1/cases"])
+async def test_a_case_number_not_of_the_platform_form_is_refused(
+    client: httpx.AsyncClient, token_minter: TokenMinter, problem: Problem, case_no: str
+) -> None:
+    response = await client.post(
+        "/ratings/v1/ratings",
+        json={"case_no": case_no, **GOOD},
+        headers=bearer(token_minter.mint("citizen-1")),
+    )
+    body = problem(response, 422, "validation_failed")
+    assert [error["field"] for error in body["errors"]] == ["body.case_no"]
 
 
 async def test_a_case_already_rated_is_refused_before_asking_case_svc(

@@ -6,13 +6,16 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+#: ``<official region code>-<YYYYMMDD>-<sequence>``, as case-svc numbers its cases.
+CASE_NO_PATTERN = r"^[0-9]{6,12}-[0-9]{8}-[0-9]{6}$"
+
 Score = Annotated[int, Field(ge=1, le=5, description="1 very dissatisfied … 5 very satisfied")]
 
 
 class RatingCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    case_no: str = Field(min_length=1, max_length=40)
+    case_no: str = Field(pattern=CASE_NO_PATTERN, examples=["330302-20261126-000001"])
     efficiency: Score
     quality: Score
     attitude: Score
