@@ -57,6 +57,8 @@ class FakeService:
     received: list[str] = field(default_factory=list)
     #: ``<prefix>/slow`` answers only once this is set.
     release_slow: asyncio.Event = field(default_factory=asyncio.Event)
+    #: What ``<prefix>/listing`` lists, in its order, paginated by ``?cursor=&limit=``.
+    listing: list[dict[str, Any]] = field(default_factory=list)
 
 
 def service_app(service: FakeService) -> FastAPI:
@@ -88,6 +90,15 @@ def service_app(service: FakeService) -> FastAPI:
     async def slow() -> dict[str, str]:
         await service.release_slow.wait()
         return {"status": "late"}
+
+    @app.get(f"{service.prefix}/listing", include_in_schema=False)
+    async def listing(cursor: str | None = None, limit: int = 20) -> dict[str, Any]:
+        start = int(cursor or 0)
+        end = start + limit
+        return {
+            "items": service.listing[start:end],
+            "next_cursor": str(end) if end < len(service.listing) else None,
+        }
 
     @app.get(f"{service.prefix}/compressed", include_in_schema=False)
     async def compressed() -> Response:
@@ -189,6 +200,26 @@ async def not_speaking_http() -> AsyncIterator[str]:
 async def services(token_minter: TokenMinter) -> AsyncIterator[dict[str, FakeService]]:
     fakes = {name: FakeService(name, prefix) for name, prefix in SERVICES.items()}
     fakes["identity"].signing_keys.append(token_minter)
+    servers = []
+    for fake in fakes.values():
+        server = Served(service_app(fake))
+        fake.url = server.url
+        servers.append(server)
+    try:
+        await asyncio.gather(*(server.start() for server in servers))
+        yield fakes
+    finally:
+        await asyncio.gather(*(server.stop() for server in servers))
+
+
+#: Regional instances of case-svc for tier routing: name → the region they serve.
+REGIONAL_CASE_INSTANCES = {"case-wenzhou": "3303", "case-lucheng": "330302"}
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def regional_cases() -> AsyncIterator[dict[str, FakeService]]:
+    """More instances of case-svc (``/cases/v1``), each its own server: a city's, a county's."""
+    fakes = {name: FakeService(name, SERVICES["case"]) for name in REGIONAL_CASE_INSTANCES}
     servers = []
     for fake in fakes.values():
         server = Served(service_app(fake))

@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from gateway.routing import RoutingTableError, compile_path_pattern, load_routing_table
+from gateway.routing import (
+    DEFAULT_POOL,
+    MetricsRoute,
+    RoutingTableError,
+    ServiceRoute,
+    compile_path_pattern,
+    load_routing_table,
+)
 from gateway.settings import ROUTES_SHIPPED, GatewaySettings
 
 
@@ -57,6 +64,11 @@ prefix = "/catalog/v1"
 upstreams = ["http://127.0.0.1:8002"]
 timeout_seconds = 5.0
 """
+_POOL = """
+[[services.pools]]
+region = "{region}"
+upstreams = ["http://127.0.0.1:18002"]
+"""
 _TOKENS = '[tokens]\njwks_service = "catalog"\njwks_path = "/catalog/v1/jwks.json"\n'
 
 
@@ -78,6 +90,29 @@ _TOKENS = '[tokens]\njwks_service = "catalog"\njwks_path = "/catalog/v1/jwks.jso
             "may only end",
         ),
         (_TOKENS + _GOOD_SERVICE + 'unknown = "key"', "unknown"),
+        (
+            _TOKENS + _GOOD_SERVICE + _POOL.format(region="33x"),
+            "a region code is 2, 4, 6, 9 or 12 digits",
+        ),
+        (
+            _TOKENS + _GOOD_SERVICE + _POOL.format(region="3303") + _POOL.format(region="330300"),
+            "repeated: ['3303']",
+        ),
+        (
+            _TOKENS
+            + _GOOD_SERVICE
+            + '[[rate_limits]]\nroute_class = "default"\nper = "client"\n'
+            + "rate_per_second = 1\nburst = 1\n",
+            "per",
+        ),
+        (
+            _TOKENS + _GOOD_SERVICE + 'region_paths = ["/catalog/v1/items/{code}"]',
+            "has no {region_id} segment",
+        ),
+        (
+            _TOKENS + _GOOD_SERVICE + 'region_paths = ["/cases/v1/cases/{region_id}"]',
+            "outside '/catalog/v1'",
+        ),
         (_TOKENS.replace('"catalog"', '"identity"') + _GOOD_SERVICE, "not a service"),
     ],
 )
@@ -94,3 +129,42 @@ def test_a_broken_routing_table_stops_the_gateway_at_start(
 def test_an_override_for_a_service_the_table_does_not_know_is_refused() -> None:
     with pytest.raises(RoutingTableError, match="not in"):
         load_routing_table(ROUTES_SHIPPED, upstream_overrides={"billing": "http://127.0.0.1:1"})
+
+
+def test_region_pools_are_read_by_their_significant_prefix(tmp_path: Path) -> None:
+    routes = tmp_path / "routes.toml"
+    routes.write_text(
+        _TOKENS + _GOOD_SERVICE + _POOL.format(region="330300000000"), encoding="utf-8"
+    )
+    table = load_routing_table(routes, upstream_overrides={"catalog": "http://127.0.0.1:28002"})
+    catalog = table.service("catalog")
+    assert catalog.upstreams == ("http://127.0.0.1:28002",)  # the override: the default pool
+    assert dict(catalog.pools) == {"3303": ("http://127.0.0.1:18002",)}
+
+
+@pytest.mark.parametrize(
+    ("region", "pool"),
+    [
+        ("330302026003", "330302026"),
+        ("330302026", "330302026"),
+        ("330302001", "330302"),
+        ("330304", "3303"),
+        ("3303", "3303"),
+        ("3301", DEFAULT_POOL),
+        ("33", DEFAULT_POOL),
+        (None, DEFAULT_POOL),
+    ],
+)
+def test_the_deepest_pool_whose_region_contains_the_requests_wins(
+    region: str | None, pool: str
+) -> None:
+    route = ServiceRoute(
+        name="case",
+        prefix="/cases/v1",
+        upstreams=("http://province",),
+        timeout_seconds=1.0,
+        public=(),
+        metrics_route=MetricsRoute("/cases/v1/*"),
+        pools={key: (f"http://{key}",) for key in ("3303", "330302", "330302026", "330106")},
+    )
+    assert route.pool_for(region) == pool

@@ -1,11 +1,13 @@
 """The gateway: OneVisit's one entry.
 
-It routes each request by service prefix to an upstream instance, rejects requests without a
-valid access token early (public routes excepted), answers upstream faults as problems and
-serves the platform's health, metrics and aggregated OpenAPI document.
+It routes each request by service prefix and region (tier routing) to an upstream instance,
+rejects requests without a valid access token early (public routes excepted), limits request
+rates, answers upstream faults as problems and serves the platform's health, metrics and
+aggregated OpenAPI document.
 
 Modules: ``settings`` (GATEWAY_ settings), ``routing`` (the routing table, read from
-``routes.toml``), ``upstreams`` (pooled clients per service and the faults they raise),
-``proxy`` (the pure-ASGI forwarding loop), ``operations`` (health, readiness, metrics, docs),
-``openapi`` (the aggregated document), ``main`` (``create_app``).
+``routes.toml``), ``ratelimits`` (token buckets by route class), ``upstreams`` (pooled aiohttp
+sessions per service pool and the faults they raise), ``proxy`` (the pure-ASGI forwarding
+loop), ``operations`` (health, readiness, metrics, docs), ``openapi`` (the aggregated document),
+``main`` (``create_app``).
 """

@@ -40,7 +40,9 @@ class Gateway:
         upstreams = Upstreams(self.table, settings)
         keys_from = upstreams[self.table.jwks_service]
         verifier = TokenVerifier(
-            keys_from.jwks_source(self.table.jwks_path),
+            keys_from.jwks_source(
+                self.table.jwks_path, timeout_seconds=settings.http_timeout_seconds
+            ),
             issuer=settings.token_issuer,
             audience=settings.token_audience,
             cache_seconds=settings.jwks_cache_seconds,

@@ -1,21 +1,34 @@
 """The proxy: the platform's hottest loop, a pure ASGI callable outside any router.
 
 For each request: pick the service whose path prefix is the longest match, check the access
-token unless the route is public, read the body (bounded), forward method, path, query, headers
-and body to the service's next instance, and answer with what it answered. Headers that belong
-to one hop, and identity headers a client could forge, never cross; the request id and trace
-context the kit's middleware stamped do, so the upstream continues the same trace.
+token unless the route is public, count it against its rate limits (``ratelimits``), find the
+request's region and with it the service's pool (tier routing, see ``routing``), read the body
+(bounded), forward method, path, query, headers and body to the pool's next instance, and
+answer with what it answered.
+
+The request's region comes from, in order: the ``X-Region-Code`` header (malformed: 400
+``invalid_region_code``); the resource id in the path, for the service's region paths (a case
+number starts with its region code); the token's ``region`` claim; else none, the province.
+List calls the routing table marks for fan-out go to every pool instead (``fanout``), unless
+``X-Region-Code`` names one.
+
+Headers that belong to one hop, and identity headers a client could forge, never cross; the
+request id and trace context the kit's middleware stamped do, so the upstream continues the
+same trace.
 """
 
 from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
 
-from gateway.routing import RoutingTable
+from gateway.fanout import FanOutList
+from gateway.ratelimits import TokenBuckets
+from gateway.routing import RoutingTable, ServiceRoute, region_prefix
 from gateway.settings import GatewaySettings
 from gateway.upstreams import UpstreamResponse, Upstreams
-from servicekit.auth import TokenVerifier, authenticate
+from servicekit.auth import Principal, TokenVerifier, authenticate
 from servicekit.context import outgoing_trace_headers
 from servicekit.problems import DomainError, NotFound, problem_response
+from servicekit.regions import InvalidRegionCode
 
 #: RFC 9110 §7.6.1: meaningful for one connection only (with the names ``Connection`` lists).
 HOP_BY_HOP = frozenset(
@@ -64,6 +77,12 @@ class PayloadTooLarge(DomainError):
     title = "Request body too large"
 
 
+class InvalidRegionCodeHeader(DomainError):
+    status = 400
+    code = "invalid_region_code"
+    title = "The X-Region-Code header is not a region code"
+
+
 class _ClientGone(Exception):
     """The client disconnected before its body arrived: there is nobody to answer."""
 
@@ -85,6 +104,7 @@ class Proxy:
         self._verifier = verifier
         self._max_body_bytes = settings.max_body_bytes
         self._trust_forwarded = settings.trust_forwarded_headers
+        self._buckets = TokenBuckets(table.rate_limits)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
@@ -95,17 +115,31 @@ class Proxy:
             return
         scope["route"] = route.metrics_route
         try:
-            headers, idempotency_key = self._outgoing_headers(scope)
+            headers, idempotency_key, region = self._outgoing_headers(scope)
+            principal = None
             if not route.is_public(method, path):
-                await self._authenticate(scope)
+                principal = await self._authenticate(scope)
+            if self._buckets:
+                self._buckets.take(
+                    route.route_class(method, path),
+                    user=principal.sub if principal is not None else None,
+                    address=self._caller_address(scope),
+                )
+            listing = route.fan_out_for(method, path) if region is None else None
+            if route.pools and region is None:
+                region = _region_of(route, path, principal)
             body = await self._read_body(receive)
-            answer = await self._upstreams[route.name].forward(
-                method,
-                _target(scope),
-                headers,
-                body,
-                retry_connect=method in ("GET", "HEAD") or idempotency_key,
-            )
+            if listing is not None:
+                fan_out = FanOutList(listing, self._upstreams.pools_of(route.name))
+                answer = await fan_out(_raw_path(scope), scope["query_string"], headers)
+            else:
+                answer = await self._upstreams.pool(route, region).forward(
+                    method,
+                    _target(scope),
+                    headers,
+                    body,
+                    retry_connect=method in ("GET", "HEAD") or idempotency_key,
+                )
         except DomainError as error:
             await _answer_problem(scope, receive, send, error)
             return
@@ -113,13 +147,15 @@ class Proxy:
             return
         await _answer(send, method, answer)
 
-    def _outgoing_headers(self, scope: Scope) -> tuple[list[tuple[bytes, bytes]], bool]:
-        """The headers to forward, and whether the request carries an Idempotency-Key."""
+    def _outgoing_headers(self, scope: Scope) -> tuple[list[tuple[bytes, bytes]], bool, str | None]:
+        """The headers to forward, whether the request carries an Idempotency-Key, and the
+        region its ``X-Region-Code`` names (a significant prefix)."""
         headers: list[tuple[bytes, bytes]] = []
         connection: set[bytes] = set()
         forwarding: dict[bytes, bytes] = {}
         host = b""
         idempotency_key = False
+        region: str | None = None
         for name, value in scope["headers"]:
             if name in HOP_BY_HOP:
                 if name == b"connection":
@@ -135,7 +171,12 @@ class Proxy:
             elif name in _IDENTITY_HEADERS or name.startswith(_IDENTITY_PREFIXES):
                 continue
             else:
-                idempotency_key = idempotency_key or name == b"idempotency-key"
+                if name == b"idempotency-key":
+                    idempotency_key = True
+                elif name == b"x-region-code":
+                    if region is not None:
+                        raise InvalidRegionCodeHeader("send X-Region-Code once")
+                    region = _region_header(value)
                 headers.append((name, value))
         if connection - HOP_BY_HOP:
             headers = [(name, value) for name, value in headers if name not in connection]
@@ -154,10 +195,19 @@ class Proxy:
             (name.encode("latin-1"), value.encode("latin-1"))
             for name, value in outgoing_trace_headers().items()
         )
-        return headers, idempotency_key
+        return headers, idempotency_key, region
 
-    async def _authenticate(self, scope: Scope) -> None:
-        await authenticate(self._verifier, Headers(scope=scope).get("authorization"))
+    def _caller_address(self, scope: Scope) -> str | None:
+        """The caller's IP: the first of the chain a trusted balancer passes on, else the peer."""
+        if self._trust_forwarded:
+            for name, value in scope["headers"]:
+                if name == b"x-forwarded-for":
+                    return value.split(b",", 1)[0].strip().decode("latin-1") or None
+        client = scope.get("client")
+        return str(client[0]) if client else None
+
+    async def _authenticate(self, scope: Scope) -> Principal:
+        return await authenticate(self._verifier, Headers(scope=scope).get("authorization"))
 
     async def _read_body(self, receive: Receive) -> bytes:
         chunks: list[bytes] = []
@@ -176,15 +226,41 @@ class Proxy:
             chunks.append(chunk)
 
 
+def _region_header(value: bytes) -> str:
+    try:
+        return region_prefix(value.decode("latin-1"))
+    except InvalidRegionCode as exc:
+        raise InvalidRegionCodeHeader(
+            "send an official region code: 2, 4, 6, 9 or 12 digits, e.g. 330302"
+        ) from exc
+
+
+def _region_of(route: ServiceRoute, path: str, principal: Principal | None) -> str | None:
+    """The region from the path's resource id, else the token's claim, else none."""
+    region = route.region_in_path(path)
+    if region is None and principal is not None and principal.region:
+        try:
+            region = region_prefix(principal.region)
+        except InvalidRegionCode:
+            # A signed claim the identity service wrote: never malformed in practice, and the
+            # province can serve anyone, so route there rather than refuse the caller.
+            region = None
+    return region
+
+
 def _exceeds(content_length: bytes, limit: int) -> bool:
     # A malformed length is the server's to refuse; the body read below is bounded regardless.
     return content_length.isdigit() and int(content_length) > limit
 
 
+def _raw_path(scope: Scope) -> str:
+    raw_path: bytes | None = scope.get("raw_path")
+    return raw_path.decode("latin-1") if raw_path else str(scope["path"])
+
+
 def _target(scope: Scope) -> str:
     """Path and query exactly as the client sent them (percent-encoding kept)."""
-    raw_path: bytes | None = scope.get("raw_path")
-    path = raw_path.decode("latin-1") if raw_path else scope["path"]
+    path = _raw_path(scope)
     query: bytes = scope.get("query_string", b"")
     return f"{path}?{query.decode('latin-1')}" if query else path
 

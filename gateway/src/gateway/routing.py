@@ -1,24 +1,38 @@
-"""The routing table: which service serves which path prefix, its upstream instances, its
-timeout and the routes that need no access token.
+"""The routing table: which service serves which path prefix, its upstream instances (a
+provincial pool and, optionally, pools for regions below), its timeout and the routes that need
+no access token.
+
+Tier routing is longest-prefix matching on the region code, like IP routing: a request whose
+region lies in a pool's region goes to that pool, the deepest one when several contain it; any
+other goes to the service's default (provincial) pool. The lookup walks the at most five
+prefixes of the region's lineage through a dict, so a table with a pool for every county and
+township costs what a table with one pool costs.
 
 Read once at start from ``routes.toml`` (its format is documented at the top of that file) and
 validated whole, so that a mistake stops the gateway at start instead of misrouting requests.
 """
 
+import functools
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from servicekit.regions import InvalidRegionCode, RegionCode
 
 _NAME = r"^[a-z][a-z0-9_-]*$"
 _PREFIX = re.compile(r"^(/[A-Za-z0-9._~\-]+)+$")
 _BASE_URL = re.compile(r"^https?://[^/?#\s]+$")
 _METHOD = re.compile(r"^[A-Z]+$")
 _PARAMETER = re.compile(r"^\{[A-Za-z_][A-Za-z0-9_]*\}$")
+#: The parameter of a region path that names the resource id carrying the region.
+REGION_ID = "{region_id}"
+#: The lengths of a region code's significant prefixes, deepest first.
+_LINEAGE_ENDS = (12, 9, 6, 4, 2)
 
 
 class RoutingTableError(ValueError):
@@ -37,7 +51,9 @@ def compile_path_pattern(pattern: str) -> re.Pattern[str]:
             if position != len(segments) - 1:
                 raise ValueError(f"{pattern!r}: '**' may only end a pattern")
             return re.compile(regex + "(?:/.*)?")
-        if _PARAMETER.match(segment):
+        if segment == REGION_ID:
+            regex += "/(?P<region_id>[^/]+)"
+        elif _PARAMETER.match(segment):
             regex += "/[^/]+"
         elif not segment or any(char in segment for char in "{}*"):
             raise ValueError(f"{pattern!r}: segment {segment!r} is neither literal nor '{{name}}'")
@@ -74,6 +90,62 @@ class _PublicRouteSpec(BaseModel):
         return value
 
 
+@functools.lru_cache(maxsize=4096)
+def region_prefix(text: str) -> str:
+    """The significant prefix of a region code in any of its forms (``330300`` → ``3303``);
+    raises ``InvalidRegionCode``."""
+    return RegionCode.parse(text).prefix
+
+
+class _PoolSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    region: str
+    upstreams: list[str] = Field(min_length=1)
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        try:
+            return region_prefix(value)
+        except InvalidRegionCode as exc:
+            raise ValueError(str(exc)) from exc
+
+    @field_validator("upstreams")
+    @classmethod
+    def _upstreams(cls, value: list[str]) -> list[str]:
+        return [_base_url(url) for url in value]
+
+
+class _RouteClassSpec(_PublicRouteSpec):
+    route_class: str = Field(pattern=_NAME)
+
+
+class _RateLimitSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    route_class: str = Field(pattern=_NAME)
+    per: Literal["user", "address"]
+    rate_per_second: float = Field(gt=0)
+    burst: int = Field(ge=1)
+
+
+class _FanOutSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    path: str
+    order_by: list[str] = Field(min_length=1)
+    descending: bool = True
+    default_limit: int = Field(default=20, ge=1)
+    max_limit: int = Field(default=100, ge=1)
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        compile_path_pattern(value)
+        return value
+
+
 class _ServiceSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -82,6 +154,18 @@ class _ServiceSpec(BaseModel):
     upstreams: list[str] = Field(min_length=1)
     timeout_seconds: float = Field(gt=0)
     public: list[_PublicRouteSpec] = Field(default_factory=list)
+    pools: list[_PoolSpec] = Field(default_factory=list)
+    region_paths: list[str] = Field(default_factory=list)
+    route_classes: list[_RouteClassSpec] = Field(default_factory=list)
+    fan_out: list[_FanOutSpec] = Field(default_factory=list)
+
+    @field_validator("region_paths")
+    @classmethod
+    def _region_paths(cls, value: list[str]) -> list[str]:
+        for pattern in value:
+            if compile_path_pattern(pattern).groupindex.get("region_id") is None:
+                raise ValueError(f"region path {pattern!r} has no {REGION_ID} segment")
+        return value
 
     @field_validator("prefix")
     @classmethod
@@ -100,6 +184,17 @@ class _ServiceSpec(BaseModel):
         for route in self.public:
             if not _within(route.path, self.prefix):
                 raise ValueError(f"public route {route.path!r} is outside {self.prefix!r}")
+        for pattern in [
+            *self.region_paths,
+            *(route.path for route in self.route_classes),
+            *(listing.path for listing in self.fan_out),
+        ]:
+            if not _within(pattern, self.prefix):
+                raise ValueError(f"path {pattern!r} is outside {self.prefix!r}")
+        regions = [pool.region for pool in self.pools]
+        repeated = sorted({region for region in regions if regions.count(region) > 1})
+        if repeated:
+            raise ValueError(f"each pool needs its own region; repeated: {repeated}")
         return self
 
 
@@ -115,6 +210,7 @@ class _RoutesFile(BaseModel):
 
     tokens: _TokensSpec
     services: list[_ServiceSpec] = Field(min_length=1)
+    rate_limits: list[_RateLimitSpec] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -154,20 +250,90 @@ class MetricsRoute:
     path: str
 
 
+#: The class of every route that the routing table does not put in another.
+DEFAULT_ROUTE_CLASS = "default"
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    route_class: str
+    per: Literal["user", "address"]
+    rate_per_second: float
+    burst: int
+
+
+@dataclass(frozen=True, slots=True)
+class FanOut:
+    """A list call answered by every pool of the service, merged (see ``fanout``)."""
+
+    order_by: tuple[str, ...]
+    descending: bool
+    default_limit: int
+    max_limit: int
+
+
+#: The key of a service's default (provincial) pool among its region pools.
+DEFAULT_POOL = ""
+
+
 @dataclass(frozen=True, slots=True)
 class ServiceRoute:
     name: str
     prefix: str
+    #: The default pool's instances: the provincial ones, serving every region without a pool.
     upstreams: tuple[str, ...]
     timeout_seconds: float
     public: tuple[PublicRoute, ...]
     metrics_route: MetricsRoute
+    #: Region prefix (significant digits) → that region's instances.
+    pools: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: Paths with a resource id whose part before the first ``-`` is a region code.
+    region_paths: tuple[re.Pattern[str], ...] = ()
+    #: Routes of a class other than the default, for rate limits; the first that admits wins.
+    route_classes: tuple[tuple[PublicRoute, str], ...] = ()
+    #: GET paths whose lists come from every pool, merged.
+    fan_out: tuple[tuple[re.Pattern[str], FanOut], ...] = ()
 
     def serves(self, path: str) -> bool:
         return _within(path, self.prefix)
 
     def is_public(self, method: str, path: str) -> bool:
         return any(route.admits(method, path) for route in self.public)
+
+    def fan_out_for(self, method: str, path: str) -> FanOut | None:
+        if method == "GET" and self.pools:
+            for pattern, listing in self.fan_out:
+                if pattern.fullmatch(path):
+                    return listing
+        return None
+
+    def route_class(self, method: str, path: str) -> str:
+        for route, route_class in self.route_classes:
+            if route.admits(method, path):
+                return route_class
+        return DEFAULT_ROUTE_CLASS
+
+    def pool_for(self, region: str | None) -> str:
+        """The key of the pool serving ``region`` (a significant prefix): the deepest pool
+        whose region contains it, else ``DEFAULT_POOL``."""
+        if region and self.pools:
+            pools = self.pools
+            for end in _LINEAGE_ENDS:
+                if end <= len(region) and region[:end] in pools:
+                    return region[:end]
+        return DEFAULT_POOL
+
+    def region_in_path(self, path: str) -> str | None:
+        """The region prefix of the resource id in ``path``, if a region path matches and the
+        id starts with a valid region code; an id that does not is no region's."""
+        for pattern in self.region_paths:
+            match = pattern.fullmatch(path)
+            if match is not None:
+                try:
+                    return region_prefix(match["region_id"].partition("-")[0])
+                except InvalidRegionCode:
+                    return None
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +342,7 @@ class RoutingTable:
     services: tuple[ServiceRoute, ...]
     jwks_service: str
     jwks_path: str
+    rate_limits: tuple[RateLimit, ...] = ()
 
     def match(self, path: str) -> ServiceRoute | None:
         for service in self.services:
@@ -231,6 +398,23 @@ def load_routing_table(
                 timeout_seconds=service.timeout_seconds,
                 public=tuple(_public_route(route) for route in service.public),
                 metrics_route=MetricsRoute(f"{service.prefix}/*"),
+                pools={pool.region: tuple(pool.upstreams) for pool in service.pools},
+                region_paths=tuple(compile_path_pattern(path) for path in service.region_paths),
+                route_classes=tuple(
+                    (_public_route(route), route.route_class) for route in service.route_classes
+                ),
+                fan_out=tuple(
+                    (
+                        compile_path_pattern(listing.path),
+                        FanOut(
+                            tuple(listing.order_by),
+                            listing.descending,
+                            listing.default_limit,
+                            listing.max_limit,
+                        ),
+                    )
+                    for listing in service.fan_out
+                ),
             )
         )
     services.sort(key=lambda service: len(service.prefix), reverse=True)
@@ -238,4 +422,8 @@ def load_routing_table(
         services=tuple(services),
         jwks_service=spec.tokens.jwks_service,
         jwks_path=spec.tokens.jwks_path,
+        rate_limits=tuple(
+            RateLimit(limit.route_class, limit.per, limit.rate_per_second, limit.burst)
+            for limit in spec.rate_limits
+        ),
     )

@@ -89,3 +89,104 @@ def test_too_low_an_assurance_names_the_level_and_the_step() -> None:
     with pytest.raises(InsufficientAssurance) as refused:
         require_assurance(principal, 3)
     assert refused.value.extensions == {"required_loa": 3, "current_loa": 2, "step": "face"}
+
+
+class Clock:
+    """A wall clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def caching_verifier(
+    source: CountingSource, clock: Clock, *, cache_size: int = 16, cache_seconds: float = 300.0
+) -> TokenVerifier:
+    return TokenVerifier(
+        source,
+        issuer="onevisit-identity",
+        audience="onevisit",
+        min_refetch_seconds=0,
+        cache_seconds=cache_seconds,
+        cache_size=cache_size,
+        clock=clock,
+    )
+
+
+@pytest.fixture
+def signature_checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every token whose signature is checked, in order."""
+    checked: list[str] = []
+    decode = jwt.decode
+
+    def counting_decode(token: str, *args: Any, **kwargs: Any) -> Any:
+        checked.append(token)
+        return decode(token, *args, **kwargs)
+
+    monkeypatch.setattr(jwt, "decode", counting_decode)
+    return checked
+
+
+async def test_a_verified_token_is_served_from_the_cache_until_it_expires(
+    signature_checks: list[str],
+) -> None:
+    minter, clock = TokenMinter(), Clock()
+    verifier = caching_verifier(CountingSource(minter), clock)
+    token = minter.mint("c-1", ttl_seconds=60, issued_at=int(clock.now))
+    first = await verifier.verify(token)
+    assert await verifier.verify(token) == first
+    assert signature_checks == [token]
+    clock.now += 59
+    assert await verifier.verify(token) == first
+    assert signature_checks == [token]
+
+
+async def test_a_cached_token_past_its_expiry_is_refused() -> None:
+    minter, clock = TokenMinter(), Clock()
+    verifier = caching_verifier(CountingSource(minter), clock)
+    token = minter.mint("c-1", ttl_seconds=60, issued_at=int(clock.now))
+    await verifier.verify(token)
+    clock.now += 60 + 5  # its exp, and the tolerated clock skew, have passed
+    with pytest.raises(TokenExpired):
+        await verifier.verify(token)
+    assert verifier.cached_tokens == 0
+
+
+async def test_the_cache_keeps_the_most_recently_used_tokens_up_to_its_size(
+    signature_checks: list[str],
+) -> None:
+    minter, clock = TokenMinter(), Clock()
+    verifier = caching_verifier(CountingSource(minter), clock, cache_size=2)
+    first, second, third = (minter.mint(f"c-{n}") for n in range(3))
+    for token in (first, second, first, third):
+        await verifier.verify(token)
+    assert verifier.cached_tokens == 2
+    signature_checks.clear()
+    await verifier.verify(first)  # used recently: kept
+    assert signature_checks == []
+    await verifier.verify(second)  # the least recently used: dropped for the third
+    assert signature_checks == [second]
+
+
+async def test_a_key_removed_from_the_jwks_takes_its_cached_tokens_with_it() -> None:
+    old, new = TokenMinter(), TokenMinter()
+    source, clock = CountingSource(old), Clock()
+    verifier = caching_verifier(source, clock, cache_seconds=0)
+    token = old.mint("c-1")
+    await verifier.verify(token)
+    source.minters[:] = [new]  # the identity service retired the old key
+    with pytest.raises(InvalidToken):
+        await verifier.verify(token)
+    assert verifier.cached_tokens == 0
+
+
+async def test_a_refused_token_is_not_cached() -> None:
+    minter, clock = TokenMinter(), Clock()
+    verifier = caching_verifier(CountingSource(minter), clock)
+    forged = minter.mint("c-1")[:-4] + "AAAA"
+    for _ in range(2):
+        with pytest.raises(InvalidToken):
+            await verifier.verify(forged)
+    assert verifier.cached_tokens == 0

@@ -4,10 +4,16 @@ Every service verifies tokens itself (the gateway rejects early, but defence in 
 from a ``JwksSource``: the identity service's JWKS over HTTP for everyone else, its own key store
 for the identity service. Keys are cached for ``cache_seconds`` and fetched again at once when a
 token names a ``kid`` the cache does not hold (key rotation), at most once per ``min_refetch``.
+
+A signature check costs tens of microseconds and every request pays it, while one token is sent
+with many requests: a verified token's principal is kept in a bounded LRU cache, keyed by the
+token string, and served from it until the token's ``exp`` (never past it). A key that a JWKS
+refresh no longer lists takes the tokens it signed out of the cache with it.
 """
 
 import asyncio
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
 
@@ -23,6 +29,8 @@ PrincipalType = Literal["citizen", "enterprise", "staff", "department_system", "
 JwksSource = Callable[[], Awaitable[dict[str, Any]]]
 
 ALGORITHMS = ["EdDSA", "ES256"]
+#: Seconds of clock skew tolerated on ``exp`` (and by PyJWT on ``iat``).
+LEEWAY_SECONDS = 5
 
 log = structlog.get_logger("servicekit.auth")
 
@@ -96,7 +104,11 @@ class TokenVerifier:
         audience: str,
         cache_seconds: float = 300.0,
         min_refetch_seconds: float = 5.0,
+        cache_size: int = 4096,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        """``cache_size`` verified tokens are kept (0: none); ``clock`` is the wall clock that
+        ``exp`` is compared with."""
         self._source = source
         self._issuer = issuer
         self._audience = audience
@@ -105,6 +117,14 @@ class TokenVerifier:
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at = float("-inf")
         self._lock = asyncio.Lock()
+        self._cache_size = cache_size
+        self._clock = clock
+        #: token → (principal, exp, kid); least recently used first.
+        self._verified: OrderedDict[str, tuple[Principal, float, str]] = OrderedDict()
+
+    @property
+    def cached_tokens(self) -> int:
+        return len(self._verified)
 
     async def _refresh(self, *, force: bool) -> None:
         async with self._lock:
@@ -129,6 +149,10 @@ class TokenVerifier:
                     continue  # a key of a kind this service does not use
                 if key.key_id:
                     keys[key.key_id] = key
+            if self._keys.keys() - keys.keys():
+                self._verified = OrderedDict(
+                    (token, entry) for token, entry in self._verified.items() if entry[2] in keys
+                )
             self._keys = keys
             self._fetched_at = time.monotonic()
 
@@ -142,6 +166,27 @@ class TokenVerifier:
         return key
 
     async def verify(self, token: str) -> Principal:
+        cached = self._verified.get(token)
+        if cached is not None:
+            if time.monotonic() - self._fetched_at >= self._cache_seconds:
+                # Time to look at the keys again: one removed since takes its tokens along.
+                await self._refresh(force=False)
+                cached = self._verified.get(token)
+            if cached is not None:
+                principal, expires_at, _kid = cached
+                if self._clock() < expires_at:
+                    self._verified.move_to_end(token)
+                    return principal
+                del self._verified[token]
+        principal, expires_at, kid = await self._verify_signed(token)
+        if self._cache_size > 0 and self._clock() < expires_at:
+            self._verified[token] = (principal, expires_at, kid)
+            if len(self._verified) > self._cache_size:
+                self._verified.popitem(last=False)
+        return principal
+
+    async def _verify_signed(self, token: str) -> tuple[Principal, float, str]:
+        """The principal, the token's ``exp`` and its key id, from a full verification."""
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -157,16 +202,20 @@ class TokenVerifier:
                 algorithms=ALGORITHMS,
                 audience=self._audience,
                 issuer=self._issuer,
-                options={"require": ["exp", "iat", "sub", "typ"]},
-                leeway=5,
+                # ``exp`` is checked below against this verifier's clock, the one the cache uses.
+                options={"require": ["exp", "iat", "sub", "typ"], "verify_exp": False},
+                leeway=LEEWAY_SECONDS,
             )
-        except jwt.ExpiredSignatureError as exc:
-            raise TokenExpired() from exc
         except jwt.PyJWTError as exc:
             raise InvalidToken("the token failed verification") from exc
+        expires_at = claims["exp"]
+        if isinstance(expires_at, bool) or not isinstance(expires_at, int | float):
+            raise InvalidToken("the token's expiry is not a time")
+        if self._clock() >= expires_at + LEEWAY_SECONDS:
+            raise TokenExpired()
         scope = claims.get("scope", "")
         try:
-            return Principal(
+            principal = Principal(
                 sub=claims["sub"],
                 typ=claims["typ"],
                 loa=claims.get("loa", 0),
@@ -179,6 +228,7 @@ class TokenVerifier:
             )
         except ValueError as exc:
             raise InvalidToken("the token's claims are not valid") from exc
+        return principal, float(expires_at), kid
 
 
 def bearer_token(authorization: str | None) -> str:

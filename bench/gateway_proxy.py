@@ -1,0 +1,441 @@
+"""What the gateway's proxy path costs against nginx (``python -m bench.gateway_proxy``).
+
+One plain FastAPI upstream (uvicorn) answers a small JSON GET and publishes the JWKS of a key
+this benchmark signs tokens with. In front of it, in the same run: the gateway (token
+verification on: the request goes to a route that needs an access token), nginx proxying the
+same upstream with kept-alive connections, and nothing (the upstream direct). wrk drives each,
+in alternating rounds, at 64 connections (throughput, p50, p99) and at one (the latency a hop
+adds). Each proxy's CPU per request is its processes' CPU time (``/proc/<pid>/stat``) over the
+requests wrk completed. Then the routing decision alone (region from the path or the token,
+then the pool) with a region table of one pool against one with a pool for every county and
+township of Zhejiang (catalog-svc's region data), timed in process. nginx and wrk come from
+Debian (``nginx-light``, ``wrk``): when missing and the benchmark runs as root, it installs them
+with apt-get, saying so; otherwise it says what is missing and stops.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+SERVICES = ("identity", "catalog", "case", "rating", "exchange")
+JWKS_PATH = "/identity/v1/.well-known/jwks.json"
+#: Not public in the shipped routing table: the gateway verifies the token of every request.
+PROTECTED_PATH = "/cases/v1/cases/330302-20261126-000001"
+UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0}
+
+
+def upstream_app(jwks_file: Path) -> Any:
+    from fastapi import FastAPI
+
+    jwks: dict[str, Any] = json.loads(jwks_file.read_text(encoding="utf-8"))
+    app = FastAPI()
+
+    @app.get(JWKS_PATH)
+    async def keys() -> dict[str, Any]:
+        return jwks
+
+    @app.get("/cases/v1/cases/{case_no}")
+    async def case(case_no: str) -> dict[str, Any]:
+        return {"case_no": case_no, "status": "completed", "item_code": "330000-ID-LOSS"}
+
+    return app
+
+
+def serve_upstream(port: int, jwks_file: Path) -> None:
+    import uvicorn
+
+    uvicorn.run(
+        upstream_app(jwks_file),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        access_log=False,
+        loop="uvloop",
+        http="httptools",
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / CLOCK_TICKS
+
+
+def wait_until_serving(url: str, headers: dict[str, str], *, seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if httpx.get(url, headers=headers, timeout=2.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{url} did not answer 200 within {seconds} s")
+        time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def process(
+    args: list[str], log: Path, *, env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A server process; what it writes goes to ``log`` (the gateway's JSON access log too)."""
+    with log.open("wb") as output:
+        proc = subprocess.Popen(
+            args, env={**os.environ, **(env or {})}, stdout=output, stderr=subprocess.STDOUT
+        )
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def nginx_config(directory: Path, listen: int, upstream: int) -> Path:
+    config = directory / "nginx.conf"
+    config.write_text(
+        f"""
+worker_processes 1;
+daemon off;
+pid {directory}/nginx.pid;
+error_log {directory}/nginx-error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {directory};
+    proxy_temp_path {directory};
+    fastcgi_temp_path {directory};
+    uwsgi_temp_path {directory};
+    scgi_temp_path {directory};
+    upstream service {{ server 127.0.0.1:{upstream}; keepalive 64; }}
+    server {{
+        listen 127.0.0.1:{listen};
+        location / {{
+            proxy_pass http://service;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }}
+    }}
+}}
+""",
+        encoding="utf-8",
+    )
+    return config
+
+
+def children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        text = (task / "children").read_text().split()
+        found.extend(int(child) for child in text)
+    return found
+
+
+def ensure_tools() -> bool:
+    """Whether nginx and wrk are there, installing them when missing and allowed."""
+    missing = [tool for tool in ("nginx", "wrk") if shutil.which(tool) is None]
+    if not missing:
+        return True
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        print(f"missing {missing}; install nginx-light and wrk to run the full comparison")
+        return False
+    print(f"installing nginx-light and wrk (missing: {', '.join(missing)})", flush=True)
+    result = subprocess.run(
+        ["apt-get", "install", "-y", "nginx-light", "wrk"], capture_output=True, check=False
+    )
+    return result.returncode == 0 and all(shutil.which(t) for t in ("nginx", "wrk"))
+
+
+@dataclass
+class Run:
+    target: str
+    connections: int
+    requests: int
+    seconds: float
+    p50: float
+    p99: float
+    non_2xx: int
+    cpu_seconds: float
+
+    @property
+    def throughput(self) -> float:
+        return self.requests / self.seconds
+
+
+def _seconds(value: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s)", value)
+    if match is None:
+        raise ValueError(f"unexpected wrk latency {value!r}")
+    return float(match[1]) * UNITS[match[2]]
+
+
+def wrk(
+    target: str, url: str, token: str, *, connections: int, seconds: int, cpu_pids: list[int]
+) -> Run:
+    threads = min(2, connections)
+    args = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    args += ["-H", f"Authorization: Bearer {token}", url]
+    before = cpu_seconds(cpu_pids)
+    output = subprocess.run(
+        args, capture_output=True, text=True, check=True, timeout=seconds + 30
+    ).stdout
+    cpu = cpu_seconds(cpu_pids) - before
+    done = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s)", output)
+    p50 = re.search(r"^\s+50%\s+(\S+)", output, re.MULTILINE)
+    p99 = re.search(r"^\s+99%\s+(\S+)", output, re.MULTILINE)
+    if done is None or p50 is None or p99 is None:
+        raise RuntimeError(f"cannot read wrk's output:\n{output}")
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    errors = re.search(r"Socket errors: .*", output)
+    if errors:
+        print(f"  {target}: {errors[0]}")
+    return Run(
+        target,
+        connections,
+        int(done[1]),
+        float(done[2]) * UNITS[done[3]],
+        _seconds(p50[1]),
+        _seconds(p99[1]),
+        int(non_2xx[1]) if non_2xx else 0,
+        cpu,
+    )
+
+
+def median_of(runs: list[Run], target: str, connections: int) -> dict[str, float]:
+    mine = [run for run in runs if run.target == target and run.connections == connections]
+    return {
+        "rps": statistics.median(run.throughput for run in mine),
+        "p50": statistics.median(run.p50 for run in mine),
+        "p99": statistics.median(run.p99 for run in mine),
+        "cpu_us": statistics.median(run.cpu_seconds / run.requests for run in mine) * 1e6,
+        "non_2xx": sum(run.non_2xx for run in mine),
+    }
+
+
+REGIONS_DATA = Path(__file__).parents[1] / "catalog-svc" / "data" / "regions"
+
+
+def county_and_township_codes() -> list[str]:
+    import csv
+
+    with (REGIONS_DATA / "zj_divisions_mca2025.csv").open(encoding="utf-8") as divisions:
+        counties = [row["code"] for row in csv.DictReader(divisions) if row["level"] == "3"]
+    with (REGIONS_DATA / "zj_townships_nbs2023.csv").open(encoding="utf-8") as townships:
+        return counties + [row["code"] for row in csv.DictReader(townships)]
+
+
+def routing_decision_cost(*, repeat: int = 5, number: int = 20_000) -> tuple[int, float, float]:
+    """Pools in the big table, and seconds per decision with one pool and with every pool."""
+    import random
+    import timeit
+
+    from gateway.routing import MetricsRoute, ServiceRoute, compile_path_pattern, region_prefix
+
+    codes = county_and_township_codes()
+    random.seed(20261126)
+    # What requests carry: case numbers of counties, token claims of villages, a few unknowns.
+    paths = [f"/cases/v1/cases/{code[:6]}-20261126-000001" for code in random.sample(codes, 200)]
+    townships = [code for code in codes if len(code) == 9]
+    claims = [code + "003" for code in random.sample(townships, 200)]
+
+    def route(regions: list[str]) -> ServiceRoute:
+        return ServiceRoute(
+            name="case",
+            prefix="/cases/v1",
+            upstreams=("http://province",),
+            timeout_seconds=1.0,
+            public=(),
+            metrics_route=MetricsRoute("/cases/v1/*"),
+            pools={region_prefix(code): ("http://pool",) for code in regions},
+            region_paths=(compile_path_pattern("/cases/v1/cases/{region_id}/**"),),
+        )
+
+    def decide(table: ServiceRoute) -> None:
+        for path, claim in zip(paths, claims, strict=True):
+            table.pool_for(table.region_in_path(path))
+            table.pool_for(region_prefix(claim))
+
+    def per_decision(table: ServiceRoute) -> float:
+        runs = timeit.repeat(lambda: decide(table), repeat=repeat, number=number // 400)
+        return min(runs) / (number // 400) / 400
+
+    one, every = route(["330302"]), route(codes)
+    # Alternate, so that the machine's noise falls on both alike.
+    samples = [(per_decision(one), per_decision(every)) for _ in range(3)]
+    return len(codes), min(a for a, _ in samples), min(b for _, b in samples)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.gateway_proxy", description=__doc__)
+    parser.add_argument("--seconds", type=int, default=5, help="length of each wrk run at -c64")
+    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds per target")
+    parser.add_argument(
+        "--routes-file", type=Path, help="the gateway's routing table (default: the shipped one)"
+    )
+    parser.add_argument(
+        "--serve-upstream", nargs=2, metavar=("PORT", "JWKS_FILE"), help=argparse.SUPPRESS
+    )
+    options = parser.parse_args()
+    if options.serve_upstream:
+        serve_upstream(int(options.serve_upstream[0]), Path(options.serve_upstream[1]))
+        return
+    if not ensure_tools():
+        return
+
+    from servicekit.testing import TokenMinter
+
+    minter = TokenMinter()
+    token = minter.mint("bench-citizen", loa=2, region="330302026003", ttl_seconds=3600)
+    auth = {"Authorization": f"Bearer {token}"}
+    upstream_port, gateway_port, nginx_port = free_port(), free_port(), free_port()
+    with tempfile.TemporaryDirectory(prefix="bench-gateway-proxy-") as tmp:
+        directory = Path(tmp)
+        jwks_file = directory / "jwks.json"
+        jwks_file.write_text(json.dumps(minter.jwks_document()), encoding="utf-8")
+        upstream_url = f"http://127.0.0.1:{upstream_port}"
+        gateway_env = {
+            "GATEWAY_UPSTREAMS": json.dumps(dict.fromkeys(SERVICES, upstream_url)),
+            "GATEWAY_ENVIRONMENT": "production",
+        }
+        if options.routes_file:
+            gateway_env["GATEWAY_ROUTES_FILE"] = str(options.routes_file)
+        python = sys.executable
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(
+                process(
+                    [
+                        python,
+                        "-m",
+                        "bench.gateway_proxy",
+                        "--serve-upstream",
+                        str(upstream_port),
+                        str(jwks_file),
+                    ],
+                    directory / "upstream.log",
+                )
+            )
+            gateway = stack.enter_context(
+                process(
+                    [
+                        python,
+                        "-m",
+                        "uvicorn",
+                        "gateway.main:create_app",
+                        "--factory",
+                        "--host",
+                        "127.0.0.1",
+                        "--port",
+                        str(gateway_port),
+                        "--no-access-log",
+                        "--loop",
+                        "uvloop",
+                        "--http",
+                        "httptools",
+                        "--log-level",
+                        "warning",
+                    ],
+                    directory / "gateway.log",
+                    env=gateway_env,
+                )
+            )
+            nginx = stack.enter_context(
+                process(
+                    ["nginx", "-c", str(nginx_config(directory, nginx_port, upstream_port))],
+                    directory / "nginx.log",
+                )
+            )
+            targets = {
+                "direct": (f"{upstream_url}{PROTECTED_PATH}", []),
+                "nginx": (f"http://127.0.0.1:{nginx_port}{PROTECTED_PATH}", []),
+                "gateway": (f"http://127.0.0.1:{gateway_port}{PROTECTED_PATH}", [gateway.pid]),
+            }
+            for url, _pids in targets.values():
+                wait_until_serving(url, auth)
+            targets["nginx"][1].extend([nginx.pid, *children(nginx.pid)])
+            # The gateway must refuse a request without a token, or it would not be measured.
+            refused = httpx.get(targets["gateway"][0], timeout=5.0)
+            if refused.status_code != 401:
+                raise RuntimeError(f"the gateway let an unauthenticated request through: {refused}")
+            runs: list[Run] = []
+            for target, (url, pids) in targets.items():  # warm up: pools, caches, JIT-less paths
+                wrk(target, url, token, connections=64, seconds=1, cpu_pids=pids)
+            for _round in range(options.rounds):
+                for target, (url, pids) in targets.items():
+                    for connections, seconds in (
+                        (64, options.seconds),
+                        (1, max(2, options.seconds // 2)),
+                    ):
+                        runs.append(
+                            wrk(
+                                target,
+                                url,
+                                token,
+                                connections=connections,
+                                seconds=seconds,
+                                cpu_pids=pids,
+                            )
+                        )
+    report(runs, rounds=options.rounds)
+    pools, one, every = routing_decision_cost()
+    print(
+        f"routing decision: 1 pool {one * 1e9:.0f} ns, {pools} pools {every * 1e9:.0f} ns, "
+        f"ratio {every / one:.3f}  (target <= 1.02)"
+    )
+
+
+def report(runs: list[Run], *, rounds: int) -> None:
+    print(f"wrk, a small authenticated JSON GET; median of {rounds} alternating rounds")
+    figures = {}
+    for target in ("direct", "nginx", "gateway"):
+        busy, alone = median_of(runs, target, 64), median_of(runs, target, 1)
+        figures[target] = (busy, alone)
+        cpu = f"{busy['cpu_us']:6.1f} us/request" if target != "direct" else "      -"
+        print(
+            f"{target:<8} -c64 {busy['rps']:8.0f} req/s  p50 {busy['p50'] * 1e3:6.2f} ms  "
+            f"p99 {busy['p99'] * 1e3:6.2f} ms  CPU {cpu}   "
+            f"-c1 p50 {alone['p50'] * 1e6:6.0f} us  non-2xx {busy['non_2xx'] + alone['non_2xx']}"
+        )
+    gateway, nginx, direct = figures["gateway"][0], figures["nginx"][0], figures["direct"][0]
+    print(f"throughput gateway/nginx  {gateway['rps'] / nginx['rps']:.2f}  (target >= 0.95)")
+    print(f"throughput gateway/direct {gateway['rps'] / direct['rps']:.2f}")
+    print(
+        f"CPU per request gateway/nginx {gateway['cpu_us'] / nginx['cpu_us']:.1f}x  "
+        f"(gateway {gateway['cpu_us']:.0f} us, target <= 90 us)"
+    )
+    for target in ("nginx", "gateway"):
+        added = (figures[target][1]["p50"] - figures["direct"][1]["p50"]) * 1e6
+        print(f"added p50 latency at -c1, {target}: {added:.0f} us  (gateway target <= 150 us)")
+
+
+if __name__ == "__main__":
+    main()

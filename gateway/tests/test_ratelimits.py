@@ -1,0 +1,116 @@
+"""Rate limits: a token bucket per user or per address and route class; an empty bucket is a
+429 with Retry-After, and the refused request reaches no service."""
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from gateway.ratelimits import RateLimited, TokenBuckets
+from gateway.routing import RateLimit
+from servicekit.testing import TokenMinter, bearer
+
+Problem = Callable[[httpx.Response, int, str], dict[str, Any]]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_bucket_lets_a_burst_through_then_one_request_per_refill() -> None:
+    clock = Clock()
+    buckets = TokenBuckets([RateLimit("default", "user", 0.5, 3)], clock=clock)
+    for _ in range(3):
+        buckets.take("default", user="c-1", address=None)
+    with pytest.raises(RateLimited) as refused:
+        buckets.take("default", user="c-1", address=None)
+    assert refused.value.headers["Retry-After"] == "2"  # one request refills in 2 s
+    clock.now += 2
+    buckets.take("default", user="c-1", address=None)
+    with pytest.raises(RateLimited):
+        buckets.take("default", user="c-1", address=None)
+
+
+@pytest.mark.parametrize(
+    ("second_caller", "route_class", "refused"),
+    [
+        ({"user": "c-1", "address": "203.0.113.9"}, "default", True),
+        ({"user": "c-2", "address": "203.0.113.9"}, "default", False),  # each user their own
+        ({"user": None, "address": "203.0.113.9"}, "default", False),  # no user: not counted
+        ({"user": "c-1", "address": "203.0.113.9"}, "search", False),  # another class
+    ],
+)
+def test_each_limit_counts_per_caller_and_route_class(
+    second_caller: dict[str, str | None], route_class: str, refused: bool
+) -> None:
+    buckets = TokenBuckets([RateLimit("default", "user", 1.0, 1)], clock=Clock())
+    buckets.take("default", user="c-1", address="203.0.113.9")
+    if refused:
+        with pytest.raises(RateLimited):
+            buckets.take(route_class, **second_caller)
+    else:
+        buckets.take(route_class, **second_caller)
+
+
+def test_a_refused_request_takes_nothing_from_its_other_buckets() -> None:
+    limits = [RateLimit("default", "address", 1.0, 5), RateLimit("default", "user", 1.0, 1)]
+    buckets = TokenBuckets(limits, clock=Clock())
+    buckets.take("default", user="c-1", address="203.0.113.9")
+    for _ in range(3):
+        with pytest.raises(RateLimited):
+            buckets.take("default", user="c-1", address="203.0.113.9")
+    for user in ("c-2", "c-3", "c-4", "c-5"):  # the address still has 4 of its 5
+        buckets.take("default", user=user, address="203.0.113.9")
+    with pytest.raises(RateLimited):
+        buckets.take("default", user="c-6", address="203.0.113.9")
+
+
+def test_buckets_beyond_the_bound_are_forgotten_least_recently_used_first() -> None:
+    buckets = TokenBuckets([RateLimit("default", "user", 1.0, 1)], max_buckets=2, clock=Clock())
+    for user in ("c-1", "c-2", "c-3"):
+        buckets.take("default", user=user, address=None)
+    buckets.take("default", user="c-1", address=None)  # forgotten: comes back full
+    with pytest.raises(RateLimited):
+        buckets.take("default", user="c-3", address=None)
+
+
+async def test_the_gateway_answers_429_with_retry_after_and_forwards_nothing_more(
+    start_gateway: Any,
+    routes_with: Callable[..., Path],
+    services: dict[str, Any],
+    token_minter: TokenMinter,
+    problem: Problem,
+) -> None:
+    routes = routes_with(
+        identity={
+            "public": [{"method": "POST", "path": "/identity/v1/token"}],
+            "route_classes": [
+                {"method": "POST", "path": "/identity/v1/token", "route_class": "credentials"}
+            ],
+        }
+    )
+    with routes.open("a", encoding="utf-8") as file:
+        file.write(
+            '[[rate_limits]]\nroute_class = "credentials"\nper = "address"\n'
+            "rate_per_second = 0.1\nburst = 2\n"
+            '[[rate_limits]]\nroute_class = "default"\nper = "user"\n'
+            "rate_per_second = 0.1\nburst = 1\n"
+        )
+    gateway = await start_gateway(routes_file=routes)
+    statuses = [(await gateway.post("/identity/v1/token")).status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+    refused = await gateway.post("/identity/v1/token")
+    problem(refused, 429, "rate_limited")
+    assert refused.headers["retry-after"] == "10"
+    assert services["identity"].received == ["/identity/v1/token"] * 2
+
+    first, second = bearer(token_minter.mint("c-1")), bearer(token_minter.mint("c-2"))
+    assert (await gateway.get("/cases/v1/cases", headers=first)).status_code == 200
+    assert (await gateway.get("/cases/v1/cases", headers=first)).status_code == 429
+    assert (await gateway.get("/cases/v1/cases", headers=second)).status_code == 200
