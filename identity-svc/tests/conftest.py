@@ -13,7 +13,8 @@ import datetime as dt
 import math
 import random
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -259,10 +260,13 @@ class Journey:
         assert response.status_code == 201, response.text
         return phone
 
-    async def login(self, phone: str, password: str = PASSWORD) -> httpx.Response:
+    async def login(
+        self, phone: str, password: str = PASSWORD, *, headers: dict[str, str] | None = None
+    ) -> httpx.Response:
         return await self.client.post(
             "/identity/v1/token",
             data={"grant_type": "password", "username": phone, "password": password},
+            headers=headers,
         )
 
     async def refresh(self, refresh_token: str) -> httpx.Response:
@@ -368,13 +372,13 @@ def identity_settings(settings: ServiceSettings) -> IdentitySettings:
     return settings
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def app(
-    identity_settings: IdentitySettings, clock: MovableClock, contracts: ContractDouble
+@asynccontextmanager
+async def started_app(
+    settings: IdentitySettings, clock: MovableClock, contracts: ContractDouble
 ) -> AsyncIterator[FastAPI]:
-    """Overrides the kit's ``app``: no test JWKS, so identity-svc verifies its own real tokens;
-    calls through the gateway reach the contract double."""
-    application = create_app(identity_settings)
+    """identity-svc with its lifespan running, on the test's clock, its calls through the
+    gateway reaching the contract double."""
+    application = create_app(settings)
     async with application.router.lifespan_context(application):
         application.state.runtime.clock = clock
         contracts.jwks = application.state.runtime.keys.jwks_document
@@ -383,6 +387,29 @@ async def app(
             transport=httpx.ASGITransport(app=contracts.app), base_url="http://gateway"
         )
         yield application
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def app(
+    identity_settings: IdentitySettings, clock: MovableClock, contracts: ContractDouble
+) -> AsyncIterator[FastAPI]:
+    """Overrides the kit's ``app``: no test JWKS, so identity-svc verifies its own real tokens;
+    calls through the gateway reach the contract double."""
+    async with started_app(identity_settings, clock, contracts) as application:
+        yield application
+
+
+AppStarter = Callable[[IdentitySettings], AbstractAsyncContextManager[FastAPI]]
+
+
+@pytest.fixture
+def start_app(clock: MovableClock, contracts: ContractDouble) -> AppStarter:
+    """Start another identity-svc app (e.g. with other settings) wired like ``app``."""
+
+    def start(settings: IdentitySettings) -> AbstractAsyncContextManager[FastAPI]:
+        return started_app(settings, clock, contracts)
+
+    return start
 
 
 @pytest.fixture

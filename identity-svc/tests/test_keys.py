@@ -4,11 +4,13 @@ JWKS, kept across restarts; and the development keys refused in production."""
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import json
 from typing import TYPE_CHECKING
 
 import httpx
+import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -16,14 +18,16 @@ from fastapi import FastAPI
 from pydantic import SecretStr, ValidationError
 from sqlalchemy import select
 
-from identity_svc.keys.service import jwk_thumbprint
+from identity_svc.keys import __main__ as keys_command
+from identity_svc.keys.service import KeyStore, jwk_thumbprint, rotate_signing_key
 from identity_svc.main import create_app
 from identity_svc.models import SigningKey
 from identity_svc.sealing import SealBroken, unseal
 from identity_svc.settings import IdentitySettings
+from servicekit.testing import bearer
 
 if TYPE_CHECKING:
-    from conftest import Journey
+    from conftest import Journey, MovableClock
 
 
 def b64url_decode(text: str) -> bytes:
@@ -101,6 +105,8 @@ def test_production_starts_with_keys_of_its_own() -> None:
         personal_data_key=keys[0],
         lookup_hash_key=keys[1],
         key_encryption_key=keys[2],
+        sms_sender="http",
+        sms_endpoint="https://sms.example.test/v1/messages",
     )
     assert settings.key_encryption_key_bytes == bytes([3]) * 32
     assert "AwMD" not in repr(settings)  # secrets stay out of reprs and logs
@@ -110,3 +116,110 @@ def test_production_starts_with_keys_of_its_own() -> None:
 def test_a_key_that_is_not_32_bytes_of_base64_is_refused(value: str) -> None:
     with pytest.raises(ValidationError):
         IdentitySettings(key_encryption_key=SecretStr(value))
+
+
+# Rotation -------------------------------------------------------------------------------------
+
+
+async def test_after_a_rotation_new_tokens_use_the_new_key_and_earlier_ones_still_verify(
+    app: FastAPI, client: httpx.AsyncClient, journey: Journey
+) -> None:
+    before = await journey.signed_in()
+    old_kid = jwt.get_unverified_header(before["access_token"])["kid"]
+
+    new_kid = await app.state.runtime.keys.rotate(now=app.state.runtime.now())
+
+    assert new_kid != old_kid
+    assert [key["kid"] for key in (await journey.jwks())["keys"]] == [new_kid, old_kid]
+    after = await journey.signed_in()
+    assert jwt.get_unverified_header(after["access_token"])["kid"] == new_kid
+    for tokens in (before, after):
+        await journey.claims(tokens["access_token"])  # verifies with the published JWKS
+        me = await client.get("/identity/v1/me", headers=bearer(tokens["access_token"]))
+        assert me.status_code == 200
+
+
+async def test_the_old_key_leaves_the_jwks_once_every_token_it_signed_has_expired(
+    app: FastAPI,
+    journey: Journey,
+    clock: MovableClock,
+    identity_settings: IdentitySettings,
+) -> None:
+    old_kid = (await journey.jwks())["keys"][0]["kid"]
+    new_kid = await app.state.runtime.keys.rotate(now=app.state.runtime.now())
+    grace = identity_settings.signing_key_grace_seconds
+    assert grace > identity_settings.access_token_ttl_seconds
+
+    clock.advance(grace - 1)
+    assert [key["kid"] for key in (await journey.jwks())["keys"]] == [new_kid, old_kid]
+    clock.advance(2)
+    assert [key["kid"] for key in (await journey.jwks())["keys"]] == [new_kid]
+
+    # A later rotation marks it retired for good.
+    newest = await app.state.runtime.keys.rotate(now=app.state.runtime.now())
+    async with app.state.database.sessionmaker() as session:
+        keys = {key.kid: key for key in await session.scalars(select(SigningKey))}
+    assert keys[old_kid].retired_at is not None
+    assert keys[new_kid].retired_at is None
+    assert keys[new_kid].superseded_at is not None
+    assert keys[newest].superseded_at is None
+
+
+async def test_an_instance_picks_up_a_rotation_made_elsewhere_when_it_refreshes(
+    app: FastAPI, identity_settings: IdentitySettings
+) -> None:
+    """Another instance, or the command, rotated: this one signs with the new key from its
+    next refresh on (run every ``signing_key_reload_seconds`` in the background)."""
+    keys = app.state.runtime.keys
+    now = app.state.runtime.now()
+    old_kid = await keys.load(now=now)
+    async with app.state.database.sessionmaker.begin() as session:
+        rotated = await rotate_signing_key(
+            session, identity_settings.key_encryption_key_bytes, now=now, grace=keys.grace
+        )
+    assert await keys.load(now=now) == old_kid  # requests never wait on the database for it
+    assert await keys.refresh(now=now) == rotated.kid
+    token = await keys.sign({"sub": "x"}, now=now)
+    assert jwt.get_unverified_header(token)["kid"] == rotated.kid
+
+
+async def test_a_key_older_than_the_maximum_age_is_rotated_on_refresh(
+    app: FastAPI, identity_settings: IdentitySettings
+) -> None:
+    runtime = app.state.runtime
+    aging = KeyStore(
+        identity_settings.key_encryption_key_bytes,
+        clock=runtime.now,
+        grace=runtime.keys.grace,
+        reload_every=runtime.keys.reload_every,
+        max_age=dt.timedelta(days=90),
+    )
+    aging.attach(app.state.database.sessionmaker)
+    now = runtime.now()
+    first = await aging.refresh(now=now)
+    assert await aging.refresh(now=now + dt.timedelta(days=89)) == first
+    second = await aging.refresh(now=now + dt.timedelta(days=90))
+    assert second != first
+    assert await aging.refresh(now=now + dt.timedelta(days=91)) == second
+
+
+def test_the_rotate_command_rotates_the_key_of_the_configured_database(
+    identity_settings: IdentitySettings,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``python -m identity_svc.keys rotate|list``, run in process with the settings it would
+    read from the environment."""
+    monkeypatch.setenv("IDENTITY_DATABASE_URL", identity_settings.database_url)
+
+    def run(command: str) -> str:
+        assert keys_command.main([command]) == 0
+        return capsys.readouterr().out
+
+    first = run("rotate").split()[1]
+    second = run("rotate").split()[1]
+    listed = run("list").splitlines()
+    assert [line.split("\t")[0] for line in listed][:2] == [second, first]
+    assert listed[0].endswith("\tpublished")
+    assert "superseded=-" in listed[0]
+    assert listed[1].endswith("\tpublished")  # superseded, still within its grace

@@ -1,16 +1,23 @@
 """identity-svc's application: lifespan, routers, error handlers — nothing else."""
 
+import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 
 import structlog
 from fastapi import FastAPI
 from sqlalchemy.exc import SQLAlchemyError
 
 from identity_svc.accounts.endpoints import router as accounts_router
+from identity_svc.credentials.endpoints import router as credentials_router
+from identity_svc.delegations.endpoints import router as delegations_router
 from identity_svc.keys.endpoints import router as keys_router
 from identity_svc.runtime import Runtime
+from identity_svc.sessions.endpoints import router as sessions_router
 from identity_svc.settings import IdentitySettings
+from identity_svc.sms.endpoints import router as sms_router
+from identity_svc.sms.senders import sms_sender_for
+from identity_svc.staff.endpoints import router as staff_router
 from identity_svc.tokens.endpoints import router as tokens_router
 from identity_svc.verification.endpoints import router as verification_router
 from servicekit.app import build_app
@@ -31,17 +38,34 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime.attach(app.state.database.sessionmaker)
         app.state.runtime = runtime
+        app.state.sms_sender = sms_sender_for(settings, app.state.http)
         try:
             await runtime.keys.load(now=runtime.now())
         except SQLAlchemyError as exc:
             # Not migrated yet: /readyz tells, and the key is made on first use instead.
             log.warning("signing_key_not_loaded", error_type=type(exc).__name__)
-        yield
+        maintenance = asyncio.create_task(runtime.keys.maintain(), name="signing-key-maintenance")
+        try:
+            yield
+        finally:
+            maintenance.cancel()
+            with suppress(asyncio.CancelledError):
+                await maintenance
 
     return build_app(
         settings,
         title="OneVisit identity-svc",
-        routers=[accounts_router, tokens_router, verification_router, keys_router],
+        routers=[
+            accounts_router,
+            tokens_router,
+            verification_router,
+            delegations_router,
+            sessions_router,
+            credentials_router,
+            sms_router,
+            staff_router,
+            keys_router,
+        ],
         lifespan=lifespan,
         jwks=jwks or runtime.keys.jwks_document,
     )

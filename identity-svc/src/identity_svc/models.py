@@ -1,5 +1,6 @@
-"""The tables of identity-svc: accounts, their sessions (refresh-token families), login
-failures, OAuth clients, signing keys, and the records of real-name and face verification.
+"""The tables of identity-svc: accounts (citizens and staff), their sessions and refresh
+tokens, login failures, SMS sign-in codes, OAuth clients, signing keys, delegations, and the
+records of real-name and face verification.
 
 Personal identifiers never sit in clear: ``*_sealed`` columns hold AES-GCM ciphertext bound to
 the account and the field, ``*_hash`` columns a keyed hash (HMAC-SHA256) to find an account by
@@ -9,7 +10,16 @@ phone or ID number without decrypting anything.
 import datetime as dt
 import uuid
 
-from sqlalchemy import Boolean, Date, Float, ForeignKey, LargeBinary, SmallInteger, String
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    Float,
+    ForeignKey,
+    LargeBinary,
+    SmallInteger,
+    String,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from servicekit.db import UTCDateTime, new_metadata, utcnow
@@ -43,12 +53,39 @@ class Account(Base):
     #: The registered residence from the population registry (an official region code).
     region_code: Mapped[str | None] = mapped_column(String(12))
 
+    #: Staff only: the catalog department id (``<region code>-<department type>``) and roles.
+    dept: Mapped[str | None] = mapped_column(String(64))
+    roles: Mapped[list[str] | None] = mapped_column(JSON)
+    #: Staff only: the administrator who created the account.
+    created_by: Mapped[uuid.UUID | None] = mapped_column()
+
     face_verified_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     #: Face mismatches since the last match or lockout.
     face_failures: Mapped[int] = mapped_column(SmallInteger, default=0)
     face_locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LoginSession(Base):
+    """A session: what one sign-in (and the refresh tokens rotating from it) belongs to, as its
+    holder sees it in the list of their sessions."""
+
+    __tablename__ = "login_session"
+
+    #: The ``family_id`` of its refresh tokens.
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("account.id"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    #: When a refresh token of the session was last issued (sign-in or refresh).
+    last_used_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    #: When its latest refresh token expires.
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    #: The ``User-Agent`` of the latest sign-in or refresh, cut to its first 300 characters.
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+    #: The client's address of the latest sign-in or refresh.
+    client_address: Mapped[str | None] = mapped_column(String(64))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class RefreshToken(Base):
@@ -68,6 +105,24 @@ class RefreshToken(Base):
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
+class Delegation(Base):
+    """A citizen (the principal) lets another citizen (the delegate) act for them, for every
+    service or a listed set of items, until a date. Either of them may revoke it."""
+
+    __tablename__ = "delegation"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    principal_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("account.id"), index=True)
+    delegate_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("account.id"), index=True)
+    #: Catalog item codes the delegate may act on; ``None`` for every service.
+    item_codes: Mapped[list[str] | None] = mapped_column(JSON)
+    valid_until: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: Which of the two revoked it.
+    revoked_by: Mapped[uuid.UUID | None] = mapped_column()
+
+
 class LoginFailure(Base):
     """A failed password login, by the keyed hash of the login name (known account or not, so
     that throttling does not reveal which phone numbers are registered)."""
@@ -77,6 +132,24 @@ class LoginFailure(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     login_hash: Mapped[str] = mapped_column(String(64), index=True)
     occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class SmsCode(Base):
+    """A one-time sign-in code sent by SMS, kept only as a keyed hash. Made for unregistered
+    phones too (nothing is sent to them), so that the answers and throttling do not reveal
+    which numbers are registered."""
+
+    __tablename__ = "sms_code"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    phone_hash: Mapped[str] = mapped_column(String(64), index=True)
+    #: HMAC-SHA256 (lookup key) over the code's id and the code: six digits hashed without a
+    #: key could be found by trying all million of them.
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    failed_attempts: Mapped[int] = mapped_column(SmallInteger, default=0)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class OAuthClient(Base):
@@ -107,6 +180,9 @@ class SigningKey(Base):
     public_x: Mapped[str] = mapped_column(String(64))
     private_key_sealed: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: When a newer key took over signing: from then on this key only verifies, and it stays
+    #: published until every token it signed has expired.
+    superseded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     #: A retired key signs nothing and leaves the JWKS.
     retired_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 

@@ -27,7 +27,17 @@ class Runtime:
     def __init__(self, settings: IdentitySettings) -> None:
         self.settings = settings
         self.clock: Clock = utcnow
-        self.keys = KeyStore(settings.key_encryption_key_bytes)
+        self.keys = KeyStore(
+            settings.key_encryption_key_bytes,
+            clock=self.now,
+            grace=dt.timedelta(seconds=settings.signing_key_grace_seconds),
+            reload_every=dt.timedelta(seconds=settings.signing_key_reload_seconds),
+            max_age=(
+                dt.timedelta(days=settings.signing_key_max_age_days)
+                if settings.signing_key_max_age_days
+                else None
+            ),
+        )
         self.personal_data = PersonalData(
             encryption_key=settings.personal_data_key_bytes,
             lookup_key=settings.lookup_hash_key_bytes,

@@ -7,6 +7,7 @@ base64-encoded. Their defaults are public development values: fine for ``develop
 
 import base64
 import binascii
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -17,6 +18,8 @@ from servicekit.settings import ServiceSettings
 DEV_PERSONAL_DATA_KEY = "ZGV2LW9ubHkgcGVyc29uYWwgZGF0YSBrZXkgMDAwMS4="
 DEV_LOOKUP_HASH_KEY = "ZGV2LW9ubHkgbG9va3VwIGhhc2gga2V5ICAgMDAwMDE="
 DEV_KEY_ENCRYPTION_KEY = "ZGV2LW9ubHkga2V5IGVuY3J5cHRpb24ga2V5IDAwMDE="
+#: The clock skew servicekit's token verifier tolerates (``leeway``).
+VERIFIER_LEEWAY_SECONDS = 5
 
 
 def _key_bytes(secret: SecretStr) -> bytes:
@@ -41,6 +44,35 @@ class IdentitySettings(ServiceSettings):
     refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=3600)
     #: Lifetime of the tokens identity-svc mints for its own calls to other services.
     service_token_ttl_seconds: int = Field(default=300, ge=30, le=3600)
+
+    #: Direct peers (the gateway) whose last ``X-Forwarded-For`` entry names the client: the
+    #: address shown in the list of sessions. From anyone else the peer's address is the client's.
+    trusted_proxies: frozenset[str] = frozenset({"127.0.0.1", "::1"})
+
+    # Signing keys.
+    #: How often each instance looks for a newer signing key (a rotation made elsewhere).
+    signing_key_reload_seconds: int = Field(default=60, ge=1, le=3600)
+    #: Rotate the signing key automatically once it is this old; 0 rotates only on command
+    #: (``python -m identity_svc.keys rotate``).
+    signing_key_max_age_days: int = Field(default=0, ge=0)
+
+    # One-time sign-in codes by SMS.
+    #: ``sink`` (development and tests: messages appended to ``<var_dir>/sms-outbox.jsonl``,
+    #: refused in production) or ``http`` (POST to ``sms_endpoint``).
+    sms_sender: Literal["sink", "http"] = "sink"
+    #: The SMS gateway's URL: it receives ``{"to", "text"}`` as JSON with a Bearer key.
+    sms_endpoint: str = ""
+    sms_api_key: SecretStr = SecretStr("")
+    sms_code_ttl_seconds: int = Field(default=300, ge=30, le=1800)
+    sms_code_max_attempts: int = Field(default=5, ge=1, le=10)
+    #: The least time between two codes for the same phone.
+    sms_resend_interval_seconds: int = Field(default=60, ge=1)
+
+    # Delegation.
+    #: The longest term a citizen may delegate for.
+    delegation_max_days: int = Field(default=366, ge=1, le=3660)
+    #: Lifetime of a token a delegate obtains by token exchange (no refresh token: exchange again).
+    delegated_token_ttl_seconds: int = Field(default=300, ge=30, le=900)
 
     # Passwords (argon2id; the defaults are argon2-cffi's RFC 9106 low-memory profile).
     argon2_time_cost: int = Field(default=3, ge=1)
@@ -67,6 +99,11 @@ class IdentitySettings(ServiceSettings):
     face_lockout_seconds: int = Field(default=1800, ge=1)
     #: How long a face match keeps the account at level of assurance 3.
     face_assurance_window_seconds: int = Field(default=600, ge=60, le=3600)
+
+    # The first platform administrator, seeded by ``python -m identity_svc.seed`` when a phone
+    # is configured: the staff account every other staff account descends from.
+    seed_admin_phone: str = ""
+    seed_admin_password: SecretStr = SecretStr("")
 
     # One OAuth client seeded by ``python -m identity_svc.seed`` when an id is configured.
     seed_client_id: str = ""
@@ -105,6 +142,34 @@ class IdentitySettings(ServiceSettings):
                 + " to 32 random bytes, base64-encoded (e.g. `openssl rand -base64 32`)"
             )
         return self
+
+    @model_validator(mode="after")
+    def _sms_sender_usable(self) -> "IdentitySettings":
+        if self.sms_sender == "sink" and self.environment == "production":
+            raise ValueError(
+                "production refuses the development SMS sink: set IDENTITY_SMS_SENDER=http "
+                "and IDENTITY_SMS_ENDPOINT"
+            )
+        if self.sms_sender == "http" and not self.sms_endpoint:
+            raise ValueError("IDENTITY_SMS_SENDER=http needs IDENTITY_SMS_ENDPOINT")
+        return self
+
+    @property
+    def sms_outbox_path(self) -> Path:
+        """Where the development sink appends the messages it would have sent."""
+        return self.var_dir / "sms-outbox.jsonl"
+
+    @property
+    def signing_key_grace_seconds(self) -> int:
+        """How long a superseded key stays published: the longest token it may have signed,
+        plus the time other instances may still sign with it before they notice the rotation,
+        plus the verifiers' leeway for clock skew."""
+        longest = max(
+            self.access_token_ttl_seconds,
+            self.service_token_ttl_seconds,
+            self.delegated_token_ttl_seconds,
+        )
+        return longest + self.signing_key_reload_seconds + VERIFIER_LEEWAY_SECONDS
 
     @property
     def personal_data_key_bytes(self) -> bytes:

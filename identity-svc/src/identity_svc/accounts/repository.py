@@ -12,6 +12,15 @@ async def get(session: AsyncSession, account_id: uuid.UUID) -> Account | None:
     return await session.get(Account, account_id)
 
 
+async def get_by_text_id(session: AsyncSession, account_id: str) -> Account | None:
+    """The account of a token's ``sub``; ``None`` when it is not an account id at all."""
+    try:
+        parsed = uuid.UUID(account_id)
+    except ValueError:
+        return None
+    return await session.get(Account, parsed)
+
+
 async def by_phone_hash(session: AsyncSession, phone_hash: str) -> Account | None:
     account: Account | None = await session.scalar(
         select(Account).where(Account.phone_hash == phone_hash)

@@ -2,17 +2,16 @@
 
 from fastapi import APIRouter, Response
 
-from identity_svc.keys import repository
 from identity_svc.keys.schemas import Jwks
-from identity_svc.keys.service import jwks_of
-from servicekit.db import SessionDep
+from identity_svc.runtime import RuntimeDep
 
 router = APIRouter(prefix="/identity/v1", tags=["keys"])
 
 
 @router.get("/.well-known/jwks.json", response_model=Jwks)
-async def jwks(session: SessionDep, response: Response) -> Jwks:
+async def jwks(runtime: RuntimeDep, response: Response) -> Jwks:
     """The public signing keys (RFC 7517); cache them for five minutes, and fetch again at once
-    when a token names a ``kid`` you do not hold."""
+    when a token names a ``kid`` you do not hold. After a rotation the previous key stays
+    listed until every token it signed has expired."""
     response.headers["Cache-Control"] = "public, max-age=300"
-    return jwks_of(list(await repository.published(session)))
+    return await runtime.keys.jwks()

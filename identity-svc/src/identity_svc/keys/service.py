@@ -4,16 +4,26 @@ database, and the public keys every service verifies tokens with.
 A key is generated and committed in a transaction of its own before it signs anything, so no
 token ever names a ``kid`` the JWKS cannot serve. Several instances starting at once may each
 make a key; all are published, and each instance signs with the newest it knows.
+
+Rotation (``rotate_signing_key``, ``python -m identity_svc.keys rotate``, or automatically at
+``signing_key_max_age_days``): a new key takes over signing and the previous one is marked
+superseded. A superseded key stays in the JWKS for the grace period
+(``IdentitySettings.signing_key_grace_seconds``: the longest token lifetime, plus the interval at
+which every instance looks for a newer key, plus the verifiers' leeway), so every token it
+signed verifies until it expires; then it leaves the JWKS, and a later rotation marks it retired.
 """
 
+import asyncio
 import base64
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
+import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import (
     Encoding,
@@ -21,12 +31,15 @@ from cryptography.hazmat.primitives.serialization import (
     PrivateFormat,
     PublicFormat,
 )
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from identity_svc.keys import repository
 from identity_svc.keys.schemas import Jwk, Jwks
 from identity_svc.models import SigningKey
 from identity_svc.sealing import seal, unseal
+
+log = structlog.get_logger("identity_svc.keys")
 
 
 def b64url(raw: bytes) -> str:
@@ -60,10 +73,22 @@ def new_signing_key(key_encryption_key: bytes, *, now: dt.datetime) -> SigningKe
 async def ensure_signing_key(
     session: AsyncSession, key_encryption_key: bytes, *, now: dt.datetime
 ) -> SigningKey:
-    """The newest published key, or a new one when there is none."""
-    keys = await repository.published(session)
-    if keys:
-        return keys[0]
+    """The key that signs, or a new one when there is none."""
+    key = await repository.signing(session)
+    if key is not None:
+        return key
+    key = new_signing_key(key_encryption_key, now=now)
+    await repository.add(session, key)
+    return key
+
+
+async def rotate_signing_key(
+    session: AsyncSession, key_encryption_key: bytes, *, now: dt.datetime, grace: dt.timedelta
+) -> SigningKey:
+    """Make a new key the signer. The keys it supersedes stay published for ``grace``; keys
+    superseded longer ago than that are marked retired."""
+    await repository.retire_superseded(session, before=now - grace, now=now)
+    await repository.supersede_all(session, now=now)
     key = new_signing_key(key_encryption_key, now=now)
     await repository.add(session, key)
     return key
@@ -80,8 +105,20 @@ class _Signer:
 
 
 class KeyStore:
-    def __init__(self, key_encryption_key: bytes) -> None:
+    def __init__(
+        self,
+        key_encryption_key: bytes,
+        *,
+        clock: Callable[[], dt.datetime],
+        grace: dt.timedelta,
+        reload_every: dt.timedelta,
+        max_age: dt.timedelta | None = None,
+    ) -> None:
         self._kek = key_encryption_key
+        self._clock = clock
+        self.grace = grace
+        self.reload_every = reload_every
+        self._max_age = max_age
         self._sessions: async_sessionmaker[AsyncSession] | None = None
         self._signer: _Signer | None = None
 
@@ -95,14 +132,48 @@ class KeyStore:
             raise RuntimeError("the key store is used before the application started")
         return self._sessions
 
+    def _use(self, key: SigningKey) -> None:
+        if self._signer is None or self._signer.kid != key.kid:
+            raw = unseal(self._kek, key.private_key_sealed, associated_data=_aad(key.kid))
+            self._signer = _Signer(key.kid, Ed25519PrivateKey.from_private_bytes(raw))
+
     async def load(self, *, now: dt.datetime) -> str:
         """Load (or make) the signing key; call it before the request's own writes."""
         if self._signer is None:
             async with self._sessionmaker().begin() as session:
                 key = await ensure_signing_key(session, self._kek, now=now)
-            raw = unseal(self._kek, key.private_key_sealed, associated_data=_aad(key.kid))
-            self._signer = _Signer(key.kid, Ed25519PrivateKey.from_private_bytes(raw))
+            self._use(key)
+        assert self._signer is not None
         return self._signer.kid
+
+    async def refresh(self, *, now: dt.datetime) -> str:
+        """Sign with the newest key from now on (a rotation made by another instance or by the
+        command), rotating first when the key has reached the maximum age."""
+        async with self._sessionmaker().begin() as session:
+            key = await ensure_signing_key(session, self._kek, now=now)
+            if self._max_age is not None and now - key.created_at >= self._max_age:
+                key = await rotate_signing_key(session, self._kek, now=now, grace=self.grace)
+                log.info("signing_key_rotated", kid=key.kid, reason="max_age")
+        self._use(key)
+        return key.kid
+
+    async def rotate(self, *, now: dt.datetime) -> str:
+        """Rotate now and sign with the new key at once."""
+        async with self._sessionmaker().begin() as session:
+            key = await rotate_signing_key(session, self._kek, now=now, grace=self.grace)
+        self._use(key)
+        log.info("signing_key_rotated", kid=key.kid, reason="requested")
+        return key.kid
+
+    async def maintain(self) -> None:
+        """Run for the application's life: every ``reload_every``, pick up the newest key.
+        Done in the background so no request ever waits on it or writes a key mid-transaction."""
+        while True:
+            await asyncio.sleep(self.reload_every.total_seconds())
+            try:
+                await self.refresh(now=self._clock())
+            except SQLAlchemyError as exc:
+                log.warning("signing_key_refresh_failed", error_type=type(exc).__name__)
 
     async def sign(self, claims: dict[str, Any], *, now: dt.datetime) -> str:
         await self.load(now=now)
@@ -113,7 +184,8 @@ class KeyStore:
 
     async def jwks(self) -> Jwks:
         async with self._sessionmaker()() as session:
-            return jwks_of(list(await repository.published(session)))
+            keys = await repository.published(session, now=self._clock(), grace=self.grace)
+        return jwks_of(list(keys))
 
     async def jwks_document(self) -> dict[str, Any]:
         """The JWKS for the kit's token verifier: identity-svc verifies with its own keys."""

@@ -5,16 +5,21 @@ import binascii
 from typing import Annotated
 from urllib.parse import unquote_plus
 
-from fastapi import APIRouter, Form, Request, Response
+from fastapi import APIRouter, Form, Request, Response, status
 
+from identity_svc.delegations import service as delegations
+from identity_svc.devices import DeviceDep
 from identity_svc.runtime import RuntimeDep
+from identity_svc.sms import service as sms
 from identity_svc.tokens import service
-from identity_svc.tokens.schemas import TokenRequest, TokenResponse
+from identity_svc.tokens.schemas import LogoutRequest, TokenRequest, TokenResponse
+from servicekit.auth import TokenVerifier
 from servicekit.db import SessionDep
 
 router = APIRouter(prefix="/identity/v1", tags=["tokens"])
 
 _BASIC_CHALLENGE = 'Basic realm="onevisit"'
+TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 
 
 @router.post("/token", response_model=TokenResponse, response_model_exclude_none=True)
@@ -24,20 +29,27 @@ async def token(
     response: Response,
     session: SessionDep,
     runtime: RuntimeDep,
+    device: DeviceDep,
 ) -> TokenResponse:
     """Exchange credentials for tokens (``application/x-www-form-urlencoded``):
 
     - ``grant_type=password``, ``username`` (the phone number), ``password``;
+    - ``grant_type=sms_code``, ``username`` (the phone number), ``code`` (sent by
+      ``POST /identity/v1/sms-codes``; a grant of this platform's own, not of RFC 6749);
     - ``grant_type=refresh_token``, ``refresh_token``: the answer carries the next refresh
       token, and the one sent is spent (sending it again ends the session);
     - ``grant_type=client_credentials`` with the client's id and secret (HTTP Basic, or
-      ``client_id`` and ``client_secret`` fields), optionally ``scope``.
+      ``client_id`` and ``client_secret`` fields), optionally ``scope``;
+    - ``grant_type=urn:ietf:params:oauth:grant-type:token-exchange`` (RFC 8693), ``subject``
+      (a delegation id, or the principal's account id) and ``actor_token`` (the delegate's own
+      access token), optionally ``scope`` (item codes within the delegation's): a short
+      access token for the principal carrying ``act``, and no refresh token.
     """
     # Tokens must not be cached by anything between here and the client (RFC 6749 §5.1).
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"
     now = runtime.now()
-    pair: service.SessionTokens | service.ClientToken
+    pair: service.SessionTokens | service.ClientToken | delegations.DelegatedToken
     if form.grant_type == "password":
         if not form.username or form.password is None:
             raise service.InvalidRequest("the password grant needs username and password")
@@ -46,13 +58,29 @@ async def token(
             runtime=runtime,
             username=form.username,
             password=form.password,
+            device=device,
+            now=now,
+        )
+    elif form.grant_type == "sms_code":
+        if not form.username or not form.code:
+            raise service.InvalidRequest("the sms_code grant needs username and code")
+        pair = await sms.sms_code_grant(
+            session=session,
+            runtime=runtime,
+            username=form.username,
+            code=form.code,
+            device=device,
             now=now,
         )
     elif form.grant_type == "refresh_token":
         if not form.refresh_token:
             raise service.InvalidRequest("the refresh_token grant needs refresh_token")
         pair = await service.refresh_token_grant(
-            session=session, runtime=runtime, refresh_token=form.refresh_token, now=now
+            session=session,
+            runtime=runtime,
+            refresh_token=form.refresh_token,
+            device=device,
+            now=now,
         )
     elif form.grant_type == "client_credentials":
         client_id, client_secret = _client_credentials(request, form)
@@ -68,10 +96,36 @@ async def token(
         except service.InvalidClient as exc:
             exc.headers.setdefault("WWW-Authenticate", _BASIC_CHALLENGE)
             raise
+    elif form.grant_type == TOKEN_EXCHANGE:
+        if not form.subject or not form.actor_token:
+            raise service.InvalidRequest("the token exchange needs subject and actor_token")
+        if form.actor_token_type not in (None, delegations.ACCESS_TOKEN_TYPE):
+            raise service.InvalidRequest(
+                f"actor_token_type must be {delegations.ACCESS_TOKEN_TYPE}"
+            )
+        verifier: TokenVerifier = request.app.state.token_verifier
+        pair = await delegations.exchange(
+            session=session,
+            runtime=runtime,
+            verifier=verifier,
+            subject=form.subject,
+            actor_token=form.actor_token,
+            scope=form.scope,
+            now=now,
+        )
     elif not form.grant_type:
         raise service.InvalidRequest("grant_type is required")
     else:
-        raise service.UnsupportedGrantType("supported: password, refresh_token, client_credentials")
+        raise service.UnsupportedGrantType(
+            f"supported: password, sms_code, refresh_token, client_credentials, {TOKEN_EXCHANGE}"
+        )
+    if isinstance(pair, delegations.DelegatedToken):
+        return TokenResponse(
+            access_token=pair.access_token,
+            expires_in=pair.expires_in,
+            scope=pair.scope,
+            issued_token_type=delegations.ACCESS_TOKEN_TYPE,
+        )
     if isinstance(pair, service.ClientToken):
         return TokenResponse(
             access_token=pair.access_token, expires_in=pair.expires_in, scope=pair.scope
@@ -81,6 +135,19 @@ async def token(
         expires_in=pair.expires_in,
         refresh_token=pair.refresh_token,
     )
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+async def logout(
+    form: Annotated[LogoutRequest, Form()], session: SessionDep, runtime: RuntimeDep
+) -> Response:
+    """End the session of a refresh token (``application/x-www-form-urlencoded``,
+    ``refresh_token``): every refresh token of it stops working; access tokens already issued
+    run out within minutes. Answers 204 whether or not the token was known (RFC 7009 §2.2)."""
+    if not form.refresh_token:
+        raise service.InvalidRequest("logout needs refresh_token")
+    await service.logout(session=session, refresh_token=form.refresh_token, now=runtime.now())
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 def _client_credentials(request: Request, form: TokenRequest) -> tuple[str, str]:

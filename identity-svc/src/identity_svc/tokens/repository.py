@@ -8,7 +8,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from identity_svc.models import LoginFailure, OAuthClient, RefreshToken
+from identity_svc.models import LoginFailure, LoginSession, OAuthClient, RefreshToken
 
 
 async def add_refresh_token(session: AsyncSession, token: RefreshToken) -> None:
@@ -42,12 +42,85 @@ async def spend_refresh_token(
 
 
 async def revoke_family(session: AsyncSession, family_id: uuid.UUID, *, now: dt.datetime) -> None:
+    """End a session: its refresh tokens, and the session as its holder lists it."""
     await session.execute(
         update(RefreshToken)
         .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
         .values(revoked_at=now)
         .execution_options(synchronize_session=False)
     )
+    await session.execute(
+        update(LoginSession)
+        .where(LoginSession.id == family_id, LoginSession.revoked_at.is_(None))
+        .values(revoked_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def revoke_sessions_of(
+    session: AsyncSession, account_id: uuid.UUID, *, keep: uuid.UUID | None, now: dt.datetime
+) -> None:
+    """End every session of the account but ``keep``."""
+    tokens = update(RefreshToken).where(
+        RefreshToken.account_id == account_id, RefreshToken.revoked_at.is_(None)
+    )
+    sessions = update(LoginSession).where(
+        LoginSession.account_id == account_id, LoginSession.revoked_at.is_(None)
+    )
+    if keep is not None:
+        tokens = tokens.where(RefreshToken.family_id != keep)
+        sessions = sessions.where(LoginSession.id != keep)
+    for statement in (tokens, sessions):
+        await session.execute(
+            statement.values(revoked_at=now).execution_options(synchronize_session=False)
+        )
+
+
+async def add_login_session(session: AsyncSession, login_session: LoginSession) -> None:
+    session.add(login_session)
+    await session.flush()
+
+
+async def touch_login_session(
+    session: AsyncSession,
+    session_id: uuid.UUID,
+    *,
+    now: dt.datetime,
+    expires_at: dt.datetime,
+    user_agent: str | None,
+    client_address: str | None,
+) -> None:
+    await session.execute(
+        update(LoginSession)
+        .where(LoginSession.id == session_id)
+        .values(
+            last_used_at=now,
+            expires_at=expires_at,
+            user_agent=user_agent,
+            client_address=client_address,
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def login_session(session: AsyncSession, session_id: uuid.UUID) -> LoginSession | None:
+    return await session.get(LoginSession, session_id)
+
+
+async def live_login_sessions(
+    session: AsyncSession, account_id: uuid.UUID, *, now: dt.datetime
+) -> Sequence[LoginSession]:
+    """The account's sessions neither ended nor run out, most recently used first."""
+    rows = await session.scalars(
+        select(LoginSession)
+        .where(
+            LoginSession.account_id == account_id,
+            LoginSession.revoked_at.is_(None),
+            LoginSession.expires_at > now,
+        )
+        .order_by(LoginSession.last_used_at.desc(), LoginSession.id.desc())
+    )
+    return rows.all()
 
 
 async def recent_login_failures(

@@ -10,16 +10,32 @@ class TokenRequest(BaseModel):
     that a missing one answers the OAuth ``invalid_request`` rather than a generic 422."""
 
     grant_type: str | None = Field(
-        default=None, description="password | refresh_token | client_credentials"
+        default=None,
+        description="password | sms_code | refresh_token | client_credentials | "
+        "urn:ietf:params:oauth:grant-type:token-exchange",
     )
     username: str | None = Field(
-        default=None, max_length=64, description="password grant: the phone number"
+        default=None, max_length=64, description="password and sms_code grants: the phone number"
     )
     password: str | None = Field(default=None, max_length=128)
+    code: str | None = Field(default=None, max_length=16, description="sms_code grant: the code")
     refresh_token: str | None = Field(default=None, max_length=256)
     scope: str | None = Field(default=None, max_length=1000)
     client_id: str | None = Field(default=None, max_length=64)
     client_secret: str | None = Field(default=None, max_length=256)
+    subject: str | None = Field(
+        default=None,
+        max_length=64,
+        description="token exchange: the delegation id, or the principal's account id",
+    )
+    actor_token: str | None = Field(
+        default=None, max_length=4096, description="token exchange: the delegate's access token"
+    )
+    actor_token_type: str | None = Field(default=None, max_length=100)
+
+
+class LogoutRequest(BaseModel):
+    refresh_token: str | None = Field(default=None, max_length=256)
 
 
 class TokenResponse(BaseModel):
@@ -30,3 +46,6 @@ class TokenResponse(BaseModel):
         default=None, description="single use: each refresh returns the next one"
     )
     scope: str | None = None
+    issued_token_type: str | None = Field(
+        default=None, description="token exchange (RFC 8693): what access_token is"
+    )

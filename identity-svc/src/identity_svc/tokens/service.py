@@ -16,14 +16,17 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import jwt
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity_svc.accounts import repository as accounts
 from identity_svc.accounts.service import effective_loa
-from identity_svc.models import Account, LoginFailure, OAuthClient, RefreshToken
+from identity_svc.devices import Device
+from identity_svc.models import Account, LoginFailure, LoginSession, OAuthClient, RefreshToken
 from identity_svc.passwords import Passwords
 from identity_svc.runtime import Runtime
 from identity_svc.tokens import repository
+from servicekit.auth import Principal
 from servicekit.ids import new_id
 from servicekit.problems import DomainError
 
@@ -95,7 +98,7 @@ def refresh_token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _base_claims(
+def base_claims(
     runtime: Runtime, *, sub: str, typ: str, loa: int, iat: int, exp: int
 ) -> dict[str, Any]:
     settings = runtime.settings
@@ -113,25 +116,32 @@ def _base_claims(
 
 
 async def access_token_for(
-    runtime: Runtime, account: Account, *, now: dt.datetime
+    runtime: Runtime, account: Account, *, now: dt.datetime, session_id: uuid.UUID | None = None
 ) -> tuple[str, int]:
     """A signed access token for the account as it stands now, and its lifetime in seconds.
-    At level 3 the token expires no later than the face window does."""
+    At level 3 the token expires no later than the face window does. ``sid`` names the session
+    the token was issued in, so that the list of sessions can tell the caller's own."""
     loa = effective_loa(account, now=now)
     iat = int(now.timestamp())
     exp = iat + runtime.settings.access_token_ttl_seconds
     if loa == 3 and account.face_verified_until is not None:
         exp = min(exp, int(account.face_verified_until.timestamp()))
-    claims = _base_claims(runtime, sub=str(account.id), typ=account.typ, loa=loa, iat=iat, exp=exp)
+    claims = base_claims(runtime, sub=str(account.id), typ=account.typ, loa=loa, iat=iat, exp=exp)
     if account.region_code:
         claims["region"] = account.region_code
+    if account.typ == "staff":
+        claims["roles"] = list(account.roles or [])
+        if account.dept:
+            claims["dept"] = account.dept
+    if session_id is not None:
+        claims["sid"] = str(session_id)
     return await runtime.keys.sign(claims, now=now), exp - iat
 
 
 async def service_token(runtime: Runtime, *, now: dt.datetime) -> str:
     """identity-svc's own token for calls to other services (typ ``service``, level 0)."""
     iat = int(now.timestamp())
-    claims = _base_claims(
+    claims = base_claims(
         runtime,
         sub=SERVICE_SUBJECT,
         typ="service",
@@ -147,24 +157,92 @@ async def issue_session_tokens(
     session: AsyncSession,
     runtime: Runtime,
     account: Account,
+    device: Device,
     now: dt.datetime,
     family_id: uuid.UUID | None = None,
 ) -> SessionTokens:
     """An access token and the next refresh token of a session (a new one unless given)."""
     await runtime.keys.load(now=now)  # before this session writes: a first key commits apart
     refresh = secrets.token_urlsafe(32)
+    expires_at = now + dt.timedelta(seconds=runtime.settings.refresh_token_ttl_seconds)
+    if family_id is None:
+        family_id = new_id()
+        await repository.add_login_session(
+            session,
+            LoginSession(
+                id=family_id,
+                account_id=account.id,
+                created_at=now,
+                last_used_at=now,
+                expires_at=expires_at,
+                user_agent=device.user_agent,
+                client_address=device.client_address,
+            ),
+        )
+    else:
+        await repository.touch_login_session(
+            session,
+            family_id,
+            now=now,
+            expires_at=expires_at,
+            user_agent=device.user_agent,
+            client_address=device.client_address,
+        )
     await repository.add_refresh_token(
         session,
         RefreshToken(
-            family_id=family_id or new_id(),
+            family_id=family_id,
             account_id=account.id,
             token_hash=refresh_token_hash(refresh),
             issued_at=now,
-            expires_at=now + dt.timedelta(seconds=runtime.settings.refresh_token_ttl_seconds),
+            expires_at=expires_at,
         ),
     )
-    access, expires_in = await access_token_for(runtime, account, now=now)
+    access, expires_in = await access_token_for(runtime, account, now=now, session_id=family_id)
     return SessionTokens(access_token=access, expires_in=expires_in, refresh_token=refresh)
+
+
+def session_id_of(principal: Principal) -> uuid.UUID | None:
+    """The ``sid`` claim of the caller's token: the session it was issued in. The kit verified
+    the token a moment ago and its ``Principal`` does not carry ``sid``, so the claim is read
+    here without verifying the signature again."""
+    claims = jwt.decode(principal.token, options={"verify_signature": False})
+    try:
+        return uuid.UUID(str(claims.get("sid")))
+    except ValueError:
+        return None
+
+
+async def step_up_tokens(
+    *,
+    session: AsyncSession,
+    runtime: Runtime,
+    account: Account,
+    principal: Principal,
+    device: Device,
+    now: dt.datetime,
+) -> SessionTokens:
+    """Tokens at the level just reached, in the caller's own session when it is still live, so
+    that one sign-in stays one session in the list. The session's earlier refresh token keeps
+    working too (each is still single-use); a token of no live session starts a new one."""
+    family_id = session_id_of(principal)
+    if family_id is not None:
+        login_session = await repository.login_session(session, family_id)
+        if (
+            login_session is None
+            or login_session.account_id != account.id
+            or login_session.revoked_at is not None
+            or login_session.expires_at <= now
+        ):
+            family_id = None
+    return await issue_session_tokens(
+        session=session,
+        runtime=runtime,
+        account=account,
+        device=device,
+        now=now,
+        family_id=family_id,
+    )
 
 
 async def _login_locked_until(
@@ -183,9 +261,20 @@ async def _login_locked_until(
     return times[0] + dt.timedelta(seconds=settings.login_lockout_seconds)
 
 
-async def _record_login_failure(
-    runtime: Runtime, login_hash: str, *, now: dt.datetime
+async def check_login_lock(
+    session: AsyncSession, runtime: Runtime, login_hash: str, *, now: dt.datetime
+) -> None:
+    """Refuse while the login name is locked out (password and SMS-code logins alike)."""
+    locked_until = await _login_locked_until(session, runtime, login_hash)
+    if locked_until is not None and locked_until > now:
+        raise _locked(locked_until, now=now)
+
+
+async def record_login_failure(
+    runtime: Runtime, login_hash: str, *, now: dt.datetime, refusal: OAuthError | None = None
 ) -> OAuthError:
+    """Count a failed login, committed on its own; returns the refusal to raise: the lockout
+    when this failure reached the limit, else ``refusal`` (by default a wrong password)."""
     settings = runtime.settings
     horizon = dt.timedelta(
         seconds=settings.login_failure_window_seconds + settings.login_lockout_seconds
@@ -198,7 +287,7 @@ async def _record_login_failure(
         locked_until = await _login_locked_until(outcomes, runtime, login_hash)
     if locked_until is not None and locked_until > now:
         return _locked(locked_until, now=now)
-    return InvalidGrant("the phone number or the password is wrong")
+    return refusal or InvalidGrant("the phone number or the password is wrong")
 
 
 def _locked(locked_until: dt.datetime, *, now: dt.datetime) -> LoginLocked:
@@ -210,27 +299,38 @@ def _locked(locked_until: dt.datetime, *, now: dt.datetime) -> LoginLocked:
 
 
 async def password_grant(
-    *, session: AsyncSession, runtime: Runtime, username: str, password: str, now: dt.datetime
+    *,
+    session: AsyncSession,
+    runtime: Runtime,
+    username: str,
+    password: str,
+    device: Device,
+    now: dt.datetime,
 ) -> SessionTokens:
     login_hash = runtime.personal_data.lookup_hash("phone", username.strip())
-    locked_until = await _login_locked_until(session, runtime, login_hash)
-    if locked_until is not None and locked_until > now:
-        raise _locked(locked_until, now=now)
+    await check_login_lock(session, runtime, login_hash, now=now)
     account = await accounts.by_phone_hash(session, login_hash)
     if account is None:
         await runtime.passwords.verify_nobody(password)
-        raise await _record_login_failure(runtime, login_hash, now=now)
+        raise await record_login_failure(runtime, login_hash, now=now)
     if not await runtime.passwords.verify(account.password_hash, password):
-        raise await _record_login_failure(runtime, login_hash, now=now)
+        raise await record_login_failure(runtime, login_hash, now=now)
     await runtime.keys.load(now=now)  # before this session writes: a first key commits apart
     await repository.forget_login_failures(session, login_hash)
     if runtime.passwords.needs_rehash(account.password_hash):
         account.password_hash = await runtime.passwords.hash(password)
-    return await issue_session_tokens(session=session, runtime=runtime, account=account, now=now)
+    return await issue_session_tokens(
+        session=session, runtime=runtime, account=account, device=device, now=now
+    )
 
 
 async def refresh_token_grant(
-    *, session: AsyncSession, runtime: Runtime, refresh_token: str, now: dt.datetime
+    *,
+    session: AsyncSession,
+    runtime: Runtime,
+    refresh_token: str,
+    device: Device,
+    now: dt.datetime,
 ) -> SessionTokens:
     presented = await repository.refresh_token_by_hash(session, refresh_token_hash(refresh_token))
     if presented is None:
@@ -252,8 +352,21 @@ async def refresh_token_grant(
         # A concurrent refresh with the same token won the race.
         raise InvalidGrant("the refresh token was already used")
     return await issue_session_tokens(
-        session=session, runtime=runtime, account=account, now=now, family_id=presented.family_id
+        session=session,
+        runtime=runtime,
+        account=account,
+        device=device,
+        now=now,
+        family_id=presented.family_id,
     )
+
+
+async def logout(*, session: AsyncSession, refresh_token: str, now: dt.datetime) -> None:
+    """End the session the refresh token belongs to, spent or not: whoever holds any token of
+    a session may end it. An unknown token ends nothing and is not an error."""
+    presented = await repository.refresh_token_by_hash(session, refresh_token_hash(refresh_token))
+    if presented is not None:
+        await repository.revoke_family(session, presented.family_id, now=now)
 
 
 async def client_credentials_grant(
@@ -279,7 +392,7 @@ async def client_credentials_grant(
     granted = " ".join(requested)
     iat = int(now.timestamp())
     exp = iat + runtime.settings.access_token_ttl_seconds
-    claims = _base_claims(
+    claims = base_claims(
         runtime, sub=oauth_client.client_id, typ=oauth_client.typ, loa=0, iat=iat, exp=exp
     )
     claims["scope"] = granted

@@ -2,6 +2,7 @@
 
 from fastapi import APIRouter, status
 
+from identity_svc.devices import DeviceDep
 from identity_svc.personal_data import mask_id_number, mask_name
 from identity_svc.runtime import HttpDep, RuntimeDep
 from identity_svc.verification import service
@@ -25,6 +26,7 @@ async def verify_real_name(
     session: SessionDep,
     runtime: RuntimeDep,
     http: HttpDep,
+    device: DeviceDep,
 ) -> RealNameResult:
     """Check name + ID number against the population registry; on a match the account reaches
     level 2 and the answer carries fresh tokens with ``loa`` 2 and ``region``."""
@@ -35,6 +37,7 @@ async def verify_real_name(
         principal=principal,
         name=payload.name,
         id_number=payload.id_number,
+        device=device,
         now=runtime.now(),
     )
     tokens = outcome.tokens
@@ -76,6 +79,7 @@ async def verify_face(
     session: SessionDep,
     runtime: RuntimeDep,
     http: HttpDep,
+    device: DeviceDep,
 ) -> FaceVerificationResult:
     """Compare the phone's face template with the registry's under a challenge; a match holds
     level 3 for a window, and the answer carries a token that expires no later than it."""
@@ -86,6 +90,7 @@ async def verify_face(
         principal=principal,
         challenge_id=payload.challenge_id,
         template=payload.template,
+        device=device,
         now=runtime.now(),
     )
     tokens = outcome.tokens

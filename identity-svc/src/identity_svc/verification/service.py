@@ -33,9 +33,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from identity_svc.accounts import repository as accounts
 from identity_svc.accounts.service import citizen_account
 from identity_svc.clients import exchange
+from identity_svc.devices import Device
 from identity_svc.models import Account, FaceAttempt, FaceChallenge, RealNameAttempt
 from identity_svc.runtime import Runtime
-from identity_svc.tokens.service import SessionTokens, issue_session_tokens, service_token
+from identity_svc.tokens.service import SessionTokens, service_token, step_up_tokens
 from identity_svc.verification import repository
 from identity_svc.verification.schemas import TEMPLATE_DIMENSIONS
 from servicekit.auth import InsufficientAssurance, Principal, require_assurance
@@ -200,6 +201,7 @@ async def verify_real_name(
     principal: Principal,
     name: str,
     id_number: str,
+    device: Device,
     now: dt.datetime,
 ) -> RealNameOutcome:
     _holder(principal)
@@ -263,7 +265,14 @@ async def verify_real_name(
             exchange_call_id=answer.call_id,
         ),
     )
-    tokens = await issue_session_tokens(session=session, runtime=runtime, account=account, now=now)
+    tokens = await step_up_tokens(
+        session=session,
+        runtime=runtime,
+        account=account,
+        principal=principal,
+        device=device,
+        now=now,
+    )
     return RealNameOutcome(account=account, name=name, resident=resident, tokens=tokens)
 
 
@@ -342,6 +351,7 @@ async def verify_face(
     principal: Principal,
     challenge_id: uuid.UUID,
     template: list[float],
+    device: Device,
     now: dt.datetime,
 ) -> FaceOutcome:
     _holder(principal)
@@ -389,7 +399,14 @@ async def verify_face(
     )
     account.face_failures = 0
     await accounts.flush(session)
-    tokens = await issue_session_tokens(session=session, runtime=runtime, account=account, now=now)
+    tokens = await step_up_tokens(
+        session=session,
+        runtime=runtime,
+        account=account,
+        principal=principal,
+        device=device,
+        now=now,
+    )
     return FaceOutcome(account=account, tokens=tokens)
 
 

@@ -1,0 +1,1 @@
+"""An account holder changing their own credentials (the password)."""

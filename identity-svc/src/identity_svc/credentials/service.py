@@ -1,0 +1,52 @@
+"""The rules of changing a password: only the account holder (never a delegate acting for
+them), proving the current password under the same throttling as a login; every other session
+of the account ends, the one making the change lives on."""
+
+import datetime as dt
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from identity_svc.accounts import repository as accounts
+from identity_svc.accounts.service import AccountNotFound
+from identity_svc.delegations.service import refuse_delegates
+from identity_svc.passwords import check_password_policy
+from identity_svc.runtime import Runtime
+from identity_svc.tokens import repository as tokens
+from identity_svc.tokens.service import (
+    LoginLocked,
+    check_login_lock,
+    record_login_failure,
+    session_id_of,
+)
+from servicekit.auth import Principal, require_type
+from servicekit.problems import Forbidden
+
+
+class WrongPassword(Forbidden):
+    code = "wrong_password"
+    title = "The current password is wrong"
+
+
+async def change_password(
+    *,
+    session: AsyncSession,
+    runtime: Runtime,
+    principal: Principal,
+    current_password: str,
+    new_password: str,
+    now: dt.datetime,
+) -> None:
+    refuse_delegates(principal)
+    require_type(principal, "citizen", "staff")
+    account = await accounts.get_by_text_id(session, principal.sub)
+    if account is None:
+        raise AccountNotFound()
+    await check_login_lock(session, runtime, account.phone_hash, now=now)
+    if not await runtime.passwords.verify(account.password_hash, current_password):
+        refusal = await record_login_failure(runtime, account.phone_hash, now=now)
+        raise refusal if isinstance(refusal, LoginLocked) else WrongPassword()
+    phone = runtime.personal_data.unseal("phone", account.phone_sealed, account_id=account.id)
+    check_password_policy(new_password, phone=phone)
+    account.password_hash = await runtime.passwords.hash(new_password)
+    await accounts.flush(session)
+    await tokens.revoke_sessions_of(session, account.id, keep=session_id_of(principal), now=now)

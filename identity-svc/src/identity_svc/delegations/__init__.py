@@ -1,0 +1,1 @@
+"""Delegation: a citizen lets another act for them, and the delegate's token exchange."""

@@ -1,0 +1,98 @@
+"""HTTP endpoints for delegations: grant, list (given and received), revoke."""
+
+import datetime as dt
+import uuid
+
+from fastapi import APIRouter, Response, status
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from identity_svc.accounts import repository as accounts
+from identity_svc.delegations import service
+from identity_svc.delegations.schemas import (
+    DelegationCreate,
+    DelegationList,
+    DelegationRead,
+    PartyRead,
+)
+from identity_svc.models import Account, Delegation
+from identity_svc.personal_data import mask_name, mask_phone
+from identity_svc.runtime import Runtime, RuntimeDep
+from servicekit.auth import PrincipalDep
+from servicekit.db import SessionDep
+
+router = APIRouter(prefix="/identity/v1/me/delegations", tags=["delegations"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=DelegationRead)
+async def grant_delegation(
+    payload: DelegationCreate, principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep
+) -> DelegationRead:
+    """Let the citizen registered with ``delegate_phone`` act for you (level 2 needed), for
+    every service or the listed ``item_codes``, until ``valid_until``. The delegate then
+    exchanges their own access token for one acting for you (``POST /identity/v1/token``,
+    ``grant_type=urn:ietf:params:oauth:grant-type:token-exchange``)."""
+    now = runtime.now()
+    delegation = await service.grant(
+        session=session,
+        runtime=runtime,
+        principal=principal,
+        delegate_phone=payload.delegate_phone,
+        item_codes=payload.item_codes,
+        valid_until=payload.valid_until,
+        now=now,
+    )
+    return await _view(session, runtime, delegation, now=now)
+
+
+@router.get("", response_model=DelegationList)
+async def list_delegations(
+    principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep
+) -> DelegationList:
+    """The delegations you gave and those you received, newest first, with their status."""
+    now = runtime.now()
+    given, received = await service.of_holder(session=session, principal=principal)
+    return DelegationList(
+        given=[await _view(session, runtime, d, now=now) for d in given],
+        received=[await _view(session, runtime, d, now=now) for d in received],
+    )
+
+
+@router.delete("/{delegation_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def revoke_delegation(
+    delegation_id: uuid.UUID, principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep
+) -> Response:
+    """Revoke a delegation you gave or received; tokens already exchanged run out within
+    minutes, and no new one is issued."""
+    await service.revoke(
+        session=session, principal=principal, delegation_id=delegation_id, now=runtime.now()
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+async def _view(
+    session: AsyncSession, runtime: Runtime, delegation: Delegation, *, now: dt.datetime
+) -> DelegationRead:
+    principal = await accounts.get(session, delegation.principal_id)
+    delegate = await accounts.get(session, delegation.delegate_id)
+    # Both exist: foreign keys.
+    assert principal is not None
+    assert delegate is not None
+    return DelegationRead(
+        id=delegation.id,
+        principal=_party(runtime, principal),
+        delegate=_party(runtime, delegate),
+        item_codes=delegation.item_codes,
+        valid_until=delegation.valid_until,
+        created_at=delegation.created_at,
+        revoked_at=delegation.revoked_at,
+        status=service.status_of(delegation, now=now),
+    )
+
+
+def _party(runtime: Runtime, account: Account) -> PartyRead:
+    personal = runtime.personal_data
+    phone = personal.unseal("phone", account.phone_sealed, account_id=account.id)
+    name = None
+    if account.name_sealed is not None:
+        name = mask_name(personal.unseal("name", account.name_sealed, account_id=account.id))
+    return PartyRead(id=account.id, phone_masked=mask_phone(phone), name_masked=name)

@@ -1,0 +1,302 @@
+"""The rules of delegation (a grandson helps his grandmother).
+
+A citizen at level 2 or more (the principal) grants another citizen (the delegate), named by
+their registered phone, the right to act for them, for every service or a listed set of catalog
+items, until a date. Both see it; either revokes it.
+
+The delegate acts by token exchange (RFC 8693): they present their own access token as the
+``actor_token`` and name the delegation (or the principal) as the ``subject``; they get a short
+access token whose ``sub`` is the principal and whose ``act`` names themselves, so every
+downstream record keeps both ids. Its level is the lower of the two people's, its ``scope`` the
+delegated item codes when the delegation is restricted, and it has no refresh token: the
+delegate exchanges again. A token carrying ``act`` can neither delegate, nor be exchanged again,
+nor manage the principal's delegations, sessions or credentials.
+"""
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from identity_svc.accounts import repository as accounts
+from identity_svc.accounts.service import citizen_account, effective_loa
+from identity_svc.delegations import repository
+from identity_svc.delegations.schemas import DelegationStatus
+from identity_svc.models import Account, Delegation
+from identity_svc.runtime import Runtime
+from identity_svc.tokens.service import OAuthError, base_claims
+from servicekit.auth import (
+    InsufficientAssurance,
+    Principal,
+    TokenVerifier,
+    require_assurance,
+    require_type,
+)
+from servicekit.problems import Conflict, DomainError, Forbidden, NotFound, Unauthenticated
+
+#: RFC 8693 §3: the token types this exchange takes and gives.
+ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
+
+
+class DelegateCannotDelegate(Forbidden):
+    code = "delegate_cannot_delegate"
+    title = "A delegate acting for someone cannot delegate further"
+
+
+class DelegatedTokenRefused(Forbidden):
+    code = "delegated_token_refused"
+    title = "Only the account holder can do this, not a delegate acting for them"
+
+
+class DelegateNotFound(NotFound):
+    code = "delegate_not_found"
+    title = "No citizen is registered with this phone number"
+
+
+class CannotDelegateToSelf(DomainError):
+    status = 422
+    code = "cannot_delegate_to_self"
+    title = "A citizen cannot delegate to themselves"
+
+
+class InvalidValidUntil(DomainError):
+    status = 422
+    code = "invalid_valid_until"
+    title = "A delegation must end in the future, within the longest term allowed"
+
+
+class DelegationExists(Conflict):
+    code = "delegation_exists"
+    title = "This citizen already holds a delegation from you in force: revoke it first"
+
+
+class DelegationNotFound(NotFound):
+    code = "delegation_not_found"
+    title = "No such delegation given or received by you"
+
+
+# Token-exchange refusals: OAuth errors of the token endpoint (RFC 8693 §2.2.2).
+
+
+class InvalidActorToken(OAuthError):
+    code = "invalid_actor_token"
+    title = "The actor token is not a valid citizen access token"
+    oauth_error = "invalid_request"
+
+
+class ChainedDelegationRefused(OAuthError):
+    code = "delegate_cannot_delegate"
+    title = "A delegated token cannot be exchanged for another"
+    oauth_error = "invalid_grant"
+
+
+class ExchangeDelegationNotFound(OAuthError):
+    code = "delegation_not_found"
+    title = "No delegation to the actor matches the subject"
+    oauth_error = "invalid_grant"
+
+
+class DelegationRevoked(OAuthError):
+    code = "delegation_revoked"
+    title = "The delegation was revoked"
+    oauth_error = "invalid_grant"
+
+
+class DelegationExpired(OAuthError):
+    code = "delegation_expired"
+    title = "The delegation has ended"
+    oauth_error = "invalid_grant"
+
+
+class DelegationScopeExceeded(OAuthError):
+    code = "delegation_scope_exceeded"
+    title = "The requested scope names items the delegation does not cover"
+    oauth_error = "invalid_scope"
+
+
+def refuse_delegates(principal: Principal) -> None:
+    """Things only the account holder does: managing delegations, sessions, credentials."""
+    if principal.act is not None:
+        raise DelegatedTokenRefused()
+
+
+def status_of(delegation: Delegation, *, now: dt.datetime) -> DelegationStatus:
+    if delegation.revoked_at is not None:
+        return "revoked"
+    if delegation.valid_until <= now:
+        return "expired"
+    return "active"
+
+
+async def grant(
+    *,
+    session: AsyncSession,
+    runtime: Runtime,
+    principal: Principal,
+    delegate_phone: str,
+    item_codes: Sequence[str] | None,
+    valid_until: dt.datetime,
+    now: dt.datetime,
+) -> Delegation:
+    if principal.act is not None:
+        raise DelegateCannotDelegate()
+    require_type(principal, "citizen")
+    require_assurance(principal, 2)
+    account = await citizen_account(session=session, principal=principal)
+    if account.loa < 2:  # the account is the authority, not the token
+        raise InsufficientAssurance(
+            "this needs a verified real name",
+            required_loa=2,
+            current_loa=account.loa,
+            step="real_name",
+        )
+    longest = dt.timedelta(days=runtime.settings.delegation_max_days)
+    if valid_until <= now or valid_until > now + longest:
+        raise InvalidValidUntil(max_days=runtime.settings.delegation_max_days)
+    delegate = await accounts.by_phone_hash(
+        session, runtime.personal_data.lookup_hash("phone", delegate_phone)
+    )
+    if delegate is None or delegate.typ != "citizen":
+        raise DelegateNotFound()
+    if delegate.id == account.id:
+        raise CannotDelegateToSelf()
+    existing = await repository.active_between(
+        session, principal_id=account.id, delegate_id=delegate.id, now=now
+    )
+    if existing is not None:
+        raise DelegationExists(delegation_id=str(existing.id))
+    delegation = Delegation(
+        principal_id=account.id,
+        delegate_id=delegate.id,
+        item_codes=sorted(set(item_codes)) if item_codes is not None else None,
+        valid_until=valid_until,
+        created_at=now,
+    )
+    await repository.add(session, delegation)
+    return delegation
+
+
+async def of_holder(
+    *, session: AsyncSession, principal: Principal
+) -> tuple[list[Delegation], list[Delegation]]:
+    """The delegations the caller gave and received."""
+    refuse_delegates(principal)
+    account = await citizen_account(session=session, principal=principal)
+    everything = await repository.of_account(session, account.id)
+    given = [d for d in everything if d.principal_id == account.id]
+    received = [d for d in everything if d.delegate_id == account.id]
+    return given, received
+
+
+async def revoke(
+    *, session: AsyncSession, principal: Principal, delegation_id: uuid.UUID, now: dt.datetime
+) -> None:
+    """Either party revokes; revoking a revoked delegation changes nothing."""
+    refuse_delegates(principal)
+    account = await citizen_account(session=session, principal=principal)
+    delegation = await repository.get(session, delegation_id)
+    if delegation is None or account.id not in (delegation.principal_id, delegation.delegate_id):
+        raise DelegationNotFound()
+    if delegation.revoked_at is None:
+        delegation.revoked_at = now
+        delegation.revoked_by = account.id
+        await repository.flush(session)
+
+
+@dataclass(frozen=True)
+class DelegatedToken:
+    access_token: str
+    expires_in: int
+    scope: str | None
+
+
+async def _actor(verifier: TokenVerifier, actor_token: str) -> Principal:
+    try:
+        actor = await verifier.verify(actor_token)
+    except Unauthenticated as exc:
+        raise InvalidActorToken(exc.detail or exc.title) from exc
+    if actor.act is not None:
+        raise ChainedDelegationRefused()
+    if actor.typ != "citizen":
+        raise InvalidActorToken("the actor must be a citizen")
+    return actor
+
+
+async def _delegation_for(
+    session: AsyncSession, *, subject: str, delegate_id: uuid.UUID, now: dt.datetime
+) -> Delegation:
+    """The delegation the subject names: its id, or the principal's account id (then the one
+    in force between the principal and the actor)."""
+    try:
+        subject_id = uuid.UUID(subject)
+    except ValueError as exc:
+        raise ExchangeDelegationNotFound() from exc
+    delegation = await repository.get(session, subject_id)
+    if delegation is None:
+        delegation = await repository.active_between(
+            session, principal_id=subject_id, delegate_id=delegate_id, now=now
+        )
+    if delegation is None or delegation.delegate_id != delegate_id:
+        raise ExchangeDelegationNotFound()
+    if delegation.revoked_at is not None:
+        raise DelegationRevoked(revoked_at=delegation.revoked_at.isoformat())
+    if delegation.valid_until <= now:
+        raise DelegationExpired(valid_until=delegation.valid_until.isoformat())
+    return delegation
+
+
+def _granted_scope(delegation: Delegation, requested: str | None) -> list[str] | None:
+    """The item codes the token may act on: those asked for, within the delegation's."""
+    if not requested:
+        return delegation.item_codes
+    asked = sorted(set(requested.split()))
+    if delegation.item_codes is not None:
+        beyond = sorted(set(asked) - set(delegation.item_codes))
+        if beyond:
+            raise DelegationScopeExceeded(refused_scopes=beyond)
+    return asked
+
+
+async def exchange(
+    *,
+    session: AsyncSession,
+    runtime: Runtime,
+    verifier: TokenVerifier,
+    subject: str,
+    actor_token: str,
+    scope: str | None,
+    now: dt.datetime,
+) -> DelegatedToken:
+    actor = await _actor(verifier, actor_token)
+    delegate = await citizen_account(session=session, principal=actor)
+    delegation = await _delegation_for(session, subject=subject, delegate_id=delegate.id, now=now)
+    principal = await accounts.get(session, delegation.principal_id)
+    if principal is None:
+        raise ExchangeDelegationNotFound()
+    items = _granted_scope(delegation, scope)
+
+    loa = min(actor.loa, effective_loa(delegate, now=now), effective_loa(principal, now=now))
+    iat = int(now.timestamp())
+    ends = [
+        iat + runtime.settings.delegated_token_ttl_seconds,
+        int(delegation.valid_until.timestamp()),
+    ]
+    if loa == 3:
+        ends += [_face_window_end(delegate), _face_window_end(principal)]
+    exp = min(ends)
+    claims = base_claims(runtime, sub=str(principal.id), typ="citizen", loa=loa, iat=iat, exp=exp)
+    claims["act"] = {"sub": str(delegate.id)}
+    if principal.region_code:
+        claims["region"] = principal.region_code
+    granted = " ".join(items) if items is not None else None
+    if granted is not None:
+        claims["scope"] = granted
+    token = await runtime.keys.sign(claims, now=now)
+    return DelegatedToken(access_token=token, expires_in=exp - iat, scope=granted)
+
+
+def _face_window_end(account: Account) -> int:
+    assert account.face_verified_until is not None  # level 3 holds only inside the window
+    return int(account.face_verified_until.timestamp())

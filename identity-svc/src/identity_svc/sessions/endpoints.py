@@ -1,0 +1,50 @@
+"""HTTP endpoints for a citizen's sessions: list them, end one."""
+
+import uuid
+
+from fastapi import APIRouter, Response, status
+
+from identity_svc.runtime import RuntimeDep
+from identity_svc.sessions import service
+from identity_svc.sessions.schemas import SessionList, SessionRead
+from identity_svc.tokens.service import session_id_of
+from servicekit.auth import PrincipalDep
+from servicekit.db import SessionDep
+
+router = APIRouter(prefix="/identity/v1/me/sessions", tags=["sessions"])
+
+
+@router.get("", response_model=SessionList)
+async def list_sessions(
+    principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep
+) -> SessionList:
+    """Your sessions still in force, most recently used first: when each began and was last
+    used, from which device (``User-Agent``) and address. ``current`` marks this one."""
+    found = await service.live_sessions(session=session, principal=principal, now=runtime.now())
+    current = session_id_of(principal)
+    return SessionList(
+        sessions=[
+            SessionRead(
+                id=s.id,
+                created_at=s.created_at,
+                last_used_at=s.last_used_at,
+                expires_at=s.expires_at,
+                user_agent=s.user_agent,
+                client_address=s.client_address,
+                current=s.id == current,
+            )
+            for s in found
+        ]
+    )
+
+
+@router.delete("/{session_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def end_session(
+    session_id: uuid.UUID, principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep
+) -> Response:
+    """End one of your sessions: its refresh tokens stop working at once, its access tokens
+    run out within minutes."""
+    await service.end_session(
+        session=session, principal=principal, session_id=session_id, now=runtime.now()
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,33 @@
+"""HTTP endpoint for one-time sign-in codes by SMS (sign in with them at the token endpoint)."""
+
+from fastapi import APIRouter, Request, status
+
+from identity_svc.runtime import RuntimeDep
+from identity_svc.sms import service
+from identity_svc.sms.schemas import SmsCodeCreate, SmsCodeSent
+from identity_svc.sms.senders import SmsSender
+from servicekit.db import SessionDep
+
+router = APIRouter(prefix="/identity/v1", tags=["sms codes"])
+
+
+def sender_of(request: Request) -> SmsSender:
+    sender: SmsSender = request.app.state.sms_sender
+    return sender
+
+
+@router.post("/sms-codes", status_code=status.HTTP_202_ACCEPTED, response_model=SmsCodeSent)
+async def send_sms_code(
+    payload: SmsCodeCreate, request: Request, session: SessionDep, runtime: RuntimeDep
+) -> SmsCodeSent:
+    """Send a six-digit sign-in code to a registered phone; the answer is the same for any
+    phone. Then ``POST /identity/v1/token`` with ``grant_type=sms_code``, ``username`` (the
+    phone) and ``code``."""
+    sent = await service.send_code(
+        session=session,
+        runtime=runtime,
+        sender=sender_of(request),
+        phone=payload.phone,
+        now=runtime.now(),
+    )
+    return SmsCodeSent(expires_in=sent.expires_in, resend_after=sent.resend_after)

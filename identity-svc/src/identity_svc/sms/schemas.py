@@ -1,0 +1,21 @@
+"""What the API takes and gives for SMS codes."""
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from identity_svc.accounts.schemas import PHONE_PATTERN
+
+
+class SmsCodeCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    phone: str = Field(pattern=PHONE_PATTERN)
+    purpose: Literal["login"] = "login"
+
+
+class SmsCodeSent(BaseModel):
+    """The same answer whether or not the phone is registered."""
+
+    expires_in: int = Field(description="seconds the code stays valid")
+    resend_after: int = Field(description="seconds before another code may be asked for")

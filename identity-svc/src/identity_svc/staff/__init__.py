@@ -1,0 +1,1 @@
+"""Staff accounts: department staff and administrators, created by administrators."""

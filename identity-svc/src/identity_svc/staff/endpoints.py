@@ -1,0 +1,38 @@
+"""HTTP endpoint for staff accounts: an administrator creates one."""
+
+from fastapi import APIRouter, status
+
+from identity_svc.personal_data import mask_phone
+from identity_svc.runtime import RuntimeDep
+from identity_svc.staff import service
+from identity_svc.staff.schemas import StaffCreate, StaffRead
+from servicekit.auth import PrincipalDep
+from servicekit.db import SessionDep
+
+router = APIRouter(prefix="/identity/v1/staff", tags=["staff"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=StaffRead)
+async def create_staff(
+    payload: StaffCreate, principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep
+) -> StaffRead:
+    """Create a staff account (an administrator's token needed): a ``department_admin`` for
+    their own department with ``handler``/``supervisor``/``department_admin``; a
+    ``platform_admin`` anything. The staff member signs in with the password grant."""
+    account = await service.create_staff(
+        session=session,
+        runtime=runtime,
+        principal=principal,
+        phone=payload.phone,
+        password=payload.password,
+        dept=payload.dept,
+        roles=payload.roles,
+        now=runtime.now(),
+    )
+    return StaffRead(
+        id=account.id,
+        phone_masked=mask_phone(payload.phone),
+        dept=account.dept,
+        roles=list(account.roles or []),
+        created_by=account.created_by,
+    )
