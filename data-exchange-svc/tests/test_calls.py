@@ -45,7 +45,7 @@ async def test_identity_svc_reads_the_demo_citizens_region_and_face_template(
     )
     assert response.status_code == 200, response.text
     body = response.json()
-    assert set(body) == {"call_id", "resource", "fields", "source_timestamp"}
+    assert set(body) == {"call_id", "resource", "fields", "source_timestamp", "receipt"}
     assert body["resource"] == "population"
     assert set(body["fields"]) == {"registered_region", "face_template"}
     assert body["fields"]["registered_region"] == "330302026003"

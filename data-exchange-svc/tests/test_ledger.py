@@ -1,10 +1,11 @@
-"""The access ledger: every match and call, allowed or refused, chained so tampering shows."""
+"""The access ledger: every match and call, allowed or refused, in a Merkle tree whose signed
+heads make tampering show."""
 
 import asyncio
-import dataclasses
 import datetime as dt
+import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -14,16 +15,10 @@ from sqlalchemy import delete, text, update
 
 from data_exchange_svc.identifiers import IdentifierProtector
 from data_exchange_svc.ledger import repository
-from data_exchange_svc.ledger.chain import (
-    GENESIS_HASH,
-    ChainedEntry,
-    ChainReport,
-    EntryContent,
-    entry_hash,
-    verify_chain,
-)
-from data_exchange_svc.ledger.service import verify_ledger
-from data_exchange_svc.models import LedgerEntry
+from data_exchange_svc.ledger.merkle import Frontier, node_id
+from data_exchange_svc.ledger.service import LedgerReport, audit, content_of
+from data_exchange_svc.ledger.verify import main as verify_main
+from data_exchange_svc.models import LedgerCheckpoint, LedgerEntry, LedgerNode
 from servicekit.testing import TokenMinter, bearer
 
 Headers = dict[str, str]
@@ -49,9 +44,9 @@ async def ledger_entries(app: FastAPI) -> list[LedgerEntry]:
         return await repository.entries_in_order(session)
 
 
-async def ledger_report(app: FastAPI) -> ChainReport:
+async def ledger_report(app: FastAPI) -> LedgerReport:
     async with app.state.database.sessionmaker() as session:
-        return await verify_ledger(session)
+        return await audit(session, app.state.ledger_signer.public_key)
 
 
 async def test_every_match_and_call_allowed_or_refused_is_in_the_ledger_in_order(
@@ -130,7 +125,7 @@ async def test_requests_without_a_valid_token_or_body_are_not_access_attempts(
     assert await ledger_entries(app) == []
 
 
-async def test_concurrent_calls_take_consecutive_numbers_and_keep_the_chain(
+async def test_concurrent_calls_take_consecutive_numbers_and_keep_the_tree(
     app: FastAPI, client: httpx.AsyncClient, identity_svc: Headers
 ) -> None:
     bodies = [CALL, {**CALL, "purpose": "marketing"}, MATCH] * 6
@@ -150,46 +145,96 @@ async def test_concurrent_calls_take_consecutive_numbers_and_keep_the_chain(
     assert (await ledger_report(app)).intact
 
 
-TAMPERING: list[tuple[str, Any, int, str]] = [
+def rewrite_entry_with_its_leaf_and_nodes(seq: int) -> Callable[[Any], Awaitable[None]]:
+    """Edit an entry and recompute its stored leaf and every stored node above it: a forger
+    with write access to the tables, but not to the signing key."""
+
+    async def edit(session: Any) -> None:
+        await session.execute(
+            update(LedgerEntry).where(LedgerEntry.seq == seq).values(purpose="audit")
+        )
+        entries = await repository.entries_in_order(session)
+        frontier = Frontier()
+        for entry in entries:
+            for key, value in frontier.append(content_of(entry).leaf_hash()):
+                await session.execute(
+                    update(LedgerNode).where(LedgerNode.id == node_id(key)).values(hash=value)
+                )
+
+    return edit
+
+
+def run(statement: Any) -> Callable[[Any], Awaitable[None]]:
+    async def edit(session: Any) -> None:
+        await session.execute(statement.execution_options(synchronize_session=False))
+
+    return edit
+
+
+TAMPERING: list[tuple[str, Callable[[Any], Awaitable[None]], int, str]] = [
     (
         "rewrite a purpose",
-        update(LedgerEntry).where(LedgerEntry.seq == 2).values(purpose="audit"),
+        run(update(LedgerEntry).where(LedgerEntry.seq == 2).values(purpose="audit")),
         2,
-        "entry_hash_mismatch",
+        "leaf_mismatch",
     ),
     (
         "turn a refusal into an allowed call",
-        update(LedgerEntry).where(LedgerEntry.seq == 3).values(outcome="allowed", code=None),
+        run(update(LedgerEntry).where(LedgerEntry.seq == 3).values(outcome="allowed", code=None)),
         3,
-        "entry_hash_mismatch",
+        "leaf_mismatch",
     ),
     (
         "hide who called",
-        update(LedgerEntry).where(LedgerEntry.seq == 1).values(consumer="nobody"),
+        run(update(LedgerEntry).where(LedgerEntry.seq == 1).values(consumer="nobody")),
         1,
-        "entry_hash_mismatch",
+        "leaf_mismatch",
     ),
     (
         "backdate an entry",
-        update(LedgerEntry)
-        .where(LedgerEntry.seq == 2)
-        .values(at=dt.datetime(2020, 1, 1, tzinfo=dt.UTC)),
+        run(
+            update(LedgerEntry)
+            .where(LedgerEntry.seq == 2)
+            .values(at=dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
+        ),
         2,
-        "entry_hash_mismatch",
+        "leaf_mismatch",
     ),
-    ("delete an entry", delete(LedgerEntry).where(LedgerEntry.seq == 2), 2, "missing_entry"),
-    ("cut the tail", delete(LedgerEntry).where(LedgerEntry.seq == 4), 4, "truncated"),
+    ("delete an entry", run(delete(LedgerEntry).where(LedgerEntry.seq == 2)), 2, "missing_entry"),
+    ("cut the tail", run(delete(LedgerEntry).where(LedgerEntry.seq == 4)), 4, "truncated"),
     (
-        "replace a hash",
-        update(LedgerEntry).where(LedgerEntry.seq == 2).values(entry_hash="ab" * 32),
+        "replace a leaf hash",
+        run(update(LedgerNode).where(LedgerNode.id == node_id((0, 1))).values(hash=b"\xab" * 32)),
         2,
-        "entry_hash_mismatch",
+        "leaf_mismatch",
+    ),
+    (
+        "replace an inner node",
+        run(update(LedgerNode).where(LedgerNode.id == node_id((1, 1))).values(hash=b"\xab" * 32)),
+        3,
+        "node_mismatch",
+    ),
+    (
+        "rewrite an entry with its leaf and nodes",
+        rewrite_entry_with_its_leaf_and_nodes(3),
+        3,
+        "checkpoint_mismatch",
+    ),
+    (
+        "forge a tree head",
+        run(
+            update(LedgerCheckpoint)
+            .where(LedgerCheckpoint.tree_size == 2)
+            .values(signature=b"\x00" * 64)
+        ),
+        2,
+        "bad_signature",
     ),
 ]
 
 
 @pytest.mark.parametrize(
-    ("statement", "first_broken_seq", "reason"),
+    ("edit", "first_broken_seq", "reason"),
     [case[1:] for case in TAMPERING],
     ids=[case[0] for case in TAMPERING],
 )
@@ -197,7 +242,7 @@ async def test_an_entry_edited_in_the_database_is_reported_as_the_first_broken_s
     app: FastAPI,
     client: httpx.AsyncClient,
     identity_svc: Headers,
-    statement: Any,
+    edit: Callable[[Any], Awaitable[None]],
     first_broken_seq: int,
     reason: str,
 ) -> None:
@@ -205,87 +250,27 @@ async def test_an_entry_edited_in_the_database_is_reported_as_the_first_broken_s
         await client.post("/exchange/v1/calls", json=body, headers=identity_svc)
     assert (await ledger_report(app)).intact
     async with app.state.database.sessionmaker.begin() as session:
-        await session.execute(statement.execution_options(synchronize_session=False))
+        await edit(session)
     report = await ledger_report(app)
     assert (report.first_broken_seq, report.reason) == (first_broken_seq, reason)
 
 
-# The chain as a pure function, without a database.
-
-
-def content(seq: int, **changes: Any) -> EntryContent:
-    base = EntryContent(
-        seq=seq,
-        at=dt.datetime(2026, 11, 26, 9, 0, seq, tzinfo=dt.UTC),
-        call_id=uuid.UUID(int=seq),
-        kind="call",
-        consumer="identity-svc",
-        actor="identity-svc",
-        resource="population",
-        fields=("face_template",),
-        purpose="face_verification",
-        case_id=None,
-        subject_hash="cd" * 32,
-        outcome="allowed",
-        code=None,
-    )
-    return dataclasses.replace(base, **changes)
-
-
-def chain_of(length: int) -> list[ChainedEntry]:
-    entries = []
-    prev = GENESIS_HASH
-    for seq in range(1, length + 1):
-        body = content(seq)
-        entries.append(ChainedEntry(body, prev, entry_hash(prev, body)))
-        prev = entries[-1].entry_hash
-    return entries
-
-
-def test_an_empty_ledger_and_an_honest_chain_verify() -> None:
-    assert verify_chain([]).intact
-    assert verify_chain([], head=(0, GENESIS_HASH)).intact
-    chain = chain_of(5)
-    report = verify_chain(chain, head=(5, chain[-1].entry_hash))
-    assert (report.intact, report.entries_checked) == (True, 5)
-
-
-@pytest.mark.parametrize(
-    ("tamper", "first_broken_seq", "reason"),
-    [
-        (lambda c: c[:1] + c[2:], 2, "missing_entry"),
-        (lambda c: [c[0], c[2], c[1], *c[3:]], 2, "missing_entry"),
-        (
-            lambda c: [*c[:2], dataclasses.replace(c[2], content=content(3, kind="match")), *c[3:]],
-            3,
-            "entry_hash_mismatch",
-        ),
-        (
-            lambda c: [*c[:3], dataclasses.replace(c[3], prev_hash=GENESIS_HASH), c[4]],
-            4,
-            "prev_hash_mismatch",
-        ),
-    ],
-    ids=["removed", "reordered", "altered", "relinked"],
-)
-def test_the_first_broken_seq_is_named(
-    tamper: Callable[[list[ChainedEntry]], list[ChainedEntry]],
-    first_broken_seq: int,
-    reason: str,
+async def test_the_command_line_audit_names_the_broken_entry(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    identity_svc: Headers,
+    settings: Any,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    report = verify_chain(tamper(chain_of(5)))
-    assert (report.first_broken_seq, report.reason) == (first_broken_seq, reason)
-
-
-def test_an_entry_rewritten_with_a_fresh_hash_breaks_the_next_link() -> None:
-    chain = chain_of(4)
-    forged = content(2, purpose="audit")
-    chain[1] = ChainedEntry(forged, chain[1].prev_hash, entry_hash(chain[1].prev_hash, forged))
-    report = verify_chain(chain)
-    assert (report.first_broken_seq, report.reason) == (3, "prev_hash_mismatch")
-
-
-def test_the_canonical_form_is_sorted_compact_utf8_json() -> None:
-    text = content(1, fields=("name",)).canonical().decode()
-    assert text.startswith('{"actor":"identity-svc","at":"2026-11-26T09:00:01.000000+00:00",')
-    assert " " not in text
+    for _ in range(3):
+        await client.post("/exchange/v1/calls", json=CALL, headers=identity_svc)
+    arguments = ["database", "--database-url", settings.database_url]
+    assert await asyncio.to_thread(verify_main, arguments) == 0
+    assert json.loads(capsys.readouterr().out)["entries_checked"] == 3
+    async with app.state.database.sessionmaker.begin() as session:
+        await session.execute(
+            update(LedgerEntry).where(LedgerEntry.seq == 2).values(case_id="330302-x")
+        )
+    assert await asyncio.to_thread(verify_main, arguments) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert (report["first_broken_seq"], report["reason"]) == (2, "leaf_mismatch")

@@ -65,7 +65,7 @@ async def test_a_match_answers_only_whether_every_claim_holds(
     )
     assert response.status_code == 200, response.text
     body = response.json()
-    assert set(body) == {"match", "call_id"}
+    assert set(body) == {"match", "call_id", "receipt"}
     assert body["match"] is expected
 
 

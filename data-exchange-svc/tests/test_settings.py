@@ -1,4 +1,5 @@
-"""The keys protecting identity numbers: development defaults, refused in production."""
+"""The keys protecting identity numbers and the ledger key: development defaults, refused in
+production."""
 
 import base64
 import os
@@ -24,11 +25,18 @@ def test_production_refuses_the_development_keys() -> None:
         ExchangeSettings(environment="production")
     with pytest.raises(ValidationError, match="development keys"):
         ExchangeSettings(environment="production", identifier_encryption_key=key())
+    with pytest.raises(ValidationError, match="development keys"):
+        ExchangeSettings(
+            environment="production", identifier_encryption_key=key(), identifier_hash_key=key()
+        )
 
 
 def test_production_starts_with_keys_of_its_own() -> None:
     settings = ExchangeSettings(
-        environment="production", identifier_encryption_key=key(), identifier_hash_key=key()
+        environment="production",
+        identifier_encryption_key=key(),
+        identifier_hash_key=key(),
+        ledger_key_encryption_key=key(),
     )
     assert settings.encryption_key_bytes != settings.hash_key_bytes
 
@@ -38,9 +46,10 @@ def test_production_starts_with_keys_of_its_own() -> None:
     [
         {"identifier_encryption_key": base64.b64encode(b"short").decode()},
         {"identifier_hash_key": "not base64!"},
+        {"ledger_key_encryption_key": base64.b64encode(b"short").decode()},
         {"identifier_encryption_key": "QUFB" * 11, "identifier_hash_key": "QUFB" * 11},
     ],
-    ids=["short-key", "not-base64", "same-key-twice"],
+    ids=["short-key", "not-base64", "short-ledger-key", "same-key-twice"],
 )
 def test_unusable_keys_are_refused(overrides: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):

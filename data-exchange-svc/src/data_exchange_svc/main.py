@@ -6,11 +6,16 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from data_exchange_svc.calls.endpoints import router as calls_router
+from data_exchange_svc.grants.endpoints import router as grants_router
 from data_exchange_svc.identifiers import IdentifierProtector
+from data_exchange_svc.ledger.appender import LedgerAppender
+from data_exchange_svc.ledger.endpoints import router as ledger_router
+from data_exchange_svc.ledger.service import ensure_signer
 from data_exchange_svc.resources.endpoints import router as resources_router
 from data_exchange_svc.settings import ExchangeSettings
 from servicekit.app import build_app
 from servicekit.auth import JwksSource
+from servicekit.db import Database
 
 
 def create_app(
@@ -23,12 +28,30 @@ def create_app(
         app.state.identifiers = IdentifierProtector(
             encryption_key=settings.encryption_key_bytes, hash_key=settings.hash_key_bytes
         )
-        yield
+        # The appender has an engine of its own: requests hold their connection while they wait
+        # for their entry, and must never be able to take the connection it needs to write it.
+        ledger_database = Database(settings.database_url)
+        try:
+            signer = await ensure_signer(
+                ledger_database.sessionmaker, settings.ledger_key_encryption_key_bytes
+            )
+            appender = LedgerAppender(
+                ledger_database.sessionmaker, signer, batch_limit=settings.ledger_batch_limit
+            )
+            app.state.ledger_signer = signer
+            app.state.ledger = appender
+            appender.start()
+            try:
+                yield
+            finally:
+                await appender.stop()
+        finally:
+            await ledger_database.dispose()
 
     return build_app(
         settings,
         title="OneVisit data-exchange-svc",
-        routers=[resources_router, calls_router],
+        routers=[resources_router, calls_router, grants_router, ledger_router],
         lifespan=lifespan,
         jwks=jwks,
     )

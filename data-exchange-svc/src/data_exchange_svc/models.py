@@ -61,9 +61,10 @@ class ResourceField(Base):
 class SharingGrant(Base):
     """Permission for one consumer to read some fields of a resource, for some purposes.
 
-    Deny by default: no active grant, no data. A grant is active until it expires or is revoked.
-    The consumer is the token's ``sub`` for internal services and its ``dept`` for staff and
-    department systems.
+    Deny by default: no active grant, no data. A department applies (``pending``), the provider
+    approves (``approved``, with an expiry) or refuses (``refused``); an approved grant is
+    active until it expires or is revoked (``revoked``). The consumer is the token's ``sub``
+    for internal services and its ``dept`` for staff and department systems.
     """
 
     __tablename__ = "sharing_grant"
@@ -74,10 +75,19 @@ class SharingGrant(Base):
     resource_code: Mapped[str] = mapped_column(ForeignKey("data_resource.code"))
     fields: Mapped[list[str]] = mapped_column(JSON)
     purposes: Mapped[list[str]] = mapped_column(JSON)
-    #: None: open-ended, until revoked.
+    #: None: open-ended, until revoked (internal grants of the platform only).
     expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: pending | approved | refused | revoked
+    status: Mapped[str] = mapped_column(String(16), default="approved", server_default="approved")
+    #: The law or regulation the consumer cites, as the application states it.
+    legal_basis: Mapped[str | None] = mapped_column(String(256))
+    applied_by: Mapped[str | None] = mapped_column(String(128))
+    decided_by: Mapped[str | None] = mapped_column(String(128))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: Why it was refused or revoked.
+    decision_note: Mapped[str | None] = mapped_column(String(256))
 
 
 class PopulationRecord(Base):
@@ -105,7 +115,8 @@ class PopulationRecord(Base):
 
 
 class LedgerEntry(Base):
-    """One access decision, allowed or refused. Append-only, hash-chained (see ledger.chain)."""
+    """One access decision, allowed or refused: leaf ``seq - 1`` of the ledger's Merkle tree
+    (see ledger.merkle). Append-only."""
 
     __tablename__ = "ledger_entry"
 
@@ -128,15 +139,48 @@ class LedgerEntry(Base):
     outcome: Mapped[str] = mapped_column(String(8))
     #: The refusal's problem code; None when allowed.
     code: Mapped[str | None] = mapped_column(String(64))
-    prev_hash: Mapped[str] = mapped_column(String(64))
-    entry_hash: Mapped[str] = mapped_column(String(64))
+
+
+class LedgerNode(Base):
+    """One complete subtree of the Merkle tree, stored once it is complete: node ``(level,
+    index)`` covers leaves ``[index * 2**level, (index + 1) * 2**level)``, leaves at level 0.
+    One integer key, ``level * 2**56 + index`` (see ``ledger.merkle.node_id``), so that the
+    O(log n) nodes of a proof are one ``IN`` lookup on the primary key."""
+
+    __tablename__ = "ledger_node"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
 
 
 class LedgerHead(Base):
-    """The one row appends lock to take their turn: the last seq and its entry hash."""
+    """The one row appends lock to take their turn: the tree size and its right edge (the hashes
+    of the complete subtrees of that size, largest first), enough to append and sign."""
 
     __tablename__ = "ledger_head"
 
     id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
-    seq: Mapped[int] = mapped_column(BigInteger)
-    entry_hash: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    frontier: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class LedgerCheckpoint(Base):
+    """A signed tree head: the tree's size and root hash at a time, signed with the ledger key."""
+
+    __tablename__ = "ledger_checkpoint"
+
+    tree_size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    root_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    published_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    signature: Mapped[bytes] = mapped_column(LargeBinary(64))
+
+
+class LedgerSigningKey(Base):
+    """The ledger's Ed25519 key; the private half sealed (AES-256-GCM) with a settings key."""
+
+    __tablename__ = "ledger_signing_key"
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary(32))
+    private_key_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

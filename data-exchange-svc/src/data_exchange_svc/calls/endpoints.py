@@ -1,7 +1,7 @@
 """HTTP endpoints for matches and data calls: parse, identify the caller, delegate.
 
 Each request is an access attempt with its own ``call_id``; whatever the outcome, it ends up in
-the access ledger.
+the access ledger, and the answer (or the refusal's problem body) carries its receipt.
 """
 
 from fastapi import APIRouter, Request
@@ -9,9 +9,11 @@ from fastapi import APIRouter, Request
 from data_exchange_svc.calls import service
 from data_exchange_svc.calls.schemas import CallCreate, CallRead, MatchCreate, MatchRead
 from data_exchange_svc.identifiers import IdentifierProtector
-from data_exchange_svc.ledger.service import refusals_recorded
+from data_exchange_svc.ledger.appender import LedgerAppender
+from data_exchange_svc.ledger.schemas import ReceiptRead
+from data_exchange_svc.ledger.service import receipt_document, refusals_recorded
 from servicekit.auth import PrincipalDep
-from servicekit.db import SessionDep, database_of
+from servicekit.db import SessionDep
 
 router = APIRouter(prefix="/exchange/v1", tags=["data calls"])
 
@@ -19,6 +21,11 @@ router = APIRouter(prefix="/exchange/v1", tags=["data calls"])
 def _protector(request: Request) -> IdentifierProtector:
     protector: IdentifierProtector = request.app.state.identifiers
     return protector
+
+
+def _ledger(request: Request) -> LedgerAppender:
+    appender: LedgerAppender = request.app.state.ledger
+    return appender
 
 
 @router.post("/matches", response_model=MatchRead)
@@ -38,15 +45,20 @@ async def create_match(
         id_number=payload.subject.id_number,
         protector=_protector(request),
     )
-    async with refusals_recorded(database_of(request).sessionmaker, attempt):
-        matched = await service.match(
+    async with refusals_recorded(_ledger(request), attempt):
+        answer = await service.match(
             session=session,
+            ledger_appender=_ledger(request),
             principal=principal,
             attempt=attempt,
             id_number=payload.subject.id_number,
             claims=payload.claims,
         )
-    return MatchRead(match=matched, call_id=attempt.call_id)
+    return MatchRead(
+        match=answer.match,
+        call_id=attempt.call_id,
+        receipt=ReceiptRead.model_validate(receipt_document(answer.receipt)),
+    )
 
 
 @router.post("/calls", response_model=CallRead)
@@ -66,9 +78,10 @@ async def create_call(
         id_number=payload.subject.id_number,
         protector=protector,
     )
-    async with refusals_recorded(database_of(request).sessionmaker, attempt):
+    async with refusals_recorded(_ledger(request), attempt):
         answer = await service.call(
             session=session,
+            ledger_appender=_ledger(request),
             principal=principal,
             attempt=attempt,
             id_number=payload.subject.id_number,
@@ -79,4 +92,5 @@ async def create_call(
         resource=attempt.resource,
         fields=answer.fields,
         source_timestamp=answer.source_timestamp,
+        receipt=ReceiptRead.model_validate(receipt_document(answer.receipt)),
     )

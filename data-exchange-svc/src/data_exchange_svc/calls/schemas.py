@@ -6,6 +6,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from data_exchange_svc.ledger.schemas import ReceiptRead
+
 ResourceCode = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 FieldName = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Purpose = Annotated[
@@ -45,6 +47,8 @@ class MatchRead(BaseModel):
     #: True only if the subject is in the resource and every claim equals its value there.
     match: bool
     call_id: uuid.UUID
+    #: The ledger entry of this match and a signed tree head that includes it.
+    receipt: ReceiptRead
 
 
 class CallCreate(BaseModel):
@@ -64,3 +68,5 @@ class CallRead(BaseModel):
     fields: dict[str, str | list[float]]
     #: When the source record was last loaded or updated.
     source_timestamp: dt.datetime
+    #: The ledger entry of this call and a signed tree head that includes it.
+    receipt: ReceiptRead

@@ -15,6 +15,7 @@ from data_exchange_svc.grants import repository as grants_repository
 from data_exchange_svc.grants.service import authorise
 from data_exchange_svc.identifiers import IdentifierProtector, parse_id_number
 from data_exchange_svc.ledger import service as ledger
+from data_exchange_svc.ledger.appender import LedgerAppender, Receipt
 from data_exchange_svc.ledger.service import AccessAttempt
 from data_exchange_svc.models import PopulationRecord
 from data_exchange_svc.registry import repository as registry_repository
@@ -118,32 +119,40 @@ async def _granted_record(
     return await registry_repository.get_by_hash(session, attempt.subject_hash)
 
 
+@dataclass(frozen=True, slots=True)
+class MatchAnswer:
+    match: bool
+    receipt: Receipt
+
+
 async def match(
     *,
     session: AsyncSession,
+    ledger_appender: LedgerAppender,
     principal: Principal,
     attempt: AccessAttempt,
     id_number: str,
     claims: dict[str, str],
-) -> bool:
+) -> MatchAnswer:
     """Yes or no: the subject exists and every claim holds. An unknown subject is simply no."""
     record = await _granted_record(
         session, principal=principal, attempt=attempt, id_number=id_number, to_match=True
     )
     matched = record is not None and claims_hold(record, claims)
-    await ledger.record(session, attempt)
-    return matched
+    return MatchAnswer(matched, await ledger.record(ledger_appender, attempt))
 
 
 @dataclass(frozen=True, slots=True)
 class CallAnswer:
     fields: dict[str, FieldValue]
     source_timestamp: dt.datetime
+    receipt: Receipt
 
 
 async def call(
     *,
     session: AsyncSession,
+    ledger_appender: LedgerAppender,
     principal: Principal,
     attempt: AccessAttempt,
     id_number: str,
@@ -156,5 +165,5 @@ async def call(
     if record is None:
         raise SubjectNotFound()
     values = field_values(record, attempt.fields, protector=protector)
-    await ledger.record(session, attempt)
-    return CallAnswer(fields=values, source_timestamp=record.updated_at)
+    receipt = await ledger.record(ledger_appender, attempt)
+    return CallAnswer(fields=values, source_timestamp=record.updated_at, receipt=receipt)

@@ -1,6 +1,7 @@
 """Every query on sharing grants."""
 
 import datetime as dt
+import uuid
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,6 +15,7 @@ async def active_for(
     statement = select(SharingGrant).where(
         SharingGrant.consumer == consumer,
         SharingGrant.resource_code == resource_code,
+        SharingGrant.status == "approved",
         SharingGrant.revoked_at.is_(None),
         or_(SharingGrant.expires_at.is_(None), SharingGrant.expires_at > now),
     )
@@ -33,3 +35,15 @@ async def exists_for(session: AsyncSession, *, consumer: str, resource_code: str
 async def add(session: AsyncSession, grant: SharingGrant) -> None:
     session.add(grant)
     await session.flush()
+
+
+async def get(session: AsyncSession, grant_id: uuid.UUID) -> SharingGrant | None:
+    return await session.get(SharingGrant, grant_id)
+
+
+async def get_for_update(session: AsyncSession, grant_id: uuid.UUID) -> SharingGrant | None:
+    """The grant, locked until the transaction ends: two decisions on one grant queue."""
+    grant: SharingGrant | None = await session.scalar(
+        select(SharingGrant).where(SharingGrant.id == grant_id).with_for_update()
+    )
+    return grant

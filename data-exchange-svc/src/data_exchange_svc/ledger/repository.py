@@ -1,75 +1,161 @@
-"""Every query on the access ledger. Entries are only ever appended."""
+"""Every query on the access ledger: entries and tree nodes are only ever appended."""
 
-from sqlalchemy import select, update
+from collections.abc import Collection, Sequence
+from typing import Any
+
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from data_exchange_svc.ledger.chain import GENESIS_HASH
-from data_exchange_svc.models import LedgerEntry, LedgerHead
+from data_exchange_svc.ledger.merkle import NodeKey, node_id, node_key
+from data_exchange_svc.models import (
+    LedgerCheckpoint,
+    LedgerEntry,
+    LedgerHead,
+    LedgerNode,
+    LedgerSigningKey,
+)
+from servicekit.db import utcnow
 
 _HEAD_ID = 1
+_KEY_ID = 1
 
 
-async def _advance_head(session: AsyncSession) -> tuple[int, str] | None:
+def _insert(session: AsyncSession) -> Any:
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+async def _advance_head(session: AsyncSession, count: int) -> tuple[int, bytes] | None:
     statement = (
         update(LedgerHead)
         .where(LedgerHead.id == _HEAD_ID)
-        .values(seq=LedgerHead.seq + 1)
-        .returning(LedgerHead.seq, LedgerHead.entry_hash)
+        .values(size=LedgerHead.size + count)
+        .returning(LedgerHead.size, LedgerHead.frontier)
         .execution_options(synchronize_session=False)
     )
     row = (await session.execute(statement)).one_or_none()
-    return None if row is None else (row.seq, row.entry_hash)
+    return None if row is None else (row.size - count, row.frontier)
 
 
-async def take_next_seq(session: AsyncSession) -> tuple[int, str]:
-    """Reserve the next sequence number; return it with the previous entry's hash.
+async def take_turn(session: AsyncSession, count: int) -> tuple[int, bytes]:
+    """Reserve ``count`` leaves; return the tree size before them and its frontier.
 
     The head row is written first, so the writer holds it until its transaction ends: on
     PostgreSQL a row lock that queues the next writer (which then reads the committed head), on
-    SQLite the database write lock, taken before this transaction has read anything, so no stale
-    snapshot can be upgraded. Concurrent appends thus take strictly consecutive numbers.
+    SQLite the database write lock, taken before this transaction has read anything. Writers in
+    any number of processes thus append strictly after one another.
     """
-    advanced = await _advance_head(session)
+    advanced = await _advance_head(session, count)
     if advanced is None:
-        # The first append ever (or after the table was emptied): create the head, tolerating a
-        # concurrent writer that creates it first, then take the turn as usual.
-        values = {"id": _HEAD_ID, "seq": 0, "entry_hash": GENESIS_HASH}
-        dialect = session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        await session.execute(insert(LedgerHead).values(values).on_conflict_do_nothing())
-        advanced = await _advance_head(session)
+        # The first append ever: create the head, tolerating a concurrent writer that creates it
+        # first, then take the turn as usual.
+        values = {"id": _HEAD_ID, "size": 0, "frontier": b""}
+        await session.execute(_insert(session)(LedgerHead).values(values).on_conflict_do_nothing())
+        advanced = await _advance_head(session, count)
         if advanced is None:
             raise RuntimeError("the ledger head could not be created")
     return advanced
 
 
-async def append(session: AsyncSession, entry: LedgerEntry) -> None:
-    session.add(entry)
-    await session.flush()
+async def append(
+    session: AsyncSession,
+    *,
+    entries: Sequence[dict[str, Any]],
+    nodes: Sequence[tuple[NodeKey, bytes]],
+    frontier: bytes,
+    checkpoint: LedgerCheckpoint,
+) -> None:
+    await session.execute(_insert(session)(LedgerEntry), list(entries))
+    await session.execute(
+        _insert(session)(LedgerNode),
+        [{"id": node_id(key), "hash": value} for key, value in nodes],
+    )
     await session.execute(
         update(LedgerHead)
         .where(LedgerHead.id == _HEAD_ID)
-        .values(entry_hash=entry.entry_hash)
+        .values(frontier=frontier)
         .execution_options(synchronize_session=False)
     )
+    session.add(checkpoint)
+    await session.flush()
 
 
-async def head(session: AsyncSession) -> tuple[int, str] | None:
-    row = (
-        await session.execute(
-            select(LedgerHead.seq, LedgerHead.entry_hash).where(LedgerHead.id == _HEAD_ID)
+async def nodes(session: AsyncSession, keys: Collection[NodeKey]) -> dict[NodeKey, bytes]:
+    """The stored nodes among ``keys``, in one query (a proof needs O(log n) of them)."""
+    if not keys:
+        return {}
+    rows = await session.execute(
+        select(LedgerNode.id, LedgerNode.hash).where(LedgerNode.id.in_([node_id(k) for k in keys]))
+    )
+    return {node_key(row.id): row.hash for row in rows}
+
+
+async def nodes_between(
+    session: AsyncSession, level: int, first: int, last: int
+) -> dict[int, bytes]:
+    rows = await session.execute(
+        select(LedgerNode.id, LedgerNode.hash).where(
+            LedgerNode.id.between(node_id((level, first)), node_id((level, last)))
         )
-    ).one_or_none()
-    return None if row is None else (row.seq, row.entry_hash)
+    )
+    return {node_key(row.id)[1]: row.hash for row in rows}
+
+
+async def head_size(session: AsyncSession) -> int:
+    size: int | None = await session.scalar(
+        select(LedgerHead.size).where(LedgerHead.id == _HEAD_ID)
+    )
+    return size or 0
+
+
+async def latest_checkpoint(session: AsyncSession) -> LedgerCheckpoint | None:
+    checkpoint: LedgerCheckpoint | None = await session.scalar(
+        select(LedgerCheckpoint).order_by(LedgerCheckpoint.tree_size.desc()).limit(1)
+    )
+    return checkpoint
+
+
+async def latest_tree_size(session: AsyncSession) -> int | None:
+    size: int | None = await session.scalar(select(func.max(LedgerCheckpoint.tree_size)))
+    return size
+
+
+async def checkpoints_between(
+    session: AsyncSession, first: int, last: int
+) -> list[LedgerCheckpoint]:
+    statement = (
+        select(LedgerCheckpoint)
+        .where(LedgerCheckpoint.tree_size.between(first, last))
+        .order_by(LedgerCheckpoint.tree_size)
+    )
+    return list((await session.scalars(statement)).all())
+
+
+async def entry(session: AsyncSession, seq: int) -> LedgerEntry | None:
+    return await session.get(LedgerEntry, seq)
+
+
+async def entries_after(session: AsyncSession, seq: int, limit: int) -> list[LedgerEntry]:
+    statement = (
+        select(LedgerEntry).where(LedgerEntry.seq > seq).order_by(LedgerEntry.seq).limit(limit)
+    )
+    return list((await session.scalars(statement)).all())
 
 
 async def entries_in_order(session: AsyncSession) -> list[LedgerEntry]:
     return list((await session.scalars(select(LedgerEntry).order_by(LedgerEntry.seq))).all())
 
 
-async def get_by_call(session: AsyncSession, call_id: object) -> LedgerEntry | None:
-    entry: LedgerEntry | None = await session.scalar(
-        select(LedgerEntry).where(LedgerEntry.call_id == call_id)
+async def signing_key(session: AsyncSession) -> LedgerSigningKey | None:
+    return await session.get(LedgerSigningKey, _KEY_ID)
+
+
+async def add_signing_key_unless_present(
+    session: AsyncSession, *, public_key: bytes, private_key_sealed: bytes
+) -> None:
+    values = {"id": _KEY_ID, "public_key": public_key, "private_key_sealed": private_key_sealed}
+    await session.execute(
+        _insert(session)(LedgerSigningKey)
+        .values(**values, created_at=utcnow())
+        .on_conflict_do_nothing()
     )
-    return entry

@@ -1,0 +1,61 @@
+"""HTTP endpoints of the grant workflow: parse, identify the caller, delegate."""
+
+import uuid
+
+from fastapi import APIRouter
+
+from data_exchange_svc.grants import workflow
+from data_exchange_svc.grants.schemas import GrantApply, GrantApprove, GrantDecisionNote, GrantRead
+from data_exchange_svc.models import SharingGrant
+from servicekit.auth import PrincipalDep
+from servicekit.db import SessionDep, utcnow
+
+router = APIRouter(prefix="/exchange/v1/grants", tags=["grants"])
+
+
+def _view(grant: SharingGrant) -> GrantRead:
+    return GrantRead.model_validate(grant)
+
+
+@router.post("", response_model=GrantRead, status_code=201)
+async def apply_for_grant(
+    application: GrantApply, principal: PrincipalDep, session: SessionDep
+) -> GrantRead:
+    """A consumer department applies; the grant stays ``pending`` (and grants nothing) until
+    the provider approves it."""
+    return _view(await workflow.apply(session, principal, application))
+
+
+@router.get("/{grant_id}", response_model=GrantRead)
+async def get_grant(grant_id: uuid.UUID, principal: PrincipalDep, session: SessionDep) -> GrantRead:
+    return _view(await workflow.read(session, principal, grant_id))
+
+
+@router.post("/{grant_id}/approve", response_model=GrantRead)
+async def approve_grant(
+    grant_id: uuid.UUID, decision: GrantApprove, principal: PrincipalDep, session: SessionDep
+) -> GrantRead:
+    grant = await workflow.approve(
+        session, principal, grant_id, expires_at=decision.expires_at, now=utcnow()
+    )
+    return _view(grant)
+
+
+@router.post("/{grant_id}/refuse", response_model=GrantRead)
+async def refuse_grant(
+    grant_id: uuid.UUID, decision: GrantDecisionNote, principal: PrincipalDep, session: SessionDep
+) -> GrantRead:
+    grant = await workflow.refuse(
+        session, principal, grant_id, reason=decision.reason, now=utcnow()
+    )
+    return _view(grant)
+
+
+@router.post("/{grant_id}/revoke", response_model=GrantRead)
+async def revoke_grant(
+    grant_id: uuid.UUID, decision: GrantDecisionNote, principal: PrincipalDep, session: SessionDep
+) -> GrantRead:
+    grant = await workflow.revoke(
+        session, principal, grant_id, reason=decision.reason, now=utcnow()
+    )
+    return _view(grant)

@@ -1,0 +1,57 @@
+"""What the ledger API gives: tree heads, receipts, proofs, verdicts. Hashes are hex, the
+signature and public key base64; timestamps are the exact strings that were signed."""
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class TreeHeadRead(BaseModel):
+    tree_size: int = Field(ge=0)
+    root_hash: str = Field(min_length=64, max_length=64)
+    timestamp: str = Field(max_length=40)
+    signature: str = Field(max_length=128)
+
+
+class SignedTreeHeadRead(TreeHeadRead):
+    #: SHA-256 (hex) of the raw public key that signed it.
+    key_id: str = Field(max_length=64)
+
+
+class ReceiptRead(BaseModel):
+    """Where a call's entry stands: anyone holding this, an inclusion proof and the public key
+    can check that the ledger recorded exactly this entry."""
+
+    seq: int = Field(ge=1)
+    #: ``seq - 1``: the leaf's index in the Merkle tree.
+    leaf_index: int = Field(ge=0)
+    #: The entry as recorded; its canonical JSON is the leaf's content.
+    entry: dict[str, Any]
+    #: A signed tree head that already includes the entry.
+    tree_head: SignedTreeHeadRead
+
+
+class InclusionProofRead(BaseModel):
+    seq: int
+    leaf_index: int
+    tree_size: int
+    leaf_hash: str
+    audit_path: list[str]
+
+
+class ConsistencyProofRead(BaseModel):
+    first: int
+    second: int
+    proof: list[str]
+
+
+class PublicKeyRead(BaseModel):
+    algorithm: str = "Ed25519"
+    #: The raw 32-byte public key, base64.
+    public_key: str
+    key_id: str
+
+
+class VerdictRead(BaseModel):
+    valid: bool
+    failure: str | None
