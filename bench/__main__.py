@@ -5,7 +5,7 @@ same-run ratios hold). Each also runs alone: ``python -m bench.<name> --help``."
 import importlib
 import sys
 
-BENCHMARKS = ("gateway_read", "gateway_proxy", "exchange_ledger")
+BENCHMARKS = ("gateway_read", "gateway_proxy", "exchange_ledger", "catalog_search")
 
 
 def main() -> None:

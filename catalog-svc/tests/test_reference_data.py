@@ -1,14 +1,17 @@
 """The reference data: the region tree and its retired codes, the departments built from
 templates, the items file, and a seed that is fast to repeat and changes nothing twice."""
 
+import importlib.util
+import tomllib
 from collections import Counter
+from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from catalog_svc.models import Department, ReferenceDataset, Region, ServiceItem
+from catalog_svc.models import Bundle, Department, ReferenceDataset, Region, ServiceItem
 from catalog_svc.reference.dataset import CatalogDataset, load_dataset
 from catalog_svc.reference.regions import RegionChange, RegionRecord, retired_regions
 from catalog_svc.seed import seed
@@ -88,8 +91,8 @@ def test_retired_codes_never_shadow_current_ones_and_lead_to_current_ones(
 
 def test_items_file_has_real_breadth(dataset: CatalogDataset) -> None:
     items = dataset.items
-    assert len(items) >= 30
-    assert len({item.department_type for item in items}) >= 8
+    assert len(items) >= 430
+    assert len({item.department_type for item in items}) >= 20
     assert {item.subject for item in items} == {"person", "enterprise"}
     assert {item.handling_tier for item in items} == {"province", "city", "county", "township"}
 
@@ -103,9 +106,10 @@ async def test_departments_per_tier_as_the_templates_say(app: FastAPI) -> None:
         townships = await session.scalar(
             select(func.count()).where(Region.level == "township", Region.status == "current")
         )
-    # 11 provincial departments; 12 per city (11); 7 per county (90); one centre per
+    # 21 provincial departments; 23 per city (11); 21 per county (90); one centre per
     # administrative township (街道, 镇, 乡), i.e. not the NBS file's farms and zones.
-    assert per_tier == {"province": 11, "city": 132, "county": 630, "township": 1364}
+    assert per_tier == {"province": 21, "city": 253, "county": 1890, "township": 1364}
+    assert sum(per_tier.values()) == 3528
     assert townships == 1387
 
 
@@ -135,8 +139,8 @@ async def test_department_names_follow_the_real_patterns(
 
 async def _snapshot(session: AsyncSession) -> list[object]:
     """Every reference row, as plain tuples."""
-    tables = (Region, Department, ServiceItem, ReferenceDataset)
-    keys = (Region.code, Department.id, ServiceItem.code, ReferenceDataset.name)
+    tables = (Region, Department, ServiceItem, Bundle, ReferenceDataset)
+    keys = (Region.code, Department.id, ServiceItem.code, Bundle.code, ReferenceDataset.name)
     return [
         (await session.execute(select(t.__table__).order_by(k))).all()
         for t, k in zip(tables, keys, strict=True)
@@ -155,9 +159,10 @@ async def test_seeding_again_changes_nothing(app: FastAPI) -> None:
 async def test_a_seed_over_changed_rows_puts_the_reference_data_back(app: FastAPI) -> None:
     sessionmaker = app.state.database.sessionmaker
     async with sessionmaker.begin() as session:
-        before = (await _snapshot(session))[:3]  # all but the fingerprint's load time
+        before = (await _snapshot(session))[:4]  # all but the fingerprint's load time
         await session.execute(update(Region).where(Region.code == "330302").values(name="x"))
         await session.execute(delete(Department).where(Department.id == "330302-tax"))
+        await session.execute(delete(Bundle).where(Bundle.code == "birth"))
         await session.execute(
             update(ReferenceDataset)
             .values(fingerprint="stale")
@@ -166,4 +171,29 @@ async def test_a_seed_over_changed_rows_puts_the_reference_data_back(app: FastAP
     async with sessionmaker.begin() as session:
         await seed(session, app.state.settings)
     async with sessionmaker() as session:
-        assert (await _snapshot(session))[:3] == before
+        assert (await _snapshot(session))[:4] == before
+
+
+def test_the_generated_items_file_is_what_its_table_produces() -> None:
+    """data/items_generated.toml is committed output: it must match scripts/items_table.txt."""
+    script = Path(__file__).resolve().parents[1] / "scripts" / "generate_items.py"
+    spec = importlib.util.spec_from_file_location("generate_items", script)
+    assert spec is not None
+    assert spec.loader is not None
+    generator = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generator)
+    table = generator.TABLE.read_text(encoding="utf-8")
+    expected = generator.render(generator.parse_table(table))
+    assert generator.OUTPUT.read_text(encoding="utf-8") == expected, (
+        "run: uv run python catalog-svc/scripts/generate_items.py"
+    )
+
+
+def test_every_generated_item_marks_its_unchecked_figures(dataset: CatalogDataset) -> None:
+    with (DEFAULT_DATA_DIR / "items_generated.toml").open("rb") as handle:
+        codes = {entry["code"] for entry in tomllib.load(handle)["items"]}
+    generated = [item for item in dataset.items if item.code in codes]
+    assert len(generated) == len(codes) >= 400
+    unchecked = {"handling_tier", "visits", "promised_working_days", "fee", "materials"}
+    for item in generated:
+        assert unchecked <= set(item.illustrative)

@@ -65,16 +65,26 @@ async def test_people_find_the_item_they_mean(
     assert items[0]["name"] == first
 
 
-@pytest.mark.parametrize("query", ["公积金", "gongjijin", "gjj提取", "gongjijn"])
+async def _everything(client: httpx.AsyncClient, **params: str | int) -> list[dict[str, Any]]:
+    """Every page of a search."""
+    found: list[dict[str, Any]] = []
+    query: dict[str, str | int] = {"limit": 50, **params}
+    while True:
+        body = (await client.get(SEARCH, params=query)).json()
+        found += body["items"]
+        if body["next_cursor"] is None:
+            return found
+        query = {"limit": 50, **params, "cursor": body["next_cursor"]}
+
+
+@pytest.mark.parametrize("query", ["公积金", "gongjijin", "gjj提取", "gongjijn", "公基金"])
 async def test_provident_fund_queries_find_the_provident_fund_items_first(
     client: httpx.AsyncClient, query: str
 ) -> None:
     items = await _search(client, q=query)
-    fund_items = {"住房公积金提取", "住房公积金贷款申请", "住房公积金缴存证明出具"}
-    if query == "gjj提取":
-        assert items[0]["name"] == "住房公积金提取"
-    else:
-        assert {item["name"] for item in items[:3]} == fund_items
+    # The plain withdrawal first (its name is mostly the query), then other fund items.
+    assert items[0]["name"] == "住房公积金提取"
+    assert {item["department_type"] for item in items[:5]} == {"housing_provident_fund"}
 
 
 @pytest.mark.parametrize("query", ["xyzzy", "了", "   ", "的了吗"])
@@ -84,7 +94,14 @@ async def test_a_query_with_nothing_to_match_finds_nothing(
     response = await client.get(SEARCH, params={"q": query})
     body = response.json()
     if query.strip():
-        assert body == {"items": [], "next_cursor": None}
+        assert body["items"] == []
+        assert body["next_cursor"] is None
+        assert body["facets"] == {
+            "department_type": {},
+            "handling_tier": {},
+            "subject": {},
+            "topic": {},
+        }
     else:
         assert body["items"]  # blank: browsing
 
@@ -100,10 +117,10 @@ async def test_a_query_with_nothing_to_match_finds_nothing(
 async def test_filters_keep_only_matching_items(
     client: httpx.AsyncClient, filters: dict[str, str], check: Callable[[dict[str, Any]], bool]
 ) -> None:
-    items = await _search(client, limit=50, **filters)
+    items = await _everything(client, **filters)
     assert items
     assert all(check(item) for item in items)
-    everything = await _search(client, limit=50)
+    everything = await _everything(client)
     assert len(items) == sum(1 for item in everything if check(item))
 
 
@@ -133,8 +150,8 @@ async def test_the_region_filter_keeps_items_offered_there(
 async def test_the_region_filter_drops_items_no_department_serves_there(
     client: httpx.AsyncClient,
 ) -> None:
-    songtai = {item["code"] for item in await _search(client, region="330302026003", limit=50)}
-    longgang = {item["code"] for item in await _search(client, region="330383198001", limit=50)}
+    songtai = {item["code"] for item in await _everything(client, region="330302026003")}
+    longgang = {item["code"] for item in await _everything(client, region="330383198001")}
     township_item = "convenience_service.resident_medical_insurance_enrolment"
     assert township_item in songtai
     assert township_item not in longgang
@@ -142,8 +159,8 @@ async def test_the_region_filter_drops_items_no_department_serves_there(
 
 
 async def test_a_retired_region_filters_as_its_successor(client: httpx.AsyncClient) -> None:
-    old = await _search(client, region="330103", limit=50)
-    new = await _search(client, region="330105", limit=50)
+    old = await _everything(client, region="330103")
+    new = await _everything(client, region="330105")
     assert old == new
 
 
@@ -174,16 +191,16 @@ async def test_browsing_pages_through_every_published_item(
 ) -> None:
     index: SearchIndex = app.state.search_index
     seen: list[str] = []
-    params: dict[str, str | int] = {"limit": 7}
+    params: dict[str, str | int] = {"limit": 50}
     while True:
         body = (await client.get(SEARCH, params=params)).json()
         seen += [item["code"] for item in body["items"]]
         assert all(item["score"] is None for item in body["items"])
         if body["next_cursor"] is None:
             break
-        params = {"limit": 7, "cursor": body["next_cursor"]}
+        params = {"limit": 50, "cursor": body["next_cursor"]}
     assert seen == sorted(seen)
-    assert len(seen) == len(index) >= 30
+    assert len(seen) == len(index) >= 430
 
 
 async def test_a_cursor_only_continues_its_own_query(
@@ -205,3 +222,24 @@ async def test_a_cursor_only_continues_its_own_query(
 async def test_the_dictionary_is_loaded_before_the_first_request(app: FastAPI) -> None:
     index: SearchIndex = app.state.search_index
     assert index.segmenter.ready
+
+
+async def test_facets_count_every_match_not_only_the_page(client: httpx.AsyncClient) -> None:
+    body = (await client.get(SEARCH, params={"q": "公积金", "limit": 2})).json()
+    everything = await _everything(client, q="公积金")
+    facets = body["facets"]
+    assert len(body["items"]) == 2
+    assert sum(facets["subject"].values()) == len(everything) > 2
+    assert facets["department_type"]["housing_provident_fund"] == sum(
+        1 for item in everything if item["department_type"] == "housing_provident_fund"
+    )
+    counts = list(facets["department_type"].values())
+    assert counts == sorted(counts, reverse=True)
+
+
+async def test_facets_follow_the_filters(client: httpx.AsyncClient) -> None:
+    facets = (await client.get(SEARCH, params={"q": "登记", "subject": "enterprise"})).json()[
+        "facets"
+    ]
+    assert set(facets["subject"]) == {"enterprise"}
+    assert facets["topic"]

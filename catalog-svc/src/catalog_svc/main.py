@@ -6,6 +6,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from catalog_svc.bundles.endpoints import router as bundles_router
 from catalog_svc.items import service as items_service
 from catalog_svc.items.endpoints import router as items_router
 from catalog_svc.reference.departments import load_templates
@@ -45,7 +46,7 @@ def create_app(
     return build_app(
         settings or CatalogSettings(),
         title="OneVisit catalog-svc",
-        routers=[regions_router, items_router],
+        routers=[regions_router, items_router, bundles_router],
         lifespan=catalog_lifespan,
         jwks=jwks,
     )

@@ -1,14 +1,23 @@
-"""The tables of catalog-svc: regions, departments, service items, and which reference data
-set they were last loaded from.
+"""The tables of catalog-svc: regions, departments, service items, one-issue bundles, and which
+reference data set they were last loaded from.
 
-All four are reference data: the seed writes them from the files under ``data/``, requests only
+All of them are reference data: the seed writes them from the files under ``data/``, requests only
 read them.
 """
 
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Integer, SmallInteger, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -93,6 +102,27 @@ class ServiceItem(Base):
     status: Mapped[str] = mapped_column(String(16))
     #: Legal basis and remarks, for people reading the item.
     notes: Mapped[str | None] = mapped_column(Text)
+    #: When the seed last wrote a change to the item (the change feed's order); None only for
+    #: rows loaded before the feed existed, until the next seed stamps them.
+    changed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
+
+
+class Bundle(Base):
+    """A one-issue bundle (一件事): items applied for together, with one merged form."""
+
+    __tablename__ = "bundle"
+    __table_args__ = (CheckConstraint("subject IN ('person', 'enterprise')", name="subject"),)
+
+    code: Mapped[str] = mapped_column(String(48), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    subject: Mapped[str] = mapped_column(String(16))
+    #: The items' codes, in the order the bundle handles them; empty while only named.
+    item_codes: Mapped[list[str]] = mapped_column(JsonDocument)
+    form_schema: Mapped[dict[str, Any] | None] = mapped_column(JsonDocument)
+    #: Form field → the item codes it feeds.
+    field_sources: Mapped[dict[str, list[str]]] = mapped_column(JsonDocument)
+    #: Whether the bundle's make-up was assembled rather than copied from an official list.
+    illustrative: Mapped[bool] = mapped_column(Boolean)
 
 
 class ReferenceDataset(Base):

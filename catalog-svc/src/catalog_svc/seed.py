@@ -1,10 +1,11 @@
-"""Load the catalog's reference data (region tree, departments, service items) from the files
-under ``data/``: ``python -m catalog_svc.seed``, after ``alembic upgrade head``.
+"""Load the catalog's reference data (region tree, departments, service items, one-issue
+bundles) from the files under ``data/``: ``python -m catalog_svc.seed``, after ``alembic upgrade
+head``.
 
 Idempotent: the files' fingerprint is recorded, and a seed that finds it unchanged does nothing.
-Otherwise the rows that are missing or differ are upserted in bulk; regions and departments the
-files no longer have are removed, while items are kept as ``withdrawn`` (cases and ratings refer
-to their codes for years).
+Otherwise the rows that are missing or differ are upserted in bulk; regions, departments and
+bundles the files no longer have are removed, while items are kept as ``withdrawn`` (cases and
+ratings refer to their codes for years).
 """
 
 from typing import Any
@@ -15,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from catalog_svc.reference import repository
 from catalog_svc.reference.dataset import fingerprint, load_dataset
 from catalog_svc.settings import CatalogSettings
-from servicekit.db import run_seed
+from servicekit.db import run_seed, utcnow
 
 DATASET_NAME = "catalog"
 
@@ -41,17 +42,21 @@ async def seed(session: AsyncSession, settings: CatalogSettings) -> None:
     await repository.delete_keys(
         session, "region", sorted(stale_regions, key=lambda code: (-len(code), code))
     )
-    written["service_item"] = await _write_changes(
-        session, "service_item", rows["service_item"], existing["service_item"]
+    written["service_item"] = await _write_items(
+        session, rows["service_item"], existing["service_item"]
     )
     withdrawn = set(existing["service_item"]) - _keys(rows, "service_item")
     await repository.withdraw_items(session, sorted(withdrawn))
+    written["bundle"] = await _write_changes(session, "bundle", rows["bundle"], existing["bundle"])
+    stale_bundles = set(existing["bundle"]) - _keys(rows, "bundle")
+    await repository.delete_keys(session, "bundle", sorted(stale_bundles))
     await repository.record_fingerprint(session, DATASET_NAME, digest)
     log.info(
         "catalog_seeded",
         regions=len(rows["region"]),
         departments=len(rows["department"]),
         items=len(rows["service_item"]),
+        bundles=len(rows["bundle"]),
         rows_written=written,
         regions_removed=len(stale_regions),
         departments_removed=len(stale_departments),
@@ -59,7 +64,24 @@ async def seed(session: AsyncSession, settings: CatalogSettings) -> None:
     )
 
 
-_KEYS = {"region": "code", "department": "id", "service_item": "code"}
+_KEYS = {"region": "code", "department": "id", "service_item": "code", "bundle": "code"}
+
+
+async def _write_items(
+    session: AsyncSession, rows: list[dict[str, Any]], existing: dict[str, dict[str, Any]]
+) -> int:
+    """Like ``_write_changes``, and stamp what is written with the time of the change, for the
+    change feed (``GET /catalog/v1/items?changed_since=``)."""
+    now = utcnow()
+    changed = [
+        {**row, "changed_at": now}
+        for row in rows
+        if (before := existing.get(row["code"])) is None
+        or before["changed_at"] is None
+        or any(before[key] != value for key, value in row.items())
+    ]
+    await repository.upsert(session, "service_item", changed)
+    return len(changed)
 
 
 def _keys(rows: dict[str, list[dict[str, Any]]], name: str) -> set[str]:

@@ -1,12 +1,22 @@
 """HTTP endpoints for service items (public: no token): parse, delegate, shape."""
 
+import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from catalog_svc.departments.schemas import DepartmentRead, Tier
+from catalog_svc.http_cache import cached_json
 from catalog_svc.items import service
-from catalog_svc.items.schemas import HandlerRead, ItemPage, ItemRead, ItemSummary, Subject
+from catalog_svc.items.schemas import (
+    HandlerRead,
+    ItemChange,
+    ItemChanges,
+    ItemPage,
+    ItemRead,
+    ItemSummary,
+    Subject,
+)
 from catalog_svc.models import ServiceItem
 from catalog_svc.reference.items import visits_value
 from catalog_svc.search.index import SearchIndex
@@ -20,10 +30,13 @@ ItemCodePath = Annotated[str, Path(description="e.g. public_security.id_card_los
 
 @router.get(
     "",
-    response_model=ItemPage,
+    response_model=ItemPage | ItemChanges,
     responses={
         404: {"description": "region_not_found"},
-        422: {"description": "invalid_region_code, invalid_cursor, validation_failed"},
+        422: {
+            "description": "invalid_region_code, invalid_cursor, validation_failed, "
+            "changed_since_with_search"
+        },
     },
 )
 async def search_items(
@@ -45,10 +58,32 @@ async def search_items(
     department_type: Annotated[str | None, Query(max_length=48)] = None,
     tier: Tier | None = None,
     limit: Annotated[int | None, Query(ge=1)] = None,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
-) -> ItemPage:
-    """Search and filter the published items, best match first."""
+    cursor: Annotated[str | None, Query(max_length=300)] = None,
+    changed_since: Annotated[
+        dt.datetime | None,
+        Query(
+            description="The change feed instead of a search: items changed (published or "
+            "withdrawn) after this time (ISO 8601; naive: UTC), oldest first"
+        ),
+    ] = None,
+) -> Response:
+    """Search and filter the published items, best match first; or, with ``changed_since``,
+    the change feed other services and clients sync from."""
     settings: CatalogSettings = request.app.state.settings
+    limit = min(limit or settings.search_default_limit, settings.search_max_limit)
+    if changed_since is not None:
+        if q or region or subject or department_type or tier:
+            raise service.ChangedSinceWithSearch(
+                "changed_since lists every change; search and filters do not apply to it"
+            )
+        changed, next_cursor = await service.changes(
+            session, changed_since, limit=limit, cursor=cursor
+        )
+        feed = ItemChanges(
+            items=[ItemChange.model_validate(item, from_attributes=True) for item in changed],
+            next_cursor=next_cursor,
+        )
+        return cached_json(request, feed)
     index: SearchIndex = request.app.state.search_index
     page = await service.search(
         session,
@@ -56,10 +91,10 @@ async def search_items(
         service.SearchFilters(
             q=q, region=region, subject=subject, department_type=department_type, tier=tier
         ),
-        limit=min(limit or settings.search_default_limit, settings.search_max_limit),
+        limit=limit,
         cursor=cursor,
     )
-    return ItemPage(
+    body = ItemPage(
         items=[
             ItemSummary.model_validate(
                 {
@@ -76,15 +111,17 @@ async def search_items(
             for hit in page.hits
         ],
         next_cursor=page.next_cursor,
+        facets=page.facets,
     )
+    return cached_json(request, body)
 
 
 @router.get(
     "/{item_code}", response_model=ItemRead, responses={404: {"description": "item_not_found"}}
 )
-async def get_item(item_code: ItemCodePath, session: SessionDep) -> ItemRead:
+async def get_item(item_code: ItemCodePath, session: SessionDep, request: Request) -> Response:
     """One item: who handles it, its form (JSON Schema), materials, deadlines, fee, visits."""
-    return _view(await service.item_by_code(session, item_code))
+    return cached_json(request, _view(await service.item_by_code(session, item_code)))
 
 
 @router.get(
@@ -98,6 +135,7 @@ async def get_item(item_code: ItemCodePath, session: SessionDep) -> ItemRead:
 async def get_handler(
     item_code: ItemCodePath,
     session: SessionDep,
+    request: Request,
     region: Annotated[
         str,
         Query(
@@ -106,15 +144,16 @@ async def get_handler(
             "code is followed to its successor",
         ),
     ],
-) -> HandlerRead:
+) -> Response:
     """The department responsible for this item for an applicant of this region."""
     found = await service.responsible_department(session, item_code=item_code, region_text=region)
-    return HandlerRead(
+    body = HandlerRead(
         item_code=found.item.code,
         region_code=found.region.code,
         resolved_region_code=found.resolved_region.code,
         department=DepartmentRead.model_validate(found.department),
     )
+    return cached_json(request, body)
 
 
 def _view(item: ServiceItem) -> ItemRead:

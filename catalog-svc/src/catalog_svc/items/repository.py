@@ -1,6 +1,9 @@
 """Every query catalog-svc makes about service items."""
 
-from sqlalchemy import select
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog_svc.models import ServiceItem
@@ -10,6 +13,46 @@ async def get(session: AsyncSession, code: str) -> ServiceItem | None:
     return await session.get(ServiceItem, code)
 
 
-async def published(session: AsyncSession) -> list[ServiceItem]:
-    query = select(ServiceItem).where(ServiceItem.status == "published")
-    return list(await session.scalars(query.order_by(ServiceItem.code)))
+#: What the search index reads of an item: not its form, materials or fee, whose JSON would
+#: cost more to decode at every start than the rest of the index to build.
+INDEXED_COLUMNS = (
+    ServiceItem.code,
+    ServiceItem.name,
+    ServiceItem.department_type,
+    ServiceItem.handling_tier,
+    ServiceItem.subject,
+    ServiceItem.processing_mode,
+    ServiceItem.min_loa,
+    ServiceItem.offered_in,
+    ServiceItem.aliases,
+    ServiceItem.keywords,
+    ServiceItem.topics,
+)
+
+
+async def changed_since(
+    session: AsyncSession,
+    since: dt.datetime,
+    *,
+    after: tuple[dt.datetime, str] | None,
+    limit: int,
+) -> list[ServiceItem]:
+    """Items changed after ``since``, oldest change first; ``after`` continues from a
+    (changed_at, code) position."""
+    query = select(ServiceItem).where(ServiceItem.changed_at > since)
+    if after is not None:
+        at, code = after
+        query = query.where(
+            or_(
+                ServiceItem.changed_at > at,
+                and_(ServiceItem.changed_at == at, ServiceItem.code > code),
+            )
+        )
+    query = query.order_by(ServiceItem.changed_at, ServiceItem.code).limit(limit)
+    return list(await session.scalars(query))
+
+
+async def published_for_index(session: AsyncSession) -> list[dict[str, Any]]:
+    query = select(*INDEXED_COLUMNS).where(ServiceItem.status == "published")
+    rows = await session.execute(query.order_by(ServiceItem.code))
+    return [dict(row._mapping) for row in rows]

@@ -1,5 +1,6 @@
 """What the API gives for service items."""
 
+import datetime as dt
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -79,6 +80,25 @@ class ItemSummary(BaseModel):
     score: float | None = Field(description="Relevance to the query; null when browsing")
 
 
+class ItemChange(BaseModel):
+    code: str
+    name: str
+    version: int
+    status: Literal["published", "withdrawn"]
+    changed_at: dt.datetime
+
+
+class ItemChanges(BaseModel):
+    """The change feed: items changed after ``changed_since``, oldest change first."""
+
+    items: list[ItemChange]
+    next_cursor: str | None
+
+
 class ItemPage(BaseModel):
     items: list[ItemSummary]
     next_cursor: str | None
+    facets: dict[str, dict[str, int]] = Field(
+        description="Over every match of the query and filters (not only this page): how many "
+        "items per department_type, handling_tier, subject and topic"
+    )

@@ -1,9 +1,11 @@
 """The rules of service items: who handles an item for an applicant's region, and which items a
 search returns for a region."""
 
+import datetime as dt
 import hashlib
 import json
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -68,11 +70,30 @@ class SearchFilters:
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
+#: What search results are counted by, and how to read each from an item.
+FACETS: dict[str, Callable[[IndexedItem], Iterable[str]]] = {
+    "department_type": lambda item: (item.department_type,),
+    "handling_tier": lambda item: (item.handling_tier,),
+    "subject": lambda item: (item.subject,),
+    "topic": lambda item: item.topics,
+}
+
+
 @dataclass(frozen=True, slots=True)
 class SearchPage:
     hits: list[SearchHit]
     next_cursor: str | None
     browsing: bool
+    facets: dict[str, dict[str, int]]
+
+
+def facet_counts(hits: Sequence[SearchHit]) -> dict[str, dict[str, int]]:
+    """Per facet, the number of hits with each value, most frequent first (then by value)."""
+    counts: dict[str, dict[str, int]] = {}
+    for name, values_of in FACETS.items():
+        counter = Counter(value for hit in hits for value in values_of(hit.item))
+        counts[name] = dict(sorted(counter.items(), key=lambda entry: (-entry[1], entry[0])))
+    return counts
 
 
 async def item_by_code(session: AsyncSession, code: str) -> ServiceItem:
@@ -137,24 +158,54 @@ async def responsible_department(
     return Responsibility(item=item, region=region, resolved_region=resolved, department=department)
 
 
-def indexed_item(item: ServiceItem) -> IndexedItem:
-    return IndexedItem(
-        code=item.code,
-        name=item.name,
-        department_type=item.department_type,
-        handling_tier=item.handling_tier,
-        subject=item.subject,
-        processing_mode=item.processing_mode,
-        min_loa=item.min_loa,
-        offered_in=tuple(item.offered_in),
-        aliases=tuple(item.aliases),
-        keywords=tuple(item.keywords),
-        topics=tuple(item.topics),
-    )
+class ChangedSinceWithSearch(DomainError):
+    status = 422
+    code = "changed_since_with_search"
+    title = "The change feed takes no search or filter parameters"
+
+
+async def changes(
+    session: AsyncSession, since: dt.datetime, *, limit: int, cursor: str | None
+) -> tuple[list[ServiceItem], str | None]:
+    """Items changed after ``since`` (published or withdrawn), a page at a time; a naive time
+    is read as UTC."""
+    since = since if since.tzinfo is not None else since.replace(tzinfo=dt.UTC)
+    after: tuple[dt.datetime, str] | None = None
+    if cursor is not None:
+        position = decode_cursor(cursor)
+        try:
+            after = (dt.datetime.fromisoformat(position["at"]), str(position["code"]))
+            if position["since"] != since.isoformat() or after[0].tzinfo is None:
+                raise ValueError
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidCursor("the cursor belongs to another change feed") from exc
+    found = await repository.changed_since(session, since, after=after, limit=limit + 1)
+    page = found[:limit]
+    next_cursor = None
+    if len(found) > limit and (last := page[-1]).changed_at is not None:
+        next_cursor = encode_cursor(
+            {"since": since.isoformat(), "at": last.changed_at.isoformat(), "code": last.code}
+        )
+    return page, next_cursor
 
 
 async def indexable_items(session: AsyncSession) -> list[IndexedItem]:
-    return [indexed_item(item) for item in await repository.published(session)]
+    return [
+        IndexedItem(
+            code=row["code"],
+            name=row["name"],
+            department_type=row["department_type"],
+            handling_tier=row["handling_tier"],
+            subject=row["subject"],
+            processing_mode=row["processing_mode"],
+            min_loa=row["min_loa"],
+            offered_in=tuple(row["offered_in"]),
+            aliases=tuple(row["aliases"]),
+            keywords=tuple(row["keywords"]),
+            topics=tuple(row["topics"]),
+        )
+        for row in await repository.published_for_index(session)
+    ]
 
 
 async def _region_filter(
@@ -199,7 +250,9 @@ async def search(
             raise InvalidCursor("the cursor belongs to another query")
     region_filter = await _region_filter(session, filters.region) if filters.region else None
     if filters.region and region_filter is None:
-        return SearchPage(hits=[], next_cursor=None, browsing=not filters.q.strip())
+        return SearchPage(
+            hits=[], next_cursor=None, browsing=not filters.q.strip(), facets=facet_counts([])
+        )
 
     def wanted(item: IndexedItem) -> bool:
         if filters.subject and item.subject != filters.subject:
@@ -222,4 +275,6 @@ async def search(
     page = hits[offset : offset + limit]
     more = offset + limit < len(hits)
     next_cursor = encode_cursor({"offset": offset + limit, "query": digest}) if more else None
-    return SearchPage(hits=page, next_cursor=next_cursor, browsing=browsing)
+    return SearchPage(
+        hits=page, next_cursor=next_cursor, browsing=browsing, facets=facet_counts(hits)
+    )

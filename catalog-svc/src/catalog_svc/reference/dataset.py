@@ -2,13 +2,14 @@
 whether the database already holds exactly what these files (and this code) produce."""
 
 import dataclasses
+import functools
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from catalog_svc.reference import departments, items, regions
+from catalog_svc.reference import bundles, departments, items, regions
 
 REGIONS_SUBDIR = "regions"
 _CODE_DIR = Path(__file__).resolve().parent
@@ -19,6 +20,7 @@ class CatalogDataset:
     regions: list[regions.RegionRecord]
     departments: list[departments.DepartmentRecord]
     items: list[items.ItemRecord]
+    bundles: list[bundles.BundleRecord]
 
     def rows(self) -> dict[str, list[dict[str, Any]]]:
         """Rows by table name; within a table, parents before children."""
@@ -26,6 +28,7 @@ class CatalogDataset:
             "region": _rows(self.regions),
             "department": _rows(self.departments),
             "service_item": [dataclasses.asdict(item) for item in self.items],
+            "bundle": [dataclasses.asdict(bundle) for bundle in self.bundles],
         }
 
 
@@ -40,7 +43,9 @@ def _rows(records: Sequence[Any]) -> list[dict[str, Any]]:
 def source_files(data_dir: Path) -> list[Path]:
     """Every file the data set is built from: the data files and the code that reads them."""
     data = [data_dir / REGIONS_SUBDIR / name for name in regions.SOURCE_FILES]
-    data += [data_dir / departments.TEMPLATES_FILE, data_dir / items.ITEMS_FILE]
+    data += [data_dir / departments.TEMPLATES_FILE]
+    data += [data_dir / name for name in items.ITEM_FILES if (data_dir / name).is_file()]
+    data += [data_dir / bundles.BUNDLES_FILE]
     return data + sorted(_CODE_DIR.glob("*.py"))
 
 
@@ -55,14 +60,25 @@ def fingerprint(data_dir: Path) -> str:
 
 
 def load_dataset(data_dir: Path) -> CatalogDataset:
+    """The data set the files hold. Loaded once per process and content: the records are frozen,
+    and reading 27,000 regions again for every seed of the same files (test databases, a seed
+    repairing changed rows) would be most of the seed's time."""
+    return _load_dataset(data_dir.resolve(), fingerprint(data_dir))
+
+
+@functools.lru_cache(maxsize=2)
+def _load_dataset(data_dir: Path, digest: str) -> CatalogDataset:
+    del digest  # part of the cache key only: changed files load again
     region_records = regions.load_region_tree(data_dir / REGIONS_SUBDIR)
     templates = departments.load_templates(data_dir)
+    item_records = items.load_items(
+        data_dir,
+        offered=templates.offered(),
+        region_codes={r.code for r in region_records if r.status == "current"},
+    )
     return CatalogDataset(
         regions=region_records,
         departments=departments.build_departments(templates, region_records),
-        items=items.load_items(
-            data_dir,
-            offered=templates.offered(),
-            region_codes={r.code for r in region_records if r.status == "current"},
-        ),
+        items=item_records,
+        bundles=bundles.load_bundles(data_dir, item_records),
     )

@@ -8,6 +8,7 @@ schema (a valid JSON Schema, its prefill references naming a known resource fiel
 import copy
 import re
 import tomllib
+from collections import Counter
 from collections.abc import Mapping, Set
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,10 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
 ITEMS_FILE = "items.toml"
+#: Items generated from a compact table (scripts/generate_items.py); shared fields and prefill
+#: resources are defined in ``ITEMS_FILE`` only.
+GENERATED_ITEMS_FILE = "items_generated.toml"
+ITEM_FILES = (ITEMS_FILE, GENERATED_ITEMS_FILE)
 ITEM_CODE = re.compile(r"^[a-z][a-z_]*\.[a-z0-9][a-z0-9_]*$")
 ITEM_CODE_MAX_LENGTH = 64
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -240,10 +245,15 @@ def _item(
 def load_items(
     data_dir: Path, *, offered: Set[tuple[str, str]], region_codes: Set[str]
 ) -> list[ItemRecord]:
-    """Every item of the file; ``offered`` is the (department type, tier) pairs departments
+    """Every item of the files; ``offered`` is the (department type, tier) pairs departments
     exist for, ``region_codes`` the known current regions (for ``offered_in``)."""
     with (data_dir / ITEMS_FILE).open("rb") as handle:
         document = tomllib.load(handle)
+    entries = list(document.get("items", []))
+    for extra in ITEM_FILES[1:]:
+        if (path := data_dir / extra).is_file():
+            with path.open("rb") as handle:
+                entries += tomllib.load(handle).get("items", [])
     shared_fields: dict[str, Any] = document.get("fields", {})
     prefill_resources = {
         resource: frozenset(fields)
@@ -256,11 +266,12 @@ def load_items(
             prefill_resources=prefill_resources,
             offered=offered,
         )
-        for entry in document.get("items", [])
+        for entry in entries
     ]
-    codes = [item.code for item in items]
-    if duplicates := {code for code in codes if codes.count(code) > 1}:
-        raise ItemDataError(f"item codes used twice: {sorted(duplicates)}")
+    for key in ("code", "name"):
+        values = Counter(getattr(item, key) for item in items)
+        if duplicates := sorted(value for value, count in values.items() if count > 1):
+            raise ItemDataError(f"item {key}s used twice: {duplicates}")
     for item in items:
         if unknown := [code for code in item.offered_in if code not in region_codes]:
             raise ItemDataError(f"{item.code}: offered_in names unknown regions {unknown}")

@@ -74,9 +74,13 @@ async def delete_keys(session: AsyncSession, name: str, doomed: Sequence[str]) -
 
 
 async def withdraw_items(session: AsyncSession, codes: Sequence[str]) -> None:
+    """Mark the items withdrawn (and changed now), unless they already are."""
     target = table("service_item")
+    now = utcnow()
     for start in range(0, len(codes), _CHUNK_ROWS):
         chunk = codes[start : start + _CHUNK_ROWS]
         await session.execute(
-            target.update().where(target.c.code.in_(chunk)).values(status="withdrawn")
+            target.update()
+            .where(target.c.code.in_(chunk), target.c.status != "withdrawn")
+            .values(status="withdrawn", changed_at=now)
         )

@@ -2,8 +2,9 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request, Response
 
+from catalog_svc.http_cache import cached_json
 from catalog_svc.regions import service
 from catalog_svc.regions.schemas import RegionChild, RegionChildrenPage, RegionRead, RegionSummary
 from catalog_svc.settings import CatalogSettings
@@ -26,12 +27,12 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 @router.get("/{code}", response_model=RegionRead, responses=_ERRORS)
-async def get_region(code: RegionCodePath, session: SessionDep) -> RegionRead:
+async def get_region(code: RegionCodePath, session: SessionDep, request: Request) -> Response:
     """A region, current or retired, with its ancestors (province first) and, for a retired
     one, the current region that took it over."""
     view = await service.region_view(session, code)
     region = view.region
-    return RegionRead.model_validate(
+    body = RegionRead.model_validate(
         {
             "code": region.code,
             "name": region.name,
@@ -43,6 +44,7 @@ async def get_region(code: RegionCodePath, session: SessionDep) -> RegionRead:
             "successor_code": region.successor_code,
         }
     )
+    return cached_json(request, body)
 
 
 @router.get("/{code}/children", response_model=RegionChildrenPage, responses=_ERRORS)
@@ -52,7 +54,7 @@ async def get_children(
     request: Request,
     limit: Annotated[int | None, Query(ge=1, description="At most this many per page")] = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
-) -> RegionChildrenPage:
+) -> Response:
     """The current regions directly below this one, by code, a page at a time."""
     settings: CatalogSettings = request.app.state.settings
     page = await service.children(
@@ -61,7 +63,8 @@ async def get_children(
         limit=min(limit or settings.children_max_limit, settings.children_max_limit),
         cursor=cursor,
     )
-    return RegionChildrenPage(
+    body = RegionChildrenPage(
         items=[RegionChild.model_validate(child) for child in page.children],
         next_cursor=page.next_cursor,
     )
+    return cached_json(request, body)

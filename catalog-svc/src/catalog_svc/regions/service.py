@@ -55,10 +55,13 @@ async def region_by_code(session: AsyncSession, text: str) -> Region:
 
 
 async def region_view(session: AsyncSession, text: str) -> RegionView:
-    """The region and its ancestors (those the tree holds), province first."""
-    region = await region_by_code(session, text)
-    codes = [ancestor.official for ancestor in RegionCode.parse(region.code).ancestors]
-    known = await repository.get_many(session, codes)
+    """The region and its ancestors (those the tree holds), province first: one query."""
+    code = parse_region_code(text)
+    codes = [ancestor.official for ancestor in code.ancestors]
+    known = await repository.get_many(session, [*codes, code.official])
+    region = known.get(code.official)
+    if region is None:
+        raise RegionNotFound(f"no region has code {code.official}", region_code=code.official)
     return RegionView(region=region, ancestors=[known[c] for c in codes if c in known])
 
 

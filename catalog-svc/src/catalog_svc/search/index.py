@@ -13,12 +13,21 @@ to forgiving:
     sound-alike         身分证 → 身份证, 公基金 → 公积金 (the input method's typical slip)
     one edit away       gongjijn → gongjijin, 身份正 → 身份证
 
+Before that, a stretch of the query that is no word of the catalogue but sounds exactly like one
+(公基金 → 公积金, three characters or more) is read as that word, since the segmenter would
+otherwise split the slip into other real words (公 + 基金) that match the wrong items.
+
 An item's credit for a unit is the best of its matches: field weight × match factor × idf
 (rarer matches count more). Its score is the sum over units, plus a bonus when the whole query
-is its name or an alias (or inside one). Items are ranked by score, then by code.
+is its name or an alias (or inside one), scaled by the length of its name (as BM25 normalises
+field length: of two items matching the same words, the one whose name is mostly those words
+comes first: 公积金 → 住房公积金提取 before 职工死亡提取住房公积金). Items are ranked by score,
+then by code.
 """
 
+import bisect
 import hashlib
+import itertools
 import math
 import threading
 import tomllib
@@ -48,6 +57,8 @@ CONTAINED_BONUS = 2.0
 MIN_EDIT_LENGTH_HAN = 3
 MIN_EDIT_LENGTH_LATIN = 4
 MAX_WINDOW = 6
+#: How strongly a long name lowers an item's score (BM25's b): 0 none, 1 fully proportional.
+NAME_LENGTH_NORM = 0.25
 
 Postings = Mapping[str, float]
 
@@ -120,6 +131,13 @@ def _runs(text: str) -> Iterator[tuple[bool, str]]:
         yield kind, "".join(current)
 
 
+def _lines(texts: Iterable[str]) -> tuple[str, list[int]]:
+    """The texts one per line, and where each line starts (for str.find over them all)."""
+    texts = list(texts)
+    starts = list(itertools.accumulate((len(text) + 1 for text in texts[:-1]), initial=0))
+    return "\n".join(texts), starts
+
+
 def _deletions(word: str) -> set[str]:
     return {word[:i] + word[i + 1 :] for i in range(len(word))}
 
@@ -152,6 +170,13 @@ class SearchIndex:
         self._by_sound: dict[str, set[str]] = defaultdict(set)
         self._by_initials: dict[str, set[str]] = defaultdict(set)
         self._by_deletion: dict[str, set[str]] = defaultdict(set)
+        self._length_factor: dict[str, float] = {}
+        self._phrase_list: list[str] = []
+        self._phrase_text = ""
+        self._phrase_starts: list[int] = []
+        self._forms_full = ""
+        self._form_starts_full: list[int] = []
+        self._forms_initials: tuple[str, list[int]] = ("", [])
 
     @classmethod
     def build(
@@ -205,14 +230,34 @@ class SearchIndex:
         for item in items:
             index._add(item, department_labels.get(item.department_type))
         index._index_terms()
+        index._length_norms()
         index._freeze()
         return index
+
+    def _length_norms(self) -> None:
+        if not self._items:
+            return
+        lengths = {code: len(item.name) for code, item in self._items.items()}
+        average = sum(lengths.values()) / len(lengths)
+        self._length_factor = {
+            code: 1.0 / (1.0 - NAME_LENGTH_NORM + NAME_LENGTH_NORM * length / average)
+            for code, length in lengths.items()
+        }
 
     def _freeze(self) -> None:
         # Plain dicts from here on: a lookup of a missing key must never insert one, since
         # requests share the index.
         self._postings = {term: dict(postings) for term, postings in self._postings.items()}
         self._phrases = dict(self._phrases)
+        # Every name and alias without spaces, one per line, and where each line starts: a
+        # query is looked for in them all at once (str.find), not phrase by phrase.
+        self._phrase_list = list(self._phrases)
+        self._phrase_text, self._phrase_starts = _lines(
+            phrase.replace(" ", "") for phrase in self._phrase_list
+        )
+        # The same for the pinyin of names, aliases and keywords (full, and initials).
+        self._forms_full, self._form_starts_full = _lines(form.full for form in self._forms)
+        self._forms_initials = _lines(form.initials for form in self._forms)
         self._by_sound = dict(self._by_sound)
         self._by_initials = dict(self._by_initials)
         self._by_deletion = dict(self._by_deletion)
@@ -282,7 +327,7 @@ class SearchIndex:
 
     def search(self, query: str) -> list[SearchHit]:
         """Every item the query matches, best first."""
-        text = normalise(query)
+        text = self._correct_sound_alikes(normalise(query))
         if not text:
             return []
         scores: dict[str, float] = defaultdict(float)
@@ -298,23 +343,58 @@ class SearchIndex:
                 scores[code] += credit
         for code, bonus in self._phrase_bonuses(text).items():
             scores[code] += bonus
-        hits = [SearchHit(self._items[code], round(score, 4)) for code, score in scores.items()]
+        hits = [
+            SearchHit(self._items[code], round(score * self._length_factor[code], 4))
+            for code, score in scores.items()
+        ]
         hits.sort(key=lambda hit: (-hit.score, hit.item.code))
         return [hit for hit in hits if hit.score > 0]
+
+    def _correct_sound_alikes(self, text: str) -> str:
+        """Replace stretches (longest first, left to right) that are no term of the index but
+        sound exactly like one term of the same length."""
+        if not any(_is_han(char) for char in text):
+            return text
+        out: list[str] = []
+        position = 0
+        while position < len(text):
+            replaced = False
+            for size in range(min(MAX_WINDOW, len(text) - position), MIN_EDIT_LENGTH_HAN - 1, -1):
+                window = text[position : position + size]
+                if not all(_is_han(char) for char in window) or window in self._postings:
+                    continue
+                candidates = [
+                    term
+                    for term in self._by_sound.get(self._segmenter.pinyin(window), ())
+                    if len(term) == size
+                ]
+                if len(candidates) == 1:
+                    out.append(candidates[0])
+                    position += size
+                    replaced = True
+                    break
+            if not replaced:
+                out.append(text[position])
+                position += 1
+        return "".join(out)
 
     def _phrase_bonuses(self, text: str) -> dict[str, float]:
         """Per item, once: the query is its name or an alias, or lies inside one."""
         compact = text.replace(" ", "")
         bonuses: dict[str, float] = {}
-        for phrase, codes in self._phrases.items():
-            if phrase == text:
-                bonus = EXACT_NAME_BONUS
-            elif len(compact) > 1 and compact in phrase.replace(" ", ""):
-                bonus = CONTAINED_BONUS
-            else:
-                continue
-            for code in codes:
-                bonuses[code] = max(bonuses.get(code, 0.0), bonus)
+        if len(compact) > 1 and "\n" not in compact:
+            position = self._phrase_text.find(compact)
+            while position != -1:
+                line = bisect.bisect_right(self._phrase_starts, position) - 1
+                for code in self._phrases[self._phrase_list[line]]:
+                    bonuses[code] = CONTAINED_BONUS
+                # On to the next phrase: one bonus per phrase is enough.
+                following = line + 1
+                if following >= len(self._phrase_starts):
+                    break
+                position = self._phrase_text.find(compact, self._phrase_starts[following])
+        for code in self._phrases.get(text, ()):
+            bonuses[code] = EXACT_NAME_BONUS
         return bonuses
 
     def _units(self, text: str) -> list[_Unit]:
@@ -408,11 +488,15 @@ class SearchIndex:
         """Items with a name, alias or keyword whose pinyin (full, or initials for short input)
         contains ``letters``."""
         found: dict[str, float] = {}
-        if len(letters) < 2:
+        if len(letters) < 2 or not letters.isalnum():
             return found
-        for form in self._forms:
-            if letters in form.full or (
-                len(letters) <= len(form.initials) and letters in form.initials
-            ):
+        for text, starts in ((self._forms_full, self._form_starts_full), self._forms_initials):
+            position = text.find(letters)
+            while position != -1:
+                line = bisect.bisect_right(starts, position) - 1
+                form = self._forms[line]
                 found[form.code] = max(found.get(form.code, 0.0), form.weight)
+                if line + 1 >= len(starts):
+                    break
+                position = text.find(letters, starts[line + 1])
         return found

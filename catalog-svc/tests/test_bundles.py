@@ -1,0 +1,120 @@
+"""One-issue bundles: all 41 named, the specified ones with their items and one merged form."""
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from jsonschema import Draft202012Validator
+
+from catalog_svc.reference.bundles import BundleDataError, load_bundles, merge_forms
+from catalog_svc.reference.dataset import load_dataset
+from catalog_svc.reference.items import ItemRecord
+from catalog_svc.settings import DEFAULT_DATA_DIR
+
+Problem = Callable[[httpx.Response, int, str], dict[str, Any]]
+
+BUNDLES = "/catalog/v1/bundles"
+
+
+async def test_all_41_bundles_are_named_and_at_least_12_specified(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.get(BUNDLES)
+    assert response.status_code == 200
+    bundles = response.json()["items"]
+    assert len(bundles) == 41
+    assert len({bundle["name"] for bundle in bundles}) == 41
+    assert all(bundle["name"].endswith("一件事") for bundle in bundles)
+    specified = [bundle for bundle in bundles if bundle["specified"]]
+    assert len(specified) >= 12
+    assert all(bundle["item_count"] >= 2 for bundle in specified)
+    assert {"birth", "enterprise_startup", "after_death", "retirement"} <= {
+        bundle["code"] for bundle in specified
+    }
+
+
+async def test_the_birth_bundle_lists_its_items_and_asks_shared_fields_once(
+    client: httpx.AsyncClient,
+) -> None:
+    body = (await client.get(f"{BUNDLES}/birth")).json()
+    assert body["name"] == "出生一件事"
+    codes = [item["code"] for item in body["items"]]
+    assert codes == [
+        "health.birth_medical_certificate",
+        "health.vaccination_certificate",
+        "public_security.birth_registration",
+        "medical_security.newborn_medical_insurance",
+        "human_resources_social_security.social_card_application",
+    ]
+    properties = body["form_schema"]["properties"]
+    # Asked by every item, once in the form, feeding all of them.
+    assert body["field_sources"]["id_number"] == codes
+    assert set(body["field_sources"]["child_name"]) == {
+        "health.birth_medical_certificate",
+        "health.vaccination_certificate",
+        "public_security.birth_registration",
+        "medical_security.newborn_medical_insurance",
+    }
+    assert set(properties) == set(body["field_sources"])
+    assert body["field_sources"]["birth_hospital"] == ["health.birth_medical_certificate"]
+    # Required when any item requires it.
+    assert {"child_name", "birth_certificate_number", "birth_hospital"} <= set(
+        body["form_schema"]["required"]
+    )
+    assert body["min_loa"] == max(item["min_loa"] for item in body["items"])
+
+
+@pytest.mark.parametrize("code", ["birth", "after_death", "enterprise_startup", "house_purchase"])
+async def test_a_merged_form_is_a_schema_each_item_form_is_a_part_of(
+    client: httpx.AsyncClient, code: str
+) -> None:
+    bundle = (await client.get(f"{BUNDLES}/{code}")).json()
+    Draft202012Validator.check_schema(bundle["form_schema"])
+    merged = bundle["form_schema"]["properties"]
+    for summary in bundle["items"]:
+        item = (await client.get(f"/catalog/v1/items/{summary['code']}")).json()
+        for field, definition in item["form_schema"]["properties"].items():
+            assert merged[field] == definition
+            assert summary["code"] in bundle["field_sources"][field]
+
+
+async def test_a_bundle_only_named_says_so(client: httpx.AsyncClient) -> None:
+    body = (await client.get(f"{BUNDLES}/credit_repair")).json()
+    assert body["name"] == "信用修复一件事"
+    assert body["specified"] is False
+    assert body["items"] == []
+    assert body["form_schema"] is None
+    assert body["field_sources"] == {}
+
+
+@pytest.mark.parametrize("code", ["nothing_here", "x" * 49, "BIRTH"])
+async def test_an_unknown_bundle_is_a_problem(
+    client: httpx.AsyncClient, problem: Problem, code: str
+) -> None:
+    problem(await client.get(f"{BUNDLES}/{code}"), 404, "bundle_not_found")
+
+
+def _item(code: str, properties: dict[str, Any]) -> ItemRecord:
+    item = load_dataset(DEFAULT_DATA_DIR).items[0]
+    schema = {**item.form_schema, "properties": properties, "required": []}
+    return dataclasses.replace(item, code=code, form_schema=schema)
+
+
+def test_two_items_meaning_different_things_by_one_field_cannot_be_bundled() -> None:
+    first = _item("a.one", {"date": {"type": "string", "title": "丢失日期"}})
+    second = _item("a.two", {"date": {"type": "string", "title": "出生日期"}})
+    with pytest.raises(BundleDataError, match="date"):
+        merge_forms("clash", "冲突一件事", [first, second])
+
+
+def test_a_bundle_naming_an_unknown_item_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "bundles.toml").write_text(
+        '[[bundles]]\ncode = "some_bundle"\nname = "某一件事"\nsubject = "person"\n'
+        'items = ["no.such"]\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(BundleDataError, match="unknown items"):
+        load_bundles(tmp_path, load_dataset(DEFAULT_DATA_DIR).items)
