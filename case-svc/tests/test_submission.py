@@ -432,6 +432,29 @@ async def test_a_delegate_files_for_the_principal_and_both_are_kept(
     assert case["history"][0]["actor"] == "citizen-son"
 
 
+async def test_a_delegate_may_file_only_the_items_delegated(
+    submit: Submit, catalog: Any, token_minter: Any, problem: Problem
+) -> None:
+    covered = token_minter.mint(
+        "citizen-lin",
+        act="citizen-son",
+        loa=3,
+        region=SONGTAI_COMMUNITY,
+        scope=(catalog.loss_report,),
+    )
+    assert (await submit(covered, catalog.loss_report)).status_code == 201
+
+    elsewhere = token_minter.mint(
+        "citizen-lin",
+        act="citizen-son",
+        loa=3,
+        region=SONGTAI_COMMUNITY,
+        scope=("housing_provident_fund.withdrawal",),
+    )
+    body = problem(await submit(elsewhere, catalog.loss_report), 403, "outside_delegation")
+    assert body["delegated_items"] == ["housing_provident_fund.withdrawal"]
+
+
 async def test_catalog_unreachable_is_a_503_and_nothing_is_stored(
     app: FastAPI, client: httpx.AsyncClient, resident: str, clock: Any, problem: Problem
 ) -> None:

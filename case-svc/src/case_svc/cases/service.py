@@ -44,6 +44,11 @@ class WrongSubject(Forbidden):
     title = "This item is for another kind of applicant"
 
 
+class OutsideDelegation(Forbidden):
+    code = "outside_delegation"
+    title = "The delegation this token carries does not cover this item"
+
+
 class ApplicantRegionRequired(DomainError):
     status = 422
     code = "applicant_region_required"
@@ -122,6 +127,9 @@ def _applicant_region(principal: Principal, payload: CaseCreate) -> RegionCode:
 
 
 def _check_applicant(principal: Principal, item: catalog.CatalogItem) -> None:
+    # A delegate's token lists the item codes it was delegated for (none listed: all items).
+    if principal.act is not None and principal.scope and item.code not in principal.scope:
+        raise OutsideDelegation(item_code=item.code, delegated_items=list(principal.scope))
     require_assurance(principal, item.min_loa)
     if _SUBJECT_OF.get(principal.typ) != item.subject:
         raise WrongSubject(
