@@ -5,6 +5,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi import FastAPI
 
@@ -13,6 +14,7 @@ from data_exchange_svc.models import Base, SharingGrant
 from data_exchange_svc.registry.dataset import PersonRow, read_population
 from data_exchange_svc.seed import seed
 from data_exchange_svc.settings import ExchangeSettings
+from servicekit.db import utcnow
 from servicekit.testing import ServiceUnderTest, TokenMinter, bearer
 
 SERVICE_DIR = Path(__file__).resolve().parents[1]
@@ -60,9 +62,57 @@ def identity_svc(token_minter: TokenMinter) -> Headers:
     return bearer(token_minter.mint("identity-svc", typ="service", loa=0))
 
 
+DEMO_REGION = "330302026003"
+ConsentGiver = Callable[..., Awaitable[str]]
+
+
 @pytest.fixture
-def department_with_grant(app: FastAPI, token_minter: TokenMinter) -> GrantMaker:
+def demo_citizen_token(token_minter: TokenMinter, demo_citizen: PersonRow) -> Headers:
+    """The demo citizen's own token after her real-name check (loa 2, her registered region)."""
+    return bearer(token_minter.mint("account-demo", typ="citizen", loa=2, region=DEMO_REGION))
+
+
+@pytest.fixture
+def demo_consent(
+    client: httpx.AsyncClient, demo_citizen: PersonRow, demo_citizen_token: Headers
+) -> ConsentGiver:
+    """The demo citizen links her account and consents through the API; the consent's id."""
+
+    async def give(
+        *, consumer: str, fields: list[str], purpose: str, case_id: str, days: float = 30
+    ) -> str:
+        linked = await client.put(
+            "/exchange/v1/me/subject",
+            json={"id_number": demo_citizen.id_number, "name": demo_citizen.name},
+            headers=demo_citizen_token,
+        )
+        assert linked.status_code == 200, linked.text
+        given = await client.post(
+            "/exchange/v1/me/consents",
+            json={
+                "consumer": consumer,
+                "resource": "population",
+                "fields": fields,
+                "purpose": purpose,
+                "case_id": case_id,
+                "expires_at": (utcnow() + dt.timedelta(days=days)).isoformat(),
+            },
+            headers=demo_citizen_token,
+        )
+        assert given.status_code == 201, given.text
+        consent_id: str = given.json()["id"]
+        return consent_id
+
+    return give
+
+
+@pytest.fixture
+def department_with_grant(
+    app: FastAPI, token_minter: TokenMinter, demo_consent: ConsentGiver
+) -> GrantMaker:
     """A department system of a fresh department holding the grant described; its token.
+    With ``consented_case``, the demo citizen also consents to the grant's fields and purposes
+    for that case.
 
     Grants are reference data (kept between tests), so each test's department is new.
     """
@@ -74,6 +124,7 @@ def department_with_grant(app: FastAPI, token_minter: TokenMinter) -> GrantMaker
         expires_at: dt.datetime | None = None,
         revoked_at: dt.datetime | None = None,
         extra: Sequence[tuple[list[str], list[str]]] = (),
+        consented_case: str | None = None,
     ) -> Headers:
         department = f"330302-test_{secrets.token_hex(4)}"
         async with app.state.database.sessionmaker.begin() as session:
@@ -95,6 +146,11 @@ def department_with_grant(app: FastAPI, token_minter: TokenMinter) -> GrantMaker
                         fields=more_fields,
                         purposes=more_purposes,
                     )
+                )
+        if consented_case is not None:
+            for purpose in purposes:
+                await demo_consent(
+                    consumer=department, fields=fields, purpose=purpose, case_id=consented_case
                 )
         token = token_minter.mint(
             f"system-{secrets.token_hex(4)}", typ="department_system", loa=0, dept=department

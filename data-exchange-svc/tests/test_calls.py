@@ -19,6 +19,7 @@ Headers = dict[str, str]
 GrantMaker = Callable[..., Awaitable[Headers]]
 
 DEMO_ID = "330302195203140248"
+CASE = "330302-20261126-000007"
 NOBODY_ID = make_resident_id(RegionCode.parse("330302"), dt.date(1990, 1, 1), 997)
 
 
@@ -81,6 +82,7 @@ async def test_a_department_reads_exactly_the_granted_fields_it_asks_for(
     department = await department_with_grant(
         fields=["id_number", "name", "birth_date", "registered_address", "ethnicity", "sex"],
         purposes=["id_card_loss_report"],
+        consented_case="330302-20261126-000001",
     )
     response = await client.post(
         "/exchange/v1/calls",
@@ -104,17 +106,20 @@ async def test_grants_combine_per_purpose_only(
     client: httpx.AsyncClient, department_with_grant: GrantMaker, problem: Problem
 ) -> None:
     department = await department_with_grant(
-        fields=["name"], purposes=["social_assistance"], extra=[(["sex"], ["statistics"])]
+        fields=["name"],
+        purposes=["social_assistance"],
+        extra=[(["sex"], ["statistics"])],
+        consented_case=CASE,
     )
     allowed = await client.post(
         "/exchange/v1/calls",
-        json=call_body(["name"], purpose="social_assistance"),
+        json=call_body(["name"], purpose="social_assistance", case_id=CASE),
         headers=department,
     )
     assert allowed.status_code == 200, allowed.text
     refused = await client.post(
         "/exchange/v1/calls",
-        json=call_body(["name", "sex"], purpose="social_assistance"),
+        json=call_body(["name", "sex"], purpose="social_assistance", case_id=CASE),
         headers=department,
     )
     assert problem(refused, 403, "field_not_granted")["fields"] == ["sex"]
@@ -195,10 +200,11 @@ async def test_a_grant_that_has_not_expired_yet_is_honoured(
         fields=["name"],
         purposes=["social_assistance"],
         expires_at=utcnow() + dt.timedelta(days=1),
+        consented_case=CASE,
     )
     response = await client.post(
         "/exchange/v1/calls",
-        json=call_body(["name"], purpose="social_assistance"),
+        json=call_body(["name"], purpose="social_assistance", case_id=CASE),
         headers=department,
     )
     assert response.status_code == 200, response.text

@@ -4,7 +4,7 @@ data through."""
 
 import datetime as dt
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -14,13 +14,15 @@ from servicekit.db import utcnow
 from servicekit.testing import TokenMinter, bearer
 
 Headers = dict[str, str]
+ConsentGiver = Callable[..., Awaitable[str]]
 Problem = Callable[[httpx.Response, int, str], dict[str, Any]]
 
-CALL = {
+CALL: dict[str, Any] = {
     "resource": "population",
     "subject": {"id_number": "330302195203140248"},
     "fields": ["registered_region"],
     "purpose": "household_transfer",
+    "case_id": "330302-20261126-000002",
 }
 APPLICATION = {
     "resource": "population",
@@ -65,9 +67,15 @@ async def apply(client: httpx.AsyncClient, parties: Parties) -> str:
 
 
 async def test_an_application_grants_nothing_until_the_provider_approves_it(
-    client: httpx.AsyncClient, parties: Parties, problem: Problem
+    client: httpx.AsyncClient, parties: Parties, problem: Problem, demo_consent: ConsentGiver
 ) -> None:
     grant_id = await apply(client, parties)
+    await demo_consent(
+        consumer=parties.department,
+        fields=CALL["fields"],
+        purpose=CALL["purpose"],
+        case_id=CALL["case_id"],
+    )
     call = await client.post("/exchange/v1/calls", json=CALL, headers=parties.consumer_system)
     problem(call, 403, "no_grant")
 

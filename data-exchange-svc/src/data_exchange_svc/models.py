@@ -90,6 +90,44 @@ class SharingGrant(Base):
     decision_note: Mapped[str | None] = mapped_column(String(256))
 
 
+class CitizenSubject(Base):
+    """Which registry subject a citizen account is: the keyed hash of her identity number.
+
+    Access tokens name the account, not the identity number. The link is made once, by the
+    citizen (loa ≥ 2) naming her identity number and name: the registry must hold that pair
+    and register her in the region her token states (which identity-svc took from the same
+    registry at her real-name check). One account, one subject; one subject, one account.
+    """
+
+    __tablename__ = "citizen_subject"
+
+    account: Mapped[str] = mapped_column(String(128), primary_key=True)
+    subject_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    linked_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Consent(Base):
+    """A citizen's consent that one department read some fields of a resource about her, for
+    one purpose, for one case, until it expires or she revokes it."""
+
+    __tablename__ = "consent"
+    __table_args__ = (
+        Index("ix_consent_scope", "subject_hash", "consumer", "resource_code", "case_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    account: Mapped[str] = mapped_column(String(128), index=True)
+    subject_hash: Mapped[str] = mapped_column(String(64))
+    consumer: Mapped[str] = mapped_column(String(128))
+    resource_code: Mapped[str] = mapped_column(ForeignKey("data_resource.code"))
+    fields: Mapped[list[str]] = mapped_column(JSON)
+    purpose: Mapped[str] = mapped_column(String(64))
+    case_id: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class PopulationRecord(Base):
     """One person of the hosted population registry (a public-security resource).
 

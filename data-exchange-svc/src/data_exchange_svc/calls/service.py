@@ -1,7 +1,8 @@
 """The rules of a data call and a match: who may ask, about what, why, and what they learn.
 
 Checks run in an order that discloses nothing early: the resource and field names first (public
-information), then the subject's form, then the caller's grants; only a granted caller learns
+information), then the subject's form, then the caller's grants, then (for a department reading
+personal data) the subject's consent for the case; only a caller that passes them all learns
 whether the subject exists. A match tells even a granted caller nothing but yes or no.
 """
 
@@ -11,6 +12,7 @@ from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from data_exchange_svc.citizens import consents
 from data_exchange_svc.grants import repository as grants_repository
 from data_exchange_svc.grants.service import authorise
 from data_exchange_svc.identifiers import IdentifierProtector, parse_id_number
@@ -114,6 +116,17 @@ async def _granted_record(
         session, consumer=attempt.consumer, resource_code=resource.code, now=utcnow()
     )
     authorise(grants, purpose=attempt.purpose, fields=attempt.fields)
+    if not to_match and consents.needs_consent(principal, resource, attempt.fields):
+        await consents.require_consent(
+            session,
+            subject_hash=attempt.subject_hash,
+            consumer=attempt.consumer,
+            resource=resource.code,
+            fields=attempt.fields,
+            purpose=attempt.purpose,
+            case_id=attempt.case_id,
+            now=utcnow(),
+        )
     if resource.code != POPULATION.code:
         raise ResourceNotServed(resource=resource.code)
     return await registry_repository.get_by_hash(session, attempt.subject_hash)

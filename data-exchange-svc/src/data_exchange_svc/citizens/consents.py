@@ -1,0 +1,152 @@
+"""Consents: a citizen lets one department read some fields of a resource about her, for one
+purpose and one case, until a time she chooses (at most a year) or until she revokes it.
+
+A data call by a department (staff or department system) for personal fields is refused unless
+it names a case and a live consent of the subject covers it: consumer, resource, purpose, case
+and every field. Internal platform services (typ ``service``, e.g. identity-svc's own checks at
+the citizen's login) are not asked for consent; matches (yes/no, nothing disclosed) neither.
+"""
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from data_exchange_svc.citizens import repository
+from data_exchange_svc.citizens.subjects import require_citizen, subject_of
+from data_exchange_svc.models import Consent, DataResource
+from data_exchange_svc.resources.service import require_fields, shared_resource
+from servicekit.auth import Principal
+from servicekit.problems import DomainError, Forbidden, NotFound
+
+#: The longest a consent may run.
+MAX_CONSENT_DAYS = 366
+#: Sensitivities that make a field personal data of the subject.
+PERSONAL = frozenset({"personal", "sensitive_personal"})
+
+
+class ConsentNotFound(NotFound):
+    code = "consent_not_found"
+    title = "No such consent of the caller"
+
+
+class InvalidConsentExpiry(DomainError):
+    status = 422
+    code = "invalid_expiry"
+    title = f"A consent expires in the future, within {MAX_CONSENT_DAYS} days"
+
+
+class ConsentRequired(Forbidden):
+    code = "consent_required"
+    title = "Personal data needs the subject's consent for this case, purpose and fields"
+
+
+class ConsentRevoked(Forbidden):
+    code = "consent_revoked"
+    title = "The subject has revoked the consent for this use"
+
+
+class ConsentExpired(Forbidden):
+    code = "consent_expired"
+    title = "The subject's consent for this use has expired"
+
+
+async def give(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    consumer: str,
+    resource: str,
+    fields: Sequence[str],
+    purpose: str,
+    case_id: str,
+    expires_at: dt.datetime,
+    now: dt.datetime,
+) -> Consent:
+    """The citizen's (already linked) consent; see subjects.link for the link."""
+    if expires_at.tzinfo is None or not now < expires_at <= now + dt.timedelta(
+        days=MAX_CONSENT_DAYS
+    ):
+        raise InvalidConsentExpiry()
+    subject_hash = await subject_of(session, principal)
+    shared = await shared_resource(session, resource)
+    unique_fields = list(dict.fromkeys(fields))
+    require_fields(shared, unique_fields, to_match=False)
+    consent = Consent(
+        account=principal.sub,
+        subject_hash=subject_hash,
+        consumer=consumer,
+        resource_code=shared.code,
+        fields=unique_fields,
+        purpose=purpose,
+        case_id=case_id,
+        expires_at=expires_at,
+    )
+    await repository.add_consent(session, consent)
+    return consent
+
+
+async def mine(session: AsyncSession, principal: Principal) -> list[Consent]:
+    require_citizen(principal)
+    return await repository.consents_of(session, principal.sub)
+
+
+async def revoke(
+    session: AsyncSession, principal: Principal, consent_id: uuid.UUID, *, now: dt.datetime
+) -> Consent:
+    """Revoke at once; revoking again changes nothing. Another's consent is not found."""
+    require_citizen(principal)
+    consent = await repository.consent_for_update(session, consent_id)
+    if consent is None or consent.account != principal.sub:
+        raise ConsentNotFound()
+    if consent.revoked_at is None:
+        consent.revoked_at = now
+        await session.flush()
+    return consent
+
+
+def needs_consent(principal: Principal, resource: DataResource, fields: Sequence[str]) -> bool:
+    sensitivity = {field.name: field.sensitivity for field in resource.fields}
+    return principal.typ in ("staff", "department_system") and any(
+        sensitivity.get(name) in PERSONAL for name in fields
+    )
+
+
+async def require_consent(
+    session: AsyncSession,
+    *,
+    subject_hash: str,
+    consumer: str,
+    resource: str,
+    fields: Sequence[str],
+    purpose: str,
+    case_id: str | None,
+    now: dt.datetime,
+) -> None:
+    """Live consents of the scope together must cover every field. When they do not, the
+    refusal says why: revoked (if revoked consents would have covered the rest), else expired
+    (likewise), else required."""
+    if case_id is None:
+        raise ConsentRequired("a call for personal data names the case it serves")
+    consents = await repository.consents_in_scope(
+        session,
+        subject_hash=subject_hash,
+        consumer=consumer,
+        resource_code=resource,
+        purpose=purpose,
+        case_id=case_id,
+    )
+    live = [c for c in consents if c.revoked_at is None and c.expires_at > now]
+    missing = set(fields) - {name for consent in live for name in consent.fields}
+    if not missing:
+        return
+    revoked = {name for c in consents if c.revoked_at is not None for name in c.fields}
+    if missing <= revoked:
+        raise ConsentRevoked(case_id=case_id)
+    expired = {
+        name for c in consents if c.revoked_at is None and c.expires_at <= now for name in c.fields
+    }
+    if missing <= expired | revoked:
+        raise ConsentExpired(case_id=case_id)
+    raise ConsentRequired(case_id=case_id, fields=sorted(missing))

@@ -1,0 +1,130 @@
+"""HTTP endpoints for the citizen herself: her subject link, her consents, her access log."""
+
+import datetime as dt
+import uuid
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request, Response
+
+from data_exchange_svc.citizens import access_log, consents, subjects
+from data_exchange_svc.citizens.schemas import (
+    AccessLogItem,
+    AccessLogPage,
+    ConsentCreate,
+    ConsentList,
+    ConsentRead,
+    SubjectLink,
+    SubjectLinkRead,
+)
+from data_exchange_svc.identifiers import IdentifierProtector
+from data_exchange_svc.ledger.schemas import ReceiptRead
+from data_exchange_svc.ledger.service import receipt_document
+from data_exchange_svc.ledger.signing import LedgerSigner
+from data_exchange_svc.models import Consent
+from servicekit.auth import PrincipalDep
+from servicekit.db import SessionDep, utcnow
+
+router = APIRouter(prefix="/exchange/v1/me", tags=["citizens"])
+
+
+def _status(consent: Consent, now: dt.datetime) -> Literal["live", "expired", "revoked"]:
+    if consent.revoked_at is not None:
+        return "revoked"
+    return "live" if consent.expires_at > now else "expired"
+
+
+def _view(consent: Consent, now: dt.datetime) -> ConsentRead:
+    return ConsentRead(
+        id=consent.id,
+        consumer=consent.consumer,
+        resource=consent.resource_code,
+        fields=consent.fields,
+        purpose=consent.purpose,
+        case_id=consent.case_id,
+        expires_at=consent.expires_at,
+        revoked_at=consent.revoked_at,
+        created_at=consent.created_at,
+        status=_status(consent, now),
+    )
+
+
+@router.put("/subject", response_model=SubjectLinkRead)
+async def link_subject(
+    payload: SubjectLink, principal: PrincipalDep, session: SessionDep, request: Request
+) -> SubjectLinkRead:
+    """Link the account to its registry subject: the registry must hold the identity number
+    with this name, registered in the token's region. Once linked, fixed; repeating is fine."""
+    protector: IdentifierProtector = request.app.state.identifiers
+    linked = await subjects.link(
+        session, principal, id_number=payload.id_number, name=payload.name, protector=protector
+    )
+    return SubjectLinkRead(linked_at=linked.linked_at)
+
+
+@router.post("/consents", response_model=ConsentRead, status_code=201)
+async def give_consent(
+    payload: ConsentCreate, principal: PrincipalDep, session: SessionDep
+) -> ConsentRead:
+    now = utcnow()
+    consent = await consents.give(
+        session,
+        principal,
+        consumer=payload.consumer,
+        resource=payload.resource,
+        fields=payload.fields,
+        purpose=payload.purpose,
+        case_id=payload.case_id,
+        expires_at=payload.expires_at,
+        now=now,
+    )
+    return _view(consent, now)
+
+
+@router.get("/consents", response_model=ConsentList)
+async def list_consents(principal: PrincipalDep, session: SessionDep) -> ConsentList:
+    """All of the citizen's consents, newest first, with their status now."""
+    now = utcnow()
+    return ConsentList(items=[_view(c, now) for c in await consents.mine(session, principal)])
+
+
+@router.delete("/consents/{consent_id}", status_code=204)
+async def revoke_consent(
+    consent_id: uuid.UUID, principal: PrincipalDep, session: SessionDep
+) -> Response:
+    await consents.revoke(session, principal, consent_id, now=utcnow())
+    return Response(status_code=204)
+
+
+@router.get("/access-log", response_model=AccessLogPage)
+async def read_access_log(
+    principal: PrincipalDep,
+    session: SessionDep,
+    request: Request,
+    cursor: Annotated[str | None, Query(max_length=20)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> AccessLogPage:
+    """Who read (or tried to read) the citizen's data, what, when, why, and the outcome."""
+    signer: LedgerSigner = request.app.state.ledger_signer
+    found = await access_log.page(
+        session, principal, cursor=cursor, limit=limit, key_id=signer.key_id
+    )
+    items = []
+    for receipt in found.receipts:
+        entry = receipt.entry
+        items.append(
+            AccessLogItem(
+                seq=entry.seq,
+                at=entry.at,
+                call_id=entry.call_id,
+                kind=entry.kind,
+                consumer=entry.consumer,
+                resource=entry.resource,
+                fields=list(entry.fields),
+                purpose=entry.purpose,
+                case_id=entry.case_id,
+                outcome=entry.outcome,
+                code=entry.code,
+                receipt=ReceiptRead.model_validate(receipt_document(receipt)),
+            )
+        )
+    return AccessLogPage(items=items, next_cursor=found.next_cursor)

@@ -1,0 +1,81 @@
+"""Every query on citizen links and consents (the access log reads the ledger's entries)."""
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from data_exchange_svc.models import CitizenSubject, Consent, LedgerEntry
+
+
+async def link_of_account(session: AsyncSession, account: str) -> CitizenSubject | None:
+    return await session.get(CitizenSubject, account)
+
+
+async def link_of_subject(session: AsyncSession, subject_hash: str) -> CitizenSubject | None:
+    link: CitizenSubject | None = await session.scalar(
+        select(CitizenSubject).where(CitizenSubject.subject_hash == subject_hash)
+    )
+    return link
+
+
+async def add_link(session: AsyncSession, link: CitizenSubject) -> bool:
+    """Insert the link; False if a concurrent request linked the account or subject first."""
+    try:
+        async with session.begin_nested():
+            session.add(link)
+    except IntegrityError:
+        return False
+    return True
+
+
+async def add_consent(session: AsyncSession, consent: Consent) -> None:
+    session.add(consent)
+    await session.flush()
+
+
+async def consents_of(session: AsyncSession, account: str) -> list[Consent]:
+    statement = (
+        select(Consent).where(Consent.account == account).order_by(Consent.created_at.desc())
+    )
+    return list((await session.scalars(statement)).all())
+
+
+async def consent_for_update(session: AsyncSession, consent_id: uuid.UUID) -> Consent | None:
+    consent: Consent | None = await session.scalar(
+        select(Consent).where(Consent.id == consent_id).with_for_update()
+    )
+    return consent
+
+
+async def consents_in_scope(
+    session: AsyncSession,
+    *,
+    subject_hash: str,
+    consumer: str,
+    resource_code: str,
+    purpose: str,
+    case_id: str,
+) -> list[Consent]:
+    statement = select(Consent).where(
+        Consent.subject_hash == subject_hash,
+        Consent.consumer == consumer,
+        Consent.resource_code == resource_code,
+        Consent.case_id == case_id,
+        Consent.purpose == purpose,
+    )
+    return list((await session.scalars(statement)).all())
+
+
+async def entries_about(
+    session: AsyncSession, *, subject_hash: str, before_seq: int | None, up_to: int, limit: int
+) -> list[LedgerEntry]:
+    """The subject's ledger entries, newest first, among the first ``up_to`` entries."""
+    statement = select(LedgerEntry).where(
+        LedgerEntry.subject_hash == subject_hash, LedgerEntry.seq <= up_to
+    )
+    if before_seq is not None:
+        statement = statement.where(LedgerEntry.seq < before_seq)
+    statement = statement.order_by(LedgerEntry.seq.desc()).limit(limit)
+    return list((await session.scalars(statement)).all())
