@@ -196,7 +196,7 @@ async def measure(
             for _ in range(args.rounds):
                 for label, targets in paths.items():
                     await timed_round(client, series[label], targets, args.seconds)
-        index = app.state.search_index
+        index = app.state.catalog.snapshot.index
         raw = index_timings(index.search, queries, repeat=args.index_repeat)
     base = series["healthz"]
     print(f"\n{'path':<8} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8}   p50 / healthz  p95 / healthz")

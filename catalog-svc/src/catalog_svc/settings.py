@@ -22,3 +22,7 @@ class CatalogSettings(ServiceSettings):
     children_max_limit: int = Field(default=500, ge=1, le=5000)
     #: How long clients and caches may keep a read answer before revalidating it (ETag).
     cache_max_age_seconds: int = Field(default=300, ge=0, le=86400)
+    #: How often the in-memory snapshot (regions, departments, search index) compares the
+    #: stored reference-data fingerprint with its own and reloads after a new seed; 0: never
+    #: (then a restart picks a new seed up).
+    snapshot_check_seconds: float = Field(default=30.0, ge=0, le=3600)

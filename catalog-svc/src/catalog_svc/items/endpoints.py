@@ -19,8 +19,8 @@ from catalog_svc.items.schemas import (
 )
 from catalog_svc.models import ServiceItem
 from catalog_svc.reference.items import visits_value
-from catalog_svc.search.index import SearchIndex
 from catalog_svc.settings import CatalogSettings
+from catalog_svc.snapshot import current_snapshot
 from servicekit.db import SessionDep
 
 router = APIRouter(prefix="/catalog/v1/items", tags=["items"])
@@ -84,10 +84,8 @@ async def search_items(
             next_cursor=next_cursor,
         )
         return cached_json(request, feed)
-    index: SearchIndex = request.app.state.search_index
-    page = await service.search(
-        session,
-        index,
+    page = service.search(
+        current_snapshot(request),
         service.SearchFilters(
             q=q, region=region, subject=subject, department_type=department_type, tier=tier
         ),
@@ -134,7 +132,6 @@ async def get_item(item_code: ItemCodePath, session: SessionDep, request: Reques
 )
 async def get_handler(
     item_code: ItemCodePath,
-    session: SessionDep,
     request: Request,
     region: Annotated[
         str,
@@ -146,9 +143,11 @@ async def get_handler(
     ],
 ) -> Response:
     """The department responsible for this item for an applicant of this region."""
-    found = await service.responsible_department(session, item_code=item_code, region_text=region)
+    found = service.responsible_department(
+        current_snapshot(request), item_code=item_code, region_text=region
+    )
     body = HandlerRead(
-        item_code=found.item.code,
+        item_code=found.item_code,
         region_code=found.region.code,
         resolved_region_code=found.resolved_region.code,
         department=DepartmentRead.model_validate(found.department),

@@ -30,6 +30,12 @@ INDEXED_COLUMNS = (
 )
 
 
+#: Codes and names of the items that exist but are not published.
+UNPUBLISHED_NAMES = select(ServiceItem.code, ServiceItem.name).where(
+    ServiceItem.status != "published"
+)
+
+
 async def changed_since(
     session: AsyncSession,
     since: dt.datetime,

@@ -10,14 +10,14 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from catalog_svc.departments import repository as departments
 from catalog_svc.items import repository
-from catalog_svc.models import Department, Region, ServiceItem
+from catalog_svc.models import ServiceItem
 from catalog_svc.pagination import InvalidCursor, decode_cursor, encode_cursor
 from catalog_svc.reference.departments import department_id
 from catalog_svc.reference.items import ITEM_CODE_MAX_LENGTH
 from catalog_svc.regions import service as regions
-from catalog_svc.search.index import IndexedItem, SearchHit, SearchIndex
+from catalog_svc.search.index import IndexedItem, SearchHit
+from catalog_svc.snapshot import CatalogSnapshot, DepartmentRecord, RegionRecord, serving_kinds
 from servicekit.problems import DomainError, NotFound
 from servicekit.regions import RegionCode, RegionLevel
 
@@ -47,10 +47,10 @@ class ItemNotOfferedInRegion(DomainError):
 
 @dataclass(frozen=True, slots=True)
 class Responsibility:
-    item: ServiceItem
-    region: Region
-    resolved_region: Region
-    department: Department
+    item_code: str
+    region: RegionRecord
+    resolved_region: RegionRecord
+    department: DepartmentRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,22 +103,32 @@ async def item_by_code(session: AsyncSession, code: str) -> ServiceItem:
     return item
 
 
-def offered_in_region(item: ServiceItem, region: RegionCode) -> bool:
-    """Whether the item is listed for this region: everywhere, or in a region containing it."""
-    return item.status == "published" and (
-        not item.offered_in
-        or any(RegionCode.parse(code).contains(region) for code in item.offered_in)
-    )
+def _listed_in(offered_in: Sequence[str], region: RegionCode) -> bool:
+    """Whether an item is listed for this region: everywhere, or in a region containing it."""
+    return not offered_in or any(RegionCode.parse(code).contains(region) for code in offered_in)
 
 
-async def responsible_department(
-    session: AsyncSession, *, item_code: str, region_text: str
+def responsible_department(
+    snapshot: CatalogSnapshot, *, item_code: str, region_text: str
 ) -> Responsibility:
     """Walk up from the applicant's region (any level; a retired code through its successor) to
-    the item's handling tier, and take the department of the item's type there."""
-    item = await item_by_code(session, item_code)
-    region = await regions.region_by_code(session, region_text)
-    resolved = await regions.current_region(session, region)
+    the item's handling tier, and take the department of the item's type there.
+
+    Everything comes from the in-memory snapshot: no database round trip."""
+    item = snapshot.items.get(item_code)
+    if item is None:
+        name = snapshot.unpublished.get(item_code)
+        if name is None:
+            raise ItemNotFound(f"no service item has code {item_code!r}", item_code=item_code)
+        region = regions.region_by_code(snapshot, region_text)
+        raise ItemNotOfferedInRegion(
+            f"{name} is no longer offered",
+            item_code=item_code,
+            region_code=region.code,
+            offered_in=[],
+        )
+    region = regions.region_by_code(snapshot, region_text)
+    resolved = regions.current_region(snapshot, region)
     if resolved is None:
         raise NoResponsibleDepartment(
             f"region {region.code} is retired and no successor is known",
@@ -126,12 +136,12 @@ async def responsible_department(
             reason="retired_without_successor",
         )
     code = RegionCode.parse(resolved.code)
-    if not offered_in_region(item, code):
+    if not _listed_in(item.offered_in, code):
         raise ItemNotOfferedInRegion(
             f"{item.name} is not offered in {resolved.name}",
             item_code=item.code,
             region_code=resolved.code,
-            offered_in=list(item.offered_in) if item.status == "published" else [],
+            offered_in=list(item.offered_in),
         )
     tier = TIER_LEVELS[item.handling_tier]
     if code.level < tier:
@@ -143,9 +153,7 @@ async def responsible_department(
             handling_tier=item.handling_tier,
         )
     handling_region = code.at_level(tier).official
-    department = await departments.get(
-        session, department_id(handling_region, item.department_type)
-    )
+    department = snapshot.departments.get(department_id(handling_region, item.department_type))
     if department is None:
         raise NoResponsibleDepartment(
             f"no {item.department_type} department at {item.handling_tier} level serves "
@@ -155,7 +163,9 @@ async def responsible_department(
             department_type=item.department_type,
             handling_tier=item.handling_tier,
         )
-    return Responsibility(item=item, region=region, resolved_region=resolved, department=department)
+    return Responsibility(
+        item_code=item.code, region=region, resolved_region=resolved, department=department
+    )
 
 
 class ChangedSinceWithSearch(DomainError):
@@ -189,37 +199,17 @@ async def changes(
     return page, next_cursor
 
 
-async def indexable_items(session: AsyncSession) -> list[IndexedItem]:
-    return [
-        IndexedItem(
-            code=row["code"],
-            name=row["name"],
-            department_type=row["department_type"],
-            handling_tier=row["handling_tier"],
-            subject=row["subject"],
-            processing_mode=row["processing_mode"],
-            min_loa=row["min_loa"],
-            offered_in=tuple(row["offered_in"]),
-            aliases=tuple(row["aliases"]),
-            keywords=tuple(row["keywords"]),
-            topics=tuple(row["topics"]),
-        )
-        for row in await repository.published_for_index(session)
-    ]
-
-
-async def _region_filter(
-    session: AsyncSession, text: str
+def _region_filter(
+    snapshot: CatalogSnapshot, text: str
 ) -> tuple[RegionCode, set[tuple[str, str]]] | None:
     """The region to filter on and the (department type, tier) pairs serving it; None when the
     region is retired without a successor (then nothing serves it)."""
-    region = await regions.current_region(session, await regions.region_by_code(session, text))
+    region = regions.current_region(snapshot, regions.region_by_code(snapshot, text))
     if region is None:
         return None
     code = RegionCode.parse(region.code)
     lineage = [ancestor.official for ancestor in code.lineage]
-    serving = await departments.kinds_serving(session, lineage=lineage, below_prefix=code.prefix)
-    return code, serving
+    return code, serving_kinds(snapshot, lineage=lineage, below_prefix=code.prefix)
 
 
 def _overlaps(offered_in: Sequence[str], region: RegionCode) -> bool:
@@ -232,9 +222,8 @@ def _overlaps(offered_in: Sequence[str], region: RegionCode) -> bool:
     return False
 
 
-async def search(
-    session: AsyncSession,
-    index: SearchIndex,
+def search(
+    snapshot: CatalogSnapshot,
     filters: SearchFilters,
     *,
     limit: int,
@@ -248,7 +237,7 @@ async def search(
         offset = position.get("offset", -1)
         if position.get("query") != digest or not isinstance(offset, int) or offset < 0:
             raise InvalidCursor("the cursor belongs to another query")
-    region_filter = await _region_filter(session, filters.region) if filters.region else None
+    region_filter = _region_filter(snapshot, filters.region) if filters.region else None
     if filters.region and region_filter is None:
         return SearchPage(
             hits=[], next_cursor=None, browsing=not filters.q.strip(), facets=facet_counts([])
@@ -270,7 +259,11 @@ async def search(
         return True
 
     browsing = not filters.q.strip()
-    ranked = [SearchHit(item, 0.0) for item in index.items] if browsing else index.search(filters.q)
+    ranked = (
+        [SearchHit(item, 0.0) for item in snapshot.index.items]
+        if browsing
+        else snapshot.index.search(filters.q)
+    )
     hits = [hit for hit in ranked if wanted(hit.item)]
     page = hits[offset : offset + limit]
     more = offset + limit < len(hits)

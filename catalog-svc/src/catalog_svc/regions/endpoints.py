@@ -8,6 +8,7 @@ from catalog_svc.http_cache import cached_json
 from catalog_svc.regions import service
 from catalog_svc.regions.schemas import RegionChild, RegionChildrenPage, RegionRead, RegionSummary
 from catalog_svc.settings import CatalogSettings
+from catalog_svc.snapshot import current_snapshot
 from servicekit.db import SessionDep
 
 router = APIRouter(prefix="/catalog/v1/regions", tags=["regions"])
@@ -27,10 +28,10 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 @router.get("/{code}", response_model=RegionRead, responses=_ERRORS)
-async def get_region(code: RegionCodePath, session: SessionDep, request: Request) -> Response:
+async def get_region(code: RegionCodePath, request: Request) -> Response:
     """A region, current or retired, with its ancestors (province first) and, for a retired
-    one, the current region that took it over."""
-    view = await service.region_view(session, code)
+    one, the current region that took it over (from memory: no database round trip)."""
+    view = service.region_view(current_snapshot(request), code)
     region = view.region
     body = RegionRead.model_validate(
         {
@@ -59,6 +60,7 @@ async def get_children(
     settings: CatalogSettings = request.app.state.settings
     page = await service.children(
         session,
+        current_snapshot(request),
         code,
         limit=min(limit or settings.children_max_limit, settings.children_max_limit),
         cursor=cursor,

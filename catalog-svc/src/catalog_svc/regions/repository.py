@@ -1,22 +1,9 @@
 """Every query catalog-svc makes about regions."""
 
-from collections.abc import Sequence
-
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog_svc.models import Region
-
-
-async def get(session: AsyncSession, code: str) -> Region | None:
-    return await session.get(Region, code)
-
-
-async def get_many(session: AsyncSession, codes: Sequence[str]) -> dict[str, Region]:
-    if not codes:
-        return {}
-    regions = await session.scalars(select(Region).where(Region.code.in_(codes)))
-    return {region.code: region for region in regions}
 
 
 async def current_children(

@@ -1,4 +1,5 @@
-"""The rules of region lookups: any written form, retired codes leading to their successors."""
+"""The rules of region lookups: any written form, retired codes leading to their successors.
+Lookups read the in-memory snapshot; only the paged children list queries the database."""
 
 from dataclasses import dataclass
 
@@ -7,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from catalog_svc.models import Region
 from catalog_svc.pagination import InvalidCursor, decode_cursor, encode_cursor
 from catalog_svc.regions import repository
+from catalog_svc.snapshot import CatalogSnapshot, RegionRecord
 from servicekit.problems import DomainError, NotFound
 from servicekit.regions import InvalidRegionCode, RegionCode
 
@@ -27,8 +29,8 @@ class RegionNotFound(NotFound):
 
 @dataclass(frozen=True, slots=True)
 class RegionView:
-    region: Region
-    ancestors: list[Region]
+    region: RegionRecord
+    ancestors: list[RegionRecord]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,40 +48,37 @@ def parse_region_code(text: str) -> RegionCode:
         ) from exc
 
 
-async def region_by_code(session: AsyncSession, text: str) -> Region:
+def region_by_code(snapshot: CatalogSnapshot, text: str) -> RegionRecord:
     code = parse_region_code(text)
-    region = await repository.get(session, code.official)
+    region = snapshot.regions.get(code.official)
     if region is None:
         raise RegionNotFound(f"no region has code {code.official}", region_code=code.official)
     return region
 
 
-async def region_view(session: AsyncSession, text: str) -> RegionView:
-    """The region and its ancestors (those the tree holds), province first: one query."""
-    code = parse_region_code(text)
-    codes = [ancestor.official for ancestor in code.ancestors]
-    known = await repository.get_many(session, [*codes, code.official])
-    region = known.get(code.official)
-    if region is None:
-        raise RegionNotFound(f"no region has code {code.official}", region_code=code.official)
-    return RegionView(region=region, ancestors=[known[c] for c in codes if c in known])
+def region_view(snapshot: CatalogSnapshot, text: str) -> RegionView:
+    """The region and its ancestors (those the tree holds), province first."""
+    region = region_by_code(snapshot, text)
+    codes = [ancestor.official for ancestor in RegionCode.parse(region.code).ancestors]
+    ancestors = [snapshot.regions[c] for c in codes if c in snapshot.regions]
+    return RegionView(region=region, ancestors=ancestors)
 
 
-async def current_region(session: AsyncSession, region: Region) -> Region | None:
+def current_region(snapshot: CatalogSnapshot, region: RegionRecord) -> RegionRecord | None:
     """The region itself if current, else the current region that took it over (None when the
     records know of no successor)."""
-    step: Region | None = region
+    step: RegionRecord | None = region
     for _ in range(_MAX_SUCCESSION_STEPS):
         if step is None or step.status == "current":
             return step
-        step = await repository.get(session, step.successor_code) if step.successor_code else None
+        step = snapshot.regions.get(step.successor_code) if step.successor_code else None
     return None
 
 
 async def children(
-    session: AsyncSession, text: str, *, limit: int, cursor: str | None
+    session: AsyncSession, snapshot: CatalogSnapshot, text: str, *, limit: int, cursor: str | None
 ) -> ChildrenPage:
-    region = await region_by_code(session, text)
+    region = region_by_code(snapshot, text)
     after: str | None = None
     if cursor is not None:
         position = decode_cursor(cursor)
