@@ -5,7 +5,13 @@ same-run ratios hold). Each also runs alone: ``python -m bench.<name> --help``."
 import importlib
 import sys
 
-BENCHMARKS = ("gateway_read", "gateway_proxy", "exchange_ledger", "catalog_search")
+BENCHMARKS = (
+    "gateway_read",
+    "gateway_proxy",
+    "exchange_ledger",
+    "catalog_search",
+    "identity_tokens",
+)
 
 
 def main() -> None:

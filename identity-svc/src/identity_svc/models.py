@@ -124,8 +124,9 @@ class Delegation(Base):
 
 
 class LoginFailure(Base):
-    """A failed password login, by the keyed hash of the login name (known account or not, so
-    that throttling does not reveal which phone numbers are registered)."""
+    """A failed login, counted twice: by the keyed hash of the login name (known account or
+    not, so that throttling does not reveal which phone numbers are registered) and by the keyed
+    hash of the client's address (``login_hash`` holds either; the HMAC's kind keeps them apart)."""
 
     __tablename__ = "login_failure"
 

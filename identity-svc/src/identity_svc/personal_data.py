@@ -6,7 +6,8 @@ from typing import Literal
 
 from identity_svc.sealing import keyed_hash, seal, unseal
 
-Kind = Literal["phone", "name", "id_number"]
+#: ``client_address`` is only ever hashed (login throttling), never sealed.
+Kind = Literal["phone", "name", "id_number", "client_address"]
 
 
 class PersonalData:

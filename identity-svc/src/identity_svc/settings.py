@@ -81,8 +81,11 @@ class IdentitySettings(ServiceSettings):
     #: Hashes computed at once per process (each holds ``argon2_memory_kib``); others queue.
     password_hash_concurrency: int = Field(default=4, ge=1)
 
-    # Login throttling, per login name (a phone number, registered or not).
+    # Login throttling, per login name (a phone number, registered or not) and per client
+    # address; both share the window and the lockout.
     login_max_failures: int = Field(default=5, ge=1)
+    #: Higher than per name: many people share an address (a household, an office, a NAT).
+    login_max_failures_per_address: int = Field(default=30, ge=1)
     login_failure_window_seconds: int = Field(default=900, ge=1)
     login_lockout_seconds: int = Field(default=900, ge=1)
 

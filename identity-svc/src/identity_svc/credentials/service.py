@@ -14,6 +14,7 @@ from identity_svc.runtime import Runtime
 from identity_svc.tokens import repository as tokens
 from identity_svc.tokens.service import (
     LoginLocked,
+    LoginThrottle,
     check_login_lock,
     record_login_failure,
     session_id_of,
@@ -41,9 +42,10 @@ async def change_password(
     account = await accounts.get_by_text_id(session, principal.sub)
     if account is None:
         raise AccountNotFound()
-    await check_login_lock(session, runtime, account.phone_hash, now=now)
+    throttle = LoginThrottle(login_hash=account.phone_hash)
+    await check_login_lock(session, runtime, throttle, now=now)
     if not await runtime.passwords.verify(account.password_hash, current_password):
-        refusal = await record_login_failure(runtime, account.phone_hash, now=now)
+        refusal = await record_login_failure(runtime, throttle, now=now)
         raise refusal if isinstance(refusal, LoginLocked) else WrongPassword()
     phone = runtime.personal_data.unseal("phone", account.phone_sealed, account_id=account.id)
     check_password_policy(new_password, phone=phone)

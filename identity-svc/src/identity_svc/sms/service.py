@@ -23,6 +23,7 @@ from identity_svc.sms import repository
 from identity_svc.sms.senders import SmsSender
 from identity_svc.tokens.service import (
     InvalidGrant,
+    LoginThrottle,
     SessionTokens,
     check_login_lock,
     issue_session_tokens,
@@ -93,7 +94,8 @@ async def sms_code_grant(
     now: dt.datetime,
 ) -> SessionTokens:
     phone_hash = runtime.personal_data.lookup_hash("phone", username.strip())
-    await check_login_lock(session, runtime, phone_hash, now=now)
+    throttle = LoginThrottle.of(runtime, phone_hash, device)
+    await check_login_lock(session, runtime, throttle, now=now)
     latest = await repository.latest(session, phone_hash)
     usable = (
         latest is not None
@@ -112,7 +114,7 @@ async def sms_code_grant(
             async with runtime.outcomes.begin() as outcomes:
                 await repository.count_failure(outcomes, latest.id)
         raise await record_login_failure(
-            runtime, phone_hash, now=now, refusal=InvalidGrant("the code is wrong, used or expired")
+            runtime, throttle, now=now, refusal=InvalidGrant("the code is wrong, used or expired")
         )
     await runtime.keys.load(now=now)  # before this session writes: a first key commits apart
     if not await repository.spend(session, latest.id, now=now):

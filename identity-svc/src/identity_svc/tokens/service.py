@@ -6,7 +6,8 @@ presenting a spent one revokes its whole session, RFC 9700 §4.14.2) and ``clien
 ``error`` member beside the problem ``code``.
 
 A wrong password and an unknown phone answer alike, after the same argon2 work. Failures are
-counted per login name, registered or not, so throttling does not reveal registrations either.
+counted per login name, registered or not, and per client address, so throttling does not
+reveal registrations either: a lockout answers alike for every phone number.
 """
 
 import datetime as dt
@@ -245,54 +246,108 @@ async def step_up_tokens(
     )
 
 
-async def _login_locked_until(
-    session: AsyncSession, runtime: Runtime, login_hash: str
+@dataclass(frozen=True)
+class LoginThrottle:
+    """What one login attempt is counted against: the login name (a phone number, registered
+    or not) and, when known, the client's address. Both are keyed hashes: neither value is
+    stored. An address is shared by many people (a household, an office, a carrier's NAT), so
+    its limit is the higher ``login_max_failures_per_address``."""
+
+    login_hash: str
+    address_hash: str | None = None
+
+    @classmethod
+    def of(cls, runtime: Runtime, login_hash: str, device: Device | None = None) -> "LoginThrottle":
+        address = device.client_address if device is not None else None
+        address_hash = (
+            runtime.personal_data.lookup_hash("client_address", address) if address else None
+        )
+        return cls(login_hash=login_hash, address_hash=address_hash)
+
+    def counters(self, runtime: Runtime) -> list[tuple[str, int, str]]:
+        """(hash, failures that lock, what is locked) for each thing counted."""
+        settings = runtime.settings
+        counted = [(self.login_hash, settings.login_max_failures, "login")]
+        if self.address_hash is not None:
+            counted.append(
+                (self.address_hash, settings.login_max_failures_per_address, "client_address")
+            )
+        return counted
+
+
+async def _locked_until(
+    session: AsyncSession, runtime: Runtime, counted_hash: str, max_failures: int
 ) -> dt.datetime | None:
-    """Locked once ``login_max_failures`` failures fall within the window: until the last of
-    them plus the lockout. Derived from the failures themselves, so no lock row can race."""
+    """Locked once ``max_failures`` failures fall within the window: until the last of them
+    plus the lockout. Derived from the failures themselves, so no lock row can race."""
     settings = runtime.settings
-    times = await repository.recent_login_failures(
-        session, login_hash, limit=settings.login_max_failures
-    )
-    if len(times) < settings.login_max_failures:
+    times = await repository.recent_login_failures(session, counted_hash, limit=max_failures)
+    if len(times) < max_failures:
         return None
     if times[0] - times[-1] > dt.timedelta(seconds=settings.login_failure_window_seconds):
         return None
     return times[0] + dt.timedelta(seconds=settings.login_lockout_seconds)
 
 
+async def _lock(
+    session: AsyncSession, runtime: Runtime, throttle: LoginThrottle, *, now: dt.datetime
+) -> LoginLocked | None:
+    """The lockout in force, the one ending last when both the name and the address are."""
+    locks: list[tuple[dt.datetime, str]] = []
+    for counted_hash, max_failures, what in throttle.counters(runtime):
+        until = await _locked_until(session, runtime, counted_hash, max_failures)
+        if until is not None and until > now:
+            locks.append((until, what))
+    if not locks:
+        return None
+    until, what = max(locks)
+    return _locked(until, what, now=now)
+
+
 async def check_login_lock(
-    session: AsyncSession, runtime: Runtime, login_hash: str, *, now: dt.datetime
+    session: AsyncSession, runtime: Runtime, throttle: LoginThrottle, *, now: dt.datetime
 ) -> None:
-    """Refuse while the login name is locked out (password and SMS-code logins alike)."""
-    locked_until = await _login_locked_until(session, runtime, login_hash)
-    if locked_until is not None and locked_until > now:
-        raise _locked(locked_until, now=now)
+    """Refuse while the login name or the client's address is locked out (password and
+    SMS-code logins alike), before anything about the account is looked at."""
+    if (locked := await _lock(session, runtime, throttle, now=now)) is not None:
+        raise locked
 
 
 async def record_login_failure(
-    runtime: Runtime, login_hash: str, *, now: dt.datetime, refusal: OAuthError | None = None
+    runtime: Runtime,
+    throttle: LoginThrottle,
+    *,
+    now: dt.datetime,
+    refusal: OAuthError | None = None,
 ) -> OAuthError:
-    """Count a failed login, committed on its own; returns the refusal to raise: the lockout
-    when this failure reached the limit, else ``refusal`` (by default a wrong password)."""
+    """Count a failed login against the name and the address, committed on its own; returns
+    the refusal to raise: the lockout when this failure reached a limit, else ``refusal`` (by
+    default a wrong password)."""
     settings = runtime.settings
     horizon = dt.timedelta(
         seconds=settings.login_failure_window_seconds + settings.login_lockout_seconds
     )
     async with runtime.outcomes.begin() as outcomes:
-        await repository.forget_login_failures(outcomes, login_hash, before=now - horizon)
-        await repository.add_login_failure(
-            outcomes, LoginFailure(login_hash=login_hash, occurred_at=now)
-        )
-        locked_until = await _login_locked_until(outcomes, runtime, login_hash)
-    if locked_until is not None and locked_until > now:
-        return _locked(locked_until, now=now)
-    return refusal or InvalidGrant("the phone number or the password is wrong")
+        for counted_hash, _max_failures, _what in throttle.counters(runtime):
+            await repository.forget_login_failures(outcomes, counted_hash, before=now - horizon)
+            await repository.add_login_failure(
+                outcomes, LoginFailure(login_hash=counted_hash, occurred_at=now)
+            )
+        locked = await _lock(outcomes, runtime, throttle, now=now)
+    return locked or refusal or InvalidGrant("the phone number or the password is wrong")
 
 
-def _locked(locked_until: dt.datetime, *, now: dt.datetime) -> LoginLocked:
+_LOCKED_DETAIL = {
+    "login": "too many failed logins for this phone number",
+    "client_address": "too many failed logins from this address",
+}
+
+
+def _locked(locked_until: dt.datetime, what: str, *, now: dt.datetime) -> LoginLocked:
     retry_after = max(1, int((locked_until - now).total_seconds()))
     return LoginLocked(
+        f"{_LOCKED_DETAIL[what]}; try again after {locked_until.isoformat()}",
+        locked=what,
         locked_until=locked_until.isoformat(),
         headers={"Retry-After": str(retry_after)},
     )
@@ -308,14 +363,17 @@ async def password_grant(
     now: dt.datetime,
 ) -> SessionTokens:
     login_hash = runtime.personal_data.lookup_hash("phone", username.strip())
-    await check_login_lock(session, runtime, login_hash, now=now)
+    throttle = LoginThrottle.of(runtime, login_hash, device)
+    await check_login_lock(session, runtime, throttle, now=now)
     account = await accounts.by_phone_hash(session, login_hash)
     if account is None:
         await runtime.passwords.verify_nobody(password)
-        raise await record_login_failure(runtime, login_hash, now=now)
+        raise await record_login_failure(runtime, throttle, now=now)
     if not await runtime.passwords.verify(account.password_hash, password):
-        raise await record_login_failure(runtime, login_hash, now=now)
+        raise await record_login_failure(runtime, throttle, now=now)
     await runtime.keys.load(now=now)  # before this session writes: a first key commits apart
+    # The name's failures are forgotten; the address's are not: a login of one's own must not
+    # wipe the count of guesses made from the same address at other accounts.
     await repository.forget_login_failures(session, login_hash)
     if runtime.passwords.needs_rehash(account.password_hash):
         account.password_hash = await runtime.passwords.hash(password)
