@@ -190,3 +190,25 @@ async def test_a_refused_token_is_not_cached() -> None:
         with pytest.raises(InvalidToken):
             await verifier.verify(forged)
     assert verifier.cached_tokens == 0
+
+
+@pytest.mark.parametrize("claim", ["iat", "nbf"])
+async def test_a_token_from_the_future_is_refused_by_the_verifiers_own_clock(claim: str) -> None:
+    minter = TokenMinter()
+    now = time.time()
+    token = minter.mint("c-1", issued_at=int(now), ttl_seconds=7200)
+    claims = jwt.decode(token, options={"verify_signature": False})
+    claims[claim] = int(now) + 3600
+    forged = jwt.encode(claims, minter._key, algorithm="EdDSA", headers={"kid": minter.kid})
+    verifier = TokenVerifier(
+        CountingSource(minter), issuer="onevisit-identity", audience="onevisit", clock=lambda: now
+    )
+    with pytest.raises(InvalidToken):
+        await verifier.verify(forged)
+    later = TokenVerifier(
+        CountingSource(minter),
+        issuer="onevisit-identity",
+        audience="onevisit",
+        clock=lambda: now + 3600,
+    )
+    assert (await later.verify(forged)).sub == "c-1"

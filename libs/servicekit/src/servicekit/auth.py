@@ -202,17 +202,31 @@ class TokenVerifier:
                 algorithms=ALGORITHMS,
                 audience=self._audience,
                 issuer=self._issuer,
-                # ``exp`` is checked below against this verifier's clock, the one the cache uses.
-                options={"require": ["exp", "iat", "sub", "typ"], "verify_exp": False},
+                # The times are checked below against this verifier's clock, the cache's too.
+                options={
+                    "require": ["exp", "iat", "sub", "typ"],
+                    "verify_exp": False,
+                    "verify_nbf": False,
+                    "verify_iat": False,
+                },
                 leeway=LEEWAY_SECONDS,
             )
         except jwt.PyJWTError as exc:
             raise InvalidToken("the token failed verification") from exc
-        expires_at = claims["exp"]
-        if isinstance(expires_at, bool) or not isinstance(expires_at, int | float):
-            raise InvalidToken("the token's expiry is not a time")
-        if self._clock() >= expires_at + LEEWAY_SECONDS:
+        times = {name: claims.get(name) for name in ("exp", "iat", "nbf")}
+        if any(
+            value is not None and (isinstance(value, bool) or not isinstance(value, int | float))
+            for value in times.values()
+        ):
+            raise InvalidToken("the token's times are not times")
+        now = self._clock()
+        expires_at: float = claims["exp"]
+        if now >= expires_at + LEEWAY_SECONDS:
             raise TokenExpired()
+        for name in ("iat", "nbf"):
+            not_before = times[name]
+            if not_before is not None and now < not_before - LEEWAY_SECONDS:
+                raise InvalidToken(f"the token is not valid yet ({name} is in the future)")
         scope = claims.get("scope", "")
         try:
             principal = Principal(
