@@ -1,24 +1,61 @@
 """The gateway's application: the top-level ASGI callable, its lifespan and ``create_app``.
 
 Run it as ``uvicorn gateway.main:create_app --factory``. The kit's request-context middleware
-wraps everything; behind it, the few operations paths go to a small FastAPI app and every other
-request goes straight to the proxy, outside any router.
+wraps everything; behind it the edge (``edge``: request limits, path checks, CORS, security
+headers) and then the few operations paths go to a small FastAPI app and every other request
+goes straight to the proxy, outside any router.
+
+The routing table is read again on SIGHUP (``kill -HUP <pid>``): a table that does not load is
+logged and the running one kept; one that does gets its own upstream clients, token verifier
+and rate-limit buckets, and serves every request that arrives from then on. Requests already in
+flight finish on the table they started with, whose clients are closed once the last of them
+has answered (or after ``reload_drain_seconds``).
 """
 
+import asyncio
+import signal
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
 
+import structlog
 from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
+from gateway.edge import Edge
 from gateway.openapi import OpenApiAggregator
 from gateway.operations import OPERATION_PATHS, operations_app
 from gateway.proxy import Proxy
-from gateway.routing import RoutingTable, load_routing_table
+from gateway.ratelimits import SharedTokenBuckets, shared_token_buckets
+from gateway.routing import RoutingTable, RoutingTableError, load_routing_table
 from gateway.settings import GatewaySettings
 from gateway.upstreams import Upstreams
 from servicekit.auth import TokenVerifier
 from servicekit.observability import RequestContextMiddleware, configure_logging
+
+log = structlog.get_logger("gateway.main")
+
+
+@dataclass(eq=False)
+class _Generation:
+    """What one routing table serves with, and how many of its requests are in flight."""
+
+    table: RoutingTable
+    upstreams: Upstreams
+    proxy: Proxy
+    openapi: OpenApiAggregator
+    shared_buckets: SharedTokenBuckets | None
+    in_flight: int = 0
+
+    def __post_init__(self) -> None:
+        self.drained = asyncio.Event()
+        self.drained.set()
+
+    async def aclose(self) -> None:
+        await self.upstreams.aclose()
+        if self.shared_buckets is not None:
+            await self.shared_buckets.aclose()
 
 
 class Gateway:
@@ -26,43 +63,117 @@ class Gateway:
         self.settings = settings
         self.table = table
         self.operations = operations_app(lifespan=self._lifespan)
-        #: Set while running (between lifespan start and end).
-        self.proxy: Proxy | None = None
-        self._asgi = RequestContextMiddleware(self._dispatch, service_name=settings.service_name)
+        #: What serves requests while running (between lifespan start and end).
+        self._current: _Generation | None = None
+        self._retiring: set[asyncio.Task[Any]] = set()
+        self._asgi = RequestContextMiddleware(
+            Edge(self._dispatch, settings), service_name=settings.service_name
+        )
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
-        """Open the upstream clients and the token verifier; close the clients at the end."""
+        """Open the upstream clients and the token verifier, reload the table on SIGHUP; close
+        the clients at the end."""
         settings = self.settings
         configure_logging(
             service_name=settings.service_name, level=settings.log_level, json=settings.log_json
         )
-        upstreams = Upstreams(self.table, settings)
-        keys_from = upstreams[self.table.jwks_service]
+        self.operations.state.settings = settings
+        self._install(self._generation(self.table))
+        loop = asyncio.get_running_loop()
+        on_hangup = False
+        try:
+            loop.add_signal_handler(signal.SIGHUP, self._reload_soon)
+            on_hangup = True
+        except (NotImplementedError, RuntimeError, ValueError):
+            # Not the main thread (tests, embedded servers): reload() remains callable.
+            pass
+        try:
+            yield
+        finally:
+            if on_hangup:
+                loop.remove_signal_handler(signal.SIGHUP)
+            current, self._current = self._current, None
+            for task in list(self._retiring):
+                task.cancel()
+            await asyncio.gather(*self._retiring, return_exceptions=True)
+            if current is not None:
+                await current.aclose()
+
+    def _generation(self, table: RoutingTable) -> _Generation:
+        settings = self.settings
+        upstreams = Upstreams(table, settings)
+        keys_from = upstreams[table.jwks_service]
         verifier = TokenVerifier(
-            keys_from.jwks_source(
-                self.table.jwks_path, timeout_seconds=settings.http_timeout_seconds
-            ),
+            keys_from.jwks_source(table.jwks_path, timeout_seconds=settings.http_timeout_seconds),
             issuer=settings.token_issuer,
             audience=settings.token_audience,
             cache_seconds=settings.jwks_cache_seconds,
             min_refetch_seconds=settings.jwks_min_refetch_seconds,
         )
-        state = self.operations.state
-        state.settings = settings
-        state.upstreams = upstreams
-        state.openapi = OpenApiAggregator(
-            self.table,
-            upstreams,
-            cache_seconds=settings.openapi_cache_seconds,
-            timeout_seconds=settings.probe_timeout_seconds,
+        shared_buckets = None
+        if settings.redis_url and table.rate_limits:
+            shared_buckets = shared_token_buckets(
+                table.rate_limits,
+                settings.redis_url,
+                key_prefix=settings.redis_key_prefix,
+                timeout_seconds=settings.redis_timeout_seconds,
+            )
+        return _Generation(
+            table=table,
+            upstreams=upstreams,
+            proxy=Proxy(table, upstreams, verifier, settings, shared_buckets),
+            openapi=OpenApiAggregator(
+                table,
+                upstreams,
+                cache_seconds=settings.openapi_cache_seconds,
+                timeout_seconds=settings.probe_timeout_seconds,
+            ),
+            shared_buckets=shared_buckets,
         )
-        self.proxy = Proxy(self.table, upstreams, verifier, settings)
+
+    def _install(self, generation: _Generation) -> None:
+        self._current = generation
+        self.table = generation.table
+        state = self.operations.state
+        state.upstreams = generation.upstreams
+        state.openapi = generation.openapi
+
+    def _reload_soon(self) -> None:
+        task = asyncio.get_running_loop().create_task(self.reload())
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
+
+    async def reload(self) -> bool:
+        """Read the routing table again and serve new requests with it; ``False`` (and the
+        running table kept) when it does not load."""
+        previous = self._current
+        if previous is None:
+            return False
         try:
-            yield
+            table = load_routing_table(
+                self.settings.routes_file, upstream_overrides=self.settings.upstreams
+            )
+        except RoutingTableError as exc:
+            log.error("routing_table_not_reloaded", error=str(exc))
+            return False
+        self._install(self._generation(table))
+        log.info("routing_table_reloaded", services=len(table.services))
+        task = asyncio.get_running_loop().create_task(self._retire(previous))
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
+        return True
+
+    async def _retire(self, generation: _Generation) -> None:
+        """Close a replaced table's clients once its requests in flight have answered."""
+        try:
+            await asyncio.wait_for(
+                generation.drained.wait(), timeout=self.settings.reload_drain_seconds
+            )
+        except TimeoutError:
+            log.warning("routing_table_retired_in_flight", in_flight=generation.in_flight)
         finally:
-            self.proxy = None
-            await upstreams.aclose()
+            await generation.aclose()
 
     def _lifespan(self, _app: FastAPI) -> AbstractAsyncContextManager[None]:
         return self.running()
@@ -71,9 +182,17 @@ class Gateway:
         await self._asgi(scope, receive, send)
 
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
-        proxy = self.proxy
-        if scope["type"] == "http" and proxy is not None and scope["path"] not in OPERATION_PATHS:
-            await proxy(scope, receive, send)
+        generation = self._current
+        proxied = scope["type"] == "http" and scope["path"] not in OPERATION_PATHS
+        if proxied and generation is not None:
+            generation.in_flight += 1
+            generation.drained.clear()
+            try:
+                await generation.proxy(scope, receive, send)
+            finally:
+                generation.in_flight -= 1
+                if not generation.in_flight:
+                    generation.drained.set()
         else:
             await self.operations(scope, receive, send)
 

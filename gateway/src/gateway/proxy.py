@@ -1,7 +1,8 @@
 """The proxy: the platform's hottest loop, a pure ASGI callable outside any router.
 
 For each request: pick the service whose path prefix is the longest match, check the access
-token unless the route is public, count it against its rate limits (``ratelimits``), find the
+token unless the route is public, count it against its rate limits (``ratelimits``: in
+this process, or in Redis shared by every replica when ``redis_url`` is set), find the
 request's region and with it the service's pool (tier routing, see ``routing``), read the body
 (bounded), forward method, path, query, headers and body to the pool's next instance, and
 answer with what it answered.
@@ -20,14 +21,15 @@ same trace.
 from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
 
+from gateway.edge import check_query
 from gateway.fanout import FanOutList
-from gateway.ratelimits import TokenBuckets
+from gateway.ratelimits import SharedTokenBuckets, TokenBuckets
 from gateway.routing import RoutingTable, ServiceRoute, region_prefix
 from gateway.settings import GatewaySettings
 from gateway.upstreams import UpstreamResponse, Upstreams
 from servicekit.auth import Principal, TokenVerifier, authenticate
 from servicekit.context import outgoing_trace_headers
-from servicekit.problems import DomainError, NotFound, problem_response
+from servicekit.problems import DomainError, Forbidden, NotFound, problem_response
 from servicekit.regions import InvalidRegionCode
 
 #: RFC 9110 §7.6.1: meaningful for one connection only (with the names ``Connection`` lists).
@@ -83,6 +85,11 @@ class InvalidRegionCodeHeader(DomainError):
     title = "The X-Region-Code header is not a region code"
 
 
+class TokenTypeNotAllowed(Forbidden):
+    code = "token_type_not_allowed"
+    title = "This kind of token may not call this route"
+
+
 class _ClientGone(Exception):
     """The client disconnected before its body arrived: there is nobody to answer."""
 
@@ -98,6 +105,7 @@ class Proxy:
         upstreams: Upstreams,
         verifier: TokenVerifier,
         settings: GatewaySettings,
+        shared_buckets: SharedTokenBuckets | None = None,
     ) -> None:
         self._table = table
         self._upstreams = upstreams
@@ -105,6 +113,7 @@ class Proxy:
         self._max_body_bytes = settings.max_body_bytes
         self._trust_forwarded = settings.trust_forwarded_headers
         self._buckets = TokenBuckets(table.rate_limits)
+        self._shared_buckets = shared_buckets
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
@@ -115,11 +124,22 @@ class Proxy:
             return
         scope["route"] = route.metrics_route
         try:
+            query: bytes = scope["query_string"]
+            if query:
+                check_query(query, route.repeatable_parameters)
             headers, idempotency_key, region = self._outgoing_headers(scope)
             principal = None
             if not route.is_public(method, path):
                 principal = await self._authenticate(scope)
-            if self._buckets:
+                if not route.admits_token_type(principal.typ, method, path):
+                    raise TokenTypeNotAllowed(f"{principal.typ} tokens may not call this route")
+            if self._shared_buckets is not None:
+                await self._shared_buckets.take(
+                    route.route_class(method, path),
+                    user=principal.sub if principal is not None else None,
+                    address=self._caller_address(scope),
+                )
+            elif self._buckets:
                 self._buckets.take(
                     route.route_class(method, path),
                     user=principal.sub if principal is not None else None,

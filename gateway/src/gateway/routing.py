@@ -8,8 +8,9 @@ other goes to the service's default (provincial) pool. The lookup walks the at m
 prefixes of the region's lineage through a dict, so a table with a pool for every county and
 township costs what a table with one pool costs.
 
-Read once at start from ``routes.toml`` (its format is documented at the top of that file) and
-validated whole, so that a mistake stops the gateway at start instead of misrouting requests.
+Read at start and again on SIGHUP (see ``main``) from ``routes.toml`` (its format is documented
+at the top of that file) and validated whole, so that a mistake stops the gateway at start, or
+leaves the running table in place on a reload, instead of misrouting requests.
 """
 
 import functools
@@ -22,6 +23,7 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from servicekit.auth import PrincipalType
 from servicekit.regions import InvalidRegionCode, RegionCode
 
 _NAME = r"^[a-z][a-z0-9_-]*$"
@@ -121,6 +123,10 @@ class _RouteClassSpec(_PublicRouteSpec):
     route_class: str = Field(pattern=_NAME)
 
 
+class _TokenTypeRouteSpec(_PublicRouteSpec):
+    token_types: list[PrincipalType] = Field(min_length=1)
+
+
 class _RateLimitSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -158,6 +164,9 @@ class _ServiceSpec(BaseModel):
     region_paths: list[str] = Field(default_factory=list)
     route_classes: list[_RouteClassSpec] = Field(default_factory=list)
     fan_out: list[_FanOutSpec] = Field(default_factory=list)
+    token_types: list[PrincipalType] | None = Field(default=None, min_length=1)
+    token_type_routes: list[_TokenTypeRouteSpec] = Field(default_factory=list)
+    repeatable_parameters: list[str] = Field(default_factory=list)
 
     @field_validator("region_paths")
     @classmethod
@@ -188,6 +197,7 @@ class _ServiceSpec(BaseModel):
             *self.region_paths,
             *(route.path for route in self.route_classes),
             *(listing.path for listing in self.fan_out),
+            *(route.path for route in self.token_type_routes),
         ]:
             if not _within(pattern, self.prefix):
                 raise ValueError(f"path {pattern!r} is outside {self.prefix!r}")
@@ -293,6 +303,12 @@ class ServiceRoute:
     route_classes: tuple[tuple[PublicRoute, str], ...] = ()
     #: GET paths whose lists come from every pool, merged.
     fan_out: tuple[tuple[re.Pattern[str], FanOut], ...] = ()
+    #: The token types the service admits (``None``: every type).
+    token_types: frozenset[str] | None = None
+    #: Routes admitting other token types than the service's; the first that admits wins.
+    token_type_routes: tuple[tuple[PublicRoute, frozenset[str]], ...] = ()
+    #: Query parameters its routes take a list by, repeated; any other may appear once.
+    repeatable_parameters: frozenset[str] = frozenset()
 
     def serves(self, path: str) -> bool:
         return _within(path, self.prefix)
@@ -306,6 +322,14 @@ class ServiceRoute:
                 if pattern.fullmatch(path):
                     return listing
         return None
+
+    def admits_token_type(self, typ: str, method: str, path: str) -> bool:
+        """Whether a token of type ``typ`` may call this route at all (a coarse check; the
+        service decides the rest)."""
+        for route, token_types in self.token_type_routes:
+            if route.admits(method, path):
+                return typ in token_types
+        return self.token_types is None or typ in self.token_types
 
     def route_class(self, method: str, path: str) -> str:
         for route, route_class in self.route_classes:
@@ -415,6 +439,14 @@ def load_routing_table(
                     )
                     for listing in service.fan_out
                 ),
+                token_types=(
+                    frozenset(service.token_types) if service.token_types is not None else None
+                ),
+                token_type_routes=tuple(
+                    (_public_route(route), frozenset(route.token_types))
+                    for route in service.token_type_routes
+                ),
+                repeatable_parameters=frozenset(service.repeatable_parameters),
             )
         )
     services.sort(key=lambda service: len(service.prefix), reverse=True)

@@ -35,3 +35,24 @@ class GatewaySettings(ServiceSettings):
     #: Behind a trusted load balancer, append to its ``X-Forwarded-For``; at the edge (default),
     #: replace whatever the client sent, which anyone can forge.
     trust_forwarded_headers: bool = False
+    #: Requests with more header bytes than this are refused (431).
+    max_header_bytes: int = Field(default=16_384, ge=1024)
+    #: Requests whose path and query are longer than this are refused (414).
+    max_uri_bytes: int = Field(default=4096, ge=256)
+    #: Origins of the app's web views allowed to call the API from a browser (CORS), e.g.
+    #: ``["https://app.onevisit.example"]``; none by default.
+    cors_origins: list[str] = Field(default_factory=list)
+    #: How long a browser may reuse a preflight's answer.
+    cors_max_age_seconds: int = Field(default=600, ge=0)
+    #: ``Strict-Transport-Security: max-age=...``; sent only when set (TLS in front).
+    hsts_max_age_seconds: int | None = Field(default=None, ge=0)
+    #: ``redis://host:6379/0``: rate-limit counters shared by every replica there; unset, each
+    #: gateway process counts alone.
+    redis_url: str | None = None
+    #: Prefix of the rate-limit keys in Redis (several platforms may share one Redis).
+    redis_key_prefix: str = "onevisit:gateway:ratelimit:"
+    #: How long a request waits for Redis before it passes uncounted (fail open).
+    redis_timeout_seconds: float = Field(default=0.25, gt=0)
+    #: After a reload (SIGHUP), how long requests still in flight on the replaced routing table
+    #: may take before its upstream clients are closed under them.
+    reload_drain_seconds: float = Field(default=60.0, gt=0)

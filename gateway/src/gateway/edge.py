@@ -1,0 +1,212 @@
+"""The edge: checks every request passes before anything else looks at it, and headers every
+answer carries.
+
+Refused here, as problems, before routing or token checks:
+
+- a request whose headers together exceed ``max_header_bytes``: 431
+  ``request_header_fields_too_large``;
+- a request target (path and query) longer than ``max_uri_bytes``: 414 ``uri_too_long``;
+- a path that a service behind could read differently from the gateway: ``.`` or ``..``
+  segments, encoded slashes, backslashes or dots (``%2F``, ``%5C``, ``%2E``), a backslash or an
+  encoded NUL: 400 ``invalid_path``. The gateway routes and checks public routes on the path it
+  sees; a path that normalises into another one would pass one check and reach another route;
+- a query naming one parameter twice (``?owner=a&owner=b``): 400 ``ambiguous_query``, since
+  frameworks disagree on which of the two wins (parameter pollution); checked by the proxy once
+  the service is known, as a service may take a list by repeating a parameter the routing
+  table names (``repeatable_parameters``).
+
+Every answer, the gateway's own and the services', gets ``X-Content-Type-Options: nosniff``,
+``Referrer-Policy: no-referrer``, ``X-Frame-Options: DENY`` and a Content-Security-Policy that
+allows nothing (the API serves data, never pages), except ``/docs``, whose page loads the
+documentation viewer's script and style from its CDN; ``Strict-Transport-Security`` only when
+``hsts_max_age_seconds`` is set (a gateway behind plain HTTP must not send it).
+
+CORS for the app's web views: a request whose ``Origin`` is one of ``cors_allowed_origins``
+gets ``Access-Control-Allow-Origin`` naming it; a preflight (``OPTIONS`` with
+``Access-Control-Request-Method``) is answered here, 204 for an allowed origin, 403
+``origin_not_allowed`` otherwise, and never forwarded. Tokens travel in the Authorization
+header, not in cookies, so credentials are not allowed.
+"""
+
+from collections.abc import Sequence
+from urllib.parse import unquote_plus
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway.settings import GatewaySettings
+from servicekit.problems import DomainError, Forbidden, problem_response
+
+DOCS_PATH = "/docs"
+
+_API_POLICY = b"default-src 'none'; frame-ancestors 'none'"
+_DOCS_POLICY = (
+    b"default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    b"style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    b"img-src 'self' data: https://fastapi.tiangolo.com; frame-ancestors 'none'"
+)
+#: Encodings of characters that would change the path's segments or escape them, lower case.
+_FORBIDDEN_IN_PATH = (b"%2f", b"%5c", b"%2e", b"%00", b"\\")
+#: Request headers a web view may send across origins.
+_CORS_REQUEST_HEADERS = (
+    b"authorization, content-type, idempotency-key, if-none-match, x-region-code, "
+    b"x-request-id, traceparent"
+)
+_CORS_METHODS = b"GET, HEAD, POST, PUT, PATCH, DELETE"
+_CORS_EXPOSED = b"location, etag, retry-after, x-request-id"
+_CORS_NAMES = frozenset({b"access-control-allow-origin", b"access-control-expose-headers"})
+
+
+class HeadersTooLarge(DomainError):
+    status = 431
+    code = "request_header_fields_too_large"
+    title = "Request headers too large"
+
+
+class UriTooLong(DomainError):
+    status = 414
+    code = "uri_too_long"
+    title = "Request target too long"
+
+
+class InvalidPath(DomainError):
+    status = 400
+    code = "invalid_path"
+    title = "The path has dot segments or encoded separators"
+
+
+class AmbiguousQuery(DomainError):
+    status = 400
+    code = "ambiguous_query"
+    title = "A query parameter is given more than once"
+
+
+class OriginNotAllowed(Forbidden):
+    code = "origin_not_allowed"
+    title = "This origin may not call the API from a browser"
+
+
+def check_query(query: bytes, repeatable: frozenset[str]) -> None:
+    """Refuse a query naming a parameter twice, unless the route takes a list by it."""
+    seen: set[str] = set()
+    for part in query.split(b"&"):
+        if not part:
+            continue
+        name = unquote_plus(part.partition(b"=")[0].decode("latin-1"))
+        if name in seen and name not in repeatable:
+            raise AmbiguousQuery(f"{name!r} is given more than once", parameter=name)
+        seen.add(name)
+
+
+def check_target(raw_path: bytes, query: bytes, *, max_uri_bytes: int) -> None:
+    """Raise the problem the request target earns, if any (the query's parameters are checked
+    once the route is known, by ``check_query``)."""
+    if len(raw_path) + len(query) > max_uri_bytes:
+        raise UriTooLong(f"at most {max_uri_bytes} bytes of path and query")
+    if b"%" not in raw_path and b"\\" not in raw_path and b"/." not in raw_path:
+        return  # the common path: nothing encoded, no segment starting with a dot
+    lowered = raw_path.lower()
+    for token in _FORBIDDEN_IN_PATH:
+        if token in lowered:
+            raise InvalidPath("send the path with plain '/' separators and no encoded dots")
+    for segment in raw_path.split(b"/"):
+        if segment == b"." or segment == b"..":
+            raise InvalidPath("send the path without '.' or '..' segments")
+
+
+class Edge:
+    def __init__(self, app: ASGIApp, settings: GatewaySettings) -> None:
+        self._app = app
+        self._max_header_bytes = settings.max_header_bytes
+        self._max_uri_bytes = settings.max_uri_bytes
+        self._origins = frozenset(origin.encode("latin-1") for origin in settings.cors_origins)
+        self._cors_max_age = str(settings.cors_max_age_seconds).encode("latin-1")
+        common = [
+            (b"x-content-type-options", b"nosniff"),
+            (b"referrer-policy", b"no-referrer"),
+            (b"x-frame-options", b"DENY"),
+        ]
+        if settings.hsts_max_age_seconds is not None:
+            hsts = f"max-age={settings.hsts_max_age_seconds}; includeSubDomains"
+            common.append((b"strict-transport-security", hsts.encode("latin-1")))
+        self._api_headers = (*common, (b"content-security-policy", _API_POLICY))
+        self._docs_headers = (*common, (b"content-security-policy", _DOCS_POLICY))
+        self._api_names = frozenset(name for name, _ in self._api_headers)
+        self._docs_names = frozenset(name for name, _ in self._docs_headers)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        origin: bytes | None = None
+        preflight = False
+        header_bytes = 0
+        for name, value in scope["headers"]:
+            header_bytes += len(name) + len(value) + 4  # ": " and CRLF
+            if name == b"origin":
+                origin = value
+            elif name == b"access-control-request-method":
+                preflight = True
+        added: Sequence[tuple[bytes, bytes]] = (
+            self._docs_headers if scope["path"] == DOCS_PATH else self._api_headers
+        )
+        allowed_origin = origin is not None and origin in self._origins
+        if allowed_origin and origin is not None:
+            added = (
+                *added,
+                (b"access-control-allow-origin", origin),
+                (b"access-control-expose-headers", _CORS_EXPOSED),
+            )
+
+        added_names = self._docs_names if scope["path"] == DOCS_PATH else self._api_names
+        if allowed_origin:
+            added_names = added_names | _CORS_NAMES
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", ()))
+                # A service's own value of one of these headers wins (rare: look only then).
+                if any(name.lower() in added_names for name, _ in headers):
+                    present = {name.lower() for name, _ in headers}
+                    headers.extend(header for header in added if header[0] not in present)
+                else:
+                    headers.extend(added)
+                if allowed_origin:
+                    # Added to any Vary of the service's: caches must key on both.
+                    headers.append((b"vary", b"Origin"))
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            if header_bytes > self._max_header_bytes:
+                raise HeadersTooLarge(f"at most {self._max_header_bytes} bytes of headers")
+            raw_path: bytes = scope.get("raw_path") or scope["path"].encode("utf-8")
+            check_target(raw_path, scope["query_string"], max_uri_bytes=self._max_uri_bytes)
+            if preflight and origin is not None and scope["method"] == "OPTIONS":
+                if not allowed_origin:
+                    raise OriginNotAllowed(f"{origin.decode('latin-1')!r} is not a known origin")
+                await send_with_headers(
+                    {
+                        "type": "http.response.start",
+                        "status": 204,
+                        "headers": [
+                            (b"access-control-allow-methods", _CORS_METHODS),
+                            (b"access-control-allow-headers", _CORS_REQUEST_HEADERS),
+                            (b"access-control-max-age", self._cors_max_age),
+                        ],
+                    }
+                )
+                await send_with_headers({"type": "http.response.body", "body": b""})
+                return
+        except DomainError as error:
+            response = problem_response(
+                status=error.status,
+                code=error.code,
+                title=error.title,
+                detail=error.detail,
+                instance=scope["path"],
+                headers=error.headers,
+                **error.extensions,
+            )
+            await response(scope, receive, send_with_headers)
+            return
+        await self._app(scope, receive, send_with_headers)

@@ -1,0 +1,227 @@
+"""The edge: token types per route, request limits, strict paths and queries, security headers
+and CORS. Every refusal is a problem and reaches no service."""
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+import httpx
+import pytest
+
+from servicekit.auth import PrincipalType
+from servicekit.testing import TokenMinter, bearer
+
+Problem = Callable[[httpx.Response, int, str], dict[str, Any]]
+
+APP_ORIGIN = "https://app.onevisit.test"
+
+
+@pytest.mark.parametrize(
+    ("typ", "method", "path", "admitted"),
+    [
+        ("citizen", "POST", "/ratings/v1/ratings", True),
+        ("department_system", "POST", "/ratings/v1/ratings", False),  # the service's list
+        ("service", "POST", "/exchange/v1/matches", True),
+        ("citizen", "POST", "/exchange/v1/matches", False),  # a route's own list
+        ("citizen", "POST", "/exchange/v1/calls", False),
+        ("department_system", "GET", "/exchange/v1/grants/g-1", True),
+        ("citizen", "GET", "/exchange/v1/me/access-log", True),
+        ("department_system", "GET", "/exchange/v1/me/access-log", False),
+        ("staff", "DELETE", "/exchange/v1/me/consents/c-1", False),
+        ("citizen", "GET", "/exchange/v1/ledger/checkpoints/latest", True),  # no list: any type
+        ("department_system", "GET", "/cases/v1/cases/330302-20261126-000001", True),
+    ],
+)
+async def test_the_shipped_table_admits_token_types_only_where_they_belong(
+    gateway: httpx.AsyncClient,
+    services: dict[str, Any],
+    token_minter: TokenMinter,
+    problem: Problem,
+    typ: PrincipalType,
+    method: str,
+    path: str,
+    admitted: bool,
+) -> None:
+    token = token_minter.mint("subject-1", typ=typ, dept="330302-public_security")
+    response = await gateway.request(method, path, headers=bearer(token))
+    if admitted:
+        assert response.status_code == 200, response.text
+    else:
+        problem(response, 403, "token_type_not_allowed")
+        assert all(not fake.received for fake in services.values())
+
+
+@pytest.mark.parametrize(
+    ("target", "code"),
+    [
+        ("/catalog/v1/items/../../identity/v1/me", "invalid_path"),
+        ("/catalog/v1/./items", "invalid_path"),
+        ("/catalog/v1/items/%2e%2e/x", "invalid_path"),
+        ("/catalog/v1/items/%2E/x", "invalid_path"),
+        ("/catalog/v1/items/a%2Fb", "invalid_path"),
+        ("/catalog/v1/items/a%2fb", "invalid_path"),
+        ("/catalog/v1/items/a%5Cb", "invalid_path"),
+        ("/catalog/v1/items/a%00b", "invalid_path"),
+        ("/catalog/v1/items?q=a&q=b", "ambiguous_query"),
+        ("/catalog/v1/items?q=a&%71=b", "ambiguous_query"),  # the same name, encoded
+        ("/catalog/v1/items?q+x=a&q%20x=b", "ambiguous_query"),
+    ],
+)
+async def test_paths_and_queries_a_service_could_read_otherwise_are_refused(
+    services: dict[str, Any], target: str, code: str
+) -> None:
+    status, body = await _raw_get(services, target)
+    assert (status, body["code"]) == (400, code)
+    assert all(not fake.received for fake in services.values())
+
+
+async def _raw_get(services: dict[str, Any], target: str) -> tuple[int, dict[str, Any]]:
+    """GET ``target`` exactly as written (an HTTP client would remove its dot segments), as a
+    server hands it to the gateway: ``path`` percent-decoded, ``raw_path`` as sent."""
+    from gateway.main import create_app
+    from gateway.settings import GatewaySettings
+
+    raw_path, _, query = target.encode("ascii").partition(b"?")
+    gateway = create_app(
+        GatewaySettings(
+            environment="test", upstreams={name: fake.url for name, fake in services.items()}
+        )
+    )
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": unquote(raw_path.decode("ascii")),
+        "raw_path": raw_path,
+        "query_string": query,
+        "root_path": "",
+        "headers": [(b"host", b"gateway.test")],
+        "client": ("203.0.113.9", 50000),
+        "server": ("gateway.test", 80),
+    }
+    messages: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        messages.append(message)
+
+    async with gateway.running():
+        await gateway(scope, receive, send)
+    body = b"".join(message.get("body", b"") for message in messages[1:])
+    return messages[0]["status"], json.loads(body)
+
+
+async def test_parameters_a_service_takes_lists_by_may_repeat(
+    gateway: httpx.AsyncClient, token_minter: TokenMinter
+) -> None:
+    response = await gateway.get(
+        "/cases/v1/cases/330302-20261126-000001?status=submitted&status=accepted",
+        headers=bearer(token_minter.mint("citizen-1")),
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["query"] == "status=submitted&status=accepted"
+
+
+async def test_oversized_headers_and_targets_are_refused(
+    start_gateway: Any, services: dict[str, Any], problem: Problem
+) -> None:
+    gateway = await start_gateway(max_header_bytes=2048, max_uri_bytes=512)
+    problem(
+        await gateway.get("/catalog/v1/items", headers={"x-padding": "a" * 2048}),
+        431,
+        "request_header_fields_too_large",
+    )
+    problem(await gateway.get("/catalog/v1/items/" + "a" * 500), 414, "uri_too_long")
+    problem(await gateway.get("/catalog/v1/items?q=" + "a" * 500), 414, "uri_too_long")
+    assert (await gateway.get("/catalog/v1/items?q=" + "a" * 400)).status_code == 200
+    assert services["catalog"].received == ["/catalog/v1/items"]
+
+
+@pytest.mark.parametrize(
+    "path", ["/catalog/v1/items", "/cases/v1/cases", "/nowhere", "/healthz", "/docs"]
+)
+async def test_every_answer_carries_the_security_headers(
+    gateway: httpx.AsyncClient, path: str
+) -> None:
+    response = await gateway.get(path)
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["referrer-policy"] == "no-referrer"
+    assert response.headers["x-frame-options"] == "DENY"
+    policy = response.headers["content-security-policy"]
+    if path == "/docs":
+        assert "script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net" in policy
+    else:
+        assert policy == "default-src 'none'; frame-ancestors 'none'"
+    assert "strict-transport-security" not in response.headers  # not configured
+
+
+async def test_strict_transport_security_is_sent_when_configured(start_gateway: Any) -> None:
+    gateway = await start_gateway(hsts_max_age_seconds=31_536_000)
+    response = await gateway.get("/catalog/v1/items")
+    assert response.headers["strict-transport-security"] == "max-age=31536000; includeSubDomains"
+
+
+async def test_a_preflight_from_the_apps_origin_is_answered_by_the_gateway(
+    start_gateway: Any, services: dict[str, Any], problem: Problem
+) -> None:
+    gateway = await start_gateway(cors_origins=[APP_ORIGIN])
+    preflight = await gateway.options(
+        "/cases/v1/cases",
+        headers={
+            "origin": APP_ORIGIN,
+            "access-control-request-method": "POST",
+            "access-control-request-headers": "authorization, idempotency-key",
+        },
+    )
+    assert preflight.status_code == 204
+    assert preflight.headers["access-control-allow-origin"] == APP_ORIGIN
+    assert "POST" in preflight.headers["access-control-allow-methods"]
+    assert "idempotency-key" in preflight.headers["access-control-allow-headers"]
+    assert "access-control-allow-credentials" not in preflight.headers
+    refused = await gateway.options(
+        "/cases/v1/cases",
+        headers={"origin": "https://elsewhere.test", "access-control-request-method": "POST"},
+    )
+    problem(refused, 403, "origin_not_allowed")
+    assert "access-control-allow-origin" not in refused.headers
+    assert all(not fake.received for fake in services.values())
+
+
+@pytest.mark.parametrize(("origin", "allowed"), [(APP_ORIGIN, True), ("https://x.test", False)])
+async def test_answers_name_the_origin_only_when_it_is_allowed(
+    start_gateway: Any, origin: str, allowed: bool
+) -> None:
+    gateway = await start_gateway(cors_origins=[APP_ORIGIN])
+    response = await gateway.get("/catalog/v1/items", headers={"origin": origin})
+    assert response.status_code == 200
+    if allowed:
+        assert response.headers["access-control-allow-origin"] == origin
+        assert "x-request-id" in response.headers["access-control-expose-headers"]
+        assert response.headers["vary"] == "Origin"
+    else:
+        assert "access-control-allow-origin" not in response.headers
+
+
+async def test_a_token_type_list_in_a_routes_file_is_checked_at_load(
+    routes_with: Callable[..., Path],
+) -> None:
+    from gateway.routing import RoutingTableError, load_routing_table
+
+    with pytest.raises(RoutingTableError, match="token_types"):
+        load_routing_table(routes_with(rating={"token_types": ["robot"]}))
+    with pytest.raises(RoutingTableError, match="outside"):
+        load_routing_table(
+            routes_with(
+                rating={
+                    "token_type_routes": [
+                        {"method": "GET", "path": "/cases/v1/x", "token_types": ["staff"]}
+                    ]
+                }
+            )
+        )
