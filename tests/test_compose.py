@@ -87,4 +87,7 @@ def test_each_database_exists_and_the_gateway_knows_every_upstream() -> None:
         assert spec.name in created
     upstreams = json.loads(COMPOSE["services"]["gateway"]["environment"]["GATEWAY_UPSTREAMS"])
     assert upstreams == {spec.name: f"http://{spec.name}:{spec.default_port}" for spec in SERVICES}
-    assert set(COMPOSE["services"]["gateway"]["depends_on"]) == {spec.name for spec in SERVICES}
+    assert set(COMPOSE["services"]["gateway"]["depends_on"]) == {
+        *(spec.name for spec in SERVICES),
+        "redis",
+    }
