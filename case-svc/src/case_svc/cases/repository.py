@@ -29,7 +29,7 @@ def _insert(session: AsyncSession, table: Any) -> Any:
         return postgresql.insert(table)
     if dialect == "sqlite":
         return sqlite.insert(table)
-    raise NotImplementedError(f"case-svc runs on PostgreSQL or SQLite, not {dialect}")
+    raise RuntimeError(f"case-svc runs on PostgreSQL or SQLite, not {dialect}")
 
 
 async def idempotency_record(
