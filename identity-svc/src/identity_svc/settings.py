@@ -5,25 +5,16 @@ base64-encoded. Their defaults are public development values: fine for ``develop
 ``test``, refused at start-up when ``environment`` is ``production``.
 """
 
-import base64
-import binascii
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from servicekit.settings import ServiceSettings
+from servicekit.settings import SecretKey, ServiceSettings, development_key, key_bytes
 
-DEV_PERSONAL_DATA_KEY = "ZGV2LW9ubHkgcGVyc29uYWwgZGF0YSBrZXkgMDAwMS4="
-DEV_LOOKUP_HASH_KEY = "ZGV2LW9ubHkgbG9va3VwIGhhc2gga2V5ICAgMDAwMDE="
-DEV_KEY_ENCRYPTION_KEY = "ZGV2LW9ubHkga2V5IGVuY3J5cHRpb24ga2V5IDAwMDE="
 #: The clock skew servicekit's token verifier tolerates (``leeway``).
 VERIFIER_LEEWAY_SECONDS = 5
-
-
-def _key_bytes(secret: SecretStr) -> bytes:
-    return base64.b64decode(secret.get_secret_value(), validate=True)
 
 
 class IdentitySettings(ServiceSettings):
@@ -33,11 +24,11 @@ class IdentitySettings(ServiceSettings):
 
     # Secret keys. Rotating one means re-encrypting (or re-hashing) what it protects.
     #: AES-256-GCM key sealing phone numbers, names and ID numbers at rest.
-    personal_data_key: SecretStr = SecretStr(DEV_PERSONAL_DATA_KEY)
+    personal_data_key: SecretKey = development_key("identity personal data key")
     #: HMAC-SHA256 key of the lookup hashes that find an account by phone or ID number.
-    lookup_hash_key: SecretStr = SecretStr(DEV_LOOKUP_HASH_KEY)
+    lookup_hash_key: SecretKey = development_key("identity lookup hash key")
     #: AES-256-GCM key sealing the private signing keys stored in the database.
-    key_encryption_key: SecretStr = SecretStr(DEV_KEY_ENCRYPTION_KEY)
+    key_encryption_key: SecretKey = development_key("identity key-encryption key")
 
     # Tokens.
     access_token_ttl_seconds: int = Field(default=600, ge=60, le=3600)
@@ -120,35 +111,6 @@ class IdentitySettings(ServiceSettings):
     #: Space-separated scopes the seeded client may ask for.
     seed_client_scopes: str = ""
 
-    @field_validator("personal_data_key", "lookup_hash_key", "key_encryption_key")
-    @classmethod
-    def _is_32_bytes_base64(cls, value: SecretStr) -> SecretStr:
-        try:
-            raw = _key_bytes(value)
-        except (binascii.Error, ValueError) as exc:
-            raise ValueError("must be base64 (32 random bytes)") from exc
-        if len(raw) != 32:
-            raise ValueError(f"must encode 32 bytes, not {len(raw)}")
-        return value
-
-    @model_validator(mode="after")
-    def _no_development_keys_in_production(self) -> "IdentitySettings":
-        if self.environment != "production":
-            return self
-        defaults = {
-            "IDENTITY_PERSONAL_DATA_KEY": (self.personal_data_key, DEV_PERSONAL_DATA_KEY),
-            "IDENTITY_LOOKUP_HASH_KEY": (self.lookup_hash_key, DEV_LOOKUP_HASH_KEY),
-            "IDENTITY_KEY_ENCRYPTION_KEY": (self.key_encryption_key, DEV_KEY_ENCRYPTION_KEY),
-        }
-        unset = [name for name, (value, dev) in defaults.items() if value.get_secret_value() == dev]
-        if unset:
-            raise ValueError(
-                "production refuses the public development keys; set "
-                + ", ".join(unset)
-                + " to 32 random bytes, base64-encoded (e.g. `openssl rand -base64 32`)"
-            )
-        return self
-
     @model_validator(mode="after")
     def _sms_sender_usable(self) -> "IdentitySettings":
         if self.sms_sender == "sink" and self.environment == "production":
@@ -179,12 +141,12 @@ class IdentitySettings(ServiceSettings):
 
     @property
     def personal_data_key_bytes(self) -> bytes:
-        return _key_bytes(self.personal_data_key)
+        return key_bytes(self.personal_data_key)
 
     @property
     def lookup_hash_key_bytes(self) -> bytes:
-        return _key_bytes(self.lookup_hash_key)
+        return key_bytes(self.lookup_hash_key)
 
     @property
     def key_encryption_key_bytes(self) -> bytes:
-        return _key_bytes(self.key_encryption_key)
+        return key_bytes(self.key_encryption_key)

@@ -1,10 +1,49 @@
-"""The settings base class. Each service subclasses it with its own env prefix (``CASE_`` ...)."""
+"""The settings base class. Each service subclasses it with its own env prefix (``CASE_`` ...).
 
+Secret keys are ``SecretKey`` fields: 32 random bytes, base64-encoded, checked when settings
+load. A key may default to ``development_key(label)``, a value anyone can read in this code, so
+that development and tests run with no configuration; every such default is refused when
+``environment`` is ``production``, naming the variables to set.
+"""
+
+import base64
+import binascii
+import hashlib
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import model_validator
+from pydantic import AfterValidator, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_DEVELOPMENT_KEYS: set[str] = set()
+
+
+def development_key(label: str) -> SecretStr:
+    """A public key for development and tests: refused in production."""
+    digest = hashlib.sha256(f"onevisit development {label}".encode()).digest()
+    value = base64.b64encode(digest).decode()
+    _DEVELOPMENT_KEYS.add(value)
+    return SecretStr(value)
+
+
+def key_bytes(secret: SecretStr) -> bytes:
+    """The 32 bytes of a key written in standard or URL-safe base64."""
+    text = secret.get_secret_value().strip().replace("-", "+").replace("_", "/")
+    try:
+        key = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError("a key is 32 random bytes, base64-encoded: this is not base64") from exc
+    if len(key) != 32:
+        raise ValueError(f"a key is 32 random bytes, base64-encoded: this is {len(key)} bytes")
+    return key
+
+
+def _usable_key(secret: SecretStr) -> SecretStr:
+    key_bytes(secret)
+    return secret
+
+
+SecretKey = Annotated[SecretStr, AfterValidator(_usable_key)]
 
 
 class ServiceSettings(BaseSettings):
@@ -40,4 +79,23 @@ class ServiceSettings(BaseSettings):
         if not self.jwks_url:
             url = f"{self.gateway_url.rstrip('/')}/identity/v1/.well-known/jwks.json"
             object.__setattr__(self, "jwks_url", url)
+        return self
+
+    @model_validator(mode="after")
+    def _no_development_keys_in_production(self) -> "ServiceSettings":
+        if self.environment != "production":
+            return self
+        prefix = str(self.model_config.get("env_prefix", ""))
+        public = [
+            f"{prefix}{name}".upper()
+            for name in type(self).model_fields
+            if isinstance(value := getattr(self, name), SecretStr)
+            and value.get_secret_value() in _DEVELOPMENT_KEYS
+        ]
+        if public:
+            raise ValueError(
+                "production refuses the development keys; set "
+                + ", ".join(public)
+                + " to 32 random bytes, base64-encoded (e.g. `openssl rand -base64 32`)"
+            )
         return self
