@@ -76,3 +76,14 @@ def parse_credit_code(text: str, *, region_known: Callable[[RegionCode], bool]) 
         region=region,
         organisation_code=text[8:17],
     )
+
+
+def make_credit_code(
+    *, registration_authority: str, category: str, region: RegionCode, organisation_code: str
+) -> str:
+    """Build a valid code (for synthetic data) from its parts; ``organisation_code`` has the 9
+    characters of ``ALPHABET`` the standard gives it."""
+    first17 = f"{registration_authority}{category}{region.official[:6]}{organisation_code}"
+    if not _SHAPE.match(first17 + "0"):
+        raise ValueError(f"{first17!r} is not the first 17 characters of a credit code")
+    return first17 + check_character(first17)

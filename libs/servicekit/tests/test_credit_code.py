@@ -3,10 +3,11 @@ and what a valid code tells."""
 
 import pytest
 
-from identity_svc.credit_code import (
+from servicekit.credit_code import (
     ALPHABET,
     InvalidCreditCode,
     check_character,
+    make_credit_code,
     parse_credit_code,
 )
 from servicekit.regions import RegionCode
@@ -84,3 +85,29 @@ def test_an_invalid_code_is_refused_with_its_reason(code: str, reason: str) -> N
     with pytest.raises(InvalidCreditCode) as refused:
         parse_credit_code(code, region_known=known)
     assert refused.value.reason == reason
+
+
+def test_a_made_code_parses_back_into_its_parts() -> None:
+    code = make_credit_code(
+        registration_authority="9",
+        category="1",
+        region=RegionCode.parse("330302"),
+        organisation_code="MA2L7Y1K2",
+    )
+    parsed = parse_credit_code(code, region_known=known)
+    assert (parsed.registration_authority, parsed.category, str(parsed.region)) == (
+        "9",
+        "1",
+        "330302",
+    )
+    assert parsed.organisation_code == "MA2L7Y1K2"
+
+
+def test_making_a_code_refuses_parts_of_the_wrong_shape() -> None:
+    with pytest.raises(ValueError, match="first 17"):
+        make_credit_code(
+            registration_authority="9",
+            category="1",
+            region=RegionCode.parse("330302"),
+            organisation_code="MA2L7Y1KO",
+        )
