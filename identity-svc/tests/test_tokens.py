@@ -3,6 +3,7 @@ that do not reveal which phones are registered, login throttling, and client cre
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -99,6 +100,19 @@ async def test_reusing_a_spent_refresh_token_revokes_the_whole_session(
     problem(await journey.refresh(rotated["refresh_token"]), 400, "invalid_grant")
     # ... and another session of the same account lives on.
     assert (await journey.refresh(other_session["refresh_token"])).status_code == 200
+
+
+async def test_two_refreshes_racing_with_one_token_give_one_new_token_and_end_the_session(
+    journey: Journey, problem: Problem
+) -> None:
+    tokens = await journey.signed_in()
+    answers = await asyncio.gather(
+        journey.refresh(tokens["refresh_token"]), journey.refresh(tokens["refresh_token"])
+    )
+    assert sorted(answer.status_code for answer in answers) == [200, 400]
+    winner = next(answer for answer in answers if answer.status_code == 200).json()
+    # The loser presented a token the winner had spent: a copy is abroad, the session ends.
+    problem(await journey.refresh(winner["refresh_token"]), 400, "invalid_grant")
 
 
 async def test_an_unknown_refresh_token_is_an_invalid_grant(

@@ -4,16 +4,33 @@ import datetime as dt
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.engine import CursorResult
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity_svc.models import LoginFailure, LoginSession, OAuthClient, RefreshToken
+from servicekit.ids import new_id
 
 
-async def add_refresh_token(session: AsyncSession, token: RefreshToken) -> None:
-    session.add(token)
-    await session.flush()
+async def add_refresh_token(
+    session: AsyncSession,
+    *,
+    family_id: uuid.UUID,
+    account_id: uuid.UUID,
+    token_hash: str,
+    issued_at: dt.datetime,
+    expires_at: dt.datetime,
+) -> None:
+    """One INSERT, without the unit of work: a refresh issues one on every rotation."""
+    await session.execute(
+        insert(RefreshToken).values(
+            id=new_id(),
+            family_id=family_id,
+            account_id=account_id,
+            token_hash=token_hash,
+            issued_at=issued_at,
+            expires_at=expires_at,
+        )
+    )
 
 
 async def refresh_token_by_hash(session: AsyncSession, token_hash: str) -> RefreshToken | None:
@@ -24,21 +41,26 @@ async def refresh_token_by_hash(session: AsyncSession, token_hash: str) -> Refre
 
 
 async def spend_refresh_token(
-    session: AsyncSession, token_id: uuid.UUID, *, now: dt.datetime
-) -> bool:
-    """Mark the token used, if nobody did first: the database arbitrates concurrent refreshes."""
-    result = await session.execute(
-        update(RefreshToken)
-        .where(
-            RefreshToken.id == token_id,
-            RefreshToken.used_at.is_(None),
-            RefreshToken.revoked_at.is_(None),
+    session: AsyncSession, token_hash: str, *, now: dt.datetime
+) -> tuple[uuid.UUID, uuid.UUID] | None:
+    """Mark the token used if it is live and nobody spent it first (the database arbitrates
+    concurrent refreshes); its session and account, or ``None`` when it was not spendable.
+    One statement: the refresh grant's common case pays no separate lookup."""
+    row = (
+        await session.execute(
+            update(RefreshToken)
+            .where(
+                RefreshToken.token_hash == token_hash,
+                RefreshToken.used_at.is_(None),
+                RefreshToken.revoked_at.is_(None),
+                RefreshToken.expires_at > now,
+            )
+            .values(used_at=now)
+            .returning(RefreshToken.family_id, RefreshToken.account_id)
+            .execution_options(synchronize_session=False)
         )
-        .values(used_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    assert isinstance(result, CursorResult)
-    return result.rowcount == 1
+    ).one_or_none()
+    return None if row is None else (row.family_id, row.account_id)
 
 
 async def revoke_family(session: AsyncSession, family_id: uuid.UUID, *, now: dt.datetime) -> None:

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from identity_svc.accounts import repository as accounts
 from identity_svc.accounts.service import effective_loa
 from identity_svc.devices import Device
-from identity_svc.models import Account, LoginFailure, LoginSession, OAuthClient, RefreshToken
+from identity_svc.models import Account, LoginFailure, LoginSession, OAuthClient
 from identity_svc.passwords import Passwords
 from identity_svc.runtime import Runtime
 from identity_svc.tokens import repository
@@ -191,13 +191,11 @@ async def issue_session_tokens(
         )
     await repository.add_refresh_token(
         session,
-        RefreshToken(
-            family_id=family_id,
-            account_id=account.id,
-            token_hash=refresh_token_hash(refresh),
-            issued_at=now,
-            expires_at=expires_at,
-        ),
+        family_id=family_id,
+        account_id=account.id,
+        token_hash=refresh_token_hash(refresh),
+        issued_at=now,
+        expires_at=expires_at,
     )
     access, expires_in = await access_token_for(runtime, account, now=now, session_id=family_id)
     return SessionTokens(access_token=access, expires_in=expires_in, refresh_token=refresh)
@@ -390,33 +388,49 @@ async def refresh_token_grant(
     device: Device,
     now: dt.datetime,
 ) -> SessionTokens:
-    presented = await repository.refresh_token_by_hash(session, refresh_token_hash(refresh_token))
-    if presented is None:
-        raise InvalidGrant("the refresh token is not known")
-    if presented.revoked_at is not None:
-        raise InvalidGrant("the refresh token was revoked")
-    if presented.used_at is not None:
-        # Someone holds a copy of a spent token: end the whole session for everyone holding it.
-        async with runtime.outcomes.begin() as outcomes:
-            await repository.revoke_family(outcomes, presented.family_id, now=now)
-        raise InvalidGrant("the refresh token was already used; the session is revoked")
-    if presented.expires_at <= now:
-        raise InvalidGrant("the refresh token has expired")
-    account = await accounts.get(session, presented.account_id)
+    await runtime.keys.load(now=now)
+    token_hash = refresh_token_hash(refresh_token)
+    spent = await repository.spend_refresh_token(session, token_hash, now=now)
+    if spent is None:
+        raise await _unspendable(runtime, session, token_hash, now=now)
+    family_id, account_id = spent
+    account = await accounts.get(session, account_id)
     if account is None:
         raise InvalidGrant("the refresh token's account no longer exists")
-    await runtime.keys.load(now=now)
-    if not await repository.spend_refresh_token(session, presented.id, now=now):
-        # A concurrent refresh with the same token won the race.
-        raise InvalidGrant("the refresh token was already used")
     return await issue_session_tokens(
         session=session,
         runtime=runtime,
         account=account,
         device=device,
         now=now,
-        family_id=presented.family_id,
+        family_id=family_id,
     )
+
+
+async def _unspendable(
+    runtime: Runtime, session: AsyncSession, token_hash: str, *, now: dt.datetime
+) -> InvalidGrant:
+    """Why a refresh token could not be spent. A spent one presented again means someone holds
+    a copy: the whole session ends for everyone holding it, in a transaction of its own so that
+    the refusal does not undo it. Two refreshes racing with one token count as such a reuse:
+    the loser finds it spent by the winner, as it would a moment later."""
+    # The failed UPDATE wrote nothing, but on SQLite it holds the write lock the separate
+    # transaction below needs: end the request's transaction first (the refusal ends it anyway).
+    await session.rollback()
+    presented = await repository.refresh_token_by_hash(session, token_hash)
+    if presented is None:
+        return InvalidGrant("the refresh token is not known")
+    if presented.revoked_at is not None:
+        return InvalidGrant("the refresh token was revoked")
+    if presented.used_at is not None:
+        async with runtime.outcomes.begin() as outcomes:
+            await repository.revoke_family(outcomes, presented.family_id, now=now)
+        return InvalidGrant("the refresh token was already used; the session is revoked")
+    if presented.expires_at <= now:
+        return InvalidGrant("the refresh token has expired")
+    # Live and unspent, yet not spendable a moment ago: a concurrent refresh held it and then
+    # rolled back. Nothing was spent; the client may try again.
+    return InvalidGrant("the refresh token is being used by another request")
 
 
 async def logout(*, session: AsyncSession, refresh_token: str, now: dt.datetime) -> None:
