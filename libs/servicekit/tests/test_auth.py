@@ -3,6 +3,7 @@ from typing import Any
 
 import jwt
 import pytest
+from jwt.algorithms import OKPAlgorithm
 
 from servicekit.auth import (
     InsufficientAssurance,
@@ -117,16 +118,20 @@ def caching_verifier(
 
 @pytest.fixture
 def signature_checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every token whose signature is checked, in order."""
+    """Every token whose signature is checked, in order (as its signed part: header.payload)."""
     checked: list[str] = []
-    decode = jwt.decode
+    verify = OKPAlgorithm.verify
 
-    def counting_decode(token: str, *args: Any, **kwargs: Any) -> Any:
-        checked.append(token)
-        return decode(token, *args, **kwargs)
+    def counting_verify(self: OKPAlgorithm, msg: bytes, key: Any, sig: bytes) -> bool:
+        checked.append(msg.decode())
+        return verify(self, msg, key, sig)
 
-    monkeypatch.setattr(jwt, "decode", counting_decode)
+    monkeypatch.setattr(OKPAlgorithm, "verify", counting_verify)
     return checked
+
+
+def signed_part(token: str) -> str:
+    return token.rsplit(".", 1)[0]
 
 
 async def test_a_verified_token_is_served_from_the_cache_until_it_expires(
@@ -137,10 +142,10 @@ async def test_a_verified_token_is_served_from_the_cache_until_it_expires(
     token = minter.mint("c-1", ttl_seconds=60, issued_at=int(clock.now))
     first = await verifier.verify(token)
     assert await verifier.verify(token) == first
-    assert signature_checks == [token]
+    assert signature_checks == [signed_part(token)]
     clock.now += 59
     assert await verifier.verify(token) == first
-    assert signature_checks == [token]
+    assert signature_checks == [signed_part(token)]
 
 
 async def test_a_cached_token_past_its_expiry_is_refused() -> None:
@@ -167,7 +172,7 @@ async def test_the_cache_keeps_the_most_recently_used_tokens_up_to_its_size(
     await verifier.verify(first)  # used recently: kept
     assert signature_checks == []
     await verifier.verify(second)  # the least recently used: dropped for the third
-    assert signature_checks == [second]
+    assert signature_checks == [signed_part(second)]
 
 
 async def test_a_key_removed_from_the_jwks_takes_its_cached_tokens_with_it() -> None:
@@ -212,3 +217,63 @@ async def test_a_token_from_the_future_is_refused_by_the_verifiers_own_clock(cla
         clock=lambda: now + 3600,
     )
     assert (await later.verify(forged)).sub == "c-1"
+
+
+def claims_of(minter: TokenMinter, **changes: Any) -> dict[str, Any]:
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "iss": minter.issuer,
+        "aud": minter.audience,
+        "sub": "c-1",
+        "typ": "citizen",
+        "iat": now,
+        "exp": now + 600,
+    }
+    claims.update(changes)
+    return {name: value for name, value in claims.items() if value is not None}
+
+
+@pytest.mark.parametrize(
+    ("claims", "header", "refused"),
+    [
+        ({"iss": "someone-else"}, {}, True),
+        ({"iss": None}, {}, True),
+        ({"aud": "another-audience"}, {}, True),
+        ({"aud": ["another-audience", "onevisit"]}, {}, False),
+        ({"aud": None}, {}, True),
+        ({"typ": None}, {}, True),
+        ({"iat": None}, {}, True),
+        ({"typ": "alien"}, {}, True),
+        ({"loa": 7}, {}, True),
+        ({"exp": "tomorrow"}, {}, True),
+        ({}, {"alg": "ES256"}, True),
+        ({}, {"crit": ["exp"]}, True),
+        ({}, {}, False),
+    ],
+)
+async def test_only_well_formed_claims_of_the_right_issuer_and_audience_are_accepted(
+    claims: dict[str, Any], header: dict[str, Any], refused: bool
+) -> None:
+    minter = TokenMinter()
+    token = minter.sign(claims_of(minter, **claims), **header)
+    verifier = verifier_for(CountingSource(minter))
+    if refused:
+        with pytest.raises(InvalidToken):
+            await verifier.verify(token)
+    else:
+        assert (await verifier.verify(token)).sub == "c-1"
+
+
+@pytest.mark.parametrize(
+    "token", ["", "a.b", "a.b.c.d", "!!!.e30.AAAA", "e30.!!!.AAAA", "W10.e30.AAAA"]
+)
+async def test_a_malformed_token_is_refused_as_invalid(token: str) -> None:
+    with pytest.raises(InvalidToken):
+        await verifier_for(CountingSource(TokenMinter())).verify(token)
+
+
+async def test_the_sign_in_session_is_read_from_the_sid_claim() -> None:
+    minter = TokenMinter()
+    token = minter.sign(claims_of(minter, sid="0190a000-0000-7000-8000-000000000001"))
+    principal = await verifier_for(CountingSource(minter)).verify(token)
+    assert principal.sid == "0190a000-0000-7000-8000-000000000001"

@@ -11,6 +11,7 @@ A service's ``tests/conftest.py`` provides one fixture, ``service_under_test``, 
 - ``app`` (lifespan running) and ``client`` (an httpx client on the app, in process).
 """
 
+import json
 import os
 import secrets
 import time
@@ -184,7 +185,18 @@ class TokenMinter:
             claims["dept"] = dept
         if act:
             claims["act"] = {"sub": act}
-        return jwt.encode(claims, self._key, algorithm="EdDSA", headers={"kid": self.kid})
+        return self.sign(claims)
+
+    def sign(self, claims: dict[str, Any], **header: Any) -> str:
+        """Any claims and header fields (even an ``alg`` that is not the key's), signed with
+        this minter's Ed25519 key: for tokens built to be refused."""
+        fields = {"alg": "EdDSA", "typ": "JWT", "kid": self.kid, **header}
+        signing_input = b".".join(
+            jwt.utils.base64url_encode(json.dumps(part, separators=(",", ":")).encode())
+            for part in (fields, claims)
+        )
+        signature = jwt.utils.base64url_encode(self._key.sign(signing_input))
+        return (signing_input + b"." + signature).decode()
 
     def jwks_document(self) -> dict[str, Any]:
         public = jwt.algorithms.OKPAlgorithm.to_jwk(self._key.public_key(), as_dict=True)
