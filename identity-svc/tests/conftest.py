@@ -3,7 +3,7 @@ tests move instead of sleeping, a journey helper, and a double of the two contra
 calls through the gateway.
 
 The double implements exactly, from the platform's fixed contracts, ``POST /exchange/v1/matches``
-and ``POST /exchange/v1/calls`` (data-exchange-svc's population registry) and
+and ``POST /exchange/v1/calls`` (data-exchange-svc's population and business registries) and
 ``GET /catalog/v1/regions/{code}`` (catalog-svc), over a handful of synthetic people. It is a
 double of the contracts, not of the services: the real integration, over real processes, is
 proven by the end-to-end journey test at the repository's top level.
@@ -30,6 +30,7 @@ from identity_svc.main import create_app
 from identity_svc.models import Base
 from identity_svc.settings import IdentitySettings
 from servicekit.auth import JwksSource
+from servicekit.credit_code import make_credit_code
 from servicekit.db import utcnow
 from servicekit.regions import RegionCode
 from servicekit.resident_id import make_resident_id
@@ -84,6 +85,33 @@ class People:
     )
 
 
+@dataclass
+class Business:
+    """An enterprise of the market-regulation registry, as the business registry holds it."""
+
+    credit_code: str
+    name: str
+    registered_region: str
+    registration_status: str
+    representative_id_number: str
+
+
+def a_business(people: People) -> Business:
+    """A synthetic Lucheng company whose legal representative is 王建国."""
+    return Business(
+        credit_code=make_credit_code(
+            registration_authority="9",
+            category="1",
+            region=RegionCode.parse("330302"),
+            organisation_code="MA2L7Y1K2",
+        ),
+        name="温州市鹿城区松台文具有限公司（合成数据）",
+        registered_region="330302001002",
+        registration_status="active",
+        representative_id_number=people.wang.id_number,
+    )
+
+
 #: County codes catalog knows (current or retired); everything else is region_not_found.
 KNOWN_REGIONS = {
     "330302": ("鹿城区", "county"),
@@ -130,6 +158,8 @@ class ContractDouble:
 
     people: People
     clock: MovableClock
+    #: The business registry, by credit code; tests change it as the registry would.
+    businesses: dict[str, Business] = field(default_factory=dict)
     #: identity-svc's published keys, bound once the app has started.
     jwks: JwksSource | None = None
     #: Every exchange request received: (path, body), to prove what was asked and what not.
@@ -139,6 +169,11 @@ class ContractDouble:
         default_factory=lambda: {
             "real_name_verification": {"registered_region"},
             "face_verification": {"face_template", "registered_region"},
+            "enterprise_representation": {
+                "enterprise_name",
+                "registration_status",
+                "registered_region",
+            },
         }
     )
 
@@ -184,9 +219,17 @@ class ContractDouble:
         self.exchange_requests.append(("/exchange/v1/matches", body))
         if refused := await self._caller_refused(request):
             return refused
-        if body.get("resource") != "population":
+        resource, purpose = body.get("resource"), body.get("purpose")
+        if resource == "business_registration":
+            if purpose != "enterprise_representation":
+                return _refusal(403, "no_grant")
+            business = self.businesses.get(body["subject"]["credit_code"])
+            claimed = body["claims"]["legal_representative_id_number"]
+            matched = business is not None and business.representative_id_number == claimed
+            return JSONResponse({"match": matched, "call_id": str(uuid.uuid4())})
+        if resource != "population":
             return _refusal(404, "resource_not_found")
-        if body.get("purpose") != "real_name_verification":
+        if purpose != "real_name_verification":
             return _refusal(403, "no_grant")
         person = self._person(body["subject"]["id_number"])
         matched = person is not None and person.name == body["claims"]["name"]
@@ -197,21 +240,33 @@ class ContractDouble:
         self.exchange_requests.append(("/exchange/v1/calls", body))
         if refused := await self._caller_refused(request):
             return refused
-        if body.get("resource") != "population":
+        resource = body.get("resource")
+        if resource not in ("population", "business_registration"):
             return _refusal(404, "resource_not_found")
         if not set(body["fields"]) <= self.granted_fields.get(body.get("purpose"), set()):
             return _refusal(403, "field_not_granted")
-        person = self._person(body["subject"]["id_number"])
-        if person is None:
-            return _refusal(404, "subject_not_found")
-        record = {
-            "registered_region": person.registered_region,
-            "face_template": person.face_template(),
-        }
+        record: dict[str, Any]
+        if resource == "business_registration":
+            business = self.businesses.get(body["subject"]["credit_code"])
+            if business is None:
+                return _refusal(404, "subject_not_found")
+            record = {
+                "enterprise_name": business.name,
+                "registration_status": business.registration_status,
+                "registered_region": business.registered_region,
+            }
+        else:
+            person = self._person(body["subject"]["id_number"])
+            if person is None:
+                return _refusal(404, "subject_not_found")
+            record = {
+                "registered_region": person.registered_region,
+                "face_template": person.face_template(),
+            }
         return JSONResponse(
             {
                 "call_id": str(uuid.uuid4()),
-                "resource": "population",
+                "resource": resource,
                 "fields": {name: record[name] for name in body["fields"]},
                 "source_timestamp": "2026-11-01T00:00:00Z",
             }
@@ -364,6 +419,14 @@ def clock() -> MovableClock:
 @pytest.fixture
 def contracts(people: People, clock: MovableClock) -> ContractDouble:
     return ContractDouble(people, clock)
+
+
+@pytest.fixture
+def business(contracts: ContractDouble, people: People) -> Business:
+    """The company of ``a_business``, in the registry."""
+    company = a_business(people)
+    contracts.businesses[company.credit_code] = company
+    return company
 
 
 @pytest.fixture

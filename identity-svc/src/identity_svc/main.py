@@ -11,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from identity_svc.accounts.endpoints import router as accounts_router
 from identity_svc.credentials.endpoints import router as credentials_router
 from identity_svc.delegations.endpoints import router as delegations_router
+from identity_svc.enterprises.endpoints import router as enterprises_router
 from identity_svc.keys.endpoints import router as keys_router
 from identity_svc.runtime import Runtime
 from identity_svc.sessions.endpoints import router as sessions_router
@@ -60,6 +61,7 @@ def create_app(
             tokens_router,
             verification_router,
             delegations_router,
+            enterprises_router,
             sessions_router,
             credentials_router,
             sms_router,

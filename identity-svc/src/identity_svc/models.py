@@ -1,6 +1,6 @@
 """The tables of identity-svc: accounts (citizens and staff), their sessions and refresh
-tokens, login failures, SMS sign-in codes, OAuth clients, signing keys, delegations, and the
-records of real-name and face verification.
+tokens, login failures, SMS sign-in codes, OAuth clients, signing keys, delegations, the
+records of real-name and face verification, and the enterprises citizens act for.
 
 Personal identifiers never sit in clear: ``*_sealed`` columns hold AES-GCM ciphertext bound to
 the account and the field, ``*_hash`` columns a keyed hash (HMAC-SHA256) to find an account by
@@ -13,9 +13,11 @@ import uuid
 from sqlalchemy import (
     JSON,
     Boolean,
+    CheckConstraint,
     Date,
     Float,
     ForeignKey,
+    Index,
     LargeBinary,
     SmallInteger,
     String,
@@ -228,3 +230,41 @@ class FaceAttempt(Base):
     matched: Mapped[bool] = mapped_column(Boolean)
     exchange_call_id: Mapped[str | None] = mapped_column(String(64))
     occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class Enterprise(Base):
+    """A legal person as the market-regulation registry knew it when last asked."""
+
+    __tablename__ = "enterprise"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    #: The unified social credit code (GB 32100): public, printed on the business licence.
+    credit_code: Mapped[str] = mapped_column(String(18), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    registered_region: Mapped[str] = mapped_column(String(12))
+    #: ``active`` | ``deregistered``, per the registry.
+    registration_status: Mapped[str] = mapped_column(String(16))
+    #: When the registry last confirmed a legal representative.
+    verified_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class EnterpriseMember(Base):
+    """Who acts for an enterprise: its legal representative (confirmed by the registry) or an
+    employee the representative authorised, until a date. Ended by revocation, never deleted."""
+
+    __tablename__ = "enterprise_member"
+    __table_args__ = (
+        CheckConstraint("role IN ('legal_representative', 'agent')", name="role"),
+        Index("ix_enterprise_member_enterprise_account", "enterprise_id", "account_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    enterprise_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("enterprise.id"))
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("account.id"), index=True)
+    role: Mapped[str] = mapped_column(String(24))
+    #: The legal representative who authorised an agent; ``None`` for the representative.
+    granted_by: Mapped[uuid.UUID | None] = mapped_column()
+    #: An agent's authorisation ends then; the representative's lasts while the registry says so.
+    valid_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

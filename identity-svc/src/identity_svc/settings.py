@@ -65,6 +65,11 @@ class IdentitySettings(ServiceSettings):
     #: Lifetime of a token a delegate obtains by token exchange (no refresh token: exchange again).
     delegated_token_ttl_seconds: int = Field(default=300, ge=30, le=900)
 
+    # Enterprises. Tokens for an enterprise come by token exchange too, with the delegated
+    # tokens' lifetime.
+    #: The longest term a legal representative may authorise an employee for.
+    enterprise_agent_max_days: int = Field(default=366, ge=1, le=3660)
+
     # Passwords (argon2id). Chosen by measurement so that one login costs 50-100 ms of one core:
     # on this platform's 2-core machines t=4, m=19 MiB, p=1 took ~56-71 ms (t=3, m=64 MiB, p=4,
     # the RFC 9106 low-memory profile, took 184-511 ms, and parallelism buys nothing on 2 cores).

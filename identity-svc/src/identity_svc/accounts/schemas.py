@@ -42,3 +42,11 @@ class MeRead(BaseModel):
     loa: int = Field(description="the level the account holds now (3 only inside the face window)")
     real_name: RealNameRead | None
     face_verified_until: dt.datetime | None
+
+
+class PartyRead(BaseModel):
+    """Another party to something the caller sees (a delegation, an enterprise), masked."""
+
+    id: uuid.UUID
+    phone_masked: str
+    name_masked: str | None

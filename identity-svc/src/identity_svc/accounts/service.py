@@ -7,8 +7,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity_svc.accounts import repository
+from identity_svc.accounts.schemas import PartyRead
 from identity_svc.models import Account
 from identity_svc.passwords import check_password_policy
+from identity_svc.personal_data import mask_name, mask_phone
 from identity_svc.runtime import Runtime
 from servicekit.auth import Principal, require_type
 from servicekit.ids import new_id
@@ -68,3 +70,13 @@ async def citizen_account(*, session: AsyncSession, principal: Principal) -> Acc
     if account is None:
         raise AccountNotFound()
     return account
+
+
+def party_of(runtime: Runtime, account: Account) -> PartyRead:
+    """Another party to something the caller sees (a delegation, an enterprise), masked."""
+    personal = runtime.personal_data
+    phone = personal.unseal("phone", account.phone_sealed, account_id=account.id)
+    name = None
+    if account.name_sealed is not None:
+        name = mask_name(personal.unseal("name", account.name_sealed, account_id=account.id))
+    return PartyRead(id=account.id, phone_masked=mask_phone(phone), name_masked=name)

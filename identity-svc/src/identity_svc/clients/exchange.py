@@ -1,6 +1,8 @@
-"""data-exchange-svc's population registry, as identity-svc needs it: does a name match an ID
-number (verify without sharing), and a few fields of a person (registered region, face
-template), each call under identity-svc's own service token and a stated purpose."""
+"""data-exchange-svc's registries, as identity-svc needs them, each call under identity-svc's
+own service token and a stated purpose: from the population registry, does a name match an ID
+number (verify without sharing) and a few fields of a person (registered region, face
+template); from the market-regulation registry, is a person an enterprise's legal
+representative (verify without sharing) and the enterprise's name, status and region."""
 
 from typing import Any
 
@@ -10,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 from servicekit.problems import UpstreamUnavailable
 
 POPULATION = "population"
+BUSINESS_REGISTRATION = "business_registration"
 
 
 class MatchAnswer(BaseModel):
@@ -24,7 +27,8 @@ class CallAnswer(BaseModel):
 
 
 class SubjectNotInRegistry(Exception):
-    """The registry holds no such person (only ``calls`` says so; ``matches`` answers false)."""
+    """The registry holds no such person or enterprise (only ``calls`` says so; ``matches``
+    answers false)."""
 
 
 async def _post(
@@ -47,20 +51,17 @@ def _refused(response: httpx.Response) -> UpstreamUnavailable:
     )
 
 
-async def name_matches(
-    http: httpx.AsyncClient, *, token: str, id_number: str, name: str, purpose: str
+async def _match(
+    http: httpx.AsyncClient,
+    *,
+    token: str,
+    resource: str,
+    subject: dict[str, str],
+    claims: dict[str, str],
+    purpose: str,
 ) -> MatchAnswer:
-    response = await _post(
-        http,
-        "/exchange/v1/matches",
-        {
-            "resource": POPULATION,
-            "subject": {"id_number": id_number},
-            "claims": {"name": name},
-            "purpose": purpose,
-        },
-        token,
-    )
+    body = {"resource": resource, "subject": subject, "claims": claims, "purpose": purpose}
+    response = await _post(http, "/exchange/v1/matches", body, token)
     if response.status_code != 200:
         raise _refused(response)
     try:
@@ -69,20 +70,17 @@ async def name_matches(
         raise UpstreamUnavailable("data-exchange-svc answered in an unexpected shape") from exc
 
 
-async def read_person(
-    http: httpx.AsyncClient, *, token: str, id_number: str, fields: list[str], purpose: str
+async def _read(
+    http: httpx.AsyncClient,
+    *,
+    token: str,
+    resource: str,
+    subject: dict[str, str],
+    fields: list[str],
+    purpose: str,
 ) -> CallAnswer:
-    response = await _post(
-        http,
-        "/exchange/v1/calls",
-        {
-            "resource": POPULATION,
-            "subject": {"id_number": id_number},
-            "fields": fields,
-            "purpose": purpose,
-        },
-        token,
-    )
+    body = {"resource": resource, "subject": subject, "fields": fields, "purpose": purpose}
+    response = await _post(http, "/exchange/v1/calls", body, token)
     if response.status_code == 404 and _code(response) == "subject_not_found":
         raise SubjectNotInRegistry()
     if response.status_code != 200:
@@ -97,6 +95,59 @@ async def read_person(
             "data-exchange-svc left out fields asked for", missing_fields=missing
         )
     return answer
+
+
+async def name_matches(
+    http: httpx.AsyncClient, *, token: str, id_number: str, name: str, purpose: str
+) -> MatchAnswer:
+    return await _match(
+        http,
+        token=token,
+        resource=POPULATION,
+        subject={"id_number": id_number},
+        claims={"name": name},
+        purpose=purpose,
+    )
+
+
+async def read_person(
+    http: httpx.AsyncClient, *, token: str, id_number: str, fields: list[str], purpose: str
+) -> CallAnswer:
+    return await _read(
+        http,
+        token=token,
+        resource=POPULATION,
+        subject={"id_number": id_number},
+        fields=fields,
+        purpose=purpose,
+    )
+
+
+async def representative_matches(
+    http: httpx.AsyncClient, *, token: str, credit_code: str, id_number: str, purpose: str
+) -> MatchAnswer:
+    """Is the person with this ID number the enterprise's registered legal representative?"""
+    return await _match(
+        http,
+        token=token,
+        resource=BUSINESS_REGISTRATION,
+        subject={"credit_code": credit_code},
+        claims={"legal_representative_id_number": id_number},
+        purpose=purpose,
+    )
+
+
+async def read_enterprise(
+    http: httpx.AsyncClient, *, token: str, credit_code: str, fields: list[str], purpose: str
+) -> CallAnswer:
+    return await _read(
+        http,
+        token=token,
+        resource=BUSINESS_REGISTRATION,
+        subject={"credit_code": credit_code},
+        fields=fields,
+        purpose=purpose,
+    )
 
 
 def _code(response: httpx.Response) -> str | None:

@@ -7,15 +7,14 @@ from fastapi import APIRouter, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity_svc.accounts import repository as accounts
+from identity_svc.accounts.service import party_of
 from identity_svc.delegations import service
 from identity_svc.delegations.schemas import (
     DelegationCreate,
     DelegationList,
     DelegationRead,
-    PartyRead,
 )
-from identity_svc.models import Account, Delegation
-from identity_svc.personal_data import mask_name, mask_phone
+from identity_svc.models import Delegation
 from identity_svc.runtime import Runtime, RuntimeDep
 from servicekit.auth import PrincipalDep
 from servicekit.db import SessionDep
@@ -79,20 +78,11 @@ async def _view(
     assert delegate is not None
     return DelegationRead(
         id=delegation.id,
-        principal=_party(runtime, principal),
-        delegate=_party(runtime, delegate),
+        principal=party_of(runtime, principal),
+        delegate=party_of(runtime, delegate),
         item_codes=delegation.item_codes,
         valid_until=delegation.valid_until,
         created_at=delegation.created_at,
         revoked_at=delegation.revoked_at,
         status=service.status_of(delegation, now=now),
     )
-
-
-def _party(runtime: Runtime, account: Account) -> PartyRead:
-    personal = runtime.personal_data
-    phone = personal.unseal("phone", account.phone_sealed, account_id=account.id)
-    name = None
-    if account.name_sealed is not None:
-        name = mask_name(personal.unseal("name", account.name_sealed, account_id=account.id))
-    return PartyRead(id=account.id, phone_masked=mask_phone(phone), name_masked=name)

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from identity_svc.accounts.schemas import PHONE_PATTERN
+from identity_svc.accounts.schemas import PHONE_PATTERN, PartyRead
 
 #: Catalog item codes: ``<department type>.<slug>``.
 ITEM_CODE_PATTERN = r"^[a-z][a-z_]*\.[a-z0-9][a-z0-9_]*$"
@@ -30,14 +30,6 @@ class DelegationCreate(BaseModel):
 
 
 DelegationStatus = Literal["active", "revoked", "expired"]
-
-
-class PartyRead(BaseModel):
-    """The other party of a delegation, masked."""
-
-    id: uuid.UUID
-    phone_masked: str
-    name_masked: str | None
 
 
 class DelegationRead(BaseModel):

@@ -212,7 +212,8 @@ class DelegatedToken:
     scope: str | None
 
 
-async def _actor(verifier: TokenVerifier, actor_token: str) -> Principal:
+async def verified_actor(verifier: TokenVerifier, actor_token: str) -> Principal:
+    """The citizen behind an exchange's ``actor_token``, acting for nobody else."""
     try:
         actor = await verifier.verify(actor_token)
     except Unauthenticated as exc:
@@ -269,7 +270,7 @@ async def exchange(
     scope: str | None,
     now: dt.datetime,
 ) -> DelegatedToken:
-    actor = await _actor(verifier, actor_token)
+    actor = await verified_actor(verifier, actor_token)
     delegate = await citizen_account(session=session, principal=actor)
     delegation = await _delegation_for(session, subject=subject, delegate_id=delegate.id, now=now)
     principal = await accounts.get(session, delegation.principal_id)

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Form, Request, Response, status
 
 from identity_svc.delegations import service as delegations
 from identity_svc.devices import DeviceDep
-from identity_svc.runtime import RuntimeDep
+from identity_svc.enterprises import service as enterprises
+from identity_svc.runtime import RuntimeDep, http_of
 from identity_svc.sms import service as sms
 from identity_svc.tokens import service
 from identity_svc.tokens.schemas import LogoutRequest, TokenRequest, TokenResponse
@@ -43,7 +44,10 @@ async def token(
     - ``grant_type=urn:ietf:params:oauth:grant-type:token-exchange`` (RFC 8693), ``subject``
       (a delegation id, or the principal's account id) and ``actor_token`` (the delegate's own
       access token), optionally ``scope`` (item codes within the delegation's): a short
-      access token for the principal carrying ``act``, and no refresh token.
+      access token for the principal carrying ``act``, and no refresh token. With an
+      enterprise's unified social credit code as ``subject`` and the access token of its legal
+      representative or an authorised employee as ``actor_token``: a short access token for the
+      enterprise (``typ`` enterprise, ``sub`` the credit code, ``act`` the citizen).
     """
     # Tokens must not be cached by anything between here and the client (RFC 6749 §5.1).
     response.headers["Cache-Control"] = "no-store"
@@ -104,15 +108,26 @@ async def token(
                 f"actor_token_type must be {delegations.ACCESS_TOKEN_TYPE}"
             )
         verifier: TokenVerifier = request.app.state.token_verifier
-        pair = await delegations.exchange(
-            session=session,
-            runtime=runtime,
-            verifier=verifier,
-            subject=form.subject,
-            actor_token=form.actor_token,
-            scope=form.scope,
-            now=now,
-        )
+        if enterprises.names_enterprise(form.subject):
+            pair = await enterprises.exchange(
+                session=session,
+                runtime=runtime,
+                http=http_of(request),
+                verifier=verifier,
+                credit_code=form.subject,
+                actor_token=form.actor_token,
+                now=now,
+            )
+        else:
+            pair = await delegations.exchange(
+                session=session,
+                runtime=runtime,
+                verifier=verifier,
+                subject=form.subject,
+                actor_token=form.actor_token,
+                scope=form.scope,
+                now=now,
+            )
     elif not form.grant_type:
         raise service.InvalidRequest("grant_type is required")
     else:

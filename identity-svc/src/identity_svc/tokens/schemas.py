@@ -26,7 +26,8 @@ class TokenRequest(BaseModel):
     subject: str | None = Field(
         default=None,
         max_length=64,
-        description="token exchange: the delegation id, or the principal's account id",
+        description="token exchange: the delegation id, the principal's account id, or an "
+        "enterprise's unified social credit code",
     )
     actor_token: str | None = Field(
         default=None, max_length=4096, description="token exchange: the delegate's access token"

@@ -1,0 +1,1 @@
+"""Enterprises (legal persons) and the citizens who act for them."""
