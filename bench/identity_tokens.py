@@ -11,17 +11,25 @@ noisy: the ratios hold where the absolute figures move):
   same memory at one pass, with the parameters that would land in the 50–100 ms target;
 - refresh-token grants per second through identity-svc's app (ASGI in process, a fresh SQLite or
   PostgreSQL database), against ``GET /healthz`` through the same client: the gateway's hop and
-  the network are not in these figures.
+  the network are not in these figures;
+- refresh-token grants per second through the gateway: the platform runs as real processes on
+  free ports (identity-svc on the scratch PostgreSQL database with ``--postgres``), driven over
+  HTTP by this process, against ``GET /identity/v1/.well-known/jwks.json`` through the same
+  gateway; with the CPU per grant of the gateway and identity-svc (from /proc). The gateway's
+  per-address limit on the credentials routes is taken out of its routing table for the run: the
+  figure is the path's capacity, which in production many addresses share.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import secrets
 import statistics
 import tempfile
 import time
+import tomllib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -42,6 +50,8 @@ from servicekit.auth import TokenVerifier
 from servicekit.migrations import upgrade_to_head
 
 SERVICE_DIR = Path(__file__).resolve().parents[1] / "identity-svc"
+JWKS_PATH = "/identity/v1/.well-known/jwks.json"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 ISSUER, AUDIENCE = "onevisit-identity", "onevisit"
 PASSWORD = "Songtai-2026!"
 
@@ -200,6 +210,20 @@ def argon2_cost(args: argparse.Namespace) -> None:
 # (c) refresh grants -----------------------------------------------------------------------------
 
 
+async def postgres_database(
+    server: str, *, create: str | None = None, drop: str | None = None
+) -> None:
+    admin = create_async_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as connection:
+            if create:
+                await connection.execute(text(f'CREATE DATABASE "{create}"'))
+            if drop:
+                await connection.execute(text(f'DROP DATABASE IF EXISTS "{drop}" WITH (FORCE)'))
+    finally:
+        await admin.dispose()
+
+
 @asynccontextmanager
 async def scratch_database(postgres: str | None, tmp: Path) -> AsyncIterator[str]:
     """A fresh SQLite file, or a fresh database on the PostgreSQL server given (dropped after)."""
@@ -207,15 +231,11 @@ async def scratch_database(postgres: str | None, tmp: Path) -> AsyncIterator[str
         yield f"sqlite+aiosqlite:///{tmp / 'identity.db'}"
         return
     name = f"ov_bench_identity_{secrets.token_hex(4)}"
-    admin = create_async_engine(postgres, isolation_level="AUTOCOMMIT")
+    await postgres_database(postgres, create=name)
     try:
-        async with admin.connect() as connection:
-            await connection.execute(text(f'CREATE DATABASE "{name}"'))
         yield make_url(postgres).set(database=name).render_as_string(hide_password=False)
     finally:
-        async with admin.connect() as connection:
-            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
+        await postgres_database(postgres, drop=name)
 
 
 async def refresh_chain(
@@ -337,6 +357,108 @@ async def refresh_rate(args: argparse.Namespace) -> None:
     print(f"    target ≥ 500/s through the gateway: ×{refresh / 500:.2f} of it, in process, here")
 
 
+# (d) refresh grants through the gateway ---------------------------------------------------------
+
+
+def process_cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def routes_without_address_limits(directory: Path) -> Path:
+    """The shipped routing table without its ``[[rate_limits]]`` tables (the file's last
+    section: the copy is cut there, and checked to have lost nothing else)."""
+    from gateway.settings import ROUTES_SHIPPED
+
+    text = ROUTES_SHIPPED.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    cut = next((n for n, line in enumerate(lines) if line.strip() == "[[rate_limits]]"), len(lines))
+    path = directory / "routes-bench.toml"
+    path.write_text("\n".join(lines[:cut]) + "\n", encoding="utf-8")
+    expected = tomllib.loads(text)
+    expected.pop("rate_limits", None)
+    if tomllib.loads(path.read_text(encoding="utf-8")) != expected:
+        raise SystemExit("the shipped routing table has sections after [[rate_limits]]")
+    return path
+
+
+async def over_http(
+    base: str, args: argparse.Namespace, pids: dict[str, int]
+) -> dict[str, list[float]]:
+    limits = httpx.Limits(max_connections=args.sessions, max_keepalive_connections=args.sessions)
+    rates: dict[str, list[float]] = {"jwks": [], "refresh": [], "gateway_ms": [], "identity_ms": []}
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30.0) as client:
+        tokens = await signed_in(client, args.sessions)
+        for _ in range(args.rounds):
+            deadline = time.perf_counter() + args.seconds
+            began = time.perf_counter()
+            counts = await asyncio.gather(
+                *(jwks_loop(client, deadline) for _ in range(args.sessions))
+            )
+            rates["jwks"].append(sum(counts) / (time.perf_counter() - began))
+            cpu = {name: process_cpu_seconds(pid) for name, pid in pids.items()}
+            deadline = time.perf_counter() + args.seconds
+            began = time.perf_counter()
+            chains = await asyncio.gather(*(refresh_chain(client, t, deadline) for t in tokens))
+            elapsed = time.perf_counter() - began
+            grants = sum(count for count, _ in chains)
+            rates["refresh"].append(grants / elapsed)
+            for name, pid in pids.items():
+                used = process_cpu_seconds(pid) - cpu[name]
+                rates[f"{name}_ms"].append(used / grants * 1000)
+            tokens = [token for _, token in chains]
+    return rates
+
+
+async def jwks_loop(client: httpx.AsyncClient, deadline: float) -> int:
+    count = 0
+    while time.perf_counter() < deadline:
+        response = await client.get(JWKS_PATH)
+        if response.status_code != 200:
+            raise SystemExit(f"jwks: {response.status_code}")
+        count += 1
+    return count
+
+
+def refresh_through_gateway(args: argparse.Namespace) -> None:
+    from onevisit_dev.platform import PlatformConfig, running_platform
+
+    with tempfile.TemporaryDirectory(prefix="onevisit-bench-identity-") as tmp:
+        directory = Path(tmp)
+        config = PlatformConfig.on_free_ports(directory)
+        config.log_level = "WARNING"
+        config.extra_env["GATEWAY_ROUTES_FILE"] = str(routes_without_address_limits(directory))
+        scratch = None
+        if args.postgres:
+            scratch = f"ov_bench_identity_{secrets.token_hex(4)}"
+            asyncio.run(postgres_database(args.postgres, create=scratch))
+            config.database_urls["identity"] = (
+                make_url(args.postgres).set(database=scratch).render_as_string(hide_password=False)
+            )
+        try:
+            print("(d) starting the platform on free ports ...")
+            with running_platform(config) as platform:
+                pids = {name: platform.pid_of(name) for name in ("gateway", "identity")}
+                rates = asyncio.run(over_http(config.gateway_url, args, pids))
+        finally:
+            if args.postgres and scratch:
+                asyncio.run(postgres_database(args.postgres, drop=scratch))
+    jwks = statistics.median(rates["jwks"])
+    refresh = statistics.median(rates["refresh"])
+    backend = "PostgreSQL" if args.postgres else "SQLite"
+    print(
+        f"(d) refresh-token grants through the gateway, real processes ({backend} for "
+        f"identity-svc, {args.sessions} sessions at once; per second, median of rounds)"
+    )
+    print(f"    GET jwks.json (baseline)           {jwks:8.0f}")
+    print(f"    grant_type=refresh_token           {refresh:8.0f}   ×{refresh / jwks:.3f} jwks")
+    print(
+        f"    CPU per grant: gateway {statistics.median(rates['gateway_ms']):.2f} ms, "
+        f"identity-svc {statistics.median(rates['identity_ms']):.2f} ms"
+    )
+    print(f"    target ≥ 500/s: ×{refresh / 500:.2f} of it")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of each part")
@@ -350,7 +472,11 @@ def main() -> None:
         metavar="URL",
         help="run (c) on a scratch database of this PostgreSQL server instead of SQLite",
     )
-    parser.add_argument("--only", choices=["verify", "argon2", "refresh"], help="one part only")
+    parser.add_argument(
+        "--only",
+        choices=["verify", "argon2", "refresh", "gateway"],
+        help="one part only",
+    )
     args = parser.parse_args()
     if args.only in (None, "verify"):
         asyncio.run(verification(args))
@@ -358,6 +484,8 @@ def main() -> None:
         argon2_cost(args)
     if args.only in (None, "refresh"):
         asyncio.run(refresh_rate(args))
+    if args.only in (None, "gateway"):
+        refresh_through_gateway(args)
 
 
 if __name__ == "__main__":

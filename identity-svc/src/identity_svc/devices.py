@@ -33,4 +33,9 @@ def device_of(request: Request) -> Device:
     )
 
 
-DeviceDep = Annotated[Device, Depends(device_of)]
+async def _device(request: Request) -> Device:
+    # A coroutine, so that FastAPI does not run it in a worker thread.
+    return device_of(request)
+
+
+DeviceDep = Annotated[Device, Depends(_device)]

@@ -79,5 +79,17 @@ def http_of(request: Request) -> httpx.AsyncClient:
     return http
 
 
-RuntimeDep = Annotated[Runtime, Depends(runtime_of)]
-HttpDep = Annotated[httpx.AsyncClient, Depends(http_of)]
+# Dependencies are coroutines: FastAPI runs a plain ``def`` dependency in a worker thread, a
+# hop that costs more than the lookup itself on every request.
+
+
+async def _runtime(request: Request) -> Runtime:
+    return runtime_of(request)
+
+
+async def _http(request: Request) -> httpx.AsyncClient:
+    return http_of(request)
+
+
+RuntimeDep = Annotated[Runtime, Depends(_runtime)]
+HttpDep = Annotated[httpx.AsyncClient, Depends(_http)]
