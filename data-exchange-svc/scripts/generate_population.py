@@ -1,4 +1,5 @@
-"""Generate the synthetic population registry: data/population.csv and data/demo_face_capture.json.
+"""Generate the synthetic population registry and the datasets built on it (data/*.csv,
+data/household_registration.jsonl, data/demo_face_capture.json).
 
 Usage (from the repository root):
 
@@ -7,17 +8,35 @@ Usage (from the repository root):
 
 The village file (NBS 2023 statistical division codes) gives each person a home village; the
 township file beside it (same source) and the MCA division file beside it name the township,
-county and city of the address. Everything else is drawn from a fixed random seed, so the output
-is the same byte for byte on every run. Nobody in the output is a real person.
+county and city of the address. Everything else is drawn from fixed random seeds, so the output
+is the same byte for byte on every run:
+
+1. the base population (synthetic_people): 3,000 people, the first rows of population.csv,
+   unchanged since they were first drawn (other services' tests use them);
+2. their families (synthetic_families): relatives appended to the population, households,
+   marriages, birth certificates;
+3. the other records (synthetic_records): social security, provident fund, vehicles and
+   violations, utility accounts, enterprises, electronic certificates.
+
+Nobody and nothing in the output is real.
 """
 
 import argparse
 import csv
-import datetime as dt
 import json
-import random
-from dataclasses import dataclass
+from collections.abc import Iterable
 from pathlib import Path
+
+from synthetic_families import REFERENCE_DATE, Families, Person, build_families
+from synthetic_people import (
+    PEOPLE,
+    Village,
+    base_population,
+    check_base,
+    read_names,
+    read_villages,
+)
+from synthetic_records import Records, build_records
 
 from data_exchange_svc.registry.dataset import COLUMNS
 from data_exchange_svc.registry.faces import (
@@ -25,147 +44,13 @@ from data_exchange_svc.registry.faces import (
     simulated_capture,
     template_from_seed,
 )
-from servicekit.regions import RegionCode
-from servicekit.resident_id import make_resident_id, parse_resident_id
+from data_exchange_svc.resources.spec import HOSTED
+from servicekit.resident_id import parse_resident_id
 
 SERVICE_DIR = Path(__file__).resolve().parents[1]
-RANDOM_SEED = 20231130
-PEOPLE = 3000
-SYNTHETIC_MARK = "（合成数据）"
-
-#: The first record, fixed by the platform's brief: the README and end-to-end test use her.
-DEMO_CITIZEN = {
-    "id_number": "330302195203140248",
-    "name": "林秀英",
-    "sex": "female",
-    "birth_date": "1952-03-14",
-    "ethnicity": "汉族",
-    "registered_region": "330302026003",
-    "registered_address": "浙江省温州市鹿城区松台街道庆年坊社区" + SYNTHETIC_MARK,
-    "id_card_status": "valid",
-}
 #: The demo "phone capture": her template plus noise of this size, cosine ≈ 0.97.
 DEMO_CAPTURE_NOISE = 0.022
 DEMO_CAPTURE_NOISE_SEED = 19520314
-
-SURNAMES = (
-    "王陈张李吴徐周林朱金刘杨黄胡郑沈何章叶方"  # the most common in Zhejiang: drawn thrice as often
-    "俞潘蒋钱邵汪孙马赵应许谢楼夏姚施毛鲍程丁余董袁卢范傅严陆戴邱项冯郭梁高宋唐韩曹彭曾"
-    "肖田蔡魏吕任姜崔谭石洪翁柳虞詹盛"
-)
-MALE_GIVEN = "伟强军杰涛明华建国平勇斌林海峰磊超鹏辉俊文志浩宇晨轩睿博振永德兴荣根福清忠祥"
-FEMALE_GIVEN = "英秀芳娟敏静丽红燕玲萍霞婷雪琳慧珍兰凤梅佳欣怡琪雨涵悦诗思晓月彩美素雅颖嘉露莉"
-ETHNICITIES = (
-    ("汉族", 9850),
-    ("畲族", 70),
-    ("土家族", 20),
-    ("苗族", 20),
-    ("回族", 10),
-    ("布依族", 10),
-    ("侗族", 10),
-    ("壮族", 10),
-)
-BIRTH_FIRST = dt.date(1930, 1, 1)
-BIRTH_LAST = dt.date(2008, 12, 31)
-
-
-@dataclass(frozen=True, slots=True)
-class Village:
-    code: str
-    name: str
-    township_code: str
-    county_code: str
-
-
-def read_villages(path: Path) -> list[Village]:
-    with path.open(encoding="utf-8", newline="") as source:
-        return [
-            Village(row["code"], row["name"], row["township_code"], row["county_code"])
-            for row in csv.DictReader(source)
-        ]
-
-
-def read_names(townships: Path, divisions: Path) -> dict[str, str]:
-    """Region code (official form) → name: townships from NBS, the levels above from MCA."""
-    names: dict[str, str] = {}
-    with divisions.open(encoding="utf-8", newline="") as source:
-        for row in csv.DictReader(source):
-            if row["level"] in ("1", "2", "3"):
-                names[row["code"]] = row["name"]
-    with townships.open(encoding="utf-8", newline="") as source:
-        for row in csv.DictReader(source):
-            names[row["code"]] = row["name"]
-    return names
-
-
-def address_of(village: Village, names: dict[str, str]) -> str:
-    county = RegionCode.parse(village.county_code)
-    city = county.parent
-    assert city is not None
-    parts = ("330000", city.official, county.official, village.township_code)
-    return "".join(names[code] for code in parts) + village.name + SYNTHETIC_MARK
-
-
-def given_name(rng: random.Random, sex: str) -> str:
-    pool = MALE_GIVEN if sex == "male" else FEMALE_GIVEN
-    length = 1 if rng.random() < 0.3 else 2
-    return "".join(rng.choice(pool) for _ in range(length))
-
-
-def surname(rng: random.Random) -> str:
-    weights = [3 if index < 20 else 1 for index in range(len(SURNAMES))]
-    return rng.choices(SURNAMES, weights=weights)[0]
-
-
-def generate(villages: list[Village], names: dict[str, str], count: int) -> list[dict[str, str]]:
-    rng = random.Random(RANDOM_SEED)
-    people = [{**DEMO_CITIZEN, "face_seed": str(rng.randrange(1, 2**31))}]
-    taken = {DEMO_CITIZEN["id_number"]}
-    span = (BIRTH_LAST - BIRTH_FIRST).days
-    ethnicity_names = [name for name, _ in ETHNICITIES]
-    ethnicity_weights = [weight for _, weight in ETHNICITIES]
-    while len(people) < count:
-        village = rng.choice(villages)
-        sex = "male" if rng.random() < 0.5 else "female"
-        birth_date = BIRTH_FIRST + dt.timedelta(days=rng.randrange(span + 1))
-        # The order code's last digit is odd for men, even for women.
-        sequence = rng.randrange(1, 500) * 2 - (1 if sex == "male" else 0)
-        id_number = make_resident_id(RegionCode.parse(village.county_code), birth_date, sequence)
-        name = surname(rng) + given_name(rng, sex)
-        ethnicity = rng.choices(ethnicity_names, weights=ethnicity_weights)[0]
-        face_seed = rng.randrange(1, 2**31)
-        if id_number in taken:
-            continue
-        taken.add(id_number)
-        people.append(
-            {
-                "id_number": id_number,
-                "name": name,
-                "sex": sex,
-                "birth_date": birth_date.isoformat(),
-                "ethnicity": ethnicity,
-                "registered_region": village.code,
-                "registered_address": address_of(village, names),
-                "id_card_status": "valid",
-                "face_seed": str(face_seed),
-            }
-        )
-    return people
-
-
-def check(people: list[dict[str, str]], names: dict[str, str], villages: list[Village]) -> None:
-    """What the output promises, checked before it is written."""
-    demo_village = next(v for v in villages if v.code == DEMO_CITIZEN["registered_region"])
-    assert address_of(demo_village, names) == DEMO_CITIZEN["registered_address"]
-    for person in people:
-        parsed = parse_resident_id(
-            person["id_number"], today=BIRTH_LAST, region_known=lambda _: True
-        )
-        assert parsed.sex == person["sex"]
-        assert parsed.birth_date.isoformat() == person["birth_date"]
-        assert person["registered_region"].startswith(parsed.issuing_region.prefix)
-    cities = {person["registered_region"][:4] for person in people}
-    assert len(cities) == 11, f"only {len(cities)} cities drawn"
 
 
 def demo_capture(people: list[dict[str, str]]) -> dict[str, object]:
@@ -178,14 +63,126 @@ def demo_capture(people: list[dict[str, str]]) -> dict[str, object]:
     return {"id_number": people[0]["id_number"], "template": captured}
 
 
-def write(people: list[dict[str, str]], capture: dict[str, object], out_dir: Path) -> None:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with (out_dir / "population.csv").open("w", encoding="utf-8", newline="") as target:
-        writer = csv.DictWriter(target, fieldnames=COLUMNS, lineterminator="\n")
+def check_people(people: list[dict[str, str]]) -> None:
+    """Every number valid and unique, agreeing with the person's sex, birth date and county."""
+    assert len({person["id_number"] for person in people}) == len(people)
+    for person in people:
+        parsed = parse_resident_id(
+            person["id_number"], today=REFERENCE_DATE, region_known=lambda _: True
+        )
+        assert parsed.sex == person["sex"]
+        assert parsed.birth_date.isoformat() == person["birth_date"]
+        assert person["registered_region"].startswith(parsed.issuing_region.prefix)
+
+
+def columns_of(code: str) -> list[str]:
+    spec = HOSTED[code]
+    subjects = [
+        {"person": "id_number", "enterprise": "credit_code"}[kind] for kind in spec.subject_kinds
+    ]
+    return subjects + [field.name for field in spec.loaded_fields]
+
+
+def household_rows(families: Families) -> Iterable[dict[str, object]]:
+    for household in families.households:
+        head = household.head
+        members = [
+            {"name": person.name, "id_number": person.id_number, "relation_to_head": relation}
+            for person, relation in household.members
+        ]
+        for person, relation in household.members:
+            yield {
+                "id_number": person.id_number,
+                "household_number": household.number,
+                "relation_to_head": relation,
+                "head_name": head.name,
+                "head_id_number": head.id_number,
+                "household_address": head.address,
+                "household_region": head.region,
+                "members": members,
+            }
+
+
+def marriage_rows(families: Families) -> Iterable[dict[str, str]]:
+    for marriage in families.marriages:
+        for subject, spouse in (
+            (marriage.husband, marriage.wife),
+            (marriage.wife, marriage.husband),
+        ):
+            yield {
+                "id_number": subject.id_number,
+                "spouse_name": spouse.name,
+                "spouse_id_number": spouse.id_number,
+                "registered_on": marriage.registered_on.isoformat(),
+                "marital_status": "divorced" if marriage.divorced_on else "married",
+                "divorced_on": marriage.divorced_on.isoformat() if marriage.divorced_on else "",
+                "registering_region": marriage.region,
+            }
+
+
+def birth_rows(families: Families) -> Iterable[dict[str, str]]:
+    for birth in families.births:
+        yield {
+            "id_number": birth.child.id_number,
+            "certificate_number": birth.certificate_number,
+            "child_name": birth.child.name,
+            "child_sex": birth.child.sex,
+            "birth_date": birth.child.row["birth_date"],
+            "birth_region": birth.region,
+            "hospital_name": birth.hospital,
+            "mother_name": birth.mother.name,
+            "mother_id_number": birth.mother.id_number,
+            "father_name": birth.father.name,
+            "father_id_number": birth.father.id_number,
+        }
+
+
+def write_csv(path: Path, columns: list[str], rows: Iterable[dict[str, str]]) -> None:
+    with path.open("w", encoding="utf-8", newline="") as target:
+        writer = csv.DictWriter(target, fieldnames=columns, lineterminator="\n")
         writer.writeheader()
-        writer.writerows(people)
+        writer.writerows(rows)
+
+
+def write(
+    people: list[dict[str, str]],
+    capture: dict[str, object],
+    families: Families,
+    records: Records,
+    out_dir: Path,
+) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_csv(out_dir / "population.csv", list(COLUMNS), people)
     text = json.dumps(capture, ensure_ascii=False, indent=2) + "\n"
     (out_dir / "demo_face_capture.json").write_text(text, encoding="utf-8")
+    with (out_dir / "household_registration.jsonl").open("w", encoding="utf-8") as target:
+        for row in household_rows(families):
+            target.write(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n")
+    flat = {
+        "marriage_registration": marriage_rows(families),
+        "birth_certificate": birth_rows(families),
+        "social_security_contribution": records.social_security,
+        "housing_provident_fund": records.provident_fund,
+        "motor_vehicle": records.vehicles,
+        "traffic_violation": records.violations,
+        "utility_account": records.utilities,
+        "business_registration": records.enterprises,
+        "electronic_certificate": records.certificates,
+    }
+    for code, rows in flat.items():
+        write_csv(out_dir / f"{code}.csv", columns_of(code), rows)
+
+
+def generate(
+    villages: list[Village], names: dict[str, str]
+) -> tuple[list[dict[str, str]], Families, Records]:
+    base = base_population(villages, names, PEOPLE)
+    check_base(base, names, villages)
+    families = build_families(base, villages, names)
+    people = base + families.appended
+    check_people(people)
+    records = build_records([Person(row) for row in people], families, villages, names)
+    return people, families, records
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -198,15 +195,13 @@ def main(argv: list[str] | None = None) -> None:
         "--divisions", type=Path, help="default: zj_divisions_mca2025.csv beside it"
     )
     parser.add_argument("--out-dir", type=Path, default=SERVICE_DIR / "data")
-    parser.add_argument("--count", type=int, default=PEOPLE)
     args = parser.parse_args(argv)
     townships = args.townships or args.villages.with_name("zj_townships_nbs2023.csv")
     divisions = args.divisions or args.villages.with_name("zj_divisions_mca2025.csv")
     villages = read_villages(args.villages)
     names = read_names(townships, divisions)
-    people = generate(villages, names, args.count)
-    check(people, names, villages)
-    write(people, demo_capture(people), args.out_dir)
+    people, families, records = generate(villages, names)
+    write(people, demo_capture(people), families, records, args.out_dir)
 
 
 if __name__ == "__main__":

@@ -1,3 +1,4 @@
+import csv
 import datetime as dt
 import json
 import secrets
@@ -34,7 +35,13 @@ def service_under_test() -> ServiceUnderTest:
         create_app=create_app,
         # Seeded once per database; the ledger is emptied after every test.
         reference_tables=frozenset(
-            {"data_resource", "resource_field", "sharing_grant", "population_record"}
+            {
+                "data_resource",
+                "resource_field",
+                "sharing_grant",
+                "population_record",
+                "hosted_record",
+            }
         ),
         seed=seed,
     )
@@ -48,6 +55,49 @@ def population() -> list[PersonRow]:
 @pytest.fixture(scope="session")
 def demo_citizen(population: list[PersonRow]) -> PersonRow:
     return population[0]
+
+
+DatasetRows = Callable[[str], list[dict[str, Any]]]
+
+
+def _read_dataset_rows(code: str) -> list[dict[str, Any]]:
+    csv_path, jsonl_path = DATA_DIR / f"{code}.csv", DATA_DIR / f"{code}.jsonl"
+    if jsonl_path.exists():
+        with jsonl_path.open(encoding="utf-8") as source:
+            return [json.loads(line) for line in source]
+    with csv_path.open(encoding="utf-8", newline="") as source:
+        return list(csv.DictReader(source))
+
+
+@pytest.fixture(scope="session")
+def dataset_rows() -> DatasetRows:
+    """The committed file of a hosted dataset, as its rows (CSV cells as text)."""
+    cache: dict[str, list[dict[str, Any]]] = {}
+
+    def rows(code: str) -> list[dict[str, Any]]:
+        if code not in cache:
+            cache[code] = _read_dataset_rows(code)
+        return cache[code]
+
+    return rows
+
+
+@pytest.fixture
+def service_with_grant(app: FastAPI, token_minter: TokenMinter) -> GrantMaker:
+    """A platform service of its own (no consent asked of services) holding a grant on the
+    resource; its token. Grants are reference data, so each test's service is new."""
+
+    async def make(*, resource: str, fields: list[str], purposes: list[str]) -> Headers:
+        service = f"test-svc-{secrets.token_hex(4)}"
+        async with app.state.database.sessionmaker.begin() as session:
+            session.add(
+                SharingGrant(
+                    consumer=service, resource_code=resource, fields=fields, purposes=purposes
+                )
+            )
+        return bearer(token_minter.mint(service, typ="service", loa=0))
+
+    return make
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,8 @@
 """The hosted population registry: the committed synthetic data, how it is stored, the seed."""
 
 import datetime as dt
-import importlib.util
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from data_exchange_svc.identifiers import IdentifierProtector, UndecryptableIdentifier
-from data_exchange_svc.models import DataResource, PopulationRecord, SharingGrant
+from data_exchange_svc.models import DataResource, HostedRecord, PopulationRecord, SharingGrant
 from data_exchange_svc.registry import repository
 from data_exchange_svc.registry.dataset import PersonRow
 from data_exchange_svc.registry.faces import (
@@ -26,6 +27,8 @@ from servicekit.resident_id import parse_resident_id
 SERVICE_DIR = Path(__file__).resolve().parents[1]
 #: CI clones have the shared reference data beside the repository; elsewhere the test skips.
 REGIONS_DIR = Path(__file__).resolve().parents[2].parent / "shared/data/regions"
+#: The 3,000th person, as first drawn: the base population must never change.
+BASE_LAST_ID_NUMBER = "330881195503191189"
 
 
 def test_the_first_person_is_the_demo_citizen_exactly(demo_citizen: PersonRow) -> None:
@@ -42,20 +45,18 @@ def test_the_first_person_is_the_demo_citizen_exactly(demo_citizen: PersonRow) -
     )
 
 
-def test_the_population_is_3000_valid_distinct_clearly_synthetic_people(
+def test_the_population_is_valid_distinct_clearly_synthetic_people(
     population: list[PersonRow],
 ) -> None:
-    assert len(population) == 3000
-    assert len({person.id_number for person in population}) == 3000
+    assert len({person.id_number for person in population}) == len(population)
     for person in population:
         parsed = parse_resident_id(
-            person.id_number, today=dt.date(2026, 1, 1), region_known=lambda _: True
+            person.id_number, today=dt.date(2026, 11, 1), region_known=lambda _: True
         )
         assert parsed.birth_date == person.birth_date
         assert parsed.sex == person.sex
         assert person.registered_region.startswith(parsed.issuing_region.prefix)
         assert len(person.registered_region) == 12
-        assert dt.date(1930, 1, 1) <= person.birth_date <= dt.date(2008, 12, 31)
         assert person.registered_address.startswith("浙江省")
         assert person.registered_address.endswith("（合成数据）")
         assert person.id_card_status == "valid"
@@ -64,7 +65,19 @@ def test_the_population_is_3000_valid_distinct_clearly_synthetic_people(
     ethnicities = Counter(person.ethnicity for person in population)
     assert ethnicities.most_common(1)[0][0] == "汉族"
     assert ethnicities["汉族"] > 0.95 * len(population)
-    assert len({person.face_seed for person in population}) > 2990
+    assert len({person.face_seed for person in population}) > 0.99 * len(population)
+
+
+def test_the_base_3000_were_born_1930_to_2008_and_their_relatives_were_appended_after_them(
+    population: list[PersonRow],
+) -> None:
+    """Other services' tests use the first 3,000 rows: relatives are only ever appended."""
+    assert len(population) > 3000
+    assert all(
+        dt.date(1930, 1, 1) <= person.birth_date <= dt.date(2008, 12, 31)
+        for person in population[:3000]
+    )
+    assert population[2999].id_number == BASE_LAST_ID_NUMBER
 
 
 def test_the_demo_capture_resembles_her_stored_template_and_nobody_elses(
@@ -91,15 +104,23 @@ def test_a_face_template_is_a_deterministic_unit_vector() -> None:
     not REGIONS_DIR.is_dir(), reason="the shared region data is not beside the repo"
 )
 def test_the_committed_files_are_exactly_what_the_generator_writes(tmp_path: Path) -> None:
-    spec = importlib.util.spec_from_file_location(
-        "generate_population", SERVICE_DIR / "scripts" / "generate_population.py"
+    subprocess.run(
+        [
+            sys.executable,
+            str(SERVICE_DIR / "scripts" / "generate_population.py"),
+            str(REGIONS_DIR / "zj_villages_nbs2023.csv"),
+            "--out-dir",
+            str(tmp_path),
+        ],
+        check=True,
+        capture_output=True,
     )
-    assert spec is not None
-    assert spec.loader is not None
-    generator = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(generator)
-    generator.main([str(REGIONS_DIR / "zj_villages_nbs2023.csv"), "--out-dir", str(tmp_path)])
-    for name in ("population.csv", "demo_face_capture.json"):
+    written = sorted(path.name for path in tmp_path.iterdir())
+    committed = sorted(
+        path.name for path in (SERVICE_DIR / "data").iterdir() if path.name != "README.md"
+    )
+    assert written == committed
+    for name in written:
         assert (tmp_path / name).read_bytes() == (SERVICE_DIR / "data" / name).read_bytes(), name
 
 
@@ -148,13 +169,13 @@ def test_the_lookup_hash_is_keyed() -> None:
     assert mine.lookup_hash(number) != other.lookup_hash(number)
 
 
-async def test_seeding_again_changes_nothing(app: FastAPI) -> None:
+async def test_seeding_again_changes_nothing(app: FastAPI, population: list[PersonRow]) -> None:
     async def counts() -> tuple[int | None, ...]:
         async with app.state.database.sessionmaker() as session:
             return tuple(
                 [
                     await session.scalar(select(func.count()).select_from(table))
-                    for table in (PopulationRecord, DataResource, SharingGrant)
+                    for table in (PopulationRecord, DataResource, SharingGrant, HostedRecord)
                 ]
             )
 
@@ -162,4 +183,5 @@ async def test_seeding_again_changes_nothing(app: FastAPI) -> None:
     async with app.state.database.sessionmaker.begin() as session:
         await seed(session, app.state.settings)
     assert await counts() == before
-    assert before[0] == 3000
+    assert before[0] == len(population)
+    assert before[3] > 30_000

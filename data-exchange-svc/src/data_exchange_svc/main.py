@@ -7,6 +7,7 @@ from fastapi import FastAPI
 
 from data_exchange_svc.calls.endpoints import router as calls_router
 from data_exchange_svc.citizens.endpoints import router as citizens_router
+from data_exchange_svc.datasets.endpoints import router as datasets_router
 from data_exchange_svc.grants.endpoints import router as grants_router
 from data_exchange_svc.identifiers import IdentifierProtector
 from data_exchange_svc.ledger.appender import LedgerAppender
@@ -52,7 +53,14 @@ def create_app(
     return build_app(
         settings,
         title="OneVisit data-exchange-svc",
-        routers=[resources_router, calls_router, grants_router, ledger_router, citizens_router],
+        routers=[
+            resources_router,
+            datasets_router,
+            calls_router,
+            grants_router,
+            ledger_router,
+            citizens_router,
+        ],
         lifespan=lifespan,
         jwks=jwks,
     )

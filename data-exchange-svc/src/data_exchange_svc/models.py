@@ -1,8 +1,10 @@
 """The tables of data-exchange-svc: published data resources and their fields, sharing grants,
-the hosted population registry, and the append-only access ledger."""
+the hosted population registry and the other hosted datasets, and the append-only access
+ledger."""
 
 import datetime as dt
 import uuid
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -14,6 +16,8 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
+    UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -38,6 +42,13 @@ class DataResource(Base):
     #: hosted (records loaded into the exchange) | remote (the provider's endpoint answers)
     hosting: Mapped[str] = mapped_column(String(8))
     description: Mapped[str | None] = mapped_column(Text)
+    #: Whom its records are about: ["person"] (an identity number names the subject),
+    #: ["enterprise"] (a unified social credit code), or both.
+    subject_kinds: Mapped[list[str]] = mapped_column(
+        JSON, default=lambda: ["person"], server_default='["person"]'
+    )
+    #: one | many: how many rows one subject has (many: a call answers each field with a list).
+    rows_per_subject: Mapped[str] = mapped_column(String(8), default="one", server_default="one")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     fields: Mapped[list["ResourceField"]] = relationship(
@@ -56,6 +67,11 @@ class ResourceField(Base):
     #: Whether a match (verify-without-sharing) may compare a claimed value with this field.
     matchable: Mapped[bool] = mapped_column(default=False)
     position: Mapped[int] = mapped_column(SmallInteger)
+    #: The value's type (see resources/values.py); a predicate type answers only matches.
+    value_type: Mapped[str] = mapped_column(String(32), default="text", server_default="text")
+    #: The allowed values of a choice (or the relations of household members); else None.
+    choices: Mapped[list[str] | None] = mapped_column(JSON)
+    nullable: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class SharingGrant(Base):
@@ -149,6 +165,33 @@ class PopulationRecord(Base):
     id_card_status: Mapped[str] = mapped_column(String(16))
     #: 128 little-endian doubles (see registry.faces).
     face_template: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class HostedRecord(Base):
+    """One row of a hosted dataset other than the population registry, about one subject.
+
+    The subject (a person or an enterprise) is found by the keyed hash of its identifier and
+    never stored otherwise: a call names it. A many-row resource keeps a subject's rows in
+    ``position`` order. Fields that carry personal identifiers (another person's identity
+    number, a household's members) are sealed together in ``sealed_values``; each identity
+    number also has its keyed hash in ``identifier_hashes``, so that a match compares hashes
+    and the sealed document is opened only when a granted call reads it.
+    """
+
+    __tablename__ = "hosted_record"
+    __table_args__ = (UniqueConstraint("resource_code", "subject_hash", "position"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    resource_code: Mapped[str] = mapped_column(ForeignKey("data_resource.code"))
+    subject_hash: Mapped[str] = mapped_column(String(64))
+    position: Mapped[int] = mapped_column(SmallInteger)
+    #: The fields in clear: field name → canonical JSON value.
+    field_values: Mapped[dict[str, Any]] = mapped_column(JSON)
+    #: AES-256-GCM of the JSON of the identifier-bearing fields; None when there are none.
+    sealed_values: Mapped[bytes | None] = mapped_column(LargeBinary)
+    #: Field name → keyed hash of the identity number it holds.
+    identifier_hashes: Mapped[dict[str, str]] = mapped_column(JSON)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

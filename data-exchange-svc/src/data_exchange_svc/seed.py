@@ -1,5 +1,7 @@
-"""Reference and demo data of data-exchange-svc: the population resource, the grant identity-svc
-needs, and the synthetic population registry. Idempotent: what exists is left as it is.
+"""Reference and demo data of data-exchange-svc: the catalogue entries of the hosted resources,
+the grants identity-svc needs, the synthetic population registry and the other synthetic
+datasets. Idempotent: catalogue entries follow their specs; grants, people and records that
+exist are left as they are (a provider's later load is not undone).
 
 Run after ``alembic upgrade head``: ``python -m data_exchange_svc.seed``.
 """
@@ -8,17 +10,22 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from data_exchange_svc.datasets import repository as datasets_repository
+from data_exchange_svc.datasets import store
+from data_exchange_svc.datasets.files import dataset_file, read_dataset
+from data_exchange_svc.datasets.records import RawRecord, check_records
 from data_exchange_svc.grants import repository as grants_repository
 from data_exchange_svc.identifiers import IdentifierProtector
 from data_exchange_svc.models import DataResource, ResourceField, SharingGrant
 from data_exchange_svc.registry import repository as registry_repository
 from data_exchange_svc.registry.dataset import PersonRow, read_population
 from data_exchange_svc.registry.faces import pack_template, template_from_seed
-from data_exchange_svc.registry.resource import POPULATION, ResourceSpec
+from data_exchange_svc.registry.service import new_row
 from data_exchange_svc.resources import repository as resources_repository
+from data_exchange_svc.resources.spec import HOSTED, POPULATION, FieldSpec, ResourceSpec
+from data_exchange_svc.resources.values import today_in_china
 from data_exchange_svc.settings import ExchangeSettings
 from servicekit.db import run_seed, utcnow
-from servicekit.ids import new_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,33 +45,70 @@ IDENTITY_SVC_GRANT = GrantSpec(
     fields=("name", "registered_region", "face_template", "id_card_status", "birth_date", "sex"),
     purposes=("real_name_verification", "face_verification"),
 )
+#: identity-svc checks that a person represents an enterprise (an enterprise account acting
+#: for a company): the enterprise is active and the person is its legal representative.
+IDENTITY_SVC_ENTERPRISE_GRANT = GrantSpec(
+    consumer="identity-svc",
+    resource_code="business_registration",
+    fields=(
+        "enterprise_name",
+        "registration_status",
+        "registered_region",
+        "legal_representative_id_number",
+    ),
+    purposes=("enterprise_representation",),
+)
 
 _BATCH = 1000
 
 
+def _field_columns(field: FieldSpec, position: int) -> dict[str, object]:
+    return {
+        "label": field.label,
+        "sensitivity": field.sensitivity,
+        "matchable": field.matchable,
+        "position": position,
+        "value_type": field.type,
+        "choices": list(field.choices) if field.choices is not None else None,
+        "nullable": field.nullable,
+    }
+
+
 async def _seed_resource(session: AsyncSession, spec: ResourceSpec) -> None:
-    if await resources_repository.get(session, spec.code) is not None:
+    """Create the catalogue entry, or bring it in line with its spec (fields are added and
+    updated, never removed: grants and consents may name them)."""
+    columns: dict[str, object] = {
+        "name": spec.name,
+        "owner_department_type": spec.owner_department_type,
+        "classification": spec.classification,
+        "hosting": spec.hosting,
+        "description": spec.description,
+        "subject_kinds": list(spec.subject_kinds),
+        "rows_per_subject": spec.rows,
+    }
+    resource = await resources_repository.get(session, spec.code)
+    if resource is None:
+        fields = [
+            ResourceField(resource_code=spec.code, name=field.name, **_field_columns(field, n))
+            for n, field in enumerate(spec.fields)
+        ]
+        await resources_repository.add(session, DataResource(code=spec.code, **columns), fields)
         return
-    resource = DataResource(
-        code=spec.code,
-        name=spec.name,
-        owner_department_type=spec.owner_department_type,
-        classification=spec.classification,
-        hosting=spec.hosting,
-        description=spec.description,
-    )
-    fields = [
-        ResourceField(
-            resource_code=spec.code,
-            name=field.name,
-            label=field.label,
-            sensitivity=field.sensitivity,
-            matchable=field.matchable,
-            position=position,
-        )
-        for position, field in enumerate(spec.fields)
-    ]
-    await resources_repository.add(session, resource, fields)
+    for name, value in columns.items():
+        if getattr(resource, name) != value:
+            setattr(resource, name, value)
+    existing = {field.name: field for field in resource.fields}
+    added = []
+    for position, field in enumerate(spec.fields):
+        wanted = _field_columns(field, position)
+        stored = existing.get(field.name)
+        if stored is None:
+            added.append(ResourceField(resource_code=spec.code, name=field.name, **wanted))
+            continue
+        for column, wanted_value in wanted.items():
+            if getattr(stored, column) != wanted_value:
+                setattr(stored, column, wanted_value)
+    await resources_repository.add_fields(session, added)
 
 
 async def _seed_grant(session: AsyncSession, spec: GrantSpec) -> None:
@@ -86,27 +130,27 @@ async def _seed_grant(session: AsyncSession, spec: GrantSpec) -> None:
 
 
 def _record_row(person: PersonRow, protector: IdentifierProtector) -> dict[str, object]:
-    lookup_hash = protector.lookup_hash(person.id_number)
-    return {
-        "id": new_id(),
-        "id_number_hash": lookup_hash,
-        "id_number_sealed": protector.encrypt(person.id_number, lookup_hash=lookup_hash),
+    values = {
         "name": person.name,
         "sex": person.sex,
-        "birth_date": person.birth_date,
+        "birth_date": person.birth_date.isoformat(),
         "ethnicity": person.ethnicity,
         "registered_address": person.registered_address,
         "registered_region": person.registered_region,
         "id_card_status": person.id_card_status,
-        "face_template": pack_template(template_from_seed(person.face_seed)),
-        "updated_at": utcnow(),
     }
-
-
-async def _seed_population(session: AsyncSession, settings: ExchangeSettings) -> None:
-    protector = IdentifierProtector(
-        encryption_key=settings.encryption_key_bytes, hash_key=settings.hash_key_bytes
+    return new_row(
+        person.id_number,
+        values,
+        face_template=pack_template(template_from_seed(person.face_seed)),
+        protector=protector,
+        now=utcnow(),
     )
+
+
+async def _seed_population(
+    session: AsyncSession, settings: ExchangeSettings, protector: IdentifierProtector
+) -> None:
     present = await registry_repository.existing_hashes(session)
     missing = [
         person
@@ -118,10 +162,44 @@ async def _seed_population(session: AsyncSession, settings: ExchangeSettings) ->
         await registry_repository.insert_many(session, rows)
 
 
+def _raw_hash(record: RawRecord, protector: IdentifierProtector) -> str:
+    if record.id_number:
+        return protector.lookup_hash(record.id_number)
+    return protector.credit_code_hash(record.credit_code or "")
+
+
+async def _seed_dataset(
+    session: AsyncSession,
+    spec: ResourceSpec,
+    settings: ExchangeSettings,
+    protector: IdentifierProtector,
+) -> None:
+    """The committed file's subjects that the resource does not hold yet, checked as a
+    provider's load is."""
+    path = dataset_file(settings.datasets_dir, spec.code)
+    if path is None:
+        return
+    present = await datasets_repository.subjects_present(session, spec.code)
+    missing = [raw for raw in read_dataset(path) if _raw_hash(raw, protector) not in present]
+    subjects, errors = check_records(spec, missing, today=today_in_china())
+    if errors:
+        first = errors[0]
+        raise ValueError(f"{path}: record {first.row}, field {first.field}: {first.message}")
+    await store.store(session, spec, subjects, protector, replace=False)
+
+
 async def seed(session: AsyncSession, settings: ExchangeSettings) -> None:
-    await _seed_resource(session, POPULATION)
+    protector = IdentifierProtector(
+        encryption_key=settings.encryption_key_bytes, hash_key=settings.hash_key_bytes
+    )
+    for spec in HOSTED.values():
+        await _seed_resource(session, spec)
     await _seed_grant(session, IDENTITY_SVC_GRANT)
-    await _seed_population(session, settings)
+    await _seed_grant(session, IDENTITY_SVC_ENTERPRISE_GRANT)
+    await _seed_population(session, settings, protector)
+    for spec in HOSTED.values():
+        if spec.code != POPULATION.code:
+            await _seed_dataset(session, spec, settings, protector)
 
 
 if __name__ == "__main__":

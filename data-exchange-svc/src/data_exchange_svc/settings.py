@@ -14,7 +14,7 @@ from pydantic_settings import SettingsConfigDict
 
 from servicekit.settings import SecretKey, ServiceSettings, development_key, key_bytes
 
-#: Where the committed synthetic population lives in a checkout: data-exchange-svc/data/.
+#: Where the committed synthetic datasets live in a checkout: data-exchange-svc/data/.
 _SERVICE_DIR = Path(__file__).resolve().parents[2]
 
 
@@ -33,6 +33,8 @@ class ExchangeSettings(ServiceSettings):
     ledger_batch_limit: int = Field(default=512, ge=1, le=10_000)
     #: The hosted population dataset that ``python -m data_exchange_svc.seed`` loads.
     population_csv: Path = _SERVICE_DIR / "data" / "population.csv"
+    #: Where the seed finds the other hosted datasets: ``<resource code>.csv`` or ``.jsonl``.
+    datasets_dir: Path = _SERVICE_DIR / "data"
 
     @model_validator(mode="after")
     def _keys_differ(self) -> "ExchangeSettings":

@@ -32,9 +32,12 @@ def _ledger(request: Request) -> LedgerAppender:
 async def create_match(
     payload: MatchCreate, principal: PrincipalDep, session: SessionDep, request: Request
 ) -> MatchRead:
-    """Verify without sharing: do the claimed values hold for the subject? Answers only yes or
-    no; a subject the resource does not hold is a no. Needs a grant covering the claimed fields
-    for the purpose."""
+    """Verify without sharing: do the claimed values hold for the subject (in one row of a
+    many-row resource)? Answers only yes or no; a subject the resource does not hold is a no.
+    Predicate fields answer questions: ``{"age_at_least": "60"}``, ``{"certificate_number":
+    "...", "currently_valid": "true"}``. Needs a grant covering the claimed fields for the
+    purpose."""
+    protector = _protector(request)
     attempt = service.attempt_for(
         principal,
         kind="match",
@@ -42,8 +45,8 @@ async def create_match(
         fields=list(payload.claims),
         purpose=payload.purpose,
         case_id=payload.case_id,
-        id_number=payload.subject.id_number,
-        protector=_protector(request),
+        subject=payload.subject,
+        protector=protector,
     )
     async with refusals_recorded(_ledger(request), attempt):
         answer = await service.match(
@@ -51,8 +54,9 @@ async def create_match(
             ledger_appender=_ledger(request),
             principal=principal,
             attempt=attempt,
-            id_number=payload.subject.id_number,
+            subject=payload.subject,
             claims=payload.claims,
+            protector=protector,
         )
     return MatchRead(
         match=answer.match,
@@ -66,7 +70,7 @@ async def create_call(
     payload: CallCreate, principal: PrincipalDep, session: SessionDep, request: Request
 ) -> CallRead:
     """Read a subject's fields: only those requested, only if a grant of the caller's allows
-    each of them for the purpose."""
+    each of them for the purpose. A many-row resource answers each field with a list."""
     protector = _protector(request)
     attempt = service.attempt_for(
         principal,
@@ -75,7 +79,7 @@ async def create_call(
         fields=payload.fields,
         purpose=payload.purpose,
         case_id=payload.case_id,
-        id_number=payload.subject.id_number,
+        subject=payload.subject,
         protector=protector,
     )
     async with refusals_recorded(_ledger(request), attempt):
@@ -84,7 +88,7 @@ async def create_call(
             ledger_appender=_ledger(request),
             principal=principal,
             attempt=attempt,
-            id_number=payload.subject.id_number,
+            subject=payload.subject,
             protector=protector,
         )
     return CallRead(

@@ -4,7 +4,7 @@ import datetime as dt
 import uuid
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints
 
 from data_exchange_svc.ledger.schemas import ReceiptRead
 
@@ -24,11 +24,18 @@ ClaimValue = Annotated[str, StringConstraints(max_length=256)]
 
 
 class Subject(BaseModel):
+    """Exactly one of ``id_number`` (a person) or ``credit_code`` (an enterprise), of a kind
+    the resource is about. Checked by the service (otherwise 422 ``invalid_subject``), so that
+    the refusal is recorded in the ledger like any other."""
+
     model_config = ConfigDict(extra="forbid")
 
-    #: Checked by the service (malformed → 422 ``invalid_subject``), so that the refusal is
-    #: recorded in the ledger like any other.
-    id_number: str = Field(max_length=32, description="18-character citizen identity number")
+    id_number: str | None = Field(
+        default=None, max_length=32, description="18-character citizen identity number"
+    )
+    credit_code: str | None = Field(
+        default=None, max_length=32, description="18-character unified social credit code"
+    )
 
 
 class MatchCreate(BaseModel):
@@ -37,14 +44,20 @@ class MatchCreate(BaseModel):
     resource: ResourceCode
     subject: Subject
     claims: dict[FieldName, ClaimValue] = Field(
-        min_length=1, max_length=16, description='Claimed values, e.g. {"name": "林秀英"}'
+        min_length=1,
+        max_length=16,
+        description=(
+            'Claimed values, e.g. {"name": "林秀英"}; a predicate field takes its question, e.g.'
+            ' {"age_at_least": "60"} or {"certificate_number": "...", "currently_valid": "true"}'
+        ),
     )
     purpose: Purpose
     case_id: CaseId | None = None
 
 
 class MatchRead(BaseModel):
-    #: True only if the subject is in the resource and every claim equals its value there.
+    #: True only if the subject is in the resource and every claim holds there (in one row of
+    #: a many-row resource).
     match: bool
     call_id: uuid.UUID
     #: The ledger entry of this match and a signed tree head that includes it.
@@ -64,8 +77,10 @@ class CallCreate(BaseModel):
 class CallRead(BaseModel):
     call_id: uuid.UUID
     resource: str
-    #: Exactly the requested fields; ``face_template`` is a list of 128 floats, dates ISO 8601.
-    fields: dict[str, str | list[float]]
+    #: Exactly the requested fields, each in its type's JSON form (dates ISO 8601, amounts
+    #: strings with two decimals, ``face_template`` 128 floats); for a many-row resource, each
+    #: the list of its rows' values in the rows' order.
+    fields: dict[str, JsonValue]
     #: When the source record was last loaded or updated.
     source_timestamp: dt.datetime
     #: The ledger entry of this call and a signed tree head that includes it.

@@ -1,43 +1,59 @@
 """The rules of a data call and a match: who may ask, about what, why, and what they learn.
 
 Checks run in an order that discloses nothing early: the resource and field names first (public
-information), then the subject's form, then the caller's grants, then (for a department reading
+information), then the form of the subject (exactly one identifier, of a kind the resource is
+about) and of the claims, then the caller's grants, then (for a department reading a person's
 personal data) the subject's consent for the case; only a caller that passes them all learns
 whether the subject exists. A match tells even a granted caller nothing but yes or no.
 """
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from pydantic import JsonValue
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from data_exchange_svc.calls.schemas import Subject
 from data_exchange_svc.citizens import consents
+from data_exchange_svc.datasets.holdings import Holding, holding_of
 from data_exchange_svc.grants import repository as grants_repository
 from data_exchange_svc.grants.service import authorise
-from data_exchange_svc.identifiers import IdentifierProtector, parse_id_number
+from data_exchange_svc.identifiers import (
+    IdentifierProtector,
+    InvalidSubjectIdentifier,
+    SubjectRef,
+    parse_subject,
+)
 from data_exchange_svc.ledger import service as ledger
 from data_exchange_svc.ledger.appender import LedgerAppender, Receipt
 from data_exchange_svc.ledger.service import AccessAttempt
-from data_exchange_svc.models import PopulationRecord
-from data_exchange_svc.registry import repository as registry_repository
-from data_exchange_svc.registry.resource import POPULATION
-from data_exchange_svc.registry.service import FieldValue, claims_hold, field_values
-from data_exchange_svc.resources.service import require_fields, shared_resource
+from data_exchange_svc.models import DataResource
+from data_exchange_svc.resources.service import (
+    hosted_spec,
+    require_fields,
+    require_readable,
+    shared_resource,
+)
+from data_exchange_svc.resources.spec import ResourceSpec
+from data_exchange_svc.resources.values import InvalidValue, check_claim, today_in_china
 from servicekit.auth import Principal, require_type
 from servicekit.db import utcnow
 from servicekit.ids import new_id
 from servicekit.problems import DomainError, Forbidden, NotFound
-from servicekit.resident_id import InvalidResidentId
-
-#: China keeps one offset all year: the date of birth-date checks is the date in Beijing.
-_CHINA = dt.timezone(dt.timedelta(hours=8))
 
 
 class InvalidSubject(DomainError):
     status = 422
     code = "invalid_subject"
-    title = "The subject's identity number is not valid"
+    title = "The subject is not one identifier, valid, of a kind the resource is about"
+
+
+class InvalidClaim(DomainError):
+    status = 422
+    code = "invalid_claim"
+    title = "A claim is not one the field can answer"
 
 
 class SubjectNotFound(NotFound):
@@ -50,17 +66,19 @@ class ConsumerUnidentified(Forbidden):
     title = "The token names no department to act for"
 
 
-class ResourceNotServed(DomainError):
-    status = 501
-    code = "resource_not_served"
-    title = "The exchange cannot yet answer calls on this resource"
-
-
 def consumer_of(principal: Principal) -> str:
     """Whose grants apply: a service's own name; a department's id for its staff and systems."""
     if principal.typ in ("staff", "department_system") and principal.dept:
         return principal.dept
     return principal.sub
+
+
+def subject_hash_of(subject: Subject, protector: IdentifierProtector) -> str:
+    """The ledger's name for the subject asked about, valid or not: the keyed hash of the
+    identity number if one is given, else of the credit code (else of nothing)."""
+    if subject.id_number is not None or subject.credit_code is None:
+        return protector.lookup_hash(subject.id_number or "")
+    return protector.credit_code_hash(subject.credit_code)
 
 
 def attempt_for(
@@ -71,7 +89,7 @@ def attempt_for(
     fields: list[str],
     purpose: str,
     case_id: str | None,
-    id_number: str,
+    subject: Subject,
     protector: IdentifierProtector,
 ) -> AccessAttempt:
     return AccessAttempt(
@@ -83,7 +101,7 @@ def attempt_for(
         fields=tuple(dict.fromkeys(fields)),
         purpose=purpose,
         case_id=case_id,
-        subject_hash=protector.lookup_hash(id_number),
+        subject_hash=subject_hash_of(subject, protector),
     )
 
 
@@ -93,30 +111,59 @@ def _require_consumer(principal: Principal) -> None:
         raise ConsumerUnidentified()
 
 
-def _require_valid_subject(id_number: str) -> None:
+def _valid_subject(resource: DataResource, subject: Subject) -> SubjectRef:
     try:
-        parse_id_number(id_number, today=dt.datetime.now(_CHINA).date())
-    except InvalidResidentId as exc:
+        parsed = parse_subject(
+            id_number=subject.id_number, credit_code=subject.credit_code, today=today_in_china()
+        )
+    except InvalidSubjectIdentifier as exc:
         raise InvalidSubject(str(exc), reason=exc.reason) from exc
+    if parsed.kind not in resource.subject_kinds:
+        raise InvalidSubject(
+            f"{resource.code} is about {' or '.join(resource.subject_kinds)} subjects",
+            reason="subject_kind_not_accepted",
+            subject_kinds=resource.subject_kinds,
+        )
+    return parsed
 
 
-async def _granted_record(
+def _require_answerable(resource: DataResource, claims: Mapping[str, str]) -> None:
+    value_types = {field.name: field.value_type for field in resource.fields}
+    try:
+        for name, claim in claims.items():
+            check_claim(name, value_types[name], claim)
+    except InvalidValue as exc:
+        raise InvalidClaim(str(exc)) from exc
+
+
+async def _granted_holding(
     session: AsyncSession,
     *,
     principal: Principal,
     attempt: AccessAttempt,
-    id_number: str,
-    to_match: bool,
-) -> PopulationRecord | None:
+    subject: Subject,
+    claims: Mapping[str, str] | None,
+    protector: IdentifierProtector,
+) -> tuple[ResourceSpec, Holding | None]:
     _require_consumer(principal)
     resource = await shared_resource(session, attempt.resource)
-    require_fields(resource, attempt.fields, to_match=to_match)
-    _require_valid_subject(id_number)
+    require_fields(resource, attempt.fields, to_match=claims is not None)
+    if claims is None:
+        require_readable(resource, attempt.fields)
+    subject_ref = _valid_subject(resource, subject)
+    if claims is not None:
+        _require_answerable(resource, claims)
     grants = await grants_repository.active_for(
         session, consumer=attempt.consumer, resource_code=resource.code, now=utcnow()
     )
     authorise(grants, purpose=attempt.purpose, fields=attempt.fields)
-    if not to_match and consents.needs_consent(principal, resource, attempt.fields):
+    # Consent is the subject's own: a person's. An enterprise's records are governed by the
+    # grant alone (including its legal representative's registered name and number).
+    if (
+        claims is None
+        and subject_ref.kind == "person"
+        and consents.needs_consent(principal, resource, attempt.fields)
+    ):
         await consents.require_consent(
             session,
             subject_hash=attempt.subject_hash,
@@ -127,9 +174,11 @@ async def _granted_record(
             case_id=attempt.case_id,
             now=utcnow(),
         )
-    if resource.code != POPULATION.code:
-        raise ResourceNotServed(resource=resource.code)
-    return await registry_repository.get_by_hash(session, attempt.subject_hash)
+    spec = hosted_spec(resource)
+    holding = await holding_of(
+        session, spec, subject_ref, subject_hash=attempt.subject_hash, protector=protector
+    )
+    return spec, holding
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,20 +193,26 @@ async def match(
     ledger_appender: LedgerAppender,
     principal: Principal,
     attempt: AccessAttempt,
-    id_number: str,
+    subject: Subject,
     claims: dict[str, str],
+    protector: IdentifierProtector,
 ) -> MatchAnswer:
     """Yes or no: the subject exists and every claim holds. An unknown subject is simply no."""
-    record = await _granted_record(
-        session, principal=principal, attempt=attempt, id_number=id_number, to_match=True
+    _, holding = await _granted_holding(
+        session,
+        principal=principal,
+        attempt=attempt,
+        subject=subject,
+        claims=claims,
+        protector=protector,
     )
-    matched = record is not None and claims_hold(record, claims)
+    matched = holding is not None and holding.holds(claims, today=today_in_china())
     return MatchAnswer(matched, await ledger.record(ledger_appender, attempt))
 
 
 @dataclass(frozen=True, slots=True)
 class CallAnswer:
-    fields: dict[str, FieldValue]
+    fields: dict[str, JsonValue]
     source_timestamp: dt.datetime
     receipt: Receipt
 
@@ -168,15 +223,20 @@ async def call(
     ledger_appender: LedgerAppender,
     principal: Principal,
     attempt: AccessAttempt,
-    id_number: str,
+    subject: Subject,
     protector: IdentifierProtector,
 ) -> CallAnswer:
     """The requested fields of the subject, if a grant allows every one for the purpose."""
-    record = await _granted_record(
-        session, principal=principal, attempt=attempt, id_number=id_number, to_match=False
+    spec, holding = await _granted_holding(
+        session,
+        principal=principal,
+        attempt=attempt,
+        subject=subject,
+        claims=None,
+        protector=protector,
     )
-    if record is None:
+    if holding is None:
         raise SubjectNotFound()
-    values = field_values(record, attempt.fields, protector=protector)
+    values = holding.read([spec.field(name) for name in attempt.fields])
     receipt = await ledger.record(ledger_appender, attempt)
-    return CallAnswer(fields=values, source_timestamp=record.updated_at, receipt=receipt)
+    return CallAnswer(fields=values, source_timestamp=holding.source_timestamp, receipt=receipt)

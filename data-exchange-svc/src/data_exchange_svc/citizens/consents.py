@@ -37,6 +37,12 @@ class InvalidConsentExpiry(DomainError):
     title = f"A consent expires in the future, within {MAX_CONSENT_DAYS} days"
 
 
+class ConsentNotApplicable(DomainError):
+    status = 422
+    code = "consent_not_applicable"
+    title = "This resource is not about people: a citizen's consent does not apply to it"
+
+
 class ConsentRequired(Forbidden):
     code = "consent_required"
     title = "Personal data needs the subject's consent for this case, purpose and fields"
@@ -71,6 +77,8 @@ async def give(
         raise InvalidConsentExpiry()
     subject_hash = await subject_of(session, principal)
     shared = await shared_resource(session, resource)
+    if "person" not in shared.subject_kinds:
+        raise ConsentNotApplicable(resource=shared.code)
     unique_fields = list(dict.fromkeys(fields))
     require_fields(shared, unique_fields, to_match=False)
     consent = Consent(

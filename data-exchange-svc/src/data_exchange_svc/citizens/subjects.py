@@ -13,20 +13,17 @@ the token — a keyed subject hash (or an opaque pairwise subject id) taken from
 check — after which this module reads the claim and the link step goes away.
 """
 
-import datetime as dt
-
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from data_exchange_svc.citizens import repository
 from data_exchange_svc.identifiers import IdentifierProtector, parse_id_number
 from data_exchange_svc.models import CitizenSubject
 from data_exchange_svc.registry import repository as registry_repository
-from data_exchange_svc.registry.service import claims_hold
+from data_exchange_svc.resources.spec import POPULATION
+from data_exchange_svc.resources.values import claim_holds, today_in_china
 from servicekit.auth import Principal, require_assurance, require_type
 from servicekit.problems import Conflict, DomainError, Forbidden, NotFound
 from servicekit.resident_id import InvalidResidentId
-
-_CHINA = dt.timezone(dt.timedelta(hours=8))
 
 
 class DelegateNotAllowed(Forbidden):
@@ -78,7 +75,7 @@ async def link(
     """Link (or confirm the link of) the account to the subject; idempotent."""
     require_citizen(principal)
     try:
-        parse_id_number(id_number, today=dt.datetime.now(_CHINA).date())
+        parse_id_number(id_number, today=today_in_china())
     except InvalidResidentId as exc:
         raise InvalidIdNumber(str(exc), reason=exc.reason) from exc
     subject_hash = protector.lookup_hash(id_number)
@@ -88,7 +85,7 @@ async def link(
         record is None
         or principal.region is None
         or record.registered_region != principal.region
-        or not claims_hold(record, {"name": name})
+        or not claim_holds(POPULATION.field("name"), record.name, name)
     ):
         raise SubjectMismatch()
     existing = await repository.link_of_account(session, principal.sub)

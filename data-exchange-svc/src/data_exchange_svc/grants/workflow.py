@@ -57,7 +57,7 @@ class InvalidExpiry(DomainError):
     title = f"A grant expires in the future, within {MAX_GRANT_DAYS} days"
 
 
-def _department_type(department_id: str) -> str:
+def department_type(department_id: str) -> str:
     return department_id.split("-", 1)[1] if "-" in department_id else ""
 
 
@@ -72,7 +72,7 @@ def _is_provider(principal: Principal, resource: DataResource) -> bool:
     return (
         principal.typ == "staff"
         and principal.dept is not None
-        and _department_type(principal.dept) == resource.owner_department_type
+        and department_type(principal.dept) == resource.owner_department_type
     )
 
 

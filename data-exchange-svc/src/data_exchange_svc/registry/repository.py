@@ -1,12 +1,16 @@
 """Every query on the population registry."""
 
-from collections.abc import Sequence
+import uuid
+from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from data_exchange_svc.models import PopulationRecord
+
+#: Bound parameters per IN list: well under every backend's limit.
+_CHUNK = 500
 
 
 async def get_by_hash(session: AsyncSession, id_number_hash: str) -> PopulationRecord | None:
@@ -20,8 +24,26 @@ async def existing_hashes(session: AsyncSession) -> set[str]:
     return set((await session.scalars(select(PopulationRecord.id_number_hash))).all())
 
 
+async def ids_by_hash(session: AsyncSession, hashes: Collection[str]) -> dict[str, uuid.UUID]:
+    """The ids of the records, among ``hashes``, that the registry holds."""
+    wanted = list(hashes)
+    found: dict[str, uuid.UUID] = {}
+    for start in range(0, len(wanted), _CHUNK):
+        statement = select(PopulationRecord.id_number_hash, PopulationRecord.id).where(
+            PopulationRecord.id_number_hash.in_(wanted[start : start + _CHUNK])
+        )
+        found.update({row.id_number_hash: row.id for row in await session.execute(statement)})
+    return found
+
+
 async def insert_many(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
     """One multi-row INSERT per batch (no ORM unit of work): thousands of rows in well under a
     second on either backend."""
     if rows:
         await session.execute(insert(PopulationRecord), list(rows))
+
+
+async def update_many(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Update records by id, each row a dict with ``id`` and the columns to set."""
+    if rows:
+        await session.execute(update(PopulationRecord), list(rows))

@@ -1,41 +1,70 @@
-"""Reading one person's fields out of the registry, for a granted call or a match."""
+"""A population record and its fields' canonical values: read one out, or build a new row."""
 
-from collections.abc import Callable, Sequence
+import datetime as dt
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from pydantic import JsonValue
 
 from data_exchange_svc.identifiers import IdentifierProtector
 from data_exchange_svc.models import PopulationRecord
-from data_exchange_svc.registry.faces import unpack_template
+from data_exchange_svc.registry.faces import pack_template, unpack_template
+from servicekit.ids import new_id
 
-FieldValue = str | list[float]
 
-
-def _stored_readers(record: PopulationRecord) -> dict[str, Callable[[], FieldValue]]:
-    """Every field but the identity number, which only a key can read."""
+def field_readers(
+    record: PopulationRecord, protector: IdentifierProtector
+) -> dict[str, Callable[[], JsonValue]]:
+    """Each field's value, read only when asked (the identity number is decrypted only then)."""
     return {
         "name": lambda: record.name,
+        "id_number": lambda: protector.decrypt(
+            record.id_number_sealed, lookup_hash=record.id_number_hash
+        ),
         "sex": lambda: record.sex,
         "birth_date": lambda: record.birth_date.isoformat(),
         "ethnicity": lambda: record.ethnicity,
         "registered_address": lambda: record.registered_address,
         "registered_region": lambda: record.registered_region,
-        "face_template": lambda: unpack_template(record.face_template),
+        "face_template": lambda: list(unpack_template(record.face_template)),
         "id_card_status": lambda: record.id_card_status,
     }
 
 
-def field_values(
-    record: PopulationRecord, fields: Sequence[str], *, protector: IdentifierProtector
-) -> dict[str, FieldValue]:
-    """Only the fields asked for are read (the identity number is decrypted only when asked)."""
-    readers = _stored_readers(record)
-    readers["id_number"] = lambda: protector.decrypt(
-        record.id_number_sealed, lookup_hash=record.id_number_hash
-    )
-    return {field: readers[field]() for field in fields}
+def new_row(
+    id_number: str,
+    values: Mapping[str, JsonValue],
+    *,
+    face_template: bytes,
+    protector: IdentifierProtector,
+    now: dt.datetime,
+) -> dict[str, Any]:
+    """A row for ``insert(PopulationRecord)``: the number sealed, found by its keyed hash."""
+    lookup_hash = protector.lookup_hash(id_number)
+    return {
+        "id": new_id(),
+        "id_number_hash": lookup_hash,
+        "id_number_sealed": protector.encrypt(id_number, lookup_hash=lookup_hash),
+        **stored_columns(values),
+        "face_template": face_template,
+        "updated_at": now,
+    }
 
 
-def claims_hold(record: PopulationRecord, claims: dict[str, str]) -> bool:
-    """Every claimed value equals the registry's, both trimmed of surrounding spaces. The
-    caller has checked that each claimed field is a matchable (textual) one."""
-    readers = _stored_readers(record)
-    return all(str(readers[field]()).strip() == value.strip() for field, value in claims.items())
+def stored_columns(values: Mapping[str, JsonValue]) -> dict[str, Any]:
+    """The columns of a record's canonical values (but the face template, packed apart)."""
+    return {
+        "name": values["name"],
+        "sex": values["sex"],
+        "birth_date": dt.date.fromisoformat(str(values["birth_date"])),
+        "ethnicity": values["ethnicity"],
+        "registered_address": values["registered_address"],
+        "registered_region": values["registered_region"],
+        "id_card_status": values["id_card_status"],
+    }
+
+
+def packed_template(values: Mapping[str, JsonValue]) -> bytes:
+    template = values["face_template"]
+    assert isinstance(template, list)
+    return pack_template([float(x) for x in template if isinstance(x, int | float)])

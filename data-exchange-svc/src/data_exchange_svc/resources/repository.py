@@ -28,3 +28,8 @@ async def add(session: AsyncSession, resource: DataResource, fields: list[Resour
     session.add(resource)
     session.add_all(fields)
     await session.flush()
+
+
+async def add_fields(session: AsyncSession, fields: list[ResourceField]) -> None:
+    session.add_all(fields)
+    await session.flush()

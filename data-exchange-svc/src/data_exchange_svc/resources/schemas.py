@@ -2,7 +2,7 @@
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 Classification = Literal["unconditional", "conditional", "not_shared"]
 Sensitivity = Literal["general", "personal", "sensitive_personal"]
@@ -16,6 +16,14 @@ class ResourceFieldRead(BaseModel):
     sensitivity: Sensitivity
     #: Whether a match may compare a claimed value with it (verify without sharing).
     matchable: bool
+    #: text, date, month, integer, amount, boolean, choice, region, id_number,
+    #: household_members, face_template, subject (the subject's own identifier), or a predicate
+    #: (age_at_least, currently_valid) that only a match can ask.
+    type: str = Field(validation_alias="value_type")
+    #: The allowed values of a choice (the relations, for household members).
+    choices: list[str] | None
+    #: Whether a record may leave it empty (null).
+    nullable: bool
 
 
 class ResourceRead(BaseModel):
@@ -27,6 +35,11 @@ class ResourceRead(BaseModel):
     classification: Classification
     hosting: Literal["hosted", "remote"]
     description: str | None
+    #: Whom a call or match may name: "person" (subject {"id_number"}), "enterprise" (subject
+    #: {"credit_code"}).
+    subject_kinds: list[Literal["person", "enterprise"]]
+    #: one | many: a many-row resource answers each field with the list of a subject's rows.
+    rows_per_subject: Literal["one", "many"]
     fields: list[ResourceFieldRead]
 
 

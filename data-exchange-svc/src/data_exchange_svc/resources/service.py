@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from data_exchange_svc.models import DataResource
 from data_exchange_svc.resources import repository
+from data_exchange_svc.resources.spec import HOSTED, PREDICATE_TYPES, ResourceSpec
 from servicekit.problems import DomainError, Forbidden, NotFound
 
 
@@ -31,6 +32,18 @@ class FieldNotMatchable(DomainError):
     title = "A match cannot compare this field"
 
 
+class FieldNotReadable(DomainError):
+    status = 422
+    code = "field_not_readable"
+    title = "A call cannot read this field: it answers only a match"
+
+
+class ResourceNotServed(DomainError):
+    status = 501
+    code = "resource_not_served"
+    title = "The exchange cannot yet answer calls on this resource"
+
+
 async def shared_resource(session: AsyncSession, code: str) -> DataResource:
     resource = await repository.get(session, code)
     if resource is None:
@@ -49,6 +62,22 @@ def require_fields(resource: DataResource, fields: Sequence[str], *, to_match: b
         unmatchable = [name for name in fields if not known[name].matchable]
         if unmatchable:
             raise FieldNotMatchable(fields=unmatchable)
+
+
+def require_readable(resource: DataResource, fields: Sequence[str]) -> None:
+    """A call reads stored values: a predicate (granted like any field) only answers matches."""
+    types = {field.name: field.value_type for field in resource.fields}
+    unreadable = [name for name in fields if types[name] in PREDICATE_TYPES]
+    if unreadable:
+        raise FieldNotReadable(fields=unreadable)
+
+
+def hosted_spec(resource: DataResource) -> ResourceSpec:
+    """The spec the exchange hosts the resource by; 501 for one it does not host."""
+    spec = HOSTED.get(resource.code)
+    if spec is None or resource.hosting != "hosted":
+        raise ResourceNotServed(resource=resource.code)
+    return spec
 
 
 async def resource_page(

@@ -1,0 +1,34 @@
+"""HTTP endpoint of a provider's bulk load: parse, identify the caller, delegate."""
+
+from fastapi import APIRouter, Request
+
+from data_exchange_svc.datasets import service
+from data_exchange_svc.datasets.schemas import LoadRead, RecordBatch
+from data_exchange_svc.identifiers import IdentifierProtector
+from data_exchange_svc.resources.values import today_in_china
+from servicekit.auth import PrincipalDep
+from servicekit.db import SessionDep
+
+router = APIRouter(prefix="/exchange/v1/resources", tags=["hosted datasets"])
+
+
+@router.post("/{code}/records", response_model=LoadRead)
+async def load_records(
+    code: str, batch: RecordBatch, principal: PrincipalDep, session: SessionDep, request: Request
+) -> LoadRead:
+    """Load (insert or replace) the records of the subjects named: a department system of the
+    department type that owns the resource. Per subject, the batch's rows replace the ones
+    held, so loading a batch again changes nothing. All or nothing: one bad record refuses the
+    batch (422 ``invalid_record``, each error naming the record's index and the field)."""
+    protector: IdentifierProtector = request.app.state.identifiers
+    counts = await service.load(
+        session, principal, code, batch.records, protector=protector, today=today_in_china()
+    )
+    return LoadRead(
+        resource=code,
+        records=len(batch.records),
+        subjects=counts.created + counts.replaced,
+        created=counts.created,
+        replaced=counts.replaced,
+        rows=counts.rows,
+    )
