@@ -11,11 +11,14 @@ A service's ``tests/conftest.py`` provides one fixture, ``service_under_test``, 
 - ``app`` (lifespan running) and ``client`` (an httpx client on the app, in process).
 """
 
+import asyncio
+import contextlib
 import json
 import os
 import secrets
+import socket
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -24,6 +27,7 @@ import httpx
 import jwt
 import pytest
 import pytest_asyncio
+import uvicorn
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 from sqlalchemy import MetaData, delete, text
@@ -204,6 +208,42 @@ class TokenMinter:
 
     async def jwks(self) -> dict[str, Any]:
         return self.jwks_document()
+
+
+class _InProcessServer(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        # The test process keeps its own signal handling.
+        yield
+
+
+class ServedApp:
+    """An ASGI app served by uvicorn on a free port of this process, in a background task:
+    real sockets and real HTTP, for a test whose subject calls another system."""
+
+    def __init__(self, app: Any) -> None:
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._socket.bind(("127.0.0.1", 0))
+        host, port = self._socket.getsockname()
+        self.url = f"http://{host}:{port}"
+        config = uvicorn.Config(
+            app, lifespan="off", log_level="warning", access_log=False, ws="none"
+        )
+        self._server = _InProcessServer(config)
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._server.serve(sockets=[self._socket]))
+        while not self._server.started:
+            if self._task.done():
+                self._task.result()
+            await asyncio.sleep(0.005)
+
+    async def stop(self) -> None:
+        self._server.should_exit = True
+        if self._task is not None:
+            await self._task
+        self._socket.close()
 
 
 @pytest.fixture(scope="session")
