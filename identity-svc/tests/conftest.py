@@ -25,9 +25,11 @@ import pytest
 import pytest_asyncio
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from pydantic import SecretStr
 
 from identity_svc.main import create_app
 from identity_svc.models import Base
+from identity_svc.seed import seed
 from identity_svc.settings import IdentitySettings
 from servicekit.auth import JwksSource
 from servicekit.credit_code import make_credit_code
@@ -38,6 +40,9 @@ from servicekit.settings import ServiceSettings
 from servicekit.testing import ServiceUnderTest, bearer
 
 PASSWORD = "Songtai-2026!"
+#: The seeded first platform administrator, and the password of every staff account made here.
+ADMIN_PHONE = "13700000001"
+STAFF_PASSWORD = "Staff-Pass-2026"
 
 
 # The synthetic population ------------------------------------------------------------------
@@ -370,6 +375,25 @@ class Journey:
         document: dict[str, Any] = response.json()
         return document
 
+    async def create_staff(
+        self, admin_token: str, phone: str, roles: list[str], dept: str | None
+    ) -> httpx.Response:
+        body: dict[str, Any] = {"phone": phone, "password": STAFF_PASSWORD, "roles": roles}
+        if dept is not None:
+            body["dept"] = dept
+        return await self.client.post("/identity/v1/staff", json=body, headers=bearer(admin_token))
+
+    async def staff_token(
+        self, admin_token: str, phone: str, roles: list[str], dept: str | None
+    ) -> str:
+        """A new staff account's access token."""
+        response = await self.create_staff(admin_token, phone, roles, dept)
+        assert response.status_code == 201, response.text
+        login = await self.login(phone, STAFF_PASSWORD)
+        assert login.status_code == 200, login.text
+        token: str = login.json()["access_token"]
+        return token
+
     async def claims(self, token: str, *, check_times: bool = True) -> dict[str, Any]:
         """Verify a token with the published JWKS, as any other service would, and return its
         claims; ``check_times=False`` for tokens minted on a clock moved forward."""
@@ -478,3 +502,20 @@ def start_app(clock: MovableClock, contracts: ContractDouble) -> AppStarter:
 @pytest.fixture
 def journey(client: httpx.AsyncClient) -> Journey:
     return Journey(client)
+
+
+@pytest.fixture
+async def platform_admin(
+    app: FastAPI, identity_settings: IdentitySettings, journey: Journey
+) -> str:
+    """The seeded first platform administrator's access token."""
+    configured = identity_settings.model_copy(
+        update={"seed_admin_phone": ADMIN_PHONE, "seed_admin_password": SecretStr(STAFF_PASSWORD)}
+    )
+    for _ in range(2):  # idempotent
+        async with app.state.database.sessionmaker.begin() as session:
+            await seed(session, configured)
+    response = await journey.login(ADMIN_PHONE, STAFF_PASSWORD)
+    assert response.status_code == 200, response.text
+    token: str = response.json()["access_token"]
+    return token

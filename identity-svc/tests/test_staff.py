@@ -9,63 +9,17 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
-from pydantic import SecretStr
 
-from identity_svc.seed import seed
-from identity_svc.settings import IdentitySettings
 from servicekit.testing import bearer
 
 if TYPE_CHECKING:
     from conftest import Journey
 
+STAFF_PASSWORD = "Staff-Pass-2026"  # conftest's: every staff account made here
+
 Problem = Callable[[httpx.Response, int, str], dict[str, Any]]
-ADMIN_PHONE = "13700000001"
-PASSWORD = "Staff-Pass-2026"
 LUCHENG_POLICE = "330302-public_security"
 LONGWAN_POLICE = "330303-public_security"
-
-
-@pytest.fixture
-async def platform_admin(
-    app: FastAPI, identity_settings: IdentitySettings, journey: Journey
-) -> str:
-    """The seeded first platform administrator's access token."""
-    configured = identity_settings.model_copy(
-        update={"seed_admin_phone": ADMIN_PHONE, "seed_admin_password": SecretStr(PASSWORD)}
-    )
-    for _ in range(2):  # idempotent
-        async with app.state.database.sessionmaker.begin() as session:
-            await seed(session, configured)
-    response = await journey.login(ADMIN_PHONE, PASSWORD)
-    assert response.status_code == 200, response.text
-    token: str = response.json()["access_token"]
-    return token
-
-
-async def create(
-    client: httpx.AsyncClient, token: str, phone: str, roles: list[str], dept: str | None
-) -> httpx.Response:
-    body: dict[str, Any] = {"phone": phone, "password": PASSWORD, "roles": roles}
-    if dept is not None:
-        body["dept"] = dept
-    return await client.post("/identity/v1/staff", json=body, headers=bearer(token))
-
-
-async def staff_token(
-    client: httpx.AsyncClient,
-    journey: Journey,
-    admin: str,
-    phone: str,
-    roles: list[str],
-    dept: str | None,
-) -> str:
-    response = await create(client, admin, phone, roles, dept)
-    assert response.status_code == 201, response.text
-    login = await journey.login(phone, PASSWORD)
-    assert login.status_code == 200, login.text
-    token: str = login.json()["access_token"]
-    return token
 
 
 async def test_the_seeded_platform_admin_signs_in_as_staff(
@@ -79,14 +33,14 @@ async def test_the_seeded_platform_admin_signs_in_as_staff(
 async def test_a_staff_token_carries_the_department_and_roles(
     client: httpx.AsyncClient, journey: Journey, platform_admin: str
 ) -> None:
-    response = await create(
-        client, platform_admin, "13700000002", ["supervisor", "handler"], LUCHENG_POLICE
+    response = await journey.create_staff(
+        platform_admin, "13700000002", ["supervisor", "handler"], LUCHENG_POLICE
     )
     assert response.status_code == 201, response.text
     body = response.json()
     assert body["phone_masked"] == "137****0002"
     assert (body["dept"], body["roles"]) == (LUCHENG_POLICE, ["handler", "supervisor"])
-    login = await journey.login("13700000002", PASSWORD)
+    login = await journey.login("13700000002", STAFF_PASSWORD)
     claims = await journey.claims(login.json()["access_token"])
     assert claims["typ"] == "staff"
     assert claims["dept"] == LUCHENG_POLICE
@@ -116,10 +70,10 @@ async def test_a_department_admin_creates_department_tier_staff_of_their_own_dep
     status: int,
     code: str | None,
 ) -> None:
-    department_admin = await staff_token(
-        client, journey, platform_admin, "13700000003", ["department_admin"], LUCHENG_POLICE
+    department_admin = await journey.staff_token(
+        platform_admin, "13700000003", ["department_admin"], LUCHENG_POLICE
     )
-    response = await create(client, department_admin, phone, roles, dept)
+    response = await journey.create_staff(department_admin, phone, roles, dept)
     if code is None:
         assert response.status_code == status, response.text
         assert response.json()["created_by"] == (await journey.claims(department_admin))["sub"]
@@ -128,30 +82,32 @@ async def test_a_department_admin_creates_department_tier_staff_of_their_own_dep
 
 
 async def test_the_platform_admin_creates_any_staff_anywhere(
-    client: httpx.AsyncClient, platform_admin: str
+    journey: Journey, platform_admin: str
 ) -> None:
     for phone, roles, dept in [
         ("13700000020", ["catalog_admin"], None),
         ("13700000021", ["platform_admin"], None),
         ("13700000022", ["department_admin"], LONGWAN_POLICE),
     ]:
-        assert (await create(client, platform_admin, phone, roles, dept)).status_code == 201
+        assert (await journey.create_staff(platform_admin, phone, roles, dept)).status_code == 201
 
 
 async def test_non_administrators_cannot_create_staff(
     client: httpx.AsyncClient, journey: Journey, platform_admin: str, problem: Problem
 ) -> None:
-    handler = await staff_token(
-        client, journey, platform_admin, "13700000004", ["handler", "supervisor"], LUCHENG_POLICE
+    handler = await journey.staff_token(
+        platform_admin, "13700000004", ["handler", "supervisor"], LUCHENG_POLICE
     )
     problem(
-        await create(client, handler, "13700000030", ["handler"], LUCHENG_POLICE),
+        await journey.create_staff(handler, "13700000030", ["handler"], LUCHENG_POLICE),
         403,
         "staff_admin_required",
     )
     citizen = await journey.signed_in()
     problem(
-        await create(client, citizen["access_token"], "13700000031", ["handler"], LUCHENG_POLICE),
+        await journey.create_staff(
+            citizen["access_token"], "13700000031", ["handler"], LUCHENG_POLICE
+        ),
         403,
         "wrong_principal_type",
     )
@@ -166,7 +122,7 @@ async def test_a_malformed_staff_account_is_refused(
 ) -> None:
     body: dict[str, Any] = {
         "phone": "13700000040",
-        "password": PASSWORD,
+        "password": STAFF_PASSWORD,
         "roles": ["handler"],
         "dept": LUCHENG_POLICE,
         **change,
@@ -180,7 +136,7 @@ async def test_a_phone_already_registered_cannot_become_a_staff_login(
 ) -> None:
     phone = await journey.register()
     problem(
-        await create(client, platform_admin, phone, ["handler"], LUCHENG_POLICE),
+        await journey.create_staff(platform_admin, phone, ["handler"], LUCHENG_POLICE),
         409,
         "phone_already_registered",
     )

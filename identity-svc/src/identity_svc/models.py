@@ -167,6 +167,12 @@ class OAuthClient(Base):
     #: Space-separated scopes the client may be granted.
     scopes: Mapped[str] = mapped_column(String(1000), default="")
     secret_hash: Mapped[str] = mapped_column(String(255))
+    #: After a rotation the previous secret keeps working until ``previous_secret_expires_at``,
+    #: so that the system's instances can move to the new one without downtime.
+    previous_secret_hash: Mapped[str | None] = mapped_column(String(255))
+    previous_secret_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: The administrator who registered it (None: the seed).
+    created_by: Mapped[uuid.UUID | None] = mapped_column()
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     disabled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 

@@ -65,6 +65,10 @@ class IdentitySettings(ServiceSettings):
     #: Lifetime of a token a delegate obtains by token exchange (no refresh token: exchange again).
     delegated_token_ttl_seconds: int = Field(default=300, ge=30, le=900)
 
+    # OAuth clients (department systems, internal services).
+    #: How long a client's previous secret keeps working after a rotation.
+    client_secret_overlap_hours: int = Field(default=24, ge=0, le=720)
+
     # Enterprises. Tokens for an enterprise come by token exchange too, with the delegated
     # tokens' lifetime.
     #: The longest term a legal representative may authorise an employee for.

@@ -88,7 +88,7 @@ async def new_staff_account(
     return account
 
 
-async def _administrator(session: AsyncSession, principal: Principal) -> Account:
+async def administrator(session: AsyncSession, principal: Principal) -> Account:
     """The caller's staff account, as the database has it (the authority over the token)."""
     require_type(principal, "staff")
     if principal.act is not None:
@@ -110,7 +110,7 @@ async def create_staff(
     roles: Sequence[str],
     now: dt.datetime,
 ) -> Account:
-    admin = await _administrator(session, principal)
+    admin = await administrator(session, principal)
     admin_roles = set(admin.roles or [])
     wanted = set(roles)
     if wanted & DEPARTMENT_ROLES and dept is None:

@@ -450,7 +450,7 @@ async def client_credentials_grant(
     if oauth_client is None or oauth_client.disabled_at is not None:
         await runtime.passwords.verify_nobody(client_secret)
         raise InvalidClient("unknown client or wrong secret")
-    if not await runtime.passwords.verify(oauth_client.secret_hash, client_secret):
+    if not await _client_secret_holds(runtime, oauth_client, client_secret, now=now):
         raise InvalidClient("unknown client or wrong secret")
     allowed = oauth_client.scopes.split()
     requested = scope.split() if scope else allowed
@@ -470,6 +470,18 @@ async def client_credentials_grant(
     return ClientToken(
         access_token=await runtime.keys.sign(claims, now=now), expires_in=exp - iat, scope=granted
     )
+
+
+async def _client_secret_holds(
+    runtime: Runtime, oauth_client: OAuthClient, client_secret: str, *, now: dt.datetime
+) -> bool:
+    """The current secret, or the previous one while a rotation's overlap lasts."""
+    if await runtime.passwords.verify(oauth_client.secret_hash, client_secret):
+        return True
+    previous, until = oauth_client.previous_secret_hash, oauth_client.previous_secret_expires_at
+    if previous is None or until is None or until <= now:
+        return False
+    return await runtime.passwords.verify(previous, client_secret)
 
 
 async def register_client(

@@ -1,0 +1,1 @@
+"""OAuth clients: the department systems and internal services that use client credentials."""

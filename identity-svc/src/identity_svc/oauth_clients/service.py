@@ -1,0 +1,146 @@
+"""The rules of OAuth clients (department systems and internal services).
+
+A ``platform_admin`` registers any client; a ``department_admin`` registers department systems
+of their own department only. The secret is made here, shown once, and stored as an argon2
+hash. Rotating it makes a new secret and keeps the previous one working for
+``client_secret_overlap_hours``, so that every instance of the system can move to the new
+secret before the old one stops: no downtime. Disabling a client ends its new tokens at once;
+tokens already issued run out within minutes.
+"""
+
+import datetime as dt
+import re
+import secrets
+from collections.abc import Sequence
+from typing import Literal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from identity_svc.models import Account, OAuthClient
+from identity_svc.oauth_clients import repository
+from identity_svc.runtime import Runtime
+from identity_svc.staff.service import DepartmentRequired, OtherDepartment, StaffAdminRequired
+from identity_svc.staff.service import administrator as staff_administrator
+from identity_svc.tokens import repository as tokens_repository
+from identity_svc.tokens.service import register_client
+from servicekit.auth import Principal
+from servicekit.problems import Conflict, NotFound
+
+ClientType = Literal["department_system", "service"]
+_CLIENT_ID = re.compile(r"^[a-z][a-z0-9-]{2,63}$")
+
+
+class ClientExists(Conflict):
+    code = "client_exists"
+    title = "A client with this id is already registered"
+
+
+class ClientNotFound(NotFound):
+    code = "client_not_found"
+    title = "No such client among those you administer"
+
+
+def new_secret() -> str:
+    """256 random bits, URL-safe."""
+    return secrets.token_urlsafe(32)
+
+
+def _may_administer(admin: Account, *, typ: str, dept: str | None) -> None:
+    roles = set(admin.roles or [])
+    if "platform_admin" in roles:
+        return
+    if "department_admin" not in roles:
+        raise StaffAdminRequired("only a department or platform administrator manages clients")
+    if typ != "department_system":
+        raise StaffAdminRequired("internal services are registered by a platform administrator")
+    if dept != admin.dept:
+        raise OtherDepartment("a department administrator manages their department's systems")
+
+
+async def register(
+    *,
+    session: AsyncSession,
+    runtime: Runtime,
+    principal: Principal,
+    client_id: str | None,
+    name: str,
+    typ: ClientType,
+    dept: str | None,
+    scopes: Sequence[str],
+    now: dt.datetime,
+) -> tuple[OAuthClient, str]:
+    """The client, and its secret (shown this once)."""
+    admin = await staff_administrator(session, principal)
+    if typ == "department_system" and dept is None:
+        raise DepartmentRequired("a department system belongs to a department: give dept")
+    _may_administer(admin, typ=typ, dept=dept)
+    prefix = "ds" if typ == "department_system" else "svc"
+    chosen = client_id or f"{prefix}-{secrets.token_hex(8)}"
+    if await tokens_repository.client(session, chosen) is not None:
+        raise ClientExists(client_id=chosen)
+    secret = new_secret()
+    oauth_client = await register_client(
+        session=session,
+        passwords=runtime.passwords,
+        client_id=chosen,
+        client_secret=secret,
+        name=name,
+        typ=typ,
+        dept=dept,
+        scopes=" ".join(scopes),
+        now=now,
+    )
+    oauth_client.created_by = admin.id
+    await repository.flush(session)
+    return oauth_client, secret
+
+
+async def _administered(session: AsyncSession, principal: Principal, client_id: str) -> OAuthClient:
+    admin = await staff_administrator(session, principal)
+    oauth_client = await tokens_repository.client(session, client_id)
+    if oauth_client is None:
+        raise ClientNotFound()
+    try:
+        _may_administer(admin, typ=oauth_client.typ, dept=oauth_client.dept)
+    except (StaffAdminRequired, OtherDepartment) as exc:
+        raise ClientNotFound() from exc
+    return oauth_client
+
+
+async def rotate_secret(
+    *,
+    session: AsyncSession,
+    runtime: Runtime,
+    principal: Principal,
+    client_id: str,
+    now: dt.datetime,
+) -> tuple[OAuthClient, str]:
+    """A new secret (shown this once); the current one keeps working for the overlap."""
+    oauth_client = await _administered(session, principal, client_id)
+    secret = new_secret()
+    overlap = dt.timedelta(hours=runtime.settings.client_secret_overlap_hours)
+    oauth_client.previous_secret_hash = oauth_client.secret_hash
+    oauth_client.previous_secret_expires_at = now + overlap
+    oauth_client.secret_hash = await runtime.passwords.hash(secret)
+    await repository.flush(session)
+    return oauth_client, secret
+
+
+async def disable(
+    *, session: AsyncSession, principal: Principal, client_id: str, now: dt.datetime
+) -> None:
+    oauth_client = await _administered(session, principal, client_id)
+    if oauth_client.disabled_at is None:
+        oauth_client.disabled_at = now
+        await repository.flush(session)
+
+
+async def administered(*, session: AsyncSession, principal: Principal) -> Sequence[OAuthClient]:
+    """The clients the caller administers: all of them, or their department's systems."""
+    admin = await staff_administrator(session, principal)
+    roles = set(admin.roles or [])
+    if "platform_admin" in roles:
+        return await repository.every(session)
+    if "department_admin" in roles and admin.dept is not None:
+        return await repository.of_department(session, admin.dept)
+    raise StaffAdminRequired("only a department or platform administrator manages clients")

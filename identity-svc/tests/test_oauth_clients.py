@@ -1,0 +1,168 @@
+"""OAuth clients: administrators register department systems and internal services, the secret
+is shown once and stored hashed, rotating it keeps the previous one working for an overlap (no
+downtime), and a disabled client gets no new token."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import pytest
+
+from identity_svc.models import OAuthClient
+from servicekit.testing import bearer
+
+if TYPE_CHECKING:
+    from conftest import Journey, MovableClock
+    from fastapi import FastAPI
+
+Problem = Callable[[httpx.Response, int, str], dict[str, Any]]
+LUCHENG_POLICE = "330302-public_security"
+LONGWAN_POLICE = "330303-public_security"
+
+
+def basic(client_id: str, secret: str) -> dict[str, str]:
+    encoded = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+    return {"Authorization": f"Basic {encoded}"}
+
+
+async def client_token(client: httpx.AsyncClient, client_id: str, secret: str) -> httpx.Response:
+    return await client.post(
+        "/identity/v1/token",
+        data={"grant_type": "client_credentials"},
+        headers=basic(client_id, secret),
+    )
+
+
+async def register(client: httpx.AsyncClient, token: str, **body: Any) -> httpx.Response:
+    return await client.post("/identity/v1/clients", json=body, headers=bearer(token))
+
+
+async def test_a_registered_department_system_signs_in_with_the_secret_shown_once(
+    app: FastAPI, client: httpx.AsyncClient, journey: Journey, platform_admin: str
+) -> None:
+    registered = await register(
+        client,
+        platform_admin,
+        name="鹿城区公安分局户政系统",
+        typ="department_system",
+        dept=LUCHENG_POLICE,
+        scopes=["cases:read", "exchange:call"],
+    )
+    assert registered.status_code == 201, registered.text
+    body = registered.json()
+    assert body["client_id"].startswith("ds-")
+    secret = body["client_secret"]
+
+    token = await client_token(client, body["client_id"], secret)
+    assert token.status_code == 200, token.text
+    claims = await journey.claims(token.json()["access_token"])
+    assert (claims["typ"], claims["dept"], claims["scope"]) == (
+        "department_system",
+        LUCHENG_POLICE,
+        "cases:read exchange:call",
+    )
+    # Kept only as a hash; never listed.
+    async with app.state.database.sessionmaker() as session:
+        stored = await session.get(OAuthClient, body["client_id"])
+        assert stored is not None
+        assert secret not in stored.secret_hash
+    listed = await client.get("/identity/v1/clients", headers=bearer(platform_admin))
+    assert "client_secret" not in listed.text
+    assert body["client_id"] in {item["client_id"] for item in listed.json()["items"]}
+
+
+async def test_rotating_the_secret_keeps_the_previous_one_working_until_the_overlap_ends(
+    client: httpx.AsyncClient, platform_admin: str, clock: MovableClock, problem: Problem
+) -> None:
+    registered = (
+        await register(client, platform_admin, name="case-svc", typ="service", client_id="case-svc")
+    ).json()
+    old = registered["client_secret"]
+    rotated = await client.post(
+        "/identity/v1/clients/case-svc/secret", headers=bearer(platform_admin)
+    )
+    assert rotated.status_code == 200, rotated.text
+    new = rotated.json()["client_secret"]
+    assert new != old
+    assert rotated.json()["previous_secret_expires_at"]
+
+    for secret in (old, new):  # both work during the overlap
+        assert (await client_token(client, "case-svc", secret)).status_code == 200
+    clock.advance(24 * 3600 + 1)
+    problem(await client_token(client, "case-svc", old), 401, "invalid_client")
+    assert (await client_token(client, "case-svc", new)).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ({"typ": "department_system", "dept": LUCHENG_POLICE}, 201, None),
+        ({"typ": "department_system", "dept": LONGWAN_POLICE}, 403, "other_department"),
+        ({"typ": "service"}, 403, "staff_admin_required"),
+    ],
+)
+async def test_a_department_administrator_registers_their_own_departments_systems_only(
+    client: httpx.AsyncClient,
+    journey: Journey,
+    platform_admin: str,
+    problem: Problem,
+    body: dict[str, Any],
+    status: int,
+    code: str | None,
+) -> None:
+    department_admin = await journey.staff_token(
+        platform_admin, "13700000050", ["department_admin"], LUCHENG_POLICE
+    )
+    response = await register(client, department_admin, name="户政系统", **body)
+    if code is None:
+        assert response.status_code == status, response.text
+    else:
+        problem(response, status, code)
+
+
+async def test_a_department_system_needs_a_department_and_ids_are_unique(
+    client: httpx.AsyncClient, platform_admin: str, problem: Problem
+) -> None:
+    problem(
+        await register(client, platform_admin, name="x", typ="department_system"),
+        422,
+        "department_required",
+    )
+    assert (
+        await register(client, platform_admin, name="x", typ="service", client_id="rating-svc")
+    ).status_code == 201
+    problem(
+        await register(client, platform_admin, name="x", typ="service", client_id="rating-svc"),
+        409,
+        "client_exists",
+    )
+
+
+async def test_citizens_and_handlers_manage_no_clients(
+    client: httpx.AsyncClient, journey: Journey, platform_admin: str, problem: Problem
+) -> None:
+    citizen = (await journey.signed_in())["access_token"]
+    problem(await register(client, citizen, name="x", typ="service"), 403, "wrong_principal_type")
+    handler = await journey.staff_token(platform_admin, "13700000051", ["handler"], LUCHENG_POLICE)
+    problem(await register(client, handler, name="x", typ="service"), 403, "staff_admin_required")
+
+
+async def test_a_disabled_client_gets_no_new_token(
+    client: httpx.AsyncClient, platform_admin: str, problem: Problem
+) -> None:
+    registered = (
+        await register(client, platform_admin, name="x", typ="service", client_id="old-svc")
+    ).json()
+    disabled = await client.delete("/identity/v1/clients/old-svc", headers=bearer(platform_admin))
+    assert disabled.status_code == 204
+    problem(
+        await client_token(client, "old-svc", registered["client_secret"]), 401, "invalid_client"
+    )
+    problem(
+        await client.post("/identity/v1/clients/no-such/secret", headers=bearer(platform_admin)),
+        404,
+        "client_not_found",
+    )
