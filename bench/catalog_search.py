@@ -417,13 +417,14 @@ async def measure_over_http(
     with catalog_server(url, tmp, port, args.workers) as pid:
         pids = server_pids(pid)
         for concurrency in args.concurrency:
+
+            def load(concurrency: int = concurrency) -> tuple[dict[str, Series], dict[str, float]]:
+                with asyncio.Runner(loop_factory=client_loop) as runner:
+                    return runner.run(drive_over_http(args, port, pids, queries, concurrency))
+
             # The load generator runs on a loop of its own, in a thread: this one stays
             # asyncio's.
-            series, cpu = await asyncio.to_thread(
-                lambda concurrency=concurrency: asyncio.Runner(loop_factory=client_loop).run(
-                    drive_over_http(args, port, pids, queries, concurrency)
-                )
-            )
+            series, cpu = await asyncio.to_thread(load)
             print(
                 f"\nover HTTP (uvicorn, {args.workers} worker(s)), {concurrency} kept-alive "
                 f"connection(s) from this process, each sending one request after another:"

@@ -165,15 +165,16 @@ async def test_a_retired_region_filters_as_its_successor(client: httpx.AsyncClie
 
 
 @pytest.mark.parametrize(
-    ("params", "status", "code"),
+    ("params", "status", "code", "field"),
     [
-        ({"region": "33x"}, 422, "invalid_region_code"),
-        ({"region": "330399"}, 404, "region_not_found"),
-        ({"subject": "robot"}, 422, "validation_failed"),
-        ({"tier": "village"}, 422, "validation_failed"),
-        ({"limit": 0}, 422, "validation_failed"),
-        ({"q": "字" * 101}, 422, "validation_failed"),
-        ({"cursor": "garbage!"}, 422, "invalid_cursor"),
+        ({"region": "33x"}, 422, "invalid_region_code", None),
+        ({"region": "330399"}, 404, "region_not_found", None),
+        ({"subject": "robot"}, 422, "validation_failed", "query.subject"),
+        ({"tier": "village"}, 422, "validation_failed", "query.tier"),
+        ({"limit": 0}, 422, "validation_failed", "query.limit"),
+        ({"limit": "many"}, 422, "validation_failed", "query.limit"),
+        ({"q": "字" * 101}, 422, "validation_failed", "query.q"),
+        ({"cursor": "garbage!"}, 422, "invalid_cursor", None),
     ],
 )
 async def test_bad_search_parameters_are_refused(
@@ -182,8 +183,11 @@ async def test_bad_search_parameters_are_refused(
     params: dict[str, str | int],
     status: int,
     code: str,
+    field: str | None,
 ) -> None:
-    problem(await client.get(SEARCH, params=params), status, code)
+    body = problem(await client.get(SEARCH, params=params), status, code)
+    if field is not None:
+        assert [error["field"] for error in body["errors"]] == [field]
 
 
 async def test_browsing_pages_through_every_published_item(

@@ -5,6 +5,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import event
 
@@ -81,6 +82,36 @@ async def test_lookups_are_answered_without_the_database(
     finally:
         event.remove(database.engine.sync_engine, "connect", count)
     assert opened == []
+
+
+@pytest.mark.parametrize(
+    ("params", "sessions"),
+    [
+        ({"q": "身份证丢了"}, 0),
+        ({"q": "公积金", "region": "330302", "tier": "city"}, 0),
+        ({}, 0),  # browsing
+        ({"changed_since": "2000-01-01T00:00:00Z", "limit": 5}, 1),
+    ],
+)
+async def test_a_search_opens_no_database_session_and_the_change_feed_one(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    monkeypatch: pytest.MonkeyPatch,
+    params: dict[str, str],
+    sessions: int,
+) -> None:
+    database: Database = app.state.database
+    opened: list[object] = []
+    sessionmaker = database.sessionmaker
+
+    def counting_sessionmaker() -> object:
+        opened.append(None)
+        return sessionmaker()
+
+    monkeypatch.setattr(database, "sessionmaker", counting_sessionmaker)
+    response = await client.get("/catalog/v1/items", params=params)
+    assert response.status_code == 200, response.text
+    assert len(opened) == sessions
 
 
 async def test_a_withdrawn_item_is_known_but_no_longer_offered(

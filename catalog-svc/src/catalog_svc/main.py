@@ -2,6 +2,7 @@
 
 from fastapi import FastAPI
 
+from catalog_svc.admin.endpoints import router as admin_router
 from catalog_svc.bundles.endpoints import router as bundles_router
 from catalog_svc.items.endpoints import router as items_router
 from catalog_svc.regions.endpoints import router as regions_router
@@ -17,7 +18,7 @@ def create_app(
     return build_app(
         settings or CatalogSettings(),
         title="OneVisit catalog-svc",
-        routers=[regions_router, items_router, bundles_router],
+        routers=[regions_router, items_router, bundles_router, admin_router],
         lifespan=catalog_snapshot,
         jwks=jwks,
     )

@@ -1,11 +1,14 @@
 """The tables of catalog-svc: regions, departments, service items, one-issue bundles, and which
-reference data set they were last loaded from.
+reference data set they were last loaded from; and the administration of items: drafts, the
+versions published, the audit trail and the idempotency keys of item creation.
 
-All of them are reference data: the seed writes them from the files under ``data/``, requests only
-read them.
+Regions, departments, bundles and the items the files hold are reference data, written by the
+seed from the files under ``data/``. Catalog administrators write drafts and publish them as new
+versions of items (``maintained_by`` "administration"), which the seed then leaves alone.
 """
 
 import datetime as dt
+import uuid
 from typing import Any
 
 from sqlalchemy import (
@@ -17,11 +20,13 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from servicekit.db import UTCDateTime, new_metadata, utcnow
+from servicekit.ids import new_id
 
 #: JSON on SQLite, JSONB on PostgreSQL (binary, indexable when search grows into the database).
 JsonDocument = JSON().with_variant(JSONB(), "postgresql")
@@ -75,6 +80,7 @@ class ServiceItem(Base):
         CheckConstraint("min_loa BETWEEN 1 AND 3", name="min_loa"),
         CheckConstraint("subject IN ('person', 'enterprise')", name="subject"),
         CheckConstraint("processing_mode IN ('instant', 'review')", name="processing_mode"),
+        CheckConstraint("maintained_by IN ('seed', 'administration')", name="maintained_by"),
     )
 
     code: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -102,9 +108,90 @@ class ServiceItem(Base):
     status: Mapped[str] = mapped_column(String(16))
     #: Legal basis and remarks, for people reading the item.
     notes: Mapped[str | None] = mapped_column(Text)
-    #: When the seed last wrote a change to the item (the change feed's order); None only for
-    #: rows loaded before the feed existed, until the next seed stamps them.
+    #: When the seed or a publication last changed the item (the change feed's order); None
+    #: only for rows loaded before the feed existed, until the next seed stamps them.
     changed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
+    #: Who keeps the item: "seed" (the files: the seed writes and withdraws it) or
+    #: "administration" (published or withdrawn through the administration API since: the
+    #: seed leaves it alone, so that a new seed never undoes an administrator's publication).
+    maintained_by: Mapped[str] = mapped_column(String(16), default="seed", server_default="seed")
+
+
+class ServiceItemDraft(Base):
+    """The draft of an item's next version: at most one per item, edited by its catalog
+    administrators and invisible to the public reads until published."""
+
+    __tablename__ = "service_item_draft"
+
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    #: The published version the draft was opened from; None for an item never published.
+    based_on_version: Mapped[int | None] = mapped_column(Integer)
+    #: Counts the draft's edits from 1; with the item code and based_on_version, its ETag.
+    revision: Mapped[int] = mapped_column(Integer)
+    #: The item as edited (the administration API's item document: every field but the code).
+    content: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    updated_by: Mapped[str] = mapped_column(String(64))
+    updated_by_dept: Mapped[str | None] = mapped_column(String(64))
+
+
+class ServiceItemVersion(Base):
+    """A version of an item as it was published: each publication through the administration
+    API, and the seed's version it replaced."""
+
+    __tablename__ = "service_item_version"
+
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    content: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
+    published_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    #: The administrator who published it; None for a version the seed loaded from the files.
+    published_by: Mapped[str | None] = mapped_column(String(64))
+    published_by_dept: Mapped[str | None] = mapped_column(String(64))
+
+
+class ItemAuditEntry(Base):
+    """One administrative act on an item: who (subject and department), when, what, on which
+    version, and what it changed (field → before and after)."""
+
+    __tablename__ = "item_audit_entry"
+    __table_args__ = (
+        CheckConstraint(
+            "action IN ('created', 'draft_opened', 'edited', 'published', 'withdrawn')",
+            name="action",
+        ),
+    )
+
+    #: UUIDv7: time-ordered, so the trail reads in order of the id.
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    item_code: Mapped[str] = mapped_column(String(64), index=True)
+    action: Mapped[str] = mapped_column(String(16))
+    version: Mapped[int] = mapped_column(Integer)
+    actor: Mapped[str] = mapped_column(String(64))
+    actor_dept: Mapped[str | None] = mapped_column(String(64))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    #: Field → {"from": before, "to": after}, for the fields the act changed.
+    changes: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
+
+
+class ItemCreationKey(Base):
+    """The ``Idempotency-Key`` of an item creation, scoped to the administrator, with the hash
+    of the body it came with and the answer given: a retry replays the answer."""
+
+    __tablename__ = "item_creation_key"
+    __table_args__ = (
+        # The constraint that decides a race between two requests with the same key.
+        UniqueConstraint("actor", "key"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    actor: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str] = mapped_column(String(128))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    response_status: Mapped[int | None] = mapped_column(SmallInteger)
+    response_body: Mapped[dict[str, Any] | None] = mapped_column(JsonDocument)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Bundle(Base):
@@ -126,7 +213,10 @@ class Bundle(Base):
 
 
 class ReferenceDataset(Base):
-    """The fingerprint of the reference data last loaded: the seed skips an identical load."""
+    """The fingerprint of the reference data last loaded (``catalog``): the seed skips an
+    identical load. The row ``published_items`` holds a token that every publication and
+    withdrawal through the administration API replaces: the snapshots of other processes
+    notice it and reload the items."""
 
     __tablename__ = "reference_dataset"
 

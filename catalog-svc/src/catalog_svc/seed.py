@@ -5,7 +5,9 @@ head``.
 Idempotent: the files' fingerprint is recorded, and a seed that finds it unchanged does nothing.
 Otherwise the rows that are missing or differ are upserted in bulk; regions, departments and
 bundles the files no longer have are removed, while items are kept as ``withdrawn`` (cases and
-ratings refer to their codes for years).
+ratings refer to their codes for years). Items an administrator has published or withdrawn
+through the administration API are theirs from then on: the seed neither writes nor withdraws
+them.
 """
 
 from typing import Any
@@ -19,6 +21,8 @@ from catalog_svc.settings import CatalogSettings
 from servicekit.db import run_seed, utcnow
 
 DATASET_NAME = "catalog"
+#: ``service_item.maintained_by`` of the items the administration API has taken over.
+ADMINISTERED = "administration"
 
 log = structlog.get_logger("catalog_svc.seed")
 
@@ -42,10 +46,14 @@ async def seed(session: AsyncSession, settings: CatalogSettings) -> None:
     await repository.delete_keys(
         session, "region", sorted(stale_regions, key=lambda code: (-len(code), code))
     )
-    written["service_item"] = await _write_items(
-        session, rows["service_item"], existing["service_item"]
-    )
-    withdrawn = set(existing["service_item"]) - _keys(rows, "service_item")
+    administered = {
+        code
+        for code, row in existing["service_item"].items()
+        if row["maintained_by"] == ADMINISTERED
+    }
+    seeded_items = [row for row in rows["service_item"] if row["code"] not in administered]
+    written["service_item"] = await _write_items(session, seeded_items, existing["service_item"])
+    withdrawn = set(existing["service_item"]) - _keys(rows, "service_item") - administered
     await repository.withdraw_items(session, sorted(withdrawn))
     written["bundle"] = await _write_changes(session, "bundle", rows["bundle"], existing["bundle"])
     stale_bundles = set(existing["bundle"]) - _keys(rows, "bundle")
@@ -61,6 +69,7 @@ async def seed(session: AsyncSession, settings: CatalogSettings) -> None:
         regions_removed=len(stale_regions),
         departments_removed=len(stale_departments),
         items_withdrawn=len(withdrawn),
+        items_left_to_administration=len(administered),
     )
 
 

@@ -20,6 +20,9 @@ class CatalogSettings(ServiceSettings):
     search_default_limit: int = Field(default=20, ge=1, le=100)
     search_max_limit: int = Field(default=50, ge=1, le=200)
     children_max_limit: int = Field(default=500, ge=1, le=5000)
+    #: Pages of the administration API's lists (versions, audit trail).
+    admin_default_limit: int = Field(default=20, ge=1, le=100)
+    admin_max_limit: int = Field(default=100, ge=1, le=500)
     #: How long clients and caches may keep a read answer before revalidating it (ETag).
     cache_max_age_seconds: int = Field(default=300, ge=0, le=86400)
     #: How often the in-memory snapshot (regions, departments, search index) compares the

@@ -3,20 +3,27 @@ department and the search index over published items, with the fingerprint of th
 they were loaded from.
 
 Regions (~27,000) and departments (~3,500) change only when the seed loads new reference files,
-so region lookups and handler resolution read them from memory rather than making a database round
-trip per request. The snapshot is built at start-up; a background task reads the stored
-fingerprint every ``snapshot_check_seconds`` and, when the seed has loaded other data since,
-builds a new snapshot and swaps it in whole (readers keep the one they started with).
+so region lookups, handler resolution and search read them from memory rather than making a
+database round trip per request. The snapshot is built at start-up and replaced whole (readers
+keep the one they started with):
+
+- at once in the process that publishes or withdraws an item through the administration API,
+  after the request's transaction commits (``SnapshotRefreshDep``): its items and search index
+  are read again, the regions and departments kept;
+- in every process, by a background task that every ``snapshot_check_seconds`` reads the stored
+  fingerprint of the reference data (a new seed: everything is read again) and the token that
+  each publication or withdrawal replaces (the items are read again).
 """
 
 import asyncio
 import contextlib
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Annotated
 
 import structlog
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,6 +31,7 @@ from catalog_svc.items import repository as items_repository
 from catalog_svc.models import Department, Region
 from catalog_svc.reference import repository as reference_repository
 from catalog_svc.reference.departments import load_templates
+from catalog_svc.reference.items import load_prefill_resources
 from catalog_svc.search.index import IndexedItem, SearchIndex, SearchVocabulary
 from catalog_svc.search.segmenter import Segmenter, load_segmenter
 from catalog_svc.seed import DATASET_NAME
@@ -65,6 +73,12 @@ class CatalogSnapshot:
     items: dict[str, IndexedItem] = field(default_factory=dict)
     #: Items that exist but are not published (withdrawn ones), code → name.
     unpublished: dict[str, str] = field(default_factory=dict)
+    #: The token of the last publication or withdrawal the items were read after.
+    items_token: str | None = None
+    #: Every (department type, tier) some department has: what an item may be handled by.
+    department_kinds: frozenset[tuple[str, str]] = frozenset()
+    #: The data resources and fields a form field's ``x-prefill`` may name.
+    prefill_resources: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +86,7 @@ class _SearchTools:
     segmenter: Segmenter
     vocabulary: SearchVocabulary
     department_labels: Mapping[str, str]
+    prefill_resources: Mapping[str, frozenset[str]]
 
 
 def _indexed(row: dict[str, object]) -> IndexedItem:
@@ -134,14 +149,20 @@ async def _regions_and_departments(
     return regions, departments
 
 
-async def load_snapshot(session: AsyncSession, tools: _SearchTools) -> CatalogSnapshot:
-    """Read regions, departments and published items (plain column tuples, not ORM objects)
-    and build the search index in a worker thread."""
-    fingerprint = await reference_repository.loaded_fingerprint(session, DATASET_NAME)
-    regions, departments = await _regions_and_departments(session, fingerprint)
+@dataclass(frozen=True, slots=True)
+class _PublishedItems:
+    items: dict[str, IndexedItem]
+    unpublished: dict[str, str]
+    index: SearchIndex
+    token: str | None
+
+
+async def _published_items(session: AsyncSession, tools: _SearchTools) -> _PublishedItems:
+    """The published items (plain column tuples, not ORM objects), the codes and names of the
+    others, and the search index over the published ones, built in a worker thread."""
+    token = await items_repository.published_items_token(session)
     items = [_indexed(row) for row in await items_repository.published_for_index(session)]
     unpublished_rows = await session.execute(items_repository.UNPUBLISHED_NAMES)
-    unpublished: dict[str, str] = {row[0]: row[1] for row in unpublished_rows}
     index = await asyncio.to_thread(
         SearchIndex.build,
         items,
@@ -149,41 +170,119 @@ async def load_snapshot(session: AsyncSession, tools: _SearchTools) -> CatalogSn
         vocabulary=tools.vocabulary,
         department_labels=tools.department_labels,
     )
+    return _PublishedItems(
+        items={item.code: item for item in items},
+        unpublished={row[0]: row[1] for row in unpublished_rows},
+        index=index,
+        token=token,
+    )
+
+
+async def load_snapshot(session: AsyncSession, tools: _SearchTools) -> CatalogSnapshot:
+    """Read regions, departments and items, and build the search index."""
+    fingerprint = await reference_repository.loaded_fingerprint(session, DATASET_NAME)
+    regions, departments = await _regions_and_departments(session, fingerprint)
+    published = await _published_items(session, tools)
     return CatalogSnapshot(
         fingerprint=fingerprint,
         regions=regions,
         departments=departments,
-        index=index,
-        items={item.code: item for item in items},
-        unpublished=unpublished,
+        index=published.index,
+        items=published.items,
+        unpublished=published.unpublished,
+        items_token=published.token,
+        department_kinds=frozenset(
+            (department.type, department.tier) for department in departments.values()
+        ),
+        prefill_resources=tools.prefill_resources,
     )
 
 
 class CatalogHolder:
-    """Holds the current snapshot and replaces it when the stored fingerprint changes."""
+    """Holds the current snapshot and replaces it when the stored fingerprint or the published
+    items' token changes."""
 
     def __init__(self, snapshot: CatalogSnapshot, tools: _SearchTools) -> None:
         self.snapshot = snapshot
         self._tools = tools
+        # One reload at a time: the last to finish read after the others' commits.
+        self._lock = asyncio.Lock()
 
     async def refresh_if_changed(self, session: AsyncSession) -> bool:
-        """Load a new snapshot if the seed has loaded other reference data; whether it did."""
+        """Load a new snapshot if the seed has loaded other reference data, or only its items
+        if an administrator has published or withdrawn one since; whether it did."""
         stored = await reference_repository.loaded_fingerprint(session, DATASET_NAME)
-        if stored == self.snapshot.fingerprint:
+        if stored != self.snapshot.fingerprint:
+            async with self._lock:
+                self.snapshot = await load_snapshot(session, self._tools)
+            log.info(
+                "catalog_snapshot_reloaded",
+                regions=len(self.snapshot.regions),
+                departments=len(self.snapshot.departments),
+                items=len(self.snapshot.items),
+            )
+            return True
+        token = await items_repository.published_items_token(session)
+        if token == self.snapshot.items_token:
             return False
-        self.snapshot = await load_snapshot(session, self._tools)
-        log.info(
-            "catalog_snapshot_reloaded",
-            regions=len(self.snapshot.regions),
-            departments=len(self.snapshot.departments),
-            items=len(self.snapshot.items),
-        )
+        async with self._lock:
+            await self._replace_items(session)
         return True
+
+    async def reload_items(self, database: Database) -> None:
+        """Read the items again (after a publication or withdrawal has committed) and swap in
+        a snapshot with them and a new search index; regions and departments are kept."""
+        async with self._lock, database.sessionmaker() as session:
+            await self._replace_items(session)
+
+    async def _replace_items(self, session: AsyncSession) -> None:
+        published = await _published_items(session, self._tools)
+        self.snapshot = replace(
+            self.snapshot,
+            index=published.index,
+            items=published.items,
+            unpublished=published.unpublished,
+            items_token=published.token,
+        )
+        log.info("catalog_items_reloaded", items=len(published.items))
 
 
 def current_snapshot(request: Request) -> CatalogSnapshot:
     holder: CatalogHolder = request.app.state.catalog
     return holder.snapshot
+
+
+class SnapshotRefresh:
+    """Asked for by a request that publishes or withdraws an item; done once the request's
+    transaction has committed, before the answer is sent, so that the next read in this
+    process already sees the change."""
+
+    def __init__(self) -> None:
+        self.wanted = False
+
+    def after_commit(self) -> None:
+        self.wanted = True
+
+
+async def _refresh_after_commit(request: Request) -> AsyncIterator[SnapshotRefresh]:
+    # Declared on the router, this dependency is entered before the request's session and so
+    # left after it: after the commit. An error (the endpoint's or the commit's) is raised here
+    # at the yield and skips the reload.
+    refresh = SnapshotRefresh()
+    yield refresh
+    if not refresh.wanted:
+        return
+    holder: CatalogHolder = request.app.state.catalog
+    try:
+        await holder.reload_items(request.app.state.database)
+    except Exception:  # committed already: the watch reloads at its next check
+        log.exception("catalog_items_reload_failed")
+
+
+#: Router dependency of every route that may publish or withdraw (``dependencies=[...]``, so
+#: that it is entered before the session) and parameter of those that do (the same object).
+SnapshotRefreshDepends = Depends(_refresh_after_commit, scope="function")
+SnapshotRefreshDep = Annotated[SnapshotRefresh, SnapshotRefreshDepends]
 
 
 async def _watch(holder: CatalogHolder, database: Database, every: float) -> None:
@@ -206,6 +305,7 @@ async def catalog_snapshot(app: FastAPI) -> AsyncIterator[None]:
         segmenter=await asyncio.to_thread(load_segmenter, settings.var_dir),
         vocabulary=SearchVocabulary.load(settings.data_dir),
         department_labels=load_templates(settings.data_dir).type_labels,
+        prefill_resources=load_prefill_resources(settings.data_dir),
     )
     async with database.sessionmaker() as session:
         holder = CatalogHolder(await load_snapshot(session, tools), tools)

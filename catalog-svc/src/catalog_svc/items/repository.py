@@ -1,12 +1,28 @@
 """Every query catalog-svc makes about service items."""
 
 import datetime as dt
+import secrets
 from typing import Any
 
 from sqlalchemy import and_, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from catalog_svc.models import ServiceItem
+from catalog_svc.models import ReferenceDataset, ServiceItem
+from servicekit.db import utcnow
+
+#: The ``reference_dataset`` row whose token every publication or withdrawal replaces.
+PUBLISHED_ITEMS_TOKEN = "published_items"
+
+
+def insert_statement(session: AsyncSession, table: Any) -> Any:
+    """An INSERT with the backend's ``ON CONFLICT`` clause available (both spell it alike)."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    raise RuntimeError(f"catalog-svc runs on PostgreSQL or SQLite, not {dialect}")
 
 
 async def get(session: AsyncSession, code: str) -> ServiceItem | None:
@@ -62,3 +78,25 @@ async def published_for_index(session: AsyncSession) -> list[dict[str, Any]]:
     query = select(*INDEXED_COLUMNS).where(ServiceItem.status == "published")
     rows = await session.execute(query.order_by(ServiceItem.code))
     return [dict(row._mapping) for row in rows]
+
+
+async def published_items_token(session: AsyncSession) -> str | None:
+    token: str | None = await session.scalar(
+        select(ReferenceDataset.fingerprint).where(ReferenceDataset.name == PUBLISHED_ITEMS_TOKEN)
+    )
+    return token
+
+
+async def replace_published_items_token(session: AsyncSession) -> None:
+    """A new token: every process's snapshot reads the items again at its next check. One
+    upsert, so that two publications at once both succeed (the later write wins; either token
+    differs from what the snapshots hold)."""
+    token, now = secrets.token_hex(16), utcnow()
+    statement = insert_statement(session, ReferenceDataset).values(
+        name=PUBLISHED_ITEMS_TOKEN, fingerprint=token, loaded_at=now
+    )
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["name"], set_={"fingerprint": token, "loaded_at": now}
+        )
+    )

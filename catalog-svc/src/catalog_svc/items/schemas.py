@@ -6,6 +6,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from catalog_svc.departments.schemas import DepartmentRead, Tier
+from catalog_svc.models import ServiceItem
+from catalog_svc.reference.items import visits_value
 
 Subject = Literal["person", "enterprise"]
 ProcessingMode = Literal["instant", "review"]
@@ -58,6 +60,35 @@ class ItemRead(BaseModel):
     status: Literal["published", "withdrawn"]
 
 
+def item_read(item: ServiceItem) -> ItemRead:
+    """The public document of an item."""
+    return ItemRead.model_validate(
+        {
+            "code": item.code,
+            "name": item.name,
+            "aliases": item.aliases,
+            "keywords": item.keywords,
+            "department_type": item.department_type,
+            "handling_tier": item.handling_tier,
+            "subject": item.subject,
+            "topics": item.topics,
+            "processing_mode": item.processing_mode,
+            "min_loa": item.min_loa,
+            "visits": visits_value(item.visits),
+            "legal_working_days": item.legal_working_days,
+            "promised_working_days": item.promised_working_days,
+            "fee": item.fee,
+            "materials": item.materials,
+            "form_schema": item.form_schema,
+            "offered_in": item.offered_in,
+            "illustrative": item.illustrative,
+            "notes": item.notes,
+            "version": item.version,
+            "status": item.status,
+        }
+    )
+
+
 class HandlerRead(BaseModel):
     item_code: str
     region_code: str = Field(description="The applicant's region, in official form")
@@ -78,6 +109,31 @@ class ItemSummary(BaseModel):
     processing_mode: ProcessingMode
     min_loa: int
     score: float | None = Field(description="Relevance to the query; null when browsing")
+
+
+class SearchQuery(BaseModel):
+    """The query of ``GET /catalog/v1/items``: a search with filters, or the change feed.
+    Other parameters are ignored, as FastAPI ignores them."""
+
+    q: str = Field(
+        default="",
+        max_length=100,
+        description="Words, a question (身份证丢了), pinyin (sfzgs, gongjijin); "
+        "empty: every item, by code",
+    )
+    region: str | None = Field(
+        default=None, max_length=32, description="Only items some department serves in this region"
+    )
+    subject: Subject | None = None
+    department_type: str | None = Field(default=None, max_length=48)
+    tier: Tier | None = None
+    limit: int | None = Field(default=None, ge=1)
+    cursor: str | None = Field(default=None, max_length=300)
+    changed_since: dt.datetime | None = Field(
+        default=None,
+        description="The change feed instead of a search: items changed (published or "
+        "withdrawn) after this time (ISO 8601; naive: UTC), oldest first",
+    )
 
 
 class ItemChange(BaseModel):

@@ -242,6 +242,19 @@ def _item(
     )
 
 
+def _prefill_resources(document: Mapping[str, Any]) -> dict[str, frozenset[str]]:
+    return {
+        resource: frozenset(fields)
+        for resource, fields in document.get("prefill_resources", {}).items()
+    }
+
+
+def load_prefill_resources(data_dir: Path) -> dict[str, frozenset[str]]:
+    """The data resources, and their fields, that a form field's ``x-prefill`` may name."""
+    with (data_dir / ITEMS_FILE).open("rb") as handle:
+        return _prefill_resources(tomllib.load(handle))
+
+
 def load_items(
     data_dir: Path, *, offered: Set[tuple[str, str]], region_codes: Set[str]
 ) -> list[ItemRecord]:
@@ -255,10 +268,7 @@ def load_items(
             with path.open("rb") as handle:
                 entries += tomllib.load(handle).get("items", [])
     shared_fields: dict[str, Any] = document.get("fields", {})
-    prefill_resources = {
-        resource: frozenset(fields)
-        for resource, fields in document.get("prefill_resources", {}).items()
-    }
+    prefill_resources = _prefill_resources(document)
     items = [
         _item(
             entry,

@@ -1,0 +1,243 @@
+"""HTTP endpoints of item administration (staff tokens of catalog administrators): parse,
+authorise, delegate, shape.
+
+Every answer carries ``Cache-Control: no-store``: drafts and audit trails are for the
+administrators of the item, never for a shared cache.
+"""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from pydantic import BaseModel
+
+from catalog_svc.admin import auth, preconditions, service
+from catalog_svc.admin.auth import Administrator
+from catalog_svc.admin.schemas import (
+    AuditPage,
+    DraftRead,
+    ItemChanges,
+    ItemCreate,
+    VersionPage,
+)
+from catalog_svc.items.schemas import ItemRead, item_read
+from catalog_svc.settings import CatalogSettings
+from catalog_svc.snapshot import SnapshotRefreshDep, SnapshotRefreshDepends, current_snapshot
+from servicekit.auth import PrincipalDep
+from servicekit.db import SessionDep, utcnow
+from servicekit.problems import PROBLEM_JSON
+
+router = APIRouter(
+    prefix="/catalog/v1/admin/items",
+    tags=["administration"],
+    # Entered before each route's session, so that a publication reaches the in-memory
+    # snapshot after its commit (see snapshot.SnapshotRefresh).
+    dependencies=[SnapshotRefreshDepends],
+)
+
+
+def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return {
+        status: {
+            "description": "A problem (RFC 9457) with a stable `code`",
+            "content": {PROBLEM_JSON: {}},
+        }
+        for status in statuses
+    }
+
+
+async def _administrator(principal: PrincipalDep, request: Request) -> Administrator:
+    # A dependency, so that the caller is refused before the body is even read.
+    return auth.administrator(principal, current_snapshot(request))
+
+
+AdministratorDep = Annotated[Administrator, Depends(_administrator)]
+IfMatch = Annotated[str | None, Header(description="Required: the draft's ETag, as last read")]
+Limit = Annotated[int | None, Query(ge=1, description="At most this many per page")]
+Cursor = Annotated[str | None, Query(max_length=300)]
+
+
+def _answer(body: BaseModel, *, status: int = 200, **headers: str) -> Response:
+    return Response(
+        body.model_dump_json().encode(),
+        status_code=status,
+        media_type="application/json",
+        headers={"Cache-Control": "no-store", **headers},
+    )
+
+
+def _draft_answer(draft: DraftRead, *, status: int = 200, **headers: str) -> Response:
+    etag = preconditions.draft_etag(draft.based_on_version, draft.revision)
+    return _answer(draft, status=status, ETag=etag, **headers)
+
+
+def _limit(request: Request, limit: int | None) -> int:
+    settings: CatalogSettings = request.app.state.settings
+    return min(limit or settings.admin_default_limit, settings.admin_max_limit)
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=DraftRead,
+    responses=_problems(400, 401, 403, 409, 422),
+)
+async def create_item(
+    payload: ItemCreate,
+    by: AdministratorDep,
+    session: SessionDep,
+    request: Request,
+    idempotency_key: Annotated[
+        str | None,
+        Header(description="Required: a fresh unique key per new item, reused on retries"),
+    ] = None,
+) -> Response:
+    """Create an item of your department type and tier: a draft of its version 1, invisible
+    to the public reads until published. A retry with the same Idempotency-Key and body answers
+    the same draft (with ``Idempotency-Replayed: true``)."""
+    key = preconditions.idempotency_key(idempotency_key)
+    creation = await service.create_item(
+        session,
+        snapshot=current_snapshot(request),
+        by=by,
+        payload=payload,
+        idempotency_key=key,
+        now=utcnow(),
+    )
+    headers = {"Location": f"/catalog/v1/admin/items/{creation.draft.code}/draft"}
+    if creation.replayed:
+        headers["Idempotency-Replayed"] = "true"
+    return _draft_answer(creation.draft, status=201, **headers)
+
+
+@router.get("/{code}/draft", response_model=DraftRead, responses=_problems(401, 403, 404))
+async def get_draft(code: str, by: AdministratorDep, session: SessionDep) -> Response:
+    """The item's open draft, with its ETag for the next edit or the publication."""
+    draft = await service.draft_of(session, by=by, code=code)
+    return _draft_answer(service.draft_view(draft))
+
+
+@router.post(
+    "/{code}/draft",
+    status_code=201,
+    response_model=DraftRead,
+    responses={
+        **_problems(401, 403, 404),
+        200: {"description": "A draft was open already: that one"},
+    },
+)
+async def open_draft(code: str, by: AdministratorDep, session: SessionDep) -> Response:
+    """Open a draft of a published (or withdrawn) item, a copy of its current version; when
+    one is open already, answer that one (200)."""
+    draft, opened = await service.open_draft(session, by=by, code=code, now=utcnow())
+    return _draft_answer(service.draft_view(draft), status=201 if opened else 200)
+
+
+@router.patch(
+    "/{code}/draft",
+    response_model=DraftRead,
+    responses=_problems(401, 403, 404, 412, 422, 428),
+)
+async def edit_draft(
+    code: str,
+    changes: ItemChanges,
+    by: AdministratorDep,
+    session: SessionDep,
+    request: Request,
+    if_match: IfMatch = None,
+) -> Response:
+    """Change the draft you read: each member given replaces the draft's (a form is replaced
+    whole). The result must still be of your department type and tier, and valid."""
+    draft = await service.edit_draft(
+        session,
+        snapshot=current_snapshot(request),
+        by=by,
+        code=code,
+        changes=changes.given(),
+        if_match=if_match,
+        now=utcnow(),
+    )
+    return _draft_answer(service.draft_view(draft))
+
+
+@router.post(
+    "/{code}/publish",
+    response_model=ItemRead,
+    responses=_problems(401, 403, 404, 412, 422, 428),
+)
+async def publish_draft(
+    code: str,
+    refresh: SnapshotRefreshDep,
+    by: AdministratorDep,
+    session: SessionDep,
+    request: Request,
+    if_match: IfMatch = None,
+) -> Response:
+    """Publish the draft you read as the item's next version. The public reads keep serving
+    the version before until this commits; from then on the item document, search, handler
+    resolution and the change feed show the new one."""
+    item = await service.publish_draft(
+        session,
+        snapshot=current_snapshot(request),
+        by=by,
+        code=code,
+        if_match=if_match,
+        now=utcnow(),
+    )
+    refresh.after_commit()
+    return _answer(item_read(item), Location=f"/catalog/v1/items/{code}")
+
+
+@router.post(
+    "/{code}/withdraw",
+    response_model=ItemRead,
+    responses=_problems(401, 403, 404, 409),
+)
+async def withdraw_item(
+    code: str, refresh: SnapshotRefreshDep, by: AdministratorDep, session: SessionDep
+) -> Response:
+    """Withdraw a published item: search and handler resolution stop offering it and the
+    change feed lists it; its code stays. Publishing a draft offers it again."""
+    item = await service.withdraw_item(session, by=by, code=code, now=utcnow())
+    refresh.after_commit()
+    return _answer(item_read(item), Location=f"/catalog/v1/items/{code}")
+
+
+@router.get(
+    "/{code}/versions",
+    response_model=VersionPage,
+    responses=_problems(401, 403, 404, 422),
+)
+async def list_versions(
+    code: str,
+    by: AdministratorDep,
+    session: SessionDep,
+    request: Request,
+    limit: Limit = None,
+    cursor: Cursor = None,
+) -> Response:
+    """The item's published versions, newest first."""
+    entries, next_cursor = await service.versions(
+        session, by=by, code=code, limit=_limit(request, limit), cursor=cursor
+    )
+    return _answer(VersionPage(items=entries, next_cursor=next_cursor))
+
+
+@router.get(
+    "/{code}/audit",
+    response_model=AuditPage,
+    responses=_problems(401, 403, 404, 422),
+)
+async def list_audit_entries(
+    code: str,
+    by: AdministratorDep,
+    session: SessionDep,
+    request: Request,
+    limit: Limit = None,
+    cursor: Cursor = None,
+) -> Response:
+    """Who created, edited, published or withdrew the item, when, on which version, and what
+    changed; newest first."""
+    entries, next_cursor = await service.audit_trail(
+        session, by=by, code=code, limit=_limit(request, limit), cursor=cursor
+    )
+    return _answer(AuditPage(items=entries, next_cursor=next_cursor))

@@ -1,0 +1,216 @@
+"""What the administration API takes and gives: an item as administrators write it (every field
+of the public item but its code, version and status), drafts, published versions and the audit
+trail."""
+
+import datetime as dt
+import uuid
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from catalog_svc.departments.schemas import Tier
+from catalog_svc.items.schemas import ProcessingMode, Subject
+
+Visits = Literal[0, 1, "on_site"]
+#: The fields an item may mark as illustrative (figures nobody has checked).
+IllustrativeField = Literal[
+    "department_type",
+    "handling_tier",
+    "visits",
+    "legal_working_days",
+    "promised_working_days",
+    "fee",
+    "materials",
+]
+Word = Annotated[str, Field(min_length=1, max_length=64)]
+WorkingDays = Annotated[int, Field(ge=0, le=365)]
+AuditAction = Literal["created", "draft_opened", "edited", "published", "withdrawn"]
+
+#: How deeply a form may nest objects and arrays: a form is a page of fields, and checking a
+#: JSON Schema (and writing one back) recurses over it, which a few hundred levels exhaust.
+FORM_MAX_DEPTH = 32
+
+
+def _shallow(document: dict[str, Any]) -> dict[str, Any]:
+    stack: list[tuple[Any, int]] = [(document, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, Mapping | list):
+            if depth > FORM_MAX_DEPTH:
+                raise PydanticCustomError(
+                    "form_too_deep",
+                    "a form nests at most {limit} levels of objects and arrays",
+                    {"limit": FORM_MAX_DEPTH},
+                )
+            children = node.values() if isinstance(node, Mapping) else node
+            stack.extend((child, depth + 1) for child in children)
+    return document
+
+
+FormSchema = Annotated[dict[str, Any], AfterValidator(_shallow)]
+
+
+class FeeWrite(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    free: bool
+    amount_cny: str | None = Field(
+        default=None, pattern=r"^[0-9]{1,7}\.[0-9]{2}$", description="e.g. '20.00'"
+    )
+    basis: str | None = Field(default=None, max_length=500)
+
+
+class MaterialWrite(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=128)
+    required: bool
+    provided_as: Literal["data_sharing", "upload", "paper"]
+    note: str | None = Field(default=None, max_length=500)
+
+
+class ItemContent(BaseModel):
+    """An item as administrators write it: what the public item says, but its code, version
+    and status."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=128)
+    aliases: list[Word] = Field(default_factory=list, max_length=30)
+    keywords: list[Word] = Field(default_factory=list, max_length=30)
+    department_type: str = Field(min_length=1, max_length=48)
+    handling_tier: Tier
+    subject: Subject
+    topics: list[Word] = Field(default_factory=list, max_length=10)
+    visits: Visits = Field(
+        description="0: nothing to attend; 1: at most one visit; on_site: done at the counter"
+    )
+    processing_mode: ProcessingMode
+    min_loa: int = Field(ge=1, le=3, description="1 password, 2 real name, 3 face")
+    legal_working_days: WorkingDays | None = None
+    promised_working_days: WorkingDays | None = Field(
+        default=None, description="At most legal_working_days"
+    )
+    fee: FeeWrite
+    materials: list[MaterialWrite] = Field(default_factory=list, max_length=50)
+    form_schema: FormSchema = Field(
+        description="JSON Schema (2020-12) of an object; a field's x-prefill is "
+        '{"resource": ..., "field": ...}, a data resource field that can fill it'
+    )
+    offered_in: list[str] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Official codes of current regions the item is listed in; empty: everywhere",
+    )
+    illustrative: list[IllustrativeField] = Field(default_factory=list)
+    notes: str | None = Field(default=None, max_length=4000)
+
+
+class ItemCreate(ItemContent):
+    code: str = Field(
+        min_length=1,
+        max_length=200,
+        description="<department type>.<slug>, lower-case ASCII, at most 64 characters; the "
+        "department type is the item's; never changes, never reused",
+    )
+
+
+#: The fields of an item that may be null; a change may not set any other one to null.
+_NULLABLE = frozenset({"legal_working_days", "promised_working_days", "notes"})
+
+
+class ItemChanges(BaseModel):
+    """Changes to a draft: each member given replaces the draft's (nested objects, such as the
+    form, are replaced whole); members not given stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=128)
+    aliases: list[Word] | None = Field(default=None, max_length=30)
+    keywords: list[Word] | None = Field(default=None, max_length=30)
+    department_type: str | None = Field(default=None, min_length=1, max_length=48)
+    handling_tier: Tier | None = None
+    subject: Subject | None = None
+    topics: list[Word] | None = Field(default=None, max_length=10)
+    visits: Visits | None = None
+    processing_mode: ProcessingMode | None = None
+    min_loa: int | None = Field(default=None, ge=1, le=3)
+    legal_working_days: WorkingDays | None = None
+    promised_working_days: WorkingDays | None = None
+    fee: FeeWrite | None = None
+    materials: list[MaterialWrite] | None = Field(default=None, max_length=50)
+    form_schema: FormSchema | None = None
+    offered_in: list[str] | None = Field(default=None, max_length=100)
+    illustrative: list[IllustrativeField] | None = None
+    notes: str | None = Field(default=None, max_length=4000)
+
+    @field_validator("*")
+    @classmethod
+    def _null_only_where_allowed(cls, value: object, info: ValidationInfo) -> object:
+        # Runs for members given only (defaults are not validated): an explicit null.
+        if value is None and info.field_name not in _NULLABLE:
+            raise PydanticCustomError("null_not_allowed", "this field cannot be null")
+        return value
+
+    def given(self) -> dict[str, Any]:
+        """The members given, as JSON values."""
+        return self.model_dump(mode="json", exclude_unset=True)
+
+
+class Editor(BaseModel):
+    sub: str
+    dept: str | None
+
+
+class DraftRead(BaseModel):
+    code: str
+    version: int = Field(description="The version publishing the draft makes")
+    based_on_version: int | None = Field(
+        description="The published version the draft was opened from; null for a new item"
+    )
+    revision: int = Field(description="Counts the draft's edits; with the version, its ETag")
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    updated_by: Editor
+    item: ItemContent
+
+
+class VersionRead(BaseModel):
+    version: int
+    published_at: dt.datetime
+    published_by: Editor | None = Field(description="null: loaded by the seed from the files")
+    item: ItemContent
+
+
+class VersionPage(BaseModel):
+    """Published versions, newest first."""
+
+    items: list[VersionRead]
+    next_cursor: str | None
+
+
+class AuditEntryRead(BaseModel):
+    id: uuid.UUID
+    item_code: str
+    action: AuditAction
+    version: int = Field(description="The version acted on (a draft: the one it will make)")
+    at: dt.datetime
+    actor: Editor
+    changed_fields: list[str]
+    changes: dict[str, dict[str, Any]] = Field(description='Field → {"from": before, "to": after}')
+
+
+class AuditPage(BaseModel):
+    """The audit trail of an item, newest first."""
+
+    items: list[AuditEntryRead]
+    next_cursor: str | None

@@ -1,0 +1,572 @@
+"""The rules of item administration: creating an item (a draft of version 1), opening a draft
+of a published item, editing it, publishing it as the item's next version, withdrawing an item;
+each within the administrator's scope, each recorded in the audit trail.
+
+The public reads serve ``service_item``, the published version, until a publication replaces it;
+drafts live in ``service_item_draft`` and no public read sees them. A publication or withdrawal
+replaces the published-items token, after which every process's snapshot reads the items again
+(the publishing process at once, see ``snapshot.SnapshotRefresh``).
+"""
+
+import datetime as dt
+import hashlib
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from catalog_svc.admin import preconditions, repository, validation
+from catalog_svc.admin.auth import Administrator
+from catalog_svc.admin.schemas import (
+    AuditEntryRead,
+    DraftRead,
+    Editor,
+    ItemContent,
+    ItemCreate,
+    VersionRead,
+)
+from catalog_svc.items import repository as items_repository
+from catalog_svc.items.service import ItemNotFound
+from catalog_svc.models import ServiceItem, ServiceItemDraft
+from catalog_svc.pagination import InvalidCursor, decode_cursor, encode_cursor
+from catalog_svc.reference.items import visits_value
+from catalog_svc.seed import ADMINISTERED
+from catalog_svc.snapshot import CatalogSnapshot
+from servicekit.problems import Conflict, DomainError, NotFound
+
+
+class DraftNotFound(NotFound):
+    code = "draft_not_found"
+    title = "The item has no open draft"
+
+
+class ItemCodeTaken(Conflict):
+    code = "item_code_taken"
+    title = "An item with this code exists (codes are never reused)"
+
+
+class ItemAlreadyWithdrawn(Conflict):
+    code = "item_already_withdrawn"
+    title = "The item is withdrawn already"
+
+
+class IdempotencyKeyReused(DomainError):
+    status = 422
+    code = "idempotency_key_reused"
+    title = "This Idempotency-Key was used with a different request"
+
+
+class IdempotencyRequestInProgress(Conflict):
+    code = "idempotency_request_in_progress"
+    title = "A request with this Idempotency-Key is still being processed"
+
+
+# --- documents ---------------------------------------------------------------------------------
+
+
+def published_content(item: ServiceItem) -> dict[str, Any]:
+    """The published item as administrators write it (the JSON a draft and a version hold),
+    with every member written out (a fee's absent amount as null), so that comparing it with
+    a draft shows only real changes."""
+    return _content(_published_document(item)).model_dump(mode="json")
+
+
+def _published_document(item: ServiceItem) -> dict[str, Any]:
+    return {
+        "name": item.name,
+        "aliases": list(item.aliases),
+        "keywords": list(item.keywords),
+        "department_type": item.department_type,
+        "handling_tier": item.handling_tier,
+        "subject": item.subject,
+        "topics": list(item.topics),
+        "visits": visits_value(item.visits),
+        "processing_mode": item.processing_mode,
+        "min_loa": item.min_loa,
+        "legal_working_days": item.legal_working_days,
+        "promised_working_days": item.promised_working_days,
+        "fee": dict(item.fee),
+        "materials": [dict(material) for material in item.materials],
+        "form_schema": item.form_schema,
+        "offered_in": list(item.offered_in),
+        "illustrative": list(item.illustrative),
+        "notes": item.notes,
+    }
+
+
+def _published_columns(content: ItemContent) -> dict[str, Any]:
+    """The ``service_item`` columns of an item's content."""
+    document = content.model_dump(mode="json")
+    document["visits"] = str(document["visits"])
+    return document
+
+
+def _content(document: Mapping[str, Any]) -> ItemContent:
+    """A stored document read back. Documents were checked when written; one that no longer
+    passes (written before a rule tightened) is refused as the item's problem, not a crash."""
+    try:
+        return ItemContent.model_validate(document)
+    except ValidationError as exc:
+        raise validation.invalid_item(
+            [
+                validation.FieldProblem(
+                    "body." + ".".join(str(part) for part in error["loc"]),
+                    error["msg"],
+                    error["type"],
+                )
+                for error in exc.errors()
+            ]
+        ) from exc
+
+
+def changes_between(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
+    """Field → {"from", "to"}, for the fields whose values differ."""
+    return {
+        field: {"from": before.get(field), "to": after.get(field)}
+        for field in sorted(before.keys() | after.keys())
+        if before.get(field) != after.get(field)
+    }
+
+
+def draft_version(draft: ServiceItemDraft) -> int:
+    return (draft.based_on_version or 0) + 1
+
+
+def draft_etag(draft: ServiceItemDraft) -> str:
+    return preconditions.draft_etag(draft.based_on_version, draft.revision)
+
+
+def draft_view(draft: ServiceItemDraft) -> DraftRead:
+    return DraftRead(
+        code=draft.code,
+        version=draft_version(draft),
+        based_on_version=draft.based_on_version,
+        revision=draft.revision,
+        created_at=draft.created_at,
+        updated_at=draft.updated_at,
+        updated_by=Editor(sub=draft.updated_by, dept=draft.updated_by_dept),
+        item=_content(draft.content),
+    )
+
+
+async def _audit(
+    session: AsyncSession,
+    by: Administrator,
+    *,
+    code: str,
+    action: str,
+    version: int,
+    changes: dict[str, Any],
+    now: dt.datetime,
+) -> None:
+    await repository.add_audit_entry(
+        session, code=code, action=action, version=version, by=by, at=now, changes=changes
+    )
+
+
+async def _check(
+    session: AsyncSession,
+    snapshot: CatalogSnapshot,
+    *,
+    code: str,
+    content: ItemContent,
+    problems: list[validation.FieldProblem] | None = None,
+) -> None:
+    """Refuse the item, listing every rule it breaks (``problems``: those found already)."""
+    problems = [*(problems or []), *validation.item_problems(content, snapshot)]
+    if await repository.name_in_use(session, content.name, other_than=code):
+        problems.append(
+            validation.FieldProblem(
+                "body.name", f"another item is named {content.name!r}", "name_taken"
+            )
+        )
+    if problems:
+        raise validation.invalid_item(problems)
+
+
+# --- creation ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Creation:
+    draft: DraftRead
+    #: The answer is the one stored for an earlier request with the same key.
+    replayed: bool
+
+
+def request_hash(payload: ItemCreate) -> str:
+    """A digest of the request as understood (so key order and spacing do not matter)."""
+    canonical = json.dumps(
+        payload.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _replay(answer_status: int | None, body: dict[str, Any] | None) -> Creation:
+    if body is None or answer_status is None:
+        # A claim is committed together with its answer; this guards the invariant.
+        raise IdempotencyRequestInProgress("retry in a moment")
+    return Creation(draft=DraftRead.model_validate(body), replayed=True)
+
+
+async def create_item(
+    session: AsyncSession,
+    *,
+    snapshot: CatalogSnapshot,
+    by: Administrator,
+    payload: ItemCreate,
+    idempotency_key: str,
+    now: dt.datetime,
+) -> Creation:
+    """A new item, as a draft of its version 1: nothing public until it is published."""
+    digest = request_hash(payload)
+    earlier = await repository.creation_key(session, actor=by.sub, key=idempotency_key)
+    if earlier is not None:
+        if earlier.request_hash != digest:
+            raise IdempotencyKeyReused("send a new key for a different request")
+        return _replay(earlier.response_status, earlier.response_body)
+
+    content = ItemContent.model_validate(payload.model_dump(exclude={"code"}))
+    by.scope.require(
+        item_code=payload.code,
+        department_type=content.department_type,
+        tier=content.handling_tier,
+    )
+    await _check(
+        session,
+        snapshot,
+        code=payload.code,
+        content=content,
+        problems=validation.code_problems(payload.code, content.department_type),
+    )
+    if (
+        await items_repository.get(session, payload.code) is not None
+        or await repository.draft(session, payload.code) is not None
+    ):
+        raise ItemCodeTaken(f"{payload.code} exists; choose another code", item_code=payload.code)
+
+    # The first write: from here on the database decides between concurrent twins.
+    record_id = await repository.claim_creation_key(
+        session, actor=by.sub, key=idempotency_key, request_hash=digest, now=now
+    )
+    if record_id is None:
+        winner = await repository.creation_key(session, actor=by.sub, key=idempotency_key)
+        if winner is None:
+            raise IdempotencyRequestInProgress("retry in a moment")
+        if winner.request_hash != digest:
+            raise IdempotencyKeyReused("send a new key for a different request")
+        return _replay(winner.response_status, winner.response_body)
+
+    document = content.model_dump(mode="json")
+    draft = await repository.insert_draft(
+        session, code=payload.code, based_on_version=None, content=document, by=by, now=now
+    )
+    if draft is None:
+        raise ItemCodeTaken(f"{payload.code} exists; choose another code", item_code=payload.code)
+    await _audit(
+        session,
+        by,
+        code=payload.code,
+        action="created",
+        version=1,
+        changes=changes_between({}, document),
+        now=now,
+    )
+    view = draft_view(draft)
+    await repository.record_creation_answer(
+        session, record_id, status=201, body=view.model_dump(mode="json")
+    )
+    return Creation(draft=view, replayed=False)
+
+
+# --- drafts ------------------------------------------------------------------------------------
+
+
+async def _draft_in_scope(session: AsyncSession, by: Administrator, code: str) -> ServiceItemDraft:
+    draft = await repository.draft(session, code)
+    if draft is None:
+        if await items_repository.get(session, code) is None:
+            raise ItemNotFound(f"no service item has code {code!r}", item_code=code)
+        raise DraftNotFound(f"{code} has no open draft: open one (POST …/draft)", item_code=code)
+    by.scope.require(
+        item_code=code,
+        department_type=draft.content["department_type"],
+        tier=draft.content["handling_tier"],
+    )
+    return draft
+
+
+async def draft_of(session: AsyncSession, *, by: Administrator, code: str) -> ServiceItemDraft:
+    return await _draft_in_scope(session, by, code)
+
+
+async def open_draft(
+    session: AsyncSession, *, by: Administrator, code: str, now: dt.datetime
+) -> tuple[ServiceItemDraft, bool]:
+    """The item's draft, opened now as a copy of the published version unless one is open;
+    whether it was opened now."""
+    if await repository.draft(session, code) is not None:
+        return await _draft_in_scope(session, by, code), False
+    item = await repository.item(session, code)
+    if item is None:
+        raise ItemNotFound(f"no service item has code {code!r}", item_code=code)
+    by.scope.require(item_code=code, department_type=item.department_type, tier=item.handling_tier)
+    opened = await repository.insert_draft(
+        session,
+        code=code,
+        based_on_version=item.version,
+        content=published_content(item),
+        by=by,
+        now=now,
+    )
+    if opened is None:  # another request opened one meanwhile
+        return await _draft_in_scope(session, by, code), False
+    await _audit(
+        session,
+        by,
+        code=code,
+        action="draft_opened",
+        version=draft_version(opened),
+        changes={},
+        now=now,
+    )
+    return opened, True
+
+
+async def edit_draft(
+    session: AsyncSession,
+    *,
+    snapshot: CatalogSnapshot,
+    by: Administrator,
+    code: str,
+    changes: dict[str, Any],
+    if_match: str | None,
+    now: dt.datetime,
+) -> ServiceItemDraft:
+    """Apply the changes to the draft the client read (``If-Match``): each member given replaces
+    the draft's; the result must still be the administrator's to keep, and valid."""
+    draft = await _draft_in_scope(session, by, code)
+    preconditions.require_match(if_match, draft_etag(draft))
+    before = _content(draft.content).model_dump(mode="json")
+    content = _content({**before, **changes})
+    by.scope.require(
+        item_code=code, department_type=content.department_type, tier=content.handling_tier
+    )
+    await _check(session, snapshot, code=code, content=content)
+    after = content.model_dump(mode="json")
+    changed = changes_between(before, after)
+    if not changed:
+        return draft
+    edited = await repository.update_draft(
+        session, code=code, read_revision=draft.revision, content=after, by=by, now=now
+    )
+    if edited is None:
+        raise preconditions.PreconditionFailed("the draft changed while this edit was made")
+    await _audit(
+        session,
+        by,
+        code=code,
+        action="edited",
+        version=draft_version(draft),
+        changes=changed,
+        now=now,
+    )
+    return edited
+
+
+# --- publication and withdrawal ------------------------------------------------------------------
+
+
+async def publish_draft(
+    session: AsyncSession,
+    *,
+    snapshot: CatalogSnapshot,
+    by: Administrator,
+    code: str,
+    if_match: str | None,
+    now: dt.datetime,
+) -> ServiceItem:
+    """Publish the draft the client read (``If-Match``) as the item's next version: the public
+    reads, search and the change feed show it from the commit on."""
+    draft = await _draft_in_scope(session, by, code)
+    preconditions.require_match(if_match, draft_etag(draft))
+    content = _content(draft.content)
+    # Checked again: the catalogue (departments, regions) may have changed since the edit.
+    await _check(session, snapshot, code=code, content=content)
+    if not await repository.delete_draft(session, code=code, read_revision=draft.revision):
+        raise preconditions.PreconditionFailed("the draft changed while it was being published")
+
+    current = await repository.item(session, code)
+    after = content.model_dump(mode="json")
+    before: dict[str, Any] = {}
+    previous_status = current.status if current is not None else None
+    if current is not None:
+        before = published_content(current)
+        if not await repository.version_recorded(session, code, current.version):
+            # The version the seed loaded, kept before it is replaced.
+            await repository.record_version(
+                session,
+                code=code,
+                version=current.version,
+                content=before,
+                published_at=current.changed_at or now,
+                by=None,
+            )
+    version = current.version + 1 if current is not None else 1
+    await repository.record_version(
+        session, code=code, version=version, content=after, published_at=now, by=by
+    )
+    columns = {
+        **_published_columns(content),
+        "version": version,
+        "status": "published",
+        "changed_at": now,
+        "maintained_by": ADMINISTERED,
+    }
+    if current is None:
+        current = ServiceItem(code=code, **columns)
+        session.add(current)
+    else:
+        for name, value in columns.items():
+            setattr(current, name, value)
+    await session.flush()
+    await items_repository.replace_published_items_token(session)
+    changed = changes_between(before, after)
+    if previous_status != "published":
+        changed["status"] = {"from": previous_status, "to": "published"}
+    await _audit(
+        session, by, code=code, action="published", version=version, changes=changed, now=now
+    )
+    return current
+
+
+async def withdraw_item(
+    session: AsyncSession, *, by: Administrator, code: str, now: dt.datetime
+) -> ServiceItem:
+    """Withdraw a published item: search and handler resolution stop offering it, the change
+    feed lists it; its code stays (cases and ratings keep it)."""
+    item = await repository.item(session, code)
+    if item is None:
+        raise ItemNotFound(f"no service item has code {code!r}", item_code=code)
+    by.scope.require(item_code=code, department_type=item.department_type, tier=item.handling_tier)
+    withdrawn = await repository.withdraw(session, code=code, now=now)
+    if withdrawn is None:
+        raise ItemAlreadyWithdrawn(f"{code} is withdrawn already", item_code=code)
+    await items_repository.replace_published_items_token(session)
+    await _audit(
+        session,
+        by,
+        code=code,
+        action="withdrawn",
+        version=item.version,
+        changes={"status": {"from": "published", "to": "withdrawn"}},
+        now=now,
+    )
+    return withdrawn
+
+
+# --- history -----------------------------------------------------------------------------------
+
+
+async def _history_in_scope(
+    session: AsyncSession, by: Administrator, code: str
+) -> ServiceItem | None:
+    """The published item (None: only a draft so far), once the administrator is found to keep
+    the item or its draft."""
+    item = await repository.item(session, code)
+    draft = await repository.draft(session, code)
+    kinds = []
+    if item is not None:
+        kinds.append((item.department_type, item.handling_tier))
+    if draft is not None:
+        kinds.append((draft.content["department_type"], draft.content["handling_tier"]))
+    if not kinds:
+        raise ItemNotFound(f"no service item has code {code!r}", item_code=code)
+    if not any(by.scope.covers(kind, tier) for kind, tier in kinds):
+        kind, tier = kinds[0]
+        by.scope.require(item_code=code, department_type=kind, tier=tier)
+    return item
+
+
+def _position(cursor: str | None, code: str) -> Any:
+    if cursor is None:
+        return None
+    position = decode_cursor(cursor)
+    if position.get("item") != code or "before" not in position:
+        raise InvalidCursor("the cursor belongs to another list")
+    return position["before"]
+
+
+async def versions(
+    session: AsyncSession, *, by: Administrator, code: str, limit: int, cursor: str | None
+) -> tuple[list[VersionRead], str | None]:
+    """The item's published versions, newest first: those published through this API and the
+    seed's version each first publication replaced (or, for an item never administered, its
+    one version the seed loaded)."""
+    item = await _history_in_scope(session, by, code)
+    below = _position(cursor, code)
+    if below is not None and not isinstance(below, int):
+        raise InvalidCursor("the cursor belongs to another list")
+    recorded = await repository.versions(session, code, below=below, limit=limit + 1)
+    entries = [
+        VersionRead(
+            version=row.version,
+            published_at=row.published_at,
+            published_by=Editor(sub=row.published_by, dept=row.published_by_dept)
+            if row.published_by is not None
+            else None,
+            item=_content(row.content),
+        )
+        for row in recorded
+    ]
+    if cursor is None and item is not None and (not recorded or recorded[0].version < item.version):
+        entries.insert(
+            0,
+            VersionRead(
+                version=item.version,
+                published_at=item.changed_at or dt.datetime(1970, 1, 1, tzinfo=dt.UTC),
+                published_by=None,
+                item=_content(_published_document(item)),
+            ),
+        )
+    page = entries[:limit]
+    next_cursor = (
+        encode_cursor({"item": code, "before": page[-1].version}) if len(entries) > limit else None
+    )
+    return page, next_cursor
+
+
+async def audit_trail(
+    session: AsyncSession, *, by: Administrator, code: str, limit: int, cursor: str | None
+) -> tuple[list[AuditEntryRead], str | None]:
+    """Who did what to the item and when, newest first."""
+    await _history_in_scope(session, by, code)
+    position = _position(cursor, code)
+    try:
+        before = uuid.UUID(position) if position is not None else None
+    except (TypeError, ValueError) as exc:
+        raise InvalidCursor("the cursor belongs to another list") from exc
+    rows = await repository.audit_entries(session, code, before=before, limit=limit + 1)
+    page = [
+        AuditEntryRead.model_validate(
+            {
+                "id": row.id,
+                "item_code": row.item_code,
+                "action": row.action,
+                "version": row.version,
+                "at": row.at,
+                "actor": {"sub": row.actor, "dept": row.actor_dept},
+                "changed_fields": sorted(row.changes),
+                "changes": row.changes,
+            }
+        )
+        for row in rows[:limit]
+    ]
+    next_cursor = (
+        encode_cursor({"item": code, "before": str(page[-1].id)}) if len(rows) > limit else None
+    )
+    return page, next_cursor
