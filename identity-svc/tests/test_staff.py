@@ -85,7 +85,7 @@ async def test_the_platform_admin_creates_any_staff_anywhere(
     journey: Journey, platform_admin: str
 ) -> None:
     for phone, roles, dept in [
-        ("13700000020", ["catalog_admin"], None),
+        ("13700000020", ["catalog_admin"], LUCHENG_POLICE),
         ("13700000021", ["platform_admin"], None),
         ("13700000022", ["department_admin"], LONGWAN_POLICE),
     ]:
@@ -129,6 +129,21 @@ async def test_a_malformed_staff_account_is_refused(
     }
     response = await client.post("/identity/v1/staff", json=body, headers=bearer(platform_admin))
     problem(response, 422, "validation_failed")
+
+
+async def test_a_catalog_admin_belongs_to_a_department_whose_items_they_edit(
+    journey: Journey, platform_admin: str, problem: Problem
+) -> None:
+    problem(
+        await journey.create_staff(platform_admin, "13700000041", ["catalog_admin"], None),
+        422,
+        "department_required",
+    )
+    token = await journey.staff_token(
+        platform_admin, "13700000042", ["catalog_admin"], LUCHENG_POLICE
+    )
+    claims = await journey.claims(token)
+    assert (claims["roles"], claims["dept"]) == (["catalog_admin"], LUCHENG_POLICE)
 
 
 async def test_a_phone_already_registered_cannot_become_a_staff_login(

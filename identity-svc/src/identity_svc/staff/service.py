@@ -1,7 +1,8 @@
 """The rules of staff accounts.
 
 Roles come in two tiers. Department tier: ``handler``, ``supervisor``, ``department_admin``;
-platform tier: ``catalog_admin``, ``platform_admin``. An administrator creates staff of their
+platform tier: ``catalog_admin`` (for one department's type and tier: it needs ``dept``),
+``platform_admin``. An administrator creates staff of their
 own tier or below: a ``department_admin`` creates department-tier staff of their own department
 only; a ``platform_admin`` creates any staff, in any department. The first platform
 administrator is seeded (``IDENTITY_SEED_ADMIN_PHONE`` / ``_PASSWORD``). Staff sign in with the
@@ -28,6 +29,9 @@ from servicekit.problems import DomainError, Forbidden
 
 DEPARTMENT_ROLES = frozenset({"handler", "supervisor", "department_admin"})
 PLATFORM_ROLES = frozenset({"catalog_admin", "platform_admin"})
+#: Roles exercised for a department, so the account needs one: a catalog admin edits the items
+#: of their department's type at its tier (granted by a platform administrator only).
+ROLES_NEEDING_A_DEPARTMENT = DEPARTMENT_ROLES | {"catalog_admin"}
 
 
 class StaffAdminRequired(Forbidden):
@@ -48,7 +52,7 @@ class OtherDepartment(Forbidden):
 class DepartmentRequired(DomainError):
     status = 422
     code = "department_required"
-    title = "Department-tier roles belong to a department: give dept"
+    title = "Department-tier roles and catalog admins belong to a department: give dept"
 
 
 async def new_staff_account(
@@ -113,7 +117,7 @@ async def create_staff(
     admin = await administrator(session, principal)
     admin_roles = set(admin.roles or [])
     wanted = set(roles)
-    if wanted & DEPARTMENT_ROLES and dept is None:
+    if wanted & ROLES_NEEDING_A_DEPARTMENT and dept is None:
         raise DepartmentRequired()
     if "platform_admin" not in admin_roles:
         if "department_admin" not in admin_roles:
