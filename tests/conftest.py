@@ -1,6 +1,7 @@
-"""The end-to-end suite: the six services as real processes on free ports, talking real HTTP
-through the gateway, each with a fresh database of its own: SQLite files, and PostgreSQL
-databases as well when ``ONEVISIT_TEST_POSTGRES_URL`` names a server."""
+"""The end-to-end suite: the six services as real processes on free ports, and a second
+case-svc for Wenzhou (``WENZHOU_CASE``, tier routing), talking real HTTP through the gateway,
+each with a fresh database of its own: SQLite files, and PostgreSQL databases as well when
+``ONEVISIT_TEST_POSTGRES_URL`` names a server."""
 
 import asyncio
 import os
@@ -13,7 +14,13 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from onevisit_dev.platform import SERVICES, Platform, PlatformConfig, running_platform
+from onevisit_dev.platform import (
+    SERVICES,
+    WENZHOU_CASE,
+    Platform,
+    PlatformConfig,
+    running_platform,
+)
 from servicekit.testing import POSTGRES_ENV
 
 
@@ -38,15 +45,17 @@ async def _create_or_drop(names: list[str], *, create: bool) -> None:
 def platform(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Platform]:
-    config = PlatformConfig.on_free_ports(tmp_path_factory.mktemp(f"platform-{request.param}"))
+    config = PlatformConfig.on_free_ports(
+        tmp_path_factory.mktemp(f"platform-{request.param}"), regional=(WENZHOU_CASE,)
+    )
     databases: list[str] = []
     if request.param == "postgresql":
         suffix = secrets.token_hex(4)
         base = make_url(os.environ[POSTGRES_ENV])
-        for spec in SERVICES:
-            name = f"ov_e2e_{spec.name}_{suffix}"
+        for owner in [*(spec.name for spec in SERVICES), WENZHOU_CASE.name]:
+            name = f"ov_e2e_{owner.replace('-', '_')}_{suffix}"
             databases.append(name)
-            config.database_urls[spec.name] = base.set(database=name).render_as_string(False)
+            config.database_urls[owner] = base.set(database=name).render_as_string(False)
         asyncio.run(_create_or_drop(databases, create=True))
     try:
         with running_platform(config) as running:

@@ -12,11 +12,17 @@ import pytest
 import yaml
 from pydantic_settings import BaseSettings
 
-from onevisit_dev.platform import GATEWAY, SERVICES, ServiceSpec
+from onevisit_dev.platform import GATEWAY, SERVICES, WENZHOU_CASE, ServiceSpec
 
 REPO = Path(__file__).resolve().parents[1]
 COMPOSE: dict[str, Any] = yaml.safe_load((REPO / "docker-compose.yml").read_text())
 APPS = {spec.name: spec for spec in (*SERVICES, GATEWAY)}
+#: Containers of another service's image: each regional instance, by the service it runs.
+REGIONAL = {WENZHOU_CASE.name: WENZHOU_CASE.service}
+
+
+def database_name(container: str) -> str:
+    return container.replace("-", "_")
 
 
 def settings_class(spec: ServiceSpec) -> type[BaseSettings]:
@@ -32,8 +38,8 @@ def settings_class(spec: ServiceSpec) -> type[BaseSettings]:
     return classes[0]
 
 
-def dockerfile(spec: ServiceSpec) -> str:
-    build = COMPOSE["services"][spec.name]["build"]
+def dockerfile(spec: ServiceSpec, container: str | None = None) -> str:
+    build = COMPOSE["services"][container or spec.name]["build"]
     assert build["context"] == "."
     path = REPO / build["dockerfile"]
     assert path == REPO / spec.directory / "Dockerfile"
@@ -41,7 +47,7 @@ def dockerfile(spec: ServiceSpec) -> str:
 
 
 def test_the_compose_file_names_exactly_the_platform_and_its_engines() -> None:
-    assert set(COMPOSE["services"]) == {*APPS, "postgres", "redis"}
+    assert set(COMPOSE["services"]) == {*APPS, *REGIONAL, "postgres", "redis"}
     assert COMPOSE["services"]["gateway"]["ports"] == [f"{GATEWAY.default_port}:8000"]
 
 
@@ -64,9 +70,17 @@ def test_each_service_image_serves_its_package_on_its_port_and_checks_health(nam
         assert importlib.util.find_spec(f"{spec.package}.seed") is not None
 
 
-@pytest.mark.parametrize("name", sorted(APPS))
+@pytest.mark.parametrize("name", sorted(REGIONAL))
+def test_a_regional_instance_runs_its_services_image(name: str) -> None:
+    spec = REGIONAL[name]
+    assert dockerfile(spec, name) == dockerfile(spec)
+    environment = COMPOSE["services"][name]["environment"]
+    assert environment[f"{spec.env_prefix}SERVICE_NAME"] == name
+
+
+@pytest.mark.parametrize("name", sorted([*APPS, *REGIONAL]))
 def test_every_variable_names_a_setting_of_that_service(name: str) -> None:
-    spec = APPS[name]
+    spec = APPS.get(name) or REGIONAL[name]
     fields = settings_class(spec).model_fields
     environment: dict[str, str] = COMPOSE["services"][name]["environment"]
     for variable in environment:
@@ -80,14 +94,23 @@ def test_each_database_exists_and_the_gateway_knows_every_upstream() -> None:
     created = set(
         re.findall(r'CREATE DATABASE "?(\w+)"?;', (REPO / "deploy/postgres-init.sql").read_text())
     )
-    for spec in SERVICES:
-        url = COMPOSE["services"][spec.name]["environment"][f"{spec.env_prefix}DATABASE_URL"]
+    containers = [*((spec.name, spec) for spec in SERVICES), *REGIONAL.items()]
+    for container, spec in containers:
+        environment = COMPOSE["services"][container]["environment"]
+        url = environment[f"{spec.env_prefix}DATABASE_URL"]
         assert url.startswith("postgresql+asyncpg://")
-        assert url.endswith("@postgres:5432/" + spec.name)
-        assert spec.name in created
-    upstreams = json.loads(COMPOSE["services"]["gateway"]["environment"]["GATEWAY_UPSTREAMS"])
+        assert url.endswith("@postgres:5432/" + database_name(container))
+        assert database_name(container) in created
+    gateway = COMPOSE["services"]["gateway"]["environment"]
+    upstreams = json.loads(gateway["GATEWAY_UPSTREAMS"])
     assert upstreams == {spec.name: f"http://{spec.name}:{spec.default_port}" for spec in SERVICES}
+    pools = json.loads(gateway["GATEWAY_POOLS"])
+    assert pools == {
+        WENZHOU_CASE.service.name: {
+            WENZHOU_CASE.region: [f"http://{WENZHOU_CASE.name}:{WENZHOU_CASE.service.default_port}"]
+        }
+    }
     assert set(COMPOSE["services"]["gateway"]["depends_on"]) == {
-        *(spec.name for spec in SERVICES),
+        *(container for container, _ in containers),
         "redis",
     }

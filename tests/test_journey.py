@@ -5,6 +5,7 @@ report in minutes, then rates the service. Each way to fail along the road is ch
 The tests in this module run in order and share one citizen, as her journey does.
 """
 
+import asyncio
 import json
 import secrets
 import uuid
@@ -13,7 +14,11 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import create_async_engine
 
+from case_svc.models import Case
+from onevisit_dev.platform import WENZHOU_CASE, Platform
 from servicekit.resident_id import check_character
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -22,6 +27,8 @@ NAME = "林秀英"
 ID_NUMBER = "330302195203140248"
 PASSWORD = "Songtai-1952-lost"
 SONGTAI_COMMUNITY = "330302026003"
+#: 西湖区, Hangzhou: a city without an instance of its own, served by the provincial one.
+HANGZHOU_XIHU = "330106"
 
 
 def new_phone() -> str:
@@ -283,6 +290,67 @@ def test_6b_a_case_still_under_review_cannot_be_rated_yet(gateway: httpx.Client)
         "/ratings/v1/ratings", json=rating, headers=bearer(Citizen.access_token)
     )
     problem(response, 409, "case_not_completed")
+
+
+def case_numbers_in(platform: Platform, instance: str) -> set[str]:
+    """Every case number in the database of a case-svc instance, read there directly."""
+
+    async def read() -> set[str]:
+        engine = create_async_engine(platform.config.database_url(instance))
+        try:
+            async with engine.connect() as connection:
+                return set((await connection.scalars(select(Case.case_no))).all())
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(read())
+
+
+def test_7_each_case_lives_in_its_regions_instance_and_her_list_sees_them_all(
+    gateway: httpx.Client, platform: Platform
+) -> None:
+    # Staying in Hangzhou, she reports a second loss there: the app names where she applies.
+    hangzhou = gateway.post(
+        "/cases/v1/cases",
+        json={
+            "item_code": loss_report_code(gateway),
+            "form": {**loss_report_form(), "loss_place": "杭州市西湖区北山街道"},
+            "applicant_region": HANGZHOU_XIHU,
+        },
+        headers={
+            **bearer(Citizen.access_token),
+            "Idempotency-Key": str(uuid.uuid4()),
+            "X-Region-Code": HANGZHOU_XIHU,
+        },
+    )
+    assert hangzhou.status_code == 201, hangzhou.text
+    assert hangzhou.json()["department_name"] == "杭州市公安局西湖区分局"
+    hangzhou_case = hangzhou.json()["case_no"]
+
+    mine = gateway.get("/cases/v1/cases", headers=bearer(Citizen.access_token))
+    assert mine.status_code == 200, mine.text
+    listed = mine.json()
+    assert listed["incomplete"] == []  # both instances answered the fan-out
+    listed_numbers = [case["case_no"] for case in listed["items"]]
+    wenzhou_cases = [number for number in listed_numbers if number.startswith("3303")]
+    assert hangzhou_case in listed_numbers
+    assert Citizen.case_no in wenzhou_cases
+    assert len(listed_numbers) == len(set(listed_numbers)) == 3  # loss, fund (6b), Hangzhou
+    assert listed_numbers[0] == hangzhou_case  # newest first across both instances
+
+    # Filed with her token's region (Songtai, Wenzhou), her first cases went to Wenzhou's
+    # instance; the one filed for Hangzhou, to the provincial one; neither holds the other's.
+    in_wenzhou = case_numbers_in(platform, WENZHOU_CASE.name)
+    in_province = case_numbers_in(platform, "case")
+    assert set(wenzhou_cases) <= in_wenzhou
+    assert hangzhou_case not in in_wenzhou
+    assert hangzhou_case in in_province
+    assert not set(wenzhou_cases) & in_province
+
+    # Read by its number, each case is found in its own instance through the gateway.
+    for number in (hangzhou_case, Citizen.case_no):
+        read = gateway.get(f"/cases/v1/cases/{number}", headers=bearer(Citizen.access_token))
+        assert read.status_code == 200, read.text
 
 
 #: What she would type, or the app would fill in, for fields forms commonly share.

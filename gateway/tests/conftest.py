@@ -13,7 +13,7 @@ import gzip
 import json
 import socket
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -21,12 +21,11 @@ from typing import Any, Protocol
 import httpx
 import pytest
 import pytest_asyncio
-import uvicorn
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import create_model
 
-from servicekit.testing import TokenMinter
+from servicekit.testing import ServedApp, TokenMinter
 
 # pytest's importlib mode names this file ``gateway.tests.conftest`` after its folders, and so
 # registers the folder ``gateway/`` itself as a namespace package ``gateway`` that hides the
@@ -53,10 +52,14 @@ class FakeService:
     ready: bool = True
     #: The keys it publishes at <prefix>/.well-known/jwks.json (identity only).
     signing_keys: list[TokenMinter] = field(default_factory=list)
-    #: Paths it was asked for, to prove that a refused request never reached it.
+    #: Paths it was asked for (but ``/readyz``), to prove that a refused request never reached it.
     received: list[str] = field(default_factory=list)
     #: ``<prefix>/slow`` answers only once this is set.
     release_slow: asyncio.Event = field(default_factory=asyncio.Event)
+    #: Set when a request for ``<prefix>/slow`` has arrived.
+    slow_arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    #: When set, every request under the prefix is answered with this status (a problem).
+    answer_status: int | None = None
     #: What ``<prefix>/listing`` lists, in its order, paginated by ``?cursor=&limit=``.
     listing: list[dict[str, Any]] = field(default_factory=list)
 
@@ -70,7 +73,16 @@ def service_app(service: FakeService) -> FastAPI:
     async def record(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
+        if request.url.path == "/readyz":
+            # The gateway's health checks come at their own times: not requests it forwarded.
+            return await call_next(request)
         service.received.append(request.url.path)
+        if service.answer_status is not None and request.url.path.startswith(service.prefix):
+            return JSONResponse(
+                {"status": service.answer_status, "code": "told_to_fail", "title": "Failing"},
+                status_code=service.answer_status,
+                media_type="application/problem+json",
+            )
         return await call_next(request)
 
     @app.get("/readyz")
@@ -88,6 +100,7 @@ def service_app(service: FakeService) -> FastAPI:
 
     @app.get(f"{service.prefix}/slow", include_in_schema=False)
     async def slow() -> dict[str, str]:
+        service.slow_arrived.set()
         await service.release_slow.wait()
         return {"status": "late"}
 
@@ -135,13 +148,6 @@ def service_app(service: FakeService) -> FastAPI:
     return app
 
 
-class _InProcessServer(uvicorn.Server):
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        # The test process keeps its own signal handling.
-        yield
-
-
 def _bound_socket() -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
@@ -151,32 +157,6 @@ def _bound_socket() -> socket.socket:
 def _url(sock: socket.socket) -> str:
     host, port = sock.getsockname()
     return f"http://{host}:{port}"
-
-
-class Served:
-    """An app served by uvicorn on a free port of this process, in a background task."""
-
-    def __init__(self, app: FastAPI) -> None:
-        self._socket = _bound_socket()
-        self.url = _url(self._socket)
-        config = uvicorn.Config(
-            app, lifespan="off", log_level="warning", access_log=False, ws="none"
-        )
-        self._server = _InProcessServer(config)
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._server.serve(sockets=[self._socket]))
-        while not self._server.started:
-            if self._task.done():
-                self._task.result()
-            await asyncio.sleep(0.005)
-
-    async def stop(self) -> None:
-        self._server.should_exit = True
-        if self._task is not None:
-            await self._task
-        self._socket.close()
 
 
 @contextlib.asynccontextmanager
@@ -202,7 +182,7 @@ async def services(token_minter: TokenMinter) -> AsyncIterator[dict[str, FakeSer
     fakes["identity"].signing_keys.append(token_minter)
     servers = []
     for fake in fakes.values():
-        server = Served(service_app(fake))
+        server = ServedApp(service_app(fake))
         fake.url = server.url
         servers.append(server)
     try:
@@ -222,7 +202,7 @@ async def regional_cases() -> AsyncIterator[dict[str, FakeService]]:
     fakes = {name: FakeService(name, SERVICES["case"]) for name in REGIONAL_CASE_INSTANCES}
     servers = []
     for fake in fakes.values():
-        server = Served(service_app(fake))
+        server = ServedApp(service_app(fake))
         fake.url = server.url
         servers.append(server)
     try:
@@ -232,21 +212,62 @@ async def regional_cases() -> AsyncIterator[dict[str, FakeService]]:
         await asyncio.gather(*(server.stop() for server in servers))
 
 
-@pytest.fixture(autouse=True)
-def _fresh_services(services: dict[str, FakeService], token_minter: TokenMinter) -> Iterator[None]:
-    for fake in services.values():
+def _reset(fakes: Iterable[FakeService]) -> None:
+    for fake in fakes:
         fake.ready = True
         fake.received.clear()
         fake.release_slow = asyncio.Event()
+        fake.slow_arrived = asyncio.Event()
+        fake.answer_status = None
+
+
+@pytest.fixture(autouse=True)
+def _fresh_services(services: dict[str, FakeService], token_minter: TokenMinter) -> Iterator[None]:
+    _reset(services.values())
     yield
     for fake in services.values():
         fake.release_slow.set()
     services["identity"].signing_keys[:] = [token_minter]
 
 
+#: The service the resilience tests pool instances of: its own name, so that the metrics they
+#: read are theirs alone.
+POOLED = ("pooled", "/pooled/v1")
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def _pooled_instances() -> AsyncIterator[list[FakeService]]:
+    fakes = [FakeService(f"{POOLED[0]}-{index}", POOLED[1]) for index in range(2)]
+    servers = []
+    for fake in fakes:
+        server = ServedApp(service_app(fake))
+        fake.url = server.url
+        servers.append(server)
+    try:
+        await asyncio.gather(*(server.start() for server in servers))
+        yield fakes
+    finally:
+        await asyncio.gather(*(server.stop() for server in servers))
+
+
+@pytest.fixture
+def pooled_instances(_pooled_instances: list[FakeService]) -> Iterator[list[FakeService]]:
+    """Two instances of one service (``POOLED``), each its own server, fresh."""
+    _reset(_pooled_instances)
+    yield _pooled_instances
+    for fake in _pooled_instances:
+        fake.release_slow.set()
+
+
 @pytest.fixture(scope="session")
 def dead_url() -> Iterator[str]:
     """A port bound but not listening: every connection to it is refused."""
+    with _bound_socket() as sock:
+        yield _url(sock)
+
+
+@pytest.fixture(scope="session")
+def another_dead_url() -> Iterator[str]:
     with _bound_socket() as sock:
         yield _url(sock)
 

@@ -1,5 +1,6 @@
 """Upstream faults come back as problems that name the service, never its address; requests
-that are safe to repeat are tried once more when nothing took the connection."""
+that are safe to repeat are tried again on another instance when nothing took the connection
+(the whole retry policy: ``test_resilience``)."""
 
 from collections.abc import Callable
 from pathlib import Path

@@ -3,12 +3,14 @@ the mistakes that stop the gateway at start instead of misrouting requests."""
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from gateway.routing import (
     DEFAULT_POOL,
     MetricsRoute,
+    Resilience,
     RoutingTableError,
     ServiceRoute,
     compile_path_pattern,
@@ -114,6 +116,28 @@ _TOKENS = '[tokens]\njwks_service = "catalog"\njwks_path = "/catalog/v1/jwks.jso
             "outside '/catalog/v1'",
         ),
         (_TOKENS.replace('"catalog"', '"identity"') + _GOOD_SERVICE, "not a service"),
+        (_TOKENS + "[resilience]\nmax_ejection_percent = 150\n" + _GOOD_SERVICE, "100"),
+        (_TOKENS + "[resilience]\nretries = 1\n" + _GOOD_SERVICE, "retries"),
+        (
+            _TOKENS + _GOOD_SERVICE + "resilience = { max_ejection_seconds = 1.0 }",
+            "the resilience of service 'catalog'",
+        ),
+        (
+            _TOKENS + _GOOD_SERVICE + "resilience = { max_reqests = 10 }",
+            "max_reqests",
+        ),
+        (
+            _TOKENS
+            + _GOOD_SERVICE
+            + 'timeouts = [{ path = "/cases/v1/**", timeout_seconds = 1.0 }]',
+            "outside '/catalog/v1'",
+        ),
+        (
+            _TOKENS
+            + _GOOD_SERVICE
+            + 'timeouts = [{ path = "/catalog/v1/**", timeout_seconds = 0 }]',
+            "timeout_seconds",
+        ),
     ],
 )
 def test_a_broken_routing_table_stops_the_gateway_at_start(
@@ -168,3 +192,59 @@ def test_the_deepest_pool_whose_region_contains_the_requests_wins(
         pools={key: (f"http://{key}",) for key in ("3303", "330302", "330302026", "330106")},
     )
     assert route.pool_for(region) == pool
+
+
+def test_a_services_resilience_replaces_the_keys_it_names_of_the_files(tmp_path: Path) -> None:
+    routes = tmp_path / "routes.toml"
+    routes.write_text(
+        _TOKENS
+        + "[resilience]\nmax_retries = 1\nmax_requests = 64\n"
+        + _GOOD_SERVICE
+        + "resilience = { max_requests = 8 }\n"
+        + 'timeouts = [{ path = "/catalog/v1/exports/**", timeout_seconds = 60.0 }]\n',
+        encoding="utf-8",
+    )
+    catalog = load_routing_table(routes).service("catalog")
+    assert catalog.resilience == Resilience(max_retries=1, max_requests=8)
+    assert catalog.timeout_for("/catalog/v1/exports/2026") == 60.0
+    assert catalog.timeout_for("/catalog/v1/items") == 5.0
+
+
+def test_the_shipped_table_checks_health_and_retries_with_the_defaults() -> None:
+    for route in load_routing_table(ROUTES_SHIPPED).services:
+        assert route.resilience == Resilience()
+
+
+def test_pools_and_several_instances_come_from_the_environment_too(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(
+        "GATEWAY_UPSTREAMS", json.dumps({"case": ["http://case-a:8003", "http://case-b:8003/"]})
+    )
+    monkeypatch.setenv(
+        "GATEWAY_POOLS", json.dumps({"case": {"330300": ["http://case-wenzhou:8003"]}})
+    )
+    settings = GatewaySettings()
+    table = load_routing_table(
+        settings.routes_file, upstream_overrides=settings.upstreams, pool_overrides=settings.pools
+    )
+    case = table.service("case")
+    assert case.upstreams == ("http://case-a:8003", "http://case-b:8003")
+    assert dict(case.pools) == {"3303": ("http://case-wenzhou:8003",)}
+    assert case.pool_for("330302026") == "3303"
+
+
+@pytest.mark.parametrize(
+    ("pools", "complaint"),
+    [
+        ({"billing": {"3303": ["http://x:1"]}}, "not in"),
+        ({"case": {"33x": ["http://x:1"]}}, "pool override for 'case'"),
+        ({"case": {"3303": []}}, "at least one"),
+        ({"case": {"3303": ["x:1"]}}, "base URL"),
+        ({"case": {"3303": ["http://a:1"], "330300": ["http://b:1"]}}, "repeated"),
+    ],
+)
+def test_a_bad_pool_override_is_refused(pools: dict[str, Any], complaint: str) -> None:
+    with pytest.raises(RoutingTableError, match=None) as raised:
+        load_routing_table(ROUTES_SHIPPED, pool_overrides=pools)
+    assert complaint in str(raised.value)

@@ -1,4 +1,5 @@
-"""``python -m onevisit_dev``: migrate, seed and start the six processes; Ctrl-C stops them all."""
+"""``python -m onevisit_dev``: migrate, seed and start the six processes (and, with
+``--wenzhou``, a case-svc of Wenzhou's own); Ctrl-C stops them all."""
 
 import argparse
 import signal
@@ -6,22 +7,41 @@ import sys
 import threading
 from pathlib import Path
 
-from onevisit_dev.platform import REPO_ROOT, PlatformConfig, PlatformError, running_platform
+from onevisit_dev.platform import (
+    REPO_ROOT,
+    WENZHOU_CASE,
+    PlatformConfig,
+    PlatformError,
+    running_platform,
+)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m onevisit_dev", description=__doc__)
     parser.add_argument("--var-dir", type=Path, default=REPO_ROOT / "var")
+    parser.add_argument(
+        "--wenzhou",
+        action="store_true",
+        help=(
+            f"also run case-svc for Wenzhou ({WENZHOU_CASE.region}) on port "
+            f"{WENZHOU_CASE.default_port} with its own database; the gateway routes Wenzhou's "
+            "cases there"
+        ),
+    )
     args = parser.parse_args()
-    config = PlatformConfig.defaults(args.var_dir.resolve())
+    regional = (WENZHOU_CASE,) if args.wenzhou else ()
+    config = PlatformConfig.defaults(args.var_dir.resolve(), regional=regional)
     stop = threading.Event()
-    print("Migrating and seeding the five databases (the first run loads the region tree)...")
+    databases = len(config.ports) - 1  # every process but the gateway has one
+    print(
+        f"Migrating and seeding the {databases} databases (the first run loads the region tree)..."
+    )
     try:
         with running_platform(config) as platform:
             gateway = config.gateway_url
             print(f"\nOneVisit is running.\n  gateway: {gateway}\n  docs:    {gateway}/docs")
             for name, port in sorted(config.ports.items(), key=lambda item: item[1]):
-                print(f"  {name:<9} http://127.0.0.1:{port}   log: {platform.log_of(name)}")
+                print(f"  {name:<12} http://127.0.0.1:{port}   log: {platform.log_of(name)}")
             print("Press Ctrl-C to stop them all.")
             # Handled explicitly: a shell may have started this process with SIGINT ignored.
             signal.signal(signal.SIGINT, lambda *_: stop.set())

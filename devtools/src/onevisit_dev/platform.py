@@ -1,6 +1,10 @@
 """Start the whole platform on one machine: migrate and seed each service, start the six
 processes, wait until the gateway says every upstream is ready, and stop them all together.
 
+Regional instances come on top when asked for (``RegionalInstance``): another process of a
+service, with a database of its own, that the gateway routes one region's requests to (tier
+routing), e.g. ``WENZHOU_CASE``: case-svc for Wenzhou (3303).
+
 ``make run`` uses it on the default ports with SQLite files under ``var/``; the end-to-end tests
 and the benchmarks use it on free ports with databases of their own.
 """
@@ -47,6 +51,23 @@ SERVICES: tuple[ServiceSpec, ...] = (
 GATEWAY = ServiceSpec("gateway", "gateway", "gateway", "GATEWAY_", 8000, has_database=False)
 
 
+@dataclass(frozen=True)
+class RegionalInstance:
+    """One more process of a service that serves a region's pool, with its own database."""
+
+    name: str  # its process, port, log and database (and its settings' service_name)
+    service: ServiceSpec
+    region: str  # the pool's region code, e.g. "3303"
+    default_port: int
+
+
+#: case-svc for Wenzhou (3303): Wenzhou's cases are filed and kept there, every other in the
+#: provincial case-svc.
+WENZHOU_CASE = RegionalInstance(
+    "case-wenzhou", next(spec for spec in SERVICES if spec.name == "case"), "3303", 8013
+)
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -62,15 +83,24 @@ class PlatformConfig:
     database_urls: dict[str, str] = field(default_factory=dict)
     extra_env: dict[str, str] = field(default_factory=dict)
     log_level: str = "INFO"
+    #: More instances of services, each serving a region's pool.
+    regional: tuple[RegionalInstance, ...] = ()
 
     @classmethod
-    def defaults(cls, var_dir: Path) -> PlatformConfig:
-        specs = (*SERVICES, GATEWAY)
-        return cls(var_dir=var_dir, ports={spec.name: spec.default_port for spec in specs})
+    def defaults(
+        cls, var_dir: Path, *, regional: tuple[RegionalInstance, ...] = ()
+    ) -> PlatformConfig:
+        ports = {spec.name: spec.default_port for spec in (*SERVICES, GATEWAY)}
+        ports.update({instance.name: instance.default_port for instance in regional})
+        return cls(var_dir=var_dir, ports=ports, regional=regional)
 
     @classmethod
-    def on_free_ports(cls, var_dir: Path) -> PlatformConfig:
-        return cls(var_dir=var_dir, ports={spec.name: free_port() for spec in (*SERVICES, GATEWAY)})
+    def on_free_ports(
+        cls, var_dir: Path, *, regional: tuple[RegionalInstance, ...] = ()
+    ) -> PlatformConfig:
+        names = [spec.name for spec in (*SERVICES, GATEWAY)]
+        names.extend(instance.name for instance in regional)
+        return cls(var_dir=var_dir, ports={name: free_port() for name in names}, regional=regional)
 
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.ports[name]}"
@@ -79,7 +109,15 @@ class PlatformConfig:
     def gateway_url(self) -> str:
         return self.url("gateway")
 
-    def env_for(self, spec: ServiceSpec) -> dict[str, str]:
+    def database_url(self, name: str) -> str:
+        """The database of a service or regional instance: the one named in ``database_urls``,
+        else a SQLite file of its name in ``var_dir``."""
+        default = f"sqlite+aiosqlite:///{self.var_dir / f'{name}.db'}"
+        return self.database_urls.get(name, default)
+
+    def env_for(
+        self, spec: ServiceSpec, instance: RegionalInstance | None = None
+    ) -> dict[str, str]:
         env = {key: value for key, value in os.environ.items() if not _is_service_setting(key)}
         # Let the processes cache their bytecode: it halves the start of a fresh process.
         env.pop("PYTHONDONTWRITEBYTECODE", None)
@@ -88,12 +126,21 @@ class PlatformConfig:
         env[f"{prefix}VAR_DIR"] = str(self.var_dir)
         env[f"{prefix}GATEWAY_URL"] = self.gateway_url
         env[f"{prefix}LOG_LEVEL"] = self.log_level
+        if instance is not None:
+            env[f"{prefix}SERVICE_NAME"] = instance.name
         if spec.has_database:
-            default = f"sqlite+aiosqlite:///{self.var_dir / f'{spec.name}.db'}"
-            env[f"{prefix}DATABASE_URL"] = self.database_urls.get(spec.name, default)
+            name = instance.name if instance is not None else spec.name
+            env[f"{prefix}DATABASE_URL"] = self.database_url(name)
         if spec is GATEWAY:
             upstreams = {service.name: self.url(service.name) for service in SERVICES}
             env["GATEWAY_UPSTREAMS"] = json.dumps(upstreams)
+            pools: dict[str, dict[str, list[str]]] = {}
+            for regional in self.regional:
+                pools.setdefault(regional.service.name, {})[regional.region] = [
+                    self.url(regional.name)
+                ]
+            if pools:
+                env["GATEWAY_POOLS"] = json.dumps(pools)
         return env
 
 
@@ -107,9 +154,14 @@ def prepare(config: PlatformConfig) -> None:
     config.var_dir.mkdir(parents=True, exist_ok=True)
     logs = config.var_dir / "log"
     logs.mkdir(exist_ok=True)
-    running: list[tuple[ServiceSpec, subprocess.Popen[bytes], Path]] = []
-    for spec in SERVICES:
-        log = logs / f"{spec.name}.prepare.log"
+    running: list[tuple[str, subprocess.Popen[bytes], Path]] = []
+    instances: list[tuple[ServiceSpec, RegionalInstance | None]] = [
+        *((spec, None) for spec in SERVICES),
+        *((regional.service, regional) for regional in config.regional),
+    ]
+    for spec, instance in instances:
+        name = instance.name if instance is not None else spec.name
+        log = logs / f"{name}.prepare.log"
         log.write_bytes(b"")
         steps = [f"{sys.executable} -m alembic -c {spec.directory}/alembic.ini upgrade head"]
         if spec.has_seed:
@@ -118,17 +170,17 @@ def prepare(config: PlatformConfig) -> None:
         out = log.open("ab")
         process = subprocess.Popen(
             ["/bin/sh", "-c", script],
-            env=config.env_for(spec),
+            env=config.env_for(spec, instance),
             cwd=REPO_ROOT,
             stdout=out,
             stderr=out,
         )
         out.close()
-        running.append((spec, process, log))
+        running.append((name, process, log))
     failures = []
-    for spec, process, log in running:
+    for name, process, log in running:
         if process.wait() != 0:
-            failures.append(f"{spec.name}: migrate/seed failed; see {log}\n{_tail(log)}")
+            failures.append(f"{name}: migrate/seed failed; see {log}\n{_tail(log)}")
     if failures:
         raise PlatformError("\n".join(failures))
 
@@ -175,8 +227,11 @@ class Platform:
                 process.wait()
 
 
-def _spawn(config: PlatformConfig, spec: ServiceSpec) -> subprocess.Popen[bytes]:
-    log = config.var_dir / "log" / f"{spec.name}.log"
+def _spawn(
+    config: PlatformConfig, spec: ServiceSpec, instance: RegionalInstance | None = None
+) -> subprocess.Popen[bytes]:
+    name = instance.name if instance is not None else spec.name
+    log = config.var_dir / "log" / f"{name}.log"
     out = log.open("ab")
     try:
         return subprocess.Popen(
@@ -189,12 +244,12 @@ def _spawn(config: PlatformConfig, spec: ServiceSpec) -> subprocess.Popen[bytes]
                 "--host",
                 "127.0.0.1",
                 "--port",
-                str(config.ports[spec.name]),
+                str(config.ports[name]),
                 "--no-access-log",
                 "--log-level",
                 "warning",
             ],
-            env=config.env_for(spec),
+            env=config.env_for(spec, instance),
             cwd=REPO_ROOT,
             stdout=out,
             stderr=out,
@@ -224,14 +279,18 @@ def wait_until_ready(platform: Platform, timeout_seconds: float = 90.0) -> None:
 
 @contextmanager
 def running_platform(config: PlatformConfig, *, prepared: bool = False) -> Iterator[Platform]:
-    """Migrate and seed (unless ``prepared``), start all six, wait for readiness; stop on exit."""
+    """Migrate and seed (unless ``prepared``), start all six and the regional instances, wait
+    for readiness; stop on exit."""
     if not prepared:
         prepare(config)
     (config.var_dir / "log").mkdir(parents=True, exist_ok=True)
     platform = Platform(config=config, processes={})
     try:
-        for spec in (*SERVICES, GATEWAY):
+        for spec in SERVICES:
             platform.processes[spec.name] = _spawn(config, spec)
+        for instance in config.regional:
+            platform.processes[instance.name] = _spawn(config, instance.service, instance)
+        platform.processes[GATEWAY.name] = _spawn(config, GATEWAY)
         wait_until_ready(platform)
         yield platform
     finally:

@@ -48,11 +48,11 @@ _DOCS_POLICY = (
 _FORBIDDEN_IN_PATH = (b"%2f", b"%5c", b"%2e", b"%00", b"\\")
 #: Request headers a web view may send across origins.
 _CORS_REQUEST_HEADERS = (
-    b"authorization, content-type, idempotency-key, if-none-match, x-region-code, "
+    b"authorization, content-type, idempotency-key, if-match, if-none-match, x-region-code, "
     b"x-request-id, traceparent"
 )
 _CORS_METHODS = b"GET, HEAD, POST, PUT, PATCH, DELETE"
-_CORS_EXPOSED = b"location, etag, retry-after, x-request-id"
+_CORS_EXPOSED = b"location, etag, retry-after, x-request-id, idempotency-replayed"
 _CORS_NAMES = frozenset({b"access-control-allow-origin", b"access-control-expose-headers"})
 
 

@@ -133,7 +133,7 @@ class FanOutList:
             target = f"{path}?{urlencode(own)}"
             try:
                 return await self._pools[pool].forward(
-                    "GET", target, headers, b"", retry_connect=True
+                    "GET", target, headers, b"", path=path, retryable=True
                 )
             except DomainError as fault:
                 return fault

@@ -103,6 +103,7 @@ class Gateway:
     def _generation(self, table: RoutingTable) -> _Generation:
         settings = self.settings
         upstreams = Upstreams(table, settings)
+        upstreams.start_health_checks()
         keys_from = upstreams[table.jwks_service]
         verifier = TokenVerifier(
             keys_from.jwks_source(table.jwks_path, timeout_seconds=settings.http_timeout_seconds),
@@ -152,7 +153,9 @@ class Gateway:
             return False
         try:
             table = load_routing_table(
-                self.settings.routes_file, upstream_overrides=self.settings.upstreams
+                self.settings.routes_file,
+                upstream_overrides=self.settings.upstreams,
+                pool_overrides=self.settings.pools,
             )
         except RoutingTableError as exc:
             log.error("routing_table_not_reloaded", error=str(exc))
@@ -199,5 +202,9 @@ class Gateway:
 
 def create_app(settings: GatewaySettings | None = None) -> Gateway:
     settings = settings or GatewaySettings()
-    table = load_routing_table(settings.routes_file, upstream_overrides=settings.upstreams)
+    table = load_routing_table(
+        settings.routes_file,
+        upstream_overrides=settings.upstreams,
+        pool_overrides=settings.pools,
+    )
     return Gateway(settings, table)

@@ -4,8 +4,9 @@ For each request: pick the service whose path prefix is the longest match, check
 token unless the route is public, count it against its rate limits (``ratelimits``: in
 this process, or in Redis shared by every replica when ``redis_url`` is set), find the
 request's region and with it the service's pool (tier routing, see ``routing``), read the body
-(bounded), forward method, path, query, headers and body to the pool's next instance, and
-answer with what it answered.
+(bounded), forward method, path, query, headers and body to one of the pool's instances, and
+answer with what it answered. Which instance of the pool, and what happens when it fails
+(retries, ejection, circuit breaking), is the pool's business (``upstreams``).
 
 The request's region comes from, in order: the ``X-Region-Code`` header (malformed: 400
 ``invalid_region_code``); the resource id in the path, for the service's region paths (a case
@@ -59,6 +60,10 @@ _FORWARDING = frozenset(
 _SET_ON_RESPONSE = frozenset(
     {b"content-length", b"date", b"server", b"x-request-id", b"traceparent"}
 )
+
+#: Requests the gateway may send again when an attempt fails; a POST may be when it carries an
+#: Idempotency-Key (the service answers its repetition with the first answer).
+_SAFE = frozenset({"GET", "HEAD"})
 
 #: Only a verified token says who the caller is. A client sending a header that names a user is
 #: trying to be someone else, so such headers never reach a service.
@@ -158,7 +163,8 @@ class Proxy:
                     _target(scope),
                     headers,
                     body,
-                    retry_connect=method in ("GET", "HEAD") or idempotency_key,
+                    path=path,
+                    retryable=method in _SAFE or (idempotency_key and method == "POST"),
                 )
         except DomainError as error:
             await _answer_problem(scope, receive, send, error)

@@ -1,6 +1,7 @@
 """The routing table: which service serves which path prefix, its upstream instances (a
-provincial pool and, optionally, pools for regions below), its timeout and the routes that need
-no access token.
+provincial pool and, optionally, pools for regions below), its timeouts, how the gateway treats
+its instances (``Resilience``: health checks, ejection, circuit breaking, retries) and the
+routes that need no access token.
 
 Tier routing is longest-prefix matching on the region code, like IP routing: a request whose
 region lies in a pool's region goes to that pool, the deepest one when several contain it; any
@@ -16,10 +17,10 @@ leaves the running table in place on a reload, instead of misrouting requests.
 import functools
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -152,6 +153,104 @@ class _FanOutSpec(BaseModel):
         return value
 
 
+@dataclass(frozen=True, slots=True)
+class Resilience:
+    """How the gateway treats the instances of each pool of a service (``upstreams``).
+
+    Active health checks: every ``health_check_interval_seconds``, each instance's
+    ``health_check_path`` is asked; ``unhealthy_threshold`` failures (no answer, or a 5xx) in a
+    row take it out of rotation, ``healthy_threshold`` successes in a row put it back (the first
+    success of an instance never seen healthy does, so that a gateway started before its
+    services waits for no second round). Passive ejection: ``consecutive_failures_to_eject``
+    answers of 5xx or failed exchanges in a row eject an instance for ``base_ejection_seconds``
+    times the times it was ejected (a quiet base period forgives one), at most
+    ``max_ejection_seconds``; never more than ``max_ejection_percent`` of a pool, nor its last
+    instance in rotation. Circuit breaking: a pool holds at most ``max_requests`` requests, and
+    at most ``max_pending_requests`` beyond the connections its instances in rotation may open;
+    more are refused at once (503 with Retry-After). Retries: see ``upstreams``.
+    """
+
+    health_check_path: str = "/readyz"
+    health_check_interval_seconds: float = 5.0
+    health_check_timeout_seconds: float = 2.0
+    unhealthy_threshold: int = 2
+    healthy_threshold: int = 2
+    consecutive_failures_to_eject: int = 5
+    base_ejection_seconds: float = 30.0
+    max_ejection_seconds: float = 300.0
+    max_ejection_percent: int = 50
+    max_requests: int = 1024
+    max_pending_requests: int = 256
+    max_retries: int = 2
+    retry_backoff_base_seconds: float = 0.025
+    retry_backoff_max_seconds: float = 0.25
+    retry_budget_percent: float = 20.0
+    retry_budget_min_concurrency: int = 3
+
+
+#: What a routing table that says nothing about resilience gets.
+_RESILIENCE = Resilience()
+
+
+class _ResilienceSpec(BaseModel):
+    """How the gateway treats the instances of a pool; see ``Resilience``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    health_check_path: str = _RESILIENCE.health_check_path
+    health_check_interval_seconds: float = Field(
+        default=_RESILIENCE.health_check_interval_seconds, gt=0
+    )
+    health_check_timeout_seconds: float = Field(
+        default=_RESILIENCE.health_check_timeout_seconds, gt=0
+    )
+    unhealthy_threshold: int = Field(default=_RESILIENCE.unhealthy_threshold, ge=1)
+    healthy_threshold: int = Field(default=_RESILIENCE.healthy_threshold, ge=1)
+    consecutive_failures_to_eject: int = Field(
+        default=_RESILIENCE.consecutive_failures_to_eject, ge=1
+    )
+    base_ejection_seconds: float = Field(default=_RESILIENCE.base_ejection_seconds, gt=0)
+    max_ejection_seconds: float = Field(default=_RESILIENCE.max_ejection_seconds, gt=0)
+    max_ejection_percent: int = Field(default=_RESILIENCE.max_ejection_percent, ge=0, le=100)
+    max_requests: int = Field(default=_RESILIENCE.max_requests, ge=1)
+    max_pending_requests: int = Field(default=_RESILIENCE.max_pending_requests, ge=0)
+    max_retries: int = Field(default=_RESILIENCE.max_retries, ge=0)
+    retry_backoff_base_seconds: float = Field(default=_RESILIENCE.retry_backoff_base_seconds, ge=0)
+    retry_backoff_max_seconds: float = Field(default=_RESILIENCE.retry_backoff_max_seconds, ge=0)
+    retry_budget_percent: float = Field(default=_RESILIENCE.retry_budget_percent, ge=0, le=100)
+    retry_budget_min_concurrency: int = Field(
+        default=_RESILIENCE.retry_budget_min_concurrency, ge=0
+    )
+
+    @field_validator("health_check_path")
+    @classmethod
+    def _health_check_path(cls, value: str) -> str:
+        if not _PREFIX.match(value):
+            raise ValueError(f"{value!r} is not a path like '/readyz'")
+        return value
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.max_ejection_seconds < self.base_ejection_seconds:
+            raise ValueError("max_ejection_seconds is shorter than base_ejection_seconds")
+        if self.retry_backoff_max_seconds < self.retry_backoff_base_seconds:
+            raise ValueError("retry_backoff_max_seconds is shorter than retry_backoff_base_seconds")
+        return self
+
+
+class _TimeoutSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    path: str
+    timeout_seconds: float = Field(gt=0)
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        compile_path_pattern(value)
+        return value
+
+
 class _ServiceSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -159,6 +258,8 @@ class _ServiceSpec(BaseModel):
     prefix: str
     upstreams: list[str] = Field(min_length=1)
     timeout_seconds: float = Field(gt=0)
+    timeouts: list[_TimeoutSpec] = Field(default_factory=list)
+    resilience: dict[str, Any] = Field(default_factory=dict)
     public: list[_PublicRouteSpec] = Field(default_factory=list)
     pools: list[_PoolSpec] = Field(default_factory=list)
     region_paths: list[str] = Field(default_factory=list)
@@ -198,6 +299,7 @@ class _ServiceSpec(BaseModel):
             *(route.path for route in self.route_classes),
             *(listing.path for listing in self.fan_out),
             *(route.path for route in self.token_type_routes),
+            *(timeout.path for timeout in self.timeouts),
         ]:
             if not _within(pattern, self.prefix):
                 raise ValueError(f"path {pattern!r} is outside {self.prefix!r}")
@@ -219,8 +321,16 @@ class _RoutesFile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     tokens: _TokensSpec
+    resilience: _ResilienceSpec = Field(default_factory=_ResilienceSpec)
     services: list[_ServiceSpec] = Field(min_length=1)
     rate_limits: list[_RateLimitSpec] = Field(default_factory=list)
+
+    def resilience_of(self, service: _ServiceSpec) -> _ResilienceSpec:
+        """The file's ``[resilience]`` with the keys the service's own table names replaced."""
+        if not service.resilience:
+            return self.resilience
+        merged = {**self.resilience.model_dump(exclude_unset=True), **service.resilience}
+        return _ResilienceSpec.model_validate(merged)
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -235,6 +345,11 @@ class _RoutesFile(BaseModel):
             raise ValueError(f"tokens.jwks_service {self.tokens.jwks_service!r} is not a service")
         if not _within(self.tokens.jwks_path, keys_from.prefix):
             raise ValueError(f"tokens.jwks_path is outside {keys_from.prefix!r}")
+        for service in self.services:
+            try:
+                self.resilience_of(service)
+            except ValidationError as exc:
+                raise ValueError(f"the resilience of service {service.name!r}: {exc}") from exc
         return self
 
 
@@ -309,9 +424,19 @@ class ServiceRoute:
     token_type_routes: tuple[tuple[PublicRoute, frozenset[str]], ...] = ()
     #: Query parameters its routes take a list by, repeated; any other may appear once.
     repeatable_parameters: frozenset[str] = frozenset()
+    #: Paths with a timeout of their own instead of ``timeout_seconds``; the first match wins.
+    timeouts: tuple[tuple[re.Pattern[str], float], ...] = ()
+    resilience: Resilience = field(default_factory=Resilience)
 
     def serves(self, path: str) -> bool:
         return _within(path, self.prefix)
+
+    def timeout_for(self, path: str) -> float:
+        """How long an instance may take to answer a request for ``path``."""
+        for pattern, seconds in self.timeouts:
+            if pattern.fullmatch(path):
+                return seconds
+        return self.timeout_seconds
 
     def is_public(self, method: str, path: str) -> bool:
         return any(route.admits(method, path) for route in self.public)
@@ -381,16 +506,37 @@ class RoutingTable:
         raise KeyError(name)
 
 
+def _override_urls(urls: str | Sequence[str]) -> tuple[str, ...]:
+    listed = [urls] if isinstance(urls, str) else list(urls)
+    if not listed:
+        raise ValueError("name at least one base URL")
+    return tuple(_base_url(url) for url in listed)
+
+
+def _override_pools(pools: Mapping[str, Sequence[str]]) -> dict[str, tuple[str, ...]]:
+    replaced: dict[str, tuple[str, ...]] = {}
+    for region, urls in pools.items():
+        prefix = region_prefix(region)
+        if prefix in replaced:
+            raise ValueError(f"each pool needs its own region; repeated: {prefix!r}")
+        replaced[prefix] = _override_urls(urls)
+    return replaced
+
+
 def _public_route(spec: _PublicRouteSpec) -> PublicRoute:
     methods = {spec.method, "HEAD"} if spec.method == "GET" else {spec.method}
     return PublicRoute(frozenset(methods), compile_path_pattern(spec.path))
 
 
 def load_routing_table(
-    path: Path, *, upstream_overrides: Mapping[str, str] | None = None
+    path: Path,
+    *,
+    upstream_overrides: Mapping[str, str | Sequence[str]] | None = None,
+    pool_overrides: Mapping[str, Mapping[str, Sequence[str]]] | None = None,
 ) -> RoutingTable:
-    """Read and check the table; ``upstream_overrides`` (service → base URL) replaces the
-    file's upstreams of the services it names."""
+    """Read and check the table; ``upstream_overrides`` (service → base URL, or several)
+    replaces the file's upstreams of the services it names, ``pool_overrides`` (service →
+    region → base URLs) their region pools."""
     try:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
         spec = _RoutesFile.model_validate(document)
@@ -401,19 +547,31 @@ def load_routing_table(
     except ValidationError as exc:
         raise RoutingTableError(f"{path}: {exc}") from exc
     overrides = dict(upstream_overrides or {})
-    unknown = sorted(set(overrides) - {service.name for service in spec.services})
+    pool_replacements = dict(pool_overrides or {})
+    unknown = sorted(
+        (set(overrides) | set(pool_replacements)) - {service.name for service in spec.services}
+    )
     if unknown:
         raise RoutingTableError(f"upstream overrides name services not in {path}: {unknown}")
     services: list[ServiceRoute] = []
     for service in spec.services:
         try:
             upstreams = (
-                (_base_url(overrides[service.name]),)
+                _override_urls(overrides[service.name])
                 if service.name in overrides
                 else tuple(service.upstreams)
             )
         except ValueError as exc:
             raise RoutingTableError(f"upstream override for {service.name!r}: {exc}") from exc
+        try:
+            pools = (
+                _override_pools(pool_replacements[service.name])
+                if service.name in pool_replacements
+                else {pool.region: tuple(pool.upstreams) for pool in service.pools}
+            )
+        except ValueError as exc:
+            raise RoutingTableError(f"pool override for {service.name!r}: {exc}") from exc
+        resilience = spec.resilience_of(service)
         services.append(
             ServiceRoute(
                 name=service.name,
@@ -422,7 +580,7 @@ def load_routing_table(
                 timeout_seconds=service.timeout_seconds,
                 public=tuple(_public_route(route) for route in service.public),
                 metrics_route=MetricsRoute(f"{service.prefix}/*"),
-                pools={pool.region: tuple(pool.upstreams) for pool in service.pools},
+                pools=pools,
                 region_paths=tuple(compile_path_pattern(path) for path in service.region_paths),
                 route_classes=tuple(
                     (_public_route(route), route.route_class) for route in service.route_classes
@@ -447,6 +605,11 @@ def load_routing_table(
                     for route in service.token_type_routes
                 ),
                 repeatable_parameters=frozenset(service.repeatable_parameters),
+                timeouts=tuple(
+                    (compile_path_pattern(timeout.path), timeout.timeout_seconds)
+                    for timeout in service.timeouts
+                ),
+                resilience=Resilience(**resilience.model_dump()),
             )
         )
     services.sort(key=lambda service: len(service.prefix), reverse=True)

@@ -21,9 +21,13 @@ class GatewaySettings(ServiceSettings):
     service_name: str = "gateway"
     #: The routing table; the default is the one shipped inside the package.
     routes_file: Path = ROUTES_SHIPPED
-    #: ``{"identity": "http://127.0.0.1:18001", ...}``: replaces those services' upstreams from
-    #: the routing table (the launcher and containers know the addresses, the file does not).
-    upstreams: dict[str, str] = Field(default_factory=dict)
+    #: ``{"identity": "http://127.0.0.1:18001", "case": ["http://a:8003", "http://b:8003"]}``:
+    #: replaces those services' upstreams (their provincial pools) from the routing table (the
+    #: launcher and containers know the addresses, the file does not).
+    upstreams: dict[str, str | list[str]] = Field(default_factory=dict)
+    #: ``{"case": {"3303": ["http://case-wenzhou:8003"]}}``: replaces those services' region
+    #: pools from the routing table (every pool of a service named; the others keep the file's).
+    pools: dict[str, dict[str, list[str]]] = Field(default_factory=dict)
     #: Sent with 503 ``upstream_unavailable``: when a client may try again.
     retry_after_seconds: int = Field(default=5, ge=1)
     #: How long ``/readyz`` and ``/openapi.json`` wait for each upstream's own.
