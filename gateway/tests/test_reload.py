@@ -1,5 +1,6 @@
-"""Reloading the routing table (SIGHUP): new requests follow the new table at once, requests in
-flight finish where they started, and a table that does not load leaves the running one."""
+"""Reloading the routing table (SIGHUP, or its file changing): new requests follow the new
+table at once, requests in flight finish where they started, and a table that does not load
+leaves the running one."""
 
 import asyncio
 import os
@@ -14,10 +15,18 @@ from gateway.main import Gateway, create_app
 from gateway.settings import GatewaySettings
 
 
-def _serving(routes: Path, services: dict[str, Any]) -> Gateway:
-    # Catalog's upstreams come from the file, so that rewriting the file moves them.
+def _serving(routes: Path, services: dict[str, Any], *, watch_seconds: float = 0.0) -> Gateway:
+    # Catalog's upstreams come from the file, so that rewriting the file moves them. The file
+    # is watched only in the test of watching, so that the others show what they say they do.
     overrides = {name: fake.url for name, fake in services.items() if name != "catalog"}
-    return create_app(GatewaySettings(environment="test", routes_file=routes, upstreams=overrides))
+    return create_app(
+        GatewaySettings(
+            environment="test",
+            routes_file=routes,
+            upstreams=overrides,
+            routes_watch_seconds=watch_seconds,
+        )
+    )
 
 
 def _client(gateway: Gateway) -> httpx.AsyncClient:
@@ -67,6 +76,22 @@ async def test_sighup_reloads_the_table(
         routes_with(catalog={"upstreams": [services["rating"].url]})
         os.kill(os.getpid(), signal.SIGHUP)
         for _ in range(200):
+            answer = await client.get("/catalog/v1/items")
+            if answer.json()["service"] == "rating":
+                break
+            await asyncio.sleep(0.01)
+        assert answer.json()["service"] == "rating"
+
+
+async def test_a_change_of_the_file_reloads_the_table(
+    routes_with: Callable[..., Path], services: dict[str, Any]
+) -> None:
+    routes = routes_with(catalog={"upstreams": [services["catalog"].url]})
+    gateway = _serving(routes, services, watch_seconds=0.02)
+    async with gateway.running(), _client(gateway) as client:
+        assert (await client.get("/catalog/v1/items")).json()["service"] == "catalog"
+        routes_with(catalog={"upstreams": [services["rating"].url]})  # rewrites the file
+        for _ in range(500):
             answer = await client.get("/catalog/v1/items")
             if answer.json()["service"] == "rating":
                 break

@@ -5,7 +5,8 @@ wraps everything; behind it the edge (``edge``: request limits, path checks, COR
 headers) and then the few operations paths go to a small FastAPI app and every other request
 goes straight to the proxy, outside any router.
 
-The routing table is read again on SIGHUP (``kill -HUP <pid>``): a table that does not load is
+The routing table is read again on SIGHUP (``kill -HUP <pid>``) and when its file changes
+(looked at every ``GATEWAY_ROUTES_WATCH_SECONDS``): a table that does not load is
 logged and the running one kept; one that does gets its own upstream clients, token verifier
 and rate-limit buckets, and serves every request that arrives from then on. Requests already in
 flight finish on the table they started with, whose clients are closed once the last of them
@@ -88,9 +89,15 @@ class Gateway:
         except (NotImplementedError, RuntimeError, ValueError):
             # Not the main thread (tests, embedded servers): reload() remains callable.
             pass
+        watcher = None
+        if settings.routes_watch_seconds > 0:
+            watcher = loop.create_task(self._watch_routes_file(settings.routes_watch_seconds))
         try:
             yield
         finally:
+            if watcher is not None:
+                watcher.cancel()
+                await asyncio.gather(watcher, return_exceptions=True)
             if on_hangup:
                 loop.remove_signal_handler(signal.SIGHUP)
             current, self._current = self._current, None
@@ -144,6 +151,25 @@ class Gateway:
         task = asyncio.get_running_loop().create_task(self.reload())
         self._retiring.add(task)
         task.add_done_callback(self._retiring.discard)
+
+    def _routes_file_version(self) -> tuple[int, int] | None:
+        try:
+            status = self.settings.routes_file.stat()
+        except OSError:
+            return None
+        return status.st_mtime_ns, status.st_size
+
+    async def _watch_routes_file(self, interval: float) -> None:
+        """Reload when the routing table's file changes (its time or size), as SIGHUP does. A
+        file caught half written fails to load, is logged, and loads at the next change."""
+        seen = self._routes_file_version()
+        while True:
+            await asyncio.sleep(interval)
+            version = self._routes_file_version()
+            if version is not None and version != seen:
+                seen = version
+                log.info("routing_table_file_changed")
+                await self.reload()
 
     async def reload(self) -> bool:
         """Read the routing table again and serve new requests with it; ``False`` (and the

@@ -60,3 +60,6 @@ class GatewaySettings(ServiceSettings):
     #: After a reload (SIGHUP), how long requests still in flight on the replaced routing table
     #: may take before its upstream clients are closed under them.
     reload_drain_seconds: float = Field(default=60.0, gt=0)
+    #: How often the routing table's file is looked at; a change (time or size) reloads it as
+    #: SIGHUP does. 0: only SIGHUP reloads.
+    routes_watch_seconds: float = Field(default=2.0, ge=0)
