@@ -13,6 +13,8 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
+from data_exchange_svc.ledger import repository as ledger_repository
+from data_exchange_svc.ledger.appender import LedgerUnavailable
 from data_exchange_svc.ledger.entry import EntryContent
 from data_exchange_svc.ledger.merkle import (
     Frontier,
@@ -323,6 +325,27 @@ async def test_entries_queued_together_are_appended_in_one_batch_under_one_tree_
     async with app.state.database.sessionmaker() as session:
         heads = await session.scalar(select(func.count()).select_from(LedgerCheckpoint))
     assert heads == 1
+
+
+async def test_a_failed_batch_refuses_its_callers_and_the_next_batch_writes_afresh(
+    app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The appender keeps its connection between batches, and gives it up when a batch fails:
+    that batch's callers get ``ledger_unavailable``, the next batch is written as usual."""
+    take_turn = ledger_repository.take_turn
+
+    async def broken(*_: Any, **__: Any) -> Any:
+        raise ConnectionResetError("the database went away")
+
+    monkeypatch.setattr(ledger_repository, "take_turn", broken)
+    with pytest.raises(LedgerUnavailable):
+        await app.state.ledger.append(draft(1))
+    monkeypatch.setattr(ledger_repository, "take_turn", take_turn)
+    receipt = await app.state.ledger.append(draft(2))
+    assert (receipt.entry.seq, receipt.tree_head.tree_size) == (1, 1)
+    async with app.state.database.sessionmaker() as session:
+        report = await audit(session, app.state.ledger_signer.public_key)
+    assert (report.intact, report.entries_checked) == (True, 1)
 
 
 async def test_the_signing_key_is_stored_sealed_and_kept_across_restarts(

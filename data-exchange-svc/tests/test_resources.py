@@ -63,9 +63,10 @@ HOSTED_RESOURCES = {
     "business_registration": ("market_regulation", ["enterprise"], "one"),
     "electronic_certificate": ("big_data_administration", ["person", "enterprise"], "many"),
 }
+REMOTE_RESOURCES = {"tax_clearance": ("tax", ["person", "enterprise"], "one")}
 
 
-async def test_the_catalogue_lists_every_hosted_dataset_with_its_subjects_and_shape(
+async def test_the_catalogue_lists_every_resource_with_its_hosting_subjects_and_shape(
     client: httpx.AsyncClient,
 ) -> None:
     body = (await client.get("/exchange/v1/resources")).json()
@@ -77,9 +78,9 @@ async def test_the_catalogue_lists_every_hosted_dataset_with_its_subjects_and_sh
         )
         for item in body["items"]
     }
-    assert listed == HOSTED_RESOURCES
+    assert listed == HOSTED_RESOURCES | REMOTE_RESOURCES
     for item in body["items"]:
-        assert item["hosting"] == "hosted"
+        assert item["hosting"] == ("remote" if item["code"] in REMOTE_RESOURCES else "hosted")
         assert item["classification"] == "conditional"
         for field in item["fields"]:
             has_choices = field["type"] in ("choice", "household_members")

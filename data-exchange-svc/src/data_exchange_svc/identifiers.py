@@ -71,6 +71,11 @@ class SubjectRef:
     kind: SubjectKind
     identifier: str
 
+    @property
+    def kind_key(self) -> str:
+        """The name of its identifier in a subject object: ``id_number`` or ``credit_code``."""
+        return "id_number" if self.kind == "person" else "credit_code"
+
 
 def parse_subject(*, id_number: str | None, credit_code: str | None, today: dt.date) -> SubjectRef:
     """Exactly one identifier, well formed; ``InvalidSubjectIdentifier`` with a reason if not."""

@@ -1,18 +1,24 @@
 """data-exchange-svc's application: lifespan, routers, error handlers — nothing else."""
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from data_exchange_svc.calls.endpoints import router as calls_router
+from data_exchange_svc.calls.service import AccessChecks
 from data_exchange_svc.citizens.endpoints import router as citizens_router
 from data_exchange_svc.datasets.endpoints import router as datasets_router
+from data_exchange_svc.grants.cache import ActiveGrants
 from data_exchange_svc.grants.endpoints import router as grants_router
+from data_exchange_svc.grants.rate_limits import GrantRateLimiter
 from data_exchange_svc.identifiers import IdentifierProtector
 from data_exchange_svc.ledger.appender import LedgerAppender
 from data_exchange_svc.ledger.endpoints import router as ledger_router
 from data_exchange_svc.ledger.service import ensure_signer
+from data_exchange_svc.remote.providers import RemoteProviders
+from data_exchange_svc.resources.catalogue import Catalogue
 from data_exchange_svc.resources.endpoints import router as resources_router
 from data_exchange_svc.settings import ExchangeSettings
 from servicekit.app import build_app
@@ -30,6 +36,16 @@ def create_app(
         app.state.identifiers = IdentifierProtector(
             encryption_key=settings.encryption_key_bytes, hash_key=settings.hash_key_bytes
         )
+        # What every call is checked by, kept in memory (see resources.catalogue, grants.cache
+        # and grants.rate_limits).
+        app.state.access_checks = AccessChecks(
+            catalogue=Catalogue(
+                app.state.database.sessionmaker,
+                refresh_seconds=settings.catalogue_refresh_seconds,
+            ),
+            active_grants=ActiveGrants(ttl_seconds=settings.grant_cache_seconds),
+            rate_limiter=GrantRateLimiter(),
+        )
         # The appender has an engine of its own: requests hold their connection while they wait
         # for their entry, and must never be able to take the connection it needs to write it.
         ledger_database = Database(settings.database_url)
@@ -38,15 +54,19 @@ def create_app(
                 ledger_database.sessionmaker, settings.ledger_key_encryption_key_bytes
             )
             appender = LedgerAppender(
-                ledger_database.sessionmaker, signer, batch_limit=settings.ledger_batch_limit
+                ledger_database.engine, signer, batch_limit=settings.ledger_batch_limit
             )
             app.state.ledger_signer = signer
             app.state.ledger = appender
+            app.state.remote_providers = RemoteProviders(settings, signer)
             appender.start()
+            if settings.freeze_startup_objects:
+                gc.freeze()
             try:
                 yield
             finally:
                 await appender.stop()
+                await app.state.remote_providers.aclose()
         finally:
             await ledger_database.dispose()
 

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Date,
     ForeignKey,
     Index,
+    Integer,
     LargeBinary,
     SmallInteger,
     String,
@@ -81,6 +82,12 @@ class SharingGrant(Base):
     approves (``approved``, with an expiry) or refuses (``refused``); an approved grant is
     active until it expires or is revoked (``revoked``). The consumer is the token's ``sub``
     for internal services and its ``dept`` for staff and department systems.
+
+    A grant may carry a rate: ``rate_burst`` calls at once, then ``rate_per_minute`` a minute
+    (a token bucket; both set or both None, None meaning no limit beyond the platform's). The
+    consumer asks for one when applying and the provider approves it or sets another. Each
+    process counts calls in its own memory (see grants.rate_limits): with N processes, a
+    consumer can reach N times the rate.
     """
 
     __tablename__ = "sharing_grant"
@@ -104,6 +111,16 @@ class SharingGrant(Base):
     decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     #: Why it was refused or revoked.
     decision_note: Mapped[str | None] = mapped_column(String(256))
+    #: Calls a minute the grant allows once its burst is spent; None: no limit of its own.
+    rate_per_minute: Mapped[int | None] = mapped_column(Integer)
+    #: Calls the grant allows at once (the bucket's size); set with ``rate_per_minute``.
+    rate_burst: Mapped[int | None] = mapped_column(Integer)
+
+    @property
+    def rate_limit(self) -> dict[str, int] | None:
+        if self.rate_per_minute is None or self.rate_burst is None:
+            return None
+        return {"per_minute": self.rate_per_minute, "burst": self.rate_burst}
 
 
 class CitizenSubject(Base):

@@ -9,7 +9,7 @@ development and tests, and a production environment refuses to start with them.
 
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import Field, HttpUrl, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from servicekit.settings import SecretKey, ServiceSettings, development_key, key_bytes
@@ -31,10 +31,35 @@ class ExchangeSettings(ServiceSettings):
     ledger_key_encryption_key: SecretKey = development_key("ledger key-encryption key")
     #: The most entries the ledger appends (and signs one tree head for) in one transaction.
     ledger_batch_limit: int = Field(default=512, ge=1, le=10_000)
+    #: How old a process's copy of the resource catalogue may grow before it is read again:
+    #: the longest a change made by another process (the seed) goes unseen.
+    catalogue_refresh_seconds: float = Field(default=10.0, ge=0, le=3600)
+    #: How long a process keeps a consumer's active grants on a resource: the longest a grant
+    #: approved or revoked through another process goes unseen (this process's own decisions
+    #: take effect at once).
+    grant_cache_seconds: float = Field(default=5.0, ge=0, le=300)
+    #: Once started, move every object made so far out of the cyclic garbage collector's sight
+    #: (``gc.freeze()``): they live as long as the process, and each full collection no longer
+    #: walks them. Off where one process starts many apps (the tests): each start would keep
+    #: the garbage of the previous ones for good.
+    freeze_startup_objects: bool = True
     #: The hosted population dataset that ``python -m data_exchange_svc.seed`` loads.
     population_csv: Path = _SERVICE_DIR / "data" / "population.csv"
     #: Where the seed finds the other hosted datasets: ``<resource code>.csv`` or ``.jsonl``.
     datasets_dir: Path = _SERVICE_DIR / "data"
+
+    # Remote resources (see remote.providers).
+    #: Resource code → the provider's endpoint URL, e.g. '{"tax_clearance": "https://..."}'.
+    remote_endpoints: dict[str, HttpUrl] = Field(default_factory=dict)
+    remote_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
+    remote_connect_timeout_seconds: float = Field(default=1.0, gt=0, le=30)
+    #: Tries per question, the first included (connection faults, timeouts, 502/503/504).
+    remote_attempts: int = Field(default=3, ge=1, le=10)
+    remote_backoff_seconds: float = Field(default=0.1, ge=0, le=10)
+    remote_backoff_max_seconds: float = Field(default=1.0, ge=0, le=30)
+    #: Failed questions in a row that open a provider's circuit, and for how long.
+    remote_breaker_failures: int = Field(default=5, ge=1, le=100)
+    remote_breaker_reset_seconds: float = Field(default=30.0, gt=0, le=3600)
 
     @model_validator(mode="after")
     def _keys_differ(self) -> "ExchangeSettings":

@@ -12,6 +12,7 @@ from data_exchange_svc.identifiers import IdentifierProtector
 from data_exchange_svc.ledger.appender import LedgerAppender
 from data_exchange_svc.ledger.schemas import ReceiptRead
 from data_exchange_svc.ledger.service import receipt_document, refusals_recorded
+from data_exchange_svc.remote.providers import RemoteProviders
 from servicekit.auth import PrincipalDep
 from servicekit.db import SessionDep
 
@@ -21,6 +22,16 @@ router = APIRouter(prefix="/exchange/v1", tags=["data calls"])
 def _protector(request: Request) -> IdentifierProtector:
     protector: IdentifierProtector = request.app.state.identifiers
     return protector
+
+
+def _remote(request: Request) -> RemoteProviders:
+    providers: RemoteProviders = request.app.state.remote_providers
+    return providers
+
+
+def _checks(request: Request) -> service.AccessChecks:
+    checks: service.AccessChecks = request.app.state.access_checks
+    return checks
 
 
 def _ledger(request: Request) -> LedgerAppender:
@@ -51,12 +62,14 @@ async def create_match(
     async with refusals_recorded(_ledger(request), attempt):
         answer = await service.match(
             session=session,
+            checks=_checks(request),
             ledger_appender=_ledger(request),
             principal=principal,
             attempt=attempt,
             subject=payload.subject,
             claims=payload.claims,
             protector=protector,
+            remote=_remote(request),
         )
     return MatchRead(
         match=answer.match,
@@ -85,11 +98,13 @@ async def create_call(
     async with refusals_recorded(_ledger(request), attempt):
         answer = await service.call(
             session=session,
+            checks=_checks(request),
             ledger_appender=_ledger(request),
             principal=principal,
             attempt=attempt,
             subject=payload.subject,
             protector=protector,
+            remote=_remote(request),
         )
     return CallRead(
         call_id=attempt.call_id,

@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from data_exchange_svc.citizens import repository
 from data_exchange_svc.citizens.subjects import require_citizen, subject_of
-from data_exchange_svc.models import Consent, DataResource
+from data_exchange_svc.models import Consent
+from data_exchange_svc.resources.catalogue import Catalogue, CataloguedResource
 from data_exchange_svc.resources.service import require_fields, shared_resource
 from servicekit.auth import Principal
 from servicekit.problems import DomainError, Forbidden, NotFound
@@ -69,6 +70,7 @@ async def give(
     case_id: str,
     expires_at: dt.datetime,
     now: dt.datetime,
+    catalogue: Catalogue,
 ) -> Consent:
     """The citizen's (already linked) consent; see subjects.link for the link."""
     if expires_at.tzinfo is None or not now < expires_at <= now + dt.timedelta(
@@ -76,7 +78,7 @@ async def give(
     ):
         raise InvalidConsentExpiry()
     subject_hash = await subject_of(session, principal)
-    shared = await shared_resource(session, resource)
+    shared = await shared_resource(catalogue, resource)
     if "person" not in shared.subject_kinds:
         raise ConsentNotApplicable(resource=shared.code)
     unique_fields = list(dict.fromkeys(fields))
@@ -114,10 +116,12 @@ async def revoke(
     return consent
 
 
-def needs_consent(principal: Principal, resource: DataResource, fields: Sequence[str]) -> bool:
-    sensitivity = {field.name: field.sensitivity for field in resource.fields}
+def needs_consent(
+    principal: Principal, resource: CataloguedResource, fields: Sequence[str]
+) -> bool:
+    known = resource.fields_by_name
     return principal.typ in ("staff", "department_system") and any(
-        sensitivity.get(name) in PERSONAL for name in fields
+        name in known and known[name].sensitivity in PERSONAL for name in fields
     )
 
 

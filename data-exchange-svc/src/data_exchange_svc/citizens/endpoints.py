@@ -63,7 +63,7 @@ async def link_subject(
 
 @router.post("/consents", response_model=ConsentRead, status_code=201)
 async def give_consent(
-    payload: ConsentCreate, principal: PrincipalDep, session: SessionDep
+    payload: ConsentCreate, principal: PrincipalDep, session: SessionDep, request: Request
 ) -> ConsentRead:
     now = utcnow()
     consent = await consents.give(
@@ -76,6 +76,7 @@ async def give_consent(
         case_id=payload.case_id,
         expires_at=payload.expires_at,
         now=now,
+        catalogue=request.app.state.access_checks.catalogue,
     )
     return _view(consent, now)
 

@@ -22,7 +22,13 @@ async def load_records(
     batch (422 ``invalid_record``, each error naming the record's index and the field)."""
     protector: IdentifierProtector = request.app.state.identifiers
     counts = await service.load(
-        session, principal, code, batch.records, protector=protector, today=today_in_china()
+        session,
+        principal,
+        code,
+        batch.records,
+        protector=protector,
+        catalogue=request.app.state.access_checks.catalogue,
+        today=today_in_china(),
     )
     return LoadRead(
         resource=code,

@@ -16,7 +16,8 @@ from data_exchange_svc.datasets.records import RawRecord, check_records
 from data_exchange_svc.datasets.schemas import RecordLoad
 from data_exchange_svc.grants.workflow import department_type
 from data_exchange_svc.identifiers import IdentifierProtector
-from data_exchange_svc.resources.service import hosted_spec, resource_of
+from data_exchange_svc.resources.catalogue import Catalogue
+from data_exchange_svc.resources.service import catalogued_resource, hosted_spec
 from servicekit.auth import Principal, require_type
 from servicekit.problems import DomainError, Forbidden
 
@@ -42,10 +43,11 @@ async def load(
     records: Sequence[RecordLoad],
     *,
     protector: IdentifierProtector,
+    catalogue: Catalogue,
     today: dt.date,
 ) -> store.LoadCounts:
     require_type(principal, "department_system", "service")
-    resource = await resource_of(session, code)
+    resource = await catalogued_resource(catalogue, code)
     if principal.dept is None or department_type(principal.dept) != resource.owner_department_type:
         raise NotTheOwner(resource=resource.code)
     spec = hosted_spec(resource)

@@ -2,9 +2,10 @@
 
 import uuid
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from data_exchange_svc.grants import workflow
+from data_exchange_svc.grants.cache import ActiveGrants
 from data_exchange_svc.grants.schemas import GrantApply, GrantApprove, GrantDecisionNote, GrantRead
 from data_exchange_svc.models import SharingGrant
 from servicekit.auth import PrincipalDep
@@ -17,13 +18,21 @@ def _view(grant: SharingGrant) -> GrantRead:
     return GrantRead.model_validate(grant)
 
 
+def _active_grants(request: Request) -> ActiveGrants:
+    active_grants: ActiveGrants = request.app.state.access_checks.active_grants
+    return active_grants
+
+
 @router.post("", response_model=GrantRead, status_code=201)
 async def apply_for_grant(
-    application: GrantApply, principal: PrincipalDep, session: SessionDep
+    application: GrantApply, principal: PrincipalDep, session: SessionDep, request: Request
 ) -> GrantRead:
-    """A consumer department applies; the grant stays ``pending`` (and grants nothing) until
-    the provider approves it."""
-    return _view(await workflow.apply(session, principal, application))
+    """A consumer department applies, optionally asking for a rate limit; the grant stays
+    ``pending`` (and grants nothing) until the provider approves it."""
+    grant = await workflow.apply(
+        session, principal, application, catalogue=request.app.state.access_checks.catalogue
+    )
+    return _view(grant)
 
 
 @router.get("/{grant_id}", response_model=GrantRead)
@@ -33,10 +42,22 @@ async def get_grant(grant_id: uuid.UUID, principal: PrincipalDep, session: Sessi
 
 @router.post("/{grant_id}/approve", response_model=GrantRead)
 async def approve_grant(
-    grant_id: uuid.UUID, decision: GrantApprove, principal: PrincipalDep, session: SessionDep
+    grant_id: uuid.UUID,
+    decision: GrantApprove,
+    principal: PrincipalDep,
+    session: SessionDep,
+    request: Request,
 ) -> GrantRead:
+    """The provider approves until ``expires_at``, at the rate asked for unless
+    ``rate_limit`` says otherwise (null: no limit of the grant's own)."""
     grant = await workflow.approve(
-        session, principal, grant_id, expires_at=decision.expires_at, now=utcnow()
+        session,
+        principal,
+        grant_id,
+        expires_at=decision.expires_at,
+        rate_limit=decision.rate_limit if "rate_limit" in decision.model_fields_set else "as_asked",
+        now=utcnow(),
+        active_grants=_active_grants(request),
     )
     return _view(grant)
 
@@ -53,9 +74,18 @@ async def refuse_grant(
 
 @router.post("/{grant_id}/revoke", response_model=GrantRead)
 async def revoke_grant(
-    grant_id: uuid.UUID, decision: GrantDecisionNote, principal: PrincipalDep, session: SessionDep
+    grant_id: uuid.UUID,
+    decision: GrantDecisionNote,
+    principal: PrincipalDep,
+    session: SessionDep,
+    request: Request,
 ) -> GrantRead:
     grant = await workflow.revoke(
-        session, principal, grant_id, reason=decision.reason, now=utcnow()
+        session,
+        principal,
+        grant_id,
+        reason=decision.reason,
+        now=utcnow(),
+        active_grants=_active_grants(request),
     )
     return _view(grant)

@@ -11,6 +11,21 @@ from data_exchange_svc.calls.schemas import FieldName, Purpose, ResourceCode
 Note = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 
 
+class RateLimit(BaseModel):
+    """A token bucket: ``burst`` calls at once, then ``per_minute`` a minute. Counted per
+    process of the exchange (see grants.rate_limits)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    per_minute: int = Field(ge=1, le=6_000_000)
+    #: Calls allowed at once; by default a second's worth of the rate (at least 1).
+    burst: int | None = Field(default=None, ge=1, le=100_000)
+
+    @property
+    def bucket_size(self) -> int:
+        return self.burst if self.burst is not None else max(1, -(-self.per_minute // 60))
+
+
 class GrantApply(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -18,6 +33,8 @@ class GrantApply(BaseModel):
     fields: list[FieldName] = Field(min_length=1, max_length=32)
     purposes: list[Purpose] = Field(min_length=1, max_length=8)
     legal_basis: Note
+    #: The rate the consumer asks for; None: no limit of its own.
+    rate_limit: RateLimit | None = None
 
 
 class GrantApprove(BaseModel):
@@ -25,6 +42,9 @@ class GrantApprove(BaseModel):
 
     #: Every approved grant expires: at most a year ahead.
     expires_at: dt.datetime
+    #: The rate the provider allows. Left out: the rate the consumer asked for (or none);
+    #: null: no limit of its own.
+    rate_limit: RateLimit | None = None
 
 
 class GrantDecisionNote(BaseModel):
@@ -49,4 +69,7 @@ class GrantRead(BaseModel):
     decided_by: str | None
     decided_at: dt.datetime | None
     decision_note: str | None
+    #: ``{"per_minute", "burst"}`` (asked for while pending, allowed once approved); None: no
+    #: limit of its own.
+    rate_limit: RateLimit | None
     created_at: dt.datetime

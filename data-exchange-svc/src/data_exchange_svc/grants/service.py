@@ -1,9 +1,11 @@
-"""The grant decision: a pure function of the consumer's active grants and the request."""
+"""The grant decision: a pure function of the consumer's active grants and the request; then
+the rate limits of the grants it relied on."""
 
 from collections.abc import Sequence
 
-from data_exchange_svc.models import SharingGrant
-from servicekit.problems import Forbidden
+from data_exchange_svc.grants.cache import ActiveGrant
+from data_exchange_svc.grants.rate_limits import GrantRateLimiter
+from servicekit.problems import DomainError, Forbidden
 
 
 class NoGrant(Forbidden):
@@ -21,10 +23,17 @@ class FieldNotGranted(Forbidden):
     title = "Some requested fields are not granted for this purpose"
 
 
+class GrantRateLimited(DomainError):
+    status = 429
+    code = "grant_rate_limited"
+    title = "The grant's rate limit is reached: try again after Retry-After seconds"
+
+
 def authorise(
-    active_grants: Sequence[SharingGrant], *, purpose: str, fields: Sequence[str]
-) -> None:
-    """Allow ``fields`` for ``purpose`` only if the grants that allow the purpose cover them all.
+    active_grants: Sequence[ActiveGrant], *, purpose: str, fields: Sequence[str]
+) -> list[ActiveGrant]:
+    """Allow ``fields`` for ``purpose`` only if the grants that allow the purpose cover them all;
+    return the grants relied on (those of the purpose that grant a requested field).
 
     Several grants combine per purpose: a field granted for one purpose is not thereby granted
     for another.
@@ -38,3 +47,11 @@ def authorise(
     refused = [field for field in fields if field not in granted]
     if refused:
         raise FieldNotGranted(fields=refused)
+    return [grant for grant in for_purpose if not grant.fields.isdisjoint(fields)]
+
+
+def charge(limiter: GrantRateLimiter, grants: Sequence[ActiveGrant]) -> None:
+    """Count the call against the rate of each grant relied on; 429 if one has none left."""
+    wait = limiter.take(grants)
+    if wait is not None:
+        raise GrantRateLimited(headers={"Retry-After": str(wait)}, retry_after_seconds=wait)

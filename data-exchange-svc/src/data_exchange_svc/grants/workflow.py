@@ -7,17 +7,23 @@
   (Department ids are ``<region code>-<department type>``.)
 
 Anyone else learns nothing about a grant: 404 ``grant_not_found``.
+
+An approval or a revocation takes effect at once in this process: it drops the process's cache
+of active grants (see grants.cache), now and when the request commits.
 """
 
 import datetime as dt
 import uuid
+from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from data_exchange_svc.grants import repository
-from data_exchange_svc.grants.schemas import GrantApply
+from data_exchange_svc.grants.cache import ActiveGrants
+from data_exchange_svc.grants.schemas import GrantApply, RateLimit
 from data_exchange_svc.models import DataResource, SharingGrant
 from data_exchange_svc.resources import repository as resources_repository
+from data_exchange_svc.resources.catalogue import Catalogue
 from data_exchange_svc.resources.service import require_fields, shared_resource
 from servicekit.auth import Principal, require_type
 from servicekit.problems import Conflict, DomainError, Forbidden, NotFound
@@ -76,11 +82,20 @@ def _is_provider(principal: Principal, resource: DataResource) -> bool:
     )
 
 
+def _set_rate(grant: SharingGrant, rate_limit: RateLimit | None) -> None:
+    grant.rate_per_minute = rate_limit.per_minute if rate_limit else None
+    grant.rate_burst = rate_limit.bucket_size if rate_limit else None
+
+
 async def apply(
-    session: AsyncSession, principal: Principal, application: GrantApply
+    session: AsyncSession,
+    principal: Principal,
+    application: GrantApply,
+    *,
+    catalogue: Catalogue,
 ) -> SharingGrant:
     consumer = _consumer_department(principal)
-    resource = await shared_resource(session, application.resource)
+    resource = await shared_resource(catalogue, application.resource)
     fields = list(dict.fromkeys(application.fields))
     require_fields(resource, fields, to_match=False)
     grant = SharingGrant(
@@ -92,6 +107,7 @@ async def apply(
         status="pending",
         applied_by=principal.sub,
     )
+    _set_rate(grant, application.rate_limit)
     await repository.add(session, grant)
     return grant
 
@@ -130,14 +146,21 @@ async def approve(
     grant_id: uuid.UUID,
     *,
     expires_at: dt.datetime,
+    rate_limit: RateLimit | Literal["as_asked"] | None = "as_asked",
     now: dt.datetime,
+    active_grants: ActiveGrants,
 ) -> SharingGrant:
+    """Approve until ``expires_at``, at the rate asked for or at ``rate_limit`` (None: no
+    limit of the grant's own)."""
     if expires_at.tzinfo is None or not now < expires_at <= now + dt.timedelta(days=MAX_GRANT_DAYS):
         raise InvalidExpiry()
     grant = await _decide(session, principal, grant_id)
     grant.status, grant.expires_at = "approved", expires_at
     grant.decided_by, grant.decided_at = principal.sub, now
+    if rate_limit != "as_asked":
+        _set_rate(grant, rate_limit)
     await session.flush()
+    active_grants.invalidate_on_commit(session)
     return grant
 
 
@@ -163,11 +186,14 @@ async def revoke(
     *,
     reason: str,
     now: dt.datetime,
+    active_grants: ActiveGrants,
 ) -> SharingGrant:
-    """The provider withdraws a grant, or the consumer gives it up: from now on, no data."""
+    """The provider withdraws a grant, or the consumer gives it up: from now on, no data (in
+    this process at once, in others within ``grant_cache_seconds``)."""
     grant, _ = await _visible(session, principal, grant_id, lock=True)
     if grant.status != "approved":
         raise GrantNotApproved(grant_status=grant.status)
     grant.status, grant.revoked_at, grant.decision_note = "revoked", now, reason
     await session.flush()
+    active_grants.invalidate_on_commit(session)
     return grant

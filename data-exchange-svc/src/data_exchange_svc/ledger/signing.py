@@ -89,6 +89,11 @@ class LedgerSigner:
         signature = self._private.sign(tree_head_message(tree_size, root_hash, timestamp))
         return TreeHead(tree_size, root_hash, timestamp, signature)
 
+    def sign_message(self, message: bytes) -> bytes:
+        """Sign anything else the exchange vouches for (a request to a provider, say). The
+        caller prefixes its own context: a tree head's message starts with one of its own."""
+        return self._private.sign(message)
+
     def seal(self, key_encryption_key: bytes) -> bytes:
         raw = self._private.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
         nonce = os.urandom(_NONCE_BYTES)

@@ -33,3 +33,9 @@ async def add(session: AsyncSession, resource: DataResource, fields: list[Resour
 async def add_fields(session: AsyncSession, fields: list[ResourceField]) -> None:
     session.add_all(fields)
     await session.flush()
+
+
+async def everything(session: AsyncSession) -> list[DataResource]:
+    """The whole catalogue with its fields (two queries): what each process keeps in memory."""
+    statement = select(DataResource).options(selectinload(DataResource.fields))
+    return list((await session.scalars(statement.order_by(DataResource.code))).all())

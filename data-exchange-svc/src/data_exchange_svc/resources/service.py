@@ -1,4 +1,6 @@
-"""The rules about resources a call names: it exists, it is shared, its fields exist."""
+"""The rules about resources a call names: it exists, it is shared, its fields exist. Checked
+against the process's catalogue snapshot (see resources.catalogue); the public catalogue
+endpoints read the database."""
 
 from collections.abc import Sequence
 
@@ -6,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from data_exchange_svc.models import DataResource
 from data_exchange_svc.resources import repository
+from data_exchange_svc.resources.catalogue import Catalogue, CataloguedResource
 from data_exchange_svc.resources.spec import HOSTED, PREDICATE_TYPES, ResourceSpec
 from servicekit.problems import DomainError, Forbidden, NotFound
 
@@ -44,17 +47,22 @@ class ResourceNotServed(DomainError):
     title = "The exchange cannot yet answer calls on this resource"
 
 
-async def shared_resource(session: AsyncSession, code: str) -> DataResource:
-    resource = await repository.get(session, code)
+async def catalogued_resource(catalogue: Catalogue, code: str) -> CataloguedResource:
+    resource = await catalogue.resource(code)
     if resource is None:
         raise ResourceNotFound(resource=code)
+    return resource
+
+
+async def shared_resource(catalogue: Catalogue, code: str) -> CataloguedResource:
+    resource = await catalogued_resource(catalogue, code)
     if resource.classification == "not_shared":
         raise ResourceNotShared(resource=code)
     return resource
 
 
-def require_fields(resource: DataResource, fields: Sequence[str], *, to_match: bool) -> None:
-    known = {field.name: field for field in resource.fields}
+def require_fields(resource: CataloguedResource, fields: Sequence[str], *, to_match: bool) -> None:
+    known = resource.fields_by_name
     unknown = [name for name in fields if name not in known]
     if unknown:
         raise UnknownField(fields=unknown)
@@ -64,15 +72,23 @@ def require_fields(resource: DataResource, fields: Sequence[str], *, to_match: b
             raise FieldNotMatchable(fields=unmatchable)
 
 
-def require_readable(resource: DataResource, fields: Sequence[str]) -> None:
+def require_readable(resource: CataloguedResource, fields: Sequence[str]) -> None:
     """A call reads stored values: a predicate (granted like any field) only answers matches."""
-    types = {field.name: field.value_type for field in resource.fields}
-    unreadable = [name for name in fields if types[name] in PREDICATE_TYPES]
+    known = resource.fields_by_name
+    unreadable = [name for name in fields if known[name].value_type in PREDICATE_TYPES]
     if unreadable:
         raise FieldNotReadable(fields=unreadable)
 
 
-def hosted_spec(resource: DataResource) -> ResourceSpec:
+def served_spec(resource: CataloguedResource) -> ResourceSpec:
+    """The spec the exchange answers the resource by, hosted or remote; 501 for none."""
+    spec = HOSTED.get(resource.code)
+    if spec is None or spec.hosting != resource.hosting:
+        raise ResourceNotServed(resource=resource.code)
+    return spec
+
+
+def hosted_spec(resource: CataloguedResource) -> ResourceSpec:
     """The spec the exchange hosts the resource by; 501 for one it does not host."""
     spec = HOSTED.get(resource.code)
     if spec is None or resource.hosting != "hosted":

@@ -158,6 +158,10 @@ def _resource(raw: Mapping[str, Any]) -> ResourceSpec:
         or spec.field(spec.order_by).type not in ("date", "month", "choice", "text")
     ):
         raise InvalidSpec(f"{code}: order_by names a textual field of a many-row resource")
+    if spec.hosting == "remote" and any(f.is_predicate or f.sealed for f in fields):
+        # The provider answers with values: predicates and sealed storage are the exchange's
+        # own, for what it hosts.
+        raise InvalidSpec(f"{code}: a remote resource has no predicates and no sealed fields")
     for field in fields:
         missing = set(PREDICATE_INPUTS.get(field.type, ())) - set(names)
         if missing:
@@ -172,6 +176,6 @@ def load_specs(path: Path) -> dict[str, ResourceSpec]:
     return {spec.code: spec for spec in specs}
 
 
-#: Every resource the exchange hosts, by code.
+#: Every resource the exchange serves, by code: those it hosts and the remote ones it asks.
 HOSTED: Mapping[str, ResourceSpec] = load_specs(Path(__file__).with_name("specs.toml"))
 POPULATION = HOSTED["population"]

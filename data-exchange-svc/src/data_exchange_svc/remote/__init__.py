@@ -1,0 +1,1 @@
+"""Resources whose provider answers each question itself."""
