@@ -152,6 +152,15 @@ def test_2c_her_name_and_number_match_the_population_registry(gateway: httpx.Cli
     Citizen.access_token = body["access_token"]
 
 
+def test_2d_she_sees_who_read_her_data_and_why(gateway: httpx.Client) -> None:
+    # identity-svc linked her account to her registry record when it verified her name.
+    log = gateway.get("/exchange/v1/me/access-log", headers=bearer(Citizen.access_token))
+    assert log.status_code == 200, log.text
+    reads = {(entry["consumer"], entry["kind"], entry["purpose"]) for entry in log.json()["items"]}
+    assert ("identity-svc", "match", "real_name_verification") in reads
+    assert ID_NUMBER not in log.text
+
+
 def loss_report_code(gateway: httpx.Client) -> str:
     found = gateway.get("/catalog/v1/items", params={"q": "身份证丢了"})
     assert found.status_code == 200, found.text

@@ -126,17 +126,22 @@ def demo_citizen_token(token_minter: TokenMinter, demo_citizen: PersonRow) -> He
 
 @pytest.fixture
 def demo_consent(
-    client: httpx.AsyncClient, demo_citizen: PersonRow, demo_citizen_token: Headers
+    client: httpx.AsyncClient,
+    demo_citizen: PersonRow,
+    demo_citizen_token: Headers,
+    identity_svc: Headers,
 ) -> ConsentGiver:
-    """The demo citizen links her account and consents through the API; the consent's id."""
+    """identity-svc links the demo citizen's account, and she consents through the API; the
+    consent's id."""
 
     async def give(
         *, consumer: str, fields: list[str], purpose: str, case_id: str, days: float = 30
     ) -> str:
+        # What identity-svc does at her real-name verification.
         linked = await client.put(
-            "/exchange/v1/me/subject",
-            json={"id_number": demo_citizen.id_number, "name": demo_citizen.name},
-            headers=demo_citizen_token,
+            "/exchange/v1/citizen-links/account-demo",
+            json={"id_number": demo_citizen.id_number},
+            headers=identity_svc,
         )
         assert linked.status_code == 200, linked.text
         given = await client.post(

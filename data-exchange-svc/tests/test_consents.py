@@ -80,11 +80,12 @@ async def department(app: FastAPI, token_minter: TokenMinter) -> Department:
     return Department(department_id, bearer(token))
 
 
-async def link(client: httpx.AsyncClient, headers: Headers, **body: str) -> httpx.Response:
+async def link(
+    client: httpx.AsyncClient, identity: Headers, account: str, id_number: str = DEMO_ID
+) -> httpx.Response:
+    """identity-svc records, at the account's real-name verification, which subject it is."""
     return await client.put(
-        "/exchange/v1/me/subject",
-        json={"id_number": DEMO_ID, "name": "林秀英", **body},
-        headers=headers,
+        f"/exchange/v1/citizen-links/{account}", json={"id_number": id_number}, headers=identity
     )
 
 
@@ -197,56 +198,46 @@ async def test_platform_services_and_matches_need_no_consent(
 
 
 @pytest.mark.parametrize(
-    ("claims", "body", "status", "code"),
+    ("token", "id_number", "status", "code"),
     [
-        ({"region": DEMO_REGION}, {"name": "林秀芳"}, 403, "subject_mismatch"),
-        ({"region": "330302001001"}, {}, 403, "subject_mismatch"),
-        ({}, {}, 403, "subject_mismatch"),
-        ({"region": DEMO_REGION}, {"id_number": "330302195203140249"}, 422, "invalid_subject"),
-        ({"region": DEMO_REGION, "loa": 1}, {}, 403, "insufficient_assurance"),
-        ({"region": DEMO_REGION, "typ": "staff"}, {}, 403, "wrong_principal_type"),
-        ({"region": DEMO_REGION, "act": "helper-1"}, {}, 403, "delegate_not_allowed"),
+        (("identity-svc", "service"), "330302195203140249", 422, "invalid_subject"),
+        (("identity-svc", "service"), "110101199003070011", 404, "subject_not_found"),
+        (("case-svc", "service"), DEMO_ID, 403, "not_the_identity_service"),
+        (("account-x", "citizen"), DEMO_ID, 403, "wrong_principal_type"),
     ],
-    ids=[
-        "wrong-name",
-        "another-region",
-        "no-region-before-real-name",
-        "malformed-id",
-        "loa-1",
-        "staff",
-        "delegate",
-    ],
+    ids=["malformed-id", "not-in-registry", "another-service", "the-citizen-herself"],
 )
-async def test_a_citizen_links_only_her_own_registry_subject(
+async def test_only_identity_svc_links_an_account_to_a_registry_subject(
     client: httpx.AsyncClient,
     token_minter: TokenMinter,
     problem: Problem,
-    claims: dict[str, Any],
-    body: dict[str, str],
+    token: tuple[str, str],
+    id_number: str,
     status: int,
     code: str,
 ) -> None:
-    headers = bearer(token_minter.mint("account-x", **{"typ": "citizen", "loa": 2, **claims}))
-    problem(await link(client, headers, **body), status, code)
+    sub, typ = token
+    headers = bearer(token_minter.mint(sub, typ=typ, loa=0 if typ == "service" else 2))  # type: ignore[arg-type]
+    problem(await link(client, headers, "account-x", id_number), status, code)
 
 
-async def test_an_account_and_a_subject_are_linked_one_to_one(
+async def test_a_newer_link_replaces_an_older_one_so_each_subject_has_one_account(
     client: httpx.AsyncClient,
+    identity_svc: Headers,
     token_minter: TokenMinter,
     population: list[PersonRow],
-    problem: Problem,
 ) -> None:
+    assert (await link(client, identity_svc, "account-1")).status_code == 200
+    assert (await link(client, identity_svc, "account-1")).status_code == 200, "idempotent"
+    # The same person verified again on another account: the subject follows the new account.
+    assert (await link(client, identity_svc, "account-2")).status_code == 200
+    access_log = "/exchange/v1/me/access-log"
     first = bearer(token_minter.mint("account-1", loa=2, region=DEMO_REGION))
-    assert (await link(client, first)).status_code == 200
-    assert (await link(client, first)).status_code == 200, "linking again is idempotent"
-
     second = bearer(token_minter.mint("account-2", loa=2, region=DEMO_REGION))
-    problem(await link(client, second), 409, "subject_linked_to_another_account")
-
+    assert (await client.get(access_log, headers=first)).status_code == 404
+    assert (await client.get(access_log, headers=second)).status_code == 200
     other = population[1]
-    first_elsewhere = bearer(token_minter.mint("account-1", loa=2, region=other.registered_region))
-    response = await link(client, first_elsewhere, id_number=other.id_number, name=other.name)
-    problem(response, 409, "account_linked_to_another_subject")
+    assert (await link(client, identity_svc, "account-2", other.id_number)).status_code == 200
 
 
 async def test_consents_need_a_linked_account(
@@ -271,13 +262,14 @@ async def test_consents_need_a_linked_account(
 )
 async def test_a_bad_consent_is_refused_with_a_stable_code(
     client: httpx.AsyncClient,
+    identity_svc: Headers,
     demo_citizen_token: Headers,
     problem: Problem,
     overrides: dict[str, Any],
     status: int,
     code: str,
 ) -> None:
-    assert (await link(client, demo_citizen_token)).status_code == 200
+    assert (await link(client, identity_svc, "account-demo")).status_code == 200
     response = await client.post(
         "/exchange/v1/me/consents",
         json=consent_body(**overrides),
@@ -288,6 +280,7 @@ async def test_a_bad_consent_is_refused_with_a_stable_code(
 
 async def test_a_citizen_cannot_see_or_revoke_anothers_consent(
     client: httpx.AsyncClient,
+    identity_svc: Headers,
     token_minter: TokenMinter,
     population: list[PersonRow],
     demo_consent: ConsentGiver,
@@ -298,7 +291,7 @@ async def test_a_citizen_cannot_see_or_revoke_anothers_consent(
     )
     other = population[1]
     headers = bearer(token_minter.mint("account-9", loa=2, region=other.registered_region))
-    response = await link(client, headers, id_number=other.id_number, name=other.name)
+    response = await link(client, identity_svc, "account-9", other.id_number)
     assert response.status_code == 200, response.text
     problem(
         await client.delete(f"/exchange/v1/me/consents/{consent_id}", headers=headers),

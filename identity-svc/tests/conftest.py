@@ -3,7 +3,8 @@ tests move instead of sleeping, a journey helper, and a double of the two contra
 calls through the gateway.
 
 The double implements exactly, from the platform's fixed contracts, ``POST /exchange/v1/matches``
-and ``POST /exchange/v1/calls`` (data-exchange-svc's population and business registries) and
+and ``POST /exchange/v1/calls`` (data-exchange-svc's population and business registries),
+``PUT /exchange/v1/citizen-links/{account}`` and
 ``GET /catalog/v1/regions/{code}`` (catalog-svc), over a handful of synthetic people. It is a
 double of the contracts, not of the services: the real integration, over real processes, is
 proven by the end-to-end journey test at the repository's top level.
@@ -170,6 +171,8 @@ class ContractDouble:
     #: Every exchange request received: (path, body), to prove what was asked and what not.
     exchange_requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     region_lookups: list[str] = field(default_factory=list)
+    #: Account → the ID number identity-svc linked it to at the exchange.
+    links: dict[str, str] = field(default_factory=dict)
     granted_fields: dict[str, set[str]] = field(
         default_factory=lambda: {
             "real_name_verification": {"registered_region"},
@@ -186,6 +189,7 @@ class ContractDouble:
         self.app = FastAPI()
         self.app.post("/exchange/v1/matches")(self._matches)
         self.app.post("/exchange/v1/calls")(self._calls)
+        self.app.put("/exchange/v1/citizen-links/{account}")(self._link)
         self.app.get("/catalog/v1/regions/{code}")(self._region)
 
     def _person(self, id_number: Any) -> Person | None:
@@ -276,6 +280,16 @@ class ContractDouble:
                 "source_timestamp": "2026-11-01T00:00:00Z",
             }
         )
+
+    async def _link(self, account: str, request: Request) -> JSONResponse:
+        body = await request.json()
+        self.exchange_requests.append((f"/exchange/v1/citizen-links/{account}", body))
+        if refused := await self._caller_refused(request):
+            return refused
+        if self._person(body.get("id_number")) is None:
+            return _refusal(404, "subject_not_found")
+        self.links[account] = body["id_number"]
+        return JSONResponse({"linked": True, "linked_at": "2026-11-26T00:00:00Z"})
 
     async def _region(self, code: str) -> JSONResponse:
         self.region_lookups.append(code)

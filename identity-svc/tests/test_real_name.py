@@ -83,6 +83,8 @@ async def test_a_matching_name_and_id_number_raise_the_account_to_level_2(
     }
     [call] = contracts.asks("/exchange/v1/calls")
     assert call["fields"] == ["registered_region"]
+    # The exchange learns which registry subject the account is from identity-svc, not from her.
+    assert contracts.links == {claims["sub"]: "330302195203140248"}
 
     me = (await client.get("/identity/v1/me", headers=bearer(body["access_token"]))).json()
     assert me["loa"] == 2

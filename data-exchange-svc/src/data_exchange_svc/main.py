@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from data_exchange_svc.calls.endpoints import router as calls_router
 from data_exchange_svc.calls.service import AccessChecks
+from data_exchange_svc.citizens.endpoints import links_router as citizen_links_router
 from data_exchange_svc.citizens.endpoints import router as citizens_router
 from data_exchange_svc.datasets.endpoints import router as datasets_router
 from data_exchange_svc.grants.cache import ActiveGrants
@@ -80,6 +81,7 @@ def create_app(
             grants_router,
             ledger_router,
             citizens_router,
+            citizen_links_router,
         ],
         lifespan=lifespan,
         jwks=jwks,

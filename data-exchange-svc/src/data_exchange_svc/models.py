@@ -126,10 +126,9 @@ class SharingGrant(Base):
 class CitizenSubject(Base):
     """Which registry subject a citizen account is: the keyed hash of her identity number.
 
-    Access tokens name the account, not the identity number. The link is made once, by the
-    citizen (loa ≥ 2) naming her identity number and name: the registry must hold that pair
-    and register her in the region her token states (which identity-svc took from the same
-    registry at her real-name check). One account, one subject; one subject, one account.
+    Access tokens name the account, not the identity number. identity-svc records the link at
+    the citizen's real-name verification (see citizens.subjects). One account, one subject; one
+    subject, one account: a newer link replaces an older one.
     """
 
     __tablename__ = "citizen_subject"

@@ -47,6 +47,9 @@ class ExchangeSettings(ServiceSettings):
     population_csv: Path = _SERVICE_DIR / "data" / "population.csv"
     #: Where the seed finds the other hosted datasets: ``<resource code>.csv`` or ``.jsonl``.
     datasets_dir: Path = _SERVICE_DIR / "data"
+    #: The ``sub`` of identity-svc's service token: the one caller that links accounts to
+    #: registry subjects.
+    identity_service: str = "identity-svc"
 
     # Remote resources (see remote.providers).
     #: Resource code → the provider's endpoint URL, e.g. '{"tax_clearance": "https://..."}'.

@@ -72,7 +72,7 @@ async def give(
     now: dt.datetime,
     catalogue: Catalogue,
 ) -> Consent:
-    """The citizen's (already linked) consent; see subjects.link for the link."""
+    """The citizen's (already linked) consent; see citizens.subjects for the link."""
     if expires_at.tzinfo is None or not now < expires_at <= now + dt.timedelta(
         days=MAX_CONSENT_DAYS
     ):

@@ -1,10 +1,11 @@
-"""HTTP endpoints for the citizen herself: her subject link, her consents, her access log."""
+"""HTTP endpoints for the citizen herself (her consents, her access log), and the link of her
+account to the registry that identity-svc records."""
 
 import datetime as dt
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from data_exchange_svc.citizens import access_log, consents, subjects
 from data_exchange_svc.citizens.schemas import (
@@ -16,11 +17,11 @@ from data_exchange_svc.citizens.schemas import (
     SubjectLink,
     SubjectLinkRead,
 )
-from data_exchange_svc.identifiers import IdentifierProtector
 from data_exchange_svc.ledger.schemas import ReceiptRead
 from data_exchange_svc.ledger.service import receipt_document
 from data_exchange_svc.ledger.signing import LedgerSigner
 from data_exchange_svc.models import Consent
+from data_exchange_svc.settings import ExchangeSettings
 from servicekit.auth import PrincipalDep
 from servicekit.db import SessionDep, utcnow
 
@@ -46,19 +47,6 @@ def _view(consent: Consent, now: dt.datetime) -> ConsentRead:
         created_at=consent.created_at,
         status=_status(consent, now),
     )
-
-
-@router.put("/subject", response_model=SubjectLinkRead)
-async def link_subject(
-    payload: SubjectLink, principal: PrincipalDep, session: SessionDep, request: Request
-) -> SubjectLinkRead:
-    """Link the account to its registry subject: the registry must hold the identity number
-    with this name, registered in the token's region. Once linked, fixed; repeating is fine."""
-    protector: IdentifierProtector = request.app.state.identifiers
-    linked = await subjects.link(
-        session, principal, id_number=payload.id_number, name=payload.name, protector=protector
-    )
-    return SubjectLinkRead(linked_at=linked.linked_at)
 
 
 @router.post("/consents", response_model=ConsentRead, status_code=201)
@@ -129,3 +117,28 @@ async def read_access_log(
             )
         )
     return AccessLogPage(items=items, next_cursor=found.next_cursor)
+
+
+links_router = APIRouter(prefix="/exchange/v1/citizen-links", tags=["citizens"])
+
+
+@links_router.put("/{account}", response_model=SubjectLinkRead)
+async def link_citizen(
+    account: Annotated[str, Path(min_length=1, max_length=128)],
+    payload: SubjectLink,
+    principal: PrincipalDep,
+    session: SessionDep,
+    request: Request,
+) -> SubjectLinkRead:
+    """identity-svc (only) records which registry subject the account is, at the account's
+    real-name verification; the citizen's consents and access log then follow her account."""
+    settings: ExchangeSettings = request.app.state.settings
+    linked = await subjects.link_from_identity(
+        session,
+        principal,
+        account=account,
+        id_number=payload.id_number,
+        protector=request.app.state.identifiers,
+        identity_service=settings.identity_service,
+    )
+    return SubjectLinkRead(linked_at=linked.linked_at)

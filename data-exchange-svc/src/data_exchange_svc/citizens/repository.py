@@ -2,8 +2,7 @@
 
 import uuid
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from data_exchange_svc.models import CitizenSubject, Consent, LedgerEntry
@@ -20,14 +19,18 @@ async def link_of_subject(session: AsyncSession, subject_hash: str) -> CitizenSu
     return link
 
 
-async def add_link(session: AsyncSession, link: CitizenSubject) -> bool:
-    """Insert the link; False if a concurrent request linked the account or subject first."""
-    try:
-        async with session.begin_nested():
-            session.add(link)
-    except IntegrityError:
-        return False
-    return True
+async def remove_links(session: AsyncSession, *, account: str, subject_hash: str) -> None:
+    """Remove the account's link and the subject's, whichever exist (a newer link replaces)."""
+    await session.execute(
+        delete(CitizenSubject).where(
+            or_(CitizenSubject.account == account, CitizenSubject.subject_hash == subject_hash)
+        )
+    )
+
+
+async def add_link(session: AsyncSession, link: CitizenSubject) -> None:
+    session.add(link)
+    await session.flush()
 
 
 async def add_consent(session: AsyncSession, consent: Consent) -> None:

@@ -24,8 +24,9 @@ CaseNumber = Annotated[
 class SubjectLink(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    id_number: str = Field(max_length=32, description="Her 18-character identity number")
-    name: str = Field(min_length=1, max_length=64, description="Her name as registered")
+    id_number: str = Field(
+        max_length=32, description="the 18-character identity number identity-svc verified"
+    )
 
 
 class SubjectLinkRead(BaseModel):

@@ -1,16 +1,12 @@
 """Which registry subject a citizen token belongs to.
 
-Access tokens name the account (``sub``), not the identity number, and identity-svc issues no
-claim carrying it. So the citizen links her account once, naming her identity number and name:
-the exchange accepts the link only if the population registry holds that pair *and* registers
-the person in the region the token states (identity-svc sets ``region`` from this registry at
-the real-name check, loa ≥ 2). The link is then fixed: one account, one subject; one subject,
-one account. A second account of the same person is refused rather than silently allowed.
-
-What this cannot rule out: somebody who knows another person's name and identity number and
-lives in the same village could link first. The honest fix needs identity-svc to put a claim in
-the token — a keyed subject hash (or an opaque pairwise subject id) taken from the real-name
-check — after which this module reads the claim and the link step goes away.
+Access tokens name the account (``sub``), not the identity number. identity-svc, which checked
+the number against this registry at the citizen's real-name verification, tells the exchange
+which subject the account is (``PUT /exchange/v1/citizen-links/{account}``, under its own
+service token, the number travelling service to service as it does for the match itself). The
+citizen asserts nothing: nobody who merely knows another's name and number can read their
+access log. identity-svc binds one number to one account, so a link names one subject for one
+account; a newer link from identity-svc replaces an older one.
 """
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,10 +15,9 @@ from data_exchange_svc.citizens import repository
 from data_exchange_svc.identifiers import IdentifierProtector, parse_id_number
 from data_exchange_svc.models import CitizenSubject
 from data_exchange_svc.registry import repository as registry_repository
-from data_exchange_svc.resources.spec import POPULATION
-from data_exchange_svc.resources.values import claim_holds, today_in_china
+from data_exchange_svc.resources.values import today_in_china
 from servicekit.auth import Principal, require_assurance, require_type
-from servicekit.problems import Conflict, DomainError, Forbidden, NotFound
+from servicekit.problems import DomainError, Forbidden, NotFound
 from servicekit.resident_id import InvalidResidentId
 
 
@@ -37,24 +32,19 @@ class InvalidIdNumber(DomainError):
     title = "The identity number is not valid"
 
 
-class SubjectMismatch(Forbidden):
-    code = "subject_mismatch"
-    title = "The registry does not confirm this identity for this account"
+class NotTheIdentityService(Forbidden):
+    code = "not_the_identity_service"
+    title = "Only identity-svc tells which registry subject an account is"
 
 
-class AccountAlreadyLinked(Conflict):
-    code = "account_linked_to_another_subject"
-    title = "This account is already linked to another identity number"
-
-
-class SubjectAlreadyLinked(Conflict):
-    code = "subject_linked_to_another_account"
-    title = "This identity number is already linked to another account"
+class SubjectNotInRegistry(NotFound):
+    code = "subject_not_found"
+    title = "The population registry holds no such person"
 
 
 class SubjectNotLinked(NotFound):
     code = "subject_not_linked"
-    title = "Link the account to its identity number first (PUT /exchange/v1/me/subject)"
+    title = "The account is not linked to the registry: its real-name verification does that"
 
 
 def require_citizen(principal: Principal) -> None:
@@ -64,40 +54,33 @@ def require_citizen(principal: Principal) -> None:
         raise DelegateNotAllowed()
 
 
-async def link(
+async def link_from_identity(
     session: AsyncSession,
     principal: Principal,
     *,
+    account: str,
     id_number: str,
-    name: str,
     protector: IdentifierProtector,
+    identity_service: str,
 ) -> CitizenSubject:
-    """Link (or confirm the link of) the account to the subject; idempotent."""
-    require_citizen(principal)
+    """Record (or confirm) that the account is this registry subject; only identity-svc says
+    so. Idempotent; a link naming another subject or account replaces the older one."""
+    require_type(principal, "service")
+    if principal.sub != identity_service:
+        raise NotTheIdentityService()
     try:
         parse_id_number(id_number, today=today_in_china())
     except InvalidResidentId as exc:
         raise InvalidIdNumber(str(exc), reason=exc.reason) from exc
     subject_hash = protector.lookup_hash(id_number)
-    record = await registry_repository.get_by_hash(session, subject_hash)
-    # One refusal for every failed check: the answer must not tell a stranger which part failed.
-    if (
-        record is None
-        or principal.region is None
-        or record.registered_region != principal.region
-        or not claim_holds(POPULATION.field("name"), record.name, name)
-    ):
-        raise SubjectMismatch()
-    existing = await repository.link_of_account(session, principal.sub)
-    if existing is not None:
-        if existing.subject_hash != subject_hash:
-            raise AccountAlreadyLinked()
+    if await registry_repository.get_by_hash(session, subject_hash) is None:
+        raise SubjectNotInRegistry()
+    existing = await repository.link_of_account(session, account)
+    if existing is not None and existing.subject_hash == subject_hash:
         return existing
-    if await repository.link_of_subject(session, subject_hash) is not None:
-        raise SubjectAlreadyLinked()
-    linked = CitizenSubject(account=principal.sub, subject_hash=subject_hash)
-    if not await repository.add_link(session, linked):
-        raise SubjectAlreadyLinked()
+    await repository.remove_links(session, account=account, subject_hash=subject_hash)
+    linked = CitizenSubject(account=account, subject_hash=subject_hash)
+    await repository.add_link(session, linked)
     return linked
 
 

@@ -150,6 +150,23 @@ async def read_enterprise(
     )
 
 
+async def link_citizen(
+    http: httpx.AsyncClient, *, token: str, account_id: str, id_number: str
+) -> None:
+    """Tell the exchange which registry subject the account is, so that the citizen's consents
+    and access log follow her account there (she asserts nothing to the exchange herself)."""
+    try:
+        response = await http.put(
+            f"/exchange/v1/citizen-links/{account_id}",
+            json={"id_number": id_number},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    except httpx.HTTPError as exc:
+        raise UpstreamUnavailable("data-exchange-svc could not be reached") from exc
+    if response.status_code != 200:
+        raise _refused(response)
+
+
 def _code(response: httpx.Response) -> str | None:
     try:
         body = response.json()

@@ -241,6 +241,9 @@ async def verify_real_name(
     except exchange.SubjectNotInRegistry as exc:
         raise UpstreamUnavailable("the registry matched a person it then could not find") from exc
     region = _region_of(person.fields)
+    await exchange.link_citizen(
+        http, token=token, account_id=str(account.id), id_number=resident.number
+    )
 
     await runtime.keys.load(now=now)  # before this session writes: a first key commits apart
     account.loa = 2
