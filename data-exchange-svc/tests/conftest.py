@@ -44,8 +44,6 @@ def service_under_test() -> ServiceUnderTest:
             }
         ),
         seed=seed,
-        # Every test starts an app of its own in this one process.
-        settings_overrides={"freeze_startup_objects": False},
     )
 
 

@@ -1,6 +1,5 @@
 """data-exchange-svc's application: lifespan, routers, error handlers — nothing else."""
 
-import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -61,8 +60,6 @@ def create_app(
             app.state.ledger = appender
             app.state.remote_providers = RemoteProviders(settings, signer)
             appender.start()
-            if settings.freeze_startup_objects:
-                gc.freeze()
             try:
                 yield
             finally:

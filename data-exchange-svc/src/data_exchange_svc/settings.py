@@ -38,11 +38,6 @@ class ExchangeSettings(ServiceSettings):
     #: approved or revoked through another process goes unseen (this process's own decisions
     #: take effect at once).
     grant_cache_seconds: float = Field(default=5.0, ge=0, le=300)
-    #: Once started, move every object made so far out of the cyclic garbage collector's sight
-    #: (``gc.freeze()``): they live as long as the process, and each full collection no longer
-    #: walks them. Off where one process starts many apps (the tests): each start would keep
-    #: the garbage of the previous ones for good.
-    freeze_startup_objects: bool = True
     #: The hosted population dataset that ``python -m data_exchange_svc.seed`` loads.
     population_csv: Path = _SERVICE_DIR / "data" / "population.csv"
     #: Where the seed finds the other hosted datasets: ``<resource code>.csv`` or ``.jsonl``.

@@ -6,6 +6,7 @@ answers ``/healthz``, ``/readyz`` (checks the database) and ``/metrics``, limits
 and renders every error as problem+json.
 """
 
+import gc
 import json
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
@@ -153,6 +154,8 @@ def build_app(
         )
         try:
             async with lifespan(app) if lifespan else nullcontext():
+                if settings.freeze_startup_objects:
+                    gc.freeze()
                 yield
         finally:
             await app.state.http.aclose()

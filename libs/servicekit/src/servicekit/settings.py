@@ -66,6 +66,12 @@ class ServiceSettings(BaseSettings):
     http_timeout_seconds: float = 5.0
     http_connect_timeout_seconds: float = 2.0
     http_max_connections: int = 100
+    #: Once started, move every object made so far out of the cyclic garbage collector's sight
+    #: (``gc.freeze()``): they live as long as the process, and full collections no longer walk
+    #: them (in the exchange's bench this cut p99 from ~180 to ~110 ms at 32 requests in
+    #: flight). Off where one process starts many apps (the tests): each start would keep the
+    #: garbage of the previous ones for good.
+    freeze_startup_objects: bool = True
     max_body_bytes: int = 1_048_576
     log_level: str = "INFO"
     log_json: bool = True

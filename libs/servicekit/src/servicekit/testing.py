@@ -65,6 +65,8 @@ class ServiceUnderTest:
             environment="test",
             var_dir=var_dir,
             log_json=True,
+            # One process starts many apps here: freezing would keep each one's garbage.
+            freeze_startup_objects=False,
             **self.settings_overrides,
         )
 
