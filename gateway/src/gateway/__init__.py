@@ -6,8 +6,9 @@ rates, answers upstream faults as problems and serves the platform's health, met
 aggregated OpenAPI document.
 
 Modules: ``settings`` (GATEWAY_ settings), ``routing`` (the routing table, read from
-``routes.toml``), ``ratelimits`` (token buckets by route class), ``upstreams`` (pooled aiohttp
-sessions per service pool and the faults they raise), ``proxy`` (the pure-ASGI forwarding
+``routes.toml``), ``ratelimits`` (token buckets by route class), ``upstreams`` (the pools of
+instances: balancing, health, ejection, breakers, retries, and the faults they raise), ``wire``
+(the kept-alive HTTP/1.1 client requests are forwarded with), ``proxy`` (the pure-ASGI forwarding
 loop), ``operations`` (health, readiness, metrics, docs), ``openapi`` (the aggregated document),
 ``main`` (``create_app``).
 """
