@@ -104,18 +104,6 @@ def test_deadlines_count_official_working_days_in_shanghai(
     assert deadline.provisional is provisional
 
 
-@pytest.mark.parametrize(
-    ("header", "key"),
-    [
-        ("8e03978e-40d5-43e8-bc93-6894a57f9324", "8e03978e-40d5-43e8-bc93-6894a57f9324"),
-        ('"01JDKZ4V3Q8X0S6N2E5T7W9Y1A"', "01JDKZ4V3Q8X0S6N2E5T7W9Y1A"),
-        ("  padded-key-1  ", "padded-key-1"),
-    ],
-)
-def test_an_idempotency_key_is_read_from_its_header(header: str, key: str) -> None:
-    assert preconditions.idempotency_key(header) == key
-
-
 @pytest.mark.parametrize(("header", "version"), [('W/"1"', 1), ('"17"', 17), (' W/"3" ', 3)])
 def test_if_match_names_a_version(header: str, version: int) -> None:
     assert preconditions.expected_version(header) == version

@@ -11,6 +11,7 @@ from case_svc.cases import preconditions, service
 from case_svc.cases.schemas import CaseCreate, CasePage, CaseRead, TransitionCreate
 from case_svc.settings import CaseSettings
 from case_svc.workflow.state_machine import CaseStatus
+from servicekit import idempotency
 from servicekit.auth import PrincipalDep
 from servicekit.db import SessionDep
 from servicekit.problems import PROBLEM_JSON
@@ -58,7 +59,7 @@ async def submit_case(
 ) -> Response:
     """File an application for a service item. A retry with the same Idempotency-Key and body
     answers the same case (with ``Idempotency-Replayed: true``) and files nothing new."""
-    key = preconditions.idempotency_key(idempotency_key)
+    key = idempotency.idempotency_key(idempotency_key)
     http: httpx.AsyncClient = request.app.state.http
     submission = await service.submit_case(
         session=session,

@@ -24,6 +24,7 @@ from case_svc.workflow import state_machine
 from case_svc.workflow.deadlines import deadline_after, local_date
 from case_svc.workflow.state_machine import Action, CaseStatus, Role
 from servicekit.auth import Principal, require_assurance, require_type
+from servicekit.idempotency import IdempotencyKeyReused
 from servicekit.problems import Conflict, DomainError, Forbidden, NotFound
 from servicekit.regions import InvalidRegionCode, RegionCode
 
@@ -53,12 +54,6 @@ class ApplicantRegionRequired(DomainError):
     status = 422
     code = "applicant_region_required"
     title = "Name the applicant's region: the token carries none"
-
-
-class IdempotencyKeyReused(DomainError):
-    status = 422
-    code = "idempotency_key_reused"
-    title = "This Idempotency-Key was used with a different request"
 
 
 class IdempotencyRequestInProgress(Conflict):

@@ -22,6 +22,7 @@ from catalog_svc.admin.schemas import (
 from catalog_svc.items.schemas import ItemRead, item_read
 from catalog_svc.settings import CatalogSettings
 from catalog_svc.snapshot import SnapshotRefreshDep, SnapshotRefreshDepends, current_snapshot
+from servicekit import idempotency
 from servicekit.auth import PrincipalDep
 from servicekit.db import SessionDep, utcnow
 from servicekit.problems import PROBLEM_JSON
@@ -94,7 +95,7 @@ async def create_item(
     """Create an item of your department type and tier: a draft of its version 1, invisible
     to the public reads until published. A retry with the same Idempotency-Key and body answers
     the same draft (with ``Idempotency-Replayed: true``)."""
-    key = preconditions.idempotency_key(idempotency_key)
+    key = idempotency.idempotency_key(idempotency_key)
     creation = await service.create_item(
         session,
         snapshot=current_snapshot(request),

@@ -1,25 +1,8 @@
-"""The request headers that make item administration safe to retry and to race:
-``Idempotency-Key`` on creation, ``If-Match`` with the draft's ``ETag`` on its edits and its
-publication."""
-
-import re
+"""The request headers that make item administration safe to race: ``If-Match`` with the
+draft's ``ETag`` on its edits and its publication (``Idempotency-Key`` on creation is the
+kit's)."""
 
 from servicekit.problems import DomainError
-
-#: Long enough to be unique when clients generate it (a UUID is 36), short enough to index.
-_IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._~:+/=-]{8,128}$")
-
-
-class IdempotencyKeyRequired(DomainError):
-    status = 400
-    code = "idempotency_key_required"
-    title = "Send an Idempotency-Key header with this request"
-
-
-class InvalidIdempotencyKey(DomainError):
-    status = 400
-    code = "invalid_idempotency_key"
-    title = "The Idempotency-Key header is malformed"
 
 
 class PreconditionRequired(DomainError):
@@ -32,20 +15,6 @@ class PreconditionFailed(DomainError):
     status = 412
     code = "precondition_failed"
     title = "The draft has changed since you read it"
-
-
-def idempotency_key(header: str | None) -> str:
-    """The key, from the header as sent; a structured-field string in quotes is accepted too."""
-    if header is None:
-        raise IdempotencyKeyRequired()
-    key = header.strip()
-    if len(key) >= 2 and key[0] == key[-1] == '"':
-        key = key[1:-1]
-    if not _IDEMPOTENCY_KEY.match(key):
-        raise InvalidIdempotencyKey(
-            "use 8 to 128 characters of letters, digits and ._~:+/=- (a UUID is a good key)"
-        )
-    return key
 
 
 def draft_etag(based_on_version: int | None, revision: int) -> str:

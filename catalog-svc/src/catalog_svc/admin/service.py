@@ -36,7 +36,8 @@ from catalog_svc.pagination import InvalidCursor, decode_cursor, encode_cursor
 from catalog_svc.reference.items import visits_value
 from catalog_svc.seed import ADMINISTERED
 from catalog_svc.snapshot import CatalogSnapshot
-from servicekit.problems import Conflict, DomainError, NotFound
+from servicekit.idempotency import IdempotencyKeyReused
+from servicekit.problems import Conflict, NotFound
 
 
 class DraftNotFound(NotFound):
@@ -52,12 +53,6 @@ class ItemCodeTaken(Conflict):
 class ItemAlreadyWithdrawn(Conflict):
     code = "item_already_withdrawn"
     title = "The item is withdrawn already"
-
-
-class IdempotencyKeyReused(DomainError):
-    status = 422
-    code = "idempotency_key_reused"
-    title = "This Idempotency-Key was used with a different request"
 
 
 class IdempotencyRequestInProgress(Conflict):
