@@ -43,6 +43,7 @@ import httpx
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from bench.proc import cpu_seconds
 from catalog_svc.main import create_app
 from catalog_svc.seed import seed
 from catalog_svc.settings import DEFAULT_DATA_DIR, CatalogSettings
@@ -153,9 +154,6 @@ async def scratch_database(postgres: str | None, tmp: Path) -> AsyncIterator[str
         await admin.dispose()
 
 
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
 def read_paths(queries: Sequence[str]) -> dict[str, list[str]]:
     """The paths of each read, ``healthz`` (the baseline) first."""
     return {
@@ -260,14 +258,6 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
-
-
-def process_cpu_seconds(pids: Sequence[int]) -> float:
-    total = 0
-    for pid in pids:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])
-    return total / CLOCK_TICKS
 
 
 def server_pids(pid: int) -> list[int]:
@@ -392,9 +382,9 @@ async def drive_over_http(
         cpu = dict.fromkeys(paths, 0.0)
         for _ in range(args.rounds):
             for label, targets in paths.items():
-                before = process_cpu_seconds(pids)
+                before = cpu_seconds(pids)
                 await load_round(connections, series[label], targets, args.seconds)
-                cpu[label] += process_cpu_seconds(pids) - before
+                cpu[label] += cpu_seconds(pids) - before
     finally:
         for connection in connections:
             connection.close()

@@ -34,7 +34,8 @@ from typing import Any
 
 import httpx
 
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+from bench.proc import cpu_seconds
+
 SERVICES = ("identity", "catalog", "case", "rating", "exchange")
 JWKS_PATH = "/identity/v1/.well-known/jwks.json"
 #: Not public in the shipped routing table: the gateway verifies the token of every request.
@@ -78,14 +79,6 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    total = 0
-    for pid in pids:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])
-    return total / CLOCK_TICKS
 
 
 def wait_until_serving(url: str, headers: dict[str, str], *, seconds: float = 30.0) -> None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import tempfile
 import time
@@ -25,9 +24,8 @@ from pathlib import Path
 
 import httpx
 
+from bench.proc import cpu_seconds
 from onevisit_dev.platform import PlatformConfig, running_platform
-
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -47,12 +45,6 @@ class Round:
     def percentile(self, q: float) -> float:
         ordered = sorted(self.latencies)
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-def process_cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    utime, stime = int(fields[11]), int(fields[12])
-    return (utime + stime) / CLOCK_TICKS
 
 
 async def drive(
@@ -83,11 +75,11 @@ async def drive(
                     failures[str(response.status_code)] += 1
                 latencies.append(time.perf_counter() - started)
 
-        cpu_before = process_cpu_seconds(cpu_pid)
+        cpu_before = cpu_seconds([cpu_pid])
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
-        cpu = process_cpu_seconds(cpu_pid) - cpu_before
+        cpu = cpu_seconds([cpu_pid]) - cpu_before
     return Round(label, len(latencies), errors, elapsed, latencies, cpu, failures)
 
 

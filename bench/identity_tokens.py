@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import secrets
 import statistics
 import tempfile
@@ -44,6 +43,7 @@ from jwt.utils import base64url_decode
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from bench.proc import cpu_seconds
 from identity_svc.main import create_app
 from identity_svc.settings import IdentitySettings
 from servicekit.auth import TokenVerifier
@@ -51,7 +51,6 @@ from servicekit.migrations import upgrade_to_head
 
 SERVICE_DIR = Path(__file__).resolve().parents[1] / "identity-svc"
 JWKS_PATH = "/identity/v1/.well-known/jwks.json"
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 ISSUER, AUDIENCE = "onevisit-identity", "onevisit"
 PASSWORD = "Songtai-2026!"
 
@@ -360,11 +359,6 @@ async def refresh_rate(args: argparse.Namespace) -> None:
 # (d) refresh grants through the gateway ---------------------------------------------------------
 
 
-def process_cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-
-
 def routes_without_address_limits(directory: Path) -> Path:
     """The shipped routing table without its ``[[rate_limits]]`` tables (the file's last
     section: the copy is cut there, and checked to have lost nothing else)."""
@@ -396,7 +390,7 @@ async def over_http(
                 *(jwks_loop(client, deadline) for _ in range(args.sessions))
             )
             rates["jwks"].append(sum(counts) / (time.perf_counter() - began))
-            cpu = {name: process_cpu_seconds(pid) for name, pid in pids.items()}
+            cpu = {name: cpu_seconds([pid]) for name, pid in pids.items()}
             deadline = time.perf_counter() + args.seconds
             began = time.perf_counter()
             chains = await asyncio.gather(*(refresh_chain(client, t, deadline) for t in tokens))
@@ -404,7 +398,7 @@ async def over_http(
             grants = sum(count for count, _ in chains)
             rates["refresh"].append(grants / elapsed)
             for name, pid in pids.items():
-                used = process_cpu_seconds(pid) - cpu[name]
+                used = cpu_seconds([pid]) - cpu[name]
                 rates[f"{name}_ms"].append(used / grants * 1000)
             tokens = [token for _, token in chains]
     return rates
