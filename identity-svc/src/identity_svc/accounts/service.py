@@ -12,7 +12,7 @@ from identity_svc.models import Account
 from identity_svc.passwords import check_password_policy
 from identity_svc.personal_data import mask_name, mask_phone
 from identity_svc.runtime import Runtime
-from servicekit.auth import Principal, require_type
+from servicekit.auth import InsufficientAssurance, Principal, require_type
 from servicekit.ids import new_id
 from servicekit.problems import Conflict, NotFound
 
@@ -80,3 +80,16 @@ def party_of(runtime: Runtime, account: Account) -> PartyRead:
     if account.name_sealed is not None:
         name = mask_name(personal.unseal("name", account.name_sealed, account_id=account.id))
     return PartyRead(id=account.id, phone_masked=mask_phone(phone), name_masked=name)
+
+
+def bound_id_number(account: Account) -> bytes:
+    """The sealed ID number the account's real-name verification bound; a problem naming the
+    step when it has none. The account is the authority here, not the token."""
+    if account.loa < 2 or account.id_number_sealed is None:
+        raise InsufficientAssurance(
+            "this needs a verified real name",
+            required_loa=2,
+            current_loa=account.loa,
+            step="real_name",
+        )
+    return account.id_number_sealed

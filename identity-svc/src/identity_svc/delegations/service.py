@@ -21,14 +21,13 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity_svc.accounts import repository as accounts
-from identity_svc.accounts.service import citizen_account, effective_loa
+from identity_svc.accounts.service import bound_id_number, citizen_account, effective_loa
 from identity_svc.delegations import repository
 from identity_svc.delegations.schemas import DelegationStatus
 from identity_svc.models import Account, Delegation
 from identity_svc.runtime import Runtime
 from identity_svc.tokens.service import OAuthError, base_claims
 from servicekit.auth import (
-    InsufficientAssurance,
     Principal,
     TokenVerifier,
     require_assurance,
@@ -145,13 +144,7 @@ async def grant(
     require_type(principal, "citizen")
     require_assurance(principal, 2)
     account = await citizen_account(session=session, principal=principal)
-    if account.loa < 2:  # the account is the authority, not the token
-        raise InsufficientAssurance(
-            "this needs a verified real name",
-            required_loa=2,
-            current_loa=account.loa,
-            step="real_name",
-        )
+    bound_id_number(account)  # the account is the authority, not the token
     longest = dt.timedelta(days=runtime.settings.delegation_max_days)
     if valid_until <= now or valid_until > now + longest:
         raise InvalidValidUntil(max_days=runtime.settings.delegation_max_days)

@@ -25,14 +25,14 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity_svc.accounts import repository as accounts
-from identity_svc.accounts.service import citizen_account, effective_loa
+from identity_svc.accounts.service import bound_id_number, citizen_account, effective_loa
 from identity_svc.clients import exchange as registry
 from identity_svc.delegations.service import DelegatedToken, verified_actor
 from identity_svc.enterprises import repository
 from identity_svc.models import Account, Enterprise, EnterpriseMember
 from identity_svc.runtime import Runtime
 from identity_svc.tokens.service import OAuthError, base_claims, service_token
-from servicekit.auth import InsufficientAssurance, Principal, TokenVerifier, require_type
+from servicekit.auth import Principal, TokenVerifier, require_type
 from servicekit.credit_code import ALPHABET, CreditCode, InvalidCreditCode, parse_credit_code
 from servicekit.problems import Conflict, DomainError, Forbidden, NotFound, UpstreamUnavailable
 from servicekit.regions import InvalidRegionCode, RegionCode
@@ -141,15 +141,8 @@ async def _verified_holder(
         raise DelegateCannotActForEnterprise()
     require_type(principal, "citizen")
     account = await citizen_account(session=session, principal=principal)
-    if account.loa < 2 or account.id_number_sealed is None:
-        raise InsufficientAssurance(
-            "this needs a verified real name",
-            required_loa=2,
-            current_loa=min(principal.loa, account.loa),
-            step="real_name",
-        )
     id_number = runtime.personal_data.unseal(
-        "id_number", account.id_number_sealed, account_id=account.id
+        "id_number", bound_id_number(account), account_id=account.id
     )
     return account, id_number
 

@@ -31,7 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity_svc.accounts import repository as accounts
-from identity_svc.accounts.service import citizen_account
+from identity_svc.accounts.service import bound_id_number, citizen_account
 from identity_svc.clients import exchange
 from identity_svc.devices import Device
 from identity_svc.models import Account, FaceAttempt, FaceChallenge, RealNameAttempt
@@ -39,7 +39,7 @@ from identity_svc.runtime import Runtime
 from identity_svc.tokens.service import SessionTokens, service_token, step_up_tokens
 from identity_svc.verification import repository
 from identity_svc.verification.schemas import TEMPLATE_DIMENSIONS
-from servicekit.auth import InsufficientAssurance, Principal, require_assurance
+from servicekit.auth import Principal, require_assurance
 from servicekit.problems import Conflict, DomainError, Forbidden, NotFound, UpstreamUnavailable
 from servicekit.regions import InvalidRegionCode, RegionCode
 from servicekit.resident_id import InvalidResidentId, ResidentId, parse_resident_id
@@ -282,19 +282,6 @@ async def verify_real_name(
 # Face ---------------------------------------------------------------------------------------
 
 
-def _bound_id_number(account: Account) -> bytes:
-    """The sealed ID number the face is compared for; the account itself must be at level 2
-    (the token says so, but the account is the authority)."""
-    if account.loa < 2 or account.id_number_sealed is None:
-        raise InsufficientAssurance(
-            "this needs a verified real name",
-            required_loa=2,
-            current_loa=account.loa,
-            step="real_name",
-        )
-    return account.id_number_sealed
-
-
 def _check_face_lock(account: Account, *, now: dt.datetime) -> None:
     if account.face_locked_until is not None and account.face_locked_until > now:
         raise _face_locked(account.face_locked_until, now=now)
@@ -313,7 +300,7 @@ async def open_face_challenge(
     _holder(principal)
     require_assurance(principal, 2)
     account = await citizen_account(session=session, principal=principal)
-    _bound_id_number(account)
+    bound_id_number(account)
     _check_face_lock(account, now=now)
     challenge = FaceChallenge(
         account_id=account.id,
@@ -369,7 +356,7 @@ async def verify_face(
         raise ChallengeExpired(expired_at=challenge.expires_at.isoformat())
     _check_face_lock(account, now=now)
     id_number = runtime.personal_data.unseal(
-        "id_number", _bound_id_number(account), account_id=account.id
+        "id_number", bound_id_number(account), account_id=account.id
     )
 
     token = await service_token(runtime, now=now)
