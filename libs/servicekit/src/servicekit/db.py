@@ -16,6 +16,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, MetaData, event, text
 from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -84,7 +85,24 @@ def create_engine(url: str) -> AsyncEngine:
         engine = create_async_engine(url)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    engine = create_async_engine(url, pool_size=10, max_overflow=10)
+    event.listen(engine.sync_engine, "checkout", _refuse_closed_connection)
+    return engine
+
+
+def _refuse_closed_connection(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """Pessimistic disconnect handling without a round trip: a pooled connection the server
+    has closed (a restart, ``pg_terminate_backend``, an idle timeout) is known to the driver as
+    soon as the event loop has read the close, so the pool is told to replace it at checkout.
+
+    SQLAlchemy's ``pool_pre_ping`` would ask the server instead, and with asyncpg that costs
+    three round trips (``BEGIN``, ``;``, ``ROLLBACK``) on every checkout: a tenth of what a
+    short request costs. What a ping would catch and this cannot (a connection lost without
+    the server's close reaching us) fails that one statement as a disconnect, after which
+    SQLAlchemy replaces every pooled connection older than it.
+    """
+    if dbapi_connection.driver_connection.is_closed():
+        raise DisconnectionError("the server closed this pooled connection")
 
 
 class Database:
