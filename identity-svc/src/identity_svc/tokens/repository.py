@@ -4,11 +4,38 @@ import datetime as dt
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity_svc.models import LoginFailure, LoginSession, OAuthClient, RefreshToken
 from servicekit.ids import new_id
+
+# The refresh grant's three writes, built once: building a statement per request (and its
+# cache key) cost more than sending it. Table-level, so the ORM's DML bookkeeping stays out.
+_refresh_tokens = RefreshToken.metadata.tables[RefreshToken.__tablename__]
+_login_sessions = LoginSession.metadata.tables[LoginSession.__tablename__]
+_ADD_REFRESH_TOKEN = insert(_refresh_tokens)
+_SPEND_REFRESH_TOKEN = (
+    update(_refresh_tokens)
+    .where(
+        _refresh_tokens.c.token_hash == bindparam("presented"),
+        _refresh_tokens.c.used_at.is_(None),
+        _refresh_tokens.c.revoked_at.is_(None),
+        _refresh_tokens.c.expires_at > bindparam("now"),
+    )
+    .values(used_at=bindparam("now"))
+    .returning(_refresh_tokens.c.family_id, _refresh_tokens.c.account_id)
+)
+_TOUCH_LOGIN_SESSION = (
+    update(_login_sessions)
+    .where(_login_sessions.c.id == bindparam("session_id"))
+    .values(
+        last_used_at=bindparam("now"),
+        expires_at=bindparam("new_expires_at"),
+        user_agent=bindparam("new_user_agent"),
+        client_address=bindparam("new_client_address"),
+    )
+)
 
 
 async def add_refresh_token(
@@ -22,14 +49,15 @@ async def add_refresh_token(
 ) -> None:
     """One INSERT, without the unit of work: a refresh issues one on every rotation."""
     await session.execute(
-        insert(RefreshToken).values(
-            id=new_id(),
-            family_id=family_id,
-            account_id=account_id,
-            token_hash=token_hash,
-            issued_at=issued_at,
-            expires_at=expires_at,
-        )
+        _ADD_REFRESH_TOKEN,
+        {
+            "id": new_id(),
+            "family_id": family_id,
+            "account_id": account_id,
+            "token_hash": token_hash,
+            "issued_at": issued_at,
+            "expires_at": expires_at,
+        },
     )
 
 
@@ -47,18 +75,7 @@ async def spend_refresh_token(
     concurrent refreshes); its session and account, or ``None`` when it was not spendable.
     One statement: the refresh grant's common case pays no separate lookup."""
     row = (
-        await session.execute(
-            update(RefreshToken)
-            .where(
-                RefreshToken.token_hash == token_hash,
-                RefreshToken.used_at.is_(None),
-                RefreshToken.revoked_at.is_(None),
-                RefreshToken.expires_at > now,
-            )
-            .values(used_at=now)
-            .returning(RefreshToken.family_id, RefreshToken.account_id)
-            .execution_options(synchronize_session=False)
-        )
+        await session.execute(_SPEND_REFRESH_TOKEN, {"presented": token_hash, "now": now})
     ).one_or_none()
     return None if row is None else (row.family_id, row.account_id)
 
@@ -113,15 +130,14 @@ async def touch_login_session(
     client_address: str | None,
 ) -> None:
     await session.execute(
-        update(LoginSession)
-        .where(LoginSession.id == session_id)
-        .values(
-            last_used_at=now,
-            expires_at=expires_at,
-            user_agent=user_agent,
-            client_address=client_address,
-        )
-        .execution_options(synchronize_session=False)
+        _TOUCH_LOGIN_SESSION,
+        {
+            "session_id": session_id,
+            "now": now,
+            "new_expires_at": expires_at,
+            "new_user_agent": user_agent,
+            "new_client_address": client_address,
+        },
     )
 
 
