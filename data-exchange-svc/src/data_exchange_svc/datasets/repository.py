@@ -3,7 +3,7 @@
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from data_exchange_svc.models import HostedRecord
@@ -12,17 +12,24 @@ from data_exchange_svc.models import HostedRecord
 _CHUNK = 500
 
 
+#: Every call and match on a hosted resource reads this: built once.
+_ROWS_OF = (
+    select(HostedRecord)
+    .where(
+        HostedRecord.resource_code == bindparam("resource_code"),
+        HostedRecord.subject_hash == bindparam("subject_hash"),
+    )
+    .order_by(HostedRecord.position)
+)
+
+
 async def rows_of(
     session: AsyncSession, resource_code: str, subject_hash: str
 ) -> list[HostedRecord]:
-    statement = (
-        select(HostedRecord)
-        .where(
-            HostedRecord.resource_code == resource_code, HostedRecord.subject_hash == subject_hash
-        )
-        .order_by(HostedRecord.position)
+    rows = await session.scalars(
+        _ROWS_OF, {"resource_code": resource_code, "subject_hash": subject_hash}
     )
-    return list((await session.scalars(statement)).all())
+    return list(rows.all())
 
 
 async def subjects_present(

@@ -4,7 +4,7 @@ import uuid
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from data_exchange_svc.models import PopulationRecord
@@ -13,9 +13,16 @@ from data_exchange_svc.models import PopulationRecord
 _CHUNK = 500
 
 
+#: Every call and match about a person reads this: built once (building a statement and its
+#: cache key per call cost more than sending it).
+_BY_HASH = select(PopulationRecord).where(
+    PopulationRecord.id_number_hash == bindparam("id_number_hash")
+)
+
+
 async def get_by_hash(session: AsyncSession, id_number_hash: str) -> PopulationRecord | None:
     record: PopulationRecord | None = await session.scalar(
-        select(PopulationRecord).where(PopulationRecord.id_number_hash == id_number_hash)
+        _BY_HASH, {"id_number_hash": id_number_hash}
     )
     return record
 
