@@ -19,8 +19,6 @@ import argparse
 import contextlib
 import json
 import os
-import re
-import shutil
 import socket
 import statistics
 import subprocess
@@ -28,19 +26,17 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from bench.proc import cpu_seconds
+from bench.wrk import Run, ensure_tools, wrk
 
 SERVICES = ("identity", "catalog", "case", "rating", "exchange")
 JWKS_PATH = "/identity/v1/.well-known/jwks.json"
 #: Not public in the shipped routing table: the gateway verifies the token of every request.
 PROTECTED_PATH = "/cases/v1/cases/330302-20261126-000001"
-UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0}
 
 
 def upstream_app(jwks_file: Path) -> Any:
@@ -154,76 +150,6 @@ def children(pid: int) -> list[int]:
     return found
 
 
-def ensure_tools() -> bool:
-    """Whether nginx and wrk are there, installing them when missing and allowed."""
-    missing = [tool for tool in ("nginx", "wrk") if shutil.which(tool) is None]
-    if not missing:
-        return True
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        print(f"missing {missing}; install nginx-light and wrk to run the full comparison")
-        return False
-    print(f"installing nginx-light and wrk (missing: {', '.join(missing)})", flush=True)
-    result = subprocess.run(
-        ["apt-get", "install", "-y", "nginx-light", "wrk"], capture_output=True, check=False
-    )
-    return result.returncode == 0 and all(shutil.which(t) for t in ("nginx", "wrk"))
-
-
-@dataclass
-class Run:
-    target: str
-    connections: int
-    requests: int
-    seconds: float
-    p50: float
-    p99: float
-    non_2xx: int
-    cpu_seconds: float
-
-    @property
-    def throughput(self) -> float:
-        return self.requests / self.seconds
-
-
-def _seconds(value: str) -> float:
-    match = re.fullmatch(r"([\d.]+)(us|ms|s)", value)
-    if match is None:
-        raise ValueError(f"unexpected wrk latency {value!r}")
-    return float(match[1]) * UNITS[match[2]]
-
-
-def wrk(
-    target: str, url: str, token: str, *, connections: int, seconds: int, cpu_pids: list[int]
-) -> Run:
-    threads = min(2, connections)
-    args = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
-    args += ["-H", f"Authorization: Bearer {token}", url]
-    before = cpu_seconds(cpu_pids)
-    output = subprocess.run(
-        args, capture_output=True, text=True, check=True, timeout=seconds + 30
-    ).stdout
-    cpu = cpu_seconds(cpu_pids) - before
-    done = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s)", output)
-    p50 = re.search(r"^\s+50%\s+(\S+)", output, re.MULTILINE)
-    p99 = re.search(r"^\s+99%\s+(\S+)", output, re.MULTILINE)
-    if done is None or p50 is None or p99 is None:
-        raise RuntimeError(f"cannot read wrk's output:\n{output}")
-    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    errors = re.search(r"Socket errors: .*", output)
-    if errors:
-        print(f"  {target}: {errors[0]}")
-    return Run(
-        target,
-        connections,
-        int(done[1]),
-        float(done[2]) * UNITS[done[3]],
-        _seconds(p50[1]),
-        _seconds(p99[1]),
-        int(non_2xx[1]) if non_2xx else 0,
-        cpu,
-    )
-
-
 def median_of(runs: list[Run], target: str, connections: int) -> dict[str, float]:
     mine = [run for run in runs if run.target == target and run.connections == connections]
     return {
@@ -310,6 +236,7 @@ def main() -> None:
     minter = TokenMinter()
     token = minter.mint("bench-citizen", loa=2, region="330302026003", ttl_seconds=3600)
     auth = {"Authorization": f"Bearer {token}"}
+    wrk_auth = (f"Authorization: Bearer {token}",)
     upstream_port, gateway_port, nginx_port = free_port(), free_port(), free_port()
     with tempfile.TemporaryDirectory(prefix="bench-gateway-proxy-") as tmp:
         directory = Path(tmp)
@@ -381,7 +308,7 @@ def main() -> None:
                 raise RuntimeError(f"the gateway let an unauthenticated request through: {refused}")
             runs: list[Run] = []
             for target, (url, pids) in targets.items():  # warm up: pools, caches, JIT-less paths
-                wrk(target, url, token, connections=64, seconds=1, cpu_pids=pids)
+                wrk(target, url, connections=64, seconds=1, cpu_pids=pids, headers=wrk_auth)
             for _round in range(options.rounds):
                 for target, (url, pids) in targets.items():
                     for connections, seconds in (
@@ -392,10 +319,10 @@ def main() -> None:
                             wrk(
                                 target,
                                 url,
-                                token,
                                 connections=connections,
                                 seconds=seconds,
                                 cpu_pids=pids,
+                                headers=wrk_auth,
                             )
                         )
     report(runs, rounds=options.rounds)

@@ -13,10 +13,11 @@ noisy: the ratios hold where the absolute figures move):
   PostgreSQL database), against ``GET /healthz`` through the same client: the gateway's hop and
   the network are not in these figures;
 - refresh-token grants per second through the gateway: the platform runs as real processes on
-  free ports (identity-svc on the scratch PostgreSQL database with ``--postgres``), driven over
-  HTTP by this process, against ``GET /identity/v1/.well-known/jwks.json`` through the same
-  gateway; with the CPU per grant of the gateway and identity-svc (from /proc). The gateway's
-  per-address limit on the credentials routes is taken out of its routing table for the run: the
+  free ports (identity-svc on the scratch PostgreSQL database with ``--postgres``), driven by
+  wrk (one connection per session; ``refresh_chain.lua`` spends each answer's refresh token
+  next), against ``GET /identity/v1/.well-known/jwks.json`` through the same gateway; with
+  the CPU per grant of the gateway and identity-svc (from /proc). The gateway's per-address
+  limit on the credentials routes is taken out of its routing table for the run: the
   figure is the path's capacity, which in production many addresses share.
 """
 
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import secrets
 import statistics
 import tempfile
@@ -44,6 +46,7 @@ from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bench.proc import cpu_seconds
+from bench.wrk import ensure_tools, wrk
 from identity_svc.main import create_app
 from identity_svc.settings import IdentitySettings
 from servicekit.auth import TokenVerifier
@@ -53,6 +56,7 @@ SERVICE_DIR = Path(__file__).resolve().parents[1] / "identity-svc"
 JWKS_PATH = "/identity/v1/.well-known/jwks.json"
 ISSUER, AUDIENCE = "onevisit-identity", "onevisit"
 PASSWORD = "Songtai-2026!"
+REFRESH_CHAIN = Path(__file__).with_name("refresh_chain.lua")
 
 
 # (a) verification -------------------------------------------------------------------------------
@@ -275,10 +279,10 @@ async def health_loop(client: httpx.AsyncClient, deadline: float) -> int:
     return count
 
 
-async def signed_in(client: httpx.AsyncClient, sessions: int) -> list[str]:
+async def signed_in(client: httpx.AsyncClient, sessions: int, *, first: int = 0) -> list[str]:
     """Register ``sessions`` citizens and sign each in once: their first refresh tokens."""
     tokens = []
-    for n in range(sessions):
+    for n in range(first, first + sessions):
         phone = str(13_900_000_000 + n)
         created = await client.post(
             "/identity/v1/citizens", json={"phone": phone, "password": PASSWORD}
@@ -376,47 +380,55 @@ def routes_without_address_limits(directory: Path) -> Path:
     return path
 
 
-async def over_http(
-    base: str, args: argparse.Namespace, pids: dict[str, int]
-) -> dict[str, list[float]]:
-    limits = httpx.Limits(max_connections=args.sessions, max_keepalive_connections=args.sessions)
+def over_http(base: str, args: argparse.Namespace, pids: dict[str, int]) -> dict[str, list[float]]:
+    """Alternating wrk rounds, one connection per session: the JWKS, then refresh chains (each
+    round's sessions signed in afresh), with each process's CPU per grant."""
     rates: dict[str, list[float]] = {"jwks": [], "refresh": [], "gateway_ms": [], "identity_ms": []}
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30.0) as client:
-        tokens = await signed_in(client, args.sessions)
-        for _ in range(args.rounds):
-            deadline = time.perf_counter() + args.seconds
-            began = time.perf_counter()
-            counts = await asyncio.gather(
-                *(jwks_loop(client, deadline) for _ in range(args.sessions))
-            )
-            rates["jwks"].append(sum(counts) / (time.perf_counter() - began))
-            cpu = {name: cpu_seconds([pid]) for name, pid in pids.items()}
-            deadline = time.perf_counter() + args.seconds
-            began = time.perf_counter()
-            chains = await asyncio.gather(*(refresh_chain(client, t, deadline) for t in tokens))
-            elapsed = time.perf_counter() - began
-            grants = sum(count for count, _ in chains)
-            rates["refresh"].append(grants / elapsed)
-            for name, pid in pids.items():
-                used = cpu_seconds([pid]) - cpu[name]
-                rates[f"{name}_ms"].append(used / grants * 1000)
-            tokens = [token for _, token in chains]
+    sessions = args.sessions
+    for n in range(args.rounds):
+        jwks = wrk(
+            "jwks",
+            base + JWKS_PATH,
+            connections=sessions,
+            threads=sessions,
+            seconds=round(args.seconds),
+            cpu_pids=[],
+        )
+        if jwks.non_2xx:
+            raise SystemExit(f"jwks: {jwks.non_2xx} answers were not 2xx")
+        rates["jwks"].append(jwks.throughput)
+        tokens = asyncio.run(signed_in_over_http(base, sessions, first=n * sessions))
+        cpu = {name: cpu_seconds([pid]) for name, pid in pids.items()}
+        refresh = wrk(
+            "refresh",
+            base + "/identity/v1/token",
+            connections=sessions,
+            threads=sessions,
+            seconds=round(args.seconds),
+            cpu_pids=[],
+            script=REFRESH_CHAIN,
+            script_args=tuple(tokens),
+        )
+        if refresh.non_2xx:
+            raise SystemExit(f"refresh: {refresh.non_2xx} grants were refused")
+        rates["refresh"].append(refresh.throughput)
+        for name, pid in pids.items():
+            used = cpu_seconds([pid]) - cpu[name]
+            rates[f"{name}_ms"].append(used / refresh.requests * 1000)
     return rates
 
 
-async def jwks_loop(client: httpx.AsyncClient, deadline: float) -> int:
-    count = 0
-    while time.perf_counter() < deadline:
-        response = await client.get(JWKS_PATH)
-        if response.status_code != 200:
-            raise SystemExit(f"jwks: {response.status_code}")
-        count += 1
-    return count
+async def signed_in_over_http(base: str, sessions: int, *, first: int) -> list[str]:
+    async with httpx.AsyncClient(base_url=base, timeout=30.0) as client:
+        return await signed_in(client, sessions, first=first)
 
 
 def refresh_through_gateway(args: argparse.Namespace) -> None:
     from onevisit_dev.platform import PlatformConfig, running_platform
 
+    if not ensure_tools():
+        print("(d) skipped: wrk is not installed")
+        return
     with tempfile.TemporaryDirectory(prefix="onevisit-bench-identity-") as tmp:
         directory = Path(tmp)
         config = PlatformConfig.on_free_ports(directory)
@@ -433,7 +445,7 @@ def refresh_through_gateway(args: argparse.Namespace) -> None:
             print("(d) starting the platform on free ports ...")
             with running_platform(config) as platform:
                 pids = {name: platform.pid_of(name) for name in ("gateway", "identity")}
-                rates = asyncio.run(over_http(config.gateway_url, args, pids))
+                rates = over_http(config.gateway_url, args, pids)
         finally:
             if args.postgres and scratch:
                 asyncio.run(postgres_database(args.postgres, drop=scratch))
@@ -464,7 +476,9 @@ def main() -> None:
     parser.add_argument(
         "--postgres",
         metavar="URL",
-        help="run (c) on a scratch database of this PostgreSQL server instead of SQLite",
+        default=os.environ.get("ONEVISIT_TEST_POSTGRES_URL"),
+        help="run (c) and (d) on a scratch database of this PostgreSQL server instead of SQLite "
+        "(default: ONEVISIT_TEST_POSTGRES_URL when set)",
     )
     parser.add_argument(
         "--only",
