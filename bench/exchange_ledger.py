@@ -1,7 +1,7 @@
 """What the exchange's ledger costs (``python -m bench.exchange_ledger``).
 
-Two measurements, each on SQLite and, when ``ONEVISIT_TEST_POSTGRES_URL`` is set, on a fresh
-PostgreSQL database (``--backend`` picks one):
+Three measurements; the first two on SQLite and, when ``ONEVISIT_TEST_POSTGRES_URL`` is set,
+on a fresh PostgreSQL database (``--backend`` picks one):
 
 1. Hosted calls with ledger append. data-exchange-svc runs in this process (its real lifespan,
    migrations and seed; tokens signed by a key the run holds), driven by asyncio workers through
@@ -21,6 +21,12 @@ PostgreSQL database (``--backend`` picks one):
    each against a ``SELECT 1`` round trip on the same session as baseline. 10M leaves take under a
    minute to build on PostgreSQL: ``--backend postgresql --skip-calls --sizes
    10000,100000,1000000,10000000``.
+3. On PostgreSQL only (``--skip-http`` leaves it out): the service as it is deployed, uvicorn
+   with ``--workers`` processes (2: one per core here) on a fresh database, driven by wrk over
+   real sockets (``--connections``, 16) with the same call (``exchange_call.lua``), in
+   alternating rounds with ``GET /healthz`` and the catalogue read; throughput, wrk's p50 and
+   p99, the workers' CPU per request, and the entries the two appenders added against the calls
+   answered.
 
 The load generator shares the two cores with the service (and the machine may be busy with
 other work): absolute figures move with the machine; the ratios and the batch sizes are the
@@ -31,16 +37,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import hashlib
+import json
 import os
 import random
 import secrets
+import socket
 import statistics
+import subprocess
+import sys
 import tempfile
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +61,8 @@ import httpx
 from sqlalchemy import event, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from bench.proc import children
+from bench.wrk import Run, ensure_tools, wrk
 from data_exchange_svc.ledger import service as ledger_service
 from data_exchange_svc.ledger.merkle import (
     Frontier,
@@ -66,6 +81,7 @@ from servicekit.testing import TokenMinter
 
 SERVICE_DIR = Path(__file__).resolve().parents[1] / "data-exchange-svc"
 POSTGRES_ENV = "ONEVISIT_TEST_POSTGRES_URL"
+CALL_SCRIPT = Path(__file__).with_name("exchange_call.lua")
 CALL = {
     "resource": "population",
     "subject": {"id_number": "330302195203140248"},
@@ -258,6 +274,148 @@ async def bench_calls(
     )
 
 
+async def calls_over_http(
+    tmp: Path, *, workers: int, connections: int, seconds: int, rounds: int
+) -> None:
+    """(3) The service as it runs: uvicorn with ``workers`` processes on a fresh PostgreSQL
+    database, driven by wrk over real sockets, in alternating rounds with ``GET /healthz`` and
+    the catalogue read; the workers' CPU per request; then the ledger's size against the calls
+    answered (every answered call has its entry: two appenders, one head row)."""
+    if not ensure_tools():
+        print("(3) skipped: wrk is not installed")
+        return
+    minter = TokenMinter()
+    token = minter.mint("identity-svc", typ="service", loa=0, ttl_seconds=3600)
+    (tmp / "jwks.json").write_text(json.dumps(minter.jwks_document()), encoding="utf-8")
+    async with database("postgresql", tmp) as url:
+        with static_files(tmp) as files, exchange_workers(url, tmp, files, workers) as (base, pids):
+            auth = (f"Authorization: Bearer {token}",)
+            targets: dict[str, tuple[str, Path | None]] = {
+                "bare": (f"{base}/healthz", None),
+                "read": (f"{base}/exchange/v1/resources/population", None),
+                "call": (f"{base}/exchange/v1/calls", CALL_SCRIPT),
+            }
+            body = (json.dumps(CALL),)
+            runs: dict[str, list[Run]] = {label: [] for label in targets}
+            for n in range(rounds + 1):  # the first round warms pools and caches, uncounted
+                for label, (target, script) in targets.items():
+                    run = await asyncio.to_thread(
+                        wrk,
+                        label,
+                        target,
+                        connections=connections,
+                        seconds=1 if n == 0 else seconds,
+                        cpu_pids=pids,
+                        headers=auth,
+                        script=script,
+                        script_args=body if script else (),
+                    )
+                    if run.non_2xx:
+                        raise SystemExit(f"{label}: {run.non_2xx} answers were not 2xx")
+                    if n:
+                        runs[label].append(run)
+                if n == 0:
+                    before = await ledger_size(url)
+        entries = await ledger_size(url) - before
+    answered = sum(run.requests for run in runs["call"])
+    print(
+        f"\n[postgresql, over HTTP] uvicorn --workers {workers}, wrk -c{connections},"
+        f" {rounds} alternating rounds of {seconds} s (median of rounds)"
+    )
+    for label, title in (
+        ("bare", "GET /healthz (floor)"),
+        ("read", "catalogue read (baseline)"),
+        ("call", "call + ledger"),
+    ):
+        mine = runs[label]
+        print(
+            f"  {title:28s} {statistics.median(r.throughput for r in mine):8.0f} /s"
+            f"   p50 {statistics.median(r.p50 for r in mine) * 1000:6.1f} ms"
+            f"   p99 {statistics.median(r.p99 for r in mine) * 1000:6.1f} ms"
+            f"   workers' CPU {statistics.median(r.cpu_ms for r in mine):5.2f} ms/request"
+        )
+    call = statistics.median(r.throughput for r in runs["call"])
+    read = statistics.median(r.throughput for r in runs["read"])
+    print(
+        f"  call / read throughput ratio: {call / read:.2f}; target ≥ 1,000/s: ×{call / 1000:.2f}"
+    )
+    print(
+        f"  ledger: {entries} entries appended for {answered} calls answered in the counted rounds"
+        f" (wrk does not count the up to {connections} calls in flight when a round ends)"
+    )
+
+
+async def ledger_size(url: str) -> int:
+    database = Database(url)
+    try:
+        async with database.sessionmaker() as session:
+            return int(await session.scalar(select(LedgerHead.size)) or 0)
+    finally:
+        await database.dispose()
+
+
+class _QuietFiles(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@contextmanager
+def static_files(directory: Path) -> Iterator[str]:
+    """An HTTP server for ``directory`` on a free port (the JWKS the workers fetch)."""
+    handler = functools.partial(_QuietFiles, directory=str(directory))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+
+
+@contextmanager
+def exchange_workers(
+    url: str, tmp: Path, files: str, workers: int
+) -> Iterator[tuple[str, list[int]]]:
+    """data-exchange-svc under uvicorn with ``workers`` processes: its base URL and the workers'
+    pids."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {
+        **os.environ,
+        "EXCHANGE_DATABASE_URL": url,
+        "EXCHANGE_JWKS_URL": f"{files}/jwks.json",
+        "EXCHANGE_VAR_DIR": str(tmp),
+        "EXCHANGE_LOG_LEVEL": "WARNING",
+    }
+    command = [sys.executable, "-m", "uvicorn", "data_exchange_svc.main:create_app", "--factory"]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+    command += ["--no-access-log", "--log-level", "warning"]
+    log = (tmp / "exchange-workers.log").open("wb")
+    server = subprocess.Popen(command, env=env, stdout=log, stderr=log)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=2.0).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"data-exchange-svc did not start: see {log.name}")
+            time.sleep(0.2)
+        pids = children(server.pid)
+        while len(pids) < workers:
+            time.sleep(0.2)
+            pids = children(server.pid)
+        yield base, pids
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+
+
 async def round_trips(engine: AsyncEngine, concurrency: int, seconds: float) -> Round:
     """``SELECT 1`` on connections held for the whole round: one database round trip each."""
     latencies: list[float] = []
@@ -433,6 +591,11 @@ def main() -> None:
     )
     parser.add_argument("--skip-calls", action="store_true")
     parser.add_argument("--skip-proofs", action="store_true")
+    parser.add_argument(
+        "--skip-http", action="store_true", help="skip (3), the service over HTTP (PostgreSQL)"
+    )
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn workers in (3)")
+    parser.add_argument("--connections", type=int, default=16, help="wrk connections in (3)")
     arguments = parser.parse_args()
     backends = ["sqlite"] + (["postgresql"] if os.environ.get(POSTGRES_ENV) else [])
     if arguments.backend != "all":
@@ -455,6 +618,14 @@ def main() -> None:
                     )
                 if not arguments.skip_proofs:
                     await bench_proofs(backend, tmp, sizes=sizes, proofs=arguments.proofs)
+            if "postgresql" in backends and not arguments.skip_http:
+                await calls_over_http(
+                    tmp,
+                    workers=arguments.workers,
+                    connections=arguments.connections,
+                    seconds=max(2, round(arguments.seconds / arguments.rounds)),
+                    rounds=arguments.rounds,
+                )
 
     asyncio.run(run())
 

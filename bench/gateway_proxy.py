@@ -31,6 +31,7 @@ from typing import Any
 
 import httpx
 
+from bench.proc import children
 from bench.wrk import Run, ensure_tools, wrk
 
 SERVICES = ("identity", "catalog", "case", "rating", "exchange")
@@ -140,14 +141,6 @@ http {{
         encoding="utf-8",
     )
     return config
-
-
-def children(pid: int) -> list[int]:
-    found: list[int] = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        text = (task / "children").read_text().split()
-        found.extend(int(child) for child in text)
-    return found
 
 
 def median_of(runs: list[Run], target: str, connections: int) -> dict[str, float]:

@@ -44,6 +44,11 @@ class Run:
     def throughput(self) -> float:
         return self.requests / self.seconds
 
+    @property
+    def cpu_ms(self) -> float:
+        """CPU milliseconds the watched processes spent per request answered."""
+        return self.cpu_seconds / max(self.requests, 1) * 1000
+
 
 def _seconds(value: str) -> float:
     match = re.fullmatch(r"([\d.]+)(us|ms|s)", value)
