@@ -178,7 +178,7 @@ def verify_ms(hasher: PasswordHasher, times: int) -> float:
 
 #: Candidates tried when the defaults miss the target: (time cost, memory KiB, parallelism),
 #: all at or above RFC 9106's and OWASP's minimums for argon2id (m=19 MiB with t=2).
-CANDIDATES = [(1, 47_104, 1), (2, 19_456, 1), (2, 32_768, 1), (3, 19_456, 1), (1, 65_536, 1)]
+CANDIDATES = [(4, 19_456, 1), (1, 47_104, 1), (2, 32_768, 1), (3, 32_768, 1), (1, 65_536, 1)]
 
 
 def argon2_cost(args: argparse.Namespace) -> None:
