@@ -259,24 +259,7 @@ def main() -> None:
             )
             gateway = stack.enter_context(
                 process(
-                    [
-                        python,
-                        "-m",
-                        "uvicorn",
-                        "gateway.main:create_app",
-                        "--factory",
-                        "--host",
-                        "127.0.0.1",
-                        "--port",
-                        str(gateway_port),
-                        "--no-access-log",
-                        "--loop",
-                        "uvloop",
-                        "--http",
-                        "httptools",
-                        "--log-level",
-                        "warning",
-                    ],
+                    [python, "-m", "gateway", "--host", "127.0.0.1", "--port", str(gateway_port)],
                     directory / "gateway.log",
                     env=gateway_env,
                 )

@@ -227,6 +227,23 @@ class Platform:
                 process.wait()
 
 
+def _command(spec: ServiceSpec, port: int) -> list[str]:
+    address = ["--host", "127.0.0.1", "--port", str(port)]
+    if spec is GATEWAY:
+        return [sys.executable, "-m", "gateway", *address]
+    app = [f"{spec.package}.main:create_app", "--factory"]
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        *app,
+        *address,
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
+
+
 def _spawn(
     config: PlatformConfig, spec: ServiceSpec, instance: RegionalInstance | None = None
 ) -> subprocess.Popen[bytes]:
@@ -235,20 +252,7 @@ def _spawn(
     out = log.open("ab")
     try:
         return subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                f"{spec.package}.main:create_app",
-                "--factory",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(config.ports[name]),
-                "--no-access-log",
-                "--log-level",
-                "warning",
-            ],
+            _command(spec, config.ports[name]),
             env=config.env_for(spec, instance),
             cwd=REPO_ROOT,
             stdout=out,

@@ -1,9 +1,9 @@
 """The gateway's application: the top-level ASGI callable, its lifespan and ``create_app``.
 
-Run it as ``uvicorn gateway.main:create_app --factory``. The kit's request-context middleware
-wraps everything; behind it the edge (``edge``: request limits, path checks, CORS, security
-headers) and then the few operations paths go to a small FastAPI app and every other request
-goes straight to the proxy, outside any router.
+Run it as ``python -m gateway`` (``gateway.server``: uvicorn, one write per answer). The kit's
+request-context middleware wraps everything; behind it the edge (``edge``: request limits, path
+checks, CORS, security headers) and then the few operations paths go to a small FastAPI app and
+every other request goes straight to the proxy, outside any router.
 
 The routing table is read again on SIGHUP (``kill -HUP <pid>``) and when its file changes
 (looked at every ``GATEWAY_ROUTES_WATCH_SECONDS``): a table that does not load is

@@ -223,14 +223,16 @@ class ServedApp:
     """An ASGI app served by uvicorn on a free port of this process, in a background task:
     real sockets and real HTTP, for a test whose subject calls another system."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, **options: Any) -> None:
+        """``options``: uvicorn's, over these defaults (no lifespan, warnings only, no access
+        log, no websockets)."""
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.bind(("127.0.0.1", 0))
         host, port = self._socket.getsockname()
         self.url = f"http://{host}:{port}"
-        config = uvicorn.Config(
-            app, lifespan="off", log_level="warning", access_log=False, ws="none"
-        )
+        self.port: int = port
+        defaults = {"lifespan": "off", "log_level": "warning", "access_log": False, "ws": "none"}
+        config = uvicorn.Config(app, **{**defaults, **options})
         self._server = _InProcessServer(config)
         self._task: asyncio.Task[None] | None = None
 
