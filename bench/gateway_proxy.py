@@ -330,7 +330,10 @@ def report(runs: list[Run], *, rounds: int) -> None:
     )
     for target in ("nginx", "gateway"):
         added = (figures[target][1]["p50"] - figures["direct"][1]["p50"]) * 1e6
-        print(f"added p50 latency at -c1, {target}: {added:.0f} us  (gateway target <= 150 us)")
+        print(
+            f"added p50 latency at -c1, {target}: {added:.0f} us  (gateway target <= 150 us);"
+            f" its CPU per request at -c1: {figures[target][1]['cpu_us']:.0f} us"
+        )
 
 
 if __name__ == "__main__":
