@@ -1,6 +1,7 @@
 """Per-grant rate limits: the consumer asks for a rate, the provider approves it (or another);
 past it a call is refused 429 ``grant_rate_limited`` with Retry-After, recorded in the ledger
-like every refusal, and no other grant is affected. Time is a clock the tests turn."""
+like every refusal, and no other grant is affected. Time is a clock the tests turn, except
+in Redis (the real one of this machine), whose counters every process of the exchange shares."""
 
 import datetime as dt
 import secrets
@@ -12,13 +13,14 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
+from structlog.testing import capture_logs
 
 from data_exchange_svc.calls.service import AccessChecks
 from data_exchange_svc.grants.cache import ActiveGrant
 from data_exchange_svc.grants.rate_limits import GrantRateLimiter
 from data_exchange_svc.models import LedgerEntry
 from servicekit.db import utcnow
-from servicekit.testing import TokenMinter, bearer
+from servicekit.testing import REDIS_URL, TokenMinter, bearer
 
 Headers = dict[str, str]
 Problem = Callable[[httpx.Response, int, str], dict[str, Any]]
@@ -51,7 +53,7 @@ def clock(app: FastAPI) -> ManualClock:
     app.state.access_checks = AccessChecks(
         catalogue=checks.catalogue,
         active_grants=checks.active_grants,
-        rate_limiter=GrantRateLimiter(clock=manual),
+        rate_limiter=GrantRateLimiter.in_process(clock=manual),
     )
     return manual
 
@@ -217,23 +219,56 @@ def grant(*, per_minute: int | None, burst: int | None) -> ActiveGrant:
     )
 
 
-def test_a_call_relying_on_two_grants_is_charged_to_both_or_to_neither() -> None:
+async def test_a_call_relying_on_two_grants_is_charged_to_both_or_to_neither() -> None:
     clock = ManualClock()
-    limiter = GrantRateLimiter(clock=clock)
+    limiter = GrantRateLimiter.in_process(clock=clock)
     roomy, tight = grant(per_minute=60, burst=5), grant(per_minute=60, burst=1)
-    assert limiter.take([roomy, tight]) is None
-    assert limiter.take([roomy, tight]) == 1
+    assert await limiter.take([roomy, tight]) is None
+    assert await limiter.take([roomy, tight]) == 1
     # The refused call took nothing from the roomy grant: 4 of its 5 are left.
-    assert [limiter.take([roomy]) for _ in range(5)] == [None, None, None, None, 1]
+    assert [await limiter.take([roomy]) for _ in range(5)] == [None, None, None, None, 1]
 
 
-def test_a_grant_without_a_rate_is_never_limited_and_a_bucket_refills_to_its_burst() -> None:
+async def test_a_grant_without_a_rate_is_never_limited_and_a_bucket_refills_to_its_burst() -> None:
     clock = ManualClock()
-    limiter = GrantRateLimiter(clock=clock)
+    limiter = GrantRateLimiter.in_process(clock=clock)
     free = grant(per_minute=None, burst=None)
-    assert all(limiter.take([free]) is None for _ in range(1000))
+    assert all([await limiter.take([free]) is None for _ in range(1000)])
     slow = grant(per_minute=1, burst=2)
-    assert [limiter.take([slow]) for _ in range(3)] == [None, None, 60]
+    assert [await limiter.take([slow]) for _ in range(3)] == [None, None, 60]
     clock.now += 3600
     # An hour later the bucket holds its burst, not sixty calls.
-    assert [limiter.take([slow]) for _ in range(3)] == [None, None, 60]
+    assert [await limiter.take([slow]) for _ in range(3)] == [None, None, 60]
+
+
+async def test_processes_counting_in_redis_share_a_grants_rate(redis_key_prefix: str) -> None:
+    """Two processes of the exchange (two limiters on the real Redis): together they allow the
+    grant's burst once, not once each."""
+    processes = [
+        GrantRateLimiter.in_redis(REDIS_URL, key_prefix=redis_key_prefix, timeout_seconds=1.0)
+        for _ in range(2)
+    ]
+    shared = grant(per_minute=1, burst=3)
+    try:
+        answers = [await processes[n % 2].take([shared]) for n in range(4)]
+        assert answers[:3] == [None, None, None]
+        assert answers[3] is not None
+        assert 55 <= answers[3] <= 60
+        # Another grant has buckets of its own.
+        assert await processes[1].take([grant(per_minute=1, burst=1)]) is None
+    finally:
+        for limiter in processes:
+            await limiter.aclose()
+
+
+async def test_calls_pass_uncounted_while_redis_does_not_answer() -> None:
+    limiter = GrantRateLimiter.in_redis(
+        "redis://127.0.0.1:1/0", key_prefix="onevisit-test:down:", timeout_seconds=0.2
+    )
+    tight = grant(per_minute=1, burst=1)
+    try:
+        with capture_logs() as logs:
+            assert [await limiter.take([tight]) for _ in range(3)] == [None, None, None]
+        assert [log["event"] for log in logs] == ["rate_limit_store_unavailable"]
+    finally:
+        await limiter.aclose()

@@ -6,43 +6,20 @@ Against the real Redis of this machine (skipped where none answers), under a key
 test's own, deleted afterwards."""
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
 import redis.asyncio
 from structlog.testing import capture_logs
 
 from gateway.ratelimits import RateLimited, SharedTokenBuckets, shared_token_buckets
 from gateway.routing import RateLimit
-from servicekit.testing import TokenMinter, bearer
-
-REDIS_URL = "redis://127.0.0.1:6379/0"
+from servicekit.testing import REDIS_URL, TokenMinter, bearer
 
 Problem = Callable[[httpx.Response, int, str], dict[str, Any]]
-
-
-@pytest_asyncio.fixture
-async def key_prefix() -> AsyncIterator[str]:
-    """A key prefix for this test alone; its keys are deleted at the end."""
-    client = redis.asyncio.Redis.from_url(REDIS_URL, socket_connect_timeout=0.5)
-    try:
-        await client.ping()
-    except (redis.RedisError, OSError):
-        await client.aclose()
-        pytest.skip(f"no Redis answers at {REDIS_URL}")
-    prefix = f"onevisit-test:{uuid.uuid4().hex}:"
-    try:
-        yield prefix
-    finally:
-        keys = [key async for key in client.scan_iter(match=prefix + "*")]
-        if keys:
-            await client.delete(*keys)
-        await client.aclose()
 
 
 async def _replicas(
@@ -54,8 +31,8 @@ async def _replicas(
     ]
 
 
-async def test_replicas_take_from_the_same_buckets(key_prefix: str) -> None:
-    first, second = await _replicas([RateLimit("default", "user", 0.01, 3)], key_prefix)
+async def test_replicas_take_from_the_same_buckets(redis_key_prefix: str) -> None:
+    first, second = await _replicas([RateLimit("default", "user", 0.01, 3)], redis_key_prefix)
     try:
         await first.take("default", user="c-1", address=None)
         await first.take("default", user="c-1", address=None)
@@ -71,9 +48,11 @@ async def test_replicas_take_from_the_same_buckets(key_prefix: str) -> None:
 
 
 async def test_concurrent_requests_on_several_replicas_never_share_out_more_than_the_burst(
-    key_prefix: str,
+    redis_key_prefix: str,
 ) -> None:
-    replicas = await _replicas([RateLimit("default", "address", 0.01, 5)], key_prefix, count=3)
+    replicas = await _replicas(
+        [RateLimit("default", "address", 0.01, 5)], redis_key_prefix, count=3
+    )
 
     async def attempt(replica: SharedTokenBuckets) -> bool:
         try:
@@ -91,10 +70,10 @@ async def test_concurrent_requests_on_several_replicas_never_share_out_more_than
 
 
 async def test_a_refused_request_takes_nothing_from_its_other_shared_buckets(
-    key_prefix: str,
+    redis_key_prefix: str,
 ) -> None:
     limits = [RateLimit("default", "address", 0.01, 3), RateLimit("default", "user", 0.01, 1)]
-    (buckets,) = await _replicas(limits, key_prefix, count=1)
+    (buckets,) = await _replicas(limits, redis_key_prefix, count=1)
     try:
         await buckets.take("default", user="c-1", address="203.0.113.9")
         for _ in range(3):
@@ -108,12 +87,12 @@ async def test_a_refused_request_takes_nothing_from_its_other_shared_buckets(
         await buckets.aclose()
 
 
-async def test_idle_buckets_expire_once_they_would_be_full_again(key_prefix: str) -> None:
-    (buckets,) = await _replicas([RateLimit("default", "user", 2.0, 10)], key_prefix, count=1)
+async def test_idle_buckets_expire_once_they_would_be_full_again(redis_key_prefix: str) -> None:
+    (buckets,) = await _replicas([RateLimit("default", "user", 2.0, 10)], redis_key_prefix, count=1)
     client = redis.asyncio.Redis.from_url(REDIS_URL)
     try:
         await buckets.take("default", user="c-1", address=None)
-        keys = [key async for key in client.scan_iter(match=key_prefix + "*")]
+        keys = [key async for key in client.scan_iter(match=redis_key_prefix + "*")]
         assert len(keys) == 1
         assert 0 < await client.pttl(keys[0]) <= 6000  # 10 tokens at 2/s: 5 s, plus a margin
     finally:
@@ -144,7 +123,7 @@ async def test_two_gateways_on_one_redis_share_their_counters(
     routes_with: Callable[..., Path],
     token_minter: TokenMinter,
     problem: Problem,
-    key_prefix: str,
+    redis_key_prefix: str,
 ) -> None:
     routes = routes_with()
     with routes.open("a", encoding="utf-8") as file:
@@ -153,7 +132,9 @@ async def test_two_gateways_on_one_redis_share_their_counters(
             "rate_per_second = 0.01\nburst = 2\n"
         )
     gateways = [
-        await start_gateway(routes_file=routes, redis_url=REDIS_URL, redis_key_prefix=key_prefix)
+        await start_gateway(
+            routes_file=routes, redis_url=REDIS_URL, redis_key_prefix=redis_key_prefix
+        )
         for _ in range(2)
     ]
     token = bearer(token_minter.mint("c-1"))

@@ -38,13 +38,22 @@ def create_app(
         )
         # What every call is checked by, kept in memory (see resources.catalogue, grants.cache
         # and grants.rate_limits).
+        rate_limiter = (
+            GrantRateLimiter.in_redis(
+                settings.redis_url,
+                key_prefix=settings.redis_key_prefix,
+                timeout_seconds=settings.redis_timeout_seconds,
+            )
+            if settings.redis_url
+            else GrantRateLimiter.in_process()
+        )
         app.state.access_checks = AccessChecks(
             catalogue=Catalogue(
                 app.state.database.sessionmaker,
                 refresh_seconds=settings.catalogue_refresh_seconds,
             ),
             active_grants=ActiveGrants(ttl_seconds=settings.grant_cache_seconds),
-            rate_limiter=GrantRateLimiter(),
+            rate_limiter=rate_limiter,
         )
         # The appender has an engine of its own: requests hold their connection while they wait
         # for their entry, and must never be able to take the connection it needs to write it.
@@ -65,6 +74,7 @@ def create_app(
             finally:
                 await appender.stop()
                 await app.state.remote_providers.aclose()
+                await rate_limiter.aclose()
         finally:
             await ledger_database.dispose()
 

@@ -38,6 +38,13 @@ class ExchangeSettings(ServiceSettings):
     #: approved or revoked through another process goes unseen (this process's own decisions
     #: take effect at once).
     grant_cache_seconds: float = Field(default=5.0, ge=0, le=300)
+    #: ``redis://host:6379/0``: grants' rate counters shared by every process there; unset,
+    #: each process counts alone (N processes allow N times a grant's rate).
+    redis_url: str | None = None
+    #: Prefix of the rate-limit keys in Redis (several platforms may share one Redis).
+    redis_key_prefix: str = "onevisit:exchange:ratelimit:"
+    #: How long a call waits for Redis before it passes uncounted (fail open).
+    redis_timeout_seconds: float = Field(default=0.25, gt=0)
     #: The hosted population dataset that ``python -m data_exchange_svc.seed`` loads.
     population_csv: Path = _SERVICE_DIR / "data" / "population.csv"
     #: Where the seed finds the other hosted datasets: ``<resource code>.csv`` or ``.jsonl``.

@@ -185,7 +185,7 @@ async def _granted_holding(
         session, consumer=attempt.consumer, resource_code=resource.code, now=utcnow()
     )
     relied_on = authorise(grants, purpose=attempt.purpose, fields=attempt.fields)
-    charge(checks.rate_limiter, relied_on)
+    await charge(checks.rate_limiter, relied_on)
     # Consent is the subject's own: a person's. An enterprise's records are governed by the
     # grant alone (including its legal representative's registered name and number).
     if (

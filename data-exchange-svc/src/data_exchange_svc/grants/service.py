@@ -50,8 +50,8 @@ def authorise(
     return [grant for grant in for_purpose if not grant.fields.isdisjoint(fields)]
 
 
-def charge(limiter: GrantRateLimiter, grants: Sequence[ActiveGrant]) -> None:
+async def charge(limiter: GrantRateLimiter, grants: Sequence[ActiveGrant]) -> None:
     """Count the call against the rate of each grant relied on; 429 if one has none left."""
-    wait = limiter.take(grants)
+    wait = await limiter.take(grants)
     if wait is not None:
         raise GrantRateLimited(headers={"Retry-After": str(wait)}, retry_after_seconds=wait)

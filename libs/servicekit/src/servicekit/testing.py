@@ -27,6 +27,8 @@ import httpx
 import jwt
 import pytest
 import pytest_asyncio
+import redis
+import redis.asyncio
 import uvicorn
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
@@ -40,6 +42,8 @@ from servicekit.migrations import upgrade_to_head
 from servicekit.settings import ServiceSettings
 
 POSTGRES_ENV = "ONEVISIT_TEST_POSTGRES_URL"
+#: The Redis that tests of shared counters use (``ONEVISIT_TEST_REDIS_URL``; skipped where none).
+REDIS_URL = os.environ.get("ONEVISIT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 class AppFactory(Protocol):
@@ -248,6 +252,26 @@ class ServedApp:
         if self._task is not None:
             await self._task
         self._socket.close()
+
+
+@pytest_asyncio.fixture
+async def redis_key_prefix() -> AsyncIterator[str]:
+    """A key prefix in the Redis at ``REDIS_URL`` for this test alone, its keys deleted at the
+    end; the test is skipped where no Redis answers."""
+    client = redis.asyncio.Redis.from_url(REDIS_URL, socket_connect_timeout=0.5)
+    try:
+        await client.ping()
+    except (redis.RedisError, OSError):
+        await client.aclose()
+        pytest.skip(f"no Redis answers at {REDIS_URL}")
+    prefix = f"onevisit-test:{secrets.token_hex(16)}:"
+    try:
+        yield prefix
+    finally:
+        keys = [key async for key in client.scan_iter(match=prefix + "*")]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()
 
 
 @pytest.fixture(scope="session")
