@@ -22,7 +22,12 @@ import redis
 import redis.asyncio
 import structlog
 
-log = structlog.get_logger("servicekit.ratelimits")
+
+def _log() -> structlog.typing.FilteringBoundLogger:
+    # Looked up when an outage begins or ends (rarely): a module-level logger is cached at its
+    # first use with the configuration of that moment, which tests reconfigure.
+    logger: structlog.typing.FilteringBoundLogger = structlog.get_logger("servicekit.ratelimits")
+    return logger
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -157,11 +162,11 @@ class RedisBuckets:
             empty, wait = await self._script(keys=keys, args=args)
         except (redis.RedisError, OSError) as exc:  # OSError covers TimeoutError
             if self._unavailable_until is None:
-                log.warning("rate_limit_store_unavailable", error_type=type(exc).__name__)
+                _log().warning("rate_limit_store_unavailable", error_type=type(exc).__name__)
             self._unavailable_until = self._clock() + self._retry_seconds
             return None
         if self._unavailable_until is not None:
-            log.info("rate_limit_store_available")
+            _log().info("rate_limit_store_available")
             self._unavailable_until = None
         return Refusal(int(empty) - 1, float(wait)) if empty else None
 
