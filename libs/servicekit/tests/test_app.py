@@ -1,6 +1,10 @@
 """The behaviour every service gets from build_app: problems, the request's transaction,
 request ids and trace context, health, readiness and metrics."""
 
+import io
+import json
+import re
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -8,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+import structlog
 from fastapi import APIRouter, FastAPI
 from pydantic import BaseModel, Field
 from sqlalchemy import String, func, select
@@ -15,6 +20,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from servicekit.app import build_app
 from servicekit.db import SessionDep, new_metadata
+from servicekit.observability import configure_logging
 from servicekit.problems import Conflict
 from servicekit.settings import ServiceSettings
 
@@ -171,3 +177,48 @@ async def test_health_readiness_and_metrics(kit_client: httpx.AsyncClient) -> No
     assert 'http_requests_total{method="GET",route="/healthz",service="kit-test",status="200"}' in (
         metrics
     )
+
+
+async def test_the_access_line_is_the_line_structlog_would_write(
+    kit_client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stream = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", stream)
+    configure_logging(service_name="kit-test")
+    await kit_client.get("/notes/count", headers={"X-Request-ID": "access-line-test"})
+    (access,) = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert access["request_id"] == "access-line-test"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", access["timestamp"])
+
+    structlog.contextvars.bind_contextvars(
+        request_id="access-line-test", trace_id=access["trace_id"]
+    )
+    try:
+        structlog.get_logger("comparison").info(
+            "request",
+            method="GET",
+            route="/notes/count",
+            status=200,
+            duration_ms=access["duration_ms"],
+        )
+    finally:
+        structlog.contextvars.unbind_contextvars("request_id", "trace_id")
+    rendered = json.loads(stream.getvalue().splitlines()[-1])
+    assert {**access, "timestamp": None} == {**rendered, "timestamp": None}
+
+
+@pytest.mark.parametrize(("level", "as_json"), [("WARNING", True), ("INFO", False)])
+async def test_no_json_access_line_above_info_or_on_the_console(
+    kit_client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch, level: str, as_json: bool
+) -> None:
+    stream = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", stream)
+    configure_logging(service_name="kit-test", level=level, json=as_json)
+    await kit_client.get("/notes/count")
+    lines = stream.getvalue().splitlines()
+    if level == "WARNING":
+        assert lines == []
+    else:
+        (line,) = lines
+        assert "request" in line
+        assert not line.startswith("{")

@@ -7,6 +7,7 @@ log context, records Prometheus metrics by route template and writes one JSON ac
 personal data).
 """
 
+import datetime as dt
 import json
 import logging
 import re
@@ -14,7 +15,7 @@ import secrets
 import sys
 import time
 from collections.abc import MutableMapping
-from typing import Any
+from typing import Any, TextIO
 
 import orjson
 import structlog
@@ -53,7 +54,37 @@ def _json_line(event: Any, **options: Any) -> str:
     return orjson.dumps(event, default=options.get("default")).decode()
 
 
+class _AccessLine:
+    """The access log's line, written directly: the same JSON object structlog would write
+    (the request's fields, ``service``, the bound context, ``level``, ``timestamp``,
+    ``message``) without its processor chain, which cost more than half of what a line costs.
+    Every request writes one; every other line goes through structlog."""
+
+    def __init__(self, service_name: str, stream: TextIO) -> None:
+        self.service_name = service_name
+        self.stream = stream
+
+    def write(self, fields: dict[str, Any]) -> None:
+        fields["service"] = self.service_name
+        for key, value in structlog.contextvars.get_contextvars().items():
+            fields.setdefault(key, value)
+        fields["level"] = "info"
+        fields["timestamp"] = dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
+        fields["message"] = "request"
+        self.stream.write(orjson.dumps(fields, option=orjson.OPT_APPEND_NEWLINE).decode())
+        self.stream.flush()
+
+
+#: Set by ``configure_logging`` when access lines are JSON and the level lets INFO through.
+_access_line: _AccessLine | None = None
+
+
 def configure_logging(*, service_name: str, level: str = "INFO", json: bool = True) -> None:
+    global _access_line
+    threshold = logging.getLevelName(level.upper())
+    _access_line = (
+        _AccessLine(service_name, sys.stderr) if json and threshold <= logging.INFO else None
+    )
     renderer: Any = (
         structlog.processors.JSONRenderer(serializer=_json_line)
         if json
@@ -73,7 +104,7 @@ def configure_logging(*, service_name: str, level: str = "INFO", json: bool = Tr
             structlog.processors.EventRenamer("message"),
             renderer,
         ],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        wrapper_class=structlog.make_filtering_bound_logger(threshold),
         logger_factory=structlog.WriteLoggerFactory(sys.stderr),
         cache_logger_on_first_use=True,
     )
@@ -169,13 +200,16 @@ class RequestContextMiddleware:
                 self._metrics[(method, route, status)] = counted
             counted[0].inc()
             counted[1].observe(elapsed)
-            self.log.info(
-                "request",
-                method=method,
-                route=route,
-                status=status,
-                duration_ms=round(elapsed * 1000, 2),
-            )
+            fields = {
+                "method": method,
+                "route": route,
+                "status": status,
+                "duration_ms": round(elapsed * 1000, 2),
+            }
+            if _access_line is not None:
+                _access_line.write(fields)
+            else:
+                self.log.info("request", **fields)
             structlog.contextvars.unbind_contextvars("request_id", "trace_id")
             context.request_id.reset(request_token)
             context.trace.reset(trace_token)
