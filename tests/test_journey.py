@@ -6,11 +6,12 @@ The tests in this module run in order and share one citizen, as her journey does
 """
 
 import asyncio
+import datetime as dt
 import json
 import secrets
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import pytest
@@ -54,6 +55,8 @@ class Citizen:
     access_token = ""
     refresh_token = ""
     case_no = ""
+    #: A case of hers still under review: its number and the department handling it.
+    open_case: ClassVar[dict[str, Any]] = {}
 
 
 def sign_in(gateway: httpx.Client, phone: str, password: str) -> dict[str, Any]:
@@ -289,6 +292,7 @@ def test_6b_a_case_still_under_review_cannot_be_rated_yet(gateway: httpx.Client)
     )
     assert submitted.status_code == 201, submitted.text
     assert submitted.json()["status"] == "submitted"
+    Citizen.open_case = submitted.json()
     rating = {
         "case_no": submitted.json()["case_no"],
         "efficiency": 3,
@@ -299,6 +303,34 @@ def test_6b_a_case_still_under_review_cannot_be_rated_yet(gateway: httpx.Client)
         "/ratings/v1/ratings", json=rating, headers=bearer(Citizen.access_token)
     )
     problem(response, 409, "case_not_completed")
+
+
+def test_6c_she_consents_to_the_department_handling_her_open_case_and_no_other(
+    gateway: httpx.Client,
+) -> None:
+    """data-exchange-svc asks case-svc (through the gateway, as her) before it keeps a consent."""
+    case = Citizen.open_case
+
+    def consent(case_id: str, consumer: str) -> httpx.Response:
+        return gateway.post(
+            "/exchange/v1/me/consents",
+            json={
+                "consumer": consumer,
+                "resource": "population",
+                "fields": ["name", "registered_address"],
+                "purpose": "housing_provident_fund_withdrawal",
+                "case_id": case_id,
+                "expires_at": (dt.datetime.now(dt.UTC) + dt.timedelta(days=30)).isoformat(),
+            },
+            headers=bearer(Citizen.access_token),
+        )
+
+    given = consent(case["case_no"], case["department_id"])
+    assert given.status_code == 201, given.text
+    assert given.json()["status"] == "live"
+    problem(consent(case["case_no"], "330302-civil_affairs"), 422, "case_not_handled_by_consumer")
+    problem(consent(Citizen.case_no, "330302-public_security"), 409, "case_closed")
+    problem(consent("330302-20200101-999999", case["department_id"]), 422, "case_not_found")
 
 
 def case_numbers_in(platform: Platform, instance: str) -> set[str]:

@@ -2,13 +2,16 @@ import csv
 import datetime as dt
 import json
 import secrets
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 import pytest
-from fastapi import FastAPI
+import pytest_asyncio
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
 
 from data_exchange_svc.main import create_app
 from data_exchange_svc.models import Base, SharingGrant
@@ -16,7 +19,7 @@ from data_exchange_svc.registry.dataset import PersonRow, read_population
 from data_exchange_svc.seed import seed
 from data_exchange_svc.settings import ExchangeSettings
 from servicekit.db import utcnow
-from servicekit.testing import ServiceUnderTest, TokenMinter, bearer
+from servicekit.testing import ServedApp, ServiceUnderTest, TokenMinter, bearer
 
 SERVICE_DIR = Path(__file__).resolve().parents[1]
 DATA_DIR = SERVICE_DIR / "data"
@@ -25,8 +28,65 @@ Headers = dict[str, str]
 GrantMaker = Callable[..., Awaitable[Headers]]
 
 
+class CaseService:
+    """case-svc as the exchange asks it (``GET /cases/v1/cases/{case_no}``, through the gateway,
+    with the citizen's token), on a real port: the cases a test opens, each shown only to its
+    applicant (the token's ``sub``; its signature is the exchange's to check, not this
+    double's). What was asked is kept."""
+
+    def __init__(self) -> None:
+        self.cases: dict[str, dict[str, str]] = {}
+        self.asked: list[tuple[str, str]] = []
+        #: While set, every answer is this status (a case-svc in trouble).
+        self.failing_with: int | None = None
+        app = FastAPI()
+
+        @app.get("/cases/v1/cases/{case_no}")
+        async def case(case_no: str, request: Request) -> Response:
+            authorization = request.headers.get("authorization", "")
+            self.asked.append((case_no, authorization))
+            if self.failing_with is not None:
+                return JSONResponse({"code": "failing"}, status_code=self.failing_with)
+            claims = jwt.decode(
+                authorization.removeprefix("Bearer "), options={"verify_signature": False}
+            )
+            found = self.cases.get(case_no)
+            if found is None or found["applicant_id"] != claims["sub"]:
+                return JSONResponse({"code": "case_not_found"}, status_code=404)
+            return JSONResponse({"case_no": case_no, **found})
+
+        self.served = ServedApp(app)
+
+    def open(
+        self, case_no: str, *, applicant: str, department: str, status: str = "submitted"
+    ) -> None:
+        self.cases[case_no] = {
+            "applicant_id": applicant,
+            "department_id": department,
+            "status": status,
+        }
+
+
+@pytest_asyncio.fixture(scope="session")
+async def case_svc() -> AsyncIterator[CaseService]:
+    service = CaseService()
+    await service.served.start()
+    try:
+        yield service
+    finally:
+        await service.served.stop()
+
+
+@pytest.fixture(autouse=True)
+def _no_cases_left(case_svc: CaseService) -> Iterator[None]:
+    yield
+    case_svc.cases.clear()
+    case_svc.asked.clear()
+    case_svc.failing_with = None
+
+
 @pytest.fixture(scope="session")
-def service_under_test() -> ServiceUnderTest:
+def service_under_test(case_svc: CaseService) -> ServiceUnderTest:
     return ServiceUnderTest(
         name="exchange",
         service_dir=SERVICE_DIR,
@@ -44,6 +104,8 @@ def service_under_test() -> ServiceUnderTest:
             }
         ),
         seed=seed,
+        # The exchange asks other services through the gateway: here, case-svc's double.
+        settings_overrides={"gateway_url": case_svc.served.url},
     )
 
 
@@ -128,13 +190,15 @@ def demo_consent(
     demo_citizen: PersonRow,
     demo_citizen_token: Headers,
     identity_svc: Headers,
+    case_svc: CaseService,
 ) -> ConsentGiver:
-    """identity-svc links the demo citizen's account, and she consents through the API; the
-    consent's id."""
+    """identity-svc links the demo citizen's account, she has the case open with the consumer
+    (case-svc's double), and she consents through the API; the consent's id."""
 
     async def give(
         *, consumer: str, fields: list[str], purpose: str, case_id: str, days: float = 30
     ) -> str:
+        case_svc.open(case_id, applicant="account-demo", department=consumer)
         # What identity-svc does at her real-name verification.
         linked = await client.put(
             "/exchange/v1/citizen-links/account-demo",

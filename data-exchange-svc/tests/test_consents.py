@@ -299,3 +299,75 @@ async def test_a_citizen_cannot_see_or_revoke_anothers_consent(
         "consent_not_found",
     )
     assert (await client.get("/exchange/v1/me/consents", headers=headers)).json() == {"items": []}
+
+
+@pytest.mark.parametrize(
+    ("case", "status", "code"),
+    [
+        (None, 422, "case_not_found"),
+        (
+            {"applicant": "account-someone-else", "department": "330302-civil_affairs"},
+            422,
+            "case_not_found",
+        ),
+        (
+            {"applicant": "account-demo", "department": "330302-public_security"},
+            422,
+            "case_not_handled_by_consumer",
+        ),
+        (
+            {
+                "applicant": "account-demo",
+                "department": "330302-civil_affairs",
+                "status": "completed",
+            },
+            409,
+            "case_closed",
+        ),
+    ],
+    ids=["no-such-case", "anothers-case", "another-department", "closed"],
+)
+async def test_a_consent_is_for_an_open_case_of_hers_that_the_consumer_handles(
+    client: httpx.AsyncClient,
+    identity_svc: Headers,
+    demo_citizen_token: Headers,
+    case_svc: Any,
+    problem: Problem,
+    case: dict[str, str] | None,
+    status: int,
+    code: str,
+) -> None:
+    assert (await link(client, identity_svc, "account-demo")).status_code == 200
+    if case is not None:
+        case_svc.open(CASE, **case)
+    response = await client.post(
+        "/exchange/v1/me/consents", json=consent_body(), headers=demo_citizen_token
+    )
+    problem(response, status, code)
+    # case-svc was asked as her, through the gateway, and nothing was kept.
+    assert case_svc.asked == [(CASE, demo_citizen_token["Authorization"])]
+    mine = await client.get("/exchange/v1/me/consents", headers=demo_citizen_token)
+    assert mine.json()["items"] == []
+
+
+@pytest.mark.parametrize("answer", [500, 503, 401])
+async def test_no_consent_while_case_svc_cannot_say(
+    client: httpx.AsyncClient,
+    identity_svc: Headers,
+    demo_citizen_token: Headers,
+    case_svc: Any,
+    problem: Problem,
+    answer: int,
+) -> None:
+    assert (await link(client, identity_svc, "account-demo")).status_code == 200
+    case_svc.open(CASE, applicant="account-demo", department="330302-civil_affairs")
+    case_svc.failing_with = answer
+    response = await client.post(
+        "/exchange/v1/me/consents", json=consent_body(), headers=demo_citizen_token
+    )
+    problem(response, 503, "upstream_unavailable")
+    case_svc.failing_with = None
+    given = await client.post(
+        "/exchange/v1/me/consents", json=consent_body(), headers=demo_citizen_token
+    )
+    assert given.status_code == 201, given.text

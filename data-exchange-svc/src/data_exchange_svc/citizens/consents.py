@@ -1,5 +1,7 @@
 """Consents: a citizen lets one department read some fields of a resource about her, for one
-purpose and one case, until a time she chooses (at most a year) or until she revokes it.
+purpose and one case, until a time she chooses (at most a year) or until she revokes it. The
+case is one of hers, still open, and handled by that department: case-svc is asked when she
+consents (see citizens.cases).
 
 A data call by a department (staff or department system) for personal fields is refused unless
 it names a case and a live consent of the subject covers it: consumer, resource, purpose, case
@@ -11,9 +13,10 @@ import datetime as dt
 import uuid
 from collections.abc import Sequence
 
+import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from data_exchange_svc.citizens import repository
+from data_exchange_svc.citizens import cases, repository
 from data_exchange_svc.citizens.subjects import require_citizen, subject_of
 from data_exchange_svc.models import Consent
 from data_exchange_svc.resources.catalogue import Catalogue, CataloguedResource
@@ -71,8 +74,11 @@ async def give(
     expires_at: dt.datetime,
     now: dt.datetime,
     catalogue: Catalogue,
+    http: httpx.AsyncClient,
+    authorization: str,
 ) -> Consent:
-    """The citizen's (already linked) consent; see citizens.subjects for the link."""
+    """The citizen's (already linked) consent, for a case of hers that the consumer handles and
+    that is still open (case-svc says, asked last); see citizens.subjects for the link."""
     if expires_at.tzinfo is None or not now < expires_at <= now + dt.timedelta(
         days=MAX_CONSENT_DAYS
     ):
@@ -83,6 +89,8 @@ async def give(
         raise ConsentNotApplicable(resource=shared.code)
     unique_fields = list(dict.fromkeys(fields))
     require_fields(shared, unique_fields, to_match=False)
+    case = await cases.case_of_caller(http, authorization, case_id)
+    cases.require_open_case_of(case, consumer)
     consent = Consent(
         account=principal.sub,
         subject_hash=subject_hash,

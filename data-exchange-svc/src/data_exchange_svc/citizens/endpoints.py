@@ -53,6 +53,9 @@ def _view(consent: Consent, now: dt.datetime) -> ConsentRead:
 async def give_consent(
     payload: ConsentCreate, principal: PrincipalDep, session: SessionDep, request: Request
 ) -> ConsentRead:
+    """Consent for one case of hers: case-svc must show her the case, still open and handled by
+    ``consumer`` (422 ``case_not_found``, 422 ``case_not_handled_by_consumer``, 409
+    ``case_closed``; 503 ``upstream_unavailable`` when it cannot be asked)."""
     now = utcnow()
     consent = await consents.give(
         session,
@@ -65,6 +68,9 @@ async def give_consent(
         expires_at=payload.expires_at,
         now=now,
         catalogue=request.app.state.access_checks.catalogue,
+        http=request.app.state.http,
+        # A verified bearer token (PrincipalDep): case-svc is asked as her.
+        authorization=request.headers["authorization"],
     )
     return _view(consent, now)
 

@@ -1,0 +1,67 @@
+"""case-svc, as a consent needs it: is the case the citizen names hers, open, and handled by
+the department she lets read her data?
+
+Asked through the gateway with the citizen's own token (a delegate cannot consent for her), so
+that case-svc answers exactly what it would answer her and the gateway routes the case number
+to the instance of its region. A case she cannot see is "not found", whether it
+exists or not: the answer tells her nothing about other people's cases.
+"""
+
+import dataclasses
+
+import httpx
+
+from servicekit.problems import Conflict, DomainError, UpstreamUnavailable
+
+#: Statuses in which a case is still being handled: data for it may still be needed.
+OPEN_STATUSES = frozenset({"submitted", "accepted"})
+
+
+class CaseNotFound(DomainError):
+    status = 422
+    code = "case_not_found"
+    title = "No case of the caller has this number"
+
+
+class CaseNotHandledByConsumer(DomainError):
+    status = 422
+    code = "case_not_handled_by_consumer"
+    title = "The department the consent names does not handle this case"
+
+
+class CaseClosed(Conflict):
+    code = "case_closed"
+    title = "The case is no longer being handled: no data is needed for it"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CaseView:
+    case_no: str
+    department_id: str
+    status: str
+
+
+async def case_of_caller(http: httpx.AsyncClient, authorization: str, case_no: str) -> CaseView:
+    """The case as case-svc shows it to the holder of ``authorization``."""
+    try:
+        response = await http.get(
+            f"/cases/v1/cases/{case_no}", headers={"Authorization": authorization}
+        )
+    except httpx.HTTPError as exc:
+        raise UpstreamUnavailable("case-svc could not be reached") from exc
+    if response.status_code in (403, 404, 422):
+        raise CaseNotFound(case_id=case_no)
+    if response.status_code != 200:
+        raise UpstreamUnavailable(f"case-svc answered {response.status_code}")
+    try:
+        case = response.json()
+        return CaseView(case["case_no"], case["department_id"], case["status"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise UpstreamUnavailable("case-svc's answer is not a case") from exc
+
+
+def require_open_case_of(case: CaseView, consumer: str) -> None:
+    if case.department_id != consumer:
+        raise CaseNotHandledByConsumer(case_id=case.case_no, consumer=consumer)
+    if case.status not in OPEN_STATUSES:
+        raise CaseClosed(case_id=case.case_no, case_status=case.status)
