@@ -205,11 +205,11 @@ class ContractDouble:
             return _refusal(401, "unauthenticated")
         keys = {key["kid"]: key for key in (await self.jwks())["keys"]}
         try:
-            key = keys[jwt.get_unverified_header(token)["kid"]]
+            key = jwt.PyJWK(keys[jwt.get_unverified_header(token)["kid"]])
             claims = jwt.decode(
                 token,
-                key=jwt.PyJWK(key).key,
-                algorithms=["EdDSA"],
+                key=key.key,
+                algorithms=[key.algorithm_name],
                 audience="onevisit",
                 issuer="onevisit-identity",
                 options={"verify_exp": False, "verify_iat": False},
@@ -413,10 +413,11 @@ class Journey:
         claims; ``check_times=False`` for tokens minted on a clock moved forward."""
         kid = jwt.get_unverified_header(token)["kid"]
         keys = {key["kid"]: key for key in (await self.jwks())["keys"]}
+        key = jwt.PyJWK(keys[kid])
         claims: dict[str, Any] = jwt.decode(
             token,
-            key=jwt.PyJWK(keys[kid]).key,
-            algorithms=["EdDSA"],
+            key=key.key,
+            algorithms=[key.algorithm_name],
             audience="onevisit",
             issuer="onevisit-identity",
             options={"verify_exp": check_times, "verify_iat": check_times},

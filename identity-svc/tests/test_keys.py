@@ -1,5 +1,6 @@
-"""Signing keys: Ed25519, named by their RFC 7638 thumbprint, sealed at rest, published as a
-JWKS, kept across restarts; and the development keys refused in production."""
+"""Signing keys: ES256 (an Ed25519 key made before keeps working until a rotation), named by
+their RFC 7638 thumbprint, sealed at rest, published as a JWKS, kept across restarts; and the
+development keys refused in production."""
 
 from __future__ import annotations
 
@@ -12,17 +13,23 @@ from typing import TYPE_CHECKING
 import httpx
 import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    PublicFormat,
+)
 from fastapi import FastAPI
 from pydantic import SecretStr, ValidationError
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from identity_svc.keys import __main__ as keys_command
 from identity_svc.keys.service import KeyStore, jwk_thumbprint, rotate_signing_key
 from identity_svc.main import create_app
 from identity_svc.models import SigningKey
-from identity_svc.sealing import SealBroken, unseal
+from identity_svc.sealing import SealBroken, seal, unseal
 from identity_svc.settings import IdentitySettings
 from servicekit.testing import bearer
 
@@ -34,40 +41,99 @@ def b64url_decode(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-async def test_the_jwks_publishes_the_ed25519_public_key_named_by_its_thumbprint(
-    client: httpx.AsyncClient,
+async def test_the_jwks_publishes_the_es256_public_key_named_by_its_thumbprint(
+    client: httpx.AsyncClient, journey: Journey
 ) -> None:
+    tokens = await journey.signed_in()
     response = await client.get("/identity/v1/.well-known/jwks.json")
     assert response.status_code == 200
     assert response.headers["cache-control"] == "public, max-age=300"
     [key] = response.json()["keys"]
-    assert set(key) == {"kty", "crv", "x", "kid", "alg", "use"}  # never "d"
-    assert (key["kty"], key["crv"], key["alg"], key["use"]) == ("OKP", "Ed25519", "EdDSA", "sig")
-    assert len(b64url_decode(key["x"])) == 32
-    canonical = json.dumps({"crv": "Ed25519", "kty": "OKP", "x": key["x"]}, separators=(",", ":"))
+    assert set(key) == {"kty", "crv", "x", "y", "kid", "alg", "use"}  # never "d"
+    assert (key["kty"], key["crv"], key["alg"], key["use"]) == ("EC", "P-256", "ES256", "sig")
+    assert len(b64url_decode(key["x"])) == len(b64url_decode(key["y"])) == 32
+    canonical = json.dumps(
+        {"crv": "P-256", "kty": "EC", "x": key["x"], "y": key["y"]}, separators=(",", ":")
+    )
     expected = base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest())
     assert key["kid"] == expected.rstrip(b"=").decode()
+    header = jwt.get_unverified_header(tokens["access_token"])
+    assert (header["alg"], header["kid"]) == ("ES256", key["kid"])
 
 
 def test_the_thumbprint_matches_the_rfc_8037_example() -> None:
-    # RFC 8037, appendix A.3.
+    # RFC 8037, appendix A.3 (an OKP key: the members are crv, kty and x).
     x = "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"
-    assert jwk_thumbprint(crv="Ed25519", x=x) == "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
+    thumbprint = jwk_thumbprint({"crv": "Ed25519", "kty": "OKP", "x": x, "kid": "ignored"})
+    assert thumbprint == "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
 
 
 async def test_the_private_key_is_sealed_with_the_key_encryption_key(
     app: FastAPI, identity_settings: IdentitySettings
 ) -> None:
+    await app.state.runtime.keys.load(now=app.state.runtime.now())
     async with app.state.database.sessionmaker() as session:
         key = (await session.scalars(select(SigningKey))).one()
     aad = f"signing_key:{key.kid}".encode()
     raw = unseal(
         identity_settings.key_encryption_key_bytes, key.private_key_sealed, associated_data=aad
     )
-    public = Ed25519PrivateKey.from_private_bytes(raw).public_key()
-    assert public.public_bytes(Encoding.Raw, PublicFormat.Raw) == b64url_decode(key.public_x)
+    point = ec.derive_private_key(int.from_bytes(raw, "big"), ec.SECP256R1()).public_key()
+    numbers = point.public_numbers()
+    assert numbers.x.to_bytes(32, "big") == b64url_decode(key.public_x)
+    assert key.public_y is not None
+    assert numbers.y.to_bytes(32, "big") == b64url_decode(key.public_y)
     with pytest.raises(SealBroken):
         unseal(b"\x00" * 32, key.private_key_sealed, associated_data=aad)
+
+
+async def test_an_ed25519_key_made_before_signs_until_a_rotation_brings_an_es256_one(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    journey: Journey,
+    identity_settings: IdentitySettings,
+) -> None:
+    """A deployment whose signing key predates ES256 keeps it: tokens are EdDSA until the next
+    rotation, and stay valid after it while the key is published."""
+    private = Ed25519PrivateKey.generate()
+    x = base64.urlsafe_b64encode(private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw))
+    public_x = x.rstrip(b"=").decode()
+    kid = jwk_thumbprint({"crv": "Ed25519", "kty": "OKP", "x": public_x})
+    raw = private.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
+    async with app.state.database.sessionmaker.begin() as session:
+        await session.execute(delete(SigningKey))  # the deployment's only key is the old one
+        session.add(
+            SigningKey(
+                kid=kid,
+                algorithm="EdDSA",
+                public_x=public_x,
+                private_key_sealed=seal(
+                    identity_settings.key_encryption_key_bytes,
+                    raw,
+                    associated_data=f"signing_key:{kid}".encode(),
+                ),
+                created_at=app.state.runtime.now(),
+            )
+        )
+    assert await app.state.runtime.keys.refresh(now=app.state.runtime.now()) == kid
+    before = await journey.signed_in()
+    assert jwt.get_unverified_header(before["access_token"]) == {
+        "alg": "EdDSA",
+        "kid": kid,
+        "typ": "JWT",
+    }
+    [okp] = (await journey.jwks())["keys"]
+    assert (okp["kty"], okp["crv"], okp["alg"], okp["kid"]) == ("OKP", "Ed25519", "EdDSA", kid)
+
+    new_kid = await app.state.runtime.keys.rotate(now=app.state.runtime.now())
+    after = await journey.signed_in()
+    assert jwt.get_unverified_header(after["access_token"])["alg"] == "ES256"
+    published = {key["kid"]: key["alg"] for key in (await journey.jwks())["keys"]}
+    assert published == {new_kid: "ES256", kid: "EdDSA"}
+    for tokens in (before, after):
+        await journey.claims(tokens["access_token"])
+        me = await client.get("/identity/v1/me", headers=bearer(tokens["access_token"]))
+        assert me.status_code == 200
 
 
 async def test_tokens_keep_verifying_after_a_restart(

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 
@@ -51,7 +52,8 @@ def unknown_kid(claims: dict[str, Any], sign: Callable[[dict[str, Any]], str], k
 def published_kid_of_another_key(
     claims: dict[str, Any], sign: Callable[[dict[str, Any]], str], kid: str
 ) -> str:
-    return jwt.encode(claims, Ed25519PrivateKey.generate(), algorithm="EdDSA", headers={"kid": kid})
+    other = ec.generate_private_key(ec.SECP256R1())
+    return jwt.encode(claims, other, algorithm="ES256", headers={"kid": kid})
 
 
 def no_kid(claims: dict[str, Any], sign: Callable[[dict[str, Any]], str], kid: str) -> str:
@@ -137,7 +139,7 @@ async def _presented(app: FastAPI, valid_claims: dict[str, Any], forge: Forge) -
         return jwt.encode(
             claims,
             runtime.keys._signer.private_key,
-            algorithm="EdDSA",
+            algorithm=runtime.keys._signer.algorithm,
             headers={"kid": kid},
         )
 

@@ -178,15 +178,18 @@ class OAuthClient(Base):
 
 
 class SigningKey(Base):
-    """An Ed25519 token-signing key; the private half sealed with the key-encryption key."""
+    """A token-signing key, ES256 (EC P-256; Ed25519 for keys made before): the private half
+    sealed with the key-encryption key."""
 
     __tablename__ = "signing_key"
 
     #: RFC 7638 JWK thumbprint of the public key.
     kid: Mapped[str] = mapped_column(String(64), primary_key=True)
-    algorithm: Mapped[str] = mapped_column(String(16), default="EdDSA")
-    #: The public key, base64url (the JWK ``x`` member).
+    #: ``ES256``, or ``EdDSA`` for a key made before ES256 keys.
+    algorithm: Mapped[str] = mapped_column(String(16))
+    #: The public key, base64url: the JWK ``x`` member (and ``y`` for an EC key).
     public_x: Mapped[str] = mapped_column(String(64))
+    public_y: Mapped[str | None] = mapped_column(String(64))
     private_key_sealed: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     #: When a newer key took over signing: from then on this key only verifies, and it stays

@@ -1,1 +1,1 @@
-"""Token-signing keys: Ed25519, sealed at rest, published as a JWKS."""
+"""Token-signing keys: ES256 (Ed25519 for older ones), sealed at rest, published as a JWKS."""
