@@ -298,7 +298,12 @@ async def running_gateway(
         overrides.pop(name, None)
     gateway = create_app(
         GatewaySettings(
-            environment="test", upstreams=overrides, jwks_min_refetch_seconds=0, **settings
+            environment="test",
+            upstreams=overrides,
+            jwks_min_refetch_seconds=0,
+            # One process starts many gateways here: freezing would keep each one's garbage.
+            freeze_startup_objects=False,
+            **settings,
         )
     )
     async with gateway.running():

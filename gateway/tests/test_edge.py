@@ -86,7 +86,9 @@ async def _raw_get(services: dict[str, Any], target: str) -> tuple[int, dict[str
     raw_path, _, query = target.encode("ascii").partition(b"?")
     gateway = create_app(
         GatewaySettings(
-            environment="test", upstreams={name: fake.url for name, fake in services.items()}
+            environment="test",
+            upstreams={name: fake.url for name, fake in services.items()},
+            freeze_startup_objects=False,
         )
     )
     scope = {

@@ -25,6 +25,7 @@ def _serving(routes: Path, services: dict[str, Any], *, watch_seconds: float = 0
             routes_file=routes,
             upstreams=overrides,
             routes_watch_seconds=watch_seconds,
+            freeze_startup_objects=False,
         )
     )
 

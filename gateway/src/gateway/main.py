@@ -32,6 +32,7 @@ from gateway.ratelimits import SharedTokenBuckets, shared_token_buckets
 from gateway.routing import RoutingTable, RoutingTableError, load_routing_table
 from gateway.settings import GatewaySettings
 from gateway.upstreams import Upstreams
+from servicekit.app import tune_garbage_collection
 from servicekit.auth import TokenVerifier
 from servicekit.observability import RequestContextMiddleware, configure_logging
 
@@ -89,6 +90,7 @@ class Gateway:
         except (NotImplementedError, RuntimeError, ValueError):
             # Not the main thread (tests, embedded servers): reload() remains callable.
             pass
+        tune_garbage_collection(settings)
         watcher = None
         if settings.routes_watch_seconds > 0:
             watcher = loop.create_task(self._watch_routes_file(settings.routes_watch_seconds))

@@ -123,6 +123,16 @@ def health_router() -> APIRouter:
     return router
 
 
+def tune_garbage_collection(settings: ServiceSettings) -> None:
+    """Once a service has started: its startup objects out of the collector's sight (when
+    ``freeze_startup_objects``), and young collections every ``gc_young_threshold``
+    allocations."""
+    if settings.freeze_startup_objects:
+        gc.freeze()
+    _, middle, oldest = gc.get_threshold()
+    gc.set_threshold(settings.gc_young_threshold, middle, oldest)
+
+
 def build_app(
     settings: ServiceSettings,
     *,
@@ -154,8 +164,7 @@ def build_app(
         )
         try:
             async with lifespan(app) if lifespan else nullcontext():
-                if settings.freeze_startup_objects:
-                    gc.freeze()
+                tune_garbage_collection(settings)
                 yield
         finally:
             await app.state.http.aclose()
