@@ -4,7 +4,7 @@
 import argparse
 import signal
 import sys
-import threading
+import time
 from pathlib import Path
 
 from onevisit_dev.platform import (
@@ -31,7 +31,12 @@ def main() -> int:
     args = parser.parse_args()
     regional = (WENZHOU_CASE,) if args.wenzhou else ()
     config = PlatformConfig.defaults(args.var_dir.resolve(), regional=regional)
-    stop = threading.Event()
+    stop_requested = False
+
+    def request_stop(_signal: int, _frame: object) -> None:
+        nonlocal stop_requested
+        stop_requested = True
+
     databases = len(config.ports) - 1  # every process but the gateway has one
     print(
         f"Migrating and seeding the {databases} databases (the first run loads the region tree)..."
@@ -42,13 +47,17 @@ def main() -> int:
             print(f"\nOneVisit is running.\n  gateway: {gateway}\n  docs:    {gateway}/docs")
             for name, port in sorted(config.ports.items(), key=lambda item: item[1]):
                 print(f"  {name:<12} http://127.0.0.1:{port}   log: {platform.log_of(name)}")
-            print("Press Ctrl-C to stop them all.")
+            print("Press Ctrl-C to stop them all.", flush=True)
             # Handled explicitly: a shell may have started this process with SIGINT ignored.
-            signal.signal(signal.SIGINT, lambda *_: stop.set())
-            signal.signal(signal.SIGTERM, lambda *_: stop.set())
-            while not stop.wait(1.0):
+            # The handler only records the request: it runs between two bytecodes of whatever
+            # the main thread is doing, and taking a lock there (threading.Event.set) deadlocks
+            # when the thread already holds it (a second signal during the first's set()).
+            signal.signal(signal.SIGINT, request_stop)
+            signal.signal(signal.SIGTERM, request_stop)
+            while not stop_requested:
+                time.sleep(0.2)
                 platform.check_alive()
-            print("\nStopping...")
+            print("\nStopping...", flush=True)
     except PlatformError as exc:
         print(f"OneVisit could not start:\n{exc}", file=sys.stderr)
         return 1
