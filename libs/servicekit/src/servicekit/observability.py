@@ -66,6 +66,7 @@ class _AccessLine:
 
     def write(self, fields: dict[str, Any]) -> None:
         fields["service"] = self.service_name
+        _add_request_context(None, "info", fields)
         for key, value in structlog.contextvars.get_contextvars().items():
             fields.setdefault(key, value)
         fields["level"] = "info"
@@ -77,6 +78,18 @@ class _AccessLine:
 
 #: Set by ``configure_logging`` when access lines are JSON and the level lets INFO through.
 _access_line: _AccessLine | None = None
+
+
+def _add_request_context(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> Any:
+    """The request's id and trace id, from the kit's context variables (set by the middleware
+    for each request): one place holds them for logs, problems and outgoing calls."""
+    current = context.request_id.get()
+    if current is not None:
+        event.setdefault("request_id", current)
+    span = context.trace.get()
+    if span is not None:
+        event.setdefault("trace_id", span[0])
+    return event
 
 
 def configure_logging(*, service_name: str, level: str = "INFO", json: bool = True) -> None:
@@ -98,6 +111,7 @@ def configure_logging(*, service_name: str, level: str = "INFO", json: bool = Tr
     structlog.configure(
         processors=[
             add_service,
+            _add_request_context,
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
@@ -150,7 +164,6 @@ class RequestContextMiddleware:
         span_id = fresh[64:]
         request_token = context.request_id.set(request_id)
         trace_token = context.trace.set((trace_id, span_id))
-        structlog.contextvars.bind_contextvars(request_id=request_id, trace_id=trace_id)
         started = time.perf_counter()
         status = 500
         status_started = False
@@ -210,6 +223,5 @@ class RequestContextMiddleware:
                 _access_line.write(fields)
             else:
                 self.log.info("request", **fields)
-            structlog.contextvars.unbind_contextvars("request_id", "trace_id")
             context.request_id.reset(request_token)
             context.trace.reset(trace_token)
