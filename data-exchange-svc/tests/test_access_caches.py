@@ -21,7 +21,7 @@ from data_exchange_svc.models import DataResource, SharingGrant
 from data_exchange_svc.resources.catalogue import Catalogue
 from servicekit.auth import Principal
 from servicekit.db import utcnow
-from servicekit.testing import TokenMinter, bearer
+from servicekit.testing import ManualClock, TokenMinter, bearer
 
 Headers = dict[str, str]
 Problem = Callable[[httpx.Response, int, str], dict[str, Any]]
@@ -34,14 +34,6 @@ CALL: dict[str, Any] = {
 }
 GRANT_SECONDS = 5.0
 CATALOGUE_SECONDS = 10.0
-
-
-class ManualClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from data_exchange_svc.grants.cache import ActiveGrant
 from data_exchange_svc.grants.rate_limits import GrantRateLimiter
 from data_exchange_svc.models import LedgerEntry
 from servicekit.db import utcnow
-from servicekit.testing import REDIS_URL, TokenMinter, bearer
+from servicekit.testing import REDIS_URL, ManualClock, TokenMinter, bearer
 
 Headers = dict[str, str]
 Problem = Callable[[httpx.Response, int, str], dict[str, Any]]
@@ -35,14 +35,6 @@ CALL: dict[str, Any] = {
     "case_id": CASE,
 }
 PROVIDER = "330302-public_security"
-
-
-class ManualClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

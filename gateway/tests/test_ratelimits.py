@@ -10,21 +10,13 @@ import pytest
 
 from gateway.ratelimits import RateLimited, TokenBuckets
 from gateway.routing import RateLimit
-from servicekit.testing import TokenMinter, bearer
+from servicekit.testing import ManualClock, TokenMinter, bearer
 
 Problem = Callable[[httpx.Response, int, str], dict[str, Any]]
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_a_bucket_lets_a_burst_through_then_one_request_per_refill() -> None:
-    clock = Clock()
+    clock = ManualClock()
     buckets = TokenBuckets([RateLimit("default", "user", 0.5, 3)], clock=clock)
     for _ in range(3):
         buckets.take("default", user="c-1", address=None)
@@ -49,7 +41,7 @@ def test_a_bucket_lets_a_burst_through_then_one_request_per_refill() -> None:
 def test_each_limit_counts_per_caller_and_route_class(
     second_caller: dict[str, str | None], route_class: str, refused: bool
 ) -> None:
-    buckets = TokenBuckets([RateLimit("default", "user", 1.0, 1)], clock=Clock())
+    buckets = TokenBuckets([RateLimit("default", "user", 1.0, 1)], clock=ManualClock())
     buckets.take("default", user="c-1", address="203.0.113.9")
     if refused:
         with pytest.raises(RateLimited):
@@ -60,7 +52,7 @@ def test_each_limit_counts_per_caller_and_route_class(
 
 def test_a_refused_request_takes_nothing_from_its_other_buckets() -> None:
     limits = [RateLimit("default", "address", 1.0, 5), RateLimit("default", "user", 1.0, 1)]
-    buckets = TokenBuckets(limits, clock=Clock())
+    buckets = TokenBuckets(limits, clock=ManualClock())
     buckets.take("default", user="c-1", address="203.0.113.9")
     for _ in range(3):
         with pytest.raises(RateLimited):
@@ -72,7 +64,9 @@ def test_a_refused_request_takes_nothing_from_its_other_buckets() -> None:
 
 
 def test_buckets_beyond_the_bound_are_forgotten_least_recently_used_first() -> None:
-    buckets = TokenBuckets([RateLimit("default", "user", 1.0, 1)], max_buckets=2, clock=Clock())
+    buckets = TokenBuckets(
+        [RateLimit("default", "user", 1.0, 1)], max_buckets=2, clock=ManualClock()
+    )
     for user in ("c-1", "c-2", "c-3"):
         buckets.take("default", user=user, address=None)
     buckets.take("default", user="c-1", address=None)  # forgotten: comes back full

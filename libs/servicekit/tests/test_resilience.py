@@ -4,22 +4,15 @@ trial decides."""
 import pytest
 
 from servicekit.resilience import CircuitBreaker
+from servicekit.testing import ManualClock
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def breaker(clock: Clock) -> CircuitBreaker:
+def breaker(clock: ManualClock) -> CircuitBreaker:
     return CircuitBreaker(failure_threshold=3, reset_seconds=30, clock=clock)
 
 
 def test_failures_below_the_threshold_or_broken_by_a_success_keep_it_closed() -> None:
-    subject = breaker(Clock())
+    subject = breaker(ManualClock())
     for outcome in ("failed", "failed", "succeeded", "failed", "failed"):
         assert subject.refusal() is None
         getattr(subject, outcome)()
@@ -27,7 +20,7 @@ def test_failures_below_the_threshold_or_broken_by_a_success_keep_it_closed() ->
 
 
 def test_enough_failures_in_a_row_open_it_and_calls_are_refused_with_the_time_left() -> None:
-    clock = Clock()
+    clock = ManualClock()
     subject = breaker(clock)
     for _ in range(3):
         subject.failed()
@@ -38,7 +31,7 @@ def test_enough_failures_in_a_row_open_it_and_calls_are_refused_with_the_time_le
 
 @pytest.mark.parametrize(("trial", "state"), [("succeeded", "closed"), ("failed", "open")])
 def test_after_the_reset_time_one_trial_goes_through_and_decides(trial: str, state: str) -> None:
-    clock = Clock()
+    clock = ManualClock()
     subject = breaker(clock)
     for _ in range(3):
         subject.failed()

@@ -153,6 +153,16 @@ async def database_url(
         await engine.dispose()
 
 
+class ManualClock:
+    """A monotonic clock (seconds) that a test moves by hand: ``clock.now += 30``."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
 class TokenMinter:
     """Signs tokens as the identity service would, with a key only the tests hold."""
 
