@@ -26,7 +26,6 @@ import asyncio
 import contextlib
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
@@ -47,6 +46,7 @@ from bench.proc import cpu_seconds
 from catalog_svc.main import create_app
 from catalog_svc.seed import seed
 from catalog_svc.settings import DEFAULT_DATA_DIR, CatalogSettings
+from onevisit_dev.platform import free_port
 from servicekit.db import Database
 from servicekit.migrations import upgrade_to_head
 
@@ -251,13 +251,6 @@ async def measure_in_process(
 
 
 # --- over HTTP ---------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def server_pids(pid: int) -> list[int]:

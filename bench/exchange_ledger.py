@@ -43,7 +43,6 @@ import json
 import os
 import random
 import secrets
-import socket
 import statistics
 import subprocess
 import sys
@@ -61,7 +60,7 @@ import httpx
 from sqlalchemy import event, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from bench.proc import children
+from bench.proc import children, wait_until_serving
 from bench.wrk import Run, ensure_tools, wrk
 from data_exchange_svc.ledger import service as ledger_service
 from data_exchange_svc.ledger.merkle import (
@@ -75,6 +74,7 @@ from data_exchange_svc.main import create_app
 from data_exchange_svc.models import LedgerCheckpoint, LedgerHead, LedgerNode
 from data_exchange_svc.seed import seed
 from data_exchange_svc.settings import ExchangeSettings
+from onevisit_dev.platform import free_port
 from servicekit.db import Database, utcnow
 from servicekit.migrations import upgrade_to_head
 from servicekit.testing import TokenMinter
@@ -378,9 +378,7 @@ def exchange_workers(
 ) -> Iterator[tuple[str, list[int]]]:
     """data-exchange-svc under uvicorn with ``workers`` processes: its base URL and the workers'
     pids."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     env = {
         **os.environ,
         "EXCHANGE_DATABASE_URL": url,
@@ -395,16 +393,10 @@ def exchange_workers(
     server = subprocess.Popen(command, env=env, stdout=log, stderr=log)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2.0).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"data-exchange-svc did not start: see {log.name}")
-            time.sleep(0.2)
+        try:
+            wait_until_serving(f"{base}/readyz", process=server, seconds=60)
+        except RuntimeError as exc:
+            raise SystemExit(f"data-exchange-svc did not start ({exc}): see {log.name}") from exc
         pids = children(server.pid)
         while len(pids) < workers:
             time.sleep(0.2)

@@ -19,20 +19,19 @@ import argparse
 import contextlib
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from bench.proc import children
+from bench.proc import children, wait_until_serving
 from bench.wrk import Run, ensure_tools, wrk
+from onevisit_dev.platform import free_port
 
 SERVICES = ("identity", "catalog", "case", "rating", "exchange")
 JWKS_PATH = "/identity/v1/.well-known/jwks.json"
@@ -69,26 +68,6 @@ def serve_upstream(port: int, jwks_file: Path) -> None:
         loop="uvloop",
         http="httptools",
     )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def wait_until_serving(url: str, headers: dict[str, str], *, seconds: float = 30.0) -> None:
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            if httpx.get(url, headers=headers, timeout=2.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{url} did not answer 200 within {seconds} s")
-        time.sleep(0.1)
 
 
 @contextlib.contextmanager

@@ -1,8 +1,13 @@
-"""The CPU time processes have used, from /proc: the benchmarks' figure of cost per request."""
+"""The processes the benchmarks start and measure: the CPU time they used (from /proc, the
+figure of cost per request), their children, and when they serve."""
 
 import os
-from collections.abc import Sequence
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+import httpx
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -22,3 +27,25 @@ def children(pid: int) -> list[int]:
     for task in Path(f"/proc/{pid}/task").iterdir():
         found.extend(int(child) for child in (task / "children").read_text().split())
     return found
+
+
+def wait_until_serving(
+    url: str,
+    headers: Mapping[str, str] | None = None,
+    *,
+    process: "subprocess.Popen[bytes] | None" = None,
+    seconds: float = 30.0,
+) -> None:
+    """Until ``url`` answers 200; fails after ``seconds``, or at once if ``process`` exits."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if httpx.get(url, headers=headers, timeout=2.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"{url}: its server exited with {process.returncode}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{url} did not answer 200 within {seconds} s")
+        time.sleep(0.1)
