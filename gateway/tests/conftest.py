@@ -176,20 +176,27 @@ async def not_speaking_http() -> AsyncIterator[str]:
         yield f"http://{host}:{port}"
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def services(token_minter: TokenMinter) -> AsyncIterator[dict[str, FakeService]]:
-    fakes = {name: FakeService(name, prefix) for name, prefix in SERVICES.items()}
-    fakes["identity"].signing_keys.append(token_minter)
+@contextlib.asynccontextmanager
+async def serving(fakes: Iterable[FakeService]) -> AsyncIterator[None]:
+    """Each fake on a real port of its own (its ``url`` set) while open."""
     servers = []
-    for fake in fakes.values():
+    for fake in fakes:
         server = ServedApp(service_app(fake))
         fake.url = server.url
         servers.append(server)
     try:
         await asyncio.gather(*(server.start() for server in servers))
-        yield fakes
+        yield
     finally:
         await asyncio.gather(*(server.stop() for server in servers))
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def services(token_minter: TokenMinter) -> AsyncIterator[dict[str, FakeService]]:
+    fakes = {name: FakeService(name, prefix) for name, prefix in SERVICES.items()}
+    fakes["identity"].signing_keys.append(token_minter)
+    async with serving(fakes.values()):
+        yield fakes
 
 
 #: Regional instances of case-svc for tier routing: name → the region they serve.
@@ -200,16 +207,8 @@ REGIONAL_CASE_INSTANCES = {"case-wenzhou": "3303", "case-lucheng": "330302"}
 async def regional_cases() -> AsyncIterator[dict[str, FakeService]]:
     """More instances of case-svc (``/cases/v1``), each its own server: a city's, a county's."""
     fakes = {name: FakeService(name, SERVICES["case"]) for name in REGIONAL_CASE_INSTANCES}
-    servers = []
-    for fake in fakes.values():
-        server = ServedApp(service_app(fake))
-        fake.url = server.url
-        servers.append(server)
-    try:
-        await asyncio.gather(*(server.start() for server in servers))
+    async with serving(fakes.values()):
         yield fakes
-    finally:
-        await asyncio.gather(*(server.stop() for server in servers))
 
 
 def _reset(fakes: Iterable[FakeService]) -> None:
@@ -238,16 +237,8 @@ POOLED = ("pooled", "/pooled/v1")
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def _pooled_instances() -> AsyncIterator[list[FakeService]]:
     fakes = [FakeService(f"{POOLED[0]}-{index}", POOLED[1]) for index in range(2)]
-    servers = []
-    for fake in fakes:
-        server = ServedApp(service_app(fake))
-        fake.url = server.url
-        servers.append(server)
-    try:
-        await asyncio.gather(*(server.start() for server in servers))
+    async with serving(fakes):
         yield fakes
-    finally:
-        await asyncio.gather(*(server.stop() for server in servers))
 
 
 @pytest.fixture

@@ -108,9 +108,11 @@ async def rotate_signing_key(
 
 
 def jwk_of(key: SigningKey) -> Jwk:
-    if key.algorithm == "ES256" and key.public_y is not None:
-        return EcJwk(x=key.public_x, y=key.public_y, kid=key.kid)
-    return OkpJwk(x=key.public_x, kid=key.kid)
+    if key.algorithm == "EdDSA":
+        return OkpJwk(x=key.public_x, kid=key.kid)
+    if key.public_y is None:
+        raise ValueError(f"the ES256 key {key.kid} has no y coordinate")
+    return EcJwk(x=key.public_x, y=key.public_y, kid=key.kid)
 
 
 def jwks_of(keys: list[SigningKey]) -> Jwks:
