@@ -150,7 +150,7 @@ def routing_decision_cost(*, repeat: int = 5, number: int = 20_000) -> tuple[int
     import random
     import timeit
 
-    from gateway.routing import MetricsRoute, ServiceRoute, compile_path_pattern, region_prefix
+    from gateway.routing import ServiceRoute, compile_path_pattern, region_prefix
 
     codes = county_and_township_codes()
     random.seed(20261126)
@@ -166,7 +166,7 @@ def routing_decision_cost(*, repeat: int = 5, number: int = 20_000) -> tuple[int
             upstreams=("http://province",),
             timeout_seconds=1.0,
             public=(),
-            metrics_route=MetricsRoute("/cases/v1/*"),
+            metrics_route="/cases/v1/*",
             pools={region_prefix(code): ("http://pool",) for code in regions},
             region_paths=(compile_path_pattern("/cases/v1/cases/{region_id}/**"),),
         )

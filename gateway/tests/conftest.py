@@ -277,10 +277,12 @@ async def running_gateway(
     from_file: tuple[str, ...] = (),
     **settings: Any,
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """A gateway in process, lifespan running, and a client on it. Its upstreams are the fake
+    """A gateway in process, lifespan running, served on a port of its own by its own server
+    (``gateway.server``), and a client on it. Its upstreams are the fake
     services, but those given in ``upstreams`` and those kept ``from_file`` (the routes file's).
     """
     from gateway.main import create_app
+    from gateway.server import SERVER_OPTIONS
     from gateway.settings import GatewaySettings
 
     overrides = {name: fake.url for name, fake in services.items()}
@@ -297,10 +299,14 @@ async def running_gateway(
             **settings,
         )
     )
+    served = ServedApp(gateway, **SERVER_OPTIONS)
     async with gateway.running():
-        transport = httpx.ASGITransport(app=gateway)
-        async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client:
-            yield client
+        await served.start()
+        try:
+            async with httpx.AsyncClient(base_url=served.url) as client:
+                yield client
+        finally:
+            await served.stop()
 
 
 class StartGateway(Protocol):

@@ -9,7 +9,6 @@ import pytest
 
 from gateway.routing import (
     DEFAULT_POOL,
-    MetricsRoute,
     Resilience,
     RoutingTableError,
     ServiceRoute,
@@ -188,7 +187,7 @@ def test_the_deepest_pool_whose_region_contains_the_requests_wins(
         upstreams=("http://province",),
         timeout_seconds=1.0,
         public=(),
-        metrics_route=MetricsRoute("/cases/v1/*"),
+        metrics_route="/cases/v1/*",
         pools={key: (f"http://{key}",) for key in ("3303", "330302", "330302026", "330106")},
     )
     assert route.pool_for(region) == pool

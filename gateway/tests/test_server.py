@@ -1,103 +1,56 @@
-"""The gateway's server: what is written during one loop turn leaves as one write, and answers
-come out whole over real sockets (kept alive, streamed, closed)."""
+"""The gateway's HTTP server over real sockets: answers whole and in order on kept-alive and
+pipelined connections, streamed answers in chunks, requests it cannot read refused as problems,
+``Expect: 100-continue``, idle and HTTP/1.0 connections closed, graceful shutdown."""
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from starlette.types import Receive, Scope, Send
+import httpx
 
-from gateway.server import SERVER_OPTIONS, _OneWritePerTurn
-from servicekit.testing import ServedApp
+from gateway.server import MAX_HEAD_BYTES, SERVER_OPTIONS
+from servicekit.testing import ServedApp, TokenMinter, bearer
 
-
-class _Recording(asyncio.Transport):
-    """Stands for the socket's transport: records each write it is asked to make."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.writes: list[bytes] = []
-        self.closed = False
-        self.aborted = False
-
-    def write(self, data: Any) -> None:
-        self.writes.append(bytes(data))
-
-    def close(self) -> None:
-        self.closed = True
-
-    def abort(self) -> None:
-        self.aborted = True
-
-    def is_closing(self) -> bool:
-        return self.closed or self.aborted
-
-    def get_write_buffer_size(self) -> int:
-        return 0
+_released = asyncio.Event()
 
 
-async def test_what_one_turn_writes_leaves_as_one_write() -> None:
-    socket_transport = _Recording()
-    transport = _OneWritePerTurn(socket_transport, asyncio.get_running_loop())
-    transport.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n")
-    transport.write(b"{}")
-    assert socket_transport.writes == []
-    assert transport.get_write_buffer_size() == 40
-    await asyncio.sleep(0)
-    assert socket_transport.writes == [b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}"]
-    transport.write(b"next")
-    await asyncio.sleep(0)
-    assert socket_transport.writes[1:] == [b"next"]
-
-
-async def test_closing_sends_what_was_gathered_first_and_aborting_drops_it() -> None:
-    socket_transport = _Recording()
-    transport = _OneWritePerTurn(socket_transport, asyncio.get_running_loop())
-    transport.write(b"last words")
-    transport.close()
-    assert socket_transport.writes == [b"last words"]
-    assert socket_transport.closed
-    await asyncio.sleep(0)
-    assert socket_transport.writes == [b"last words"]
-
-    socket_transport = _Recording()
-    transport = _OneWritePerTurn(socket_transport, asyncio.get_running_loop())
-    transport.write(b"never sent")
-    transport.abort()
-    await asyncio.sleep(0)
-    assert socket_transport.writes == []
-    assert socket_transport.aborted
-
-
-async def _app(scope: Scope, receive: Receive, send: Send) -> None:
+async def _app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """A plain ASGI app: what the server gives the gateway's operations paths."""
     if scope["type"] != "http":
         return
-    if scope["path"] == "/stream":
+    path = scope["path"]
+    if path == "/stream":
         await send({"type": "http.response.start", "status": 200, "headers": []})
         for part in (b"one ", b"two ", b"three"):
             await send({"type": "http.response.body", "body": part, "more_body": True})
             await asyncio.sleep(0.01)
         await send({"type": "http.response.body", "body": b""})
         return
-    body = f'{{"path":"{scope["path"]}"}}'.encode()
+    if path == "/broken":
+        raise RuntimeError("the app failed")
+    if path == "/slow":
+        await _released.wait()
+    message = await receive()
+    body = json.dumps({"path": path, "body": message["body"].decode()}).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
 @asynccontextmanager
-async def _served() -> AsyncIterator[int]:
-    served = ServedApp(_app, **SERVER_OPTIONS)
+async def _served(**options: Any) -> AsyncIterator[ServedApp]:
+    served = ServedApp(_app, **{**SERVER_OPTIONS, **options})
     await served.start()
     try:
-        yield served.port
+        yield served
     finally:
         await served.stop()
 
 
 async def _exchange(port: int, request: bytes) -> bytes:
-    """Sends ``request`` and reads until the server closes the connection."""
+    """Send ``request`` and read until the server closes the connection."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(request)
     await writer.drain()
@@ -106,25 +59,171 @@ async def _exchange(port: int, request: bytes) -> bytes:
     return answer
 
 
-async def test_kept_alive_answers_come_whole_and_in_order() -> None:
-    async with _served() as port:
-        answer = await _exchange(
-            port,
+def _answers(raw: bytes) -> list[tuple[bytes, bytes]]:
+    """Head and body of each answer on a connection (bodies by Content-Length)."""
+    answers = []
+    while raw:
+        head, _, rest = raw.partition(b"\r\n\r\n")
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        answers.append((head, rest[:length]))
+        raw = rest[length:]
+    return answers
+
+
+async def test_pipelined_answers_come_whole_and_in_order() -> None:
+    async with _served() as served:
+        raw = await _exchange(
+            served.port,
             b"GET /first HTTP/1.1\r\nHost: t\r\n\r\n"
-            b"GET /second HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+            b"POST /second HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello"
+            b"GET /third HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
         )
-    first, second = answer.split(b"HTTP/1.1 200 OK\r\n")[1:]
-    assert first.endswith(b'\r\n\r\n{"path":"/first"}')
-    assert second.endswith(b'\r\n\r\n{"path":"/second"}')
-    assert b"connection: close" in second
-    assert b"server:" not in answer.lower()
+    (head1, body1), (head2, body2), (head3, body3) = _answers(raw)
+    assert json.loads(body1) == {"path": "/first", "body": ""}
+    assert json.loads(body2) == {"path": "/second", "body": "hello"}
+    assert json.loads(body3) == {"path": "/third", "body": ""}
+    assert b"connection: close" in head3
+    assert b"connection: close" not in head1 + head2
+    assert b"server:" not in raw.lower()
+    assert all(b"\r\ndate: " in head for head in (head1, head2, head3))
 
 
-async def test_a_streamed_answer_arrives_whole() -> None:
-    async with _served() as port:
-        answer = await _exchange(
-            port, b"GET /stream HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+async def test_a_chunked_request_body_arrives_whole() -> None:
+    async with _served() as served:
+        raw = await _exchange(
+            served.port,
+            b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n"
+            b"Connection: close\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
         )
-    head, _, body = answer.partition(b"\r\n\r\n")
+    [(_, body)] = _answers(raw)
+    assert json.loads(body)["body"] == "abcde"
+
+
+async def test_a_streamed_answer_goes_out_in_chunks() -> None:
+    async with _served() as served:
+        raw = await _exchange(
+            served.port, b"GET /stream HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+        )
+    head, _, body = raw.partition(b"\r\n\r\n")
     assert b"transfer-encoding: chunked" in head
     assert body == b"4\r\none \r\n4\r\ntwo \r\n5\r\nthree\r\n0\r\n\r\n"
+
+
+async def test_an_answer_to_head_has_the_length_and_no_body() -> None:
+    async with _served() as served:
+        raw = await _exchange(
+            served.port, b"HEAD /x HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+        )
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 OK")
+    assert b"content-length: 26" in head  # {"path": "/x", "body": ""}
+    assert body == b""
+
+
+async def test_an_app_that_fails_gets_a_500_problem_and_the_connection_closes() -> None:
+    async with _served() as served:
+        raw = await _exchange(served.port, b"GET /broken HTTP/1.1\r\nHost: t\r\n\r\n")
+    [(head, body)] = _answers(raw)
+    assert head.startswith(b"HTTP/1.1 500 ")
+    assert json.loads(body)["code"] == "internal_error"
+
+
+async def test_what_is_not_http_is_refused_with_a_problem() -> None:
+    async with _served() as served:
+        raw = await _exchange(served.port, b"HELLO THERE\r\n\r\n")
+        too_long = await _exchange(
+            served.port, b"GET /x HTTP/1.1\r\nX-Big: " + b"a" * MAX_HEAD_BYTES + b"\r\n\r\n"
+        )
+    [(head, body)] = _answers(raw)
+    assert head.startswith(b"HTTP/1.1 400 ")
+    assert b"content-type: application/problem+json" in head
+    assert json.loads(body)["code"] == "invalid_http"
+    [(head, body)] = _answers(too_long)
+    assert head.startswith(b"HTTP/1.1 431 ")
+    assert json.loads(body)["code"] == "request_header_fields_too_large"
+
+
+async def test_a_client_expecting_100_continue_is_told_to_go_on() -> None:
+    async with _served() as served:
+        reader, writer = await asyncio.open_connection("127.0.0.1", served.port)
+        writer.write(
+            b"POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\n"
+            b"Expect: 100-continue\r\nConnection: close\r\n\r\n"
+        )
+        interim = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=5)
+        assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+        writer.write(b"data")
+        raw = await asyncio.wait_for(reader.read(-1), timeout=5)
+        writer.close()
+    [(_, body)] = _answers(raw)
+    assert json.loads(body)["body"] == "data"
+
+
+async def test_idle_and_http_1_0_connections_are_closed() -> None:
+    async with _served(timeout_keep_alive=0.2) as served:
+        reader, writer = await asyncio.open_connection("127.0.0.1", served.port)
+        writer.write(b"GET /kept HTTP/1.1\r\nHost: t\r\n\r\n")
+        # Answered, then closed by the server once idle (read(-1) ends only then).
+        [(_, body)] = _answers(await asyncio.wait_for(reader.read(-1), timeout=5))
+        writer.close()
+        assert json.loads(body)["path"] == "/kept"
+        raw = await _exchange(served.port, b"GET /old HTTP/1.0\r\n\r\n")
+    [(head, _)] = _answers(raw)
+    assert b"connection: close" in head
+
+
+async def test_an_upgrade_is_answered_as_a_plain_request_and_the_connection_closed() -> None:
+    async with _served() as served:
+        raw = await _exchange(
+            served.port,
+            b"GET /socket HTTP/1.1\r\nHost: t\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n"
+            b"\x81\x05hello",
+        )
+    [(head, body)] = _answers(raw)
+    assert head.startswith(b"HTTP/1.1 200 ")
+    assert json.loads(body)["path"] == "/socket"
+
+
+async def test_stopping_answers_the_requests_in_hand_first() -> None:
+    _released.clear()
+    served = ServedApp(_app, **SERVER_OPTIONS)
+    await served.start()
+    reader, writer = await asyncio.open_connection("127.0.0.1", served.port)
+    writer.write(b"GET /slow HTTP/1.1\r\nHost: t\r\n\r\n")
+    await writer.drain()
+    await asyncio.sleep(0.05)
+    stopping = asyncio.create_task(served.stop())
+    await asyncio.sleep(0.05)
+    assert not stopping.done()
+    _released.set()
+    raw = await asyncio.wait_for(reader.read(-1), timeout=5)
+    await stopping
+    writer.close()
+    [(head, body)] = _answers(raw)
+    assert head.startswith(b"HTTP/1.1 200 ")
+    assert json.loads(body)["path"] == "/slow"
+
+
+async def test_the_gateway_answers_pipelined_proxied_requests_in_order(
+    gateway: httpx.AsyncClient, token_minter: TokenMinter
+) -> None:
+    authorization = bearer(token_minter.mint("citizen-1"))["Authorization"].encode()
+    request = b"GET %b HTTP/1.1\r\nHost: t\r\nAuthorization: %b\r\n%b\r\n"
+    url = gateway.base_url
+    assert url.port is not None
+    raw = await _exchange(
+        url.port,
+        request % (b"/cases/v1/cases/330302-20261126-000001", authorization, b"")
+        + request % (b"/catalog/v1/items?page=2", authorization, b"")
+        + request % (b"/healthz", authorization, b"Connection: close\r\n"),
+    )
+    bodies = [json.loads(body) for _, body in _answers(raw)]
+    assert [body.get("path") for body in bodies[:2]] == [
+        "/cases/v1/cases/330302-20261126-000001",
+        "/catalog/v1/items",
+    ]
+    assert bodies[2] == {"status": "ok"}

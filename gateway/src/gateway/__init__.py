@@ -8,7 +8,9 @@ aggregated OpenAPI document.
 Modules: ``settings`` (GATEWAY_ settings), ``routing`` (the routing table, read from
 ``routes.toml``), ``ratelimits`` (token buckets by route class), ``upstreams`` (the pools of
 instances: balancing, health, ejection, breakers, retries, and the faults they raise), ``wire``
-(the kept-alive HTTP/1.1 client requests are forwarded with), ``proxy`` (the pure-ASGI forwarding
-loop), ``operations`` (health, readiness, metrics, docs), ``openapi`` (the aggregated document),
-``main`` (``create_app``).
+(the kept-alive HTTP/1.1 client requests are forwarded with), ``messages`` (the request and answer
+the proxy passes along), ``edge`` (request limits, strict paths, CORS, security headers),
+``proxy`` (the forwarding path), ``operations`` (health, readiness, metrics, docs), ``openapi``
+(the aggregated document), ``main`` (``Gateway`` and ``create_app``), ``server`` (its HTTP
+server).
 """

@@ -33,8 +33,9 @@ from urllib.parse import unquote_plus
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway.messages import Answer, Request, problem_answer, request_from_scope, send_answer
 from gateway.settings import GatewaySettings
-from servicekit.problems import DomainError, Forbidden, problem_response
+from servicekit.problems import DomainError, Forbidden
 
 DOCS_PATH = "/docs"
 
@@ -114,8 +115,10 @@ def check_target(raw_path: bytes, query: bytes, *, max_uri_bytes: int) -> None:
 
 
 class Edge:
-    def __init__(self, app: ASGIApp, settings: GatewaySettings) -> None:
-        self._app = app
+    """The checks and headers above, on the gateway's own ``Request`` and ``Answer`` (the proxy
+    path) and, through ``asgi``, around the gateway's operations app."""
+
+    def __init__(self, settings: GatewaySettings) -> None:
         self._max_header_bytes = settings.max_header_bytes
         self._max_uri_bytes = settings.max_uri_bytes
         self._origins = frozenset(origin.encode("latin-1") for origin in settings.cors_origins)
@@ -133,22 +136,34 @@ class Edge:
         self._api_names = frozenset(name for name, _ in self._api_headers)
         self._docs_names = frozenset(name for name, _ in self._docs_headers)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self._app(scope, receive, send)
-            return
-        origin: bytes | None = None
-        preflight = False
-        header_bytes = 0
-        for name, value in scope["headers"]:
-            header_bytes += len(name) + len(value) + 4  # ": " and CRLF
-            if name == b"origin":
-                origin = value
-            elif name == b"access-control-request-method":
-                preflight = True
-        added: Sequence[tuple[bytes, bytes]] = (
-            self._docs_headers if scope["path"] == DOCS_PATH else self._api_headers
+    def check(self, request: Request) -> Answer | None:
+        """Raise the problem the request earns here, if any; the answer to a CORS preflight."""
+        if request.header_bytes > self._max_header_bytes:
+            raise HeadersTooLarge(f"at most {self._max_header_bytes} bytes of headers")
+        check_target(request.raw_path, request.query, max_uri_bytes=self._max_uri_bytes)
+        if request.method != "OPTIONS" or request.header(b"access-control-request-method") is None:
+            return None
+        origin = request.header(b"origin")
+        if origin is None:
+            return None
+        if origin not in self._origins:
+            raise OriginNotAllowed(f"{origin.decode('latin-1')!r} is not a known origin")
+        return Answer(
+            204,
+            [
+                (b"access-control-allow-methods", _CORS_METHODS),
+                (b"access-control-allow-headers", _CORS_REQUEST_HEADERS),
+                (b"access-control-max-age", self._cors_max_age),
+            ],
         )
+
+    def add_headers(self, request: Request, headers: list[tuple[bytes, bytes]]) -> None:
+        """Add the security headers, and the CORS headers for an allowed origin, to an answer's
+        ``headers``; a service's own value of one of them wins."""
+        docs = request.path == DOCS_PATH
+        added: Sequence[tuple[bytes, bytes]] = self._docs_headers if docs else self._api_headers
+        added_names = self._docs_names if docs else self._api_names
+        origin = request.header(b"origin") if self._origins else None
         allowed_origin = origin is not None and origin in self._origins
         if allowed_origin and origin is not None:
             added = (
@@ -156,57 +171,40 @@ class Edge:
                 (b"access-control-allow-origin", origin),
                 (b"access-control-expose-headers", _CORS_EXPOSED),
             )
-
-        added_names = self._docs_names if scope["path"] == DOCS_PATH else self._api_names
-        if allowed_origin:
             added_names = added_names | _CORS_NAMES
+        # (Rare: look at the service's names only when one of them is there.)
+        if any(name.lower() in added_names for name, _ in headers):
+            present = {name.lower() for name, _ in headers}
+            headers.extend(header for header in added if header[0] not in present)
+        else:
+            headers.extend(added)
+        if allowed_origin:
+            # Added to any Vary of the service's: caches must key on both.
+            headers.append((b"vary", b"Origin"))
 
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", ()))
-                # A service's own value of one of these headers wins (rare: look only then).
-                if any(name.lower() in added_names for name, _ in headers):
-                    present = {name.lower() for name, _ in headers}
-                    headers.extend(header for header in added if header[0] not in present)
-                else:
-                    headers.extend(added)
-                if allowed_origin:
-                    # Added to any Vary of the service's: caches must key on both.
-                    headers.append((b"vary", b"Origin"))
-                message["headers"] = headers
-            await send(message)
+    def asgi(self, app: ASGIApp) -> ASGIApp:
+        """``app`` behind the edge: its checks first, its headers on every answer."""
 
-        try:
-            if header_bytes > self._max_header_bytes:
-                raise HeadersTooLarge(f"at most {self._max_header_bytes} bytes of headers")
-            raw_path: bytes = scope.get("raw_path") or scope["path"].encode("utf-8")
-            check_target(raw_path, scope["query_string"], max_uri_bytes=self._max_uri_bytes)
-            if preflight and origin is not None and scope["method"] == "OPTIONS":
-                if not allowed_origin:
-                    raise OriginNotAllowed(f"{origin.decode('latin-1')!r} is not a known origin")
-                await send_with_headers(
-                    {
-                        "type": "http.response.start",
-                        "status": 204,
-                        "headers": [
-                            (b"access-control-allow-methods", _CORS_METHODS),
-                            (b"access-control-allow-headers", _CORS_REQUEST_HEADERS),
-                            (b"access-control-max-age", self._cors_max_age),
-                        ],
-                    }
-                )
-                await send_with_headers({"type": "http.response.body", "body": b""})
+        async def edge(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] != "http":
+                await app(scope, receive, send)
                 return
-        except DomainError as error:
-            response = problem_response(
-                status=error.status,
-                code=error.code,
-                title=error.title,
-                detail=error.detail,
-                instance=scope["path"],
-                headers=error.headers,
-                **error.extensions,
-            )
-            await response(scope, receive, send_with_headers)
-            return
-        await self._app(scope, receive, send_with_headers)
+            request = request_from_scope(scope, b"")
+
+            async def send_with_headers(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    headers = list(message.get("headers", ()))
+                    self.add_headers(request, headers)
+                    message["headers"] = headers
+                await send(message)
+
+            try:
+                preflight = self.check(request)
+            except DomainError as error:
+                preflight = problem_answer(error, request.path)
+            if preflight is None:
+                await app(scope, receive, send_with_headers)
+            else:
+                await send_answer(send_with_headers, preflight)
+
+        return edge

@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
+from gateway.messages import Answer
 from gateway.routing import FanOut
-from gateway.upstreams import UpstreamPool, UpstreamResponse
+from gateway.upstreams import UpstreamPool
 from servicekit.problems import DomainError
 
 #: The query parameters and body members the listing services share.
@@ -92,7 +93,7 @@ class _Page:
     next_cursor: str | None
 
 
-def _page(answer: UpstreamResponse) -> _Page | None:
+def _page(answer: Answer) -> _Page | None:
     try:
         body = json.loads(answer.body)
         items, next_cursor = body[ITEMS], body.get(NEXT_CURSOR)
@@ -109,9 +110,7 @@ class FanOutList:
         self._pools = pools
         self._names = sorted(pools)
 
-    async def __call__(
-        self, path: str, query: bytes, headers: list[tuple[bytes, bytes]]
-    ) -> UpstreamResponse:
+    async def __call__(self, path: str, query: bytes, headers: list[tuple[bytes, bytes]]) -> Answer:
         parameters = parse_qsl(query.decode("latin-1"), keep_blank_values=True)
         cursors = [value for name, value in parameters if name == CURSOR]
         limits = [value for name, value in parameters if name == LIMIT]
@@ -124,7 +123,7 @@ class FanOutList:
         others = [(name, value) for name, value in parameters if name not in (CURSOR, LIMIT)]
         reading = [pool for pool in self._names if positions[pool] is not None]
 
-        async def ask(pool: str) -> UpstreamResponse | DomainError:
+        async def ask(pool: str) -> Answer | DomainError:
             position = positions[pool]
             assert position is not None
             own = [*others, (LIMIT, str(limit))]
@@ -141,10 +140,10 @@ class FanOutList:
         answers = dict(zip(reading, await asyncio.gather(*map(ask, reading)), strict=True))
         pages: dict[str, _Page] = {}
         incomplete: list[dict[str, str]] = []
-        refusal: UpstreamResponse | None = None
+        refusal: Answer | None = None
         for pool, answer in answers.items():
-            page = _page(answer) if isinstance(answer, UpstreamResponse) else None
-            if isinstance(answer, UpstreamResponse) and answer.status < 500 and page is None:
+            page = _page(answer) if isinstance(answer, Answer) else None
+            if isinstance(answer, Answer) and answer.status < 500 and page is None:
                 refusal = refusal or answer  # the caller's own mistake: every pool says so
             if page is None:
                 code = answer.code if isinstance(answer, DomainError) else "bad_gateway"
@@ -164,7 +163,7 @@ class FanOutList:
         items = self._merge(pages, positions, limit)
         body = {ITEMS: items, NEXT_CURSOR: _encode(limit, positions), "incomplete": incomplete}
         content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-        return UpstreamResponse(200, [(b"content-type", b"application/json")], content)
+        return Answer(200, [(b"content-type", b"application/json")], content)
 
     def _merge(
         self, pages: dict[str, _Page], positions: dict[str, _Position | None], limit: int

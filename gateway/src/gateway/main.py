@@ -1,9 +1,14 @@
-"""The gateway's application: the top-level ASGI callable, its lifespan and ``create_app``.
+"""The gateway's application: ``Gateway.handle`` for proxied requests, the ASGI callable for
+the rest, its lifespan and ``create_app``.
 
-Run it as ``python -m gateway`` (``gateway.server``: uvicorn, one write per answer). The kit's
-request-context middleware wraps everything; behind it the edge (``edge``: request limits, path
-checks, CORS, security headers) and then the few operations paths go to a small FastAPI app and
-every other request goes straight to the proxy, outside any router.
+Run it as ``python -m gateway`` (``gateway.server``): its HTTP server hands every request but
+the few operations paths to ``handle`` as a plain ``Request`` (no ASGI on the hot path), which
+takes the request's ids and trace context, passes the edge (``edge``: request limits, path
+checks, CORS, security headers), goes to the proxy, and records the request's metrics and
+access-log line (the kit's ``RequestLog``). The operations paths go to a small FastAPI app
+through ASGI, behind the same edge and the kit's request-context middleware. As an ASGI app
+(any ASGI server, or a test's transport) the gateway turns a proxied request's scope into the
+same ``Request``.
 
 The routing table is read again on SIGHUP (``kill -HUP <pid>``) and when its file changes
 (looked at every ``GATEWAY_ROUTES_WATCH_SECONDS``): a table that does not load is
@@ -15,7 +20,7 @@ has answered (or after ``reload_drain_seconds``).
 
 import asyncio
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +30,16 @@ from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
 from gateway.edge import Edge
+from gateway.messages import (
+    Answer,
+    ClientGone,
+    Request,
+    internal_error_answer,
+    problem_answer,
+    read_body,
+    request_from_scope,
+    send_answer,
+)
 from gateway.openapi import OpenApiAggregator
 from gateway.operations import OPERATION_PATHS, operations_app
 from gateway.proxy import Proxy
@@ -34,7 +49,8 @@ from gateway.settings import GatewaySettings
 from gateway.upstreams import Upstreams
 from servicekit.app import tune_garbage_collection
 from servicekit.auth import TokenVerifier
-from servicekit.observability import RequestContextMiddleware, configure_logging
+from servicekit.observability import RequestContextMiddleware, RequestLog, configure_logging
+from servicekit.problems import DomainError, UpstreamUnavailable
 
 log = structlog.get_logger("gateway.main")
 
@@ -68,9 +84,13 @@ class Gateway:
         #: What serves requests while running (between lifespan start and end).
         self._current: _Generation | None = None
         self._retiring: set[asyncio.Task[Any]] = set()
-        self._asgi = RequestContextMiddleware(
-            Edge(self._dispatch, settings), service_name=settings.service_name
+        self.edge = Edge(settings)
+        self._requests = RequestLog(settings.service_name)
+        self._operations_asgi = RequestContextMiddleware(
+            self.edge.asgi(self.operations), service_name=settings.service_name
         )
+        #: Bytes of a request body the proxy takes; a larger one is refused.
+        self.max_body_bytes = settings.max_body_bytes
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
@@ -209,23 +229,62 @@ class Gateway:
     def _lifespan(self, _app: FastAPI) -> AbstractAsyncContextManager[None]:
         return self.running()
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self._asgi(scope, receive, send)
+    def proxies(self, path: str) -> bool:
+        """Whether ``handle`` answers requests to ``path``: every path but the operations'."""
+        return path not in OPERATION_PATHS
 
-    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
-        generation = self._current
-        proxied = scope["type"] == "http" and scope["path"] not in OPERATION_PATHS
-        if proxied and generation is not None:
-            generation.in_flight += 1
-            generation.drained.clear()
+    async def handle(self, request: Request, respond: Callable[[Answer], None]) -> None:
+        """Answer a request for the proxy, whatever happens: a problem for a refusal or a fault,
+        a 500 (naming nothing but the request id) for an error. ``respond`` is given the answer
+        as soon as it is known; the request's metrics and log line come after, off the
+        client's wait."""
+        span = self._requests.begin(_text(request, b"x-request-id"), _text(request, b"traceparent"))
+        status = 500
+        try:
             try:
-                await generation.proxy(scope, receive, send)
-            finally:
-                generation.in_flight -= 1
-                if not generation.in_flight:
-                    generation.drained.set()
-        else:
-            await self.operations(scope, receive, send)
+                answer = self.edge.check(request) or await self._proxy(request)
+            except DomainError as error:
+                answer = problem_answer(error, request.path)
+            except Exception as exc:
+                # Only the error's type is logged: its message may hold personal data.
+                log.error("unexpected_error", error_type=type(exc).__name__)
+                answer = internal_error_answer(request.path)
+            status = answer.status
+            self.edge.add_headers(request, answer.headers)
+            answer.headers.extend(span.response_headers())
+            respond(answer)
+        finally:
+            self._requests.end(span, request.method, request.route, status)
+
+    async def _proxy(self, request: Request) -> Answer:
+        generation = self._current
+        if generation is None:
+            raise UpstreamUnavailable("the gateway is not serving yet")
+        generation.in_flight += 1
+        generation.drained.clear()
+        try:
+            return await generation.proxy(request)
+        finally:
+            generation.in_flight -= 1
+            if not generation.in_flight:
+                generation.drained.set()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not self.proxies(scope["path"]):
+            await self._operations_asgi(scope, receive, send)
+            return
+        try:
+            body = await read_body(receive, self.max_body_bytes)
+        except ClientGone:
+            return
+        answers: list[Answer] = []
+        await self.handle(request_from_scope(scope, body), answers.append)
+        await send_answer(send, answers[0])
+
+
+def _text(request: Request, name: bytes) -> str | None:
+    value = request.header(name)
+    return value.decode("latin-1") if value is not None else None
 
 
 def create_app(settings: GatewaySettings | None = None) -> Gateway:

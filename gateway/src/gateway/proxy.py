@@ -19,18 +19,16 @@ request id and trace context the kit's middleware stamped do, so the upstream co
 same trace.
 """
 
-from starlette.datastructures import Headers
-from starlette.types import Receive, Scope, Send
-
 from gateway.edge import check_query
 from gateway.fanout import FanOutList
+from gateway.messages import Answer, PayloadTooLarge, Request
 from gateway.ratelimits import SharedTokenBuckets, TokenBuckets
 from gateway.routing import RoutingTable, ServiceRoute, region_prefix
 from gateway.settings import GatewaySettings
-from gateway.upstreams import UpstreamResponse, Upstreams
+from gateway.upstreams import Upstreams
 from servicekit.auth import Principal, TokenVerifier, authenticate
 from servicekit.context import outgoing_trace_headers
-from servicekit.problems import DomainError, Forbidden, NotFound, problem_response
+from servicekit.problems import DomainError, Forbidden, NotFound
 from servicekit.regions import InvalidRegionCode
 
 #: RFC 9110 §7.6.1: meaningful for one connection only (with the names ``Connection`` lists).
@@ -78,12 +76,6 @@ class RouteNotFound(NotFound):
     title = "No service answers at this path"
 
 
-class PayloadTooLarge(DomainError):
-    status = 413
-    code = "payload_too_large"
-    title = "Request body too large"
-
-
 class InvalidRegionCodeHeader(DomainError):
     status = 400
     code = "invalid_region_code"
@@ -93,10 +85,6 @@ class InvalidRegionCodeHeader(DomainError):
 class TokenTypeNotAllowed(Forbidden):
     code = "token_type_not_allowed"
     title = "This kind of token may not call this route"
-
-
-class _ClientGone(Exception):
-    """The client disconnected before its body arrived: there is nobody to answer."""
 
 
 def _connection_tokens(value: bytes) -> set[bytes]:
@@ -120,60 +108,56 @@ class Proxy:
         self._buckets = TokenBuckets(table.rate_limits)
         self._shared_buckets = shared_buckets
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path: str = scope["path"]
-        method: str = scope["method"]
+    async def __call__(self, request: Request) -> Answer:
+        """The upstream's answer to the request, or the problem it earns raised."""
+        path = request.path
+        method = request.method
         route = self._table.match(path)
         if route is None:
-            await _answer_problem(scope, receive, send, RouteNotFound())
-            return
-        scope["route"] = route.metrics_route
-        try:
-            query: bytes = scope["query_string"]
-            if query:
-                check_query(query, route.repeatable_parameters)
-            headers, idempotency_key, region = self._outgoing_headers(scope)
-            principal = None
-            if not route.is_public(method, path):
-                principal = await self._authenticate(scope)
-                if not route.admits_token_type(principal.typ, method, path):
-                    raise TokenTypeNotAllowed(f"{principal.typ} tokens may not call this route")
-            if self._shared_buckets is not None:
-                await self._shared_buckets.take(
-                    route.route_class(method, path),
-                    user=principal.sub if principal is not None else None,
-                    address=self._caller_address(scope),
-                )
-            elif self._buckets:
-                self._buckets.take(
-                    route.route_class(method, path),
-                    user=principal.sub if principal is not None else None,
-                    address=self._caller_address(scope),
-                )
-            listing = route.fan_out_for(method, path) if region is None else None
-            if route.pools and region is None:
-                region = _region_of(route, path, principal)
-            body = await self._read_body(receive)
-            if listing is not None:
-                fan_out = FanOutList(listing, self._upstreams.pools_of(route.name))
-                answer = await fan_out(_raw_path(scope), scope["query_string"], headers)
-            else:
-                answer = await self._upstreams.pool(route, region).forward(
-                    method,
-                    _target(scope),
-                    headers,
-                    body,
-                    path=path,
-                    retryable=method in _SAFE or (idempotency_key and method == "POST"),
-                )
-        except DomainError as error:
-            await _answer_problem(scope, receive, send, error)
-            return
-        except _ClientGone:
-            return
-        await _answer(send, method, answer)
+            raise RouteNotFound()
+        request.route = route.metrics_route
+        if request.query:
+            check_query(request.query, route.repeatable_parameters)
+        headers, idempotency_key, region = self._outgoing_headers(request)
+        principal = None
+        if not route.is_public(method, path):
+            principal = await self._authenticate(request)
+            if not route.admits_token_type(principal.typ, method, path):
+                raise TokenTypeNotAllowed(f"{principal.typ} tokens may not call this route")
+        if self._shared_buckets is not None:
+            await self._shared_buckets.take(
+                route.route_class(method, path),
+                user=principal.sub if principal is not None else None,
+                address=self._caller_address(request),
+            )
+        elif self._buckets:
+            self._buckets.take(
+                route.route_class(method, path),
+                user=principal.sub if principal is not None else None,
+                address=self._caller_address(request),
+            )
+        listing = route.fan_out_for(method, path) if region is None else None
+        if route.pools and region is None:
+            region = _region_of(route, path, principal)
+        if len(request.body) > self._max_body_bytes:
+            raise PayloadTooLarge(f"the limit is {self._max_body_bytes} bytes")
+        if listing is not None:
+            fan_out = FanOutList(listing, self._upstreams.pools_of(route.name))
+            answer = await fan_out(request.raw_path.decode("latin-1"), request.query, headers)
+        else:
+            answer = await self._upstreams.pool(route, region).forward(
+                method,
+                request.target.decode("latin-1"),
+                headers,
+                request.body,
+                path=path,
+                retryable=method in _SAFE or (idempotency_key and method == "POST"),
+            )
+        return _answer(method, answer)
 
-    def _outgoing_headers(self, scope: Scope) -> tuple[list[tuple[bytes, bytes]], bool, str | None]:
+    def _outgoing_headers(
+        self, request: Request
+    ) -> tuple[list[tuple[bytes, bytes]], bool, str | None]:
         """The headers to forward, whether the request carries an Idempotency-Key, and the
         region its ``X-Region-Code`` names (a significant prefix)."""
         headers: list[tuple[bytes, bytes]] = []
@@ -182,7 +166,7 @@ class Proxy:
         host = b""
         idempotency_key = False
         region: str | None = None
-        for name, value in scope["headers"]:
+        for name, value in request.headers:
             if name in HOP_BY_HOP:
                 if name == b"connection":
                     connection |= _connection_tokens(value)
@@ -206,14 +190,13 @@ class Proxy:
                 headers.append((name, value))
         if connection - HOP_BY_HOP:
             headers = [(name, value) for name, value in headers if name not in connection]
-        client = scope.get("client")
         forwarded_for = forwarding.pop(b"x-forwarded-for", b"")
-        if client:
-            address = client[0].encode("latin-1")
+        if request.client:
+            address = request.client.encode("latin-1")
             forwarded_for = forwarded_for + b", " + address if forwarded_for else address
         if forwarded_for:
             headers.append((b"x-forwarded-for", forwarded_for))
-        forwarding.setdefault(b"x-forwarded-proto", scope["scheme"].encode("latin-1"))
+        forwarding.setdefault(b"x-forwarded-proto", request.scheme.encode("latin-1"))
         if host:
             forwarding.setdefault(b"x-forwarded-host", host)
         headers.extend(forwarding.items())
@@ -223,33 +206,19 @@ class Proxy:
         )
         return headers, idempotency_key, region
 
-    def _caller_address(self, scope: Scope) -> str | None:
+    def _caller_address(self, request: Request) -> str | None:
         """The caller's IP: the first of the chain a trusted balancer passes on, else the peer."""
         if self._trust_forwarded:
-            for name, value in scope["headers"]:
-                if name == b"x-forwarded-for":
-                    return value.split(b",", 1)[0].strip().decode("latin-1") or None
-        client = scope.get("client")
-        return str(client[0]) if client else None
+            forwarded_for = request.header(b"x-forwarded-for")
+            if forwarded_for is not None:
+                return forwarded_for.split(b",", 1)[0].strip().decode("latin-1") or None
+        return request.client
 
-    async def _authenticate(self, scope: Scope) -> Principal:
-        return await authenticate(self._verifier, Headers(scope=scope).get("authorization"))
-
-    async def _read_body(self, receive: Receive) -> bytes:
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                raise _ClientGone
-            chunk: bytes = message.get("body", b"")
-            size += len(chunk)
-            if size > self._max_body_bytes:
-                raise PayloadTooLarge(f"the limit is {self._max_body_bytes} bytes")
-            if not message.get("more_body", False):
-                # The common case, one message: no copy.
-                return b"".join([*chunks, chunk]) if chunks else chunk
-            chunks.append(chunk)
+    async def _authenticate(self, request: Request) -> Principal:
+        authorization = request.header(b"authorization")
+        return await authenticate(
+            self._verifier, authorization.decode("latin-1") if authorization is not None else None
+        )
 
 
 def _region_header(value: bytes) -> str:
@@ -279,19 +248,9 @@ def _exceeds(content_length: bytes, limit: int) -> bool:
     return content_length.isdigit() and int(content_length) > limit
 
 
-def _raw_path(scope: Scope) -> str:
-    raw_path: bytes | None = scope.get("raw_path")
-    return raw_path.decode("latin-1") if raw_path else str(scope["path"])
-
-
-def _target(scope: Scope) -> str:
-    """Path and query exactly as the client sent them (percent-encoding kept)."""
-    path = _raw_path(scope)
-    query: bytes = scope.get("query_string", b"")
-    return f"{path}?{query.decode('latin-1')}" if query else path
-
-
-async def _answer(send: Send, method: str, answer: UpstreamResponse) -> None:
+def _answer(method: str, answer: Answer) -> Answer:
+    """The upstream's answer as it goes back: without what belongs to the upstream's hop, with
+    the length of what is sent."""
     headers: list[tuple[bytes, bytes]] = []
     connection: set[bytes] = set()
     declared_length: bytes | None = None
@@ -312,20 +271,7 @@ async def _answer(send: Send, method: str, answer: UpstreamResponse) -> None:
         # No body follows, but the length describes the representation: keep the upstream's.
         if declared_length is not None:
             headers.append((b"content-length", declared_length))
-    elif status >= 200 and status != 204:
+        return Answer(status, headers)
+    if status >= 200 and status != 204:
         headers.append((b"content-length", str(len(answer.body)).encode("latin-1")))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": answer.body})
-
-
-async def _answer_problem(scope: Scope, receive: Receive, send: Send, error: DomainError) -> None:
-    response = problem_response(
-        status=error.status,
-        code=error.code,
-        title=error.title,
-        detail=error.detail,
-        instance=scope["path"],
-        headers=error.headers,
-        **error.extensions,
-    )
-    await response(scope, receive, send)
+    return Answer(status, headers, answer.body)

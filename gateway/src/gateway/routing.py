@@ -367,14 +367,6 @@ class PublicRoute:
         return method in self.methods and self.pattern.fullmatch(path) is not None
 
 
-@dataclass(frozen=True, slots=True)
-class MetricsRoute:
-    """What the kit's request metrics are labelled with for proxied requests: one label per
-    service (``/catalog/v1/*``), never the raw path, whose values are unbounded."""
-
-    path: str
-
-
 #: The class of every route that the routing table does not put in another.
 DEFAULT_ROUTE_CLASS = "default"
 
@@ -409,7 +401,9 @@ class ServiceRoute:
     upstreams: tuple[str, ...]
     timeout_seconds: float
     public: tuple[PublicRoute, ...]
-    metrics_route: MetricsRoute
+    #: What the request metrics and the access log name the route by: one label per service
+    #: (``/catalog/v1/*``), never the raw path, whose values are unbounded.
+    metrics_route: str
     #: Region prefix (significant digits) → that region's instances.
     pools: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     #: Paths with a resource id whose part before the first ``-`` is a region code.
@@ -579,7 +573,7 @@ def load_routing_table(
                 upstreams=upstreams,
                 timeout_seconds=service.timeout_seconds,
                 public=tuple(_public_route(route) for route in service.public),
-                metrics_route=MetricsRoute(f"{service.prefix}/*"),
+                metrics_route=f"{service.prefix}/*",
                 pools=pools,
                 region_paths=tuple(compile_path_pattern(path) for path in service.region_paths),
                 route_classes=tuple(

@@ -35,7 +35,6 @@ JWKS, OpenAPI documents) stay on aiohttp.
 import asyncio
 import random
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import aiohttp
@@ -45,6 +44,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 from yarl import URL
 
+from gateway.messages import Answer
 from gateway.routing import DEFAULT_POOL, Resilience, RoutingTable, ServiceRoute
 from gateway.settings import GatewaySettings
 from gateway.wire import AnswerFailed, ConnectFailed, ConnectionPool
@@ -96,15 +96,6 @@ class InvalidTarget(DomainError):
     status = 400
     code = "invalid_target"
     title = "The request's path or query cannot be forwarded"
-
-
-@dataclass(frozen=True, slots=True)
-class UpstreamResponse:
-    status: int
-    #: As received; the proxy drops what must not cross a hop.
-    headers: list[tuple[bytes, bytes]]
-    #: The bytes on the wire (still content-encoded), so that they pass through untouched.
-    body: bytes
 
 
 class _InstanceCounts:
@@ -515,7 +506,7 @@ class UpstreamPool:
         *,
         path: str,
         retryable: bool,
-    ) -> UpstreamResponse:
+    ) -> Answer:
         """Send the request to the least busy instance in rotation; when it fails and the
         request is ``retryable``, again within the retry policy (see the module)."""
         if self._outstanding >= self._admit_limit:
@@ -532,10 +523,10 @@ class UpstreamPool:
                 answer = await self._exchange(
                     instance, method, wire_target, headers, body, read_seconds
                 )
-                if isinstance(answer, UpstreamResponse) and answer.status not in _RETRY_STATUSES:
+                if isinstance(answer, Answer) and answer.status not in _RETRY_STATUSES:
                     return answer
                 if not retryable or not self._may_retry(tried):
-                    if isinstance(answer, UpstreamResponse):
+                    if isinstance(answer, Answer):
                         return answer  # the upstream's own answer, passed on
                     raise self._fault(answer)
                 if tried is None:
@@ -578,7 +569,7 @@ class UpstreamPool:
         headers: list[tuple[bytes, bytes]],
         body: bytes,
         read_seconds: float,
-    ) -> UpstreamResponse | DomainError:
+    ) -> Answer | DomainError:
         """One attempt: the answer, or the fault of a failure that another attempt might not
         meet; a fault that is final is raised."""
         name = self.route.name
@@ -603,7 +594,7 @@ class UpstreamPool:
             self._failed(instance, SERVER_ERROR)
         else:
             self._succeeded(instance)
-        return UpstreamResponse(answer.status, answer.headers, answer.body)
+        return answer
 
     def _unavailable(self) -> DomainError:
         return self._fault(

@@ -15,10 +15,11 @@ or malformed), ``TimeoutError`` (no whole answer within the read timeout).
 import asyncio
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import cast
 
 import httptools
+
+from gateway.messages import Answer
 
 #: How long an idle connection is kept: below the upstream servers' own keep-alive (uvicorn
 #: closes after 5 s), so that a request rarely meets a connection the server is closing.
@@ -32,13 +33,6 @@ class ConnectFailed(Exception):
 
 class AnswerFailed(Exception):
     """The answer was cut off or is not HTTP."""
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    status: int
-    headers: list[tuple[bytes, bytes]]
-    body: bytes
 
 
 class _Connection(asyncio.Protocol):

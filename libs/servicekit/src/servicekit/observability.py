@@ -15,6 +15,8 @@ import secrets
 import sys
 import time
 from collections.abc import MutableMapping
+from contextvars import Token
+from dataclasses import dataclass
 from typing import Any, TextIO
 
 import orjson
@@ -33,6 +35,8 @@ __all__ = [
     "HTTP_DURATION",
     "HTTP_REQUESTS",
     "RequestContextMiddleware",
+    "RequestLog",
+    "RequestSpan",
     "configure_logging",
     "current_request_id",
     "outgoing_trace_headers",
@@ -143,28 +147,86 @@ def _route_template(scope: Scope) -> str:
     return scope["path"] if scope["path"] in _FRAMEWORK_PATHS else "unmatched"
 
 
-class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, *, service_name: str) -> None:
-        self.app = app
+@dataclass(slots=True)
+class RequestSpan:
+    """One request's ids, set in the kit's context variables until the request ends."""
+
+    request_id: str
+    trace_id: str
+    span_id: str
+    started: float
+    tokens: tuple[Token[str | None], Token[tuple[str, str] | None]]
+
+    def response_headers(self) -> list[tuple[bytes, bytes]]:
+        """What every answer carries: the request id and this service's trace context."""
+        return [
+            (b"x-request-id", self.request_id.encode()),
+            (b"traceparent", f"00-{self.trace_id}-{self.span_id}-01".encode()),
+        ]
+
+
+class RequestLog:
+    """A service's record of each request: ids and trace context taken or made at the start;
+    the Prometheus metrics by route template and one JSON access-log line (method, route,
+    status, duration: never the query string, headers or bodies, which may carry personal
+    data) at the end. ``RequestContextMiddleware`` uses it for ASGI apps; the gateway's own
+    HTTP server calls it directly."""
+
+    def __init__(self, service_name: str) -> None:
         self.service_name = service_name
         self.log = structlog.get_logger("access")
         self._metrics: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+
+    def begin(self, request_id: str | None, traceparent: str | None) -> RequestSpan:
+        """Take the caller's ``X-Request-ID`` and ``traceparent`` when well formed, else make
+        them; they stay the context's until ``end``."""
+        # One read of the system's random source for the three ids (each its own read cost a
+        # measurable share of a proxied request in the gateway).
+        fresh = secrets.token_hex(40)
+        if not (request_id and _REQUEST_ID.match(request_id)):
+            request_id = fresh[:32]
+        parent = _TRACEPARENT.match(traceparent or "")
+        trace_id = parent.group(1) if parent else fresh[32:64]
+        span_id = fresh[64:]
+        tokens = (context.request_id.set(request_id), context.trace.set((trace_id, span_id)))
+        return RequestSpan(request_id, trace_id, span_id, time.perf_counter(), tokens)
+
+    def end(self, span: RequestSpan, method: str, route: str, status: int) -> None:
+        elapsed = time.perf_counter() - span.started
+        counted = self._metrics.get((method, route, status))
+        if counted is None:
+            # Labels are bounded (route templates, methods, statuses): one lookup each, kept.
+            counted = (
+                HTTP_REQUESTS.labels(self.service_name, method, route, str(status)),
+                HTTP_DURATION.labels(self.service_name, method, route),
+            )
+            self._metrics[(method, route, status)] = counted
+        counted[0].inc()
+        counted[1].observe(elapsed)
+        fields = {
+            "method": method,
+            "route": route,
+            "status": status,
+            "duration_ms": round(elapsed * 1000, 2),
+        }
+        if _access_line is not None:
+            _access_line.write(fields)
+        else:
+            self.log.info("request", **fields)
+        context.request_id.reset(span.tokens[0])
+        context.trace.reset(span.tokens[1])
+
+
+class RequestContextMiddleware:
+    def __init__(self, app: ASGIApp, *, service_name: str) -> None:
+        self.app = app
+        self.requests = RequestLog(service_name)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        # One read of the system's random source for the three ids (each its own read cost a
-        # measurable share of a proxied request in the gateway).
-        fresh = secrets.token_hex(40)
-        incoming_id = _header(scope, b"x-request-id")
-        request_id = incoming_id if incoming_id and _REQUEST_ID.match(incoming_id) else fresh[:32]
-        parent = _TRACEPARENT.match(_header(scope, b"traceparent") or "")
-        trace_id = parent.group(1) if parent else fresh[32:64]
-        span_id = fresh[64:]
-        request_token = context.request_id.set(request_id)
-        trace_token = context.trace.set((trace_id, span_id))
-        started = time.perf_counter()
+        span = self.requests.begin(_header(scope, b"x-request-id"), _header(scope, b"traceparent"))
         status = 500
         status_started = False
 
@@ -173,10 +235,7 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 status_started = True
-                headers = list(message.get("headers", []))
-                headers.append((b"x-request-id", request_id.encode()))
-                headers.append((b"traceparent", f"00-{trace_id}-{span_id}-01".encode()))
-                message["headers"] = headers
+                message["headers"] = [*message.get("headers", ()), *span.response_headers()]
             await send(message)
 
         try:
@@ -184,7 +243,7 @@ class RequestContextMiddleware:
         except Exception as exc:
             # Answered here, inside the request's context, so the 500 carries its request id.
             # Only the error's type is logged: its message may hold personal data.
-            self.log.error("unexpected_error", error_type=type(exc).__name__)
+            self.requests.log.error("unexpected_error", error_type=type(exc).__name__)
             if status_started:
                 raise
             payload = json.dumps(internal_error_body(scope.get("path"))).encode()
@@ -200,28 +259,4 @@ class RequestContextMiddleware:
             )
             await send_with_context({"type": "http.response.body", "body": payload})
         finally:
-            elapsed = time.perf_counter() - started
-            route = _route_template(scope)
-            method = scope["method"]
-            counted = self._metrics.get((method, route, status))
-            if counted is None:
-                # Labels are bounded (route templates, methods, statuses): one lookup each, kept.
-                counted = (
-                    HTTP_REQUESTS.labels(self.service_name, method, route, str(status)),
-                    HTTP_DURATION.labels(self.service_name, method, route),
-                )
-                self._metrics[(method, route, status)] = counted
-            counted[0].inc()
-            counted[1].observe(elapsed)
-            fields = {
-                "method": method,
-                "route": route,
-                "status": status,
-                "duration_ms": round(elapsed * 1000, 2),
-            }
-            if _access_line is not None:
-                _access_line.write(fields)
-            else:
-                self.log.info("request", **fields)
-            context.request_id.reset(request_token)
-            context.trace.reset(trace_token)
+            self.requests.end(span, scope["method"], _route_template(scope), status)
