@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import String, func, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from servicekit import context
 from servicekit.app import build_app
 from servicekit.db import SessionDep, new_metadata
 from servicekit.observability import configure_logging
@@ -179,6 +180,32 @@ async def test_health_readiness_and_metrics(kit_client: httpx.AsyncClient) -> No
     )
 
 
+async def test_request_metrics_count_each_answer_and_its_duration(
+    kit_client: httpx.AsyncClient,
+) -> None:
+    def scraped(text: str, series: str) -> float:
+        (line,) = [line for line in text.splitlines() if line.startswith(series + " ")]
+        return float(line.rsplit(" ", 1)[1])
+
+    labels = 'method="GET",route="/healthz",service="kit-test"'
+    answered = f'http_requests_total{{{labels},status="200"}}'
+    count = f"http_request_duration_seconds_count{{{labels}}}"
+    slowest = f'http_request_duration_seconds_bucket{{le="+Inf",{labels}}}'
+    before = (await kit_client.get("/metrics")).text
+    for _ in range(3):
+        await kit_client.get("/healthz")
+    after = (await kit_client.get("/metrics")).text
+    assert scraped(after, answered) - scraped(before, answered) == 3
+    assert scraped(after, count) - scraped(before, count) == 3
+    assert scraped(after, slowest) == scraped(after, count)
+    buckets = [
+        scraped(after, f'http_request_duration_seconds_bucket{{le="{bound}",{labels}}}')
+        for bound in ("0.001", "0.01", "0.1", "1.0", "10.0")
+    ]
+    assert buckets == sorted(buckets)  # cumulative
+    assert scraped(after, f"http_request_duration_seconds_sum{{{labels}}}") > 0
+
+
 async def test_the_access_line_is_the_line_structlog_would_write(
     kit_client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -190,9 +217,8 @@ async def test_the_access_line_is_the_line_structlog_would_write(
     assert access["request_id"] == "access-line-test"
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", access["timestamp"])
 
-    structlog.contextvars.bind_contextvars(
-        request_id="access-line-test", trace_id=access["trace_id"]
-    )
+    request_token = context.request_id.set("access-line-test")
+    trace_token = context.trace.set((access["trace_id"], "0" * 16))
     try:
         structlog.get_logger("comparison").info(
             "request",
@@ -202,7 +228,8 @@ async def test_the_access_line_is_the_line_structlog_would_write(
             duration_ms=access["duration_ms"],
         )
     finally:
-        structlog.contextvars.unbind_contextvars("request_id", "trace_id")
+        context.request_id.reset(request_token)
+        context.trace.reset(trace_token)
     rendered = json.loads(stream.getvalue().splitlines()[-1])
     assert {**access, "timestamp": None} == {**rendered, "timestamp": None}
 

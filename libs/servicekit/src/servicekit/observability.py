@@ -7,21 +7,25 @@ log context, records Prometheus metrics by route template and writes one JSON ac
 personal data).
 """
 
+import bisect
 import datetime as dt
+import itertools
 import json
 import logging
+import os
 import re
-import secrets
 import sys
 import time
-from collections.abc import MutableMapping
+from collections.abc import Iterator, MutableMapping
 from contextvars import Token
 from dataclasses import dataclass
 from typing import Any, TextIO
 
 import orjson
 import structlog
-from prometheus_client import Counter, Histogram
+from prometheus_client import REGISTRY
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from servicekit import context
@@ -32,8 +36,7 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,128}$")
 _TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 
 __all__ = [
-    "HTTP_DURATION",
-    "HTTP_REQUESTS",
+    "REQUEST_METRICS",
     "RequestContextMiddleware",
     "RequestLog",
     "RequestSpan",
@@ -42,15 +45,94 @@ __all__ = [
     "outgoing_trace_headers",
 ]
 
-HTTP_REQUESTS = Counter(
-    "http_requests_total", "Requests answered", ["service", "method", "route", "status"]
-)
-HTTP_DURATION = Histogram(
-    "http_request_duration_seconds",
-    "Time to answer a request",
-    ["service", "method", "route"],
-    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
-)
+#: Upper bounds of the request-duration histogram's buckets, in seconds.
+DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class _Durations:
+    """One route's histogram: answers per bucket (the last past every bound) and their sum."""
+
+    __slots__ = ("counts", "total")
+
+    def __init__(self) -> None:
+        self.counts = [0] * (len(DURATION_BUCKETS) + 1)
+        self.total = 0.0
+
+
+class _Answered:
+    """One (service, method, route, status) series, and its route's histogram."""
+
+    __slots__ = ("count", "durations")
+
+    def __init__(self, durations: _Durations) -> None:
+        self.count = 0
+        self.durations = durations
+
+
+class RequestMetrics(Collector):
+    """``http_requests_total`` (by service, method, route and status) and
+    ``http_request_duration_seconds`` (by service, method and route): plain integers on the
+    request path, turned into Prometheus metrics when scraped. prometheus_client's own counter
+    and histogram take a lock for each increment, three per request, which was a twentieth of
+    the gateway's CPU per proxied request."""
+
+    def __init__(self) -> None:
+        self._answered: dict[tuple[str, str, str, int], _Answered] = {}
+        self._durations: dict[tuple[str, str, str], _Durations] = {}
+
+    def series(self, service: str, method: str, route: str, status: int) -> _Answered:
+        key = (service, method, route, status)
+        answered = self._answered.get(key)
+        if answered is None:
+            durations = self._durations.setdefault((service, method, route), _Durations())
+            answered = self._answered.setdefault(key, _Answered(durations))
+        return answered
+
+    def collect(self) -> Iterator[Metric]:
+        answered = CounterMetricFamily(
+            "http_requests", "Requests answered", labels=["service", "method", "route", "status"]
+        )
+        for (service, method, route, status), series in list(self._answered.items()):
+            answered.add_metric([service, method, route, str(status)], series.count)
+        yield answered
+        durations = HistogramMetricFamily(
+            "http_request_duration_seconds",
+            "Time to answer a request",
+            labels=["service", "method", "route"],
+        )
+        for (service, method, route), histogram in list(self._durations.items()):
+            cumulative = list(itertools.accumulate(histogram.counts))
+            buckets = [
+                (str(bound), count)
+                for bound, count in zip(DURATION_BUCKETS, cumulative, strict=False)
+            ]
+            buckets.append(("+Inf", cumulative[-1]))
+            durations.add_metric([service, method, route], buckets, histogram.total)
+        yield durations
+
+
+REQUEST_METRICS = RequestMetrics()
+REGISTRY.register(REQUEST_METRICS)
+
+
+class _RandomHex:
+    """Random hex digits from the system's source, read 4 KiB at a time: one read for about a
+    hundred requests' ids rather than one per request."""
+
+    def __init__(self) -> None:
+        self._digits = ""
+        self._at = 0
+
+    def take(self, count: int) -> str:
+        if self._at + count > len(self._digits):
+            self._digits = os.urandom(4096).hex()
+            self._at = 0
+        digits = self._digits[self._at : self._at + count]
+        self._at += count
+        return digits
+
+
+_random_hex = _RandomHex()
 
 
 def _json_line(event: Any, **options: Any) -> str:
@@ -60,7 +142,7 @@ def _json_line(event: Any, **options: Any) -> str:
 
 class _AccessLine:
     """The access log's line, written directly: the same JSON object structlog would write
-    (the request's fields, ``service``, the bound context, ``level``, ``timestamp``,
+    (the request's fields, ``service``, the request and trace ids, ``level``, ``timestamp``,
     ``message``) without its processor chain, which cost more than half of what a line costs.
     Every request writes one; every other line goes through structlog."""
 
@@ -71,8 +153,6 @@ class _AccessLine:
     def write(self, fields: dict[str, Any]) -> None:
         fields["service"] = self.service_name
         _add_request_context(None, "info", fields)
-        for key, value in structlog.contextvars.get_contextvars().items():
-            fields.setdefault(key, value)
         fields["level"] = "info"
         fields["timestamp"] = dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
         fields["message"] = "request"
@@ -116,7 +196,6 @@ def configure_logging(*, service_name: str, level: str = "INFO", json: bool = Tr
         processors=[
             add_service,
             _add_request_context,
-            structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.EventRenamer("message"),
@@ -175,14 +254,12 @@ class RequestLog:
     def __init__(self, service_name: str) -> None:
         self.service_name = service_name
         self.log = structlog.get_logger("access")
-        self._metrics: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+        self._series: dict[tuple[str, str, int], _Answered] = {}
 
     def begin(self, request_id: str | None, traceparent: str | None) -> RequestSpan:
         """Take the caller's ``X-Request-ID`` and ``traceparent`` when well formed, else make
         them; they stay the context's until ``end``."""
-        # One read of the system's random source for the three ids (each its own read cost a
-        # measurable share of a proxied request in the gateway).
-        fresh = secrets.token_hex(40)
+        fresh = _random_hex.take(80)
         if not (request_id and _REQUEST_ID.match(request_id)):
             request_id = fresh[:32]
         parent = _TRACEPARENT.match(traceparent or "")
@@ -193,16 +270,15 @@ class RequestLog:
 
     def end(self, span: RequestSpan, method: str, route: str, status: int) -> None:
         elapsed = time.perf_counter() - span.started
-        counted = self._metrics.get((method, route, status))
-        if counted is None:
+        series = self._series.get((method, route, status))
+        if series is None:
             # Labels are bounded (route templates, methods, statuses): one lookup each, kept.
-            counted = (
-                HTTP_REQUESTS.labels(self.service_name, method, route, str(status)),
-                HTTP_DURATION.labels(self.service_name, method, route),
-            )
-            self._metrics[(method, route, status)] = counted
-        counted[0].inc()
-        counted[1].observe(elapsed)
+            series = REQUEST_METRICS.series(self.service_name, method, route, status)
+            self._series[(method, route, status)] = series
+        series.count += 1
+        durations = series.durations
+        durations.counts[bisect.bisect_left(DURATION_BUCKETS, elapsed)] += 1
+        durations.total += elapsed
         fields = {
             "method": method,
             "route": route,
