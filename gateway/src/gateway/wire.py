@@ -39,6 +39,8 @@ class _Connection(asyncio.Protocol):
     """One connection; one request at a time."""
 
     def __init__(self) -> None:
+        # Kept: asking asyncio for the running loop costs a system call (getpid) each time.
+        self.loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self.idle_since = 0.0
@@ -109,8 +111,10 @@ class _Connection(asyncio.Protocol):
 
     def send(self, request: bytes, *, head: bool) -> "asyncio.Future[Answer]":
         assert self.transport is not None
-        self._parser = httptools.HttpResponseParser(self)
-        self._answer = asyncio.get_running_loop().create_future()
+        if self._parser is None:
+            # One parser for the connection's answers: it is reused only after a whole one.
+            self._parser = httptools.HttpResponseParser(self)
+        self._answer = self.loop.create_future()
         self._headers, self._body = [], []
         self._head, self._headers_done, self._delimited = head, False, False
         self._received = False
@@ -233,7 +237,7 @@ class ConnectionPool:
         # A timer on the answer itself, not asyncio.timeout: its bookkeeping on every request was
         # a twentieth of the gateway's CPU.
         answering = connection.send(message, head=head)
-        expiry = asyncio.get_running_loop().call_later(read_seconds, _expire, answering)
+        expiry = connection.loop.call_later(read_seconds, _expire, answering)
         try:
             answer = await answering
         except BaseException:
