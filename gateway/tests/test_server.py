@@ -171,9 +171,15 @@ async def test_idle_and_http_1_0_connections_are_closed() -> None:
         [(_, body)] = _answers(await asyncio.wait_for(reader.read(-1), timeout=5))
         writer.close()
         assert json.loads(body)["path"] == "/kept"
-        raw = await _exchange(served.port, b"GET /old HTTP/1.0\r\n\r\n")
-    [(head, _)] = _answers(raw)
+        raw = await _exchange(
+            served.port,
+            b"GET /kept-1.0 HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /old HTTP/1.0\r\n\r\n",
+        )
+    [(kept_head, kept_body), (head, body)] = _answers(raw)
+    assert b"connection: keep-alive" in kept_head
+    assert json.loads(kept_body)["path"] == "/kept-1.0"
     assert b"connection: close" in head
+    assert json.loads(body)["path"] == "/old"
 
 
 async def test_an_upgrade_is_answered_as_a_plain_request_and_the_connection_closed() -> None:

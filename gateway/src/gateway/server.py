@@ -133,6 +133,7 @@ class GatewayHttpProtocol(asyncio.Protocol):
         self._reading_paused = False
         self._writing_paused = False
         self._closed = False
+        self._http_1_0 = False
         self._last_active = 0.0
         self._idle_timer: asyncio.TimerHandle | None = None
         self._gone: asyncio.Event | None = None
@@ -221,6 +222,7 @@ class GatewayHttpProtocol(asyncio.Protocol):
         self._headers.append((name.lower(), value))
 
     def on_headers_complete(self) -> None:
+        self._http_1_0 = self.parser.get_http_version() == "1.0"
         declared = self._header(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
             # Refused on its length alone: answered at once, none of the body taken.
@@ -329,7 +331,12 @@ class GatewayHttpProtocol(asyncio.Protocol):
             parts += (name, b": ", value, b"\r\n")
         for name, value in self.server_state.default_headers:
             parts += (name, b": ", value, b"\r\n")
-        parts.append(b"\r\n" if keep_alive else b"connection: close\r\n\r\n")
+        if not keep_alive:
+            parts.append(b"connection: close\r\n\r\n")
+        elif self._http_1_0:
+            parts.append(b"connection: keep-alive\r\n\r\n")  # 1.0 closes unless told
+        else:
+            parts.append(b"\r\n")
         if not head:
             parts.append(answer.body)
         self._send(b"".join(parts))
