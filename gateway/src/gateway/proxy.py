@@ -1,10 +1,11 @@
-"""The proxy: the platform's hottest loop, a pure ASGI callable outside any router.
+"""The proxy: the platform's hottest path, a ``Request`` in and an ``Answer`` out, outside any
+router (``Gateway.handle`` turns what it raises into a problem).
 
 For each request: pick the service whose path prefix is the longest match, check the access
 token unless the route is public, count it against its rate limits (``ratelimits``: in
 this process, or in Redis shared by every replica when ``redis_url`` is set), find the
-request's region and with it the service's pool (tier routing, see ``routing``), read the body
-(bounded), forward method, path, query, headers and body to one of the pool's instances, and
+request's region and with it the service's pool (tier routing, see ``routing``), refuse a body
+over the limit, forward method, path, query, headers and body to one of the pool's instances, and
 answer with what it answered. Which instance of the pool, and what happens when it fails
 (retries, ejection, circuit breaking), is the pool's business (``upstreams``).
 
@@ -15,8 +16,8 @@ List calls the routing table marks for fan-out go to every pool instead (``fanou
 ``X-Region-Code`` names one.
 
 Headers that belong to one hop, and identity headers a client could forge, never cross; the
-request id and trace context the kit's middleware stamped do, so the upstream continues the
-same trace.
+request id and trace context the gateway took or made (``Gateway.handle``) do, so the upstream
+continues the same trace.
 """
 
 from gateway.edge import check_query
