@@ -207,12 +207,28 @@ async def test_a_catalogue_change_made_elsewhere_is_seen_within_the_refresh_time
         await classify(before)
 
 
-async def test_a_services_call_reads_the_database_once_when_its_grants_are_cached(
-    client: httpx.AsyncClient, app: FastAPI, service: tuple[str, Headers]
+MATCH: dict[str, Any] = {
+    "resource": "population",
+    "subject": {"id_number": "330302195203140248"},
+    "claims": {"registered_region": "330302026003"},
+    "purpose": "face_verification",
+}
+
+
+@pytest.mark.parametrize(
+    ("path", "body"), [("/exchange/v1/calls", CALL), ("/exchange/v1/matches", MATCH)]
+)
+async def test_a_services_call_or_match_reads_the_database_once_when_its_grants_are_cached(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    service: tuple[str, Headers],
+    path: str,
+    body: dict[str, Any],
 ) -> None:
+    """One query, and its connection is back in the pool by the time the answer arrives."""
     _, token = service
     engine = app.state.database.engine
-    assert (await client.post("/exchange/v1/calls", json=CALL, headers=token)).status_code == 200
+    assert (await client.post(path, json=body, headers=token)).status_code == 200
     statements: list[str] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
@@ -220,9 +236,10 @@ async def test_a_services_call_reads_the_database_once_when_its_grants_are_cache
 
     event.listen(engine.sync_engine, "before_cursor_execute", record)
     try:
-        response = await client.post("/exchange/v1/calls", json=CALL, headers=token)
+        response = await client.post(path, json=body, headers=token)
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", record)
     assert response.status_code == 200, response.text
     assert len(statements) == 1, statements
     assert "population_record" in statements[0]
+    assert engine.pool.checkedout() == 0

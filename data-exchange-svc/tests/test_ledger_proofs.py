@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import func, select
+from sqlalchemy import Engine, event, func, select
 
 from data_exchange_svc.ledger import repository as ledger_repository
 from data_exchange_svc.ledger.appender import LedgerUnavailable
@@ -325,6 +325,34 @@ async def test_entries_queued_together_are_appended_in_one_batch_under_one_tree_
     async with app.state.database.sessionmaker() as session:
         heads = await session.scalar(select(func.count()).select_from(LedgerCheckpoint))
     assert heads == 1
+
+
+async def test_a_batch_of_any_size_is_its_turn_on_the_head_and_four_writes(app: FastAPI) -> None:
+    """Every statement of a batch is a round trip made while the batch holds the head row: the
+    turn, then the entries, their nodes, the frontier and the signed head, each one statement
+    however many entries the batch has."""
+    await app.state.ledger.append(draft(1))  # the head row exists from here on
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        receipts = await asyncio.gather(*(app.state.ledger.append(draft(n)) for n in range(2, 12)))
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
+    assert {receipt.tree_head.tree_size for receipt in receipts} == {11}
+    assert [statement.split()[:3] for statement in statements] == [
+        ["UPDATE", "ledger_head", "SET"],
+        ["INSERT", "INTO", "ledger_entry"],
+        ["INSERT", "INTO", "ledger_node"],
+        ["UPDATE", "ledger_head", "SET"],
+        ["INSERT", "INTO", "ledger_checkpoint"],
+    ], statements
+    async with app.state.database.sessionmaker() as session:
+        report = await audit(session, app.state.ledger_signer.public_key)
+    assert (report.intact, report.entries_checked, report.checkpoints_checked) == (True, 11, 2)
 
 
 async def test_a_failed_batch_refuses_its_callers_and_the_next_batch_writes_afresh(

@@ -143,8 +143,8 @@ def _require_answerable(resource: CataloguedResource, claims: Mapping[str, str])
 
 
 async def _reads_in_autocommit(session: AsyncSession) -> None:
-    """A call only reads through the request's session (its ledger entry is the appender's, in
-    a transaction of its own): each read runs in autocommit, as its own snapshot, which is what
+    """A call only reads through its session (its ledger entry is the appender's, in a
+    transaction of its own): each read runs in autocommit, as its own snapshot, which is what
     READ COMMITTED gives each statement of a transaction anyway. It saves BEGIN and COMMIT, two
     of the four round trips of a call (with the pool's ping and the holding's query)."""
     if not session.in_transaction():

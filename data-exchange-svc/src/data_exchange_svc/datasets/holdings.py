@@ -18,8 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from data_exchange_svc.datasets import repository
 from data_exchange_svc.identifiers import IdentifierProtector, SubjectRef
-from data_exchange_svc.models import HostedRecord, PopulationRecord
+from data_exchange_svc.models import HostedRecord
 from data_exchange_svc.registry import repository as registry_repository
+from data_exchange_svc.registry.repository import PersonRecord
 from data_exchange_svc.registry.service import field_readers
 from data_exchange_svc.resources.spec import (
     POPULATION,
@@ -49,7 +50,7 @@ def sealing_binding(resource_code: str, subject_hash: str, position: int) -> str
 @dataclass
 class PopulationHolding:
     spec: ResourceSpec
-    record: PopulationRecord
+    record: PersonRecord
     protector: IdentifierProtector
 
     @property

@@ -19,7 +19,7 @@ import dataclasses
 import logging
 from collections.abc import Sequence
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from data_exchange_svc.ledger import repository
 from data_exchange_svc.ledger.entry import EntryContent
@@ -126,8 +126,8 @@ class LedgerAppender:
             await _discard(connection)
 
     async def _write(self, connection: AsyncConnection, drafts: Sequence[Draft]) -> list[Receipt]:
-        async with AsyncSession(connection) as session, session.begin():
-            size, packed = await repository.take_turn(session, len(drafts))
+        async with connection.begin():
+            size, packed = await repository.take_turn(connection, len(drafts))
             frontier = Frontier.decode(size, packed)
             contents: list[EntryContent] = []
             nodes: list[tuple[NodeKey, bytes]] = []
@@ -137,7 +137,7 @@ class LedgerAppender:
                 nodes.extend(frontier.append(content.leaf_hash()))
             head = self._signer.sign(frontier.size, frontier.root(), utcnow())
             await repository.append(
-                session,
+                connection,
                 entries=[_row(content) for content in contents],
                 nodes=nodes,
                 frontier=frontier.encode(),

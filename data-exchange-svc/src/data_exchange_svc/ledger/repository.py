@@ -3,9 +3,10 @@
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from data_exchange_svc.ledger.merkle import NodeKey, node_id, node_key
 from data_exchange_svc.models import (
@@ -22,30 +23,38 @@ _HEAD_ID = 1
 _KEY_ID = 1
 
 
-def _insert(session: AsyncSession) -> Any:
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+def _insert(dialect: Dialect) -> Any:
+    return postgresql.insert if dialect.name == "postgresql" else sqlite.insert
 
 
-# The appender's statements are Core statements on the tables: a batch needs none of the ORM's
-# unit of work, and its bulk path costs more per row than the rows themselves.
+# The appender's statements are Core statements on the tables, built once and run on its own
+# connection: a batch needs none of the ORM's unit of work, and building a statement and its
+# cache key, then going through the session, cost more per batch than the round trips.
 _ENTRY = Base.metadata.tables[LedgerEntry.__tablename__]
 _NODE = Base.metadata.tables[LedgerNode.__tablename__]
 _HEAD = Base.metadata.tables[LedgerHead.__tablename__]
 _CHECKPOINT = Base.metadata.tables[LedgerCheckpoint.__tablename__]
 
+_ADVANCE_HEAD = (
+    update(_HEAD)
+    .where(_HEAD.c.id == _HEAD_ID)
+    .values(size=_HEAD.c.size + bindparam("count"))
+    .returning(_HEAD.c.size, _HEAD.c.frontier)
+)
+_SET_FRONTIER = (
+    update(_HEAD).where(_HEAD.c.id == _HEAD_ID).values(frontier=bindparam("new_frontier"))
+)
+_INSERT_ENTRIES = insert(_ENTRY)
+_INSERT_NODES = insert(_NODE)
+_INSERT_CHECKPOINT = insert(_CHECKPOINT)
 
-async def _advance_head(session: AsyncSession, count: int) -> tuple[int, bytes] | None:
-    statement = (
-        update(_HEAD)
-        .where(_HEAD.c.id == _HEAD_ID)
-        .values(size=_HEAD.c.size + count)
-        .returning(_HEAD.c.size, _HEAD.c.frontier)
-    )
-    row = (await session.execute(statement)).one_or_none()
+
+async def _advance_head(connection: AsyncConnection, count: int) -> tuple[int, bytes] | None:
+    row = (await connection.execute(_ADVANCE_HEAD, {"count": count})).one_or_none()
     return None if row is None else (row.size - count, row.frontier)
 
 
-async def take_turn(session: AsyncSession, count: int) -> tuple[int, bytes]:
+async def take_turn(connection: AsyncConnection, count: int) -> tuple[int, bytes]:
     """Reserve ``count`` leaves; return the tree size before them and its frontier.
 
     The head row is written first, so the writer holds it until its transaction ends: on
@@ -53,20 +62,22 @@ async def take_turn(session: AsyncSession, count: int) -> tuple[int, bytes]:
     SQLite the database write lock, taken before this transaction has read anything. Writers in
     any number of processes thus append strictly after one another.
     """
-    advanced = await _advance_head(session, count)
+    advanced = await _advance_head(connection, count)
     if advanced is None:
         # The first append ever: create the head, tolerating a concurrent writer that creates it
         # first, then take the turn as usual.
         values = {"id": _HEAD_ID, "size": 0, "frontier": b""}
-        await session.execute(_insert(session)(LedgerHead).values(values).on_conflict_do_nothing())
-        advanced = await _advance_head(session, count)
+        await connection.execute(
+            _insert(connection.dialect)(_HEAD).values(values).on_conflict_do_nothing()
+        )
+        advanced = await _advance_head(connection, count)
         if advanced is None:
             raise RuntimeError("the ledger head could not be created")
     return advanced
 
 
 async def append(
-    session: AsyncSession,
+    connection: AsyncConnection,
     *,
     entries: Sequence[dict[str, Any]],
     nodes: Sequence[tuple[NodeKey, bytes]],
@@ -74,12 +85,12 @@ async def append(
     checkpoint: dict[str, Any],
 ) -> None:
     """One batch: its entries, the nodes they complete, the new frontier, its signed head."""
-    await session.execute(insert(_ENTRY), list(entries))
-    await session.execute(
-        insert(_NODE), [{"id": node_id(key), "hash": value} for key, value in nodes]
+    await connection.execute(_INSERT_ENTRIES, list(entries))
+    await connection.execute(
+        _INSERT_NODES, [{"id": node_id(key), "hash": value} for key, value in nodes]
     )
-    await session.execute(update(_HEAD).where(_HEAD.c.id == _HEAD_ID).values(frontier=frontier))
-    await session.execute(insert(_CHECKPOINT).values(checkpoint))
+    await connection.execute(_SET_FRONTIER, {"new_frontier": frontier})
+    await connection.execute(_INSERT_CHECKPOINT, checkpoint)
 
 
 async def nodes(session: AsyncSession, keys: Collection[NodeKey]) -> dict[NodeKey, bytes]:
@@ -157,7 +168,7 @@ async def add_signing_key_unless_present(
 ) -> None:
     values = {"id": _KEY_ID, "public_key": public_key, "private_key_sealed": private_key_sealed}
     await session.execute(
-        _insert(session)(LedgerSigningKey)
+        _insert(session.get_bind().dialect)(LedgerSigningKey)
         .values(**values, created_at=utcnow())
         .on_conflict_do_nothing()
     )

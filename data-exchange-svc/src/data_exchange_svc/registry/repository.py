@@ -1,7 +1,9 @@
 """Every query on the population registry."""
 
+import datetime as dt
 import uuid
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
@@ -13,18 +15,36 @@ from data_exchange_svc.models import PopulationRecord
 _CHUNK = 500
 
 
+@dataclass(frozen=True, slots=True)
+class PersonRecord:
+    """One person as ``population_record`` holds them, read as a plain row: a call reads a
+    record and never changes it, so it needs no ORM entity (whose loading and identity map cost
+    more than the row itself)."""
+
+    id: uuid.UUID
+    id_number_hash: str
+    id_number_sealed: bytes
+    name: str
+    sex: str
+    birth_date: dt.date
+    ethnicity: str
+    registered_address: str
+    registered_region: str
+    id_card_status: str
+    face_template: bytes
+    updated_at: dt.datetime
+
+
+_RECORD = PopulationRecord.__table__
+
 #: Every call and match about a person reads this: built once (building a statement and its
 #: cache key per call cost more than sending it).
-_BY_HASH = select(PopulationRecord).where(
-    PopulationRecord.id_number_hash == bindparam("id_number_hash")
-)
+_BY_HASH = select(*_RECORD.c).where(_RECORD.c.id_number_hash == bindparam("id_number_hash"))
 
 
-async def get_by_hash(session: AsyncSession, id_number_hash: str) -> PopulationRecord | None:
-    record: PopulationRecord | None = await session.scalar(
-        _BY_HASH, {"id_number_hash": id_number_hash}
-    )
-    return record
+async def get_by_hash(session: AsyncSession, id_number_hash: str) -> PersonRecord | None:
+    row = (await session.execute(_BY_HASH, {"id_number_hash": id_number_hash})).one_or_none()
+    return None if row is None else PersonRecord(**row._mapping)
 
 
 async def existing_hashes(session: AsyncSession) -> set[str]:

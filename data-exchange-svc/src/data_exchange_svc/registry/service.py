@@ -7,13 +7,13 @@ from typing import Any
 from pydantic import JsonValue
 
 from data_exchange_svc.identifiers import IdentifierProtector
-from data_exchange_svc.models import PopulationRecord
 from data_exchange_svc.registry.faces import pack_template, unpack_template
+from data_exchange_svc.registry.repository import PersonRecord
 from servicekit.ids import new_id
 
 
 def field_readers(
-    record: PopulationRecord, protector: IdentifierProtector
+    record: PersonRecord, protector: IdentifierProtector
 ) -> dict[str, Callable[[], JsonValue]]:
     """Each field's value, read only when asked (the identity number is decrypted only then)."""
     return {
