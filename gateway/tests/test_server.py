@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 
 from gateway.server import MAX_HEAD_BYTES, SERVER_OPTIONS
+from gateway.tests.conftest import StartGateway
 from servicekit.testing import ServedApp, TokenMinter, bearer
 
 _released = asyncio.Event()
@@ -233,3 +234,29 @@ async def test_the_gateway_answers_pipelined_proxied_requests_in_order(
         "/catalog/v1/items",
     ]
     assert bodies[2] == {"status": "ok"}
+
+
+async def test_a_head_sent_too_slowly_is_refused_and_the_connection_closed(
+    start_gateway: StartGateway,
+) -> None:
+    gateway = await start_gateway(header_timeout_seconds=0.3)
+    url = gateway.base_url
+    assert url.port is not None
+    reader, writer = await asyncio.open_connection(url.host, url.port)
+    writer.write(b"GET /catalog/v1/items HTTP/1.1\r\nHost: t\r\n")
+
+    async def trickle() -> None:
+        # A header every tenth of a second: never idle, never done.
+        while not writer.is_closing():
+            writer.write(b"X-Slow: 1\r\n")
+            await asyncio.sleep(0.1)
+
+    sending = asyncio.create_task(trickle())
+    try:
+        answer = await asyncio.wait_for(reader.read(-1), timeout=5)
+    finally:
+        sending.cancel()
+        writer.close()
+    [(head, body)] = _answers(answer)
+    assert head.startswith(b"HTTP/1.1 408 ")
+    assert json.loads(body)["code"] == "request_timeout"

@@ -15,7 +15,8 @@ or after an answer to a request that asks for it (or to HTTP/1.0 without keep-al
 requests answered in order (reading pauses while a few wait); ``Expect: 100-continue``; bodies
 by length or in chunks, cut at one byte past the gateway's limit and then refused by it (413),
 the connection closed; a request that is not HTTP answered 400 and one whose head exceeds
-``MAX_HEAD_BYTES`` 431, both as problems, the connection closed; an upgrade (WebSocket) is not
+``MAX_HEAD_BYTES`` 431 and one whose head takes longer than ``header_timeout_seconds`` to
+arrive 408 (slowloris), all as problems, the connection closed; an upgrade (WebSocket) is not
 taken: the request is answered as a plain one and the connection closed. uvicorn's
 proxy-headers middleware is off: which client addresses the gateway believes is its own setting
 (``trust_forwarded_headers``), and the answers name no server software.
@@ -48,6 +49,9 @@ log = structlog.get_logger("gateway.server")
 MAX_HEAD_BYTES = 64 * 1024
 #: The body an ASGI app (the operations paths) is given at most; the proxy has its own limit.
 MAX_ASGI_BODY_BYTES = 1024 * 1024
+#: How long a request's head may take to arrive when the app is not a gateway (which has its
+#: own setting, ``header_timeout_seconds``).
+HEADER_TIMEOUT_SECONDS = 10.0
 #: How long a connection is kept reading (and dropping) after a refused body's answer.
 _LINGER_SECONDS = 2.0
 #: Complete requests read ahead on one connection before reading pauses (pipelining).
@@ -65,6 +69,12 @@ class NotHttp(DomainError):
     status = 400
     code = "invalid_http"
     title = "The request is not valid HTTP/1.1"
+
+
+class HeadTooSlow(DomainError):
+    status = 408
+    code = "request_timeout"
+    title = "The request's headers did not arrive in time"
 
 
 class HeadTooLarge(DomainError):
@@ -109,6 +119,11 @@ class GatewayHttpProtocol(asyncio.Protocol):
         self.max_body_bytes = (
             self.gateway.max_body_bytes if self.gateway is not None else MAX_ASGI_BODY_BYTES
         )
+        self.header_timeout_seconds = (
+            self.gateway.settings.header_timeout_seconds
+            if self.gateway is not None
+            else HEADER_TIMEOUT_SECONDS
+        )
         self.server_state = server_state
         self.app_state = app_state
         self.keep_alive_seconds = float(config.timeout_keep_alive)
@@ -123,6 +138,8 @@ class GatewayHttpProtocol(asyncio.Protocol):
         self._body: list[bytes] = []
         self._body_bytes = 0
         self._oversized = False
+        #: When the first byte of the head being read arrived; None between heads.
+        self._head_since: float | None = None
         # Requests read and not yet answered, and the task answering them in order.
         self._incoming: deque[_Incoming] = deque()
         self._answering: asyncio.Task[None] | None = None
@@ -135,7 +152,7 @@ class GatewayHttpProtocol(asyncio.Protocol):
         self._closed = False
         self._http_1_0 = False
         self._last_active = 0.0
-        self._idle_timer: asyncio.TimerHandle | None = None
+        self._timer: asyncio.TimerHandle | None = None
         self._gone: asyncio.Event | None = None
 
     # -- asyncio.Protocol ---------------------------------------------------------------------
@@ -149,7 +166,9 @@ class GatewayHttpProtocol(asyncio.Protocol):
         local = transport.get_extra_info("sockname")
         self.server = (str(local[0]), int(local[1])) if isinstance(local, tuple) else None
         self._last_active = self.loop.time()
-        self._idle_timer = self.loop.call_later(self.keep_alive_seconds, self._on_idle_timer)
+        self._timer = self.loop.call_later(
+            min(self.keep_alive_seconds, self.header_timeout_seconds), self._on_timer
+        )
 
     def data_received(self, data: bytes) -> None:
         self._last_active = self.loop.time()
@@ -178,8 +197,8 @@ class GatewayHttpProtocol(asyncio.Protocol):
         self.server_state.connections.discard(cast(Any, self))
         self._closed = True
         self._incoming.clear()
-        if self._idle_timer is not None:
-            self._idle_timer.cancel()
+        if self._timer is not None:
+            self._timer.cancel()
         if self._gone is not None:
             self._gone.set()
 
@@ -202,6 +221,7 @@ class GatewayHttpProtocol(asyncio.Protocol):
     # -- httptools callbacks ------------------------------------------------------------------
 
     def on_message_begin(self) -> None:
+        self._head_since = self._last_active
         self._url = b""
         self._headers = []
         self._head_bytes = 0
@@ -222,6 +242,7 @@ class GatewayHttpProtocol(asyncio.Protocol):
         self._headers.append((name.lower(), value))
 
     def on_headers_complete(self) -> None:
+        self._head_since = None
         self._http_1_0 = self.parser.get_http_version() == "1.0"
         declared = self._header(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
@@ -443,17 +464,30 @@ class GatewayHttpProtocol(asyncio.Protocol):
             self._reading_paused = False
             self.transport.resume_reading()
 
-    def _on_idle_timer(self) -> None:
-        """Close a connection idle for ``timeout_keep_alive`` seconds, else look again when it
-        would be: one timer per connection, not one per request."""
-        if self._closed:
+    def _on_timer(self) -> None:
+        """Refuse a head that has taken longer than its timeout, and close a connection idle
+        for ``timeout_keep_alive`` seconds; else look again when one of them could be due (one
+        timer per connection, not one per request)."""
+        if self._closed or self._last_read:
             return
-        idle = self.loop.time() - self._last_active
-        if self._idle() and idle >= self.keep_alive_seconds:
-            self._close()
-            return
-        wait = max(self.keep_alive_seconds - idle, 0.05)
-        self._idle_timer = self.loop.call_later(wait, self._on_idle_timer)
+        now = self.loop.time()
+        if self._head_since is not None:
+            wait = self._head_since + self.header_timeout_seconds - now
+            if wait <= 0:
+                self._head_since = None
+                limit = self.header_timeout_seconds
+                self._refuse(HeadTooSlow(f"send the headers within {limit} s"))
+                return
+        elif self._idle():
+            wait = self._last_active + self.keep_alive_seconds - now
+            if wait <= 0:
+                self._close()
+                return
+        else:
+            wait = self.keep_alive_seconds  # answering: nothing can be due before it is done
+        # A head may start at any moment: look again within its timeout.
+        wait = min(max(wait, 0.01), self.header_timeout_seconds)
+        self._timer = self.loop.call_later(wait, self._on_timer)
 
     def _close(self) -> None:
         self._closed = True

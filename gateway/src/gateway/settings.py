@@ -41,6 +41,10 @@ class GatewaySettings(ServiceSettings):
     trust_forwarded_headers: bool = False
     #: Requests with more header bytes than this are refused (431).
     max_header_bytes: int = Field(default=16_384, ge=1024)
+    #: A request's line and headers must arrive whole within this long of their first byte, or
+    #: it is refused (408) and the connection closed: a client sending its head a byte at a
+    #: time would otherwise hold a connection for ever (slowloris).
+    header_timeout_seconds: float = Field(default=10.0, gt=0)
     #: Requests whose path and query are longer than this are refused (414).
     max_uri_bytes: int = Field(default=4096, ge=256)
     #: Origins of the app's web views allowed to call the API from a browser (CORS), e.g.
