@@ -236,27 +236,42 @@ async def test_the_gateway_answers_pipelined_proxied_requests_in_order(
     assert bodies[2] == {"status": "ok"}
 
 
-async def test_a_head_sent_too_slowly_is_refused_and_the_connection_closed(
-    start_gateway: StartGateway,
-) -> None:
-    gateway = await start_gateway(header_timeout_seconds=0.3)
+async def _sent_slowly(gateway: httpx.AsyncClient, start: bytes, then: bytes | None) -> bytes:
+    """Send ``start``, then ``then`` every tenth of a second (or nothing more), and read what
+    comes back until the connection closes."""
     url = gateway.base_url
     assert url.port is not None
     reader, writer = await asyncio.open_connection(url.host, url.port)
-    writer.write(b"GET /catalog/v1/items HTTP/1.1\r\nHost: t\r\n")
+    writer.write(start)
 
     async def trickle() -> None:
-        # A header every tenth of a second: never idle, never done.
-        while not writer.is_closing():
-            writer.write(b"X-Slow: 1\r\n")
+        while then is not None and not writer.is_closing():
+            writer.write(then)
             await asyncio.sleep(0.1)
 
     sending = asyncio.create_task(trickle())
     try:
-        answer = await asyncio.wait_for(reader.read(-1), timeout=5)
+        return await asyncio.wait_for(reader.read(-1), timeout=5)
     finally:
         sending.cancel()
         writer.close()
-    [(head, body)] = _answers(answer)
-    assert head.startswith(b"HTTP/1.1 408 ")
-    assert json.loads(body)["code"] == "request_timeout"
+
+
+async def test_a_request_sent_too_slowly_is_refused_and_the_connection_closed(
+    start_gateway: StartGateway,
+) -> None:
+    gateway = await start_gateway(header_timeout_seconds=0.3, body_timeout_seconds=0.3)
+    # A header every tenth of a second: never idle, never done.
+    slow_head = await _sent_slowly(
+        gateway, b"GET /catalog/v1/items HTTP/1.1\r\nHost: t\r\n", b"X-Slow: 1\r\n"
+    )
+    # Half a body, then nothing.
+    stalled_body = await _sent_slowly(
+        gateway,
+        b"POST /catalog/v1/items HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nhalf.",
+        None,
+    )
+    for answer in (slow_head, stalled_body):
+        [(head, body)] = _answers(answer)
+        assert head.startswith(b"HTTP/1.1 408 ")
+        assert json.loads(body)["code"] == "request_timeout"

@@ -15,8 +15,9 @@ or after an answer to a request that asks for it (or to HTTP/1.0 without keep-al
 requests answered in order (reading pauses while a few wait); ``Expect: 100-continue``; bodies
 by length or in chunks, cut at one byte past the gateway's limit and then refused by it (413),
 the connection closed; a request that is not HTTP answered 400 and one whose head exceeds
-``MAX_HEAD_BYTES`` 431 and one whose head takes longer than ``header_timeout_seconds`` to
-arrive 408 (slowloris), all as problems, the connection closed; an upgrade (WebSocket) is not
+``MAX_HEAD_BYTES`` 431, one whose head takes longer than ``header_timeout_seconds`` to arrive
+or whose body stops arriving for ``body_timeout_seconds`` 408 (slowloris), all as problems, the
+connection closed; an upgrade (WebSocket) is not
 taken: the request is answered as a plain one and the connection closed. uvicorn's
 proxy-headers middleware is off: which client addresses the gateway believes is its own setting
 (``trust_forwarded_headers``), and the answers name no server software.
@@ -49,9 +50,11 @@ log = structlog.get_logger("gateway.server")
 MAX_HEAD_BYTES = 64 * 1024
 #: The body an ASGI app (the operations paths) is given at most; the proxy has its own limit.
 MAX_ASGI_BODY_BYTES = 1024 * 1024
-#: How long a request's head may take to arrive when the app is not a gateway (which has its
-#: own setting, ``header_timeout_seconds``).
+#: How long a request's head may take to arrive, and its body may stop arriving, when the app
+#: is not a gateway (which has its own settings, ``header_timeout_seconds`` and
+#: ``body_timeout_seconds``).
 HEADER_TIMEOUT_SECONDS = 10.0
+BODY_TIMEOUT_SECONDS = 30.0
 #: How long a connection is kept reading (and dropping) after a refused body's answer.
 _LINGER_SECONDS = 2.0
 #: Complete requests read ahead on one connection before reading pauses (pipelining).
@@ -71,10 +74,10 @@ class NotHttp(DomainError):
     title = "The request is not valid HTTP/1.1"
 
 
-class HeadTooSlow(DomainError):
+class RequestTooSlow(DomainError):
     status = 408
     code = "request_timeout"
-    title = "The request's headers did not arrive in time"
+    title = "The request did not arrive in time"
 
 
 class HeadTooLarge(DomainError):
@@ -119,10 +122,12 @@ class GatewayHttpProtocol(asyncio.Protocol):
         self.max_body_bytes = (
             self.gateway.max_body_bytes if self.gateway is not None else MAX_ASGI_BODY_BYTES
         )
+        settings = self.gateway.settings if self.gateway is not None else None
         self.header_timeout_seconds = (
-            self.gateway.settings.header_timeout_seconds
-            if self.gateway is not None
-            else HEADER_TIMEOUT_SECONDS
+            settings.header_timeout_seconds if settings is not None else HEADER_TIMEOUT_SECONDS
+        )
+        self.body_timeout_seconds = (
+            settings.body_timeout_seconds if settings is not None else BODY_TIMEOUT_SECONDS
         )
         self.server_state = server_state
         self.app_state = app_state
@@ -140,6 +145,8 @@ class GatewayHttpProtocol(asyncio.Protocol):
         self._oversized = False
         #: When the first byte of the head being read arrived; None between heads.
         self._head_since: float | None = None
+        #: A body is on its way (its head is read, its end is not).
+        self._body_awaited = False
         # Requests read and not yet answered, and the task answering them in order.
         self._incoming: deque[_Incoming] = deque()
         self._answering: asyncio.Task[None] | None = None
@@ -243,6 +250,7 @@ class GatewayHttpProtocol(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         self._head_since = None
+        self._body_awaited = True
         self._http_1_0 = self.parser.get_http_version() == "1.0"
         declared = self._header(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
@@ -263,6 +271,7 @@ class GatewayHttpProtocol(asyncio.Protocol):
             self._take_oversized()
 
     def on_message_complete(self) -> None:
+        self._body_awaited = False
         if not self._oversized:
             self._take(self.parser.should_keep_alive())
 
@@ -279,6 +288,7 @@ class GatewayHttpProtocol(asyncio.Protocol):
         the client sends and drop it, so that closing does not reset the connection before the
         client has read the refusal (the close lingers: see ``_close``)."""
         self._oversized = True
+        self._body_awaited = False
         self._take(keep_alive=False)
         self._last_read = True
         self._discarding = True
@@ -465,18 +475,23 @@ class GatewayHttpProtocol(asyncio.Protocol):
             self.transport.resume_reading()
 
     def _on_timer(self) -> None:
-        """Refuse a head that has taken longer than its timeout, and close a connection idle
-        for ``timeout_keep_alive`` seconds; else look again when one of them could be due (one
-        timer per connection, not one per request)."""
+        """Refuse a request whose head takes longer than its timeout or whose body stops
+        arriving, and close a connection idle for ``timeout_keep_alive`` seconds; else look
+        again when one of them could be due (one timer per connection, not one per request)."""
         if self._closed or self._last_read:
             return
         now = self.loop.time()
         if self._head_since is not None:
             wait = self._head_since + self.header_timeout_seconds - now
             if wait <= 0:
-                self._head_since = None
                 limit = self.header_timeout_seconds
-                self._refuse(HeadTooSlow(f"send the headers within {limit} s"))
+                self._refuse(RequestTooSlow(f"send the headers within {limit} s"))
+                return
+        elif self._body_awaited:
+            wait = self._last_active + self.body_timeout_seconds - now
+            if wait <= 0:
+                limit = self.body_timeout_seconds
+                self._refuse(RequestTooSlow(f"the body stopped arriving for {limit} s"))
                 return
         elif self._idle():
             wait = self._last_active + self.keep_alive_seconds - now

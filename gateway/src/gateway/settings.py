@@ -45,6 +45,9 @@ class GatewaySettings(ServiceSettings):
     #: it is refused (408) and the connection closed: a client sending its head a byte at a
     #: time would otherwise hold a connection for ever (slowloris).
     header_timeout_seconds: float = Field(default=10.0, gt=0)
+    #: A request body that stops arriving for this long is refused (408) and the connection
+    #: closed: long enough for a phone on a poor network, short of holding a slot for ever.
+    body_timeout_seconds: float = Field(default=30.0, gt=0)
     #: Requests whose path and query are longer than this are refused (414).
     max_uri_bytes: int = Field(default=4096, ge=256)
     #: Origins of the app's web views allowed to call the API from a browser (CORS), e.g.
