@@ -5,6 +5,7 @@ import importlib
 import importlib.util
 import json
 import re
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -38,12 +39,16 @@ def settings_class(spec: ServiceSpec) -> type[BaseSettings]:
     return classes[0]
 
 
-def dockerfile(spec: ServiceSpec, container: str | None = None) -> str:
-    build = COMPOSE["services"][container or spec.name]["build"]
+DOCKERFILE = (REPO / "deploy/Dockerfile").read_text()
+START = (REPO / "deploy/start.sh").read_text()
+
+
+def build_args(container: str) -> dict[str, str]:
+    build = COMPOSE["services"][container]["build"]
     assert build["context"] == "."
-    path = REPO / build["dockerfile"]
-    assert path == REPO / spec.directory / "Dockerfile"
-    return path.read_text()
+    assert build["dockerfile"] == "deploy/Dockerfile"
+    args: dict[str, str] = build["args"]
+    return args
 
 
 def test_the_compose_file_names_exactly_the_platform_and_its_engines() -> None:
@@ -52,35 +57,41 @@ def test_the_compose_file_names_exactly_the_platform_and_its_engines() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(APPS))
-def test_each_service_image_serves_its_package_on_its_port_and_checks_health(name: str) -> None:
+def test_each_image_is_built_for_its_package_port_and_seed(name: str) -> None:
     spec = APPS[name]
-    text = dockerfile(spec)
-    assert f"EXPOSE {spec.default_port}" in text
-    assert "/readyz" in text
-    assert "HEALTHCHECK" in text
+    expected = {"SERVICE": spec.directory, "PACKAGE": spec.package, "PORT": str(spec.default_port)}
+    if spec.has_seed:
+        expected["SEED"] = "true"
+    assert build_args(name) == expected
     assert importlib.util.find_spec(f"{spec.package}.main") is not None
-    if spec is GATEWAY:
-        # Its own server (gateway.server): uvicorn with one write per answer.
-        assert (
-            f'CMD ["python", "-m", "gateway", "--host", "0.0.0.0", "--port", "{spec.default_port}"]'
-            in text
-        )
-    else:
-        assert f"--port {spec.default_port}" in text
-        assert f"{spec.package}.main:create_app --factory" in text
-    assert f"--package {spec.directory}" in text
     if spec.has_database:
-        assert f"alembic -c {spec.directory}/alembic.ini upgrade head" in text
         assert (REPO / spec.directory / "alembic.ini").is_file()
     if spec.has_seed:
-        assert f"python -m {spec.package}.seed" in text
         assert importlib.util.find_spec(f"{spec.package}.seed") is not None
+
+
+def test_the_image_installs_every_workspace_member_and_starts_what_the_package_is() -> None:
+    members = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["uv"]["workspace"][
+        "members"
+    ]
+    for member in members:
+        assert f"COPY {member}/pyproject.toml {member}/" in DOCKERFILE, member
+    assert "EXPOSE ${PORT}" in DOCKERFILE
+    assert "/readyz" in DOCKERFILE
+    assert "HEALTHCHECK" in DOCKERFILE
+    assert 'CMD ["sh", "/app/start.sh"]' in DOCKERFILE
+    # The gateway runs its own server (gateway.server); a service migrates, seeds, then serves.
+    assert 'exec python -m gateway --host 0.0.0.0 --port "$PORT"' in START
+    assert 'alembic -c "$SERVICE/alembic.ini" upgrade head' in START
+    assert 'python -m "$PACKAGE.seed"' in START
+    serve = 'exec uvicorn "$PACKAGE.main:create_app" --factory --host 0.0.0.0 --port "$PORT"'
+    assert serve in START
 
 
 @pytest.mark.parametrize("name", sorted(REGIONAL))
 def test_a_regional_instance_runs_its_services_image(name: str) -> None:
     spec = REGIONAL[name]
-    assert dockerfile(spec, name) == dockerfile(spec)
+    assert build_args(name) == build_args(spec.name)
     environment = COMPOSE["services"][name]["environment"]
     assert environment[f"{spec.env_prefix}SERVICE_NAME"] == name
 

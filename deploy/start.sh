@@ -1,0 +1,12 @@
+# A container's start; deploy/Dockerfile sets SERVICE (its directory), PACKAGE, PORT and SEED.
+# The gateway runs its own server. A service migrates its database, loads its reference data
+# when it has some (SEED=true), then serves with uvicorn (WEB_CONCURRENCY processes, default 1).
+set -eu
+if [ "$PACKAGE" = gateway ]; then
+  exec python -m gateway --host 0.0.0.0 --port "$PORT"
+fi
+alembic -c "$SERVICE/alembic.ini" upgrade head
+if [ "$SEED" = true ]; then
+  python -m "$PACKAGE.seed"
+fi
+exec uvicorn "$PACKAGE.main:create_app" --factory --host 0.0.0.0 --port "$PORT" --no-access-log
