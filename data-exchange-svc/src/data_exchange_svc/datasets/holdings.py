@@ -17,8 +17,8 @@ from pydantic import JsonValue
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from data_exchange_svc.datasets import repository
+from data_exchange_svc.datasets.repository import HostedRow
 from data_exchange_svc.identifiers import IdentifierProtector, SubjectRef
-from data_exchange_svc.models import HostedRecord
 from data_exchange_svc.registry import repository as registry_repository
 from data_exchange_svc.registry.repository import PersonRecord
 from data_exchange_svc.registry.service import field_readers
@@ -78,7 +78,7 @@ class PopulationHolding:
 class HostedHolding:
     spec: ResourceSpec
     subject: SubjectRef
-    rows: list[HostedRecord]
+    rows: list[HostedRow]
     protector: IdentifierProtector
     #: The sealed fields of each row opened so far, by position: opened once, when first read.
     _opened: dict[int, dict[str, JsonValue]] = dataclasses.field(default_factory=dict)
@@ -87,7 +87,7 @@ class HostedHolding:
     def source_timestamp(self) -> dt.datetime:
         return max(row.updated_at for row in self.rows)
 
-    def _sealed(self, row: HostedRecord) -> dict[str, JsonValue]:
+    def _sealed(self, row: HostedRow) -> dict[str, JsonValue]:
         if row.sealed_values is None:
             return {}
         if row.position not in self._opened:
@@ -97,7 +97,7 @@ class HostedHolding:
             )
         return self._opened[row.position]
 
-    def _value(self, row: HostedRecord, field: FieldSpec) -> JsonValue:
+    def _value(self, row: HostedRow, field: FieldSpec) -> JsonValue:
         if field.type == "subject":
             return self.subject.identifier
         if field.sealed:
@@ -110,7 +110,7 @@ class HostedHolding:
             return {field.name: self._value(self.rows[0], field) for field in fields}
         return {field.name: [self._value(row, field) for row in self.rows] for field in fields}
 
-    def _claim_holds(self, row: HostedRecord, field: FieldSpec, claim: str, today: dt.date) -> bool:
+    def _claim_holds(self, row: HostedRow, field: FieldSpec, claim: str, today: dt.date) -> bool:
         if field.is_predicate:
             return predicate_holds(field, row.field_values, claim, today=today)
         if field.type == "id_number":

@@ -1,6 +1,8 @@
 """Every query on the hosted datasets' rows (the population registry has its own table)."""
 
+import datetime as dt
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass, fields
 from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, select
@@ -12,24 +14,38 @@ from data_exchange_svc.models import HostedRecord
 _CHUNK = 500
 
 
+@dataclass(frozen=True, slots=True)
+class HostedRow:
+    """One row of a hosted dataset as a call or a match reads it: a plain row, since neither
+    changes it (an ORM entity's loading and identity map cost more than the row itself)."""
+
+    resource_code: str
+    subject_hash: str
+    position: int
+    field_values: dict[str, Any]
+    sealed_values: bytes | None
+    identifier_hashes: dict[str, str]
+    updated_at: dt.datetime
+
+
+_HOSTED = HostedRecord.__table__
+
 #: Every call and match on a hosted resource reads this: built once.
 _ROWS_OF = (
-    select(HostedRecord)
+    select(*(_HOSTED.c[field.name] for field in fields(HostedRow)))
     .where(
-        HostedRecord.resource_code == bindparam("resource_code"),
-        HostedRecord.subject_hash == bindparam("subject_hash"),
+        _HOSTED.c.resource_code == bindparam("resource_code"),
+        _HOSTED.c.subject_hash == bindparam("subject_hash"),
     )
-    .order_by(HostedRecord.position)
+    .order_by(_HOSTED.c.position)
 )
 
 
-async def rows_of(
-    session: AsyncSession, resource_code: str, subject_hash: str
-) -> list[HostedRecord]:
-    rows = await session.scalars(
+async def rows_of(session: AsyncSession, resource_code: str, subject_hash: str) -> list[HostedRow]:
+    result = await session.execute(
         _ROWS_OF, {"resource_code": resource_code, "subject_hash": subject_hash}
     )
-    return list(rows.all())
+    return [HostedRow(*row) for row in result]
 
 
 async def subjects_present(
