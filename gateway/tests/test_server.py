@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+import pytest
 
 from gateway.server import MAX_HEAD_BYTES, SERVER_OPTIONS
 from gateway.tests.conftest import StartGateway
@@ -146,6 +147,28 @@ async def test_what_is_not_http_is_refused_with_a_problem() -> None:
     [(head, body)] = _answers(too_long)
     assert head.startswith(b"HTTP/1.1 431 ")
     assert json.loads(body)["code"] == "request_header_fields_too_large"
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"Content-Length: 3\r\nTransfer-Encoding: chunked",  # which one ends the body?
+        b"Content-Length: 3\r\nContent-Length: 5",
+        b"Transfer-Encoding: chunked, identity",
+        b"X-Folded: a\nb",  # a bare LF
+    ],
+    ids=["length-and-chunked", "two-lengths", "odd-coding", "bare-lf"],
+)
+async def test_a_request_two_servers_could_frame_differently_is_refused(head: bytes) -> None:
+    """Request smuggling: a proxy and the server behind it must agree where a body ends, so a
+    head that leaves it open to reading is not HTTP to the gateway."""
+    async with _served() as served:
+        raw = await _exchange(
+            served.port, b"POST /x HTTP/1.1\r\nHost: t\r\n" + head + b"\r\n\r\n0\r\n\r\n"
+        )
+    [(status_and_head, body)] = _answers(raw)
+    assert status_and_head.startswith(b"HTTP/1.1 400 ")
+    assert json.loads(body)["code"] == "invalid_http"
 
 
 async def test_a_client_expecting_100_continue_is_told_to_go_on() -> None:
