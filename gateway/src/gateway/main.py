@@ -89,8 +89,6 @@ class Gateway:
         self._operations_asgi = RequestContextMiddleware(
             self.edge.asgi(self.operations), service_name=settings.service_name
         )
-        #: Bytes of a request body the proxy takes; a larger one is refused.
-        self.max_body_bytes = settings.max_body_bytes
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
@@ -274,7 +272,7 @@ class Gateway:
             await self._operations_asgi(scope, receive, send)
             return
         try:
-            body = await read_body(receive, self.max_body_bytes)
+            body = await read_body(receive, self.settings.max_body_bytes)
         except ClientGone:
             return
         answers: list[Answer] = []

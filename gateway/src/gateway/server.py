@@ -39,6 +39,7 @@ import uvicorn
 from uvicorn.config import Config
 from uvicorn.server import ServerState
 
+from gateway.edge import HeadersTooLarge
 from gateway.main import Gateway
 from gateway.messages import Answer, Request, internal_error_answer, problem_answer
 from servicekit.problems import DomainError
@@ -80,12 +81,6 @@ class RequestTooSlow(DomainError):
     title = "The request did not arrive in time"
 
 
-class HeadTooLarge(DomainError):
-    status = 431
-    code = "request_header_fields_too_large"
-    title = "Request headers too large"
-
-
 def _status_line(status: int) -> bytes:
     line = _STATUS_LINES.get(status)
     return line if line is not None else f"HTTP/1.1 {status} \r\n".encode("latin-1")
@@ -119,16 +114,15 @@ class GatewayHttpProtocol(asyncio.Protocol):
         self.loop = _loop or asyncio.get_event_loop()
         self.app = config.loaded_app
         self.gateway = self.app if isinstance(self.app, Gateway) else None
-        self.max_body_bytes = (
-            self.gateway.max_body_bytes if self.gateway is not None else MAX_ASGI_BODY_BYTES
-        )
-        settings = self.gateway.settings if self.gateway is not None else None
-        self.header_timeout_seconds = (
-            settings.header_timeout_seconds if settings is not None else HEADER_TIMEOUT_SECONDS
-        )
-        self.body_timeout_seconds = (
-            settings.body_timeout_seconds if settings is not None else BODY_TIMEOUT_SECONDS
-        )
+        if self.gateway is not None:
+            settings = self.gateway.settings
+            self.max_body_bytes = settings.max_body_bytes
+            self.header_timeout_seconds = settings.header_timeout_seconds
+            self.body_timeout_seconds = settings.body_timeout_seconds
+        else:
+            self.max_body_bytes = MAX_ASGI_BODY_BYTES
+            self.header_timeout_seconds = HEADER_TIMEOUT_SECONDS
+            self.body_timeout_seconds = BODY_TIMEOUT_SECONDS
         self.server_state = server_state
         self.app_state = app_state
         self.keep_alive_seconds = float(config.timeout_keep_alive)
@@ -189,7 +183,7 @@ class GatewayHttpProtocol(asyncio.Protocol):
         except httptools.HttpParserError as exc:
             if isinstance(exc.__context__, _HeadTooLarge):
                 limit = f"at most {MAX_HEAD_BYTES} bytes of request line and headers"
-                self._refuse(HeadTooLarge(limit))
+                self._refuse(HeadersTooLarge(limit))
             else:
                 self._refuse(NotHttp("send HTTP/1.1"))
 
