@@ -253,6 +253,10 @@ class CatalogDouble:
         self.requested: list[str] = []
         #: When set, every handler request waits here: the tests line concurrent submissions up.
         self.handler_barrier: asyncio.Barrier | None = None
+        #: When set, every handler request waits until it is opened: a request held in flight.
+        self.handler_gate: asyncio.Event | None = None
+        #: Set when a request reaches the gate.
+        self.handler_entered = asyncio.Event()
         self.app = self._build()
 
     def _build(self) -> FastAPI:
@@ -275,6 +279,10 @@ class CatalogDouble:
                 # Bounded, so that a test whose requests never meet fails instead of hanging.
                 async with asyncio.timeout(5):
                     await self.handler_barrier.wait()
+            if self.handler_gate is not None:
+                self.handler_entered.set()
+                async with asyncio.timeout(5):
+                    await self.handler_gate.wait()
             if item_code not in ITEMS:
                 return _problem(404, "item_not_found", f"no item {item_code}")
             try:

@@ -59,7 +59,7 @@ async def test_an_instant_item_is_completed_at_once_under_the_bureaus_region_cod
         ("completed", "approve", "system"),
     ]
     assert case["available_actions"] == []
-    assert response.headers["etag"] == 'W/"1"'
+    assert response.headers["etag"] == '"1"'
     assert response.headers["location"] == f"/cases/v1/cases/{case['case_no']}"
     assert "idempotency-replayed" not in response.headers
 
@@ -201,24 +201,72 @@ async def test_keys_are_scoped_to_the_applicant(
     assert await count(app, IdempotencyRecord) == 2
 
 
-async def test_two_concurrent_requests_with_one_key_file_one_case(
+async def test_a_retry_while_the_first_request_runs_is_asked_to_wait_then_gets_the_case(
+    submit: Submit, resident: str, catalog: Any, app: FastAPI, problem: Problem
+) -> None:
+    key = str(uuid.uuid4())
+    catalog.handler_gate = asyncio.Event()  # the first request stays in flight until opened
+    handler = f"/catalog/v1/items/{catalog.loss_report}/handler"
+    first = asyncio.create_task(submit(resident, catalog.loss_report, key=key))
+    async with asyncio.timeout(5):
+        await catalog.handler_entered.wait()
+
+    twin = await submit(resident, catalog.loss_report, key=key)
+
+    problem(twin, 409, "idempotency_request_in_progress")
+    assert twin.headers["retry-after"] == "1"
+    catalog.handler_gate.set()
+    filed = await first
+    retry = await submit(resident, catalog.loss_report, key=key)
+    assert filed.status_code == retry.status_code == 201
+    assert retry.json()["case_no"] == filed.json()["case_no"]
+    assert retry.headers["idempotency-replayed"] == "true"
+    assert catalog.requested.count(handler) == 1
+    assert await count(app, Case) == 1
+
+
+async def test_many_concurrent_requests_with_one_key_file_one_case(
     submit: Submit, resident: str, catalog: Any, app: FastAPI
 ) -> None:
     key = str(uuid.uuid4())
-    catalog.handler_barrier = asyncio.Barrier(2)  # both have found no record before either writes
 
-    first, second = await asyncio.gather(
-        submit(resident, catalog.loss_report, key=key),
-        submit(resident, catalog.loss_report, key=key),
+    answers = await asyncio.gather(
+        *(submit(resident, catalog.loss_report, key=key) for _ in range(10))
     )
 
-    assert first.status_code == second.status_code == 201
-    assert first.json()["case_no"] == second.json()["case_no"]
-    handler = f"/catalog/v1/items/{catalog.loss_report}/handler"
-    assert catalog.requested.count(handler) == 2  # both got past the lookup: the database decided
-    replayed = [r.headers.get("idempotency-replayed") for r in (first, second)]
-    assert sorted(replayed, key=str) == [None, "true"]  # exactly one of them is the replay
+    assert {answer.status_code for answer in answers} <= {201, 409}
+    filed = {answer.json()["case_no"] for answer in answers if answer.status_code == 201}
+    assert len(filed) == 1
     assert await count(app, Case) == 1
+
+
+async def test_a_refused_request_leaves_its_key_free_for_the_retry_after_step_up(
+    submit: Submit, catalog: Any, token_minter: Any, app: FastAPI, problem: Problem
+) -> None:
+    key = str(uuid.uuid4())
+    before_face = token_minter.mint("citizen-lin", loa=2, region=SONGTAI_COMMUNITY)
+    after_face = token_minter.mint("citizen-lin", loa=3, region=SONGTAI_COMMUNITY)
+
+    problem(await submit(before_face, catalog.loss_report, key=key), 403, "insufficient_assurance")
+    retry = await submit(after_face, catalog.loss_report, key=key)
+
+    assert retry.status_code == 201
+    assert "idempotency-replayed" not in retry.headers
+    assert await count(app, Case) == 1
+
+
+async def test_a_request_refused_as_invalid_leaves_its_key_free(
+    client: httpx.AsyncClient, submit: Submit, resident: str, catalog: Any, problem: Problem
+) -> None:
+    key = str(uuid.uuid4())
+    invalid = await client.post(
+        "/cases/v1/cases",
+        json={"item_code": catalog.loss_report, "form": [], "surplus": 1},
+        headers={**bearer(resident), "Idempotency-Key": key},
+    )
+    problem(invalid, 422, "validation_failed")
+
+    assert (await submit(resident, catalog.loss_report, key=key)).status_code == 201
 
 
 @pytest.mark.parametrize(

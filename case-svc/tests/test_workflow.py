@@ -6,7 +6,6 @@ import itertools
 
 import pytest
 
-from case_svc.cases import preconditions
 from case_svc.workflow import deadlines
 from case_svc.workflow.state_machine import (
     Action,
@@ -102,8 +101,3 @@ def test_deadlines_count_official_working_days_in_shanghai(
         due_date, dt.time(23, 59, 59)
     )
     assert deadline.provisional is provisional
-
-
-@pytest.mark.parametrize(("header", "version"), [('W/"1"', 1), ('"17"', 17), (' W/"3" ', 3)])
-def test_if_match_names_a_version(header: str, version: int) -> None:
-    assert preconditions.expected_version(header) == version

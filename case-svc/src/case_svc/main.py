@@ -6,6 +6,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from case_svc.cases.endpoints import router as cases_router
+from case_svc.models import IdempotencyRecord
 from case_svc.settings import CaseSettings
 from servicekit.app import build_app
 from servicekit.auth import JwksSource
@@ -26,4 +27,5 @@ def create_app(settings: CaseSettings | None = None, *, jwks: JwksSource | None 
         routers=[cases_router],
         lifespan=_lifespan,
         jwks=jwks,
+        idempotency_records=IdempotencyRecord,
     )

@@ -18,6 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from servicekit.db import UTCDateTime, new_metadata, utcnow
+from servicekit.idempotency import IdempotencyRecordMixin
 from servicekit.ids import new_id
 
 
@@ -99,21 +100,7 @@ class CaseNumberCounter(Base):
     last_value: Mapped[int] = mapped_column(Integer)
 
 
-class IdempotencyRecord(Base):
-    """A submission's ``Idempotency-Key``, scoped to the applicant, with the hash of the body it
-    came with and the answer given, so that a retry replays the answer instead of filing twice."""
+class IdempotencyRecord(IdempotencyRecordMixin, Base):
+    """A submission's ``Idempotency-Key`` and the answer given (the kit's record)."""
 
     __tablename__ = "idempotency_record"
-    __table_args__ = (
-        # The constraint that decides a race between two requests with the same key.
-        UniqueConstraint("applicant_id", "key"),
-    )
-
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
-    applicant_id: Mapped[str] = mapped_column(String(64))
-    key: Mapped[str] = mapped_column(String(128))
-    request_hash: Mapped[str] = mapped_column(String(64))
-    case_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("case.id"))
-    response_status: Mapped[int | None] = mapped_column(SmallInteger)
-    response_body: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

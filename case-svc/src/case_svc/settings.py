@@ -12,3 +12,5 @@ class CaseSettings(ServiceSettings):
     service_name: str = "case"
     #: Cases per page of ``GET /cases/v1/cases`` when the caller names no ``limit``.
     default_page_size: int = Field(default=20, ge=1, le=100)
+    #: The most cases one page holds, whatever ``limit`` asks.
+    max_page_size: int = Field(default=100, ge=1, le=1000)

@@ -1,8 +1,29 @@
-"""The Idempotency-Key header: how a key is read from it."""
+"""The Idempotency-Key header and the record of keys: how a key is read, claimed, answered,
+replayed, released and forgotten, on SQLite and PostgreSQL."""
+
+import datetime as dt
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
+import pytest_asyncio
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import DeclarativeBase
 
-from servicekit.idempotency import InvalidIdempotencyKey, idempotency_key
+from servicekit.db import create_engine, new_metadata
+from servicekit.idempotency import (
+    IdempotencyClaim,
+    IdempotencyKeyReused,
+    IdempotencyPolicy,
+    IdempotencyRecordMixin,
+    IdempotencyRequestInProgress,
+    InvalidIdempotencyKey,
+    claim,
+    fingerprint,
+    idempotency_key,
+)
+from servicekit.testing import POSTGRES_ENV
 
 
 @pytest.mark.parametrize(
@@ -21,3 +42,143 @@ def test_an_idempotency_key_is_read_from_its_header(header: str, key: str) -> No
 def test_a_malformed_idempotency_key_is_refused(header: str) -> None:
     with pytest.raises(InvalidIdempotencyKey):
         idempotency_key(header)
+
+
+# --- the record of keys: claim, answer, replay, release -----------------------------------------
+
+
+class _Base(DeclarativeBase):
+    metadata = new_metadata()
+
+
+class _Record(IdempotencyRecordMixin, _Base):
+    __tablename__ = "idempotency_record"
+
+
+POLICY = IdempotencyPolicy(model=_Record, ttl=dt.timedelta(hours=24), lock=dt.timedelta(seconds=60))
+T0 = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
+
+
+def _backends() -> list[str]:
+    return ["sqlite", "postgresql"] if os.environ.get(POSTGRES_ENV) else ["sqlite"]
+
+
+@pytest_asyncio.fixture(params=_backends())
+async def sessions(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'keys.db'}"
+    else:
+        url = os.environ[POSTGRES_ENV]
+    engine = create_engine(url)
+    async with engine.begin() as connection:
+        await connection.run_sync(_Base.metadata.drop_all)
+        await connection.run_sync(_Base.metadata.create_all)
+    try:
+        yield async_sessionmaker(engine, expire_on_commit=False)
+    finally:
+        async with engine.begin() as connection:
+            await connection.run_sync(_Base.metadata.drop_all)
+        await engine.dispose()
+
+
+async def _claim(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    at: dt.datetime = T0,
+    digest: str = "a" * 64,
+    owner: str = "citizen:lin",
+) -> IdempotencyClaim:
+    return await claim(
+        sessions, POLICY, owner=owner, key="key-00000001", request_fingerprint=digest, now=at
+    )
+
+
+async def _answer(sessions: async_sessionmaker[AsyncSession], held: IdempotencyClaim) -> None:
+    async with sessions.begin() as session:
+        await held.answer(
+            session, status=201, body={"case_no": "330302-1"}, headers={"ETag": '"1"'}
+        )
+
+
+async def test_an_answered_key_replays_its_answer(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await _answer(sessions, await _claim(sessions))
+
+    again = await _claim(sessions, at=T0 + dt.timedelta(hours=1))
+
+    assert again.replay is not None
+    assert again.replay.status_code == 201
+    assert again.replay.body == b'{"case_no":"330302-1"}'
+    assert again.replay.headers["etag"] == '"1"'
+    assert again.replay.headers["idempotency-replayed"] == "true"
+
+
+async def test_a_key_in_flight_is_refused_with_retry_after(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await _claim(sessions)
+
+    with pytest.raises(IdempotencyRequestInProgress) as raised:
+        await _claim(sessions, at=T0 + dt.timedelta(seconds=59))
+    assert raised.value.headers == {"Retry-After": "1"}
+
+
+async def test_a_claim_whose_request_died_is_taken_over_after_its_lock(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    dead = await _claim(sessions)
+
+    taken = await _claim(sessions, at=T0 + dt.timedelta(seconds=61))
+    await _answer(sessions, taken)
+
+    # The slow first request cannot store its answer over the one that took over.
+    with pytest.raises(IdempotencyRequestInProgress):
+        await _answer(sessions, dead)
+    replay = (await _claim(sessions, at=T0 + dt.timedelta(minutes=5))).replay
+    assert replay is not None
+
+
+async def test_a_released_claim_leaves_the_key_free(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    held = await _claim(sessions)
+
+    await held.release(sessions)
+
+    assert (await _claim(sessions)).replay is None
+
+
+async def test_another_request_with_the_key_is_refused(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await _answer(sessions, await _claim(sessions))
+
+    with pytest.raises(IdempotencyKeyReused):
+        await _claim(sessions, digest="b" * 64)
+
+
+async def test_an_expired_key_is_forgotten_and_free_again(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await _answer(sessions, await _claim(sessions))
+
+    later = await _claim(sessions, at=T0 + dt.timedelta(hours=24), digest="b" * 64)
+
+    assert later.replay is None
+
+
+async def test_keys_belong_to_their_owner(sessions: async_sessionmaker[AsyncSession]) -> None:
+    await _answer(sessions, await _claim(sessions))
+
+    assert (await _claim(sessions, owner="citizen:chen")).replay is None
+
+
+def test_a_fingerprint_reads_a_json_body_as_understood() -> None:
+    assert fingerprint("POST", "/x", b'{"a": 1, "b": [2]}') == fingerprint(
+        "POST", "/x", b'{"b":[2],"a":1}'
+    )
+    assert fingerprint("POST", "/x", b"{}") != fingerprint("POST", "/y", b"{}")
+    assert fingerprint("POST", "/x", b"not json") != fingerprint("POST", "/x", b"not json!")

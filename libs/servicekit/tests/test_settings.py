@@ -31,8 +31,14 @@ def test_production_names_every_development_key_still_in_place() -> None:
         VaultSettings(environment="production", sealing_key=random_key())
     message = str(refused.value)
     assert "VAULT_HASHING_KEY" in message
+    assert "VAULT_CURSOR_KEY" in message  # every service's own, from the base class
     assert "VAULT_SEALING_KEY" not in message
-    VaultSettings(environment="production", sealing_key=random_key(), hashing_key=random_key())
+    VaultSettings(
+        environment="production",
+        sealing_key=random_key(),
+        hashing_key=random_key(),
+        cursor_key=random_key(),
+    )
 
 
 @pytest.mark.parametrize(

@@ -4,16 +4,17 @@ import datetime as dt
 from typing import Annotated, Any
 
 import httpx
-from fastapi import APIRouter, Header, Query, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Query, Request, Response
 
-from case_svc.cases import preconditions, service
+from case_svc.cases import service
 from case_svc.cases.schemas import CaseCreate, CasePage, CaseRead, TransitionCreate
 from case_svc.settings import CaseSettings
 from case_svc.workflow.state_machine import CaseStatus
-from servicekit import idempotency
 from servicekit.auth import PrincipalDep
 from servicekit.db import SessionDep
+from servicekit.idempotency import IdempotencyDep
+from servicekit.pagination import CursorQuery, CursorsDep, LimitQuery, page_size
+from servicekit.preconditions import IfMatchHeader
 from servicekit.problems import PROBLEM_JSON
 
 router = APIRouter(prefix="/cases/v1", tags=["cases"])
@@ -36,7 +37,7 @@ def _now(request: Request) -> dt.datetime:
 
 def _case_headers(case: CaseRead) -> dict[str, str]:
     return {
-        "ETag": preconditions.etag(case.version),
+        "ETag": service.case_etag(case.version),
         "Location": f"/cases/v1/cases/{case.case_no}",
     }
 
@@ -50,43 +51,34 @@ def _case_headers(case: CaseRead) -> dict[str, str]:
 async def submit_case(
     payload: CaseCreate,
     principal: PrincipalDep,
+    claim: IdempotencyDep,
     session: SessionDep,
     request: Request,
-    idempotency_key: Annotated[
-        str | None,
-        Header(description="Required: a fresh unique key per application, reused on retries"),
-    ] = None,
 ) -> Response:
     """File an application for a service item. A retry with the same Idempotency-Key and body
     answers the same case (with ``Idempotency-Replayed: true``) and files nothing new."""
-    key = idempotency.idempotency_key(idempotency_key)
+    if claim.replay is not None:
+        return claim.replay
     http: httpx.AsyncClient = request.app.state.http
-    submission = await service.submit_case(
-        session=session,
-        http=http,
-        principal=principal,
-        payload=payload,
-        idempotency_key=key,
-        now=_now(request),
+    case = await service.submit_case(
+        session=session, http=http, principal=principal, payload=payload, now=_now(request)
     )
-    headers = _case_headers(submission.case)
-    if submission.replayed:
-        headers["Idempotency-Replayed"] = "true"
-    return JSONResponse(
-        submission.case.model_dump(mode="json"), status_code=submission.status, headers=headers
+    return await claim.answer(
+        session, status=201, body=case.model_dump(mode="json"), headers=_case_headers(case)
     )
 
 
 @router.get("/cases", response_model=CasePage, responses=_problems(400, 401, 403))
 async def list_cases(
     principal: PrincipalDep,
+    cursors: CursorsDep,
     session: SessionDep,
     request: Request,
     statuses: Annotated[
         list[CaseStatus] | None, Query(alias="status", description="Repeat for several")
     ] = None,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
-    limit: Annotated[int | None, Query(ge=1, le=100)] = None,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = None,
 ) -> CasePage:
     """The caller's own cases; for department staff, their department's queue. Newest first."""
     settings: CaseSettings = request.app.state.settings
@@ -94,8 +86,9 @@ async def list_cases(
         session=session,
         principal=principal,
         statuses=statuses or [],
+        cursors=cursors,
         cursor=cursor,
-        limit=limit or settings.default_page_size,
+        limit=page_size(limit, default=settings.default_page_size, maximum=settings.max_page_size),
     )
 
 
@@ -122,20 +115,17 @@ async def transition_case(
     session: SessionDep,
     request: Request,
     response: Response,
-    if_match: Annotated[
-        str | None, Header(description='Required: the ETag last read, W/"<version>"')
-    ] = None,
+    if_match: IfMatchHeader = None,
 ) -> CaseRead:
     """Move a case: staff of the handling department accept, approve or reject; the applicant
     withdraws."""
-    expected = preconditions.expected_version(if_match)
     view = await service.transition_case(
         session=session,
         principal=principal,
         case_no=case_no,
         action=payload.action,
         note=payload.note,
-        expected_version=expected,
+        if_match=if_match,
         now=_now(request),
     )
     response.headers.update(_case_headers(view))

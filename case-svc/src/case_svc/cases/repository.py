@@ -1,10 +1,8 @@
-"""Every query case-svc makes about cases, case numbers and idempotency keys.
+"""Every query case-svc makes about cases and case numbers.
 
 Two writes are races settled by the database rather than by Python: the case-number counter
 (one upsert that increments and returns, serialised on the counter row) and a transition
-(``UPDATE … WHERE version = :expected``). Claiming an idempotency key is an insert that does
-nothing on conflict: the unique constraint decides, and the loser reads the winner's record once
-the winner's transaction has ended.
+(``UPDATE … WHERE version = :expected``).
 """
 
 import datetime as dt
@@ -13,80 +11,18 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import and_, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from case_svc.models import Case, CaseEvent, CaseNumberCounter, IdempotencyRecord
-from servicekit.db import utcnow
-from servicekit.ids import new_id
-
-
-def _insert(session: AsyncSession, table: Any) -> Any:
-    """An INSERT with the backend's ``ON CONFLICT`` clause available (both spell it alike)."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert(table)
-    if dialect == "sqlite":
-        return sqlite.insert(table)
-    raise RuntimeError(f"case-svc runs on PostgreSQL or SQLite, not {dialect}")
-
-
-async def idempotency_record(
-    session: AsyncSession, *, applicant_id: str, key: str
-) -> IdempotencyRecord | None:
-    record: IdempotencyRecord | None = await session.scalar(
-        select(IdempotencyRecord).where(
-            IdempotencyRecord.applicant_id == applicant_id, IdempotencyRecord.key == key
-        )
-    )
-    return record
-
-
-async def claim_idempotency_key(
-    session: AsyncSession, *, applicant_id: str, key: str, request_hash: str
-) -> uuid.UUID | None:
-    """Claim the key for this request: its record id, or None when another request holds it.
-
-    On a conflict with a transaction still in flight, the database makes this wait until that
-    transaction ends, so the caller can then read a committed record.
-    """
-    statement = (
-        _insert(session, IdempotencyRecord)
-        .values(
-            id=new_id(),
-            applicant_id=applicant_id,
-            key=key,
-            request_hash=request_hash,
-            created_at=utcnow(),
-        )
-        .on_conflict_do_nothing(index_elements=["applicant_id", "key"])
-        .returning(IdempotencyRecord.id)
-    )
-    claimed: uuid.UUID | None = (await session.execute(statement)).scalar_one_or_none()
-    return claimed
-
-
-async def record_response(
-    session: AsyncSession,
-    record_id: uuid.UUID,
-    *,
-    case_id: uuid.UUID,
-    status: int,
-    body: dict[str, Any],
-) -> None:
-    await session.execute(
-        update(IdempotencyRecord)
-        .where(IdempotencyRecord.id == record_id)
-        .values(case_id=case_id, response_status=status, response_body=body)
-    )
+from case_svc.models import Case, CaseEvent, CaseNumberCounter
+from servicekit.db import insert_for
 
 
 async def next_case_sequence(session: AsyncSession, *, region_code: str, day: str) -> int:
     """The next number of the (region, day) counter: one statement, atomic on both backends."""
     table = CaseNumberCounter.__table__
     statement = (
-        _insert(session, table)
+        insert_for(session, table)
         .values(region_code=region_code, day=day, last_value=1)
         .on_conflict_do_update(
             index_elements=["region_code", "day"],

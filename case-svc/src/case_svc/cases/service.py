@@ -2,30 +2,25 @@
 moves it. Services never commit: the request's transaction does, so a refused submission
 leaves nothing behind."""
 
-import base64
-import binascii
 import datetime as dt
-import hashlib
-import json
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from case_svc.cases import repository
 from case_svc.cases.forms import validate_form
-from case_svc.cases.preconditions import VersionMismatch
 from case_svc.cases.schemas import CaseCreate, CasePage, CaseRead, CaseSummary, HistoryEntry
 from case_svc.clients import catalog
-from case_svc.models import Case, CaseEvent, IdempotencyRecord
+from case_svc.models import Case, CaseEvent
 from case_svc.workflow import state_machine
 from case_svc.workflow.deadlines import deadline_after, local_date
 from case_svc.workflow.state_machine import Action, CaseStatus, Role
 from servicekit.auth import Principal, require_assurance, require_type
-from servicekit.idempotency import IdempotencyKeyReused
-from servicekit.problems import Conflict, DomainError, Forbidden, NotFound
+from servicekit.pagination import Cursors
+from servicekit.preconditions import PreconditionFailed, entity_tag, require_match
+from servicekit.problems import DomainError, Forbidden, NotFound
 from servicekit.regions import InvalidRegionCode, RegionCode
 
 SYSTEM_ACTOR = "system"
@@ -56,11 +51,6 @@ class ApplicantRegionRequired(DomainError):
     title = "Name the applicant's region: the token carries none"
 
 
-class IdempotencyRequestInProgress(Conflict):
-    code = "idempotency_request_in_progress"
-    title = "A request with this Idempotency-Key is still being processed"
-
-
 class CaseNotFound(NotFound):
     code = "case_not_found"
     title = "No such case of yours"
@@ -71,43 +61,7 @@ class NoDepartment(Forbidden):
     title = "This staff account belongs to no department"
 
 
-class InvalidCursor(DomainError):
-    status = 400
-    code = "invalid_cursor"
-    title = "The cursor is not one this service issued"
-
-
-@dataclass(frozen=True)
-class Submission:
-    case: CaseRead
-    status: int
-    #: The answer is the one stored for an earlier request with the same key.
-    replayed: bool
-
-
 # --- submission -------------------------------------------------------------------------------
-
-
-def request_hash(payload: CaseCreate) -> str:
-    """A digest of the request as understood (so key order and spacing do not matter)."""
-    canonical = json.dumps(
-        payload.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    )
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def _replay(record: IdempotencyRecord, digest: str) -> Submission:
-    if record.request_hash != digest:
-        raise IdempotencyKeyReused("send a new key for a different request")
-    if record.response_body is None or record.response_status is None:
-        # Only a committed claim is visible to another request, and a claim is committed
-        # together with its answer; this guards the invariant rather than a known path.
-        raise IdempotencyRequestInProgress("retry in a moment")
-    return Submission(
-        case=CaseRead.model_validate(record.response_body),
-        status=record.response_status,
-        replayed=True,
-    )
 
 
 def _applicant_region(principal: Principal, payload: CaseCreate) -> RegionCode:
@@ -144,17 +98,11 @@ async def submit_case(
     http: httpx.AsyncClient,
     principal: Principal,
     payload: CaseCreate,
-    idempotency_key: str,
     now: dt.datetime,
-) -> Submission:
+) -> CaseRead:
+    """File the application; the endpoint's ``Idempotency-Key`` claim makes a retry answer the
+    same case instead of filing a second one."""
     require_type(principal, "citizen", "enterprise")
-    digest = request_hash(payload)
-    earlier = await repository.idempotency_record(
-        session, applicant_id=principal.sub, key=idempotency_key
-    )
-    if earlier is not None:
-        return _replay(earlier, digest)
-
     item = await catalog.fetch_item(http, payload.item_code)
     if not item.published:
         raise ItemNotAvailable(f"{item.code} is {item.status}", item_status=item.status)
@@ -162,19 +110,6 @@ async def submit_case(
     validate_form(payload.form, item.form_schema)
     region = _applicant_region(principal, payload)
     handler = await catalog.responsible_department(http, item.code, region)
-
-    # The first write: from here on the database decides between concurrent twins.
-    record_id = await repository.claim_idempotency_key(
-        session, applicant_id=principal.sub, key=idempotency_key, request_hash=digest
-    )
-    if record_id is None:
-        winner = await repository.idempotency_record(
-            session, applicant_id=principal.sub, key=idempotency_key
-        )
-        if winner is None:
-            raise IdempotencyRequestInProgress("retry in a moment")
-        return _replay(winner, digest)
-
     case = await _file_case(
         session,
         principal=principal,
@@ -184,11 +119,7 @@ async def submit_case(
         region=region,
         now=now,
     )
-    view = case_view(case, Role.APPLICANT)
-    await repository.record_response(
-        session, record_id, case_id=case.id, status=201, body=view.model_dump(mode="json")
-    )
-    return Submission(case=view, status=201, replayed=False)
+    return case_view(case, Role.APPLICANT)
 
 
 async def _file_case(
@@ -277,6 +208,10 @@ def _complete_at_once(case: Case, now: dt.datetime) -> None:
 # --- reading ------------------------------------------------------------------------------------
 
 
+def case_etag(version: int) -> str:
+    return entity_tag(version)
+
+
 def role_of(principal: Principal, case: Case) -> Role | None:
     """The caller's part in the case, or None when the case is none of theirs."""
     if principal.typ == case.applicant_type and principal.sub == case.applicant_id:
@@ -335,21 +270,15 @@ async def visible_case(
     return case, role
 
 
-def _encode_cursor(case: Case) -> str:
-    raw = json.dumps([case.submitted_at.isoformat(), case.id.hex]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+def _list_context(scope: dict[str, str]) -> str:
+    """A cursor holds for the one list it was given for: this department's or this
+    applicant's."""
+    ((owner, value),) = scope.items()
+    return f"cases:{owner}:{value}"
 
 
-def _decode_cursor(cursor: str) -> tuple[dt.datetime, uuid.UUID]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        at, case_id = json.loads(raw)
-        position = (dt.datetime.fromisoformat(at), uuid.UUID(hex=case_id))
-    except (binascii.Error, ValueError, TypeError) as exc:
-        raise InvalidCursor() from exc
-    if position[0].tzinfo is None:
-        raise InvalidCursor()
-    return position
+def _position(case: Case) -> dict[str, str]:
+    return {"at": case.submitted_at.isoformat(), "id": case.id.hex}
 
 
 async def list_cases(
@@ -357,12 +286,12 @@ async def list_cases(
     session: AsyncSession,
     principal: Principal,
     statuses: Sequence[CaseStatus],
+    cursors: Cursors,
     cursor: str | None,
     limit: int,
 ) -> CasePage:
     """The caller's own cases, or for department staff their department's queue."""
     require_type(principal, "citizen", "enterprise", "staff", "department_system")
-    after = _decode_cursor(cursor) if cursor else None
     scope: dict[str, str] = {}
     if principal.typ in ("staff", "department_system"):
         if not principal.dept:
@@ -370,6 +299,13 @@ async def list_cases(
         scope["department_id"] = principal.dept
     else:
         scope["applicant_id"] = principal.sub
+    context = _list_context(scope)
+    position = cursors.decode_optional(context, cursor)
+    after = (
+        (dt.datetime.fromisoformat(position["at"]), uuid.UUID(hex=position["id"]))
+        if position is not None
+        else None
+    )
     cases = await repository.list_cases(
         session,
         **scope,
@@ -380,7 +316,13 @@ async def list_cases(
     page, more = cases[:limit], len(cases) > limit
     return CasePage(
         items=[CaseSummary.model_validate(case, from_attributes=True) for case in page],
-        next_cursor=_encode_cursor(page[-1]) if more else None,
+        next_cursor=(
+            cursors.encode(
+                context, {"at": page[-1].submitted_at.isoformat(), "id": page[-1].id.hex}
+            )
+            if more
+            else None
+        ),
     )
 
 
@@ -394,26 +336,27 @@ async def transition_case(
     case_no: str,
     action: Action,
     note: str | None,
-    expected_version: int,
+    if_match: str | None,
     now: dt.datetime,
 ) -> CaseRead:
+    """Move the case the caller read (``If-Match``): a stranger gets 404 and a caller who may
+    never take the action 403, whatever they send as If-Match."""
     case, role = await visible_case(session=session, principal=principal, case_no=case_no)
     # Whether the caller may ever take this action comes first: it holds at any version.
     state_machine.require_role(action, role)
-    if case.version != expected_version:
-        raise VersionMismatch(current_version=case.version)
+    require_match(if_match, case_etag(case.version))
     source = CaseStatus(case.status)
     target = state_machine.next_status(source, action, role)
     new_version = await repository.move_case(
         session,
         case.id,
-        expected_version=expected_version,
+        expected_version=case.version,
         status=target.value,
         at=now,
         completed_at=now if target is CaseStatus.COMPLETED else None,
     )
     if new_version is None:  # another transition won between our read and our update
-        raise VersionMismatch()
+        raise PreconditionFailed("the case changed while this transition was made")
     await repository.add_event(
         session,
         CaseEvent(

@@ -6,6 +6,7 @@ answers ``/healthz``, ``/readyz`` (checks the database) and ``/metrics``, limits
 and renders every error as problem+json.
 """
 
+import datetime as dt
 import gc
 import json
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -15,14 +16,23 @@ from typing import Any
 import structlog
 from fastapi import APIRouter, FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from servicekit.auth import JwksSource, TokenVerifier, http_jwks_source
-from servicekit.db import Database, database_of
+from servicekit.db import (
+    DATABASE_RETRY_AFTER_SECONDS,
+    Database,
+    DatabaseUnavailable,
+    database_of,
+    is_transient_database_error,
+)
 from servicekit.http import make_http_client
+from servicekit.idempotency import IdempotencyPolicy, IdempotencyRecordMixin
 from servicekit.observability import RequestContextMiddleware, configure_logging
-from servicekit.problems import install_problem_handlers, problem_body
+from servicekit.pagination import Cursors
+from servicekit.problems import install_problem_handlers, problem_body, problem_response
 from servicekit.settings import ServiceSettings
 
 ServiceLifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -123,6 +133,22 @@ def health_router() -> APIRouter:
     return router
 
 
+async def _database_error(request: Request, exc: Exception) -> Response:
+    """A lost or refused database connection is 503 ``database_unavailable`` with
+    ``Retry-After``, so that clients and the gateway retry; any other database error is a
+    defect, answered 500 by the request middleware."""
+    if not is_transient_database_error(exc):
+        raise exc
+    log.warning("database_unavailable", error_type=type(exc).__name__)
+    return problem_response(
+        status=DatabaseUnavailable.status,
+        code=DatabaseUnavailable.code,
+        title=DatabaseUnavailable.title,
+        instance=request.url.path,
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+    )
+
+
 def tune_garbage_collection(settings: ServiceSettings) -> None:
     """Once a service has started: its startup objects out of the collector's sight (when
     ``freeze_startup_objects``), and young collections every ``gc_young_threshold``
@@ -140,8 +166,12 @@ def build_app(
     routers: Sequence[APIRouter],
     lifespan: ServiceLifespan | None = None,
     jwks: JwksSource | None = None,
+    idempotency_records: type[IdempotencyRecordMixin] | None = None,
     **fastapi_options: Any,
 ) -> FastAPI:
+    """``idempotency_records``: the service's table of ``Idempotency-Key`` records, for the
+    endpoints that take ``IdempotencyDep``."""
+
     @asynccontextmanager
     async def app_lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(
@@ -149,6 +179,13 @@ def build_app(
         )
         app.state.settings = settings
         app.state.database = Database(settings.database_url)
+        app.state.cursors = Cursors(settings.cursor_key_bytes)
+        if idempotency_records is not None:
+            app.state.idempotency = IdempotencyPolicy(
+                model=idempotency_records,
+                ttl=dt.timedelta(seconds=settings.idempotency_ttl_seconds),
+                lock=dt.timedelta(seconds=settings.idempotency_lock_seconds),
+            )
         app.state.http = make_http_client(
             settings.gateway_url,
             timeout_seconds=settings.http_timeout_seconds,
@@ -172,6 +209,8 @@ def build_app(
 
     app = FastAPI(title=title, lifespan=app_lifespan, **fastapi_options)
     install_problem_handlers(app)
+    app.add_exception_handler(SQLAlchemyError, _database_error)
+    app.add_exception_handler(ConnectionError, _database_error)
     app.include_router(health_router())
     for router in routers:
         app.include_router(router)

@@ -15,8 +15,10 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, MetaData, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect, make_url
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -25,6 +27,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.types import TypeDecorator
 
+from servicekit.problems import DomainError
 from servicekit.settings import ServiceSettings
 
 NAMING_CONVENTION = {
@@ -103,6 +106,45 @@ def _refuse_closed_connection(dbapi_connection: Any, _record: Any, _proxy: Any) 
     """
     if dbapi_connection.driver_connection.is_closed():
         raise DisconnectionError("the server closed this pooled connection")
+
+
+class DatabaseUnavailable(DomainError):
+    """The database could not be reached, or dropped the connection mid-request: a transient
+    state (a restart, a failover, a full pool), never the client's fault. Nothing the request
+    did was committed, so the client (and the gateway, for idempotent and keyed requests) may
+    retry after ``Retry-After``."""
+
+    status = 503
+    code = "database_unavailable"
+    title = "The database is unavailable; retry shortly"
+
+
+#: Seconds a client is asked to wait before retrying after ``database_unavailable``.
+DATABASE_RETRY_AFTER_SECONDS = 1
+
+
+def is_transient_database_error(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database was out of reach rather than that the request was
+    wrong: a lost or refused connection, a server shutting down, an exhausted pool."""
+    if isinstance(exc, PoolTimeout | DisconnectionError | ConnectionError):
+        return True
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        # Operational errors are the server's state (shutdown, lost connection, a locked
+        # SQLite file); interface errors a connection the driver no longer has.
+        return isinstance(exc, OperationalError | InterfaceError)
+    return False
+
+
+def insert_for(bind: AsyncSession | Dialect, table: Any) -> Any:
+    """An INSERT with the backend's ``ON CONFLICT`` clause available (both spell it alike)."""
+    dialect = bind.get_bind().dialect if isinstance(bind, AsyncSession) else bind
+    if dialect.name == "postgresql":
+        return postgresql.insert(table)
+    if dialect.name == "sqlite":
+        return sqlite.insert(table)
+    raise RuntimeError(f"the services run on PostgreSQL or SQLite, not {dialect.name}")
 
 
 class Database:

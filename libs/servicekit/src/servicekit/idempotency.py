@@ -1,12 +1,72 @@
-"""``Idempotency-Key``: the header that makes a write safe to retry. The key's form and the
-problems of a missing, malformed or reused key; each service keeps its own record of keys."""
+"""``Idempotency-Key``: the header that makes a write safe to retry, one way in every service.
 
+A phone on a bad network cannot tell a lost request from a lost answer, so every POST that
+creates something takes a key the client makes up (a UUID) and sends again on a retry. The
+service keeps, per caller and key, the fingerprint of the request and the answer it gave:
+
+    first request               claimed, performed, its answer stored with the work (201 ...)
+    retry, same body            the stored answer again, with ``Idempotency-Replayed: true``
+    retry, another body         422 idempotency_key_reused
+    retry while the first runs  409 idempotency_request_in_progress, ``Retry-After: 1``
+    after ``idempotency_ttl_seconds`` (24 h by default) the key is forgotten and free again
+
+How: the claim is a row committed on its own, before the work, so that a concurrent twin sees
+it at once (409) instead of waiting on a lock; the answer is written to that row in the
+request's own transaction, so the work and its answer commit together or not at all. A request
+that fails (any problem, any error) releases its claim, so that a retry after a step-up or a
+fixed form is performed afresh; a process that dies mid-request leaves its claim locked for
+``idempotency_lock_seconds``, after which a retry takes it over. The answer is written only
+while the claim is still this request's (its lock token), so a request slower than the lock
+cannot store an answer after a retry took over: it fails and rolls back instead.
+
+Each service keeps the records in a table of its own (``IdempotencyRecordMixin``) and an
+endpoint takes the claim as a dependency (``IdempotencyDep``)::
+
+    async def submit(..., claim: IdempotencyDep) -> Response:
+        if claim.replay is not None:
+            return claim.replay
+        ...
+        return await claim.answer(session, status=201, body=..., headers={...})
+"""
+
+import datetime as dt
+import hashlib
 import re
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any
 
-from servicekit.problems import DomainError
+import orjson
+from fastapi import Depends, Header, Request
+from fastapi.responses import Response
+from sqlalchemy import (
+    JSON,
+    SmallInteger,
+    String,
+    UniqueConstraint,
+    delete,
+    select,
+    update,
+)
+from sqlalchemy import (
+    inspect as sa_inspect,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column
+
+from servicekit.auth import PrincipalDep
+from servicekit.db import UTCDateTime, database_of, insert_for, utcnow
+from servicekit.ids import new_id
+from servicekit.problems import Conflict, DomainError
 
 #: Long enough to be unique when clients generate it (a UUID is 36), short enough to index.
 _IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._~:+/=-]{8,128}$")
+#: The answer headers a replay repeats (the others are the request's own).
+_REPLAYED_HEADERS = ("location", "etag", "content-type", "cache-control")
+#: Expired records are deleted a few at a time by the claims that come along.
+_PURGE_BATCH = 100
 
 
 class IdempotencyKeyRequired(DomainError):
@@ -27,6 +87,11 @@ class IdempotencyKeyReused(DomainError):
     title = "This Idempotency-Key was used with a different request"
 
 
+class IdempotencyRequestInProgress(Conflict):
+    code = "idempotency_request_in_progress"
+    title = "A request with this Idempotency-Key is still being processed"
+
+
 def idempotency_key(header: str | None) -> str:
     """The key, from the header as sent; a structured-field string in quotes is accepted too."""
     if header is None:
@@ -39,3 +104,241 @@ def idempotency_key(header: str | None) -> str:
             "use 8 to 128 characters of letters, digits and ._~:+/=- (a UUID is a good key)"
         )
     return key
+
+
+def fingerprint(method: str, path: str, body: bytes) -> str:
+    """A digest of the request: its operation and its body (a JSON body as understood, so that
+    key order and spacing do not matter)."""
+    try:
+        canonical = orjson.dumps(orjson.loads(body), option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONDecodeError:
+        canonical = body
+    digest = hashlib.sha256(f"{method} {path}\n".encode())
+    digest.update(canonical)
+    return digest.hexdigest()
+
+
+_JsonDocument = JSON().with_variant(JSONB(), "postgresql")
+
+
+class IdempotencyRecordMixin:
+    """The columns of a service's ``idempotency_record`` table.
+
+    ``fingerprint`` is null only for records carried over from before the kit kept them: such a
+    record replays for any body sent with its key."""
+
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple[Any, ...]:
+        # The constraint that decides a race between two requests with the same key.
+        return (UniqueConstraint("owner", "key"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    #: Whose key it is: the verified caller (``typ:sub``), never something the client wrote.
+    owner: Mapped[str] = mapped_column(String(96))
+    key: Mapped[str] = mapped_column(String(128))
+    fingerprint: Mapped[str | None] = mapped_column(String(64))
+    #: Changes when a retry takes over an abandoned claim; the answer is stored only under it.
+    lock_token: Mapped[uuid.UUID] = mapped_column(default=uuid.uuid4)
+    #: While the request is in flight; null once answered.
+    locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    response_status: Mapped[int | None] = mapped_column(SmallInteger)
+    response_headers: Mapped[dict[str, str] | None] = mapped_column(_JsonDocument)
+    response_body: Mapped[Any | None] = mapped_column(_JsonDocument)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyPolicy:
+    """What a service's app holds for its claims: its record table and the two durations."""
+
+    model: type[IdempotencyRecordMixin]
+    ttl: dt.timedelta
+    lock: dt.timedelta
+
+
+def _response(status: int, headers: Mapping[str, str], body: Any) -> Response:
+    return Response(
+        orjson.dumps(body),
+        status_code=status,
+        media_type=headers.get("content-type", "application/json"),
+        headers={name: value for name, value in headers.items() if name != "content-type"},
+    )
+
+
+class IdempotencyClaim:
+    """One request's hold on its key: either the answer to replay, or the claim to answer."""
+
+    def __init__(
+        self,
+        *,
+        policy: IdempotencyPolicy,
+        record_id: uuid.UUID | None,
+        lock_token: uuid.UUID | None,
+        replay: Response | None,
+    ) -> None:
+        self._policy = policy
+        self._record_id = record_id
+        self._lock_token = lock_token
+        #: The stored answer of an earlier request with this key: return it as it is.
+        self.replay = replay
+        self.answered = False
+
+    async def answer(
+        self,
+        session: AsyncSession,
+        *,
+        status: int,
+        body: Any,
+        headers: Mapping[str, str] | None = None,
+    ) -> Response:
+        """Store the answer in the request's transaction (committed with the work) and return
+        it as the response."""
+        if self._record_id is None:
+            raise RuntimeError("a replayed claim has its answer already")
+        kept = {name.lower(): value for name, value in (headers or {}).items()}
+        kept.setdefault("content-type", "application/json")
+        stored = {name: kept[name] for name in _REPLAYED_HEADERS if name in kept}
+        model = self._policy.model
+        result = await session.execute(
+            update(model)
+            .where(model.id == self._record_id, model.lock_token == self._lock_token)
+            .values(
+                response_status=status,
+                response_headers=stored,
+                response_body=body,
+                locked_until=None,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if getattr(result, "rowcount", 0) != 1:
+            # A retry took the claim over after our lock ran out: it does the work, not us.
+            raise IdempotencyRequestInProgress("retry in a moment", headers={"Retry-After": "1"})
+        self.answered = True
+        return _response(status, kept, body)
+
+    async def release(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        """Forget the claim unless its answer was committed, so that a retry is performed
+        afresh."""
+        if self._record_id is None:
+            return
+        model = self._policy.model
+        async with sessions.begin() as session:
+            await session.execute(
+                delete(model).where(
+                    model.id == self._record_id,
+                    model.lock_token == self._lock_token,
+                    model.response_status.is_(None),
+                )
+            )
+
+
+def _in_progress() -> IdempotencyRequestInProgress:
+    return IdempotencyRequestInProgress("retry in a moment", headers={"Retry-After": "1"})
+
+
+async def claim(
+    sessions: async_sessionmaker[AsyncSession],
+    policy: IdempotencyPolicy,
+    *,
+    owner: str,
+    key: str,
+    request_fingerprint: str,
+    now: dt.datetime,
+) -> IdempotencyClaim:
+    """Claim ``key`` for ``owner``'s request, in a transaction of its own; or the answer to
+    replay; or the problem (reused key, request in flight)."""
+    model = policy.model
+    async with sessions.begin() as session:
+        record = await session.scalar(
+            select(model).where(model.owner == owner, model.key == key).with_for_update()
+        )
+        if record is not None and record.expires_at <= now:
+            await session.delete(record)
+            await session.flush()
+            record = None
+        if record is not None:
+            if record.fingerprint is not None and record.fingerprint != request_fingerprint:
+                raise IdempotencyKeyReused("send a new key for a different request")
+            if record.response_status is not None:
+                replay = _response(
+                    record.response_status, record.response_headers or {}, record.response_body
+                )
+                replay.headers["Idempotency-Replayed"] = "true"
+                return IdempotencyClaim(
+                    policy=policy, record_id=None, lock_token=None, replay=replay
+                )
+            if record.locked_until is not None and record.locked_until > now:
+                raise _in_progress()
+            # Its request died without an answer and its lock ran out: this one takes over.
+            token = uuid.uuid4()
+            record.lock_token = token
+            record.locked_until = now + policy.lock
+            return IdempotencyClaim(
+                policy=policy, record_id=record.id, lock_token=token, replay=None
+            )
+        token = uuid.uuid4()
+        table = sa_inspect(model).local_table
+        record_id = await session.scalar(
+            insert_for(session, table)
+            .values(
+                id=new_id(),
+                owner=owner,
+                key=key,
+                fingerprint=request_fingerprint,
+                lock_token=token,
+                locked_until=now + policy.lock,
+                expires_at=now + policy.ttl,
+                created_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["owner", "key"])
+            .returning(table.c.id)
+        )
+        if record_id is None:
+            raise _in_progress()  # a twin claimed it between our read and our insert
+        expired = (
+            select(model.id).where(model.expires_at <= now).limit(_PURGE_BATCH).scalar_subquery()
+        )
+        await session.execute(delete(model).where(model.id.in_(expired)))
+        return IdempotencyClaim(policy=policy, record_id=record_id, lock_token=token, replay=None)
+
+
+def owner_of(typ: str, sub: str) -> str:
+    return f"{typ}:{sub}"
+
+
+async def _claim_dependency(
+    request: Request,
+    principal: PrincipalDep,
+    idempotency_key_header: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            description="Required: a fresh unique key (a UUID) per new request, sent again "
+            "unchanged on its retries; kept 24 hours",
+        ),
+    ] = None,
+) -> AsyncIterator[IdempotencyClaim]:
+    key = idempotency_key(idempotency_key_header)
+    policy: IdempotencyPolicy = request.app.state.idempotency
+    sessions = database_of(request).sessionmaker
+    held = await claim(
+        sessions,
+        policy,
+        owner=owner_of(principal.typ, principal.sub),
+        key=key,
+        request_fingerprint=fingerprint(request.method, request.url.path, await request.body()),
+        now=utcnow(),
+    )
+    try:
+        yield held
+    except BaseException:
+        # The request failed, its transaction too (declare the claim before the session, and
+        # a failed commit lands here as well): nothing of it stands, so neither does the claim.
+        await held.release(sessions)
+        raise
+    if not held.answered:
+        await held.release(sessions)
+
+
+IdempotencyDep = Annotated[IdempotencyClaim, Depends(_claim_dependency, scope="function")]

@@ -78,8 +78,19 @@ class ServiceSettings(BaseSettings):
     #: exchange's workers spent 5-10 % less CPU per call (``bench.exchange_ledger`` (3)).
     gc_young_threshold: int = Field(default=20_000, ge=100)
     max_body_bytes: int = 1_048_576
+    #: How long an ``Idempotency-Key`` and its answer are kept (a retry after that is new).
+    idempotency_ttl_seconds: int = Field(default=86_400, ge=60)
+    #: How long a request's claim on its key holds while it runs: a retry after a process
+    #: died mid-request waits this long, then is performed. Longer than any request takes.
+    idempotency_lock_seconds: int = Field(default=60, ge=5)
+    #: Signs list cursors (``servicekit.pagination``): every replica of a service needs the same.
+    cursor_key: SecretKey = development_key("cursor")
     log_level: str = "INFO"
     log_json: bool = True
+
+    @property
+    def cursor_key_bytes(self) -> bytes:
+        return key_bytes(self.cursor_key)
 
     @model_validator(mode="after")
     def _embedded_defaults(self) -> "ServiceSettings":

@@ -1,0 +1,58 @@
+"""``ETag`` and ``If-Match``: how an update that can race says which version it changes.
+
+A resource that can be updated concurrently answers its version as a strong ``ETag``; a write
+to it must send ``If-Match`` with that tag. Two problems, the same in every service:
+
+    428 precondition_required   no If-Match (or ``*``, which names no version in particular)
+    412 precondition_failed     the resource has changed since that version was read
+
+The order is fixed: the resource must exist and be the caller's to change (404 / 403) before
+its precondition is looked at, so a stranger learns nothing from a 428. Endpoints therefore
+take the header as a plain string (``IfMatchHeader``) and hand it to ``require_match`` once
+they hold the resource; the final write still compares versions in its ``WHERE`` clause, since
+another request can win between the read and the write.
+"""
+
+from typing import Annotated
+
+from fastapi import Header
+
+from servicekit.problems import DomainError
+
+
+class PreconditionRequired(DomainError):
+    status = 428
+    code = "precondition_required"
+    title = "Send If-Match with the ETag of the version you last read"
+
+
+class PreconditionFailed(DomainError):
+    status = 412
+    code = "precondition_failed"
+    title = "The resource has changed since you read it"
+
+
+IfMatchHeader = Annotated[
+    str | None, Header(description="Required: the resource's ETag, as last read")
+]
+
+
+def entity_tag(version: str | int) -> str:
+    """The strong entity tag of a version."""
+    return f'"{version}"'
+
+
+def _tags(if_match: str) -> set[str]:
+    # A weak tag names the same version for If-Match's purposes here: the services only ever
+    # issue strong tags, and earlier clients were given weak ones.
+    return {candidate.strip().removeprefix("W/") for candidate in if_match.split(",")}
+
+
+def require_match(if_match: str | None, current: str) -> None:
+    """``If-Match`` must name ``current`` (an ``entity_tag``) among its tags."""
+    if if_match is None or if_match.strip() in ("", "*"):
+        raise PreconditionRequired()
+    if current not in _tags(if_match):
+        raise PreconditionFailed(
+            "read the resource again (its ETag), then repeat the change", current_etag=current
+        )
