@@ -12,8 +12,8 @@ from catalog_svc.items.repository import PUBLISHED_ITEMS_TOKEN
 from catalog_svc.main import create_app
 from catalog_svc.models import (
     Base,
+    IdempotencyRecord,
     ItemAuditEntry,
-    ItemCreationKey,
     ReferenceDataset,
     ServiceItemDraft,
     ServiceItemVersion,
@@ -26,7 +26,7 @@ from servicekit.testing import ServiceUnderTest, TokenMinter
 #: What administrators write: emptied after every test.
 ADMINISTRATION_TABLES = frozenset(
     model.__tablename__
-    for model in (ServiceItemDraft, ServiceItemVersion, ItemAuditEntry, ItemCreationKey)
+    for model in (ServiceItemDraft, ServiceItemVersion, ItemAuditEntry, IdempotencyRecord)
 )
 
 

@@ -174,7 +174,7 @@ async def test_a_retired_region_filters_as_its_successor(client: httpx.AsyncClie
         ({"limit": 0}, 422, "validation_failed", "query.limit"),
         ({"limit": "many"}, 422, "validation_failed", "query.limit"),
         ({"q": "字" * 101}, 422, "validation_failed", "query.q"),
-        ({"cursor": "garbage!"}, 422, "invalid_cursor", None),
+        ({"cursor": "garbage!"}, 400, "invalid_cursor", None),
     ],
 )
 async def test_bad_search_parameters_are_refused(
@@ -220,7 +220,7 @@ async def test_a_cursor_only_continues_its_own_query(
     elsewhere = await client.get(
         SEARCH, params={"q": "挂失", "limit": 1, "cursor": first["next_cursor"]}
     )
-    problem(elsewhere, 422, "invalid_cursor")
+    problem(elsewhere, 400, "invalid_cursor")
 
 
 async def test_the_dictionary_is_loaded_before_the_first_request(app: FastAPI) -> None:

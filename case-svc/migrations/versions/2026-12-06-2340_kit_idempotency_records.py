@@ -18,7 +18,8 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
+
+from servicekit.migrations import create_idempotency_records, drop_idempotency_records
 
 revision: str = "5d0c3a7e91b2"
 down_revision: str | None = "cb2ff3ad701e"
@@ -27,26 +28,6 @@ depends_on: str | Sequence[str] | None = None
 
 #: The kit's default ``idempotency_ttl_seconds``: how long a carried-over key is kept.
 _TTL = dt.timedelta(hours=24)
-
-
-def _create_kit_table(name: str) -> sa.Table:
-    document = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql")
-    return op.create_table(
-        name,
-        sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column("owner", sa.String(length=96), nullable=False),
-        sa.Column("key", sa.String(length=128), nullable=False),
-        sa.Column("fingerprint", sa.String(length=64), nullable=True),
-        sa.Column("lock_token", sa.Uuid(), nullable=False),
-        sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("response_status", sa.SmallInteger(), nullable=True),
-        sa.Column("response_headers", document, nullable=True),
-        sa.Column("response_body", document, nullable=True),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f(f"pk_{name}")),
-        sa.UniqueConstraint("owner", "key", name=op.f(f"uq_{name}_owner")),
-    )
 
 
 def upgrade() -> None:
@@ -60,8 +41,7 @@ def upgrade() -> None:
         )
     ).all()
     op.drop_table("idempotency_record")
-    table = _create_kit_table("idempotency_record")
-    op.create_index(op.f("ix_idempotency_record_expires_at"), "idempotency_record", ["expires_at"])
+    table = create_idempotency_records()
     now = dt.datetime.now(dt.UTC)
     rows = []
     for key, status, body, created_at, typ, sub, case_no, version in answered:
@@ -94,8 +74,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     # The kit's records are scoped and shaped differently: the keys are forgotten, which only
     # means a retry within a day of the downgrade is filed anew.
-    op.drop_index(op.f("ix_idempotency_record_expires_at"), table_name="idempotency_record")
-    op.drop_table("idempotency_record")
+    drop_idempotency_records()
     op.create_table(
         "idempotency_record",
         sa.Column("id", sa.Uuid(), nullable=False),

@@ -20,12 +20,12 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
-    UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from servicekit.db import UTCDateTime, new_metadata, utcnow
+from servicekit.idempotency import IdempotencyRecordMixin
 from servicekit.ids import new_id
 
 #: JSON on SQLite, JSONB on PostgreSQL (binary, indexable when search grows into the database).
@@ -175,23 +175,10 @@ class ItemAuditEntry(Base):
     changes: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
 
 
-class ItemCreationKey(Base):
-    """The ``Idempotency-Key`` of an item creation, scoped to the administrator, with the hash
-    of the body it came with and the answer given: a retry replays the answer."""
+class IdempotencyRecord(IdempotencyRecordMixin, Base):
+    """An item creation's ``Idempotency-Key`` and the answer given (the kit's record)."""
 
-    __tablename__ = "item_creation_key"
-    __table_args__ = (
-        # The constraint that decides a race between two requests with the same key.
-        UniqueConstraint("actor", "key"),
-    )
-
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
-    actor: Mapped[str] = mapped_column(String(64))
-    key: Mapped[str] = mapped_column(String(128))
-    request_hash: Mapped[str] = mapped_column(String(64))
-    response_status: Mapped[int | None] = mapped_column(SmallInteger)
-    response_body: Mapped[dict[str, Any] | None] = mapped_column(JsonDocument)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    __tablename__ = "idempotency_record"
 
 
 class Bundle(Base):

@@ -182,3 +182,5 @@ def test_a_fingerprint_reads_a_json_body_as_understood() -> None:
     )
     assert fingerprint("POST", "/x", b"{}") != fingerprint("POST", "/y", b"{}")
     assert fingerprint("POST", "/x", b"not json") != fingerprint("POST", "/x", b"not json!")
+    deep = b"[" * 300 + b"]" * 300
+    assert fingerprint("POST", "/x", deep) != fingerprint("POST", "/x", b"[]")

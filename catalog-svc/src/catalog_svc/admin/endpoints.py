@@ -7,10 +7,10 @@ administrators of the item, never for a shared cache.
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel
 
-from catalog_svc.admin import auth, preconditions, service
+from catalog_svc.admin import auth, service
 from catalog_svc.admin.auth import Administrator
 from catalog_svc.admin.schemas import (
     AuditPage,
@@ -22,9 +22,11 @@ from catalog_svc.admin.schemas import (
 from catalog_svc.items.schemas import ItemRead, item_read
 from catalog_svc.settings import CatalogSettings
 from catalog_svc.snapshot import SnapshotRefreshDep, SnapshotRefreshDepends, current_snapshot
-from servicekit import idempotency
 from servicekit.auth import PrincipalDep
 from servicekit.db import SessionDep, utcnow
+from servicekit.idempotency import IdempotencyDep
+from servicekit.pagination import CursorQuery, CursorsDep, LimitQuery, page_size
+from servicekit.preconditions import IfMatchHeader
 from servicekit.problems import PROBLEM_JSON
 
 router = APIRouter(
@@ -52,9 +54,6 @@ async def _administrator(principal: PrincipalDep, request: Request) -> Administr
 
 
 AdministratorDep = Annotated[Administrator, Depends(_administrator)]
-IfMatch = Annotated[str | None, Header(description="Required: the draft's ETag, as last read")]
-Limit = Annotated[int | None, Query(ge=1, description="At most this many per page")]
-Cursor = Annotated[str | None, Query(max_length=300)]
 
 
 def _answer(body: BaseModel, *, status: int = 200, **headers: str) -> Response:
@@ -66,14 +65,20 @@ def _answer(body: BaseModel, *, status: int = 200, **headers: str) -> Response:
     )
 
 
-def _draft_answer(draft: DraftRead, *, status: int = 200, **headers: str) -> Response:
-    etag = preconditions.draft_etag(draft.based_on_version, draft.revision)
-    return _answer(draft, status=status, ETag=etag, **headers)
+def _draft_headers(draft: DraftRead) -> dict[str, str]:
+    return {
+        "Cache-Control": "no-store",
+        "ETag": service.draft_etag(draft.based_on_version, draft.revision),
+    }
+
+
+def _draft_answer(draft: DraftRead, *, status: int = 200) -> Response:
+    return _answer(draft, status=status, **_draft_headers(draft))
 
 
 def _limit(request: Request, limit: int | None) -> int:
     settings: CatalogSettings = request.app.state.settings
-    return min(limit or settings.admin_default_limit, settings.admin_max_limit)
+    return page_size(limit, default=settings.admin_default_limit, maximum=settings.admin_max_limit)
 
 
 @router.post(
@@ -85,29 +90,27 @@ def _limit(request: Request, limit: int | None) -> int:
 async def create_item(
     payload: ItemCreate,
     by: AdministratorDep,
+    claim: IdempotencyDep,
     session: SessionDep,
     request: Request,
-    idempotency_key: Annotated[
-        str | None,
-        Header(description="Required: a fresh unique key per new item, reused on retries"),
-    ] = None,
 ) -> Response:
     """Create an item of your department type and tier: a draft of its version 1, invisible
     to the public reads until published. A retry with the same Idempotency-Key and body answers
     the same draft (with ``Idempotency-Replayed: true``)."""
-    key = idempotency.idempotency_key(idempotency_key)
-    creation = await service.create_item(
-        session,
-        snapshot=current_snapshot(request),
-        by=by,
-        payload=payload,
-        idempotency_key=key,
-        now=utcnow(),
+    if claim.replay is not None:
+        return claim.replay
+    draft = await service.create_item(
+        session, snapshot=current_snapshot(request), by=by, payload=payload, now=utcnow()
     )
-    headers = {"Location": f"/catalog/v1/admin/items/{creation.draft.code}/draft"}
-    if creation.replayed:
-        headers["Idempotency-Replayed"] = "true"
-    return _draft_answer(creation.draft, status=201, **headers)
+    return await claim.answer(
+        session,
+        status=201,
+        body=draft.model_dump(mode="json"),
+        headers={
+            **_draft_headers(draft),
+            "Location": f"/catalog/v1/admin/items/{draft.code}/draft",
+        },
+    )
 
 
 @router.get("/{code}/draft", response_model=DraftRead, responses=_problems(401, 403, 404))
@@ -144,7 +147,7 @@ async def edit_draft(
     by: AdministratorDep,
     session: SessionDep,
     request: Request,
-    if_match: IfMatch = None,
+    if_match: IfMatchHeader = None,
 ) -> Response:
     """Change the draft you read: each member given replaces the draft's (a form is replaced
     whole). The result must still be of your department type and tier, and valid."""
@@ -171,7 +174,7 @@ async def publish_draft(
     by: AdministratorDep,
     session: SessionDep,
     request: Request,
-    if_match: IfMatch = None,
+    if_match: IfMatchHeader = None,
 ) -> Response:
     """Publish the draft you read as the item's next version. The public reads keep serving
     the version before until this commits; from then on the item document, search, handler
@@ -213,12 +216,18 @@ async def list_versions(
     by: AdministratorDep,
     session: SessionDep,
     request: Request,
-    limit: Limit = None,
-    cursor: Cursor = None,
+    cursors: CursorsDep,
+    limit: LimitQuery = None,
+    cursor: CursorQuery = None,
 ) -> Response:
     """The item's published versions, newest first."""
     entries, next_cursor = await service.versions(
-        session, by=by, code=code, limit=_limit(request, limit), cursor=cursor
+        session,
+        by=by,
+        code=code,
+        limit=_limit(request, limit),
+        cursors=cursors,
+        cursor=cursor,
     )
     return _answer(VersionPage(items=entries, next_cursor=next_cursor))
 
@@ -233,12 +242,18 @@ async def list_audit_entries(
     by: AdministratorDep,
     session: SessionDep,
     request: Request,
-    limit: Limit = None,
-    cursor: Cursor = None,
+    cursors: CursorsDep,
+    limit: LimitQuery = None,
+    cursor: CursorQuery = None,
 ) -> Response:
     """Who created, edited, published or withdrew the item, when, on which version, and what
     changed; newest first."""
     entries, next_cursor = await service.audit_trail(
-        session, by=by, code=code, limit=_limit(request, limit), cursor=cursor
+        session,
+        by=by,
+        code=code,
+        limit=_limit(request, limit),
+        cursors=cursors,
+        cursor=cursor,
     )
     return _answer(AuditPage(items=entries, next_cursor=next_cursor))

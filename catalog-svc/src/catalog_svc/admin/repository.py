@@ -19,7 +19,6 @@ from catalog_svc.admin.auth import Administrator
 from catalog_svc.items.repository import insert_statement
 from catalog_svc.models import (
     ItemAuditEntry,
-    ItemCreationKey,
     ServiceItem,
     ServiceItemDraft,
     ServiceItemVersion,
@@ -219,39 +218,3 @@ async def audit_entries(
 
 
 # --- creation keys -----------------------------------------------------------------------------
-
-
-async def creation_key(session: AsyncSession, *, actor: str, key: str) -> ItemCreationKey | None:
-    record: ItemCreationKey | None = await session.scalar(
-        select(ItemCreationKey).where(ItemCreationKey.actor == actor, ItemCreationKey.key == key)
-    )
-    return record
-
-
-async def claim_creation_key(
-    session: AsyncSession, *, actor: str, key: str, request_hash: str, now: dt.datetime
-) -> uuid.UUID | None:
-    """Claim the key for this request: its record id, or None when another request holds it.
-
-    On a conflict with a transaction still in flight, the database makes this wait until that
-    transaction ends, so the caller can then read a committed record.
-    """
-    statement = (
-        insert_statement(session, ItemCreationKey)
-        .values(id=new_id(), actor=actor, key=key, request_hash=request_hash, created_at=now)
-        .on_conflict_do_nothing(index_elements=["actor", "key"])
-        .returning(ItemCreationKey.id)
-    )
-    claimed: uuid.UUID | None = (await session.execute(statement)).scalar_one_or_none()
-    return claimed
-
-
-async def record_creation_answer(
-    session: AsyncSession, record_id: uuid.UUID, *, status: int, body: dict[str, Any]
-) -> None:
-    await session.execute(
-        update(ItemCreationKey)
-        .where(ItemCreationKey.id == record_id)
-        .values(response_status=status, response_body=body)
-        .execution_options(synchronize_session=False)
-    )

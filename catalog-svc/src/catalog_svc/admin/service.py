@@ -9,17 +9,14 @@ replaces the published-items token, after which every process's snapshot reads t
 """
 
 import datetime as dt
-import hashlib
-import json
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from catalog_svc.admin import preconditions, repository, validation
+from catalog_svc.admin import repository, validation
 from catalog_svc.admin.auth import Administrator
 from catalog_svc.admin.schemas import (
     AuditEntryRead,
@@ -32,11 +29,11 @@ from catalog_svc.admin.schemas import (
 from catalog_svc.items import repository as items_repository
 from catalog_svc.items.service import ItemNotFound
 from catalog_svc.models import ServiceItem, ServiceItemDraft
-from catalog_svc.pagination import InvalidCursor, decode_cursor, encode_cursor
 from catalog_svc.reference.items import visits_value
 from catalog_svc.seed import ADMINISTERED
 from catalog_svc.snapshot import CatalogSnapshot
-from servicekit.idempotency import IdempotencyKeyReused
+from servicekit.pagination import Cursors
+from servicekit.preconditions import PreconditionFailed, entity_tag, require_match
 from servicekit.problems import Conflict, NotFound
 
 
@@ -53,11 +50,6 @@ class ItemCodeTaken(Conflict):
 class ItemAlreadyWithdrawn(Conflict):
     code = "item_already_withdrawn"
     title = "The item is withdrawn already"
-
-
-class IdempotencyRequestInProgress(Conflict):
-    code = "idempotency_request_in_progress"
-    title = "A request with this Idempotency-Key is still being processed"
 
 
 # --- documents ---------------------------------------------------------------------------------
@@ -131,8 +123,10 @@ def draft_version(draft: ServiceItemDraft) -> int:
     return (draft.based_on_version or 0) + 1
 
 
-def draft_etag(draft: ServiceItemDraft) -> str:
-    return preconditions.draft_etag(draft.based_on_version, draft.revision)
+def draft_etag(based_on_version: int | None, revision: int) -> str:
+    """A strong entity tag: one draft at a time per item, opened from one published version
+    (0: none), counting its edits."""
+    return entity_tag(f"{based_on_version or 0}.{revision}")
 
 
 def draft_view(draft: ServiceItemDraft) -> DraftRead:
@@ -186,45 +180,15 @@ async def _check(
 # --- creation ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Creation:
-    draft: DraftRead
-    #: The answer is the one stored for an earlier request with the same key.
-    replayed: bool
-
-
-def request_hash(payload: ItemCreate) -> str:
-    """A digest of the request as understood (so key order and spacing do not matter)."""
-    canonical = json.dumps(
-        payload.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    )
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def _replay(answer_status: int | None, body: dict[str, Any] | None) -> Creation:
-    if body is None or answer_status is None:
-        # A claim is committed together with its answer; this guards the invariant.
-        raise IdempotencyRequestInProgress("retry in a moment")
-    return Creation(draft=DraftRead.model_validate(body), replayed=True)
-
-
 async def create_item(
     session: AsyncSession,
     *,
     snapshot: CatalogSnapshot,
     by: Administrator,
     payload: ItemCreate,
-    idempotency_key: str,
     now: dt.datetime,
-) -> Creation:
+) -> DraftRead:
     """A new item, as a draft of its version 1: nothing public until it is published."""
-    digest = request_hash(payload)
-    earlier = await repository.creation_key(session, actor=by.sub, key=idempotency_key)
-    if earlier is not None:
-        if earlier.request_hash != digest:
-            raise IdempotencyKeyReused("send a new key for a different request")
-        return _replay(earlier.response_status, earlier.response_body)
-
     content = ItemContent.model_validate(payload.model_dump(exclude={"code"}))
     by.scope.require(
         item_code=payload.code,
@@ -244,18 +208,6 @@ async def create_item(
     ):
         raise ItemCodeTaken(f"{payload.code} exists; choose another code", item_code=payload.code)
 
-    # The first write: from here on the database decides between concurrent twins.
-    record_id = await repository.claim_creation_key(
-        session, actor=by.sub, key=idempotency_key, request_hash=digest, now=now
-    )
-    if record_id is None:
-        winner = await repository.creation_key(session, actor=by.sub, key=idempotency_key)
-        if winner is None:
-            raise IdempotencyRequestInProgress("retry in a moment")
-        if winner.request_hash != digest:
-            raise IdempotencyKeyReused("send a new key for a different request")
-        return _replay(winner.response_status, winner.response_body)
-
     document = content.model_dump(mode="json")
     draft = await repository.insert_draft(
         session, code=payload.code, based_on_version=None, content=document, by=by, now=now
@@ -271,11 +223,7 @@ async def create_item(
         changes=changes_between({}, document),
         now=now,
     )
-    view = draft_view(draft)
-    await repository.record_creation_answer(
-        session, record_id, status=201, body=view.model_dump(mode="json")
-    )
-    return Creation(draft=view, replayed=False)
+    return draft_view(draft)
 
 
 # --- drafts ------------------------------------------------------------------------------------
@@ -345,7 +293,7 @@ async def edit_draft(
     """Apply the changes to the draft the client read (``If-Match``): each member given replaces
     the draft's; the result must still be the administrator's to keep, and valid."""
     draft = await _draft_in_scope(session, by, code)
-    preconditions.require_match(if_match, draft_etag(draft))
+    require_match(if_match, draft_etag(draft.based_on_version, draft.revision))
     before = _content(draft.content).model_dump(mode="json")
     content = _content({**before, **changes})
     by.scope.require(
@@ -360,7 +308,7 @@ async def edit_draft(
         session, code=code, read_revision=draft.revision, content=after, by=by, now=now
     )
     if edited is None:
-        raise preconditions.PreconditionFailed("the draft changed while this edit was made")
+        raise PreconditionFailed("the draft changed while this edit was made")
     await _audit(
         session,
         by,
@@ -388,12 +336,12 @@ async def publish_draft(
     """Publish the draft the client read (``If-Match``) as the item's next version: the public
     reads, search and the change feed show it from the commit on."""
     draft = await _draft_in_scope(session, by, code)
-    preconditions.require_match(if_match, draft_etag(draft))
+    require_match(if_match, draft_etag(draft.based_on_version, draft.revision))
     content = _content(draft.content)
     # Checked again: the catalogue (departments, regions) may have changed since the edit.
     await _check(session, snapshot, code=code, content=content)
     if not await repository.delete_draft(session, code=code, read_revision=draft.revision):
-        raise preconditions.PreconditionFailed("the draft changed while it was being published")
+        raise PreconditionFailed("the draft changed while it was being published")
 
     current = await repository.item(session, code)
     after = content.model_dump(mode="json")
@@ -487,25 +435,22 @@ async def _history_in_scope(
     return item
 
 
-def _position(cursor: str | None, code: str) -> Any:
-    if cursor is None:
-        return None
-    position = decode_cursor(cursor)
-    if position.get("item") != code or "before" not in position:
-        raise InvalidCursor("the cursor belongs to another list")
-    return position["before"]
-
-
 async def versions(
-    session: AsyncSession, *, by: Administrator, code: str, limit: int, cursor: str | None
+    session: AsyncSession,
+    *,
+    by: Administrator,
+    code: str,
+    limit: int,
+    cursors: Cursors,
+    cursor: str | None,
 ) -> tuple[list[VersionRead], str | None]:
     """The item's published versions, newest first: those published through this API and the
     seed's version each first publication replaced (or, for an item never administered, its
     one version the seed loaded)."""
     item = await _history_in_scope(session, by, code)
-    below = _position(cursor, code)
-    if below is not None and not isinstance(below, int):
-        raise InvalidCursor("the cursor belongs to another list")
+    context = f"admin:{code}:versions"
+    position = cursors.decode_optional(context, cursor)
+    below: int | None = position["before"] if position is not None else None
     recorded = await repository.versions(session, code, below=below, limit=limit + 1)
     entries = [
         VersionRead(
@@ -529,22 +474,25 @@ async def versions(
             ),
         )
     page = entries[:limit]
-    next_cursor = (
-        encode_cursor({"item": code, "before": page[-1].version}) if len(entries) > limit else None
-    )
+    more = len(entries) > limit
+    next_cursor = cursors.encode(context, {"before": page[-1].version}) if more else None
     return page, next_cursor
 
 
 async def audit_trail(
-    session: AsyncSession, *, by: Administrator, code: str, limit: int, cursor: str | None
+    session: AsyncSession,
+    *,
+    by: Administrator,
+    code: str,
+    limit: int,
+    cursors: Cursors,
+    cursor: str | None,
 ) -> tuple[list[AuditEntryRead], str | None]:
     """Who did what to the item and when, newest first."""
     await _history_in_scope(session, by, code)
-    position = _position(cursor, code)
-    try:
-        before = uuid.UUID(position) if position is not None else None
-    except (TypeError, ValueError) as exc:
-        raise InvalidCursor("the cursor belongs to another list") from exc
+    context = f"admin:{code}:audit"
+    position = cursors.decode_optional(context, cursor)
+    before = uuid.UUID(hex=position["before"]) if position is not None else None
     rows = await repository.audit_entries(session, code, before=before, limit=limit + 1)
     page = [
         AuditEntryRead.model_validate(
@@ -561,7 +509,6 @@ async def audit_trail(
         )
         for row in rows[:limit]
     ]
-    next_cursor = (
-        encode_cursor({"item": code, "before": str(page[-1].id)}) if len(rows) > limit else None
-    )
+    more = len(rows) > limit
+    next_cursor = cursors.encode(context, {"before": page[-1].id.hex}) if more else None
     return page, next_cursor

@@ -23,6 +23,7 @@ from catalog_svc.items.schemas import (
 from catalog_svc.settings import CatalogSettings
 from catalog_svc.snapshot import current_snapshot
 from servicekit.db import SessionDep, database_of
+from servicekit.pagination import cursors_of, page_size
 
 router = APIRouter(prefix="/catalog/v1/items", tags=["items"])
 
@@ -79,7 +80,9 @@ async def search_items(request: Request) -> Response:
     catalogue's busiest read); only the change feed reads the database."""
     query = _parsed_query(request)
     settings: CatalogSettings = request.app.state.settings
-    limit = min(query.limit or settings.search_default_limit, settings.search_max_limit)
+    limit = page_size(
+        query.limit, default=settings.search_default_limit, maximum=settings.search_max_limit
+    )
     if query.changed_since is not None:
         return await _change_feed(request, query, since=query.changed_since, limit=limit)
     page = service.search(
@@ -92,6 +95,7 @@ async def search_items(request: Request) -> Response:
             tier=query.tier,
         ),
         limit=limit,
+        cursors=cursors_of(request),
         cursor=query.cursor,
     )
     body = ItemPage(
@@ -127,7 +131,7 @@ async def _change_feed(
     # written, so there is nothing to commit.
     async with database_of(request).sessionmaker() as session:
         changed, next_cursor = await service.changes(
-            session, since, limit=limit, cursor=query.cursor
+            session, since, limit=limit, cursors=cursors_of(request), cursor=query.cursor
         )
         feed = ItemChanges(
             items=[ItemChange.model_validate(item, from_attributes=True) for item in changed],

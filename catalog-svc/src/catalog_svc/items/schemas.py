@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from catalog_svc.departments.schemas import DepartmentRead, Tier
 from catalog_svc.models import ServiceItem
 from catalog_svc.reference.items import visits_value
+from servicekit.pagination import MAX_CURSOR_LENGTH
 
 Subject = Literal["person", "enterprise"]
 ProcessingMode = Literal["instant", "review"]
@@ -128,7 +129,7 @@ class SearchQuery(BaseModel):
     department_type: str | None = Field(default=None, max_length=48)
     tier: Tier | None = None
     limit: int | None = Field(default=None, ge=1)
-    cursor: str | None = Field(default=None, max_length=300)
+    cursor: str | None = Field(default=None, max_length=MAX_CURSOR_LENGTH)
     changed_since: dt.datetime | None = Field(
         default=None,
         description="The change feed instead of a search: items changed (published or "

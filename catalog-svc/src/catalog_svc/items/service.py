@@ -12,12 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog_svc.items import repository
 from catalog_svc.models import ServiceItem
-from catalog_svc.pagination import InvalidCursor, decode_cursor, encode_cursor
 from catalog_svc.reference.departments import department_id
 from catalog_svc.reference.items import ITEM_CODE_MAX_LENGTH
 from catalog_svc.regions import service as regions
 from catalog_svc.search.index import IndexedItem, SearchHit
 from catalog_svc.snapshot import CatalogSnapshot, DepartmentRecord, RegionRecord, serving_kinds
+from servicekit.pagination import Cursors
 from servicekit.problems import DomainError, NotFound
 from servicekit.regions import RegionCode, RegionLevel
 
@@ -175,26 +175,29 @@ class ChangedSinceWithSearch(DomainError):
 
 
 async def changes(
-    session: AsyncSession, since: dt.datetime, *, limit: int, cursor: str | None
+    session: AsyncSession,
+    since: dt.datetime,
+    *,
+    limit: int,
+    cursors: Cursors,
+    cursor: str | None,
 ) -> tuple[list[ServiceItem], str | None]:
     """Items changed after ``since`` (published or withdrawn), a page at a time; a naive time
     is read as UTC."""
     since = since if since.tzinfo is not None else since.replace(tzinfo=dt.UTC)
-    after: tuple[dt.datetime, str] | None = None
-    if cursor is not None:
-        position = decode_cursor(cursor)
-        try:
-            after = (dt.datetime.fromisoformat(position["at"]), str(position["code"]))
-            if position["since"] != since.isoformat() or after[0].tzinfo is None:
-                raise ValueError
-        except (KeyError, TypeError, ValueError) as exc:
-            raise InvalidCursor("the cursor belongs to another change feed") from exc
+    context = f"items:changes:{since.isoformat()}"
+    position = cursors.decode_optional(context, cursor)
+    after = (
+        (dt.datetime.fromisoformat(position["at"]), position["code"])
+        if position is not None
+        else None
+    )
     found = await repository.changed_since(session, since, after=after, limit=limit + 1)
     page = found[:limit]
     next_cursor = None
     if len(found) > limit and (last := page[-1]).changed_at is not None:
-        next_cursor = encode_cursor(
-            {"since": since.isoformat(), "at": last.changed_at.isoformat(), "code": last.code}
+        next_cursor = cursors.encode(
+            context, {"at": last.changed_at.isoformat(), "code": last.code}
         )
     return page, next_cursor
 
@@ -227,16 +230,13 @@ def search(
     filters: SearchFilters,
     *,
     limit: int,
+    cursors: Cursors,
     cursor: str | None,
 ) -> SearchPage:
     """Items matching the query (all items when there is none), filtered, a page at a time."""
-    digest = filters.digest()
-    offset = 0
-    if cursor is not None:
-        position = decode_cursor(cursor)
-        offset = position.get("offset", -1)
-        if position.get("query") != digest or not isinstance(offset, int) or offset < 0:
-            raise InvalidCursor("the cursor belongs to another query")
+    context = f"items:search:{filters.digest()}"
+    position = cursors.decode_optional(context, cursor)
+    offset: int = position["offset"] if position is not None else 0
     region_filter = _region_filter(snapshot, filters.region) if filters.region else None
     if filters.region and region_filter is None:
         return SearchPage(
@@ -267,7 +267,7 @@ def search(
     hits = [hit for hit in ranked if wanted(hit.item)]
     page = hits[offset : offset + limit]
     more = offset + limit < len(hits)
-    next_cursor = encode_cursor({"offset": offset + limit, "query": digest}) if more else None
+    next_cursor = cursors.encode(context, {"offset": offset + limit}) if more else None
     return SearchPage(
         hits=page, next_cursor=next_cursor, browsing=browsing, facets=facet_counts(hits)
     )

@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 
 from catalog_svc.http_cache import cached_json
 from catalog_svc.regions import service
@@ -10,6 +10,7 @@ from catalog_svc.regions.schemas import RegionChild, RegionChildrenPage, RegionR
 from catalog_svc.settings import CatalogSettings
 from catalog_svc.snapshot import current_snapshot
 from servicekit.db import SessionDep
+from servicekit.pagination import CursorQuery, LimitQuery, cursors_of, page_size
 
 router = APIRouter(prefix="/catalog/v1/regions", tags=["regions"])
 
@@ -53,8 +54,8 @@ async def get_children(
     code: RegionCodePath,
     session: SessionDep,
     request: Request,
-    limit: Annotated[int | None, Query(ge=1, description="At most this many per page")] = None,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: LimitQuery = None,
+    cursor: CursorQuery = None,
 ) -> Response:
     """The current regions directly below this one, by code, a page at a time."""
     settings: CatalogSettings = request.app.state.settings
@@ -62,7 +63,10 @@ async def get_children(
         session,
         current_snapshot(request),
         code,
-        limit=min(limit or settings.children_max_limit, settings.children_max_limit),
+        limit=page_size(
+            limit, default=settings.children_max_limit, maximum=settings.children_max_limit
+        ),
+        cursors=cursors_of(request),
         cursor=cursor,
     )
     body = RegionChildrenPage(

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog_svc.models import Region
-from catalog_svc.pagination import InvalidCursor, decode_cursor, encode_cursor
 from catalog_svc.regions import repository
 from catalog_svc.snapshot import CatalogSnapshot, RegionRecord
+from servicekit.pagination import Cursors
 from servicekit.problems import DomainError, NotFound
 from servicekit.regions import InvalidRegionCode, RegionCode
 
@@ -76,17 +76,20 @@ def current_region(snapshot: CatalogSnapshot, region: RegionRecord) -> RegionRec
 
 
 async def children(
-    session: AsyncSession, snapshot: CatalogSnapshot, text: str, *, limit: int, cursor: str | None
+    session: AsyncSession,
+    snapshot: CatalogSnapshot,
+    text: str,
+    *,
+    limit: int,
+    cursors: Cursors,
+    cursor: str | None,
 ) -> ChildrenPage:
     region = region_by_code(snapshot, text)
-    after: str | None = None
-    if cursor is not None:
-        position = decode_cursor(cursor)
-        after = position.get("after")
-        if not isinstance(after, str) or not after.startswith(region.prefix):
-            raise InvalidCursor()
+    context = f"regions:{region.code}:children"
+    position = cursors.decode_optional(context, cursor)
+    after: str | None = position["after"] if position is not None else None
     page = await repository.current_children(session, region.code, after=after, limit=limit + 1)
     more = len(page) > limit
     page = page[:limit]
-    next_cursor = encode_cursor({"after": page[-1].code}) if more else None
+    next_cursor = cursors.encode(context, {"after": page[-1].code}) if more else None
     return ChildrenPage(children=page, next_cursor=next_cursor)

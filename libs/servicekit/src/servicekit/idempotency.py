@@ -111,7 +111,8 @@ def fingerprint(method: str, path: str, body: bytes) -> str:
     key order and spacing do not matter)."""
     try:
         canonical = orjson.dumps(orjson.loads(body), option=orjson.OPT_SORT_KEYS)
-    except orjson.JSONDecodeError:
+    except (orjson.JSONDecodeError, orjson.JSONEncodeError):
+        # Not JSON, or nested past what orjson writes back (255 levels): the bytes as sent.
         canonical = body
     digest = hashlib.sha256(f"{method} {path}\n".encode())
     digest.update(canonical)

@@ -10,9 +10,11 @@ import asyncio
 from pathlib import Path
 from typing import Any, Literal
 
-from alembic import command, context
+import sqlalchemy as sa
+from alembic import command, context, op
 from alembic.config import Config
 from sqlalchemy import Connection, MetaData
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from servicekit.db import UTCDateTime, create_engine
@@ -69,3 +71,34 @@ async def upgrade_to_head(connection: AsyncConnection, service_dir: Path) -> Non
         command.upgrade(config, "head")
 
     await connection.run_sync(_upgrade)
+
+
+def create_idempotency_records() -> sa.Table:
+    """Create a service's ``idempotency_record`` table (``servicekit.idempotency``), as the kit
+    first defined it; a later change to the record comes as a migration of its own. For a
+    service's migration to call: ``table = create_idempotency_records()``."""
+    name = "idempotency_record"
+    document = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql")
+    table = op.create_table(
+        name,
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("owner", sa.String(length=96), nullable=False),
+        sa.Column("key", sa.String(length=128), nullable=False),
+        sa.Column("fingerprint", sa.String(length=64), nullable=True),
+        sa.Column("lock_token", sa.Uuid(), nullable=False),
+        sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("response_status", sa.SmallInteger(), nullable=True),
+        sa.Column("response_headers", document, nullable=True),
+        sa.Column("response_body", document, nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f(f"pk_{name}")),
+        sa.UniqueConstraint("owner", "key", name=op.f(f"uq_{name}_owner")),
+    )
+    op.create_index(op.f(f"ix_{name}_expires_at"), name, ["expires_at"])
+    return table
+
+
+def drop_idempotency_records() -> None:
+    op.drop_index(op.f("ix_idempotency_record_expires_at"), table_name="idempotency_record")
+    op.drop_table("idempotency_record")

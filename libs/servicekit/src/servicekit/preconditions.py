@@ -42,17 +42,12 @@ def entity_tag(version: str | int) -> str:
     return f'"{version}"'
 
 
-def _tags(if_match: str) -> set[str]:
-    # A weak tag names the same version for If-Match's purposes here: the services only ever
-    # issue strong tags, and earlier clients were given weak ones.
-    return {candidate.strip().removeprefix("W/") for candidate in if_match.split(",")}
-
-
 def require_match(if_match: str | None, current: str) -> None:
-    """``If-Match`` must name ``current`` (an ``entity_tag``) among its tags."""
+    """``If-Match`` must name ``current`` (an ``entity_tag``) among its tags, compared strongly
+    (RFC 9110 §13.1.1): a weak tag never matches."""
     if if_match is None or if_match.strip() in ("", "*"):
         raise PreconditionRequired()
-    if current not in _tags(if_match):
+    if current not in {candidate.strip() for candidate in if_match.split(",")}:
         raise PreconditionFailed(
             "read the resource again (its ETag), then repeat the change", current_etag=current
         )
