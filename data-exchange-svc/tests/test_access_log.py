@@ -157,10 +157,16 @@ async def test_the_log_pages_with_a_cursor_newest_first(
             403,
             "wrong_principal_type",
         ),
-        ({"sub": "account-demo", "loa": 2}, {"cursor": "abc"}, 422, "invalid_cursor"),
+        ({"sub": "account-demo", "loa": 2}, {"cursor": "abc"}, 400, "invalid_cursor"),
+        (
+            {"sub": "account-demo", "loa": 2},
+            {"cursor": "9223372036854775808"},
+            400,
+            "invalid_cursor",
+        ),
         ({"sub": "account-demo", "loa": 2}, {"limit": 0}, 422, "validation_failed"),
     ],
-    ids=["unlinked", "loa-1", "department", "bad-cursor", "bad-limit"],
+    ids=["unlinked", "loa-1", "department", "bad-cursor", "overflowing-cursor", "bad-limit"],
 )
 async def test_the_log_is_refused_with_a_stable_code(
     client: httpx.AsyncClient,

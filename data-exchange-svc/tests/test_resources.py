@@ -127,14 +127,14 @@ async def test_the_resource_list_pages_by_cursor(app: FastAPI, client: httpx.Asy
     try:
         first = (await client.get("/exchange/v1/resources", params={"limit": 1})).json()
         assert [item["code"] for item in first["items"]] == ["aa_test_resource"]
-        assert first["next_cursor"] == "aa_test_resource"
+        assert first["next_cursor"] is not None
         second = (
             await client.get(
                 "/exchange/v1/resources", params={"limit": 1, "cursor": first["next_cursor"]}
             )
         ).json()
         assert [item["code"] for item in second["items"]] == ["birth_certificate"]
-        assert second["next_cursor"] == "birth_certificate"
+        assert second["next_cursor"] not in (None, first["next_cursor"])
     finally:
         async with app.state.database.sessionmaker.begin() as session:
             await session.execute(

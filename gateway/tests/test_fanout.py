@@ -110,7 +110,7 @@ async def test_a_region_header_lists_that_regions_pool_alone(
     assert page == {"items": regional_cases["case-wenzhou"].listing, "next_cursor": None}
 
 
-@pytest.mark.parametrize("cursor", ["not-base64!", "e30", "eyJsIjogMCwgInAiOiB7fX0"])
+@pytest.mark.parametrize("cursor", ["not-base64!", "e30", "eyJsIjogMCwgInAiOiB7fX0", "e30.AAAA"])
 async def test_a_cursor_the_gateway_did_not_hand_out_is_refused(
     start_gateway: Any,
     fanned_routes: Callable[[str], Path],
@@ -126,3 +126,45 @@ async def test_a_cursor_the_gateway_did_not_hand_out_is_refused(
         LISTING, params={"cursor": cursor}, headers=bearer(token_minter.mint("c-1"))
     )
     problem(response, 400, "invalid_cursor")
+
+
+async def test_a_combined_cursor_holds_only_for_the_caller_it_was_handed_to(
+    start_gateway: Any,
+    fanned_routes: Callable[[str], Path],
+    regional_cases: dict[str, Any],
+    listed: list[dict[str, Any]],
+    token_minter: TokenMinter,
+    problem: Problem,
+) -> None:
+    gateway = await start_gateway(
+        routes_file=fanned_routes(regional_cases["case-wenzhou"].url), from_file=("case",)
+    )
+    mine = bearer(token_minter.mint("c-1"))
+    cursor = (await gateway.get(LISTING, params={"limit": 2}, headers=mine)).json()["next_cursor"]
+
+    theirs = await gateway.get(
+        LISTING, params={"cursor": cursor}, headers=bearer(token_minter.mint("c-2"))
+    )
+
+    problem(theirs, 400, "invalid_cursor")
+
+
+@pytest.mark.parametrize(
+    ("limit", "status"), [("0", 422), ("-1", 422), ("x", 422), ("9" * 40, 200)]
+)
+async def test_the_limit_follows_the_kits_rule(
+    start_gateway: Any,
+    fanned_routes: Callable[[str], Path],
+    regional_cases: dict[str, Any],
+    listed: list[dict[str, Any]],
+    token_minter: TokenMinter,
+    limit: str,
+    status: int,
+) -> None:
+    gateway = await start_gateway(
+        routes_file=fanned_routes(regional_cases["case-wenzhou"].url), from_file=("case",)
+    )
+    response = await gateway.get(
+        LISTING, params={"limit": limit}, headers=bearer(token_minter.mint("c-1"))
+    )
+    assert response.status_code == status, response.text

@@ -13,8 +13,6 @@ dropped; when no pool answers, the request fails as a single pool's would.
 """
 
 import asyncio
-import base64
-import binascii
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -24,16 +22,32 @@ from urllib.parse import parse_qsl, urlencode
 from gateway.messages import Answer
 from gateway.routing import FanOut
 from gateway.upstreams import UpstreamPool
+from servicekit.pagination import Cursors, InvalidCursor
 from servicekit.problems import DomainError
 
 #: The query parameters and body members the listing services share.
 CURSOR, LIMIT, ITEMS, NEXT_CURSOR = "cursor", "limit", "items", "next_cursor"
 
 
-class InvalidCursor(DomainError):
-    status = 400
-    code = "invalid_cursor"
-    title = "The cursor is not one this list handed out"
+class InvalidLimit(DomainError):
+    status = 422
+    code = "validation_failed"
+    title = "The request is not valid"
+
+
+def _limit(given: str | None, *, default: int, maximum: int) -> int:
+    """The kit's rule for ``limit`` (``servicekit.pagination.page_size``), read from the query
+    string: at least 1, the default when absent, the maximum when more is asked."""
+    if given is None:
+        return default
+    digits = given.lstrip("0")
+    if not given.isascii() or not given.isdecimal() or not digits:
+        raise InvalidLimit(
+            "query.limit: give a whole number of at least 1",
+            errors=[{"field": "query.limit", "message": "must be at least 1", "type": "limit"}],
+        )
+    # More digits than any maximum has: no need to read them all.
+    return maximum if len(digits) > 9 else min(int(digits), maximum)
 
 
 @dataclass(slots=True)
@@ -45,35 +59,27 @@ class _Position:
 
 
 def _decode(
-    cursor: str | None, pools: Sequence[str], limit: int
+    cursors: Cursors, context: str, cursor: str | None, pools: Sequence[str], limit: int
 ) -> tuple[int, dict[str, _Position | None]]:
     """The page size and, per pool, where it stands (None: all its items were handed out).
-    The size is the first page's: positions count items of pages of that size."""
-    if cursor is None:
+    The size is the first page's: positions count items of pages of that size. The cursor is
+    the gateway's own, signed: what it holds was written here."""
+    state = cursors.decode_optional(context, cursor)
+    if state is None:
         return limit, {pool: _Position(None, 0) for pool in pools}
-    try:
-        state = json.loads(base64.urlsafe_b64decode(cursor.encode("ascii") + b"=="))
-        limit = state["l"]
-        if not isinstance(limit, int) or limit < 1:
-            raise TypeError(limit)
-        positions: dict[str, _Position | None] = {}
-        for pool in pools:
-            entry = state["p"][pool]
-            if entry is None:
-                positions[pool] = None
-                continue
-            page, skip = entry
-            if not (page is None or isinstance(page, str)) or not isinstance(skip, int):
-                raise TypeError(entry)
-            if not 0 <= skip < limit:
-                raise ValueError(skip)
-            positions[pool] = _Position(page, skip)
-    except (ValueError, TypeError, KeyError, binascii.Error, UnicodeError) as exc:
-        raise InvalidCursor() from exc
-    return limit, positions
+    held = state["p"]
+    if set(held) != set(pools):  # the routing table changed since: start again
+        raise InvalidCursor("the list's instances changed; start from the first page")
+    positions = {
+        pool: None if held[pool] is None else _Position(held[pool][0], held[pool][1])
+        for pool in pools
+    }
+    return state["l"], positions
 
 
-def _encode(limit: int, positions: dict[str, _Position | None]) -> str | None:
+def _encode(
+    cursors: Cursors, context: str, limit: int, positions: dict[str, _Position | None]
+) -> str | None:
     if all(position is None for position in positions.values()):
         return None
     state = {
@@ -83,8 +89,7 @@ def _encode(limit: int, positions: dict[str, _Position | None]) -> str | None:
             for pool, position in positions.items()
         },
     }
-    raw = json.dumps(state, separators=(",", ":"), sort_keys=True).encode()
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+    return cursors.encode(context, state)
 
 
 @dataclass(slots=True)
@@ -105,21 +110,31 @@ def _page(answer: Answer) -> _Page | None:
 
 
 class FanOutList:
-    def __init__(self, spec: FanOut, pools: Mapping[str, UpstreamPool]) -> None:
+    def __init__(self, spec: FanOut, pools: Mapping[str, UpstreamPool], cursors: Cursors) -> None:
         self._spec = spec
         self._pools = pools
         self._names = sorted(pools)
+        self._cursors = cursors
 
-    async def __call__(self, path: str, query: bytes, headers: list[tuple[bytes, bytes]]) -> Answer:
+    async def __call__(
+        self, path: str, query: bytes, headers: list[tuple[bytes, bytes]], *, caller: str
+    ) -> Answer:
+        """``caller``: who lists (the token's subject): a combined cursor holds for the caller
+        and the list it was handed out for, as a service's own cursors do."""
         parameters = parse_qsl(query.decode("latin-1"), keep_blank_values=True)
         cursors = [value for name, value in parameters if name == CURSOR]
         limits = [value for name, value in parameters if name == LIMIT]
         if len(cursors) > 1 or len(limits) > 1:
             raise InvalidCursor("give cursor and limit once each")
-        limit = int(limits[0]) if limits and limits[0].isdigit() else self._spec.default_limit
-        if not 1 <= limit <= self._spec.max_limit:
-            limit = self._spec.default_limit
-        limit, positions = _decode(cursors[0] if cursors else None, self._names, limit)
+        limit = _limit(
+            limits[0] if limits else None,
+            default=self._spec.default_limit,
+            maximum=self._spec.max_limit,
+        )
+        context = f"fan-out:{path}:{caller}"
+        limit, positions = _decode(
+            self._cursors, context, cursors[0] if cursors else None, self._names, limit
+        )
         others = [(name, value) for name, value in parameters if name not in (CURSOR, LIMIT)]
         reading = [pool for pool in self._names if positions[pool] is not None]
 
@@ -161,7 +176,8 @@ class FanOutList:
                 raise first
             raise InvalidCursor("no pool is left to list")
         items = self._merge(pages, positions, limit)
-        body = {ITEMS: items, NEXT_CURSOR: _encode(limit, positions), "incomplete": incomplete}
+        next_cursor = _encode(self._cursors, context, limit, positions)
+        body = {ITEMS: items, NEXT_CURSOR: next_cursor, "incomplete": incomplete}
         content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
         return Answer(200, [(b"content-type", b"application/json")], content)
 

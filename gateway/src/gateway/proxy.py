@@ -29,6 +29,7 @@ from gateway.settings import GatewaySettings
 from gateway.upstreams import Upstreams
 from servicekit.auth import Principal, TokenVerifier, authenticate
 from servicekit.context import outgoing_trace_headers
+from servicekit.pagination import Cursors
 from servicekit.problems import DomainError, Forbidden, NotFound
 from servicekit.regions import InvalidRegionCode
 
@@ -108,6 +109,7 @@ class Proxy:
         self._trust_forwarded = settings.trust_forwarded_headers
         self._buckets = TokenBuckets(table.rate_limits)
         self._shared_buckets = shared_buckets
+        self._cursors = Cursors(settings.cursor_key_bytes)
 
     async def __call__(self, request: Request) -> Answer:
         """The upstream's answer to the request, or the problem it earns raised."""
@@ -143,8 +145,13 @@ class Proxy:
         if len(request.body) > self._max_body_bytes:
             raise PayloadTooLarge(f"the limit is {self._max_body_bytes} bytes")
         if listing is not None:
-            fan_out = FanOutList(listing, self._upstreams.pools_of(route.name))
-            answer = await fan_out(request.raw_path.decode("latin-1"), request.query, headers)
+            fan_out = FanOutList(listing, self._upstreams.pools_of(route.name), self._cursors)
+            answer = await fan_out(
+                request.raw_path.decode("latin-1"),
+                request.query,
+                headers,
+                caller=principal.sub if principal is not None else "",
+            )
         else:
             answer = await self._upstreams.pool(route, region).forward(
                 method,

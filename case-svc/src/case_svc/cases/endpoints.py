@@ -8,12 +8,11 @@ from fastapi import APIRouter, Query, Request, Response
 
 from case_svc.cases import service
 from case_svc.cases.schemas import CaseCreate, CasePage, CaseRead, TransitionCreate
-from case_svc.settings import CaseSettings
 from case_svc.workflow.state_machine import CaseStatus
 from servicekit.auth import PrincipalDep
 from servicekit.db import SessionDep
 from servicekit.idempotency import IdempotencyDep
-from servicekit.pagination import CursorQuery, CursorsDep, LimitQuery, page_size
+from servicekit.pagination import CursorQuery, CursorsDep, LimitQuery, page_size_of
 from servicekit.preconditions import IfMatchHeader
 from servicekit.problems import PROBLEM_JSON
 
@@ -81,14 +80,13 @@ async def list_cases(
     limit: LimitQuery = None,
 ) -> CasePage:
     """The caller's own cases; for department staff, their department's queue. Newest first."""
-    settings: CaseSettings = request.app.state.settings
     return await service.list_cases(
         session=session,
         principal=principal,
         statuses=statuses or [],
         cursors=cursors,
         cursor=cursor,
-        limit=page_size(limit, default=settings.default_page_size, maximum=settings.max_page_size),
+        limit=page_size_of(request, limit),
     )
 
 

@@ -15,13 +15,7 @@ from data_exchange_svc.ledger import repository as ledger_repository
 from data_exchange_svc.ledger.appender import Receipt
 from data_exchange_svc.ledger.service import content_of, tree_head_of
 from servicekit.auth import Principal
-from servicekit.problems import DomainError
-
-
-class InvalidCursor(DomainError):
-    status = 422
-    code = "invalid_cursor"
-    title = "The cursor is not one this log gave out"
+from servicekit.pagination import Cursors
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,16 +28,15 @@ async def page(
     session: AsyncSession,
     principal: Principal,
     *,
+    cursors: Cursors,
     cursor: str | None,
     limit: int,
     key_id: str,
 ) -> AccessLogPage:
     subject_hash = await subject_of(session, principal)
-    before_seq: int | None = None
-    if cursor is not None:
-        if not cursor.isdecimal() or int(cursor) < 1:
-            raise InvalidCursor()
-        before_seq = int(cursor)
+    context = f"access-log:{subject_hash}"
+    position = cursors.decode_optional(context, cursor)
+    before_seq: int | None = position["before"] if position is not None else None
     checkpoint = await ledger_repository.latest_checkpoint(session)
     if checkpoint is None:
         return AccessLogPage([], None)
@@ -56,5 +49,6 @@ async def page(
     )
     head = tree_head_of(checkpoint)
     receipts = [Receipt(content_of(entry), head, key_id) for entry in entries[:limit]]
-    next_cursor = str(entries[limit - 1].seq) if len(entries) > limit else None
+    more = len(entries) > limit
+    next_cursor = cursors.encode(context, {"before": entries[limit - 1].seq}) if more else None
     return AccessLogPage(receipts, next_cursor)

@@ -5,7 +5,7 @@ import datetime as dt
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 
 from data_exchange_svc.citizens import access_log, consents, subjects
 from data_exchange_svc.citizens.schemas import (
@@ -24,6 +24,7 @@ from data_exchange_svc.models import Consent
 from data_exchange_svc.settings import ExchangeSettings
 from servicekit.auth import PrincipalDep
 from servicekit.db import SessionDep, utcnow
+from servicekit.pagination import CursorQuery, LimitQuery, cursors_of, page_size_of
 
 router = APIRouter(prefix="/exchange/v1/me", tags=["citizens"])
 
@@ -95,13 +96,18 @@ async def read_access_log(
     principal: PrincipalDep,
     session: SessionDep,
     request: Request,
-    cursor: Annotated[str | None, Query(max_length=20)] = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = None,
 ) -> AccessLogPage:
     """Who read (or tried to read) the citizen's data, what, when, why, and the outcome."""
     signer: LedgerSigner = request.app.state.ledger_signer
     found = await access_log.page(
-        session, principal, cursor=cursor, limit=limit, key_id=signer.key_id
+        session,
+        principal,
+        cursors=cursors_of(request),
+        cursor=cursor,
+        limit=page_size_of(request, limit),
+        key_id=signer.key_id,
     )
     items = []
     for receipt in found.receipts:

@@ -1,13 +1,12 @@
 """HTTP endpoints of the public resource catalogue: no token needed."""
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Request
 
 from data_exchange_svc.models import DataResource
 from data_exchange_svc.resources import service
 from data_exchange_svc.resources.schemas import ResourcePage, ResourceRead
 from servicekit.db import SessionDep
+from servicekit.pagination import CursorQuery, LimitQuery, cursors_of, page_size_of
 
 router = APIRouter(prefix="/exchange/v1", tags=["resources"])
 
@@ -15,11 +14,14 @@ router = APIRouter(prefix="/exchange/v1", tags=["resources"])
 @router.get("/resources", response_model=ResourcePage)
 async def list_resources(
     session: SessionDep,
-    cursor: Annotated[str | None, Query(max_length=64)] = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    request: Request,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = None,
 ) -> ResourcePage:
     """The published data resources, by code: owner, classification, fields and sensitivity."""
-    resources, next_cursor = await service.resource_page(session, cursor=cursor, limit=limit)
+    resources, next_cursor = await service.resource_page(
+        session, cursors=cursors_of(request), cursor=cursor, limit=page_size_of(request, limit)
+    )
     return ResourcePage(items=[_view(resource) for resource in resources], next_cursor=next_cursor)
 
 

@@ -10,6 +10,7 @@ from data_exchange_svc.models import DataResource
 from data_exchange_svc.resources import repository
 from data_exchange_svc.resources.catalogue import Catalogue, CataloguedResource
 from data_exchange_svc.resources.spec import HOSTED, PREDICATE_TYPES, ResourceSpec
+from servicekit.pagination import Cursors
 from servicekit.problems import DomainError, Forbidden, NotFound
 
 
@@ -97,12 +98,14 @@ def hosted_spec(resource: CataloguedResource) -> ResourceSpec:
 
 
 async def resource_page(
-    session: AsyncSession, *, cursor: str | None, limit: int
+    session: AsyncSession, *, cursors: Cursors, cursor: str | None, limit: int
 ) -> tuple[list[DataResource], str | None]:
     """A page of resources by code, and the cursor of the next page (None on the last)."""
-    resources = await repository.page(session, after=cursor, limit=limit + 1)
+    position = cursors.decode_optional("resources", cursor)
+    after: str | None = position["after"] if position is not None else None
+    resources = await repository.page(session, after=after, limit=limit + 1)
     if len(resources) > limit:
-        return resources[:limit], resources[limit - 1].code
+        return resources[:limit], cursors.encode("resources", {"after": resources[limit - 1].code})
     return resources, None
 
 

@@ -27,6 +27,7 @@ import orjson
 from fastapi import Depends, Query, Request
 
 from servicekit.problems import DomainError
+from servicekit.settings import ServiceSettings
 
 #: Longer cursors are refused unread; positions are a few dozen bytes.
 MAX_CURSOR_LENGTH = 1024
@@ -109,6 +110,12 @@ LimitQuery = Annotated[
         "maximum, absent is the list's default",
     ),
 ]
+
+
+def page_size_of(request: Request, limit: int | None) -> int:
+    """``page_size`` with the service's own ``default_page_size`` and ``max_page_size``."""
+    settings: ServiceSettings = request.app.state.settings
+    return page_size(limit, default=settings.default_page_size, maximum=settings.max_page_size)
 
 
 def cursors_of(request: Request) -> Cursors:

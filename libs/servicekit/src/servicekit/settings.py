@@ -83,6 +83,10 @@ class ServiceSettings(BaseSettings):
     #: How long a request's claim on its key holds while it runs: a retry after a process
     #: died mid-request waits this long, then is performed. Longer than any request takes.
     idempotency_lock_seconds: int = Field(default=60, ge=5)
+    #: Items per page of a list when the request names no ``limit`` (``servicekit.pagination``).
+    default_page_size: int = Field(default=20, ge=1, le=1000)
+    #: The most items one page holds, whatever ``limit`` asks.
+    max_page_size: int = Field(default=100, ge=1, le=1000)
     #: Signs list cursors (``servicekit.pagination``): every replica of a service needs the same.
     cursor_key: SecretKey = development_key("cursor")
     log_level: str = "INFO"
