@@ -47,6 +47,10 @@ def service_under_test() -> ServiceUnderTest:
     )
 
 
+#: Qingnianfang community, Songtai sub-district, Lucheng: where the demo citizen lives.
+SONGTAI_COMMUNITY = "330302026003"
+
+
 class Clock:
     """The app's clock, held still: case numbers and deadlines depend on the date."""
 
@@ -349,3 +353,10 @@ def submit(client: httpx.AsyncClient, catalog: CatalogDouble, clock: Clock) -> S
         return await client.post("/cases/v1/cases", json=body, headers=headers)
 
     return post
+
+
+@pytest.fixture
+def resident(token_minter: Any) -> str:
+    """A face-verified resident of Songtai (loa 3), as after step-up."""
+    token: str = token_minter.mint("citizen-lin", loa=3, region=SONGTAI_COMMUNITY)
+    return token

@@ -18,12 +18,6 @@ LUCHENG_POLICE = "330302-public_security"
 WENZHOU_HOUSING_FUND = "330300-housing_provident_fund"
 
 
-@pytest.fixture
-def resident(token_minter: Any) -> str:
-    token: str = token_minter.mint("citizen-lin", loa=3, region=SONGTAI_COMMUNITY)
-    return token
-
-
 async def test_the_applicant_reads_the_case_with_its_history_and_etag(
     submit: Submit, client: httpx.AsyncClient, resident: str, catalog: Any
 ) -> None:

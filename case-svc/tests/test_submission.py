@@ -29,13 +29,6 @@ async def count(app: FastAPI, model: type[Any]) -> int:
         return total
 
 
-@pytest.fixture
-def resident(token_minter: Any) -> str:
-    """A face-verified resident of Songtai (loa 3), as after step-up."""
-    token: str = token_minter.mint("citizen-lin", loa=3, region=SONGTAI_COMMUNITY)
-    return token
-
-
 async def test_an_instant_item_is_completed_at_once_under_the_bureaus_region_code(
     submit: Submit, resident: str, catalog: Any
 ) -> None:

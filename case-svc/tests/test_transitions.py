@@ -17,12 +17,6 @@ SONGTAI_COMMUNITY = "330302026003"
 
 
 @pytest.fixture
-def resident(token_minter: Any) -> str:
-    token: str = token_minter.mint("citizen-lin", loa=3, region=SONGTAI_COMMUNITY)
-    return token
-
-
-@pytest.fixture
 def clerk(token_minter: Any) -> str:
     token: str = token_minter.mint(
         "clerk-1", typ="staff", loa=2, dept="330300-housing_provident_fund"
