@@ -274,9 +274,15 @@ def test_5b_someone_else_cannot_see_her_case(gateway: httpx.Client) -> None:
 
 def test_6_she_rates_the_service_once(gateway: httpx.Client) -> None:
     rating = {"case_no": Citizen.case_no, "efficiency": 5, "quality": 5, "attitude": 5}
-    first = gateway.post("/ratings/v1/ratings", json=rating, headers=bearer(Citizen.access_token))
+    keyed = {**bearer(Citizen.access_token), "Idempotency-Key": str(uuid.uuid4())}
+    first = gateway.post("/ratings/v1/ratings", json=rating, headers=keyed)
     assert first.status_code == 201, first.text
     assert first.json()["bad_review"] is False
+    # The phone lost the answer and retries with its key: the same rating, nothing new.
+    retried = gateway.post("/ratings/v1/ratings", json=rating, headers=keyed)
+    assert retried.status_code == 201, retried.text
+    assert retried.json() == first.json()
+    assert retried.headers["idempotency-replayed"] == "true"
     again = gateway.post("/ratings/v1/ratings", json=rating, headers=bearer(Citizen.access_token))
     problem(again, 409, "already_rated")
 

@@ -2,6 +2,7 @@
 
 from fastapi import FastAPI
 
+from rating_svc.models import IdempotencyRecord
 from rating_svc.ratings.endpoints import router as ratings_router
 from rating_svc.settings import RatingSettings
 from servicekit.app import build_app
@@ -16,4 +17,5 @@ def create_app(
         title="OneVisit rating-svc",
         routers=[ratings_router],
         jwks=jwks,
+        idempotency_records=IdempotencyRecord,
     )

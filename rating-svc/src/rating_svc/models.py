@@ -1,4 +1,5 @@
-"""The tables of rating-svc: ratings, and the rectifications bad reviews open."""
+"""The tables of rating-svc: ratings, the rectifications bad reviews open, and the
+idempotency keys of ratings."""
 
 import datetime as dt
 import uuid
@@ -7,6 +8,7 @@ from sqlalchemy import ForeignKey, SmallInteger, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from servicekit.db import UTCDateTime, new_metadata, utcnow
+from servicekit.idempotency import IdempotencyRecordMixin
 from servicekit.ids import new_id
 
 
@@ -41,3 +43,9 @@ class Rectification(Base):
     department_id: Mapped[str] = mapped_column(String(64), index=True)
     status: Mapped[str] = mapped_column(String(16), default="open")
     opened_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class IdempotencyRecord(IdempotencyRecordMixin, Base):
+    """A rating's ``Idempotency-Key`` and the answer given (the kit's record)."""
+
+    __tablename__ = "idempotency_record"

@@ -20,7 +20,10 @@ while the claim is still this request's (its lock token), so a request slower th
 cannot store an answer after a retry took over: it fails and rolls back instead.
 
 Each service keeps the records in a table of its own (``IdempotencyRecordMixin``) and an
-endpoint takes the claim as a dependency (``IdempotencyDep``)::
+endpoint takes the claim as a dependency: ``IdempotencyDep`` where the key is required (an
+application, which must never be filed twice), ``OptionalIdempotencyDep`` on every other POST
+that creates something (a key is honoured when sent; without one the request is simply
+performed)::
 
     async def submit(..., claim: IdempotencyDep) -> Response:
         if claim.replay is not None:
@@ -33,7 +36,8 @@ import datetime as dt
 import hashlib
 import re
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -56,7 +60,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
-from servicekit.auth import PrincipalDep
+from servicekit.auth import Principal, PrincipalDep
 from servicekit.db import UTCDateTime, database_of, insert_for, utcnow
 from servicekit.ids import new_id
 from servicekit.problems import Conflict, DomainError
@@ -194,11 +198,13 @@ class IdempotencyClaim:
         headers: Mapping[str, str] | None = None,
     ) -> Response:
         """Store the answer in the request's transaction (committed with the work) and return
-        it as the response."""
-        if self._record_id is None:
+        it as the response (only return it, when the request came without a key)."""
+        if self.replay is not None:
             raise RuntimeError("a replayed claim has its answer already")
         kept = {name.lower(): value for name, value in (headers or {}).items()}
         kept.setdefault("content-type", "application/json")
+        if self._record_id is None:
+            return _response(status, kept, body)
         stored = {name: kept[name] for name in _REPLAYED_HEADERS if name in kept}
         model = self._policy.model
         result = await session.execute(
@@ -308,26 +314,21 @@ def owner_of(typ: str, sub: str) -> str:
     return f"{typ}:{sub}"
 
 
-async def _claim_dependency(
-    request: Request,
-    principal: PrincipalDep,
-    idempotency_key_header: Annotated[
-        str | None,
-        Header(
-            alias="Idempotency-Key",
-            description="Required: a fresh unique key (a UUID) per new request, sent again "
-            "unchanged on its retries; kept 24 hours",
-        ),
-    ] = None,
+@asynccontextmanager
+async def _held(
+    request: Request, principal: Principal, header: str | None, *, required: bool
 ) -> AsyncIterator[IdempotencyClaim]:
-    key = idempotency_key(idempotency_key_header)
     policy: IdempotencyPolicy = request.app.state.idempotency
+    if header is None and not required:
+        # A retry without a key is a new request: performed, its answer not kept.
+        yield IdempotencyClaim(policy=policy, record_id=None, lock_token=None, replay=None)
+        return
     sessions = database_of(request).sessionmaker
     held = await claim(
         sessions,
         policy,
         owner=owner_of(principal.typ, principal.sub),
-        key=key,
+        key=idempotency_key(header),
         request_fingerprint=fingerprint(request.method, request.url.path, await request.body()),
         now=utcnow(),
     )
@@ -342,4 +343,34 @@ async def _claim_dependency(
         await held.release(sessions)
 
 
-IdempotencyDep = Annotated[IdempotencyClaim, Depends(_claim_dependency, scope="function")]
+def _claim_dependency(
+    *, required: bool, description: str
+) -> Callable[..., AsyncIterator[IdempotencyClaim]]:
+    async def dependency(
+        request: Request,
+        principal: PrincipalDep,
+        idempotency_key_header: Annotated[
+            str | None, Header(alias="Idempotency-Key", description=description)
+        ] = None,
+    ) -> AsyncIterator[IdempotencyClaim]:
+        async with _held(request, principal, idempotency_key_header, required=required) as held:
+            yield held
+
+    return dependency
+
+
+_required_claim = _claim_dependency(
+    required=True,
+    description="Required: a fresh unique key (a UUID) per new request, sent again unchanged "
+    "on its retries; kept 24 hours",
+)
+_optional_claim = _claim_dependency(
+    required=False,
+    description="Recommended: a fresh unique key (a UUID) per new request, sent again unchanged "
+    "on its retries (kept 24 hours), so that a retry answers the first answer",
+)
+
+#: For a POST whose retry must never create twice (an application): the key is required.
+IdempotencyDep = Annotated[IdempotencyClaim, Depends(_required_claim, scope="function")]
+#: For any other POST that creates something: a key is honoured when sent.
+OptionalIdempotencyDep = Annotated[IdempotencyClaim, Depends(_optional_claim, scope="function")]

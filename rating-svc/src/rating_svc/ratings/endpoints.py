@@ -3,7 +3,7 @@
 import uuid
 
 import httpx
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Request, Response, status
 
 from rating_svc.models import Rating
 from rating_svc.ratings import service
@@ -11,15 +11,23 @@ from rating_svc.ratings.schemas import RatingCreate, RatingRead
 from rating_svc.settings import RatingSettings
 from servicekit.auth import PrincipalDep, require_type
 from servicekit.db import SessionDep
+from servicekit.idempotency import OptionalIdempotencyDep
 
 router = APIRouter(prefix="/ratings/v1", tags=["ratings"])
 
 
 @router.post("/ratings", status_code=status.HTTP_201_CREATED, response_model=RatingRead)
 async def create_rating(
-    payload: RatingCreate, principal: PrincipalDep, session: SessionDep, request: Request
-) -> RatingRead:
-    """Rate a completed case of the caller's: efficiency, quality and attitude, 1 to 5."""
+    payload: RatingCreate,
+    principal: PrincipalDep,
+    claim: OptionalIdempotencyDep,
+    session: SessionDep,
+    request: Request,
+) -> Response:
+    """Rate a completed case of the caller's: efficiency, quality and attitude, 1 to 5. A retry
+    with the same Idempotency-Key answers the same rating instead of ``already_rated``."""
+    if claim.replay is not None:
+        return claim.replay
     require_type(principal, "citizen", "enterprise")
     settings: RatingSettings = request.app.state.settings
     http: httpx.AsyncClient = request.app.state.http
@@ -30,7 +38,13 @@ async def create_rating(
         payload=payload,
         bad_review_max_score=settings.bad_review_max_score,
     )
-    return _view(rating, settings)
+    view = _view(rating, settings)
+    return await claim.answer(
+        session,
+        status=201,
+        body=view.model_dump(mode="json"),
+        headers={"Location": f"/ratings/v1/ratings/{view.id}"},
+    )
 
 
 @router.get("/ratings/{rating_id}", response_model=RatingRead)
