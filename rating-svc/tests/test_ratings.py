@@ -131,4 +131,3 @@ async def test_someone_elses_rating_is_not_found(
         f"/ratings/v1/ratings/{rating.id}", headers=bearer(token_minter.mint("citizen-2"))
     )
     problem(theirs, 404, "rating_not_found")
-
