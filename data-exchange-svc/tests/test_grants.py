@@ -215,3 +215,21 @@ async def test_bad_applications_are_refused(
         "/exchange/v1/grants", json={**APPLICATION, **changes}, headers=getattr(parties, who)
     )
     problem(response, status, code)
+
+
+async def test_an_application_retried_with_its_key_is_one_application(
+    client: httpx.AsyncClient, parties: Parties
+) -> None:
+    keyed = {**parties.consumer_system, "Idempotency-Key": secrets.token_hex(16)}
+
+    first = await client.post("/exchange/v1/grants", json=APPLICATION, headers=keyed)
+    retry = await client.post("/exchange/v1/grants", json=APPLICATION, headers=keyed)
+    unkeyed = await client.post(
+        "/exchange/v1/grants", json=APPLICATION, headers=parties.consumer_system
+    )
+
+    assert first.status_code == retry.status_code == unkeyed.status_code == 201
+    assert retry.json() == first.json()
+    assert retry.headers["idempotency-replayed"] == "true"
+    assert first.headers["location"] == f"/exchange/v1/grants/{first.json()['id']}"
+    assert unkeyed.json()["id"] != first.json()["id"]

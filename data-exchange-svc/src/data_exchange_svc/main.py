@@ -17,6 +17,7 @@ from data_exchange_svc.identifiers import IdentifierProtector
 from data_exchange_svc.ledger.appender import LedgerAppender
 from data_exchange_svc.ledger.endpoints import router as ledger_router
 from data_exchange_svc.ledger.service import ensure_signer
+from data_exchange_svc.models import IdempotencyRecord
 from data_exchange_svc.remote.providers import RemoteProviders
 from data_exchange_svc.resources.catalogue import Catalogue
 from data_exchange_svc.resources.endpoints import router as resources_router
@@ -91,5 +92,6 @@ def create_app(
             citizen_links_router,
         ],
         lifespan=lifespan,
+        idempotency_records=IdempotencyRecord,
         jwks=jwks,
     )

@@ -23,6 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from servicekit.db import UTCDateTime, new_metadata, utcnow
+from servicekit.idempotency import IdempotencyRecordMixin
 from servicekit.ids import new_id
 
 
@@ -281,3 +282,10 @@ class LedgerSigningKey(Base):
     public_key: Mapped[bytes] = mapped_column(LargeBinary(32))
     private_key_sealed: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class IdempotencyRecord(IdempotencyRecordMixin, Base):
+    """An ``Idempotency-Key`` sent with a creating request, and the answer given (the kit's
+    record)."""
+
+    __tablename__ = "idempotency_record"

@@ -13,6 +13,7 @@ from identity_svc.credentials.endpoints import router as credentials_router
 from identity_svc.delegations.endpoints import router as delegations_router
 from identity_svc.enterprises.endpoints import router as enterprises_router
 from identity_svc.keys.endpoints import router as keys_router
+from identity_svc.models import IdempotencyRecord
 from identity_svc.oauth_clients.endpoints import router as oauth_clients_router
 from identity_svc.runtime import Runtime
 from identity_svc.sessions.endpoints import router as sessions_router
@@ -71,5 +72,6 @@ def create_app(
             keys_router,
         ],
         lifespan=lifespan,
+        idempotency_records=IdempotencyRecord,
         jwks=jwks or runtime.keys.jwks_document,
     )

@@ -25,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from servicekit.db import UTCDateTime, new_metadata, utcnow
+from servicekit.idempotency import IdempotencyRecordMixin
 from servicekit.ids import new_id
 
 
@@ -277,3 +278,10 @@ class EnterpriseMember(Base):
     valid_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class IdempotencyRecord(IdempotencyRecordMixin, Base):
+    """An ``Idempotency-Key`` sent with a creating request, and the answer given (the kit's
+    record)."""
+
+    __tablename__ = "idempotency_record"

@@ -24,6 +24,7 @@ from data_exchange_svc.models import Consent
 from data_exchange_svc.settings import ExchangeSettings
 from servicekit.auth import PrincipalDep
 from servicekit.db import SessionDep, utcnow
+from servicekit.idempotency import OptionalIdempotencyDep
 from servicekit.pagination import CursorQuery, LimitQuery, cursors_of, page_size_of
 
 router = APIRouter(prefix="/exchange/v1/me", tags=["citizens"])
@@ -52,11 +53,17 @@ def _view(consent: Consent, now: dt.datetime) -> ConsentRead:
 
 @router.post("/consents", response_model=ConsentRead, status_code=201)
 async def give_consent(
-    payload: ConsentCreate, principal: PrincipalDep, session: SessionDep, request: Request
-) -> ConsentRead:
+    payload: ConsentCreate,
+    principal: PrincipalDep,
+    claim: OptionalIdempotencyDep,
+    session: SessionDep,
+    request: Request,
+) -> Response:
     """Consent for one case of hers: case-svc must show her the case, still open and handled by
     ``consumer`` (422 ``case_not_found``, 422 ``case_not_handled_by_consumer``, 409
     ``case_closed``; 503 ``upstream_unavailable`` when it cannot be asked)."""
+    if claim.replay is not None:
+        return claim.replay
     now = utcnow()
     consent = await consents.give(
         session,
@@ -73,7 +80,7 @@ async def give_consent(
         # A verified bearer token (PrincipalDep): case-svc is asked as her.
         authorization=request.headers["authorization"],
     )
-    return _view(consent, now)
+    return await claim.answer(session, status=201, body=_view(consent, now).model_dump(mode="json"))
 
 
 @router.get("/consents", response_model=ConsentList)

@@ -2,7 +2,7 @@
 
 import uuid
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 
 from data_exchange_svc.grants import workflow
 from data_exchange_svc.grants.cache import ActiveGrants
@@ -10,6 +10,7 @@ from data_exchange_svc.grants.schemas import GrantApply, GrantApprove, GrantDeci
 from data_exchange_svc.models import SharingGrant
 from servicekit.auth import PrincipalDep
 from servicekit.db import SessionDep, utcnow
+from servicekit.idempotency import OptionalIdempotencyDep
 
 router = APIRouter(prefix="/exchange/v1/grants", tags=["grants"])
 
@@ -25,14 +26,26 @@ def _active_grants(request: Request) -> ActiveGrants:
 
 @router.post("", response_model=GrantRead, status_code=201)
 async def apply_for_grant(
-    application: GrantApply, principal: PrincipalDep, session: SessionDep, request: Request
-) -> GrantRead:
+    application: GrantApply,
+    principal: PrincipalDep,
+    claim: OptionalIdempotencyDep,
+    session: SessionDep,
+    request: Request,
+) -> Response:
     """A consumer department applies, optionally asking for a rate limit; the grant stays
     ``pending`` (and grants nothing) until the provider approves it."""
+    if claim.replay is not None:
+        return claim.replay
     grant = await workflow.apply(
         session, principal, application, catalogue=request.app.state.access_checks.catalogue
     )
-    return _view(grant)
+    view = _view(grant)
+    return await claim.answer(
+        session,
+        status=201,
+        body=view.model_dump(mode="json"),
+        headers={"Location": f"/exchange/v1/grants/{view.id}"},
+    )
 
 
 @router.get("/{grant_id}", response_model=GrantRead)

@@ -18,18 +18,25 @@ from identity_svc.models import Delegation
 from identity_svc.runtime import Runtime, RuntimeDep
 from servicekit.auth import PrincipalDep
 from servicekit.db import SessionDep
+from servicekit.idempotency import OptionalIdempotencyDep
 
 router = APIRouter(prefix="/identity/v1/me/delegations", tags=["delegations"])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=DelegationRead)
 async def grant_delegation(
-    payload: DelegationCreate, principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep
-) -> DelegationRead:
+    payload: DelegationCreate,
+    principal: PrincipalDep,
+    claim: OptionalIdempotencyDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+) -> Response:
     """Let the citizen registered with ``delegate_phone`` act for you (level 2 needed), for
     every service or the listed ``item_codes``, until ``valid_until``. The delegate then
     exchanges their own access token for one acting for you (``POST /identity/v1/token``,
     ``grant_type=urn:ietf:params:oauth:grant-type:token-exchange``)."""
+    if claim.replay is not None:
+        return claim.replay
     now = runtime.now()
     delegation = await service.grant(
         session=session,
@@ -40,7 +47,8 @@ async def grant_delegation(
         valid_until=payload.valid_until,
         now=now,
     )
-    return await _view(session, runtime, delegation, now=now)
+    view = await _view(session, runtime, delegation, now=now)
+    return await claim.answer(session, status=201, body=view.model_dump(mode="json"))
 
 
 @router.get("", response_model=DelegationList)
