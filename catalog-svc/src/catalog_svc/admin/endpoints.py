@@ -19,9 +19,9 @@ from catalog_svc.admin.schemas import (
     ItemCreate,
     VersionPage,
 )
+from catalog_svc.deps import SnapshotRefreshDep, SnapshotRefreshDepends, current_snapshot
 from catalog_svc.items.schemas import ItemRead, item_read
 from catalog_svc.settings import CatalogSettings
-from catalog_svc.snapshot import SnapshotRefreshDep, SnapshotRefreshDepends, current_snapshot
 from servicekit.auth import PrincipalDep
 from servicekit.db import SessionDep, utcnow
 from servicekit.idempotency import IdempotencyDep

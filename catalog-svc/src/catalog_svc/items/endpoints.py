@@ -8,6 +8,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
 from catalog_svc.departments.schemas import DepartmentRead
+from catalog_svc.deps import current_snapshot
 from catalog_svc.http_cache import cached_json
 from catalog_svc.items import service
 from catalog_svc.items.schemas import (
@@ -21,7 +22,6 @@ from catalog_svc.items.schemas import (
     item_read,
 )
 from catalog_svc.settings import CatalogSettings
-from catalog_svc.snapshot import current_snapshot
 from servicekit.db import SessionDep, database_of
 from servicekit.pagination import cursors_of, page_size
 

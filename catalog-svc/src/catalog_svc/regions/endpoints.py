@@ -4,11 +4,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, Response
 
+from catalog_svc.deps import current_snapshot
 from catalog_svc.http_cache import cached_json
 from catalog_svc.regions import service
 from catalog_svc.regions.schemas import RegionChild, RegionChildrenPage, RegionRead, RegionSummary
 from catalog_svc.settings import CatalogSettings
-from catalog_svc.snapshot import current_snapshot
 from servicekit.db import SessionDep
 from servicekit.pagination import CursorQuery, LimitQuery, cursors_of, page_size
 
