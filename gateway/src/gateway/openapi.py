@@ -24,7 +24,6 @@ from gateway.edge import (
     RequestTooSlow,
     UriTooLong,
 )
-from gateway.fanout import InvalidCursor
 from gateway.proxy import InvalidRegionCodeHeader, TokenTypeNotAllowed
 from gateway.ratelimits import RateLimited
 from gateway.routing import RoutingTable, ServiceRoute
@@ -45,6 +44,7 @@ from servicekit.openapi import (
     add_problems,
     example_path,
 )
+from servicekit.pagination import InvalidCursor
 from servicekit.problems import DomainError, PayloadTooLarge, Unauthenticated, UpstreamUnavailable
 
 OPERATIONS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
