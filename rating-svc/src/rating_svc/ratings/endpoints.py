@@ -5,17 +5,33 @@ import uuid
 import httpx
 from fastapi import APIRouter, Request, status
 
+from rating_svc.clients.cases import CaseNotFound
 from rating_svc.models import Rating
 from rating_svc.ratings import service
 from rating_svc.ratings.schemas import RatingCreate, RatingRead
+from rating_svc.ratings.service import (
+    AlreadyRated,
+    CaseNotCompleted,
+    DelegateCannotRate,
+    RatingNotFound,
+)
 from rating_svc.settings import RatingSettings
 from servicekit.auth import PrincipalDep, require_type
 from servicekit.db import SessionDep
+from servicekit.openapi import problem_responses
+from servicekit.problems import UpstreamUnavailable
 
 router = APIRouter(prefix="/ratings/v1", tags=["ratings"])
 
 
-@router.post("/ratings", status_code=status.HTTP_201_CREATED, response_model=RatingRead)
+@router.post(
+    "/ratings",
+    status_code=status.HTTP_201_CREATED,
+    response_model=RatingRead,
+    responses=problem_responses(
+        DelegateCannotRate, AlreadyRated, CaseNotCompleted, CaseNotFound, UpstreamUnavailable
+    ),
+)
 async def create_rating(
     payload: RatingCreate, principal: PrincipalDep, session: SessionDep, request: Request
 ) -> RatingRead:
@@ -33,7 +49,9 @@ async def create_rating(
     return _view(rating, settings)
 
 
-@router.get("/ratings/{rating_id}", response_model=RatingRead)
+@router.get(
+    "/ratings/{rating_id}", response_model=RatingRead, responses=problem_responses(RatingNotFound)
+)
 async def get_rating(
     rating_id: uuid.UUID, principal: PrincipalDep, session: SessionDep, request: Request
 ) -> RatingRead:
