@@ -336,7 +336,7 @@ def test_6c_she_consents_to_the_department_handling_her_open_case_and_no_other(
     assert given.json()["status"] == "live"
     problem(consent(case["case_no"], "330302-civil_affairs"), 422, "case_not_handled_by_consumer")
     problem(consent(Citizen.case_no, "330302-public_security"), 409, "case_closed")
-    problem(consent("330302-20200101-999999", case["department_id"]), 422, "case_not_found")
+    problem(consent("330302-20200101-999999", case["department_id"]), 422, "unknown_case")
 
 
 def case_numbers_in(platform: Platform, instance: str) -> set[str]:

@@ -304,11 +304,11 @@ async def test_a_citizen_cannot_see_or_revoke_anothers_consent(
 @pytest.mark.parametrize(
     ("case", "status", "code"),
     [
-        (None, 422, "case_not_found"),
+        (None, 422, "unknown_case"),
         (
             {"applicant": "account-someone-else", "department": "330302-civil_affairs"},
             422,
-            "case_not_found",
+            "unknown_case",
         ),
         (
             {"applicant": "account-demo", "department": "330302-public_security"},

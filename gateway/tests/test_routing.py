@@ -47,11 +47,15 @@ def test_upstreams_from_the_environment_replace_the_files(
         ("/catalog/v1/**", "/catalog/v1", True),
         ("/catalog/v1/**", "/catalog/v1/items/330000-ID-LOSS/handler", True),
         ("/catalog/v1/**", "/catalog/v10/items", False),
+        # Matched percent-decoded: an encoded line break is one more character of a segment.
+        ("/catalog/v1/**", "/catalog/v1/regions/3303\n/children", True),
+        ("/catalog/v1/**", "/catalog/v1/\n", True),
         ("/identity/v1/token", "/identity/v1/token", True),
         ("/identity/v1/token", "/identity/v1/token/extra", False),
         ("/cases/v1/cases/{case_no}", "/cases/v1/cases/330302-20261126-000001", True),
         ("/cases/v1/cases/{case_no}", "/cases/v1/cases/330302/history", False),
         ("/cases/v1/cases/{case_no}", "/cases/v1/cases/", False),
+        ("/cases/v1/cases/{case_no}", "/cases/v1/cases/330302\n", True),
     ],
 )
 def test_public_route_patterns_match_whole_segments(pattern: str, path: str, matches: bool) -> None:

@@ -126,7 +126,7 @@ async def test_a_malformed_region_code_is_refused_and_not_forwarded(
         "x-region-code": region_header,
     }
     response = await tiered.get("/cases/v1/cases", headers=headers)
-    problem(response, 400, "invalid_region_code")
+    problem(response, 400, "invalid_region_header")
     assert services["case"].received == []
     assert regional_cases["case-wenzhou"].received == []
 
@@ -139,14 +139,14 @@ async def test_two_region_codes_are_refused(
         ("x-region-code", "3303"),
         ("x-region-code", "3301"),
     ]
-    problem(await tiered.get("/cases/v1/cases", headers=headers), 400, "invalid_region_code")
+    problem(await tiered.get("/cases/v1/cases", headers=headers), 400, "invalid_region_header")
 
 
 async def test_a_malformed_region_code_is_refused_by_services_without_pools_too(
     gateway: httpx.AsyncClient, problem: Problem
 ) -> None:
     response = await gateway.get("/catalog/v1/items", headers={"x-region-code": "33-03"})
-    problem(response, 400, "invalid_region_code")
+    problem(response, 400, "invalid_region_header")
 
 
 async def test_readiness_waits_for_every_pool_of_a_service(

@@ -33,6 +33,16 @@ async def test_public_routes_need_no_token(
     assert response.status_code == 200, response.text
 
 
+async def test_a_line_break_in_a_public_path_is_the_services_to_answer(
+    gateway: httpx.AsyncClient,
+) -> None:
+    # Percent-decoded, the segment ends in a line break; the route is public all the same, so
+    # the request reaches the service (whose answer this upstream's 404 is), not a 401.
+    response = await gateway.get("/catalog/v1/regions/3303%0A/children")
+    assert response.status_code == 404, response.text
+    assert response.json() == {"detail": "Not Found"}
+
+
 @pytest.mark.parametrize(
     ("method", "path", "service"),
     [

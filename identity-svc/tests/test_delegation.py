@@ -297,7 +297,7 @@ async def test_either_side_revokes_and_a_revoked_delegation_cannot_be_exchanged(
     assert problem(refused, 400, "delegation_revoked")["error"] == "invalid_grant"
     # By principal id, nothing is in force any more.
     refused = await exchange(client, family.grandmother_id, family.grandson["access_token"])
-    problem(refused, 400, "delegation_not_found")
+    problem(refused, 400, "no_matching_delegation")
 
 
 async def test_an_expired_delegation_cannot_be_exchanged(
@@ -329,15 +329,15 @@ async def test_a_stranger_cannot_exchange_or_revoke_someone_elses_delegation(
     problem(
         await exchange(client, delegation["id"], stranger["access_token"]),
         400,
-        "delegation_not_found",
+        "no_matching_delegation",
     )
     problem(
         await exchange(client, family.grandmother_id, stranger["access_token"]),
         400,
-        "delegation_not_found",
+        "no_matching_delegation",
     )
     problem(
-        await exchange(client, "not-an-id", stranger["access_token"]), 400, "delegation_not_found"
+        await exchange(client, "not-an-id", stranger["access_token"]), 400, "no_matching_delegation"
     )
     path = f"/identity/v1/me/delegations/{delegation['id']}"
     problem(
@@ -380,7 +380,7 @@ async def test_a_delegate_cannot_delegate_further_nor_exchange_again(
     )
     problem(onward, 403, "delegate_cannot_delegate")
     again = await exchange(client, family.grandmother_id, acting)
-    assert problem(again, 400, "delegate_cannot_delegate")["error"] == "invalid_grant"
+    assert problem(again, 400, "chained_delegation_refused")["error"] == "invalid_grant"
 
 
 async def test_a_delegate_cannot_manage_the_principals_delegations_or_credentials(

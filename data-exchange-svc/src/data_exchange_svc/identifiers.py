@@ -26,6 +26,7 @@ from pydantic import JsonValue
 
 from servicekit.credit_code import CreditCode, InvalidCreditCode
 from servicekit.credit_code import parse_credit_code as parse_gb32100
+from servicekit.problems import DomainError, NotFound, extension_members
 from servicekit.resident_id import InvalidResidentId, ResidentId, parse_resident_id
 
 _NONCE_BYTES = 12
@@ -56,6 +57,34 @@ def parse_credit_code(text: str) -> CreditCode:
     """Validate the form of a code. As for identity numbers, any well-formed region code counts
     as known: the exchange holds no region tree, and a retired code stays on a licence."""
     return parse_gb32100(text.strip(), region_known=lambda _: True)
+
+
+class InvalidSubject(DomainError):
+    """A subject (of a call, a match, a consent or a citizen link) that is no valid identifier,
+    or of a kind the resource is not about."""
+
+    status = 422
+    code = "invalid_subject"
+    title = "The subject is not a valid identifier of a kind the resource is about"
+    members = extension_members(
+        reason={
+            "type": "string",
+            "description": "The first rule the identifier breaks (an identity number's or a "
+            "credit code's), `not_exactly_one_identifier`, or `subject_kind_not_accepted`",
+            "examples": ["check_character_mismatch"],
+        },
+        subject_kinds={
+            "type": "array",
+            "items": {"type": "string", "enum": ["person", "enterprise"]},
+            "description": "The kinds of subject the resource is about",
+            "examples": [["person"]],
+        },
+    )
+
+
+class SubjectNotFound(NotFound):
+    code = "subject_not_found"
+    title = "The registry holds no such subject"
 
 
 class InvalidSubjectIdentifier(ValueError):

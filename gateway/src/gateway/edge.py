@@ -35,7 +35,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.messages import Answer, Request, problem_answer, request_from_scope, send_answer
 from gateway.settings import GatewaySettings
-from servicekit.problems import DomainError, Forbidden
+from servicekit.problems import DomainError, Forbidden, extension_members
 
 DOCS_PATH = "/docs"
 
@@ -55,6 +55,22 @@ _CORS_REQUEST_HEADERS = (
 _CORS_METHODS = b"GET, HEAD, POST, PUT, PATCH, DELETE"
 _CORS_EXPOSED = b"location, etag, retry-after, x-request-id, idempotency-replayed"
 _CORS_NAMES = frozenset({b"access-control-allow-origin", b"access-control-expose-headers"})
+
+
+class NotHttp(DomainError):
+    """Refused by the gateway's HTTP server, which closes the connection."""
+
+    status = 400
+    code = "invalid_http"
+    title = "The request is not valid HTTP/1.1"
+
+
+class RequestTooSlow(DomainError):
+    """Refused by the gateway's HTTP server: a head or a body that stops arriving."""
+
+    status = 408
+    code = "request_timeout"
+    title = "The request did not arrive in time"
 
 
 class HeadersTooLarge(DomainError):
@@ -79,6 +95,13 @@ class AmbiguousQuery(DomainError):
     status = 400
     code = "ambiguous_query"
     title = "A query parameter is given more than once"
+    members = extension_members(
+        parameter={
+            "type": "string",
+            "description": "The parameter given twice",
+            "examples": ["limit"],
+        }
+    )
 
 
 class OriginNotAllowed(Forbidden):

@@ -23,16 +23,10 @@ from gateway.messages import Answer
 from gateway.routing import FanOut
 from gateway.upstreams import UpstreamPool
 from servicekit.pagination import Cursors, InvalidCursor
-from servicekit.problems import DomainError
+from servicekit.problems import DomainError, ValidationFailed
 
 #: The query parameters and body members the listing services share.
 CURSOR, LIMIT, ITEMS, NEXT_CURSOR = "cursor", "limit", "items", "next_cursor"
-
-
-class InvalidLimit(DomainError):
-    status = 422
-    code = "validation_failed"
-    title = "The request is not valid"
 
 
 def _limit(given: str | None, *, default: int, maximum: int) -> int:
@@ -42,7 +36,7 @@ def _limit(given: str | None, *, default: int, maximum: int) -> int:
         return default
     digits = given.lstrip("0")
     if not given.isascii() or not given.isdecimal() or not digits:
-        raise InvalidLimit(
+        raise ValidationFailed(
             "query.limit: give a whole number of at least 1",
             errors=[{"field": "query.limit", "message": "must be at least 1", "type": "limit"}],
         )

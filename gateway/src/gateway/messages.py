@@ -16,12 +16,6 @@ from servicekit.problems import PROBLEM_JSON, DomainError, internal_error_body, 
 _PROBLEM_JSON = PROBLEM_JSON.encode("latin-1")
 
 
-class PayloadTooLarge(DomainError):
-    status = 413
-    code = "payload_too_large"
-    title = "Request body too large"
-
-
 class ClientGone(Exception):
     """The client disconnected before its body arrived: there is nobody to answer."""
 

@@ -2,7 +2,9 @@
 
 Each service documents its public paths at ``/openapi.json``. The gateway keeps the paths under
 each service's prefix (a service's health routes are not the platform's API), marks the routes
-that need an access token (the routing table knows which are public), and merges components:
+that need an access token (the routing table knows which are public), adds to every operation
+the problems the gateway itself answers before or instead of the service (its edge's refusals,
+rate limits, upstream faults, token checks), and merges components:
 where two services give one name to different definitions, each gets ``<service>.<name>`` and
 its references are rewritten. A service that cannot be reached is listed in ``x-unavailable``
 instead of failing the document. Built on first request, reused for ``openapi_cache_seconds``.
@@ -12,13 +14,64 @@ import asyncio
 import json
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, get_args
 
+from gateway.edge import (
+    AmbiguousQuery,
+    HeadersTooLarge,
+    InvalidPath,
+    NotHttp,
+    RequestTooSlow,
+    UriTooLong,
+)
+from gateway.proxy import InvalidRegionCodeHeader, TokenTypeNotAllowed
+from gateway.ratelimits import RateLimited
 from gateway.routing import RoutingTable, ServiceRoute
-from gateway.upstreams import Upstreams
+from gateway.upstreams import (
+    BadGateway,
+    InvalidTarget,
+    UpstreamOverloaded,
+    Upstreams,
+    UpstreamTimeout,
+)
+from servicekit.auth import InvalidToken, PrincipalType, TokenExpired
+from servicekit.openapi import (
+    PROBLEM_SCHEMA,
+    PROBLEM_SCHEMA_NAME,
+    SECURITY_SCHEME,
+    SECURITY_SCHEMES,
+    ProblemType,
+    add_problems,
+    example_path,
+)
+from servicekit.pagination import InvalidCursor
+from servicekit.problems import DomainError, PayloadTooLarge, Unauthenticated, UpstreamUnavailable
 
 OPERATIONS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
-SECURITY_SCHEME = "accessToken"
+#: What the gateway can answer for any operation it proxies, before or instead of the service.
+EVERY_OPERATION: tuple[type[DomainError], ...] = (
+    NotHttp,
+    InvalidPath,
+    AmbiguousQuery,
+    InvalidRegionCodeHeader,
+    InvalidTarget,
+    RequestTooSlow,
+    PayloadTooLarge,
+    UriTooLong,
+    RateLimited,
+    HeadersTooLarge,
+    BadGateway,
+    UpstreamUnavailable,
+    UpstreamOverloaded,
+    UpstreamTimeout,
+)
+#: What it can answer for an operation that needs an access token at the gateway.
+PROTECTED_OPERATION: tuple[type[DomainError], ...] = (
+    Unauthenticated,
+    InvalidToken,
+    TokenExpired,
+)
+_TOKEN_TYPES: tuple[str, ...] = get_args(PrincipalType)
 
 
 def _rewrite_refs(node: Any, renames: Mapping[str, str]) -> Any:
@@ -51,17 +104,37 @@ def _clashing_names(documents: Mapping[str, Mapping[str, Any]]) -> set[tuple[str
     return {key for key, definitions in variants.items() if len(definitions) > 1}
 
 
-def _mark_protected(path: str, item: dict[str, Any], service: ServiceRoute) -> dict[str, Any]:
-    marked = dict(item)
+def gateway_problems(service: ServiceRoute, method: str, path: str) -> list[ProblemType]:
+    """What the gateway itself can answer to ``method path`` of ``service``."""
+    problems = list(EVERY_OPERATION)
+    if not service.is_public(method, path):
+        problems.extend(PROTECTED_OPERATION)
+        if not all(service.admits_token_type(typ, method, path) for typ in _TOKEN_TYPES):
+            problems.append(TokenTypeNotAllowed)
+    if any(pattern.fullmatch(path) for pattern, _ in service.fan_out) and method == "GET":
+        problems.append(InvalidCursor)
+    return [ProblemType.of(problem) for problem in problems]
+
+
+def _as_proxied(path: str, item: dict[str, Any], service: ServiceRoute) -> dict[str, Any]:
+    """The path's operations as the gateway serves them: with its own problems, and a
+    security requirement where the gateway checks the token (a service may require one on a
+    route the gateway lets through, and documents it itself)."""
+    proxied = dict(item)
     for method in OPERATIONS:
         operation = item.get(method)
-        if (
-            isinstance(operation, dict)
-            and "security" not in operation
-            and not service.is_public(method.upper(), path)
-        ):
-            marked[method] = {**operation, "security": [{SECURITY_SCHEME: []}]}
-    return marked
+        if not isinstance(operation, dict):
+            continue
+        operation = json.loads(json.dumps(operation))
+        add_problems(
+            operation,
+            gateway_problems(service, method.upper(), path),
+            instance=example_path(path, operation),
+        )
+        if "security" not in operation and not service.is_public(method.upper(), path):
+            operation["security"] = [{SECURITY_SCHEME: []}]
+        proxied[method] = operation
+    return proxied
 
 
 def merge_documents(
@@ -73,9 +146,8 @@ def merge_documents(
     clashing = _clashing_names(documents)
     paths: dict[str, Any] = {}
     components: dict[str, dict[str, Any]] = {
-        "securitySchemes": {
-            SECURITY_SCHEME: {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
-        }
+        "schemas": {PROBLEM_SCHEMA_NAME: PROBLEM_SCHEMA},
+        "securitySchemes": dict(SECURITY_SCHEMES),
     }
     tags: dict[str, Any] = {}
     for service in services:
@@ -92,7 +164,7 @@ def merge_documents(
             document = _rewrite_refs(document, renames)
         for path, item in document.get("paths", {}).items():
             if service.serves(path) and isinstance(item, dict):
-                paths[path] = _mark_protected(path, item, service)
+                paths[path] = _as_proxied(path, item, service)
         for kind, entries in _components(document).items():
             for name, definition in entries.items():
                 merged_name = f"{service.name}.{name}" if (kind, name) in clashing else name

@@ -10,7 +10,7 @@ answer with what it answered. Which instance of the pool, and what happens when 
 (retries, ejection, circuit breaking), is the pool's business (``upstreams``).
 
 The request's region comes from, in order: the ``X-Region-Code`` header (malformed: 400
-``invalid_region_code``); the resource id in the path, for the service's region paths (a case
+``invalid_region_header``); the resource id in the path, for the service's region paths (a case
 number starts with its region code); the token's ``region`` claim; else none, the province.
 List calls the routing table marks for fan-out go to every pool instead (``fanout``), unless
 ``X-Region-Code`` names one.
@@ -22,7 +22,7 @@ continues the same trace.
 
 from gateway.edge import check_query
 from gateway.fanout import FanOutList
-from gateway.messages import Answer, PayloadTooLarge, Request
+from gateway.messages import Answer, Request
 from gateway.ratelimits import SharedTokenBuckets, TokenBuckets
 from gateway.routing import RoutingTable, ServiceRoute, region_prefix
 from gateway.settings import GatewaySettings
@@ -30,7 +30,7 @@ from gateway.upstreams import Upstreams
 from servicekit.auth import Principal, TokenVerifier, authenticate
 from servicekit.context import outgoing_trace_headers
 from servicekit.pagination import Cursors
-from servicekit.problems import DomainError, Forbidden, NotFound
+from servicekit.problems import DomainError, Forbidden, NotFound, PayloadTooLarge
 from servicekit.regions import InvalidRegionCode
 
 #: RFC 9110 §7.6.1: meaningful for one connection only (with the names ``Connection`` lists).
@@ -80,7 +80,7 @@ class RouteNotFound(NotFound):
 
 class InvalidRegionCodeHeader(DomainError):
     status = 400
-    code = "invalid_region_code"
+    code = "invalid_region_header"
     title = "The X-Region-Code header is not a region code"
 
 

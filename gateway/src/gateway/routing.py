@@ -44,7 +44,11 @@ class RoutingTableError(ValueError):
 
 def compile_path_pattern(pattern: str) -> re.Pattern[str]:
     """``/identity/v1/token`` literally, ``{name}`` as one segment, a final ``/**`` as the path
-    itself and everything under it."""
+    itself and everything under it.
+
+    Paths are matched percent-decoded, so a segment may hold any character, a line break
+    (``%0A``) included: ``**`` matches it (``re.DOTALL``), or a public route would demand a
+    token for a path the service answers itself."""
     if not pattern.startswith("/"):
         raise ValueError(f"{pattern!r} does not start with '/'")
     segments = pattern.split("/")[1:]
@@ -53,7 +57,7 @@ def compile_path_pattern(pattern: str) -> re.Pattern[str]:
         if segment == "**":
             if position != len(segments) - 1:
                 raise ValueError(f"{pattern!r}: '**' may only end a pattern")
-            return re.compile(regex + "(?:/.*)?")
+            return re.compile(regex + "(?:/.*)?", re.DOTALL)
         if segment == REGION_ID:
             regex += "/(?P<region_id>[^/]+)"
         elif _PARAMETER.match(segment):
@@ -62,7 +66,7 @@ def compile_path_pattern(pattern: str) -> re.Pattern[str]:
             raise ValueError(f"{pattern!r}: segment {segment!r} is neither literal nor '{{name}}'")
         else:
             regex += "/" + re.escape(segment)
-    return re.compile(regex)
+    return re.compile(regex, re.DOTALL)
 
 
 def _base_url(url: str) -> str:

@@ -39,7 +39,7 @@ import uvicorn
 from uvicorn.config import Config
 from uvicorn.server import ServerState
 
-from gateway.edge import HeadersTooLarge
+from gateway.edge import HeadersTooLarge, NotHttp, RequestTooSlow
 from gateway.main import Gateway
 from gateway.messages import Answer, Request, internal_error_answer, problem_answer
 from servicekit.problems import DomainError
@@ -67,18 +67,6 @@ _STATUS_LINES = {
 }
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _NO_BODY_STATUSES = frozenset({204, 304})
-
-
-class NotHttp(DomainError):
-    status = 400
-    code = "invalid_http"
-    title = "The request is not valid HTTP/1.1"
-
-
-class RequestTooSlow(DomainError):
-    status = 408
-    code = "request_timeout"
-    title = "The request did not arrive in time"
 
 
 def _status_line(status: int) -> bytes:

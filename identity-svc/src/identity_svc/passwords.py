@@ -11,7 +11,7 @@ from typing import Literal
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from servicekit.problems import DomainError
+from servicekit.problems import DomainError, extension_members
 
 MIN_LENGTH = 8
 
@@ -69,6 +69,18 @@ class WeakPassword(DomainError):
     status = 422
     code = "weak_password"
     title = "The password does not meet the policy"
+    members = extension_members(
+        reason={
+            "type": "string",
+            "description": "The first rule the password breaks",
+            "examples": ["too_short"],
+        },
+        min_length={
+            "type": "integer",
+            "description": "The shortest password accepted",
+            "examples": [10],
+        },
+    )
 
 
 def check_password_policy(password: str, *, phone: str) -> None:

@@ -22,7 +22,7 @@ from servicekit import context
 from servicekit.app import build_app
 from servicekit.db import SessionDep, new_metadata
 from servicekit.observability import configure_logging
-from servicekit.problems import Conflict
+from servicekit.problems import Conflict, extension_members
 from servicekit.settings import ServiceSettings
 
 Problem = Callable[[httpx.Response, int, str], dict[str, Any]]
@@ -46,6 +46,7 @@ class NoteCreate(BaseModel):
 class NoteRefused(Conflict):
     code = "note_refused"
     title = "The note was refused"
+    members = extension_members(note_text_length={"type": "integer", "examples": [20]})
 
 
 router = APIRouter()
@@ -111,6 +112,17 @@ async def test_validation_errors_name_every_field_and_echo_no_value(
     body = problem(response, 422, "validation_failed")
     assert {error["field"] for error in body["errors"]} == {"body.text", "body.stars"}
     assert "input" not in str(body["errors"])
+
+
+async def test_a_body_that_cannot_be_read_is_a_malformed_body_problem(
+    kit_client: httpx.AsyncClient, problem: Problem
+) -> None:
+    # JSON that does not decode is a validation error of the body; bytes that are not even
+    # UTF-8 cannot be read as JSON at all.
+    response = await kit_client.post(
+        "/notes", content=b'{"text": "\xff\xfe"}', headers={"Content-Type": "application/json"}
+    )
+    problem(response, 400, "malformed_body")
 
 
 @pytest.mark.parametrize(

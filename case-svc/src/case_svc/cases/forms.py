@@ -12,13 +12,27 @@ import jsonschema
 from jsonschema.exceptions import SchemaError, ValidationError
 from jsonschema.validators import validator_for
 
-from servicekit.problems import DomainError
+from servicekit.problems import FIELD_ERRORS, DomainError, extension_members
 
 
 class FormInvalid(DomainError):
     status = 422
     code = "form_invalid"
     title = "The form does not satisfy the item's form schema"
+    members = extension_members(
+        errors={
+            **FIELD_ERRORS,
+            "examples": [
+                [
+                    {
+                        "field": "body.form.loss_date",
+                        "message": "'2026-13-01' is not a 'date'",
+                        "type": "format",
+                    }
+                ]
+            ],
+        }
+    )
 
 
 class FormSchemaUnusable(DomainError):

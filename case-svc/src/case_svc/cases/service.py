@@ -20,7 +20,7 @@ from case_svc.workflow.state_machine import Action, CaseStatus, Role
 from servicekit.auth import Principal, require_assurance, require_type
 from servicekit.pagination import Cursors
 from servicekit.preconditions import PreconditionFailed, entity_tag, require_match
-from servicekit.problems import DomainError, Forbidden, NotFound
+from servicekit.problems import DomainError, Forbidden, NotFound, extension_members
 from servicekit.regions import InvalidRegionCode, RegionCode
 
 SYSTEM_ACTOR = "system"
@@ -33,16 +33,44 @@ class ItemNotAvailable(DomainError):
     status = 422
     code = "item_not_available"
     title = "This service item is not open for applications"
+    members = extension_members(
+        item_status={
+            "type": "string",
+            "description": "The item's status in the catalogue",
+            "examples": ["withdrawn"],
+        }
+    )
 
 
 class WrongSubject(Forbidden):
     code = "wrong_subject"
     title = "This item is for another kind of applicant"
+    members = extension_members(
+        item_subject={
+            "type": "string",
+            "description": "Who may apply for the item",
+            "examples": ["citizen"],
+        },
+        principal_type={
+            "type": "string",
+            "description": "What the caller is",
+            "examples": ["enterprise"],
+        },
+    )
 
 
 class OutsideDelegation(Forbidden):
     code = "outside_delegation"
     title = "The delegation this token carries does not cover this item"
+    members = extension_members(
+        item_code={"type": "string", "examples": ["public_security.id_card_loss_report"]},
+        delegated_items={
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "The item codes the delegation covers",
+            "examples": [["public_security.residence_permit"]],
+        },
+    )
 
 
 class ApplicantRegionRequired(DomainError):

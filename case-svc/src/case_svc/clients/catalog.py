@@ -11,8 +11,8 @@ from typing import Any, Literal, TypeVar
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from servicekit.problems import DomainError, NotFound, UpstreamUnavailable
-from servicekit.regions import RegionCode
+from servicekit.problems import DomainError, NotFound, UpstreamUnavailable, extension_members
+from servicekit.regions import REGION_CODE_PATTERN, RegionCode
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -20,28 +20,55 @@ M = TypeVar("M", bound=BaseModel)
 class ItemNotFound(NotFound):
     code = "item_not_found"
     title = "No such service item"
+    members = extension_members(
+        item_code={"type": "string", "examples": ["public_security.id_card_loss_report"]}
+    )
 
 
 class RegionNotFound(NotFound):
     code = "region_not_found"
     title = "No such region"
+    members = extension_members(
+        region_code={"type": "string", "pattern": REGION_CODE_PATTERN, "examples": ["330302"]}
+    )
 
 
 class NoResponsibleDepartment(NotFound):
     code = "no_responsible_department"
     title = "No department handles this item for this region"
+    members = extension_members(
+        region_code={"type": "string", "pattern": REGION_CODE_PATTERN, "examples": ["330302"]},
+        reason={
+            "type": "string",
+            "description": "Why no department answers",
+            "enum": ["retired_without_successor", "region_above_handling_tier", "no_department"],
+            "examples": ["no_department"],
+        },
+        department_type={"type": "string", "examples": ["public_security"]},
+        handling_tier={"type": "string", "examples": ["county"]},
+    )
 
 
 class InvalidRegionCode(DomainError):
     status = 422
     code = "invalid_region_code"
-    title = "Not a valid region code"
+    title = "Not a region code"
 
 
 class ItemNotOfferedInRegion(DomainError):
     status = 422
     code = "item_not_offered_in_region"
     title = "This item is not offered in this region"
+    members = extension_members(
+        item_code={"type": "string", "examples": ["public_security.id_card_loss_report"]},
+        region_code={"type": "string", "pattern": REGION_CODE_PATTERN, "examples": ["330302"]},
+        offered_in={
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "The regions the item is offered in",
+            "examples": [["3301"]],
+        },
+    )
 
 
 #: The catalog's problems that concern the request, passed on as they are: (status, code) → ours.

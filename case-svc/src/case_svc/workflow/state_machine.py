@@ -13,7 +13,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from servicekit.problems import Conflict, Forbidden
+from servicekit.problems import Conflict, Forbidden, extension_members
 
 
 class CaseStatus(enum.StrEnum):
@@ -82,11 +82,30 @@ INSTANT_PATH: tuple[Action, ...] = (Action.ACCEPT, Action.APPROVE)
 class TransitionNotAllowed(Conflict):
     code = "transition_not_allowed"
     title = "The case cannot make this transition from its current status"
+    members = extension_members(
+        action={"type": "string", "examples": ["approve"]},
+        case_status={"type": "string", "examples": ["submitted"]},
+        allowed_from={
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "The statuses it can be made from",
+            "examples": [["under_review"]],
+        },
+    )
 
 
 class NotYourTransition(Forbidden):
     code = "not_your_transition"
     title = "This transition is not yours to make"
+    members = extension_members(
+        action={"type": "string", "examples": ["approve"]},
+        allowed_roles={
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "Who may make it",
+            "examples": [["handler", "supervisor"]],
+        },
+    )
 
 
 def require_role(action: Action, role: Role) -> None:

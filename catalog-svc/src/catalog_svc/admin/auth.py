@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from catalog_svc.snapshot import CatalogSnapshot
 from servicekit.auth import Principal, require_type
-from servicekit.problems import Forbidden
+from servicekit.problems import Forbidden, extension_members
 
 CATALOG_ADMIN = "catalog_admin"
 PLATFORM_ADMIN = "platform_admin"
@@ -20,16 +20,45 @@ PLATFORM_ADMIN = "platform_admin"
 class NotCatalogAdministrator(Forbidden):
     code = "not_catalog_administrator"
     title = "This account administers no part of the catalogue"
+    members = extension_members(
+        required_roles={
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "One of these roles is needed",
+            "examples": [["catalog_admin", "platform_admin"]],
+        }
+    )
 
 
 class NoCatalogScope(Forbidden):
     code = "no_catalog_scope"
     title = "A catalog administrator's token names the department they administer for"
+    members = extension_members(
+        dept={
+            "type": ["string", "null"],
+            "description": "The token's dept claim",
+            "examples": ["330302-public_security"],
+        }
+    )
 
 
 class OutsideCatalogScope(Forbidden):
     code = "outside_catalog_scope"
     title = "The item is outside the department type and tier you administer"
+    members = extension_members(
+        item_code={"type": "string", "examples": ["public_security.id_card_loss_report"]},
+        item_department_type={"type": "string", "examples": ["public_security"]},
+        item_handling_tier={"type": "string", "examples": ["county"]},
+        scope={
+            "type": "object",
+            "description": "What the caller administers",
+            "properties": {
+                "department_type": {"type": ["string", "null"]},
+                "tier": {"type": ["string", "null"]},
+            },
+            "examples": [{"department_type": "civil_affairs", "tier": "county"}],
+        },
+    )
 
 
 @dataclass(frozen=True, slots=True)

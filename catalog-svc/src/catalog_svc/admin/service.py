@@ -34,22 +34,31 @@ from catalog_svc.seed import ADMINISTERED
 from catalog_svc.snapshot import CatalogSnapshot
 from servicekit.pagination import Cursors
 from servicekit.preconditions import PreconditionFailed, entity_tag, require_match
-from servicekit.problems import Conflict, NotFound
+from servicekit.problems import Conflict, NotFound, extension_members
 
 
 class DraftNotFound(NotFound):
     code = "draft_not_found"
     title = "The item has no open draft"
+    members = extension_members(
+        item_code={"type": "string", "examples": ["public_security.id_card_loss_report"]}
+    )
 
 
 class ItemCodeTaken(Conflict):
     code = "item_code_taken"
     title = "An item with this code exists (codes are never reused)"
+    members = extension_members(
+        item_code={"type": "string", "examples": ["public_security.id_card_loss_report"]}
+    )
 
 
 class ItemAlreadyWithdrawn(Conflict):
     code = "item_already_withdrawn"
     title = "The item is withdrawn already"
+    members = extension_members(
+        item_code={"type": "string", "examples": ["public_security.id_card_loss_report"]}
+    )
 
 
 # --- documents ---------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from catalog_svc.reference.items import (
     PREFILL_KEYWORD,
 )
 from catalog_svc.snapshot import CatalogSnapshot
-from servicekit.problems import DomainError
+from servicekit.problems import FIELD_ERRORS, DomainError, extension_members
 
 
 class InvalidItem(DomainError):
@@ -30,6 +30,20 @@ class InvalidItem(DomainError):
     status = 422
     code = "invalid_item"
     title = "The item breaks the catalogue's rules"
+    members = extension_members(
+        errors={
+            **FIELD_ERRORS,
+            "examples": [
+                [
+                    {
+                        "field": "body.promised_working_days",
+                        "message": "must not exceed the statutory working days (20)",
+                        "type": "promised_beyond_statutory",
+                    }
+                ]
+            ],
+        }
+    )
 
 
 @dataclass(frozen=True, slots=True)

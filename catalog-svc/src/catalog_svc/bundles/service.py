@@ -6,7 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog_svc.bundles import repository
 from catalog_svc.models import Bundle, ServiceItem
-from servicekit.problems import NotFound
+from servicekit.problems import NotFound, extension_members
 
 #: Longest bundle code (the column's width): longer input cannot name one.
 BUNDLE_CODE_MAX_LENGTH = 48
@@ -15,6 +15,7 @@ BUNDLE_CODE_MAX_LENGTH = 48
 class BundleNotFound(NotFound):
     code = "bundle_not_found"
     title = "No such one-issue bundle"
+    members = extension_members(bundle_code={"type": "string", "examples": ["birth"]})
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,8 +18,8 @@ from catalog_svc.regions import service as regions
 from catalog_svc.search.index import IndexedItem, SearchHit
 from catalog_svc.snapshot import CatalogSnapshot, DepartmentRecord, RegionRecord, serving_kinds
 from servicekit.pagination import Cursors
-from servicekit.problems import DomainError, NotFound
-from servicekit.regions import RegionCode, RegionLevel
+from servicekit.problems import DomainError, NotFound, extension_members
+from servicekit.regions import REGION_CODE_PATTERN, RegionCode, RegionLevel
 
 TIER_LEVELS = {
     "province": RegionLevel.PROVINCE,
@@ -32,17 +32,41 @@ TIER_LEVELS = {
 class ItemNotFound(NotFound):
     code = "item_not_found"
     title = "No such service item"
+    members = extension_members(
+        item_code={"type": "string", "examples": ["public_security.id_card_loss_report"]}
+    )
 
 
 class NoResponsibleDepartment(NotFound):
     code = "no_responsible_department"
     title = "No department handles this item for this region"
+    members = extension_members(
+        region_code={"type": "string", "pattern": REGION_CODE_PATTERN, "examples": ["330302"]},
+        reason={
+            "type": "string",
+            "description": "Why no department answers",
+            "enum": ["retired_without_successor", "region_above_handling_tier", "no_department"],
+            "examples": ["no_department"],
+        },
+        department_type={"type": "string", "examples": ["public_security"]},
+        handling_tier={"type": "string", "examples": ["county"]},
+    )
 
 
 class ItemNotOfferedInRegion(DomainError):
     status = 422
     code = "item_not_offered_in_region"
     title = "This item is not offered in this region"
+    members = extension_members(
+        item_code={"type": "string", "examples": ["public_security.id_card_loss_report"]},
+        region_code={"type": "string", "pattern": REGION_CODE_PATTERN, "examples": ["330302"]},
+        offered_in={
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "The regions the item is offered in",
+            "examples": [["3301"]],
+        },
+    )
 
 
 @dataclass(frozen=True, slots=True)

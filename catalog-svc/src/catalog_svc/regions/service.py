@@ -9,8 +9,8 @@ from catalog_svc.models import Region
 from catalog_svc.regions import repository
 from catalog_svc.snapshot import CatalogSnapshot, RegionRecord
 from servicekit.pagination import Cursors
-from servicekit.problems import DomainError, NotFound
-from servicekit.regions import InvalidRegionCode, RegionCode
+from servicekit.problems import DomainError, NotFound, extension_members
+from servicekit.regions import REGION_CODE_PATTERN, InvalidRegionCode, RegionCode
 
 #: Successor chains are resolved when the data is loaded; this only guards against a cycle.
 _MAX_SUCCESSION_STEPS = 8
@@ -25,6 +25,9 @@ class InvalidRegion(DomainError):
 class RegionNotFound(NotFound):
     code = "region_not_found"
     title = "No such region"
+    members = extension_members(
+        region_code={"type": "string", "pattern": REGION_CODE_PATTERN, "examples": ["330302"]}
+    )
 
 
 @dataclass(frozen=True, slots=True)

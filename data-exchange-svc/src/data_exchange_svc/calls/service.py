@@ -27,7 +27,9 @@ from data_exchange_svc.grants.rate_limits import GrantRateLimiter
 from data_exchange_svc.grants.service import authorise, charge
 from data_exchange_svc.identifiers import (
     IdentifierProtector,
+    InvalidSubject,
     InvalidSubjectIdentifier,
+    SubjectNotFound,
     SubjectRef,
     parse_subject,
 )
@@ -47,24 +49,13 @@ from data_exchange_svc.resources.values import InvalidValue, check_claim, today_
 from servicekit.auth import Principal, require_type
 from servicekit.db import utcnow
 from servicekit.ids import new_id
-from servicekit.problems import DomainError, Forbidden, NotFound
-
-
-class InvalidSubject(DomainError):
-    status = 422
-    code = "invalid_subject"
-    title = "The subject is not one identifier, valid, of a kind the resource is about"
+from servicekit.problems import DomainError, Forbidden
 
 
 class InvalidClaim(DomainError):
     status = 422
     code = "invalid_claim"
     title = "A claim is not one the field can answer"
-
-
-class SubjectNotFound(NotFound):
-    code = "subject_not_found"
-    title = "The resource holds no such subject"
 
 
 class ConsumerUnidentified(Forbidden):

@@ -11,7 +11,7 @@ import dataclasses
 
 import httpx
 
-from servicekit.problems import Conflict, DomainError, UpstreamUnavailable
+from servicekit.problems import Conflict, DomainError, UpstreamUnavailable, extension_members
 
 #: Statuses in which a case is still being handled: data for it may still be needed.
 OPEN_STATUSES = frozenset({"submitted", "accepted"})
@@ -19,19 +19,46 @@ OPEN_STATUSES = frozenset({"submitted", "accepted"})
 
 class CaseNotFound(DomainError):
     status = 422
-    code = "case_not_found"
+    code = "unknown_case"
     title = "No case of the caller has this number"
+    members = extension_members(
+        case_id={
+            "type": "string",
+            "description": "The case number",
+            "examples": ["330302-20261126-000001"],
+        }
+    )
 
 
 class CaseNotHandledByConsumer(DomainError):
     status = 422
     code = "case_not_handled_by_consumer"
     title = "The department the consent names does not handle this case"
+    members = extension_members(
+        case_id={
+            "type": "string",
+            "description": "The case number",
+            "examples": ["330302-20261126-000001"],
+        },
+        consumer={
+            "type": "string",
+            "description": "The department",
+            "examples": ["330302-public_security"],
+        },
+    )
 
 
 class CaseClosed(Conflict):
     code = "case_closed"
     title = "The case is no longer being handled: no data is needed for it"
+    members = extension_members(
+        case_id={
+            "type": "string",
+            "description": "The case number",
+            "examples": ["330302-20261126-000001"],
+        },
+        case_status={"type": "string", "examples": ["completed"]},
+    )
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

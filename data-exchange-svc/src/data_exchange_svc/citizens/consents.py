@@ -22,7 +22,7 @@ from data_exchange_svc.models import Consent
 from data_exchange_svc.resources.catalogue import Catalogue, CataloguedResource
 from data_exchange_svc.resources.service import require_fields, shared_resource
 from servicekit.auth import Principal
-from servicekit.problems import DomainError, Forbidden, NotFound
+from servicekit.problems import DomainError, Forbidden, NotFound, extension_members
 
 #: The longest a consent may run.
 MAX_CONSENT_DAYS = 366
@@ -38,28 +38,57 @@ class ConsentNotFound(NotFound):
 class InvalidConsentExpiry(DomainError):
     status = 422
     code = "invalid_expiry"
-    title = f"A consent expires in the future, within {MAX_CONSENT_DAYS} days"
+    title = "An expiry must be in the future, within 366 days"
 
 
 class ConsentNotApplicable(DomainError):
     status = 422
     code = "consent_not_applicable"
     title = "This resource is not about people: a citizen's consent does not apply to it"
+    members = extension_members(
+        resource={
+            "type": "string",
+            "description": "The data resource's code",
+            "examples": ["population"],
+        }
+    )
 
 
 class ConsentRequired(Forbidden):
     code = "consent_required"
     title = "Personal data needs the subject's consent for this case, purpose and fields"
+    members = extension_members(
+        case_id={
+            "type": "string",
+            "description": "The case number",
+            "examples": ["330302-20261126-000001"],
+        },
+        fields={"type": "array", "items": {"type": "string"}, "examples": [["face_template"]]},
+    )
 
 
 class ConsentRevoked(Forbidden):
     code = "consent_revoked"
     title = "The subject has revoked the consent for this use"
+    members = extension_members(
+        case_id={
+            "type": "string",
+            "description": "The case number",
+            "examples": ["330302-20261126-000001"],
+        }
+    )
 
 
 class ConsentExpired(Forbidden):
     code = "consent_expired"
     title = "The subject's consent for this use has expired"
+    members = extension_members(
+        case_id={
+            "type": "string",
+            "description": "The case number",
+            "examples": ["330302-20261126-000001"],
+        }
+    )
 
 
 async def give(

@@ -12,12 +12,17 @@ account; a newer link from identity-svc replaces an older one.
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from data_exchange_svc.citizens import repository
-from data_exchange_svc.identifiers import IdentifierProtector, parse_id_number
+from data_exchange_svc.identifiers import (
+    IdentifierProtector,
+    InvalidSubject,
+    SubjectNotFound,
+    parse_id_number,
+)
 from data_exchange_svc.models import CitizenSubject
 from data_exchange_svc.registry import repository as registry_repository
 from data_exchange_svc.resources.values import today_in_china
 from servicekit.auth import Principal, require_assurance, require_type
-from servicekit.problems import DomainError, Forbidden, NotFound
+from servicekit.problems import Forbidden, NotFound
 from servicekit.resident_id import InvalidResidentId
 
 
@@ -26,20 +31,9 @@ class DelegateNotAllowed(Forbidden):
     title = "Only the citizen herself links her identity and gives consent"
 
 
-class InvalidIdNumber(DomainError):
-    status = 422
-    code = "invalid_subject"
-    title = "The identity number is not valid"
-
-
 class NotTheIdentityService(Forbidden):
     code = "not_the_identity_service"
     title = "Only identity-svc tells which registry subject an account is"
-
-
-class SubjectNotInRegistry(NotFound):
-    code = "subject_not_found"
-    title = "The population registry holds no such person"
 
 
 class SubjectNotLinked(NotFound):
@@ -71,10 +65,10 @@ async def link_from_identity(
     try:
         parse_id_number(id_number, today=today_in_china())
     except InvalidResidentId as exc:
-        raise InvalidIdNumber(str(exc), reason=exc.reason) from exc
+        raise InvalidSubject(str(exc), reason=exc.reason) from exc
     subject_hash = protector.lookup_hash(id_number)
     if await registry_repository.get_by_hash(session, subject_hash) is None:
-        raise SubjectNotInRegistry()
+        raise SubjectNotFound()
     existing = await repository.link_of_account(session, account)
     if existing is not None and existing.subject_hash == subject_hash:
         return existing

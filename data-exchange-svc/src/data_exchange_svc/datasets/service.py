@@ -19,7 +19,7 @@ from data_exchange_svc.identifiers import IdentifierProtector
 from data_exchange_svc.resources.catalogue import Catalogue
 from data_exchange_svc.resources.service import catalogued_resource, hosted_spec
 from servicekit.auth import Principal, require_type
-from servicekit.problems import DomainError, Forbidden
+from servicekit.problems import DomainError, Forbidden, extension_members
 
 #: The most errors one refusal lists.
 MAX_ERRORS = 50
@@ -28,12 +28,43 @@ MAX_ERRORS = 50
 class NotTheOwner(Forbidden):
     code = "not_the_owner"
     title = "Only a system of the department that owns the resource loads its records"
+    members = extension_members(
+        resource={
+            "type": "string",
+            "description": "The data resource's code",
+            "examples": ["population"],
+        }
+    )
 
 
 class InvalidRecords(DomainError):
     status = 422
     code = "invalid_record"
     title = "Some records do not fit the resource; nothing was loaded"
+    members = extension_members(
+        errors={
+            "type": "array",
+            "description": "One entry per field of a row that does not fit",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "row": {"type": "integer"},
+                    "field": {"type": "string"},
+                    "message": {"type": "string"},
+                },
+                "required": ["row", "field", "message"],
+            },
+            "examples": [
+                [
+                    {
+                        "row": 1,
+                        "field": "birth_date",
+                        "message": "the identity number says 1952-03-14",
+                    }
+                ]
+            ],
+        }
+    )
 
 
 async def load(

@@ -5,7 +5,7 @@ from collections.abc import Sequence
 
 from data_exchange_svc.grants.cache import ActiveGrant
 from data_exchange_svc.grants.rate_limits import GrantRateLimiter
-from servicekit.problems import DomainError, Forbidden
+from servicekit.problems import DomainError, Forbidden, extension_members
 
 
 class NoGrant(Forbidden):
@@ -16,17 +16,22 @@ class NoGrant(Forbidden):
 class PurposeNotAllowed(Forbidden):
     code = "purpose_not_allowed"
     title = "No active grant allows this purpose"
+    members = extension_members(purpose={"type": "string", "examples": ["face_verification"]})
 
 
 class FieldNotGranted(Forbidden):
     code = "field_not_granted"
     title = "Some requested fields are not granted for this purpose"
+    members = extension_members(
+        fields={"type": "array", "items": {"type": "string"}, "examples": [["face_template"]]}
+    )
 
 
 class GrantRateLimited(DomainError):
     status = 429
     code = "grant_rate_limited"
     title = "The grant's rate limit is reached: try again after Retry-After seconds"
+    members = extension_members(retry_after_seconds={"type": "integer", "examples": [1]})
 
 
 def authorise(

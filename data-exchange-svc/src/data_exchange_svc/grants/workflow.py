@@ -26,7 +26,7 @@ from data_exchange_svc.resources import repository as resources_repository
 from data_exchange_svc.resources.catalogue import Catalogue
 from data_exchange_svc.resources.service import require_fields, shared_resource
 from servicekit.auth import Principal, require_type
-from servicekit.problems import Conflict, DomainError, Forbidden, NotFound
+from servicekit.problems import Conflict, DomainError, Forbidden, NotFound, extension_members
 
 #: The longest an approval may run before the provider reviews it again.
 MAX_GRANT_DAYS = 366
@@ -50,17 +50,19 @@ class ConsumerUnidentified(Forbidden):
 class GrantNotPending(Conflict):
     code = "grant_not_pending"
     title = "The grant has already been decided"
+    members = extension_members(grant_status={"type": "string", "examples": ["refused"]})
 
 
 class GrantNotApproved(Conflict):
     code = "grant_not_approved"
     title = "Only an approved grant can be revoked"
+    members = extension_members(grant_status={"type": "string", "examples": ["refused"]})
 
 
 class InvalidExpiry(DomainError):
     status = 422
     code = "invalid_expiry"
-    title = f"A grant expires in the future, within {MAX_GRANT_DAYS} days"
+    title = "An expiry must be in the future, within 366 days"
 
 
 def department_type(department_id: str) -> str:

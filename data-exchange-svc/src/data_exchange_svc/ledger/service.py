@@ -27,7 +27,7 @@ from data_exchange_svc.ledger.merkle import (
 from data_exchange_svc.ledger.signing import LedgerSigner, TreeHead, verify_tree_head
 from data_exchange_svc.models import LedgerCheckpoint, LedgerEntry
 from servicekit.db import utcnow
-from servicekit.problems import DomainError, NotFound
+from servicekit.problems import DomainError, NotFound, extension_members
 
 
 class LedgerEmpty(NotFound):
@@ -38,12 +38,33 @@ class LedgerEmpty(NotFound):
 class EntryNotFound(NotFound):
     code = "entry_not_found"
     title = "The ledger has no entry with this sequence number"
+    members = extension_members(
+        seq={
+            "type": "integer",
+            "description": "The sequence number asked for",
+            "examples": [1200],
+        }
+    )
 
 
 class TreeSizeNotPublished(DomainError):
     status = 422
     code = "invalid_tree_size"
     title = "The tree size is not covered by a published tree head"
+    members = extension_members(
+        tree_size={
+            "type": "integer",
+            "description": "The tree size asked for",
+            "examples": [1200],
+        },
+        latest_tree_size={
+            "type": "integer",
+            "description": "The size of the latest published tree head",
+            "examples": [1024],
+        },
+        first={"type": "integer", "examples": [1024]},
+        second={"type": "integer", "examples": [1200]},
+    )
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -51,7 +51,7 @@ from data_exchange_svc.resources.values import (
 )
 from data_exchange_svc.settings import ExchangeSettings
 from servicekit.http import make_http_client
-from servicekit.problems import DomainError
+from servicekit.problems import DomainError, extension_members
 from servicekit.resilience import CircuitBreaker
 
 #: What a request signature covers before the body: no signature made for anything else (a
@@ -65,6 +65,13 @@ class ProviderNotConfigured(DomainError):
     status = 503
     code = "provider_not_configured"
     title = "No endpoint is configured for this remote resource's provider"
+    members = extension_members(
+        resource={
+            "type": "string",
+            "description": "The data resource's code",
+            "examples": ["population"],
+        }
+    )
 
 
 class ProviderUnavailable(DomainError):

@@ -11,41 +11,71 @@ from data_exchange_svc.resources import repository
 from data_exchange_svc.resources.catalogue import Catalogue, CataloguedResource
 from data_exchange_svc.resources.spec import HOSTED, PREDICATE_TYPES, ResourceSpec
 from servicekit.pagination import Cursors
-from servicekit.problems import DomainError, Forbidden, NotFound
+from servicekit.problems import DomainError, Forbidden, NotFound, extension_members
 
 
 class ResourceNotFound(NotFound):
     code = "resource_not_found"
     title = "No such data resource"
+    members = extension_members(
+        resource={
+            "type": "string",
+            "description": "The data resource's code",
+            "examples": ["population"],
+        }
+    )
 
 
 class ResourceNotShared(Forbidden):
     code = "resource_not_shared"
     title = "This data resource is not shared"
+    members = extension_members(
+        resource={
+            "type": "string",
+            "description": "The data resource's code",
+            "examples": ["population"],
+        }
+    )
 
 
 class UnknownField(DomainError):
     status = 422
     code = "unknown_field"
     title = "The resource has no such field"
+    members = extension_members(
+        fields={"type": "array", "items": {"type": "string"}, "examples": [["face_template"]]}
+    )
 
 
 class FieldNotMatchable(DomainError):
     status = 422
     code = "field_not_matchable"
     title = "A match cannot compare this field"
+    members = extension_members(
+        fields={"type": "array", "items": {"type": "string"}, "examples": [["face_template"]]}
+    )
 
 
 class FieldNotReadable(DomainError):
     status = 422
     code = "field_not_readable"
     title = "A call cannot read this field: it answers only a match"
+    members = extension_members(
+        fields={"type": "array", "items": {"type": "string"}, "examples": [["face_template"]]}
+    )
 
 
 class ResourceNotServed(DomainError):
     status = 501
     code = "resource_not_served"
     title = "The exchange cannot yet answer calls on this resource"
+    members = extension_members(
+        resource={
+            "type": "string",
+            "description": "The data resource's code",
+            "examples": ["population"],
+        }
+    )
 
 
 async def catalogued_resource(catalogue: Catalogue, code: str) -> CataloguedResource:

@@ -6,16 +6,24 @@ from fastapi import APIRouter, status
 
 from identity_svc.accounts import service
 from identity_svc.accounts.schemas import CitizenCreate, CitizenRead, MeRead, RealNameRead
+from identity_svc.accounts.service import AccountNotFound, PhoneAlreadyRegistered
 from identity_svc.models import Account
+from identity_svc.passwords import WeakPassword
 from identity_svc.personal_data import mask_id_number, mask_name, mask_phone
 from identity_svc.runtime import Runtime, RuntimeDep
 from servicekit.auth import PrincipalDep
 from servicekit.db import SessionDep
+from servicekit.openapi import problem_responses
 
 router = APIRouter(prefix="/identity/v1", tags=["accounts"])
 
 
-@router.post("/citizens", status_code=status.HTTP_201_CREATED, response_model=CitizenRead)
+@router.post(
+    "/citizens",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CitizenRead,
+    responses=problem_responses(PhoneAlreadyRegistered, WeakPassword),
+)
 async def register_citizen(
     payload: CitizenCreate, session: SessionDep, runtime: RuntimeDep
 ) -> CitizenRead:
@@ -31,7 +39,7 @@ async def register_citizen(
     return CitizenRead(id=account.id, phone_masked=mask_phone(payload.phone), loa=account.loa)
 
 
-@router.get("/me", response_model=MeRead)
+@router.get("/me", response_model=MeRead, responses=problem_responses(AccountNotFound))
 async def me(principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep) -> MeRead:
     """The caller's account, its level of assurance now, and its real-name record, masked."""
     account = await service.citizen_account(session=session, principal=principal)

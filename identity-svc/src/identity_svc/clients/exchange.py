@@ -92,7 +92,7 @@ async def _read(
     missing = [name for name in fields if name not in answer.fields]
     if missing:
         raise UpstreamUnavailable(
-            "data-exchange-svc left out fields asked for", missing_fields=missing
+            f"data-exchange-svc left out fields asked for: {', '.join(missing)}"
         )
     return answer
 

@@ -2,16 +2,28 @@
 
 from fastapi import APIRouter, Response, status
 
+from identity_svc.accounts.service import AccountNotFound
 from identity_svc.credentials import service
 from identity_svc.credentials.schemas import PasswordChange
+from identity_svc.credentials.service import WrongPassword
+from identity_svc.delegations.service import DelegatedTokenRefused
+from identity_svc.passwords import WeakPassword
 from identity_svc.runtime import RuntimeDep
+from identity_svc.tokens.service import LoginLocked
 from servicekit.auth import PrincipalDep
 from servicekit.db import SessionDep
+from servicekit.openapi import problem_responses
 
 router = APIRouter(prefix="/identity/v1/me", tags=["credentials"])
 
 
-@router.put("/password", status_code=status.HTTP_204_NO_CONTENT)
+@router.put(
+    "/password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(
+        AccountNotFound, DelegatedTokenRefused, WrongPassword, WeakPassword, LoginLocked
+    ),
+)
 async def change_password(
     payload: PasswordChange, principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep
 ) -> Response:

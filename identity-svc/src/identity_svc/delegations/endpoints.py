@@ -7,23 +7,46 @@ from fastapi import APIRouter, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity_svc.accounts import repository as accounts
-from identity_svc.accounts.service import party_of
+from identity_svc.accounts.service import AccountNotFound, party_of
 from identity_svc.delegations import service
 from identity_svc.delegations.schemas import (
     DelegationCreate,
     DelegationList,
     DelegationRead,
 )
+from identity_svc.delegations.service import (
+    CannotDelegateToSelf,
+    DelegateCannotDelegate,
+    DelegatedTokenRefused,
+    DelegateNotFound,
+    DelegationExists,
+    DelegationNotFound,
+    InvalidValidUntil,
+)
 from identity_svc.models import Delegation
 from identity_svc.runtime import Runtime, RuntimeDep
-from servicekit.auth import PrincipalDep
+from servicekit.auth import InsufficientAssurance, PrincipalDep
 from servicekit.db import SessionDep
 from servicekit.idempotency import OptionalIdempotencyDep
+from servicekit.openapi import problem_responses
 
 router = APIRouter(prefix="/identity/v1/me/delegations", tags=["delegations"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=DelegationRead)
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=DelegationRead,
+    responses=problem_responses(
+        AccountNotFound,
+        DelegateCannotDelegate,
+        InsufficientAssurance,
+        DelegateNotFound,
+        DelegationExists,
+        CannotDelegateToSelf,
+        InvalidValidUntil,
+    ),
+)
 async def grant_delegation(
     payload: DelegationCreate,
     principal: PrincipalDep,
@@ -51,7 +74,11 @@ async def grant_delegation(
     return await claim.answer(session, status=201, body=view.model_dump(mode="json"))
 
 
-@router.get("", response_model=DelegationList)
+@router.get(
+    "",
+    response_model=DelegationList,
+    responses=problem_responses(AccountNotFound, DelegatedTokenRefused),
+)
 async def list_delegations(
     principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep
 ) -> DelegationList:
@@ -64,7 +91,11 @@ async def list_delegations(
     )
 
 
-@router.delete("/{delegation_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/{delegation_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(AccountNotFound, DelegatedTokenRefused, DelegationNotFound),
+)
 async def revoke_delegation(
     delegation_id: uuid.UUID, principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep
 ) -> Response:

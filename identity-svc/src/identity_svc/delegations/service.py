@@ -33,7 +33,14 @@ from servicekit.auth import (
     require_assurance,
     require_type,
 )
-from servicekit.problems import Conflict, DomainError, Forbidden, NotFound, Unauthenticated
+from servicekit.problems import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    NotFound,
+    Unauthenticated,
+    extension_members,
+)
 
 #: RFC 8693 §3: the token types this exchange takes and gives.
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
@@ -63,12 +70,27 @@ class CannotDelegateToSelf(DomainError):
 class InvalidValidUntil(DomainError):
     status = 422
     code = "invalid_valid_until"
-    title = "A delegation must end in the future, within the longest term allowed"
+    title = "The end must be in the future, within the longest term allowed"
+    members = extension_members(
+        max_days={
+            "type": "integer",
+            "description": "The longest term allowed, in days",
+            "examples": [366],
+        }
+    )
 
 
 class DelegationExists(Conflict):
     code = "delegation_exists"
     title = "This citizen already holds a delegation from you in force: revoke it first"
+    members = extension_members(
+        delegation_id={
+            "type": "string",
+            "description": "The delegation in force",
+            "format": "uuid",
+            "examples": ["0196f3c2-7d1e-7a3b-9c4d-2e5f6a7b8c9d"],
+        }
+    )
 
 
 class DelegationNotFound(NotFound):
@@ -86,13 +108,13 @@ class InvalidActorToken(OAuthError):
 
 
 class ChainedDelegationRefused(OAuthError):
-    code = "delegate_cannot_delegate"
+    code = "chained_delegation_refused"
     title = "A delegated token cannot be exchanged for another"
     oauth_error = "invalid_grant"
 
 
 class ExchangeDelegationNotFound(OAuthError):
-    code = "delegation_not_found"
+    code = "no_matching_delegation"
     title = "No delegation to the actor matches the subject"
     oauth_error = "invalid_grant"
 
@@ -100,18 +122,45 @@ class ExchangeDelegationNotFound(OAuthError):
 class DelegationRevoked(OAuthError):
     code = "delegation_revoked"
     title = "The delegation was revoked"
+    members = extension_members(
+        **OAuthError.members,
+        revoked_at={
+            "type": "string",
+            "description": "When it was revoked",
+            "format": "date-time",
+            "examples": ["2026-11-26T02:30:00+00:00"],
+        },
+    )
     oauth_error = "invalid_grant"
 
 
 class DelegationExpired(OAuthError):
     code = "delegation_expired"
     title = "The delegation has ended"
+    members = extension_members(
+        **OAuthError.members,
+        valid_until={
+            "type": "string",
+            "description": "When it ended",
+            "format": "date-time",
+            "examples": ["2026-12-31T16:00:00+00:00"],
+        },
+    )
     oauth_error = "invalid_grant"
 
 
 class DelegationScopeExceeded(OAuthError):
     code = "delegation_scope_exceeded"
     title = "The requested scope names items the delegation does not cover"
+    members = extension_members(
+        **OAuthError.members,
+        refused_scopes={
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "The item codes the delegation does not cover",
+            "examples": [["public_security.id_card_replacement"]],
+        },
+    )
     oauth_error = "invalid_scope"
 
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity_svc.accounts import repository as accounts
-from identity_svc.accounts.service import party_of
+from identity_svc.accounts.service import AccountNotFound, party_of
 from identity_svc.enterprises import service
 from identity_svc.enterprises.schemas import (
     AgentCreate,
@@ -22,16 +22,41 @@ from identity_svc.enterprises.schemas import (
     MemberStatus,
     Role,
 )
+from identity_svc.enterprises.service import (
+    AgentExists,
+    AgentNotFound,
+    DelegateCannotActForEnterprise,
+    EnterpriseNotActive,
+    EnterpriseNotFound,
+    InvalidAgentTerm,
+    InvalidEnterpriseCode,
+    MemberNotFound,
+    NotLegalRepresentative,
+    RepresentativeRequired,
+)
 from identity_svc.models import Enterprise, EnterpriseMember
 from identity_svc.runtime import HttpDep, Runtime, RuntimeDep
-from servicekit.auth import PrincipalDep
+from servicekit.auth import InsufficientAssurance, PrincipalDep
 from servicekit.db import SessionDep
+from servicekit.openapi import problem_responses
+from servicekit.problems import UpstreamUnavailable
 
 router = APIRouter(tags=["enterprises"])
 
 
 @router.post(
-    "/identity/v1/enterprises", status_code=status.HTTP_201_CREATED, response_model=MembershipRead
+    "/identity/v1/enterprises",
+    status_code=status.HTTP_201_CREATED,
+    response_model=MembershipRead,
+    responses=problem_responses(
+        AccountNotFound,
+        DelegateCannotActForEnterprise,
+        InsufficientAssurance,
+        NotLegalRepresentative,
+        EnterpriseNotActive,
+        InvalidEnterpriseCode,
+        UpstreamUnavailable,
+    ),
 )
 async def claim_enterprise(
     payload: EnterpriseClaim,
@@ -53,7 +78,11 @@ async def claim_enterprise(
     return _membership(standing.member, standing.enterprise)
 
 
-@router.get("/identity/v1/me/enterprises", response_model=MembershipList)
+@router.get(
+    "/identity/v1/me/enterprises",
+    response_model=MembershipList,
+    responses=problem_responses(AccountNotFound, DelegateCannotActForEnterprise),
+)
 async def my_enterprises(
     principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep
 ) -> MembershipList:
@@ -66,6 +95,15 @@ async def my_enterprises(
     "/identity/v1/enterprises/{credit_code}/agents",
     status_code=status.HTTP_201_CREATED,
     response_model=MemberRead,
+    responses=problem_responses(
+        AccountNotFound,
+        DelegateCannotActForEnterprise,
+        RepresentativeRequired,
+        EnterpriseNotFound,
+        AgentNotFound,
+        AgentExists,
+        InvalidAgentTerm,
+    ),
 )
 async def authorise_agent(
     credit_code: str,
@@ -89,7 +127,13 @@ async def authorise_agent(
     return await _member(session, runtime, member, now=now)
 
 
-@router.get("/identity/v1/enterprises/{credit_code}/members", response_model=MemberList)
+@router.get(
+    "/identity/v1/enterprises/{credit_code}/members",
+    response_model=MemberList,
+    responses=problem_responses(
+        AccountNotFound, DelegateCannotActForEnterprise, RepresentativeRequired, EnterpriseNotFound
+    ),
+)
 async def list_members(
     credit_code: str, principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep
 ) -> MemberList:
@@ -107,6 +151,13 @@ async def list_members(
 @router.delete(
     "/identity/v1/enterprises/{credit_code}/members/{member_id}",
     status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(
+        AccountNotFound,
+        DelegateCannotActForEnterprise,
+        RepresentativeRequired,
+        EnterpriseNotFound,
+        MemberNotFound,
+    ),
 )
 async def end_membership(
     credit_code: str,

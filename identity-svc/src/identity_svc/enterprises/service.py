@@ -34,7 +34,14 @@ from identity_svc.runtime import Runtime
 from identity_svc.tokens.service import OAuthError, base_claims, service_token
 from servicekit.auth import Principal, TokenVerifier, require_type
 from servicekit.credit_code import ALPHABET, CreditCode, InvalidCreditCode, parse_credit_code
-from servicekit.problems import Conflict, DomainError, Forbidden, NotFound, UpstreamUnavailable
+from servicekit.problems import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    NotFound,
+    UpstreamUnavailable,
+    extension_members,
+)
 from servicekit.regions import InvalidRegionCode, RegionCode
 
 #: The purpose identity-svc states to the registry; its grant allows it and nothing else.
@@ -47,6 +54,19 @@ class InvalidEnterpriseCode(DomainError):
     status = 422
     code = "invalid_credit_code"
     title = "The unified social credit code is not valid"
+    members = extension_members(
+        reason={
+            "type": "string",
+            "description": "The first rule the code breaks",
+            "enum": [
+                "wrong_length",
+                "invalid_characters",
+                "unknown_region",
+                "check_character_mismatch",
+            ],
+            "examples": ["check_character_mismatch"],
+        }
+    )
 
 
 class NotLegalRepresentative(Forbidden):
@@ -57,6 +77,13 @@ class NotLegalRepresentative(Forbidden):
 class EnterpriseNotActive(Conflict):
     code = "enterprise_not_active"
     title = "The enterprise is not an active registration"
+    members = extension_members(
+        registration_status={
+            "type": "string",
+            "description": "What the market-regulation registry says of it",
+            "examples": ["deregistered"],
+        }
+    )
 
 
 class EnterpriseNotFound(NotFound):
@@ -82,12 +109,33 @@ class AgentNotFound(NotFound):
 class AgentExists(Conflict):
     code = "agent_exists"
     title = "This citizen already acts for the enterprise: end that first"
+    members = extension_members(
+        member_id={
+            "type": "string",
+            "description": "The membership already in force",
+            "format": "uuid",
+            "examples": ["0196f3c2-7d1e-7a3b-9c4d-2e5f6a7b8c9d"],
+        },
+        role={
+            "type": "string",
+            "description": "Its role",
+            "enum": ["representative", "agent"],
+            "examples": ["agent"],
+        },
+    )
 
 
 class InvalidAgentTerm(DomainError):
     status = 422
     code = "invalid_valid_until"
-    title = "An authorisation must end in the future, within the longest term allowed"
+    title = "The end must be in the future, within the longest term allowed"
+    members = extension_members(
+        max_days={
+            "type": "integer",
+            "description": "The longest term allowed, in days",
+            "examples": [366],
+        }
+    )
 
 
 class MemberNotFound(NotFound):
@@ -150,7 +198,7 @@ async def _verified_holder(
 def _registry_text(fields: dict[str, object], name: str) -> str:
     value = fields.get(name)
     if not isinstance(value, str) or not value:
-        raise UpstreamUnavailable("the registry gave no usable enterprise record", field=name)
+        raise UpstreamUnavailable(f"the registry gave no usable {name} for the enterprise")
     return value
 
 

@@ -2,6 +2,7 @@
 
 from fastapi import APIRouter, Response, status
 
+from identity_svc.accounts.service import AccountNotFound
 from identity_svc.models import OAuthClient
 from identity_svc.oauth_clients import service
 from identity_svc.oauth_clients.schemas import (
@@ -10,14 +11,24 @@ from identity_svc.oauth_clients.schemas import (
     ClientRead,
     ClientWithSecret,
 )
+from identity_svc.oauth_clients.service import ClientExists, ClientNotFound
 from identity_svc.runtime import RuntimeDep
+from identity_svc.staff.service import DepartmentRequired, OtherDepartment, StaffAdminRequired
 from servicekit.auth import PrincipalDep
 from servicekit.db import SessionDep
+from servicekit.openapi import problem_responses
 
 router = APIRouter(prefix="/identity/v1/clients", tags=["oauth clients"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=ClientWithSecret)
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ClientWithSecret,
+    responses=problem_responses(
+        AccountNotFound, StaffAdminRequired, OtherDepartment, DepartmentRequired, ClientExists
+    ),
+)
 async def register_client(
     payload: ClientCreate, principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep
 ) -> ClientWithSecret:
@@ -38,14 +49,18 @@ async def register_client(
     return ClientWithSecret(**_read(oauth_client).model_dump(), client_secret=secret)
 
 
-@router.get("", response_model=ClientList)
+@router.get("", response_model=ClientList, responses=problem_responses(StaffAdminRequired))
 async def list_clients(principal: PrincipalDep, session: SessionDep) -> ClientList:
     """The clients you administer; never their secrets."""
     clients = await service.administered(session=session, principal=principal)
     return ClientList(items=[_read(oauth_client) for oauth_client in clients])
 
 
-@router.post("/{client_id}/secret", response_model=ClientWithSecret)
+@router.post(
+    "/{client_id}/secret",
+    response_model=ClientWithSecret,
+    responses=problem_responses(StaffAdminRequired, ClientNotFound),
+)
 async def rotate_secret(
     client_id: str, principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep
 ) -> ClientWithSecret:
@@ -61,7 +76,11 @@ async def rotate_secret(
     return ClientWithSecret(**_read(oauth_client).model_dump(), client_secret=secret)
 
 
-@router.delete("/{client_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/{client_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(StaffAdminRequired, ClientNotFound),
+)
 async def disable_client(
     client_id: str, principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep
 ) -> Response:

@@ -24,7 +24,7 @@ from identity_svc.staff.service import administrator as staff_administrator
 from identity_svc.tokens import repository as tokens_repository
 from identity_svc.tokens.service import register_client
 from servicekit.auth import Principal
-from servicekit.problems import Conflict, NotFound
+from servicekit.problems import Conflict, NotFound, extension_members
 
 ClientType = Literal["department_system", "service"]
 _CLIENT_ID = re.compile(r"^[a-z][a-z0-9-]{2,63}$")
@@ -33,6 +33,9 @@ _CLIENT_ID = re.compile(r"^[a-z][a-z0-9-]{2,63}$")
 class ClientExists(Conflict):
     code = "client_exists"
     title = "A client with this id is already registered"
+    members = extension_members(
+        client_id={"type": "string", "examples": ["wenzhou-civil-affairs-portal"]}
+    )
 
 
 class ClientNotFound(NotFound):

@@ -4,17 +4,25 @@ import uuid
 
 from fastapi import APIRouter, Response, status
 
+from identity_svc.accounts.service import AccountNotFound
+from identity_svc.delegations.service import DelegatedTokenRefused
 from identity_svc.runtime import RuntimeDep
 from identity_svc.sessions import service
 from identity_svc.sessions.schemas import SessionList, SessionRead
+from identity_svc.sessions.service import SessionNotFound
 from identity_svc.tokens.service import session_id_of
 from servicekit.auth import PrincipalDep
 from servicekit.db import SessionDep
+from servicekit.openapi import problem_responses
 
 router = APIRouter(prefix="/identity/v1/me/sessions", tags=["sessions"])
 
 
-@router.get("", response_model=SessionList)
+@router.get(
+    "",
+    response_model=SessionList,
+    responses=problem_responses(AccountNotFound, DelegatedTokenRefused),
+)
 async def list_sessions(
     principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep
 ) -> SessionList:
@@ -38,7 +46,11 @@ async def list_sessions(
     )
 
 
-@router.delete("/{session_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/{session_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(AccountNotFound, DelegatedTokenRefused, SessionNotFound),
+)
 async def end_session(
     session_id: uuid.UUID, principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep
 ) -> Response:

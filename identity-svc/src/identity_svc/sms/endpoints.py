@@ -5,8 +5,10 @@ from fastapi import APIRouter, Request, status
 from identity_svc.runtime import RuntimeDep
 from identity_svc.sms import service
 from identity_svc.sms.schemas import SmsCodeCreate, SmsCodeSent
-from identity_svc.sms.senders import SmsSender
+from identity_svc.sms.senders import SmsSender, SmsUnavailable
+from identity_svc.sms.service import SmsCodeThrottled
 from servicekit.db import SessionDep
+from servicekit.openapi import problem_responses
 
 router = APIRouter(prefix="/identity/v1", tags=["sms codes"])
 
@@ -16,7 +18,12 @@ def sender_of(request: Request) -> SmsSender:
     return sender
 
 
-@router.post("/sms-codes", status_code=status.HTTP_202_ACCEPTED, response_model=SmsCodeSent)
+@router.post(
+    "/sms-codes",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=SmsCodeSent,
+    responses=problem_responses(SmsCodeThrottled, SmsUnavailable),
+)
 async def send_sms_code(
     payload: SmsCodeCreate, request: Request, session: SessionDep, runtime: RuntimeDep
 ) -> SmsCodeSent:

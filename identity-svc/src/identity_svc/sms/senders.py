@@ -17,12 +17,19 @@ import httpx
 
 from identity_svc.settings import IdentitySettings
 from servicekit.db import utcnow
-from servicekit.problems import UpstreamUnavailable
+from servicekit.problems import UpstreamUnavailable, extension_members
 
 
 class SmsUnavailable(UpstreamUnavailable):
     code = "sms_unavailable"
     title = "The SMS could not be sent: try again later"
+    members = extension_members(
+        upstream_status={
+            "type": "integer",
+            "description": "What the SMS gateway answered",
+            "examples": [503],
+        }
+    )
 
 
 class SmsSender(Protocol):

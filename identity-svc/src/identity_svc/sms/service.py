@@ -30,7 +30,7 @@ from identity_svc.tokens.service import (
     record_login_failure,
 )
 from servicekit.ids import new_id
-from servicekit.problems import DomainError
+from servicekit.problems import DomainError, extension_members
 
 CODE_DIGITS = 6
 
@@ -39,6 +39,13 @@ class SmsCodeThrottled(DomainError):
     status = 429
     code = "sms_code_throttled"
     title = "A code was sent moments ago: wait before asking for another"
+    members = extension_members(
+        retry_after={
+            "type": "integer",
+            "description": "Seconds until another code may be asked for",
+            "examples": [42],
+        }
+    )
 
 
 @dataclass(frozen=True)

@@ -2,17 +2,39 @@
 
 from fastapi import APIRouter, status
 
+from identity_svc.accounts.service import AccountNotFound, PhoneAlreadyRegistered
+from identity_svc.passwords import WeakPassword
 from identity_svc.personal_data import mask_phone
 from identity_svc.runtime import RuntimeDep
 from identity_svc.staff import service
 from identity_svc.staff.schemas import StaffCreate, StaffRead
+from identity_svc.staff.service import (
+    DepartmentRequired,
+    OtherDepartment,
+    RoleBeyondTier,
+    StaffAdminRequired,
+)
 from servicekit.auth import PrincipalDep
 from servicekit.db import SessionDep
+from servicekit.openapi import problem_responses
 
 router = APIRouter(prefix="/identity/v1/staff", tags=["staff"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=StaffRead)
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=StaffRead,
+    responses=problem_responses(
+        AccountNotFound,
+        StaffAdminRequired,
+        OtherDepartment,
+        RoleBeyondTier,
+        DepartmentRequired,
+        PhoneAlreadyRegistered,
+        WeakPassword,
+    ),
+)
 async def create_staff(
     payload: StaffCreate, principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep
 ) -> StaffRead:

@@ -25,7 +25,7 @@ from identity_svc.personal_data import PersonalData
 from identity_svc.runtime import Runtime
 from servicekit.auth import Principal, require_type
 from servicekit.ids import new_id
-from servicekit.problems import DomainError, Forbidden
+from servicekit.problems import DomainError, Forbidden, extension_members
 
 DEPARTMENT_ROLES = frozenset({"handler", "supervisor", "department_admin"})
 PLATFORM_ROLES = frozenset({"catalog_admin", "platform_admin"})
@@ -42,6 +42,14 @@ class StaffAdminRequired(Forbidden):
 class RoleBeyondTier(Forbidden):
     code = "role_beyond_tier"
     title = "An administrator grants roles of their own tier or below only"
+    members = extension_members(
+        refused_roles={
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "The roles above the administrator's tier",
+            "examples": [["province_supervisor"]],
+        }
+    )
 
 
 class OtherDepartment(Forbidden):

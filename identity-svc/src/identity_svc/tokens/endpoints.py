@@ -8,14 +8,33 @@ from urllib.parse import unquote_plus
 from fastapi import APIRouter, Form, Request, Response, status
 
 from identity_svc.delegations import service as delegations
+from identity_svc.delegations.service import (
+    ChainedDelegationRefused,
+    DelegationExpired,
+    DelegationRevoked,
+    DelegationScopeExceeded,
+    ExchangeDelegationNotFound,
+    InvalidActorToken,
+)
 from identity_svc.devices import DeviceDep
 from identity_svc.enterprises import service as enterprises
+from identity_svc.enterprises.service import NotEnterpriseMember, RepresentationEnded
 from identity_svc.runtime import RuntimeDep, http_of
 from identity_svc.sms import service as sms
 from identity_svc.tokens import service
 from identity_svc.tokens.schemas import LogoutRequest, TokenRequest, TokenResponse
+from identity_svc.tokens.service import (
+    InvalidClient,
+    InvalidGrant,
+    InvalidRequest,
+    InvalidScope,
+    LoginLocked,
+    UnsupportedGrantType,
+)
 from servicekit.auth import TokenVerifier
 from servicekit.db import SessionDep
+from servicekit.openapi import problem_responses
+from servicekit.problems import UpstreamUnavailable
 
 router = APIRouter(prefix="/identity/v1", tags=["tokens"])
 
@@ -23,7 +42,28 @@ _BASIC_CHALLENGE = 'Basic realm="onevisit"'
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 
 
-@router.post("/token", response_model=TokenResponse, response_model_exclude_none=True)
+@router.post(
+    "/token",
+    response_model=TokenResponse,
+    response_model_exclude_none=True,
+    responses=problem_responses(
+        InvalidRequest,
+        UnsupportedGrantType,
+        InvalidGrant,
+        InvalidClient,
+        InvalidScope,
+        LoginLocked,
+        InvalidActorToken,
+        ChainedDelegationRefused,
+        ExchangeDelegationNotFound,
+        DelegationRevoked,
+        DelegationExpired,
+        DelegationScopeExceeded,
+        NotEnterpriseMember,
+        RepresentationEnded,
+        UpstreamUnavailable,
+    ),
+)
 async def token(
     form: Annotated[TokenRequest, Form()],
     request: Request,
@@ -152,7 +192,9 @@ async def token(
     )
 
 
-@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+@router.post(
+    "/logout", status_code=status.HTTP_204_NO_CONTENT, responses=problem_responses(InvalidRequest)
+)
 async def logout(
     form: Annotated[LogoutRequest, Form()], session: SessionDep, runtime: RuntimeDep
 ) -> Response:

@@ -28,16 +28,23 @@ from identity_svc.runtime import Runtime
 from identity_svc.tokens import repository
 from servicekit.auth import Principal
 from servicekit.ids import new_id
-from servicekit.problems import DomainError
+from servicekit.problems import DomainError, extension_members
 
 #: The ``sub`` of the tokens identity-svc mints for its own calls (the platform's contract).
 SERVICE_SUBJECT = "identity-svc"
 
 
-class OAuthError(DomainError):
+class OAuthError(DomainError, abstract=True):
     """A token-endpoint refusal; ``error`` carries the RFC 6749 code OAuth clients read."""
 
     oauth_error: ClassVar[str | None] = None
+    members = extension_members(
+        error={
+            "type": "string",
+            "description": "The OAuth 2.0 error code (RFC 6749 §5.2) OAuth clients read",
+            "examples": ["invalid_request"],
+        }
+    )
 
     def __init__(self, detail: str | None = None, **extensions: Any) -> None:
         super().__init__(detail, error=self.oauth_error or self.code, **extensions)
@@ -67,12 +74,35 @@ class InvalidClient(OAuthError):
 class InvalidScope(OAuthError):
     code = "invalid_scope"
     title = "The requested scope is not granted to this client"
+    members = extension_members(
+        **OAuthError.members,
+        refused_scopes={
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "The scopes the client may not have",
+            "examples": [["exchange:population"]],
+        },
+    )
 
 
 class LoginLocked(OAuthError):
     status = 429
     code = "login_locked"
     title = "Too many failed logins: try again later"
+    members = extension_members(
+        **OAuthError.members,
+        locked={
+            "type": "string",
+            "description": "What is locked: the phone number's logins, or the caller's address",
+            "enum": ["login", "client_address"],
+            "examples": ["login"],
+        },
+        locked_until={
+            "type": "string",
+            "format": "date-time",
+            "examples": ["2026-11-26T02:45:00+00:00"],
+        },
+    )
     oauth_error = "invalid_grant"
 
 

@@ -2,6 +2,7 @@
 
 from fastapi import APIRouter, status
 
+from identity_svc.accounts.service import AccountNotFound
 from identity_svc.devices import DeviceDep
 from identity_svc.personal_data import mask_id_number, mask_name
 from identity_svc.runtime import HttpDep, RuntimeDep
@@ -13,13 +14,41 @@ from identity_svc.verification.schemas import (
     RealNameCreate,
     RealNameResult,
 )
-from servicekit.auth import PrincipalDep
+from identity_svc.verification.service import (
+    ChallengeExpired,
+    ChallengeNotFound,
+    ChallengeUsed,
+    DelegateCannotVerify,
+    FaceLocked,
+    FaceMismatch,
+    IdNumberAlreadyBound,
+    InvalidIdNumber,
+    RealNameAlreadyVerified,
+    RealNameMismatch,
+    TooManyAttempts,
+)
+from servicekit.auth import InsufficientAssurance, PrincipalDep
 from servicekit.db import SessionDep
+from servicekit.openapi import problem_responses
+from servicekit.problems import UpstreamUnavailable
 
 router = APIRouter(prefix="/identity/v1/me", tags=["verification"])
 
 
-@router.post("/real-name", response_model=RealNameResult)
+@router.post(
+    "/real-name",
+    response_model=RealNameResult,
+    responses=problem_responses(
+        AccountNotFound,
+        DelegateCannotVerify,
+        RealNameAlreadyVerified,
+        IdNumberAlreadyBound,
+        InvalidIdNumber,
+        RealNameMismatch,
+        TooManyAttempts,
+        UpstreamUnavailable,
+    ),
+)
 async def verify_real_name(
     payload: RealNameCreate,
     principal: PrincipalDep,
@@ -53,7 +82,12 @@ async def verify_real_name(
 
 
 @router.post(
-    "/face/challenges", status_code=status.HTTP_201_CREATED, response_model=FaceChallengeRead
+    "/face/challenges",
+    status_code=status.HTTP_201_CREATED,
+    response_model=FaceChallengeRead,
+    responses=problem_responses(
+        AccountNotFound, DelegateCannotVerify, InsufficientAssurance, FaceLocked
+    ),
 )
 async def open_face_challenge(
     principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep
@@ -72,7 +106,21 @@ async def open_face_challenge(
     )
 
 
-@router.post("/face/verifications", response_model=FaceVerificationResult)
+@router.post(
+    "/face/verifications",
+    response_model=FaceVerificationResult,
+    responses=problem_responses(
+        AccountNotFound,
+        DelegateCannotVerify,
+        InsufficientAssurance,
+        ChallengeNotFound,
+        ChallengeUsed,
+        ChallengeExpired,
+        FaceMismatch,
+        FaceLocked,
+        UpstreamUnavailable,
+    ),
+)
 async def verify_face(
     payload: FaceVerificationCreate,
     principal: PrincipalDep,

@@ -40,7 +40,14 @@ from identity_svc.tokens.service import SessionTokens, service_token, step_up_to
 from identity_svc.verification import repository
 from identity_svc.verification.schemas import TEMPLATE_DIMENSIONS
 from servicekit.auth import Principal, require_assurance
-from servicekit.problems import Conflict, DomainError, Forbidden, NotFound, UpstreamUnavailable
+from servicekit.problems import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    NotFound,
+    UpstreamUnavailable,
+    extension_members,
+)
 from servicekit.regions import InvalidRegionCode, RegionCode
 from servicekit.resident_id import InvalidResidentId, ResidentId, parse_resident_id
 
@@ -65,12 +72,34 @@ class InvalidIdNumber(DomainError):
     status = 422
     code = "invalid_id_number"
     title = "The ID number is not valid"
+    members = extension_members(
+        reason={
+            "type": "string",
+            "description": "The first rule the number breaks",
+            "enum": [
+                "wrong_length",
+                "invalid_characters",
+                "unknown_region",
+                "invalid_birth_date",
+                "birth_date_in_future",
+                "check_character_mismatch",
+            ],
+            "examples": ["check_character_mismatch"],
+        }
+    )
 
 
 class RealNameMismatch(DomainError):
     status = 422
     code = "real_name_mismatch"
     title = "The name and the ID number do not match the population registry"
+    members = extension_members(
+        attempts_left={
+            "type": "integer",
+            "description": "Attempts before real-name verification pauses",
+            "examples": [4],
+        }
+    )
 
 
 class IdNumberAlreadyBound(Conflict):
@@ -82,6 +111,13 @@ class TooManyAttempts(DomainError):
     status = 429
     code = "too_many_attempts"
     title = "Too many real-name attempts: try again later"
+    members = extension_members(
+        retry_at={
+            "type": "string",
+            "format": "date-time",
+            "examples": ["2026-11-27T02:30:00+00:00"],
+        }
+    )
 
 
 class ChallengeNotFound(NotFound):
@@ -93,6 +129,13 @@ class ChallengeExpired(DomainError):
     status = 410
     code = "challenge_expired"
     title = "The face challenge has expired: ask for a new one"
+    members = extension_members(
+        expired_at={
+            "type": "string",
+            "format": "date-time",
+            "examples": ["2026-11-26T02:31:00+00:00"],
+        }
+    )
 
 
 class ChallengeUsed(Conflict):
@@ -104,12 +147,26 @@ class FaceMismatch(DomainError):
     status = 422
     code = "face_mismatch"
     title = "The face does not match the registry's"
+    members = extension_members(
+        attempts_left={
+            "type": "integer",
+            "description": "Attempts before face verification locks",
+            "examples": [2],
+        }
+    )
 
 
 class FaceLocked(DomainError):
     status = 423
     code = "face_locked"
     title = "Too many failed face verifications: try again later"
+    members = extension_members(
+        locked_until={
+            "type": "string",
+            "format": "date-time",
+            "examples": ["2026-11-26T03:00:00+00:00"],
+        }
+    )
 
 
 @dataclass(frozen=True)

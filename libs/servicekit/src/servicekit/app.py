@@ -3,7 +3,8 @@
 The lifespan builds what a service holds for its whole life (database, pooled HTTP client,
 token verifier) on ``app.state``; a service adds its own with the ``lifespan`` hook. The app
 answers ``/healthz``, ``/readyz`` (checks the database) and ``/metrics``, limits body sizes,
-and renders every error as problem+json.
+renders every error as problem+json, and documents the problems each route can answer
+(``servicekit.openapi``).
 """
 
 import datetime as dt
@@ -31,8 +32,14 @@ from servicekit.db import (
 from servicekit.http import make_http_client
 from servicekit.idempotency import IdempotencyPolicy, IdempotencyRecordMixin
 from servicekit.observability import RequestContextMiddleware, configure_logging
+from servicekit.openapi import ServiceApp
 from servicekit.pagination import Cursors
-from servicekit.problems import install_problem_handlers, problem_body, problem_response
+from servicekit.problems import (
+    PayloadTooLarge,
+    install_problem_handlers,
+    problem_body,
+    problem_response,
+)
 from servicekit.settings import ServiceSettings
 
 ServiceLifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -57,9 +64,9 @@ class BodySizeLimitMiddleware:
 
     async def _too_large(self, scope: Scope, send: Send) -> None:
         body = problem_body(
-            status=413,
-            code="payload_too_large",
-            title="Request body too large",
+            status=PayloadTooLarge.status,
+            code=PayloadTooLarge.code,
+            title=PayloadTooLarge.title,
             detail=f"the limit is {self.max_bytes} bytes",
             instance=scope.get("path"),
         )
@@ -207,7 +214,7 @@ def build_app(
             await app.state.http.aclose()
             await app.state.database.dispose()
 
-    app = FastAPI(title=title, lifespan=app_lifespan, **fastapi_options)
+    app = ServiceApp(title=title, lifespan=app_lifespan, **fastapi_options)
     install_problem_handlers(app)
     app.add_exception_handler(SQLAlchemyError, _database_error)
     app.add_exception_handler(ConnectionError, _database_error)

@@ -26,7 +26,13 @@ from fastapi import Depends, Request
 from jwt.utils import base64url_decode
 from pydantic import BaseModel, ConfigDict, Field
 
-from servicekit.problems import DomainError, Forbidden, Unauthenticated, UpstreamUnavailable
+from servicekit.problems import (
+    DomainError,
+    Forbidden,
+    Unauthenticated,
+    UpstreamUnavailable,
+    extension_members,
+)
 
 PrincipalType = Literal["citizen", "enterprise", "staff", "department_system", "service"]
 JwksSource = Callable[[], Awaitable[dict[str, Any]]]
@@ -80,6 +86,28 @@ class InsufficientAssurance(DomainError):
     status = 403
     code = "insufficient_assurance"
     title = "A higher level of assurance is required"
+    members = extension_members(
+        required_loa={
+            "type": "integer",
+            "description": "The level of assurance required",
+            "minimum": 1,
+            "maximum": 3,
+            "examples": [3],
+        },
+        current_loa={
+            "type": "integer",
+            "description": "The token's",
+            "minimum": 0,
+            "maximum": 3,
+            "examples": [2],
+        },
+        step={
+            "type": "string",
+            "description": "The step that reaches it",
+            "enum": ["password", "real_name", "face"],
+            "examples": ["face"],
+        },
+    )
 
 
 class WrongPrincipalType(Forbidden):

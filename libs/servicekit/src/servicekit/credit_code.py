@@ -12,14 +12,31 @@ decide what "known" means (a retired code is still a known one) by passing ``reg
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
+
+from pydantic import WithJsonSchema
 
 from servicekit.regions import InvalidRegionCode, RegionCode
 
 ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _VALUE = {character: value for value, character in enumerate(ALPHABET)}
 _WEIGHTS = tuple(pow(3, position, 31) for position in range(17))
-_SHAPE = re.compile(rf"^[{ALPHABET}]{{2}}\d{{6}}[{ALPHABET}]{{10}}$")
+#: Its shape, for documents; the region and the check character are checked by
+#: ``parse_credit_code``.
+CREDIT_CODE_PATTERN = rf"^[{ALPHABET}]{{2}}\d{{6}}[{ALPHABET}]{{10}}$"
+_SHAPE = re.compile(CREDIT_CODE_PATTERN)
+#: A credit code as a string that the service parses itself, documented with its shape.
+CreditCodeStr = Annotated[
+    str,
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": CREDIT_CODE_PATTERN,
+            "description": "A unified social credit code (GB 32100): 18 characters",
+            "examples": ["91330302MA2L7Y1K22"],
+        }
+    ),
+]
 
 Reason = Literal["wrong_length", "invalid_characters", "unknown_region", "check_character_mismatch"]
 

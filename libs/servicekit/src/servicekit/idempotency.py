@@ -96,6 +96,14 @@ class IdempotencyRequestInProgress(Conflict):
     title = "A request with this Idempotency-Key is still being processed"
 
 
+#: What a request that sends a key can be answered, besides its own problems.
+KEYED_REQUEST_PROBLEMS: tuple[type[DomainError], ...] = (
+    InvalidIdempotencyKey,
+    IdempotencyKeyReused,
+    IdempotencyRequestInProgress,
+)
+
+
 def idempotency_key(header: str | None) -> str:
     """The key, from the header as sent; a structured-field string in quotes is accepted too."""
     if header is None:

@@ -17,7 +17,7 @@ from typing import Annotated
 
 from fastapi import Header
 
-from servicekit.problems import DomainError
+from servicekit.problems import DomainError, extension_members
 
 
 class PreconditionRequired(DomainError):
@@ -30,6 +30,13 @@ class PreconditionFailed(DomainError):
     status = 412
     code = "precondition_failed"
     title = "The resource has changed since you read it"
+    members = extension_members(
+        current_etag={
+            "type": "string",
+            "description": "The resource's ETag now: read it again, then repeat the change",
+            "examples": ['"3"'],
+        }
+    )
 
 
 IfMatchHeader = Annotated[

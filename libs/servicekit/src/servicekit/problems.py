@@ -10,9 +10,29 @@ installed by ``install_problem_handlers`` render, as ``application/problem+json`
                             (answered by observability's middleware, inside the request context)
 
 Every body carries ``type``, ``title``, ``status``, ``code``, ``instance`` and ``request_id``.
+
+A problem is declared once, by its class: ``status``, ``code``, ``title`` and ``members`` (the
+extension members it sends, name → JSON schema). Raising it with a member it does not declare
+is a ``TypeError``, like calling a function with an unknown keyword, so the documents
+(``servicekit.openapi``) cannot say less than the answers. A class that only groups others
+(``class OAuthError(DomainError, abstract=True)``) declares no problem and is never raised::
+
+    DomainError (abstract)
+    ├── NotFound                404 not_found
+    ├── Conflict                409 conflict
+    ├── Unauthenticated         401 unauthenticated
+    │   ├── auth.InvalidToken   401 invalid_token
+    │   └── auth.TokenExpired   401 token_expired
+    ├── Forbidden               403 forbidden
+    ├── MalformedBody           400 malformed_body
+    ├── PayloadTooLarge         413 payload_too_large
+    ├── ValidationFailed        422 validation_failed   errors: [{field, message, type}]
+    ├── UpstreamUnavailable     503 upstream_unavailable
+    └── ... every service's own
 """
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 from fastapi import FastAPI, Request
@@ -24,13 +44,30 @@ from servicekit.context import current_request_id
 
 PROBLEM_JSON = "application/problem+json"
 
+#: A JSON schema (OpenAPI 3.1), as a mapping.
+JsonSchema = Mapping[str, Any]
+
+
+def extension_members(**schemas: JsonSchema) -> Mapping[str, JsonSchema]:
+    """A problem's ``members``: each extension member's name and JSON schema, read-only."""
+    return MappingProxyType(schemas)
+
 
 class DomainError(Exception):
-    """An expected failure. Subclasses fix ``status``, ``code`` and ``title``."""
+    """An expected failure. Subclasses fix ``status``, ``code``, ``title`` and ``members``."""
 
     status: ClassVar[int] = 400
     code: ClassVar[str] = "bad_request"
     title: ClassVar[str] = "Bad request"
+    #: The extension members it sends, name → JSON schema; each schema gives ``examples``,
+    #: which the documents' examples use.
+    members: ClassVar[Mapping[str, JsonSchema]] = extension_members()
+    #: A class that only groups problems: never raised, never documented.
+    abstract: ClassVar[bool] = True
+
+    def __init_subclass__(cls, *, abstract: bool = False, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.abstract = abstract
 
     def __init__(
         self,
@@ -39,10 +76,59 @@ class DomainError(Exception):
         headers: Mapping[str, str] | None = None,
         **extensions: Any,
     ) -> None:
+        if self.abstract:
+            raise TypeError(f"{type(self).__name__} groups problems: raise one of its kinds")
+        undeclared = extensions.keys() - self.members.keys()
+        if undeclared:
+            raise TypeError(
+                f"{type(self).__name__} declares no member {', '.join(sorted(undeclared))}"
+            )
         super().__init__(detail or self.title)
         self.detail = detail
         self.headers = dict(headers or {})
         self.extensions = extensions
+
+
+def problem_classes(*packages: str) -> Iterator[type[DomainError]]:
+    """Every concrete ``DomainError`` subclass imported so far (of the named packages only,
+    when some are named), each once."""
+    seen: set[type[DomainError]] = set()
+    pending: list[type[DomainError]] = [DomainError]
+    while pending:
+        cls = pending.pop()
+        for subclass in cls.__subclasses__():
+            if subclass in seen:
+                continue
+            seen.add(subclass)
+            pending.append(subclass)
+            in_packages = not packages or any(
+                subclass.__module__ == package or subclass.__module__.startswith(package + ".")
+                for package in packages
+            )
+            if in_packages and not subclass.abstract:
+                yield subclass
+
+
+def disagreements(classes: Iterable[type[DomainError]]) -> list[str]:
+    """Codes that two classes declare differently (status, title or members): one code is one
+    problem, whichever class raises it."""
+    first: dict[str, type[DomainError]] = {}
+    found: list[str] = []
+    for cls in sorted(classes, key=lambda c: (c.code, c.__module__, c.__qualname__)):
+        other = first.setdefault(cls.code, cls)
+        if other is cls:
+            continue
+        for aspect in ("status", "title", "members"):
+            if getattr(cls, aspect) != getattr(other, aspect):
+                found.append(
+                    f"{cls.code}: {_name(other)} and {_name(cls)} differ in {aspect}: "
+                    f"{getattr(other, aspect)!r} != {getattr(cls, aspect)!r}"
+                )
+    return found
+
+
+def _name(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 class NotFound(DomainError):
@@ -73,6 +159,73 @@ class UpstreamUnavailable(DomainError):
     status = 503
     code = "upstream_unavailable"
     title = "A service this request needs is unavailable"
+    members = extension_members(
+        upstream_status={
+            "type": "integer",
+            "description": "What the service needed answered, when it answered",
+            "examples": [503],
+        },
+        upstream_code={
+            "type": "string",
+            "description": "The problem code the service needed answered with, if any",
+            "examples": ["database_unavailable"],
+        },
+    )
+
+
+class MalformedBody(DomainError):
+    """A body the framework cannot even read as its media type (bytes that are not UTF-8, a
+    broken multipart form); a body that is read but breaks the schema is ``ValidationFailed``."""
+
+    status = 400
+    code = "malformed_body"
+    title = "The request body cannot be parsed"
+
+
+class PayloadTooLarge(DomainError):
+    status = 413
+    code = "payload_too_large"
+    title = "Request body too large"
+
+
+#: The ``errors`` member of ``validation_failed`` and of the problems shaped like it: one entry
+#: per field, never repeating the value sent (it may be personal). Give it ``examples`` of its own.
+FIELD_ERRORS: JsonSchema = {
+    "type": "array",
+    "description": "One entry per field that is not valid",
+    "items": {
+        "type": "object",
+        "properties": {
+            "field": {
+                "type": "string",
+                "description": "Where, as a dotted path: `body.phone`, `query.limit`",
+            },
+            "message": {"type": "string"},
+            "type": {"type": "string", "description": "The kind of error, stable"},
+        },
+        "required": ["field", "message", "type"],
+    },
+}
+
+
+class ValidationFailed(DomainError):
+    status = 422
+    code = "validation_failed"
+    title = "The request is not valid"
+    members = extension_members(
+        errors={
+            **FIELD_ERRORS,
+            "examples": [
+                [
+                    {
+                        "field": "body.phone",
+                        "message": "String should match pattern '^1[3-9]\\d{9}$'",
+                        "type": "string_pattern_mismatch",
+                    }
+                ]
+            ],
+        }
+    )
 
 
 def problem_body(
@@ -111,14 +264,27 @@ def problem_response(
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
 
 
-_STATUS_CODES: dict[int, tuple[str, str]] = {
-    400: ("bad_request", "Bad request"),
-    401: ("unauthenticated", "Authentication required"),
-    403: ("forbidden", "Forbidden"),
-    404: ("not_found", "Not found"),
-    405: ("method_not_allowed", "Method not allowed"),
+class MethodNotAllowed(DomainError):
+    status = 405
+    code = "method_not_allowed"
+    title = "Method not allowed"
+
+
+#: The problems the framework's own HTTP errors are: a 400 is a body it could not parse (the
+#: only 400 FastAPI raises; domain code raises ``DomainError``s, never ``HTTPException``).
+_HTTP_PROBLEMS: dict[int, type[DomainError]] = {
+    problem.status: problem
+    for problem in (
+        MalformedBody,
+        Unauthenticated,
+        Forbidden,
+        NotFound,
+        MethodNotAllowed,
+        PayloadTooLarge,
+    )
+}
+_OTHER_HTTP_CODES: dict[int, tuple[str, str]] = {
     406: ("not_acceptable", "Not acceptable"),
-    413: ("payload_too_large", "Request body too large"),
     415: ("unsupported_media_type", "Unsupported media type"),
     429: ("too_many_requests", "Too many requests"),
 }
@@ -149,9 +315,9 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         for err in exc.errors()
     ]
     return problem_response(
-        status=422,
-        code="validation_failed",
-        title="The request is not valid",
+        status=ValidationFailed.status,
+        code=ValidationFailed.code,
+        title=ValidationFailed.title,
         detail="; ".join(f"{e['field']}: {e['message']}" for e in errors),
         instance=request.url.path,
         errors=errors,
@@ -160,7 +326,11 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_exception(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    code, title = _STATUS_CODES.get(exc.status_code, ("http_error", "HTTP error"))
+    problem = _HTTP_PROBLEMS.get(exc.status_code)
+    if problem is not None:
+        code, title = problem.code, problem.title
+    else:
+        code, title = _OTHER_HTTP_CODES.get(exc.status_code, ("http_error", "HTTP error"))
     detail = exc.detail if isinstance(exc.detail, str) and exc.detail != title else None
     return problem_response(
         status=exc.status_code,

@@ -14,13 +14,51 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import GetCoreSchemaHandler
+from pydantic import GetCoreSchemaHandler, WithJsonSchema
 from pydantic_core import core_schema
 
 _SEGMENTS = (2, 2, 2, 3, 3)
 _ENDS = (2, 4, 6, 9, 12)
+
+
+def _code_pattern() -> str:
+    """The regular expression of exactly what ``RegionCode.parse`` accepts (bar surrounding
+    blanks): 2, 4, 6, 9 or 12 digits, a province other than 00, and no zero segment before a
+    non-zero one; trailing zero segments (the padded forms) are allowed."""
+
+    def nonzero(width: int) -> str:
+        # ``width`` digits, not all zeros: 2 → (?:[1-9]\d|0[1-9]).
+        forms = ("0" * zeros + "[1-9]" + "\\d" * (width - zeros - 1) for zeros in range(width))
+        return "(?:" + "|".join(forms) + ")"
+
+    def below(position: int, end: int) -> str:
+        """Segments from ``position`` up to ``end`` digits: non-zero ones, then zeros only."""
+        widths = _SEGMENTS[position : _ENDS.index(end) + 1]
+        if not widths:
+            return ""
+        return f"(?:{nonzero(widths[0])}{below(position + 1, end)}|{'0' * sum(widths)})"
+
+    return "^(?:" + "|".join(nonzero(2) + below(1, end) for end in _ENDS) + ")$"
+
+
+#: What a region code looks like, for documents: ``RegionCode.parse`` accepts exactly these.
+REGION_CODE_PATTERN = _code_pattern()
+#: A region code as a string that the service parses itself (its own problem when it does not
+#: parse), documented with ``REGION_CODE_PATTERN``.
+RegionCodeStr = Annotated[
+    str,
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": REGION_CODE_PATTERN,
+            "description": "A region code: 2, 4, 6, 9 or 12 digits (GB/T 2260 and the "
+            "statistics codes), e.g. 33 Zhejiang, 3303 or 330300 Wenzhou, 330302 Lucheng",
+            "examples": ["330302"],
+        }
+    ),
+]
 
 
 class RegionLevel(enum.IntEnum):
@@ -120,6 +158,6 @@ class RegionCode:
 
         return core_schema.no_info_plain_validator_function(
             validate,
-            json_schema_input_schema=core_schema.str_schema(pattern=r"^\d{2,12}$"),
+            json_schema_input_schema=core_schema.str_schema(pattern=REGION_CODE_PATTERN),
             serialization=core_schema.plain_serializer_function_ser_schema(str),
         )

@@ -9,13 +9,31 @@ import datetime as dt
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
+
+from pydantic import WithJsonSchema
 
 from servicekit.regions import InvalidRegionCode, RegionCode, RegionLevel
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
-_SHAPE = re.compile(r"^\d{17}[\dX]$")
+#: Its shape, for documents; the region, the birth date and the check character are checked by
+#: ``parse_resident_id``.
+RESIDENT_ID_PATTERN = r"^\d{17}[\dX]$"
+_SHAPE = re.compile(RESIDENT_ID_PATTERN)
+#: An identity number as a string that the service parses itself, documented with its shape.
+ResidentIdStr = Annotated[
+    str,
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": RESIDENT_ID_PATTERN,
+            "description": "A citizen identity number (GB 11643): 17 digits and a check "
+            "character, X for 10",
+            "examples": ["330302195203140248"],
+        }
+    ),
+]
 
 Reason = Literal[
     "wrong_length",

@@ -5,18 +5,34 @@ import uuid
 import httpx
 from fastapi import APIRouter, Request, Response, status
 
+from rating_svc.clients.cases import CaseNotFound
 from rating_svc.models import Rating
 from rating_svc.ratings import service
 from rating_svc.ratings.schemas import RatingCreate, RatingRead
+from rating_svc.ratings.service import (
+    AlreadyRated,
+    CaseNotCompleted,
+    DelegateCannotRate,
+    RatingNotFound,
+)
 from rating_svc.settings import RatingSettings
 from servicekit.auth import PrincipalDep, require_type
 from servicekit.db import SessionDep
 from servicekit.idempotency import OptionalIdempotencyDep
+from servicekit.openapi import problem_responses
+from servicekit.problems import UpstreamUnavailable
 
 router = APIRouter(prefix="/ratings/v1", tags=["ratings"])
 
 
-@router.post("/ratings", status_code=status.HTTP_201_CREATED, response_model=RatingRead)
+@router.post(
+    "/ratings",
+    status_code=status.HTTP_201_CREATED,
+    response_model=RatingRead,
+    responses=problem_responses(
+        DelegateCannotRate, AlreadyRated, CaseNotCompleted, CaseNotFound, UpstreamUnavailable
+    ),
+)
 async def create_rating(
     payload: RatingCreate,
     principal: PrincipalDep,
@@ -47,7 +63,9 @@ async def create_rating(
     )
 
 
-@router.get("/ratings/{rating_id}", response_model=RatingRead)
+@router.get(
+    "/ratings/{rating_id}", response_model=RatingRead, responses=problem_responses(RatingNotFound)
+)
 async def get_rating(
     rating_id: uuid.UUID, principal: PrincipalDep, session: SessionDep, request: Request
 ) -> RatingRead:

@@ -6,8 +6,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-#: ``<official region code>-<YYYYMMDD>-<sequence>``, as case-svc numbers its cases.
-CASE_NO_PATTERN = r"^[0-9]{6,12}-[0-9]{8}-[0-9]{6}$"
+from servicekit.case_numbers import CASE_NUMBER_PATTERN
 
 Score = Annotated[int, Field(ge=1, le=5, description="1 very dissatisfied … 5 very satisfied")]
 
@@ -15,7 +14,7 @@ Score = Annotated[int, Field(ge=1, le=5, description="1 very dissatisfied … 5 
 class RatingCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    case_no: str = Field(pattern=CASE_NO_PATTERN, examples=["330302-20261126-000001"])
+    case_no: str = Field(pattern=CASE_NUMBER_PATTERN, examples=["330302-20261126-000001"])
     efficiency: Score
     quality: Score
     attitude: Score

@@ -11,17 +11,26 @@ from rating_svc.models import Rating, Rectification
 from rating_svc.ratings import repository
 from rating_svc.ratings.schemas import RatingCreate
 from servicekit.auth import Principal
-from servicekit.problems import Conflict, Forbidden, NotFound
+from servicekit.case_numbers import CASE_NUMBER_PATTERN
+from servicekit.problems import Conflict, Forbidden, NotFound, extension_members
 
 
 class CaseNotCompleted(Conflict):
     code = "case_not_completed"
     title = "Only a completed case can be rated"
+    members = extension_members(case_status={"type": "string", "examples": ["under_review"]})
 
 
 class AlreadyRated(Conflict):
     code = "already_rated"
     title = "This case has already been rated"
+    members = extension_members(
+        case_no={
+            "type": "string",
+            "pattern": CASE_NUMBER_PATTERN,
+            "examples": ["330302-20261126-000001"],
+        }
+    )
 
 
 class DelegateCannotRate(Forbidden):

@@ -1,0 +1,139 @@
+"""Does a server answer what its OpenAPI document says? Schemathesis generates requests from the
+document (valid ones, and ones that break it), sends them over real HTTP and checks each answer:
+no 5xx, a documented status, a documented content type, a body its schema accepts.
+
+Used by the tests only (schemathesis is a development dependency). ``check_contract`` is
+synchronous and sends real requests: call it in a thread (``asyncio.to_thread``) when the
+server runs on the test's own event loop. Generation is derandomised, so CI sees the same
+requests every run; ``ONEVISIT_CONTRACT_SEED`` gives another seed, to explore.
+"""
+
+import os
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+from hypothesis import HealthCheck, Phase, given, seed, settings
+from hypothesis.errors import Unsatisfiable
+from schemathesis import APIOperation, Case, GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.core.failures import FailureGroup
+from schemathesis.core.result import Err
+from schemathesis.openapi import from_dict
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
+#: Headers for an operation (a token of the kind it needs), given its method and path.
+HeadersFor = Callable[[str, str], Mapping[str, str]]
+Operation = APIOperation[Any, Any, Any, Any]
+
+
+@dataclass
+class ContractReport:
+    requests: int = 0
+    seconds: float = 0.0
+    #: (method path, status) → how many answers.
+    statuses: Counter[tuple[str, int]] = field(default_factory=Counter)
+    #: One line per distinct failure: the operation, the status and what broke.
+    failures: set[str] = field(default_factory=set)
+
+    def summary(self) -> str:
+        return (
+            f"{self.requests} requests in {self.seconds:.1f} s, "
+            f"{len(self.statuses)} (operation, status) pairs, {len(self.failures)} failures"
+        )
+
+
+def _no_headers(_method: str, _path: str) -> Mapping[str, str]:
+    return {}
+
+
+def check_contract(
+    document: dict[str, Any],
+    base_url: str,
+    *,
+    examples_per_operation: int,
+    headers_for: HeadersFor = _no_headers,
+    modes: tuple[GenerationMode, ...] = (GenerationMode.POSITIVE, GenerationMode.NEGATIVE),
+    skip: Callable[[Operation], bool] = lambda _operation: False,
+) -> ContractReport:
+    """Send ``examples_per_operation`` generated requests per operation and mode to
+    ``base_url`` and check every answer against ``document``."""
+    schema = from_dict(document)
+    report = ContractReport()
+    started = time.monotonic()
+    derandomize = "ONEVISIT_CONTRACT_SEED" not in os.environ
+    with requests.Session() as session:
+        for result in schema.get_all_operations():
+            if isinstance(result, Err):
+                raise result.err()
+            operation = result.ok()
+            if skip(operation):
+                continue
+            headers = dict(headers_for(operation.method.upper(), operation.path))
+            for mode in modes:
+                _exercise(
+                    operation,
+                    mode,
+                    session,
+                    base_url,
+                    headers,
+                    report,
+                    derandomize,
+                    examples_per_operation,
+                )
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _exercise(
+    operation: Operation,
+    mode: GenerationMode,
+    session: requests.Session,
+    base_url: str,
+    headers: dict[str, str],
+    report: ContractReport,
+    derandomize: bool,
+    examples: int,
+) -> None:
+    label = f"{operation.method.upper()} {operation.path}"
+
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        derandomize=derandomize,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(case=operation.as_strategy(generation_mode=mode))
+    def send(case: Case[Operation]) -> None:
+        response = case.call(base_url=base_url, session=session, headers=headers)
+        report.requests += 1
+        report.statuses[(label, response.status_code)] += 1
+        try:
+            case.validate_response(response, checks=CHECKS, headers=headers)
+        except FailureGroup as group:
+            for failure in group.exceptions:
+                title = str(getattr(failure, "title", type(failure).__name__))
+                report.failures.add(f"{label} → {response.status_code} ({mode.value}): {title}")
+
+    if not derandomize:
+        send = seed(int(os.environ["ONEVISIT_CONTRACT_SEED"]))(send)
+    try:
+        send()
+    except Unsatisfiable:
+        # Nothing in the operation can be made invalid (no parameters, no body).
+        assert mode is GenerationMode.NEGATIVE, f"{label}: no valid request can be generated"

@@ -1,0 +1,189 @@
+"""What a service's OpenAPI document says of its errors: the problems each route declares, and
+those the kit knows from the route's dependencies, as problem+json with real schemas."""
+
+from typing import Annotated, Any
+
+import jsonschema
+import pytest
+from fastapi import APIRouter, Depends, Query
+from fastapi.routing import APIRoute
+from pydantic import BaseModel
+
+from servicekit.app import build_app
+from servicekit.auth import Principal, PrincipalDep, current_principal
+from servicekit.db import SessionDep
+from servicekit.openapi import (
+    PROBLEM_REF,
+    ProblemType,
+    add_problems,
+    authenticates,
+    problem_responses,
+    problems_of,
+    render_problem_response,
+)
+from servicekit.problems import Conflict, NotFound, extension_members
+from servicekit.settings import ServiceSettings
+
+
+class NoteMissing(NotFound):
+    code = "note_missing"
+    title = "No such note"
+    members = extension_members(note_id={"type": "integer", "examples": [7]})
+
+
+class NoteLocked(Conflict):
+    code = "note_locked"
+    title = "The note is locked"
+
+
+class NoteCreate(BaseModel):
+    text: str
+
+
+async def _reader(principal: PrincipalDep) -> Principal:
+    return principal
+
+
+router = APIRouter()
+
+
+@router.get("/health-of-notes")
+async def public_and_bare() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/notes/{note_id}", responses=problem_responses(NoteMissing))
+async def read_note(note_id: int, session: SessionDep) -> dict[str, int]:
+    return {"id": note_id}
+
+
+@router.post("/notes", status_code=201, responses=problem_responses(NoteLocked, NoteMissing))
+async def write_note(
+    payload: NoteCreate,
+    reader: Annotated[Principal, Depends(_reader)],
+    session: SessionDep,
+    limit: Annotated[int | None, Query(ge=1)] = None,
+) -> dict[str, str]:
+    return {"text": payload.text}
+
+
+@pytest.fixture(scope="module")
+def document(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    path = tmp_path_factory.mktemp("openapi") / "kit.db"
+    settings = ServiceSettings(service_name="kit-test", database_url=f"sqlite+aiosqlite:///{path}")
+    return build_app(settings, title="kit test", routers=[router]).openapi()
+
+
+def _problem_codes(operation: dict[str, Any]) -> dict[str, list[str]]:
+    return {
+        status: [problem.code for problem in problems_of(int(status), response)]
+        for status, response in operation["responses"].items()
+        if problems_of(int(status), response)
+    }
+
+
+def test_a_route_with_a_body_a_token_and_a_session_documents_every_problem_it_can_answer(
+    document: dict[str, Any],
+) -> None:
+    operation = document["paths"]["/notes"]["post"]
+    assert _problem_codes(operation) == {
+        "400": ["malformed_body"],
+        "401": ["invalid_token", "token_expired", "unauthenticated"],
+        "403": ["wrong_principal_type"],
+        "404": ["note_missing"],
+        "409": ["note_locked"],
+        "413": ["payload_too_large"],
+        "422": ["validation_failed"],
+        "503": ["database_unavailable", "upstream_unavailable"],
+    }
+    assert operation["security"] == [{"accessToken": []}]
+    assert list(operation["responses"]) == sorted(operation["responses"], key=int)
+
+
+def test_a_route_without_a_token_or_body_documents_only_what_it_can_answer(
+    document: dict[str, Any],
+) -> None:
+    read = document["paths"]["/notes/{note_id}"]["get"]
+    assert _problem_codes(read) == {
+        "404": ["note_missing"],
+        "422": ["validation_failed"],
+        "503": ["database_unavailable"],
+    }
+    assert "security" not in read
+    bare = document["paths"]["/health-of-notes"]["get"]
+    assert _problem_codes(bare) == {}
+    assert "security" not in bare
+
+
+def test_fastapis_validation_schemas_give_way_to_the_problem(document: dict[str, Any]) -> None:
+    schemas = document["components"]["schemas"]
+    assert "HTTPValidationError" not in schemas
+    assert "ValidationError" not in schemas
+    assert schemas["Problem"]["required"] == ["type", "title", "status", "code"]
+    assert document["components"]["securitySchemes"]["accessToken"]["scheme"] == "bearer"
+    assert "HTTPValidationError" not in str(document["paths"])
+
+
+def _validator(document: dict[str, Any], schema: dict[str, Any]) -> jsonschema.Draft202012Validator:
+    resolvable = {**schema, "components": document["components"]}
+    return jsonschema.Draft202012Validator(resolvable)
+
+
+def test_each_code_has_an_example_its_own_schema_accepts(document: dict[str, Any]) -> None:
+    for item in document["paths"].values():
+        for operation in item.values():
+            for status, response in operation["responses"].items():
+                content = response.get("content", {}).get("application/problem+json")
+                if content is None:
+                    continue
+                validator = _validator(document, content["schema"])
+                for code, example in content["examples"].items():
+                    assert example["value"]["code"] == code
+                    assert example["value"]["status"] == int(status)
+                    validator.validate(example["value"])
+
+
+def test_a_body_of_another_code_or_status_does_not_fit_the_schema(
+    document: dict[str, Any],
+) -> None:
+    response = document["paths"]["/notes"]["post"]["responses"]["401"]
+    validator = _validator(document, response["content"]["application/problem+json"]["schema"])
+    fits = {"type": "/problems/token_expired", "title": "The access token has expired"}
+    validator.validate({**fits, "status": 401, "code": "token_expired"})
+    assert not validator.is_valid({**fits, "status": 401, "code": "note_locked"})
+    assert not validator.is_valid({**fits, "status": 403, "code": "token_expired"})
+    assert not validator.is_valid({**fits, "status": 401, "code": "invalid_token"})
+
+
+def test_the_instance_of_an_example_is_a_path_the_operation_serves(
+    document: dict[str, Any],
+) -> None:
+    examples = document["paths"]["/notes"]["post"]["responses"]["409"]["content"][
+        "application/problem+json"
+    ]["examples"]
+    assert examples["note_locked"]["value"]["instance"] == "/notes"
+
+
+def test_problems_added_to_a_rendered_response_join_the_ones_there() -> None:
+    missing = ProblemType.of(NoteMissing)
+    locked = ProblemType.of(NoteLocked)
+    operation: dict[str, Any] = {
+        "responses": {"200": {"description": "OK"}, "404": render_problem_response([missing])}
+    }
+    add_problems(operation, [ProblemType(404, "route_not_found", "No route", {}), locked])
+    assert [p.code for p in problems_of(404, operation["responses"]["404"])] == [
+        "note_missing",
+        "route_not_found",
+    ]
+    assert problems_of(404, operation["responses"]["404"])[0] == missing
+    assert problems_of(409, operation["responses"]["409"]) == [locked]
+    assert list(operation["responses"]) == ["200", "404", "409"]
+    schema = operation["responses"]["404"]["content"]["application/problem+json"]["schema"]
+    assert schema["allOf"] == [{"$ref": PROBLEM_REF}]
+
+
+def test_the_kit_finds_the_token_check_deep_in_the_dependency_tree() -> None:
+    (route,) = [r for r in router.routes if isinstance(r, APIRoute) and r.path == "/notes"]
+    # ``write_note`` depends on ``_reader``, which depends on ``current_principal``.
+    assert current_principal not in [d.call for d in route.dependant.dependencies]
+    assert authenticates(route)

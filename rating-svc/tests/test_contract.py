@@ -1,0 +1,57 @@
+"""rating-svc answers what its OpenAPI document says, for generated requests of every kind."""
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+import pytest_asyncio
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+from servicekit.contract_testing import check_contract
+from servicekit.testing import ServedApp, TokenMinter, bearer
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def case_svc_knows_no_case(app: FastAPI) -> AsyncIterator[None]:
+    """case-svc, as the gateway would reach it, holding no case of the caller's."""
+    double = FastAPI()
+
+    @double.get("/cases/v1/cases/{case_no}")
+    async def no_such_case(case_no: str) -> JSONResponse:
+        body = {"type": "/problems/case_not_found", "title": "No such case of yours"}
+        return JSONResponse({**body, "status": 404, "code": "case_not_found"}, status_code=404)
+
+    served = ServedApp(double)
+    await served.start()
+    reaching_the_gateway = app.state.http
+    app.state.http = httpx.AsyncClient(base_url=served.url)
+    try:
+        yield
+    finally:
+        await app.state.http.aclose()
+        app.state.http = reaching_the_gateway
+        await served.stop()
+
+
+@pytest.mark.parametrize("database_backend", ["sqlite"])  # one contract, whatever the backend
+@pytest.mark.usefixtures("case_svc_knows_no_case")
+async def test_every_answer_is_one_the_document_describes(
+    app: FastAPI, token_minter: TokenMinter
+) -> None:
+    citizen = bearer(token_minter.mint("contract-citizen", typ="citizen", loa=2, region="330302"))
+    served = ServedApp(app)
+    await served.start()
+    try:
+        report = await asyncio.to_thread(
+            check_contract,
+            app.openapi(),
+            served.url,
+            examples_per_operation=25,
+            headers_for=lambda _method, _path: citizen,
+        )
+    finally:
+        await served.stop()
+    print(report.summary())
+    assert not report.failures, "\n".join(sorted(report.failures))
