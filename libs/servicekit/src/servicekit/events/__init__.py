@@ -1,8 +1,9 @@
-"""Events between services: the transactional outbox and its relay.
+"""Events between services: the transactional outbox, its relay, and the consumer's inbox.
 
 A producer writes an event (CloudEvents 1.0, structured JSON, ids only: never personal data)
 in the same transaction as the state change it reports; a relay in the producer's process
-posts it to each subscriber of its type, through the gateway. The guarantees:
+posts it to each subscriber of its type, through the gateway; the consumer records the event's
+id in its inbox in the transaction that processes it. The guarantees:
 
 - **Written with the change.** ``Outbox.emit`` adds the event to the caller's transaction and
   never commits: the event exists if and only if the change committed.
@@ -23,6 +24,9 @@ posts it to each subscriber of its type, through the gateway. The guarantees:
   SKIP LOCKED``, held until the outcomes are recorded: relays share the outbox, never post one
   delivery at the same time and keep the order per subject. SQLite has no row locks: one relay
   per database (``outbox_relay_enabled`` off on the other replicas).
+- **Exactly-once processing.** ``record_in_inbox`` inserts the event id (doing nothing on
+  conflict) in the consumer's transaction and says whether it is new: the processing and the
+  inbox row commit together, and a duplicate is answered 2xx without being processed again.
 
 Wiring a producer (its own table, migration and subscriptions)::
 
@@ -41,6 +45,17 @@ Wiring a producer (its own table, migration and subscriptions)::
     async with relay.running():
         yield
 
+and a consumer::
+
+    class InboxEvent(InboxEventMixin, Base):
+        __tablename__ = "inbox_event"
+
+    @router.post("/ratings/v1/events", status_code=204)
+    async def receive(event: CloudEvent[CaseCompleted], session: SessionDep) -> None:
+        if not await record_in_inbox(session, InboxEvent, event):
+            return  # processed already: answered 204 again
+        await service.invite_to_rate(session, event.data)
+
 Metrics (Prometheus, default registry): ``outbox_events_delivered_total``,
 ``outbox_delivery_failures_total`` (by reason), ``outbox_events_dead_lettered_total`` (by type
 and subscriber), ``outbox_events_pending`` and ``outbox_oldest_pending_age_seconds`` (by type).
@@ -52,6 +67,7 @@ from servicekit.events._envelope import (
     CloudEvent,
     PersonalDataInEvent,
 )
+from servicekit.events._inbox import record_in_inbox
 from servicekit.events._outbox import Outbox, Subscriptions, UnknownEventType, redrive
 from servicekit.events._relay import (
     RETRYABLE_CLIENT_ERRORS,
@@ -82,5 +98,6 @@ __all__ = [
     "TokenProvider",
     "TokenUnavailable",
     "UnknownEventType",
+    "record_in_inbox",
     "redrive",
 ]
