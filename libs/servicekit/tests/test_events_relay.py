@@ -727,6 +727,26 @@ async def test_a_running_relay_delivers_a_commit_at_once_rather_than_at_its_next
         await until(delivered)
 
 
+async def test_a_running_relay_delivers_the_queued_events_of_a_subject_one_after_the_other(
+    database: Database, subscriber: tuple[Subscriber, str], relay_for: Callable[..., Relay]
+) -> None:
+    recording, url = subscriber
+    outbox = Outbox(OutboxEvent, source="/cases", subscriptions=SUBSCRIPTIONS)
+    async with database.sessionmaker.begin() as session:
+        for step in range(5):
+            await outbox.emit(session, type="case.submitted", subject="case-a", data={"step": step})
+    # Each round delivers one event of the subject; the next goes without waiting for a poll.
+    relay = relay_for(url, relaying=outbox, policy=RelayPolicy(poll_seconds=600.0))
+    async with relay.running():
+
+        async def all_delivered() -> bool:
+            return len(recording.receipts) == 5
+
+        await until(all_delivered)
+
+    assert [receipt.step for receipt in recording.receipts] == list(range(5))
+
+
 async def test_a_stopping_relay_records_the_round_it_has_in_flight(
     database: Database, subscriber: tuple[Subscriber, str], relay_for: Callable[..., Relay]
 ) -> None:

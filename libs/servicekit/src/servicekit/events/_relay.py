@@ -54,8 +54,8 @@ class RelayPolicy:
     batch_size: int = 100
     #: Deliveries of one round in flight at once.
     concurrency: int = 16
-    #: How long an idle relay waits before looking again; a commit in its own process that
-    #: emitted events wakes it at once.
+    #: How long a relay that found nothing to do waits before looking again; a commit in its
+    #: own process that emitted events wakes it at once.
     poll_seconds: float = 1.0
     #: Attempts before a delivery that keeps failing is dead-lettered.
     max_attempts: int = 20
@@ -361,7 +361,9 @@ class Relay:
                     await asyncio.wait_for(self._stop.wait(), pause)
                 continue
             failures = 0
-            if attempted < self.policy.batch_size:
+            # A round that settled deliveries may have let the next event of their subjects
+            # through: look again at once, and idle only when a round found nothing to do.
+            if not attempted:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wakeup.wait(), self.policy.poll_seconds)
 
