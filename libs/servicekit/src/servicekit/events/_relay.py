@@ -353,7 +353,7 @@ class Relay:
                 # The database or the token provider is failing: wait, longer each time (up to
                 # 30 s), and ignore wake-ups meanwhile (each commit would retry at once).
                 failures += 1
-                log.warning("outbox_relay_failed", error_type=type(exc).__name__)
+                log.warning("outbox_relay_failed", error_type=_error_type(exc))
                 pause = min(
                     _MAX_FAILURE_PAUSE_SECONDS, self.policy.poll_seconds * 2 ** (failures - 1)
                 )
@@ -366,6 +366,14 @@ class Relay:
             if not attempted:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wakeup.wait(), self.policy.poll_seconds)
+
+
+def _error_type(exc: BaseException) -> str:
+    """The failure's type for the log (never its message, which may hold data); the types
+    inside a group that a round's posts raised."""
+    if isinstance(exc, BaseExceptionGroup):
+        return ",".join(sorted({_error_type(inner) for inner in exc.exceptions}))
+    return type(exc).__name__
 
 
 def _retry_after(response: httpx.Response) -> float | None:
