@@ -11,6 +11,7 @@ BENCHMARKS = (
     "exchange_ledger",
     "catalog_search",
     "identity_tokens",
+    "outbox",
 )
 
 

@@ -13,5 +13,6 @@ Modules, each imported by name (``from servicekit.db import SessionDep``):
 - ``resident_id``  GB 11643 citizen identity numbers
 - ``ids``          UUIDv7 ids
 - ``app``          ``build_app``: one FastAPI application assembled the same way for every service
+- ``events``       the transactional outbox, its relay and the consumer's inbox (CloudEvents)
 - ``testing``      the pytest plugin: a real database per run, each test isolated, a client
 """
