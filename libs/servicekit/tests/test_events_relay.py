@@ -387,7 +387,7 @@ def test_the_backoff_is_drawn_uniformly_below_its_ceiling(jitter: float) -> None
     ]
 
 
-@pytest.mark.parametrize("status", [500, 502, 503, 504, 408, 409, 425, 429])
+@pytest.mark.parametrize("status", [500, 502, 503, 504, 401, 408, 409, 425, 429])
 async def test_a_server_error_or_a_try_again_answer_is_retried(
     database: Database,
     outbox: Outbox,
@@ -405,7 +405,7 @@ async def test_a_server_error_or_a_try_again_answer_is_retried(
     assert (row.status, row.attempts, row.last_error) == (PENDING, 1, f"http_{status}")
 
 
-@pytest.mark.parametrize("status", [400, 401, 403, 404, 405, 410, 413, 415, 422])
+@pytest.mark.parametrize("status", [400, 403, 404, 405, 410, 413, 415, 422])
 async def test_any_other_client_error_dead_letters_at_once(
     database: Database,
     outbox: Outbox,

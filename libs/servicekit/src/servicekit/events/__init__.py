@@ -7,9 +7,10 @@ id in its inbox in the transaction that processes it. The guarantees:
 
 - **Written with the change.** ``Outbox.emit`` adds the event to the caller's transaction and
   never commits: the event exists if and only if the change committed.
-- **At least once.** A delivery is pending until a subscriber answers 2xx. 5xx, 408, 409, 425,
-  429, timeouts and connection errors are retried with exponential backoff and full jitter up
-  to a cap; a restarted or crashed relay posts again what it had not recorded as delivered.
+- **At least once.** A delivery is pending until a subscriber answers 2xx. 5xx, 401 (a token
+  to renew), 408, 409, 425, 429, timeouts and connection errors are retried with exponential
+  backoff and full jitter up to a cap; a restarted or crashed relay posts again what it had
+  not recorded as delivered.
 - **In order per subject**, for each subscriber: an event is not posted to a subscriber before
   the earlier events of its subject were delivered to it or dead-lettered. The order is the
   order of emission; a service that changes a subject under a lock (its version check) emits

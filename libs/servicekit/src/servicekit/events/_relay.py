@@ -31,8 +31,11 @@ TokenProvider = Callable[[], Awaitable[str]]
 #: The longest a relay waits after a round failed (its database or token provider down).
 _MAX_FAILURE_PAUSE_SECONDS = 30.0
 
-#: 4xx answers that mean "not now" rather than "never": retried like 5xx.
-RETRYABLE_CLIENT_ERRORS = frozenset({408, 409, 425, 429})
+#: 4xx answers that mean "not now" rather than "never": retried like 5xx. A 401 is among them:
+#: a token that expired in flight or was signed by a key the subscriber has not fetched yet is
+#: the relay's to renew, not a reason to drop the event (a credential that stays wrong still
+#: ends dead after ``max_attempts``).
+RETRYABLE_CLIENT_ERRORS = frozenset({401, 408, 409, 425, 429})
 
 log = structlog.get_logger("servicekit.events")
 
