@@ -9,9 +9,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import httpx
+import jwt
 import pytest
+from pydantic import SecretStr
 
 from identity_svc.models import OAuthClient
+from servicekit.service_tokens import ClientCredentials, ServiceTokenUnavailable
 from servicekit.testing import bearer
 
 if TYPE_CHECKING:
@@ -166,3 +169,35 @@ async def test_a_disabled_client_gets_no_new_token(
         404,
         "client_not_found",
     )
+
+
+async def test_a_service_keeps_its_client_credentials_token_until_shortly_before_it_expires(
+    client: httpx.AsyncClient, platform_admin: str
+) -> None:
+    """The kit's ClientCredentials, against this token endpoint: one grant, kept, renewed a
+    margin before its expiry; refused credentials are ServiceTokenUnavailable."""
+    registered = (await register(client, platform_admin, name="case-svc", typ="service")).json()
+    now = [0.0]
+    token = ClientCredentials(
+        client,
+        client_id=registered["client_id"],
+        client_secret=SecretStr(registered["client_secret"]),
+        renew_before_seconds=60,
+        clock=lambda: now[0],
+    )
+
+    first = await token()
+    claims = jwt.decode(first, options={"verify_signature": False})
+    now[0] += claims["exp"] - claims["iat"] - 61
+    kept = await token()
+    now[0] += 2
+    renewed = await token()
+
+    assert kept == first
+    assert renewed != first
+    assert (claims["typ"], claims["sub"]) == ("service", registered["client_id"])
+    wrong = ClientCredentials(
+        client, client_id=registered["client_id"], client_secret=SecretStr("x" * 40)
+    )
+    with pytest.raises(ServiceTokenUnavailable):
+        await wrong()
