@@ -11,13 +11,14 @@ from case_svc.settings import CaseSettings
 from servicekit.app import build_app
 from servicekit.auth import JwksSource
 from servicekit.db import utcnow
+from servicekit.state import ServiceState
 
 
 @asynccontextmanager
-async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+async def _lifespan(app: FastAPI, kit: ServiceState) -> AsyncIterator[ServiceState]:
     # The clock case numbers and deadlines are read from; tests replace it with a fixed one.
     app.state.clock = utcnow
-    yield
+    yield kit
 
 
 def create_app(settings: CaseSettings | None = None, *, jwks: JwksSource | None = None) -> FastAPI:

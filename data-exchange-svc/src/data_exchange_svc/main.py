@@ -25,6 +25,7 @@ from data_exchange_svc.settings import ExchangeSettings
 from servicekit.app import build_app
 from servicekit.auth import JwksSource
 from servicekit.db import Database
+from servicekit.state import ServiceState
 
 
 def create_app(
@@ -33,7 +34,7 @@ def create_app(
     settings = settings or ExchangeSettings()
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI, kit: ServiceState) -> AsyncIterator[ServiceState]:
         app.state.identifiers = IdentifierProtector(
             encryption_key=settings.encryption_key_bytes, hash_key=settings.hash_key_bytes
         )
@@ -71,7 +72,7 @@ def create_app(
             app.state.remote_providers = RemoteProviders(settings, signer)
             appender.start()
             try:
-                yield
+                yield kit
             finally:
                 await appender.stop()
                 await app.state.remote_providers.aclose()

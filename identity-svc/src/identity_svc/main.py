@@ -25,6 +25,7 @@ from identity_svc.tokens.endpoints import router as tokens_router
 from identity_svc.verification.endpoints import router as verification_router
 from servicekit.app import build_app
 from servicekit.auth import JwksSource
+from servicekit.state import ServiceState
 
 log = structlog.get_logger("identity_svc")
 
@@ -38,7 +39,7 @@ def create_app(
     runtime = Runtime(settings)
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI, kit: ServiceState) -> AsyncIterator[ServiceState]:
         runtime.attach(app.state.database.sessionmaker)
         app.state.runtime = runtime
         app.state.sms_sender = sms_sender_for(settings, app.state.http)
@@ -49,7 +50,7 @@ def create_app(
             log.warning("signing_key_not_loaded", error_type=type(exc).__name__)
         maintenance = asyncio.create_task(runtime.keys.maintain(), name="signing-key-maintenance")
         try:
-            yield
+            yield kit
         finally:
             maintenance.cancel()
             with suppress(asyncio.CancelledError):

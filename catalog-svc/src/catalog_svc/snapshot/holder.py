@@ -23,6 +23,7 @@ from catalog_svc.snapshot import repository
 from catalog_svc.snapshot.model import CatalogSnapshot
 from catalog_svc.snapshot.repository import SearchTools
 from servicekit.db import Database
+from servicekit.state import ServiceState
 
 log = structlog.get_logger("catalog_svc.snapshot")
 
@@ -87,7 +88,7 @@ async def _watch(holder: CatalogHolder, database: Database, every: float) -> Non
 
 
 @contextlib.asynccontextmanager
-async def catalog_snapshot(app: FastAPI) -> AsyncIterator[None]:
+async def catalog_snapshot(app: FastAPI, kit: ServiceState) -> AsyncIterator[ServiceState]:
     """Build the snapshot (with jieba's dictionary loaded here, once, rather than inside the
     first search request) and keep it fresh while the app runs."""
     settings: CatalogSettings = app.state.settings
@@ -107,7 +108,7 @@ async def catalog_snapshot(app: FastAPI) -> AsyncIterator[None]:
         else None
     )
     try:
-        yield
+        yield kit
     finally:
         if watcher is not None:
             watcher.cancel()

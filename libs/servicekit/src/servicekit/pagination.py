@@ -27,7 +27,7 @@ import orjson
 from fastapi import Depends, Query, Request
 
 from servicekit.problems import DomainError
-from servicekit.settings import ServiceSettings
+from servicekit.state import ServiceState, state_of
 
 #: Longer cursors are refused unread; positions are a few dozen bytes.
 MAX_CURSOR_LENGTH = 1024
@@ -114,13 +114,12 @@ LimitQuery = Annotated[
 
 def page_size_of(request: Request, limit: int | None) -> int:
     """``page_size`` with the service's own ``default_page_size`` and ``max_page_size``."""
-    settings: ServiceSettings = request.app.state.settings
+    settings = state_of(request, ServiceState).settings
     return page_size(limit, default=settings.default_page_size, maximum=settings.max_page_size)
 
 
 def cursors_of(request: Request) -> Cursors:
-    cursors: Cursors = request.app.state.cursors
-    return cursors
+    return state_of(request, ServiceState).cursors
 
 
 async def _cursors(request: Request) -> Cursors:
