@@ -6,6 +6,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from case_svc.cases.endpoints import router as cases_router
+from case_svc.deps import CaseState
 from case_svc.models import IdempotencyRecord
 from case_svc.settings import CaseSettings
 from servicekit.app import build_app
@@ -15,10 +16,9 @@ from servicekit.state import ServiceState
 
 
 @asynccontextmanager
-async def _lifespan(app: FastAPI, kit: ServiceState) -> AsyncIterator[ServiceState]:
+async def _lifespan(app: FastAPI, kit: ServiceState) -> AsyncIterator[CaseState]:
     # The clock case numbers and deadlines are read from; tests replace it with a fixed one.
-    app.state.clock = utcnow
-    yield kit
+    yield CaseState.over(kit, clock=utcnow)
 
 
 def create_app(settings: CaseSettings | None = None, *, jwks: JwksSource | None = None) -> FastAPI:
