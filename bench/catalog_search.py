@@ -239,7 +239,7 @@ async def measure_in_process(
             for _ in range(args.rounds):
                 for label, targets in paths.items():
                     await timed_round(client, series[label], targets, args.seconds)
-        index = app.state.catalog.snapshot.index
+        index = app.state.service.catalog.snapshot.index
         raw = index_timings(index.search, queries, repeat=args.index_repeat)
     print("\nin process (httpx over ASGI, one request at a time):")
     report(series)
