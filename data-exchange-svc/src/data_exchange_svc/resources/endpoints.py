@@ -6,7 +6,7 @@ from data_exchange_svc.models import DataResource
 from data_exchange_svc.resources import service
 from data_exchange_svc.resources.schemas import ResourcePage, ResourceRead
 from servicekit.db import SessionDep
-from servicekit.pagination import CursorQuery, LimitQuery, cursors_of, page_size_of
+from servicekit.pagination import CursorQuery, CursorsDep, LimitQuery, page_size_of
 
 router = APIRouter(prefix="/exchange/v1", tags=["resources"])
 
@@ -14,13 +14,14 @@ router = APIRouter(prefix="/exchange/v1", tags=["resources"])
 @router.get("/resources", response_model=ResourcePage)
 async def list_resources(
     session: SessionDep,
+    cursors: CursorsDep,
     request: Request,
     cursor: CursorQuery = None,
     limit: LimitQuery = None,
 ) -> ResourcePage:
     """The published data resources, by code: owner, classification, fields and sensitivity."""
     resources, next_cursor = await service.resource_page(
-        session, cursors=cursors_of(request), cursor=cursor, limit=page_size_of(request, limit)
+        session, cursors=cursors, cursor=cursor, limit=page_size_of(request, limit)
     )
     return ResourcePage(items=[_view(resource) for resource in resources], next_cursor=next_cursor)
 
