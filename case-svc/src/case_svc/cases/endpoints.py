@@ -2,11 +2,11 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 
 from case_svc.cases import service
 from case_svc.cases.schemas import CaseCreate, CasePage, CaseRead, TransitionCreate
-from case_svc.deps import NowDep
+from case_svc.deps import NowDep, SettingsDep
 from case_svc.workflow.state_machine import CaseStatus
 from servicekit.auth import PrincipalDep
 from servicekit.db import SessionDep
@@ -67,7 +67,7 @@ async def list_cases(
     principal: PrincipalDep,
     cursors: CursorsDep,
     session: SessionDep,
-    request: Request,
+    settings: SettingsDep,
     statuses: Annotated[
         list[CaseStatus] | None, Query(alias="status", description="Repeat for several")
     ] = None,
@@ -81,7 +81,7 @@ async def list_cases(
         statuses=statuses or [],
         cursors=cursors,
         cursor=cursor,
-        limit=page_size_of(request, limit),
+        limit=page_size_of(settings, limit),
     )
 
 

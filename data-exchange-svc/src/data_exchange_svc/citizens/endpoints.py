@@ -106,7 +106,7 @@ async def read_access_log(
     session: SessionDep,
     signer: LedgerSignerDep,
     cursors: CursorsDep,
-    request: Request,
+    settings: SettingsDep,
     cursor: CursorQuery = None,
     limit: LimitQuery = None,
 ) -> AccessLogPage:
@@ -116,7 +116,7 @@ async def read_access_log(
         principal,
         cursors=cursors,
         cursor=cursor,
-        limit=page_size_of(request, limit),
+        limit=page_size_of(settings, limit),
         key_id=signer.key_id,
     )
     items = []

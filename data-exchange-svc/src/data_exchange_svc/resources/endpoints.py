@@ -1,7 +1,8 @@
 """HTTP endpoints of the public resource catalogue: no token needed."""
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 
+from data_exchange_svc.deps import SettingsDep
 from data_exchange_svc.models import DataResource
 from data_exchange_svc.resources import service
 from data_exchange_svc.resources.schemas import ResourcePage, ResourceRead
@@ -15,13 +16,13 @@ router = APIRouter(prefix="/exchange/v1", tags=["resources"])
 async def list_resources(
     session: SessionDep,
     cursors: CursorsDep,
-    request: Request,
+    settings: SettingsDep,
     cursor: CursorQuery = None,
     limit: LimitQuery = None,
 ) -> ResourcePage:
     """The published data resources, by code: owner, classification, fields and sensitivity."""
     resources, next_cursor = await service.resource_page(
-        session, cursors=cursors, cursor=cursor, limit=page_size_of(request, limit)
+        session, cursors=cursors, cursor=cursor, limit=page_size_of(settings, limit)
     )
     return ResourcePage(items=[_view(resource) for resource in resources], next_cursor=next_cursor)
 

@@ -217,13 +217,6 @@ def build_app(
             ),
         )
         install_state(app, kit)
-        # Where endpoints read the kit's parts until every service reads its state object.
-        app.state.settings = settings
-        app.state.database = kit.database
-        app.state.cursors = kit.cursors
-        app.state.idempotency = kit.idempotency
-        app.state.http = kit.http
-        app.state.token_verifier = kit.token_verifier
         try:
             if lifespan is None:
                 tune_garbage_collection(settings)
