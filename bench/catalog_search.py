@@ -43,12 +43,14 @@ from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench.proc import cpu_seconds
+from catalog_svc.deps import CatalogState
 from catalog_svc.main import create_app
 from catalog_svc.seed import seed
 from catalog_svc.settings import DEFAULT_DATA_DIR, CatalogSettings
 from onevisit_dev.platform import free_port
 from servicekit.db import Database
 from servicekit.migrations import upgrade_to_head
+from servicekit.state import app_state
 
 SERVICE_DIR = DEFAULT_DATA_DIR.parent
 RELEVANCE_FILE = DEFAULT_DATA_DIR / "search_relevance.toml"
@@ -239,7 +241,7 @@ async def measure_in_process(
             for _ in range(args.rounds):
                 for label, targets in paths.items():
                     await timed_round(client, series[label], targets, args.seconds)
-        index = app.state.catalog.snapshot.index
+        index = app_state(app, CatalogState).catalog.snapshot.index
         raw = index_timings(index.search, queries, repeat=args.index_repeat)
     print("\nin process (httpx over ASGI, one request at a time):")
     report(series)

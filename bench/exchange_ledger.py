@@ -62,6 +62,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bench.proc import children, wait_until_serving
 from bench.wrk import Run, ensure_tools, wrk
+from data_exchange_svc.deps import ExchangeState
 from data_exchange_svc.ledger import service as ledger_service
 from data_exchange_svc.ledger.merkle import (
     Frontier,
@@ -77,6 +78,7 @@ from data_exchange_svc.settings import ExchangeSettings
 from onevisit_dev.platform import free_port
 from servicekit.db import Database, utcnow
 from servicekit.migrations import upgrade_to_head
+from servicekit.state import app_state
 from servicekit.testing import TokenMinter
 
 SERVICE_DIR = Path(__file__).resolve().parents[1] / "data-exchange-svc"
@@ -206,8 +208,9 @@ async def bench_calls(
     async with database(backend, tmp) as url:
         app = create_app(settings_for(url, tmp), jwks=minter.jwks)
         async with app.router.lifespan_context(app):
+            state = app_state(app, ExchangeState)
             transport = httpx.ASGITransport(app=app)
-            engine: AsyncEngine = app.state.database.engine
+            engine: AsyncEngine = state.database.engine
             async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
 
                 async def ledgered_call() -> httpx.Response:
@@ -235,10 +238,10 @@ async def bench_calls(
                         results["call"].append(await drive(ledgered_call, concurrency, share))
                     calls_sent += len(results["call"][-1].latencies)
                     statements += counted[0]
-            async with app.state.database.sessionmaker() as session:
+            async with state.database.sessionmaker() as session:
                 entries = await session.scalar(select(LedgerHead.size))
                 heads = await session.scalar(select(func.count()).select_from(LedgerCheckpoint))
-                report = await ledger_service.audit(session, app.state.ledger_signer.public_key)
+                report = await ledger_service.audit(session, state.ledger_signer.public_key)
 
     print(f"\n[{backend}] hosted calls, {concurrency} concurrent, {rounds} alternating rounds")
     summary = {}

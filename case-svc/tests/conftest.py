@@ -11,8 +11,9 @@ fixes for the two reads case-svc makes:
 
 The real catalog behind a real gateway is exercised by the end-to-end journey (tests/ at the
 repository root). Here the double is mounted in process with ``httpx.ASGITransport`` as the app's
-``app.state.http`` (where the gateway client would be); it records the paths it is asked for, and
-can hold handler answers behind a barrier so that tests line concurrent submissions up on purpose.
+pooled client (``app.state.service.http``, where the gateway client would be); it records the paths
+it is asked for, and can hold handler answers behind a barrier so that tests line concurrent
+submissions up on purpose.
 """
 
 import asyncio
@@ -68,7 +69,7 @@ A_WORKING_MORNING = dt.datetime(2026, 11, 26, 2, 0, tzinfo=dt.UTC)
 @pytest.fixture
 def clock(app: FastAPI) -> Clock:
     fixed = Clock(A_WORKING_MORNING)
-    app.state.clock = fixed
+    app.state.service.clock = fixed
     return fixed
 
 
@@ -321,8 +322,8 @@ class CatalogDouble:
 @pytest_asyncio.fixture(loop_scope="session")
 async def catalog(app: FastAPI) -> AsyncIterator[CatalogDouble]:
     double = CatalogDouble()
-    await app.state.http.aclose()
-    app.state.http = httpx.AsyncClient(
+    await app.state.service.http.aclose()
+    app.state.service.http = httpx.AsyncClient(
         transport=httpx.ASGITransport(app=double.app), base_url="http://gateway"
     )
     yield double

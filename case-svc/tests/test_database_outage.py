@@ -92,5 +92,5 @@ async def test_terminated_connections_answer_503_and_keyed_retries_file_each_cas
         assert response.headers["retry-after"] == "1"
     assert len(filed) == SUBMISSIONS
     assert len(set(filed.values())) == SUBMISSIONS
-    async with app.state.database.sessionmaker() as session:
+    async with app.state.service.database.sessionmaker() as session:
         assert await session.scalar(select(func.count()).select_from(Case)) == SUBMISSIONS

@@ -24,7 +24,7 @@ SONGTAI_COMMUNITY = "330302026003"
 
 
 async def count(app: FastAPI, model: type[Any]) -> int:
-    async with app.state.database.sessionmaker() as session:
+    async with app.state.service.database.sessionmaker() as session:
         total: int = await session.scalar(select(func.count()).select_from(model))
         return total
 
@@ -502,8 +502,8 @@ async def test_catalog_unreachable_is_a_503_and_nothing_is_stored(
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("connection refused", request=request)
 
-    await app.state.http.aclose()
-    app.state.http = httpx.AsyncClient(
+    await app.state.service.http.aclose()
+    app.state.service.http = httpx.AsyncClient(
         transport=httpx.MockTransport(refuse), base_url="http://gateway"
     )
 

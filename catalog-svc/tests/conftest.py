@@ -49,7 +49,7 @@ def service_under_test() -> ServiceUnderTest:
 async def restore_items(app: FastAPI) -> AsyncIterator[None]:
     """Puts the items back as the seed left them after a test that publishes or withdraws:
     the items are reference data, kept from test to test."""
-    sessionmaker = app.state.database.sessionmaker
+    sessionmaker = app.state.service.database.sessionmaker
     async with sessionmaker() as session:
         before = await reference_repository.rows_by_key(session, "service_item")
     yield

@@ -209,7 +209,7 @@ async def test_a_new_seed_leaves_the_administrators_items_alone(
     await _create(client, staff(), new_item)
     await _publish(client, staff(), new_item["code"])
 
-    sessionmaker = app.state.database.sessionmaker
+    sessionmaker = app.state.service.database.sessionmaker
     async with sessionmaker.begin() as session:
         await session.execute(
             update(ReferenceDataset)
@@ -217,7 +217,7 @@ async def test_a_new_seed_leaves_the_administrators_items_alone(
             .values(fingerprint="an-earlier-load")
         )
     async with sessionmaker.begin() as session:
-        await seed(session, app.state.settings)
+        await seed(session, app.state.service.settings)
 
     edited = (await client.get(f"{ITEMS}/{ID_CARD_LOSS}")).json()
     assert (edited["name"], edited["version"], edited["status"]) == (
@@ -235,7 +235,7 @@ async def test_a_publication_reaches_other_processes_at_their_next_check(
     staff: Callable[..., Headers],
     new_item: dict[str, Any],
 ) -> None:
-    holder: CatalogHolder = app.state.catalog
+    holder: CatalogHolder = app.state.service.catalog
     elsewhere = holder.snapshot  # what a process that did not publish still holds
     await _create(client, staff(), new_item)
     await _publish(client, staff(), new_item["code"])
@@ -243,7 +243,7 @@ async def test_a_publication_reaches_other_processes_at_their_next_check(
 
     holder.snapshot = elsewhere
     assert new_item["code"] not in await _found_by(client, "狗证办理")
-    async with app.state.database.sessionmaker() as session:
+    async with app.state.service.database.sessionmaker() as session:
         assert await holder.refresh_if_changed(session)
         assert not await holder.refresh_if_changed(session)
     assert (await _found_by(client, "狗证办理"))[0] == new_item["code"]

@@ -358,8 +358,8 @@ async def test_only_optional_fields_may_be_cleared(
 
 async def test_every_item_the_seed_loaded_keeps_the_rules(app: FastAPI) -> None:
     """The rules hold the files' items to the same standard: none of them breaks one."""
-    holder: CatalogHolder = app.state.catalog
-    async with app.state.database.sessionmaker() as session:
+    holder: CatalogHolder = app.state.service.catalog
+    async with app.state.service.database.sessionmaker() as session:
         items = list(await session.scalars(select(ServiceItem)))
     assert len(items) >= 430
     broken = {

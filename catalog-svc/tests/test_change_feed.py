@@ -50,7 +50,7 @@ async def test_after_a_seed_the_feed_holds_exactly_what_it_changed(
     app: FastAPI, client: httpx.AsyncClient
 ) -> None:
     code = "public_security.passport_issuance"
-    sessionmaker = app.state.database.sessionmaker
+    sessionmaker = app.state.service.database.sessionmaker
     async with sessionmaker.begin() as session:
         await session.execute(
             update(ServiceItem).where(ServiceItem.code == code).values(name="旧名称")
@@ -58,11 +58,11 @@ async def test_after_a_seed_the_feed_holds_exactly_what_it_changed(
         await session.execute(update(ReferenceDataset).values(fingerprint="stale"))
     before_seed = utcnow()
     async with sessionmaker.begin() as session:
-        await seed(session, app.state.settings)
+        await seed(session, app.state.service.settings)
     changes = await _feed(client, before_seed.isoformat())
     assert [(change["code"], change["name"]) for change in changes] == [(code, "普通护照签发")]
     async with sessionmaker.begin() as session:  # seeding again changes nothing more
-        await seed(session, app.state.settings)
+        await seed(session, app.state.service.settings)
     assert len(await _feed(client, before_seed.isoformat())) == 1
 
 

@@ -98,7 +98,7 @@ def test_items_file_has_real_breadth(dataset: CatalogDataset) -> None:
 
 
 async def test_departments_per_tier_as_the_templates_say(app: FastAPI) -> None:
-    async with app.state.database.sessionmaker() as session:
+    async with app.state.service.database.sessionmaker() as session:
         rows = await session.execute(
             select(Department.tier, func.count()).group_by(Department.tier)
         )
@@ -130,7 +130,7 @@ async def test_departments_per_tier_as_the_templates_say(app: FastAPI) -> None:
 async def test_department_names_follow_the_real_patterns(
     app: FastAPI, department_id: str, name: str
 ) -> None:
-    async with app.state.database.sessionmaker() as session:
+    async with app.state.service.database.sessionmaker() as session:
         department = await session.get(Department, department_id)
     assert department is not None
     assert department.name == name
@@ -148,16 +148,16 @@ async def _snapshot(session: AsyncSession) -> list[object]:
 
 
 async def test_seeding_again_changes_nothing(app: FastAPI) -> None:
-    async with app.state.database.sessionmaker() as session:
+    async with app.state.service.database.sessionmaker() as session:
         before = await _snapshot(session)
-    async with app.state.database.sessionmaker.begin() as session:
-        await seed(session, app.state.settings)
-    async with app.state.database.sessionmaker() as session:
+    async with app.state.service.database.sessionmaker.begin() as session:
+        await seed(session, app.state.service.settings)
+    async with app.state.service.database.sessionmaker() as session:
         assert await _snapshot(session) == before
 
 
 async def test_a_seed_over_changed_rows_puts_the_reference_data_back(app: FastAPI) -> None:
-    sessionmaker = app.state.database.sessionmaker
+    sessionmaker = app.state.service.database.sessionmaker
     async with sessionmaker.begin() as session:
         before = (await _snapshot(session))[:4]  # all but the fingerprint's load time
         await session.execute(update(Region).where(Region.code == "330302").values(name="x"))
@@ -169,7 +169,7 @@ async def test_a_seed_over_changed_rows_puts_the_reference_data_back(app: FastAP
             .execution_options(synchronize_session=False)
         )
     async with sessionmaker.begin() as session:
-        await seed(session, app.state.settings)
+        await seed(session, app.state.service.settings)
     async with sessionmaker() as session:
         assert (await _snapshot(session))[:4] == before
 

@@ -193,7 +193,7 @@ async def test_bad_search_parameters_are_refused(
 async def test_browsing_pages_through_every_published_item(
     client: httpx.AsyncClient, app: FastAPI
 ) -> None:
-    index: SearchIndex = app.state.catalog.snapshot.index
+    index: SearchIndex = app.state.service.catalog.snapshot.index
     seen: list[str] = []
     params: dict[str, str | int] = {"limit": 50}
     while True:
@@ -224,7 +224,7 @@ async def test_a_cursor_only_continues_its_own_query(
 
 
 async def test_the_dictionary_is_loaded_before_the_first_request(app: FastAPI) -> None:
-    index: SearchIndex = app.state.catalog.snapshot.index
+    index: SearchIndex = app.state.service.catalog.snapshot.index
     assert index.segmenter.ready
 
 

@@ -21,8 +21,8 @@ HANDLER = f"/catalog/v1/items/{ID_CARD_LOSS}/handler?region=330302026003"
 
 
 async def test_an_unchanged_fingerprint_keeps_the_snapshot(app: FastAPI) -> None:
-    holder: CatalogHolder = app.state.catalog
-    database: Database = app.state.database
+    holder: CatalogHolder = app.state.service.catalog
+    database: Database = app.state.service.database
     before = holder.snapshot
     async with database.sessionmaker() as session:
         assert not await holder.refresh_if_changed(session)
@@ -32,8 +32,8 @@ async def test_an_unchanged_fingerprint_keeps_the_snapshot(app: FastAPI) -> None
 async def test_a_new_seed_is_served_once_the_fingerprint_changes(
     app: FastAPI, client: httpx.AsyncClient
 ) -> None:
-    holder: CatalogHolder = app.state.catalog
-    database: Database = app.state.database
+    holder: CatalogHolder = app.state.service.catalog
+    database: Database = app.state.service.database
     async with database.sessionmaker() as session:
         region = await session.get(Region, "330302026003")
         department = await session.get(Department, "330302-public_security")
@@ -65,7 +65,7 @@ async def test_a_new_seed_is_served_once_the_fingerprint_changes(
 async def test_lookups_are_answered_without_the_database(
     app: FastAPI, client: httpx.AsyncClient
 ) -> None:
-    database: Database = app.state.database
+    database: Database = app.state.service.database
     await database.dispose()  # any query from here on would open a new connection: count them
     opened: list[object] = []
 
@@ -100,7 +100,7 @@ async def test_a_search_opens_no_database_session_and_the_change_feed_one(
     params: dict[str, str],
     sessions: int,
 ) -> None:
-    database: Database = app.state.database
+    database: Database = app.state.service.database
     opened: list[object] = []
     sessionmaker = database.sessionmaker
 
@@ -117,8 +117,8 @@ async def test_a_search_opens_no_database_session_and_the_change_feed_one(
 async def test_a_withdrawn_item_is_known_but_no_longer_offered(
     app: FastAPI, client: httpx.AsyncClient, problem: Problem
 ) -> None:
-    holder: CatalogHolder = app.state.catalog
-    database: Database = app.state.database
+    holder: CatalogHolder = app.state.service.catalog
+    database: Database = app.state.service.database
     async with database.sessionmaker() as session:
         item = await session.get(ServiceItem, ID_CARD_LOSS)
         dataset = await session.get(ReferenceDataset, DATASET_NAME)

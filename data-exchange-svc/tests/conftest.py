@@ -151,7 +151,7 @@ def service_with_grant(app: FastAPI, token_minter: TokenMinter) -> GrantMaker:
 
     async def make(*, resource: str, fields: list[str], purposes: list[str]) -> Headers:
         service = f"test-svc-{secrets.token_hex(4)}"
-        async with app.state.database.sessionmaker.begin() as session:
+        async with app.state.service.database.sessionmaker.begin() as session:
             session.add(
                 SharingGrant(
                     consumer=service, resource_code=resource, fields=fields, purposes=purposes
@@ -246,7 +246,7 @@ def department_with_grant(
         consented_case: str | None = None,
     ) -> Headers:
         department = f"330302-test_{secrets.token_hex(4)}"
-        async with app.state.database.sessionmaker.begin() as session:
+        async with app.state.service.database.sessionmaker.begin() as session:
             session.add(
                 SharingGrant(
                     consumer=department,

@@ -40,10 +40,10 @@ CATALOGUE_SECONDS = 10.0
 def clock(app: FastAPI) -> ManualClock:
     """The app's catalogue and grant cache, on a clock the test turns."""
     manual = ManualClock()
-    checks: AccessChecks = app.state.access_checks
-    app.state.access_checks = AccessChecks(
+    checks: AccessChecks = app.state.service.access_checks
+    app.state.service.access_checks = AccessChecks(
         catalogue=Catalogue(
-            app.state.database.sessionmaker, refresh_seconds=CATALOGUE_SECONDS, clock=manual
+            app.state.service.database.sessionmaker, refresh_seconds=CATALOGUE_SECONDS, clock=manual
         ),
         active_grants=ActiveGrants(ttl_seconds=GRANT_SECONDS, clock=manual),
         rate_limiter=checks.rate_limiter,
@@ -62,14 +62,14 @@ async def service(app: FastAPI, token_minter: TokenMinter) -> tuple[str, Headers
         fields=["registered_region"],
         purposes=["face_verification"],
     )
-    async with app.state.database.sessionmaker.begin() as session:
+    async with app.state.service.database.sessionmaker.begin() as session:
         session.add(grant)
     return str(grant.id), bearer(token_minter.mint(name, typ="service", loa=0))
 
 
 async def revoke_elsewhere(app: FastAPI, grant_id: str) -> None:
     """As another process of the exchange would: straight in the database."""
-    async with app.state.database.sessionmaker.begin() as session:
+    async with app.state.service.database.sessionmaker.begin() as session:
         await session.execute(
             update(SharingGrant)
             .where(SharingGrant.id == uuid.UUID(grant_id))
@@ -140,12 +140,12 @@ async def test_grants_read_while_a_revocation_commits_are_not_kept(
     sees the grant (as it would without a cache); once the revocation commits, the cache no
     longer holds it."""
     grant_id, _ = service
-    checks: AccessChecks = app.state.access_checks
+    checks: AccessChecks = app.state.service.access_checks
     consumer = (await _grant(app, grant_id)).consumer
     provider = Principal(
         sub="officer-7", typ="staff", loa=2, dept="330302-public_security", token="unused"
     )
-    sessionmaker = app.state.database.sessionmaker
+    sessionmaker = app.state.service.database.sessionmaker
 
     async def active() -> int:
         async with sessionmaker() as session:
@@ -171,7 +171,7 @@ async def test_grants_read_while_a_revocation_commits_are_not_kept(
 
 
 async def _grant(app: FastAPI, grant_id: str) -> SharingGrant:
-    async with app.state.database.sessionmaker() as session:
+    async with app.state.service.database.sessionmaker() as session:
         grant = await session.get(SharingGrant, uuid.UUID(grant_id))
     assert grant is not None
     return grant
@@ -188,7 +188,7 @@ async def test_a_catalogue_change_made_elsewhere_is_seen_within_the_refresh_time
     assert (await client.post("/exchange/v1/calls", json=CALL, headers=token)).status_code == 200
 
     async def classify(classification: str) -> str:
-        async with app.state.database.sessionmaker.begin() as session:
+        async with app.state.service.database.sessionmaker.begin() as session:
             resource = await session.get(DataResource, "population")
             assert resource is not None
             before, resource.classification = resource.classification, classification
@@ -227,7 +227,7 @@ async def test_a_services_call_or_match_reads_the_database_once_when_its_grants_
 ) -> None:
     """One query, and its connection is back in the pool by the time the answer arrives."""
     _, token = service
-    engine = app.state.database.engine
+    engine = app.state.service.database.engine
     assert (await client.post(path, json=body, headers=token)).status_code == 200
     statements: list[str] = []
 

@@ -37,7 +37,7 @@ def call_body(id_number: str = DEMO_ID, **overrides: Any) -> dict[str, Any]:
 @pytest.fixture
 async def department(app: FastAPI, token_minter: TokenMinter) -> tuple[str, Headers]:
     department_id = f"330302-test_{secrets.token_hex(4)}"
-    async with app.state.database.sessionmaker.begin() as session:
+    async with app.state.service.database.sessionmaker.begin() as session:
         session.add(
             SharingGrant(
                 consumer=department_id,

@@ -41,8 +41,8 @@ async def fresh_person(app: FastAPI, population: list[PersonRow]) -> AsyncIterat
         if number not in taken:
             break
     yield number
-    protector: IdentifierProtector = app.state.identifiers
-    async with app.state.database.sessionmaker.begin() as session:
+    protector: IdentifierProtector = app.state.service.identifiers
+    async with app.state.service.database.sessionmaker.begin() as session:
         lookup_hash = protector.lookup_hash(number)
         await session.execute(delete(HostedRecord).where(HostedRecord.subject_hash == lookup_hash))
         await session.execute(
@@ -282,7 +282,7 @@ async def test_an_enterprise_is_loaded_with_its_representatives_number_sealed(
     assert refusal["errors"] == [
         {"row": 0, "field": "credit_code", "message": "derived, not loaded"}
     ]
-    protector: IdentifierProtector = app.state.identifiers
+    protector: IdentifierProtector = app.state.service.identifiers
     try:
         loaded = await load(
             client,
@@ -291,7 +291,7 @@ async def test_an_enterprise_is_loaded_with_its_representatives_number_sealed(
             [{"subject": {"credit_code": code}, "fields": fields}],
         )
         assert loaded.status_code == 200, loaded.text
-        async with app.state.database.sessionmaker() as session:
+        async with app.state.service.database.sessionmaker() as session:
             (row,) = (
                 await session.scalars(
                     select(HostedRecord).where(
@@ -322,7 +322,7 @@ async def test_an_enterprise_is_loaded_with_its_representatives_number_sealed(
             "legal_representative_id_number": representative,
         }
     finally:
-        async with app.state.database.sessionmaker.begin() as session:
+        async with app.state.service.database.sessionmaker.begin() as session:
             await session.execute(
                 delete(HostedRecord).where(
                     HostedRecord.subject_hash == protector.credit_code_hash(code)
@@ -383,7 +383,7 @@ async def test_an_unknown_or_remote_resource_cannot_be_loaded(
 ) -> None:
     records = [{"subject": {"id_number": "330302195203140248"}, "fields": {}}]
     problem(await load(client, "tax_records", owner("tax"), records), 404, "resource_not_found")
-    async with app.state.database.sessionmaker.begin() as session:
+    async with app.state.service.database.sessionmaker.begin() as session:
         session.add(
             DataResource(
                 code="tax_records",
@@ -394,13 +394,13 @@ async def test_an_unknown_or_remote_resource_cannot_be_loaded(
             )
         )
     # A catalogue write through this process: its snapshot is read again at the next use.
-    app.state.access_checks.catalogue.invalidate()
+    app.state.service.access_checks.catalogue.invalidate()
     try:
         problem(
             await load(client, "tax_records", owner("tax"), records), 501, "resource_not_served"
         )
     finally:
-        async with app.state.database.sessionmaker.begin() as session:
+        async with app.state.service.database.sessionmaker.begin() as session:
             await session.execute(delete(DataResource).where(DataResource.code == "tax_records"))
 
 

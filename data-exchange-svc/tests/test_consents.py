@@ -67,7 +67,7 @@ class Department:
 @pytest.fixture
 async def department(app: FastAPI, token_minter: TokenMinter) -> Department:
     department_id = f"330302-test_{secrets.token_hex(4)}"
-    async with app.state.database.sessionmaker.begin() as session:
+    async with app.state.service.database.sessionmaker.begin() as session:
         session.add(
             SharingGrant(
                 consumer=department_id,
@@ -114,7 +114,7 @@ async def test_a_consented_call_reads_the_fields_and_revoking_stops_the_next_one
     listed = await client.get("/exchange/v1/me/consents", headers=demo_citizen_token)
     (consent,) = listed.json()["items"]
     assert (consent["id"], consent["status"]) == (consent_id, "revoked")
-    async with app.state.database.sessionmaker() as session:
+    async with app.state.service.database.sessionmaker() as session:
         outcomes = (await session.execute(select(LedgerEntry.outcome, LedgerEntry.code))).all()
     assert sorted(outcomes, key=str) == [("allowed", None), ("refused", "consent_revoked")]
 
@@ -161,7 +161,7 @@ async def test_a_department_call_without_a_matching_live_consent_is_refused(
         )
         if consent.get("expire"):
             # A consent cannot be given already expired: let time pass for this one.
-            async with app.state.database.sessionmaker.begin() as session:
+            async with app.state.service.database.sessionmaker.begin() as session:
                 await session.execute(
                     update(Consent)
                     .where(Consent.id == uuid.UUID(consent_id))

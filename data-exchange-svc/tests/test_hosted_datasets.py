@@ -242,7 +242,7 @@ async def test_a_department_reading_a_persons_record_needs_her_consent_but_not_a
     client: httpx.AsyncClient, app: FastAPI, token_minter: TokenMinter, problem: Problem
 ) -> None:
     department = f"330302-test_{secrets.token_hex(4)}"
-    async with app.state.database.sessionmaker.begin() as session:
+    async with app.state.service.database.sessionmaker.begin() as session:
         for code, fields in (
             ("household_registration", ["household_number"]),
             ("business_registration", ["enterprise_name", "legal_representative_id_number"]),

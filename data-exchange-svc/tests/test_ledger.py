@@ -40,13 +40,13 @@ CALL = {
 
 
 async def ledger_entries(app: FastAPI) -> list[LedgerEntry]:
-    async with app.state.database.sessionmaker() as session:
+    async with app.state.service.database.sessionmaker() as session:
         return await repository.entries_in_order(session)
 
 
 async def ledger_report(app: FastAPI) -> LedgerReport:
-    async with app.state.database.sessionmaker() as session:
-        return await audit(session, app.state.ledger_signer.public_key)
+    async with app.state.service.database.sessionmaker() as session:
+        return await audit(session, app.state.service.ledger_signer.public_key)
 
 
 async def test_every_match_and_call_allowed_or_refused_is_in_the_ledger_in_order(
@@ -96,10 +96,10 @@ async def test_the_ledger_names_the_subject_by_keyed_hash_never_by_number(
     app: FastAPI, client: httpx.AsyncClient, identity_svc: Headers
 ) -> None:
     await client.post("/exchange/v1/calls", json=CALL, headers=identity_svc)
-    protector: IdentifierProtector = app.state.identifiers
+    protector: IdentifierProtector = app.state.service.identifiers
     (entry,) = await ledger_entries(app)
     assert entry.subject_hash == protector.lookup_hash(DEMO_ID)
-    async with app.state.database.sessionmaker() as session:
+    async with app.state.service.database.sessionmaker() as session:
         row = (await session.execute(text("SELECT * FROM ledger_entry"))).one()
     assert all(DEMO_ID not in str(value) for value in row)
 
@@ -249,7 +249,7 @@ async def test_an_entry_edited_in_the_database_is_reported_as_the_first_broken_s
     for body in (CALL, CALL, {**CALL, "purpose": "marketing"}, CALL):
         await client.post("/exchange/v1/calls", json=body, headers=identity_svc)
     assert (await ledger_report(app)).intact
-    async with app.state.database.sessionmaker.begin() as session:
+    async with app.state.service.database.sessionmaker.begin() as session:
         await edit(session)
     report = await ledger_report(app)
     assert (report.first_broken_seq, report.reason) == (first_broken_seq, reason)
@@ -267,7 +267,7 @@ async def test_the_command_line_audit_names_the_broken_entry(
     arguments = ["database", "--database-url", settings.database_url]
     assert await asyncio.to_thread(verify_main, arguments) == 0
     assert json.loads(capsys.readouterr().out)["entries_checked"] == 3
-    async with app.state.database.sessionmaker.begin() as session:
+    async with app.state.service.database.sessionmaker.begin() as session:
         await session.execute(
             update(LedgerEntry).where(LedgerEntry.seq == 2).values(case_id="330302-x")
         )

@@ -319,10 +319,12 @@ def draft(number: int) -> EntryContent:
 async def test_entries_queued_together_are_appended_in_one_batch_under_one_tree_head(
     app: FastAPI,
 ) -> None:
-    receipts = await asyncio.gather(*(app.state.ledger.append(draft(n)) for n in range(1, 41)))
+    receipts = await asyncio.gather(
+        *(app.state.service.ledger.append(draft(n)) for n in range(1, 41))
+    )
     assert [receipt.entry.seq for receipt in receipts] == list(range(1, 41))
     assert {receipt.tree_head.tree_size for receipt in receipts} == {40}
-    async with app.state.database.sessionmaker() as session:
+    async with app.state.service.database.sessionmaker() as session:
         heads = await session.scalar(select(func.count()).select_from(LedgerCheckpoint))
     assert heads == 1
 
@@ -331,7 +333,7 @@ async def test_a_batch_of_any_size_is_its_turn_on_the_head_and_four_writes(app: 
     """Every statement of a batch is a round trip made while the batch holds the head row: the
     turn, then the entries, their nodes, the frontier and the signed head, each one statement
     however many entries the batch has."""
-    await app.state.ledger.append(draft(1))  # the head row exists from here on
+    await app.state.service.ledger.append(draft(1))  # the head row exists from here on
     statements: list[str] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
@@ -339,7 +341,9 @@ async def test_a_batch_of_any_size_is_its_turn_on_the_head_and_four_writes(app: 
 
     event.listen(Engine, "before_cursor_execute", record)
     try:
-        receipts = await asyncio.gather(*(app.state.ledger.append(draft(n)) for n in range(2, 12)))
+        receipts = await asyncio.gather(
+            *(app.state.service.ledger.append(draft(n)) for n in range(2, 12))
+        )
     finally:
         event.remove(Engine, "before_cursor_execute", record)
     assert {receipt.tree_head.tree_size for receipt in receipts} == {11}
@@ -350,8 +354,8 @@ async def test_a_batch_of_any_size_is_its_turn_on_the_head_and_four_writes(app: 
         ["UPDATE", "ledger_head", "SET"],
         ["INSERT", "INTO", "ledger_checkpoint"],
     ], statements
-    async with app.state.database.sessionmaker() as session:
-        report = await audit(session, app.state.ledger_signer.public_key)
+    async with app.state.service.database.sessionmaker() as session:
+        report = await audit(session, app.state.service.ledger_signer.public_key)
     assert (report.intact, report.entries_checked, report.checkpoints_checked) == (True, 11, 2)
 
 
@@ -367,12 +371,12 @@ async def test_a_failed_batch_refuses_its_callers_and_the_next_batch_writes_afre
 
     monkeypatch.setattr(ledger_repository, "take_turn", broken)
     with pytest.raises(LedgerUnavailable):
-        await app.state.ledger.append(draft(1))
+        await app.state.service.ledger.append(draft(1))
     monkeypatch.setattr(ledger_repository, "take_turn", take_turn)
-    receipt = await app.state.ledger.append(draft(2))
+    receipt = await app.state.service.ledger.append(draft(2))
     assert (receipt.entry.seq, receipt.tree_head.tree_size) == (1, 1)
-    async with app.state.database.sessionmaker() as session:
-        report = await audit(session, app.state.ledger_signer.public_key)
+    async with app.state.service.database.sessionmaker() as session:
+        report = await audit(session, app.state.service.ledger_signer.public_key)
     assert (report.intact, report.entries_checked) == (True, 1)
 
 
@@ -384,7 +388,7 @@ async def test_the_signing_key_is_stored_sealed_and_kept_across_restarts(
     token_minter: Any,
 ) -> None:
     first_key = await public_key(client)
-    async with app.state.database.sessionmaker() as session:
+    async with app.state.service.database.sessionmaker() as session:
         stored = await session.get(LedgerSigningKey, 1)
     assert stored is not None
     assert stored.public_key == first_key
@@ -397,7 +401,7 @@ async def test_the_signing_key_is_stored_sealed_and_kept_across_restarts(
         LedgerSigner.unseal(stored.private_key_sealed, b"\x01" * 32)
     again = service_under_test.create_app(settings, jwks=token_minter.jwks)
     async with again.router.lifespan_context(again):
-        assert again.state.ledger_signer.public_key == first_key
+        assert again.state.service.ledger_signer.public_key == first_key
 
 
 async def test_two_instances_on_one_database_append_in_turn(
@@ -405,18 +409,18 @@ async def test_two_instances_on_one_database_append_in_turn(
 ) -> None:
     other = service_under_test.create_app(settings, jwks=token_minter.jwks)
     async with other.router.lifespan_context(other):
-        appenders = [app.state.ledger, other.state.ledger]
+        appenders = [app.state.service.ledger, other.state.service.ledger]
         receipts = await asyncio.gather(*(appenders[n % 2].append(draft(n)) for n in range(1, 61)))
     assert sorted(receipt.entry.seq for receipt in receipts) == list(range(1, 61))
-    async with app.state.database.sessionmaker() as session:
-        report = await audit(session, app.state.ledger_signer.public_key)
+    async with app.state.service.database.sessionmaker() as session:
+        report = await audit(session, app.state.service.ledger_signer.public_key)
     assert (report.intact, report.entries_checked) == (True, 60)
 
 
 async def test_without_its_ledger_the_exchange_answers_nothing(
     app: FastAPI, client: httpx.AsyncClient, identity_svc: Headers, problem: Any
 ) -> None:
-    await app.state.ledger.stop()
+    await app.state.service.ledger.stop()
     body = problem(
         await client.post("/exchange/v1/calls", json=CALL, headers=identity_svc),
         503,

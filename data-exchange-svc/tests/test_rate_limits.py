@@ -41,8 +41,8 @@ PROVIDER = "330302-public_security"
 def clock(app: FastAPI) -> ManualClock:
     """The app's rate counters, on a clock the test turns."""
     manual = ManualClock()
-    checks: AccessChecks = app.state.access_checks
-    app.state.access_checks = AccessChecks(
+    checks: AccessChecks = app.state.service.access_checks
+    app.state.service.access_checks = AccessChecks(
         catalogue=checks.catalogue,
         active_grants=checks.active_grants,
         rate_limiter=GrantRateLimiter.in_process(clock=manual),
@@ -93,7 +93,7 @@ async def granted_department(
 
 
 async def ledger_entry(app: FastAPI, call_id: str) -> LedgerEntry:
-    async with app.state.database.sessionmaker() as session:
+    async with app.state.service.database.sessionmaker() as session:
         entry = await session.scalar(
             select(LedgerEntry).where(LedgerEntry.call_id == uuid.UUID(call_id))
         )

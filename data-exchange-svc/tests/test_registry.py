@@ -127,9 +127,9 @@ def test_the_committed_files_are_exactly_what_the_generator_writes(tmp_path: Pat
 async def test_the_demo_citizen_is_stored_with_her_number_encrypted_and_her_template(
     app: FastAPI, demo_citizen: PersonRow
 ) -> None:
-    protector: IdentifierProtector = app.state.identifiers
+    protector: IdentifierProtector = app.state.service.identifiers
     lookup_hash = protector.lookup_hash(demo_citizen.id_number)
-    async with app.state.database.sessionmaker() as session:
+    async with app.state.service.database.sessionmaker() as session:
         record = await repository.get_by_hash(session, lookup_hash)
     assert record is not None
     assert (record.name, record.sex, record.birth_date, record.registered_region) == (
@@ -148,10 +148,10 @@ async def test_the_demo_citizen_is_stored_with_her_number_encrypted_and_her_temp
 async def test_a_sealed_number_moved_to_another_row_fails_authentication(
     app: FastAPI, population: list[PersonRow]
 ) -> None:
-    protector: IdentifierProtector = app.state.identifiers
+    protector: IdentifierProtector = app.state.service.identifiers
     hers = protector.lookup_hash(population[0].id_number)
     theirs = protector.lookup_hash(population[1].id_number)
-    async with app.state.database.sessionmaker() as session:
+    async with app.state.service.database.sessionmaker() as session:
         record = await repository.get_by_hash(session, hers)
     assert record is not None
     with pytest.raises(UndecryptableIdentifier):
@@ -171,7 +171,7 @@ def test_the_lookup_hash_is_keyed() -> None:
 
 async def test_seeding_again_changes_nothing(app: FastAPI, population: list[PersonRow]) -> None:
     async def counts() -> tuple[int | None, ...]:
-        async with app.state.database.sessionmaker() as session:
+        async with app.state.service.database.sessionmaker() as session:
             return tuple(
                 [
                     await session.scalar(select(func.count()).select_from(table))
@@ -180,8 +180,8 @@ async def test_seeding_again_changes_nothing(app: FastAPI, population: list[Pers
             )
 
     before = await counts()
-    async with app.state.database.sessionmaker.begin() as session:
-        await seed(session, app.state.settings)
+    async with app.state.service.database.sessionmaker.begin() as session:
+        await seed(session, app.state.service.settings)
     assert await counts() == before
     assert before[0] == len(population)
     assert before[3] > 30_000

@@ -114,7 +114,7 @@ async def test_business_registration_is_described_as_identity_svc_expects(
 
 
 async def test_the_resource_list_pages_by_cursor(app: FastAPI, client: httpx.AsyncClient) -> None:
-    async with app.state.database.sessionmaker.begin() as session:
+    async with app.state.service.database.sessionmaker.begin() as session:
         session.add(
             DataResource(
                 code="aa_test_resource",
@@ -136,7 +136,7 @@ async def test_the_resource_list_pages_by_cursor(app: FastAPI, client: httpx.Asy
         assert [item["code"] for item in second["items"]] == ["birth_certificate"]
         assert second["next_cursor"] not in (None, first["next_cursor"])
     finally:
-        async with app.state.database.sessionmaker.begin() as session:
+        async with app.state.service.database.sessionmaker.begin() as session:
             await session.execute(
                 delete(DataResource).where(DataResource.code == "aa_test_resource")
             )

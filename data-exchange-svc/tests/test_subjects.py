@@ -158,7 +158,7 @@ async def test_the_ledger_names_an_enterprise_by_a_keyed_hash_apart_from_identit
         headers=identity_svc,
     )
     entry = response.json()["receipt"]["entry"]
-    protector: IdentifierProtector = app.state.identifiers
+    protector: IdentifierProtector = app.state.service.identifiers
     assert entry["subject_hash"] == protector.credit_code_hash(DEMO_CREDIT_CODE)
     assert entry["subject_hash"] != protector.lookup_hash(DEMO_CREDIT_CODE)
     assert DEMO_CREDIT_CODE not in response.text

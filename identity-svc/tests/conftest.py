@@ -482,10 +482,10 @@ async def started_app(
     gateway reaching the contract double."""
     application = create_app(settings)
     async with application.router.lifespan_context(application):
-        application.state.runtime.clock = clock
-        contracts.jwks = application.state.runtime.keys.jwks_document
-        await application.state.http.aclose()
-        application.state.http = httpx.AsyncClient(
+        application.state.service.runtime.clock = clock
+        contracts.jwks = application.state.service.runtime.keys.jwks_document
+        await application.state.service.http.aclose()
+        application.state.service.http = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=contracts.app), base_url="http://gateway"
         )
         yield application
@@ -528,7 +528,7 @@ async def platform_admin(
         update={"seed_admin_phone": ADMIN_PHONE, "seed_admin_password": SecretStr(STAFF_PASSWORD)}
     )
     for _ in range(2):  # idempotent
-        async with app.state.database.sessionmaker.begin() as session:
+        async with app.state.service.database.sessionmaker.begin() as session:
             await seed(session, configured)
     response = await journey.login(ADMIN_PHONE, STAFF_PASSWORD)
     assert response.status_code == 200, response.text

@@ -305,7 +305,7 @@ async def test_an_expired_delegation_cannot_be_exchanged(
 ) -> None:
     delegation = await granted(client, family, clock, days=1)
     # The delegation's end passes (moved in the record: tokens are checked on the real clock).
-    async with app.state.database.sessionmaker.begin() as session:
+    async with app.state.service.database.sessionmaker.begin() as session:
         record = await session.get(Delegation, uuid.UUID(delegation["id"]))
         assert record is not None
         record.valid_until = clock() - dt.timedelta(seconds=1)

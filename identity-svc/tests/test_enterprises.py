@@ -256,7 +256,7 @@ async def test_an_authorisation_runs_out_on_its_date(
     )
     assert authorised.status_code == 201
     # The date passes (moved in the record: tokens are checked on the real clock).
-    async with app.state.database.sessionmaker.begin() as session:
+    async with app.state.service.database.sessionmaker.begin() as session:
         record = await session.get(EnterpriseMember, uuid.UUID(authorised.json()["id"]))
         assert record is not None
         record.valid_until = clock() - dt.timedelta(seconds=1)

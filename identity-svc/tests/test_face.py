@@ -84,7 +84,7 @@ async def test_a_matching_face_gives_level_3_for_the_window_with_a_fresh_token(
     assert me["loa"] == 3
     assert dt.datetime.fromisoformat(me["face_verified_until"]) == window_end
 
-    async with app.state.database.sessionmaker() as session:
+    async with app.state.service.database.sessionmaker() as session:
         attempt = (await session.scalars(select(FaceAttempt))).one()
     assert attempt.matched is True
     assert attempt.score == pytest.approx(cosine(capture, people.lin.face_template()))
@@ -108,7 +108,7 @@ async def test_someone_elses_face_is_a_mismatch_with_the_attempts_left(
     body = problem(response, 422, "face_mismatch")
     assert body["attempts_left"] == identity_settings.face_max_failures - 1
     assert "score" not in body
-    async with app.state.database.sessionmaker() as session:
+    async with app.state.service.database.sessionmaker() as session:
         attempt = (await session.scalars(select(FaceAttempt))).one()
     assert attempt.matched is False
     assert attempt.score < identity_settings.face_match_threshold

@@ -71,8 +71,8 @@ def test_the_thumbprint_matches_the_rfc_8037_example() -> None:
 async def test_the_private_key_is_sealed_with_the_key_encryption_key(
     app: FastAPI, identity_settings: IdentitySettings
 ) -> None:
-    await app.state.runtime.keys.load(now=app.state.runtime.now())
-    async with app.state.database.sessionmaker() as session:
+    await app.state.service.runtime.keys.load(now=app.state.service.runtime.now())
+    async with app.state.service.database.sessionmaker() as session:
         key = (await session.scalars(select(SigningKey))).one()
     aad = f"signing_key:{key.kid}".encode()
     raw = unseal(
@@ -100,7 +100,7 @@ async def test_an_ed25519_key_made_before_signs_until_a_rotation_brings_an_es256
     public_x = x.rstrip(b"=").decode()
     kid = jwk_thumbprint({"crv": "Ed25519", "kty": "OKP", "x": public_x})
     raw = private.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
-    async with app.state.database.sessionmaker.begin() as session:
+    async with app.state.service.database.sessionmaker.begin() as session:
         await session.execute(delete(SigningKey))  # the deployment's only key is the old one
         session.add(
             SigningKey(
@@ -112,10 +112,10 @@ async def test_an_ed25519_key_made_before_signs_until_a_rotation_brings_an_es256
                     raw,
                     associated_data=f"signing_key:{kid}".encode(),
                 ),
-                created_at=app.state.runtime.now(),
+                created_at=app.state.service.runtime.now(),
             )
         )
-    assert await app.state.runtime.keys.refresh(now=app.state.runtime.now()) == kid
+    assert await app.state.service.runtime.keys.refresh(now=app.state.service.runtime.now()) == kid
     before = await journey.signed_in()
     assert jwt.get_unverified_header(before["access_token"]) == {
         "alg": "EdDSA",
@@ -125,7 +125,7 @@ async def test_an_ed25519_key_made_before_signs_until_a_rotation_brings_an_es256
     [okp] = (await journey.jwks())["keys"]
     assert (okp["kty"], okp["crv"], okp["alg"], okp["kid"]) == ("OKP", "Ed25519", "EdDSA", kid)
 
-    new_kid = await app.state.runtime.keys.rotate(now=app.state.runtime.now())
+    new_kid = await app.state.service.runtime.keys.rotate(now=app.state.service.runtime.now())
     after = await journey.signed_in()
     assert jwt.get_unverified_header(after["access_token"])["alg"] == "ES256"
     published = {key["kid"]: key["alg"] for key in (await journey.jwks())["keys"]}
@@ -194,7 +194,7 @@ async def test_after_a_rotation_new_tokens_use_the_new_key_and_earlier_ones_stil
     before = await journey.signed_in()
     old_kid = jwt.get_unverified_header(before["access_token"])["kid"]
 
-    new_kid = await app.state.runtime.keys.rotate(now=app.state.runtime.now())
+    new_kid = await app.state.service.runtime.keys.rotate(now=app.state.service.runtime.now())
 
     assert new_kid != old_kid
     assert [key["kid"] for key in (await journey.jwks())["keys"]] == [new_kid, old_kid]
@@ -213,7 +213,7 @@ async def test_the_old_key_leaves_the_jwks_once_every_token_it_signed_has_expire
     identity_settings: IdentitySettings,
 ) -> None:
     old_kid = (await journey.jwks())["keys"][0]["kid"]
-    new_kid = await app.state.runtime.keys.rotate(now=app.state.runtime.now())
+    new_kid = await app.state.service.runtime.keys.rotate(now=app.state.service.runtime.now())
     grace = identity_settings.signing_key_grace_seconds
     assert grace > identity_settings.access_token_ttl_seconds
 
@@ -223,8 +223,8 @@ async def test_the_old_key_leaves_the_jwks_once_every_token_it_signed_has_expire
     assert [key["kid"] for key in (await journey.jwks())["keys"]] == [new_kid]
 
     # A later rotation marks it retired for good.
-    newest = await app.state.runtime.keys.rotate(now=app.state.runtime.now())
-    async with app.state.database.sessionmaker() as session:
+    newest = await app.state.service.runtime.keys.rotate(now=app.state.service.runtime.now())
+    async with app.state.service.database.sessionmaker() as session:
         keys = {key.kid: key for key in await session.scalars(select(SigningKey))}
     assert keys[old_kid].retired_at is not None
     assert keys[new_kid].retired_at is None
@@ -237,10 +237,10 @@ async def test_an_instance_picks_up_a_rotation_made_elsewhere_when_it_refreshes(
 ) -> None:
     """Another instance, or the command, rotated: this one signs with the new key from its
     next refresh on (run every ``signing_key_reload_seconds`` in the background)."""
-    keys = app.state.runtime.keys
-    now = app.state.runtime.now()
+    keys = app.state.service.runtime.keys
+    now = app.state.service.runtime.now()
     old_kid = await keys.load(now=now)
-    async with app.state.database.sessionmaker.begin() as session:
+    async with app.state.service.database.sessionmaker.begin() as session:
         rotated = await rotate_signing_key(
             session, identity_settings.key_encryption_key_bytes, now=now, grace=keys.grace
         )
@@ -253,7 +253,7 @@ async def test_an_instance_picks_up_a_rotation_made_elsewhere_when_it_refreshes(
 async def test_a_key_older_than_the_maximum_age_is_rotated_on_refresh(
     app: FastAPI, identity_settings: IdentitySettings
 ) -> None:
-    runtime = app.state.runtime
+    runtime = app.state.service.runtime
     aging = KeyStore(
         identity_settings.key_encryption_key_bytes,
         clock=runtime.now,
@@ -261,7 +261,7 @@ async def test_a_key_older_than_the_maximum_age_is_rotated_on_refresh(
         reload_every=runtime.keys.reload_every,
         max_age=dt.timedelta(days=90),
     )
-    aging.attach(app.state.database.sessionmaker)
+    aging.attach(app.state.service.database.sessionmaker)
     now = runtime.now()
     first = await aging.refresh(now=now)
     assert await aging.refresh(now=now + dt.timedelta(days=89)) == first

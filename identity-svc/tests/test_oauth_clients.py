@@ -68,7 +68,7 @@ async def test_a_registered_department_system_signs_in_with_the_secret_shown_onc
         "cases:read exchange:call",
     )
     # Kept only as a hash; never listed.
-    async with app.state.database.sessionmaker() as session:
+    async with app.state.service.database.sessionmaker() as session:
         stored = await session.get(OAuthClient, body["client_id"])
         assert stored is not None
         assert secret not in stored.secret_hash

@@ -104,7 +104,7 @@ async def test_the_name_and_id_number_are_sealed_at_rest(
     app: FastAPI, journey: Journey, people: People
 ) -> None:
     await journey.real_named(people.lin)
-    async with app.state.database.sessionmaker() as session:
+    async with app.state.service.database.sessionmaker() as session:
         account = (await session.scalars(select(Account))).one()
     assert account.name_sealed is not None
     assert account.id_number_sealed is not None
@@ -187,7 +187,7 @@ async def test_attempts_are_bounded_per_hour(
     refused = await journey.real_name(tokens["access_token"], people.lin)
     assert problem(refused, 429, "too_many_attempts")["retry_at"]
     assert int(refused.headers["retry-after"]) > 0
-    async with app.state.database.sessionmaker() as session:
+    async with app.state.service.database.sessionmaker() as session:
         outcomes = (await session.scalars(select(RealNameAttempt.outcome))).all()
     assert outcomes == ["mismatch"] * identity_settings.real_name_max_attempts
 
@@ -227,8 +227,8 @@ async def test_the_gateway_unreachable_is_a_503(
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("connection refused", request=request)
 
-    await app.state.http.aclose()
-    app.state.http = httpx.AsyncClient(
+    await app.state.service.http.aclose()
+    app.state.service.http = httpx.AsyncClient(
         transport=httpx.MockTransport(refuse), base_url="http://gateway"
     )
     response = await journey.real_name(tokens["access_token"], people.lin)

@@ -39,12 +39,12 @@ async def test_the_phone_is_sealed_and_the_password_hashed_with_argon2id(
     app: FastAPI, journey: Journey
 ) -> None:
     phone = await journey.register("13912345678")
-    async with app.state.database.sessionmaker() as session:
+    async with app.state.service.database.sessionmaker() as session:
         account = (await session.scalars(select(Account))).one()
     assert phone.encode() not in account.phone_sealed
     assert phone not in account.phone_hash
     assert account.password_hash.startswith("$argon2id$")
-    personal = app.state.runtime.personal_data
+    personal = app.state.service.runtime.personal_data
     assert personal.unseal("phone", account.phone_sealed, account_id=account.id) == phone
     with pytest.raises(SealBroken):  # a ciphertext copied to another account does not open
         personal.unseal("phone", account.phone_sealed, account_id=new_id())

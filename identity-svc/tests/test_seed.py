@@ -19,7 +19,7 @@ async def test_seeding_twice_changes_nothing(
             "seed_client_type": "service",
         }
     )
-    sessions = app.state.database.sessionmaker
+    sessions = app.state.service.database.sessionmaker
     async with sessions.begin() as session:
         await seed(session, configured)
         keys = (await session.scalars(select(SigningKey.kid))).all()
@@ -39,6 +39,6 @@ async def test_seeding_twice_changes_nothing(
 async def test_without_a_configured_client_the_seed_makes_none(
     app: FastAPI, identity_settings: IdentitySettings
 ) -> None:
-    async with app.state.database.sessionmaker.begin() as session:
+    async with app.state.service.database.sessionmaker.begin() as session:
         await seed(session, identity_settings)
         assert await session.scalar(select(func.count()).select_from(OAuthClient)) == 0

@@ -132,7 +132,7 @@ async def valid_claims(client: httpx.AsyncClient, app: FastAPI) -> dict[str, Any
 
 
 async def _presented(app: FastAPI, valid_claims: dict[str, Any], forge: Forge) -> str:
-    runtime: Runtime = app.state.runtime
+    runtime: Runtime = app.state.service.runtime
     kid = await runtime.keys.load(now=runtime.now())
 
     def sign(claims: dict[str, Any]) -> str:
@@ -151,7 +151,7 @@ async def test_the_genuine_claims_are_accepted(
 ) -> None:
     """The table's baseline: untouched, the same claims pass, so each refusal is the fault's."""
     token = await _presented(app, valid_claims, with_claims())
-    verifier: TokenVerifier = app.state.token_verifier
+    verifier: TokenVerifier = app.state.service.token_verifier
     assert (await verifier.verify(token)).sub == valid_claims["sub"]
     assert (await client.get("/identity/v1/me", headers=bearer(token))).status_code == 200
 
@@ -170,7 +170,7 @@ async def test_a_forged_or_faulty_access_token_is_refused(
     code: str,
 ) -> None:
     token = await _presented(app, valid_claims, forge)
-    verifier: TokenVerifier = app.state.token_verifier
+    verifier: TokenVerifier = app.state.service.token_verifier
     with pytest.raises(error):
         await verifier.verify(token)
     response = await client.get("/identity/v1/me", headers=bearer(token))

@@ -249,7 +249,7 @@ async def department_client(app: FastAPI, identity_settings: IdentitySettings) -
             "seed_client_scopes": "cases:read cases:write",
         }
     )
-    async with app.state.database.sessionmaker.begin() as session:
+    async with app.state.service.database.sessionmaker.begin() as session:
         await seed(session, configured)
     return CLIENT_ID
 

@@ -25,13 +25,13 @@ async def case_svc_knows_no_case(app: FastAPI) -> AsyncIterator[None]:
 
     served = ServedApp(double)
     await served.start()
-    reaching_the_gateway = app.state.http
-    app.state.http = httpx.AsyncClient(base_url=served.url)
+    reaching_the_gateway = app.state.service.http
+    app.state.service.http = httpx.AsyncClient(base_url=served.url)
     try:
         yield
     finally:
-        await app.state.http.aclose()
-        app.state.http = reaching_the_gateway
+        await app.state.service.http.aclose()
+        app.state.service.http = reaching_the_gateway
         await served.stop()
 
 

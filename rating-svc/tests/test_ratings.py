@@ -55,7 +55,7 @@ async def test_a_case_number_not_of_the_platform_form_is_refused(
 async def test_a_case_already_rated_is_refused_before_asking_case_svc(
     app: FastAPI, client: httpx.AsyncClient, token_minter: TokenMinter, problem: Problem
 ) -> None:
-    async with app.state.database.sessionmaker.begin() as session:
+    async with app.state.service.database.sessionmaker.begin() as session:
         session.add(
             Rating(
                 case_no="330302-20261126-000001",
@@ -82,7 +82,7 @@ async def test_case_svc_unreachable_is_a_503_and_nothing_is_stored(
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("connection refused", request=request)
 
-    app.state.http = httpx.AsyncClient(
+    app.state.service.http = httpx.AsyncClient(
         transport=httpx.MockTransport(refuse), base_url="http://gateway"
     )
     response = await client.post(
@@ -91,7 +91,7 @@ async def test_case_svc_unreachable_is_a_503_and_nothing_is_stored(
         headers=bearer(token_minter.mint("citizen-1")),
     )
     problem(response, 503, "upstream_unavailable")
-    async with app.state.database.sessionmaker() as session:
+    async with app.state.service.database.sessionmaker() as session:
         assert (await session.scalars(select(Rating))).all() == []
         assert (await session.scalars(select(Rectification))).all() == []
 
@@ -110,7 +110,7 @@ async def test_a_staff_token_cannot_rate(
 async def test_someone_elses_rating_is_not_found(
     app: FastAPI, client: httpx.AsyncClient, token_minter: TokenMinter, problem: Problem
 ) -> None:
-    async with app.state.database.sessionmaker.begin() as session:
+    async with app.state.service.database.sessionmaker.begin() as session:
         rating = Rating(
             case_no="330302-20261126-000004",
             citizen_id="citizen-1",

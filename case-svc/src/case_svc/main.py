@@ -6,18 +6,19 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from case_svc.cases.endpoints import router as cases_router
+from case_svc.deps import CaseState
 from case_svc.models import IdempotencyRecord
 from case_svc.settings import CaseSettings
 from servicekit.app import build_app
 from servicekit.auth import JwksSource
 from servicekit.db import utcnow
+from servicekit.state import ServiceState
 
 
 @asynccontextmanager
-async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+async def _lifespan(app: FastAPI, kit: ServiceState) -> AsyncIterator[CaseState]:
     # The clock case numbers and deadlines are read from; tests replace it with a fixed one.
-    app.state.clock = utcnow
-    yield
+    yield CaseState.over(kit, clock=utcnow)
 
 
 def create_app(settings: CaseSettings | None = None, *, jwks: JwksSource | None = None) -> FastAPI:

@@ -10,7 +10,8 @@ import hashlib
 from fastapi import Request, Response
 from pydantic import BaseModel
 
-from catalog_svc.settings import CatalogSettings
+from catalog_svc.deps import CatalogState
+from servicekit.state import state_of
 
 
 def _matches(header: str | None, etag: str) -> bool:
@@ -22,7 +23,7 @@ def _matches(header: str | None, etag: str) -> bool:
 
 def cached_json(request: Request, body: BaseModel) -> Response:
     """The JSON answer with its validators, or 304 Not Modified when the client has it."""
-    settings: CatalogSettings = request.app.state.settings
+    settings = state_of(request, CatalogState).settings
     payload = body.model_dump_json().encode()
     etag = f'"{hashlib.sha256(payload).hexdigest()[:32]}"'
     headers = {

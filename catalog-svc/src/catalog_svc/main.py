@@ -1,9 +1,13 @@
 """catalog-svc's application: lifespan, routers, error handlers — nothing else."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
 from catalog_svc.admin.endpoints import router as admin_router
 from catalog_svc.bundles.endpoints import router as bundles_router
+from catalog_svc.deps import CatalogState
 from catalog_svc.items.endpoints import router as items_router
 from catalog_svc.models import IdempotencyRecord
 from catalog_svc.regions.endpoints import router as regions_router
@@ -11,16 +15,24 @@ from catalog_svc.settings import CatalogSettings
 from catalog_svc.snapshot import catalog_snapshot
 from servicekit.app import build_app
 from servicekit.auth import JwksSource
+from servicekit.state import ServiceState
 
 
 def create_app(
     settings: CatalogSettings | None = None, *, jwks: JwksSource | None = None
 ) -> FastAPI:
+    settings = settings or CatalogSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI, kit: ServiceState) -> AsyncIterator[CatalogState]:
+        async with catalog_snapshot(settings, kit.database) as holder:
+            yield CatalogState.over(kit, catalog=holder)
+
     return build_app(
-        settings or CatalogSettings(),
+        settings,
         title="OneVisit catalog-svc",
         routers=[regions_router, items_router, bundles_router, admin_router],
-        lifespan=catalog_snapshot,
+        lifespan=lifespan,
         jwks=jwks,
         idempotency_records=IdempotencyRecord,
     )

@@ -10,6 +10,7 @@ from data_exchange_svc.calls.service import AccessChecks
 from data_exchange_svc.citizens.endpoints import links_router as citizen_links_router
 from data_exchange_svc.citizens.endpoints import router as citizens_router
 from data_exchange_svc.datasets.endpoints import router as datasets_router
+from data_exchange_svc.deps import ExchangeState
 from data_exchange_svc.grants.cache import ActiveGrants
 from data_exchange_svc.grants.endpoints import router as grants_router
 from data_exchange_svc.grants.rate_limits import GrantRateLimiter
@@ -25,6 +26,7 @@ from data_exchange_svc.settings import ExchangeSettings
 from servicekit.app import build_app
 from servicekit.auth import JwksSource
 from servicekit.db import Database
+from servicekit.state import ServiceState
 
 
 def create_app(
@@ -33,8 +35,8 @@ def create_app(
     settings = settings or ExchangeSettings()
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.identifiers = IdentifierProtector(
+    async def lifespan(app: FastAPI, kit: ServiceState) -> AsyncIterator[ExchangeState]:
+        identifiers = IdentifierProtector(
             encryption_key=settings.encryption_key_bytes, hash_key=settings.hash_key_bytes
         )
         # What every call is checked by, kept in memory (see resources.catalogue, grants.cache
@@ -48,9 +50,9 @@ def create_app(
             if settings.redis_url
             else GrantRateLimiter.in_process()
         )
-        app.state.access_checks = AccessChecks(
+        access_checks = AccessChecks(
             catalogue=Catalogue(
-                app.state.database.sessionmaker,
+                kit.database.sessionmaker,
                 refresh_seconds=settings.catalogue_refresh_seconds,
             ),
             active_grants=ActiveGrants(ttl_seconds=settings.grant_cache_seconds),
@@ -66,15 +68,20 @@ def create_app(
             appender = LedgerAppender(
                 ledger_database.engine, signer, batch_limit=settings.ledger_batch_limit
             )
-            app.state.ledger_signer = signer
-            app.state.ledger = appender
-            app.state.remote_providers = RemoteProviders(settings, signer)
+            remote_providers = RemoteProviders(settings, signer)
             appender.start()
             try:
-                yield
+                yield ExchangeState.over(
+                    kit,
+                    identifiers=identifiers,
+                    access_checks=access_checks,
+                    ledger_signer=signer,
+                    ledger=appender,
+                    remote_providers=remote_providers,
+                )
             finally:
                 await appender.stop()
-                await app.state.remote_providers.aclose()
+                await remote_providers.aclose()
                 await rate_limiter.aclose()
         finally:
             await ledger_database.dispose()

@@ -7,7 +7,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from identity_svc.runtime import runtime_of
+from identity_svc.deps import IdentityState
+from servicekit.state import state_of
 
 USER_AGENT_MAX = 300
 ADDRESS_MAX = 64
@@ -22,7 +23,7 @@ class Device:
 def device_of(request: Request) -> Device:
     peer = request.client.host if request.client else None
     address = peer
-    if peer in runtime_of(request).settings.trusted_proxies:
+    if peer in state_of(request, IdentityState).settings.trusted_proxies:
         forwarded = request.headers.get("x-forwarded-for", "")
         last = forwarded.rsplit(",", 1)[-1].strip()
         address = last or peer

@@ -11,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from identity_svc.accounts.endpoints import router as accounts_router
 from identity_svc.credentials.endpoints import router as credentials_router
 from identity_svc.delegations.endpoints import router as delegations_router
+from identity_svc.deps import IdentityState
 from identity_svc.enterprises.endpoints import router as enterprises_router
 from identity_svc.keys.endpoints import router as keys_router
 from identity_svc.models import IdempotencyRecord
@@ -25,6 +26,7 @@ from identity_svc.tokens.endpoints import router as tokens_router
 from identity_svc.verification.endpoints import router as verification_router
 from servicekit.app import build_app
 from servicekit.auth import JwksSource
+from servicekit.state import ServiceState
 
 log = structlog.get_logger("identity_svc")
 
@@ -38,10 +40,8 @@ def create_app(
     runtime = Runtime(settings)
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime.attach(app.state.database.sessionmaker)
-        app.state.runtime = runtime
-        app.state.sms_sender = sms_sender_for(settings, app.state.http)
+    async def lifespan(app: FastAPI, kit: ServiceState) -> AsyncIterator[IdentityState]:
+        runtime.attach(kit.database.sessionmaker)
         try:
             await runtime.keys.load(now=runtime.now())
         except SQLAlchemyError as exc:
@@ -49,7 +49,9 @@ def create_app(
             log.warning("signing_key_not_loaded", error_type=type(exc).__name__)
         maintenance = asyncio.create_task(runtime.keys.maintain(), name="signing-key-maintenance")
         try:
-            yield
+            yield IdentityState.over(
+                kit, runtime=runtime, sms_sender=sms_sender_for(settings, kit.http)
+            )
         finally:
             maintenance.cancel()
             with suppress(asyncio.CancelledError):

@@ -1,5 +1,6 @@
-"""What identity-svc holds for its whole life besides the kit's parts: the clock, the key
-store, the personal-data cipher, the password hasher and the region directory.
+"""What identity-svc holds for its whole life besides the kit's parts and its SMS sender: the
+clock, the key store, the personal-data cipher, the password hasher and the region directory.
+Endpoints take it as ``RuntimeDep`` (``identity_svc.deps``).
 
 The clock is injectable so that tests move time (challenge expiry, lockouts, the face window)
 instead of sleeping; every rule that reads the time reads it from here.
@@ -7,10 +8,7 @@ instead of sleeping; every rule that reads the time reads it from here.
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Annotated
 
-import httpx
-from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from identity_svc.clients.catalog import RegionDirectory
@@ -67,29 +65,3 @@ class Runtime:
 
     def now(self) -> dt.datetime:
         return self.clock()
-
-
-def runtime_of(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
-    return runtime
-
-
-def http_of(request: Request) -> httpx.AsyncClient:
-    http: httpx.AsyncClient = request.app.state.http
-    return http
-
-
-# Dependencies are coroutines: FastAPI runs a plain ``def`` dependency in a worker thread, a
-# hop that costs more than the lookup itself on every request.
-
-
-async def _runtime(request: Request) -> Runtime:
-    return runtime_of(request)
-
-
-async def _http(request: Request) -> httpx.AsyncClient:
-    return http_of(request)
-
-
-RuntimeDep = Annotated[Runtime, Depends(_runtime)]
-HttpDep = Annotated[httpx.AsyncClient, Depends(_http)]

@@ -24,6 +24,7 @@ from servicekit.db import SessionDep, new_metadata
 from servicekit.observability import configure_logging
 from servicekit.problems import Conflict, extension_members
 from servicekit.settings import ServiceSettings
+from servicekit.state import ServiceState
 
 Problem = Callable[[httpx.Response, int, str], dict[str, Any]]
 
@@ -81,10 +82,10 @@ async def kit_client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     )
 
     @asynccontextmanager
-    async def create_tables(app: FastAPI) -> AsyncIterator[None]:
-        async with app.state.database.engine.begin() as connection:
+    async def create_tables(app: FastAPI, kit: ServiceState) -> AsyncIterator[ServiceState]:
+        async with kit.database.engine.begin() as connection:
             await connection.run_sync(Base.metadata.create_all)
-        yield
+        yield kit
 
     app = build_app(settings, title="kit test", routers=[router], lifespan=create_tables)
     async with app.router.lifespan_context(app):

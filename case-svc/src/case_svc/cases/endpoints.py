@@ -1,16 +1,16 @@
 """HTTP endpoints for cases: parse, authorise, delegate."""
 
-import datetime as dt
 from typing import Annotated, Any
 
-import httpx
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 
 from case_svc.cases import service
 from case_svc.cases.schemas import CaseCreate, CasePage, CaseRead, TransitionCreate
+from case_svc.deps import NowDep, SettingsDep
 from case_svc.workflow.state_machine import CaseStatus
 from servicekit.auth import PrincipalDep
 from servicekit.db import SessionDep
+from servicekit.http import HttpDep
 from servicekit.idempotency import IdempotencyDep
 from servicekit.pagination import CursorQuery, CursorsDep, LimitQuery, page_size_of
 from servicekit.preconditions import IfMatchHeader
@@ -27,11 +27,6 @@ def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
         }
         for status in statuses
     }
-
-
-def _now(request: Request) -> dt.datetime:
-    now: dt.datetime = request.app.state.clock()
-    return now
 
 
 def _case_headers(case: CaseRead) -> dict[str, str]:
@@ -52,15 +47,15 @@ async def submit_case(
     principal: PrincipalDep,
     claim: IdempotencyDep,
     session: SessionDep,
-    request: Request,
+    http: HttpDep,
+    now: NowDep,
 ) -> Response:
     """File an application for a service item. A retry with the same Idempotency-Key and body
     answers the same case (with ``Idempotency-Replayed: true``) and files nothing new."""
     if claim.replay is not None:
         return claim.replay
-    http: httpx.AsyncClient = request.app.state.http
     case = await service.submit_case(
-        session=session, http=http, principal=principal, payload=payload, now=_now(request)
+        session=session, http=http, principal=principal, payload=payload, now=now
     )
     return await claim.answer(
         session, status=201, body=case.model_dump(mode="json"), headers=_case_headers(case)
@@ -72,7 +67,7 @@ async def list_cases(
     principal: PrincipalDep,
     cursors: CursorsDep,
     session: SessionDep,
-    request: Request,
+    settings: SettingsDep,
     statuses: Annotated[
         list[CaseStatus] | None, Query(alias="status", description="Repeat for several")
     ] = None,
@@ -86,7 +81,7 @@ async def list_cases(
         statuses=statuses or [],
         cursors=cursors,
         cursor=cursor,
-        limit=page_size_of(request, limit),
+        limit=page_size_of(settings, limit),
     )
 
 
@@ -111,7 +106,7 @@ async def transition_case(
     payload: TransitionCreate,
     principal: PrincipalDep,
     session: SessionDep,
-    request: Request,
+    now: NowDep,
     response: Response,
     if_match: IfMatchHeader = None,
 ) -> CaseRead:
@@ -124,7 +119,7 @@ async def transition_case(
         action=payload.action,
         note=payload.note,
         if_match=if_match,
-        now=_now(request),
+        now=now,
     )
     response.headers.update(_case_headers(view))
     return view

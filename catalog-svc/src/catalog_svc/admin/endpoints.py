@@ -7,7 +7,7 @@ administrators of the item, never for a shared cache.
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel
 
 from catalog_svc.admin import auth, service
@@ -19,7 +19,7 @@ from catalog_svc.admin.schemas import (
     ItemCreate,
     VersionPage,
 )
-from catalog_svc.deps import SnapshotRefreshDep, SnapshotRefreshDepends, current_snapshot
+from catalog_svc.deps import SettingsDep, SnapshotDep, SnapshotRefreshDep, SnapshotRefreshDepends
 from catalog_svc.items.schemas import ItemRead, item_read
 from catalog_svc.settings import CatalogSettings
 from servicekit.auth import PrincipalDep
@@ -48,9 +48,9 @@ def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
-async def _administrator(principal: PrincipalDep, request: Request) -> Administrator:
+async def _administrator(principal: PrincipalDep, snapshot: SnapshotDep) -> Administrator:
     # A dependency, so that the caller is refused before the body is even read.
-    return auth.administrator(principal, current_snapshot(request))
+    return auth.administrator(principal, snapshot)
 
 
 AdministratorDep = Annotated[Administrator, Depends(_administrator)]
@@ -76,8 +76,7 @@ def _draft_answer(draft: DraftRead, *, status: int = 200) -> Response:
     return _answer(draft, status=status, **_draft_headers(draft))
 
 
-def _limit(request: Request, limit: int | None) -> int:
-    settings: CatalogSettings = request.app.state.settings
+def _limit(settings: CatalogSettings, limit: int | None) -> int:
     return page_size(limit, default=settings.admin_default_limit, maximum=settings.admin_max_limit)
 
 
@@ -92,7 +91,7 @@ async def create_item(
     by: AdministratorDep,
     claim: IdempotencyDep,
     session: SessionDep,
-    request: Request,
+    snapshot: SnapshotDep,
 ) -> Response:
     """Create an item of your department type and tier: a draft of its version 1, invisible
     to the public reads until published. A retry with the same Idempotency-Key and body answers
@@ -100,7 +99,7 @@ async def create_item(
     if claim.replay is not None:
         return claim.replay
     draft = await service.create_item(
-        session, snapshot=current_snapshot(request), by=by, payload=payload, now=utcnow()
+        session, snapshot=snapshot, by=by, payload=payload, now=utcnow()
     )
     return await claim.answer(
         session,
@@ -146,14 +145,14 @@ async def edit_draft(
     changes: ItemChanges,
     by: AdministratorDep,
     session: SessionDep,
-    request: Request,
+    snapshot: SnapshotDep,
     if_match: IfMatchHeader = None,
 ) -> Response:
     """Change the draft you read: each member given replaces the draft's (a form is replaced
     whole). The result must still be of your department type and tier, and valid."""
     draft = await service.edit_draft(
         session,
-        snapshot=current_snapshot(request),
+        snapshot=snapshot,
         by=by,
         code=code,
         changes=changes.given(),
@@ -173,7 +172,7 @@ async def publish_draft(
     refresh: SnapshotRefreshDep,
     by: AdministratorDep,
     session: SessionDep,
-    request: Request,
+    snapshot: SnapshotDep,
     if_match: IfMatchHeader = None,
 ) -> Response:
     """Publish the draft you read as the item's next version. The public reads keep serving
@@ -181,7 +180,7 @@ async def publish_draft(
     resolution and the change feed show the new one."""
     item = await service.publish_draft(
         session,
-        snapshot=current_snapshot(request),
+        snapshot=snapshot,
         by=by,
         code=code,
         if_match=if_match,
@@ -215,7 +214,7 @@ async def list_versions(
     code: str,
     by: AdministratorDep,
     session: SessionDep,
-    request: Request,
+    settings: SettingsDep,
     cursors: CursorsDep,
     limit: LimitQuery = None,
     cursor: CursorQuery = None,
@@ -225,7 +224,7 @@ async def list_versions(
         session,
         by=by,
         code=code,
-        limit=_limit(request, limit),
+        limit=_limit(settings, limit),
         cursors=cursors,
         cursor=cursor,
     )
@@ -241,7 +240,7 @@ async def list_audit_entries(
     code: str,
     by: AdministratorDep,
     session: SessionDep,
-    request: Request,
+    settings: SettingsDep,
     cursors: CursorsDep,
     limit: LimitQuery = None,
     cursor: CursorQuery = None,
@@ -252,7 +251,7 @@ async def list_audit_entries(
         session,
         by=by,
         code=code,
-        limit=_limit(request, limit),
+        limit=_limit(settings, limit),
         cursors=cursors,
         cursor=cursor,
     )

@@ -8,7 +8,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
 from catalog_svc.departments.schemas import DepartmentRead
-from catalog_svc.deps import current_snapshot
+from catalog_svc.deps import CatalogState, SnapshotDep, StateDep
 from catalog_svc.http_cache import cached_json
 from catalog_svc.items import service
 from catalog_svc.items.schemas import (
@@ -21,9 +21,8 @@ from catalog_svc.items.schemas import (
     SearchQuery,
     item_read,
 )
-from catalog_svc.settings import CatalogSettings
-from servicekit.db import SessionDep, database_of
-from servicekit.pagination import cursors_of, page_size
+from servicekit.db import SessionDep
+from servicekit.pagination import page_size
 
 router = APIRouter(prefix="/catalog/v1/items", tags=["items"])
 
@@ -72,21 +71,21 @@ def _parsed_query(request: Request) -> SearchQuery:
     },
     openapi_extra={"parameters": _query_parameters(SearchQuery)},
 )
-async def search_items(request: Request) -> Response:
+async def search_items(request: Request, state: StateDep) -> Response:
     """Search and filter the published items, best match first; or, with ``changed_since``,
     the change feed other services and clients sync from.
 
     A search is answered from the in-memory snapshot and opens no database session (it is the
     catalogue's busiest read); only the change feed reads the database."""
     query = _parsed_query(request)
-    settings: CatalogSettings = request.app.state.settings
+    settings = state.settings
     limit = page_size(
         query.limit, default=settings.search_default_limit, maximum=settings.search_max_limit
     )
     if query.changed_since is not None:
-        return await _change_feed(request, query, since=query.changed_since, limit=limit)
+        return await _change_feed(request, state, query, since=query.changed_since, limit=limit)
     page = service.search(
-        current_snapshot(request),
+        state.catalog.snapshot,
         service.SearchFilters(
             q=query.q,
             region=query.region,
@@ -95,7 +94,7 @@ async def search_items(request: Request) -> Response:
             tier=query.tier,
         ),
         limit=limit,
-        cursors=cursors_of(request),
+        cursors=state.cursors,
         cursor=query.cursor,
     )
     body = ItemPage(
@@ -121,7 +120,7 @@ async def search_items(request: Request) -> Response:
 
 
 async def _change_feed(
-    request: Request, query: SearchQuery, *, since: dt.datetime, limit: int
+    request: Request, state: CatalogState, query: SearchQuery, *, since: dt.datetime, limit: int
 ) -> Response:
     if query.q or query.region or query.subject or query.department_type or query.tier:
         raise service.ChangedSinceWithSearch(
@@ -129,9 +128,9 @@ async def _change_feed(
         )
     # A read-only session of its own, so that searches on the same path need none; nothing is
     # written, so there is nothing to commit.
-    async with database_of(request).sessionmaker() as session:
+    async with state.database.sessionmaker() as session:
         changed, next_cursor = await service.changes(
-            session, since, limit=limit, cursors=cursors_of(request), cursor=query.cursor
+            session, since, limit=limit, cursors=state.cursors, cursor=query.cursor
         )
         feed = ItemChanges(
             items=[ItemChange.model_validate(item, from_attributes=True) for item in changed],
@@ -158,6 +157,7 @@ async def get_item(item_code: ItemCodePath, session: SessionDep, request: Reques
 )
 async def get_handler(
     item_code: ItemCodePath,
+    snapshot: SnapshotDep,
     request: Request,
     region: Annotated[
         str,
@@ -169,9 +169,7 @@ async def get_handler(
     ],
 ) -> Response:
     """The department responsible for this item for an applicant of this region."""
-    found = service.responsible_department(
-        current_snapshot(request), item_code=item_code, region_text=region
-    )
+    found = service.responsible_department(snapshot, item_code=item_code, region_text=region)
     body = HandlerRead(
         item_code=found.item_code,
         region_code=found.region.code,

@@ -4,13 +4,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, Response
 
-from catalog_svc.deps import current_snapshot
+from catalog_svc.deps import SettingsDep, SnapshotDep
 from catalog_svc.http_cache import cached_json
 from catalog_svc.regions import service
 from catalog_svc.regions.schemas import RegionChild, RegionChildrenPage, RegionRead, RegionSummary
-from catalog_svc.settings import CatalogSettings
 from servicekit.db import SessionDep
-from servicekit.pagination import CursorQuery, LimitQuery, cursors_of, page_size
+from servicekit.pagination import CursorQuery, CursorsDep, LimitQuery, page_size
 
 router = APIRouter(prefix="/catalog/v1/regions", tags=["regions"])
 
@@ -29,10 +28,10 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 @router.get("/{code}", response_model=RegionRead, responses=_ERRORS)
-async def get_region(code: RegionCodePath, request: Request) -> Response:
+async def get_region(code: RegionCodePath, snapshot: SnapshotDep, request: Request) -> Response:
     """A region, current or retired, with its ancestors (province first) and, for a retired
     one, the current region that took it over (from memory: no database round trip)."""
-    view = service.region_view(current_snapshot(request), code)
+    view = service.region_view(snapshot, code)
     region = view.region
     body = RegionRead.model_validate(
         {
@@ -53,20 +52,22 @@ async def get_region(code: RegionCodePath, request: Request) -> Response:
 async def get_children(
     code: RegionCodePath,
     session: SessionDep,
+    snapshot: SnapshotDep,
+    settings: SettingsDep,
+    cursors: CursorsDep,
     request: Request,
     limit: LimitQuery = None,
     cursor: CursorQuery = None,
 ) -> Response:
     """The current regions directly below this one, by code, a page at a time."""
-    settings: CatalogSettings = request.app.state.settings
     page = await service.children(
         session,
-        current_snapshot(request),
+        snapshot,
         code,
         limit=page_size(
             limit, default=settings.children_max_limit, maximum=settings.children_max_limit
         ),
-        cursors=cursors_of(request),
+        cursors=cursors,
         cursor=cursor,
     )
     body = RegionChildrenPage(

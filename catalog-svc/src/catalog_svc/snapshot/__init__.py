@@ -8,10 +8,11 @@ database round trip per request.
 
 - ``model``       the frozen records (``CatalogSnapshot``, ``RegionRecord``, ...)
 - ``repository``  every read a snapshot is built from
-- ``holder``      the current snapshot, its reloads and the background watch (``catalog_snapshot``
-                  is the app's lifespan)
+- ``holder``      the current snapshot, its reloads and the background watch (``catalog_snapshot``,
+                  entered by the app's lifespan)
 
-The request dependencies that read it are in ``catalog_svc.deps``.
+The app's state holds the holder; the request dependencies that read it are in
+``catalog_svc.deps``.
 """
 
 from catalog_svc.snapshot.holder import CatalogHolder, catalog_snapshot

@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 
 import structlog
-from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog_svc.reference.departments import load_templates
@@ -87,11 +86,11 @@ async def _watch(holder: CatalogHolder, database: Database, every: float) -> Non
 
 
 @contextlib.asynccontextmanager
-async def catalog_snapshot(app: FastAPI) -> AsyncIterator[None]:
+async def catalog_snapshot(
+    settings: CatalogSettings, database: Database
+) -> AsyncIterator[CatalogHolder]:
     """Build the snapshot (with jieba's dictionary loaded here, once, rather than inside the
     first search request) and keep it fresh while the app runs."""
-    settings: CatalogSettings = app.state.settings
-    database: Database = app.state.database
     tools = SearchTools(
         segmenter=await asyncio.to_thread(load_segmenter, settings.var_dir),
         vocabulary=SearchVocabulary.load(settings.data_dir),
@@ -100,14 +99,13 @@ async def catalog_snapshot(app: FastAPI) -> AsyncIterator[None]:
     )
     async with database.sessionmaker() as session:
         holder = CatalogHolder(await repository.load_snapshot(session, tools), tools)
-    app.state.catalog = holder
     watcher = (
         asyncio.create_task(_watch(holder, database, settings.snapshot_check_seconds))
         if settings.snapshot_check_seconds > 0
         else None
     )
     try:
-        yield
+        yield holder
     finally:
         if watcher is not None:
             watcher.cancel()

@@ -4,60 +4,36 @@ Each request is an access attempt with its own ``call_id``; whatever the outcome
 the access ledger, and the answer (or the refusal's problem body) carries its receipt.
 """
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from data_exchange_svc.calls import service
 from data_exchange_svc.calls.schemas import CallCreate, CallRead, MatchCreate, MatchRead
-from data_exchange_svc.identifiers import IdentifierProtector
-from data_exchange_svc.ledger.appender import LedgerAppender
+from data_exchange_svc.deps import StateDep
 from data_exchange_svc.ledger.schemas import ReceiptRead
 from data_exchange_svc.ledger.service import receipt_document, refusals_recorded
-from data_exchange_svc.remote.providers import RemoteProviders
 from servicekit.auth import PrincipalDep
-from servicekit.db import database_of
+from servicekit.db import Database
 
 router = APIRouter(prefix="/exchange/v1", tags=["data calls"])
 
 
-def _protector(request: Request) -> IdentifierProtector:
-    protector: IdentifierProtector = request.app.state.identifiers
-    return protector
-
-
-def _remote(request: Request) -> RemoteProviders:
-    providers: RemoteProviders = request.app.state.remote_providers
-    return providers
-
-
-def _checks(request: Request) -> service.AccessChecks:
-    checks: service.AccessChecks = request.app.state.access_checks
-    return checks
-
-
-def _ledger(request: Request) -> LedgerAppender:
-    appender: LedgerAppender = request.app.state.ledger
-    return appender
-
-
-def _reading_session(request: Request) -> AsyncSession:
+def _reading_session(database: Database) -> AsyncSession:
     """The session a match or a call reads through. It writes nothing there (its ledger entry
     is the appender's, in a transaction of its own), so it opens one itself rather than take
     ``SessionDep``: there is no transaction to commit, and FastAPI's handling of a dependency
     that yields cost about a tenth of a call's CPU."""
-    return database_of(request).sessionmaker()
+    return database.sessionmaker()
 
 
 @router.post("/matches", response_model=MatchRead)
-async def create_match(
-    payload: MatchCreate, principal: PrincipalDep, request: Request
-) -> MatchRead:
+async def create_match(payload: MatchCreate, principal: PrincipalDep, state: StateDep) -> MatchRead:
     """Verify without sharing: do the claimed values hold for the subject (in one row of a
     many-row resource)? Answers only yes or no; a subject the resource does not hold is a no.
     Predicate fields answer questions: ``{"age_at_least": "60"}``, ``{"certificate_number":
     "...", "currently_valid": "true"}``. Needs a grant covering the claimed fields for the
     purpose."""
-    protector = _protector(request)
+    protector = state.identifiers
     attempt = service.attempt_for(
         principal,
         kind="match",
@@ -68,17 +44,20 @@ async def create_match(
         subject=payload.subject,
         protector=protector,
     )
-    async with refusals_recorded(_ledger(request), attempt), _reading_session(request) as session:
+    async with (
+        refusals_recorded(state.ledger, attempt),
+        _reading_session(state.database) as session,
+    ):
         answer = await service.match(
             session=session,
-            checks=_checks(request),
-            ledger_appender=_ledger(request),
+            checks=state.access_checks,
+            ledger_appender=state.ledger,
             principal=principal,
             attempt=attempt,
             subject=payload.subject,
             claims=payload.claims,
             protector=protector,
-            remote=_remote(request),
+            remote=state.remote_providers,
         )
     return MatchRead(
         match=answer.match,
@@ -88,10 +67,10 @@ async def create_match(
 
 
 @router.post("/calls", response_model=CallRead)
-async def create_call(payload: CallCreate, principal: PrincipalDep, request: Request) -> CallRead:
+async def create_call(payload: CallCreate, principal: PrincipalDep, state: StateDep) -> CallRead:
     """Read a subject's fields: only those requested, only if a grant of the caller's allows
     each of them for the purpose. A many-row resource answers each field with a list."""
-    protector = _protector(request)
+    protector = state.identifiers
     attempt = service.attempt_for(
         principal,
         kind="call",
@@ -102,16 +81,19 @@ async def create_call(payload: CallCreate, principal: PrincipalDep, request: Req
         subject=payload.subject,
         protector=protector,
     )
-    async with refusals_recorded(_ledger(request), attempt), _reading_session(request) as session:
+    async with (
+        refusals_recorded(state.ledger, attempt),
+        _reading_session(state.database) as session,
+    ):
         answer = await service.call(
             session=session,
-            checks=_checks(request),
-            ledger_appender=_ledger(request),
+            checks=state.access_checks,
+            ledger_appender=state.ledger,
             principal=principal,
             attempt=attempt,
             subject=payload.subject,
             protector=protector,
-            remote=_remote(request),
+            remote=state.remote_providers,
         )
     return CallRead(
         call_id=attempt.call_id,

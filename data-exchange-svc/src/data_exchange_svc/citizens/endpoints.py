@@ -17,15 +17,15 @@ from data_exchange_svc.citizens.schemas import (
     SubjectLink,
     SubjectLinkRead,
 )
+from data_exchange_svc.deps import CatalogueDep, IdentifiersDep, LedgerSignerDep, SettingsDep
 from data_exchange_svc.ledger.schemas import ReceiptRead
 from data_exchange_svc.ledger.service import receipt_document
-from data_exchange_svc.ledger.signing import LedgerSigner
 from data_exchange_svc.models import Consent
-from data_exchange_svc.settings import ExchangeSettings
 from servicekit.auth import PrincipalDep
 from servicekit.db import SessionDep, utcnow
+from servicekit.http import HttpDep
 from servicekit.idempotency import OptionalIdempotencyDep
-from servicekit.pagination import CursorQuery, LimitQuery, cursors_of, page_size_of
+from servicekit.pagination import CursorQuery, CursorsDep, LimitQuery, page_size_of
 
 router = APIRouter(prefix="/exchange/v1/me", tags=["citizens"])
 
@@ -57,6 +57,8 @@ async def give_consent(
     principal: PrincipalDep,
     claim: OptionalIdempotencyDep,
     session: SessionDep,
+    catalogue: CatalogueDep,
+    http: HttpDep,
     request: Request,
 ) -> Response:
     """Consent for one case of hers: case-svc must show her the case, still open and handled by
@@ -75,8 +77,8 @@ async def give_consent(
         case_id=payload.case_id,
         expires_at=payload.expires_at,
         now=now,
-        catalogue=request.app.state.access_checks.catalogue,
-        http=request.app.state.http,
+        catalogue=catalogue,
+        http=http,
         # A verified bearer token (PrincipalDep): case-svc is asked as her.
         authorization=request.headers["authorization"],
     )
@@ -102,18 +104,19 @@ async def revoke_consent(
 async def read_access_log(
     principal: PrincipalDep,
     session: SessionDep,
-    request: Request,
+    signer: LedgerSignerDep,
+    cursors: CursorsDep,
+    settings: SettingsDep,
     cursor: CursorQuery = None,
     limit: LimitQuery = None,
 ) -> AccessLogPage:
     """Who read (or tried to read) the citizen's data, what, when, why, and the outcome."""
-    signer: LedgerSigner = request.app.state.ledger_signer
     found = await access_log.page(
         session,
         principal,
-        cursors=cursors_of(request),
+        cursors=cursors,
         cursor=cursor,
-        limit=page_size_of(request, limit),
+        limit=page_size_of(settings, limit),
         key_id=signer.key_id,
     )
     items = []
@@ -147,17 +150,17 @@ async def link_citizen(
     payload: SubjectLink,
     principal: PrincipalDep,
     session: SessionDep,
-    request: Request,
+    settings: SettingsDep,
+    protector: IdentifiersDep,
 ) -> SubjectLinkRead:
     """identity-svc (only) records which registry subject the account is, at the account's
     real-name verification; the citizen's consents and access log then follow her account."""
-    settings: ExchangeSettings = request.app.state.settings
     linked = await subjects.link_from_identity(
         session,
         principal,
         account=account,
         id_number=payload.id_number,
-        protector=request.app.state.identifiers,
+        protector=protector,
         identity_service=settings.identity_service,
     )
     return SubjectLinkRead(linked_at=linked.linked_at)

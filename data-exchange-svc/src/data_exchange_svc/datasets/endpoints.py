@@ -1,10 +1,10 @@
 """HTTP endpoint of a provider's bulk load: parse, identify the caller, delegate."""
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 
 from data_exchange_svc.datasets import service
 from data_exchange_svc.datasets.schemas import LoadRead, RecordBatch
-from data_exchange_svc.identifiers import IdentifierProtector
+from data_exchange_svc.deps import CatalogueDep, IdentifiersDep
 from data_exchange_svc.resources.values import today_in_china
 from servicekit.auth import PrincipalDep
 from servicekit.db import SessionDep
@@ -14,20 +14,24 @@ router = APIRouter(prefix="/exchange/v1/resources", tags=["hosted datasets"])
 
 @router.post("/{code}/records", response_model=LoadRead)
 async def load_records(
-    code: str, batch: RecordBatch, principal: PrincipalDep, session: SessionDep, request: Request
+    code: str,
+    batch: RecordBatch,
+    principal: PrincipalDep,
+    session: SessionDep,
+    protector: IdentifiersDep,
+    catalogue: CatalogueDep,
 ) -> LoadRead:
     """Load (insert or replace) the records of the subjects named: a department system of the
     department type that owns the resource. Per subject, the batch's rows replace the ones
     held, so loading a batch again changes nothing. All or nothing: one bad record refuses the
     batch (422 ``invalid_record``, each error naming the record's index and the field)."""
-    protector: IdentifierProtector = request.app.state.identifiers
     counts = await service.load(
         session,
         principal,
         code,
         batch.records,
         protector=protector,
-        catalogue=request.app.state.access_checks.catalogue,
+        catalogue=catalogue,
         today=today_in_china(),
     )
     return LoadRead(

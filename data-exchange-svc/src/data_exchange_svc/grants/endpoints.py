@@ -2,10 +2,10 @@
 
 import uuid
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 
+from data_exchange_svc.deps import ActiveGrantsDep, CatalogueDep
 from data_exchange_svc.grants import workflow
-from data_exchange_svc.grants.cache import ActiveGrants
 from data_exchange_svc.grants.schemas import GrantApply, GrantApprove, GrantDecisionNote, GrantRead
 from data_exchange_svc.models import SharingGrant
 from servicekit.auth import PrincipalDep
@@ -19,26 +19,19 @@ def _view(grant: SharingGrant) -> GrantRead:
     return GrantRead.model_validate(grant)
 
 
-def _active_grants(request: Request) -> ActiveGrants:
-    active_grants: ActiveGrants = request.app.state.access_checks.active_grants
-    return active_grants
-
-
 @router.post("", response_model=GrantRead, status_code=201)
 async def apply_for_grant(
     application: GrantApply,
     principal: PrincipalDep,
     claim: OptionalIdempotencyDep,
     session: SessionDep,
-    request: Request,
+    catalogue: CatalogueDep,
 ) -> Response:
     """A consumer department applies, optionally asking for a rate limit; the grant stays
     ``pending`` (and grants nothing) until the provider approves it."""
     if claim.replay is not None:
         return claim.replay
-    grant = await workflow.apply(
-        session, principal, application, catalogue=request.app.state.access_checks.catalogue
-    )
+    grant = await workflow.apply(session, principal, application, catalogue=catalogue)
     view = _view(grant)
     return await claim.answer(
         session,
@@ -59,7 +52,7 @@ async def approve_grant(
     decision: GrantApprove,
     principal: PrincipalDep,
     session: SessionDep,
-    request: Request,
+    active_grants: ActiveGrantsDep,
 ) -> GrantRead:
     """The provider approves until ``expires_at``, at the rate asked for unless
     ``rate_limit`` says otherwise (null: no limit of the grant's own)."""
@@ -70,7 +63,7 @@ async def approve_grant(
         expires_at=decision.expires_at,
         rate_limit=decision.rate_limit if "rate_limit" in decision.model_fields_set else "as_asked",
         now=utcnow(),
-        active_grants=_active_grants(request),
+        active_grants=active_grants,
     )
     return _view(grant)
 
@@ -91,7 +84,7 @@ async def revoke_grant(
     decision: GrantDecisionNote,
     principal: PrincipalDep,
     session: SessionDep,
-    request: Request,
+    active_grants: ActiveGrantsDep,
 ) -> GrantRead:
     grant = await workflow.revoke(
         session,
@@ -99,6 +92,6 @@ async def revoke_grant(
         grant_id,
         reason=decision.reason,
         now=utcnow(),
-        active_grants=_active_grants(request),
+        active_grants=active_grants,
     )
     return _view(grant)

@@ -6,8 +6,9 @@ entry's content (which a receipt gives only to the caller it concerns).
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 
+from data_exchange_svc.deps import LedgerSignerDep
 from data_exchange_svc.ledger import service
 from data_exchange_svc.ledger.schemas import (
     ConsistencyProofRead,
@@ -17,7 +18,7 @@ from data_exchange_svc.ledger.schemas import (
     SignedTreeHeadRead,
     VerdictRead,
 )
-from data_exchange_svc.ledger.signing import LedgerSigner, b64
+from data_exchange_svc.ledger.signing import b64
 from data_exchange_svc.ledger.verify import Verdict, verify_receipt
 from servicekit.db import SessionDep
 from servicekit.problems import DomainError
@@ -27,16 +28,11 @@ router = APIRouter(prefix="/exchange/v1/ledger", tags=["ledger"])
 TreeSize = Annotated[int, Query(ge=0, le=2**62)]
 
 
-def _signer(request: Request) -> LedgerSigner:
-    signer: LedgerSigner = request.app.state.ledger_signer
-    return signer
-
-
 @router.get("/checkpoints/latest", response_model=SignedTreeHeadRead)
-async def latest_checkpoint(session: SessionDep, request: Request) -> SignedTreeHeadRead:
+async def latest_checkpoint(session: SessionDep, signer: LedgerSignerDep) -> SignedTreeHeadRead:
     """The newest signed tree head. Every batch of appends publishes one."""
     head = await service.latest_tree_head(session)
-    return SignedTreeHeadRead(**head.document(), key_id=_signer(request).key_id)
+    return SignedTreeHeadRead(**head.document(), key_id=signer.key_id)
 
 
 @router.get("/entries/{seq}/proof", response_model=InclusionProofRead)
@@ -65,14 +61,13 @@ async def consistency_proof(
 
 
 @router.get("/public-key", response_model=PublicKeyRead)
-async def public_key(request: Request) -> PublicKeyRead:
-    signer = _signer(request)
+async def public_key(signer: LedgerSignerDep) -> PublicKeyRead:
     return PublicKeyRead(public_key=b64(signer.public_key), key_id=signer.key_id)
 
 
 @router.post("/receipts/verify", response_model=VerdictRead)
 async def verify_a_receipt(
-    receipt: ReceiptRead, session: SessionDep, request: Request
+    receipt: ReceiptRead, session: SessionDep, signer: LedgerSignerDep
 ) -> VerdictRead:
     """Check a receipt here rather than offline: its tree head's signature, and its entry's
     inclusion in that tree by a proof computed from the ledger."""
@@ -85,7 +80,5 @@ async def verify_a_receipt(
         "tree_size": proof.tree_size,
         "audit_path": [step.hex() for step in proof.audit_path],
     }
-    verdict: Verdict = verify_receipt(
-        receipt.model_dump(), proof_document, _signer(request).public_key
-    )
+    verdict: Verdict = verify_receipt(receipt.model_dump(), proof_document, signer.public_key)
     return VerdictRead(valid=verdict.valid, failure=verdict.failure)

@@ -1,12 +1,13 @@
 """HTTP endpoints of the public resource catalogue: no token needed."""
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 
+from data_exchange_svc.deps import SettingsDep
 from data_exchange_svc.models import DataResource
 from data_exchange_svc.resources import service
 from data_exchange_svc.resources.schemas import ResourcePage, ResourceRead
 from servicekit.db import SessionDep
-from servicekit.pagination import CursorQuery, LimitQuery, cursors_of, page_size_of
+from servicekit.pagination import CursorQuery, CursorsDep, LimitQuery, page_size_of
 
 router = APIRouter(prefix="/exchange/v1", tags=["resources"])
 
@@ -14,13 +15,14 @@ router = APIRouter(prefix="/exchange/v1", tags=["resources"])
 @router.get("/resources", response_model=ResourcePage)
 async def list_resources(
     session: SessionDep,
-    request: Request,
+    cursors: CursorsDep,
+    settings: SettingsDep,
     cursor: CursorQuery = None,
     limit: LimitQuery = None,
 ) -> ResourcePage:
     """The published data resources, by code: owner, classification, fields and sensitivity."""
     resources, next_cursor = await service.resource_page(
-        session, cursors=cursors_of(request), cursor=cursor, limit=page_size_of(request, limit)
+        session, cursors=cursors, cursor=cursor, limit=page_size_of(settings, limit)
     )
     return ResourcePage(items=[_view(resource) for resource in resources], next_cursor=next_cursor)
 

@@ -7,10 +7,11 @@ from fastapi import APIRouter, status
 from identity_svc.accounts import service
 from identity_svc.accounts.schemas import CitizenCreate, CitizenRead, MeRead, RealNameRead
 from identity_svc.accounts.service import AccountNotFound, PhoneAlreadyRegistered
+from identity_svc.deps import RuntimeDep
 from identity_svc.models import Account
 from identity_svc.passwords import WeakPassword
 from identity_svc.personal_data import mask_id_number, mask_name, mask_phone
-from identity_svc.runtime import Runtime, RuntimeDep
+from identity_svc.runtime import Runtime
 from servicekit.auth import PrincipalDep
 from servicekit.db import SessionDep
 from servicekit.openapi import problem_responses

@@ -7,8 +7,8 @@ from identity_svc.credentials import service
 from identity_svc.credentials.schemas import PasswordChange
 from identity_svc.credentials.service import WrongPassword
 from identity_svc.delegations.service import DelegatedTokenRefused
+from identity_svc.deps import RuntimeDep
 from identity_svc.passwords import WeakPassword
-from identity_svc.runtime import RuntimeDep
 from identity_svc.tokens.service import LoginLocked
 from servicekit.auth import PrincipalDep
 from servicekit.db import SessionDep

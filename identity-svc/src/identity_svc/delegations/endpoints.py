@@ -23,8 +23,9 @@ from identity_svc.delegations.service import (
     DelegationNotFound,
     InvalidValidUntil,
 )
+from identity_svc.deps import RuntimeDep
 from identity_svc.models import Delegation
-from identity_svc.runtime import Runtime, RuntimeDep
+from identity_svc.runtime import Runtime
 from servicekit.auth import InsufficientAssurance, PrincipalDep
 from servicekit.db import SessionDep
 from servicekit.idempotency import OptionalIdempotencyDep

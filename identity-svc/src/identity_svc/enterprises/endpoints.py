@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity_svc.accounts import repository as accounts
 from identity_svc.accounts.service import AccountNotFound, party_of
+from identity_svc.deps import RuntimeDep
 from identity_svc.enterprises import service
 from identity_svc.enterprises.schemas import (
     AgentCreate,
@@ -35,9 +36,10 @@ from identity_svc.enterprises.service import (
     RepresentativeRequired,
 )
 from identity_svc.models import Enterprise, EnterpriseMember
-from identity_svc.runtime import HttpDep, Runtime, RuntimeDep
+from identity_svc.runtime import Runtime
 from servicekit.auth import InsufficientAssurance, PrincipalDep
 from servicekit.db import SessionDep
+from servicekit.http import HttpDep
 from servicekit.openapi import problem_responses
 from servicekit.problems import UpstreamUnavailable
 

@@ -2,8 +2,8 @@
 
 from fastapi import APIRouter, Response
 
+from identity_svc.deps import RuntimeDep
 from identity_svc.keys.schemas import Jwks
-from identity_svc.runtime import RuntimeDep
 
 router = APIRouter(prefix="/identity/v1", tags=["keys"])
 

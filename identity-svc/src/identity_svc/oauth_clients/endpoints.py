@@ -3,6 +3,7 @@
 from fastapi import APIRouter, Response, status
 
 from identity_svc.accounts.service import AccountNotFound
+from identity_svc.deps import RuntimeDep
 from identity_svc.models import OAuthClient
 from identity_svc.oauth_clients import service
 from identity_svc.oauth_clients.schemas import (
@@ -12,7 +13,6 @@ from identity_svc.oauth_clients.schemas import (
     ClientWithSecret,
 )
 from identity_svc.oauth_clients.service import ClientExists, ClientNotFound
-from identity_svc.runtime import RuntimeDep
 from identity_svc.staff.service import DepartmentRequired, OtherDepartment, StaffAdminRequired
 from servicekit.auth import PrincipalDep
 from servicekit.db import SessionDep

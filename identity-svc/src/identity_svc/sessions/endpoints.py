@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response, status
 
 from identity_svc.accounts.service import AccountNotFound
 from identity_svc.delegations.service import DelegatedTokenRefused
-from identity_svc.runtime import RuntimeDep
+from identity_svc.deps import RuntimeDep
 from identity_svc.sessions import service
 from identity_svc.sessions.schemas import SessionList, SessionRead
 from identity_svc.sessions.service import SessionNotFound

@@ -1,21 +1,16 @@
 """HTTP endpoint for one-time sign-in codes by SMS (sign in with them at the token endpoint)."""
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, status
 
-from identity_svc.runtime import RuntimeDep
+from identity_svc.deps import RuntimeDep, SmsSenderDep
 from identity_svc.sms import service
 from identity_svc.sms.schemas import SmsCodeCreate, SmsCodeSent
-from identity_svc.sms.senders import SmsSender, SmsUnavailable
+from identity_svc.sms.senders import SmsUnavailable
 from identity_svc.sms.service import SmsCodeThrottled
 from servicekit.db import SessionDep
 from servicekit.openapi import problem_responses
 
 router = APIRouter(prefix="/identity/v1", tags=["sms codes"])
-
-
-def sender_of(request: Request) -> SmsSender:
-    sender: SmsSender = request.app.state.sms_sender
-    return sender
 
 
 @router.post(
@@ -25,7 +20,7 @@ def sender_of(request: Request) -> SmsSender:
     responses=problem_responses(SmsCodeThrottled, SmsUnavailable),
 )
 async def send_sms_code(
-    payload: SmsCodeCreate, request: Request, session: SessionDep, runtime: RuntimeDep
+    payload: SmsCodeCreate, session: SessionDep, runtime: RuntimeDep, sender: SmsSenderDep
 ) -> SmsCodeSent:
     """Send a six-digit sign-in code to a registered phone; the answer is the same for any
     phone. Then ``POST /identity/v1/token`` with ``grant_type=sms_code``, ``username`` (the
@@ -33,7 +28,7 @@ async def send_sms_code(
     sent = await service.send_code(
         session=session,
         runtime=runtime,
-        sender=sender_of(request),
+        sender=sender,
         phone=payload.phone,
         now=runtime.now(),
     )

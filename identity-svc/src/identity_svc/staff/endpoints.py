@@ -3,9 +3,9 @@
 from fastapi import APIRouter, status
 
 from identity_svc.accounts.service import AccountNotFound, PhoneAlreadyRegistered
+from identity_svc.deps import RuntimeDep
 from identity_svc.passwords import WeakPassword
 from identity_svc.personal_data import mask_phone
-from identity_svc.runtime import RuntimeDep
 from identity_svc.staff import service
 from identity_svc.staff.schemas import StaffCreate, StaffRead
 from identity_svc.staff.service import (

@@ -16,10 +16,10 @@ from identity_svc.delegations.service import (
     ExchangeDelegationNotFound,
     InvalidActorToken,
 )
+from identity_svc.deps import RuntimeDep, StateDep
 from identity_svc.devices import DeviceDep
 from identity_svc.enterprises import service as enterprises
 from identity_svc.enterprises.service import NotEnterpriseMember, RepresentationEnded
-from identity_svc.runtime import RuntimeDep, http_of
 from identity_svc.sms import service as sms
 from identity_svc.tokens import service
 from identity_svc.tokens.schemas import LogoutRequest, TokenRequest, TokenResponse
@@ -31,7 +31,6 @@ from identity_svc.tokens.service import (
     LoginLocked,
     UnsupportedGrantType,
 )
-from servicekit.auth import TokenVerifier
 from servicekit.db import SessionDep
 from servicekit.openapi import problem_responses
 from servicekit.problems import UpstreamUnavailable
@@ -69,7 +68,7 @@ async def token(
     request: Request,
     response: Response,
     session: SessionDep,
-    runtime: RuntimeDep,
+    state: StateDep,
     device: DeviceDep,
 ) -> TokenResponse:
     """Exchange credentials for tokens (``application/x-www-form-urlencoded``):
@@ -92,6 +91,7 @@ async def token(
     # Tokens must not be cached by anything between here and the client (RFC 6749 §5.1).
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"
+    runtime = state.runtime
     now = runtime.now()
     pair: service.SessionTokens | service.ClientToken | delegations.DelegatedToken
     if form.grant_type == "password":
@@ -147,12 +147,12 @@ async def token(
             raise service.InvalidRequest(
                 f"actor_token_type must be {delegations.ACCESS_TOKEN_TYPE}"
             )
-        verifier: TokenVerifier = request.app.state.token_verifier
+        verifier = state.token_verifier
         if enterprises.names_enterprise(form.subject):
             pair = await enterprises.exchange(
                 session=session,
                 runtime=runtime,
-                http=http_of(request),
+                http=state.http,
                 verifier=verifier,
                 credit_code=form.subject,
                 actor_token=form.actor_token,

@@ -3,9 +3,9 @@
 from fastapi import APIRouter, status
 
 from identity_svc.accounts.service import AccountNotFound
+from identity_svc.deps import RuntimeDep
 from identity_svc.devices import DeviceDep
 from identity_svc.personal_data import mask_id_number, mask_name
-from identity_svc.runtime import HttpDep, RuntimeDep
 from identity_svc.verification import service
 from identity_svc.verification.schemas import (
     FaceChallengeRead,
@@ -29,6 +29,7 @@ from identity_svc.verification.service import (
 )
 from servicekit.auth import InsufficientAssurance, PrincipalDep
 from servicekit.db import SessionDep
+from servicekit.http import HttpDep
 from servicekit.openapi import problem_responses
 from servicekit.problems import UpstreamUnavailable
 

@@ -1,7 +1,9 @@
 """``build_app``: every service's FastAPI application, assembled the same way.
 
 The lifespan builds what a service holds for its whole life (database, pooled HTTP client,
-token verifier) on ``app.state``; a service adds its own with the ``lifespan`` hook. The app
+token verifier ...) into the kit's ``ServiceState`` (``servicekit.state``); a service's
+``lifespan`` hook receives it and yields the service's own state, built over it, which the app
+then holds for its life. The app
 answers ``/healthz``, ``/readyz`` (checks the database) and ``/metrics``, limits body sizes,
 renders every error as problem+json, and documents the problems each route can answer
 (``servicekit.openapi``).
@@ -11,7 +13,7 @@ import datetime as dt
 import gc
 import json
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import structlog
@@ -25,8 +27,8 @@ from servicekit.auth import JwksSource, TokenVerifier, http_jwks_source
 from servicekit.db import (
     DATABASE_RETRY_AFTER_SECONDS,
     Database,
+    DatabaseDep,
     DatabaseUnavailable,
-    database_of,
     is_transient_database_error,
 )
 from servicekit.http import make_http_client
@@ -41,8 +43,11 @@ from servicekit.problems import (
     problem_response,
 )
 from servicekit.settings import ServiceSettings
+from servicekit.state import ServiceState, app_state, install_state
 
-ServiceLifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+#: A service's own start-up and shut-down, inside the kit's: it receives the kit's state and
+#: yields the service's own (``OwnState.over(kit, ...)``), which the app holds while it runs.
+ServiceLifespan = Callable[[FastAPI, ServiceState], AbstractAsyncContextManager[ServiceState]]
 
 log = structlog.get_logger("servicekit.app")
 
@@ -124,9 +129,9 @@ def health_router() -> APIRouter:
         return {"status": "ok"}
 
     @router.get("/readyz", summary="The service can reach its database")
-    async def readyz(request: Request, response: Response) -> dict[str, str]:
+    async def readyz(database: DatabaseDep, response: Response) -> dict[str, str]:
         try:
-            await database_of(request).ping()
+            await database.ping()
         except Exception as exc:
             log.warning("not_ready", error_type=type(exc).__name__)
             response.status_code = 503
@@ -184,35 +189,48 @@ def build_app(
         configure_logging(
             service_name=settings.service_name, level=settings.log_level, json=settings.log_json
         )
-        app.state.settings = settings
-        app.state.database = Database(settings.database_url)
-        app.state.cursors = Cursors(settings.cursor_key_bytes)
-        if idempotency_records is not None:
-            app.state.idempotency = IdempotencyPolicy(
-                model=idempotency_records,
-                ttl=dt.timedelta(seconds=settings.idempotency_ttl_seconds),
-                lock=dt.timedelta(seconds=settings.idempotency_lock_seconds),
-            )
-        app.state.http = make_http_client(
+        http = make_http_client(
             settings.gateway_url,
             timeout_seconds=settings.http_timeout_seconds,
             connect_timeout_seconds=settings.http_connect_timeout_seconds,
             max_connections=settings.http_max_connections,
         )
-        source = jwks or http_jwks_source(app.state.http, settings.jwks_url)
-        app.state.token_verifier = TokenVerifier(
-            source,
-            issuer=settings.token_issuer,
-            audience=settings.token_audience,
-            cache_seconds=settings.jwks_cache_seconds,
+        kit = ServiceState(
+            settings=settings,
+            database=Database(settings.database_url),
+            http=http,
+            token_verifier=TokenVerifier(
+                jwks or http_jwks_source(http, settings.jwks_url),
+                issuer=settings.token_issuer,
+                audience=settings.token_audience,
+                cache_seconds=settings.jwks_cache_seconds,
+            ),
+            cursors=Cursors(settings.cursor_key_bytes),
+            idempotency=(
+                IdempotencyPolicy(
+                    model=idempotency_records,
+                    ttl=dt.timedelta(seconds=settings.idempotency_ttl_seconds),
+                    lock=dt.timedelta(seconds=settings.idempotency_lock_seconds),
+                )
+                if idempotency_records is not None
+                else None
+            ),
         )
+        install_state(app, kit)
         try:
-            async with lifespan(app) if lifespan else nullcontext():
+            if lifespan is None:
                 tune_garbage_collection(settings)
                 yield
+            else:
+                async with lifespan(app, kit) as own:
+                    install_state(app, own)
+                    tune_garbage_collection(settings)
+                    yield
         finally:
-            await app.state.http.aclose()
-            await app.state.database.dispose()
+            # The client and database the app holds last (a test may have swapped its client).
+            held = app_state(app, ServiceState)
+            await held.http.aclose()
+            await held.database.dispose()
 
     app = ServiceApp(title=title, lifespan=app_lifespan, **fastapi_options)
     install_problem_handlers(app)

@@ -33,6 +33,7 @@ from servicekit.problems import (
     UpstreamUnavailable,
     extension_members,
 )
+from servicekit.state import ServiceState, state_of
 
 PrincipalType = Literal["citizen", "enterprise", "staff", "department_system", "service"]
 JwksSource = Callable[[], Awaitable[dict[str, Any]]]
@@ -315,7 +316,7 @@ async def authenticate(verifier: TokenVerifier, authorization: str | None) -> Pr
 
 
 async def current_principal(request: Request) -> Principal:
-    verifier: TokenVerifier = request.app.state.token_verifier
+    verifier = state_of(request, ServiceState).token_verifier
     return await authenticate(verifier, request.headers.get("authorization"))
 
 

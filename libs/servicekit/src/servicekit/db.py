@@ -29,6 +29,7 @@ from sqlalchemy.types import TypeDecorator
 
 from servicekit.problems import DomainError
 from servicekit.settings import ServiceSettings
+from servicekit.state import ServiceState, state_of
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -163,8 +164,16 @@ class Database:
 
 
 def database_of(request: Request) -> Database:
-    database: Database = request.app.state.database
-    return database
+    return state_of(request, ServiceState).database
+
+
+async def _database(request: Request) -> Database:
+    return database_of(request)
+
+
+#: The service's database, for what opens sessions of its own (a read that needs no
+#: transaction, work after the request's commit).
+DatabaseDep = Annotated[Database, Depends(_database)]
 
 
 async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:

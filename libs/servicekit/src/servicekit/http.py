@@ -1,15 +1,19 @@
 """The pooled httpx client every service uses for calls through the gateway.
 
 Timeouts are explicit (no call waits forever), connections are pooled and kept alive, and each
-outgoing request carries the current request id and trace context.
+outgoing request carries the current request id and trace context. Endpoints take the service's
+client as ``HttpDep``.
 """
 
 import ssl
 from functools import cache
+from typing import Annotated
 
 import httpx
+from fastapi import Depends, Request
 
 from servicekit.context import outgoing_trace_headers
+from servicekit.state import ServiceState, state_of
 
 
 async def _propagate_context(request: httpx.Request) -> None:
@@ -41,3 +45,11 @@ def make_http_client(
         event_hooks={"request": [_propagate_context]},
         verify=_tls_context(),
     )
+
+
+async def _http(request: Request) -> httpx.AsyncClient:
+    return state_of(request, ServiceState).http
+
+
+#: The service's pooled client, for its calls through the gateway.
+HttpDep = Annotated[httpx.AsyncClient, Depends(_http)]

@@ -61,9 +61,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from servicekit.auth import Principal, PrincipalDep
-from servicekit.db import UTCDateTime, database_of, insert_for, utcnow
+from servicekit.db import UTCDateTime, insert_for, utcnow
 from servicekit.ids import new_id
 from servicekit.problems import Conflict, DomainError
+from servicekit.state import ServiceState, state_of
 
 #: Long enough to be unique when clients generate it (a UUID is 36), short enough to index.
 _IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._~:+/=-]{8,128}$")
@@ -326,12 +327,15 @@ def owner_of(typ: str, sub: str) -> str:
 async def _held(
     request: Request, principal: Principal, header: str | None, *, required: bool
 ) -> AsyncIterator[IdempotencyClaim]:
-    policy: IdempotencyPolicy = request.app.state.idempotency
+    state = state_of(request, ServiceState)
+    policy = state.idempotency
+    if policy is None:
+        raise RuntimeError("the app takes no Idempotency-Key: build it with idempotency_records")
     if header is None and not required:
         # A retry without a key is a new request: performed, its answer not kept.
         yield IdempotencyClaim(policy=policy, record_id=None, lock_token=None, replay=None)
         return
-    sessions = database_of(request).sessionmaker
+    sessions = state.database.sessionmaker
     held = await claim(
         sessions,
         policy,

@@ -28,6 +28,7 @@ from fastapi import Depends, Query, Request
 
 from servicekit.problems import DomainError
 from servicekit.settings import ServiceSettings
+from servicekit.state import ServiceState, state_of
 
 #: Longer cursors are refused unread; positions are a few dozen bytes.
 MAX_CURSOR_LENGTH = 1024
@@ -112,19 +113,13 @@ LimitQuery = Annotated[
 ]
 
 
-def page_size_of(request: Request, limit: int | None) -> int:
+def page_size_of(settings: ServiceSettings, limit: int | None) -> int:
     """``page_size`` with the service's own ``default_page_size`` and ``max_page_size``."""
-    settings: ServiceSettings = request.app.state.settings
     return page_size(limit, default=settings.default_page_size, maximum=settings.max_page_size)
 
 
-def cursors_of(request: Request) -> Cursors:
-    cursors: Cursors = request.app.state.cursors
-    return cursors
-
-
 async def _cursors(request: Request) -> Cursors:
-    return cursors_of(request)
+    return state_of(request, ServiceState).cursors
 
 
 CursorsDep = Annotated[Cursors, Depends(_cursors)]

@@ -2,10 +2,10 @@
 
 import uuid
 
-import httpx
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Response, status
 
 from rating_svc.clients.cases import CaseNotFound
+from rating_svc.deps import SettingsDep
 from rating_svc.models import Rating
 from rating_svc.ratings import service
 from rating_svc.ratings.schemas import RatingCreate, RatingRead
@@ -18,6 +18,7 @@ from rating_svc.ratings.service import (
 from rating_svc.settings import RatingSettings
 from servicekit.auth import PrincipalDep, require_type
 from servicekit.db import SessionDep
+from servicekit.http import HttpDep
 from servicekit.idempotency import OptionalIdempotencyDep
 from servicekit.openapi import problem_responses
 from servicekit.problems import UpstreamUnavailable
@@ -38,15 +39,14 @@ async def create_rating(
     principal: PrincipalDep,
     claim: OptionalIdempotencyDep,
     session: SessionDep,
-    request: Request,
+    settings: SettingsDep,
+    http: HttpDep,
 ) -> Response:
     """Rate a completed case of the caller's: efficiency, quality and attitude, 1 to 5. A retry
     with the same Idempotency-Key answers the same rating instead of ``already_rated``."""
     if claim.replay is not None:
         return claim.replay
     require_type(principal, "citizen", "enterprise")
-    settings: RatingSettings = request.app.state.settings
-    http: httpx.AsyncClient = request.app.state.http
     rating = await service.rate_case(
         session=session,
         http=http,
@@ -67,10 +67,10 @@ async def create_rating(
     "/ratings/{rating_id}", response_model=RatingRead, responses=problem_responses(RatingNotFound)
 )
 async def get_rating(
-    rating_id: uuid.UUID, principal: PrincipalDep, session: SessionDep, request: Request
+    rating_id: uuid.UUID, principal: PrincipalDep, session: SessionDep, settings: SettingsDep
 ) -> RatingRead:
     rating = await service.rating_of(session=session, principal=principal, rating_id=rating_id)
-    return _view(rating, request.app.state.settings)
+    return _view(rating, settings)
 
 
 def _view(rating: Rating, settings: RatingSettings) -> RatingRead:
