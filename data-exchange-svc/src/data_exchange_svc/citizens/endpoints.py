@@ -119,7 +119,7 @@ async def give_consent(
 @router.get(
     "/consents",
     response_model=ConsentList,
-    responses=problem_responses(DelegateNotAllowed, SubjectNotLinked),
+    responses=problem_responses(DelegateNotAllowed, InsufficientAssurance, SubjectNotLinked),
 )
 async def list_consents(principal: PrincipalDep, session: SessionDep) -> ConsentList:
     """All of the citizen's consents, newest first, with their status now."""
@@ -130,7 +130,7 @@ async def list_consents(principal: PrincipalDep, session: SessionDep) -> Consent
 @router.delete(
     "/consents/{consent_id}",
     status_code=204,
-    responses=problem_responses(DelegateNotAllowed, ConsentNotFound),
+    responses=problem_responses(DelegateNotAllowed, InsufficientAssurance, ConsentNotFound),
 )
 async def revoke_consent(
     consent_id: uuid.UUID, principal: PrincipalDep, session: SessionDep
