@@ -26,6 +26,7 @@ from case_svc.clients.catalog import (
 )
 from case_svc.workflow.state_machine import CaseStatus, NotYourTransition, TransitionNotAllowed
 from servicekit.auth import InsufficientAssurance, PrincipalDep
+from servicekit.case_numbers import CaseNumberStr
 from servicekit.db import SessionDep
 from servicekit.idempotency import (
     IdempotencyDep,
@@ -125,7 +126,7 @@ async def list_cases(
 
 @router.get("/cases/{case_no}", response_model=CaseRead, responses=problem_responses(CaseNotFound))
 async def get_case(
-    case_no: str, principal: PrincipalDep, session: SessionDep, response: Response
+    case_no: CaseNumberStr, principal: PrincipalDep, session: SessionDep, response: Response
 ) -> CaseRead:
     """One case with its history, for its applicant or the handling department's staff."""
     case, role = await service.visible_case(session=session, principal=principal, case_no=case_no)
@@ -146,7 +147,7 @@ async def get_case(
     ),
 )
 async def transition_case(
-    case_no: str,
+    case_no: CaseNumberStr,
     payload: TransitionCreate,
     principal: PrincipalDep,
     session: SessionDep,

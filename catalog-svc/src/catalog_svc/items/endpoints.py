@@ -33,6 +33,7 @@ from servicekit.db import SessionDep, database_of
 from servicekit.openapi import problem_responses
 from servicekit.pagination import InvalidCursor, cursors_of, page_size
 from servicekit.problems import ValidationFailed
+from servicekit.regions import RegionCodeStr
 
 router = APIRouter(prefix="/catalog/v1/items", tags=["items"])
 
@@ -162,7 +163,7 @@ async def get_handler(
     item_code: ItemCodePath,
     request: Request,
     region: Annotated[
-        str,
+        RegionCodeStr,
         Query(
             max_length=32,
             description="The applicant's region, any level and any written form; a retired "

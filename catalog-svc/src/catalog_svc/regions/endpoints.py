@@ -13,11 +13,12 @@ from catalog_svc.settings import CatalogSettings
 from servicekit.db import SessionDep
 from servicekit.openapi import problem_responses
 from servicekit.pagination import CursorQuery, InvalidCursor, LimitQuery, cursors_of, page_size
+from servicekit.regions import RegionCodeStr
 
 router = APIRouter(prefix="/catalog/v1/regions", tags=["regions"])
 
 RegionCodePath = Annotated[
-    str,
+    RegionCodeStr,
     Path(
         description="Any written form: 33, 330000, 3303, 330300, 330300000000, 330302026003",
         max_length=32,

@@ -27,7 +27,19 @@ class RateLimit(BaseModel):
 
 
 class GrantApply(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "resource": "population",
+                    "fields": ["name", "registered_region"],
+                    "purposes": ["case_prefill"],
+                    "legal_basis": "《浙江省公共数据条例》第二十三条（合成数据）",
+                }
+            ]
+        },
+    )
 
     resource: ResourceCode
     fields: list[FieldName] = Field(min_length=1, max_length=32)
@@ -38,7 +50,17 @@ class GrantApply(BaseModel):
 
 
 class GrantApprove(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "expires_at": "2027-11-26T00:00:00Z",
+                    "rate_limit": {"per_minute": 600, "burst": 60},
+                }
+            ]
+        },
+    )
 
     #: Every approved grant expires: at most a year ahead.
     expires_at: dt.datetime
@@ -48,7 +70,9 @@ class GrantApprove(BaseModel):
 
 
 class GrantDecisionNote(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"reason": "用途与事项无关"}]}
+    )
 
     reason: Note
 

@@ -37,6 +37,7 @@ from identity_svc.enterprises.service import (
 from identity_svc.models import Enterprise, EnterpriseMember
 from identity_svc.runtime import HttpDep, Runtime, RuntimeDep
 from servicekit.auth import InsufficientAssurance, PrincipalDep
+from servicekit.credit_code import CreditCodeStr
 from servicekit.db import SessionDep
 from servicekit.openapi import problem_responses
 from servicekit.problems import UpstreamUnavailable
@@ -106,7 +107,7 @@ async def my_enterprises(
     ),
 )
 async def authorise_agent(
-    credit_code: str,
+    credit_code: CreditCodeStr,
     payload: AgentCreate,
     principal: PrincipalDep,
     session: SessionDep,
@@ -135,7 +136,7 @@ async def authorise_agent(
     ),
 )
 async def list_members(
-    credit_code: str, principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep
+    credit_code: CreditCodeStr, principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep
 ) -> MemberList:
     """Everyone who acts or acted for the enterprise (the legal representative only)."""
     now = runtime.now()
@@ -160,7 +161,7 @@ async def list_members(
     ),
 )
 async def end_membership(
-    credit_code: str,
+    credit_code: CreditCodeStr,
     member_id: uuid.UUID,
     principal: PrincipalDep,
     session: SessionDep,

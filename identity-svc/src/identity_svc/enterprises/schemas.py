@@ -7,6 +7,8 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from identity_svc.accounts.schemas import PHONE_PATTERN, PartyRead
+from servicekit.credit_code import CreditCodeStr
+from servicekit.regions import RegionCodeStr
 
 Role = Literal["legal_representative", "agent"]
 MemberStatus = Literal["active", "ended", "expired"]
@@ -17,15 +19,15 @@ class EnterpriseClaim(BaseModel):
 
     #: Checked by the service (GB 32100 check character, known region), so that a refusal
     #: names its reason.
-    credit_code: str = Field(
+    credit_code: CreditCodeStr = Field(
         max_length=32, description="the enterprise's 18-character unified social credit code"
     )
 
 
 class EnterpriseRead(BaseModel):
-    credit_code: str
+    credit_code: CreditCodeStr
     name: str
-    registered_region: str
+    registered_region: RegionCodeStr
     registration_status: str
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis.errors import Unsatisfiable
+from jsonschema import Draft202012Validator
 from schemathesis import APIOperation, Case, GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import FailureGroup
@@ -135,3 +136,27 @@ def _exercise(
     except Unsatisfiable:
         # Nothing in the operation can be made invalid (no parameters, no body).
         assert mode is GenerationMode.NEGATIVE, f"{label}: no valid request can be generated"
+
+
+def example_mismatches(document: dict[str, Any]) -> list[str]:
+    """Every example in ``document`` (of a component schema, or of a problem response) that
+    its own schema refuses: an example a client copies must be one the server would send."""
+    components = {"components": document.get("components", {})}
+    found: list[str] = []
+
+    def check(where: str, schema: Mapping[str, Any], example: Any) -> None:
+        validator = Draft202012Validator({**schema, **components})
+        for error in validator.iter_errors(example):
+            found.append(f"{where}: {error.message}")
+
+    for name, schema in document.get("components", {}).get("schemas", {}).items():
+        for example in schema.get("examples", []):
+            check(f"components.schemas.{name}", schema, example)
+    for path, item in document.get("paths", {}).items():
+        for method, operation in item.items():
+            for status, response in operation.get("responses", {}).items():
+                for media_type, content in response.get("content", {}).items():
+                    for code, example in content.get("examples", {}).items():
+                        where = f"{method.upper()} {path} {status} {media_type} {code}"
+                        check(where, content.get("schema", {}), example["value"])
+    return found

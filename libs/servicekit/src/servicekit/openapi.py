@@ -32,6 +32,8 @@ from typing import Any, get_args
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
+from pydantic import BaseModel
+from pydantic_core import to_jsonable_python
 from starlette.routing import BaseRoute
 
 from servicekit.auth import (
@@ -323,10 +325,37 @@ def example_path(path: str, operation: Mapping[str, Any]) -> str:
     return _PATH_PARAMETER.sub(lambda match: examples.get(match[1], match[0]), path)
 
 
+def _models(cls: type[BaseModel]) -> Iterable[type[BaseModel]]:
+    for subclass in cls.__subclasses__():
+        yield subclass
+        yield from _models(subclass)
+
+
+def restore_examples(document: dict[str, Any], packages: set[str]) -> None:
+    """Put back the examples of the packages' models as they declare them: FastAPI writes the
+    document without null values, which takes a required ``null`` out of every example (and so
+    makes it one the schema refuses)."""
+    declared: dict[str, list[Any]] = {}
+    for model in _models(BaseModel):
+        if model.__module__.split(".")[0] not in packages:
+            continue
+        extra = model.model_config.get("json_schema_extra")
+        if isinstance(extra, dict) and isinstance(extra.get("examples"), list):
+            declared[model.__name__] = to_jsonable_python(extra["examples"])
+    for schema in document.get("components", {}).get("schemas", {}).values():
+        examples = declared.get(schema.get("title", ""))
+        if examples is not None and "examples" in schema:
+            schema["examples"] = examples
+
+
 def document_problems(document: dict[str, Any], routes: Sequence[BaseRoute]) -> dict[str, Any]:
     """The document FastAPI made, with every operation's problems and security."""
     paths: dict[str, Any] = document.get("paths", {})
+    packages: set[str] = set()
     for route in iter_route_contexts(routes):
+        endpoint = route.endpoint
+        if endpoint is not None:
+            packages.add(endpoint.__module__.split(".")[0])
         path = route.path_format
         if not isinstance(route.original_route, APIRoute) or not route.include_in_schema:
             continue
@@ -345,6 +374,7 @@ def document_problems(document: dict[str, Any], routes: Sequence[BaseRoute]) -> 
             add_problems(operation, problems, instance=example_path(path, operation))
             if authenticates(route):
                 operation["security"] = [{SECURITY_SCHEME: []}]
+    restore_examples(document, packages)
     components: dict[str, Any] = document.setdefault("components", {})
     schemas: dict[str, Any] = components.setdefault("schemas", {})
     for name in _FASTAPI_VALIDATION_SCHEMAS:
