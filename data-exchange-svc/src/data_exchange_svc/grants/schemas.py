@@ -78,7 +78,30 @@ class GrantDecisionNote(BaseModel):
 
 
 class GrantRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "0196f3cb-3f4a-7b5c-8d6e-7f8091021324",
+                    "consumer": "330302-civil_affairs",
+                    "resource": "population",
+                    "fields": ["name", "registered_region"],
+                    "purposes": ["case_prefill"],
+                    "legal_basis": "《浙江省公共数据条例》第二十三条（合成数据）",
+                    "status": "approved",
+                    "expires_at": "2027-11-26T00:00:00Z",
+                    "revoked_at": None,
+                    "applied_by": "staff-lucheng-civil-01",
+                    "decided_by": "staff-province-ps-01",
+                    "decided_at": "2026-11-20T02:00:00Z",
+                    "decision_note": None,
+                    "rate_limit": {"per_minute": 600, "burst": 60},
+                    "created_at": "2026-11-19T08:30:00Z",
+                }
+            ]
+        },
+    )
 
     id: uuid.UUID
     consumer: str
