@@ -3,7 +3,7 @@ signature and public key base64; timestamps are the exact strings that were sign
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class TreeHeadRead(BaseModel):
@@ -21,6 +21,36 @@ class SignedTreeHeadRead(TreeHeadRead):
 class ReceiptRead(BaseModel):
     """Where a call's entry stands: anyone holding this, an inclusion proof and the public key
     can check that the ledger recorded exactly this entry."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "seq": 1201,
+                    "leaf_index": 1200,
+                    "entry": {
+                        "seq": 1201,
+                        "at": "2026-11-26T01:31:07Z",
+                        "kind": "call",
+                        "consumer": "identity-svc",
+                        "resource": "population",
+                        "fields": ["registered_region"],
+                        "purpose": "real_name_verification",
+                        "outcome": "allowed",
+                    },
+                    "tree_head": {
+                        "tree_size": 1201,
+                        "root_hash": (
+                            "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+                        ),
+                        "timestamp": "2026-11-26T01:31:08Z",
+                        "signature": "MEUCIQDx7v0n3c2n3E8v0b0p9lWq3yF2kTq1Y5a3Q5c2bK4N9w==",
+                        "key_id": "ledger-2026-11",
+                    },
+                }
+            ]
+        }
+    )
 
     seq: int = Field(ge=1)
     #: ``seq - 1``: the leaf's index in the Merkle tree.
