@@ -14,6 +14,10 @@ route, reading its dependency tree rather than a list kept by hand:
                                            403 wrong_principal_type, 503 upstream_unavailable
                                            (the signing keys), and a ``security`` requirement
     the request's database session         503 database_unavailable
+    an Idempotency-Key claim               400 invalid_idempotency_key (and, when the key is
+                                           required, idempotency_key_required), 422
+                                           idempotency_key_reused, 409
+                                           idempotency_request_in_progress
     an ``Idempotency-Key`` claim           400 idempotency_key_required (when required) |
                                            invalid_idempotency_key, 409 ..._in_progress,
                                            422 idempotency_key_reused
@@ -47,6 +51,9 @@ from servicekit.idempotency import (
     KEYED_REQUEST_PROBLEMS,
     IdempotencyDep,
     IdempotencyKeyRequired,
+    IdempotencyKeyReused,
+    IdempotencyRequestInProgress,
+    InvalidIdempotencyKey,
     OptionalIdempotencyDep,
 )
 from servicekit.problems import (
@@ -121,7 +128,15 @@ AUTHENTICATION_PROBLEMS: tuple[type[DomainError], ...] = (
 )
 #: What every route that reads a body can answer.
 BODY_PROBLEMS: tuple[type[DomainError], ...] = (MalformedBody, PayloadTooLarge)
+#: What a route that claims an Idempotency-Key can answer, the key optional or required.
+KEYED_PROBLEMS: tuple[type[DomainError], ...] = (
+    InvalidIdempotencyKey,
+    IdempotencyKeyReused,
+    IdempotencyRequestInProgress,
+)
 _SESSION_DEPENDENCY = get_args(SessionDep)[1].dependency
+_OPTIONAL_KEY = get_args(OptionalIdempotencyDep)[1].dependency
+_REQUIRED_KEY = get_args(IdempotencyDep)[1].dependency
 _REQUIRED_KEY_DEPENDENCY = get_args(IdempotencyDep)[1].dependency
 _OPTIONAL_KEY_DEPENDENCY = get_args(OptionalIdempotencyDep)[1].dependency
 
@@ -294,6 +309,10 @@ def route_problems(route: Route, operation: Mapping[str, Any]) -> list[ProblemTy
         problems.extend(BODY_PROBLEMS)
     if _SESSION_DEPENDENCY in calls:
         problems.append(DatabaseUnavailable)
+    if _REQUIRED_KEY in calls:
+        problems.append(IdempotencyKeyRequired)
+    if _REQUIRED_KEY in calls or _OPTIONAL_KEY in calls:
+        problems.extend(KEYED_PROBLEMS)
     if _REQUIRED_KEY_DEPENDENCY in calls:
         problems.extend((IdempotencyKeyRequired, *KEYED_REQUEST_PROBLEMS))
     if _OPTIONAL_KEY_DEPENDENCY in calls:
