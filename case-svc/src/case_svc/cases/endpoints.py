@@ -30,10 +30,6 @@ from servicekit.case_numbers import CaseNumberStr
 from servicekit.db import SessionDep
 from servicekit.idempotency import (
     IdempotencyDep,
-    IdempotencyKeyRequired,
-    IdempotencyKeyReused,
-    IdempotencyRequestInProgress,
-    InvalidIdempotencyKey,
 )
 from servicekit.openapi import problem_responses
 from servicekit.pagination import CursorQuery, CursorsDep, InvalidCursor, LimitQuery, page_size_of
@@ -60,10 +56,6 @@ def _case_headers(case: CaseRead) -> dict[str, str]:
     status_code=201,
     response_model=CaseRead,
     responses=problem_responses(
-        IdempotencyKeyRequired,
-        InvalidIdempotencyKey,
-        IdempotencyKeyReused,
-        IdempotencyRequestInProgress,
         InsufficientAssurance,
         OutsideDelegation,
         WrongSubject,

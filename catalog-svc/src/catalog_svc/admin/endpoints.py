@@ -34,10 +34,6 @@ from servicekit.auth import PrincipalDep
 from servicekit.db import SessionDep, utcnow
 from servicekit.idempotency import (
     IdempotencyDep,
-    IdempotencyKeyRequired,
-    IdempotencyKeyReused,
-    IdempotencyRequestInProgress,
-    InvalidIdempotencyKey,
 )
 from servicekit.openapi import problem_responses
 from servicekit.pagination import CursorQuery, CursorsDep, InvalidCursor, LimitQuery, page_size
@@ -95,10 +91,6 @@ def _limit(request: Request, limit: int | None) -> int:
         OutsideCatalogScope,
         ItemCodeTaken,
         InvalidItem,
-        IdempotencyKeyRequired,
-        InvalidIdempotencyKey,
-        IdempotencyKeyReused,
-        IdempotencyRequestInProgress,
     ),
 )
 async def create_item(
