@@ -37,7 +37,7 @@ def test_every_answer_through_the_gateway_is_one_the_document_describes(
     report = check_contract(
         document,
         platform.config.gateway_url,
-        examples_per_operation=10,
+        examples_per_operation=25,
         headers_for=lambda _method, _path: citizen,
     )
     print(report.summary())

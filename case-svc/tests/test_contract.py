@@ -23,7 +23,7 @@ async def test_every_answer_is_one_the_document_describes(
             check_contract,
             app.openapi(),
             served.url,
-            examples_per_operation=15,
+            examples_per_operation=25,
             headers_for=lambda _method, _path: citizen,
         )
     finally:
