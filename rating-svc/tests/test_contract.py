@@ -9,7 +9,7 @@ import pytest_asyncio
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
-from servicekit.contract_testing import check_contract
+from servicekit.contract_testing import check_contract, example_mismatches
 from servicekit.testing import ServedApp, TokenMinter, bearer
 
 
@@ -55,3 +55,8 @@ async def test_every_answer_is_one_the_document_describes(
         await served.stop()
     print(report.summary())
     assert not report.failures, "\n".join(sorted(report.failures))
+
+
+@pytest.mark.parametrize("database_backend", ["sqlite"])
+async def test_every_example_is_one_its_schema_accepts(app: FastAPI) -> None:
+    assert example_mismatches(app.openapi()) == []

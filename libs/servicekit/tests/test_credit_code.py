@@ -1,10 +1,13 @@
 """Unified social credit codes (GB 32100-2015): the check character, the shape, the region part,
 and what a valid code tells."""
 
+import re
+
 import pytest
 
 from servicekit.credit_code import (
     ALPHABET,
+    CREDIT_CODE_PATTERN,
     InvalidCreditCode,
     check_character,
     make_credit_code,
@@ -111,3 +114,14 @@ def test_making_a_code_refuses_parts_of_the_wrong_shape() -> None:
             region=RegionCode.parse("330302"),
             organisation_code="MA2L7Y1KO",
         )
+
+
+def test_the_documented_shape_accepts_a_valid_code() -> None:
+    code = make_credit_code(
+        registration_authority="9",
+        category="1",
+        region=RegionCode.parse("330302"),
+        organisation_code="MA2L7Y1K2",
+    )
+    assert re.match(CREDIT_CODE_PATTERN, code)
+    assert not re.match(CREDIT_CODE_PATTERN, code.lower())

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from servicekit.app import build_app
 from servicekit.auth import Principal, PrincipalDep, current_principal
 from servicekit.db import SessionDep
+from servicekit.idempotency import IdempotencyDep, OptionalIdempotencyDep
 from servicekit.openapi import (
     PROBLEM_REF,
     ProblemType,
@@ -67,6 +68,16 @@ async def write_note(
     return {"text": payload.text}
 
 
+@router.put("/notes/{note_id}/pin")
+async def pin_note(note_id: int, claim: IdempotencyDep) -> dict[str, int]:
+    return {"id": note_id}
+
+
+@router.delete("/notes/{note_id}/pin")
+async def unpin_note(note_id: int, claim: OptionalIdempotencyDep) -> dict[str, int]:
+    return {"id": note_id}
+
+
 @pytest.fixture(scope="module")
 def document(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     path = tmp_path_factory.mktemp("openapi") / "kit.db"
@@ -113,6 +124,25 @@ def test_a_route_without_a_token_or_body_documents_only_what_it_can_answer(
     bare = document["paths"]["/health-of-notes"]["get"]
     assert _problem_codes(bare) == {}
     assert "security" not in bare
+
+
+def test_a_route_that_claims_an_idempotency_key_documents_what_the_claim_answers(
+    document: dict[str, Any],
+) -> None:
+    keyed = {
+        "400": ["idempotency_key_required", "invalid_idempotency_key"],
+        "409": ["idempotency_request_in_progress"],
+        "422": ["idempotency_key_reused", "validation_failed"],
+    }
+    required = _problem_codes(document["paths"]["/notes/{note_id}/pin"]["put"])
+    assert {status: required[status] for status in keyed} == keyed
+    optional = _problem_codes(document["paths"]["/notes/{note_id}/pin"]["delete"])
+    assert {status: optional[status] for status in keyed} == {
+        **keyed,
+        "400": ["invalid_idempotency_key"],
+    }
+    # The key is the caller's: the claim authenticates, and the kit finds that too.
+    assert document["paths"]["/notes/{note_id}/pin"]["put"]["security"] == [{"accessToken": []}]
 
 
 def test_fastapis_validation_schemas_give_way_to_the_problem(document: dict[str, Any]) -> None:

@@ -1,6 +1,17 @@
-import pytest
+import itertools
+import random
+import re
 
-from servicekit.regions import InvalidRegionCode, RegionCode, RegionLevel
+import pytest
+from pydantic import BaseModel
+
+from servicekit.regions import (
+    REGION_CODE_PATTERN,
+    InvalidRegionCode,
+    RegionCode,
+    RegionCodeStr,
+    RegionLevel,
+)
 
 
 @pytest.mark.parametrize(
@@ -75,3 +86,40 @@ def test_containment_and_levels_above() -> None:
         wenzhou.at_level(RegionLevel.VILLAGE)
     assert RegionCode.parse("330302026003").padded12 == "330302026003"
     assert wenzhou.padded12 == "330300000000"
+
+
+def _digit_strings() -> list[str]:
+    """Every string of 1 to 13 digits drawn from 0, 1 and 9 up to 6 digits, and a spread of
+    longer ones: zero segments in every position, short and padded forms."""
+    short = ["".join(p) for n in range(1, 7) for p in itertools.product("019", repeat=n)]
+    draw = random.Random(2260)
+    long = [
+        "".join(draw.choice("0000019") for _ in range(n)) for n in range(7, 14) for _ in range(3000)
+    ]
+    return short + long
+
+
+def test_the_documented_pattern_accepts_exactly_what_the_parser_does() -> None:
+    pattern = re.compile(REGION_CODE_PATTERN)
+    disagreements = []
+    for text in _digit_strings():
+        try:
+            RegionCode.parse(text)
+            parses = True
+        except InvalidRegionCode:
+            parses = False
+        if parses != bool(pattern.match(text)):
+            disagreements.append(text)
+    assert disagreements == []
+
+
+def test_the_region_code_types_document_the_pattern() -> None:
+    class Body(BaseModel):
+        written: RegionCodeStr
+        parsed: RegionCode
+
+    properties = Body.model_json_schema()["properties"]
+    assert properties["written"]["pattern"] == REGION_CODE_PATTERN
+    assert properties["parsed"]["pattern"] == REGION_CODE_PATTERN
+    # Documented, not enforced: the service parses it and answers with its own problem.
+    assert Body.model_validate({"written": "33x", "parsed": "330302"}).written == "33x"

@@ -1,9 +1,11 @@
 import datetime as dt
+import re
 
 import pytest
 
 from servicekit.regions import RegionCode
 from servicekit.resident_id import (
+    RESIDENT_ID_PATTERN,
     InvalidResidentId,
     check_character,
     make_resident_id,
@@ -78,3 +80,11 @@ def test_made_numbers_always_validate() -> None:
         resident = parse_resident_id(number, today=TODAY, region_known=known)
         assert resident.issuing_region.official == "330302"
         assert resident.sex == ("male" if sequence % 2 else "female")
+
+
+def test_the_documented_shape_accepts_every_valid_number() -> None:
+    shape = re.compile(RESIDENT_ID_PATTERN)
+    for sequence in range(0, 1000, 37):
+        number = make_resident_id(RegionCode.parse("330302"), dt.date(1952, 3, 14), sequence)
+        assert shape.match(number), number
+    assert shape.match("330302195203140248")

@@ -1,32 +1,40 @@
 """HTTP endpoints for cases: parse, authorise, delegate."""
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
 from case_svc.cases import service
+from case_svc.cases.forms import FormInvalid, FormSchemaUnusable
 from case_svc.cases.schemas import CaseCreate, CasePage, CaseRead, TransitionCreate
+from case_svc.cases.service import (
+    ApplicantRegionRequired,
+    CaseNotFound,
+    ItemNotAvailable,
+    NoDepartment,
+    OutsideDelegation,
+    WrongSubject,
+)
+from case_svc.clients.catalog import (
+    InvalidRegionCode,
+    ItemNotFound,
+    ItemNotOfferedInRegion,
+    NoResponsibleDepartment,
+    RegionNotFound,
+)
 from case_svc.deps import NowDep, SettingsDep
-from case_svc.workflow.state_machine import CaseStatus
-from servicekit.auth import PrincipalDep
+from case_svc.workflow.state_machine import CaseStatus, NotYourTransition, TransitionNotAllowed
+from servicekit.auth import InsufficientAssurance, PrincipalDep
+from servicekit.case_numbers import CaseNumberStr
 from servicekit.db import SessionDep
 from servicekit.http import HttpDep
 from servicekit.idempotency import IdempotencyDep
-from servicekit.pagination import CursorQuery, CursorsDep, LimitQuery, page_size_of
-from servicekit.preconditions import IfMatchHeader
-from servicekit.problems import PROBLEM_JSON
+from servicekit.openapi import problem_responses
+from servicekit.pagination import CursorQuery, CursorsDep, InvalidCursor, LimitQuery, page_size_of
+from servicekit.preconditions import IfMatchHeader, PreconditionFailed, PreconditionRequired
+from servicekit.problems import UpstreamUnavailable
 
 router = APIRouter(prefix="/cases/v1", tags=["cases"])
-
-
-def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    return {
-        status: {
-            "description": "A problem (RFC 9457) with a stable `code`",
-            "content": {PROBLEM_JSON: {}},
-        }
-        for status in statuses
-    }
 
 
 def _case_headers(case: CaseRead) -> dict[str, str]:
@@ -40,7 +48,21 @@ def _case_headers(case: CaseRead) -> dict[str, str]:
     "/cases",
     status_code=201,
     response_model=CaseRead,
-    responses=_problems(400, 401, 403, 404, 409, 422, 502, 503),
+    responses=problem_responses(
+        InsufficientAssurance,
+        OutsideDelegation,
+        WrongSubject,
+        ItemNotFound,
+        NoResponsibleDepartment,
+        RegionNotFound,
+        InvalidRegionCode,
+        ApplicantRegionRequired,
+        FormInvalid,
+        ItemNotAvailable,
+        ItemNotOfferedInRegion,
+        FormSchemaUnusable,
+        UpstreamUnavailable,
+    ),
 )
 async def submit_case(
     payload: CaseCreate,
@@ -62,7 +84,9 @@ async def submit_case(
     )
 
 
-@router.get("/cases", response_model=CasePage, responses=_problems(400, 401, 403))
+@router.get(
+    "/cases", response_model=CasePage, responses=problem_responses(InvalidCursor, NoDepartment)
+)
 async def list_cases(
     principal: PrincipalDep,
     cursors: CursorsDep,
@@ -85,9 +109,9 @@ async def list_cases(
     )
 
 
-@router.get("/cases/{case_no}", response_model=CaseRead, responses=_problems(401, 404))
+@router.get("/cases/{case_no}", response_model=CaseRead, responses=problem_responses(CaseNotFound))
 async def get_case(
-    case_no: str, principal: PrincipalDep, session: SessionDep, response: Response
+    case_no: CaseNumberStr, principal: PrincipalDep, session: SessionDep, response: Response
 ) -> CaseRead:
     """One case with its history, for its applicant or the handling department's staff."""
     case, role = await service.visible_case(session=session, principal=principal, case_no=case_no)
@@ -99,10 +123,16 @@ async def get_case(
 @router.post(
     "/cases/{case_no}/transitions",
     response_model=CaseRead,
-    responses=_problems(401, 403, 404, 409, 412, 422, 428),
+    responses=problem_responses(
+        NotYourTransition,
+        CaseNotFound,
+        TransitionNotAllowed,
+        PreconditionRequired,
+        PreconditionFailed,
+    ),
 )
 async def transition_case(
-    case_no: str,
+    case_no: CaseNumberStr,
     payload: TransitionCreate,
     principal: PrincipalDep,
     session: SessionDep,

@@ -5,13 +5,18 @@ Every answer carries ``Cache-Control: no-store``: drafts and audit trails are fo
 administrators of the item, never for a shared cache.
 """
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel
 
 from catalog_svc.admin import auth, service
-from catalog_svc.admin.auth import Administrator
+from catalog_svc.admin.auth import (
+    Administrator,
+    NoCatalogScope,
+    NotCatalogAdministrator,
+    OutsideCatalogScope,
+)
 from catalog_svc.admin.schemas import (
     AuditPage,
     DraftRead,
@@ -19,15 +24,25 @@ from catalog_svc.admin.schemas import (
     ItemCreate,
     VersionPage,
 )
-from catalog_svc.deps import SettingsDep, SnapshotDep, SnapshotRefreshDep, SnapshotRefreshDepends
+from catalog_svc.admin.service import DraftNotFound, ItemAlreadyWithdrawn, ItemCodeTaken
+from catalog_svc.admin.validation import InvalidItem
+from catalog_svc.deps import (
+    SettingsDep,
+    SnapshotDep,
+    SnapshotRefreshDep,
+    SnapshotRefreshDepends,
+)
 from catalog_svc.items.schemas import ItemRead, item_read
+from catalog_svc.items.service import ItemNotFound
 from catalog_svc.settings import CatalogSettings
 from servicekit.auth import PrincipalDep
 from servicekit.db import SessionDep, utcnow
-from servicekit.idempotency import IdempotencyDep
-from servicekit.pagination import CursorQuery, CursorsDep, LimitQuery, page_size
-from servicekit.preconditions import IfMatchHeader
-from servicekit.problems import PROBLEM_JSON
+from servicekit.idempotency import (
+    IdempotencyDep,
+)
+from servicekit.openapi import problem_responses
+from servicekit.pagination import CursorQuery, CursorsDep, InvalidCursor, LimitQuery, page_size
+from servicekit.preconditions import IfMatchHeader, PreconditionFailed, PreconditionRequired
 
 router = APIRouter(
     prefix="/catalog/v1/admin/items",
@@ -36,16 +51,6 @@ router = APIRouter(
     # snapshot after its commit (see snapshot.SnapshotRefresh).
     dependencies=[SnapshotRefreshDepends],
 )
-
-
-def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    return {
-        status: {
-            "description": "A problem (RFC 9457) with a stable `code`",
-            "content": {PROBLEM_JSON: {}},
-        }
-        for status in statuses
-    }
 
 
 async def _administrator(principal: PrincipalDep, snapshot: SnapshotDep) -> Administrator:
@@ -84,7 +89,13 @@ def _limit(settings: CatalogSettings, limit: int | None) -> int:
     "",
     status_code=201,
     response_model=DraftRead,
-    responses=_problems(400, 401, 403, 409, 422),
+    responses=problem_responses(
+        NotCatalogAdministrator,
+        NoCatalogScope,
+        OutsideCatalogScope,
+        ItemCodeTaken,
+        InvalidItem,
+    ),
 )
 async def create_item(
     payload: ItemCreate,
@@ -112,7 +123,13 @@ async def create_item(
     )
 
 
-@router.get("/{code}/draft", response_model=DraftRead, responses=_problems(401, 403, 404))
+@router.get(
+    "/{code}/draft",
+    response_model=DraftRead,
+    responses=problem_responses(
+        NotCatalogAdministrator, NoCatalogScope, OutsideCatalogScope, ItemNotFound, DraftNotFound
+    ),
+)
 async def get_draft(code: str, by: AdministratorDep, session: SessionDep) -> Response:
     """The item's open draft, with its ETag for the next edit or the publication."""
     draft = await service.draft_of(session, by=by, code=code)
@@ -124,7 +141,9 @@ async def get_draft(code: str, by: AdministratorDep, session: SessionDep) -> Res
     status_code=201,
     response_model=DraftRead,
     responses={
-        **_problems(401, 403, 404),
+        **problem_responses(
+            NotCatalogAdministrator, NoCatalogScope, OutsideCatalogScope, ItemNotFound
+        ),
         200: {"description": "A draft was open already: that one"},
     },
 )
@@ -138,7 +157,16 @@ async def open_draft(code: str, by: AdministratorDep, session: SessionDep) -> Re
 @router.patch(
     "/{code}/draft",
     response_model=DraftRead,
-    responses=_problems(401, 403, 404, 412, 422, 428),
+    responses=problem_responses(
+        NotCatalogAdministrator,
+        NoCatalogScope,
+        OutsideCatalogScope,
+        ItemNotFound,
+        DraftNotFound,
+        InvalidItem,
+        PreconditionRequired,
+        PreconditionFailed,
+    ),
 )
 async def edit_draft(
     code: str,
@@ -165,7 +193,16 @@ async def edit_draft(
 @router.post(
     "/{code}/publish",
     response_model=ItemRead,
-    responses=_problems(401, 403, 404, 412, 422, 428),
+    responses=problem_responses(
+        NotCatalogAdministrator,
+        NoCatalogScope,
+        OutsideCatalogScope,
+        ItemNotFound,
+        DraftNotFound,
+        InvalidItem,
+        PreconditionRequired,
+        PreconditionFailed,
+    ),
 )
 async def publish_draft(
     code: str,
@@ -193,7 +230,13 @@ async def publish_draft(
 @router.post(
     "/{code}/withdraw",
     response_model=ItemRead,
-    responses=_problems(401, 403, 404, 409),
+    responses=problem_responses(
+        NotCatalogAdministrator,
+        NoCatalogScope,
+        OutsideCatalogScope,
+        ItemNotFound,
+        ItemAlreadyWithdrawn,
+    ),
 )
 async def withdraw_item(
     code: str, refresh: SnapshotRefreshDep, by: AdministratorDep, session: SessionDep
@@ -208,7 +251,9 @@ async def withdraw_item(
 @router.get(
     "/{code}/versions",
     response_model=VersionPage,
-    responses=_problems(401, 403, 404, 422),
+    responses=problem_responses(
+        NotCatalogAdministrator, NoCatalogScope, OutsideCatalogScope, ItemNotFound, InvalidCursor
+    ),
 )
 async def list_versions(
     code: str,
@@ -234,7 +279,9 @@ async def list_versions(
 @router.get(
     "/{code}/audit",
     response_model=AuditPage,
-    responses=_problems(401, 403, 404, 422),
+    responses=problem_responses(
+        NotCatalogAdministrator, NoCatalogScope, OutsideCatalogScope, ItemNotFound, InvalidCursor
+    ),
 )
 async def list_audit_entries(
     code: str,

@@ -116,6 +116,55 @@ class ItemContent(BaseModel):
 
 
 class ItemCreate(ItemContent):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "code": "public_security.dog_licence_synthetic",
+                    "name": "犬只登记证办理（合成数据）",
+                    "aliases": ["狗证办理", "养狗登记"],
+                    "keywords": ["犬只", "狗证"],
+                    "department_type": "public_security",
+                    "handling_tier": "county",
+                    "subject": "person",
+                    "topics": ["证件办理"],
+                    "visits": 1,
+                    "processing_mode": "review",
+                    "min_loa": 2,
+                    "legal_working_days": 20,
+                    "promised_working_days": 5,
+                    "fee": {"free": True},
+                    "materials": [
+                        {
+                            "name": "犬只免疫证明",
+                            "required": True,
+                            "provided_as": "upload",
+                            "note": None,
+                        }
+                    ],
+                    "form_schema": {
+                        "$schema": "https://json-schema.org/draft/2020-12/schema",
+                        "title": "犬只登记证办理（合成数据）",
+                        "type": "object",
+                        "properties": {
+                            "name": {
+                                "type": "string",
+                                "title": "姓名",
+                                "x-prefill": {"resource": "population", "field": "name"},
+                            },
+                            "dog_breed": {"type": "string", "title": "犬只品种", "maxLength": 50},
+                        },
+                        "required": ["name", "dog_breed"],
+                        "additionalProperties": False,
+                    },
+                    "offered_in": ["330300"],
+                    "illustrative": ["fee"],
+                    "notes": "合成数据：测试用事项",
+                }
+            ]
+        }
+    )
+
     code: str = Field(
         min_length=1,
         max_length=200,
@@ -132,7 +181,9 @@ class ItemChanges(BaseModel):
     """Changes to a draft: each member given replaces the draft's (nested objects, such as the
     form, are replaced whole); members not given stay as they are."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"promised_working_days": 3, "visits": 0}]}
+    )
 
     name: str | None = Field(default=None, min_length=1, max_length=128)
     aliases: list[Word] | None = Field(default=None, max_length=30)

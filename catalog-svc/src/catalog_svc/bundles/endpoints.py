@@ -6,8 +6,10 @@ from fastapi import APIRouter, Path, Request, Response
 
 from catalog_svc.bundles import service
 from catalog_svc.bundles.schemas import BundleItem, BundleList, BundleRead, BundleSummary
+from catalog_svc.bundles.service import BundleNotFound
 from catalog_svc.http_cache import cached_json
 from servicekit.db import SessionDep
+from servicekit.openapi import problem_responses
 
 router = APIRouter(prefix="/catalog/v1/bundles", tags=["bundles"])
 
@@ -32,9 +34,7 @@ async def list_bundles(session: SessionDep, request: Request) -> Response:
     return cached_json(request, body)
 
 
-@router.get(
-    "/{code}", response_model=BundleRead, responses={404: {"description": "bundle_not_found"}}
-)
+@router.get("/{code}", response_model=BundleRead, responses=problem_responses(BundleNotFound))
 async def get_bundle(
     code: Annotated[str, Path(description="e.g. birth, enterprise_startup")],
     session: SessionDep,

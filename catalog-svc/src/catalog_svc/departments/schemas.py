@@ -4,6 +4,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from servicekit.regions import RegionCodeStr
+
 Tier = Literal["province", "city", "county", "township"]
 
 
@@ -14,4 +16,4 @@ class DepartmentRead(BaseModel):
     name: str
     type: str
     tier: Tier
-    region_code: str
+    region_code: RegionCodeStr

@@ -21,8 +21,18 @@ from catalog_svc.items.schemas import (
     SearchQuery,
     item_read,
 )
+from catalog_svc.items.service import (
+    ChangedSinceWithSearch,
+    ItemNotFound,
+    ItemNotOfferedInRegion,
+    NoResponsibleDepartment,
+)
+from catalog_svc.regions.service import InvalidRegion, RegionNotFound
 from servicekit.db import SessionDep
-from servicekit.pagination import page_size
+from servicekit.openapi import problem_responses
+from servicekit.pagination import InvalidCursor, page_size
+from servicekit.problems import ValidationFailed
+from servicekit.regions import RegionCodeStr
 
 router = APIRouter(prefix="/catalog/v1/items", tags=["items"])
 
@@ -62,13 +72,9 @@ def _parsed_query(request: Request) -> SearchQuery:
 @router.get(
     "",
     response_model=ItemPage | ItemChanges,
-    responses={
-        404: {"description": "region_not_found"},
-        422: {
-            "description": "invalid_region_code, invalid_cursor, validation_failed, "
-            "changed_since_with_search"
-        },
-    },
+    responses=problem_responses(
+        ValidationFailed, RegionNotFound, InvalidRegion, InvalidCursor, ChangedSinceWithSearch
+    ),
     openapi_extra={"parameters": _query_parameters(SearchQuery)},
 )
 async def search_items(request: Request, state: StateDep) -> Response:
@@ -139,9 +145,7 @@ async def _change_feed(
     return cached_json(request, feed)
 
 
-@router.get(
-    "/{item_code}", response_model=ItemRead, responses={404: {"description": "item_not_found"}}
-)
+@router.get("/{item_code}", response_model=ItemRead, responses=problem_responses(ItemNotFound))
 async def get_item(item_code: ItemCodePath, session: SessionDep, request: Request) -> Response:
     """One item: who handles it, its form (JSON Schema), materials, deadlines, fee, visits."""
     return cached_json(request, item_read(await service.item_by_code(session, item_code)))
@@ -150,17 +154,16 @@ async def get_item(item_code: ItemCodePath, session: SessionDep, request: Reques
 @router.get(
     "/{item_code}/handler",
     response_model=HandlerRead,
-    responses={
-        404: {"description": "item_not_found, region_not_found, no_responsible_department"},
-        422: {"description": "invalid_region_code, item_not_offered_in_region"},
-    },
+    responses=problem_responses(
+        ItemNotFound, NoResponsibleDepartment, RegionNotFound, InvalidRegion, ItemNotOfferedInRegion
+    ),
 )
 async def get_handler(
     item_code: ItemCodePath,
     snapshot: SnapshotDep,
     request: Request,
     region: Annotated[
-        str,
+        RegionCodeStr,
         Query(
             max_length=32,
             description="The applicant's region, any level and any written form; a retired "

@@ -9,6 +9,7 @@ from catalog_svc.departments.schemas import DepartmentRead, Tier
 from catalog_svc.models import ServiceItem
 from catalog_svc.reference.items import visits_value
 from servicekit.pagination import MAX_CURSOR_LENGTH
+from servicekit.regions import RegionCodeStr
 
 Subject = Literal["person", "enterprise"]
 ProcessingMode = Literal["instant", "review"]
@@ -91,9 +92,28 @@ def item_read(item: ServiceItem) -> ItemRead:
 
 
 class HandlerRead(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "item_code": "public_security.id_card_loss_report",
+                    "region_code": "330302026003",
+                    "resolved_region_code": "330302026003",
+                    "department": {
+                        "id": "330302-public_security",
+                        "name": "温州市公安局鹿城区分局",
+                        "type": "public_security",
+                        "tier": "county",
+                        "region_code": "330302",
+                    },
+                }
+            ]
+        }
+    )
+
     item_code: str
-    region_code: str = Field(description="The applicant's region, in official form")
-    resolved_region_code: str = Field(
+    region_code: RegionCodeStr = Field(description="The applicant's region, in official form")
+    resolved_region_code: RegionCodeStr = Field(
         description="The current region resolution started from: the successor of a retired one"
     )
     department: DepartmentRead
@@ -122,7 +142,7 @@ class SearchQuery(BaseModel):
         description="Words, a question (身份证丢了), pinyin (sfzgs, gongjijin); "
         "empty: every item, by code",
     )
-    region: str | None = Field(
+    region: RegionCodeStr | None = Field(
         default=None, max_length=32, description="Only items some department serves in this region"
     )
     subject: Subject | None = None

@@ -1,6 +1,6 @@
 """HTTP endpoints for regions (public: no token): parse, delegate, shape."""
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response
 
@@ -8,26 +8,32 @@ from catalog_svc.deps import SettingsDep, SnapshotDep
 from catalog_svc.http_cache import cached_json
 from catalog_svc.regions import service
 from catalog_svc.regions.schemas import RegionChild, RegionChildrenPage, RegionRead, RegionSummary
+from catalog_svc.regions.service import InvalidRegion, RegionNotFound
 from servicekit.db import SessionDep
-from servicekit.pagination import CursorQuery, CursorsDep, LimitQuery, page_size
+from servicekit.openapi import problem_responses
+from servicekit.pagination import (
+    CursorQuery,
+    CursorsDep,
+    InvalidCursor,
+    LimitQuery,
+    page_size,
+)
+from servicekit.regions import RegionCodeStr
 
 router = APIRouter(prefix="/catalog/v1/regions", tags=["regions"])
 
 RegionCodePath = Annotated[
-    str,
+    RegionCodeStr,
     Path(
         description="Any written form: 33, 330000, 3303, 330300, 330300000000, 330302026003",
         max_length=32,
     ),
 ]
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    404: {"description": "region_not_found"},
-    422: {"description": "invalid_region_code, invalid_cursor"},
-}
 
-
-@router.get("/{code}", response_model=RegionRead, responses=_ERRORS)
+@router.get(
+    "/{code}", response_model=RegionRead, responses=problem_responses(RegionNotFound, InvalidRegion)
+)
 async def get_region(code: RegionCodePath, snapshot: SnapshotDep, request: Request) -> Response:
     """A region, current or retired, with its ancestors (province first) and, for a retired
     one, the current region that took it over (from memory: no database round trip)."""
@@ -48,7 +54,11 @@ async def get_region(code: RegionCodePath, snapshot: SnapshotDep, request: Reque
     return cached_json(request, body)
 
 
-@router.get("/{code}/children", response_model=RegionChildrenPage, responses=_ERRORS)
+@router.get(
+    "/{code}/children",
+    response_model=RegionChildrenPage,
+    responses=problem_responses(RegionNotFound, InvalidRegion, InvalidCursor),
+)
 async def get_children(
     code: RegionCodePath,
     session: SessionDep,

@@ -9,11 +9,37 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from data_exchange_svc.calls import service
 from data_exchange_svc.calls.schemas import CallCreate, CallRead, MatchCreate, MatchRead
+from data_exchange_svc.calls.service import InvalidClaim
+from data_exchange_svc.citizens.consents import ConsentExpired, ConsentRequired, ConsentRevoked
 from data_exchange_svc.deps import StateDep
+from data_exchange_svc.grants.service import (
+    FieldNotGranted,
+    GrantRateLimited,
+    NoGrant,
+    PurposeNotAllowed,
+)
+from data_exchange_svc.grants.workflow import ConsumerUnidentified
+from data_exchange_svc.identifiers import InvalidSubject, SubjectNotFound
+from data_exchange_svc.ledger.appender import LedgerUnavailable
 from data_exchange_svc.ledger.schemas import ReceiptRead
 from data_exchange_svc.ledger.service import receipt_document, refusals_recorded
+from data_exchange_svc.remote.providers import (
+    ProviderError,
+    ProviderNotConfigured,
+    ProviderTimeout,
+    ProviderUnavailable,
+)
+from data_exchange_svc.resources.service import (
+    FieldNotMatchable,
+    FieldNotReadable,
+    ResourceNotFound,
+    ResourceNotServed,
+    ResourceNotShared,
+    UnknownField,
+)
 from servicekit.auth import PrincipalDep
 from servicekit.db import Database
+from servicekit.openapi import problem_responses
 
 router = APIRouter(prefix="/exchange/v1", tags=["data calls"])
 
@@ -26,7 +52,29 @@ def _reading_session(database: Database) -> AsyncSession:
     return database.sessionmaker()
 
 
-@router.post("/matches", response_model=MatchRead)
+@router.post(
+    "/matches",
+    response_model=MatchRead,
+    responses=problem_responses(
+        ConsumerUnidentified,
+        NoGrant,
+        PurposeNotAllowed,
+        FieldNotGranted,
+        ResourceNotFound,
+        ResourceNotShared,
+        UnknownField,
+        InvalidSubject,
+        GrantRateLimited,
+        FieldNotMatchable,
+        InvalidClaim,
+        ResourceNotServed,
+        ProviderError,
+        ProviderUnavailable,
+        ProviderTimeout,
+        ProviderNotConfigured,
+        LedgerUnavailable,
+    ),
+)
 async def create_match(payload: MatchCreate, principal: PrincipalDep, state: StateDep) -> MatchRead:
     """Verify without sharing: do the claimed values hold for the subject (in one row of a
     many-row resource)? Answers only yes or no; a subject the resource does not hold is a no.
@@ -66,7 +114,32 @@ async def create_match(payload: MatchCreate, principal: PrincipalDep, state: Sta
     )
 
 
-@router.post("/calls", response_model=CallRead)
+@router.post(
+    "/calls",
+    response_model=CallRead,
+    responses=problem_responses(
+        ConsumerUnidentified,
+        NoGrant,
+        PurposeNotAllowed,
+        FieldNotGranted,
+        ResourceNotFound,
+        ResourceNotShared,
+        UnknownField,
+        InvalidSubject,
+        GrantRateLimited,
+        FieldNotReadable,
+        SubjectNotFound,
+        ConsentRequired,
+        ConsentRevoked,
+        ConsentExpired,
+        ResourceNotServed,
+        ProviderError,
+        ProviderUnavailable,
+        ProviderTimeout,
+        ProviderNotConfigured,
+        LedgerUnavailable,
+    ),
+)
 async def create_call(payload: CallCreate, principal: PrincipalDep, state: StateDep) -> CallRead:
     """Read a subject's fields: only those requested, only if a grant of the caller's allows
     each of them for the purpose. A many-row resource answers each field with a list."""

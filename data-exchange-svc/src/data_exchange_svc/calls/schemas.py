@@ -7,6 +7,8 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints
 
 from data_exchange_svc.ledger.schemas import ReceiptRead
+from servicekit.credit_code import CreditCodeStr
+from servicekit.resident_id import ResidentIdStr
 
 ResourceCode = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 FieldName = Annotated[str, StringConstraints(min_length=1, max_length=64)]
@@ -30,16 +32,28 @@ class Subject(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    id_number: str | None = Field(
+    id_number: ResidentIdStr | None = Field(
         default=None, max_length=32, description="18-character citizen identity number"
     )
-    credit_code: str | None = Field(
+    credit_code: CreditCodeStr | None = Field(
         default=None, max_length=32, description="18-character unified social credit code"
     )
 
 
 class MatchCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "resource": "population",
+                    "subject": {"id_number": "330302195203140248"},
+                    "claims": {"name": "林秀英"},
+                    "purpose": "real_name_verification",
+                }
+            ]
+        },
+    )
 
     resource: ResourceCode
     subject: Subject
@@ -58,6 +72,40 @@ class MatchCreate(BaseModel):
 class MatchRead(BaseModel):
     #: True only if the subject is in the resource and every claim holds there (in one row of
     #: a many-row resource).
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "match": True,
+                    "call_id": "0196f3c3-5e6f-7a8b-9c0d-1e2f3a4b5c6d",
+                    "receipt": {
+                        "seq": 1201,
+                        "leaf_index": 1200,
+                        "entry": {
+                            "seq": 1201,
+                            "at": "2026-11-26T01:31:07Z",
+                            "kind": "call",
+                            "consumer": "identity-svc",
+                            "resource": "population",
+                            "fields": ["registered_region"],
+                            "purpose": "real_name_verification",
+                            "outcome": "allowed",
+                        },
+                        "tree_head": {
+                            "tree_size": 1201,
+                            "root_hash": (
+                                "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+                            ),
+                            "timestamp": "2026-11-26T01:31:08Z",
+                            "signature": "MEUCIQDx7v0n3c2n3E8v0b0p9lWq3yF2kTq1Y5a3Q5c2bK4N9w==",
+                            "key_id": "ledger-2026-11",
+                        },
+                    },
+                }
+            ]
+        }
+    )
+
     match: bool
     call_id: uuid.UUID
     #: The ledger entry of this match and a signed tree head that includes it.
@@ -65,7 +113,19 @@ class MatchRead(BaseModel):
 
 
 class CallCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "resource": "population",
+                    "subject": {"id_number": "330302195203140248"},
+                    "fields": ["registered_region"],
+                    "purpose": "real_name_verification",
+                }
+            ]
+        },
+    )
 
     resource: ResourceCode
     subject: Subject
@@ -75,6 +135,42 @@ class CallCreate(BaseModel):
 
 
 class CallRead(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "call_id": "0196f3c3-5e6f-7a8b-9c0d-1e2f3a4b5c6d",
+                    "resource": "population",
+                    "fields": {"registered_region": "330302026003"},
+                    "source_timestamp": "2026-11-01T00:00:00Z",
+                    "receipt": {
+                        "seq": 1201,
+                        "leaf_index": 1200,
+                        "entry": {
+                            "seq": 1201,
+                            "at": "2026-11-26T01:31:07Z",
+                            "kind": "call",
+                            "consumer": "identity-svc",
+                            "resource": "population",
+                            "fields": ["registered_region"],
+                            "purpose": "real_name_verification",
+                            "outcome": "allowed",
+                        },
+                        "tree_head": {
+                            "tree_size": 1201,
+                            "root_hash": (
+                                "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+                            ),
+                            "timestamp": "2026-11-26T01:31:08Z",
+                            "signature": "MEUCIQDx7v0n3c2n3E8v0b0p9lWq3yF2kTq1Y5a3Q5c2bK4N9w==",
+                            "key_id": "ledger-2026-11",
+                        },
+                    },
+                }
+            ]
+        }
+    )
+
     call_id: uuid.UUID
     resource: str
     #: Exactly the requested fields, each in its type's JSON form (dates ISO 8601, amounts

@@ -25,6 +25,7 @@ from data_exchange_svc.datasets.holdings import Holding, holding_of
 from data_exchange_svc.grants.cache import ActiveGrants
 from data_exchange_svc.grants.rate_limits import GrantRateLimiter
 from data_exchange_svc.grants.service import authorise, charge
+from data_exchange_svc.grants.workflow import ConsumerUnidentified
 from data_exchange_svc.identifiers import (
     IdentifierProtector,
     InvalidSubject,
@@ -49,18 +50,13 @@ from data_exchange_svc.resources.values import InvalidValue, check_claim, today_
 from servicekit.auth import Principal, require_type
 from servicekit.db import utcnow
 from servicekit.ids import new_id
-from servicekit.problems import DomainError, Forbidden
+from servicekit.problems import DomainError
 
 
 class InvalidClaim(DomainError):
     status = 422
     code = "invalid_claim"
     title = "A claim is not one the field can answer"
-
-
-class ConsumerUnidentified(Forbidden):
-    code = "consumer_unidentified"
-    title = "The token names no department to act for"
 
 
 def consumer_of(principal: Principal) -> str:

@@ -8,6 +8,12 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Request, Response
 
 from data_exchange_svc.citizens import access_log, consents, subjects
+from data_exchange_svc.citizens.cases import CaseClosed, CaseNotFound, CaseNotHandledByConsumer
+from data_exchange_svc.citizens.consents import (
+    ConsentNotApplicable,
+    ConsentNotFound,
+    InvalidConsentExpiry,
+)
 from data_exchange_svc.citizens.schemas import (
     AccessLogItem,
     AccessLogPage,
@@ -17,15 +23,30 @@ from data_exchange_svc.citizens.schemas import (
     SubjectLink,
     SubjectLinkRead,
 )
+from data_exchange_svc.citizens.subjects import (
+    DelegateNotAllowed,
+    NotTheIdentityService,
+    SubjectNotLinked,
+)
 from data_exchange_svc.deps import CatalogueDep, IdentifiersDep, LedgerSignerDep, SettingsDep
+from data_exchange_svc.identifiers import InvalidSubject, SubjectNotFound
 from data_exchange_svc.ledger.schemas import ReceiptRead
 from data_exchange_svc.ledger.service import receipt_document
 from data_exchange_svc.models import Consent
-from servicekit.auth import PrincipalDep
+from data_exchange_svc.resources.service import ResourceNotFound, ResourceNotShared, UnknownField
+from servicekit.auth import InsufficientAssurance, PrincipalDep
 from servicekit.db import SessionDep, utcnow
 from servicekit.http import HttpDep
 from servicekit.idempotency import OptionalIdempotencyDep
-from servicekit.pagination import CursorQuery, CursorsDep, LimitQuery, page_size_of
+from servicekit.openapi import problem_responses
+from servicekit.pagination import (
+    CursorQuery,
+    CursorsDep,
+    InvalidCursor,
+    LimitQuery,
+    page_size_of,
+)
+from servicekit.problems import UpstreamUnavailable
 
 router = APIRouter(prefix="/exchange/v1/me", tags=["citizens"])
 
@@ -51,7 +72,25 @@ def _view(consent: Consent, now: dt.datetime) -> ConsentRead:
     )
 
 
-@router.post("/consents", response_model=ConsentRead, status_code=201)
+@router.post(
+    "/consents",
+    response_model=ConsentRead,
+    status_code=201,
+    responses=problem_responses(
+        DelegateNotAllowed,
+        InsufficientAssurance,
+        SubjectNotLinked,
+        ResourceNotFound,
+        ResourceNotShared,
+        UnknownField,
+        ConsentNotApplicable,
+        InvalidConsentExpiry,
+        CaseNotFound,
+        CaseNotHandledByConsumer,
+        CaseClosed,
+        UpstreamUnavailable,
+    ),
+)
 async def give_consent(
     payload: ConsentCreate,
     principal: PrincipalDep,
@@ -85,14 +124,22 @@ async def give_consent(
     return await claim.answer(session, status=201, body=_view(consent, now).model_dump(mode="json"))
 
 
-@router.get("/consents", response_model=ConsentList)
+@router.get(
+    "/consents",
+    response_model=ConsentList,
+    responses=problem_responses(DelegateNotAllowed, InsufficientAssurance, SubjectNotLinked),
+)
 async def list_consents(principal: PrincipalDep, session: SessionDep) -> ConsentList:
     """All of the citizen's consents, newest first, with their status now."""
     now = utcnow()
     return ConsentList(items=[_view(c, now) for c in await consents.mine(session, principal)])
 
 
-@router.delete("/consents/{consent_id}", status_code=204)
+@router.delete(
+    "/consents/{consent_id}",
+    status_code=204,
+    responses=problem_responses(DelegateNotAllowed, InsufficientAssurance, ConsentNotFound),
+)
 async def revoke_consent(
     consent_id: uuid.UUID, principal: PrincipalDep, session: SessionDep
 ) -> Response:
@@ -100,7 +147,13 @@ async def revoke_consent(
     return Response(status_code=204)
 
 
-@router.get("/access-log", response_model=AccessLogPage)
+@router.get(
+    "/access-log",
+    response_model=AccessLogPage,
+    responses=problem_responses(
+        DelegateNotAllowed, InsufficientAssurance, SubjectNotLinked, InvalidCursor
+    ),
+)
 async def read_access_log(
     principal: PrincipalDep,
     session: SessionDep,
@@ -144,7 +197,11 @@ async def read_access_log(
 links_router = APIRouter(prefix="/exchange/v1/citizen-links", tags=["citizens"])
 
 
-@links_router.put("/{account}", response_model=SubjectLinkRead)
+@links_router.put(
+    "/{account}",
+    response_model=SubjectLinkRead,
+    responses=problem_responses(NotTheIdentityService, InvalidSubject, SubjectNotFound),
+)
 async def link_citizen(
     account: Annotated[str, Path(min_length=1, max_length=128)],
     payload: SubjectLink,

@@ -8,6 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from data_exchange_svc.calls.schemas import FieldName, Purpose, ResourceCode
 from data_exchange_svc.ledger.schemas import ReceiptRead
+from servicekit.case_numbers import CASE_NUMBER_PATTERN
+from servicekit.resident_id import ResidentIdStr
 
 DepartmentId = Annotated[
     str,
@@ -16,26 +18,46 @@ DepartmentId = Annotated[
 ]
 CaseNumber = Annotated[
     str,
-    StringConstraints(pattern=r"^[0-9]{2,12}-[0-9]{8}-[0-9]{6}$"),
+    StringConstraints(pattern=CASE_NUMBER_PATTERN),
     Field(description='The case the consent is for, e.g. "330302-20261126-000001"'),
 ]
 
 
 class SubjectLink(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"id_number": "330302195203140248"}]}
+    )
 
-    id_number: str = Field(
+    id_number: ResidentIdStr = Field(
         max_length=32, description="the 18-character identity number identity-svc verified"
     )
 
 
 class SubjectLinkRead(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"linked": True, "linked_at": "2026-11-26T01:31:09Z"}]}
+    )
+
     linked: Literal[True] = True
     linked_at: dt.datetime
 
 
 class ConsentCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "consumer": "330302-public_security",
+                    "resource": "population",
+                    "fields": ["name", "registered_region"],
+                    "purpose": "case_prefill",
+                    "case_id": "330302-20261126-000001",
+                    "expires_at": "2026-12-26T00:00:00Z",
+                }
+            ]
+        },
+    )
 
     consumer: DepartmentId
     resource: ResourceCode
@@ -47,6 +69,25 @@ class ConsentCreate(BaseModel):
 
 
 class ConsentRead(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "0196f3c5-6f7a-7b8c-9d0e-1f2a3b4c5d6e",
+                    "consumer": "330302-public_security",
+                    "resource": "population",
+                    "fields": ["name", "registered_region"],
+                    "purpose": "case_prefill",
+                    "case_id": "330302-20261126-000001",
+                    "expires_at": "2026-12-26T00:00:00Z",
+                    "revoked_at": None,
+                    "created_at": "2026-11-26T01:38:00Z",
+                    "status": "live",
+                }
+            ]
+        }
+    )
+
     id: uuid.UUID
     consumer: str
     resource: str

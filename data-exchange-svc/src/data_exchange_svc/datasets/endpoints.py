@@ -4,15 +4,22 @@ from fastapi import APIRouter
 
 from data_exchange_svc.datasets import service
 from data_exchange_svc.datasets.schemas import LoadRead, RecordBatch
+from data_exchange_svc.datasets.service import InvalidRecords, NotTheOwner
 from data_exchange_svc.deps import CatalogueDep, IdentifiersDep
+from data_exchange_svc.resources.service import ResourceNotFound, ResourceNotServed
 from data_exchange_svc.resources.values import today_in_china
 from servicekit.auth import PrincipalDep
 from servicekit.db import SessionDep
+from servicekit.openapi import problem_responses
 
 router = APIRouter(prefix="/exchange/v1/resources", tags=["hosted datasets"])
 
 
-@router.post("/{code}/records", response_model=LoadRead)
+@router.post(
+    "/{code}/records",
+    response_model=LoadRead,
+    responses=problem_responses(NotTheOwner, ResourceNotFound, ResourceNotServed, InvalidRecords),
+)
 async def load_records(
     code: str,
     batch: RecordBatch,

@@ -17,13 +17,47 @@ class RecordLoad(BaseModel):
 
 
 class RecordBatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "records": [
+                        {
+                            "subject": {"id_number": "330302195203140248"},
+                            "fields": {
+                                "name": "林秀英",
+                                "sex": "female",
+                                "birth_date": "1952-03-14",
+                                "registered_region": "330302026003",
+                            },
+                        }
+                    ]
+                }
+            ]
+        },
+    )
 
     #: For a many-row resource, a subject's records in a batch are all its rows.
     records: list[RecordLoad] = Field(min_length=1, max_length=MAX_RECORDS)
 
 
 class LoadRead(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "resource": "population",
+                    "records": 1,
+                    "subjects": 1,
+                    "created": 0,
+                    "replaced": 1,
+                    "rows": 1,
+                }
+            ]
+        }
+    )
+
     resource: str
     #: Records received, and the subjects they name.
     records: int

@@ -7,10 +7,20 @@ from fastapi import APIRouter, Response
 from data_exchange_svc.deps import ActiveGrantsDep, CatalogueDep
 from data_exchange_svc.grants import workflow
 from data_exchange_svc.grants.schemas import GrantApply, GrantApprove, GrantDecisionNote, GrantRead
+from data_exchange_svc.grants.workflow import (
+    ConsumerUnidentified,
+    GrantNotApproved,
+    GrantNotFound,
+    GrantNotPending,
+    InvalidExpiry,
+    NotTheProvider,
+)
 from data_exchange_svc.models import SharingGrant
+from data_exchange_svc.resources.service import ResourceNotFound, ResourceNotShared, UnknownField
 from servicekit.auth import PrincipalDep
 from servicekit.db import SessionDep, utcnow
 from servicekit.idempotency import OptionalIdempotencyDep
+from servicekit.openapi import problem_responses
 
 router = APIRouter(prefix="/exchange/v1/grants", tags=["grants"])
 
@@ -19,7 +29,14 @@ def _view(grant: SharingGrant) -> GrantRead:
     return GrantRead.model_validate(grant)
 
 
-@router.post("", response_model=GrantRead, status_code=201)
+@router.post(
+    "",
+    response_model=GrantRead,
+    status_code=201,
+    responses=problem_responses(
+        ConsumerUnidentified, ResourceNotFound, ResourceNotShared, UnknownField
+    ),
+)
 async def apply_for_grant(
     application: GrantApply,
     principal: PrincipalDep,
@@ -41,12 +58,16 @@ async def apply_for_grant(
     )
 
 
-@router.get("/{grant_id}", response_model=GrantRead)
+@router.get("/{grant_id}", response_model=GrantRead, responses=problem_responses(GrantNotFound))
 async def get_grant(grant_id: uuid.UUID, principal: PrincipalDep, session: SessionDep) -> GrantRead:
     return _view(await workflow.read(session, principal, grant_id))
 
 
-@router.post("/{grant_id}/approve", response_model=GrantRead)
+@router.post(
+    "/{grant_id}/approve",
+    response_model=GrantRead,
+    responses=problem_responses(NotTheProvider, GrantNotFound, GrantNotPending, InvalidExpiry),
+)
 async def approve_grant(
     grant_id: uuid.UUID,
     decision: GrantApprove,
@@ -68,7 +89,11 @@ async def approve_grant(
     return _view(grant)
 
 
-@router.post("/{grant_id}/refuse", response_model=GrantRead)
+@router.post(
+    "/{grant_id}/refuse",
+    response_model=GrantRead,
+    responses=problem_responses(NotTheProvider, GrantNotFound, GrantNotPending),
+)
 async def refuse_grant(
     grant_id: uuid.UUID, decision: GrantDecisionNote, principal: PrincipalDep, session: SessionDep
 ) -> GrantRead:
@@ -78,7 +103,11 @@ async def refuse_grant(
     return _view(grant)
 
 
-@router.post("/{grant_id}/revoke", response_model=GrantRead)
+@router.post(
+    "/{grant_id}/revoke",
+    response_model=GrantRead,
+    responses=problem_responses(NotTheProvider, GrantNotFound, GrantNotApproved),
+)
 async def revoke_grant(
     grant_id: uuid.UUID,
     decision: GrantDecisionNote,

@@ -27,7 +27,19 @@ class RateLimit(BaseModel):
 
 
 class GrantApply(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "resource": "population",
+                    "fields": ["name", "registered_region"],
+                    "purposes": ["case_prefill"],
+                    "legal_basis": "《浙江省公共数据条例》第二十三条（合成数据）",
+                }
+            ]
+        },
+    )
 
     resource: ResourceCode
     fields: list[FieldName] = Field(min_length=1, max_length=32)
@@ -38,7 +50,17 @@ class GrantApply(BaseModel):
 
 
 class GrantApprove(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "expires_at": "2027-11-26T00:00:00Z",
+                    "rate_limit": {"per_minute": 600, "burst": 60},
+                }
+            ]
+        },
+    )
 
     #: Every approved grant expires: at most a year ahead.
     expires_at: dt.datetime
@@ -48,13 +70,38 @@ class GrantApprove(BaseModel):
 
 
 class GrantDecisionNote(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"reason": "用途与事项无关"}]}
+    )
 
     reason: Note
 
 
 class GrantRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "0196f3cb-3f4a-7b5c-8d6e-7f8091021324",
+                    "consumer": "330302-civil_affairs",
+                    "resource": "population",
+                    "fields": ["name", "registered_region"],
+                    "purposes": ["case_prefill"],
+                    "legal_basis": "《浙江省公共数据条例》第二十三条（合成数据）",
+                    "status": "approved",
+                    "expires_at": "2027-11-26T00:00:00Z",
+                    "revoked_at": None,
+                    "applied_by": "staff-lucheng-civil-01",
+                    "decided_by": "staff-province-ps-01",
+                    "decided_at": "2026-11-20T02:00:00Z",
+                    "decision_note": None,
+                    "rate_limit": {"per_minute": 600, "burst": 60},
+                    "created_at": "2026-11-19T08:30:00Z",
+                }
+            ]
+        },
+    )
 
     id: uuid.UUID
     consumer: str

@@ -18,9 +18,11 @@ from data_exchange_svc.ledger.schemas import (
     SignedTreeHeadRead,
     VerdictRead,
 )
+from data_exchange_svc.ledger.service import EntryNotFound, LedgerEmpty, TreeSizeNotPublished
 from data_exchange_svc.ledger.signing import b64
 from data_exchange_svc.ledger.verify import Verdict, verify_receipt
 from servicekit.db import SessionDep
+from servicekit.openapi import problem_responses
 from servicekit.problems import DomainError
 
 router = APIRouter(prefix="/exchange/v1/ledger", tags=["ledger"])
@@ -28,14 +30,22 @@ router = APIRouter(prefix="/exchange/v1/ledger", tags=["ledger"])
 TreeSize = Annotated[int, Query(ge=0, le=2**62)]
 
 
-@router.get("/checkpoints/latest", response_model=SignedTreeHeadRead)
+@router.get(
+    "/checkpoints/latest",
+    response_model=SignedTreeHeadRead,
+    responses=problem_responses(LedgerEmpty),
+)
 async def latest_checkpoint(session: SessionDep, signer: LedgerSignerDep) -> SignedTreeHeadRead:
     """The newest signed tree head. Every batch of appends publishes one."""
     head = await service.latest_tree_head(session)
     return SignedTreeHeadRead(**head.document(), key_id=signer.key_id)
 
 
-@router.get("/entries/{seq}/proof", response_model=InclusionProofRead)
+@router.get(
+    "/entries/{seq}/proof",
+    response_model=InclusionProofRead,
+    responses=problem_responses(LedgerEmpty, EntryNotFound, TreeSizeNotPublished),
+)
 async def inclusion_proof(
     seq: int, session: SessionDep, tree_size: TreeSize | None = None
 ) -> InclusionProofRead:
@@ -51,7 +61,11 @@ async def inclusion_proof(
     )
 
 
-@router.get("/consistency", response_model=ConsistencyProofRead)
+@router.get(
+    "/consistency",
+    response_model=ConsistencyProofRead,
+    responses=problem_responses(LedgerEmpty, TreeSizeNotPublished),
+)
 async def consistency_proof(
     session: SessionDep, first: TreeSize, second: TreeSize
 ) -> ConsistencyProofRead:

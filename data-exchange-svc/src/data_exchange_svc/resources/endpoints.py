@@ -6,13 +6,21 @@ from data_exchange_svc.deps import SettingsDep
 from data_exchange_svc.models import DataResource
 from data_exchange_svc.resources import service
 from data_exchange_svc.resources.schemas import ResourcePage, ResourceRead
+from data_exchange_svc.resources.service import ResourceNotFound
 from servicekit.db import SessionDep
-from servicekit.pagination import CursorQuery, CursorsDep, LimitQuery, page_size_of
+from servicekit.openapi import problem_responses
+from servicekit.pagination import (
+    CursorQuery,
+    CursorsDep,
+    InvalidCursor,
+    LimitQuery,
+    page_size_of,
+)
 
 router = APIRouter(prefix="/exchange/v1", tags=["resources"])
 
 
-@router.get("/resources", response_model=ResourcePage)
+@router.get("/resources", response_model=ResourcePage, responses=problem_responses(InvalidCursor))
 async def list_resources(
     session: SessionDep,
     cursors: CursorsDep,
@@ -27,7 +35,9 @@ async def list_resources(
     return ResourcePage(items=[_view(resource) for resource in resources], next_cursor=next_cursor)
 
 
-@router.get("/resources/{code}", response_model=ResourceRead)
+@router.get(
+    "/resources/{code}", response_model=ResourceRead, responses=problem_responses(ResourceNotFound)
+)
 async def get_resource(code: str, session: SessionDep) -> ResourceRead:
     return _view(await service.resource_of(session, code))
 

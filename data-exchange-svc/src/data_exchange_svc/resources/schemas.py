@@ -27,7 +27,34 @@ class ResourceFieldRead(BaseModel):
 
 
 class ResourceRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "code": "population",
+                    "name": "人口基础信息（合成数据）",
+                    "owner_department_type": "public_security",
+                    "classification": "conditional",
+                    "hosting": "hosted",
+                    "description": "居民身份、户籍登记信息",
+                    "subject_kinds": ["person"],
+                    "rows_per_subject": "one",
+                    "fields": [
+                        {
+                            "name": "registered_region",
+                            "label": "户籍地区划",
+                            "sensitivity": "personal",
+                            "matchable": True,
+                            "type": "region",
+                            "choices": None,
+                            "nullable": False,
+                        }
+                    ],
+                }
+            ]
+        },
+    )
 
     code: str
     name: str

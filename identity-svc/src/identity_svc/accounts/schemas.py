@@ -11,7 +11,10 @@ PHONE_PATTERN = r"^1[3-9]\d{9}$"
 
 
 class CitizenCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"phone": "13957700000", "password": "Songtai-1952-lost"}]},
+    )
 
     phone: str = Field(pattern=PHONE_PATTERN, examples=["13800000000"])
     password: str = Field(
@@ -22,6 +25,18 @@ class CitizenCreate(BaseModel):
 
 
 class CitizenRead(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "0196f3c2-7d1e-7a3b-9c4d-2e5f6a7b8c9d",
+                    "phone_masked": "139****0000",
+                    "loa": 1,
+                }
+            ]
+        }
+    )
+
     id: uuid.UUID
     phone_masked: str = Field(examples=["138****0000"])
     loa: int
@@ -36,6 +51,27 @@ class RealNameRead(BaseModel):
 
 
 class MeRead(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "0196f3c2-7d1e-7a3b-9c4d-2e5f6a7b8c9d",
+                    "typ": "citizen",
+                    "phone_masked": "139****0000",
+                    "loa": 2,
+                    "real_name": {
+                        "name_masked": "林*英",
+                        "id_number_masked": "3303**********0248",
+                        "region": "330302026003",
+                        "birth_date": "1952-03-14",
+                        "sex": "female",
+                    },
+                    "face_verified_until": None,
+                }
+            ]
+        }
+    )
+
     id: uuid.UUID
     typ: str
     phone_masked: str

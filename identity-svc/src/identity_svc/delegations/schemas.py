@@ -15,7 +15,18 @@ ItemCode = Annotated[str, Field(pattern=ITEM_CODE_PATTERN, max_length=64)]
 
 
 class DelegationCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "delegate_phone": "13705772211",
+                    "item_codes": ["public_security.id_card_loss_report"],
+                    "valid_until": "2026-12-31T16:00:00+00:00",
+                }
+            ]
+        },
+    )
 
     delegate_phone: str = Field(
         pattern=PHONE_PATTERN, description="the registered phone of the citizen who will act"
@@ -33,6 +44,31 @@ DelegationStatus = Literal["active", "revoked", "expired"]
 
 
 class DelegationRead(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "0196f3c7-9b0c-7d1e-8f2a-3b4c5d6e7f80",
+                    "principal": {
+                        "id": "0196f3c2-7d1e-7a3b-9c4d-2e5f6a7b8c9d",
+                        "phone_masked": "139****0000",
+                        "name_masked": "林*英",
+                    },
+                    "delegate": {
+                        "id": "0196f3c6-8a9b-7c0d-9e1f-2a3b4c5d6e7f",
+                        "phone_masked": "137****2211",
+                        "name_masked": "王*国",
+                    },
+                    "item_codes": ["public_security.id_card_loss_report"],
+                    "valid_until": "2026-12-31T16:00:00Z",
+                    "created_at": "2026-11-26T01:20:00Z",
+                    "revoked_at": None,
+                    "status": "active",
+                }
+            ]
+        }
+    )
+
     id: uuid.UUID
     principal: PartyRead
     delegate: PartyRead

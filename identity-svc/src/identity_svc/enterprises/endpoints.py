@@ -38,6 +38,7 @@ from identity_svc.enterprises.service import (
 from identity_svc.models import Enterprise, EnterpriseMember
 from identity_svc.runtime import Runtime
 from servicekit.auth import InsufficientAssurance, PrincipalDep
+from servicekit.credit_code import CreditCodeStr
 from servicekit.db import SessionDep
 from servicekit.http import HttpDep
 from servicekit.openapi import problem_responses
@@ -108,7 +109,7 @@ async def my_enterprises(
     ),
 )
 async def authorise_agent(
-    credit_code: str,
+    credit_code: CreditCodeStr,
     payload: AgentCreate,
     principal: PrincipalDep,
     session: SessionDep,
@@ -137,7 +138,7 @@ async def authorise_agent(
     ),
 )
 async def list_members(
-    credit_code: str, principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep
+    credit_code: CreditCodeStr, principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep
 ) -> MemberList:
     """Everyone who acts or acted for the enterprise (the legal representative only)."""
     now = runtime.now()
@@ -162,7 +163,7 @@ async def list_members(
     ),
 )
 async def end_membership(
-    credit_code: str,
+    credit_code: CreditCodeStr,
     member_id: uuid.UUID,
     principal: PrincipalDep,
     session: SessionDep,

@@ -7,30 +7,52 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from identity_svc.accounts.schemas import PHONE_PATTERN, PartyRead
+from servicekit.credit_code import CreditCodeStr
+from servicekit.regions import RegionCodeStr
 
 Role = Literal["legal_representative", "agent"]
 MemberStatus = Literal["active", "ended", "expired"]
 
 
 class EnterpriseClaim(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"credit_code": "91330302MA2L7Y1K22"}]}
+    )
 
     #: Checked by the service (GB 32100 check character, known region), so that a refusal
     #: names its reason.
-    credit_code: str = Field(
+    credit_code: CreditCodeStr = Field(
         max_length=32, description="the enterprise's 18-character unified social credit code"
     )
 
 
 class EnterpriseRead(BaseModel):
-    credit_code: str
+    credit_code: CreditCodeStr
     name: str
-    registered_region: str
+    registered_region: RegionCodeStr
     registration_status: str
 
 
 class MembershipRead(BaseModel):
     """The caller's standing with one enterprise."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "member_id": "0196f3c9-1d2e-7f3a-8b4c-5d6e7f809102",
+                    "enterprise": {
+                        "credit_code": "91330302MA2L7Y1K22",
+                        "name": "温州市鹿城区松台文具有限公司（合成数据）",
+                        "registered_region": "330302001002",
+                        "registration_status": "active",
+                    },
+                    "role": "legal_representative",
+                    "valid_until": None,
+                }
+            ]
+        }
+    )
 
     member_id: uuid.UUID
     enterprise: EnterpriseRead
@@ -43,7 +65,12 @@ class MembershipList(BaseModel):
 
 
 class AgentCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"agent_phone": "13957700000", "valid_until": "2027-06-30T16:00:00+00:00"}]
+        },
+    )
 
     agent_phone: str = Field(
         pattern=PHONE_PATTERN, description="the registered phone of the employee who will act"
@@ -52,6 +79,27 @@ class AgentCreate(BaseModel):
 
 
 class MemberRead(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "0196f3ca-2e3f-7a4b-9c5d-6e7f80910213",
+                    "citizen": {
+                        "id": "0196f3c2-7d1e-7a3b-9c4d-2e5f6a7b8c9d",
+                        "phone_masked": "139****0000",
+                        "name_masked": "林*英",
+                    },
+                    "role": "agent",
+                    "granted_by": "0196f3c6-8a9b-7c0d-9e1f-2a3b4c5d6e7f",
+                    "valid_until": "2027-06-30T16:00:00Z",
+                    "created_at": "2026-11-26T03:00:00Z",
+                    "revoked_at": None,
+                    "status": "active",
+                }
+            ]
+        }
+    )
+
     id: uuid.UUID
     citizen: PartyRead
     role: Role

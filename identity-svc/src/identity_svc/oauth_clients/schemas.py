@@ -11,7 +11,19 @@ Scope = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_.:-]{0,63}$")]
 
 
 class ClientCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "温州市民政局婚姻登记系统（合成数据）",
+                    "typ": "department_system",
+                    "dept": "330300-civil_affairs",
+                    "scopes": ["exchange:calls"],
+                }
+            ]
+        },
+    )
 
     client_id: str | None = Field(
         default=None,
@@ -40,6 +52,24 @@ class ClientRead(BaseModel):
 
 class ClientWithSecret(ClientRead):
     #: Shown this once; only its hash is kept.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "client_id": "ds-330300-civil-affairs",
+                    "name": "温州市民政局婚姻登记系统（合成数据）",
+                    "typ": "department_system",
+                    "dept": "330300-civil_affairs",
+                    "scopes": ["exchange:calls"],
+                    "created_at": "2026-11-26T00:10:00Z",
+                    "disabled_at": None,
+                    "previous_secret_expires_at": None,
+                    "client_secret": "cs_8Zq2Xv7Lm4Pk9Rt1Wy6Bn3Hd5Jf0Gs",
+                }
+            ]
+        }
+    )
+
     client_secret: str
 
 

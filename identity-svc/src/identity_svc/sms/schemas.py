@@ -8,7 +8,10 @@ from identity_svc.accounts.schemas import PHONE_PATTERN
 
 
 class SmsCodeCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"phone": "13957700000", "purpose": "login"}]},
+    )
 
     phone: str = Field(pattern=PHONE_PATTERN)
     purpose: Literal["login"] = "login"
@@ -16,6 +19,10 @@ class SmsCodeCreate(BaseModel):
 
 class SmsCodeSent(BaseModel):
     """The same answer whether or not the phone is registered."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"expires_in": 300, "resend_after": 60}]}
+    )
 
     expires_in: int = Field(description="seconds the code stays valid")
     resend_after: int = Field(description="seconds before another code may be asked for")

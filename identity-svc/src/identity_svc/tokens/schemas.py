@@ -2,12 +2,24 @@
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class TokenRequest(BaseModel):
     """The token request's form fields; which ones a grant needs is checked by the grant, so
     that a missing one answers the OAuth ``invalid_request`` rather than a generic 422."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "grant_type": "password",
+                    "username": "13957700000",
+                    "password": "Songtai-1952-lost",
+                }
+            ]
+        }
+    )
 
     grant_type: str | None = Field(
         default=None,
@@ -36,10 +48,27 @@ class TokenRequest(BaseModel):
 
 
 class LogoutRequest(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"refresh_token": "rt_9f8Jx2kQ4mV7pL1sT6wZ3bN5cR8yH0dA"}]}
+    )
+
     refresh_token: str | None = Field(default=None, max_length=256)
 
 
 class TokenResponse(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "access_token": "eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiIwMTk2ZjNjMiJ9.c2lnbmF0dXJl",
+                    "token_type": "Bearer",
+                    "expires_in": 900,
+                    "refresh_token": "rt_9f8Jx2kQ4mV7pL1sT6wZ3bN5cR8yH0dA",
+                }
+            ]
+        }
+    )
+
     access_token: str
     token_type: Literal["Bearer"] = "Bearer"
     expires_in: int = Field(description="seconds until the access token expires")

@@ -7,15 +7,21 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from servicekit.regions import RegionCodeStr
+from servicekit.resident_id import ResidentIdStr
+
 TEMPLATE_DIMENSIONS = 128
 
 
 class RealNameCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"name": "林秀英", "id_number": "330302195203140248"}]},
+    )
 
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
     #: Not length-bound to 18 here: a wrong length is answered as ``invalid_id_number``.
-    id_number: str = Field(min_length=1, max_length=64, examples=["330302195203140248"])
+    id_number: ResidentIdStr = Field(min_length=1, max_length=64)
 
 
 class TokenFields(BaseModel):
@@ -26,13 +32,44 @@ class TokenFields(BaseModel):
 
 
 class RealNameResult(TokenFields):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "access_token": "eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiIwMTk2ZjNjMiJ9.c2lnbmF0dXJl",
+                    "refresh_token": "rt_9f8Jx2kQ4mV7pL1sT6wZ3bN5cR8yH0dA",
+                    "token_type": "Bearer",
+                    "expires_in": 900,
+                    "loa": 2,
+                    "region": "330302026003",
+                    "name_masked": "林*英",
+                    "id_number_masked": "3303**********0248",
+                }
+            ]
+        }
+    )
+
     loa: int
-    region: str = Field(description="registered residence, official region code")
+    region: RegionCodeStr = Field(description="registered residence, official region code")
     name_masked: str
     id_number_masked: str
 
 
 class FaceChallengeRead(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "challenge_id": "0196f3c4-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
+                    "nonce": "k3Q9vX2mP7sL1wZ8",
+                    "purpose": "step_up",
+                    "expires_at": "2026-11-26T01:35:00Z",
+                    "expires_in": 120,
+                }
+            ]
+        }
+    )
+
     challenge_id: uuid.UUID
     nonce: str = Field(description="hand it to the face SDK, which binds its capture to it")
     purpose: str
@@ -44,7 +81,146 @@ FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 
 
 class FaceVerificationCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "challenge_id": "0196f3c4-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
+                    "template": [
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                        0.0884,
+                    ],
+                }
+            ]
+        },
+    )
 
     challenge_id: uuid.UUID
     template: list[FiniteFloat] = Field(
@@ -62,5 +238,20 @@ class FaceVerificationCreate(BaseModel):
 
 
 class FaceVerificationResult(TokenFields):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "access_token": "eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiIwMTk2ZjNjMiJ9.c2lnbmF0dXJl",
+                    "refresh_token": "rt_9f8Jx2kQ4mV7pL1sT6wZ3bN5cR8yH0dA",
+                    "token_type": "Bearer",
+                    "expires_in": 600,
+                    "loa": 3,
+                    "loa_expires_at": "2026-11-26T01:45:00Z",
+                }
+            ]
+        }
+    )
+
     loa: int
     loa_expires_at: dt.datetime

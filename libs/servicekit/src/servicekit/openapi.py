@@ -14,6 +14,10 @@ route, reading its dependency tree rather than a list kept by hand:
                                            403 wrong_principal_type, 503 upstream_unavailable
                                            (the signing keys), and a ``security`` requirement
     the request's database session         503 database_unavailable
+    an Idempotency-Key claim               400 invalid_idempotency_key (and, when the key is
+                                           required, idempotency_key_required), 422
+                                           idempotency_key_reused, 409
+                                           idempotency_request_in_progress
     an ``Idempotency-Key`` claim           400 idempotency_key_required (when required) |
                                            invalid_idempotency_key, 409 ..._in_progress,
                                            422 idempotency_key_reused
@@ -32,6 +36,8 @@ from typing import Any, get_args
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
+from pydantic import BaseModel
+from pydantic_core import to_jsonable_python
 from starlette.routing import BaseRoute
 
 from servicekit.auth import (
@@ -45,6 +51,9 @@ from servicekit.idempotency import (
     KEYED_REQUEST_PROBLEMS,
     IdempotencyDep,
     IdempotencyKeyRequired,
+    IdempotencyKeyReused,
+    IdempotencyRequestInProgress,
+    InvalidIdempotencyKey,
     OptionalIdempotencyDep,
 )
 from servicekit.problems import (
@@ -119,7 +128,15 @@ AUTHENTICATION_PROBLEMS: tuple[type[DomainError], ...] = (
 )
 #: What every route that reads a body can answer.
 BODY_PROBLEMS: tuple[type[DomainError], ...] = (MalformedBody, PayloadTooLarge)
+#: What a route that claims an Idempotency-Key can answer, the key optional or required.
+KEYED_PROBLEMS: tuple[type[DomainError], ...] = (
+    InvalidIdempotencyKey,
+    IdempotencyKeyReused,
+    IdempotencyRequestInProgress,
+)
 _SESSION_DEPENDENCY = get_args(SessionDep)[1].dependency
+_OPTIONAL_KEY = get_args(OptionalIdempotencyDep)[1].dependency
+_REQUIRED_KEY = get_args(IdempotencyDep)[1].dependency
 _REQUIRED_KEY_DEPENDENCY = get_args(IdempotencyDep)[1].dependency
 _OPTIONAL_KEY_DEPENDENCY = get_args(OptionalIdempotencyDep)[1].dependency
 
@@ -292,6 +309,10 @@ def route_problems(route: Route, operation: Mapping[str, Any]) -> list[ProblemTy
         problems.extend(BODY_PROBLEMS)
     if _SESSION_DEPENDENCY in calls:
         problems.append(DatabaseUnavailable)
+    if _REQUIRED_KEY in calls:
+        problems.append(IdempotencyKeyRequired)
+    if _REQUIRED_KEY in calls or _OPTIONAL_KEY in calls:
+        problems.extend(KEYED_PROBLEMS)
     if _REQUIRED_KEY_DEPENDENCY in calls:
         problems.extend((IdempotencyKeyRequired, *KEYED_REQUEST_PROBLEMS))
     if _OPTIONAL_KEY_DEPENDENCY in calls:
@@ -323,10 +344,37 @@ def example_path(path: str, operation: Mapping[str, Any]) -> str:
     return _PATH_PARAMETER.sub(lambda match: examples.get(match[1], match[0]), path)
 
 
+def _models(cls: type[BaseModel]) -> Iterable[type[BaseModel]]:
+    for subclass in cls.__subclasses__():
+        yield subclass
+        yield from _models(subclass)
+
+
+def restore_examples(document: dict[str, Any], packages: set[str]) -> None:
+    """Put back the examples of the packages' models as they declare them: FastAPI writes the
+    document without null values, which takes a required ``null`` out of every example (and so
+    makes it one the schema refuses)."""
+    declared: dict[str, list[Any]] = {}
+    for model in _models(BaseModel):
+        if model.__module__.split(".")[0] not in packages:
+            continue
+        extra = model.model_config.get("json_schema_extra")
+        if isinstance(extra, dict) and isinstance(extra.get("examples"), list):
+            declared[model.__name__] = to_jsonable_python(extra["examples"])
+    for schema in document.get("components", {}).get("schemas", {}).values():
+        examples = declared.get(schema.get("title", ""))
+        if examples is not None and "examples" in schema:
+            schema["examples"] = examples
+
+
 def document_problems(document: dict[str, Any], routes: Sequence[BaseRoute]) -> dict[str, Any]:
     """The document FastAPI made, with every operation's problems and security."""
     paths: dict[str, Any] = document.get("paths", {})
+    packages: set[str] = set()
     for route in iter_route_contexts(routes):
+        endpoint = route.endpoint
+        if endpoint is not None:
+            packages.add(endpoint.__module__.split(".")[0])
         path = route.path_format
         if not isinstance(route.original_route, APIRoute) or not route.include_in_schema:
             continue
@@ -345,6 +393,7 @@ def document_problems(document: dict[str, Any], routes: Sequence[BaseRoute]) -> 
             add_problems(operation, problems, instance=example_path(path, operation))
             if authenticates(route):
                 operation["security"] = [{SECURITY_SCHEME: []}]
+    restore_examples(document, packages)
     components: dict[str, Any] = document.setdefault("components", {})
     schemas: dict[str, Any] = components.setdefault("schemas", {})
     for name in _FASTAPI_VALIDATION_SCHEMAS:

@@ -1,0 +1,42 @@
+"""catalog-svc answers what its OpenAPI document says, for generated requests of every kind:
+the public reads without a token, the administration with a catalog administrator's."""
+
+import asyncio
+from collections.abc import Callable, Mapping
+
+import pytest
+from fastapi import FastAPI
+
+from servicekit.contract_testing import check_contract, example_mismatches
+from servicekit.testing import ServedApp
+
+
+@pytest.mark.parametrize("database_backend", ["sqlite"])  # one contract, whatever the backend
+@pytest.mark.usefixtures("restore_items")
+async def test_every_answer_is_one_the_document_describes(
+    app: FastAPI, staff: Callable[..., dict[str, str]]
+) -> None:
+    administrator = staff()
+
+    def token_for(_method: str, path: str) -> Mapping[str, str]:
+        return administrator if path.startswith("/catalog/v1/admin/") else {}
+
+    served = ServedApp(app)
+    await served.start()
+    try:
+        report = await asyncio.to_thread(
+            check_contract,
+            app.openapi(),
+            served.url,
+            examples_per_operation=25,
+            headers_for=token_for,
+        )
+    finally:
+        await served.stop()
+    print(report.summary())
+    assert not report.failures, "\n".join(sorted(report.failures))
+
+
+@pytest.mark.parametrize("database_backend", ["sqlite"])
+async def test_every_example_is_one_its_schema_accepts(app: FastAPI) -> None:
+    assert example_mismatches(app.openapi()) == []

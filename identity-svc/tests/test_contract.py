@@ -1,0 +1,48 @@
+"""identity-svc answers what its OpenAPI document says, for generated requests of every kind:
+a signed-in citizen's token on her routes, the platform administrator's on staff and clients."""
+
+import asyncio
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+import pytest
+from fastapi import FastAPI
+
+from servicekit.contract_testing import check_contract, example_mismatches
+from servicekit.testing import ServedApp, bearer
+
+if TYPE_CHECKING:
+    from conftest import Journey
+
+_ADMINISTERED = ("/identity/v1/staff", "/identity/v1/clients")
+
+
+@pytest.mark.parametrize("database_backend", ["sqlite"])  # one contract, whatever the backend
+async def test_every_answer_is_one_the_document_describes(
+    app: FastAPI, journey: "Journey", platform_admin: str
+) -> None:
+    citizen = bearer((await journey.signed_in())["access_token"])
+    admin = bearer(platform_admin)
+
+    def token_for(_method: str, path: str) -> Mapping[str, str]:
+        return admin if path.startswith(_ADMINISTERED) else citizen
+
+    served = ServedApp(app)
+    await served.start()
+    try:
+        report = await asyncio.to_thread(
+            check_contract,
+            app.openapi(),
+            served.url,
+            examples_per_operation=25,
+            headers_for=token_for,
+        )
+    finally:
+        await served.stop()
+    print(report.summary())
+    assert not report.failures, "\n".join(sorted(report.failures))
+
+
+@pytest.mark.parametrize("database_backend", ["sqlite"])
+async def test_every_example_is_one_its_schema_accepts(app: FastAPI) -> None:
+    assert example_mismatches(app.openapi()) == []
