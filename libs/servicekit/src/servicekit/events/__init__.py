@@ -40,8 +40,9 @@ Wiring a producer (its own table, migration and subscriptions)::
     await outbox.emit(session, type="case.completed", subject=str(case.id),
                       data={"case_id": str(case.id)})
 
-    # in the lifespan; settings mix in OutboxSettings
-    relay = Relay(outbox, sessionmaker=app.state.database.sessionmaker, http=app.state.http,
+    # in the lifespan hook (``kit``: the kit's ServiceState); settings mix in OutboxSettings,
+    # the token is the service's own (servicekit.service_tokens.ClientCredentials)
+    relay = Relay(outbox, sessionmaker=kit.database.sessionmaker, http=kit.http,
                   token=service_token, policy=settings.relay_policy())
     async with relay.running():
         yield

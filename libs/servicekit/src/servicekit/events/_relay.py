@@ -112,7 +112,7 @@ class Relay:
     """Delivers an outbox's pending events, at least once and in order per subject, to each
     subscriber. A service starts it in its lifespan::
 
-        relay = Relay(outbox, sessionmaker=database.sessionmaker, http=app.state.http,
+        relay = Relay(outbox, sessionmaker=kit.database.sessionmaker, http=kit.http,
                       token=service_token, policy=settings.relay_policy())
         async with relay.running():
             yield
