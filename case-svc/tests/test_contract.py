@@ -1,13 +1,11 @@
 """case-svc answers what its OpenAPI document says, for generated requests of every kind, with
 a verified citizen's token and catalog-svc's contract double behind the gateway."""
 
-import asyncio
-
 import pytest
 from fastapi import FastAPI
 
-from servicekit.contract_testing import check_contract, example_mismatches
-from servicekit.testing import ServedApp, TokenMinter, bearer
+from servicekit.contract_testing import assert_app_keeps_its_contract, example_mismatches
+from servicekit.testing import TokenMinter, bearer
 
 
 @pytest.mark.parametrize("database_backend", ["sqlite"])  # one contract, whatever the backend
@@ -16,20 +14,7 @@ async def test_every_answer_is_one_the_document_describes(
     app: FastAPI, token_minter: TokenMinter
 ) -> None:
     citizen = bearer(token_minter.mint("contract-citizen", typ="citizen", loa=2, region="330302"))
-    served = ServedApp(app)
-    await served.start()
-    try:
-        report = await asyncio.to_thread(
-            check_contract,
-            app.openapi(),
-            served.url,
-            examples_per_operation=25,
-            headers_for=lambda _method, _path: citizen,
-        )
-    finally:
-        await served.stop()
-    print(report.summary())
-    assert not report.failures, "\n".join(sorted(report.failures))
+    await assert_app_keeps_its_contract(app, headers_for=lambda _method, _path: citizen)
 
 
 @pytest.mark.parametrize("database_backend", ["sqlite"])

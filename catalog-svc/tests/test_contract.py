@@ -1,14 +1,12 @@
 """catalog-svc answers what its OpenAPI document says, for generated requests of every kind:
 the public reads without a token, the administration with a catalog administrator's."""
 
-import asyncio
 from collections.abc import Callable, Mapping
 
 import pytest
 from fastapi import FastAPI
 
-from servicekit.contract_testing import check_contract, example_mismatches
-from servicekit.testing import ServedApp
+from servicekit.contract_testing import assert_app_keeps_its_contract, example_mismatches
 
 
 @pytest.mark.parametrize("database_backend", ["sqlite"])  # one contract, whatever the backend
@@ -21,20 +19,7 @@ async def test_every_answer_is_one_the_document_describes(
     def token_for(_method: str, path: str) -> Mapping[str, str]:
         return administrator if path.startswith("/catalog/v1/admin/") else {}
 
-    served = ServedApp(app)
-    await served.start()
-    try:
-        report = await asyncio.to_thread(
-            check_contract,
-            app.openapi(),
-            served.url,
-            examples_per_operation=25,
-            headers_for=token_for,
-        )
-    finally:
-        await served.stop()
-    print(report.summary())
-    assert not report.failures, "\n".join(sorted(report.failures))
+    await assert_app_keeps_its_contract(app, headers_for=token_for)
 
 
 @pytest.mark.parametrize("database_backend", ["sqlite"])

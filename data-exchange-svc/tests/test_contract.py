@@ -1,15 +1,14 @@
 """data-exchange-svc answers what its OpenAPI document says, for generated requests of every
 kind, each with a token of the kind its route is for."""
 
-import asyncio
 from collections.abc import Mapping
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
-from servicekit.contract_testing import check_contract, example_mismatches
-from servicekit.testing import ServedApp, TokenMinter, bearer
+from servicekit.contract_testing import assert_app_keeps_its_contract, example_mismatches
+from servicekit.testing import TokenMinter, bearer
 
 #: Path prefix → the principal that calls it; the first that matches wins.
 CALLERS = (
@@ -50,20 +49,7 @@ async def test_every_answer_is_one_the_document_describes(
         callers = (tokens[who] for prefix, who in CALLERS if path.startswith(prefix))
         return next(callers, {})
 
-    served = ServedApp(app)
-    await served.start()
-    try:
-        report = await asyncio.to_thread(
-            check_contract,
-            app.openapi(),
-            served.url,
-            examples_per_operation=25,
-            headers_for=token_for,
-        )
-    finally:
-        await served.stop()
-    print(report.summary())
-    assert not report.failures, "\n".join(sorted(report.failures))
+    await assert_app_keeps_its_contract(app, headers_for=token_for)
 
 
 @pytest.mark.parametrize("database_backend", ["sqlite"])

@@ -1,15 +1,14 @@
 """identity-svc answers what its OpenAPI document says, for generated requests of every kind:
 a signed-in citizen's token on her routes, the platform administrator's on staff and clients."""
 
-import asyncio
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import pytest
 from fastapi import FastAPI
 
-from servicekit.contract_testing import check_contract, example_mismatches
-from servicekit.testing import ServedApp, bearer
+from servicekit.contract_testing import assert_app_keeps_its_contract, example_mismatches
+from servicekit.testing import bearer
 
 if TYPE_CHECKING:
     from conftest import Journey
@@ -27,20 +26,7 @@ async def test_every_answer_is_one_the_document_describes(
     def token_for(_method: str, path: str) -> Mapping[str, str]:
         return admin if path.startswith(_ADMINISTERED) else citizen
 
-    served = ServedApp(app)
-    await served.start()
-    try:
-        report = await asyncio.to_thread(
-            check_contract,
-            app.openapi(),
-            served.url,
-            examples_per_operation=25,
-            headers_for=token_for,
-        )
-    finally:
-        await served.stop()
-    print(report.summary())
-    assert not report.failures, "\n".join(sorted(report.failures))
+    await assert_app_keeps_its_contract(app, headers_for=token_for)
 
 
 @pytest.mark.parametrize("database_backend", ["sqlite"])

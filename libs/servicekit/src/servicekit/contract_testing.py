@@ -8,6 +8,7 @@ server runs on the test's own event loop. Generation is derandomised, so CI sees
 requests every run; ``ONEVISIT_CONTRACT_SEED`` gives another seed, to explore.
 """
 
+import asyncio
 import os
 import time
 from collections import Counter
@@ -15,6 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from fastapi import FastAPI
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis.errors import Unsatisfiable
 from jsonschema import Draft202012Validator
@@ -28,6 +30,8 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+
+from servicekit.testing import ServedApp
 
 CHECKS = [
     not_a_server_error,
@@ -94,6 +98,33 @@ def check_contract(
             )
     report.seconds = time.monotonic() - started
     return report
+
+
+#: What a service's own contract test sends per operation and mode: enough to reach every
+#: documented status of the platform's operations, within the CI budget (about 1.5 minutes
+#: for the five services).
+EXAMPLES_PER_OPERATION = 25
+
+
+async def assert_app_keeps_its_contract(
+    app: FastAPI, *, headers_for: HeadersFor = _no_headers
+) -> None:
+    """Serve ``app`` (started) on a free port of this process, check it against its own
+    document, and fail with every broken answer listed."""
+    served = ServedApp(app)
+    await served.start()
+    try:
+        report = await asyncio.to_thread(
+            check_contract,
+            app.openapi(),
+            served.url,
+            examples_per_operation=EXAMPLES_PER_OPERATION,
+            headers_for=headers_for,
+        )
+    finally:
+        await served.stop()
+    print(report.summary())
+    assert not report.failures, "\n".join(sorted(report.failures))
 
 
 def _exercise(
