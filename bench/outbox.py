@@ -71,6 +71,7 @@ from servicekit.events import (
 from servicekit.http import make_http_client
 from servicekit.ids import new_id
 from servicekit.settings import ServiceSettings
+from servicekit.state import ServiceState
 from servicekit.testing import TokenMinter
 
 POSTGRES_ENV = "ONEVISIT_TEST_POSTGRES_URL"
@@ -143,10 +144,10 @@ def create_consumer() -> FastAPI:
         return keys
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with app.state.database.engine.begin() as connection:
+    async def lifespan(app: FastAPI, kit: ServiceState) -> AsyncIterator[ServiceState]:
+        async with kit.database.engine.begin() as connection:
             await connection.run_sync(ConsumerBase.metadata.create_all)
-        yield
+        yield kit
 
     return build_app(
         settings, title="bench consumer", routers=[consumer_router], lifespan=lifespan, jwks=jwks

@@ -16,6 +16,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -39,6 +40,7 @@ from servicekit.events import (
 )
 from servicekit.ids import new_id
 from servicekit.settings import ServiceSettings
+from servicekit.state import ServiceState, state_of
 
 EVENTS_PATH = "/events"
 
@@ -106,17 +108,17 @@ def create_producer() -> FastAPI:
         return settings.delivery_token.get_secret_value()
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await _create_tables(app.state.database, ProducerBase)
+    async def lifespan(app: FastAPI, kit: ServiceState) -> AsyncIterator[ServiceState]:
+        await _create_tables(kit.database, ProducerBase)
         relay = Relay(
             OUTBOX,
-            sessionmaker=app.state.database.sessionmaker,
-            http=app.state.http,
+            sessionmaker=kit.database.sessionmaker,
+            http=kit.http,
             token=delivery_token,
             policy=settings.relay_policy(),
         )
         async with relay.running():
-            yield
+            yield kit
 
     async def no_keys() -> dict[str, Any]:
         return {"keys": []}
@@ -158,6 +160,12 @@ class ConsumerSettings(ServiceSettings):
     late_answers: int = 0
 
 
+@dataclass(eq=False, kw_only=True)
+class ConsumerState(ServiceState):
+    #: Deliveries of an event processed already, answered without processing it again.
+    duplicates: int = 0
+
+
 class StepRecorded(BaseModel):
     step_id: uuid.UUID
     position: int
@@ -175,7 +183,7 @@ async def receive_event(
 ) -> None:
     require_type(principal, "service")
     if not await record_in_inbox(session, InboxEvent, event):
-        request.app.state.duplicates += 1
+        state_of(request, ConsumerState).duplicates += 1
         return
     session.add(
         ProcessedStep(event_id=event.id, subject=event.subject or "", position=event.data.position)
@@ -184,7 +192,7 @@ async def receive_event(
 
 @consumer_router.get("/receipts")
 async def receipts(request: Request) -> dict[str, int]:
-    return {"duplicates": request.app.state.duplicates}
+    return {"duplicates": state_of(request, ConsumerState).duplicates}
 
 
 class LateAnswers:
@@ -219,10 +227,9 @@ def create_consumer() -> FastAPI:
         return keys
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await _create_tables(app.state.database, ConsumerBase)
-        app.state.duplicates = 0
-        yield
+    async def lifespan(app: FastAPI, kit: ServiceState) -> AsyncIterator[ConsumerState]:
+        await _create_tables(kit.database, ConsumerBase)
+        yield ConsumerState.over(kit)
 
     app = build_app(
         settings, title="consumer", routers=[consumer_router], lifespan=lifespan, jwks=jwks
