@@ -165,7 +165,7 @@ class ItemChange(BaseModel):
     changed_at: dt.datetime
 
 
-class ItemChanges(BaseModel):
+class ItemChangeFeed(BaseModel):
     """The change feed: items changed after ``changed_since``, oldest change first."""
 
     items: list[ItemChange]
