@@ -7,7 +7,7 @@ import jsonschema
 import pytest
 from fastapi import APIRouter, Depends, Query
 from fastapi.routing import APIRoute
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from servicekit.app import build_app
 from servicekit.auth import Principal, PrincipalDep, current_principal
@@ -22,6 +22,7 @@ from servicekit.openapi import (
     problem_responses,
     problems_of,
     render_problem_response,
+    restore_examples,
 )
 from servicekit.problems import Conflict, NotFound, extension_members
 from servicekit.settings import ServiceSettings
@@ -285,3 +286,35 @@ def test_the_health_routes_show_what_they_answer(document: dict[str, Any]) -> No
     assert "GET /readyz 200 application/json" not in missing
     # The notes' answers have none: the check does see them.
     assert "GET /notes/{note_id} 200 application/json" in missing
+
+
+class Pin(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"note_id": 7, "until": None}]})
+
+    note_id: int
+    until: str | None
+
+
+def _another_pin() -> type[BaseModel]:
+    class Pin(BaseModel):  # the same name, as in another module
+        model_config = ConfigDict(
+            json_schema_extra={"examples": [{"board": "b1", "pinned_by": None}]}
+        )
+
+        board: str
+        pinned_by: str | None
+
+    return Pin
+
+
+def test_each_schema_gets_back_the_nulls_of_its_own_models_examples() -> None:
+    other = _another_pin()
+    assert other.__name__ == Pin.__name__
+    # As FastAPI writes them: both titled Pin, their examples without their nulls.
+    schemas = {
+        "Pin": {"title": "Pin", "examples": [{"note_id": 7}]},
+        "Pin-Other": {"title": "Pin", "examples": [{"board": "b1"}]},
+    }
+    restore_examples({"components": {"schemas": schemas}}, {__name__.split(".")[0]})
+    assert schemas["Pin"]["examples"] == [{"note_id": 7, "until": None}]
+    assert schemas["Pin-Other"]["examples"] == [{"board": "b1", "pinned_by": None}]
