@@ -4,7 +4,11 @@ a verified citizen's token and catalog-svc's contract double behind the gateway.
 import pytest
 from fastapi import FastAPI
 
-from servicekit.contract_testing import assert_app_keeps_its_contract, example_mismatches
+from servicekit.contract_testing import (
+    assert_app_keeps_its_contract,
+    example_mismatches,
+    missing_examples,
+)
 from servicekit.testing import TokenMinter, bearer
 
 
@@ -20,3 +24,8 @@ async def test_every_answer_is_one_the_document_describes(
 @pytest.mark.parametrize("database_backend", ["sqlite"])
 async def test_every_example_is_one_its_schema_accepts(app: FastAPI) -> None:
     assert example_mismatches(app.openapi()) == []
+
+
+@pytest.mark.parametrize("database_backend", ["sqlite"])
+async def test_every_answer_and_every_request_body_shows_an_example(app: FastAPI) -> None:
+    assert missing_examples(app.openapi()) == []

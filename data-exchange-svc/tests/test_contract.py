@@ -7,7 +7,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from servicekit.contract_testing import assert_app_keeps_its_contract, example_mismatches
+from servicekit.contract_testing import (
+    assert_app_keeps_its_contract,
+    example_mismatches,
+    missing_examples,
+)
 from servicekit.testing import TokenMinter, bearer
 
 #: Path prefix → the principal that calls it; the first that matches wins.
@@ -55,3 +59,8 @@ async def test_every_answer_is_one_the_document_describes(
 @pytest.mark.parametrize("database_backend", ["sqlite"])
 async def test_every_example_is_one_its_schema_accepts(app: FastAPI) -> None:
     assert example_mismatches(app.openapi()) == []
+
+
+@pytest.mark.parametrize("database_backend", ["sqlite"])
+async def test_every_answer_and_every_request_body_shows_an_example(app: FastAPI) -> None:
+    assert missing_examples(app.openapi()) == []

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import func, select
 
 from identity_svc.models import EnterpriseMember
 from servicekit.credit_code import check_character
@@ -72,6 +73,16 @@ def in_days(clock: MovableClock, days: float) -> str:
     return (clock() + dt.timedelta(days=days)).isoformat()
 
 
+async def standings(app: FastAPI, journey: Journey, citizen: Citizen) -> int:
+    """How many memberships the citizen's account has ever had, of any enterprise."""
+    account_id = uuid.UUID((await journey.claims(citizen.access_token))["sub"])
+    async with app.state.service.database.sessionmaker() as session:
+        count = await session.scalar(
+            select(func.count()).where(EnterpriseMember.account_id == account_id)
+        )
+    return count or 0
+
+
 async def test_the_registered_legal_representative_claims_the_enterprise_and_acts_for_it(
     client: httpx.AsyncClient,
     journey: Journey,
@@ -113,6 +124,29 @@ async def test_the_registered_legal_representative_claims_the_enterprise_and_act
         business.registered_region,
     )
     assert claims["loa"] == 2
+
+
+async def test_a_claim_retried_with_its_idempotency_key_answers_again_without_asking_the_registry(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    journey: Journey,
+    people: People,
+    business: Business,
+    contracts: ContractDouble,
+) -> None:
+    wang = await real_named(journey, people.wang)
+    headers = {**bearer(wang.access_token), "Idempotency-Key": "claim-songtai-stationery-01"}
+    body = {"credit_code": business.credit_code}
+    first = await client.post("/identity/v1/enterprises", json=body, headers=headers)
+    assert first.status_code == 201, first.text
+    asked = len(contracts.asks("/exchange/v1/matches"))
+
+    again = await client.post("/identity/v1/enterprises", json=body, headers=headers)
+    assert again.status_code == 201, again.text
+    assert again.headers["Idempotency-Replayed"] == "true"
+    assert again.json() == first.json()
+    assert len(contracts.asks("/exchange/v1/matches")) == asked
+    assert await standings(app, journey, wang) == 1
 
 
 async def test_a_citizen_the_registry_does_not_name_is_refused_and_nothing_is_kept(
@@ -235,6 +269,31 @@ async def test_an_authorised_employee_acts_for_the_enterprise_until_the_represen
     )
     assert ended.status_code == 204
     problem(await exchange(client, clerk, business.credit_code), 400, "not_enterprise_member")
+
+
+async def test_an_authorisation_retried_with_its_idempotency_key_answers_the_one_it_made(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    journey: Journey,
+    people: People,
+    business: Business,
+    clock: MovableClock,
+) -> None:
+    wang = await real_named(journey, people.wang)
+    assert (await claim(client, wang, business.credit_code)).status_code == 201
+    clerk = await signed_in(journey)
+    agents = f"/identity/v1/enterprises/{business.credit_code}/agents"
+    body = {"agent_phone": clerk.phone, "valid_until": in_days(clock, 30)}
+    headers = {**bearer(wang.access_token), "Idempotency-Key": "authorise-clerk-0001"}
+    first = await client.post(agents, json=body, headers=headers)
+    assert first.status_code == 201, first.text
+
+    # Without the key, the same request would be agent_exists (409).
+    again = await client.post(agents, json=body, headers=headers)
+    assert again.status_code == 201, again.text
+    assert again.headers["Idempotency-Replayed"] == "true"
+    assert again.json() == first.json()
+    assert await standings(app, journey, clerk) == 1
 
 
 async def test_an_authorisation_runs_out_on_its_date(

@@ -8,7 +8,11 @@ import pytest_asyncio
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
-from servicekit.contract_testing import assert_app_keeps_its_contract, example_mismatches
+from servicekit.contract_testing import (
+    assert_app_keeps_its_contract,
+    example_mismatches,
+    missing_examples,
+)
 from servicekit.testing import ServedApp, TokenMinter, bearer
 
 
@@ -46,3 +50,8 @@ async def test_every_answer_is_one_the_document_describes(
 @pytest.mark.parametrize("database_backend", ["sqlite"])
 async def test_every_example_is_one_its_schema_accepts(app: FastAPI) -> None:
     assert example_mismatches(app.openapi()) == []
+
+
+@pytest.mark.parametrize("database_backend", ["sqlite"])
+async def test_every_answer_and_every_request_body_shows_an_example(app: FastAPI) -> None:
+    assert missing_examples(app.openapi()) == []

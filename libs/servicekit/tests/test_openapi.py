@@ -7,10 +7,11 @@ import jsonschema
 import pytest
 from fastapi import APIRouter, Depends, Query
 from fastapi.routing import APIRoute
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from servicekit.app import build_app
 from servicekit.auth import Principal, PrincipalDep, current_principal
+from servicekit.contract_testing import missing_examples
 from servicekit.db import SessionDep
 from servicekit.idempotency import IdempotencyDep, OptionalIdempotencyDep
 from servicekit.openapi import (
@@ -21,6 +22,7 @@ from servicekit.openapi import (
     problem_responses,
     problems_of,
     render_problem_response,
+    restore_examples,
 )
 from servicekit.problems import Conflict, NotFound, extension_members
 from servicekit.settings import ServiceSettings
@@ -217,3 +219,102 @@ def test_the_kit_finds_the_token_check_deep_in_the_dependency_tree() -> None:
     # ``write_note`` depends on ``_reader``, which depends on ``current_principal``.
     assert current_principal not in [d.call for d in route.dependant.dependencies]
     assert authenticates(route)
+
+
+_NOTE = {"type": "object", "properties": {"text": {"type": "string"}}}
+_SHOWN = {**_NOTE, "examples": [{"text": "挂失已受理"}]}
+_NOTE_REF = {"$ref": "#/components/schemas/Note"}
+_SHOWN_REF = {"$ref": "#/components/schemas/ShownNote"}
+
+
+def _json(schema: dict[str, Any], **content: Any) -> dict[str, Any]:
+    return {"content": {"application/json": {"schema": schema, **content}}}
+
+
+@pytest.mark.parametrize(
+    ("operation", "missing"),
+    [
+        pytest.param({"200": _json(_NOTE)}, ["200"], id="an answer without one"),
+        pytest.param({"200": _json(_SHOWN)}, [], id="an answer whose schema has one"),
+        pytest.param({"201": _json(_NOTE_REF)}, ["201"], id="a component without one"),
+        pytest.param({"201": _json(_SHOWN_REF)}, [], id="a component with one"),
+        pytest.param({"200": _json(_NOTE, example={})}, [], id="an example of its own"),
+        pytest.param({"200": _json(_NOTE, examples={"a": {}})}, [], id="named examples"),
+        pytest.param(
+            {"200": _json({"anyOf": [_SHOWN, _NOTE_REF]})}, ["200"], id="a choice, one without"
+        ),
+        pytest.param(
+            {"200": _json({"anyOf": [_SHOWN, _SHOWN_REF]})}, [], id="a choice, each with one"
+        ),
+        pytest.param(
+            {"200": {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+            [],
+            id="an answer that is not JSON",
+        ),
+        pytest.param({"204": {}, "404": _json(_NOTE)}, [], id="no content, and a failure"),
+    ],
+)
+def test_every_success_answer_in_json_must_show_an_example(
+    operation: dict[str, Any], missing: list[str]
+) -> None:
+    document = {
+        "paths": {"/notes": {"post": {"responses": operation}}},
+        "components": {"schemas": {"Note": _NOTE, "ShownNote": _SHOWN}},
+    }
+    assert missing_examples(document) == [
+        f"POST /notes {status} application/json" for status in missing
+    ]
+
+
+@pytest.mark.parametrize(
+    ("schema", "shown"), [(_NOTE, False), (_SHOWN, True), (_NOTE_REF, False), (_SHOWN_REF, True)]
+)
+def test_every_request_body_must_show_an_example(schema: dict[str, Any], shown: bool) -> None:
+    operation = {"requestBody": _json(schema), "responses": {}}
+    document = {
+        "paths": {"/notes": {"post": operation}},
+        "components": {"schemas": {"Note": _NOTE, "ShownNote": _SHOWN}},
+    }
+    assert missing_examples(document) == (
+        [] if shown else ["POST /notes request body application/json"]
+    )
+
+
+def test_the_health_routes_show_what_they_answer(document: dict[str, Any]) -> None:
+    missing = missing_examples(document)
+    assert "GET /healthz 200 application/json" not in missing
+    assert "GET /readyz 200 application/json" not in missing
+    # The notes' answers have none: the check does see them.
+    assert "GET /notes/{note_id} 200 application/json" in missing
+
+
+class Pin(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"note_id": 7, "until": None}]})
+
+    note_id: int
+    until: str | None
+
+
+def _another_pin() -> type[BaseModel]:
+    class Pin(BaseModel):  # the same name, as in another module
+        model_config = ConfigDict(
+            json_schema_extra={"examples": [{"board": "b1", "pinned_by": None}]}
+        )
+
+        board: str
+        pinned_by: str | None
+
+    return Pin
+
+
+def test_each_schema_gets_back_the_nulls_of_its_own_models_examples() -> None:
+    other = _another_pin()
+    assert other.__name__ == Pin.__name__
+    # As FastAPI writes them: both titled Pin, their examples without their nulls.
+    schemas = {
+        "Pin": {"title": "Pin", "examples": [{"note_id": 7}]},
+        "Pin-Other": {"title": "Pin", "examples": [{"board": "b1"}]},
+    }
+    restore_examples({"components": {"schemas": schemas}}, {__name__.split(".")[0]})
+    assert schemas["Pin"]["examples"] == [{"note_id": 7, "until": None}]
+    assert schemas["Pin-Other"]["examples"] == [{"board": "b1", "pinned_by": None}]

@@ -18,7 +18,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from catalog_svc.departments.schemas import Tier
-from catalog_svc.items.schemas import ProcessingMode, Subject
+from catalog_svc.items.schemas import ID_CARD_LOSS_REPORT, ProcessingMode, Subject
 
 Visits = Literal[0, 1, "on_site"]
 #: The fields an item may mark as illustrative (figures nobody has checked).
@@ -222,7 +222,33 @@ class Editor(BaseModel):
     dept: str | None
 
 
+#: The examples' administrator: a catalog_admin of Lucheng's public security bureau, and the
+#: second version of the item they edit (one more promised working day).
+_EDITOR: dict[str, Any] = {
+    "sub": "0196f3cc-4a5b-7c6d-8e7f-809102132435",
+    "dept": "330302-public_security",
+}
+_EDITED: dict[str, Any] = {**ID_CARD_LOSS_REPORT, "promised_working_days": 1}
+
+
 class DraftRead(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "code": "public_security.id_card_loss_report",
+                    "version": 2,
+                    "based_on_version": 1,
+                    "revision": 2,
+                    "created_at": "2026-11-26T01:50:02Z",
+                    "updated_at": "2026-11-26T01:52:47Z",
+                    "updated_by": _EDITOR,
+                    "item": _EDITED,
+                }
+            ]
+        }
+    )
+
     code: str
     version: int = Field(description="The version publishing the draft makes")
     based_on_version: int | None = Field(
@@ -245,6 +271,30 @@ class VersionRead(BaseModel):
 class VersionPage(BaseModel):
     """Published versions, newest first."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        {
+                            "version": 2,
+                            "published_at": "2026-11-26T02:05:44Z",
+                            "published_by": _EDITOR,
+                            "item": _EDITED,
+                        },
+                        {
+                            "version": 1,
+                            "published_at": "2026-11-01T00:00:00Z",
+                            "published_by": None,
+                            "item": ID_CARD_LOSS_REPORT,
+                        },
+                    ],
+                    "next_cursor": None,
+                }
+            ]
+        }
+    )
+
     items: list[VersionRead]
     next_cursor: str | None
 
@@ -262,6 +312,48 @@ class AuditEntryRead(BaseModel):
 
 class AuditPage(BaseModel):
     """The audit trail of an item, newest first."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        {
+                            "id": "0196f3cd-5b6c-7d7e-8f80-910213243546",
+                            "item_code": "public_security.id_card_loss_report",
+                            "action": "published",
+                            "version": 2,
+                            "at": "2026-11-26T02:05:44Z",
+                            "actor": _EDITOR,
+                            "changed_fields": ["promised_working_days"],
+                            "changes": {"promised_working_days": {"from": 0, "to": 1}},
+                        },
+                        {
+                            "id": "0196f3cd-4a5b-7c6d-9e7f-809102132435",
+                            "item_code": "public_security.id_card_loss_report",
+                            "action": "edited",
+                            "version": 2,
+                            "at": "2026-11-26T01:52:47Z",
+                            "actor": _EDITOR,
+                            "changed_fields": ["promised_working_days"],
+                            "changes": {"promised_working_days": {"from": 0, "to": 1}},
+                        },
+                        {
+                            "id": "0196f3cd-3948-7a5b-8c6d-7e8f90a1b2c3",
+                            "item_code": "public_security.id_card_loss_report",
+                            "action": "draft_opened",
+                            "version": 2,
+                            "at": "2026-11-26T01:50:02Z",
+                            "actor": _EDITOR,
+                            "changed_fields": [],
+                            "changes": {},
+                        },
+                    ],
+                    "next_cursor": None,
+                }
+            ]
+        }
+    )
 
     items: list[AuditEntryRead]
     next_cursor: str | None

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from catalog_svc.departments.schemas import Tier
 from catalog_svc.items.schemas import Subject
@@ -17,6 +17,38 @@ class BundleSummary(BaseModel):
 
 
 class BundleList(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        {
+                            "code": "after_death",
+                            "name": "身后一件事",
+                            "subject": "person",
+                            "specified": True,
+                            "item_count": 7,
+                        },
+                        {
+                            "code": "bankruptcy_information_check",
+                            "name": "企业破产信息核查一件事",
+                            "subject": "enterprise",
+                            "specified": False,
+                            "item_count": 0,
+                        },
+                        {
+                            "code": "enterprise_closure",
+                            "name": "企业注销一件事",
+                            "subject": "enterprise",
+                            "specified": True,
+                            "item_count": 2,
+                        },
+                    ]
+                }
+            ]
+        }
+    )
+
     items: list[BundleSummary]
 
 
@@ -29,6 +61,90 @@ class BundleItem(BaseModel):
 
 
 class BundleRead(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "code": "enterprise_closure",
+                    "name": "企业注销一件事",
+                    "subject": "enterprise",
+                    "specified": True,
+                    "items": [
+                        {
+                            "code": "tax.tax_clearance",
+                            "name": "清税申报",
+                            "department_type": "tax",
+                            "handling_tier": "county",
+                            "min_loa": 2,
+                        },
+                        {
+                            "code": "market_regulation.enterprise_deregistration",
+                            "name": "企业注销登记",
+                            "department_type": "market_regulation",
+                            "handling_tier": "county",
+                            "min_loa": 2,
+                        },
+                    ],
+                    "form_schema": {
+                        "$schema": "https://json-schema.org/draft/2020-12/schema",
+                        "title": "企业注销一件事",
+                        "type": "object",
+                        "properties": {
+                            "enterprise_name": {
+                                "type": "string",
+                                "title": "企业名称",
+                                "maxLength": 100,
+                            },
+                            "unified_social_credit_code": {
+                                "type": "string",
+                                "title": "统一社会信用代码",
+                                "pattern": "^[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}"
+                                "[0-9A-HJ-NPQRTUWXY]{10}$",
+                            },
+                            "legal_representative": {
+                                "type": "string",
+                                "title": "法定代表人（负责人）姓名",
+                                "maxLength": 50,
+                            },
+                            "contact_phone": {
+                                "type": "string",
+                                "title": "联系电话",
+                                "pattern": "^1[3-9][0-9]{9}$",
+                            },
+                            "simplified": {"type": "boolean", "title": "适用简易注销"},
+                        },
+                        "required": [
+                            "enterprise_name",
+                            "unified_social_credit_code",
+                            "legal_representative",
+                            "contact_phone",
+                            "simplified",
+                        ],
+                        "additionalProperties": False,
+                    },
+                    "field_sources": {
+                        "enterprise_name": [
+                            "tax.tax_clearance",
+                            "market_regulation.enterprise_deregistration",
+                        ],
+                        "unified_social_credit_code": [
+                            "tax.tax_clearance",
+                            "market_regulation.enterprise_deregistration",
+                        ],
+                        "legal_representative": ["tax.tax_clearance"],
+                        "contact_phone": [
+                            "tax.tax_clearance",
+                            "market_regulation.enterprise_deregistration",
+                        ],
+                        "simplified": ["market_regulation.enterprise_deregistration"],
+                    },
+                    "min_loa": 2,
+                    "illustrative": True,
+                }
+            ]
+        }
+    )
+
     code: str
     name: str
     subject: Subject

@@ -14,7 +14,7 @@ from catalog_svc.items import service
 from catalog_svc.items.schemas import (
     HandlerRead,
     ItemChange,
-    ItemChanges,
+    ItemChangeFeed,
     ItemPage,
     ItemRead,
     ItemSummary,
@@ -71,7 +71,7 @@ def _parsed_query(request: Request) -> SearchQuery:
 
 @router.get(
     "",
-    response_model=ItemPage | ItemChanges,
+    response_model=ItemPage | ItemChangeFeed,
     responses=problem_responses(
         ValidationFailed, RegionNotFound, InvalidRegion, InvalidCursor, ChangedSinceWithSearch
     ),
@@ -138,7 +138,7 @@ async def _change_feed(
         changed, next_cursor = await service.changes(
             session, since, limit=limit, cursors=state.cursors, cursor=query.cursor
         )
-        feed = ItemChanges(
+        feed = ItemChangeFeed(
             items=[ItemChange.model_validate(item, from_attributes=True) for item in changed],
             next_cursor=next_cursor,
         )

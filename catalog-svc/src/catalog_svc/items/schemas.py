@@ -31,7 +31,82 @@ class Material(BaseModel):
     note: str | None = None
 
 
+#: The content of the item every example shows, as the catalogue publishes it (its first
+#: version): the administration examples show the same item as a draft and as versions.
+ID_CARD_LOSS_REPORT: dict[str, Any] = {
+    "name": "居民身份证挂失申报",
+    "aliases": ["身份证挂失", "身份证丢失", "身份证丢了", "身份证遗失", "身份证掉了", "身份证被盗"],
+    "keywords": ["身份证", "挂失", "丢失", "遗失", "被盗", "证件丢失"],
+    "department_type": "public_security",
+    "handling_tier": "county",
+    "subject": "person",
+    "topics": ["证件办理", "户籍"],
+    "visits": 0,
+    "processing_mode": "instant",
+    "min_loa": 3,
+    "legal_working_days": None,
+    "promised_working_days": 0,
+    "fee": {"free": True, "amount_cny": None, "basis": None},
+    "materials": [],
+    "form_schema": {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "居民身份证挂失申报",
+        "type": "object",
+        "properties": {
+            "name": {
+                "type": "string",
+                "title": "姓名",
+                "maxLength": 50,
+                "x-prefill": {"resource": "population", "field": "name"},
+            },
+            "id_number": {
+                "type": "string",
+                "title": "公民身份号码",
+                "pattern": "^[0-9]{17}[0-9X]$",
+                "x-prefill": {"resource": "population", "field": "id_number"},
+            },
+            "registered_address": {
+                "type": "string",
+                "title": "户籍地址",
+                "maxLength": 200,
+                "x-prefill": {"resource": "population", "field": "registered_address"},
+            },
+            "contact_phone": {"type": "string", "title": "联系电话", "pattern": "^1[3-9][0-9]{9}$"},
+            "loss_reason": {
+                "type": "string",
+                "title": "挂失原因",
+                "oneOf": [
+                    {"const": "lost", "title": "遗失"},
+                    {"const": "stolen", "title": "被盗"},
+                    {"const": "other", "title": "其他"},
+                ],
+            },
+            "loss_date": {"type": "string", "format": "date", "title": "丢失日期"},
+            "loss_place": {"type": "string", "title": "丢失地点", "maxLength": 200},
+        },
+        "required": ["name", "id_number", "loss_reason", "loss_date", "contact_phone"],
+        "additionalProperties": False,
+    },
+    "offered_in": [],
+    "illustrative": [],
+    "notes": "挂失后原证作废；补领另行申请（居民身份证补领）。",
+}
+
+
 class ItemRead(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "code": "public_security.id_card_loss_report",
+                    **ID_CARD_LOSS_REPORT,
+                    "version": 1,
+                    "status": "published",
+                }
+            ]
+        }
+    )
+
     code: str = Field(description="<department type>.<slug>, stable for the item's life")
     name: str
     aliases: list[str]
@@ -165,14 +240,82 @@ class ItemChange(BaseModel):
     changed_at: dt.datetime
 
 
-class ItemChanges(BaseModel):
+class ItemChangeFeed(BaseModel):
     """The change feed: items changed after ``changed_since``, oldest change first."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        {
+                            "code": "public_security.id_card_loss_report",
+                            "name": "居民身份证挂失申报",
+                            "version": 2,
+                            "status": "published",
+                            "changed_at": "2026-11-26T02:05:44Z",
+                        },
+                        {
+                            "code": "public_security.dog_licence_synthetic",
+                            "name": "犬只登记证办理（合成数据）",
+                            "version": 1,
+                            "status": "withdrawn",
+                            "changed_at": "2026-11-26T03:12:30Z",
+                        },
+                    ],
+                    "next_cursor": "eyJhdCI6IjIwMjYtMTEtMjZUMDM6MTI6MzArMDA6MDAiLCJjb2RlIjoicHVi"
+                    "bGljX3NlY3VyaXR5LmRvZ19saWNlbmNlX3N5bnRoZXRpYyJ9.KrJ4jhWTaWWxRS5biRzIsA",
+                }
+            ]
+        }
+    )
 
     items: list[ItemChange]
     next_cursor: str | None
 
 
 class ItemPage(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        {
+                            "code": "public_security.id_card_loss_report",
+                            "name": "居民身份证挂失申报",
+                            "department_type": "public_security",
+                            "handling_tier": "county",
+                            "subject": "person",
+                            "processing_mode": "instant",
+                            "min_loa": 3,
+                            "score": 35.2874,
+                        },
+                        {
+                            "code": "human_resources_social_security.social_card_loss_report",
+                            "name": "社会保障卡挂失",
+                            "department_type": "human_resources_social_security",
+                            "handling_tier": "county",
+                            "subject": "person",
+                            "processing_mode": "instant",
+                            "min_loa": 2,
+                            "score": 14.4925,
+                        },
+                    ],
+                    "next_cursor": "eyJvZmZzZXQiOjJ9.SYomcfULt2-jm7ZR6fsXRQ",
+                    "facets": {
+                        "department_type": {
+                            "public_security": 6,
+                            "human_resources_social_security": 2,
+                        },
+                        "handling_tier": {"county": 8},
+                        "subject": {"person": 8},
+                        "topic": {"证件办理": 6, "户籍": 4, "社会保障": 2, "交通出行": 1},
+                    },
+                }
+            ]
+        }
+    )
+
     items: list[ItemSummary]
     next_cursor: str | None
     facets: dict[str, dict[str, int]] = Field(

@@ -2,7 +2,7 @@
 
 import datetime as dt
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -42,32 +42,29 @@ class DelegationCreate(BaseModel):
 
 DelegationStatus = Literal["active", "revoked", "expired"]
 
+#: 林秀英 lets 王建国 report her lost identity card for her (as the service answers: masked).
+_DELEGATION_EXAMPLE: dict[str, Any] = {
+    "id": "0196f3c7-9b0c-7d1e-8f2a-3b4c5d6e7f80",
+    "principal": {
+        "id": "0196f3c2-7d1e-7a3b-9c4d-2e5f6a7b8c9d",
+        "phone_masked": "139****0000",
+        "name_masked": "林*英",
+    },
+    "delegate": {
+        "id": "0196f3c6-8a9b-7c0d-9e1f-2a3b4c5d6e7f",
+        "phone_masked": "137****2211",
+        "name_masked": "王*国",
+    },
+    "item_codes": ["public_security.id_card_loss_report"],
+    "valid_until": "2026-12-31T16:00:00Z",
+    "created_at": "2026-11-26T01:20:00Z",
+    "revoked_at": None,
+    "status": "active",
+}
+
 
 class DelegationRead(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "id": "0196f3c7-9b0c-7d1e-8f2a-3b4c5d6e7f80",
-                    "principal": {
-                        "id": "0196f3c2-7d1e-7a3b-9c4d-2e5f6a7b8c9d",
-                        "phone_masked": "139****0000",
-                        "name_masked": "林*英",
-                    },
-                    "delegate": {
-                        "id": "0196f3c6-8a9b-7c0d-9e1f-2a3b4c5d6e7f",
-                        "phone_masked": "137****2211",
-                        "name_masked": "王*国",
-                    },
-                    "item_codes": ["public_security.id_card_loss_report"],
-                    "valid_until": "2026-12-31T16:00:00Z",
-                    "created_at": "2026-11-26T01:20:00Z",
-                    "revoked_at": None,
-                    "status": "active",
-                }
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [_DELEGATION_EXAMPLE]})
 
     id: uuid.UUID
     principal: PartyRead
@@ -80,5 +77,9 @@ class DelegationRead(BaseModel):
 
 
 class DelegationList(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"given": [_DELEGATION_EXAMPLE], "received": []}]}
+    )
+
     given: list[DelegationRead]
     received: list[DelegationRead]

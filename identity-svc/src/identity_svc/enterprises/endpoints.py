@@ -41,6 +41,7 @@ from servicekit.auth import InsufficientAssurance, PrincipalDep
 from servicekit.credit_code import CreditCodeStr
 from servicekit.db import SessionDep
 from servicekit.http import HttpDep
+from servicekit.idempotency import OptionalIdempotencyDep
 from servicekit.openapi import problem_responses
 from servicekit.problems import UpstreamUnavailable
 
@@ -64,12 +65,15 @@ router = APIRouter(tags=["enterprises"])
 async def claim_enterprise(
     payload: EnterpriseClaim,
     principal: PrincipalDep,
+    claim: OptionalIdempotencyDep,
     session: SessionDep,
     runtime: RuntimeDep,
     http: HttpDep,
-) -> MembershipRead:
+) -> Response:
     """Act for the enterprise as its legal representative (real name verified first). The
     market-regulation registry is asked whether it names you; it answers yes or no."""
+    if claim.replay is not None:
+        return claim.replay
     standing = await service.claim(
         session=session,
         runtime=runtime,
@@ -78,7 +82,8 @@ async def claim_enterprise(
         credit_code=payload.credit_code,
         now=runtime.now(),
     )
-    return _membership(standing.member, standing.enterprise)
+    view = _membership(standing.member, standing.enterprise)
+    return await claim.answer(session, status=201, body=view.model_dump(mode="json"))
 
 
 @router.get(
@@ -112,11 +117,14 @@ async def authorise_agent(
     credit_code: CreditCodeStr,
     payload: AgentCreate,
     principal: PrincipalDep,
+    claim: OptionalIdempotencyDep,
     session: SessionDep,
     runtime: RuntimeDep,
-) -> MemberRead:
+) -> Response:
     """Let the citizen registered with ``agent_phone`` act for the enterprise until
     ``valid_until`` (the legal representative only)."""
+    if claim.replay is not None:
+        return claim.replay
     now = runtime.now()
     member = await service.authorise_agent(
         session=session,
@@ -127,7 +135,8 @@ async def authorise_agent(
         valid_until=payload.valid_until,
         now=now,
     )
-    return await _member(session, runtime, member, now=now)
+    view = await _member(session, runtime, member, now=now)
+    return await claim.answer(session, status=201, body=view.model_dump(mode="json"))
 
 
 @router.get(

@@ -2,7 +2,7 @@
 
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 
 class EcJwk(BaseModel):
@@ -32,4 +32,35 @@ Jwk = EcJwk | OkpJwk
 
 
 class Jwks(BaseModel):
+    """The newest key first; after a rotation the previous one stays until its tokens expire."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "keys": [
+                        {
+                            "kty": "EC",
+                            "crv": "P-256",
+                            "x": "A5oqE4JOGnVcOkzkraGzfWH3N_P8PBIddjvlYyI0kKk",
+                            "y": "U_AQabjoFvKPzwgpQDnBtRb3ygEkKWnJaPnhffNsDP8",
+                            "kid": "QNs67UiLQIDpWodvnQbabOA3_TJ7IpSng-oP9clGfa4",
+                            "alg": "ES256",
+                            "use": "sig",
+                        },
+                        {
+                            "kty": "EC",
+                            "crv": "P-256",
+                            "x": "-L7gITb5szBRP0jhtiE50CN8mpJcb8oRIvziF2Yujvs",
+                            "y": "pzGt-924hDcQbBVBd_iC9XKIpxZEsZehFg3n7G-R1OM",
+                            "kid": "YObB0peDDCHZ5tbIPXCD4tdlvzPVQl4KSluYw5MT25Y",
+                            "alg": "ES256",
+                            "use": "sig",
+                        },
+                    ]
+                }
+            ]
+        }
+    )
+
     keys: list[Jwk]

@@ -74,4 +74,37 @@ class ClientWithSecret(ClientRead):
 
 
 class ClientList(BaseModel):
+    """Secrets are never listed: only their holder saw them, once."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        {
+                            "client_id": "ds-330300-civil-affairs",
+                            "name": "温州市民政局婚姻登记系统（合成数据）",
+                            "typ": "department_system",
+                            "dept": "330300-civil_affairs",
+                            "scopes": ["exchange:calls"],
+                            "created_at": "2026-11-26T00:10:00Z",
+                            "disabled_at": None,
+                            "previous_secret_expires_at": None,
+                        },
+                        {
+                            "client_id": "ds-330302-public-security",
+                            "name": "温州市公安局鹿城区分局户政系统（合成数据）",
+                            "typ": "department_system",
+                            "dept": "330302-public_security",
+                            "scopes": ["exchange:calls", "exchange:matches"],
+                            "created_at": "2026-11-19T08:30:00Z",
+                            "disabled_at": None,
+                            "previous_secret_expires_at": "2026-11-27T09:00:00Z",
+                        },
+                    ]
+                }
+            ]
+        }
+    )
+
     items: list[ClientRead]

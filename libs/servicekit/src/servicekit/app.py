@@ -121,14 +121,23 @@ class BodySizeLimitMiddleware:
                 await self._too_large(scope, send)
 
 
+def _example(summary: str, value: dict[str, str]) -> dict[int | str, dict[str, Any]]:
+    """The ``responses=`` of a route whose 200 answer is ``value``."""
+    return {200: {"content": {"application/json": {"examples": {summary: {"value": value}}}}}}
+
+
 def health_router() -> APIRouter:
     router = APIRouter(tags=["operations"])
 
-    @router.get("/healthz", summary="The process is up")
+    @router.get("/healthz", summary="The process is up", responses=_example("up", {"status": "ok"}))
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @router.get("/readyz", summary="The service can reach its database")
+    @router.get(
+        "/readyz",
+        summary="The service can reach its database",
+        responses=_example("ready", {"status": "ready", "database": "ok"}),
+    )
     async def readyz(database: DatabaseDep, response: Response) -> dict[str, str]:
         try:
             await database.ping()

@@ -191,3 +191,45 @@ def example_mismatches(document: dict[str, Any]) -> list[str]:
                         where = f"{method.upper()} {path} {status} {media_type} {code}"
                         check(where, content.get("schema", {}), example["value"])
     return found
+
+
+def _has_example(schema: Mapping[str, Any], schemas: Mapping[str, Any]) -> bool:
+    """Whether ``schema`` shows an example: its own, its component's, or, for a choice between
+    schemas, one for every choice (a client sees the example of the one it is answered)."""
+    if schema.get("examples") or "example" in schema:
+        return True
+    reference = schema.get("$ref")
+    if isinstance(reference, str):
+        return _has_example(schemas.get(reference.rsplit("/", 1)[-1], {}), schemas)
+    choices = schema.get("anyOf") or schema.get("oneOf") or []
+    return bool(choices) and all(_has_example(choice, schemas) for choice in choices)
+
+
+def _is_json(media_type: str) -> bool:
+    return media_type == "application/json" or media_type.endswith("+json")
+
+
+def missing_examples(document: dict[str, Any]) -> list[str]:
+    """Every success answer in JSON and every request body in ``document`` that shows no
+    example (in its content or its schema): a client should see what it sends and gets."""
+    schemas = document.get("components", {}).get("schemas", {})
+    found: list[str] = []
+
+    def check(where: str, content: Mapping[str, Any]) -> None:
+        if content.get("examples") or "example" in content:
+            return
+        if not _has_example(content.get("schema", {}), schemas):
+            found.append(where)
+
+    for path, item in document.get("paths", {}).items():
+        for method, operation in item.items():
+            body = operation.get("requestBody", {})
+            for media_type, content in body.get("content", {}).items():
+                check(f"{method.upper()} {path} request body {media_type}", content)
+            for status, response in operation.get("responses", {}).items():
+                if not status.startswith("2"):
+                    continue
+                for media_type, content in response.get("content", {}).items():
+                    if _is_json(media_type):
+                        check(f"{method.upper()} {path} {status} {media_type}", content)
+    return found

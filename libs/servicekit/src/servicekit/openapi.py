@@ -350,21 +350,36 @@ def _models(cls: type[BaseModel]) -> Iterable[type[BaseModel]]:
         yield from _models(subclass)
 
 
+def _without_nulls(value: Any) -> Any:
+    """``value`` as FastAPI writes it into a document: without the members that are null."""
+    if isinstance(value, dict):
+        return {
+            name: _without_nulls(member) for name, member in value.items() if member is not None
+        }
+    if isinstance(value, list):
+        return [_without_nulls(item) for item in value]
+    return value
+
+
 def restore_examples(document: dict[str, Any], packages: set[str]) -> None:
     """Put back the examples of the packages' models as they declare them: FastAPI writes the
     document without null values, which takes a required ``null`` out of every example (and so
-    makes it one the schema refuses)."""
-    declared: dict[str, list[Any]] = {}
+    makes it one the schema refuses). A schema gets the declared examples it was written from,
+    so that two models of one name (in two modules) each keep their own."""
+    declared: dict[str, list[list[Any]]] = {}
     for model in _models(BaseModel):
         if model.__module__.split(".")[0] not in packages:
             continue
         extra = model.model_config.get("json_schema_extra")
         if isinstance(extra, dict) and isinstance(extra.get("examples"), list):
-            declared[model.__name__] = to_jsonable_python(extra["examples"])
+            examples = to_jsonable_python(extra["examples"])
+            declared.setdefault(model.__name__, []).append(examples)
     for schema in document.get("components", {}).get("schemas", {}).values():
-        examples = declared.get(schema.get("title", ""))
-        if examples is not None and "examples" in schema:
-            schema["examples"] = examples
+        written = schema.get("examples")
+        for examples in declared.get(schema.get("title", ""), []):
+            if written is not None and _without_nulls(examples) == written:
+                schema["examples"] = examples
+                break
 
 
 def document_problems(document: dict[str, Any], routes: Sequence[BaseRoute]) -> dict[str, Any]:
