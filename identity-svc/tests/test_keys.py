@@ -165,13 +165,14 @@ def test_production_refuses_the_development_keys() -> None:
 
 
 def test_production_starts_with_keys_of_its_own() -> None:
-    keys = [SecretStr(base64.b64encode(bytes([n]) * 32).decode()) for n in (1, 2, 3, 4)]
+    keys = [SecretStr(base64.b64encode(bytes([n]) * 32).decode()) for n in (1, 2, 3, 4, 5)]
     settings = IdentitySettings(
         environment="production",
         personal_data_key=keys[0],
         lookup_hash_key=keys[1],
         key_encryption_key=keys[2],
         cursor_key=keys[3],
+        request_digest_key=keys[4],
         sms_sender="http",
         sms_endpoint="https://sms.example.test/v1/messages",
     )

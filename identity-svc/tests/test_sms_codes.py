@@ -215,13 +215,14 @@ async def test_a_gateway_refusal_is_sms_unavailable() -> None:
 
 
 def test_production_refuses_the_development_sink() -> None:
-    keys = [SecretStr("AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=")] * 4
+    keys = [SecretStr("AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=")] * 5
     production = {
         "environment": "production",
         "personal_data_key": keys[0],
         "lookup_hash_key": keys[1],
         "key_encryption_key": keys[2],
         "cursor_key": keys[3],
+        "request_digest_key": keys[4],
     }
     with pytest.raises(ValidationError, match="SMS sink"):
         IdentitySettings(**production)

@@ -155,3 +155,20 @@ async def test_a_phone_already_registered_cannot_become_a_staff_login(
         409,
         "phone_already_registered",
     )
+
+
+async def test_a_staff_creation_retried_with_its_key_is_one_account(
+    client: httpx.AsyncClient, platform_admin: str
+) -> None:
+    body = {"phone": "13700000030", "password": STAFF_PASSWORD, "roles": ["handler"]}
+    body["dept"] = LUCHENG_POLICE
+    keyed = {**bearer(platform_admin), "Idempotency-Key": "staff-creation-0001"}
+
+    first = await client.post("/identity/v1/staff", json=body, headers=keyed)
+    retry = await client.post("/identity/v1/staff", json=body, headers=keyed)
+    unkeyed = await client.post("/identity/v1/staff", json=body, headers=bearer(platform_admin))
+
+    assert first.status_code == retry.status_code == 201, first.text
+    assert retry.json() == first.json()
+    assert retry.headers["idempotency-replayed"] == "true"
+    assert unkeyed.status_code == 409  # the phone is that account's already

@@ -2,6 +2,7 @@
 replayed, released and forgotten, on SQLite and PostgreSQL."""
 
 import datetime as dt
+import hashlib
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -55,7 +56,12 @@ class _Record(IdempotencyRecordMixin, _Base):
     __tablename__ = "idempotency_record"
 
 
-POLICY = IdempotencyPolicy(model=_Record, ttl=dt.timedelta(hours=24), lock=dt.timedelta(seconds=60))
+POLICY = IdempotencyPolicy(
+    model=_Record,
+    ttl=dt.timedelta(hours=24),
+    lock=dt.timedelta(seconds=60),
+    digest_key=b"k" * 32,
+)
 T0 = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
 
 
@@ -176,11 +182,22 @@ async def test_keys_belong_to_their_owner(sessions: async_sessionmaker[AsyncSess
     assert (await _claim(sessions, owner="citizen:chen")).replay is None
 
 
+KEY = b"k" * 32
+
+
+def test_a_fingerprint_is_keyed() -> None:
+    body = b'{"id_number": "330302195203140248"}'
+    assert fingerprint(KEY, "POST", "/x", body) != fingerprint(b"j" * 32, "POST", "/x", body)
+    assert fingerprint(KEY, "POST", "/x", body) != hashlib.sha256(body).hexdigest()
+
+
 def test_a_fingerprint_reads_a_json_body_as_understood() -> None:
-    assert fingerprint("POST", "/x", b'{"a": 1, "b": [2]}') == fingerprint(
-        "POST", "/x", b'{"b":[2],"a":1}'
+    assert fingerprint(KEY, "POST", "/x", b'{"a": 1, "b": [2]}') == fingerprint(
+        KEY, "POST", "/x", b'{"b":[2],"a":1}'
     )
-    assert fingerprint("POST", "/x", b"{}") != fingerprint("POST", "/y", b"{}")
-    assert fingerprint("POST", "/x", b"not json") != fingerprint("POST", "/x", b"not json!")
+    assert fingerprint(KEY, "POST", "/x", b"{}") != fingerprint(KEY, "POST", "/y", b"{}")
+    assert fingerprint(KEY, "POST", "/x", b"not json") != fingerprint(
+        KEY, "POST", "/x", b"not json!"
+    )
     deep = b"[" * 300 + b"]" * 300
-    assert fingerprint("POST", "/x", deep) != fingerprint("POST", "/x", b"[]")
+    assert fingerprint(KEY, "POST", "/x", deep) != fingerprint(KEY, "POST", "/x", b"[]")

@@ -220,6 +220,7 @@ def build_app(
                     model=idempotency_records,
                     ttl=dt.timedelta(seconds=settings.idempotency_ttl_seconds),
                     lock=dt.timedelta(seconds=settings.idempotency_lock_seconds),
+                    digest_key=settings.request_digest_key_bytes,
                 )
                 if idempotency_records is not None
                 else None

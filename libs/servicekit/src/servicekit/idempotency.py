@@ -34,6 +34,7 @@ performed)::
 
 import datetime as dt
 import hashlib
+import hmac
 import re
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -119,15 +120,19 @@ def idempotency_key(header: str | None) -> str:
     return key
 
 
-def fingerprint(method: str, path: str, body: bytes) -> str:
+def fingerprint(key: bytes, method: str, path: str, body: bytes) -> str:
     """A digest of the request: its operation and its body (a JSON body as understood, so that
-    key order and spacing do not matter)."""
+    key order and spacing do not matter), keyed with the service's ``request_digest_key``.
+
+    Keyed, because a body may hold what must not be guessable from a stored digest: an
+    identity number has few enough values to try them all against a plain SHA-256, and an
+    initial password is better kept behind its argon2 hash alone."""
     try:
         canonical = orjson.dumps(orjson.loads(body), option=orjson.OPT_SORT_KEYS)
     except (orjson.JSONDecodeError, orjson.JSONEncodeError):
         # Not JSON, or nested past what orjson writes back (255 levels): the bytes as sent.
         canonical = body
-    digest = hashlib.sha256(f"{method} {path}\n".encode())
+    digest = hmac.new(key, f"{method} {path}\n".encode(), hashlib.sha256)
     digest.update(canonical)
     return digest.hexdigest()
 
@@ -169,6 +174,8 @@ class IdempotencyPolicy:
     model: type[IdempotencyRecordMixin]
     ttl: dt.timedelta
     lock: dt.timedelta
+    #: Keys the requests' fingerprints (``fingerprint``).
+    digest_key: bytes
 
 
 def _response(status: int, headers: Mapping[str, str], body: Any) -> Response:
@@ -341,7 +348,9 @@ async def _held(
         policy,
         owner=owner_of(principal.typ, principal.sub),
         key=idempotency_key(header),
-        request_fingerprint=fingerprint(request.method, request.url.path, await request.body()),
+        request_fingerprint=fingerprint(
+            policy.digest_key, request.method, request.url.path, await request.body()
+        ),
         now=utcnow(),
     )
     try:

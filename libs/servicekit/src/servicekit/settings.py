@@ -89,12 +89,19 @@ class ServiceSettings(BaseSettings):
     max_page_size: int = Field(default=100, ge=1, le=1000)
     #: Signs list cursors (``servicekit.pagination``): every replica of a service needs the same.
     cursor_key: SecretKey = development_key("cursor")
+    #: Keys the digests of requests kept with their ``Idempotency-Key`` (bodies may hold
+    #: identity numbers or initial passwords): replicas of a service share it.
+    request_digest_key: SecretKey = development_key("request digest")
     log_level: str = "INFO"
     log_json: bool = True
 
     @property
     def cursor_key_bytes(self) -> bytes:
         return key_bytes(self.cursor_key)
+
+    @property
+    def request_digest_key_bytes(self) -> bytes:
+        return key_bytes(self.request_digest_key)
 
     @model_validator(mode="after")
     def _embedded_defaults(self) -> "ServiceSettings":
