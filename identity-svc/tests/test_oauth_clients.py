@@ -201,3 +201,35 @@ async def test_a_service_keeps_its_client_credentials_token_until_shortly_before
     )
     with pytest.raises(ServiceTokenUnavailable):
         await wrong()
+
+
+async def test_the_clients_list_pages_by_id_with_a_cursor_for_its_administrator_alone(
+    client: httpx.AsyncClient, journey: Journey, platform_admin: str, problem: Problem
+) -> None:
+    for name in ("甲系统", "乙系统", "丙系统"):
+        registered = await register(
+            client, platform_admin, name=name, typ="department_system", dept=LUCHENG_POLICE
+        )
+        assert registered.status_code == 201, registered.text
+
+    seen: list[str] = []
+    params: dict[str, Any] = {"limit": 2}
+    while True:
+        page = await client.get(
+            "/identity/v1/clients", params=params, headers=bearer(platform_admin)
+        )
+        assert page.status_code == 200, page.text
+        seen += [item["client_id"] for item in page.json()["items"]]
+        if page.json()["next_cursor"] is None:
+            break
+        params["cursor"] = page.json()["next_cursor"]
+
+    assert len(seen) >= 3
+    assert seen == sorted(set(seen))
+    lucheng_admin = await journey.staff_token(
+        platform_admin, "13700000040", ["department_admin"], LUCHENG_POLICE
+    )
+    theirs = await client.get(
+        "/identity/v1/clients", params={"cursor": params["cursor"]}, headers=bearer(lucheng_admin)
+    )
+    problem(theirs, 400, "invalid_cursor")

@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Response, status
 
 from identity_svc.accounts.service import AccountNotFound
-from identity_svc.deps import RuntimeDep
+from identity_svc.deps import RuntimeDep, SettingsDep
 from identity_svc.models import OAuthClient
 from identity_svc.oauth_clients import service
 from identity_svc.oauth_clients.schemas import (
@@ -17,6 +17,13 @@ from identity_svc.staff.service import DepartmentRequired, OtherDepartment, Staf
 from servicekit.auth import PrincipalDep
 from servicekit.db import SessionDep
 from servicekit.openapi import problem_responses
+from servicekit.pagination import (
+    CursorQuery,
+    CursorsDep,
+    InvalidCursor,
+    LimitQuery,
+    page_size_of,
+)
 
 router = APIRouter(prefix="/identity/v1/clients", tags=["oauth clients"])
 
@@ -49,11 +56,28 @@ async def register_client(
     return ClientWithSecret(**_read(oauth_client).model_dump(), client_secret=secret)
 
 
-@router.get("", response_model=ClientList, responses=problem_responses(StaffAdminRequired))
-async def list_clients(principal: PrincipalDep, session: SessionDep) -> ClientList:
-    """The clients you administer; never their secrets."""
-    clients = await service.administered(session=session, principal=principal)
-    return ClientList(items=[_read(oauth_client) for oauth_client in clients])
+@router.get(
+    "", response_model=ClientList, responses=problem_responses(StaffAdminRequired, InvalidCursor)
+)
+async def list_clients(
+    principal: PrincipalDep,
+    session: SessionDep,
+    cursors: CursorsDep,
+    settings: SettingsDep,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = None,
+) -> ClientList:
+    """The clients you administer, by id, a page at a time; never their secrets."""
+    clients, next_cursor = await service.administered(
+        session=session,
+        principal=principal,
+        cursors=cursors,
+        cursor=cursor,
+        limit=page_size_of(settings, limit),
+    )
+    return ClientList(
+        items=[_read(oauth_client) for oauth_client in clients], next_cursor=next_cursor
+    )
 
 
 @router.post(

@@ -13,15 +13,17 @@ async def flush(session: AsyncSession) -> None:
     await session.flush()
 
 
-async def every(session: AsyncSession) -> Sequence[OAuthClient]:
-    rows = await session.scalars(select(OAuthClient).order_by(OAuthClient.client_id))
-    return rows.all()
-
-
-async def of_department(session: AsyncSession, dept: str) -> Sequence[OAuthClient]:
-    rows = await session.scalars(
-        select(OAuthClient)
-        .where(OAuthClient.typ == "department_system", OAuthClient.dept == dept)
-        .order_by(OAuthClient.client_id)
-    )
+async def page(
+    session: AsyncSession, *, dept: str | None, after: str | None, limit: int
+) -> Sequence[OAuthClient]:
+    """Clients by id after ``after``, at most ``limit``: every one, or (``dept``) that
+    department's systems."""
+    statement = select(OAuthClient)
+    if dept is not None:
+        statement = statement.where(
+            OAuthClient.typ == "department_system", OAuthClient.dept == dept
+        )
+    if after is not None:
+        statement = statement.where(OAuthClient.client_id > after)
+    rows = await session.scalars(statement.order_by(OAuthClient.client_id).limit(limit))
     return rows.all()

@@ -101,10 +101,14 @@ class ClientList(BaseModel):
                             "disabled_at": None,
                             "previous_secret_expires_at": "2026-11-27T09:00:00Z",
                         },
-                    ]
+                    ],
+                    "next_cursor": None,
                 }
             ]
         }
     )
 
     items: list[ClientRead]
+    next_cursor: str | None = Field(
+        default=None, description="Pass as ?cursor= for the next page; null at the end"
+    )

@@ -24,6 +24,7 @@ from identity_svc.staff.service import administrator as staff_administrator
 from identity_svc.tokens import repository as tokens_repository
 from identity_svc.tokens.service import register_client
 from servicekit.auth import Principal
+from servicekit.pagination import Cursors
 from servicekit.problems import Conflict, NotFound, extension_members
 
 ClientType = Literal["department_system", "service"]
@@ -138,12 +139,32 @@ async def disable(
         await repository.flush(session)
 
 
-async def administered(*, session: AsyncSession, principal: Principal) -> Sequence[OAuthClient]:
-    """The clients the caller administers: all of them, or their department's systems."""
+async def administered(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    cursors: Cursors,
+    cursor: str | None,
+    limit: int,
+) -> tuple[Sequence[OAuthClient], str | None]:
+    """A page of the clients the caller administers (all of them, or their department's
+    systems) by id, and the cursor of the next page."""
     admin = await staff_administrator(session, principal)
     roles = set(admin.roles or [])
     if "platform_admin" in roles:
-        return await repository.every(session)
-    if "department_admin" in roles and admin.dept is not None:
-        return await repository.of_department(session, admin.dept)
-    raise StaffAdminRequired("only a department or platform administrator manages clients")
+        dept = None
+    elif "department_admin" in roles and admin.dept is not None:
+        dept = admin.dept
+    else:
+        raise StaffAdminRequired("only a department or platform administrator manages clients")
+    context = f"clients:{principal.sub}:{dept or '*'}"
+    position = cursors.decode_optional(context, cursor)
+    found = await repository.page(
+        session,
+        dept=dept,
+        after=position["after"] if position is not None else None,
+        limit=limit + 1,
+    )
+    page = found[:limit]
+    more = len(found) > limit
+    return page, cursors.encode(context, {"after": page[-1].client_id}) if more else None
