@@ -16,13 +16,13 @@ from sqlalchemy import delete, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog_svc.admin.auth import Administrator
-from catalog_svc.items.repository import insert_statement
 from catalog_svc.models import (
     ItemAuditEntry,
     ServiceItem,
     ServiceItemDraft,
     ServiceItemVersion,
 )
+from servicekit.db import insert_for
 from servicekit.ids import new_id
 
 # --- drafts ------------------------------------------------------------------------------------
@@ -48,7 +48,7 @@ async def insert_draft(
 ) -> ServiceItemDraft | None:
     """Open a draft: the draft, or None when the item has one already."""
     statement = (
-        insert_statement(session, ServiceItemDraft)
+        insert_for(session, ServiceItemDraft)
         .values(
             code=code,
             based_on_version=based_on_version,

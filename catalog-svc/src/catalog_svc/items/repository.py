@@ -5,24 +5,13 @@ import secrets
 from typing import Any
 
 from sqlalchemy import and_, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog_svc.models import ReferenceDataset, ServiceItem
-from servicekit.db import utcnow
+from servicekit.db import insert_for, utcnow
 
 #: The ``reference_dataset`` row whose token every publication or withdrawal replaces.
 PUBLISHED_ITEMS_TOKEN = "published_items"
-
-
-def insert_statement(session: AsyncSession, table: Any) -> Any:
-    """An INSERT with the backend's ``ON CONFLICT`` clause available (both spell it alike)."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert(table)
-    if dialect == "sqlite":
-        return sqlite.insert(table)
-    raise RuntimeError(f"catalog-svc runs on PostgreSQL or SQLite, not {dialect}")
 
 
 async def get(session: AsyncSession, code: str) -> ServiceItem | None:
@@ -92,7 +81,7 @@ async def replace_published_items_token(session: AsyncSession) -> None:
     upsert, so that two publications at once both succeed (the later write wins; either token
     differs from what the snapshots hold)."""
     token, now = secrets.token_hex(16), utcnow()
-    statement = insert_statement(session, ReferenceDataset).values(
+    statement = insert_for(session, ReferenceDataset).values(
         name=PUBLISHED_ITEMS_TOKEN, fingerprint=token, loaded_at=now
     )
     await session.execute(

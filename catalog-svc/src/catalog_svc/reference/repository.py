@@ -5,11 +5,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Table, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog_svc.models import Base, ReferenceDataset
-from servicekit.db import utcnow
+from servicekit.db import insert_for, utcnow
 
 #: Rows per round of executemany or IN list: well under both backends' limit on bound
 #: parameters (32,766).
@@ -41,8 +40,7 @@ async def upsert(session: AsyncSession, name: str, rows: Sequence[dict[str, Any]
     region tree takes seconds, not minutes."""
     target = table(name)
     key = [column.name for column in target.primary_key.columns]
-    dialect = session.get_bind().dialect.name
-    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(target)
+    statement = insert_for(session, target)
     statement = statement.on_conflict_do_update(
         index_elements=key,
         set_={

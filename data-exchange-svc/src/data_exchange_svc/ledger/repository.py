@@ -4,8 +4,6 @@ from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from data_exchange_svc.ledger.merkle import NodeKey, node_id, node_key
@@ -17,14 +15,10 @@ from data_exchange_svc.models import (
     LedgerNode,
     LedgerSigningKey,
 )
-from servicekit.db import utcnow
+from servicekit.db import insert_for, utcnow
 
 _HEAD_ID = 1
 _KEY_ID = 1
-
-
-def _insert(dialect: Dialect) -> Any:
-    return postgresql.insert if dialect.name == "postgresql" else sqlite.insert
 
 
 # The appender's statements are Core statements on the tables, built once and run on its own
@@ -68,7 +62,7 @@ async def take_turn(connection: AsyncConnection, count: int) -> tuple[int, bytes
         # first, then take the turn as usual.
         values = {"id": _HEAD_ID, "size": 0, "frontier": b""}
         await connection.execute(
-            _insert(connection.dialect)(_HEAD).values(values).on_conflict_do_nothing()
+            insert_for(connection.dialect, _HEAD).values(values).on_conflict_do_nothing()
         )
         advanced = await _advance_head(connection, count)
         if advanced is None:
@@ -168,7 +162,7 @@ async def add_signing_key_unless_present(
 ) -> None:
     values = {"id": _KEY_ID, "public_key": public_key, "private_key_sealed": private_key_sealed}
     await session.execute(
-        _insert(session.get_bind().dialect)(LedgerSigningKey)
+        insert_for(session, LedgerSigningKey)
         .values(**values, created_at=utcnow())
         .on_conflict_do_nothing()
     )

@@ -2,11 +2,9 @@
 
 from typing import Any
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.dml import ReturningInsert
 
-from servicekit.db import utcnow
+from servicekit.db import insert_for, utcnow
 from servicekit.events._envelope import CloudEvent
 from servicekit.events._tables import InboxEventMixin
 
@@ -29,22 +27,11 @@ async def record_in_inbox(
         "source": event.source,
         "received_at": utcnow(),
     }
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        statement: ReturningInsert[Any] = (
-            postgresql.insert(model)
-            .values(values)
-            .on_conflict_do_nothing(index_elements=[model.event_id])
-            .returning(model.event_id)
-        )
-    elif dialect == "sqlite":
-        statement = (
-            sqlite.insert(model)
-            .values(values)
-            .on_conflict_do_nothing(index_elements=[model.event_id])
-            .returning(model.event_id)
-        )
-    else:
-        raise NotImplementedError(f"the inbox supports PostgreSQL and SQLite, not {dialect}")
+    statement = (
+        insert_for(session, model)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=[model.event_id])
+        .returning(model.event_id)
+    )
     inserted = (await session.execute(statement)).first()
     return inserted is not None
