@@ -52,6 +52,25 @@ class HistoryEntry(BaseModel):
     note: str | None
 
 
+#: A case in a list, as its applicant sees it: the examples of the answers that show one.
+CASE_SUMMARY_EXAMPLE: dict[str, Any] = {
+    "case_no": "330302-20261126-000001",
+    "status": "submitted",
+    "item_code": "public_security.id_card_loss_report",
+    "item_name": "居民身份证挂失申报",
+    "applicant_id": "0196f3c2-7d1e-7a3b-9c4d-2e5f6a7b8c9d",
+    "actor_id": None,
+    "department_id": "330302-public_security",
+    "department_name": "温州市公安局鹿城区分局",
+    "region_code": "330302",
+    "applicant_region": "330302026003",
+    "submitted_at": "2026-11-26T01:40:12Z",
+    "completed_at": None,
+    "due_at": "2026-11-27T09:00:00Z",
+    "version": 1,
+}
+
+
 class CaseSummary(BaseModel):
     """A case in a list: no form, no history."""
 
@@ -78,20 +97,7 @@ class CaseRead(CaseSummary):
         json_schema_extra={
             "examples": [
                 {
-                    "case_no": "330302-20261126-000001",
-                    "status": "submitted",
-                    "item_code": "public_security.id_card_loss_report",
-                    "item_name": "居民身份证挂失申报",
-                    "applicant_id": "0196f3c2-7d1e-7a3b-9c4d-2e5f6a7b8c9d",
-                    "actor_id": None,
-                    "department_id": "330302-public_security",
-                    "department_name": "温州市公安局鹿城区分局",
-                    "region_code": "330302",
-                    "applicant_region": "330302026003",
-                    "submitted_at": "2026-11-26T01:40:12Z",
-                    "completed_at": None,
-                    "due_at": "2026-11-27T09:00:00Z",
-                    "version": 1,
+                    **CASE_SUMMARY_EXAMPLE,
                     "item_version": "1",
                     "processing_mode": "instant",
                     "applicant_type": "citizen",
@@ -138,24 +144,7 @@ class CasePage(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "items": [
-                        {
-                            "case_no": "330302-20261126-000001",
-                            "status": "submitted",
-                            "item_code": "public_security.id_card_loss_report",
-                            "item_name": "居民身份证挂失申报",
-                            "applicant_id": "0196f3c2-7d1e-7a3b-9c4d-2e5f6a7b8c9d",
-                            "actor_id": None,
-                            "department_id": "330302-public_security",
-                            "department_name": "温州市公安局鹿城区分局",
-                            "region_code": "330302",
-                            "applicant_region": "330302026003",
-                            "submitted_at": "2026-11-26T01:40:12Z",
-                            "completed_at": None,
-                            "due_at": "2026-11-27T09:00:00Z",
-                            "version": 1,
-                        }
-                    ],
+                    "items": [CASE_SUMMARY_EXAMPLE],
                     "next_cursor": None,
                 }
             ]

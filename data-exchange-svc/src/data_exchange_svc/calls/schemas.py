@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints
 
-from data_exchange_svc.ledger.schemas import ReceiptRead
+from data_exchange_svc.ledger.schemas import RECEIPT_EXAMPLE, ReceiptRead
 from servicekit.credit_code import CreditCodeStr
 from servicekit.resident_id import ResidentIdStr
 
@@ -78,29 +78,7 @@ class MatchRead(BaseModel):
                 {
                     "match": True,
                     "call_id": "0196f3c3-5e6f-7a8b-9c0d-1e2f3a4b5c6d",
-                    "receipt": {
-                        "seq": 1201,
-                        "leaf_index": 1200,
-                        "entry": {
-                            "seq": 1201,
-                            "at": "2026-11-26T01:31:07Z",
-                            "kind": "call",
-                            "consumer": "identity-svc",
-                            "resource": "population",
-                            "fields": ["registered_region"],
-                            "purpose": "real_name_verification",
-                            "outcome": "allowed",
-                        },
-                        "tree_head": {
-                            "tree_size": 1201,
-                            "root_hash": (
-                                "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
-                            ),
-                            "timestamp": "2026-11-26T01:31:08Z",
-                            "signature": "MEUCIQDx7v0n3c2n3E8v0b0p9lWq3yF2kTq1Y5a3Q5c2bK4N9w==",
-                            "key_id": "ledger-2026-11",
-                        },
-                    },
+                    "receipt": RECEIPT_EXAMPLE,
                 }
             ]
         }
@@ -143,29 +121,7 @@ class CallRead(BaseModel):
                     "resource": "population",
                     "fields": {"registered_region": "330302026003"},
                     "source_timestamp": "2026-11-01T00:00:00Z",
-                    "receipt": {
-                        "seq": 1201,
-                        "leaf_index": 1200,
-                        "entry": {
-                            "seq": 1201,
-                            "at": "2026-11-26T01:31:07Z",
-                            "kind": "call",
-                            "consumer": "identity-svc",
-                            "resource": "population",
-                            "fields": ["registered_region"],
-                            "purpose": "real_name_verification",
-                            "outcome": "allowed",
-                        },
-                        "tree_head": {
-                            "tree_size": 1201,
-                            "root_hash": (
-                                "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
-                            ),
-                            "timestamp": "2026-11-26T01:31:08Z",
-                            "signature": "MEUCIQDx7v0n3c2n3E8v0b0p9lWq3yF2kTq1Y5a3Q5c2bK4N9w==",
-                            "key_id": "ledger-2026-11",
-                        },
-                    },
+                    "receipt": RECEIPT_EXAMPLE,
                 }
             ]
         }

@@ -32,39 +32,35 @@ class SignedTreeHeadRead(TreeHeadRead):
     key_id: str = Field(max_length=64)
 
 
+#: One receipt as the ledger answers it: the examples of every answer that carries one.
+RECEIPT_EXAMPLE: dict[str, Any] = {
+    "seq": 1201,
+    "leaf_index": 1200,
+    "entry": {
+        "seq": 1201,
+        "at": "2026-11-26T01:31:07Z",
+        "kind": "call",
+        "consumer": "identity-svc",
+        "resource": "population",
+        "fields": ["registered_region"],
+        "purpose": "real_name_verification",
+        "outcome": "allowed",
+    },
+    "tree_head": {
+        "tree_size": 1201,
+        "root_hash": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        "timestamp": "2026-11-26T01:31:08Z",
+        "signature": "MEUCIQDx7v0n3c2n3E8v0b0p9lWq3yF2kTq1Y5a3Q5c2bK4N9w==",
+        "key_id": "ledger-2026-11",
+    },
+}
+
+
 class ReceiptRead(BaseModel):
     """Where a call's entry stands: anyone holding this, an inclusion proof and the public key
     can check that the ledger recorded exactly this entry."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "seq": 1201,
-                    "leaf_index": 1200,
-                    "entry": {
-                        "seq": 1201,
-                        "at": "2026-11-26T01:31:07Z",
-                        "kind": "call",
-                        "consumer": "identity-svc",
-                        "resource": "population",
-                        "fields": ["registered_region"],
-                        "purpose": "real_name_verification",
-                        "outcome": "allowed",
-                    },
-                    "tree_head": {
-                        "tree_size": 1201,
-                        "root_hash": (
-                            "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
-                        ),
-                        "timestamp": "2026-11-26T01:31:08Z",
-                        "signature": "MEUCIQDx7v0n3c2n3E8v0b0p9lWq3yF2kTq1Y5a3Q5c2bK4N9w==",
-                        "key_id": "ledger-2026-11",
-                    },
-                }
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [RECEIPT_EXAMPLE]})
 
     seq: int = Field(ge=1)
     #: ``seq - 1``: the leaf's index in the Merkle tree.
