@@ -55,6 +55,7 @@ async def test_a_staff_token_carries_the_department_and_roles(
         ("13700000011", ["department_admin"], LUCHENG_POLICE, 201, None),
         ("13700000012", ["handler"], LONGWAN_POLICE, 403, "other_department"),
         ("13700000013", ["catalog_admin"], LUCHENG_POLICE, 403, "role_beyond_tier"),
+        ("13700000016", ["data_steward"], LUCHENG_POLICE, 403, "role_beyond_tier"),
         ("13700000014", ["platform_admin"], None, 403, "role_beyond_tier"),
         ("13700000015", ["handler"], None, 422, "department_required"),
     ],
@@ -88,6 +89,7 @@ async def test_the_platform_admin_creates_any_staff_anywhere(
         ("13700000020", ["catalog_admin"], LUCHENG_POLICE),
         ("13700000021", ["platform_admin"], None),
         ("13700000022", ["department_admin"], LONGWAN_POLICE),
+        ("13700000023", ["data_steward"], LONGWAN_POLICE),
     ]:
         assert (await journey.create_staff(platform_admin, phone, roles, dept)).status_code == 201
 

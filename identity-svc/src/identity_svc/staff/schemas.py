@@ -7,7 +7,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from identity_svc.accounts.schemas import PHONE_PATTERN
 
-StaffRole = Literal["handler", "supervisor", "catalog_admin", "department_admin", "platform_admin"]
+StaffRole = Literal[
+    "handler", "supervisor", "catalog_admin", "data_steward", "department_admin", "platform_admin"
+]
 #: Catalog's department ids: ``<official region code>-<department type>``.
 DEPARTMENT_ID_PATTERN = r"^\d{2,12}-[a-z][a-z_]*$"
 

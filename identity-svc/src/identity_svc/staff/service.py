@@ -1,8 +1,10 @@
 """The rules of staff accounts.
 
 Roles come in two tiers. Department tier: ``handler``, ``supervisor``, ``department_admin``;
-platform tier: ``catalog_admin`` (for one department's type and tier: it needs ``dept``),
-``platform_admin``. An administrator creates staff of their
+platform tier: ``catalog_admin`` and ``data_steward`` (for one department: they need ``dept``),
+``platform_admin``. A data steward decides the grants of their department's data resources and
+approves changes to identity-critical registry fields: the second person a department admin
+cannot appoint alone. An administrator creates staff of their
 own tier or below: a ``department_admin`` creates department-tier staff of their own department
 only; a ``platform_admin`` creates any staff, in any department. The first platform
 administrator is seeded (``IDENTITY_SEED_ADMIN_PHONE`` / ``_PASSWORD``). Staff sign in with the
@@ -28,10 +30,11 @@ from servicekit.ids import new_id
 from servicekit.problems import DomainError, Forbidden, extension_members
 
 DEPARTMENT_ROLES = frozenset({"handler", "supervisor", "department_admin"})
-PLATFORM_ROLES = frozenset({"catalog_admin", "platform_admin"})
+PLATFORM_ROLES = frozenset({"catalog_admin", "data_steward", "platform_admin"})
 #: Roles exercised for a department, so the account needs one: a catalog admin edits the items
-#: of their department's type at its tier (granted by a platform administrator only).
-ROLES_NEEDING_A_DEPARTMENT = DEPARTMENT_ROLES | {"catalog_admin"}
+#: of their department's type at its tier, a data steward decides for its data (both granted
+#: by a platform administrator only).
+ROLES_NEEDING_A_DEPARTMENT = DEPARTMENT_ROLES | {"catalog_admin", "data_steward"}
 
 
 class StaffAdminRequired(Forbidden):
