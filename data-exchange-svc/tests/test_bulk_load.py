@@ -1,9 +1,11 @@
 """A provider's bulk load: only a system of the owning department type loads, whole valid
 batches only, and per subject the batch's rows replace those held (loading again changes
-nothing)."""
+nothing). Jurisdiction, the steward's approval and the ledger: see test_record_changes."""
 
 import datetime as dt
+import json
 import secrets
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -14,7 +16,7 @@ from fastapi import FastAPI
 from sqlalchemy import delete, select
 
 from data_exchange_svc.identifiers import IdentifierProtector
-from data_exchange_svc.models import DataResource, HostedRecord, PopulationRecord
+from data_exchange_svc.models import DataResource, HostedRecord, PopulationRecord, RecordChange
 from data_exchange_svc.registry.dataset import PersonRow
 from data_exchange_svc.registry.faces import template_from_seed
 from servicekit.credit_code import make_credit_code
@@ -27,6 +29,7 @@ Headers = dict[str, str]
 GrantMaker = Callable[..., Awaitable[Headers]]
 
 PURPOSE = "service_delivery"
+LoadCountsKeys = {"resource", "records", "subjects", "created", "replaced", "rows"}
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -50,9 +53,34 @@ async def fresh_person(app: FastAPI, population: list[PersonRow]) -> AsyncIterat
         )
 
 
+#: A synthetic resident of Lucheng (330302), as public security loads her.
+PERSON: dict[str, Any] = {
+    "name": "林测试",
+    "sex": "male",
+    "birth_date": "1990-05-17",
+    "ethnicity": "汉族",
+    "registered_address": "浙江省温州市鹿城区松台街道庆年坊社区（合成数据）",
+    "registered_region": "330302026003",
+    "face_template": template_from_seed(42),
+    "id_card_status": "valid",
+}
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def resident(
+    client: httpx.AsyncClient, owner: Callable[[str], Headers], fresh_person: str
+) -> str:
+    """A fresh person, registered in Lucheng: her domicile places the records of resources
+    without a region of their own (vehicles, utilities) in Wenzhou's jurisdiction."""
+    record = {"subject": {"id_number": fresh_person}, "fields": PERSON}
+    loaded = await load(client, "population", owner("public_security"), [record])
+    assert loaded.status_code == 200, loaded.text
+    return fresh_person
+
+
 @pytest.fixture
 def owner(token_minter: TokenMinter) -> Callable[[str], Headers]:
-    """A department system of a department of the given type."""
+    """A department system of a Wenzhou (city) department of the given type."""
 
     def token(department_type: str) -> Headers:
         return bearer(
@@ -105,16 +133,17 @@ async def test_the_owner_loads_a_persons_vehicles_and_loading_again_changes_noth
     client: httpx.AsyncClient,
     owner: Callable[[str], Headers],
     service_with_grant: GrantMaker,
-    fresh_person: str,
+    resident: str,
 ) -> None:
     traffic_police = owner("traffic_police")
     batch = [
-        vehicle(fresh_person, "浙C9T001", "2024-03-01"),
-        vehicle(fresh_person, "浙CD12345", "2019-07-15", vehicle_type="new_energy_small_car"),
+        vehicle(resident, "浙C9T001", "2024-03-01"),
+        vehicle(resident, "浙CD12345", "2019-07-15", vehicle_type="new_energy_small_car"),
     ]
     first = await load(client, "motor_vehicle", traffic_police, batch)
     assert first.status_code == 200, first.text
-    assert first.json() == {
+    summary = {key: value for key, value in first.json().items() if key in LoadCountsKeys}
+    assert summary == {
         "resource": "motor_vehicle",
         "records": 2,
         "subjects": 1,
@@ -125,7 +154,7 @@ async def test_the_owner_loads_a_persons_vehicles_and_loading_again_changes_noth
     reader = await service_with_grant(
         resource="motor_vehicle", fields=["plate_number", "vehicle_type"], purposes=[PURPOSE]
     )
-    subject = {"id_number": fresh_person}
+    subject = {"id_number": resident}
     expected = {
         "plate_number": ["浙CD12345", "浙C9T001"],
         "vehicle_type": ["new_energy_small_car", "small_car"],
@@ -337,25 +366,15 @@ async def test_public_security_loads_a_person_into_the_population_registry(
     problem: Problem,
     fresh_person: str,
 ) -> None:
-    person = {
-        "name": "林测试",
-        "sex": "male",
-        "birth_date": "1990-05-17",
-        "ethnicity": "汉族",
-        "registered_address": "浙江省温州市鹿城区松台街道庆年坊社区（合成数据）",
-        "registered_region": "330302026003",
-        "face_template": template_from_seed(42),
-        "id_card_status": "valid",
-    }
     public_security = owner("public_security")
     subject = {"id_number": fresh_person}
-    mismatched = {"subject": subject, "fields": {**person, "birth_date": "1990-05-18"}}
+    mismatched = {"subject": subject, "fields": {**PERSON, "birth_date": "1990-05-18"}}
     refusal = problem(
         await load(client, "population", public_security, [mismatched]), 422, "invalid_record"
     )
     assert [error["field"] for error in refusal["errors"]] == ["birth_date"]
     loaded = await load(
-        client, "population", public_security, [{"subject": subject, "fields": person}]
+        client, "population", public_security, [{"subject": subject, "fields": PERSON}]
     )
     assert loaded.json()["created"] == 1, loaded.text
     match = await client.post(
@@ -369,13 +388,18 @@ async def test_public_security_loads_a_person_into_the_population_registry(
         headers=identity_svc,
     )
     assert match.json()["match"] is True
-    renamed = await load(
+    moved = await load(
         client,
         "population",
         public_security,
-        [{"subject": subject, "fields": {**person, "name": "林新名"}}],
+        [
+            {
+                "subject": subject,
+                "fields": {**PERSON, "registered_address": "鹿城区新址（合成数据）"},
+            }
+        ],
     )
-    assert (renamed.json()["created"], renamed.json()["replaced"]) == (0, 1)
+    assert (moved.json()["created"], moved.json()["replaced"]) == (0, 1), moved.text
 
 
 async def test_an_unknown_or_remote_resource_cannot_be_loaded(
@@ -419,3 +443,245 @@ async def test_a_malformed_batch_is_a_validation_problem(
         "/exchange/v1/resources/motor_vehicle/records", json=body, headers=owner("traffic_police")
     )
     problem(response, 422, "validation_failed")
+
+
+# Jurisdiction: a department loads the records of its own region and below.
+
+
+def system_of(token_minter: TokenMinter, department: str) -> Headers:
+    return bearer(
+        token_minter.mint(
+            f"system-{secrets.token_hex(4)}", typ="department_system", loa=0, dept=department
+        )
+    )
+
+
+def staff_of(token_minter: TokenMinter, department: str, *roles: str) -> Headers:
+    return bearer(
+        token_minter.mint(
+            f"staff-{secrets.token_hex(4)}", typ="staff", loa=2, dept=department, roles=list(roles)
+        )
+    )
+
+
+async def test_a_county_system_loads_the_records_of_its_own_county_only(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    token_minter: TokenMinter,
+    population: list[PersonRow],
+    problem: Problem,
+    fresh_person: str,
+) -> None:
+    lucheng = system_of(token_minter, "330302-public_security")
+    longwan = system_of(token_minter, "330303-public_security")
+    hangzhou_resident = next(p for p in population if p.registered_region.startswith("3301"))
+    held_before = await _population_row(app, hangzhou_resident.id_number)
+    # A Hangzhou resident's record, "moved" to Lucheng by Lucheng's system: her record as held
+    # lies outside Lucheng, so nothing changes.
+    takeover = {
+        "subject": {"id_number": hangzhou_resident.id_number},
+        "fields": {
+            **PERSON,
+            "name": hangzhou_resident.name,
+            "sex": hangzhou_resident.sex,
+            "birth_date": hangzhou_resident.birth_date.isoformat(),
+            "face_template": template_from_seed(7),
+        },
+    }
+    refusal = problem(
+        await load(client, "population", lucheng, [takeover]), 403, "outside_jurisdiction"
+    )
+    assert (refusal["department"], refusal["rows"]) == ("330302-public_security", [0])
+    assert hangzhou_resident.id_number not in json.dumps(refusal)
+    assert await _population_row(app, hangzhou_resident.id_number) == held_before
+    # A new resident stated in Hangzhou is not Lucheng's to register; nor one of Lucheng
+    # Longwan's, the county beside it.
+    in_hangzhou = {
+        "subject": {"id_number": fresh_person},
+        "fields": {**PERSON, "registered_region": "330106001001"},
+    }
+    problem(await load(client, "population", lucheng, [in_hangzhou]), 403, "outside_jurisdiction")
+    in_lucheng = {"subject": {"id_number": fresh_person}, "fields": PERSON}
+    problem(await load(client, "population", longwan, [in_lucheng]), 403, "outside_jurisdiction")
+    assert (await load(client, "population", lucheng, [in_lucheng])).status_code == 200
+    # The province's bureau registers anywhere in the province.
+    province = system_of(token_minter, "330000-public_security")
+    moved = await load(client, "population", province, [in_hangzhou])
+    assert moved.status_code == 200, moved.text
+    # Vehicles are placed by their owner's domicile: Wenzhou's traffic police cannot touch a
+    # Hangzhou resident's.
+    wenzhou_traffic = system_of(token_minter, "330300-traffic_police")
+    problem(
+        await load(
+            client,
+            "motor_vehicle",
+            wenzhou_traffic,
+            [vehicle(hangzhou_resident.id_number, "浙C9T010", "2024-03-01")],
+        ),
+        403,
+        "outside_jurisdiction",
+    )
+
+
+async def test_a_market_regulator_cannot_rewrite_another_citys_enterprise(
+    client: httpx.AsyncClient,
+    token_minter: TokenMinter,
+    dataset_rows: Callable[[str], list[dict[str, Any]]],
+    problem: Problem,
+) -> None:
+    wenzhou_enterprise = next(
+        row
+        for row in dataset_rows("business_registration")
+        if row["registered_region"].startswith("3303")
+    )
+    fields = {
+        key: value or None for key, value in wenzhou_enterprise.items() if key != "credit_code"
+    }
+    record = {
+        "subject": {"credit_code": wenzhou_enterprise["credit_code"]},
+        "fields": {**fields, "registered_region": "330681", "legal_representative_name": "冒名"},
+    }
+    zhuji = system_of(token_minter, "330681-market_regulation")
+    problem(
+        await load(client, "business_registration", zhuji, [record]), 403, "outside_jurisdiction"
+    )
+
+
+# A second person: identity-critical changes wait for a data steward.
+
+
+async def _population_row(app: FastAPI, id_number: str) -> tuple[str, bytes, str]:
+    protector: IdentifierProtector = app.state.service.identifiers
+    async with app.state.service.database.sessionmaker() as session:
+        row = (
+            await session.scalars(
+                select(PopulationRecord).where(
+                    PopulationRecord.id_number_hash == protector.lookup_hash(id_number)
+                )
+            )
+        ).one()
+        return row.name, row.face_template, row.registered_region
+
+
+async def test_a_new_face_template_waits_for_a_data_steward_over_the_provider(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    token_minter: TokenMinter,
+    owner: Callable[[str], Headers],
+    problem: Problem,
+    resident: str,
+) -> None:
+    before = await _population_row(app, resident)
+    system = owner("public_security")
+    new_face = {
+        "subject": {"id_number": resident},
+        "fields": {**PERSON, "face_template": template_from_seed(7)},
+    }
+    held = await load(client, "population", system, [new_face])
+    assert held.status_code == 202, held.text
+    change = held.json()
+    assert held.headers["location"] == f"/exchange/v1/record-changes/{change['id']}"
+    assert (change["status"], change["changes"]) == (
+        "pending",
+        [{"row": 0, "fields": ["face_template"]}],
+    )
+    assert resident not in held.text
+    assert await _population_row(app, resident) == before
+    path = f"/exchange/v1/record-changes/{change['id']}"
+    assert (await client.get(path, headers=system)).json()["status"] == "pending"
+    hangzhou_steward = staff_of(token_minter, "330100-public_security", "data_steward")
+    problem(await client.get(path, headers=hangzhou_steward), 404, "record_change_not_found")
+    # Neither the system that sent it, nor a handler of its department, nor a steward of the
+    # county beside it decides.
+    problem(await client.post(f"{path}/approve", headers=system), 403, "data_steward_required")
+    handler = staff_of(token_minter, "330300-public_security", "handler", "department_admin")
+    problem(await client.post(f"{path}/approve", headers=handler), 403, "data_steward_required")
+    longwan_steward = staff_of(token_minter, "330303-public_security", "data_steward")
+    problem(
+        await client.post(f"{path}/approve", headers=longwan_steward),
+        404,
+        "record_change_not_found",
+    )
+
+    steward = staff_of(token_minter, "330300-public_security", "data_steward")
+    queue = await client.get(
+        "/exchange/v1/record-changes", params={"status": "pending"}, headers=steward
+    )
+    assert change["id"] in [item["id"] for item in queue.json()["items"]]
+    approved = await client.post(f"{path}/approve", headers=steward)
+    assert approved.status_code == 200, approved.text
+    decided = approved.json()
+    assert decided["status"] == "approved"
+    assert (decided["load"]["replaced"], len(decided["load"]["ledger_entries"])) == (1, 1)
+    name, face, region = await _population_row(app, resident)
+    assert (name, region) == (before[0], before[2])
+    assert face != before[1]
+    problem(await client.post(f"{path}/approve", headers=steward), 409, "record_change_not_pending")
+
+
+async def test_a_refused_change_leaves_the_record_and_drops_the_batch(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    token_minter: TokenMinter,
+    owner: Callable[[str], Headers],
+    resident: str,
+) -> None:
+    before = await _population_row(app, resident)
+    renamed = {"subject": {"id_number": resident}, "fields": {**PERSON, "name": "林冒名"}}
+    held = await load(client, "population", owner("public_security"), [renamed])
+    assert held.json()["changes"] == [{"row": 0, "fields": ["name"]}], held.text
+    # A county's steward does not stand over the city's bureau; the province's does.
+    county_steward = staff_of(token_minter, "330302-public_security", "data_steward")
+    path = f"/exchange/v1/record-changes/{held.json()['id']}"
+    assert (
+        await client.post(f"{path}/refuse", json={"reason": "x"}, headers=county_steward)
+    ).status_code == 404
+    steward = staff_of(token_minter, "330000-public_security", "data_steward")
+    refused = await client.post(
+        f"/exchange/v1/record-changes/{held.json()['id']}/refuse",
+        json={"reason": "未见更名材料"},
+        headers=steward,
+    )
+    assert (refused.status_code, refused.json()["status"]) == (200, "refused"), refused.text
+    assert await _population_row(app, resident) == before
+    async with app.state.service.database.sessionmaker() as session:
+        stored = await session.get(RecordChange, uuid.UUID(held.json()["id"]))
+        assert stored is not None
+        assert stored.records_sealed == b""
+
+
+async def test_every_write_is_a_ledger_entry_in_the_subjects_access_log(
+    client: httpx.AsyncClient,
+    token_minter: TokenMinter,
+    owner: Callable[[str], Headers],
+    identity_svc: Headers,
+    fresh_person: str,
+) -> None:
+    loaded = await load(
+        client,
+        "population",
+        owner("public_security"),
+        [{"subject": {"id_number": fresh_person}, "fields": PERSON}],
+    )
+    (seq,) = loaded.json()["ledger_entries"]
+    assert loaded.json()["tree_head"]["tree_size"] >= seq
+    proof = await client.get(f"/exchange/v1/ledger/entries/{seq}/proof")
+    assert proof.status_code == 200, proof.text
+    account = f"account-{secrets.token_hex(4)}"
+    linked = await client.put(
+        f"/exchange/v1/citizen-links/{account}",
+        json={"id_number": fresh_person},
+        headers=identity_svc,
+    )
+    assert linked.status_code == 200, linked.text
+    citizen = bearer(token_minter.mint(account, typ="citizen", loa=2, region="330302026003"))
+    log = await client.get("/exchange/v1/me/access-log", headers=citizen)
+    (item,) = log.json()["items"]
+    assert (item["seq"], item["kind"], item["consumer"], item["purpose"], item["outcome"]) == (
+        seq,
+        "load",
+        "330300-public_security",
+        "record_maintenance",
+        "allowed",
+    )
+    assert item["receipt"]["entry"]["kind"] == "load"

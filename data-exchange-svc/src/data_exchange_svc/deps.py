@@ -58,9 +58,14 @@ async def _ledger_signer(request: Request) -> LedgerSigner:
     return state_of(request, ExchangeState).ledger_signer
 
 
+async def _ledger(request: Request) -> LedgerAppender:
+    return state_of(request, ExchangeState).ledger
+
+
 StateDep = Annotated[ExchangeState, Depends(_state)]
 SettingsDep = Annotated[ExchangeSettings, Depends(_settings)]
 IdentifiersDep = Annotated[IdentifierProtector, Depends(_identifiers)]
 CatalogueDep = Annotated[Catalogue, Depends(_catalogue)]
 ActiveGrantsDep = Annotated[ActiveGrants, Depends(_active_grants)]
 LedgerSignerDep = Annotated[LedgerSigner, Depends(_ledger_signer)]
+LedgerDep = Annotated[LedgerAppender, Depends(_ledger)]

@@ -9,6 +9,7 @@ from data_exchange_svc.calls.endpoints import router as calls_router
 from data_exchange_svc.calls.service import AccessChecks
 from data_exchange_svc.citizens.endpoints import links_router as citizen_links_router
 from data_exchange_svc.citizens.endpoints import router as citizens_router
+from data_exchange_svc.datasets.endpoints import changes_router
 from data_exchange_svc.datasets.endpoints import router as datasets_router
 from data_exchange_svc.deps import ExchangeState
 from data_exchange_svc.grants.cache import ActiveGrants
@@ -92,6 +93,7 @@ def create_app(
         routers=[
             resources_router,
             datasets_router,
+            changes_router,
             calls_router,
             grants_router,
             ledger_router,

@@ -212,6 +212,44 @@ class HostedRecord(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class RecordChange(Base):
+    """A provider's load held back because it changes identity-critical fields of subjects the
+    exchange already holds (a name, a face template, a legal representative): it waits for a
+    data steward of the provider's department type, at the provider's region or above, to
+    approve it (then it is loaded as sent) or refuse it.
+
+    The batch is kept sealed (AES-256-GCM, bound to the change's id); what the change touches is
+    kept as record indexes and field names only.
+    """
+
+    __tablename__ = "record_change"
+    __table_args__ = (
+        Index("ix_record_change_type_status", "department_type", "status", "department_region"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    resource_code: Mapped[str] = mapped_column(ForeignKey("data_resource.code"))
+    #: The department system that sent the batch, and the department it acts for.
+    requested_by: Mapped[str] = mapped_column(String(128))
+    department: Mapped[str] = mapped_column(String(128))
+    #: The department's type and the significant prefix of its region: a steward finds the
+    #: changes of their type whose region starts with their own.
+    department_type: Mapped[str] = mapped_column(String(64))
+    department_region: Mapped[str] = mapped_column(String(12))
+    #: pending | approved | refused
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    records_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    record_count: Mapped[int] = mapped_column(Integer)
+    #: Per changed subject: the index of its (first) record in the batch and the
+    #: identity-critical fields the batch changes.
+    changes: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_by: Mapped[str | None] = mapped_column(String(128))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: Why it was refused.
+    decision_note: Mapped[str | None] = mapped_column(String(256))
+
+
 class LedgerEntry(Base):
     """One access decision, allowed or refused: leaf ``seq - 1`` of the ledger's Merkle tree
     (see ledger.merkle). Append-only."""
@@ -221,7 +259,7 @@ class LedgerEntry(Base):
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     call_id: Mapped[uuid.UUID] = mapped_column(unique=True)
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-    #: match | call
+    #: match | call | load (a provider's write of the subject's record)
     kind: Mapped[str] = mapped_column(String(8))
     consumer: Mapped[str] = mapped_column(String(128), index=True)
     #: The token subject that acted (a staff member of the consumer department, or the service).

@@ -46,10 +46,12 @@ class RecordError:
 
 @dataclass(frozen=True, slots=True)
 class SubjectRows:
-    """The rows a batch states for one subject: all of them (a load replaces the subject's)."""
+    """The rows a batch states for one subject: all of them (a load replaces the subject's),
+    and the indexes of the records that stated them."""
 
     subject: SubjectRef
     rows: list[dict[str, JsonValue]]
+    indexes: list[int]
 
 
 def _population_agrees(subject: SubjectRef, values: Mapping[str, JsonValue]) -> list[str]:
@@ -116,11 +118,12 @@ def check_records(
         if checked is None:
             continue
         subject, values = checked
-        group = groups.setdefault(subject, SubjectRows(subject, []))
+        group = groups.setdefault(subject, SubjectRows(subject, [], []))
         if spec.rows == "one" and group.rows:
             errors.append(RecordError(index, "subject", "a second record of the same subject"))
             continue
         group.rows.append(values)
+        group.indexes.append(index)
     if spec.order_by is not None:
         key = spec.order_by
         for group in groups.values():

@@ -1,6 +1,8 @@
-"""Every query on the hosted datasets' rows (the population registry has its own table)."""
+"""Every query on the hosted datasets' rows (the population registry has its own table) and on
+the record changes held for a data steward."""
 
 import datetime as dt
+import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
@@ -8,7 +10,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from data_exchange_svc.models import HostedRecord
+from data_exchange_svc.models import HostedRecord, RecordChange
 
 #: Bound parameters per IN list: well under every backend's limit.
 _CHUNK = 500
@@ -48,6 +50,28 @@ async def rows_of(session: AsyncSession, resource_code: str, subject_hash: str) 
     return [HostedRow(*row) for row in result]
 
 
+async def rows_of_subjects(
+    session: AsyncSession, resource_code: str, subject_hashes: Collection[str]
+) -> dict[str, list[HostedRow]]:
+    """The rows, in order, of each of the subjects the resource holds (what a load replaces)."""
+    wanted = list(subject_hashes)
+    found: dict[str, list[HostedRow]] = {}
+    columns = [_HOSTED.c[field.name] for field in fields(HostedRow)]
+    for start in range(0, len(wanted), _CHUNK):
+        statement = (
+            select(*columns)
+            .where(
+                _HOSTED.c.resource_code == resource_code,
+                _HOSTED.c.subject_hash.in_(wanted[start : start + _CHUNK]),
+            )
+            .order_by(_HOSTED.c.subject_hash, _HOSTED.c.position)
+        )
+        for row in await session.execute(statement):
+            hosted = HostedRow(*row)
+            found.setdefault(hosted.subject_hash, []).append(hosted)
+    return found
+
+
 async def subjects_present(
     session: AsyncSession, resource_code: str, subject_hashes: Collection[str] | None = None
 ) -> set[str]:
@@ -81,3 +105,43 @@ async def insert_many(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> 
     """One multi-row INSERT per batch, as the population registry's."""
     if rows:
         await session.execute(insert(HostedRecord), list(rows))
+
+
+async def add_change(session: AsyncSession, change: RecordChange) -> None:
+    session.add(change)
+    await session.flush()
+
+
+async def get_change(
+    session: AsyncSession, change_id: uuid.UUID, *, lock: bool = False
+) -> RecordChange | None:
+    statement = select(RecordChange).where(RecordChange.id == change_id)
+    if lock:
+        statement = statement.with_for_update()
+    return (await session.scalars(statement)).one_or_none()
+
+
+async def changes_page(
+    session: AsyncSession,
+    *,
+    department_type: str,
+    region_prefix: str,
+    department: str | None,
+    status: str | None,
+    before: uuid.UUID | None,
+    limit: int,
+) -> list[RecordChange]:
+    """Changes requested by departments of the type at or below the region (or by the one
+    ``department``), newest first (ids are UUIDv7: time-ordered)."""
+    statement = select(RecordChange).where(
+        RecordChange.department_type == department_type,
+        RecordChange.department_region.startswith(region_prefix, autoescape=True),
+    )
+    if department is not None:
+        statement = statement.where(RecordChange.department == department)
+    if status is not None:
+        statement = statement.where(RecordChange.status == status)
+    if before is not None:
+        statement = statement.where(RecordChange.id < before)
+    statement = statement.order_by(RecordChange.id.desc()).limit(limit)
+    return list((await session.scalars(statement)).all())

@@ -6,9 +6,10 @@ refusal, and an answer must never leave before its entry is durable. The caller 
 whose tree head already includes the entry.
 """
 
+import asyncio
 import dataclasses
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Literal
 
@@ -27,6 +28,7 @@ from data_exchange_svc.ledger.merkle import (
 from data_exchange_svc.ledger.signing import LedgerSigner, TreeHead, verify_tree_head
 from data_exchange_svc.models import LedgerCheckpoint, LedgerEntry
 from servicekit.db import utcnow
+from servicekit.ids import new_id
 from servicekit.problems import DomainError, NotFound, extension_members
 
 
@@ -103,6 +105,40 @@ async def record(
             code=refusal_code,
         )
     )
+
+
+async def record_loads(
+    ledger: LedgerAppender,
+    *,
+    consumer: str,
+    actor: str,
+    resource: str,
+    fields: tuple[str, ...],
+    purpose: str,
+    subject_hashes: Sequence[str],
+) -> list[Receipt]:
+    """One entry per subject a provider's load writes (kind ``load``), so that the subject's
+    access log shows who changed her record, as it shows who read it."""
+    at = utcnow()
+    drafts = [
+        EntryContent(
+            seq=0,
+            at=at,
+            call_id=new_id(),
+            kind="load",
+            consumer=consumer,
+            actor=actor,
+            resource=resource,
+            fields=fields,
+            purpose=purpose,
+            case_id=None,
+            subject_hash=subject_hash,
+            outcome="allowed",
+            code=None,
+        )
+        for subject_hash in subject_hashes
+    ]
+    return list(await asyncio.gather(*(ledger.append(draft) for draft in drafts)))
 
 
 @asynccontextmanager

@@ -63,6 +63,22 @@ async def ids_by_hash(session: AsyncSession, hashes: Collection[str]) -> dict[st
     return found
 
 
+async def records_by_hash(
+    session: AsyncSession, hashes: Collection[str]
+) -> dict[str, PersonRecord]:
+    """The records, among ``hashes``, that the registry holds (what a load replaces)."""
+    wanted = list(hashes)
+    found: dict[str, PersonRecord] = {}
+    for start in range(0, len(wanted), _CHUNK):
+        statement = select(*_RECORD.c).where(
+            _RECORD.c.id_number_hash.in_(wanted[start : start + _CHUNK])
+        )
+        for row in await session.execute(statement):
+            record = PersonRecord(**row._mapping)
+            found[record.id_number_hash] = record
+    return found
+
+
 async def insert_many(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
     """One multi-row INSERT per batch (no ORM unit of work): thousands of rows in well under a
     second on either backend."""

@@ -54,6 +54,9 @@ class FieldSpec:
     max_length: int = DEFAULT_TEXT_LENGTH
     minimum: int | None = None
     maximum: int | None = None
+    #: Whether the platform's trust in a person or an enterprise rests on it (a name, a face
+    #: template, a legal representative): changing a held value needs a data steward's approval.
+    identity_critical: bool = False
 
     @property
     def is_predicate(self) -> bool:
@@ -86,6 +89,10 @@ class ResourceSpec:
     rows: Rows
     fields: tuple[FieldSpec, ...]
     order_by: str | None = None
+    #: The region field that places a record in a jurisdiction: a provider loads only records
+    #: whose region lies within its own. None: the subject's domicile places it (see
+    #: datasets.held).
+    jurisdiction: str | None = None
     #: The fields by name, and those a record carries: derived once (loads look them up for
     #: every value).
     _by_name: dict[str, FieldSpec] = dataclasses.field(init=False, repr=False, compare=False)
@@ -127,6 +134,7 @@ def _field(resource: str, raw: Mapping[str, Any]) -> FieldSpec:
         max_length=raw.get("max_length", DEFAULT_TEXT_LENGTH),
         minimum=raw.get("minimum"),
         maximum=raw.get("maximum"),
+        identity_critical=raw.get("identity_critical", False),
     )
 
 
@@ -147,6 +155,7 @@ def _resource(raw: Mapping[str, Any]) -> ResourceSpec:
         rows=raw["rows"],
         fields=fields,
         order_by=raw.get("order_by"),
+        jurisdiction=raw.get("jurisdiction"),
     )
     if not spec.subject_kinds or not set(spec.subject_kinds) <= set(get_args(SubjectKind)):
         raise InvalidSpec(f"{code}: subject_kinds must name person and/or enterprise")
@@ -158,6 +167,18 @@ def _resource(raw: Mapping[str, Any]) -> ResourceSpec:
         or spec.field(spec.order_by).type not in ("date", "month", "choice", "text")
     ):
         raise InvalidSpec(f"{code}: order_by names a textual field of a many-row resource")
+    if spec.jurisdiction is not None and (
+        spec.jurisdiction not in names or spec.field(spec.jurisdiction).type != "region"
+    ):
+        raise InvalidSpec(f"{code}: jurisdiction names a region field of the resource")
+    if any(field.identity_critical for field in fields) and (
+        spec.rows != "one" or spec.hosting != "hosted"
+    ):
+        # A change is found by comparing the one held row with the one loaded.
+        raise InvalidSpec(f"{code}: only a hosted one-row resource has identity-critical fields")
+    if any(f.identity_critical and f.sealed and f.type != "id_number" for f in fields):
+        # Held values are compared without decryption: an identity number by its keyed hash.
+        raise InvalidSpec(f"{code}: a sealed identity-critical field is an identity number")
     if spec.hosting == "remote" and any(f.is_predicate or f.sealed for f in fields):
         # The provider answers with values: predicates and sealed storage are the exchange's
         # own, for what it hosts.
