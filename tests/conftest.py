@@ -46,6 +46,10 @@ async def _create_or_drop(names: list[str], *, create: bool) -> None:
         await admin.dispose()
 
 
+PLATFORM_ADMIN_PHONE = "13900000001"
+PLATFORM_ADMIN_PASSWORD = "Platform-Admin-2026"
+
+
 @pytest.fixture(
     scope="session", params=["sqlite", "postgresql"] if os.environ.get(POSTGRES_ENV) else ["sqlite"]
 )
@@ -54,6 +58,14 @@ def platform(
 ) -> Iterator[Platform]:
     config = PlatformConfig.on_free_ports(
         tmp_path_factory.mktemp(f"platform-{request.param}"), regional=(WENZHOU_CASE,)
+    )
+    # The first platform administrator, as an operator seeds one: the department and admin
+    # planes' tests appoint staff and register systems through it.
+    config.extra_env.update(
+        {
+            "IDENTITY_SEED_ADMIN_PHONE": PLATFORM_ADMIN_PHONE,
+            "IDENTITY_SEED_ADMIN_PASSWORD": PLATFORM_ADMIN_PASSWORD,
+        }
     )
     databases: list[str] = []
     if request.param == "postgresql":
@@ -76,3 +88,19 @@ def platform(
 def gateway(platform: Platform) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=platform.config.gateway_url, timeout=30.0) as client:
         yield client
+
+
+@pytest.fixture
+def platform_admin(gateway: httpx.Client) -> str:
+    """The seeded platform administrator's access token."""
+    signed_in = gateway.post(
+        "/identity/v1/token",
+        data={
+            "grant_type": "password",
+            "username": PLATFORM_ADMIN_PHONE,
+            "password": PLATFORM_ADMIN_PASSWORD,
+        },
+    )
+    assert signed_in.status_code == 200, signed_in.text
+    token: str = signed_in.json()["access_token"]
+    return token
