@@ -99,12 +99,17 @@ async def test_a_grant_revoked_through_this_process_stops_at_once_though_just_us
 ) -> None:
     department = f"330302-test_{secrets.token_hex(4)}"
     system = bearer(token_minter.mint("system-1", typ="department_system", loa=0, dept=department))
-    provider = bearer(token_minter.mint("officer-7", typ="staff", dept="330302-public_security"))
+    provider = bearer(
+        token_minter.mint(
+            "officer-7", typ="staff", dept="330302-public_security", roles=["data_steward"]
+        )
+    )
     application = {
         "resource": "population",
         "fields": ["sex"],
         "purposes": ["statistics"],
         "legal_basis": "统计法 第七条",
+        "rate_limit": {"per_minute": 600},
     }
     # A match (no consent asked): refused, and "no grant" is cached.
     match = {
@@ -143,7 +148,13 @@ async def test_grants_read_while_a_revocation_commits_are_not_kept(
     checks: AccessChecks = app.state.service.access_checks
     consumer = (await _grant(app, grant_id)).consumer
     provider = Principal(
-        sub="officer-7", typ="staff", loa=2, dept="330302-public_security", token="unused"
+        sub="officer-7",
+        typ="staff",
+        loa=2,
+        # The service's grant is the platform's (no region): the province's steward revokes it.
+        dept="330000-public_security",
+        roles=["data_steward"],
+        token="unused",
     )
     sessionmaker = app.state.service.database.sessionmaker
 

@@ -1,6 +1,7 @@
-"""The grant workflow: deny by default; a department applies, the provider approves (with an
-expiry) or refuses, and a grant can be revoked. Only approved, unexpired, unrevoked grants let
-data through."""
+"""The grant workflow: deny by default; a department applies, a data steward of the provider
+approves (with an expiry, a rate and a region) or refuses, and a grant can be revoked. Only
+approved, unexpired, unrevoked grants let data through, and only about their region's
+subjects."""
 
 import datetime as dt
 import secrets
@@ -29,6 +30,7 @@ APPLICATION = {
     "fields": ["registered_region", "name"],
     "purposes": ["household_transfer"],
     "legal_basis": "户口登记条例 第十条",
+    "rate_limit": {"per_minute": 600},
 }
 
 
@@ -39,7 +41,14 @@ class Parties:
             minter.mint("system-1", typ="department_system", loa=0, dept=self.department)
         )
         self.consumer_staff = bearer(minter.mint("clerk-1", typ="staff", dept=self.department))
-        self.provider = bearer(minter.mint("officer-7", typ="staff", dept="330302-public_security"))
+        self.provider = bearer(
+            minter.mint(
+                "officer-7", typ="staff", dept="330302-public_security", roles=["data_steward"]
+            )
+        )
+        self.provider_handler = bearer(
+            minter.mint("officer-8", typ="staff", dept="330302-public_security", roles=["handler"])
+        )
         self.other_provider_system = bearer(
             minter.mint("system-9", typ="department_system", loa=0, dept="3303-public_security")
         )
@@ -155,12 +164,13 @@ async def test_every_approval_expires_within_a_year(
     [
         ("consumer_staff", 403, "not_the_provider"),
         ("consumer_system", 403, "not_the_provider"),
+        ("provider_handler", 403, "not_the_provider"),
         ("other_provider_system", 404, "grant_not_found"),
         ("stranger", 404, "grant_not_found"),
         ("citizen", 404, "grant_not_found"),
     ],
 )
-async def test_only_staff_of_the_provider_decide(
+async def test_only_a_data_steward_of_the_provider_decides(
     client: httpx.AsyncClient,
     parties: Parties,
     problem: Problem,
@@ -200,6 +210,21 @@ async def test_a_decision_is_final_and_only_approved_grants_are_revoked(
         ("consumer_staff", {"fields": ["shoe_size"]}, 422, "unknown_field"),
         ("consumer_staff", {"legal_basis": ""}, 422, "validation_failed"),
         ("consumer_staff", {"purposes": ["Not A Purpose"]}, 422, "validation_failed"),
+        ("consumer_staff", {"purposes": ["anything"]}, 422, "unknown_purpose"),
+        ("consumer_staff", {"purposes": ["face_verification"]}, 403, "purpose_reserved"),
+        ("consumer_staff", {"fields": ["name", "face_template"]}, 403, "field_reserved"),
+        ("consumer_staff", {"rate_limit": None}, 422, "rate_limit_required"),
+    ],
+    ids=[
+        "citizen",
+        "unknown-resource",
+        "unknown-field",
+        "no-legal-basis",
+        "malformed-purpose",
+        "purpose-off-the-list",
+        "platform-purpose",
+        "face-template",
+        "no-rate-limit",
     ],
 )
 async def test_bad_applications_are_refused(
@@ -233,3 +258,123 @@ async def test_an_application_retried_with_its_key_is_one_application(
     assert retry.headers["idempotency-replayed"] == "true"
     assert first.headers["location"] == f"/exchange/v1/grants/{first.json()['id']}"
     assert unkeyed.json()["id"] != first.json()["id"]
+
+
+def steward(minter: TokenMinter, dept: str, sub: str | None = None) -> Headers:
+    return bearer(
+        minter.mint(
+            sub or f"steward-{secrets.token_hex(4)}", typ="staff", dept=dept, roles=["data_steward"]
+        )
+    )
+
+
+async def test_nobody_decides_on_their_own_application(
+    client: httpx.AsyncClient, token_minter: TokenMinter, problem: Problem
+) -> None:
+    county_steward = steward(token_minter, "330302-public_security")
+    applied = await client.post("/exchange/v1/grants", json=APPLICATION, headers=county_steward)
+    assert applied.status_code == 201, applied.text
+    path = f"/exchange/v1/grants/{applied.json()['id']}"
+    decision = {"expires_at": in_days(30)}
+    problem(
+        await client.post(f"{path}/approve", json=decision, headers=county_steward),
+        403,
+        "own_application",
+    )
+    other = steward(token_minter, "330302-public_security")
+    assert (await client.post(f"{path}/approve", json=decision, headers=other)).status_code == 200
+
+
+async def match(
+    client: httpx.AsyncClient, headers: Headers, id_number: str, name: str
+) -> httpx.Response:
+    return await client.post(
+        "/exchange/v1/matches",
+        json={
+            "resource": "population",
+            "subject": {"id_number": id_number},
+            "claims": {"name": name},
+            "purpose": "household_transfer",
+        },
+        headers=headers,
+    )
+
+
+async def test_a_county_steward_grants_only_the_subjects_of_their_county(
+    client: httpx.AsyncClient,
+    parties: Parties,
+    problem: Problem,
+    population: list[Any],
+) -> None:
+    grant_id = await apply(client, parties)
+    path = f"/exchange/v1/grants/{grant_id}"
+    province_wide = {"expires_at": in_days(30), "region": "33"}
+    problem(
+        await client.post(f"{path}/approve", json=province_wide, headers=parties.provider),
+        403,
+        "outside_jurisdiction",
+    )
+    problem(
+        await client.post(
+            f"{path}/approve",
+            json={"expires_at": in_days(30), "region": "3301x"},
+            headers=parties.provider,
+        ),
+        422,
+        "invalid_region_code",
+    )
+    approved = await client.post(
+        f"{path}/approve", json={"expires_at": in_days(30)}, headers=parties.provider
+    )
+    assert approved.json()["region"] == "330302", approved.text
+    lucheng = next(p for p in population if p.registered_region.startswith("330302"))
+    hangzhou = next(p for p in population if p.registered_region.startswith("3301"))
+    seen = await match(client, parties.consumer_system, lucheng.id_number, lucheng.name)
+    assert seen.json()["match"] is True, seen.text
+    # A Hangzhou resident is, to a Lucheng grant, nobody the registry holds.
+    unseen = await match(client, parties.consumer_system, hangzhou.id_number, hangzhou.name)
+    assert unseen.json()["match"] is False, unseen.text
+
+
+async def test_a_resource_its_records_do_not_place_is_granted_by_the_province_only(
+    client: httpx.AsyncClient, token_minter: TokenMinter, problem: Problem
+) -> None:
+    consumer = bearer(
+        token_minter.mint(
+            "system-2", typ="department_system", loa=0, dept=f"330302-test_{secrets.token_hex(4)}"
+        )
+    )
+    application = {
+        "resource": "motor_vehicle",
+        "fields": ["plate_number"],
+        "purposes": ["service_delivery"],
+        "legal_basis": "道路交通安全法 第八条",
+        "rate_limit": {"per_minute": 60},
+    }
+    applied = await client.post("/exchange/v1/grants", json=application, headers=consumer)
+    path = f"/exchange/v1/grants/{applied.json()['id']}"
+    decision = {"expires_at": in_days(30)}
+    county = steward(token_minter, "330302-traffic_police")
+    problem(
+        await client.post(f"{path}/approve", json=decision, headers=county),
+        403,
+        "outside_jurisdiction",
+    )
+    province = steward(token_minter, "330000-traffic_police")
+    approved = await client.post(f"{path}/approve", json=decision, headers=province)
+    assert approved.json()["region"] == "33", approved.text
+
+
+async def test_an_approval_cannot_drop_the_rate_limit(
+    client: httpx.AsyncClient, parties: Parties, problem: Problem
+) -> None:
+    grant_id = await apply(client, parties)
+    problem(
+        await client.post(
+            f"/exchange/v1/grants/{grant_id}/approve",
+            json={"expires_at": in_days(30), "rate_limit": None},
+            headers=parties.provider,
+        ),
+        422,
+        "rate_limit_required",
+    )

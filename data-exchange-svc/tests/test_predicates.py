@@ -20,7 +20,7 @@ Headers = dict[str, str]
 GrantMaker = Callable[..., Awaitable[Headers]]
 DatasetRows = Callable[[str], list[dict[str, Any]]]
 
-PURPOSE = "senior_benefits"
+PURPOSE = "elderly_allowance"
 CHINA = dt.timezone(dt.timedelta(hours=8))
 
 
@@ -277,7 +277,11 @@ async def test_a_department_applies_for_a_predicate_and_asks_it_once_approved(
 ) -> None:
     department = f"330302-test_{secrets.token_hex(4)}"
     system = bearer(token_minter.mint("system-1", typ="department_system", loa=0, dept=department))
-    provider = bearer(token_minter.mint("officer-7", typ="staff", dept="330302-public_security"))
+    provider = bearer(
+        token_minter.mint(
+            "officer-7", typ="staff", dept="330302-public_security", roles=["data_steward"]
+        )
+    )
     applied = await client.post(
         "/exchange/v1/grants",
         json={
@@ -285,6 +289,7 @@ async def test_a_department_applies_for_a_predicate_and_asks_it_once_approved(
             "fields": ["age_at_least"],
             "purposes": [PURPOSE],
             "legal_basis": "老年人权益保障法 第三十三条",
+            "rate_limit": {"per_minute": 600},
         },
         headers=system,
     )

@@ -116,6 +116,9 @@ class SharingGrant(Base):
     rate_per_minute: Mapped[int | None] = mapped_column(Integer)
     #: Calls the grant allows at once (the bucket's size); set with ``rate_per_minute``.
     rate_burst: Mapped[int | None] = mapped_column(Integer)
+    #: The significant prefix of the region whose subjects the grant covers, set by the data
+    #: steward who approves it (their region or below); None: the platform's own grants.
+    region: Mapped[str | None] = mapped_column(String(12))
 
     @property
     def rate_limit(self) -> dict[str, int] | None:

@@ -7,12 +7,15 @@ department reading a person's personal data) the subject's consent for the case;
 that passes them all learns whether the subject exists. A match tells even a granted caller
 nothing but yes or no.
 
+A grant covers the subjects of its region: a subject its records place elsewhere is, to that
+caller, not held at all (a call answers 404 ``subject_not_found``, a match no).
+
 The catalogue and the grants come from the process's caches (see resources.catalogue and
 grants.cache), so that a call usually costs one query: the holding (two with consent).
 """
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -22,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from data_exchange_svc.calls.schemas import Subject
 from data_exchange_svc.citizens import consents
 from data_exchange_svc.datasets.holdings import Holding, holding_of
-from data_exchange_svc.grants.cache import ActiveGrants
+from data_exchange_svc.grants.cache import ActiveGrant, ActiveGrants
 from data_exchange_svc.grants.rate_limits import GrantRateLimiter
 from data_exchange_svc.grants.service import authorise, charge
 from data_exchange_svc.grants.workflow import ConsumerUnidentified
@@ -51,6 +54,7 @@ from servicekit.auth import Principal, require_type
 from servicekit.db import utcnow
 from servicekit.ids import new_id
 from servicekit.problems import DomainError
+from servicekit.regions import InvalidRegionCode, RegionCode
 
 
 class InvalidClaim(DomainError):
@@ -138,6 +142,22 @@ async def _reads_in_autocommit(session: AsyncSession) -> None:
         await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
 
+def _within_grants(holding: Holding, grants: Sequence[ActiveGrant]) -> bool:
+    """Whether every region the holding places its subject in lies in every relied-on grant's
+    region (grants of the platform, with none, cover everyone)."""
+    scopes = [grant.region for grant in grants if grant.region is not None]
+    if not scopes:
+        return True
+    try:
+        placed = [RegionCode.parse(region).prefix for region in holding.placing_regions()]
+    except InvalidRegionCode:
+        return False
+    if not placed:
+        # Nothing places the subject: only a province-wide grant covers it.
+        return all(len(scope) == 2 for scope in scopes)
+    return all(prefix.startswith(scope) for prefix in placed for scope in scopes)
+
+
 @dataclass(frozen=True, slots=True)
 class AccessChecks:
     """What the process holds to check calls by: its catalogue snapshot, its cache of active
@@ -199,6 +219,8 @@ async def _granted_holding(
         holding = await holding_of(
             session, spec, subject_ref, subject_hash=attempt.subject_hash, protector=protector
         )
+    if holding is not None and not _within_grants(holding, relied_on):
+        holding = None
     return spec, holding
 
 

@@ -25,9 +25,9 @@ from data_exchange_svc.datasets.service import (
     InvalidRecords,
     Loaded,
     NotTheOwner,
-    OutsideJurisdiction,
 )
 from data_exchange_svc.deps import CatalogueDep, IdentifiersDep, LedgerDep, SettingsDep
+from data_exchange_svc.jurisdiction import OutsideJurisdiction
 from data_exchange_svc.ledger.service import receipt_document
 from data_exchange_svc.models import RecordChange
 from data_exchange_svc.resources.service import ResourceNotFound, ResourceNotServed

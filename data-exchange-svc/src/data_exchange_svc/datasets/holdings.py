@@ -39,6 +39,11 @@ class Holding(Protocol):
 
     def read(self, fields: Sequence[FieldSpec]) -> dict[str, JsonValue]: ...
 
+    def placing_regions(self) -> tuple[str, ...]:
+        """The regions its rows' jurisdiction field places the subject in (see specs.toml);
+        empty for a resource without one."""
+        ...
+
     def holds(self, claims: Mapping[str, str], *, today: dt.date) -> bool: ...
 
 
@@ -60,6 +65,9 @@ class PopulationHolding:
     def read(self, fields: Sequence[FieldSpec]) -> dict[str, JsonValue]:
         readers = field_readers(self.record, self.protector)
         return {field.name: readers[field.name]() for field in fields}
+
+    def placing_regions(self) -> tuple[str, ...]:
+        return (self.record.registered_region,)
 
     def holds(self, claims: Mapping[str, str], *, today: dt.date) -> bool:
         readers = field_readers(self.record, self.protector)
@@ -104,6 +112,10 @@ class HostedHolding:
             return self._sealed(row).get(field.name)
         value: JsonValue = row.field_values.get(field.name)
         return value
+
+    def placing_regions(self) -> tuple[str, ...]:
+        key = self.spec.jurisdiction
+        return () if key is None else tuple(str(row.field_values[key]) for row in self.rows)
 
     def read(self, fields: Sequence[FieldSpec]) -> dict[str, JsonValue]:
         if self.spec.rows == "one":

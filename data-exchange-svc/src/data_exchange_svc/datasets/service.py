@@ -26,7 +26,7 @@ from data_exchange_svc.datasets.records import RawRecord, SubjectRows, check_rec
 from data_exchange_svc.datasets.schemas import RecordLoad
 from data_exchange_svc.datasets.standing import Standing, critical_values, standings
 from data_exchange_svc.identifiers import IdentifierProtector
-from data_exchange_svc.jurisdiction import Department, department_of
+from data_exchange_svc.jurisdiction import Department, OutsideJurisdiction, department_of
 from data_exchange_svc.ledger.appender import LedgerAppender, Receipt
 from data_exchange_svc.ledger.service import record_loads
 from data_exchange_svc.resources.catalogue import Catalogue
@@ -51,25 +51,6 @@ class NotTheOwner(Forbidden):
             "description": "The data resource's code",
             "examples": ["population"],
         }
-    )
-
-
-class OutsideJurisdiction(Forbidden):
-    code = "outside_jurisdiction"
-    title = "Some records lie outside the department's region; nothing was loaded"
-    members = extension_members(
-        department={
-            "type": "string",
-            "description": "The department the token acts for",
-            "examples": ["330302-public_security"],
-        },
-        rows={
-            "type": "array",
-            "items": {"type": "integer"},
-            "description": "The indexes of the batch's records the department may not load "
-            "(the first record of each such subject); at most 50",
-            "examples": [[0, 3]],
-        },
     )
 
 

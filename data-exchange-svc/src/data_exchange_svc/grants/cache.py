@@ -36,6 +36,8 @@ class ActiveGrant:
     expires_at: dt.datetime | None
     rate_per_minute: int | None
     rate_burst: int | None
+    #: The significant prefix of the region whose subjects it covers; None: everywhere.
+    region: str | None
 
     @classmethod
     def of(cls, grant: SharingGrant) -> "ActiveGrant":
@@ -46,6 +48,7 @@ class ActiveGrant:
             expires_at=grant.expires_at,
             rate_per_minute=grant.rate_per_minute,
             rate_burst=grant.rate_burst,
+            region=grant.region,
         )
 
     def live_at(self, now: dt.datetime) -> bool:

@@ -9,18 +9,25 @@ from data_exchange_svc.grants import workflow
 from data_exchange_svc.grants.schemas import GrantApply, GrantApprove, GrantDecisionNote, GrantRead
 from data_exchange_svc.grants.workflow import (
     ConsumerUnidentified,
+    FieldReserved,
     GrantNotApproved,
     GrantNotFound,
     GrantNotPending,
     InvalidExpiry,
     NotTheProvider,
+    OwnApplication,
+    PurposeReserved,
+    RateLimitRequired,
+    UnknownPurpose,
 )
+from data_exchange_svc.jurisdiction import OutsideJurisdiction
 from data_exchange_svc.models import SharingGrant
 from data_exchange_svc.resources.service import ResourceNotFound, ResourceNotShared, UnknownField
 from servicekit.auth import PrincipalDep
 from servicekit.db import SessionDep, utcnow
 from servicekit.idempotency import OptionalIdempotencyDep
 from servicekit.openapi import problem_responses
+from servicekit.problems import InvalidRegion
 
 router = APIRouter(prefix="/exchange/v1/grants", tags=["grants"])
 
@@ -34,7 +41,14 @@ def _view(grant: SharingGrant) -> GrantRead:
     response_model=GrantRead,
     status_code=201,
     responses=problem_responses(
-        ConsumerUnidentified, ResourceNotFound, ResourceNotShared, UnknownField
+        ConsumerUnidentified,
+        ResourceNotFound,
+        ResourceNotShared,
+        UnknownField,
+        FieldReserved,
+        UnknownPurpose,
+        PurposeReserved,
+        RateLimitRequired,
     ),
 )
 async def apply_for_grant(
@@ -44,8 +58,10 @@ async def apply_for_grant(
     session: SessionDep,
     catalogue: CatalogueDep,
 ) -> Response:
-    """A consumer department applies, optionally asking for a rate limit; the grant stays
-    ``pending`` (and grants nothing) until the provider approves it."""
+    """A consumer department applies for purposes of the controlled list, with the rate limit
+    it needs; the grant stays ``pending`` (and grants nothing) until a data steward of the
+    provider approves it. Identity-grade fields (face templates, other people's identity
+    numbers) are never granted this way (403 ``field_reserved``)."""
     if claim.replay is not None:
         return claim.replay
     grant = await workflow.apply(session, principal, application, catalogue=catalogue)
@@ -66,7 +82,16 @@ async def get_grant(grant_id: uuid.UUID, principal: PrincipalDep, session: Sessi
 @router.post(
     "/{grant_id}/approve",
     response_model=GrantRead,
-    responses=problem_responses(NotTheProvider, GrantNotFound, GrantNotPending, InvalidExpiry),
+    responses=problem_responses(
+        NotTheProvider,
+        OwnApplication,
+        GrantNotFound,
+        GrantNotPending,
+        InvalidExpiry,
+        InvalidRegion,
+        OutsideJurisdiction,
+        RateLimitRequired,
+    ),
 )
 async def approve_grant(
     grant_id: uuid.UUID,
@@ -75,14 +100,16 @@ async def approve_grant(
     session: SessionDep,
     active_grants: ActiveGrantsDep,
 ) -> GrantRead:
-    """The provider approves until ``expires_at``, at the rate asked for unless
-    ``rate_limit`` says otherwise (null: no limit of the grant's own)."""
+    """A data steward of the provider (not the applicant) approves until ``expires_at``, at
+    the rate asked for unless ``rate_limit`` says otherwise, for the subjects of ``region``
+    (the steward's own by default, or one below it)."""
     grant = await workflow.approve(
         session,
         principal,
         grant_id,
         expires_at=decision.expires_at,
         rate_limit=decision.rate_limit if "rate_limit" in decision.model_fields_set else "as_asked",
+        region=decision.region,
         now=utcnow(),
         active_grants=active_grants,
     )
@@ -92,7 +119,7 @@ async def approve_grant(
 @router.post(
     "/{grant_id}/refuse",
     response_model=GrantRead,
-    responses=problem_responses(NotTheProvider, GrantNotFound, GrantNotPending),
+    responses=problem_responses(NotTheProvider, OwnApplication, GrantNotFound, GrantNotPending),
 )
 async def refuse_grant(
     grant_id: uuid.UUID, decision: GrantDecisionNote, principal: PrincipalDep, session: SessionDep
@@ -106,7 +133,9 @@ async def refuse_grant(
 @router.post(
     "/{grant_id}/revoke",
     response_model=GrantRead,
-    responses=problem_responses(NotTheProvider, GrantNotFound, GrantNotApproved),
+    responses=problem_responses(
+        NotTheProvider, GrantNotFound, GrantNotApproved, OutsideJurisdiction
+    ),
 )
 async def revoke_grant(
     grant_id: uuid.UUID,

@@ -7,6 +7,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from data_exchange_svc.calls.schemas import FieldName, Purpose, ResourceCode
+from servicekit.regions import RegionCodeStr
 
 Note = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 
@@ -36,6 +37,7 @@ class GrantApply(BaseModel):
                     "fields": ["name", "registered_region"],
                     "purposes": ["case_prefill"],
                     "legal_basis": "《浙江省公共数据条例》第二十三条（合成数据）",
+                    "rate_limit": {"per_minute": 600, "burst": 60},
                 }
             ]
         },
@@ -43,9 +45,11 @@ class GrantApply(BaseModel):
 
     resource: ResourceCode
     fields: list[FieldName] = Field(min_length=1, max_length=32)
+    #: From the controlled list (``grants/purposes.toml``); the platform's reserved ones
+    #: cannot be applied for.
     purposes: list[Purpose] = Field(min_length=1, max_length=8)
     legal_basis: Note
-    #: The rate the consumer asks for; None: no limit of its own.
+    #: The rate the consumer asks for: every grant has one (422 ``rate_limit_required``).
     rate_limit: RateLimit | None = None
 
 
@@ -57,6 +61,7 @@ class GrantApprove(BaseModel):
                 {
                     "expires_at": "2027-11-26T00:00:00Z",
                     "rate_limit": {"per_minute": 600, "burst": 60},
+                    "region": "330302",
                 }
             ]
         },
@@ -64,9 +69,13 @@ class GrantApprove(BaseModel):
 
     #: Every approved grant expires: at most a year ahead.
     expires_at: dt.datetime
-    #: The rate the provider allows. Left out: the rate the consumer asked for (or none);
-    #: null: no limit of its own.
+    #: The rate the provider allows. Left out: the rate the consumer asked for. Every grant has
+    #: one: null is refused (422 ``rate_limit_required``).
     rate_limit: RateLimit | None = None
+    #: The region whose subjects the grant covers: the steward's own (the default) or one
+    #: below it. A resource its records do not place (vehicles, certificates, remote ones) is
+    #: granted by the province's steward, province-wide.
+    region: RegionCodeStr | None = None
 
 
 class GrantDecisionNote(BaseModel):
@@ -97,6 +106,7 @@ class GrantRead(BaseModel):
                     "decided_at": "2026-11-20T02:00:00Z",
                     "decision_note": None,
                     "rate_limit": {"per_minute": 600, "burst": 60},
+                    "region": "33",
                     "created_at": "2026-11-19T08:30:00Z",
                 }
             ]
@@ -119,4 +129,7 @@ class GrantRead(BaseModel):
     #: ``{"per_minute", "burst"}`` (asked for while pending, allowed once approved); None: no
     #: limit of its own.
     rate_limit: RateLimit | None
+    #: The significant prefix of the region whose subjects it covers (set at approval); None:
+    #: the platform's own grants, everywhere.
+    region: str | None
     created_at: dt.datetime

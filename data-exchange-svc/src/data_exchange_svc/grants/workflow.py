@@ -1,12 +1,18 @@
 """The grant workflow: apply, approve, refuse, revoke. Who may do what:
 
-- a consumer department (its staff or department systems) applies, and may give up its own
-  approved grant;
-- staff of the providing department — a department whose type owns the resource, e.g. any
-  ``*-public_security`` department for the population registry — approve, refuse and revoke.
-  (Department ids are ``<region code>-<department type>``.)
+- a consumer department (its staff or department systems) applies — for purposes of the
+  controlled list (``grants/purposes.toml``), never for identity-grade fields (face templates,
+  other people's identity numbers: only identity-svc holds those, seeded), always with a rate
+  limit — and may give up its own approved grant;
+- a data steward (role ``data_steward``) of a department whose type owns the resource, e.g. a
+  ``*-public_security`` steward for the population registry, decides: never on an application
+  of their own, and only for the subjects of their region (the grant's ``region``: theirs or one
+  below). A resource its records do not place (vehicles, certificates, remote resources) is
+  granted province-wide, by the province's steward only. A steward over the grant's region, or
+  the consumer, revokes. (Department ids are ``<region code>-<department type>``.)
 
-Anyone else learns nothing about a grant: 404 ``grant_not_found``.
+Staff of the providing department type can read its grants; anyone else learns nothing about a
+grant: 404 ``grant_not_found``.
 
 An approval or a revocation takes effect at once in this process: it drops the process's cache
 of active grants (see grants.cache), now and when the request commits.
@@ -20,13 +26,26 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from data_exchange_svc.grants import repository
 from data_exchange_svc.grants.cache import ActiveGrants
+from data_exchange_svc.grants.purposes import PURPOSES
 from data_exchange_svc.grants.schemas import GrantApply, RateLimit
+from data_exchange_svc.jurisdiction import Department, OutsideJurisdiction, department_of
 from data_exchange_svc.models import DataResource, SharingGrant
 from data_exchange_svc.resources import repository as resources_repository
 from data_exchange_svc.resources.catalogue import Catalogue
 from data_exchange_svc.resources.service import require_fields, shared_resource
+from data_exchange_svc.resources.spec import HOSTED, RESERVED_TYPES
 from servicekit.auth import Principal, require_type
-from servicekit.problems import Conflict, DomainError, Forbidden, NotFound, extension_members
+from servicekit.problems import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    InvalidRegion,
+    NotFound,
+    extension_members,
+)
+from servicekit.regions import InvalidRegionCode, RegionCode, RegionLevel
+
+DATA_STEWARD = "data_steward"
 
 #: The longest an approval may run before the provider reviews it again.
 MAX_GRANT_DAYS = 366
@@ -39,7 +58,47 @@ class GrantNotFound(NotFound):
 
 class NotTheProvider(Forbidden):
     code = "not_the_provider"
-    title = "Only staff of the providing department decide on this grant"
+    title = "Only a data steward of the providing department type decides on this grant"
+
+
+class OwnApplication(Forbidden):
+    code = "own_application"
+    title = "Nobody decides on a grant they applied for"
+
+
+class FieldReserved(Forbidden):
+    code = "field_reserved"
+    title = "Identity-grade fields are never granted through the workflow"
+    members = extension_members(
+        fields={"type": "array", "items": {"type": "string"}, "examples": [["face_template"]]}
+    )
+
+
+class UnknownPurpose(DomainError):
+    status = 422
+    code = "unknown_purpose"
+    title = "A purpose is not on the controlled list"
+    members = extension_members(
+        purposes={"type": "array", "items": {"type": "string"}, "examples": [["anything"]]}
+    )
+
+
+class PurposeReserved(Forbidden):
+    code = "purpose_reserved"
+    title = "The platform's identity checks are not applied for"
+    members = extension_members(
+        purposes={
+            "type": "array",
+            "items": {"type": "string"},
+            "examples": [["face_verification"]],
+        }
+    )
+
+
+class RateLimitRequired(DomainError):
+    status = 422
+    code = "rate_limit_required"
+    title = "Every grant carries a rate limit"
 
 
 class ConsumerUnidentified(Forbidden):
@@ -65,10 +124,6 @@ class InvalidExpiry(DomainError):
     title = "An expiry must be in the future, within 366 days"
 
 
-def department_type(department_id: str) -> str:
-    return department_id.split("-", 1)[1] if "-" in department_id else ""
-
-
 def _consumer_department(principal: Principal) -> str:
     require_type(principal, "staff", "department_system")
     if not principal.dept:
@@ -76,12 +131,45 @@ def _consumer_department(principal: Principal) -> str:
     return principal.dept
 
 
-def _is_provider(principal: Principal, resource: DataResource) -> bool:
-    return (
-        principal.typ == "staff"
-        and principal.dept is not None
-        and department_type(principal.dept) == resource.owner_department_type
-    )
+def _provider_department(principal: Principal, resource: DataResource) -> Department | None:
+    """The caller's department if they are staff of the resource's owner type."""
+    department = department_of(principal) if principal.typ == "staff" else None
+    if department is None or department.type != resource.owner_department_type:
+        return None
+    return department
+
+
+def _steward(principal: Principal, resource: DataResource) -> Department:
+    department = _provider_department(principal, resource)
+    if department is None or DATA_STEWARD not in (principal.roles or []):
+        raise NotTheProvider()
+    return department
+
+
+def _covers_grant(steward: Department, grant: SharingGrant) -> bool:
+    # A platform grant (no region) is everywhere: only the province answers for it.
+    region = grant.region if grant.region is not None else steward.region.prefix[:2]
+    return steward.region.contains(RegionCode(region))
+
+
+def _scope(steward: Department, code: str, asked: str | None) -> RegionCode:
+    """The region a steward's approval covers: their own by default, or one below it."""
+    try:
+        region = RegionCode.parse(asked) if asked is not None else steward.region
+    except InvalidRegionCode as exc:
+        raise InvalidRegion(str(exc)) from exc
+    if not steward.covers(region):
+        raise OutsideJurisdiction(
+            f"{region} is not within {steward.id}'s region", department=steward.id
+        )
+    spec = HOSTED.get(code)
+    if (spec is None or spec.jurisdiction is None) and region.level is not RegionLevel.PROVINCE:
+        raise OutsideJurisdiction(
+            f"{code}'s records do not place their subjects: it is granted province-wide, by "
+            "the province's steward",
+            department=steward.id,
+        )
+    return region
 
 
 def _set_rate(grant: SharingGrant, rate_limit: RateLimit | None) -> None:
@@ -100,6 +188,19 @@ async def apply(
     resource = await shared_resource(catalogue, application.resource)
     fields = list(dict.fromkeys(application.fields))
     require_fields(resource, fields, to_match=False)
+    reserved = [
+        name for name in fields if resource.fields_by_name[name].value_type in RESERVED_TYPES
+    ]
+    if reserved:
+        raise FieldReserved(fields=reserved)
+    unknown = [purpose for purpose in application.purposes if purpose not in PURPOSES]
+    if unknown:
+        raise UnknownPurpose(purposes=unknown)
+    platform_only = [purpose for purpose in application.purposes if PURPOSES[purpose].reserved]
+    if platform_only:
+        raise PurposeReserved(purposes=platform_only)
+    if application.rate_limit is None:
+        raise RateLimitRequired("apply with the rate of calls the purpose needs")
     grant = SharingGrant(
         consumer=consumer,
         resource_code=resource.code,
@@ -116,16 +217,18 @@ async def apply(
 
 async def _visible(
     session: AsyncSession, principal: Principal, grant_id: uuid.UUID, *, lock: bool = False
-) -> tuple[SharingGrant, bool]:
-    """The grant and whether the caller is its provider; 404 to anyone not party to it."""
+) -> tuple[SharingGrant, DataResource]:
+    """The grant and its resource; 404 to anyone not party to it."""
     grant = await (repository.get_for_update if lock else repository.get)(session, grant_id)
     if grant is None:
         raise GrantNotFound()
     resource = await resources_repository.get(session, grant.resource_code)
-    provider = resource is not None and _is_provider(principal, resource)
+    if resource is None:
+        raise GrantNotFound()
+    provider = _provider_department(principal, resource) is not None
     if not provider and not (principal.dept and principal.dept == grant.consumer):
         raise GrantNotFound()
-    return grant, provider
+    return grant, resource
 
 
 async def read(session: AsyncSession, principal: Principal, grant_id: uuid.UUID) -> SharingGrant:
@@ -133,13 +236,16 @@ async def read(session: AsyncSession, principal: Principal, grant_id: uuid.UUID)
     return grant
 
 
-async def _decide(session: AsyncSession, principal: Principal, grant_id: uuid.UUID) -> SharingGrant:
-    grant, provider = await _visible(session, principal, grant_id, lock=True)
-    if not provider:
-        raise NotTheProvider()
+async def _decide(
+    session: AsyncSession, principal: Principal, grant_id: uuid.UUID
+) -> tuple[SharingGrant, Department]:
+    grant, resource = await _visible(session, principal, grant_id, lock=True)
+    steward = _steward(principal, resource)
+    if grant.applied_by == principal.sub:
+        raise OwnApplication()
     if grant.status != "pending":
         raise GrantNotPending(grant_status=grant.status)
-    return grant
+    return grant, steward
 
 
 async def approve(
@@ -149,18 +255,22 @@ async def approve(
     *,
     expires_at: dt.datetime,
     rate_limit: RateLimit | Literal["as_asked"] | None = "as_asked",
+    region: str | None = None,
     now: dt.datetime,
     active_grants: ActiveGrants,
 ) -> SharingGrant:
-    """Approve until ``expires_at``, at the rate asked for or at ``rate_limit`` (None: no
-    limit of the grant's own)."""
+    """Approve until ``expires_at``, at the rate asked for or at ``rate_limit``, for the
+    subjects of ``region`` (by default the steward's own)."""
     if expires_at.tzinfo is None or not now < expires_at <= now + dt.timedelta(days=MAX_GRANT_DAYS):
         raise InvalidExpiry()
-    grant = await _decide(session, principal, grant_id)
-    grant.status, grant.expires_at = "approved", expires_at
-    grant.decided_by, grant.decided_at = principal.sub, now
+    grant, steward = await _decide(session, principal, grant_id)
+    scope = _scope(steward, grant.resource_code, region)
     if rate_limit != "as_asked":
         _set_rate(grant, rate_limit)
+    if grant.rate_limit is None:
+        raise RateLimitRequired("every grant carries a rate limit")
+    grant.status, grant.expires_at, grant.region = "approved", expires_at, scope.prefix
+    grant.decided_by, grant.decided_at = principal.sub, now
     await session.flush()
     active_grants.invalidate_on_commit(session)
     return grant
@@ -174,7 +284,7 @@ async def refuse(
     reason: str,
     now: dt.datetime,
 ) -> SharingGrant:
-    grant = await _decide(session, principal, grant_id)
+    grant, _ = await _decide(session, principal, grant_id)
     grant.status, grant.decision_note = "refused", reason
     grant.decided_by, grant.decided_at = principal.sub, now
     await session.flush()
@@ -192,9 +302,14 @@ async def revoke(
 ) -> SharingGrant:
     """The provider withdraws a grant, or the consumer gives it up: from now on, no data (in
     this process at once, in others within ``grant_cache_seconds``)."""
-    grant, _ = await _visible(session, principal, grant_id, lock=True)
+    grant, resource = await _visible(session, principal, grant_id, lock=True)
+    steward = None if principal.dept == grant.consumer else _steward(principal, resource)
     if grant.status != "approved":
         raise GrantNotApproved(grant_status=grant.status)
+    if steward is not None and not _covers_grant(steward, grant):
+        raise OutsideJurisdiction(
+            f"the grant covers {grant.region or 'the whole platform'}", department=steward.id
+        )
     grant.status, grant.revoked_at, grant.decision_note = "revoked", now, reason
     await session.flush()
     active_grants.invalidate_on_commit(session)

@@ -122,6 +122,10 @@ class RemoteHolding:
             return {field.name: self._value(self.rows[0], field) for field in fields}
         return {field.name: [self._value(row, field) for row in self.rows] for field in fields}
 
+    def placing_regions(self) -> tuple[str, ...]:
+        # A remote resource places nobody: it is granted province-wide only.
+        return ()
+
     def holds(self, claims: Mapping[str, str], *, today: dt.date) -> bool:
         return any(
             all(

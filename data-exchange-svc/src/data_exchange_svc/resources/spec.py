@@ -34,6 +34,9 @@ Sensitivity = Literal["general", "personal", "sensitive_personal"]
 PREDICATE_TYPES: frozenset[str] = frozenset({"age_at_least", "currently_valid"})
 #: Fields holding personal identifiers: sealed at rest (see datasets.repository).
 SEALED_TYPES: frozenset[str] = frozenset({"id_number", "household_members"})
+#: Identity-grade values (a face template, another person's full identity number): only the
+#: platform's identity service holds a grant on them, seeded; the grant workflow never grants one.
+RESERVED_TYPES: frozenset[str] = frozenset({"face_template", "id_number", "household_members"})
 #: The stored fields each predicate reads.
 PREDICATE_INPUTS: Mapping[str, tuple[str, ...]] = {
     "age_at_least": ("birth_date",),
@@ -75,6 +78,10 @@ class FieldSpec:
     @property
     def sealed(self) -> bool:
         return self.type in SEALED_TYPES
+
+    @property
+    def reserved(self) -> bool:
+        return self.type in RESERVED_TYPES
 
 
 @dataclass(frozen=True, slots=True)

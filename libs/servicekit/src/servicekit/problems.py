@@ -208,6 +208,14 @@ FIELD_ERRORS: JsonSchema = {
 }
 
 
+class InvalidRegion(DomainError):
+    """A region code the caller gave that ``RegionCode.parse`` does not take."""
+
+    status = 422
+    code = "invalid_region_code"
+    title = "Not a region code"
+
+
 class ValidationFailed(DomainError):
     status = 422
     code = "validation_failed"
