@@ -2,6 +2,7 @@
 newest first, paginated, each with a receipt that verifies; nobody else's entries."""
 
 import base64
+import json
 import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -81,6 +82,8 @@ async def test_the_log_shows_who_read_what_when_and_why_including_refusals(
         ("allowed", None),
         ("refused", "consent_required"),
     ]
+    # Refused before she consented: the case the department named is not hers to show yet.
+    assert items[1]["case_id"] is None
     newest = items[0]
     assert newest["call_id"] == allowed.json()["call_id"]
     assert (newest["consumer"], newest["resource"], newest["fields"]) == (
@@ -184,3 +187,33 @@ async def test_the_log_is_refused_with_a_stable_code(
     headers = bearer(token_minter.mint(**token))
     response = await client.get("/exchange/v1/me/access-log", params=params, headers=headers)
     problem(response, status, code)
+
+
+async def test_a_department_cannot_write_text_into_a_citizens_access_log(
+    client: httpx.AsyncClient,
+    department: tuple[str, Headers],
+    demo_consent: ConsentGiver,
+    demo_citizen_token: Headers,
+    problem: Problem,
+) -> None:
+    department_id, staff = department
+    await demo_consent(
+        consumer=department_id, fields=["name"], purpose="elderly_allowance", case_id=CASE
+    )
+    phishing = call_body(case_id="请致电4000000000领取补贴")
+    problem(
+        await client.post("/exchange/v1/calls", json=phishing, headers=staff),
+        422,
+        "validation_failed",
+    )
+    # A well-formed number she never consented to: the refusal is recorded without it.
+    invented = call_body(case_id="330302-20261126-999999")
+    problem(
+        await client.post("/exchange/v1/calls", json=invented, headers=staff),
+        403,
+        "consent_required",
+    )
+    log = (await client.get("/exchange/v1/me/access-log", headers=demo_citizen_token)).json()
+    assert "4000000000" not in json.dumps(log)
+    newest = log["items"][0]
+    assert (newest["code"], newest["case_id"]) == ("consent_required", None)

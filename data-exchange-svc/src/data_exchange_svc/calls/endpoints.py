@@ -10,8 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from data_exchange_svc.calls import service
 from data_exchange_svc.calls.schemas import CallCreate, CallRead, MatchCreate, MatchRead
 from data_exchange_svc.calls.service import InvalidClaim
+from data_exchange_svc.citizens import repository as citizens_repository
 from data_exchange_svc.citizens.consents import ConsentExpired, ConsentRequired, ConsentRevoked
-from data_exchange_svc.deps import StateDep
+from data_exchange_svc.deps import ExchangeState, StateDep
 from data_exchange_svc.grants.service import (
     FieldNotGranted,
     GrantRateLimited,
@@ -20,9 +21,15 @@ from data_exchange_svc.grants.service import (
 )
 from data_exchange_svc.grants.workflow import ConsumerUnidentified
 from data_exchange_svc.identifiers import InvalidSubject, SubjectNotFound
+from data_exchange_svc.jurisdiction import parse_department
 from data_exchange_svc.ledger.appender import LedgerUnavailable
 from data_exchange_svc.ledger.schemas import ReceiptRead
-from data_exchange_svc.ledger.service import receipt_document, refusals_recorded
+from data_exchange_svc.ledger.service import (
+    AccessAttempt,
+    CaseVouch,
+    receipt_document,
+    refusals_recorded,
+)
 from data_exchange_svc.remote.providers import (
     ProviderError,
     ProviderNotConfigured,
@@ -42,6 +49,29 @@ from servicekit.db import Database
 from servicekit.openapi import problem_responses
 
 router = APIRouter(prefix="/exchange/v1", tags=["data calls"])
+
+
+def _case_vouch(state: ExchangeState) -> CaseVouch:
+    """A refused attempt's case is kept in the ledger if the subject consented, for it, to the
+    consumer; a service's (the platform's own) is kept as it is."""
+
+    async def vouch(attempt: AccessAttempt) -> bool:
+        if attempt.case_id is None or not _is_department(attempt.consumer):
+            return True
+        async with _reading_session(state.database) as session:
+            return await citizens_repository.consent_names_case(
+                session,
+                subject_hash=attempt.subject_hash,
+                consumer=attempt.consumer,
+                case_id=attempt.case_id,
+            )
+
+    return vouch
+
+
+def _is_department(consumer: str) -> bool:
+    # Departments consume under their id, "<region>-<type>"; services under their name.
+    return parse_department(consumer) is not None
 
 
 def _reading_session(database: Database) -> AsyncSession:
@@ -93,7 +123,7 @@ async def create_match(payload: MatchCreate, principal: PrincipalDep, state: Sta
         protector=protector,
     )
     async with (
-        refusals_recorded(state.ledger, attempt),
+        refusals_recorded(state.ledger, attempt, vouch=_case_vouch(state)),
         _reading_session(state.database) as session,
     ):
         answer = await service.match(
@@ -155,7 +185,7 @@ async def create_call(payload: CallCreate, principal: PrincipalDep, state: State
         protector=protector,
     )
     async with (
-        refusals_recorded(state.ledger, attempt),
+        refusals_recorded(state.ledger, attempt, vouch=_case_vouch(state)),
         _reading_session(state.database) as session,
     ):
         answer = await service.call(

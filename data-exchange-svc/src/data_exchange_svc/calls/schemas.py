@@ -7,6 +7,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints
 
 from data_exchange_svc.ledger.schemas import RECEIPT_EXAMPLE, ReceiptRead
+from servicekit.case_numbers import CASE_NUMBER_PATTERN
 from servicekit.credit_code import CreditCodeStr
 from servicekit.resident_id import ResidentIdStr
 
@@ -19,8 +20,12 @@ Purpose = Annotated[
 ]
 CaseId = Annotated[
     str,
-    StringConstraints(min_length=1, max_length=64),
-    Field(description="The case (办件) the call serves, for a citizen-facing flow"),
+    StringConstraints(pattern=CASE_NUMBER_PATTERN),
+    Field(
+        description="The case (办件) the call serves, for a citizen-facing flow: a case number, "
+        'e.g. "330302-20261126-000001" (it shows in the subject\'s access log, so nothing else '
+        "is taken)"
+    ),
 ]
 ClaimValue = Annotated[str, StringConstraints(max_length=256)]
 

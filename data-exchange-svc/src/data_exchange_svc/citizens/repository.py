@@ -71,6 +71,22 @@ async def consents_in_scope(
     return list((await session.scalars(statement)).all())
 
 
+async def consent_names_case(
+    session: AsyncSession, *, subject_hash: str, consumer: str, case_id: str
+) -> bool:
+    """Whether the subject ever consented, for this case, to this consumer."""
+    statement = (
+        select(Consent.id)
+        .where(
+            Consent.subject_hash == subject_hash,
+            Consent.consumer == consumer,
+            Consent.case_id == case_id,
+        )
+        .limit(1)
+    )
+    return (await session.scalar(statement)) is not None
+
+
 async def entries_about(
     session: AsyncSession, *, subject_hash: str, before_seq: int | None, up_to: int, limit: int
 ) -> list[LedgerEntry]:

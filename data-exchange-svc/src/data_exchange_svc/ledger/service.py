@@ -9,7 +9,7 @@ whose tree head already includes the entry.
 import asyncio
 import dataclasses
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Literal
 
@@ -141,13 +141,25 @@ async def record_loads(
     return list(await asyncio.gather(*(ledger.append(draft) for draft in drafts)))
 
 
+#: Whether a refused attempt's case is one the subject named (see ``refusals_recorded``).
+CaseVouch = Callable[[AccessAttempt], Awaitable[bool]]
+
+
 @asynccontextmanager
-async def refusals_recorded(ledger: LedgerAppender, attempt: AccessAttempt) -> AsyncIterator[None]:
+async def refusals_recorded(
+    ledger: LedgerAppender, attempt: AccessAttempt, *, vouch: CaseVouch | None = None
+) -> AsyncIterator[None]:
     """Around the handling of an attempt: a refusal (any domain error) is recorded and carries
-    the attempt's ``call_id`` and its receipt to the caller."""
+    the attempt's ``call_id`` and its receipt to the caller.
+
+    The case a refused attempt names is recorded only if ``vouch`` finds the subject named it
+    (a consent for that case to that consumer): the subject's access log is no place for what a
+    caller chose to write there."""
     try:
         yield
     except DomainError as refusal:
+        if attempt.case_id is not None and vouch is not None and not await vouch(attempt):
+            attempt = dataclasses.replace(attempt, case_id=None)
         receipt = await record(ledger, attempt, refusal_code=refusal.code)
         refusal.extensions["call_id"] = str(attempt.call_id)
         refusal.extensions["receipt"] = receipt_document(receipt)
