@@ -593,7 +593,7 @@ async def test_a_new_face_template_waits_for_a_data_steward_over_the_provider(
     problem(await client.get(path, headers=hangzhou_steward), 404, "record_change_not_found")
     # Neither the system that sent it, nor a handler of its department, nor a steward of the
     # county beside it decides.
-    problem(await client.post(f"{path}/approve", headers=system), 403, "data_steward_required")
+    problem(await client.post(f"{path}/approve", headers=system), 403, "wrong_principal_type")
     handler = staff_of(token_minter, "330300-public_security", "handler", "department_admin")
     problem(await client.post(f"{path}/approve", headers=handler), 403, "data_steward_required")
     longwan_steward = staff_of(token_minter, "330303-public_security", "data_steward")

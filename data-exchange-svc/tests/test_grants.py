@@ -163,11 +163,11 @@ async def test_every_approval_expires_within_a_year(
     ("decider", "status", "code"),
     [
         ("consumer_staff", 403, "not_the_provider"),
-        ("consumer_system", 403, "not_the_provider"),
+        ("consumer_system", 403, "wrong_principal_type"),
         ("provider_handler", 403, "not_the_provider"),
-        ("other_provider_system", 404, "grant_not_found"),
+        ("other_provider_system", 403, "wrong_principal_type"),
         ("stranger", 404, "grant_not_found"),
-        ("citizen", 404, "grant_not_found"),
+        ("citizen", 403, "wrong_principal_type"),
     ],
 )
 async def test_only_a_data_steward_of_the_provider_decides(
@@ -378,3 +378,21 @@ async def test_an_approval_cannot_drop_the_rate_limit(
         422,
         "rate_limit_required",
     )
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/exchange/v1/grants"),
+        ("POST", "/exchange/v1/grants/01a24e30-22b4-74da-a6e8-8c37fdffdb37/approve"),
+        ("POST", "/exchange/v1/resources/population/records"),
+        ("POST", "/exchange/v1/calls"),
+        ("POST", "/exchange/v1/matches"),
+    ],
+)
+async def test_a_citizen_on_a_department_route_learns_403_not_the_fields_it_takes(
+    client: httpx.AsyncClient, parties: Parties, problem: Problem, method: str, path: str
+) -> None:
+    response = await client.request(method, path, json={}, headers=parties.citizen)
+    body = problem(response, 403, "wrong_principal_type")
+    assert "errors" not in body

@@ -15,6 +15,7 @@ from data_exchange_svc.ledger.signing import LedgerSigner
 from data_exchange_svc.remote.providers import RemoteProviders
 from data_exchange_svc.resources.catalogue import Catalogue
 from data_exchange_svc.settings import ExchangeSettings
+from servicekit.auth import Principal, principal_of
 from servicekit.state import ServiceState, state_of
 
 
@@ -69,3 +70,18 @@ CatalogueDep = Annotated[Catalogue, Depends(_catalogue)]
 ActiveGrantsDep = Annotated[ActiveGrants, Depends(_active_grants)]
 LedgerSignerDep = Annotated[LedgerSigner, Depends(_ledger_signer)]
 LedgerDep = Annotated[LedgerAppender, Depends(_ledger)]
+
+
+# Callers by kind, refused (403 wrong_principal_type) before a body is read.
+#: Staff and department systems: the department planes (grants, record changes).
+DepartmentCallerDep = Annotated[Principal, principal_of("staff", "department_system")]
+#: Staff only: the decisions.
+StaffDep = Annotated[Principal, principal_of("staff")]
+#: A provider's system (or a platform service acting for a department): loads.
+ProviderSystemDep = Annotated[Principal, principal_of("department_system", "service")]
+#: Whoever may read through the exchange: services, staff and department systems.
+ConsumerDep = Annotated[Principal, principal_of("service", "staff", "department_system")]
+#: A citizen: her consents and her access log.
+CitizenDep = Annotated[Principal, principal_of("citizen")]
+#: A platform service: identity-svc's links.
+ServiceDep = Annotated[Principal, principal_of("service")]

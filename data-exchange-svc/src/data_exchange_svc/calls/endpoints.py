@@ -12,7 +12,7 @@ from data_exchange_svc.calls.schemas import CallCreate, CallRead, MatchCreate, M
 from data_exchange_svc.calls.service import InvalidClaim
 from data_exchange_svc.citizens import repository as citizens_repository
 from data_exchange_svc.citizens.consents import ConsentExpired, ConsentRequired, ConsentRevoked
-from data_exchange_svc.deps import ExchangeState, StateDep
+from data_exchange_svc.deps import ConsumerDep, ExchangeState, StateDep
 from data_exchange_svc.grants.service import (
     FieldNotGranted,
     GrantRateLimited,
@@ -44,7 +44,6 @@ from data_exchange_svc.resources.service import (
     ResourceNotShared,
     UnknownField,
 )
-from servicekit.auth import PrincipalDep
 from servicekit.db import Database
 from servicekit.openapi import problem_responses
 
@@ -105,7 +104,7 @@ def _reading_session(database: Database) -> AsyncSession:
         LedgerUnavailable,
     ),
 )
-async def create_match(payload: MatchCreate, principal: PrincipalDep, state: StateDep) -> MatchRead:
+async def create_match(payload: MatchCreate, principal: ConsumerDep, state: StateDep) -> MatchRead:
     """Verify without sharing: do the claimed values hold for the subject (in one row of a
     many-row resource)? Answers only yes or no; a subject the resource does not hold is a no.
     Predicate fields answer questions: ``{"age_at_least": "60"}``, ``{"certificate_number":
@@ -170,7 +169,7 @@ async def create_match(payload: MatchCreate, principal: PrincipalDep, state: Sta
         LedgerUnavailable,
     ),
 )
-async def create_call(payload: CallCreate, principal: PrincipalDep, state: StateDep) -> CallRead:
+async def create_call(payload: CallCreate, principal: ConsumerDep, state: StateDep) -> CallRead:
     """Read a subject's fields: only those requested, only if a grant of the caller's allows
     each of them for the purpose. A many-row resource answers each field with a list."""
     protector = state.identifiers

@@ -28,13 +28,20 @@ from data_exchange_svc.citizens.subjects import (
     NotTheIdentityService,
     SubjectNotLinked,
 )
-from data_exchange_svc.deps import CatalogueDep, IdentifiersDep, LedgerSignerDep, SettingsDep
+from data_exchange_svc.deps import (
+    CatalogueDep,
+    CitizenDep,
+    IdentifiersDep,
+    LedgerSignerDep,
+    ServiceDep,
+    SettingsDep,
+)
 from data_exchange_svc.identifiers import InvalidSubject, SubjectNotFound
 from data_exchange_svc.ledger.schemas import ReceiptRead
 from data_exchange_svc.ledger.service import receipt_document
 from data_exchange_svc.models import Consent
 from data_exchange_svc.resources.service import ResourceNotFound, ResourceNotShared, UnknownField
-from servicekit.auth import InsufficientAssurance, PrincipalDep
+from servicekit.auth import InsufficientAssurance
 from servicekit.db import SessionDep, utcnow
 from servicekit.http import HttpDep
 from servicekit.idempotency import OptionalIdempotencyDep
@@ -93,7 +100,7 @@ def _view(consent: Consent, now: dt.datetime) -> ConsentRead:
 )
 async def give_consent(
     payload: ConsentCreate,
-    principal: PrincipalDep,
+    principal: CitizenDep,
     claim: OptionalIdempotencyDep,
     session: SessionDep,
     catalogue: CatalogueDep,
@@ -118,7 +125,7 @@ async def give_consent(
         now=now,
         catalogue=catalogue,
         http=http,
-        # A verified bearer token (PrincipalDep): case-svc is asked as her.
+        # A verified bearer token (CitizenDep): case-svc is asked as her.
         authorization=request.headers["authorization"],
     )
     return await claim.answer(session, status=201, body=_view(consent, now).model_dump(mode="json"))
@@ -129,7 +136,7 @@ async def give_consent(
     response_model=ConsentList,
     responses=problem_responses(DelegateNotAllowed, InsufficientAssurance, SubjectNotLinked),
 )
-async def list_consents(principal: PrincipalDep, session: SessionDep) -> ConsentList:
+async def list_consents(principal: CitizenDep, session: SessionDep) -> ConsentList:
     """All of the citizen's consents, newest first, with their status now."""
     now = utcnow()
     return ConsentList(items=[_view(c, now) for c in await consents.mine(session, principal)])
@@ -141,7 +148,7 @@ async def list_consents(principal: PrincipalDep, session: SessionDep) -> Consent
     responses=problem_responses(DelegateNotAllowed, InsufficientAssurance, ConsentNotFound),
 )
 async def revoke_consent(
-    consent_id: uuid.UUID, principal: PrincipalDep, session: SessionDep
+    consent_id: uuid.UUID, principal: CitizenDep, session: SessionDep
 ) -> Response:
     await consents.revoke(session, principal, consent_id, now=utcnow())
     return Response(status_code=204)
@@ -155,7 +162,7 @@ async def revoke_consent(
     ),
 )
 async def read_access_log(
-    principal: PrincipalDep,
+    principal: CitizenDep,
     session: SessionDep,
     signer: LedgerSignerDep,
     cursors: CursorsDep,
@@ -205,7 +212,7 @@ links_router = APIRouter(prefix="/exchange/v1/citizen-links", tags=["citizens"])
 async def link_citizen(
     account: Annotated[str, Path(min_length=1, max_length=128)],
     payload: SubjectLink,
-    principal: PrincipalDep,
+    principal: ServiceDep,
     session: SessionDep,
     settings: SettingsDep,
     protector: IdentifiersDep,

@@ -26,13 +26,20 @@ from data_exchange_svc.datasets.service import (
     Loaded,
     NotTheOwner,
 )
-from data_exchange_svc.deps import CatalogueDep, IdentifiersDep, LedgerDep, SettingsDep
+from data_exchange_svc.deps import (
+    CatalogueDep,
+    DepartmentCallerDep,
+    IdentifiersDep,
+    LedgerDep,
+    ProviderSystemDep,
+    SettingsDep,
+    StaffDep,
+)
 from data_exchange_svc.jurisdiction import OutsideJurisdiction
 from data_exchange_svc.ledger.service import receipt_document
 from data_exchange_svc.models import RecordChange
 from data_exchange_svc.resources.service import ResourceNotFound, ResourceNotServed
 from data_exchange_svc.resources.values import today_in_china
-from servicekit.auth import PrincipalDep
 from servicekit.db import SessionDep, utcnow
 from servicekit.openapi import problem_responses
 from servicekit.pagination import CursorQuery, CursorsDep, InvalidCursor, LimitQuery, page_size_of
@@ -93,7 +100,7 @@ def _change_view(change: RecordChange) -> RecordChangeRead:
 async def load_records(
     code: str,
     batch: RecordBatch,
-    principal: PrincipalDep,
+    principal: ProviderSystemDep,
     session: SessionDep,
     protector: IdentifiersDep,
     catalogue: CatalogueDep,
@@ -135,7 +142,7 @@ async def load_records(
 
 @changes_router.get("", response_model=RecordChangePage, responses=problem_responses(InvalidCursor))
 async def list_record_changes(
-    principal: PrincipalDep,
+    principal: DepartmentCallerDep,
     session: SessionDep,
     cursors: CursorsDep,
     settings: SettingsDep,
@@ -164,7 +171,7 @@ async def list_record_changes(
     responses=problem_responses(RecordChangeNotFound),
 )
 async def get_record_change(
-    change_id: uuid.UUID, principal: PrincipalDep, session: SessionDep
+    change_id: uuid.UUID, principal: DepartmentCallerDep, session: SessionDep
 ) -> RecordChangeRead:
     return _change_view(await changes.read(session, principal, change_id))
 
@@ -182,7 +189,7 @@ async def get_record_change(
 )
 async def approve_record_change(
     change_id: uuid.UUID,
-    principal: PrincipalDep,
+    principal: StaffDep,
     session: SessionDep,
     protector: IdentifiersDep,
     ledger: LedgerDep,
@@ -212,7 +219,7 @@ async def approve_record_change(
 async def refuse_record_change(
     change_id: uuid.UUID,
     decision: RecordChangeRefuse,
-    principal: PrincipalDep,
+    principal: StaffDep,
     session: SessionDep,
 ) -> RecordChangeDecided:
     change = await changes.refuse(

@@ -4,7 +4,7 @@ import uuid
 
 from fastapi import APIRouter, Response
 
-from data_exchange_svc.deps import ActiveGrantsDep, CatalogueDep
+from data_exchange_svc.deps import ActiveGrantsDep, CatalogueDep, DepartmentCallerDep, StaffDep
 from data_exchange_svc.grants import workflow
 from data_exchange_svc.grants.schemas import GrantApply, GrantApprove, GrantDecisionNote, GrantRead
 from data_exchange_svc.grants.workflow import (
@@ -23,7 +23,6 @@ from data_exchange_svc.grants.workflow import (
 from data_exchange_svc.jurisdiction import OutsideJurisdiction
 from data_exchange_svc.models import SharingGrant
 from data_exchange_svc.resources.service import ResourceNotFound, ResourceNotShared, UnknownField
-from servicekit.auth import PrincipalDep
 from servicekit.db import SessionDep, utcnow
 from servicekit.idempotency import OptionalIdempotencyDep
 from servicekit.openapi import problem_responses
@@ -53,7 +52,7 @@ def _view(grant: SharingGrant) -> GrantRead:
 )
 async def apply_for_grant(
     application: GrantApply,
-    principal: PrincipalDep,
+    principal: DepartmentCallerDep,
     claim: OptionalIdempotencyDep,
     session: SessionDep,
     catalogue: CatalogueDep,
@@ -75,7 +74,9 @@ async def apply_for_grant(
 
 
 @router.get("/{grant_id}", response_model=GrantRead, responses=problem_responses(GrantNotFound))
-async def get_grant(grant_id: uuid.UUID, principal: PrincipalDep, session: SessionDep) -> GrantRead:
+async def get_grant(
+    grant_id: uuid.UUID, principal: DepartmentCallerDep, session: SessionDep
+) -> GrantRead:
     return _view(await workflow.read(session, principal, grant_id))
 
 
@@ -96,7 +97,7 @@ async def get_grant(grant_id: uuid.UUID, principal: PrincipalDep, session: Sessi
 async def approve_grant(
     grant_id: uuid.UUID,
     decision: GrantApprove,
-    principal: PrincipalDep,
+    principal: StaffDep,
     session: SessionDep,
     active_grants: ActiveGrantsDep,
 ) -> GrantRead:
@@ -122,7 +123,7 @@ async def approve_grant(
     responses=problem_responses(NotTheProvider, OwnApplication, GrantNotFound, GrantNotPending),
 )
 async def refuse_grant(
-    grant_id: uuid.UUID, decision: GrantDecisionNote, principal: PrincipalDep, session: SessionDep
+    grant_id: uuid.UUID, decision: GrantDecisionNote, principal: StaffDep, session: SessionDep
 ) -> GrantRead:
     grant = await workflow.refuse(
         session, principal, grant_id, reason=decision.reason, now=utcnow()
@@ -140,7 +141,7 @@ async def refuse_grant(
 async def revoke_grant(
     grant_id: uuid.UUID,
     decision: GrantDecisionNote,
-    principal: PrincipalDep,
+    principal: DepartmentCallerDep,
     session: SessionDep,
     active_grants: ActiveGrantsDep,
 ) -> GrantRead:

@@ -339,3 +339,15 @@ def require_assurance(principal: Principal, level: int) -> None:
 def require_type(principal: Principal, *allowed: PrincipalType) -> None:
     if principal.typ not in allowed:
         raise WrongPrincipalType(f"allowed: {', '.join(allowed)}")
+
+
+def principal_of(*allowed: PrincipalType) -> Any:
+    """A dependency: the caller, if of one of the ``allowed`` types. It runs before the body is
+    read, so a caller who may not use the route learns 403 ``wrong_principal_type``, not the
+    fields the body would need. Use as ``Annotated[Principal, principal_of("staff")]``."""
+
+    async def of_allowed_type(principal: PrincipalDep) -> Principal:
+        require_type(principal, *allowed)
+        return principal
+
+    return Depends(of_allowed_type)
