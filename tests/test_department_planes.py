@@ -147,3 +147,24 @@ def test_a_new_face_for_a_lucheng_resident_waits_for_a_data_steward(
     approved = gateway.post(f"{path}/approve", headers=bearer(steward))
     assert approved.status_code == 200, approved.text
     assert approved.json()["load"]["replaced"] == 1
+
+
+def test_the_ledger_is_public_like_a_transparency_log(gateway: httpx.Client) -> None:
+    checkpoint = gateway.get("/exchange/v1/ledger/checkpoints/latest")
+    assert checkpoint.status_code == 200, checkpoint.text
+    assert gateway.get("/exchange/v1/ledger/public-key").status_code == 200
+    size = checkpoint.json()["tree_size"]
+    assert gateway.get(f"/exchange/v1/ledger/entries/{size}/proof").status_code == 200
+
+
+def test_a_resident_never_reaches_the_registry_loads(gateway: httpx.Client) -> None:
+    phone = "136" + "".join(secrets.choice("0123456789") for _ in range(8))
+    gateway.post("/identity/v1/citizens", json={"phone": phone, "password": "Resident-2026-x"})
+    token = gateway.post(
+        "/identity/v1/token",
+        data={"grant_type": "password", "username": phone, "password": "Resident-2026-x"},
+    ).json()["access_token"]
+    refused = gateway.post(
+        "/exchange/v1/resources/population/records", json={}, headers=bearer(token)
+    )
+    problem(refused, 403, "token_type_not_allowed")
