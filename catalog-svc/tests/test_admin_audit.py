@@ -38,8 +38,8 @@ async def _trail(client: httpx.AsyncClient, headers: Headers, code: str) -> list
 async def test_a_new_items_life_is_recorded_act_by_act(
     client: httpx.AsyncClient, staff: Callable[..., Headers], new_item: dict[str, Any]
 ) -> None:
-    alice = staff(sub="staff-lucheng-01")
-    bob = staff(sub="staff-lucheng-02")
+    alice = staff(sub="staff-province-01")
+    bob = staff(sub="staff-province-02")
     code = new_item["code"]
     created = await client.post(
         ADMIN, json=new_item, headers={**alice, "Idempotency-Key": "audit-00001"}
@@ -56,12 +56,12 @@ async def test_a_new_items_life_is_recorded_act_by_act(
 
     trail = await _trail(client, alice, code)
     assert [(e["action"], e["version"], e["actor"]["sub"]) for e in trail] == [
-        ("withdrawn", 1, "staff-lucheng-02"),
-        ("published", 1, "staff-lucheng-01"),
-        ("edited", 1, "staff-lucheng-02"),
-        ("created", 1, "staff-lucheng-01"),
+        ("withdrawn", 1, "staff-province-02"),
+        ("published", 1, "staff-province-01"),
+        ("edited", 1, "staff-province-02"),
+        ("created", 1, "staff-province-01"),
     ]
-    assert {e["actor"]["dept"] for e in trail} == {"330302-public_security"}
+    assert {e["actor"]["dept"] for e in trail} == {"330000-public_security"}
     assert [e["at"] for e in trail] == sorted((e["at"] for e in trail), reverse=True)
     withdrawn, published, edit, creation = trail
     assert edit["changed_fields"] == ["keywords", "promised_working_days"]

@@ -187,8 +187,8 @@ async def test_the_versions_keep_what_each_publication_replaced(
         "居民身份证挂失申报",
     ]
     assert versions[0]["published_by"] == {
-        "sub": "staff-lucheng-01",
-        "dept": "330302-public_security",
+        "sub": "staff-province-01",
+        "dept": "330000-public_security",
     }
     assert versions[2]["published_by"] is None  # the seed's
 

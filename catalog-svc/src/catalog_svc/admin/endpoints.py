@@ -15,7 +15,7 @@ from catalog_svc.admin.auth import (
     Administrator,
     NoCatalogScope,
     NotCatalogAdministrator,
-    OutsideCatalogScope,
+    OutsideJurisdiction,
 )
 from catalog_svc.admin.schemas import (
     AuditPage,
@@ -92,7 +92,7 @@ def _limit(settings: CatalogSettings, limit: int | None) -> int:
     responses=problem_responses(
         NotCatalogAdministrator,
         NoCatalogScope,
-        OutsideCatalogScope,
+        OutsideJurisdiction,
         ItemCodeTaken,
         InvalidItem,
     ),
@@ -104,8 +104,9 @@ async def create_item(
     session: SessionDep,
     snapshot: SnapshotDep,
 ) -> Response:
-    """Create an item of your department type and tier: a draft of its version 1, invisible
-    to the public reads until published. A retry with the same Idempotency-Key and body answers
+    """Create an item of your jurisdiction (your department's type, listed within your region
+    and handled at your tier or below): a draft of its version 1, invisible to the public reads
+    until published. A retry with the same Idempotency-Key and body answers
     the same draft (with ``Idempotency-Replayed: true``)."""
     if claim.replay is not None:
         return claim.replay
@@ -127,7 +128,7 @@ async def create_item(
     "/{code}/draft",
     response_model=DraftRead,
     responses=problem_responses(
-        NotCatalogAdministrator, NoCatalogScope, OutsideCatalogScope, ItemNotFound, DraftNotFound
+        NotCatalogAdministrator, NoCatalogScope, OutsideJurisdiction, ItemNotFound, DraftNotFound
     ),
 )
 async def get_draft(code: str, by: AdministratorDep, session: SessionDep) -> Response:
@@ -142,7 +143,7 @@ async def get_draft(code: str, by: AdministratorDep, session: SessionDep) -> Res
     response_model=DraftRead,
     responses={
         **problem_responses(
-            NotCatalogAdministrator, NoCatalogScope, OutsideCatalogScope, ItemNotFound
+            NotCatalogAdministrator, NoCatalogScope, OutsideJurisdiction, ItemNotFound
         ),
         200: {"description": "A draft was open already: that one"},
     },
@@ -160,7 +161,7 @@ async def open_draft(code: str, by: AdministratorDep, session: SessionDep) -> Re
     responses=problem_responses(
         NotCatalogAdministrator,
         NoCatalogScope,
-        OutsideCatalogScope,
+        OutsideJurisdiction,
         ItemNotFound,
         DraftNotFound,
         InvalidItem,
@@ -177,7 +178,7 @@ async def edit_draft(
     if_match: IfMatchHeader = None,
 ) -> Response:
     """Change the draft you read: each member given replaces the draft's (a form is replaced
-    whole). The result must still be of your department type and tier, and valid."""
+    whole). The result must still be of your jurisdiction, and valid."""
     draft = await service.edit_draft(
         session,
         snapshot=snapshot,
@@ -196,7 +197,7 @@ async def edit_draft(
     responses=problem_responses(
         NotCatalogAdministrator,
         NoCatalogScope,
-        OutsideCatalogScope,
+        OutsideJurisdiction,
         ItemNotFound,
         DraftNotFound,
         InvalidItem,
@@ -233,7 +234,7 @@ async def publish_draft(
     responses=problem_responses(
         NotCatalogAdministrator,
         NoCatalogScope,
-        OutsideCatalogScope,
+        OutsideJurisdiction,
         ItemNotFound,
         ItemAlreadyWithdrawn,
     ),
@@ -252,7 +253,7 @@ async def withdraw_item(
     "/{code}/versions",
     response_model=VersionPage,
     responses=problem_responses(
-        NotCatalogAdministrator, NoCatalogScope, OutsideCatalogScope, ItemNotFound, InvalidCursor
+        NotCatalogAdministrator, NoCatalogScope, OutsideJurisdiction, ItemNotFound, InvalidCursor
     ),
 )
 async def list_versions(
@@ -280,7 +281,7 @@ async def list_versions(
     "/{code}/audit",
     response_model=AuditPage,
     responses=problem_responses(
-        NotCatalogAdministrator, NoCatalogScope, OutsideCatalogScope, ItemNotFound, InvalidCursor
+        NotCatalogAdministrator, NoCatalogScope, OutsideJurisdiction, ItemNotFound, InvalidCursor
     ),
 )
 async def list_audit_entries(

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog_svc.admin import repository, validation
-from catalog_svc.admin.auth import Administrator
+from catalog_svc.admin.auth import Administrator, Jurisdiction, jurisdiction_of
 from catalog_svc.admin.schemas import (
     AuditEntryRead,
     DraftRead,
@@ -119,6 +119,23 @@ def _content(document: Mapping[str, Any]) -> ItemContent:
         ) from exc
 
 
+def _jurisdiction(document: Mapping[str, Any]) -> Jurisdiction:
+    """Whose an item is, from its document (a draft's, a version's or a creation's)."""
+    return jurisdiction_of(
+        department_type=document["department_type"],
+        handling_tier=document["handling_tier"],
+        offered_in=document["offered_in"],
+    )
+
+
+def _item_jurisdiction(item: ServiceItem) -> Jurisdiction:
+    return jurisdiction_of(
+        department_type=item.department_type,
+        handling_tier=item.handling_tier,
+        offered_in=item.offered_in,
+    )
+
+
 def changes_between(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
     """Field → {"from", "to"}, for the fields whose values differ."""
     return {
@@ -199,11 +216,8 @@ async def create_item(
 ) -> DraftRead:
     """A new item, as a draft of its version 1: nothing public until it is published."""
     content = ItemContent.model_validate(payload.model_dump(exclude={"code"}))
-    by.scope.require(
-        item_code=payload.code,
-        department_type=content.department_type,
-        tier=content.handling_tier,
-    )
+    document = content.model_dump(mode="json")
+    by.scope.require(item_code=payload.code, item=_jurisdiction(document))
     await _check(
         session,
         snapshot,
@@ -217,7 +231,6 @@ async def create_item(
     ):
         raise ItemCodeTaken(f"{payload.code} exists; choose another code", item_code=payload.code)
 
-    document = content.model_dump(mode="json")
     draft = await repository.insert_draft(
         session, code=payload.code, based_on_version=None, content=document, by=by, now=now
     )
@@ -239,16 +252,18 @@ async def create_item(
 
 
 async def _draft_in_scope(session: AsyncSession, by: Administrator, code: str) -> ServiceItemDraft:
+    """The item's open draft, once the administrator is found to have jurisdiction over both
+    the draft and the published version it will replace (a draft listed in Lucheng alone that
+    would replace a province-wide item is still the province's)."""
     draft = await repository.draft(session, code)
+    item = await repository.item(session, code)
     if draft is None:
-        if await items_repository.get(session, code) is None:
+        if item is None:
             raise ItemNotFound(f"no service item has code {code!r}", item_code=code)
         raise DraftNotFound(f"{code} has no open draft: open one (POST …/draft)", item_code=code)
-    by.scope.require(
-        item_code=code,
-        department_type=draft.content["department_type"],
-        tier=draft.content["handling_tier"],
-    )
+    if item is not None:
+        by.scope.require(item_code=code, item=_item_jurisdiction(item))
+    by.scope.require(item_code=code, item=_jurisdiction(draft.content))
     return draft
 
 
@@ -266,7 +281,7 @@ async def open_draft(
     item = await repository.item(session, code)
     if item is None:
         raise ItemNotFound(f"no service item has code {code!r}", item_code=code)
-    by.scope.require(item_code=code, department_type=item.department_type, tier=item.handling_tier)
+    by.scope.require(item_code=code, item=_item_jurisdiction(item))
     opened = await repository.insert_draft(
         session,
         code=code,
@@ -305,11 +320,9 @@ async def edit_draft(
     require_match(if_match, draft_etag(draft.based_on_version, draft.revision))
     before = _content(draft.content).model_dump(mode="json")
     content = _content({**before, **changes})
-    by.scope.require(
-        item_code=code, department_type=content.department_type, tier=content.handling_tier
-    )
-    await _check(session, snapshot, code=code, content=content)
     after = content.model_dump(mode="json")
+    by.scope.require(item_code=code, item=_jurisdiction(after))
+    await _check(session, snapshot, code=code, content=content)
     changed = changes_between(before, after)
     if not changed:
         return draft
@@ -404,7 +417,7 @@ async def withdraw_item(
     item = await repository.item(session, code)
     if item is None:
         raise ItemNotFound(f"no service item has code {code!r}", item_code=code)
-    by.scope.require(item_code=code, department_type=item.department_type, tier=item.handling_tier)
+    by.scope.require(item_code=code, item=_item_jurisdiction(item))
     withdrawn = await repository.withdraw(session, code=code, now=now)
     if withdrawn is None:
         raise ItemAlreadyWithdrawn(f"{code} is withdrawn already", item_code=code)
@@ -431,16 +444,15 @@ async def _history_in_scope(
     the item or its draft."""
     item = await repository.item(session, code)
     draft = await repository.draft(session, code)
-    kinds = []
+    owners = []
     if item is not None:
-        kinds.append((item.department_type, item.handling_tier))
+        owners.append(_item_jurisdiction(item))
     if draft is not None:
-        kinds.append((draft.content["department_type"], draft.content["handling_tier"]))
-    if not kinds:
+        owners.append(_jurisdiction(draft.content))
+    if not owners:
         raise ItemNotFound(f"no service item has code {code!r}", item_code=code)
-    if not any(by.scope.covers(kind, tier) for kind, tier in kinds):
-        kind, tier = kinds[0]
-        by.scope.require(item_code=code, department_type=kind, tier=tier)
+    if not any(by.scope.covers(owner) for owner in owners):
+        by.scope.require(item_code=code, item=owners[0])
     return item
 
 
