@@ -24,7 +24,14 @@ from catalog_svc.admin.schemas import (
     ItemCreate,
     VersionPage,
 )
-from catalog_svc.admin.service import DraftNotFound, ItemAlreadyWithdrawn, ItemCodeTaken
+from catalog_svc.admin.service import (
+    ApprovalNotNeeded,
+    ApprovalRequired,
+    DraftNotFound,
+    ItemAlreadyWithdrawn,
+    ItemCodeTaken,
+    SecondPersonRequired,
+)
 from catalog_svc.admin.validation import InvalidItem
 from catalog_svc.deps import (
     SettingsDep,
@@ -132,9 +139,9 @@ async def create_item(
     ),
 )
 async def get_draft(code: str, by: AdministratorDep, session: SessionDep) -> Response:
-    """The item's open draft, with its ETag for the next edit or the publication."""
-    draft = await service.draft_of(session, by=by, code=code)
-    return _draft_answer(service.draft_view(draft))
+    """The item's open draft, with its ETag for the next edit, the approval or the
+    publication."""
+    return _draft_answer(await service.draft_of(session, by=by, code=code))
 
 
 @router.post(
@@ -152,7 +159,7 @@ async def open_draft(code: str, by: AdministratorDep, session: SessionDep) -> Re
     """Open a draft of a published (or withdrawn) item, a copy of its current version; when
     one is open already, answer that one (200)."""
     draft, opened = await service.open_draft(session, by=by, code=code, now=utcnow())
-    return _draft_answer(service.draft_view(draft), status=201 if opened else 200)
+    return _draft_answer(draft, status=201 if opened else 200)
 
 
 @router.patch(
@@ -178,7 +185,8 @@ async def edit_draft(
     if_match: IfMatchHeader = None,
 ) -> Response:
     """Change the draft you read: each member given replaces the draft's (a form is replaced
-    whole). The result must still be of your jurisdiction, and valid."""
+    whole). The result must still be of your jurisdiction, and valid. A change withdraws the
+    draft's approval."""
     draft = await service.edit_draft(
         session,
         snapshot=snapshot,
@@ -188,7 +196,34 @@ async def edit_draft(
         if_match=if_match,
         now=utcnow(),
     )
-    return _draft_answer(service.draft_view(draft))
+    return _draft_answer(draft)
+
+
+@router.post(
+    "/{code}/draft/approval",
+    response_model=DraftRead,
+    responses=problem_responses(
+        NotCatalogAdministrator,
+        NoCatalogScope,
+        OutsideJurisdiction,
+        ItemNotFound,
+        DraftNotFound,
+        ApprovalNotNeeded,
+        SecondPersonRequired,
+        PreconditionRequired,
+        PreconditionFailed,
+    ),
+)
+async def approve_draft(
+    code: str, by: AdministratorDep, session: SessionDep, if_match: IfMatchHeader = None
+) -> Response:
+    """Approve the draft you read, as the second person its changes to ``min_loa``,
+    ``handling_tier`` or ``fee`` need (``changes_needing_approval``): you are an administrator
+    of the item and made none of those changes. Any administrator of the item may then publish
+    it; an edit withdraws the approval. The approval leaves the draft's content, and its ETag,
+    as they were; approving again answers the approval given."""
+    draft = await service.approve_draft(session, by=by, code=code, if_match=if_match, now=utcnow())
+    return _draft_answer(draft)
 
 
 @router.post(
@@ -201,6 +236,7 @@ async def edit_draft(
         ItemNotFound,
         DraftNotFound,
         InvalidItem,
+        ApprovalRequired,
         PreconditionRequired,
         PreconditionFailed,
     ),
@@ -215,7 +251,9 @@ async def publish_draft(
 ) -> Response:
     """Publish the draft you read as the item's next version. The public reads keep serving
     the version before until this commits; from then on the item document, search, handler
-    resolution and the change feed show the new one."""
+    resolution and the change feed show the new one. A draft that changes ``min_loa``,
+    ``handling_tier`` or ``fee`` (a new item sets them) needs a second administrator's approval
+    first."""
     item = await service.publish_draft(
         session,
         snapshot=snapshot,
