@@ -23,6 +23,11 @@ from onevisit_dev.platform import (
 )
 from servicekit.testing import POSTGRES_ENV
 
+#: The platform administrator the identity seed creates (synthetic), who makes the staff accounts
+#: the stories need.
+PLATFORM_ADMIN_PHONE = "13700000001"
+PLATFORM_ADMIN_PASSWORD = "Platform-Admin-2026"
+
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The contract run last: it sends whatever the document allows, the demo citizen's
@@ -55,6 +60,12 @@ def platform(
     config = PlatformConfig.on_free_ports(
         tmp_path_factory.mktemp(f"platform-{request.param}"), regional=(WENZHOU_CASE,)
     )
+    config.extra_env.update(
+        {
+            "IDENTITY_SEED_ADMIN_PHONE": PLATFORM_ADMIN_PHONE,
+            "IDENTITY_SEED_ADMIN_PASSWORD": PLATFORM_ADMIN_PASSWORD,
+        }
+    )
     databases: list[str] = []
     if request.param == "postgresql":
         suffix = secrets.token_hex(4)
@@ -76,3 +87,21 @@ def platform(
 def gateway(platform: Platform) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=platform.config.gateway_url, timeout=30.0) as client:
         yield client
+
+
+@pytest.fixture(scope="module")
+def platform_admin_token(platform: Platform) -> str:
+    """An access token of the platform administrator the identity seed created (a module's
+    stories share it: it outlives any one of them)."""
+    with httpx.Client(base_url=platform.config.gateway_url, timeout=30.0) as gateway:
+        response = gateway.post(
+            "/identity/v1/token",
+            data={
+                "grant_type": "password",
+                "username": PLATFORM_ADMIN_PHONE,
+                "password": PLATFORM_ADMIN_PASSWORD,
+            },
+        )
+    assert response.status_code == 200, response.text
+    token: str = response.json()["access_token"]
+    return token
