@@ -91,8 +91,8 @@ def gateway(platform: Platform) -> Iterator[httpx.Client]:
 
 @pytest.fixture(scope="module")
 def platform_admin_token(platform: Platform) -> str:
-    """An access token of the platform administrator the identity seed created (a module's
-    stories share it: it outlives any one of them)."""
+    """An access token of the platform administrator the identity seed created, signed in once
+    for a module's stories."""
     with httpx.Client(base_url=platform.config.gateway_url, timeout=30.0) as gateway:
         response = gateway.post(
             "/identity/v1/token",
