@@ -23,6 +23,11 @@ from onevisit_dev.platform import (
 )
 from servicekit.testing import POSTGRES_ENV
 
+#: The platform administrator the identity seed creates (synthetic), who makes the staff accounts
+#: the stories need.
+PLATFORM_ADMIN_PHONE = "13700000001"
+PLATFORM_ADMIN_PASSWORD = "Platform-Admin-2026"
+
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The contract run last: it sends whatever the document allows, the demo citizen's
@@ -44,10 +49,6 @@ async def _create_or_drop(names: list[str], *, create: bool) -> None:
                 await connection.execute(text(statement))
     finally:
         await admin.dispose()
-
-
-PLATFORM_ADMIN_PHONE = "13900000001"
-PLATFORM_ADMIN_PASSWORD = "Platform-Admin-2026"
 
 
 @pytest.fixture(
@@ -90,17 +91,19 @@ def gateway(platform: Platform) -> Iterator[httpx.Client]:
         yield client
 
 
-@pytest.fixture
-def platform_admin(gateway: httpx.Client) -> str:
-    """The seeded platform administrator's access token."""
-    signed_in = gateway.post(
-        "/identity/v1/token",
-        data={
-            "grant_type": "password",
-            "username": PLATFORM_ADMIN_PHONE,
-            "password": PLATFORM_ADMIN_PASSWORD,
-        },
-    )
-    assert signed_in.status_code == 200, signed_in.text
-    token: str = signed_in.json()["access_token"]
+@pytest.fixture(scope="module")
+def platform_admin(platform: Platform) -> str:
+    """An access token of the platform administrator the identity seed created, signed in once
+    for a module's stories."""
+    with httpx.Client(base_url=platform.config.gateway_url, timeout=30.0) as gateway:
+        response = gateway.post(
+            "/identity/v1/token",
+            data={
+                "grant_type": "password",
+                "username": PLATFORM_ADMIN_PHONE,
+                "password": PLATFORM_ADMIN_PASSWORD,
+            },
+        )
+    assert response.status_code == 200, response.text
+    token: str = response.json()["access_token"]
     return token

@@ -70,12 +70,14 @@ Headers = dict[str, str]
 
 @pytest.fixture
 def staff(token_minter: TokenMinter) -> Callable[..., Headers]:
-    """Authorization headers of a staff token: ``staff(roles, dept)``."""
+    """Authorization headers of a staff token: ``staff(roles, dept, sub)``; by default a catalog
+    administrator of the provincial public security department, whose items (the province-wide
+    ones) the tests edit."""
 
     def headers(
         roles: tuple[str, ...] = ("catalog_admin",),
-        dept: str | None = "330302-public_security",
-        sub: str = "staff-lucheng-01",
+        dept: str | None = "330000-public_security",
+        sub: str = "staff-province-01",
     ) -> Headers:
         token = token_minter.mint(sub, typ="staff", loa=2, roles=roles, dept=dept)
         return {"Authorization": f"Bearer {token}"}
@@ -83,7 +85,8 @@ def staff(token_minter: TokenMinter) -> Callable[..., Headers]:
     return headers
 
 
-#: A new item a county public security bureau's administrators may create (synthetic).
+#: A new item (synthetic): handled by the county public security bureaus of Wenzhou, so that
+#: Wenzhou's public security administrators and the province's may create it.
 NEW_ITEM: dict[str, Any] = {
     "code": "public_security.dog_licence_synthetic",
     "name": "犬只登记证办理（合成数据）",

@@ -1,6 +1,6 @@
-"""The audit trail: every creation, draft opened, edit, publication and withdrawal of an item,
-with who did it (subject and department), when, on which version and what it changed; read by
-the item's administrators a page at a time, newest first."""
+"""The audit trail: every creation, draft opened, edit, approval, publication and withdrawal of an
+item, with who did it (subject and department), when, on which version and what it changed; read
+by the item's administrators a page at a time, newest first."""
 
 from collections.abc import Callable
 from typing import Any
@@ -38,8 +38,8 @@ async def _trail(client: httpx.AsyncClient, headers: Headers, code: str) -> list
 async def test_a_new_items_life_is_recorded_act_by_act(
     client: httpx.AsyncClient, staff: Callable[..., Headers], new_item: dict[str, Any]
 ) -> None:
-    alice = staff(sub="staff-lucheng-01")
-    bob = staff(sub="staff-lucheng-02")
+    alice = staff(sub="staff-province-01")
+    bob = staff(sub="staff-province-02")
     code = new_item["code"]
     created = await client.post(
         ADMIN, json=new_item, headers={**alice, "Idempotency-Key": "audit-00001"}
@@ -49,21 +49,25 @@ async def test_a_new_items_life_is_recorded_act_by_act(
         json={"promised_working_days": 3, "keywords": ["犬只", "狗证", "养犬"]},
         headers={**bob, "If-Match": created.headers["ETag"]},
     )
-    await client.post(
-        f"{ADMIN}/{code}/publish", headers={**alice, "If-Match": edited.headers["ETag"]}
-    )
+    # Bob changed no field that needs a second person: he may approve Alice's new item.
+    read = {"If-Match": edited.headers["ETag"]}
+    await client.post(f"{ADMIN}/{code}/draft/approval", headers={**bob, **read})
+    await client.post(f"{ADMIN}/{code}/publish", headers={**alice, **read})
     await client.post(f"{ADMIN}/{code}/withdraw", headers=bob)
 
     trail = await _trail(client, alice, code)
     assert [(e["action"], e["version"], e["actor"]["sub"]) for e in trail] == [
-        ("withdrawn", 1, "staff-lucheng-02"),
-        ("published", 1, "staff-lucheng-01"),
-        ("edited", 1, "staff-lucheng-02"),
-        ("created", 1, "staff-lucheng-01"),
+        ("withdrawn", 1, "staff-province-02"),
+        ("published", 1, "staff-province-01"),
+        ("approved", 1, "staff-province-02"),
+        ("edited", 1, "staff-province-02"),
+        ("created", 1, "staff-province-01"),
     ]
-    assert {e["actor"]["dept"] for e in trail} == {"330302-public_security"}
+    assert {e["actor"]["dept"] for e in trail} == {"330000-public_security"}
     assert [e["at"] for e in trail] == sorted((e["at"] for e in trail), reverse=True)
-    withdrawn, published, edit, creation = trail
+    withdrawn, published, approval, edit, creation = trail
+    assert approval["changed_fields"] == ["fee", "handling_tier", "min_loa"]
+    assert approval["changes"]["min_loa"] == {"from": None, "to": 2}
     assert edit["changed_fields"] == ["keywords", "promised_working_days"]
     assert edit["changes"]["promised_working_days"] == {"from": 5, "to": 3}
     assert withdrawn["changes"] == {"status": {"from": "published", "to": "withdrawn"}}

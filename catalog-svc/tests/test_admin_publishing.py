@@ -33,12 +33,23 @@ async def _create(
     return await client.post(ADMIN, json=body, headers={**headers, "Idempotency-Key": key})
 
 
-async def _publish(client: httpx.AsyncClient, headers: Headers, code: str) -> httpx.Response:
+async def _publish(
+    client: httpx.AsyncClient, headers: Headers, code: str, *, approver: Headers | None = None
+) -> httpx.Response:
+    """Publish the open draft as read; ``approver``: a second administrator approves it first,
+    as a new item (or a change of min_loa, handling tier or fee) needs."""
     draft = await client.get(f"{ADMIN}/{code}/draft", headers=headers)
     assert draft.status_code == 200, draft.text
-    return await client.post(
-        f"{ADMIN}/{code}/publish", headers={**headers, "If-Match": draft.headers["ETag"]}
-    )
+    read = {"If-Match": draft.headers["ETag"]}
+    if approver is not None:
+        approval = await client.post(f"{ADMIN}/{code}/draft/approval", headers={**approver, **read})
+        assert approval.status_code == 200, approval.text
+    return await client.post(f"{ADMIN}/{code}/publish", headers={**headers, **read})
+
+
+def _second(staff: Callable[..., Headers]) -> Headers:
+    """Another administrator of the same department than ``staff()``."""
+    return staff(sub="staff-province-02")
 
 
 async def _found_by(client: httpx.AsyncClient, query: str) -> list[str]:
@@ -72,7 +83,7 @@ async def test_a_new_item_stays_out_of_every_public_read_until_published(
     assert code not in await _found_by(client, "狗证办理")
     assert await _feed(client, since) == []
 
-    published = await _publish(client, staff(), code)
+    published = await _publish(client, staff(), code, approver=_second(staff))
     assert published.status_code == 200, published.text
     assert (published.json()["version"], published.json()["status"]) == (1, "published")
 
@@ -187,8 +198,8 @@ async def test_the_versions_keep_what_each_publication_replaced(
         "居民身份证挂失申报",
     ]
     assert versions[0]["published_by"] == {
-        "sub": "staff-lucheng-01",
-        "dept": "330302-public_security",
+        "sub": "staff-province-01",
+        "dept": "330000-public_security",
     }
     assert versions[2]["published_by"] is None  # the seed's
 
@@ -207,7 +218,7 @@ async def test_a_new_seed_leaves_the_administrators_items_alone(
     )
     await _publish(client, staff(), ID_CARD_LOSS)
     await _create(client, staff(), new_item)
-    await _publish(client, staff(), new_item["code"])
+    await _publish(client, staff(), new_item["code"], approver=_second(staff))
 
     sessionmaker = app.state.service.database.sessionmaker
     async with sessionmaker.begin() as session:
@@ -238,7 +249,7 @@ async def test_a_publication_reaches_other_processes_at_their_next_check(
     holder: CatalogHolder = app.state.service.catalog
     elsewhere = holder.snapshot  # what a process that did not publish still holds
     await _create(client, staff(), new_item)
-    await _publish(client, staff(), new_item["code"])
+    await _publish(client, staff(), new_item["code"], approver=_second(staff))
     assert new_item["code"] in holder.snapshot.items
 
     holder.snapshot = elsewhere

@@ -119,7 +119,8 @@ class ServiceItem(Base):
 
 class ServiceItemDraft(Base):
     """The draft of an item's next version: at most one per item, edited by its catalog
-    administrators and invisible to the public reads until published."""
+    administrators, approved by a second one where a change needs it, and invisible to the
+    public reads until published."""
 
     __tablename__ = "service_item_draft"
 
@@ -134,6 +135,12 @@ class ServiceItemDraft(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     updated_by: Mapped[str] = mapped_column(String(64))
     updated_by_dept: Mapped[str | None] = mapped_column(String(64))
+    #: The second administrator who approved the draft's changes that need one (assurance
+    #: level, handling tier, fee), and when; None until then. An edit withdraws the approval:
+    #: it is of the revision its approver read.
+    approved_by: Mapped[str | None] = mapped_column(String(64))
+    approved_by_dept: Mapped[str | None] = mapped_column(String(64))
+    approved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class ServiceItemVersion(Base):
@@ -158,7 +165,7 @@ class ItemAuditEntry(Base):
     __tablename__ = "item_audit_entry"
     __table_args__ = (
         CheckConstraint(
-            "action IN ('created', 'draft_opened', 'edited', 'published', 'withdrawn')",
+            "action IN ('created', 'draft_opened', 'edited', 'approved', 'published', 'withdrawn')",
             name="action",
         ),
     )

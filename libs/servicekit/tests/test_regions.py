@@ -88,6 +88,23 @@ def test_containment_and_levels_above() -> None:
     assert wenzhou.padded12 == "330300000000"
 
 
+@pytest.mark.parametrize(
+    ("codes", "smallest"),
+    [
+        (["330302", "330304"], "330300"),  # Lucheng and Ouhai: Wenzhou
+        (["330302", "330302026003"], "330302"),  # Lucheng and a community of its own
+        (["330302026003"], "330302026003"),
+        (["330106", "330302"], "330000"),  # Hangzhou's Xihu and Wenzhou's Lucheng
+        (["330302026", "330302027"], "330302"),
+        (["330100", "110000"], None),  # two provinces
+        ([], None),
+    ],
+)
+def test_the_smallest_region_containing_several(codes: list[str], smallest: str | None) -> None:
+    found = RegionCode.smallest_containing(RegionCode.parse(code) for code in codes)
+    assert (str(found) if found is not None else None) == smallest
+
+
 def _digit_strings() -> list[str]:
     """Every string of 1 to 13 digits drawn from 0, 1 and 9 up to 6 digits, and a spread of
     longer ones: zero segments in every position, short and padded forms."""

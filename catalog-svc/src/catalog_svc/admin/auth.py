@@ -1,17 +1,36 @@
 """Who may administer which items.
 
+An item belongs to one department: the department of the item's type in the item's *owning
+region*. The owning region is the smallest region that contains every region the item is listed
+in (``offered_in``; none listed: the whole province), raised to the item's handling tier when it
+lies below it, since the department that handles the item there answers for it there:
+
+    listed in          handled at   owning region     so it is the item of
+    (nowhere: all)     county       330000 Zhejiang   the provincial department
+    330302 Lucheng     county       330302 Lucheng    Lucheng's county bureau
+    330302026 Songtai  county       330302 Lucheng    Lucheng's county bureau
+    330302, 330304     county       330300 Wenzhou    Wenzhou's city bureau
+    330302 Lucheng     city         330300 Wenzhou    Wenzhou's city bureau
+    330100 Hangzhou    city         330100 Hangzhou   Hangzhou's city bureau
+
 A catalog administrator is a staff token with the role ``catalog_admin`` and a ``dept`` claim
-naming a department of the catalogue; they administer the items of that department's type
-handled at its tier (a county public security bureau's administrators: the public security
-items handled at county level). A ``platform_admin`` administers every item. Anyone else is
-refused.
+naming a department of the catalogue, ``<region>-<type>``; their jurisdiction is the items of
+that type whose owning region is their region or lies within it (a department's tier is its
+region's level, so a county bureau never reaches an item owned by its city or the province,
+and one city never another's). They create, edit, approve, publish and withdraw those items and
+read their drafts, versions and audit trail. A ``platform_admin`` administers every item. Anyone
+else is refused.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
+from catalog_svc.items.service import TIER_LEVELS
+from catalog_svc.reference.regions import PROVINCE_PREFIX
 from catalog_svc.snapshot import CatalogSnapshot
 from servicekit.auth import Principal, require_type
 from servicekit.problems import Forbidden, extension_members
+from servicekit.regions import REGION_CODE_PATTERN, InvalidRegionCode, RegionCode
 
 CATALOG_ADMIN = "catalog_admin"
 PLATFORM_ADMIN = "platform_admin"
@@ -42,47 +61,89 @@ class NoCatalogScope(Forbidden):
     )
 
 
-class OutsideCatalogScope(Forbidden):
-    code = "outside_catalog_scope"
-    title = "The item is outside the department type and tier you administer"
+class OutsideJurisdiction(Forbidden):
+    code = "outside_jurisdiction"
+    title = "The item belongs to another department than the one you administer for"
     members = extension_members(
         item_code={"type": "string", "examples": ["public_security.id_card_loss_report"]},
         item_department_type={"type": "string", "examples": ["public_security"]},
-        item_handling_tier={"type": "string", "examples": ["county"]},
+        item_region_code={
+            "type": "string",
+            "pattern": REGION_CODE_PATTERN,
+            "description": "The item's owning region: its department of the item's type "
+            "administers it (the smallest region containing every region the item is listed "
+            "in, at its handling tier or above)",
+            "examples": ["330000"],
+        },
         scope={
             "type": "object",
-            "description": "What the caller administers",
+            "description": "What the caller administers: the items of this department type "
+            "owned by this region or a region within it",
             "properties": {
-                "department_type": {"type": ["string", "null"]},
-                "tier": {"type": ["string", "null"]},
+                "department_type": {"type": "string"},
+                "region_code": {"type": "string", "pattern": REGION_CODE_PATTERN},
             },
-            "examples": [{"department_type": "civil_affairs", "tier": "county"}],
+            "examples": [{"department_type": "public_security", "region_code": "330302"}],
         },
     )
 
 
+#: The whole province: the owning region of an item listed nowhere in particular.
+PROVINCE = RegionCode(PROVINCE_PREFIX)
+
+
+@dataclass(frozen=True, slots=True)
+class Jurisdiction:
+    """Whose an item is: the department of ``department_type`` in ``region``."""
+
+    department_type: str
+    region: RegionCode
+
+
+def jurisdiction_of(
+    *, department_type: str, handling_tier: str, offered_in: Iterable[str]
+) -> Jurisdiction:
+    """The item's department type and owning region (see the module's table). A listed code
+    that is no region code counts as the province, the widest reading: the rules refuse it
+    anyway (``unknown_region``), and until they do it widens rather than narrows who may act."""
+    listed = []
+    for text in offered_in:
+        try:
+            listed.append(RegionCode.parse(text))
+        except InvalidRegionCode:
+            listed.append(PROVINCE)
+    region = RegionCode.smallest_containing(listed) or PROVINCE
+    tier = TIER_LEVELS[handling_tier]
+    if region.level > tier:
+        region = region.at_level(tier)
+    return Jurisdiction(department_type=department_type, region=region)
+
+
 @dataclass(frozen=True, slots=True)
 class CatalogScope:
-    """The items of one department type handled at one tier; with neither: every item."""
+    """What an administrator administers: the items of one department type owned by one region
+    or a region within it; with neither, every item (a platform administrator)."""
 
     department_type: str | None = None
-    tier: str | None = None
+    region: RegionCode | None = None
 
-    def covers(self, department_type: str, tier: str) -> bool:
-        if self.department_type is None:
+    def covers(self, item: Jurisdiction) -> bool:
+        if self.department_type is None or self.region is None:
             return True
-        return (department_type, tier) == (self.department_type, self.tier)
+        return item.department_type == self.department_type and self.region.contains(item.region)
 
-    def require(self, *, item_code: str, department_type: str, tier: str) -> None:
-        if not self.covers(department_type, tier):
-            raise OutsideCatalogScope(
-                f"you administer {self.department_type} items handled at {self.tier} level; "
-                f"{item_code} is a {department_type} item handled at {tier} level",
-                item_code=item_code,
-                item_department_type=department_type,
-                item_handling_tier=tier,
-                scope={"department_type": self.department_type, "tier": self.tier},
-            )
+    def require(self, *, item_code: str, item: Jurisdiction) -> None:
+        if self.covers(item):
+            return
+        raise OutsideJurisdiction(
+            f"you administer the {self.department_type} items of {self.region} and the regions "
+            f"within it; {item_code} is the item of {item.region}'s {item.department_type} "
+            f"department",
+            item_code=item_code,
+            item_department_type=item.department_type,
+            item_region_code=str(item.region),
+            scope={"department_type": self.department_type, "region_code": str(self.region)},
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,5 +172,7 @@ def administrator(principal: Principal, snapshot: CatalogSnapshot) -> Administra
     return Administrator(
         sub=principal.sub,
         dept=department.id,
-        scope=CatalogScope(department_type=department.type, tier=department.tier),
+        scope=CatalogScope(
+            department_type=department.type, region=RegionCode.parse(department.region_code)
+        ),
     )

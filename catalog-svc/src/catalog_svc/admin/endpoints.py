@@ -15,7 +15,7 @@ from catalog_svc.admin.auth import (
     Administrator,
     NoCatalogScope,
     NotCatalogAdministrator,
-    OutsideCatalogScope,
+    OutsideJurisdiction,
 )
 from catalog_svc.admin.schemas import (
     AuditPage,
@@ -24,7 +24,14 @@ from catalog_svc.admin.schemas import (
     ItemCreate,
     VersionPage,
 )
-from catalog_svc.admin.service import DraftNotFound, ItemAlreadyWithdrawn, ItemCodeTaken
+from catalog_svc.admin.service import (
+    ApprovalNotNeeded,
+    ApprovalRequired,
+    DraftNotFound,
+    ItemAlreadyWithdrawn,
+    ItemCodeTaken,
+    SecondPersonRequired,
+)
 from catalog_svc.admin.validation import InvalidItem
 from catalog_svc.deps import (
     SettingsDep,
@@ -92,7 +99,7 @@ def _limit(settings: CatalogSettings, limit: int | None) -> int:
     responses=problem_responses(
         NotCatalogAdministrator,
         NoCatalogScope,
-        OutsideCatalogScope,
+        OutsideJurisdiction,
         ItemCodeTaken,
         InvalidItem,
     ),
@@ -104,8 +111,9 @@ async def create_item(
     session: SessionDep,
     snapshot: SnapshotDep,
 ) -> Response:
-    """Create an item of your department type and tier: a draft of its version 1, invisible
-    to the public reads until published. A retry with the same Idempotency-Key and body answers
+    """Create an item of your jurisdiction (your department's type, listed within your region
+    and handled at your tier or below): a draft of its version 1, invisible to the public reads
+    until published. A retry with the same Idempotency-Key and body answers
     the same draft (with ``Idempotency-Replayed: true``)."""
     if claim.replay is not None:
         return claim.replay
@@ -127,13 +135,13 @@ async def create_item(
     "/{code}/draft",
     response_model=DraftRead,
     responses=problem_responses(
-        NotCatalogAdministrator, NoCatalogScope, OutsideCatalogScope, ItemNotFound, DraftNotFound
+        NotCatalogAdministrator, NoCatalogScope, OutsideJurisdiction, ItemNotFound, DraftNotFound
     ),
 )
 async def get_draft(code: str, by: AdministratorDep, session: SessionDep) -> Response:
-    """The item's open draft, with its ETag for the next edit or the publication."""
-    draft = await service.draft_of(session, by=by, code=code)
-    return _draft_answer(service.draft_view(draft))
+    """The item's open draft, with its ETag for the next edit, the approval or the
+    publication."""
+    return _draft_answer(await service.draft_of(session, by=by, code=code))
 
 
 @router.post(
@@ -142,7 +150,7 @@ async def get_draft(code: str, by: AdministratorDep, session: SessionDep) -> Res
     response_model=DraftRead,
     responses={
         **problem_responses(
-            NotCatalogAdministrator, NoCatalogScope, OutsideCatalogScope, ItemNotFound
+            NotCatalogAdministrator, NoCatalogScope, OutsideJurisdiction, ItemNotFound
         ),
         200: {"description": "A draft was open already: that one"},
     },
@@ -151,7 +159,7 @@ async def open_draft(code: str, by: AdministratorDep, session: SessionDep) -> Re
     """Open a draft of a published (or withdrawn) item, a copy of its current version; when
     one is open already, answer that one (200)."""
     draft, opened = await service.open_draft(session, by=by, code=code, now=utcnow())
-    return _draft_answer(service.draft_view(draft), status=201 if opened else 200)
+    return _draft_answer(draft, status=201 if opened else 200)
 
 
 @router.patch(
@@ -160,7 +168,7 @@ async def open_draft(code: str, by: AdministratorDep, session: SessionDep) -> Re
     responses=problem_responses(
         NotCatalogAdministrator,
         NoCatalogScope,
-        OutsideCatalogScope,
+        OutsideJurisdiction,
         ItemNotFound,
         DraftNotFound,
         InvalidItem,
@@ -177,7 +185,8 @@ async def edit_draft(
     if_match: IfMatchHeader = None,
 ) -> Response:
     """Change the draft you read: each member given replaces the draft's (a form is replaced
-    whole). The result must still be of your department type and tier, and valid."""
+    whole). The result must still be of your jurisdiction, and valid. A change withdraws the
+    draft's approval."""
     draft = await service.edit_draft(
         session,
         snapshot=snapshot,
@@ -187,7 +196,34 @@ async def edit_draft(
         if_match=if_match,
         now=utcnow(),
     )
-    return _draft_answer(service.draft_view(draft))
+    return _draft_answer(draft)
+
+
+@router.post(
+    "/{code}/draft/approval",
+    response_model=DraftRead,
+    responses=problem_responses(
+        NotCatalogAdministrator,
+        NoCatalogScope,
+        OutsideJurisdiction,
+        ItemNotFound,
+        DraftNotFound,
+        ApprovalNotNeeded,
+        SecondPersonRequired,
+        PreconditionRequired,
+        PreconditionFailed,
+    ),
+)
+async def approve_draft(
+    code: str, by: AdministratorDep, session: SessionDep, if_match: IfMatchHeader = None
+) -> Response:
+    """Approve the draft you read, as the second person its changes to ``min_loa``,
+    ``handling_tier`` or ``fee`` need (``changes_needing_approval``): you are an administrator
+    of the item and made none of those changes. Any administrator of the item may then publish
+    it; an edit withdraws the approval. The approval leaves the draft's content, and its ETag,
+    as they were; approving again answers the approval given."""
+    draft = await service.approve_draft(session, by=by, code=code, if_match=if_match, now=utcnow())
+    return _draft_answer(draft)
 
 
 @router.post(
@@ -196,10 +232,11 @@ async def edit_draft(
     responses=problem_responses(
         NotCatalogAdministrator,
         NoCatalogScope,
-        OutsideCatalogScope,
+        OutsideJurisdiction,
         ItemNotFound,
         DraftNotFound,
         InvalidItem,
+        ApprovalRequired,
         PreconditionRequired,
         PreconditionFailed,
     ),
@@ -214,7 +251,9 @@ async def publish_draft(
 ) -> Response:
     """Publish the draft you read as the item's next version. The public reads keep serving
     the version before until this commits; from then on the item document, search, handler
-    resolution and the change feed show the new one."""
+    resolution and the change feed show the new one. A draft that changes ``min_loa``,
+    ``handling_tier`` or ``fee`` (a new item sets them) needs a second administrator's approval
+    first."""
     item = await service.publish_draft(
         session,
         snapshot=snapshot,
@@ -233,7 +272,7 @@ async def publish_draft(
     responses=problem_responses(
         NotCatalogAdministrator,
         NoCatalogScope,
-        OutsideCatalogScope,
+        OutsideJurisdiction,
         ItemNotFound,
         ItemAlreadyWithdrawn,
     ),
@@ -252,7 +291,7 @@ async def withdraw_item(
     "/{code}/versions",
     response_model=VersionPage,
     responses=problem_responses(
-        NotCatalogAdministrator, NoCatalogScope, OutsideCatalogScope, ItemNotFound, InvalidCursor
+        NotCatalogAdministrator, NoCatalogScope, OutsideJurisdiction, ItemNotFound, InvalidCursor
     ),
 )
 async def list_versions(
@@ -280,7 +319,7 @@ async def list_versions(
     "/{code}/audit",
     response_model=AuditPage,
     responses=problem_responses(
-        NotCatalogAdministrator, NoCatalogScope, OutsideCatalogScope, ItemNotFound, InvalidCursor
+        NotCatalogAdministrator, NoCatalogScope, OutsideJurisdiction, ItemNotFound, InvalidCursor
     ),
 )
 async def list_audit_entries(

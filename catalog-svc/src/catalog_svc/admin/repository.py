@@ -1,11 +1,11 @@
-"""Every query the administration of items makes: drafts, published versions, the audit trail
-and creation keys.
+"""Every query the administration of items makes: drafts and their approvals, published
+versions, the audit trail and creation keys.
 
 Races are settled by the database: a draft is opened by an insert that does nothing when one
-exists; an edit and a publication name the revision they read (``UPDATE``/``DELETE … WHERE
-revision = :read``), so that of two writers who read the same revision one wins and the other
-finds no row; a creation key is claimed by an insert that does nothing on conflict, and the loser
-reads the winner's answer once the winner's transaction has ended.
+exists; an edit, an approval and a publication name the revision they read (``UPDATE``/``DELETE
+… WHERE revision = :read``), so that of two writers who read the same revision one wins and the
+other finds no row; a creation key is claimed by an insert that does nothing on conflict, and
+the loser reads the winner's answer once the winner's transaction has ended.
 """
 
 import datetime as dt
@@ -86,12 +86,36 @@ async def update_draft(
             updated_at=now,
             updated_by=by.sub,
             updated_by_dept=by.dept,
+            # An approval is of the revision its approver read.
+            approved_by=None,
+            approved_by_dept=None,
+            approved_at=None,
         )
         .returning(ServiceItemDraft)
         .execution_options(synchronize_session=False, populate_existing=True)
     )
     edited: ServiceItemDraft | None = (await session.scalars(statement)).one_or_none()
     return edited
+
+
+async def approve_draft(
+    session: AsyncSession, *, code: str, read_revision: int, by: Administrator, now: dt.datetime
+) -> ServiceItemDraft | None:
+    """Record the approval of the draft if it is still at the revision read and not approved:
+    the draft approved, or None when an edit or another approval came first."""
+    statement = (
+        update(ServiceItemDraft)
+        .where(
+            ServiceItemDraft.code == code,
+            ServiceItemDraft.revision == read_revision,
+            ServiceItemDraft.approved_by.is_(None),
+        )
+        .values(approved_by=by.sub, approved_by_dept=by.dept, approved_at=now)
+        .returning(ServiceItemDraft)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    )
+    approved: ServiceItemDraft | None = (await session.scalars(statement)).one_or_none()
+    return approved
 
 
 async def delete_draft(session: AsyncSession, *, code: str, read_revision: int) -> bool:
@@ -204,6 +228,17 @@ async def add_audit_entry(
         )
     )
     await session.flush()
+
+
+async def draft_changes(session: AsyncSession, code: str, *, version: int) -> list[ItemAuditEntry]:
+    """The creation and the edits of the item's draft of this version (one draft per version:
+    publishing it is what moves the next draft to the next version)."""
+    query = select(ItemAuditEntry).where(
+        ItemAuditEntry.item_code == code,
+        ItemAuditEntry.version == version,
+        ItemAuditEntry.action.in_(("created", "edited")),
+    )
+    return list(await session.scalars(query))
 
 
 async def audit_entries(

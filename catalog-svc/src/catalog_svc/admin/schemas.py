@@ -5,7 +5,7 @@ trail."""
 import datetime as dt
 import uuid
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -33,7 +33,11 @@ IllustrativeField = Literal[
 ]
 Word = Annotated[str, Field(min_length=1, max_length=64)]
 WorkingDays = Annotated[int, Field(ge=0, le=365)]
-AuditAction = Literal["created", "draft_opened", "edited", "published", "withdrawn"]
+AuditAction = Literal["created", "draft_opened", "edited", "approved", "published", "withdrawn"]
+#: The fields whose change a second administrator approves before it is published: who may
+#: apply (the assurance level), who handles the item (the tier) and what it costs.
+SecondPersonField = Literal["min_loa", "handling_tier", "fee"]
+SECOND_PERSON_FIELDS: tuple[SecondPersonField, ...] = get_args(SecondPersonField)
 
 #: How deeply a form may nest objects and arrays: a form is a page of fields, and checking a
 #: JSON Schema (and writing one back) recurses over it, which a few hundred levels exhaust.
@@ -222,11 +226,21 @@ class Editor(BaseModel):
     dept: str | None
 
 
-#: The examples' administrator: a catalog_admin of Lucheng's public security bureau, and the
-#: second version of the item they edit (one more promised working day).
+class Approval(BaseModel):
+    by: Editor
+    at: dt.datetime
+
+
+#: The examples' administrator: a catalog_admin of the provincial public security department,
+#: and the second version of the item they edit (one more promised working day).
 _EDITOR: dict[str, Any] = {
     "sub": "0196f3cc-4a5b-7c6d-8e7f-809102132435",
-    "dept": "330302-public_security",
+    "dept": "330000-public_security",
+}
+#: A second administrator of the same department, who approves a change.
+_APPROVER: dict[str, Any] = {
+    "sub": "0196f3cc-5b6c-7d7e-8f80-910213243546",
+    "dept": "330000-public_security",
 }
 _EDITED: dict[str, Any] = {**ID_CARD_LOSS_REPORT, "promised_working_days": 1}
 
@@ -244,7 +258,21 @@ class DraftRead(BaseModel):
                     "updated_at": "2026-11-26T01:52:47Z",
                     "updated_by": _EDITOR,
                     "item": _EDITED,
-                }
+                    "changes_needing_approval": [],
+                    "approval": None,
+                },
+                {
+                    "code": "public_security.id_card_loss_report",
+                    "version": 2,
+                    "based_on_version": 1,
+                    "revision": 3,
+                    "created_at": "2026-11-26T01:50:02Z",
+                    "updated_at": "2026-11-26T01:54:10Z",
+                    "updated_by": _EDITOR,
+                    "item": {**_EDITED, "min_loa": 2},
+                    "changes_needing_approval": ["min_loa"],
+                    "approval": {"by": _APPROVER, "at": "2026-11-26T02:01:31Z"},
+                },
             ]
         }
     )
@@ -259,6 +287,14 @@ class DraftRead(BaseModel):
     updated_at: dt.datetime
     updated_by: Editor
     item: ItemContent
+    changes_needing_approval: list[SecondPersonField] = Field(
+        description="The fields the draft changes from the published version (all of them for "
+        "an item never published) that a second administrator approves before it is published"
+    )
+    approval: Approval | None = Field(
+        description="The second administrator's approval of this revision; null: none yet (an "
+        "edit withdraws it)"
+    )
 
 
 class VersionRead(BaseModel):

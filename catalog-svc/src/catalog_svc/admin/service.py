@@ -1,6 +1,13 @@
 """The rules of item administration: creating an item (a draft of version 1), opening a draft
-of a published item, editing it, publishing it as the item's next version, withdrawing an item;
-each within the administrator's scope, each recorded in the audit trail.
+of a published item, editing it, approving it, publishing it as the item's next version,
+withdrawing an item; each within the administrator's jurisdiction (``auth``), each recorded in
+the audit trail.
+
+Four eyes: a draft that changes a field of ``SECOND_PERSON_FIELDS`` from the published version
+(a new item sets them all) is published only once approved, at the revision its approver read,
+by an administrator of the item who changed none of those fields in this draft (the audit
+trail's creations and edits say who did). Anyone of the item's administrators then publishes it,
+its author too; an edit withdraws the approval. Every other change publishes at once.
 
 The public reads serve ``service_item``, the published version, until a publication replaces it;
 drafts live in ``service_item_draft`` and no public read sees them. A publication or withdrawal
@@ -17,13 +24,16 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog_svc.admin import repository, validation
-from catalog_svc.admin.auth import Administrator
+from catalog_svc.admin.auth import Administrator, Jurisdiction, jurisdiction_of
 from catalog_svc.admin.schemas import (
+    SECOND_PERSON_FIELDS,
+    Approval,
     AuditEntryRead,
     DraftRead,
     Editor,
     ItemContent,
     ItemCreate,
+    SecondPersonField,
     VersionRead,
 )
 from catalog_svc.items import repository as items_repository
@@ -34,7 +44,7 @@ from catalog_svc.seed import ADMINISTERED
 from catalog_svc.snapshot import CatalogSnapshot
 from servicekit.pagination import Cursors
 from servicekit.preconditions import PreconditionFailed, entity_tag, require_match
-from servicekit.problems import Conflict, NotFound, extension_members
+from servicekit.problems import Conflict, Forbidden, NotFound, extension_members
 
 
 class DraftNotFound(NotFound):
@@ -56,6 +66,41 @@ class ItemCodeTaken(Conflict):
 class ItemAlreadyWithdrawn(Conflict):
     code = "item_already_withdrawn"
     title = "The item is withdrawn already"
+    members = extension_members(
+        item_code={"type": "string", "examples": ["public_security.id_card_loss_report"]}
+    )
+
+
+_FIELDS_NEEDING_APPROVAL = {
+    "type": "array",
+    "items": {"type": "string", "enum": list(SECOND_PERSON_FIELDS)},
+    "description": "The fields the draft changes from the published version that need a "
+    "second administrator's approval",
+    "examples": [["min_loa"]],
+}
+
+
+class ApprovalRequired(Conflict):
+    code = "approval_required"
+    title = "A second administrator approves this change before it is published"
+    members = extension_members(
+        item_code={"type": "string", "examples": ["public_security.id_card_loss_report"]},
+        fields=_FIELDS_NEEDING_APPROVAL,
+    )
+
+
+class SecondPersonRequired(Forbidden):
+    code = "second_person_required"
+    title = "You changed what needs approval: another administrator of the item approves it"
+    members = extension_members(
+        item_code={"type": "string", "examples": ["public_security.id_card_loss_report"]},
+        fields=_FIELDS_NEEDING_APPROVAL,
+    )
+
+
+class ApprovalNotNeeded(Conflict):
+    code = "approval_not_needed"
+    title = "The draft changes nothing that needs approval: publish it"
     members = extension_members(
         item_code={"type": "string", "examples": ["public_security.id_card_loss_report"]}
     )
@@ -119,6 +164,23 @@ def _content(document: Mapping[str, Any]) -> ItemContent:
         ) from exc
 
 
+def _jurisdiction(document: Mapping[str, Any]) -> Jurisdiction:
+    """Whose an item is, from its document (a draft's, a version's or a creation's)."""
+    return jurisdiction_of(
+        department_type=document["department_type"],
+        handling_tier=document["handling_tier"],
+        offered_in=document["offered_in"],
+    )
+
+
+def _item_jurisdiction(item: ServiceItem) -> Jurisdiction:
+    return jurisdiction_of(
+        department_type=item.department_type,
+        handling_tier=item.handling_tier,
+        offered_in=item.offered_in,
+    )
+
+
 def changes_between(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
     """Field → {"from", "to"}, for the fields whose values differ."""
     return {
@@ -138,7 +200,26 @@ def draft_etag(based_on_version: int | None, revision: int) -> str:
     return entity_tag(f"{based_on_version or 0}.{revision}")
 
 
-def draft_view(draft: ServiceItemDraft) -> DraftRead:
+def changes_needing_approval(
+    published: Mapping[str, Any] | None, draft: Mapping[str, Any]
+) -> list[SecondPersonField]:
+    """The fields of ``SECOND_PERSON_FIELDS`` the draft changes from the published version;
+    every one of them for an item never published (None, or nothing), whose first publication
+    sets them."""
+    before = published or {}
+    return [field for field in SECOND_PERSON_FIELDS if before.get(field) != draft.get(field)]
+
+
+def _approval(draft: ServiceItemDraft) -> Approval | None:
+    if draft.approved_by is None or draft.approved_at is None:
+        return None
+    return Approval(
+        by=Editor(sub=draft.approved_by, dept=draft.approved_by_dept), at=draft.approved_at
+    )
+
+
+def draft_view(draft: ServiceItemDraft, published: ServiceItem | None) -> DraftRead:
+    """The draft as administrators read it; ``published``: the version it will replace."""
     return DraftRead(
         code=draft.code,
         version=draft_version(draft),
@@ -148,6 +229,10 @@ def draft_view(draft: ServiceItemDraft) -> DraftRead:
         updated_at=draft.updated_at,
         updated_by=Editor(sub=draft.updated_by, dept=draft.updated_by_dept),
         item=_content(draft.content),
+        changes_needing_approval=changes_needing_approval(
+            published_content(published) if published is not None else None, draft.content
+        ),
+        approval=_approval(draft),
     )
 
 
@@ -199,11 +284,8 @@ async def create_item(
 ) -> DraftRead:
     """A new item, as a draft of its version 1: nothing public until it is published."""
     content = ItemContent.model_validate(payload.model_dump(exclude={"code"}))
-    by.scope.require(
-        item_code=payload.code,
-        department_type=content.department_type,
-        tier=content.handling_tier,
-    )
+    document = content.model_dump(mode="json")
+    by.scope.require(item_code=payload.code, item=_jurisdiction(document))
     await _check(
         session,
         snapshot,
@@ -217,7 +299,6 @@ async def create_item(
     ):
         raise ItemCodeTaken(f"{payload.code} exists; choose another code", item_code=payload.code)
 
-    document = content.model_dump(mode="json")
     draft = await repository.insert_draft(
         session, code=payload.code, based_on_version=None, content=document, by=by, now=now
     )
@@ -232,41 +313,45 @@ async def create_item(
         changes=changes_between({}, document),
         now=now,
     )
-    return draft_view(draft)
+    return draft_view(draft, None)
 
 
 # --- drafts ------------------------------------------------------------------------------------
 
 
-async def _draft_in_scope(session: AsyncSession, by: Administrator, code: str) -> ServiceItemDraft:
+async def _draft_in_scope(
+    session: AsyncSession, by: Administrator, code: str
+) -> tuple[ServiceItemDraft, ServiceItem | None]:
+    """The item's open draft and its published version (None: a new item), once the
+    administrator is found to have jurisdiction over both (a draft listed in Lucheng alone that
+    would replace a province-wide item is still the province's)."""
     draft = await repository.draft(session, code)
+    item = await repository.item(session, code)
     if draft is None:
-        if await items_repository.get(session, code) is None:
+        if item is None:
             raise ItemNotFound(f"no service item has code {code!r}", item_code=code)
         raise DraftNotFound(f"{code} has no open draft: open one (POST …/draft)", item_code=code)
-    by.scope.require(
-        item_code=code,
-        department_type=draft.content["department_type"],
-        tier=draft.content["handling_tier"],
-    )
-    return draft
+    if item is not None:
+        by.scope.require(item_code=code, item=_item_jurisdiction(item))
+    by.scope.require(item_code=code, item=_jurisdiction(draft.content))
+    return draft, item
 
 
-async def draft_of(session: AsyncSession, *, by: Administrator, code: str) -> ServiceItemDraft:
-    return await _draft_in_scope(session, by, code)
+async def draft_of(session: AsyncSession, *, by: Administrator, code: str) -> DraftRead:
+    return draft_view(*await _draft_in_scope(session, by, code))
 
 
 async def open_draft(
     session: AsyncSession, *, by: Administrator, code: str, now: dt.datetime
-) -> tuple[ServiceItemDraft, bool]:
+) -> tuple[DraftRead, bool]:
     """The item's draft, opened now as a copy of the published version unless one is open;
     whether it was opened now."""
     if await repository.draft(session, code) is not None:
-        return await _draft_in_scope(session, by, code), False
+        return draft_view(*await _draft_in_scope(session, by, code)), False
     item = await repository.item(session, code)
     if item is None:
         raise ItemNotFound(f"no service item has code {code!r}", item_code=code)
-    by.scope.require(item_code=code, department_type=item.department_type, tier=item.handling_tier)
+    by.scope.require(item_code=code, item=_item_jurisdiction(item))
     opened = await repository.insert_draft(
         session,
         code=code,
@@ -276,7 +361,7 @@ async def open_draft(
         now=now,
     )
     if opened is None:  # another request opened one meanwhile
-        return await _draft_in_scope(session, by, code), False
+        return draft_view(*await _draft_in_scope(session, by, code)), False
     await _audit(
         session,
         by,
@@ -286,7 +371,7 @@ async def open_draft(
         changes={},
         now=now,
     )
-    return opened, True
+    return draft_view(opened, item), True
 
 
 async def edit_draft(
@@ -298,21 +383,20 @@ async def edit_draft(
     changes: dict[str, Any],
     if_match: str | None,
     now: dt.datetime,
-) -> ServiceItemDraft:
+) -> DraftRead:
     """Apply the changes to the draft the client read (``If-Match``): each member given replaces
-    the draft's; the result must still be the administrator's to keep, and valid."""
-    draft = await _draft_in_scope(session, by, code)
+    the draft's; the result must still be of the administrator's jurisdiction, and valid. A
+    change withdraws the draft's approval, if it had one."""
+    draft, item = await _draft_in_scope(session, by, code)
     require_match(if_match, draft_etag(draft.based_on_version, draft.revision))
     before = _content(draft.content).model_dump(mode="json")
     content = _content({**before, **changes})
-    by.scope.require(
-        item_code=code, department_type=content.department_type, tier=content.handling_tier
-    )
-    await _check(session, snapshot, code=code, content=content)
     after = content.model_dump(mode="json")
+    by.scope.require(item_code=code, item=_jurisdiction(after))
+    await _check(session, snapshot, code=code, content=content)
     changed = changes_between(before, after)
     if not changed:
-        return draft
+        return draft_view(draft, item)
     edited = await repository.update_draft(
         session, code=code, read_revision=draft.revision, content=after, by=by, now=now
     )
@@ -327,7 +411,69 @@ async def edit_draft(
         changes=changed,
         now=now,
     )
-    return edited
+    return draft_view(edited, item)
+
+
+async def approve_draft(
+    session: AsyncSession,
+    *,
+    by: Administrator,
+    code: str,
+    if_match: str | None,
+    now: dt.datetime,
+) -> DraftRead:
+    """Approve the draft the client read (``If-Match``): its changes to the fields that need a
+    second person, by an administrator of the item who made none of them. Approved already (a
+    retry, or another approver first): the draft as it is."""
+    draft, item = await _draft_in_scope(session, by, code)
+    require_match(if_match, draft_etag(draft.based_on_version, draft.revision))
+    published = published_content(item) if item is not None else None
+    fields = changes_needing_approval(published, draft.content)
+    if not fields:
+        raise ApprovalNotNeeded(
+            f"{code}'s draft changes none of {', '.join(SECOND_PERSON_FIELDS)}: publish it",
+            item_code=code,
+        )
+    if by.sub in await _authors_of_changes_needing_approval(session, draft):
+        raise SecondPersonRequired(
+            f"you changed {', '.join(fields)} in this draft: another administrator of {code} "
+            f"approves it",
+            item_code=code,
+            fields=fields,
+        )
+    if draft.approved_by is not None:
+        return draft_view(draft, item)
+    approved = await repository.approve_draft(
+        session, code=code, read_revision=draft.revision, by=by, now=now
+    )
+    if approved is None:
+        raise PreconditionFailed("the draft changed while it was being approved")
+    before = published or {}
+    await _audit(
+        session,
+        by,
+        code=code,
+        action="approved",
+        version=draft_version(draft),
+        changes={
+            field: {"from": before.get(field), "to": draft.content[field]} for field in fields
+        },
+        now=now,
+    )
+    return draft_view(approved, item)
+
+
+async def _authors_of_changes_needing_approval(
+    session: AsyncSession, draft: ServiceItemDraft
+) -> set[str]:
+    """Who created the draft (a new item) or edited one of ``SECOND_PERSON_FIELDS`` in it."""
+    return {
+        entry.actor
+        for entry in await repository.draft_changes(
+            session, draft.code, version=draft_version(draft)
+        )
+        if not entry.changes.keys().isdisjoint(SECOND_PERSON_FIELDS)
+    }
 
 
 # --- publication and withdrawal ------------------------------------------------------------------
@@ -343,31 +489,40 @@ async def publish_draft(
     now: dt.datetime,
 ) -> ServiceItem:
     """Publish the draft the client read (``If-Match``) as the item's next version: the public
-    reads, search and the change feed show it from the commit on."""
-    draft = await _draft_in_scope(session, by, code)
+    reads, search and the change feed show it from the commit on. A change that needs a second
+    person is published only once approved."""
+    draft, current = await _draft_in_scope(session, by, code)
     require_match(if_match, draft_etag(draft.based_on_version, draft.revision))
     content = _content(draft.content)
     # Checked again: the catalogue (departments, regions) may have changed since the edit.
     await _check(session, snapshot, code=code, content=content)
+    after = content.model_dump(mode="json")
+    before = published_content(current) if current is not None else {}
+    fields = changes_needing_approval(before, after)
+    if fields and draft.approved_by is None:
+        raise ApprovalRequired(
+            f"{code}'s draft changes {', '.join(fields)}: another administrator of the item "
+            f"approves it first (POST …/draft/approval)",
+            item_code=code,
+            fields=fields,
+        )
+    # The revision read is the one approved: an edit since withdrew the approval and moved it on.
     if not await repository.delete_draft(session, code=code, read_revision=draft.revision):
         raise PreconditionFailed("the draft changed while it was being published")
 
-    current = await repository.item(session, code)
-    after = content.model_dump(mode="json")
-    before: dict[str, Any] = {}
     previous_status = current.status if current is not None else None
-    if current is not None:
-        before = published_content(current)
-        if not await repository.version_recorded(session, code, current.version):
-            # The version the seed loaded, kept before it is replaced.
-            await repository.record_version(
-                session,
-                code=code,
-                version=current.version,
-                content=before,
-                published_at=current.changed_at or now,
-                by=None,
-            )
+    if current is not None and not await repository.version_recorded(
+        session, code, current.version
+    ):
+        # The version the seed loaded, kept before it is replaced.
+        await repository.record_version(
+            session,
+            code=code,
+            version=current.version,
+            content=before,
+            published_at=current.changed_at or now,
+            by=None,
+        )
     version = current.version + 1 if current is not None else 1
     await repository.record_version(
         session, code=code, version=version, content=after, published_at=now, by=by
@@ -404,7 +559,7 @@ async def withdraw_item(
     item = await repository.item(session, code)
     if item is None:
         raise ItemNotFound(f"no service item has code {code!r}", item_code=code)
-    by.scope.require(item_code=code, department_type=item.department_type, tier=item.handling_tier)
+    by.scope.require(item_code=code, item=_item_jurisdiction(item))
     withdrawn = await repository.withdraw(session, code=code, now=now)
     if withdrawn is None:
         raise ItemAlreadyWithdrawn(f"{code} is withdrawn already", item_code=code)
@@ -431,16 +586,15 @@ async def _history_in_scope(
     the item or its draft."""
     item = await repository.item(session, code)
     draft = await repository.draft(session, code)
-    kinds = []
+    owners = []
     if item is not None:
-        kinds.append((item.department_type, item.handling_tier))
+        owners.append(_item_jurisdiction(item))
     if draft is not None:
-        kinds.append((draft.content["department_type"], draft.content["handling_tier"]))
-    if not kinds:
+        owners.append(_jurisdiction(draft.content))
+    if not owners:
         raise ItemNotFound(f"no service item has code {code!r}", item_code=code)
-    if not any(by.scope.covers(kind, tier) for kind, tier in kinds):
-        kind, tier = kinds[0]
-        by.scope.require(item_code=code, department_type=kind, tier=tier)
+    if not any(by.scope.covers(owner) for owner in owners):
+        by.scope.require(item_code=code, item=owners[0])
     return item
 
 

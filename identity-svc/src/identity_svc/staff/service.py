@@ -32,8 +32,8 @@ from servicekit.problems import DomainError, Forbidden, extension_members
 DEPARTMENT_ROLES = frozenset({"handler", "supervisor", "department_admin"})
 PLATFORM_ROLES = frozenset({"catalog_admin", "data_steward", "platform_admin"})
 #: Roles exercised for a department, so the account needs one: a catalog admin edits the items
-#: of their department's type at its tier, a data steward decides for its data (both granted
-#: by a platform administrator only).
+#: of their department's type that its region owns (catalog-svc decides which), a data steward
+#: decides for its data (both granted by a platform administrator only).
 ROLES_NEEDING_A_DEPARTMENT = DEPARTMENT_ROLES | {"catalog_admin", "data_steward"}
 
 

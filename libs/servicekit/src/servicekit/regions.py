@@ -13,6 +13,7 @@ that is not 2, 4, 6, 9 or 12 ASCII digits.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -132,6 +133,18 @@ class RegionCode:
 
     def contains(self, other: RegionCode) -> bool:
         return other.prefix.startswith(self.prefix)
+
+    @classmethod
+    def smallest_containing(cls, codes: Iterable[RegionCode]) -> RegionCode | None:
+        """The smallest region that contains every one of ``codes`` (one of them, or the
+        nearest ancestor they share): Lucheng and Ouhai → Wenzhou; Lucheng and Songtai →
+        Lucheng. None when there is none, or when they lie in different provinces."""
+        remaining = iter(codes)
+        smallest = next(remaining, None)
+        for code in remaining:
+            while smallest is not None and not smallest.contains(code):
+                smallest = smallest.parent
+        return smallest
 
     @property
     def official(self) -> str:
