@@ -2,7 +2,7 @@
 grandson, the registered legal representative of a small Lucheng company (synthetic), proves who
 he is, claims the company (identity-svc asks the market-regulation registry in
 data-exchange-svc, yes or no), exchanges his token for one acting for it, and applies for
-invoices for the company; the case keeps both the company and him.
+invoices for the company, in its name and no other; the case keeps both the company and him.
 
 The tests in this module run in order and share him, as his journey does.
 """
@@ -19,6 +19,8 @@ import jwt
 COMPANY = "91330302MA1P3D8712"
 COMPANY_NAME = "温州市鹿城区浩宇网络科技有限公司（合成数据）"
 NAME, ID_NUMBER = "林浩宇", "330302199807160512"
+#: Another enterprise of the synthetic registry, which he does not act for.
+OTHER_COMPANY, OTHER_COMPANY_NAME = "92330681474963757W", "绍兴市诸暨市国清鑫便利店（合成数据）"
 #: Someone of the synthetic population who represents no company.
 OTHER_NAME, OTHER_ID_NUMBER = "严文峰", "330225200509013578"
 PASSWORD = "Haoyu-1998-invoices"
@@ -122,6 +124,56 @@ def test_3_he_applies_for_invoices_for_the_company_and_the_case_keeps_both(
     text = read.text
     assert COMPANY in text
     assert claims_of(Grandson.access_token)["sub"] in text
+
+
+def test_3b_an_application_in_another_companys_name_is_refused_and_nothing_is_filed(
+    gateway: httpx.Client,
+) -> None:
+    before = company_cases(gateway)
+    filed = gateway.post(
+        "/cases/v1/cases",
+        json={
+            "item_code": "tax.invoice_issuance",
+            "form": {
+                "enterprise_name": OTHER_COMPANY_NAME,
+                "unified_social_credit_code": OTHER_COMPANY,
+                "invoice_kind": "ordinary_vat",
+                "quantity": 25,
+            },
+        },
+        headers={**bearer(Grandson.company_token), "Idempotency-Key": str(uuid.uuid4())},
+    )
+    assert filed.status_code == 422, filed.text
+    body = filed.json()
+    assert body["code"] == "applicant_mismatch"
+    assert sorted(error["field"] for error in body["errors"]) == [
+        "form.enterprise_name",
+        "form.unified_social_credit_code",
+    ]
+    assert OTHER_COMPANY not in filed.text
+    assert company_cases(gateway) == before
+
+
+def test_3c_leaving_the_companys_name_and_code_out_files_in_the_companys_name(
+    gateway: httpx.Client,
+) -> None:
+    filed = gateway.post(
+        "/cases/v1/cases",
+        json={
+            "item_code": "tax.invoice_issuance",
+            "form": {"invoice_kind": "ordinary_vat", "quantity": 5},
+        },
+        headers={**bearer(Grandson.company_token), "Idempotency-Key": str(uuid.uuid4())},
+    )
+    assert filed.status_code == 201, filed.text
+    form = filed.json()["form"]
+    assert (form["enterprise_name"], form["unified_social_credit_code"]) == (COMPANY_NAME, COMPANY)
+
+
+def company_cases(gateway: httpx.Client) -> list[str]:
+    listed = gateway.get("/cases/v1/cases", headers=bearer(Grandson.company_token))
+    assert listed.status_code == 200, listed.text
+    return [case["case_no"] for case in listed.json()["items"]]
 
 
 def test_4_his_own_citizen_token_does_not_act_for_the_company(gateway: httpx.Client) -> None:

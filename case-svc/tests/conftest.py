@@ -1,39 +1,54 @@
-"""Fixtures of case-svc's tests, and a contract double of catalog-svc.
+"""Fixtures of case-svc's tests, and contract doubles of catalog-svc and identity-svc.
 
-The double is NOT catalog-svc: it serves a few hand-written items and resolves the responsible
-department from the region code alone, in exactly the shapes and problem codes the platform brief
-fixes for the two reads case-svc makes:
+The catalog double is NOT catalog-svc: it serves a few hand-written items and resolves the
+responsible department from the region code alone, in exactly the shapes and problem codes the
+platform brief fixes for the two reads case-svc makes:
 
 - ``GET /catalog/v1/items/{item_code}`` → the item, or 404 ``item_not_found``;
 - ``GET /catalog/v1/items/{item_code}/handler?region=`` → ``{item_code, region_code, department:
   {id, name, type, tier, region_code}}``, or 404 ``item_not_found`` / ``no_responsible_department``,
   422 ``invalid_region_code`` / ``item_not_offered_in_region``.
 
-The real catalog behind a real gateway is exercised by the end-to-end journey (tests/ at the
-repository root). Here the double is mounted in process with ``httpx.ASGITransport`` as the app's
-pooled client (``app.state.service.http``, where the gateway client would be); it records the paths
-it is asked for, and can hold handler answers behind a barrier so that tests line concurrent
-submissions up on purpose.
+The identity double is NOT identity-svc: it knows the verified identities of a few synthetic
+people and one enterprise, and answers the one read case-svc makes, with the caller's token:
+
+- ``GET /identity/v1/me/verified-identity`` → ``{subject: person, name, id_number}`` for a
+  citizen's token (the principal's, for a delegate's), ``{subject: enterprise, credit_code,
+  enterprise_name}`` for an enterprise's; 403 ``insufficient_assurance`` (``step`` real_name)
+  for a citizen it holds no verified real name of, 404 ``account_not_found`` for an unknown
+  enterprise.
+
+The real services behind a real gateway are exercised by the end-to-end journeys (tests/ at the
+repository root). Here the doubles are mounted in process with ``httpx.ASGITransport`` as the
+app's pooled client (``app.state.service.http``, where the gateway client would be), picked by
+path prefix as the gateway would; each records what it is asked, and the catalog double can hold
+handler answers behind a barrier so that tests line concurrent submissions up on purpose.
 """
 
 import asyncio
 import copy
 import datetime as dt
+import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 import pytest_asyncio
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from case_svc.main import create_app
 from case_svc.models import Base
 from case_svc.settings import CaseSettings
+from servicekit.credit_code import make_credit_code
 from servicekit.regions import InvalidRegionCode, RegionCode, RegionLevel
+from servicekit.resident_id import make_resident_id
 from servicekit.testing import ServiceUnderTest, bearer
 
 
@@ -74,9 +89,25 @@ def clock(app: FastAPI) -> Clock:
 
 
 ID_CARD_LOSS = "public_security.id_card_loss_report"
+SOCIAL_CARD_LOSS = "human_resources_social_security.social_card_loss_report"
 FUND_WITHDRAWAL = "housing_provident_fund.withdrawal"
 LICENCE_CHANGE = "market_regulation.enterprise_change"
 RETIRED_ITEM = "public_security.paper_residence_certificate"
+
+#: The applicant's own name and ID number, as the catalog's shared fields mark them.
+APPLICANT_NAME: dict[str, Any] = {
+    "type": "string",
+    "maxLength": 50,
+    "x-prefill": {"resource": "population", "field": "name"},
+    "x-applicant": "name",
+}
+APPLICANT_ID_NUMBER: dict[str, Any] = {
+    "type": "string",
+    "pattern": "^[0-9]{17}[0-9X]$",
+    "x-prefill": {"resource": "population", "field": "id_number"},
+    "x-applicant": "id_number",
+}
+CONTACT_PHONE: dict[str, Any] = {"type": "string", "pattern": "^1[3-9][0-9]{9}$"}
 
 LOSS_REPORT_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -85,9 +116,9 @@ LOSS_REPORT_SCHEMA: dict[str, Any] = {
     "required": ["name", "id_number", "loss_reason", "loss_date", "contact_phone"],
     "additionalProperties": False,
     "properties": {
-        "name": {"type": "string", "maxLength": 50, "x-prefill": {"resource": "population"}},
-        "id_number": {"type": "string", "pattern": "^[0-9]{17}[0-9X]$"},
-        "contact_phone": {"type": "string", "pattern": "^1[3-9][0-9]{9}$"},
+        "name": APPLICANT_NAME,
+        "id_number": APPLICANT_ID_NUMBER,
+        "contact_phone": CONTACT_PHONE,
         "loss_reason": {
             "type": "string",
             "oneOf": [
@@ -110,11 +141,30 @@ FUND_SCHEMA: dict[str, Any] = {
     },
 }
 
+SOCIAL_CARD_LOSS_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "社会保障卡挂失",
+    "type": "object",
+    "required": ["name", "id_number", "contact_phone"],
+    "additionalProperties": False,
+    "properties": {
+        "name": APPLICANT_NAME,
+        "id_number": APPLICANT_ID_NUMBER,
+        "contact_phone": CONTACT_PHONE,
+    },
+}
+
 LICENCE_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "required": ["credit_code", "change"],
+    "required": ["enterprise_name", "unified_social_credit_code", "change"],
+    "additionalProperties": False,
     "properties": {
-        "credit_code": {"type": "string", "pattern": "^[0-9A-Z]{18}$"},
+        "enterprise_name": {"type": "string", "maxLength": 100, "x-applicant": "enterprise_name"},
+        "unified_social_credit_code": {
+            "type": "string",
+            "pattern": "^[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}$",
+            "x-applicant": "credit_code",
+        },
         "change": {"type": "string", "enum": ["address", "legal_representative", "name"]},
     },
 }
@@ -169,6 +219,17 @@ ITEMS: dict[str, dict[str, Any]] = {
             schema=LOSS_REPORT_SCHEMA,
         ),
         _item(
+            SOCIAL_CARD_LOSS,
+            "社会保障卡挂失",
+            department_type="human_resources_social_security",
+            tier="county",
+            subject="person",
+            mode="instant",
+            min_loa=2,
+            promised=0,
+            schema=SOCIAL_CARD_LOSS_SCHEMA,
+        ),
+        _item(
             FUND_WITHDRAWAL,
             "住房公积金提取",
             department_type="housing_provident_fund",
@@ -207,6 +268,7 @@ ITEMS: dict[str, dict[str, Any]] = {
 
 DEPARTMENT_NAMES = {
     "330302-public_security": "温州市公安局鹿城区分局",
+    "330302-human_resources_social_security": "温州市鹿城区人力资源和社会保障局",
     "330303-public_security": "温州市公安局龙湾区分局",
     "330300-housing_provident_fund": "温州市住房公积金管理中心",
     "330302-market_regulation": "温州市鹿城区市场监督管理局",
@@ -229,30 +291,100 @@ def _problem(status: int, code: str, detail: str) -> JSONResponse:
     )
 
 
+# The verified identities (synthetic) ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Person:
+    """A citizen's account and the name and ID number her real-name verification bound."""
+
+    account: str
+    name: str
+    id_number: str
+
+
+def _id_number(region: str, born: dt.date, *, check: str | None = None) -> str:
+    """A valid-form ID number; with ``check``, the first of the day ending in it."""
+    for sequence in range(1, 1000):
+        number = make_resident_id(RegionCode.parse(region), born, sequence)
+        if check is None or number.endswith(check):
+            return number
+    raise AssertionError(f"no number ends in {check}")
+
+
+#: The demo citizen, her grandson (her delegate) and a neighbour.
+LIN = Person("citizen-lin", "林秀英", "330302195203140248")
+SON = Person("citizen-son", "林浩宇", _id_number("330302", dt.date(1998, 7, 16)))
+#: Her number ends in X: the check character some type in lower case.
+CHEN = Person("citizen-chen", "陈静", _id_number("330302", dt.date(1990, 2, 28), check="X"))
+
+
+@dataclass(frozen=True)
+class Company:
+    credit_code: str
+    name: str
+
+
+def _credit_code(organisation_code: str) -> str:
+    return make_credit_code(
+        registration_authority="9",
+        category="1",
+        region=RegionCode.parse("330302"),
+        organisation_code=organisation_code,
+    )
+
+
+#: The grandson's company, and another one.
+HAOYU = Company(_credit_code("MA1P3D871"), "温州市鹿城区浩宇网络科技有限公司（合成数据）")
+SONGTAI = Company(_credit_code("MA2L7Y1K2"), "温州市鹿城区松台文具有限公司（合成数据）")
+
+
 VALID_FORMS: dict[str, dict[str, Any]] = {
     ID_CARD_LOSS: {
-        "name": "林秀英",
-        "id_number": "330302195203140248",
+        "name": LIN.name,
+        "id_number": LIN.id_number,
         "loss_reason": "lost",
         "loss_date": "2026-11-25",
         "loss_place": "温州市鹿城区松台街道",
         "contact_phone": "13957700000",
     },
+    SOCIAL_CARD_LOSS: {
+        "name": LIN.name,
+        "id_number": LIN.id_number,
+        "contact_phone": "13957700000",
+    },
     FUND_WITHDRAWAL: {"reason": "rent", "amount": 6000},
-    LICENCE_CHANGE: {"credit_code": "91330302MA2XXXXX0K", "change": "address"},
+    LICENCE_CHANGE: {
+        "enterprise_name": HAOYU.name,
+        "unified_social_credit_code": HAOYU.credit_code,
+        "change": "address",
+    },
     RETIRED_ITEM: {},
 }
 
 
 class CatalogDouble:
+    items = ITEMS
     loss_report = ID_CARD_LOSS
+    social_card_loss = SOCIAL_CARD_LOSS
     fund_withdrawal = FUND_WITHDRAWAL
     licence_change = LICENCE_CHANGE
     retired_item = RETIRED_ITEM
 
     @staticmethod
     def valid_form(item_code: str) -> dict[str, Any]:
+        """The item's form as the demo citizen (or the grandson's company) fills it in."""
         return copy.deepcopy(VALID_FORMS.get(item_code, {}))
+
+    @staticmethod
+    def form_without_applicant(item_code: str) -> dict[str, Any]:
+        """The form with the applicant's identity left out, for case-svc to fill in."""
+        properties = ITEMS[item_code]["form_schema"].get("properties", {})
+        return {
+            field: value
+            for field, value in VALID_FORMS.get(item_code, {}).items()
+            if "x-applicant" not in properties.get(field, {})
+        }
 
     def __init__(self) -> None:
         self.requested: list[str] = []
@@ -319,12 +451,82 @@ class CatalogDouble:
         return app
 
 
+class IdentityDouble:
+    """identity-svc's verified identities, per contract: whose is told by the caller's token
+    (verified by case-svc before it is forwarded; read here)."""
+
+    lin, son, chen = LIN, SON, CHEN
+    haoyu, songtai = HAOYU, SONGTAI
+
+    def __init__(self) -> None:
+        self.people: dict[str, Person] = {person.account: person for person in (LIN, SON, CHEN)}
+        self.companies: dict[str, Company] = {
+            company.credit_code: company for company in (HAOYU, SONGTAI)
+        }
+        #: The claims of every token it was asked with: (sub, act sub or None).
+        self.asked: list[tuple[str, str | None]] = []
+        #: When set, every answer is this status (identity-svc failing).
+        self.failing_with: int | None = None
+        self.app = FastAPI()
+        self.app.get("/identity/v1/me/verified-identity")(self._verified_identity)
+
+    async def _verified_identity(self, request: Request) -> JSONResponse:
+        token = request.headers.get("authorization", "").removeprefix("Bearer ")
+        claims = jwt.decode(token, options={"verify_signature": False})
+        self.asked.append((claims["sub"], (claims.get("act") or {}).get("sub")))
+        if self.failing_with is not None:
+            return _problem(self.failing_with, "internal_error", "identity-svc is failing")
+        if claims["typ"] == "enterprise":
+            company = self.companies.get(claims["sub"])
+            if company is None:
+                return _problem(404, "account_not_found", "no such enterprise")
+            return JSONResponse(
+                {
+                    "subject": "enterprise",
+                    "credit_code": company.credit_code,
+                    "enterprise_name": company.name,
+                }
+            )
+        person = self.people.get(claims["sub"])
+        if person is None:
+            refusal = _problem(403, "insufficient_assurance", "this needs a verified real name")
+            return JSONResponse(
+                {
+                    **json.loads(refusal.body),
+                    "required_loa": 2,
+                    "current_loa": claims["loa"],
+                    "step": "real_name",
+                },
+                status_code=403,
+                media_type="application/problem+json",
+            )
+        return JSONResponse(
+            {"subject": "person", "name": person.name, "id_number": person.id_number}
+        )
+
+
+def _by_prefix(routes: dict[str, ASGIApp]) -> ASGIApp:
+    """The gateway's choice of upstream by the path's service prefix."""
+
+    async def route(scope: Scope, receive: Receive, send: Send) -> None:
+        await routes["/" + scope["path"].split("/")[1]](scope, receive, send)
+
+    return route
+
+
+@pytest.fixture
+def identity() -> IdentityDouble:
+    return IdentityDouble()
+
+
 @pytest_asyncio.fixture(loop_scope="session")
-async def catalog(app: FastAPI) -> AsyncIterator[CatalogDouble]:
+async def catalog(app: FastAPI, identity: IdentityDouble) -> AsyncIterator[CatalogDouble]:
+    """The doubles behind the app's gateway client: the catalog's, and identity-svc's."""
     double = CatalogDouble()
+    gateway = _by_prefix({"/catalog": double.app, "/identity": identity.app})
     await app.state.service.http.aclose()
     app.state.service.http = httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=double.app), base_url="http://gateway"
+        transport=httpx.ASGITransport(app=gateway), base_url="http://gateway"
     )
     yield double
 

@@ -186,7 +186,9 @@ async def test_keys_are_scoped_to_the_applicant(
     neighbour = token_minter.mint("citizen-chen", loa=3, region=SONGTAI_COMMUNITY)
 
     mine = await submit(resident, catalog.loss_report, key=key)
-    theirs = await submit(neighbour, catalog.loss_report, key=key)
+    theirs = await submit(
+        neighbour, catalog.loss_report, catalog.form_without_applicant(catalog.loss_report), key=key
+    )
 
     assert theirs.status_code == 201
     assert "idempotency-replayed" not in theirs.headers
@@ -331,7 +333,7 @@ async def test_an_invalid_form_names_every_field_and_echoes_no_value(
 ) -> None:
     form = {
         **catalog.valid_form(catalog.loss_report),
-        "id_number": "33030219520314024",
+        "loss_place": "松台街道某处" * 40,
         "loss_reason": "misplaced-somewhere",
         "loss_date": "2026-13-45",
         "contact_phone": "0577-8888-secret",
@@ -343,7 +345,7 @@ async def test_an_invalid_form_names_every_field_and_echoes_no_value(
     body = problem(response, 422, "form_invalid")
     errors = {error["field"]: error for error in body["errors"]}
     assert {(field, error["type"]) for field, error in errors.items()} == {
-        ("form.id_number", "pattern"),
+        ("form.loss_place", "maxLength"),
         ("form.loss_reason", "oneOf"),
         ("form.loss_date", "format"),
         ("form.contact_phone", "pattern"),
@@ -351,7 +353,7 @@ async def test_an_invalid_form_names_every_field_and_echoes_no_value(
     }
     assert errors["form.loss_reason"]["message"] == "must be one of: lost, stolen, other"
     assert errors["form.loss_date"]["message"] == "is not a valid date"
-    for value in ("33030219520314024", "misplaced-somewhere", "2026-13-45", "secret", "teal"):
+    for value in ("松台街道某处", "misplaced-somewhere", "2026-13-45", "secret", "teal"):
         assert value not in response.text
     assert await count(app, Case) == 0
 
@@ -360,14 +362,14 @@ async def test_each_missing_required_field_is_named_once(
     submit: Submit, resident: str, catalog: Any, problem: Problem
 ) -> None:
     form = catalog.valid_form(catalog.loss_report)
-    del form["contact_phone"], form["name"]
+    del form["contact_phone"], form["loss_reason"]
 
     response = await submit(resident, catalog.loss_report, form)
 
     body = problem(response, 422, "form_invalid")
     assert body["errors"] == [
         {"field": "form.contact_phone", "message": "is required", "type": "required"},
-        {"field": "form.name", "message": "is required", "type": "required"},
+        {"field": "form.loss_reason", "message": "is required", "type": "required"},
     ]
 
 
@@ -400,9 +402,11 @@ async def test_only_the_right_kind_of_applicant_may_apply_for_an_open_item(
 
 
 async def test_an_enterprise_files_an_enterprise_item_in_the_region_it_names(
-    submit: Submit, catalog: Any, token_minter: Any
+    submit: Submit, catalog: Any, identity: Any, token_minter: Any
 ) -> None:
-    enterprise = token_minter.mint("enterprise-1", typ="enterprise", loa=2)
+    enterprise = token_minter.mint(
+        identity.haoyu.credit_code, typ="enterprise", act="citizen-son", loa=2
+    )
 
     response = await submit(enterprise, catalog.licence_change, region="330302")
 

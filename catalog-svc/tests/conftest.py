@@ -114,6 +114,7 @@ NEW_ITEM: dict[str, Any] = {
                 "type": "string",
                 "title": "姓名",
                 "x-prefill": {"resource": "population", "field": "name"},
+                "x-applicant": "name",
             },
             "dog_breed": {"type": "string", "title": "犬只品种", "maxLength": 50},
         },

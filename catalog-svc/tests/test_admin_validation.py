@@ -178,6 +178,48 @@ BROKEN_RULES = [
         f"body.{NEW_FIELD}.x-prefill",
         "unknown_prefill_source",
     ),
+    (
+        "an applicant field inside a field rather than on it",
+        _set(
+            NEW_FIELD,
+            {
+                "type": "object",
+                "properties": {"first": {"type": "string", "x-applicant": "id_number"}},
+            },
+        ),
+        f"body.{NEW_FIELD}.properties.first.x-applicant",
+        "invalid_applicant_field",
+    ),
+    (
+        "an applicant field naming no part of an identity",
+        _set(NEW_FIELD, {"type": "string", "x-applicant": "phone"}),
+        f"body.{NEW_FIELD}.x-applicant",
+        "invalid_applicant_field",
+    ),
+    (
+        "an applicant field that is not text",
+        _set(NEW_FIELD, {"type": "integer", "x-applicant": "id_number"}),
+        f"body.{NEW_FIELD}.x-applicant",
+        "invalid_applicant_field",
+    ),
+    (
+        "an enterprise's credit code on a person's form",
+        _set(NEW_FIELD, {"type": "string", "x-applicant": "credit_code"}),
+        f"body.{NEW_FIELD}.x-applicant",
+        "applicant_part_of_other_subject",
+    ),
+    (
+        "the applicant's name on two fields",
+        _set(NEW_FIELD, {"type": "string", "x-applicant": "name"}),
+        f"body.{NEW_FIELD}.x-applicant",
+        "duplicate_applicant_field",
+    ),
+    (
+        "the applicant's identity on a form that needs no real name",
+        _set("min_loa", 1),
+        "body.min_loa",
+        "applicant_needs_real_name",
+    ),
     ("the name of another item", _set("name", "居民身份证挂失申报"), "body.name", "name_taken"),
 ]
 
@@ -216,6 +258,7 @@ async def test_a_new_item_that_breaks_a_rule_is_refused_naming_the_field_and_the
             "promised_exceeds_legal",
             "unknown_region",
             "unknown_prefill_source",
+            "applicant_part_of_other_subject",
             "name_taken",
         }
     ],

@@ -12,6 +12,7 @@ Problem = Callable[[httpx.Response, int, str], dict[str, Any]]
 ID_CARD_LOSS = "public_security.id_card_loss_report"
 PROVIDENT_FUND_WITHDRAWAL = "housing_provident_fund.withdrawal"
 HOSPITAL_APPOINTMENT = "health.hospital_appointment"
+SOCIAL_CARD_LOSS = "human_resources_social_security.social_card_loss_report"
 RESIDENT_MEDICAL_INSURANCE = "convenience_service.resident_medical_insurance_enrolment"
 HANGZHOU_CAR_QUOTA = "transport.passenger_car_quota_application"
 LUCHENG_PSB = "330302-public_security"
@@ -70,6 +71,30 @@ async def test_a_form_is_a_json_schema_that_names_what_can_fill_it(
     assert validator.is_valid(complete)
     assert not validator.is_valid({**complete, "loss_reason": "eaten"})
     assert not validator.is_valid({key: v for key, v in complete.items() if key != "loss_date"})
+
+
+@pytest.mark.parametrize(
+    ("item_code", "marked"),
+    [
+        (ID_CARD_LOSS, {"name": "name", "id_number": "id_number"}),
+        (SOCIAL_CARD_LOSS, {"name": "name", "id_number": "id_number"}),
+        (
+            "tax.invoice_issuance",
+            {"enterprise_name": "enterprise_name", "unified_social_credit_code": "credit_code"},
+        ),
+        # The spouse is another person: the form asks for theirs, the applicant's is hers.
+        ("civil_affairs.marriage_registration", {"name": "name", "id_number": "id_number"}),
+    ],
+)
+async def test_a_form_marks_the_fields_that_hold_the_applicants_own_identity(
+    client: httpx.AsyncClient, item_code: str, marked: dict[str, str]
+) -> None:
+    schema = (await client.get(f"/catalog/v1/items/{item_code}")).json()["form_schema"]
+    assert {
+        field: definition["x-applicant"]
+        for field, definition in schema["properties"].items()
+        if "x-applicant" in definition
+    } == marked
 
 
 async def test_figures_nobody_checked_are_marked_illustrative(client: httpx.AsyncClient) -> None:

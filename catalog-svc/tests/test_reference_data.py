@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog_svc.models import Bundle, Department, ReferenceDataset, Region, ServiceItem
 from catalog_svc.reference.dataset import CatalogDataset, load_dataset
+from catalog_svc.reference.items import ITEMS_FILE, ItemDataError, load_items
 from catalog_svc.reference.regions import RegionChange, RegionRecord, retired_regions
 from catalog_svc.seed import seed
 from catalog_svc.settings import DEFAULT_DATA_DIR
@@ -95,6 +96,61 @@ def test_items_file_has_real_breadth(dataset: CatalogDataset) -> None:
     assert len({item.department_type for item in items}) >= 20
     assert {item.subject for item in items} == {"person", "enterprise"}
     assert {item.handling_tier for item in items} == {"province", "city", "county", "township"}
+
+
+def test_every_form_takes_the_applicants_own_identity_from_her_verified_one(
+    dataset: CatalogDataset,
+) -> None:
+    """A person's name and ID number, an enterprise's credit code and name, wherever a form
+    asks for them, are the applicant's (x-applicant); anyone else's a form names (a spouse, a
+    child, the deceased, a legal representative) is not; and only a verified identity fills
+    them, so no such item is open at level 1."""
+    applicants = {
+        "person": {"name": "name", "id_number": "id_number"},
+        "enterprise": {
+            "enterprise_name": "enterprise_name",
+            "unified_social_credit_code": "credit_code",
+        },
+    }
+    for item in dataset.items:
+        properties = item.form_schema["properties"]
+        marked = {
+            field: definition["x-applicant"]
+            for field, definition in properties.items()
+            if "x-applicant" in definition
+        }
+        expected = {
+            field: part for field, part in applicants[item.subject].items() if field in properties
+        }
+        assert marked == expected, item.code
+        assert not marked or item.min_loa >= 2, item.code
+
+
+def test_the_seed_refuses_a_form_that_marks_a_part_of_another_kind_of_applicant(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / ITEMS_FILE).write_text(
+        """
+[[items]]
+code = "public_security.pet_licence_synthetic"
+name = "犬只登记（合成数据）"
+department_type = "public_security"
+handling_tier = "county"
+subject = "person"
+visits = 1
+processing_mode = "review"
+min_loa = 2
+fee = { free = true }
+version = 1
+status = "published"
+[items.form.properties]
+company = { type = "string", x-applicant = "credit_code" }
+""",
+        encoding="utf-8",
+    )
+
+    with pytest.raises(ItemDataError, match="a person applicant has no credit_code"):
+        load_items(tmp_path, offered={("public_security", "county")}, region_codes=frozenset())
 
 
 async def test_departments_per_tier_as_the_templates_say(app: FastAPI) -> None:

@@ -1,7 +1,8 @@
 """Logs never hold personal data: the service's whole flow — registration, failed and good
-logins (password and SMS code), real-name and face verification (mismatches too), delegation
-and its token exchange, sessions, logout, malformed requests — runs with every log line
-captured, and no phone number, ID number, name or password of its people appears in any line."""
+logins (password and SMS code), real-name and face verification (mismatches too), the verified
+identity read in full, delegation and its token exchange, sessions, logout, malformed
+requests — runs with every log line captured, and no phone number, ID number, name or password
+of its people appears in any line."""
 
 from __future__ import annotations
 
@@ -77,6 +78,8 @@ async def run_the_whole_flow(journey: Journey, people: People) -> list[str]:
     assert matched.status_code == 200
     token = matched.json()["access_token"]
     assert (await client.get("/identity/v1/me", headers=bearer(token))).status_code == 200
+    unmasked = await client.get("/identity/v1/me/verified-identity", headers=bearer(token))
+    assert unmasked.json()["id_number"] == people.lin.id_number
 
     delegation = await client.post(
         "/identity/v1/me/delegations",
@@ -102,6 +105,10 @@ async def run_the_whole_flow(journey: Journey, people: People) -> list[str]:
         },
     )
     assert acting.status_code == 200
+    for_her = await client.get(
+        "/identity/v1/me/verified-identity", headers=bearer(acting.json()["access_token"])
+    )
+    assert for_her.json()["name"] == people.lin.name
     assert (await client.get("/identity/v1/me/delegations", headers=bearer(token))).is_success
     sessions = await client.get("/identity/v1/me/sessions", headers=bearer(token))
     assert sessions.is_success

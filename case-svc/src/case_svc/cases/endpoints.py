@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from case_svc.cases import service
+from case_svc.cases.applicant import ApplicantMismatch
 from case_svc.cases.forms import FormInvalid, FormSchemaUnusable
 from case_svc.cases.schemas import CaseCreate, CasePage, CaseRead, TransitionCreate
 from case_svc.cases.service import (
@@ -57,6 +58,7 @@ def _case_headers(case: CaseRead) -> dict[str, str]:
         RegionNotFound,
         InvalidRegionCode,
         ApplicantRegionRequired,
+        ApplicantMismatch,
         FormInvalid,
         ItemNotAvailable,
         ItemNotOfferedInRegion,
@@ -72,8 +74,12 @@ async def submit_case(
     http: HttpDep,
     now: NowDep,
 ) -> Response:
-    """File an application for a service item. A retry with the same Idempotency-Key and body
-    answers the same case (with ``Idempotency-Replayed: true``) and files nothing new."""
+    """File an application for a service item. The form's fields of the applicant's identity
+    (marked ``x-applicant`` in the item's form schema: name and ID number, an enterprise's
+    credit code and name) are the verified identity of the token's subject (the principal's
+    when a delegate files): left out, they are filled in; typed otherwise, the form is refused
+    (422 ``applicant_mismatch``, naming the fields). A retry with the same Idempotency-Key and
+    body answers the same case (with ``Idempotency-Replayed: true``) and files nothing new."""
     if claim.replay is not None:
         return claim.replay
     case = await service.submit_case(

@@ -18,8 +18,6 @@ class CaseCreate(BaseModel):
                 {
                     "item_code": "public_security.id_card_loss_report",
                     "form": {
-                        "name": "林秀英",
-                        "id_number": "330302195203140248",
                         "loss_reason": "lost",
                         "loss_date": "2026-11-25",
                         "loss_place": "温州市鹿城区松台街道",
@@ -33,7 +31,10 @@ class CaseCreate(BaseModel):
     #: Letters, digits, dot, dash and underscore: the code goes into the catalog's URL path.
     item_code: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
     form: dict[str, Any] = Field(
-        default_factory=dict, description="The item's form, checked against its form_schema"
+        default_factory=dict,
+        description="The item's form, checked against its form_schema. Its fields of the "
+        "applicant's identity (x-applicant) may be left out: they are filled in from the "
+        "verified identity, and a form that names anyone else in them is refused",
     )
     applicant_region: RegionCode | None = Field(
         default=None,

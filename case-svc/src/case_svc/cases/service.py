@@ -1,18 +1,19 @@
-"""The rules of cases: who may submit what, how a case is numbered and timed, who sees it, who
-moves it. Services never commit: the request's transaction does, so a refused submission
-leaves nothing behind."""
+"""The rules of cases: who may submit what, in whose name, how a case is numbered and timed,
+who sees it, who moves it. Services never commit: the request's transaction does, so a refused
+submission leaves nothing behind."""
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from case_svc.cases import repository
+from case_svc.cases import applicant, repository
 from case_svc.cases.forms import validate_form
 from case_svc.cases.schemas import CaseCreate, CasePage, CaseRead, CaseSummary, HistoryEntry
-from case_svc.clients import catalog
+from case_svc.clients import catalog, identity
 from case_svc.models import Case, CaseEvent
 from case_svc.workflow import state_machine
 from case_svc.workflow.deadlines import deadline_after, local_date
@@ -20,7 +21,13 @@ from case_svc.workflow.state_machine import Action, CaseStatus, Role
 from servicekit.auth import Principal, require_assurance, require_type
 from servicekit.pagination import Cursors
 from servicekit.preconditions import PreconditionFailed, entity_tag, require_match
-from servicekit.problems import DomainError, Forbidden, NotFound, extension_members
+from servicekit.problems import (
+    DomainError,
+    Forbidden,
+    NotFound,
+    UpstreamUnavailable,
+    extension_members,
+)
 from servicekit.regions import InvalidRegionCode, RegionCode
 
 SYSTEM_ACTOR = "system"
@@ -116,6 +123,26 @@ def _check_applicant(principal: Principal, item: catalog.CatalogItem) -> None:
         )
 
 
+async def _with_verified_applicant(
+    http: httpx.AsyncClient,
+    principal: Principal,
+    item: catalog.CatalogItem,
+    form: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The form with its applicant fields holding the identity identity-svc verified for the
+    caller's token: who applies comes from the token, never from what is typed."""
+    fields = applicant.applicant_fields(item.form_schema, subject=item.subject)
+    if not fields:
+        return dict(form)
+    # Without a verified real name there is nothing to fill them with: the app is told the step
+    # before identity-svc is asked.
+    require_assurance(principal, applicant.MIN_LOA)
+    verified = await identity.verified_identity(http, token=principal.token)
+    if verified.subject != item.subject:
+        raise UpstreamUnavailable("identity-svc answered for another kind of applicant")
+    return applicant.with_verified_applicant(form, fields, verified)
+
+
 def _actor(principal: Principal) -> str:
     return principal.act.sub if principal.act is not None else principal.sub
 
@@ -128,20 +155,22 @@ async def submit_case(
     payload: CaseCreate,
     now: dt.datetime,
 ) -> CaseRead:
-    """File the application; the endpoint's ``Idempotency-Key`` claim makes a retry answer the
-    same case instead of filing a second one."""
+    """File the application in the name of the verified applicant; the endpoint's
+    ``Idempotency-Key`` claim makes a retry answer the same case instead of filing a second
+    one."""
     require_type(principal, "citizen", "enterprise")
     item = await catalog.fetch_item(http, payload.item_code)
     if not item.published:
         raise ItemNotAvailable(f"{item.code} is {item.status}", item_status=item.status)
     _check_applicant(principal, item)
-    validate_form(payload.form, item.form_schema)
+    form = await _with_verified_applicant(http, principal, item, payload.form)
+    validate_form(form, item.form_schema)
     region = _applicant_region(principal, payload)
     handler = await catalog.responsible_department(http, item.code, region)
     case = await _file_case(
         session,
         principal=principal,
-        payload=payload,
+        form=form,
         item=item,
         handler=handler,
         region=region,
@@ -154,7 +183,7 @@ async def _file_case(
     session: AsyncSession,
     *,
     principal: Principal,
-    payload: CaseCreate,
+    form: dict[str, Any],
     item: catalog.CatalogItem,
     handler: catalog.ResponsibleDepartment,
     region: RegionCode,
@@ -177,7 +206,7 @@ async def _file_case(
         department_id=department.id,
         department_name=department.name,
         region_code=department_region,
-        form=payload.form,
+        form=form,
         status=state_machine.INITIAL_STATUS.value,
         version=1,
         submitted_at=now,

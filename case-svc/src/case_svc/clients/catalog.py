@@ -11,6 +11,7 @@ from typing import Any, Literal, TypeVar
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from servicekit.http import raise_for_problem
 from servicekit.problems import DomainError, NotFound, UpstreamUnavailable, extension_members
 from servicekit.regions import REGION_CODE_PATTERN, RegionCode
 
@@ -71,17 +72,14 @@ class ItemNotOfferedInRegion(DomainError):
     )
 
 
-#: The catalog's problems that concern the request, passed on as they are: (status, code) → ours.
-_PASSED_ON: dict[tuple[int, str], type[DomainError]] = {
-    (error.status, error.code): error
-    for error in (
-        ItemNotFound,
-        RegionNotFound,
-        NoResponsibleDepartment,
-        InvalidRegionCode,
-        ItemNotOfferedInRegion,
-    )
-}
+#: The catalog's problems that concern the request, passed on as they are.
+_PASSED_ON: tuple[type[DomainError], ...] = (
+    ItemNotFound,
+    RegionNotFound,
+    NoResponsibleDepartment,
+    InvalidRegionCode,
+    ItemNotOfferedInRegion,
+)
 
 
 class CatalogItem(BaseModel):
@@ -130,26 +128,6 @@ async def _get(http: httpx.AsyncClient, path: str, params: dict[str, str] | None
         raise UpstreamUnavailable("catalog-svc could not be reached") from exc
 
 
-def _raise_for_problem(response: httpx.Response) -> None:
-    if response.status_code == 200:
-        return
-    code: object = None
-    detail: object = None
-    if response.headers.get("content-type", "").startswith(
-        ("application/problem+json", "application/json")
-    ):
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if isinstance(body, dict):
-            code, detail = body.get("code"), body.get("detail")
-    error = _PASSED_ON.get((response.status_code, str(code)))
-    if error is not None:
-        raise error(detail if isinstance(detail, str) else None)
-    raise UpstreamUnavailable(f"catalog-svc answered {response.status_code}")
-
-
 def _parse(model: type[M], response: httpx.Response) -> M:
     try:
         return model.model_validate_json(response.content)
@@ -159,7 +137,7 @@ def _parse(model: type[M], response: httpx.Response) -> M:
 
 async def fetch_item(http: httpx.AsyncClient, item_code: str) -> CatalogItem:
     response = await _get(http, f"/catalog/v1/items/{item_code}", None)
-    _raise_for_problem(response)
+    raise_for_problem(response, upstream="catalog-svc", passed_on=_PASSED_ON)
     return _parse(CatalogItem, response)
 
 
@@ -169,5 +147,5 @@ async def responsible_department(
     response = await _get(
         http, f"/catalog/v1/items/{item_code}/handler", {"region": region.official}
     )
-    _raise_for_problem(response)
+    raise_for_problem(response, upstream="catalog-svc", passed_on=_PASSED_ON)
     return _parse(ResponsibleDepartment, response)

@@ -108,7 +108,10 @@ class ItemContent(BaseModel):
     materials: list[MaterialWrite] = Field(default_factory=list, max_length=50)
     form_schema: FormSchema = Field(
         description="JSON Schema (2020-12) of an object; a field's x-prefill is "
-        '{"resource": ..., "field": ...}, a data resource field that can fill it'
+        '{"resource": ..., "field": ...}, a data resource field that can fill it; a text '
+        "field's x-applicant says it holds the applicant's own identity: name or id_number "
+        "(a person's), credit_code or enterprise_name (an enterprise's), each on one field, "
+        "in an item of min_loa 2 or more"
     )
     offered_in: list[str] = Field(
         default_factory=list,
@@ -155,6 +158,7 @@ class ItemCreate(ItemContent):
                                 "type": "string",
                                 "title": "姓名",
                                 "x-prefill": {"resource": "population", "field": "name"},
+                                "x-applicant": "name",
                             },
                             "dog_breed": {"type": "string", "title": "犬只品种", "maxLength": 50},
                         },

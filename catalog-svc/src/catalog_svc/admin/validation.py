@@ -6,7 +6,7 @@ A problem names its field the way the kit's ``validation_failed`` does (``body.<
 that clients read one shape for both.
 """
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +19,8 @@ from catalog_svc.reference.items import (
     ITEM_CODE_MAX_LENGTH,
     JSON_SCHEMA_DIALECT,
     PREFILL_KEYWORD,
+    applicant_field_problems,
+    keyword_uses,
 )
 from catalog_svc.snapshot import CatalogSnapshot
 from servicekit.problems import FIELD_ERRORS, DomainError, extension_members
@@ -159,19 +161,6 @@ def _offered_in(item: ItemContent, snapshot: CatalogSnapshot) -> list[FieldProbl
     return problems
 
 
-def _prefills(node: Any, path: tuple[object, ...]) -> Iterator[tuple[tuple[object, ...], Any]]:
-    """Every ``x-prefill`` in a schema, with where it is."""
-    if isinstance(node, Mapping):
-        for key, value in node.items():
-            if key == PREFILL_KEYWORD:
-                yield path, value
-            else:
-                yield from _prefills(value, (*path, key))
-    elif isinstance(node, list):
-        for position, value in enumerate(node):
-            yield from _prefills(value, (*path, position))
-
-
 def _form(item: ItemContent, snapshot: CatalogSnapshot) -> list[FieldProblem]:
     schema = item.form_schema
     dialect = schema.get("$schema", JSON_SCHEMA_DIALECT)
@@ -205,7 +194,7 @@ def _form(item: ItemContent, snapshot: CatalogSnapshot) -> list[FieldProblem]:
         for position, name in enumerate(schema.get("required", []))
         if name not in properties
     ]
-    for where, prefill in _prefills(schema, ()):
+    for where, prefill in keyword_uses(schema, PREFILL_KEYWORD):
         field = _path("form_schema", *where, PREFILL_KEYWORD)
         if len(where) != 2 or where[0] != "properties":
             problems.append(
@@ -236,6 +225,10 @@ def _form(item: ItemContent, snapshot: CatalogSnapshot) -> list[FieldProblem]:
                     "unknown_prefill_source",
                 )
             )
+    problems += [
+        FieldProblem(_path(*problem.where), problem.message, problem.type)
+        for problem in applicant_field_problems(schema, subject=item.subject, min_loa=item.min_loa)
+    ]
     return problems
 
 

@@ -58,12 +58,14 @@ ID_CARD_LOSS_REPORT: dict[str, Any] = {
                 "title": "姓名",
                 "maxLength": 50,
                 "x-prefill": {"resource": "population", "field": "name"},
+                "x-applicant": "name",
             },
             "id_number": {
                 "type": "string",
                 "title": "公民身份号码",
                 "pattern": "^[0-9]{17}[0-9X]$",
                 "x-prefill": {"resource": "population", "field": "id_number"},
+                "x-applicant": "id_number",
             },
             "registered_address": {
                 "type": "string",
@@ -126,7 +128,9 @@ class ItemRead(BaseModel):
     materials: list[Material]
     form_schema: dict[str, Any] = Field(
         description="JSON Schema (2020-12) of the application form; a field's x-prefill names "
-        "the data resource and field that can fill it"
+        "the data resource and field that can fill it; a field's x-applicant (name, id_number, "
+        "credit_code, enterprise_name) holds the applicant's own identity, filled from her "
+        "verified identity and refused when the form names anyone else"
     )
     offered_in: list[str] = Field(description="Regions the item is listed in; empty: everywhere")
     illustrative: list[str] = Field(

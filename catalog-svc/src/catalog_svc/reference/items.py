@@ -2,16 +2,18 @@
 
 The file is data a person edits, so everything the rest of the service relies on is checked
 here, before anything is written: codes, tiers and types that departments exist for, the form
-schema (a valid JSON Schema, its prefill references naming a known resource field).
+schema (a valid JSON Schema, its prefill references naming a known resource field, its fields of
+the applicant's identity fit for the item's subject).
 """
 
 import copy
 import re
 import tomllib
 from collections import Counter
-from collections.abc import Mapping, Set
+from collections.abc import Iterator, Mapping, Set
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Literal
 
 from jsonschema import Draft202012Validator
@@ -26,6 +28,19 @@ ITEM_CODE = re.compile(r"^[a-z][a-z_]*\.[a-z0-9][a-z0-9_]*$")
 ITEM_CODE_MAX_LENGTH = 64
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 PREFILL_KEYWORD = "x-prefill"
+#: Marks a form field that holds part of the applicant's identity. case-svc fills it from the
+#: identity identity-svc verified and refuses a form that names someone else in it: unlike a
+#: pre-fill (``x-prefill``: a registry's value the applicant confirms or corrects), it is never
+#: taken from what is typed.
+APPLICANT_KEYWORD = "x-applicant"
+#: The parts of the applicant's identity a field may hold, per subject of item. The legal
+#: representative named on an enterprise's form is not among them: the enterprise applies, and
+#: an employee may file for it.
+APPLICANT_PARTS: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {"person": ("name", "id_number"), "enterprise": ("credit_code", "enterprise_name")}
+)
+#: Only a verified identity fills those fields: an item whose form has any needs a real name.
+APPLICANT_MIN_LOA = 2
 
 HANDLING_TIERS = ("province", "city", "county", "township")
 SUBJECTS = ("person", "enterprise")
@@ -141,6 +156,101 @@ def _visits(entry: Mapping[str, Any], code: str) -> str:
     return stored
 
 
+def keyword_uses(
+    node: Any, keyword: str, path: tuple[object, ...] = ()
+) -> Iterator[tuple[tuple[object, ...], Any]]:
+    """Every use of a form keyword (``x-prefill``, ``x-applicant``) in a schema: where it is (the
+    path of the schema object that carries it) and its value."""
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            if key == keyword:
+                yield path, value
+            else:
+                yield from keyword_uses(value, keyword, (*path, key))
+    elif isinstance(node, list):
+        for position, value in enumerate(node):
+            yield from keyword_uses(value, keyword, (*path, position))
+
+
+@dataclass(frozen=True, slots=True)
+class ApplicantFieldProblem:
+    """A rule about the applicant's identity fields that an item breaks."""
+
+    #: Where, from the item: ``("form_schema", "properties", "name", "x-applicant")``.
+    where: tuple[object, ...]
+    message: str
+    type: str
+
+
+def applicant_field_problems(
+    schema: Mapping[str, Any], *, subject: str, min_loa: int
+) -> list[ApplicantFieldProblem]:
+    """Each ``x-applicant`` of a valid form schema: on a text field of the form itself, naming
+    a part of the identity of the item's kind of applicant, each part on one field at most; and
+    an item with any asks for a verified real name."""
+    every_part = {part for parts in APPLICANT_PARTS.values() for part in parts}
+    allowed = APPLICANT_PARTS.get(subject, ())
+    properties: Mapping[str, Any] = schema.get("properties", {})
+    problems: list[ApplicantFieldProblem] = []
+    field_of: dict[str, object] = {}
+    for where, part in keyword_uses(schema, APPLICANT_KEYWORD):
+        at = ("form_schema", *where, APPLICANT_KEYWORD)
+        if len(where) != 2 or where[0] != "properties":
+            problems.append(
+                ApplicantFieldProblem(
+                    at,
+                    "x-applicant belongs on a field of the form itself",
+                    "invalid_applicant_field",
+                )
+            )
+        elif not isinstance(part, str) or part not in every_part:
+            problems.append(
+                ApplicantFieldProblem(
+                    at,
+                    f"x-applicant names a part of the applicant's identity: one of "
+                    f"{', '.join(sorted(every_part))}",
+                    "invalid_applicant_field",
+                )
+            )
+        elif part not in allowed:
+            problems.append(
+                ApplicantFieldProblem(
+                    at,
+                    f"a {subject} applicant has no {part}: x-applicant is one of "
+                    f"{', '.join(allowed)} here",
+                    "applicant_part_of_other_subject",
+                )
+            )
+        elif properties[str(where[1])].get("type") != "string":
+            problems.append(
+                ApplicantFieldProblem(
+                    at,
+                    'a field of the applicant\'s identity holds text: "type": "string"',
+                    "invalid_applicant_field",
+                )
+            )
+        elif part in field_of:
+            problems.append(
+                ApplicantFieldProblem(
+                    at,
+                    f"field {field_of[part]!r} holds the applicant's {part} already",
+                    "duplicate_applicant_field",
+                )
+            )
+        else:
+            field_of[part] = where[1]
+    if field_of and min_loa < APPLICANT_MIN_LOA:
+        problems.append(
+            ApplicantFieldProblem(
+                ("min_loa",),
+                f"a form holding the applicant's identity needs a verified real name: "
+                f"min_loa {APPLICANT_MIN_LOA} or more",
+                "applicant_needs_real_name",
+            )
+        )
+    return problems
+
+
 def build_form_schema(
     code: str,
     title: str,
@@ -217,6 +327,11 @@ def _item(
     form = entry.get("form")
     if not isinstance(form, dict):
         raise ItemDataError(f"{code}: no form")
+    subject = _choice(entry, "subject", SUBJECTS, code)
+    form_schema = build_form_schema(code, name, form, shared_fields, prefill_resources)
+    if problems := applicant_field_problems(form_schema, subject=subject, min_loa=min_loa):
+        where = ".".join(str(part) for part in problems[0].where)
+        raise ItemDataError(f"{code}: {where}: {problems[0].message}")
     return ItemRecord(
         code=code,
         name=name,
@@ -224,7 +339,7 @@ def _item(
         keywords=_strings(entry, "keywords", code),
         department_type=department_type,
         handling_tier=tier,
-        subject=_choice(entry, "subject", SUBJECTS, code),
+        subject=subject,
         topics=_strings(entry, "topics", code),
         visits=_visits(entry, code),
         processing_mode=_choice(entry, "processing_mode", PROCESSING_MODES, code),
@@ -233,7 +348,7 @@ def _item(
         promised_working_days=_days(entry, "promised_working_days", code),
         fee=_fee(entry, code),
         materials=_materials(entry, code),
-        form_schema=build_form_schema(code, name, form, shared_fields, prefill_resources),
+        form_schema=form_schema,
         offered_in=offered_in,
         illustrative=illustrative,
         version=version,

@@ -2,17 +2,25 @@
 
 import datetime as dt
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Response, status
 
 from identity_svc.accounts import service
-from identity_svc.accounts.schemas import CitizenCreate, CitizenRead, MeRead, RealNameRead
+from identity_svc.accounts.schemas import (
+    CitizenCreate,
+    CitizenRead,
+    EnterpriseIdentityRead,
+    MeRead,
+    PersonIdentityRead,
+    RealNameRead,
+    VerifiedIdentityRead,
+)
 from identity_svc.accounts.service import AccountNotFound, PhoneAlreadyRegistered
 from identity_svc.deps import RuntimeDep
 from identity_svc.models import Account
 from identity_svc.passwords import WeakPassword
 from identity_svc.personal_data import mask_id_number, mask_name, mask_phone
 from identity_svc.runtime import Runtime
-from servicekit.auth import PrincipalDep
+from servicekit.auth import InsufficientAssurance, PrincipalDep
 from servicekit.db import SessionDep
 from servicekit.openapi import problem_responses
 
@@ -45,6 +53,23 @@ async def me(principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep) 
     """The caller's account, its level of assurance now, and its real-name record, masked."""
     account = await service.citizen_account(session=session, principal=principal)
     return me_view(account, runtime, now=runtime.now())
+
+
+@router.get(
+    "/me/verified-identity",
+    response_model=VerifiedIdentityRead,
+    responses=problem_responses(AccountNotFound, InsufficientAssurance),
+)
+async def verified_identity(
+    principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep, response: Response
+) -> PersonIdentityRead | EnterpriseIdentityRead:
+    """The verified identity of the token's subject, unmasked: a citizen's name and ID number
+    (a delegate's token: the principal's), an enterprise's credit code and name. For the
+    services she applies to, which forward her own token to fill and check the applicant's
+    fields of a form; the app shows ``GET /identity/v1/me``, masked. A citizen without a
+    verified real name gets 403 ``insufficient_assurance`` with ``step`` ``real_name``."""
+    response.headers["Cache-Control"] = "no-store"
+    return await service.verified_identity(session=session, runtime=runtime, principal=principal)
 
 
 def me_view(account: Account, runtime: Runtime, *, now: dt.datetime) -> MeRead:

@@ -2,7 +2,7 @@
 
 import datetime as dt
 import uuid
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -86,3 +86,44 @@ class PartyRead(BaseModel):
     id: uuid.UUID
     phone_masked: str
     name_masked: str | None
+
+
+class PersonIdentityRead(BaseModel):
+    """A citizen's identity as her real-name verification bound it, in full."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"subject": "person", "name": "林秀英", "id_number": "330302195203140248"}]
+        }
+    )
+
+    subject: Literal["person"]
+    name: str = Field(description="As the population registry matched it")
+    id_number: str = Field(description="The resident identity number (GB 11643), 18 characters")
+
+
+class EnterpriseIdentityRead(BaseModel):
+    """An enterprise's identity as the market-regulation registry gave it."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "subject": "enterprise",
+                    "credit_code": "91330302MA1P3D8712",
+                    "enterprise_name": "温州市鹿城区浩宇网络科技有限公司（合成数据）",
+                }
+            ]
+        }
+    )
+
+    subject: Literal["enterprise"]
+    credit_code: str = Field(description="The unified social credit code (GB 32100)")
+    enterprise_name: str = Field(description="The registered name")
+
+
+#: The token's subject's verified identity: a person's or an enterprise's, told by ``subject``.
+#: Its members are named as the catalog's forms mark the applicant's fields (``x-applicant``).
+VerifiedIdentityRead = Annotated[
+    PersonIdentityRead | EnterpriseIdentityRead, Field(discriminator="subject")
+]

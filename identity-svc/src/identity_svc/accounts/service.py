@@ -7,7 +7,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity_svc.accounts import repository
-from identity_svc.accounts.schemas import PartyRead
+from identity_svc.accounts.schemas import EnterpriseIdentityRead, PartyRead, PersonIdentityRead
+from identity_svc.enterprises import repository as enterprises
 from identity_svc.models import Account
 from identity_svc.passwords import check_password_policy
 from identity_svc.personal_data import mask_name, mask_phone
@@ -93,3 +94,31 @@ def bound_id_number(account: Account) -> bytes:
             step="real_name",
         )
     return account.id_number_sealed
+
+
+async def verified_identity(
+    *, session: AsyncSession, runtime: Runtime, principal: Principal
+) -> PersonIdentityRead | EnterpriseIdentityRead:
+    """Who the token's subject is, as verified, in full: a citizen's name and ID number as her
+    real-name verification bound them (the principal's, when a delegate acts for her), or an
+    enterprise's credit code and registered name. The token names whose, so nobody learns
+    anyone else's; the account, not the token, is the authority on what was verified."""
+    require_type(principal, "citizen", "enterprise")
+    if principal.typ == "enterprise":
+        enterprise = await enterprises.by_credit_code(session, principal.sub)
+        if enterprise is None:
+            raise AccountNotFound("no enterprise has the token's credit code")
+        return EnterpriseIdentityRead(
+            subject="enterprise",
+            credit_code=enterprise.credit_code,
+            enterprise_name=enterprise.name,
+        )
+    account = await citizen_account(session=session, principal=principal)
+    id_number_sealed = bound_id_number(account)
+    assert account.name_sealed is not None  # bound together with the ID number
+    personal = runtime.personal_data
+    return PersonIdentityRead(
+        subject="person",
+        name=personal.unseal("name", account.name_sealed, account_id=account.id),
+        id_number=personal.unseal("id_number", id_number_sealed, account_id=account.id),
+    )

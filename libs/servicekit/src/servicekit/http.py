@@ -1,18 +1,22 @@
-"""The pooled httpx client every service uses for calls through the gateway.
+"""The pooled httpx client every service uses for calls through the gateway, and how an
+answer's problem becomes the caller's.
 
 Timeouts are explicit (no call waits forever), connections are pooled and kept alive, and each
 outgoing request carries the current request id and trace context. Endpoints take the service's
-client as ``HttpDep``.
+client as ``HttpDep``. ``raise_for_problem`` passes on the problems of another service that
+concern the request, as they are, and makes everything else that service's failure.
 """
 
 import ssl
+from collections.abc import Iterable
 from functools import cache
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 from fastapi import Depends, Request
 
 from servicekit.context import outgoing_trace_headers
+from servicekit.problems import DomainError, UpstreamUnavailable
 from servicekit.state import ServiceState, state_of
 
 
@@ -53,3 +57,37 @@ async def _http(request: Request) -> httpx.AsyncClient:
 
 #: The service's pooled client, for its calls through the gateway.
 HttpDep = Annotated[httpx.AsyncClient, Depends(_http)]
+
+
+def _problem_of(response: httpx.Response) -> dict[str, Any]:
+    if not response.headers.get("content-type", "").startswith(
+        ("application/problem+json", "application/json")
+    ):
+        return {}
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def raise_for_problem(
+    response: httpx.Response, *, upstream: str, passed_on: Iterable[type[DomainError]] = ()
+) -> None:
+    """Nothing for a success. A problem of ``passed_on`` (the same status and code: the
+    upstream's verdict on what the caller asked, e.g. no such item, a step-up to take) is raised
+    as this service's own, with its detail and the members its class declares, so the caller
+    hears one vocabulary. Anything else (a 5xx, a refusal of this service, a body that is no
+    problem) is the upstream's failure: 503 ``upstream_unavailable`` with its status and code."""
+    if response.is_success:
+        return
+    body = _problem_of(response)
+    code, detail = body.get("code"), body.get("detail")
+    for problem in passed_on:
+        if (problem.status, problem.code) == (response.status_code, code):
+            members = {name: body[name] for name in problem.members if name in body}
+            raise problem(detail if isinstance(detail, str) else None, **members)
+    failure: dict[str, Any] = {"upstream_status": response.status_code}
+    if isinstance(code, str):
+        failure["upstream_code"] = code
+    raise UpstreamUnavailable(f"{upstream} answered {response.status_code}", **failure)
