@@ -58,7 +58,7 @@ async def _publish(
 async def test_a_lowered_min_loa_is_not_published_until_a_second_admin_approves_it(
     client: httpx.AsyncClient, staff: Staff, problem: Problem
 ) -> None:
-    edited = await _edit(client, staff(sub=ALICE), {"min_loa": 1})
+    edited = await _edit(client, staff(sub=ALICE), {"min_loa": 2})
     etag = edited.headers["ETag"]
     assert edited.json()["changes_needing_approval"] == ["min_loa"]
     assert edited.json()["approval"] is None
@@ -75,7 +75,7 @@ async def test_a_lowered_min_loa_is_not_published_until_a_second_admin_approves_
 
     published = await _publish(client, staff(sub=ALICE), etag)
     assert published.status_code == 200, published.text
-    assert (await client.get(f"{ITEMS}/{ID_CARD_LOSS}")).json()["min_loa"] == 1
+    assert (await client.get(f"{ITEMS}/{ID_CARD_LOSS}")).json()["min_loa"] == 2
 
 
 @pytest.mark.parametrize(
@@ -106,7 +106,7 @@ async def test_a_change_to_the_assurance_level_tier_or_fee_needs_a_second_person
 async def test_the_author_cannot_approve_their_own_change(
     client: httpx.AsyncClient, staff: Staff, problem: Problem
 ) -> None:
-    edited = await _edit(client, staff(sub=ALICE), {"min_loa": 1})
+    edited = await _edit(client, staff(sub=ALICE), {"min_loa": 2})
     refused = await _approve(client, staff(sub=ALICE), edited.headers["ETag"])
     body = problem(refused, 403, "second_person_required")
     assert body["fields"] == ["min_loa"]
@@ -148,7 +148,7 @@ async def test_other_edits_publish_directly(client: httpx.AsyncClient, staff: St
 async def test_a_change_taken_back_needs_no_approval(
     client: httpx.AsyncClient, staff: Staff
 ) -> None:
-    await _edit(client, staff(sub=ALICE), {"min_loa": 1})
+    await _edit(client, staff(sub=ALICE), {"min_loa": 2})
     edited = await _edit(client, staff(sub=ALICE), {"min_loa": 3, "notes": "合成数据：说明"})
     assert edited.json()["changes_needing_approval"] == []
     published = await _publish(client, staff(sub=ALICE), edited.headers["ETag"])
@@ -171,7 +171,7 @@ async def test_an_edit_after_the_approval_withdraws_it(
     assert (await _approve(client, staff(sub=BOB), edited.headers["ETag"])).status_code == 200
     changed = await client.patch(
         f"{ADMIN}/{ID_CARD_LOSS}/draft",
-        json={"min_loa": 1},
+        json={"notes": "合成数据：另一说明"},
         headers={**staff(sub=ALICE), "If-Match": edited.headers["ETag"]},
     )
     assert changed.status_code == 200, changed.text
@@ -184,7 +184,7 @@ async def test_an_approval_names_the_draft_it_read(
     client: httpx.AsyncClient, staff: Staff, problem: Problem
 ) -> None:
     first = await _edit(client, staff(sub=ALICE), {"min_loa": 2})
-    second = await _edit(client, staff(sub=ALICE), {"min_loa": 1})
+    second = await _edit(client, staff(sub=ALICE), {"min_loa": 2, "notes": "合成数据：说明"})
     problem(
         await _approve(client, staff(sub=BOB), first.headers["ETag"]), 412, "precondition_failed"
     )
