@@ -9,7 +9,6 @@ province.
 from dataclasses import dataclass
 
 from servicekit.auth import Principal
-from servicekit.problems import Forbidden, extension_members
 from servicekit.regions import InvalidRegionCode, RegionCode
 
 
@@ -40,22 +39,3 @@ def parse_department(department_id: str) -> Department | None:
 def department_of(principal: Principal) -> Department | None:
     """The department the token acts for; None if it names none (or nothing parseable)."""
     return parse_department(principal.dept) if principal.dept else None
-
-
-class OutsideJurisdiction(Forbidden):
-    code = "outside_jurisdiction"
-    title = "What was asked lies outside the department's region"
-    members = extension_members(
-        department={
-            "type": "string",
-            "description": "The department the token acts for",
-            "examples": ["330302-public_security"],
-        },
-        rows={
-            "type": "array",
-            "items": {"type": "integer"},
-            "description": "For a load: the indexes of the batch's records the department may "
-            "not load (the first record of each such subject); at most 50",
-            "examples": [[0, 3]],
-        },
-    )

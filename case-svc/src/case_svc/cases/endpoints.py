@@ -17,7 +17,6 @@ from case_svc.cases.service import (
     WrongSubject,
 )
 from case_svc.clients.catalog import (
-    InvalidRegionCode,
     ItemNotFound,
     ItemNotOfferedInRegion,
     NoResponsibleDepartment,
@@ -33,7 +32,7 @@ from servicekit.idempotency import IdempotencyDep
 from servicekit.openapi import problem_responses
 from servicekit.pagination import CursorQuery, CursorsDep, InvalidCursor, LimitQuery, page_size_of
 from servicekit.preconditions import IfMatchHeader, PreconditionFailed, PreconditionRequired
-from servicekit.problems import UpstreamUnavailable
+from servicekit.problems import InvalidRegion, UpstreamUnavailable
 
 router = APIRouter(prefix="/cases/v1", tags=["cases"])
 
@@ -56,7 +55,7 @@ def _case_headers(case: CaseRead) -> dict[str, str]:
         ItemNotFound,
         NoResponsibleDepartment,
         RegionNotFound,
-        InvalidRegionCode,
+        InvalidRegion,
         ApplicantRegionRequired,
         ApplicantMismatch,
         FormInvalid,

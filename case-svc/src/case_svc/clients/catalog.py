@@ -12,7 +12,13 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from servicekit.http import raise_for_problem
-from servicekit.problems import DomainError, NotFound, UpstreamUnavailable, extension_members
+from servicekit.problems import (
+    DomainError,
+    InvalidRegion,
+    NotFound,
+    UpstreamUnavailable,
+    extension_members,
+)
 from servicekit.regions import REGION_CODE_PATTERN, RegionCode
 
 M = TypeVar("M", bound=BaseModel)
@@ -50,12 +56,6 @@ class NoResponsibleDepartment(NotFound):
     )
 
 
-class InvalidRegionCode(DomainError):
-    status = 422
-    code = "invalid_region_code"
-    title = "Not a region code"
-
-
 class ItemNotOfferedInRegion(DomainError):
     status = 422
     code = "item_not_offered_in_region"
@@ -77,7 +77,7 @@ _PASSED_ON: tuple[type[DomainError], ...] = (
     ItemNotFound,
     RegionNotFound,
     NoResponsibleDepartment,
-    InvalidRegionCode,
+    InvalidRegion,
     ItemNotOfferedInRegion,
 )
 

@@ -29,8 +29,8 @@ from catalog_svc.items.service import TIER_LEVELS
 from catalog_svc.reference.regions import PROVINCE_PREFIX
 from catalog_svc.snapshot import CatalogSnapshot
 from servicekit.auth import Principal, require_type
-from servicekit.problems import Forbidden, extension_members
-from servicekit.regions import REGION_CODE_PATTERN, InvalidRegionCode, RegionCode
+from servicekit.problems import Forbidden, OutsideJurisdiction, extension_members
+from servicekit.regions import InvalidRegionCode, RegionCode
 
 CATALOG_ADMIN = "catalog_admin"
 PLATFORM_ADMIN = "platform_admin"
@@ -58,33 +58,6 @@ class NoCatalogScope(Forbidden):
             "description": "The token's dept claim",
             "examples": ["330302-public_security"],
         }
-    )
-
-
-class OutsideJurisdiction(Forbidden):
-    code = "outside_jurisdiction"
-    title = "The item belongs to another department than the one you administer for"
-    members = extension_members(
-        item_code={"type": "string", "examples": ["public_security.id_card_loss_report"]},
-        item_department_type={"type": "string", "examples": ["public_security"]},
-        item_region_code={
-            "type": "string",
-            "pattern": REGION_CODE_PATTERN,
-            "description": "The item's owning region: its department of the item's type "
-            "administers it (the smallest region containing every region the item is listed "
-            "in, at its handling tier or above)",
-            "examples": ["330000"],
-        },
-        scope={
-            "type": "object",
-            "description": "What the caller administers: the items of this department type "
-            "owned by this region or a region within it",
-            "properties": {
-                "department_type": {"type": "string"},
-                "region_code": {"type": "string", "pattern": REGION_CODE_PATTERN},
-            },
-            "examples": [{"department_type": "public_security", "region_code": "330302"}],
-        },
     )
 
 

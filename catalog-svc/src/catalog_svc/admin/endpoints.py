@@ -11,12 +11,7 @@ from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel
 
 from catalog_svc.admin import auth, service
-from catalog_svc.admin.auth import (
-    Administrator,
-    NoCatalogScope,
-    NotCatalogAdministrator,
-    OutsideJurisdiction,
-)
+from catalog_svc.admin.auth import Administrator, NoCatalogScope, NotCatalogAdministrator
 from catalog_svc.admin.schemas import (
     AuditPage,
     DraftRead,
@@ -50,6 +45,7 @@ from servicekit.idempotency import (
 from servicekit.openapi import problem_responses
 from servicekit.pagination import CursorQuery, CursorsDep, InvalidCursor, LimitQuery, page_size
 from servicekit.preconditions import IfMatchHeader, PreconditionFailed, PreconditionRequired
+from servicekit.problems import OutsideJurisdiction
 
 router = APIRouter(
     prefix="/catalog/v1/admin/items",

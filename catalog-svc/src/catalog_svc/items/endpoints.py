@@ -27,11 +27,11 @@ from catalog_svc.items.service import (
     ItemNotOfferedInRegion,
     NoResponsibleDepartment,
 )
-from catalog_svc.regions.service import InvalidRegion, RegionNotFound
+from catalog_svc.regions.service import RegionNotFound
 from servicekit.db import SessionDep
 from servicekit.openapi import problem_responses
 from servicekit.pagination import InvalidCursor, page_size
-from servicekit.problems import ValidationFailed
+from servicekit.problems import InvalidRegion, ValidationFailed
 from servicekit.regions import RegionCodeStr
 
 router = APIRouter(prefix="/catalog/v1/items", tags=["items"])

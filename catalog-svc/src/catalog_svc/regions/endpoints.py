@@ -8,7 +8,7 @@ from catalog_svc.deps import SettingsDep, SnapshotDep
 from catalog_svc.http_cache import cached_json
 from catalog_svc.regions import service
 from catalog_svc.regions.schemas import RegionChild, RegionChildrenPage, RegionRead, RegionSummary
-from catalog_svc.regions.service import InvalidRegion, RegionNotFound
+from catalog_svc.regions.service import RegionNotFound
 from servicekit.db import SessionDep
 from servicekit.openapi import problem_responses
 from servicekit.pagination import (
@@ -18,6 +18,7 @@ from servicekit.pagination import (
     LimitQuery,
     page_size,
 )
+from servicekit.problems import InvalidRegion
 from servicekit.regions import RegionCodeStr
 
 router = APIRouter(prefix="/catalog/v1/regions", tags=["regions"])

@@ -9,17 +9,11 @@ from catalog_svc.models import Region
 from catalog_svc.regions import repository
 from catalog_svc.snapshot import CatalogSnapshot, RegionRecord
 from servicekit.pagination import Cursors
-from servicekit.problems import DomainError, NotFound, extension_members
+from servicekit.problems import InvalidRegion, NotFound, extension_members
 from servicekit.regions import REGION_CODE_PATTERN, InvalidRegionCode, RegionCode
 
 #: Successor chains are resolved when the data is loaded; this only guards against a cycle.
 _MAX_SUCCESSION_STEPS = 8
-
-
-class InvalidRegion(DomainError):
-    status = 422
-    code = "invalid_region_code"
-    title = "Not a region code"
 
 
 class RegionNotFound(NotFound):

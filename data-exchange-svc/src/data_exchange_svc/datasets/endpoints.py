@@ -35,7 +35,6 @@ from data_exchange_svc.deps import (
     SettingsDep,
     StaffDep,
 )
-from data_exchange_svc.jurisdiction import OutsideJurisdiction
 from data_exchange_svc.ledger.service import receipt_document
 from data_exchange_svc.models import RecordChange
 from data_exchange_svc.resources.service import ResourceNotFound, ResourceNotServed
@@ -43,6 +42,7 @@ from data_exchange_svc.resources.values import today_in_china
 from servicekit.db import SessionDep, utcnow
 from servicekit.openapi import problem_responses
 from servicekit.pagination import CursorQuery, CursorsDep, InvalidCursor, LimitQuery, page_size_of
+from servicekit.problems import OutsideJurisdiction
 
 router = APIRouter(prefix="/exchange/v1/resources", tags=["hosted datasets"])
 changes_router = APIRouter(prefix="/exchange/v1/record-changes", tags=["hosted datasets"])

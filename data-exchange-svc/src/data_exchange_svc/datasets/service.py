@@ -26,14 +26,14 @@ from data_exchange_svc.datasets.records import RawRecord, SubjectRows, check_rec
 from data_exchange_svc.datasets.schemas import RecordLoad
 from data_exchange_svc.datasets.standing import Standing, critical_values, standings
 from data_exchange_svc.identifiers import IdentifierProtector
-from data_exchange_svc.jurisdiction import Department, OutsideJurisdiction, department_of
+from data_exchange_svc.jurisdiction import Department, department_of
 from data_exchange_svc.ledger.appender import LedgerAppender, Receipt
 from data_exchange_svc.ledger.service import record_loads
 from data_exchange_svc.resources.catalogue import Catalogue
 from data_exchange_svc.resources.service import catalogued_resource, hosted_spec
 from data_exchange_svc.resources.spec import ResourceSpec
 from servicekit.auth import Principal, require_type
-from servicekit.problems import DomainError, Forbidden, extension_members
+from servicekit.problems import DomainError, Forbidden, OutsideJurisdiction, extension_members
 from servicekit.regions import InvalidRegionCode, RegionCode, RegionLevel
 
 #: The most errors one refusal lists.

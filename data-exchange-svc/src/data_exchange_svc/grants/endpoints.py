@@ -20,13 +20,12 @@ from data_exchange_svc.grants.workflow import (
     RateLimitRequired,
     UnknownPurpose,
 )
-from data_exchange_svc.jurisdiction import OutsideJurisdiction
 from data_exchange_svc.models import SharingGrant
 from data_exchange_svc.resources.service import ResourceNotFound, ResourceNotShared, UnknownField
 from servicekit.db import SessionDep, utcnow
 from servicekit.idempotency import OptionalIdempotencyDep
 from servicekit.openapi import problem_responses
-from servicekit.problems import InvalidRegion
+from servicekit.problems import InvalidRegion, OutsideJurisdiction
 
 router = APIRouter(prefix="/exchange/v1/grants", tags=["grants"])
 

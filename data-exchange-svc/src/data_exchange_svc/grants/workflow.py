@@ -28,7 +28,7 @@ from data_exchange_svc.grants import repository
 from data_exchange_svc.grants.cache import ActiveGrants
 from data_exchange_svc.grants.purposes import PURPOSES
 from data_exchange_svc.grants.schemas import GrantApply, RateLimit
-from data_exchange_svc.jurisdiction import Department, OutsideJurisdiction, department_of
+from data_exchange_svc.jurisdiction import Department, department_of
 from data_exchange_svc.models import DataResource, SharingGrant
 from data_exchange_svc.resources import repository as resources_repository
 from data_exchange_svc.resources.catalogue import Catalogue
@@ -41,6 +41,7 @@ from servicekit.problems import (
     Forbidden,
     InvalidRegion,
     NotFound,
+    OutsideJurisdiction,
     extension_members,
 )
 from servicekit.regions import InvalidRegionCode, RegionCode, RegionLevel

@@ -208,6 +208,51 @@ FIELD_ERRORS: JsonSchema = {
 }
 
 
+class OutsideJurisdiction(Forbidden):
+    """A department (``<region>-<type>``) acts only for its own region and those below it, and
+    only in its type's competence: whatever a refusal is about, one problem, with the members
+    that say what was at stake."""
+
+    code = "outside_jurisdiction"
+    title = "What was asked lies outside the jurisdiction of the department acted for"
+    members = extension_members(
+        department={
+            "type": "string",
+            "description": "The department the token acts for",
+            "examples": ["330302-public_security"],
+        },
+        rows={
+            "type": "array",
+            "items": {"type": "integer"},
+            "description": "For a registry load: the indexes of the batch's records the "
+            "department may not load (the first record of each such subject); at most 50",
+            "examples": [[0, 3]],
+        },
+        item_code={
+            "type": "string",
+            "description": "For a catalogue item: its code",
+            "examples": ["public_security.id_card_loss_report"],
+        },
+        item_department_type={"type": "string", "examples": ["public_security"]},
+        item_region_code={
+            "type": "string",
+            "description": "For a catalogue item: its owning region (the smallest region "
+            "containing every region it is listed in, at its handling tier or above)",
+            "examples": ["330000"],
+        },
+        scope={
+            "type": "object",
+            "description": "For a catalogue administrator: the items of this department type "
+            "owned by this region or a region within it",
+            "properties": {
+                "department_type": {"type": "string"},
+                "region_code": {"type": "string"},
+            },
+            "examples": [{"department_type": "public_security", "region_code": "330302"}],
+        },
+    )
+
+
 class InvalidRegion(DomainError):
     """A region code the caller gave that ``RegionCode.parse`` does not take."""
 
