@@ -71,6 +71,32 @@ async def test_a_delegate_acting_for_the_applicant_reads_the_principals_case(
     assert response.status_code == 200
 
 
+async def test_a_delegate_reads_only_the_cases_of_the_items_delegated(
+    submit: Submit,
+    client: httpx.AsyncClient,
+    resident: str,
+    catalog: Any,
+    token_minter: Any,
+    problem: Problem,
+) -> None:
+    covered = (await submit(resident, catalog.loss_report)).json()
+    outside = (await submit(resident, catalog.fund_withdrawal)).json()
+    acting = bearer(
+        token_minter.mint("citizen-lin", act="citizen-son", loa=2, scope=(catalog.loss_report,))
+    )
+
+    assert (
+        await client.get(f"/cases/v1/cases/{covered['case_no']}", headers=acting)
+    ).status_code == 200
+    problem(
+        await client.get(f"/cases/v1/cases/{outside['case_no']}", headers=acting),
+        404,
+        "case_not_found",
+    )
+    listed = (await client.get("/cases/v1/cases", headers=acting)).json()["items"]
+    assert {case["item_code"] for case in listed} == {catalog.loss_report}
+
+
 @pytest.mark.parametrize(
     "stranger",
     [

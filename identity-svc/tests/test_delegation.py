@@ -223,9 +223,9 @@ async def test_the_delegate_exchanges_their_token_for_one_acting_for_the_princip
     assert claims["region"] == "330302026003"
     assert claims["scope"] == ITEM
     assert claims["exp"] - claims["iat"] == identity_settings.delegated_token_ttl_seconds
-    # Any service verifying it sees the principal, and who acts for her.
+    # It acts on the items delegated, not on her account: that stays hers.
     me = await client.get("/identity/v1/me", headers=bearer(body["access_token"]))
-    assert me.json()["id"] == family.grandmother_id
+    assert (me.status_code, me.json()["code"]) == (403, "delegated_token_refused")
 
 
 async def test_the_exchanged_level_is_the_lower_of_the_two_and_unrestricted_means_no_scope(
@@ -397,6 +397,8 @@ async def test_a_delegate_cannot_manage_the_principals_delegations_or_credential
         403,
         "delegated_token_refused",
     )
+    # Her account is not what the delegation covers.
+    problem(await client.get("/identity/v1/me", headers=acting), 403, "delegated_token_refused")
     path = f"/identity/v1/me/delegations/{delegation['id']}"
     problem(await client.delete(path, headers=acting), 403, "delegated_token_refused")
     problem(

@@ -375,3 +375,49 @@ async def test_a_delegate_acting_for_someone_cannot_claim_an_enterprise_for_them
     assert acting.status_code == 200, acting.text
     as_wang = Citizen(helper.phone, acting.json())
     problem(await claim(client, as_wang, business.credit_code), 403, "delegated_token_refused")
+
+
+async def test_employees_wait_for_the_new_representative_to_confirm_them(
+    client: httpx.AsyncClient,
+    journey: Journey,
+    people: People,
+    business: Business,
+    clock: MovableClock,
+    problem: Problem,
+) -> None:
+    wang = await real_named(journey, people.wang)
+    assert (await claim(client, wang, business.credit_code)).status_code == 201
+    clerk = await signed_in(journey)
+    authorised = await client.post(
+        f"/identity/v1/enterprises/{business.credit_code}/agents",
+        json={"agent_phone": clerk.phone, "valid_until": in_days(clock, 300)},
+        headers=bearer(wang.access_token),
+    )
+    assert authorised.status_code == 201, authorised.text
+    assert (await exchange(client, clerk, business.credit_code)).status_code == 200
+
+    # The registry names Chen: the clerk's authorisation was Wang's to give, and ends with him,
+    # even before Chen claims the enterprise here.
+    business.representative_id_number = people.chen.id_number
+    problem(await exchange(client, clerk, business.credit_code), 400, "authorisation_unconfirmed")
+
+    chen = await real_named(journey, people.chen)
+    assert (await claim(client, chen, business.credit_code)).status_code == 201
+    members_path = f"/identity/v1/enterprises/{business.credit_code}/members"
+    listed = (await client.get(members_path, headers=bearer(chen.access_token))).json()
+    agent = next(m for m in listed["items"] if m["role"] == "agent")
+    assert agent["status"] == "awaiting_confirmation"
+    problem(await exchange(client, clerk, business.credit_code), 400, "authorisation_unconfirmed")
+    # Only the representative confirms; then the clerk acts again.
+    problem(
+        await client.post(
+            f"{members_path}/{agent['id']}/confirmation", headers=bearer(clerk.access_token)
+        ),
+        403,
+        "representative_required",
+    )
+    confirmed = await client.post(
+        f"{members_path}/{agent['id']}/confirmation", headers=bearer(chen.access_token)
+    )
+    assert (confirmed.status_code, confirmed.json()["status"]) == (200, "active"), confirmed.text
+    assert (await exchange(client, clerk, business.credit_code)).status_code == 200

@@ -64,6 +64,7 @@ async def list_cases(
     *,
     applicant_id: str | None = None,
     department_id: str | None = None,
+    item_codes: Sequence[str] | None = None,
     statuses: Sequence[str] = (),
     after: tuple[dt.datetime, uuid.UUID] | None = None,
     limit: int,
@@ -75,6 +76,8 @@ async def list_cases(
         statement = statement.where(Case.applicant_id == applicant_id)
     if department_id is not None:
         statement = statement.where(Case.department_id == department_id)
+    if item_codes is not None:
+        statement = statement.where(Case.item_code.in_(item_codes))
     if statuses:
         statement = statement.where(Case.status.in_(statuses))
     if after is not None:

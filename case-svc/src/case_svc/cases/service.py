@@ -269,10 +269,19 @@ def case_etag(version: int) -> str:
     return entity_tag(version)
 
 
+def delegated_items(principal: Principal) -> list[str] | None:
+    """The items a delegate's token covers; None for anyone acting for themselves (or a
+    delegation of every item). A delegate sees only those of the principal's cases."""
+    if principal.act is not None and principal.scope:
+        return list(principal.scope)
+    return None
+
+
 def role_of(principal: Principal, case: Case) -> Role | None:
     """The caller's part in the case, or None when the case is none of theirs."""
     if principal.typ == case.applicant_type and principal.sub == case.applicant_id:
-        return Role.APPLICANT
+        covered = delegated_items(principal)
+        return Role.APPLICANT if covered is None or case.item_code in covered else None
     if principal.typ in ("staff", "department_system") and principal.dept == case.department_id:
         return Role.DEPARTMENT
     return None
@@ -366,6 +375,7 @@ async def list_cases(
     cases = await repository.list_cases(
         session,
         **scope,
+        item_codes=delegated_items(principal) if "applicant_id" in scope else None,
         statuses=[status.value for status in statuses],
         after=after,
         limit=limit,

@@ -15,6 +15,7 @@ from identity_svc.accounts.schemas import (
     VerifiedIdentityRead,
 )
 from identity_svc.accounts.service import AccountNotFound, PhoneAlreadyRegistered
+from identity_svc.delegations.service import DelegatedTokenRefused, refuse_delegates
 from identity_svc.deps import RuntimeDep
 from identity_svc.models import Account
 from identity_svc.passwords import WeakPassword
@@ -48,9 +49,16 @@ async def register_citizen(
     return CitizenRead(id=account.id, phone_masked=mask_phone(payload.phone), loa=account.loa)
 
 
-@router.get("/me", response_model=MeRead, responses=problem_responses(AccountNotFound))
+@router.get(
+    "/me",
+    response_model=MeRead,
+    responses=problem_responses(AccountNotFound, DelegatedTokenRefused),
+)
 async def me(principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep) -> MeRead:
-    """The caller's account, its level of assurance now, and its real-name record, masked."""
+    """The caller's account, its level of assurance now, and its real-name record, masked. Her
+    own: a delegate's token reads only what the delegation covers, and her account is not part
+    of it (403 ``delegated_token_refused``)."""
+    refuse_delegates(principal)
     account = await service.citizen_account(session=session, principal=principal)
     return me_view(account, runtime, now=runtime.now())
 

@@ -154,10 +154,48 @@ async def list_members(
     enterprise, members = await service.members(
         session=session, runtime=runtime, principal=principal, credit_code=credit_code, now=now
     )
+    waiting = service.unconfirmed(members)
     return MemberList(
         enterprise=_enterprise(enterprise),
-        items=[await _member(session, runtime, member, now=now) for member in members],
+        items=[
+            await _member(session, runtime, member, now=now, unconfirmed=member.id in waiting)
+            for member in members
+        ],
     )
+
+
+@router.post(
+    "/identity/v1/enterprises/{credit_code}/members/{member_id}/confirmation",
+    response_model=MemberRead,
+    responses=problem_responses(
+        AccountNotFound,
+        DelegateCannotActForEnterprise,
+        RepresentativeRequired,
+        EnterpriseNotFound,
+        MemberNotFound,
+    ),
+)
+async def confirm_agent(
+    credit_code: CreditCodeStr,
+    member_id: uuid.UUID,
+    principal: PrincipalDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+) -> MemberRead:
+    """The legal representative confirms an employee's authorisation given by the one before
+    (the registry named a new representative): it stands on them from now, until its date.
+    Until confirmed, such an employee gets no enterprise token
+    (``authorisation_unconfirmed``)."""
+    now = runtime.now()
+    member = await service.confirm_agent(
+        session=session,
+        runtime=runtime,
+        principal=principal,
+        credit_code=credit_code,
+        member_id=member_id,
+        now=now,
+    )
+    return await _member(session, runtime, member, now=now)
 
 
 @router.delete(
@@ -213,16 +251,21 @@ def _role(member: EnterpriseMember) -> Role:
     return "agent" if member.role == "agent" else "legal_representative"
 
 
-def _status(member: EnterpriseMember, *, now: dt.datetime) -> MemberStatus:
+def _status(member: EnterpriseMember, *, now: dt.datetime, unconfirmed: bool) -> MemberStatus:
     if member.revoked_at is not None:
         return "ended"
     if member.valid_until is not None and member.valid_until <= now:
         return "expired"
-    return "active"
+    return "awaiting_confirmation" if unconfirmed else "active"
 
 
 async def _member(
-    session: AsyncSession, runtime: Runtime, member: EnterpriseMember, *, now: dt.datetime
+    session: AsyncSession,
+    runtime: Runtime,
+    member: EnterpriseMember,
+    *,
+    now: dt.datetime,
+    unconfirmed: bool = False,
 ) -> MemberRead:
     account = await accounts.get(session, member.account_id)
     assert account is not None  # a foreign key
@@ -234,5 +277,5 @@ async def _member(
         valid_until=member.valid_until,
         created_at=member.created_at,
         revoked_at=member.revoked_at,
-        status=_status(member, now=now),
+        status=_status(member, now=now, unconfirmed=unconfirmed),
     )

@@ -11,7 +11,9 @@ from servicekit.credit_code import CreditCodeStr
 from servicekit.regions import RegionCodeStr
 
 Role = Literal["legal_representative", "agent"]
-MemberStatus = Literal["active", "ended", "expired"]
+#: awaiting_confirmation: an agent whose authoriser no longer represents the enterprise, until
+#: the new representative confirms them.
+MemberStatus = Literal["active", "awaiting_confirmation", "ended", "expired"]
 
 
 class EnterpriseClaim(BaseModel):

@@ -7,6 +7,9 @@ representative's, a yes or no that discloses nothing else, then reads the enterp
 status and region. A yes makes her the enterprise's representative here; whoever stood before
 stands no longer (the registry names one). The representative authorises employees (citizens,
 by registered phone) until a date, and ends their authorisation; an employee may step down.
+An employee's authorisation stands only while the representative who gave it does (asked of
+the registry at every exchange, as the representative's own standing is): when the registry
+names another, the employees wait until the new representative confirms them.
 
 To act, a representative or employee exchanges their own access token for an enterprise token
 (RFC 8693, ``subject`` = the credit code): ``typ`` "enterprise", ``sub`` the credit code,
@@ -155,6 +158,15 @@ class NotEnterpriseMember(OAuthError):
 class RepresentationEnded(OAuthError):
     code = "representation_ended"
     title = "The registry no longer names the actor the enterprise's legal representative"
+    oauth_error = "invalid_grant"
+
+
+class AuthorisationUnconfirmed(OAuthError):
+    code = "authorisation_unconfirmed"
+    title = (
+        "The representative who authorised the actor no longer stands; the enterprise's new "
+        "representative has not confirmed the authorisation"
+    )
     oauth_error = "invalid_grant"
 
 
@@ -413,6 +425,8 @@ async def exchange(
     member, enterprise = standing.member, standing.enterprise
     if member.role == "legal_representative":
         await _confirm_representative(runtime, http, account, enterprise, member, now=now)
+    elif not await _granter_stands(session, runtime, http, enterprise, member, now=now):
+        raise AuthorisationUnconfirmed()
 
     loa = min(actor.loa, effective_loa(account, now=now))
     iat = int(now.timestamp())
@@ -430,6 +444,71 @@ async def exchange(
     claims["region"] = enterprise.registered_region
     token = await runtime.keys.sign(claims, now=now)
     return DelegatedToken(access_token=token, expires_in=exp - iat, scope=None)
+
+
+async def _granter_stands(
+    session: AsyncSession,
+    runtime: Runtime,
+    http: httpx.AsyncClient,
+    enterprise: Enterprise,
+    agent: EnterpriseMember,
+    *,
+    now: dt.datetime,
+) -> bool:
+    """Whether the representative who authorised the agent still is the enterprise's: here,
+    and at the registry."""
+    if agent.granted_by is None:
+        return False
+    granter = await repository.membership(
+        session, enterprise_id=enterprise.id, account_id=agent.granted_by, now=now
+    )
+    if granter is None or granter.role != "legal_representative":
+        return False
+    granter_account = await accounts.get(session, agent.granted_by)
+    if granter_account is None:
+        return False
+    try:
+        await _confirm_representative(runtime, http, granter_account, enterprise, granter, now=now)
+    except RepresentationEnded:
+        return False
+    return True
+
+
+def unconfirmed(members: Sequence[EnterpriseMember]) -> set[uuid.UUID]:
+    """The agents among an enterprise's ``members`` whose authoriser stands no longer (a
+    representative's standing has no date: it stands until ended)."""
+    standing = {
+        member.account_id
+        for member in members
+        if member.role == "legal_representative" and member.revoked_at is None
+    }
+    return {
+        member.id
+        for member in members
+        if member.role == "agent" and member.granted_by not in standing
+    }
+
+
+async def confirm_agent(
+    *,
+    session: AsyncSession,
+    runtime: Runtime,
+    principal: Principal,
+    credit_code: str,
+    member_id: uuid.UUID,
+    now: dt.datetime,
+) -> EnterpriseMember:
+    """The enterprise's representative takes over an employee's authorisation given by one
+    who stands no longer (or renews one of their own): it stands on them from now."""
+    standing = await _representative(session, runtime, principal, credit_code, now)
+    target = await repository.member(
+        session, enterprise_id=standing.enterprise.id, member_id=member_id
+    )
+    if target is None or target.role != "agent" or target.revoked_at is not None:
+        raise MemberNotFound()
+    target.granted_by = standing.member.account_id
+    await repository.flush(session)
+    return target
 
 
 async def _confirm_representative(

@@ -19,7 +19,11 @@ from identity_svc.delegations.service import (
 from identity_svc.deps import RuntimeDep, StateDep
 from identity_svc.devices import DeviceDep
 from identity_svc.enterprises import service as enterprises
-from identity_svc.enterprises.service import NotEnterpriseMember, RepresentationEnded
+from identity_svc.enterprises.service import (
+    AuthorisationUnconfirmed,
+    NotEnterpriseMember,
+    RepresentationEnded,
+)
 from identity_svc.sms import service as sms
 from identity_svc.tokens import service
 from identity_svc.tokens.schemas import LogoutRequest, TokenRequest, TokenResponse
@@ -60,6 +64,7 @@ TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
         DelegationScopeExceeded,
         NotEnterpriseMember,
         RepresentationEnded,
+        AuthorisationUnconfirmed,
         UpstreamUnavailable,
     ),
 )
