@@ -168,3 +168,29 @@ def test_a_resident_never_reaches_the_registry_loads(gateway: httpx.Client) -> N
         "/exchange/v1/resources/population/records", json={}, headers=bearer(token)
     )
     problem(refused, 403, "token_type_not_allowed")
+
+
+def test_an_administrator_cannot_mint_client_secrets_without_limit(
+    gateway: httpx.Client, platform_admin: str
+) -> None:
+    county_admin = staff_token(gateway, platform_admin, LUCHENG_POLICE, ["department_admin"])
+    answers = [
+        gateway.post(
+            "/identity/v1/clients",
+            json={
+                "name": "批量注册（合成数据）",
+                "typ": "department_system",
+                "dept": LUCHENG_POLICE,
+            },
+            headers=bearer(county_admin),
+        )
+        for _ in range(30)
+    ]
+    statuses = [answer.status_code for answer in answers]
+    # Each registration hashes a secret: a burst of ten, then one every two seconds, so thirty
+    # in a row cannot all be made however slowly each is answered here.
+    assert statuses[:10] == [201] * 10, statuses
+    refused = [answer for answer in answers if answer.status_code == 429]
+    assert refused, statuses
+    problem(refused[0], 429, "rate_limited")
+    assert int(refused[0].headers["retry-after"]) >= 1
