@@ -9,4 +9,4 @@ alembic -c "$SERVICE/alembic.ini" upgrade head
 if [ "$SEED" = true ]; then
   python -m "$PACKAGE.seed"
 fi
-exec uvicorn "$PACKAGE.main:create_app" --factory --host 0.0.0.0 --port "$PORT" --no-access-log
+exec uvicorn "$PACKAGE.main:create_app" --factory --host 0.0.0.0 --port "$PORT" --no-access-log --no-server-header

@@ -239,6 +239,8 @@ def _command(spec: ServiceSpec, port: int) -> list[str]:
         *app,
         *address,
         "--no-access-log",
+        # Nothing names the server it runs on: no banner for a scanner to match.
+        "--no-server-header",
         "--log-level",
         "warning",
     ]

@@ -36,15 +36,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gateway.messages import Answer, Request, problem_answer, request_from_scope, send_answer
 from gateway.settings import GatewaySettings
 from servicekit.problems import DomainError, Forbidden, extension_members
+from servicekit.security_headers import API_POLICY, COMMON_HEADERS, DOCS_POLICY
 
 DOCS_PATH = "/docs"
 
-_API_POLICY = b"default-src 'none'; frame-ancestors 'none'"
-_DOCS_POLICY = (
-    b"default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    b"style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    b"img-src 'self' data: https://fastapi.tiangolo.com; frame-ancestors 'none'"
-)
 #: Encodings of characters that would change the path's segments or escape them, lower case.
 _FORBIDDEN_IN_PATH = (b"%2f", b"%5c", b"%2e", b"%00", b"\\")
 #: Request headers a web view may send across origins.
@@ -146,16 +141,12 @@ class Edge:
         self._max_uri_bytes = settings.max_uri_bytes
         self._origins = frozenset(origin.encode("latin-1") for origin in settings.cors_origins)
         self._cors_max_age = str(settings.cors_max_age_seconds).encode("latin-1")
-        common = [
-            (b"x-content-type-options", b"nosniff"),
-            (b"referrer-policy", b"no-referrer"),
-            (b"x-frame-options", b"DENY"),
-        ]
+        common = list(COMMON_HEADERS)
         if settings.hsts_max_age_seconds is not None:
             hsts = f"max-age={settings.hsts_max_age_seconds}; includeSubDomains"
             common.append((b"strict-transport-security", hsts.encode("latin-1")))
-        self._api_headers = (*common, (b"content-security-policy", _API_POLICY))
-        self._docs_headers = (*common, (b"content-security-policy", _DOCS_POLICY))
+        self._api_headers = (*common, (b"content-security-policy", API_POLICY))
+        self._docs_headers = (*common, (b"content-security-policy", DOCS_POLICY))
         self._api_names = frozenset(name for name, _ in self._api_headers)
         self._docs_names = frozenset(name for name, _ in self._docs_headers)
 

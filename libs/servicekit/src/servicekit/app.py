@@ -42,6 +42,7 @@ from servicekit.problems import (
     problem_body,
     problem_response,
 )
+from servicekit.security_headers import SecurityHeadersMiddleware
 from servicekit.settings import ServiceSettings
 from servicekit.state import ServiceState, app_state, install_state
 
@@ -251,4 +252,5 @@ def build_app(
         app.include_router(router)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, service_name=settings.service_name)
+    app.add_middleware(SecurityHeadersMiddleware)
     return app
