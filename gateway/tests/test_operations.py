@@ -1,6 +1,7 @@
 """The gateway's own routes: liveness, readiness of every upstream by name, metrics, and one
 OpenAPI document for the whole platform."""
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -99,3 +100,19 @@ async def test_metrics_count_proxied_requests_by_service_not_by_path(
     metrics = (await gateway.get("/metrics")).text
     assert 'route="/catalog/v1/*"' in metrics
     assert "330000-ID-LOSS" not in metrics
+
+
+async def test_metrics_are_for_operators_holding_the_metrics_token(
+    start_gateway: Callable[..., Awaitable[httpx.AsyncClient]],
+) -> None:
+    gateway = await start_gateway(metrics_token="scrape-secret-0123456789")
+    refused = await gateway.get("/metrics")
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "metrics_for_operators"
+    wrong = await gateway.get("/metrics", headers={"Authorization": "Bearer guess"})
+    assert wrong.status_code == 403
+    scraped = await gateway.get(
+        "/metrics", headers={"Authorization": "Bearer scrape-secret-0123456789"}
+    )
+    assert scraped.status_code == 200
+    assert "gateway" in scraped.text or "http_" in scraped.text

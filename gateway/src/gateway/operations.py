@@ -1,6 +1,8 @@
 """The gateway's own routes: liveness, the readiness of every upstream, metrics, and the
 aggregated OpenAPI document with its docs page. Every other path belongs to the proxy."""
 
+import hmac
+import ipaddress
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
@@ -13,7 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from gateway.openapi import OpenApiAggregator
 from gateway.settings import GatewaySettings
 from gateway.upstreams import Upstreams
-from servicekit.problems import install_problem_handlers
+from servicekit.problems import Forbidden, install_problem_handlers
 
 #: Matched exactly, before the proxy sees the request.
 OPERATION_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs"})
@@ -41,8 +43,30 @@ async def readyz(request: Request, response: Response) -> dict[str, Any]:
     }
 
 
-@router.get("/metrics", summary="Prometheus metrics")
-async def metrics() -> Response:
+class MetricsForOperators(Forbidden):
+    code = "metrics_for_operators"
+    title = "The gateway's metrics are for its operators"
+
+
+def _operator(request: Request, settings: GatewaySettings) -> bool:
+    if settings.metrics_token is not None:
+        expected = f"Bearer {settings.metrics_token.get_secret_value()}".encode()
+        given = request.headers.get("authorization", "").encode()
+        return hmac.compare_digest(given, expected)
+    if request.client is None:
+        return False
+    try:
+        return ipaddress.ip_address(request.client.host).is_loopback
+    except ValueError:
+        return False
+
+
+@router.get("/metrics", summary="Prometheus metrics, for operators")
+async def metrics(request: Request) -> Response:
+    """With ``GATEWAY_METRICS_TOKEN`` set, for ``Authorization: Bearer <it>`` only; unset, for
+    callers on the gateway's own host only (403 ``metrics_for_operators``)."""
+    if not _operator(request, request.app.state.settings):
+        raise MetricsForOperators()
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 

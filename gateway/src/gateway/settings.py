@@ -7,7 +7,7 @@ service that publishes the signing keys, and the gateway asks that service's ups
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from servicekit.settings import ServiceSettings
@@ -70,3 +70,6 @@ class GatewaySettings(ServiceSettings):
     #: How often the routing table's file is looked at; a change (time or size) reloads it as
     #: SIGHUP does. 0: only SIGHUP reloads.
     routes_watch_seconds: float = Field(default=2.0, ge=0)
+    #: The bearer token operators' Prometheus sends for ``/metrics``. Unset: only a caller on
+    #: the gateway's own host (loopback) reads them; nobody from outside either way.
+    metrics_token: SecretStr | None = None
