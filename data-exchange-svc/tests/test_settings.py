@@ -39,6 +39,8 @@ def test_production_starts_with_keys_of_its_own() -> None:
         ledger_key_encryption_key=key(),
         cursor_key=key(),
         request_digest_key=key(),
+        sealing_keys={"2026-12": key()},
+        sealing_key_id="2026-12",
     )
     assert settings.encryption_key_bytes != settings.hash_key_bytes
 

@@ -223,6 +223,8 @@ def test_production_refuses_the_development_sink() -> None:
         "key_encryption_key": keys[2],
         "cursor_key": keys[3],
         "request_digest_key": keys[4],
+        "sealing_keys": {"2026-12": keys[0]},
+        "sealing_key_id": "2026-12",
     }
     with pytest.raises(ValidationError, match="SMS sink"):
         IdentitySettings(**production)

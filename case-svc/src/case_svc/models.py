@@ -6,13 +6,11 @@ import uuid
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
     ForeignKey,
     Index,
     Integer,
     SmallInteger,
     String,
-    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -20,6 +18,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from servicekit.db import UTCDateTime, new_metadata, utcnow
 from servicekit.idempotency import IdempotencyRecordMixin
 from servicekit.ids import new_id
+from servicekit.sealing import SealedJSON, SealedText
 
 
 class Base(DeclarativeBase):
@@ -53,7 +52,8 @@ class Case(Base):
     department_name: Mapped[str] = mapped_column(String(200))
     #: The handling department's region (official code): the prefix of the case number.
     region_code: Mapped[str] = mapped_column(String(12), index=True)
-    form: Mapped[dict[str, Any]] = mapped_column(JSON)
+    #: The applicant's form: names, identity numbers, phones, addresses. Sealed at rest.
+    form: Mapped[dict[str, Any]] = mapped_column(SealedJSON("case", "case.form"))
     status: Mapped[str] = mapped_column(String(16))
     #: Optimistic-concurrency version, the case's ETag; every transition increments it.
     version: Mapped[int] = mapped_column(Integer, default=1)
@@ -83,7 +83,8 @@ class CaseEvent(Base):
     status: Mapped[str] = mapped_column(String(16))
     actor_id: Mapped[str] = mapped_column(String(64))
     actor_role: Mapped[str] = mapped_column(String(16))
-    note: Mapped[str | None] = mapped_column(Text)
+    #: Free text a person wrote (a reason, a notice): sealed, as it may name anyone.
+    note: Mapped[str | None] = mapped_column(SealedText("case", "case_event.note"))
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     case: Mapped[Case] = relationship(back_populates="history", lazy="raise")
@@ -104,3 +105,4 @@ class IdempotencyRecord(IdempotencyRecordMixin, Base):
     """A submission's ``Idempotency-Key`` and the answer given (the kit's record)."""
 
     __tablename__ = "idempotency_record"
+    sealing_domain = "case"

@@ -186,6 +186,7 @@ class IdempotencyRecord(IdempotencyRecordMixin, Base):
     """An item creation's ``Idempotency-Key`` and the answer given (the kit's record)."""
 
     __tablename__ = "idempotency_record"
+    sealing_domain = "catalog"
 
 
 class Bundle(Base):

@@ -330,3 +330,4 @@ class IdempotencyRecord(IdempotencyRecordMixin, Base):
     record)."""
 
     __tablename__ = "idempotency_record"
+    sealing_domain = "exchange"

@@ -285,3 +285,4 @@ class IdempotencyRecord(IdempotencyRecordMixin, Base):
     record)."""
 
     __tablename__ = "idempotency_record"
+    sealing_domain = "identity"

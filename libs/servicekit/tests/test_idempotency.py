@@ -12,6 +12,7 @@ import pytest_asyncio
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase
 
+from servicekit import sealing
 from servicekit.db import create_engine, new_metadata
 from servicekit.idempotency import (
     IdempotencyClaim,
@@ -24,6 +25,7 @@ from servicekit.idempotency import (
     fingerprint,
     idempotency_key,
 )
+from servicekit.sealing import Keyring
 from servicekit.testing import POSTGRES_ENV
 
 
@@ -54,6 +56,10 @@ class _Base(DeclarativeBase):
 
 class _Record(IdempotencyRecordMixin, _Base):
     __tablename__ = "idempotency_record"
+    sealing_domain = "kit-tests"
+
+
+sealing.install("kit-tests", Keyring({"k1": b"s" * 32}, "k1"))
 
 
 POLICY = IdempotencyPolicy(

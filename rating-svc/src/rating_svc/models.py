@@ -4,12 +4,13 @@ idempotency keys of ratings."""
 import datetime as dt
 import uuid
 
-from sqlalchemy import ForeignKey, SmallInteger, String, Text
+from sqlalchemy import ForeignKey, SmallInteger, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from servicekit.db import UTCDateTime, new_metadata, utcnow
 from servicekit.idempotency import IdempotencyRecordMixin
 from servicekit.ids import new_id
+from servicekit.sealing import SealedText
 
 
 class Base(DeclarativeBase):
@@ -31,7 +32,8 @@ class Rating(Base):
     efficiency: Mapped[int] = mapped_column(SmallInteger)
     quality: Mapped[int] = mapped_column(SmallInteger)
     attitude: Mapped[int] = mapped_column(SmallInteger)
-    comment: Mapped[str | None] = mapped_column(Text)
+    #: Free text the citizen wrote, which may name her or anyone: sealed at rest.
+    comment: Mapped[str | None] = mapped_column(SealedText("rating", "rating.comment"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -49,3 +51,4 @@ class IdempotencyRecord(IdempotencyRecordMixin, Base):
     """A rating's ``Idempotency-Key`` and the answer given (the kit's record)."""
 
     __tablename__ = "idempotency_record"
+    sealing_domain = "rating"

@@ -23,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from servicekit import sealing
 from servicekit.auth import JwksSource, TokenVerifier, http_jwks_source
 from servicekit.db import (
     DATABASE_RETRY_AFTER_SECONDS,
@@ -243,6 +244,8 @@ def build_app(
             await held.http.aclose()
             await held.database.dispose()
 
+    # Sealed columns of this service open and seal with its keyring from now on.
+    sealing.install(settings.sealing_domain, settings.sealing_keyring())
     app = ServiceApp(title=title, lifespan=app_lifespan, **fastapi_options)
     install_problem_handlers(app)
     app.add_exception_handler(SQLAlchemyError, _database_error)

@@ -40,7 +40,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 import orjson
 from fastapi import Depends, Header, Request
@@ -65,6 +65,7 @@ from servicekit.auth import Principal, PrincipalDep
 from servicekit.db import UTCDateTime, insert_for, utcnow
 from servicekit.ids import new_id
 from servicekit.problems import Conflict, DomainError
+from servicekit.sealing import SealedJSON
 from servicekit.state import ServiceState, state_of
 
 #: Long enough to be unique when clients generate it (a UUID is 36), short enough to index.
@@ -163,7 +164,16 @@ class IdempotencyRecordMixin:
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
     response_status: Mapped[int | None] = mapped_column(SmallInteger)
     response_headers: Mapped[dict[str, str] | None] = mapped_column(_JsonDocument)
-    response_body: Mapped[Any | None] = mapped_column(_JsonDocument)
+    #: The answer again, which may hold personal data (a case's form): sealed with the
+    #: service's keyring (``servicekit.sealing``) under ``sealing_domain``.
+    sealing_domain: ClassVar[str]
+
+    @declared_attr
+    def response_body(cls) -> Mapped[Any | None]:
+        return mapped_column(
+            SealedJSON(cls.sealing_domain, "idempotency_record.response_body", jsonb=True)
+        )
+
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

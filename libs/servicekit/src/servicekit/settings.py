@@ -15,6 +15,8 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from servicekit.sealing import Keyring
+
 _DEVELOPMENT_KEYS: set[str] = set()
 
 
@@ -44,6 +46,12 @@ def _usable_key(secret: SecretStr) -> SecretStr:
 
 
 SecretKey = Annotated[SecretStr, AfterValidator(_usable_key)]
+
+
+def _secrets(value: object) -> list[str]:
+    """The secret strings a setting holds (itself, or a keyring's keys)."""
+    values = value.values() if isinstance(value, dict) else [value]
+    return [item.get_secret_value() for item in values if isinstance(item, SecretStr)]
 
 
 class ServiceSettings(BaseSettings):
@@ -92,8 +100,27 @@ class ServiceSettings(BaseSettings):
     #: Keys the digests of requests kept with their ``Idempotency-Key`` (bodies may hold
     #: identity numbers or initial passwords): replicas of a service share it.
     request_digest_key: SecretKey = development_key("request digest")
+    #: Key-encryption keys of the personal data sealed at rest (``servicekit.sealing``), by id
+    #: (a name without dots); ``sealing_key_id`` names the one new values are sealed with.
+    sealing_keys: dict[str, SecretKey] = Field(
+        default_factory=lambda: {"dev": development_key("sealing")}
+    )
+    sealing_key_id: str = "dev"
     log_level: str = "INFO"
     log_json: bool = True
+
+    @property
+    def sealing_domain(self) -> str:
+        """The name a service's sealed columns are declared under: its env prefix's word
+        (``CASE_`` → ``case``), the same for every instance of the service."""
+        prefix = str(self.model_config.get("env_prefix", "")).rstrip("_").lower()
+        return prefix or self.service_name
+
+    def sealing_keyring(self) -> "Keyring":
+        return Keyring(
+            {key_id: key_bytes(key) for key_id, key in self.sealing_keys.items()},
+            self.sealing_key_id,
+        )
 
     @property
     def cursor_key_bytes(self) -> bytes:
@@ -122,8 +149,7 @@ class ServiceSettings(BaseSettings):
         public = [
             f"{prefix}{name}".upper()
             for name in type(self).model_fields
-            if isinstance(value := getattr(self, name), SecretStr)
-            and value.get_secret_value() in _DEVELOPMENT_KEYS
+            if any(secret in _DEVELOPMENT_KEYS for secret in _secrets(getattr(self, name)))
         ]
         if public:
             raise ValueError(
