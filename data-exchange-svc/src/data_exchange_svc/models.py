@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
-    Date,
     ForeignKey,
     Index,
     Integer,
@@ -25,6 +24,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from servicekit.db import UTCDateTime, new_metadata, utcnow
 from servicekit.idempotency import IdempotencyRecordMixin
 from servicekit.ids import new_id
+from servicekit.sealing import SealedBytes, SealedDate, SealedJSON, SealedText
 
 
 class Base(DeclarativeBase):
@@ -167,8 +167,10 @@ class Consent(Base):
 class PopulationRecord(Base):
     """One person of the hosted population registry (a public-security resource).
 
-    The identity number is held only encrypted and is found by its keyed hash; the other fields
-    stay readable inside this hosted dataset, and leave it only through granted calls.
+    The identity number is held only encrypted and is found by its keyed hash; the name, birth
+    date, ethnicity, address and face template are sealed (``servicekit.sealing``); sex, region
+    and card status, which say little of whom, stay readable for the jurisdiction checks. All
+    leave the dataset only through granted calls.
     """
 
     __tablename__ = "population_record"
@@ -176,15 +178,21 @@ class PopulationRecord(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     id_number_hash: Mapped[str] = mapped_column(String(64), unique=True)
     id_number_sealed: Mapped[bytes] = mapped_column(LargeBinary)
-    name: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(SealedText("exchange", "population_record.name"))
     sex: Mapped[str] = mapped_column(String(8))
-    birth_date: Mapped[dt.date] = mapped_column(Date)
-    ethnicity: Mapped[str] = mapped_column(String(16))
-    registered_address: Mapped[str] = mapped_column(String(256))
+    birth_date: Mapped[dt.date] = mapped_column(
+        SealedDate("exchange", "population_record.birth_date")
+    )
+    ethnicity: Mapped[str] = mapped_column(SealedText("exchange", "population_record.ethnicity"))
+    registered_address: Mapped[str] = mapped_column(
+        SealedText("exchange", "population_record.registered_address")
+    )
     registered_region: Mapped[str] = mapped_column(String(12), index=True)
     id_card_status: Mapped[str] = mapped_column(String(16))
-    #: 128 little-endian doubles (see registry.faces).
-    face_template: Mapped[bytes] = mapped_column(LargeBinary)
+    #: 128 little-endian doubles (see registry.faces), sealed: biometric data.
+    face_template: Mapped[bytes] = mapped_column(
+        SealedBytes("exchange", "population_record.face_template")
+    )
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -206,8 +214,11 @@ class HostedRecord(Base):
     resource_code: Mapped[str] = mapped_column(ForeignKey("data_resource.code"))
     subject_hash: Mapped[str] = mapped_column(String(64))
     position: Mapped[int] = mapped_column(SmallInteger)
-    #: The fields in clear: field name → canonical JSON value.
-    field_values: Mapped[dict[str, Any]] = mapped_column(JSON)
+    #: The fields but the identifiers: field name → canonical JSON value, sealed as one document
+    #: (``servicekit.sealing``; names of relatives, addresses, amounts).
+    field_values: Mapped[dict[str, Any]] = mapped_column(
+        SealedJSON("exchange", "hosted_record.field_values")
+    )
     #: AES-256-GCM of the JSON of the identifier-bearing fields; None when there are none.
     sealed_values: Mapped[bytes | None] = mapped_column(LargeBinary)
     #: Field name → keyed hash of the identity number it holds.

@@ -189,6 +189,7 @@ async def _seed_dataset(
 
 
 async def seed(session: AsyncSession, settings: ExchangeSettings) -> None:
+    settings.install_sealing()
     protector = IdentifierProtector(
         encryption_key=settings.encryption_key_bytes, hash_key=settings.hash_key_bytes
     )

@@ -23,7 +23,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from servicekit import sealing
 from servicekit.auth import JwksSource, TokenVerifier, http_jwks_source
 from servicekit.db import (
     DATABASE_RETRY_AFTER_SECONDS,
@@ -245,7 +244,7 @@ def build_app(
             await held.database.dispose()
 
     # Sealed columns of this service open and seal with its keyring from now on.
-    sealing.install(settings.sealing_domain, settings.sealing_keyring())
+    settings.install_sealing()
     app = ServiceApp(title=title, lifespan=app_lifespan, **fastapi_options)
     install_problem_handlers(app)
     app.add_exception_handler(SQLAlchemyError, _database_error)

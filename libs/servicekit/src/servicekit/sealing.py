@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import datetime as dt
 import importlib
 import json
 import os
@@ -35,7 +36,7 @@ from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import JSON, MetaData, Text, select, type_coerce, update
+from sqlalchemy import JSON, LargeBinary, MetaData, Text, select, type_coerce, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -203,6 +204,48 @@ class SealedText(_Sealed):
         return plain.decode()
 
 
+class SealedDate(_Sealed):
+    """A date (a birth date), sealed in a text column; one written before reads as a date."""
+
+    impl = Text
+    cache_ok = True
+
+    def _encode(self, value: Any) -> bytes:
+        return str(value.isoformat()).encode()
+
+    def _decode(self, plain: bytes) -> Any:
+        return dt.date.fromisoformat(plain.decode())
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        if isinstance(value, str) and not is_sealed(value):
+            return dt.date.fromisoformat(value[:10])
+        return super().process_result_value(value, dialect)
+
+
+class SealedBytes(_Sealed):
+    """Bytes (a face template), sealed in a binary column as the sealed string's ASCII."""
+
+    impl = LargeBinary
+    cache_ok = True
+
+    def _encode(self, value: Any) -> bytes:
+        return bytes(value)
+
+    def _decode(self, plain: bytes) -> Any:
+        return plain
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        sealed = super().process_bind_param(value, dialect)
+        return sealed.encode() if isinstance(sealed, str) else sealed
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        if isinstance(value, memoryview):
+            value = bytes(value)
+        if isinstance(value, bytes) and value.startswith(_PREFIX.encode()):
+            return super().process_result_value(value.decode(), dialect)
+        return value
+
+
 async def rewrap(connection: AsyncConnection, metadata: MetaData, keyring: Keyring) -> int:
     """Wrap every sealed value of ``metadata``'s sealed columns under the keyring's current key,
     and seal every value still in clear; the number of values changed. Idempotent: run it
@@ -220,10 +263,18 @@ async def rewrap(connection: AsyncConnection, metadata: MetaData, keyring: Keyri
                 value = row.value
                 if value is None:
                     continue
-                if is_sealed(value):
-                    updated = keyring.rewrap(value, context=sealed_type.context)
+                if isinstance(sealed_type, SealedBytes):
+                    value = bytes(value)
+                    text = value.decode() if value.startswith(_PREFIX.encode()) else None
                 else:
-                    updated = keyring.seal(sealed_type._encode(value), context=sealed_type.context)
+                    text = value if is_sealed(value) else None
+                if text is not None:
+                    updated: Any = keyring.rewrap(text, context=sealed_type.context)
+                else:
+                    plain = sealed_type.process_result_value(value, connection.dialect)
+                    updated = keyring.seal(sealed_type._encode(plain), context=sealed_type.context)
+                if isinstance(sealed_type, SealedBytes):
+                    updated = updated.encode()
                 if updated == value:
                     continue
                 where = [key == row._mapping[key.name] for key in keys]
@@ -257,6 +308,7 @@ def main(argv: list[str] | None = None) -> int:
     metadata = _named(arguments.models).metadata
 
     async def run() -> int:
+        settings.install_sealing()
         engine = create_engine(settings.database_url)
         try:
             async with engine.begin() as connection:

@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from servicekit import sealing
 from servicekit.sealing import Keyring
 
 _DEVELOPMENT_KEYS: set[str] = set()
@@ -116,11 +117,16 @@ class ServiceSettings(BaseSettings):
         prefix = str(self.model_config.get("env_prefix", "")).rstrip("_").lower()
         return prefix or self.service_name
 
-    def sealing_keyring(self) -> "Keyring":
+    def sealing_keyring(self) -> Keyring:
         return Keyring(
             {key_id: key_bytes(key) for key_id, key in self.sealing_keys.items()},
             self.sealing_key_id,
         )
+
+    def install_sealing(self) -> None:
+        """Let this process seal and open the service's sealed columns (its app does this at
+        start; a script writing them without the app, such as a seed, calls it itself)."""
+        sealing.install(self.sealing_domain, self.sealing_keyring())
 
     @property
     def cursor_key_bytes(self) -> bytes:
