@@ -52,11 +52,11 @@ async def test_a_registered_department_system_signs_in_with_the_secret_shown_onc
         name="鹿城区公安分局户政系统",
         typ="department_system",
         dept=LUCHENG_POLICE,
-        scopes=["cases:read", "exchange:call"],
+        scopes=["cases:read", "exchange:calls"],
     )
     assert registered.status_code == 201, registered.text
     body = registered.json()
-    assert body["client_id"].startswith("ds-")
+    assert body["client_id"].startswith("ds-330302-public-security-")
     secret = body["client_secret"]
 
     token = await client_token(client, body["client_id"], secret)
@@ -65,7 +65,7 @@ async def test_a_registered_department_system_signs_in_with_the_secret_shown_onc
     assert (claims["typ"], claims["dept"], claims["scope"]) == (
         "department_system",
         LUCHENG_POLICE,
-        "cases:read exchange:call",
+        "cases:read exchange:calls",
     )
     # Kept only as a hash; never listed.
     async with app.state.service.database.sessionmaker() as session:
@@ -233,3 +233,61 @@ async def test_the_clients_list_pages_by_id_with_a_cursor_for_its_administrator_
         "/identity/v1/clients", params={"cursor": params["cursor"]}, headers=bearer(lucheng_admin)
     )
     problem(theirs, 400, "invalid_cursor")
+
+
+@pytest.mark.parametrize(
+    ("typ", "dept", "client_id", "code"),
+    [
+        ("department_system", LUCHENG_POLICE, "identity-svc", "client_id_outside_namespace"),
+        (
+            "department_system",
+            LUCHENG_POLICE,
+            "ds-330303-public-security-x",
+            "client_id_outside_namespace",
+        ),
+        (
+            "department_system",
+            LUCHENG_POLICE,
+            "ds-330302-public-security-",
+            "client_id_outside_namespace",
+        ),
+        ("service", None, "ds-330302-public-security-x", "client_id_outside_namespace"),
+    ],
+    ids=["a-service-name", "another-department", "the-bare-namespace", "a-service-as-a-system"],
+)
+async def test_a_client_id_lies_in_its_departments_namespace(
+    client: httpx.AsyncClient,
+    platform_admin: str,
+    problem: Problem,
+    typ: str,
+    dept: str | None,
+    client_id: str,
+    code: str,
+) -> None:
+    refused = await register(
+        client, platform_admin, name="x", typ=typ, dept=dept, client_id=client_id
+    )
+    problem(refused, 422, code)
+    chosen = await register(
+        client,
+        platform_admin,
+        name="x",
+        typ="department_system",
+        dept=LUCHENG_POLICE,
+        client_id="ds-330302-public-security-hukou",
+    )
+    assert chosen.status_code in (201, 409), chosen.text
+
+
+async def test_scopes_come_from_the_registry(
+    client: httpx.AsyncClient, platform_admin: str, problem: Problem
+) -> None:
+    refused = await register(
+        client,
+        platform_admin,
+        name="x",
+        typ="department_system",
+        dept=LUCHENG_POLICE,
+        scopes=["exchange:calls", "everything"],
+    )
+    assert problem(refused, 422, "unknown_scope")["scopes"] == ["everything"]

@@ -12,7 +12,12 @@ from identity_svc.oauth_clients.schemas import (
     ClientRead,
     ClientWithSecret,
 )
-from identity_svc.oauth_clients.service import ClientExists, ClientNotFound
+from identity_svc.oauth_clients.service import (
+    ClientExists,
+    ClientIdOutsideNamespace,
+    ClientNotFound,
+    UnknownScope,
+)
 from identity_svc.staff.service import DepartmentRequired, OtherDepartment, StaffAdminRequired
 from servicekit.auth import PrincipalDep
 from servicekit.db import SessionDep
@@ -33,7 +38,13 @@ router = APIRouter(prefix="/identity/v1/clients", tags=["oauth clients"])
     status_code=status.HTTP_201_CREATED,
     response_model=ClientWithSecret,
     responses=problem_responses(
-        AccountNotFound, StaffAdminRequired, OtherDepartment, DepartmentRequired, ClientExists
+        AccountNotFound,
+        StaffAdminRequired,
+        OtherDepartment,
+        DepartmentRequired,
+        ClientExists,
+        ClientIdOutsideNamespace,
+        UnknownScope,
     ),
 )
 async def register_client(

@@ -1,17 +1,21 @@
 """The rules of OAuth clients (department systems and internal services).
 
 A ``platform_admin`` registers any client; a ``department_admin`` registers department systems
-of their own department only. The secret is made here, shown once, and stored as an argon2
-hash. Rotating it makes a new secret and keeps the previous one working for
-``client_secret_overlap_hours``, so that every instance of the system can move to the new
-secret before the old one stops: no downtime. Disabling a client ends its new tokens at once;
-tokens already issued run out within minutes.
+of their own department only. A department system's id lies in its department's namespace
+(``ds-<region>-<type>-...``, made when none is given), so that no system passes for a service or
+for another department's system; a service's id is the platform administrator's choice, but
+never one in a department's namespace. Scopes come from the registry (``scopes.toml``). The
+secret is made here, shown once, and stored as an argon2 hash. Rotating it makes a new secret
+and keeps the previous one working for ``client_secret_overlap_hours``, so that every instance
+of the system can move to the new secret before the old one stops: no downtime. Disabling a
+client ends its new tokens at once; tokens already issued run out within minutes.
 """
 
 import datetime as dt
-import re
 import secrets
+import tomllib
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,10 +29,9 @@ from identity_svc.tokens import repository as tokens_repository
 from identity_svc.tokens.service import register_client
 from servicekit.auth import Principal
 from servicekit.pagination import Cursors
-from servicekit.problems import Conflict, NotFound, extension_members
+from servicekit.problems import Conflict, DomainError, NotFound, extension_members
 
 ClientType = Literal["department_system", "service"]
-_CLIENT_ID = re.compile(r"^[a-z][a-z0-9-]{2,63}$")
 
 
 class ClientExists(Conflict):
@@ -37,6 +40,62 @@ class ClientExists(Conflict):
     members = extension_members(
         client_id={"type": "string", "examples": ["wenzhou-civil-affairs-portal"]}
     )
+
+
+class ClientIdOutsideNamespace(DomainError):
+    status = 422
+    code = "client_id_outside_namespace"
+    title = "A department system's id lies in its department's namespace; a service's never does"
+    members = extension_members(
+        namespace={
+            "type": "string",
+            "description": "The prefix a department system's id must have",
+            "examples": ["ds-330302-public-security-"],
+        }
+    )
+
+
+class UnknownScope(DomainError):
+    status = 422
+    code = "unknown_scope"
+    title = "A scope is not in the registry"
+    members = extension_members(
+        scopes={"type": "array", "items": {"type": "string"}, "examples": [["everything"]]}
+    )
+
+
+def _load_scopes(path: Path) -> frozenset[str]:
+    with path.open("rb") as source:
+        return frozenset(scope["name"] for scope in tomllib.load(source)["scope"])
+
+
+#: The scopes a client may hold (``scopes.toml`` beside this file).
+SCOPES = _load_scopes(Path(__file__).with_name("scopes.toml"))
+#: Every department system's id starts with this, then its department's namespace.
+SYSTEM_PREFIX = "ds-"
+
+
+def namespace_of(dept: str) -> str:
+    """``330302-public_security`` → ``ds-330302-public-security-``."""
+    return SYSTEM_PREFIX + dept.replace("_", "-").lower() + "-"
+
+
+def _client_id(chosen: str | None, *, typ: ClientType, dept: str | None) -> str:
+    if typ == "department_system":
+        assert dept is not None  # checked before
+        namespace = namespace_of(dept)
+        if chosen is None:
+            return namespace + secrets.token_hex(4)
+        if not chosen.startswith(namespace) or len(chosen) == len(namespace):
+            raise ClientIdOutsideNamespace(namespace=namespace)
+        return chosen
+    if chosen is None:
+        return f"svc-{secrets.token_hex(8)}"
+    if chosen.startswith(SYSTEM_PREFIX):
+        raise ClientIdOutsideNamespace(
+            "a service's id is never a department system's", namespace=SYSTEM_PREFIX
+        )
+    return chosen
 
 
 class ClientNotFound(NotFound):
@@ -78,8 +137,10 @@ async def register(
     if typ == "department_system" and dept is None:
         raise DepartmentRequired("a department system belongs to a department: give dept")
     _may_administer(admin, typ=typ, dept=dept)
-    prefix = "ds" if typ == "department_system" else "svc"
-    chosen = client_id or f"{prefix}-{secrets.token_hex(8)}"
+    unknown = sorted(set(scopes) - SCOPES)
+    if unknown:
+        raise UnknownScope(scopes=unknown)
+    chosen = _client_id(client_id, typ=typ, dept=dept)
     if await tokens_repository.client(session, chosen) is not None:
         raise ClientExists(client_id=chosen)
     secret = new_secret()
