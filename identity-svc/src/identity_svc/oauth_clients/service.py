@@ -4,8 +4,10 @@ A ``platform_admin`` registers any client; a ``department_admin`` registers depa
 of their own department only. The secret is made here, shown once, and stored as an argon2
 hash. Rotating it makes a new secret and keeps the previous one working for
 ``client_secret_overlap_hours``, so that every instance of the system can move to the new
-secret before the old one stops: no downtime. Disabling a client ends its new tokens at once;
-tokens already issued run out within minutes.
+secret before the old one stops: no downtime. An administrator can end that overlap at once
+(the previous secret leaked, or every instance has moved): the previous secret stops, and the
+tokens granted with it (their ``sgen``) go on the revocation list. Disabling a client ends its
+new tokens and, through the list, the ones it holds. Both are written to the audit trail.
 """
 
 import datetime as dt
@@ -16,8 +18,10 @@ from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from identity_svc.audit import service as audit
 from identity_svc.models import Account, OAuthClient
 from identity_svc.oauth_clients import repository
+from identity_svc.revocations import service as revocations
 from identity_svc.runtime import Runtime
 from identity_svc.staff.service import DepartmentRequired, OtherDepartment, StaffAdminRequired
 from identity_svc.staff.service import administrator as staff_administrator
@@ -126,17 +130,72 @@ async def rotate_secret(
     oauth_client.previous_secret_hash = oauth_client.secret_hash
     oauth_client.previous_secret_expires_at = now + overlap
     oauth_client.secret_hash = await runtime.passwords.hash(secret)
+    oauth_client.secret_generation += 1
     await repository.flush(session)
     return oauth_client, secret
 
 
+async def end_previous_secret(
+    *,
+    session: AsyncSession,
+    runtime: Runtime,
+    principal: Principal,
+    client_id: str,
+    now: dt.datetime,
+) -> OAuthClient:
+    """End the overlap of the secret a rotation replaced: it grants nothing more, and the
+    tokens granted with it (or any older one) are refused at once. Ending no overlap changes
+    nothing."""
+    admin = await staff_administrator(session, principal)
+    oauth_client = await _administered(session, principal, client_id)
+    until = oauth_client.previous_secret_expires_at
+    if oauth_client.previous_secret_hash is None or until is None or until <= now:
+        return oauth_client
+    oauth_client.previous_secret_hash = None
+    oauth_client.previous_secret_expires_at = None
+    await repository.flush(session)
+    await revocations.end_client_tokens(
+        session,
+        runtime,
+        oauth_client.client_id,
+        generations_below=oauth_client.secret_generation,
+        now=now,
+    )
+    await audit.record(
+        session,
+        actor_id=admin.id,
+        action="client.previous_secret_ended",
+        subject=oauth_client.client_id,
+        details={"generations_below": oauth_client.secret_generation},
+        now=now,
+    )
+    return oauth_client
+
+
 async def disable(
-    *, session: AsyncSession, principal: Principal, client_id: str, now: dt.datetime
+    *,
+    session: AsyncSession,
+    runtime: Runtime,
+    principal: Principal,
+    client_id: str,
+    now: dt.datetime,
 ) -> None:
+    """No token from now on, and those it holds refused at once."""
+    admin = await staff_administrator(session, principal)
     oauth_client = await _administered(session, principal, client_id)
     if oauth_client.disabled_at is None:
         oauth_client.disabled_at = now
         await repository.flush(session)
+        await revocations.end_client_tokens(
+            session, runtime, oauth_client.client_id, generations_below=None, now=now
+        )
+        await audit.record(
+            session,
+            actor_id=admin.id,
+            action="client.disabled",
+            subject=oauth_client.client_id,
+            now=now,
+        )
 
 
 async def administered(
