@@ -228,7 +228,11 @@ class TokenVerifier:
                 principal, expires_at, _kid = cached
                 if self._clock() < expires_at:
                     self._verified.move_to_end(token)
-                    self._check_revocation(principal)
+                    # Checked on every use, not once when cached: an entry comes after its
+                    # tokens. Inline: the gateway's every request passes here.
+                    revocations = self.revocations
+                    if revocations is not None and revocations.refuses(principal):
+                        raise TokenRevoked()
                     return principal
                 del self._verified[token]
         principal, expires_at, kid = await self._verify_signed(token)
@@ -236,13 +240,9 @@ class TokenVerifier:
             self._verified[token] = (principal, expires_at, kid)
             if len(self._verified) > self._cache_size:
                 self._verified.popitem(last=False)
-        self._check_revocation(principal)
-        return principal
-
-    def _check_revocation(self, principal: Principal) -> None:
-        # Checked on every use, not once at caching: an entry arrives after its tokens are held.
         if self.revocations is not None and self.revocations.refuses(principal):
             raise TokenRevoked()
+        return principal
 
     async def _verify_signed(self, token: str) -> tuple[Principal, float, str]:
         """The principal, the token's ``exp`` and its key id, from a full verification.

@@ -18,6 +18,15 @@ little before: entries are sets, seeing one twice changes nothing); without a cu
 entry in force. ``RevocationList.follow`` polls a source every few seconds, keeping what it
 holds while the source is away; ``TokenVerifier(revocations=...)`` refuses what the list
 covers with 401 ``token_revoked``.
+
+Who follows it: the gateway, which every request from outside and every call between services
+passes (from identity-svc's instances, every ``GATEWAY_REVOCATION_POLL_SECONDS``), and
+identity-svc itself (from its own database), whose token exchange takes tokens in a form body
+that the gateway never checks. The other services verify signatures only: behind the gateway
+(the only way in, by network policy) a revoked token has already been refused, and a poller in
+every instance of every service would multiply the load on identity-svc for a check that only
+matters to a caller already inside the cluster (``build_app(revocations=...)`` and ``follow``
+serve a service that comes to need it).
 """
 
 from __future__ import annotations
@@ -115,16 +124,16 @@ class RevocationList:
         if not self._any:
             return False
         sid = principal.sid
-        if sid is not None:
+        if sid is not None:  # a session's token (a client's has none)
             ended = self._sessions.get(sid)
-            if ended is not None and principal.iat <= ended[0]:
-                return True
-        if principal.typ in CLIENT_TYPES:
-            client = self._clients.get(principal.sub)
-            if client is not None and principal.iat <= client[0]:
-                below = client[1]
-                return below is None or (principal.sgen or 0) < below
-        return False
+            return ended is not None and principal.iat <= ended[0]
+        if principal.typ not in CLIENT_TYPES:
+            return False
+        client = self._clients.get(principal.sub)
+        if client is None or principal.iat > client[0]:
+            return False
+        below = client[1]
+        return below is None or (principal.sgen or 0) < below
 
     def apply(self, entries: Iterable[Revocation]) -> None:
         """Add entries (one seen before changes nothing) and drop those run out."""
