@@ -171,6 +171,17 @@ class IdentitySettings(ServiceSettings):
         then that token has expired, leeway for clock skew included."""
         return dt.timedelta(seconds=self.longest_token_seconds + VERIFIER_LEEWAY_SECONDS)
 
+    @property
+    def session_token_horizon(self) -> dt.timedelta:
+        """How long after a session last issued an access token a token obtained through it can
+        still be valid: that token's lifetime, then a delegated token exchanged for it at its
+        last moment (it carries the session too), plus the leeway."""
+        return dt.timedelta(
+            seconds=self.access_token_ttl_seconds
+            + self.delegated_token_ttl_seconds
+            + VERIFIER_LEEWAY_SECONDS
+        )
+
     def refresh_token_ttl_for(self, typ: str) -> dt.timedelta:
         """How long a refresh token of an account of this type lives."""
         seconds = (

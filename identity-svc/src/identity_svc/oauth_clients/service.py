@@ -103,7 +103,10 @@ async def register(
     return oauth_client, secret
 
 
-async def _administered(session: AsyncSession, principal: Principal, client_id: str) -> OAuthClient:
+async def _administered(
+    session: AsyncSession, principal: Principal, client_id: str
+) -> tuple[Account, OAuthClient]:
+    """The administrator and a client they manage (``ClientNotFound`` for any other)."""
     admin = await staff_administrator(session, principal)
     oauth_client = await tokens_repository.client(session, client_id)
     if oauth_client is None:
@@ -112,7 +115,7 @@ async def _administered(session: AsyncSession, principal: Principal, client_id: 
         _may_administer(admin, typ=oauth_client.typ, dept=oauth_client.dept)
     except (StaffAdminRequired, OtherDepartment) as exc:
         raise ClientNotFound() from exc
-    return oauth_client
+    return admin, oauth_client
 
 
 async def rotate_secret(
@@ -124,7 +127,7 @@ async def rotate_secret(
     now: dt.datetime,
 ) -> tuple[OAuthClient, str]:
     """A new secret (shown this once); the current one keeps working for the overlap."""
-    oauth_client = await _administered(session, principal, client_id)
+    _admin, oauth_client = await _administered(session, principal, client_id)
     secret = new_secret()
     overlap = dt.timedelta(hours=runtime.settings.client_secret_overlap_hours)
     oauth_client.previous_secret_hash = oauth_client.secret_hash
@@ -146,8 +149,7 @@ async def end_previous_secret(
     """End the overlap of the secret a rotation replaced: it grants nothing more, and the
     tokens granted with it (or any older one) are refused at once. Ending no overlap changes
     nothing."""
-    admin = await staff_administrator(session, principal)
-    oauth_client = await _administered(session, principal, client_id)
+    admin, oauth_client = await _administered(session, principal, client_id)
     until = oauth_client.previous_secret_expires_at
     if oauth_client.previous_secret_hash is None or until is None or until <= now:
         return oauth_client
@@ -181,8 +183,7 @@ async def disable(
     now: dt.datetime,
 ) -> None:
     """No token from now on, and those it holds refused at once."""
-    admin = await staff_administrator(session, principal)
-    oauth_client = await _administered(session, principal, client_id)
+    admin, oauth_client = await _administered(session, principal, client_id)
     if oauth_client.disabled_at is None:
         oauth_client.disabled_at = now
         await repository.flush(session)

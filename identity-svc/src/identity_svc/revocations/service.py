@@ -5,8 +5,8 @@ A session's access tokens are covered when it is ended (logout, RFC 7009 revocat
 holder ending it, a refresh token presented twice, a password change, a staff account
 disabled) or when its account's roles change (the session lives on: its next refresh brings a
 token with the new roles). A client's, when it is disabled or the overlap of its previous
-secret is ended. An entry lives as long as the last token it covers: a session that issued no
-token for longer than that needs none.
+secret is ended. An entry lives as long as the last token it covers; a session idle for longer
+than its tokens (and those exchanged for them) live needs none.
 
 Polls read by time with a margin (``REREAD``): an entry is written in its request's
 transaction, which may commit after a poll has read past the time it was recorded at.
@@ -40,18 +40,18 @@ async def end_session_tokens(
 ) -> None:
     """Cover the access tokens the sessions issued up to now: ``sessions`` as the tokens
     repository ends them, (id, when it last issued tokens)."""
-    lifetime = runtime.settings.revocation_lifetime
+    settings = runtime.settings
     entries = [
         Revocation(
             kind="session",
             subject=str(session_id),
             issued_up_to=now,
             recorded_at=now,
-            expires_at=now + lifetime,
+            expires_at=now + settings.revocation_lifetime,
         )
         for session_id, last_used_at in sessions
-        # Tokens of a session idle longer than a token lives have all expired.
-        if last_used_at + lifetime > now
+        # A session idle for longer has no token left that is still valid.
+        if last_used_at + settings.session_token_horizon > now
     ]
     await _record(session, entries, now=now)
 

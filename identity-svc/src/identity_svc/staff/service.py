@@ -290,8 +290,8 @@ async def change_roles(
     if after == before:
         return account
     await _write(session, account, roles=after, disabled_at=None)
-    lifetime = runtime.settings.revocation_lifetime
-    recent = await tokens.recent_sessions_of(session, account.id, used_since=now - lifetime)
+    horizon = runtime.settings.session_token_horizon
+    recent = await tokens.recent_sessions_of(session, account.id, used_since=now - horizon)
     await revocations.end_session_tokens(session, runtime, recent, now=now)
     await audit.record(
         session,

@@ -205,7 +205,7 @@ _LOGOUT_BODY = {
     "required": True,
     "content": {
         media_type: {
-            "schema": {"$ref": "#/components/schemas/LogoutRequest"},
+            "schema": LogoutRequest.model_json_schema(),
             "example": {"refresh_token": "rt_9f8Jx2kQ4mV7pL1sT6wZ3bN5cR8yH0dA"},
         }
         for media_type in ("application/x-www-form-urlencoded", "application/json")
