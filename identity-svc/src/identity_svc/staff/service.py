@@ -279,13 +279,14 @@ async def change_roles(
         session=session, principal=principal, staff_id=staff_id
     )
     _may_change(admin, account)
+    before = list(account.roles or [])
+    # Whoever may not give a role may not take it away either: the account's present roles
+    # pass the same rules as the new ones. (Refusals first, the version after: a caller who may
+    # not change the account learns nothing from a 412.)
+    _may_grant(admin, roles=[*before, *roles], dept=account.dept)
     require_match(if_match, version_tag(account))
     if account.disabled_at is not None:
         raise StaffDisabled()
-    before = list(account.roles or [])
-    # Whoever may not give a role may not take it away either: the account's present roles
-    # pass the same rules as the new ones.
-    _may_grant(admin, roles=[*before, *roles], dept=account.dept)
     after = sorted(set(roles))
     if after == before:
         return account

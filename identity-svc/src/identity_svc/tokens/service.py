@@ -481,9 +481,9 @@ async def revoke(
 ) -> None:
     """End the session a token belongs to (RFC 7009): a refresh token of it, spent or not, or
     an access token issued in it (its ``sid``). Whoever holds any token of a session may end
-    it; its access tokens go on the revocation list. A token that names no session ends
-    nothing and is not an error (§2.2): client tokens end with their client, delegated ones run
-    out within minutes."""
+    it; its access tokens go on the revocation list. A delegated token names the delegate's
+    session it was exchanged in, and ends that. A token that names no session ends nothing and
+    is not an error (§2.2): client tokens end with their client."""
     # The hint only orders the look-ups (§2.1): a refresh token is never a JWT, an access
     # token always one.
     looks_like_access_token = token.count(".") == 2
