@@ -1,7 +1,9 @@
 """What the gateway's proxy path costs against nginx (``python -m bench.gateway_proxy``).
 
-One plain FastAPI upstream (uvicorn) answers a small JSON GET and publishes the JWKS of a key
-this benchmark signs tokens with. In front of it, in the same run: the gateway (token
+One plain FastAPI upstream (uvicorn) answers a small JSON GET, publishes the JWKS of a key
+this benchmark signs tokens with and, as identity-svc would, a revocation list of ``--revoked``
+sessions and clients (none of them the benchmark's token), so that the gateway's check of every
+token looks up a list of that size. In front of it, in the same run: the gateway (token
 verification on: the request goes to a route that needs an access token), nginx proxying the
 same upstream with kept-alive connections, and nothing (the upstream direct). wrk drives each,
 in alternating rounds, at 64 connections (throughput, p50, p99) and at one (the latency a hop
@@ -16,6 +18,7 @@ with apt-get, saying so; otherwise it says what is missing and stops.
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import json
 import os
@@ -23,6 +26,8 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -35,19 +40,69 @@ from onevisit_dev.platform import free_port
 
 SERVICES = ("identity", "catalog", "case", "rating", "exchange")
 JWKS_PATH = "/identity/v1/.well-known/jwks.json"
+REVOCATIONS_PATH = "/identity/v1/revocations"
 #: Not public in the shipped routing table: the gateway verifies the token of every request.
 PROTECTED_PATH = "/cases/v1/cases/330302-20261126-000001"
 
 
-def upstream_app(jwks_file: Path) -> Any:
+def revoked_session(index: int) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"bench-revoked-session-{index}"))
+
+
+def citizen_token(minter: Any, sid: str, *, age_seconds: int = 1) -> str:
+    """A citizen's token as identity-svc issues it: with its session (``sid``), which the
+    gateway looks up in the revocation list on every request."""
+    issued_at = int(time.time()) - age_seconds
+    token: str = minter.sign(
+        {
+            "iss": minter.issuer,
+            "aud": minter.audience,
+            "sub": "bench-citizen",
+            "typ": "citizen",
+            "loa": 2,
+            "region": "330302026003",
+            "roles": [],
+            "sid": sid,
+            "iat": issued_at,
+            "exp": issued_at + 3600,
+        }
+    )
+    return token
+
+
+def revocation_entries(count: int) -> list[dict[str, Any]]:
+    """``count`` entries in force, nine sessions to a client, none the benchmark token's."""
+    import datetime as dt
+
+    now = dt.datetime.now(dt.UTC)
+    expires_at = (now + dt.timedelta(minutes=10)).isoformat()
+    return [
+        {
+            "kind": "client" if index % 10 == 9 else "session",
+            "id": f"ds-bench-{index}" if index % 10 == 9 else revoked_session(index),
+            "issued_up_to": int(now.timestamp()),
+            "generations_below": None,
+            "expires_at": expires_at,
+        }
+        for index in range(count)
+    ]
+
+
+def upstream_app(jwks_file: Path, revoked: int) -> Any:
     from fastapi import FastAPI
 
     jwks: dict[str, Any] = json.loads(jwks_file.read_text(encoding="utf-8"))
+    revocations = {"items": revocation_entries(revoked), "next_cursor": "bench"}
     app = FastAPI()
 
     @app.get(JWKS_PATH)
     async def keys() -> dict[str, Any]:
         return jwks
+
+    @app.get(REVOCATIONS_PATH)
+    async def revoked_tokens(cursor: str | None = None) -> dict[str, Any]:
+        # The whole list first, then (as identity-svc's cursor would) nothing new.
+        return {"items": [], "next_cursor": "bench"} if cursor else revocations
 
     @app.get("/cases/v1/cases/{case_no}")
     async def case(case_no: str) -> dict[str, Any]:
@@ -56,11 +111,11 @@ def upstream_app(jwks_file: Path) -> Any:
     return app
 
 
-def serve_upstream(port: int, jwks_file: Path) -> None:
+def serve_upstream(port: int, jwks_file: Path, revoked: int) -> None:
     import uvicorn
 
     uvicorn.run(
-        upstream_app(jwks_file),
+        upstream_app(jwks_file, revoked),
         host="127.0.0.1",
         port=port,
         log_level="warning",
@@ -186,6 +241,43 @@ def routing_decision_cost(*, repeat: int = 5, number: int = 20_000) -> tuple[int
     return len(codes), min(a for a, _ in samples), min(b for _, b in samples)
 
 
+def revocation_check_cost(revoked: int, *, number: int = 20_000) -> tuple[float, float]:
+    """Seconds per cached token check (the gateway's common case) by a verifier holding no
+    revocation list, and by one holding ``revoked`` entries, timed alternately in process."""
+    import asyncio
+
+    from servicekit.auth import TokenVerifier
+    from servicekit.revocations import RevocationList, page_from_json
+    from servicekit.testing import TokenMinter
+
+    minter = TokenMinter()
+    token = citizen_token(minter, str(uuid.uuid4()))
+    held = RevocationList()
+    held.apply(page_from_json({"items": revocation_entries(revoked)}).entries)
+
+    def verifier(revocations: RevocationList | None) -> TokenVerifier:
+        return TokenVerifier(
+            minter.jwks, issuer=minter.issuer, audience=minter.audience, revocations=revocations
+        )
+
+    async def per_check(checking: TokenVerifier) -> float:
+        await checking.verify(token)  # cached from here on
+        best = float("inf")
+        for _ in range(5):
+            started = time.perf_counter()
+            for _ in range(number):
+                await checking.verify(token)
+            best = min(best, (time.perf_counter() - started) / number)
+        return best
+
+    async def measure() -> tuple[float, float]:
+        plain, listed = verifier(None), verifier(held)
+        samples = [(await per_check(plain), await per_check(listed)) for _ in range(3)]
+        return min(a for a, _ in samples), min(b for _, b in samples)
+
+    return asyncio.run(measure())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.gateway_proxy", description=__doc__)
     parser.add_argument("--seconds", type=int, default=5, help="length of each wrk run at -c64")
@@ -194,11 +286,18 @@ def main() -> None:
         "--routes-file", type=Path, help="the gateway's routing table (default: the shipped one)"
     )
     parser.add_argument(
-        "--serve-upstream", nargs=2, metavar=("PORT", "JWKS_FILE"), help=argparse.SUPPRESS
+        "--serve-upstream", nargs=3, metavar=("PORT", "JWKS_FILE", "N"), help=argparse.SUPPRESS
+    )
+    parser.add_argument(
+        "--revoked",
+        type=int,
+        default=2000,
+        help="entries in the revocation list the gateway holds (sessions and clients)",
     )
     options = parser.parse_args()
     if options.serve_upstream:
-        serve_upstream(int(options.serve_upstream[0]), Path(options.serve_upstream[1]))
+        port, jwks, revoked = options.serve_upstream
+        serve_upstream(int(port), Path(jwks), int(revoked))
         return
     if not ensure_tools():
         return
@@ -206,7 +305,7 @@ def main() -> None:
     from servicekit.testing import TokenMinter
 
     minter = TokenMinter()
-    token = minter.mint("bench-citizen", loa=2, region="330302026003", ttl_seconds=3600)
+    token = citizen_token(minter, str(uuid.uuid4()))
     auth = {"Authorization": f"Bearer {token}"}
     wrk_auth = (f"Authorization: Bearer {token}",)
     upstream_port, gateway_port, nginx_port = free_port(), free_port(), free_port()
@@ -218,6 +317,9 @@ def main() -> None:
         gateway_env = {
             "GATEWAY_UPSTREAMS": json.dumps(dict.fromkeys(SERVICES, upstream_url)),
             "GATEWAY_ENVIRONMENT": "production",
+            # Production refuses the development keys: keys of this run's own.
+            "GATEWAY_CURSOR_KEY": base64.b64encode(os.urandom(32)).decode(),
+            "GATEWAY_REQUEST_DIGEST_KEY": base64.b64encode(os.urandom(32)).decode(),
         }
         if options.routes_file:
             gateway_env["GATEWAY_ROUTES_FILE"] = str(options.routes_file)
@@ -232,6 +334,7 @@ def main() -> None:
                         "--serve-upstream",
                         str(upstream_port),
                         str(jwks_file),
+                        str(options.revoked),
                     ],
                     directory / "upstream.log",
                 )
@@ -261,6 +364,19 @@ def main() -> None:
             refused = httpx.get(targets["gateway"][0], timeout=5.0)
             if refused.status_code != 401:
                 raise RuntimeError(f"the gateway let an unauthenticated request through: {refused}")
+            # Issued before the upstream started, so that its entry covers it.
+            old_token = citizen_token(minter, revoked_session(0), age_seconds=300)
+            revoked = {"Authorization": f"Bearer {old_token}"}
+            checks = "off"
+            for _ in range(50):  # the gateway's first poll of the list
+                if (
+                    httpx.get(targets["gateway"][0], headers=revoked, timeout=5.0).status_code
+                    == 401
+                ):
+                    checks = "on"
+                    break
+                time.sleep(0.1)
+            print(f"revocation list ({options.revoked} entries) checked by the gateway: {checks}")
             runs: list[Run] = []
             for target, (url, pids) in targets.items():  # warm up: pools, caches, JIT-less paths
                 wrk(target, url, connections=64, seconds=1, cpu_pids=pids, headers=wrk_auth)
@@ -281,6 +397,15 @@ def main() -> None:
                             )
                         )
     report(runs, rounds=options.rounds)
+    try:
+        without, with_list = revocation_check_cost(options.revoked)
+    except ImportError:  # a kit from before the revocation list (comparing with a baseline)
+        print("cached token check: this kit holds no revocation list")
+    else:
+        print(
+            f"cached token check: no list {without * 1e9:.0f} ns, {options.revoked} revoked "
+            f"{with_list * 1e9:.0f} ns, ratio {with_list / without:.3f}"
+        )
     pools, one, every = routing_decision_cost()
     print(
         f"routing decision: 1 pool {one * 1e9:.0f} ns, {pools} pools {every * 1e9:.0f} ns, "

@@ -3,8 +3,9 @@
 Each stands in for one of the platform's services: a tiny FastAPI app served by uvicorn on a
 free port of this process, over real sockets. It echoes what it received, documents one route
 in its OpenAPI document, answers ``/readyz`` as told, and identity's publishes a real Ed25519
-JWKS. Faults are real too: a port where nothing listens, a server that does not speak HTTP, a
-handler that does not answer in time. The gateway runs in process; its upstream calls are HTTP.
+JWKS and a revocation list the tests fill. Faults are real too: a port where nothing listens,
+a server that does not speak HTTP, a handler that does not answer in time. The gateway runs in
+process; its upstream calls are HTTP.
 """
 
 import asyncio
@@ -62,6 +63,10 @@ class FakeService:
     answer_status: int | None = None
     #: What ``<prefix>/listing`` lists, in its order, paginated by ``?cursor=&limit=``.
     listing: list[dict[str, Any]] = field(default_factory=list)
+    #: The entries ``<prefix>/revocations`` publishes (identity), whatever the cursor.
+    revocations: list[dict[str, Any]] = field(default_factory=list)
+    #: The cursors the gateway polled ``<prefix>/revocations`` with.
+    revocation_polls: list[str | None] = field(default_factory=list)
 
 
 def service_app(service: FakeService) -> FastAPI:
@@ -73,8 +78,9 @@ def service_app(service: FakeService) -> FastAPI:
     async def record(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
-        if request.url.path == "/readyz":
-            # The gateway's health checks come at their own times: not requests it forwarded.
+        if request.url.path in ("/readyz", f"{service.prefix}/revocations"):
+            # The gateway's health checks and revocation polls come at their own times: not
+            # requests it forwarded.
             return await call_next(request)
         service.received.append(request.url.path)
         if service.answer_status is not None and request.url.path.startswith(service.prefix):
@@ -97,6 +103,14 @@ def service_app(service: FakeService) -> FastAPI:
     async def jwks() -> dict[str, Any]:
         keys = [key for minter in service.signing_keys for key in minter.jwks_document()["keys"]]
         return {"keys": keys}
+
+    @app.get(f"{service.prefix}/revocations", include_in_schema=False)
+    async def revocations(cursor: str | None = None) -> dict[str, Any]:
+        service.revocation_polls.append(cursor)
+        return {
+            "items": service.revocations,
+            "next_cursor": f"after-{len(service.revocation_polls)}",
+        }
 
     @app.get(f"{service.prefix}/slow", include_in_schema=False)
     async def slow() -> dict[str, str]:
@@ -218,6 +232,8 @@ def _reset(fakes: Iterable[FakeService]) -> None:
         fake.release_slow = asyncio.Event()
         fake.slow_arrived = asyncio.Event()
         fake.answer_status = None
+        fake.revocations.clear()
+        fake.revocation_polls.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -98,7 +98,12 @@ def test_the_token_check_is_documented_where_the_gateway_makes_it(
     assert _codes(region, 401) == []
     cases = paths["/cases/v1/cases"]["post"]
     assert cases["security"] == [{"accessToken": []}]
-    assert _codes(cases, 401) == ["invalid_token", "token_expired", "unauthenticated"]
+    assert _codes(cases, 401) == [
+        "invalid_token",
+        "token_expired",
+        "token_revoked",
+        "unauthenticated",
+    ]
     # The routing table lets only some token types call the exchange's calls.
     assert _codes(paths["/exchange/v1/calls"]["post"], 403) == ["token_type_not_allowed"]
     assert _codes(cases, 403) == []

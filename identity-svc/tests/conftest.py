@@ -4,8 +4,8 @@ calls through the gateway.
 
 The double implements exactly, from the platform's fixed contracts, ``POST /exchange/v1/matches``
 and ``POST /exchange/v1/calls`` (data-exchange-svc's population and business registries),
-``PUT /exchange/v1/citizen-links/{account}`` and
-``GET /catalog/v1/regions/{code}`` (catalog-svc), over a handful of synthetic people. It is a
+``PUT /exchange/v1/citizen-links/{account}``, ``GET /catalog/v1/regions/{code}`` and
+``GET /catalog/v1/departments/{id}`` (catalog-svc), over a handful of synthetic people. It is a
 double of the contracts, not of the services: the real integration, over real processes, is
 proven by the end-to-end journey test at the repository's top level.
 """
@@ -126,6 +126,15 @@ KNOWN_REGIONS = {
 }
 
 
+#: Departments catalog knows; any other id is department_not_found.
+KNOWN_DEPARTMENTS = {
+    "330302-public_security": ("温州市公安局鹿城区分局", "county", "330302"),
+    "330303-public_security": ("温州市公安局龙湾区分局", "county", "330303"),
+    "330300-public_security": ("温州市公安局", "city", "330300"),
+    "330300-civil_affairs": ("温州市民政局", "city", "330300"),
+}
+
+
 # Time ----------------------------------------------------------------------------------------
 
 
@@ -171,6 +180,7 @@ class ContractDouble:
     #: Every exchange request received: (path, body), to prove what was asked and what not.
     exchange_requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     region_lookups: list[str] = field(default_factory=list)
+    department_lookups: list[str] = field(default_factory=list)
     #: Account → the ID number identity-svc linked it to at the exchange.
     links: dict[str, str] = field(default_factory=dict)
     granted_fields: dict[str, set[str]] = field(
@@ -191,6 +201,7 @@ class ContractDouble:
         self.app.post("/exchange/v1/calls")(self._calls)
         self.app.put("/exchange/v1/citizen-links/{account}")(self._link)
         self.app.get("/catalog/v1/regions/{code}")(self._region)
+        self.app.get("/catalog/v1/departments/{department_id}")(self._department)
 
     def _person(self, id_number: Any) -> Person | None:
         everyone = (self.people.lin, self.people.wang, self.people.chen)
@@ -305,6 +316,21 @@ class ContractDouble:
                 "ancestors": [],
                 "status": "current",
                 "successor_code": None,
+            }
+        )
+
+    async def _department(self, department_id: str) -> JSONResponse:
+        self.department_lookups.append(department_id)
+        if department_id not in KNOWN_DEPARTMENTS:
+            return _refusal(404, "department_not_found")
+        name, tier, region = KNOWN_DEPARTMENTS[department_id]
+        return JSONResponse(
+            {
+                "id": department_id,
+                "name": name,
+                "type": department_id.partition("-")[2],
+                "tier": tier,
+                "region_code": region,
             }
         )
 
@@ -441,6 +467,8 @@ def service_under_test() -> ServiceUnderTest:
             "argon2_time_cost": 1,
             "argon2_memory_kib": 256,
             "argon2_parallelism": 1,
+            # The verifier's revocation list follows the database closely: tests wait less.
+            "revocation_poll_seconds": 0.05,
         },
     )
 

@@ -4,6 +4,7 @@ and a delegate can neither delegate further nor touch the principal's credential
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import uuid
 from collections.abc import Callable
@@ -412,3 +413,31 @@ async def test_a_delegate_cannot_manage_the_principals_delegations_or_credential
         headers=acting,
     )
     problem(real_name, 403, "delegate_cannot_verify")
+
+
+async def test_a_revoked_actor_token_is_exchanged_no_more_and_its_tokens_name_its_session(
+    client: httpx.AsyncClient,
+    family: Family,
+    clock: MovableClock,
+    journey: Journey,
+    problem: Problem,
+) -> None:
+    delegation = await granted(client, family, clock)
+    grandson_token = family.grandson["access_token"]
+    exchanged = await exchange(client, delegation["id"], grandson_token)
+    assert exchanged.status_code == 200, exchanged.text
+    acting = await journey.claims(exchanged.json()["access_token"])
+    # Ending the grandson's session ends what he obtained in it (the revocation list).
+    assert acting["sid"] == (await journey.claims(grandson_token))["sid"]
+
+    logout = await client.post(
+        "/identity/v1/logout", data={"refresh_token": family.grandson["refresh_token"]}
+    )
+    assert logout.status_code == 204
+    # The gateway never sees a token in a form: identity-svc's own verifier refuses it.
+    for _ in range(100):
+        refused = await exchange(client, delegation["id"], grandson_token)
+        if refused.status_code != 200:
+            break
+        await asyncio.sleep(0.02)
+    problem(refused, 400, "invalid_actor_token")

@@ -4,6 +4,7 @@ downtime), and a disabled client gets no new token."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -291,3 +292,72 @@ async def test_scopes_come_from_the_registry(
         scopes=["exchange:calls", "everything"],
     )
     assert problem(refused, 422, "unknown_scope")["scopes"] == ["everything"]
+
+
+async def test_a_client_token_carries_the_generation_of_the_secret_it_was_granted_with(
+    client: httpx.AsyncClient, journey: Journey, platform_admin: str
+) -> None:
+    registered = (await register(client, platform_admin, name="统计服务", typ="service")).json()
+    client_id, first = registered["client_id"], registered["client_secret"]
+    rotated = await client.post(
+        f"/identity/v1/clients/{client_id}/secret", headers=bearer(platform_admin)
+    )
+    second = rotated.json()["client_secret"]
+    for secret, generation in ((first, 1), (second, 2)):
+        token = (await client_token(client, client_id, secret)).json()["access_token"]
+        assert (await journey.claims(token))["sgen"] == generation
+
+
+async def test_ending_a_rotations_overlap_stops_the_previous_secret_and_revokes_its_tokens(
+    client: httpx.AsyncClient, journey: Journey, platform_admin: str, problem: Problem
+) -> None:
+    registered = (await register(client, platform_admin, name="统计服务", typ="service")).json()
+    client_id, first = registered["client_id"], registered["client_secret"]
+    old_token = (await client_token(client, client_id, first)).json()["access_token"]
+    rotated = await client.post(
+        f"/identity/v1/clients/{client_id}/secret", headers=bearer(platform_admin)
+    )
+    second = rotated.json()["client_secret"]
+    new_token = (await client_token(client, client_id, second)).json()["access_token"]
+
+    ended = await client.delete(
+        f"/identity/v1/clients/{client_id}/previous-secret", headers=bearer(platform_admin)
+    )
+
+    assert ended.status_code == 200, ended.text
+    assert ended.json()["previous_secret_expires_at"] is None
+    problem(await client_token(client, client_id, first), 401, "invalid_client")
+    assert (await client_token(client, client_id, second)).status_code == 200
+    listed = (await client.get("/identity/v1/revocations")).json()["items"]
+    assert [(e["kind"], e["id"], e["generations_below"]) for e in listed] == [
+        ("client", client_id, 2)
+    ]
+    # identity-svc's own verifier: the old generation's token is refused, the new one's not.
+    for _ in range(100):
+        old = await client.get("/identity/v1/me", headers=bearer(old_token))
+        if old.status_code == 401:
+            break
+        await asyncio.sleep(0.02)
+    problem(old, 401, "token_revoked")
+    assert (await client.get("/identity/v1/me", headers=bearer(new_token))).status_code != 401
+    # Ending it again: nothing left to end, nothing more listed.
+    again = await client.delete(
+        f"/identity/v1/clients/{client_id}/previous-secret", headers=bearer(platform_admin)
+    )
+    assert again.status_code == 200
+    assert len((await client.get("/identity/v1/revocations")).json()["items"]) == 1
+
+
+async def test_disabling_a_client_revokes_every_token_it_holds(
+    client: httpx.AsyncClient, platform_admin: str
+) -> None:
+    registered = (await register(client, platform_admin, name="统计服务", typ="service")).json()
+    client_id = registered["client_id"]
+    disabled = await client.delete(
+        f"/identity/v1/clients/{client_id}", headers=bearer(platform_admin)
+    )
+    assert disabled.status_code == 204
+    listed = (await client.get("/identity/v1/revocations")).json()["items"]
+    assert [(e["kind"], e["id"], e["generations_below"]) for e in listed] == [
+        ("client", client_id, None)
+    ]

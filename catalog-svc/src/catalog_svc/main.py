@@ -7,6 +7,7 @@ from fastapi import FastAPI
 
 from catalog_svc.admin.endpoints import router as admin_router
 from catalog_svc.bundles.endpoints import router as bundles_router
+from catalog_svc.departments.endpoints import router as departments_router
 from catalog_svc.deps import CatalogState
 from catalog_svc.items.endpoints import router as items_router
 from catalog_svc.models import IdempotencyRecord
@@ -31,7 +32,7 @@ def create_app(
     return build_app(
         settings,
         title="OneVisit catalog-svc",
-        routers=[regions_router, items_router, bundles_router, admin_router],
+        routers=[regions_router, departments_router, items_router, bundles_router, admin_router],
         lifespan=lifespan,
         jwks=jwks,
         idempotency_records=IdempotencyRecord,

@@ -10,6 +10,11 @@ through ASGI, behind the same edge and the kit's request-context middleware. As 
 (any ASGI server, or a test's transport) the gateway turns a proxied request's scope into the
 same ``Request``.
 
+Every ``GATEWAY_REVOCATION_POLL_SECONDS`` the gateway asks identity-svc's instances for the
+revocation list (``[tokens] revocations_path``: what was recorded since its last answer) and
+holds it beside its cache of verified tokens, across reloads; the token check refuses what it
+covers with 401 ``token_revoked``. While identity-svc cannot be asked, it keeps what it holds.
+
 The routing table is read again on SIGHUP (``kill -HUP <pid>``) and when its file changes
 (looked at every ``GATEWAY_ROUTES_WATCH_SECONDS``): a table that does not load is
 logged and the running one kept; one that does gets its own upstream clients, token verifier
@@ -24,6 +29,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 import structlog
 from fastapi import FastAPI
@@ -51,6 +57,7 @@ from servicekit.app import tune_garbage_collection
 from servicekit.auth import TokenVerifier
 from servicekit.observability import RequestContextMiddleware, RequestLog, configure_logging
 from servicekit.problems import DomainError, UpstreamUnavailable
+from servicekit.revocations import RevocationList, RevocationPage, page_from_json
 
 log = structlog.get_logger("gateway.main")
 
@@ -85,6 +92,8 @@ class Gateway:
         self._current: _Generation | None = None
         self._retiring: set[asyncio.Task[Any]] = set()
         self.edge = Edge(settings)
+        #: Tokens ended early, polled from identity-svc: one list across routing-table reloads.
+        self.revocations = RevocationList()
         self._requests = RequestLog(settings.service_name)
         self._operations_asgi = RequestContextMiddleware(
             self.edge.asgi(self.operations), service_name=settings.service_name
@@ -112,18 +121,25 @@ class Gateway:
         watcher = None
         if settings.routes_watch_seconds > 0:
             watcher = loop.create_task(self._watch_routes_file(settings.routes_watch_seconds))
+        revocations = loop.create_task(
+            self.revocations.follow(
+                self._revocations_since, every_seconds=settings.revocation_poll_seconds
+            )
+        )
         try:
             yield
         finally:
-            if watcher is not None:
-                watcher.cancel()
-                await asyncio.gather(watcher, return_exceptions=True)
+            own = [task for task in (watcher, revocations) if task is not None]
+            for task in own:
+                task.cancel()
             if on_hangup:
                 loop.remove_signal_handler(signal.SIGHUP)
             current, self._current = self._current, None
+            # Cancelled with no wait before: a retiring table still waiting for its requests
+            # closes its clients in full (cancelled while closing, it would leave them open).
             for task in list(self._retiring):
                 task.cancel()
-            await asyncio.gather(*self._retiring, return_exceptions=True)
+            await asyncio.gather(*own, *self._retiring, return_exceptions=True)
             if current is not None:
                 await current.aclose()
 
@@ -138,6 +154,7 @@ class Gateway:
             audience=settings.token_audience,
             cache_seconds=settings.jwks_cache_seconds,
             min_refetch_seconds=settings.jwks_min_refetch_seconds,
+            revocations=self.revocations,
         )
         shared_buckets = None
         if settings.redis_url and table.rate_limits:
@@ -159,6 +176,22 @@ class Gateway:
             ),
             shared_buckets=shared_buckets,
         )
+
+    async def _revocations_since(self, cursor: str | None) -> RevocationPage:
+        """The revocation list's entries since ``cursor``, from the JWKS service's instances
+        (as the signing keys come: straight from the upstream, not through the proxy)."""
+        generation = self._current
+        path = generation.table.revocations_path if generation is not None else None
+        if generation is None or path is None:
+            return RevocationPage([], None)
+        if cursor is not None:
+            path = f"{path}?{urlencode({'cursor': cursor})}"
+        document = await generation.upstreams[generation.table.jwks_service].fetch_json(
+            path, timeout_seconds=self.settings.http_timeout_seconds
+        )
+        if document is None:
+            raise UpstreamUnavailable("the revocation list could not be fetched")
+        return page_from_json(document)
 
     def _install(self, generation: _Generation) -> None:
         self._current = generation

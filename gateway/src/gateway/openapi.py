@@ -34,7 +34,7 @@ from gateway.upstreams import (
     Upstreams,
     UpstreamTimeout,
 )
-from servicekit.auth import InvalidToken, PrincipalType, TokenExpired
+from servicekit.auth import InvalidToken, PrincipalType, TokenExpired, TokenRevoked
 from servicekit.openapi import (
     PROBLEM_SCHEMA,
     PROBLEM_SCHEMA_NAME,
@@ -70,6 +70,7 @@ PROTECTED_OPERATION: tuple[type[DomainError], ...] = (
     Unauthenticated,
     InvalidToken,
     TokenExpired,
+    TokenRevoked,
 )
 _TOKEN_TYPES: tuple[str, ...] = get_args(PrincipalType)
 

@@ -2,8 +2,9 @@
 router (``Gateway.handle`` turns what it raises into a problem).
 
 For each request: pick the service whose path prefix is the longest match, check the access
-token unless the route is public, count it against its rate limits (``ratelimits``: in
-this process, or in Redis shared by every replica when ``redis_url`` is set), find the
+token unless the route is public (its signature, cached, and the revocation list), count it
+against its rate limits (``ratelimits``: in this process, or in Redis shared by every replica
+when ``redis_url`` is set), find the
 request's region and with it the service's pool (tier routing, see ``routing``), refuse a body
 over the limit, forward method, path, query, headers and body to one of the pool's instances, and
 answer with what it answered. Which instance of the pool, and what happens when it fails

@@ -319,6 +319,7 @@ class _TokensSpec(BaseModel):
 
     jwks_service: str
     jwks_path: str
+    revocations_path: str | None = None
 
 
 class _RoutesFile(BaseModel):
@@ -349,6 +350,9 @@ class _RoutesFile(BaseModel):
             raise ValueError(f"tokens.jwks_service {self.tokens.jwks_service!r} is not a service")
         if not _within(self.tokens.jwks_path, keys_from.prefix):
             raise ValueError(f"tokens.jwks_path is outside {keys_from.prefix!r}")
+        revocations = self.tokens.revocations_path
+        if revocations is not None and not _within(revocations, keys_from.prefix):
+            raise ValueError(f"tokens.revocations_path is outside {keys_from.prefix!r}")
         for service in self.services:
             try:
                 self.resilience_of(service)
@@ -490,6 +494,8 @@ class RoutingTable:
     jwks_service: str
     jwks_path: str
     rate_limits: tuple[RateLimit, ...] = ()
+    #: Where the JWKS service publishes the revocation list (None: no list is followed).
+    revocations_path: str | None = None
 
     def match(self, path: str) -> ServiceRoute | None:
         for service in self.services:
@@ -617,6 +623,7 @@ def load_routing_table(
         services=tuple(services),
         jwks_service=spec.tokens.jwks_service,
         jwks_path=spec.tokens.jwks_path,
+        revocations_path=spec.tokens.revocations_path,
         rate_limits=tuple(
             RateLimit(limit.route_class, limit.per, limit.rate_per_second, limit.burst)
             for limit in spec.rate_limits

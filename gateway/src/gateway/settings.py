@@ -34,6 +34,9 @@ class GatewaySettings(ServiceSettings):
     probe_timeout_seconds: float = Field(default=2.0, gt=0)
     #: How long the aggregated OpenAPI document is reused before the upstreams are asked again.
     openapi_cache_seconds: float = Field(default=30.0, ge=0)
+    #: How often the revocation list (``revocations_path`` of the routing table) is polled: a
+    #: logout or a disabled account or client is refused at most about this long after.
+    revocation_poll_seconds: float = Field(default=2.0, gt=0, le=60)
     #: The least time between two JWKS fetches forced by an unknown ``kid``.
     jwks_min_refetch_seconds: float = Field(default=5.0, ge=0)
     #: Behind a trusted load balancer, append to its ``X-Forwarded-For``; at the edge (default),

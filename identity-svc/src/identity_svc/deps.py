@@ -1,6 +1,6 @@
 """identity-svc's state and the dependencies endpoints read it through: the kit's parts with
 settings typed as ``IdentitySettings``, the ``Runtime`` (clock, key store, personal-data cipher,
-password hasher, region directory) and the SMS sender."""
+password hasher, catalog directory, revocation list) and the SMS sender."""
 
 from dataclasses import dataclass
 from typing import Annotated

@@ -16,6 +16,8 @@ from identity_svc.enterprises.endpoints import router as enterprises_router
 from identity_svc.keys.endpoints import router as keys_router
 from identity_svc.models import IdempotencyRecord
 from identity_svc.oauth_clients.endpoints import router as oauth_clients_router
+from identity_svc.revocations.endpoints import router as revocations_router
+from identity_svc.revocations.service import local_source
 from identity_svc.runtime import Runtime
 from identity_svc.sessions.endpoints import router as sessions_router
 from identity_svc.settings import IdentitySettings
@@ -48,14 +50,24 @@ def create_app(
             # Not migrated yet: /readyz tells, and the key is made on first use instead.
             log.warning("signing_key_not_loaded", error_type=type(exc).__name__)
         maintenance = asyncio.create_task(runtime.keys.maintain(), name="signing-key-maintenance")
+        # Its own verifier refuses what it publishes: a revoked token sent in a body (the
+        # token exchange's actor token) never passes the gateway's check.
+        revocations = asyncio.create_task(
+            runtime.revocations.follow(
+                local_source(kit.database.sessionmaker, kit.cursors, runtime.now),
+                every_seconds=settings.revocation_poll_seconds,
+            ),
+            name="revocation-list",
+        )
         try:
             yield IdentityState.over(
                 kit, runtime=runtime, sms_sender=sms_sender_for(settings, kit.http)
             )
         finally:
-            maintenance.cancel()
-            with suppress(asyncio.CancelledError):
-                await maintenance
+            for task in (maintenance, revocations):
+                task.cancel()
+                with suppress(asyncio.CancelledError):
+                    await task
 
     return build_app(
         settings,
@@ -63,6 +75,7 @@ def create_app(
         routers=[
             accounts_router,
             tokens_router,
+            revocations_router,
             verification_router,
             delegations_router,
             enterprises_router,
@@ -76,4 +89,5 @@ def create_app(
         lifespan=lifespan,
         idempotency_records=IdempotencyRecord,
         jwks=jwks or runtime.keys.jwks_document,
+        revocations=runtime.revocations,
     )

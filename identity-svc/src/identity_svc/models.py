@@ -1,6 +1,7 @@
 """The tables of identity-svc: accounts (citizens and staff), their sessions and refresh
 tokens, login failures, SMS sign-in codes, OAuth clients, signing keys, delegations, the
-records of real-name and face verification, and the enterprises citizens act for.
+records of real-name and face verification, the enterprises citizens act for, the revocation
+list of access tokens ended early, and the audit trail of administrators' changes.
 
 Personal identifiers never sit in clear: ``*_sealed`` columns hold AES-GCM ciphertext bound to
 the account and the field, ``*_hash`` columns a keyed hash (HMAC-SHA256) to find an account by
@@ -9,6 +10,7 @@ phone or ID number without decrypting anything.
 
 import datetime as dt
 import uuid
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -61,6 +63,10 @@ class Account(Base):
     roles: Mapped[list[str] | None] = mapped_column(JSON)
     #: Staff only: the administrator who created the account.
     created_by: Mapped[uuid.UUID | None] = mapped_column()
+    #: Staff only: set when an administrator disabled the account; it signs in no more.
+    disabled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: Staff only: bumped by every administrator's change, the ``ETag`` their updates match.
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
 
     face_verified_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     #: Face mismatches since the last match or lockout.
@@ -172,6 +178,9 @@ class OAuthClient(Base):
     #: so that the system's instances can move to the new one without downtime.
     previous_secret_hash: Mapped[str | None] = mapped_column(String(255))
     previous_secret_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: Counts the secrets: 1 for the first, one more per rotation. A client token carries the
+    #: generation it was granted with (``sgen``), so the previous secret's tokens can be ended.
+    secret_generation: Mapped[int] = mapped_column(default=1, server_default="1")
     #: The administrator who registered it (None: the seed).
     created_by: Mapped[uuid.UUID | None] = mapped_column()
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -278,6 +287,46 @@ class EnterpriseMember(Base):
     valid_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class Revocation(Base):
+    """Access tokens ended before their expiry: those of a session, or of a client, issued up
+    to ``issued_up_to`` (and, for a client, granted with a secret older than
+    ``generations_below``). Published at ``GET /identity/v1/revocations``; deleted once every
+    token it covers has expired."""
+
+    __tablename__ = "revocation"
+    __table_args__ = (CheckConstraint("kind IN ('session', 'client')", name="kind"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    kind: Mapped[str] = mapped_column(String(16))
+    #: The session id (``sid``) or the client id (``sub`` of its tokens).
+    subject: Mapped[str] = mapped_column(String(64))
+    issued_up_to: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    generations_below: Mapped[int | None] = mapped_column()
+    #: When it was written: what a poll asks for since its cursor.
+    recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class AuditEvent(Base):
+    """What an administrator changed about a staff account or a client, when, and who did it:
+    ids, roles and departments only, never personal data."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (Index("ix_audit_event_subject_id", "subject", "id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    #: The administrator's account (None: an operator's command, e.g. the seed).
+    actor_id: Mapped[uuid.UUID | None] = mapped_column()
+    #: ``staff.created``, ``staff.roles_changed``, ``staff.disabled``, ``client.disabled``,
+    #: ``client.previous_secret_ended``
+    action: Mapped[str] = mapped_column(String(40))
+    #: The staff account's id or the client's id.
+    subject: Mapped[str] = mapped_column(String(64))
+    #: What changed, e.g. ``{"roles": {"before": [...], "after": [...]}}``.
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
 class IdempotencyRecord(IdempotencyRecordMixin, Base):

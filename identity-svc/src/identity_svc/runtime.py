@@ -1,5 +1,6 @@
 """What identity-svc holds for its whole life besides the kit's parts and its SMS sender: the
-clock, the key store, the personal-data cipher, the password hasher and the region directory.
+clock, the key store, the personal-data cipher, the password hasher, the catalog directory
+(regions and departments) and the revocation list its verifier holds.
 Endpoints take it as ``RuntimeDep`` (``identity_svc.deps``).
 
 The clock is injectable so that tests move time (challenge expiry, lockouts, the face window)
@@ -11,12 +12,13 @@ from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from identity_svc.clients.catalog import RegionDirectory
+from identity_svc.clients.catalog import CatalogDirectory
 from identity_svc.keys.service import KeyStore
 from identity_svc.passwords import Passwords
 from identity_svc.personal_data import PersonalData
 from identity_svc.settings import IdentitySettings
 from servicekit.db import utcnow
+from servicekit.revocations import RevocationList
 
 Clock = Callable[[], dt.datetime]
 
@@ -46,7 +48,10 @@ class Runtime:
             parallelism=settings.argon2_parallelism,
             concurrency=settings.password_hash_concurrency,
         )
-        self.regions = RegionDirectory(cache_seconds=settings.region_cache_seconds)
+        self.catalog = CatalogDirectory(cache_seconds=settings.region_cache_seconds)
+        #: The tokens ended early, as identity-svc's own verifier refuses them (kept current
+        #: from the database by the app's lifespan).
+        self.revocations = RevocationList()
         self._outcomes: async_sessionmaker[AsyncSession] | None = None
 
     def attach(self, sessions: async_sessionmaker[AsyncSession]) -> None:

@@ -5,6 +5,7 @@ base64-encoded. Their defaults are public development values: fine for ``develop
 ``test``, refused at start-up when ``environment`` is ``production``.
 """
 
+import datetime as dt
 from pathlib import Path
 from typing import Literal
 
@@ -33,12 +34,19 @@ class IdentitySettings(ServiceSettings):
     # Tokens.
     access_token_ttl_seconds: int = Field(default=600, ge=60, le=3600)
     refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=3600)
+    #: Staff sessions end far sooner than citizens': a workbench left signed in on a shared
+    #: office computer, or an account disabled, must not hold a month's refresh token.
+    staff_refresh_token_ttl_seconds: int = Field(default=12 * 3600, ge=600)
     #: Lifetime of the tokens identity-svc mints for its own calls to other services.
     service_token_ttl_seconds: int = Field(default=300, ge=30, le=3600)
 
     #: Direct peers (the gateway) whose last ``X-Forwarded-For`` entry names the client: the
     #: address shown in the list of sessions. From anyone else the peer's address is the client's.
     trusted_proxies: frozenset[str] = frozenset({"127.0.0.1", "::1"})
+
+    #: How often identity-svc reads the revocation list it publishes into the list its own token
+    #: verifier holds (the gateway polls ``GET /identity/v1/revocations`` at its own interval).
+    revocation_poll_seconds: float = Field(default=2.0, gt=0, le=60)
 
     # Signing keys.
     #: How often each instance looks for a newer signing key (a rotation made elsewhere).
@@ -97,7 +105,8 @@ class IdentitySettings(ServiceSettings):
     # Real-name verification.
     real_name_max_attempts: int = Field(default=5, ge=1)
     real_name_attempt_window_seconds: int = Field(default=3600, ge=1)
-    #: How long an answer of catalog-svc about a region code is kept in process.
+    #: How long an answer of catalog-svc about a region code or a department id is kept in
+    #: process.
     region_cache_seconds: float = Field(default=3600.0, ge=0)
 
     # Face verification.
@@ -143,12 +152,44 @@ class IdentitySettings(ServiceSettings):
         """How long a superseded key stays published: the longest token it may have signed,
         plus the time other instances may still sign with it before they notice the rotation,
         plus the verifiers' leeway for clock skew."""
-        longest = max(
+        return (
+            self.longest_token_seconds + self.signing_key_reload_seconds + VERIFIER_LEEWAY_SECONDS
+        )
+
+    @property
+    def longest_token_seconds(self) -> int:
+        """The longest lifetime of any access token identity-svc issues."""
+        return max(
             self.access_token_ttl_seconds,
             self.service_token_ttl_seconds,
             self.delegated_token_ttl_seconds,
         )
-        return longest + self.signing_key_reload_seconds + VERIFIER_LEEWAY_SECONDS
+
+    @property
+    def revocation_lifetime(self) -> dt.timedelta:
+        """How long a revocation entry is kept after the last token it covers was issued: by
+        then that token has expired, leeway for clock skew included."""
+        return dt.timedelta(seconds=self.longest_token_seconds + VERIFIER_LEEWAY_SECONDS)
+
+    @property
+    def session_token_horizon(self) -> dt.timedelta:
+        """How long after a session last issued an access token a token obtained through it can
+        still be valid: that token's lifetime, then a delegated token exchanged for it at its
+        last moment (it carries the session too), plus the leeway."""
+        return dt.timedelta(
+            seconds=self.access_token_ttl_seconds
+            + self.delegated_token_ttl_seconds
+            + VERIFIER_LEEWAY_SECONDS
+        )
+
+    def refresh_token_ttl_for(self, typ: str) -> dt.timedelta:
+        """How long a refresh token of an account of this type lives."""
+        seconds = (
+            self.staff_refresh_token_ttl_seconds
+            if typ == "staff"
+            else self.refresh_token_ttl_seconds
+        )
+        return dt.timedelta(seconds=seconds)
 
     @property
     def personal_data_key_bytes(self) -> bytes:

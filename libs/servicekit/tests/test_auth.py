@@ -36,7 +36,10 @@ def verifier_for(source: CountingSource) -> TokenVerifier:
 
 async def test_a_valid_token_gives_a_typed_principal() -> None:
     minter = TokenMinter()
-    token = minter.mint("c-1", loa=2, region="330302026003", roles=("x",), scope=("a", "b"))
+    issued_at = int(time.time())
+    token = minter.mint(
+        "c-1", loa=2, region="330302026003", roles=("x",), scope=("a", "b"), issued_at=issued_at
+    )
     principal = await verifier_for(CountingSource(minter)).verify(token)
     assert principal == Principal(
         sub="c-1",
@@ -45,6 +48,7 @@ async def test_a_valid_token_gives_a_typed_principal() -> None:
         region="330302026003",
         roles=("x",),
         scope=("a", "b"),
+        iat=issued_at,
         token=token,
     )
 

@@ -42,3 +42,8 @@ async def add(session: AsyncSession, account: Account) -> None:
 
 async def flush(session: AsyncSession) -> None:
     await session.flush()
+
+
+async def reload(session: AsyncSession, account: Account) -> None:
+    """Read the account's row again (another request changed it)."""
+    await session.refresh(account)

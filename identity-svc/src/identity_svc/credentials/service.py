@@ -10,6 +10,7 @@ from identity_svc.accounts import repository as accounts
 from identity_svc.accounts.service import AccountNotFound
 from identity_svc.delegations.service import refuse_delegates
 from identity_svc.passwords import check_password_policy
+from identity_svc.revocations import service as revocations
 from identity_svc.runtime import Runtime
 from identity_svc.tokens import repository as tokens
 from identity_svc.tokens.service import (
@@ -51,4 +52,7 @@ async def change_password(
     check_password_policy(new_password, phone=phone)
     account.password_hash = await runtime.passwords.hash(new_password)
     await accounts.flush(session)
-    await tokens.revoke_sessions_of(session, account.id, keep=session_id_of(principal), now=now)
+    ended = await tokens.revoke_sessions_of(
+        session, account.id, keep=session_id_of(principal), now=now
+    )
+    await revocations.end_session_tokens(session, runtime, ended, now=now)

@@ -331,6 +331,9 @@ async def exchange(
     exp = min(ends)
     claims = base_claims(runtime, sub=str(principal.id), typ="citizen", loa=loa, iat=iat, exp=exp)
     claims["act"] = {"sub": str(delegate.id)}
+    if actor.sid is not None:
+        # The actor's session: ending it ends this token too (the revocation list).
+        claims["sid"] = actor.sid
     if principal.region_code:
         claims["region"] = principal.region_code
     granted = " ".join(items) if items is not None else None

@@ -185,7 +185,7 @@ async def _parse_credit_code(runtime: Runtime, http: httpx.AsyncClient, text: st
         except InvalidRegionCode:
             pass
         else:
-            known = await runtime.regions.is_known(http, region)
+            known = await runtime.catalog.is_known_region(http, region)
     try:
         return parse_credit_code(text, region_known=lambda _: known)
     except InvalidCreditCode as exc:
@@ -440,6 +440,9 @@ async def exchange(
         runtime, sub=enterprise.credit_code, typ="enterprise", loa=loa, iat=iat, exp=exp
     )
     claims["act"] = {"sub": str(account.id)}
+    if actor.sid is not None:
+        # The actor's session: ending it ends this token too (the revocation list).
+        claims["sid"] = actor.sid
     claims["roles"] = [member.role]
     claims["region"] = enterprise.registered_region
     token = await runtime.keys.sign(claims, now=now)

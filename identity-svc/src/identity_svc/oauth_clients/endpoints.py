@@ -100,7 +100,8 @@ async def rotate_secret(
     client_id: str, principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep
 ) -> ClientWithSecret:
     """A new secret, shown this once. The one it replaces keeps working until
-    ``previous_secret_expires_at``, so the system's instances can move over without downtime."""
+    ``previous_secret_expires_at``, so the system's instances can move over without downtime;
+    ``DELETE .../previous-secret`` ends that at once."""
     oauth_client, secret = await service.rotate_secret(
         session=session,
         runtime=runtime,
@@ -119,11 +120,37 @@ async def rotate_secret(
 async def disable_client(
     client_id: str, principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep
 ) -> Response:
-    """Disable the client: no new token from now on."""
+    """Disable the client: no new token from now on, and the tokens it holds are refused
+    within seconds (the revocation list)."""
     await service.disable(
-        session=session, principal=principal, client_id=client_id, now=runtime.now()
+        session=session,
+        runtime=runtime,
+        principal=principal,
+        client_id=client_id,
+        now=runtime.now(),
     )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.delete(
+    "/{client_id}/previous-secret",
+    response_model=ClientRead,
+    responses=problem_responses(StaffAdminRequired, ClientNotFound),
+)
+async def end_previous_secret(
+    client_id: str, principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep
+) -> ClientRead:
+    """End the overlap of the secret the last rotation replaced, at once (it leaked, or every
+    instance has moved to the new one): it grants no token more, and the tokens granted with
+    it are refused within seconds (the revocation list). After a leak: rotate, then this."""
+    oauth_client = await service.end_previous_secret(
+        session=session,
+        runtime=runtime,
+        principal=principal,
+        client_id=client_id,
+        now=runtime.now(),
+    )
+    return _read(oauth_client)
 
 
 def _read(oauth_client: OAuthClient) -> ClientRead:

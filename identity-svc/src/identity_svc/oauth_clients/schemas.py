@@ -39,6 +39,23 @@ class ClientCreate(BaseModel):
 
 
 class ClientRead(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "client_id": "ds-330302-public-security",
+                    "name": "温州市公安局鹿城区分局户政系统（合成数据）",
+                    "typ": "department_system",
+                    "dept": "330302-public_security",
+                    "scopes": ["exchange:calls", "exchange:matches"],
+                    "created_at": "2026-11-19T08:30:00Z",
+                    "disabled_at": None,
+                    "previous_secret_expires_at": None,
+                }
+            ]
+        }
+    )
+
     client_id: str
     name: str
     typ: str

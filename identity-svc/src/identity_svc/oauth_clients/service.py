@@ -7,8 +7,11 @@ for another department's system; a service's id is the platform administrator's 
 never one in a department's namespace. Scopes come from the registry (``scopes.toml``). The
 secret is made here, shown once, and stored as an argon2 hash. Rotating it makes a new secret
 and keeps the previous one working for ``client_secret_overlap_hours``, so that every instance
-of the system can move to the new secret before the old one stops: no downtime. Disabling a
-client ends its new tokens at once; tokens already issued run out within minutes.
+of the system can move to the new secret before the old one stops: no downtime. An
+administrator can end that overlap at once (the previous secret leaked, or every instance has
+moved): the previous secret stops, and the tokens granted with it (their ``sgen``) go on the
+revocation list. Disabling a client ends its new tokens and, through the list, the ones it holds.
+Both are written to the audit trail.
 """
 
 import datetime as dt
@@ -20,8 +23,10 @@ from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from identity_svc.audit import service as audit
 from identity_svc.models import Account, OAuthClient
 from identity_svc.oauth_clients import repository
+from identity_svc.revocations import service as revocations
 from identity_svc.runtime import Runtime
 from identity_svc.staff.service import DepartmentRequired, OtherDepartment, StaffAdminRequired
 from identity_svc.staff.service import administrator as staff_administrator
@@ -160,7 +165,10 @@ async def register(
     return oauth_client, secret
 
 
-async def _administered(session: AsyncSession, principal: Principal, client_id: str) -> OAuthClient:
+async def _administered(
+    session: AsyncSession, principal: Principal, client_id: str
+) -> tuple[Account, OAuthClient]:
+    """The administrator and a client they manage (``ClientNotFound`` for any other)."""
     admin = await staff_administrator(session, principal)
     oauth_client = await tokens_repository.client(session, client_id)
     if oauth_client is None:
@@ -169,7 +177,7 @@ async def _administered(session: AsyncSession, principal: Principal, client_id: 
         _may_administer(admin, typ=oauth_client.typ, dept=oauth_client.dept)
     except (StaffAdminRequired, OtherDepartment) as exc:
         raise ClientNotFound() from exc
-    return oauth_client
+    return admin, oauth_client
 
 
 async def rotate_secret(
@@ -181,23 +189,76 @@ async def rotate_secret(
     now: dt.datetime,
 ) -> tuple[OAuthClient, str]:
     """A new secret (shown this once); the current one keeps working for the overlap."""
-    oauth_client = await _administered(session, principal, client_id)
+    _admin, oauth_client = await _administered(session, principal, client_id)
     secret = new_secret()
     overlap = dt.timedelta(hours=runtime.settings.client_secret_overlap_hours)
     oauth_client.previous_secret_hash = oauth_client.secret_hash
     oauth_client.previous_secret_expires_at = now + overlap
     oauth_client.secret_hash = await runtime.passwords.hash(secret)
+    oauth_client.secret_generation += 1
     await repository.flush(session)
     return oauth_client, secret
 
 
+async def end_previous_secret(
+    *,
+    session: AsyncSession,
+    runtime: Runtime,
+    principal: Principal,
+    client_id: str,
+    now: dt.datetime,
+) -> OAuthClient:
+    """End the overlap of the secret a rotation replaced: it grants nothing more, and the
+    tokens granted with it (or any older one) are refused at once. Ending no overlap changes
+    nothing."""
+    admin, oauth_client = await _administered(session, principal, client_id)
+    until = oauth_client.previous_secret_expires_at
+    if oauth_client.previous_secret_hash is None or until is None or until <= now:
+        return oauth_client
+    oauth_client.previous_secret_hash = None
+    oauth_client.previous_secret_expires_at = None
+    await repository.flush(session)
+    await revocations.end_client_tokens(
+        session,
+        runtime,
+        oauth_client.client_id,
+        generations_below=oauth_client.secret_generation,
+        now=now,
+    )
+    await audit.record(
+        session,
+        actor_id=admin.id,
+        action="client.previous_secret_ended",
+        subject=oauth_client.client_id,
+        details={"generations_below": oauth_client.secret_generation},
+        now=now,
+    )
+    return oauth_client
+
+
 async def disable(
-    *, session: AsyncSession, principal: Principal, client_id: str, now: dt.datetime
+    *,
+    session: AsyncSession,
+    runtime: Runtime,
+    principal: Principal,
+    client_id: str,
+    now: dt.datetime,
 ) -> None:
-    oauth_client = await _administered(session, principal, client_id)
+    """No token from now on, and those it holds refused at once."""
+    admin, oauth_client = await _administered(session, principal, client_id)
     if oauth_client.disabled_at is None:
         oauth_client.disabled_at = now
         await repository.flush(session)
+        await revocations.end_client_tokens(
+            session, runtime, oauth_client.client_id, generations_below=None, now=now
+        )
+        await audit.record(
+            session,
+            actor_id=admin.id,
+            action="client.disabled",
+            subject=oauth_client.client_id,
+            now=now,
+        )
 
 
 async def administered(

@@ -55,8 +55,12 @@ async def end_session(
     session_id: uuid.UUID, principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep
 ) -> Response:
     """End one of your sessions: its refresh tokens stop working at once, its access tokens
-    run out within minutes."""
+    within seconds (the revocation list)."""
     await service.end_session(
-        session=session, principal=principal, session_id=session_id, now=runtime.now()
+        session=session,
+        runtime=runtime,
+        principal=principal,
+        session_id=session_id,
+        now=runtime.now(),
     )
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -10,6 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from identity_svc.accounts.service import citizen_account
 from identity_svc.delegations.service import refuse_delegates
 from identity_svc.models import LoginSession
+from identity_svc.revocations import service as revocations
+from identity_svc.runtime import Runtime
 from identity_svc.tokens import repository
 from servicekit.auth import Principal
 from servicekit.problems import NotFound
@@ -29,7 +31,12 @@ async def live_sessions(
 
 
 async def end_session(
-    *, session: AsyncSession, principal: Principal, session_id: uuid.UUID, now: dt.datetime
+    *,
+    session: AsyncSession,
+    runtime: Runtime,
+    principal: Principal,
+    session_id: uuid.UUID,
+    now: dt.datetime,
 ) -> None:
     """Ending an ended session changes nothing."""
     refuse_delegates(principal)
@@ -37,4 +44,5 @@ async def end_session(
     login_session = await repository.login_session(session, session_id)
     if login_session is None or login_session.account_id != account.id:
         raise SessionNotFound()
-    await repository.revoke_family(session, session_id, now=now)
+    ended = await repository.revoke_family(session, session_id, now=now)
+    await revocations.end_session_tokens(session, runtime, ended, now=now)

@@ -5,7 +5,9 @@ import binascii
 from typing import Annotated
 from urllib.parse import unquote_plus
 
-from fastapi import APIRouter, Form, Request, Response, status
+from fastapi import APIRouter, Depends, Form, Request, Response, status
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 
 from identity_svc.delegations import service as delegations
 from identity_svc.delegations.service import (
@@ -16,7 +18,7 @@ from identity_svc.delegations.service import (
     ExchangeDelegationNotFound,
     InvalidActorToken,
 )
-from identity_svc.deps import RuntimeDep, StateDep
+from identity_svc.deps import StateDep
 from identity_svc.devices import DeviceDep
 from identity_svc.enterprises import service as enterprises
 from identity_svc.enterprises.service import (
@@ -26,8 +28,14 @@ from identity_svc.enterprises.service import (
 )
 from identity_svc.sms import service as sms
 from identity_svc.tokens import service
-from identity_svc.tokens.schemas import LogoutRequest, TokenRequest, TokenResponse
+from identity_svc.tokens.schemas import (
+    LogoutRequest,
+    RevokeRequest,
+    TokenRequest,
+    TokenResponse,
+)
 from identity_svc.tokens.service import (
+    AccountDisabled,
     InvalidClient,
     InvalidGrant,
     InvalidRequest,
@@ -37,7 +45,7 @@ from identity_svc.tokens.service import (
 )
 from servicekit.db import SessionDep
 from servicekit.openapi import problem_responses
-from servicekit.problems import UpstreamUnavailable
+from servicekit.problems import MalformedBody, UpstreamUnavailable, ValidationFailed
 
 router = APIRouter(prefix="/identity/v1", tags=["tokens"])
 
@@ -53,6 +61,7 @@ TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
         InvalidRequest,
         UnsupportedGrantType,
         InvalidGrant,
+        AccountDisabled,
         InvalidClient,
         InvalidScope,
         LoginLocked,
@@ -197,19 +206,92 @@ async def token(
     )
 
 
+_LOGOUT_BODY = {
+    "required": True,
+    "content": {
+        media_type: {
+            "schema": LogoutRequest.model_json_schema(),
+            "example": {"refresh_token": "rt_9f8Jx2kQ4mV7pL1sT6wZ3bN5cR8yH0dA"},
+        }
+        for media_type in ("application/x-www-form-urlencoded", "application/json")
+    },
+}
+
+
+async def _logout_request(request: Request) -> LogoutRequest:
+    """The body as a form (as RFC 7009 sends it) or as JSON."""
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    try:
+        if media_type == "application/json":
+            return LogoutRequest.model_validate_json(await request.body())
+        form = await request.form()
+        return LogoutRequest.model_validate(
+            {name: value for name, value in form.items() if isinstance(value, str)}
+        )
+    except ValidationError as exc:
+        if any(error["type"] == "json_invalid" for error in exc.errors()):
+            raise MalformedBody("the body is not JSON") from exc
+        raise RequestValidationError(
+            [{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]
+        ) from exc
+
+
 @router.post(
-    "/logout", status_code=status.HTTP_204_NO_CONTENT, responses=problem_responses(InvalidRequest)
+    "/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(InvalidRequest, MalformedBody, ValidationFailed),
+    openapi_extra={"requestBody": _LOGOUT_BODY},
 )
 async def logout(
-    form: Annotated[LogoutRequest, Form()], session: SessionDep, runtime: RuntimeDep
+    form: Annotated[LogoutRequest, Depends(_logout_request)],
+    session: SessionDep,
+    state: StateDep,
 ) -> Response:
-    """End the session of a refresh token (``application/x-www-form-urlencoded``,
-    ``refresh_token``): every refresh token of it stops working; access tokens already issued
-    run out within minutes. Answers 204 whether or not the token was known (RFC 7009 §2.2)."""
+    """End the session of a refresh token: ``refresh_token``, form-encoded or as JSON, and no
+    access token needed (one that has expired cannot stop a logout). Every refresh token of
+    the session stops working, and its access tokens are refused within seconds (the
+    revocation list). Answers 204 whether or not the token was known (RFC 7009 §2.2)."""
     if not form.refresh_token:
         raise service.InvalidRequest("logout needs refresh_token")
-    await service.logout(session=session, refresh_token=form.refresh_token, now=runtime.now())
+    runtime = state.runtime
+    await service.revoke(
+        session=session,
+        runtime=runtime,
+        verifier=state.token_verifier,
+        token=form.refresh_token,
+        token_type_hint="refresh_token",
+        now=runtime.now(),
+    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/revoke",
+    response_class=Response,
+    responses={
+        **problem_responses(InvalidRequest),
+        200: {"description": "Revoked, or nothing to revoke (no body)", "content": {}},
+    },
+)
+async def revoke(
+    form: Annotated[RevokeRequest, Form()], session: SessionDep, state: StateDep
+) -> Response:
+    """OAuth 2.0 token revocation (RFC 7009), form-encoded: ``token`` (a refresh token, or an
+    access token of a session), optionally ``token_type_hint``. Ends the token's session, as
+    logout does. Answers 200 with no body whether or not the token was known (§2.2), including
+    client tokens, which end with their client."""
+    if not form.token:
+        raise service.InvalidRequest("revocation needs token")
+    runtime = state.runtime
+    await service.revoke(
+        session=session,
+        runtime=runtime,
+        verifier=state.token_verifier,
+        token=form.token,
+        token_type_hint=form.token_type_hint,
+        now=runtime.now(),
+    )
+    return Response(status_code=status.HTTP_200_OK, headers={"Cache-Control": "no-store"})
 
 
 def _client_credentials(request: Request, form: TokenRequest) -> tuple[str, str]:

@@ -80,26 +80,31 @@ async def spend_refresh_token(
     return None if row is None else (row.family_id, row.account_id)
 
 
-async def revoke_family(session: AsyncSession, family_id: uuid.UUID, *, now: dt.datetime) -> None:
-    """End a session: its refresh tokens, and the session as its holder lists it."""
+async def revoke_family(
+    session: AsyncSession, family_id: uuid.UUID, *, now: dt.datetime
+) -> Sequence[tuple[uuid.UUID, dt.datetime]]:
+    """End a session: its refresh tokens, and the session as its holder lists it. The session
+    (its id and when it last issued tokens) when this ended it, none when it had ended."""
     await session.execute(
         update(RefreshToken)
         .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
         .values(revoked_at=now)
         .execution_options(synchronize_session=False)
     )
-    await session.execute(
+    ended = await session.execute(
         update(LoginSession)
         .where(LoginSession.id == family_id, LoginSession.revoked_at.is_(None))
         .values(revoked_at=now)
+        .returning(LoginSession.id, LoginSession.last_used_at)
         .execution_options(synchronize_session=False)
     )
+    return [(row.id, row.last_used_at) for row in ended]
 
 
 async def revoke_sessions_of(
     session: AsyncSession, account_id: uuid.UUID, *, keep: uuid.UUID | None, now: dt.datetime
-) -> None:
-    """End every session of the account but ``keep``."""
+) -> Sequence[tuple[uuid.UUID, dt.datetime]]:
+    """End every session of the account but ``keep``; those it ended, as ``revoke_family``."""
     tokens = update(RefreshToken).where(
         RefreshToken.account_id == account_id, RefreshToken.revoked_at.is_(None)
     )
@@ -109,10 +114,27 @@ async def revoke_sessions_of(
     if keep is not None:
         tokens = tokens.where(RefreshToken.family_id != keep)
         sessions = sessions.where(LoginSession.id != keep)
-    for statement in (tokens, sessions):
-        await session.execute(
-            statement.values(revoked_at=now).execution_options(synchronize_session=False)
+    await session.execute(
+        tokens.values(revoked_at=now).execution_options(synchronize_session=False)
+    )
+    ended = await session.execute(
+        sessions.values(revoked_at=now)
+        .returning(LoginSession.id, LoginSession.last_used_at)
+        .execution_options(synchronize_session=False)
+    )
+    return [(row.id, row.last_used_at) for row in ended]
+
+
+async def recent_sessions_of(
+    session: AsyncSession, account_id: uuid.UUID, *, used_since: dt.datetime
+) -> Sequence[tuple[uuid.UUID, dt.datetime]]:
+    """The account's sessions that issued tokens since ``used_since`` (ended or not)."""
+    rows = await session.execute(
+        select(LoginSession.id, LoginSession.last_used_at).where(
+            LoginSession.account_id == account_id, LoginSession.last_used_at > used_since
         )
+    )
+    return [(row.id, row.last_used_at) for row in rows]
 
 
 async def add_login_session(session: AsyncSession, login_session: LoginSession) -> None:

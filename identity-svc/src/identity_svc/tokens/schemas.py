@@ -55,6 +55,23 @@ class LogoutRequest(BaseModel):
     refresh_token: str | None = Field(default=None, max_length=256)
 
 
+class RevokeRequest(BaseModel):
+    """RFC 7009 §2.1's form."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"token": "rt_9f8Jx2kQ4mV7pL1sT6wZ3bN5cR8yH0dA", "token_type_hint": "refresh_token"}
+            ]
+        }
+    )
+
+    token: str | None = Field(default=None, max_length=4096)
+    token_type_hint: str | None = Field(
+        default=None, max_length=32, description="refresh_token | access_token"
+    )
+
+
 class TokenResponse(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={

@@ -24,11 +24,12 @@ from identity_svc.accounts.service import effective_loa
 from identity_svc.devices import Device
 from identity_svc.models import Account, LoginFailure, LoginSession, OAuthClient
 from identity_svc.passwords import Passwords
+from identity_svc.revocations import service as revocations
 from identity_svc.runtime import Runtime
 from identity_svc.tokens import repository
-from servicekit.auth import Principal
+from servicekit.auth import Principal, TokenVerifier
 from servicekit.ids import new_id
-from servicekit.problems import DomainError, extension_members
+from servicekit.problems import DomainError, Unauthenticated, extension_members
 
 #: The ``sub`` of the tokens identity-svc mints for its own calls (the platform's contract).
 SERVICE_SUBJECT = "identity-svc"
@@ -83,6 +84,12 @@ class InvalidScope(OAuthError):
             "examples": [["exchange:population"]],
         },
     )
+
+
+class AccountDisabled(OAuthError):
+    code = "account_disabled"
+    title = "The account is disabled: it signs in no more"
+    oauth_error = "invalid_grant"
 
 
 class LoginLocked(OAuthError):
@@ -191,10 +198,13 @@ async def issue_session_tokens(
     now: dt.datetime,
     family_id: uuid.UUID | None = None,
 ) -> SessionTokens:
-    """An access token and the next refresh token of a session (a new one unless given)."""
+    """An access token and the next refresh token of a session (a new one unless given). A
+    disabled account gets neither, however it signed in."""
+    if account.disabled_at is not None:
+        raise AccountDisabled()
     await runtime.keys.load(now=now)  # before this session writes: a first key commits apart
     refresh = secrets.token_urlsafe(32)
-    expires_at = now + dt.timedelta(seconds=runtime.settings.refresh_token_ttl_seconds)
+    expires_at = now + runtime.settings.refresh_token_ttl_for(account.typ)
     if family_id is None:
         family_id = new_id()
         await repository.add_login_session(
@@ -450,7 +460,8 @@ async def _unspendable(
         return InvalidGrant("the refresh token was revoked")
     if presented.used_at is not None:
         async with runtime.outcomes.begin() as outcomes:
-            await repository.revoke_family(outcomes, presented.family_id, now=now)
+            ended = await repository.revoke_family(outcomes, presented.family_id, now=now)
+            await revocations.end_session_tokens(outcomes, runtime, ended, now=now)
         return InvalidGrant("the refresh token was already used; the session is revoked")
     if presented.expires_at <= now:
         return InvalidGrant("the refresh token has expired")
@@ -459,12 +470,41 @@ async def _unspendable(
     return InvalidGrant("the refresh token is being used by another request")
 
 
-async def logout(*, session: AsyncSession, refresh_token: str, now: dt.datetime) -> None:
-    """End the session the refresh token belongs to, spent or not: whoever holds any token of
-    a session may end it. An unknown token ends nothing and is not an error."""
-    presented = await repository.refresh_token_by_hash(session, refresh_token_hash(refresh_token))
-    if presented is not None:
-        await repository.revoke_family(session, presented.family_id, now=now)
+async def revoke(
+    *,
+    session: AsyncSession,
+    runtime: Runtime,
+    verifier: TokenVerifier,
+    token: str,
+    token_type_hint: str | None,
+    now: dt.datetime,
+) -> None:
+    """End the session a token belongs to (RFC 7009): a refresh token of it, spent or not, or
+    an access token issued in it (its ``sid``). Whoever holds any token of a session may end
+    it; its access tokens go on the revocation list. A delegated token names the delegate's
+    session it was exchanged in, and ends that. A token that names no session ends nothing and
+    is not an error (§2.2): client tokens end with their client."""
+    # The hint only orders the look-ups (§2.1): a refresh token is never a JWT, an access
+    # token always one.
+    looks_like_access_token = token.count(".") == 2
+    if token_type_hint == "access_token" or looks_like_access_token:
+        family_id = await _session_of_access_token(verifier, token)
+    else:
+        family_id = None
+    if family_id is None and not looks_like_access_token:
+        presented = await repository.refresh_token_by_hash(session, refresh_token_hash(token))
+        family_id = presented.family_id if presented is not None else None
+    if family_id is not None:
+        ended = await repository.revoke_family(session, family_id, now=now)
+        await revocations.end_session_tokens(session, runtime, ended, now=now)
+
+
+async def _session_of_access_token(verifier: TokenVerifier, token: str) -> uuid.UUID | None:
+    try:
+        principal = await verifier.verify(token)
+    except Unauthenticated:
+        return None  # invalid, expired or already revoked: nothing left to end
+    return session_id_of(principal)
 
 
 async def client_credentials_grant(
@@ -480,7 +520,8 @@ async def client_credentials_grant(
     if oauth_client is None or oauth_client.disabled_at is not None:
         await runtime.passwords.verify_nobody(client_secret)
         raise InvalidClient("unknown client or wrong secret")
-    if not await _client_secret_holds(runtime, oauth_client, client_secret, now=now):
+    generation = await _secret_generation(runtime, oauth_client, client_secret, now=now)
+    if generation is None:
         raise InvalidClient("unknown client or wrong secret")
     allowed = oauth_client.scopes.split()
     requested = scope.split() if scope else allowed
@@ -494,6 +535,7 @@ async def client_credentials_grant(
         runtime, sub=oauth_client.client_id, typ=oauth_client.typ, loa=0, iat=iat, exp=exp
     )
     claims["scope"] = granted
+    claims["sgen"] = generation
     if oauth_client.dept:
         claims["dept"] = oauth_client.dept
     # No refresh token for this grant (RFC 6749 §4.4.3): the client simply asks again.
@@ -502,16 +544,18 @@ async def client_credentials_grant(
     )
 
 
-async def _client_secret_holds(
+async def _secret_generation(
     runtime: Runtime, oauth_client: OAuthClient, client_secret: str, *, now: dt.datetime
-) -> bool:
-    """The current secret, or the previous one while a rotation's overlap lasts."""
+) -> int | None:
+    """The generation of the secret presented: the current one, or the previous one while a
+    rotation's overlap lasts; None for a wrong secret."""
+    current = oauth_client.secret_generation
     if await runtime.passwords.verify(oauth_client.secret_hash, client_secret):
-        return True
+        return current
     previous, until = oauth_client.previous_secret_hash, oauth_client.previous_secret_expires_at
     if previous is None or until is None or until <= now:
-        return False
-    return await runtime.passwords.verify(previous, client_secret)
+        return None
+    return current - 1 if await runtime.passwords.verify(previous, client_secret) else None
 
 
 async def register_client(

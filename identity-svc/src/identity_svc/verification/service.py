@@ -219,7 +219,7 @@ async def _parse_id_number(
         except InvalidRegionCode:
             pass
         else:
-            known = await runtime.regions.is_known(http, region)
+            known = await runtime.catalog.is_known_region(http, region)
     try:
         return parse_resident_id(
             text, today=now.astimezone(CHINA).date(), region_known=lambda _: known is True

@@ -42,6 +42,7 @@ from servicekit.problems import (
     problem_body,
     problem_response,
 )
+from servicekit.revocations import RevocationList
 from servicekit.security_headers import SecurityHeadersMiddleware
 from servicekit.settings import ServiceSettings
 from servicekit.state import ServiceState, app_state, install_state
@@ -189,10 +190,12 @@ def build_app(
     lifespan: ServiceLifespan | None = None,
     jwks: JwksSource | None = None,
     idempotency_records: type[IdempotencyRecordMixin] | None = None,
+    revocations: RevocationList | None = None,
     **fastapi_options: Any,
 ) -> FastAPI:
     """``idempotency_records``: the service's table of ``Idempotency-Key`` records, for the
-    endpoints that take ``IdempotencyDep``."""
+    endpoints that take ``IdempotencyDep``; ``revocations``: tokens ended early, which the
+    token verifier refuses (the service keeps the list current)."""
 
     @asynccontextmanager
     async def app_lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -214,6 +217,7 @@ def build_app(
                 issuer=settings.token_issuer,
                 audience=settings.token_audience,
                 cache_seconds=settings.jwks_cache_seconds,
+                revocations=revocations,
             ),
             cursors=Cursors(settings.cursor_key_bytes),
             idempotency=(

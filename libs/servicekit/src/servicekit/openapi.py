@@ -43,6 +43,7 @@ from starlette.routing import BaseRoute
 from servicekit.auth import (
     InvalidToken,
     TokenExpired,
+    TokenRevoked,
     WrongPrincipalType,
     current_principal,
 )
@@ -123,6 +124,7 @@ AUTHENTICATION_PROBLEMS: tuple[type[DomainError], ...] = (
     Unauthenticated,
     InvalidToken,
     TokenExpired,
+    TokenRevoked,
     WrongPrincipalType,
     UpstreamUnavailable,
 )

@@ -185,8 +185,11 @@ class TokenMinter:
         ttl_seconds: int = 600,
         issued_at: int | None = None,
         act: str | None = None,
+        sid: str | None = None,
+        sgen: int | None = None,
     ) -> str:
-        """A signed access token; ``act`` names a delegate acting for ``sub``."""
+        """A signed access token; ``act`` names a delegate acting for ``sub``, ``sid`` the
+        session it was issued in, ``sgen`` a client's secret generation."""
         now = issued_at if issued_at is not None else int(time.time())
         claims: dict[str, Any] = {
             "iss": self.issuer,
@@ -205,6 +208,10 @@ class TokenMinter:
             claims["dept"] = dept
         if act:
             claims["act"] = {"sub": act}
+        if sid:
+            claims["sid"] = sid
+        if sgen is not None:
+            claims["sgen"] = sgen
         return self.sign(claims)
 
     def sign(self, claims: dict[str, Any], **header: Any) -> str:

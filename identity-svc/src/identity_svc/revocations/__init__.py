@@ -1,0 +1,1 @@
+"""The revocation list: access tokens ended before their expiry, recorded and published."""
