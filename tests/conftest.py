@@ -4,9 +4,10 @@ each with a fresh database of its own: SQLite files, and PostgreSQL databases as
 ``ONEVISIT_TEST_POSTGRES_URL`` names a server."""
 
 import asyncio
+import csv
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
@@ -14,7 +15,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from data_exchange_svc.registry.faces import simulated_capture, template_from_seed
 from onevisit_dev.platform import (
+    REPO_ROOT,
     SERVICES,
     WENZHOU_CASE,
     Platform,
@@ -23,6 +26,8 @@ from onevisit_dev.platform import (
 )
 from servicekit.testing import POSTGRES_ENV
 
+POPULATION = REPO_ROOT / "data-exchange-svc/data/population.csv"
+
 #: The platform administrator the identity seed creates (synthetic), who makes the staff accounts
 #: the stories need.
 PLATFORM_ADMIN_PHONE = "13700000001"
@@ -30,9 +35,9 @@ PLATFORM_ADMIN_PASSWORD = "Platform-Admin-2026"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The contract run last: it sends whatever the document allows, the demo citizen's
-    documented ID number among it, to the platform the stories share, so that it must not come
-    before them (a real-name check with her number binds it to its own account)."""
+    """The contract run last: it sends whatever the document allows to the platform the
+    stories share (failed sign-ins counted against the one address they all come from, claims
+    of the demo citizen's documented real name), so that it must not come before them."""
     items.sort(key=lambda item: item.path.name == "test_contract.py")
 
 
@@ -107,3 +112,21 @@ def platform_admin(platform: Platform) -> str:
     assert response.status_code == 200, response.text
     token: str = response.json()["access_token"]
     return token
+
+
+FaceOf = Callable[[str], list[float]]
+
+
+@pytest.fixture(scope="session")
+def face_of() -> FaceOf:
+    """What the face SDK on a person's phone would hand the app, by her ID number: the
+    registry's template of her (synthetic population) plus small noise, cosine ≈ 0.97, like
+    ``data-exchange-svc/data/demo_face_capture.json`` for the demo citizen."""
+    with POPULATION.open(encoding="utf-8", newline="") as rows:
+        seeds = {row["id_number"]: int(row["face_seed"]) for row in csv.DictReader(rows)}
+
+    def capture(id_number: str) -> list[float]:
+        seed = seeds[id_number]
+        return simulated_capture(template_from_seed(seed), noise_seed=seed + 1, noise=0.022)
+
+    return capture

@@ -9,6 +9,7 @@ The tests in this module run in order and share him, as his journey does.
 
 import secrets
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -37,23 +38,32 @@ def claims_of(token: str) -> dict[str, Any]:
     return claims
 
 
-def real_named(gateway: httpx.Client, name: str, id_number: str) -> str:
+def real_named(gateway: httpx.Client, name: str, id_number: str, face: list[float]) -> str:
+    """A new account whose real name the person's face bound: its access token."""
     phone = "138" + "".join(secrets.choice("0123456789") for _ in range(8))
     assert (
         gateway.post("/identity/v1/citizens", json={"phone": phone, "password": PASSWORD})
     ).status_code == 201
-    signed_in = gateway.post(
+    token = gateway.post(
         "/identity/v1/token",
         data={"grant_type": "password", "username": phone, "password": PASSWORD},
-    ).json()
-    verified = gateway.post(
+    ).json()["access_token"]
+    claimed = gateway.post(
         "/identity/v1/me/real-name",
         json={"name": name, "id_number": id_number},
-        headers=bearer(signed_in["access_token"]),
+        headers=bearer(token),
+    )
+    assert claimed.status_code == 200, claimed.text
+    challenge = gateway.post("/identity/v1/me/face/challenges", headers=bearer(token))
+    assert challenge.status_code == 201, challenge.text
+    verified = gateway.post(
+        "/identity/v1/me/face/verifications",
+        json={"challenge_id": challenge.json()["challenge_id"], "template": face},
+        headers=bearer(token),
     )
     assert verified.status_code == 200, verified.text
-    token: str = verified.json()["access_token"]
-    return token
+    bound: str = verified.json()["access_token"]
+    return bound
 
 
 class Grandson:
@@ -61,8 +71,10 @@ class Grandson:
     company_token = ""
 
 
-def test_1_the_registered_legal_representative_claims_his_company(gateway: httpx.Client) -> None:
-    Grandson.access_token = real_named(gateway, NAME, ID_NUMBER)
+def test_1_the_registered_legal_representative_claims_his_company(
+    gateway: httpx.Client, face_of: Callable[[str], list[float]]
+) -> None:
+    Grandson.access_token = real_named(gateway, NAME, ID_NUMBER, face_of(ID_NUMBER))
     claimed = gateway.post(
         "/identity/v1/enterprises",
         json={"credit_code": COMPANY},
@@ -74,8 +86,10 @@ def test_1_the_registered_legal_representative_claims_his_company(gateway: httpx
     assert body["enterprise"]["registration_status"] == "active"
 
 
-def test_1b_someone_the_registry_does_not_name_cannot_claim_it(gateway: httpx.Client) -> None:
-    other = real_named(gateway, OTHER_NAME, OTHER_ID_NUMBER)
+def test_1b_someone_the_registry_does_not_name_cannot_claim_it(
+    gateway: httpx.Client, face_of: Callable[[str], list[float]]
+) -> None:
+    other = real_named(gateway, OTHER_NAME, OTHER_ID_NUMBER, face_of(OTHER_ID_NUMBER))
     refused = gateway.post(
         "/identity/v1/enterprises", json={"credit_code": COMPANY}, headers=bearer(other)
     )

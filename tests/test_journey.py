@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import secrets
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -142,7 +143,9 @@ def test_2b_a_name_that_does_not_match_the_number_is_refused(gateway: httpx.Clie
     problem(response, 422, "real_name_mismatch")
 
 
-def test_2c_her_name_and_number_match_the_population_registry(gateway: httpx.Client) -> None:
+def test_2c_her_name_and_number_match_the_population_registry_and_her_face_is_next(
+    gateway: httpx.Client,
+) -> None:
     response = gateway.post(
         "/identity/v1/me/real-name",
         json={"name": NAME, "id_number": ID_NUMBER},
@@ -150,19 +153,10 @@ def test_2c_her_name_and_number_match_the_population_registry(gateway: httpx.Cli
     )
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["loa"] == 2
-    assert body["region"] == SONGTAI_COMMUNITY
+    # Her name and number alone bind nothing: anyone might know them. Her face will.
+    assert (body["loa"], body["next_step"]) == (1, "face")
+    assert body["id_number_masked"] == "3303**********0248"
     assert ID_NUMBER not in response.text
-    Citizen.access_token = body["access_token"]
-
-
-def test_2d_she_sees_who_read_her_data_and_why(gateway: httpx.Client) -> None:
-    # identity-svc linked her account to her registry record when it verified her name.
-    log = gateway.get("/exchange/v1/me/access-log", headers=bearer(Citizen.access_token))
-    assert log.status_code == 200, log.text
-    reads = {(entry["consumer"], entry["kind"], entry["purpose"]) for entry in log.json()["items"]}
-    assert ("identity-svc", "match", "real_name_verification") in reads
-    assert ID_NUMBER not in log.text
 
 
 def loss_report_code(gateway: httpx.Client) -> str:
@@ -181,8 +175,7 @@ def test_3a_the_loss_report_needs_face_identification_first(gateway: httpx.Clien
         headers={**bearer(Citizen.access_token), "Idempotency-Key": str(uuid.uuid4())},
     )
     body = problem(response, 403, "insufficient_assurance")
-    assert body["required_loa"] == 3
-    assert body["step"] == "face"
+    assert (body["required_loa"], body["current_loa"], body["step"]) == (3, 1, "face")
 
 
 def new_challenge(gateway: httpx.Client) -> str:
@@ -214,11 +207,23 @@ def test_3c_her_face_matches_and_a_used_challenge_cannot_be_replayed(
     body = response.json()
     assert body["loa"] == 3
     Citizen.access_token = body["access_token"]
+    # The face match bound her real name: her registered residence is her token's region.
+    assert claims_of(Citizen.access_token)["region"] == SONGTAI_COMMUNITY
 
     replay = gateway.post(
         "/identity/v1/me/face/verifications", json=attempt, headers=bearer(Citizen.access_token)
     )
     problem(replay, 409, "challenge_used")
+
+
+def test_3d_she_sees_who_read_her_data_and_why(gateway: httpx.Client) -> None:
+    # identity-svc linked her account to her registry record when her face bound her name.
+    log = gateway.get("/exchange/v1/me/access-log", headers=bearer(Citizen.access_token))
+    assert log.status_code == 200, log.text
+    reads = {(entry["consumer"], entry["kind"], entry["purpose"]) for entry in log.json()["items"]}
+    assert ("identity-svc", "match", "real_name_verification") in reads
+    assert ("identity-svc", "call", "face_verification") in reads
+    assert ID_NUMBER not in log.text
 
 
 def test_4_the_catalog_finds_the_item_and_the_bureau_that_handles_it_for_her(
@@ -456,19 +461,36 @@ def claims_of(token: str) -> dict[str, Any]:
     return claims
 
 
-def test_9_her_son_acting_for_her_files_in_her_name_never_in_his(gateway: httpx.Client) -> None:
+def face_verified(gateway: httpx.Client, token: str, template: list[float]) -> str:
+    """A challenge, the phone's capture under it: the access token the match gives."""
+    challenge = gateway.post("/identity/v1/me/face/challenges", headers=bearer(token))
+    assert challenge.status_code == 201, challenge.text
+    verified = gateway.post(
+        "/identity/v1/me/face/verifications",
+        json={"challenge_id": challenge.json()["challenge_id"], "template": template},
+        headers=bearer(token),
+    )
+    assert verified.status_code == 200, verified.text
+    access_token: str = verified.json()["access_token"]
+    return access_token
+
+
+def test_9_her_son_acting_for_her_files_in_her_name_never_in_his(
+    gateway: httpx.Client, face_of: Callable[[str], list[float]]
+) -> None:
     son_phone, son_password = new_phone(), "Jianhua-1975-helps"
     registered = gateway.post(
         "/identity/v1/citizens", json={"phone": son_phone, "password": son_password}
     )
     assert registered.status_code == 201, registered.text
-    verified = gateway.post(
+    signed_in = sign_in(gateway, son_phone, son_password)["access_token"]
+    claimed = gateway.post(
         "/identity/v1/me/real-name",
         json={"name": SON_NAME, "id_number": SON_ID_NUMBER},
-        headers=bearer(sign_in(gateway, son_phone, son_password)["access_token"]),
+        headers=bearer(signed_in),
     )
-    assert verified.status_code == 200, verified.text
-    son_token = verified.json()["access_token"]
+    assert claimed.status_code == 200, claimed.text
+    son_token = face_verified(gateway, signed_in, face_of(SON_ID_NUMBER))
     delegation = gateway.post(
         "/identity/v1/me/delegations",
         json={

@@ -14,9 +14,9 @@ people and one enterprise, and answers the one read case-svc makes, with the cal
 
 - ``GET /identity/v1/me/verified-identity`` → ``{subject: person, name, id_number}`` for a
   citizen's token (the principal's, for a delegate's), ``{subject: enterprise, credit_code,
-  enterprise_name}`` for an enterprise's; 403 ``insufficient_assurance`` (``step`` real_name)
-  for a citizen it holds no verified real name of, 404 ``account_not_found`` for an unknown
-  enterprise.
+  enterprise_name}`` for an enterprise's; 403 ``insufficient_assurance`` for a citizen it holds
+  no verified real name of (``step`` face when her account holds a real-name claim no face
+  match bound yet, else real_name), 404 ``account_not_found`` for an unknown enterprise.
 
 The real services behind a real gateway are exercised by the end-to-end journeys (tests/ at the
 repository root). Here the doubles are mounted in process with ``httpx.ASGITransport`` as the
@@ -467,6 +467,9 @@ class IdentityDouble:
         self.asked: list[tuple[str, str | None]] = []
         #: When set, every answer is this status (identity-svc failing).
         self.failing_with: int | None = None
+        #: Citizens whose accounts hold a real-name claim and no binding: never bound, or
+        #: their real name taken over by a later face match on another account.
+        self.claimed_only: set[str] = set()
         self.app = FastAPI()
         self.app.get("/identity/v1/me/verified-identity")(self._verified_identity)
 
@@ -495,7 +498,7 @@ class IdentityDouble:
                     **json.loads(refusal.body),
                     "required_loa": 2,
                     "current_loa": claims["loa"],
-                    "step": "real_name",
+                    "step": "face" if claims["sub"] in self.claimed_only else "real_name",
                 },
                 status_code=403,
                 media_type="application/problem+json",

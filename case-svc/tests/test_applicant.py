@@ -241,6 +241,27 @@ async def test_a_citizen_without_a_verified_real_name_is_told_to_verify_it(
     assert await count(app, Case) == 0
 
 
+async def test_a_token_of_an_account_that_lost_its_real_name_files_nothing_in_that_name(
+    submit: Submit,
+    catalog: Any,
+    identity: Any,
+    token_minter: Any,
+    app: FastAPI,
+    problem: Problem,
+) -> None:
+    # Issued while the account held her real name; a later face match of hers on another
+    # account took it over, and identity-svc, not the token, is the authority on whose it is.
+    identity.claimed_only.add("citizen-displaced")
+    still_level_2 = token_minter.mint("citizen-displaced", loa=2, region=SONGTAI_COMMUNITY)
+    form = catalog.form_without_applicant(catalog.social_card_loss)
+
+    response = await submit(still_level_2, catalog.social_card_loss, form)
+
+    body = problem(response, 403, "insufficient_assurance")
+    assert (body["required_loa"], body["step"]) == (2, "face")
+    assert await count(app, Case) == 0
+
+
 async def test_a_password_only_citizen_is_told_to_verify_before_identity_svc_is_asked(
     submit: Submit, catalog: Any, identity: Any, token_minter: Any, problem: Problem
 ) -> None:

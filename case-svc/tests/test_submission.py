@@ -317,9 +317,10 @@ async def test_a_quoted_structured_field_key_is_the_same_key(
 async def test_too_low_an_assurance_tells_the_app_which_step_up_to_do(
     submit: Submit, catalog: Any, token_minter: Any, app: FastAPI, problem: Problem
 ) -> None:
-    real_name_only = token_minter.mint("citizen-lin", loa=2, region=SONGTAI_COMMUNITY)
+    # Her real name bound by a face match whose window has passed.
+    face_window_passed = token_minter.mint("citizen-lin", loa=2, region=SONGTAI_COMMUNITY)
 
-    response = await submit(real_name_only, catalog.loss_report)
+    response = await submit(face_window_passed, catalog.loss_report)
 
     body = problem(response, 403, "insufficient_assurance")
     assert body["required_loa"] == 3

@@ -181,7 +181,8 @@ class ContractDouble:
     exchange_requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     region_lookups: list[str] = field(default_factory=list)
     department_lookups: list[str] = field(default_factory=list)
-    #: Account → the ID number identity-svc linked it to at the exchange.
+    #: Account → the ID number identity-svc linked it to at the exchange (one account per
+    #: number: a newer link replaces an older one, as the exchange does).
     links: dict[str, str] = field(default_factory=dict)
     granted_fields: dict[str, set[str]] = field(
         default_factory=lambda: {
@@ -299,6 +300,7 @@ class ContractDouble:
             return refused
         if self._person(body.get("id_number")) is None:
             return _refusal(404, "subject_not_found")
+        self.links = {a: n for a, n in self.links.items() if n != body["id_number"]}
         self.links[account] = body["id_number"]
         return JSONResponse({"linked": True, "linked_at": "2026-11-26T00:00:00Z"})
 
@@ -388,12 +390,40 @@ class Journey:
             headers=bearer(access_token),
         )
 
-    async def real_named(self, person: Person) -> dict[str, Any]:
+    async def claimed(self, person: Person) -> dict[str, Any]:
+        """A new account that claimed the person's real name (the registry matched it): its
+        sign-in tokens, at level 1 until a face match binds the claim."""
         tokens = await self.signed_in()
         response = await self.real_name(tokens["access_token"], person)
         assert response.status_code == 200, response.text
+        return tokens
+
+    async def face_matched(
+        self, access_token: str, person: Person, template: list[float] | None = None
+    ) -> httpx.Response:
+        """A challenge, then a capture under it: the person's own face unless ``template``."""
+        challenge = await self.challenge(access_token)
+        assert challenge.status_code == 201, challenge.text
+        return await self.verify_face(
+            access_token,
+            challenge.json()["challenge_id"],
+            person.phone_capture() if template is None else template,
+        )
+
+    async def bound(self, access_token: str, person: Person) -> dict[str, Any]:
+        """The signed-in account binds the person's real name: claimed, then her face matched.
+        The face verification's answer: tokens at level 3 (2 once the window has passed)."""
+        claimed = await self.real_name(access_token, person)
+        assert claimed.status_code == 200, claimed.text
+        response = await self.face_matched(access_token, person)
+        assert response.status_code == 200, response.text
         verified: dict[str, Any] = response.json()
         return verified
+
+    async def real_named(self, person: Person) -> dict[str, Any]:
+        """A new account the person's real name is bound to, as ``bound`` answers."""
+        tokens = await self.signed_in()
+        return await self.bound(tokens["access_token"], person)
 
     async def challenge(self, access_token: str) -> httpx.Response:
         return await self.client.post(

@@ -43,9 +43,7 @@ class Family:
 async def family(journey: Journey, people: People) -> Family:
     grandmother_phone = await journey.register()
     signed_in = (await journey.login(grandmother_phone)).json()
-    verified = await journey.real_name(signed_in["access_token"], people.lin)
-    assert verified.status_code == 200, verified.text
-    grandmother = verified.json()
+    grandmother = await journey.bound(signed_in["access_token"], people.lin)
     grandson_phone = await journey.register()
     grandson = (await journey.login(grandson_phone)).json()
     return Family(
@@ -232,19 +230,21 @@ async def test_the_delegate_exchanges_their_token_for_one_acting_for_the_princip
 async def test_the_exchanged_level_is_the_lower_of_the_two_and_unrestricted_means_no_scope(
     client: httpx.AsyncClient, journey: Journey, people: People, clock: MovableClock, family: Family
 ) -> None:
-    # A real-named grandson (level 2) acting for his grandmother (level 2).
+    # A grandson who only claimed a real name (level 1: no face match bound it) acting for
+    # his grandmother, whose face just matched (level 3).
     grandson_phone = await journey.register()
-    signed_in = (await journey.login(grandson_phone)).json()
-    grandson = (await journey.real_name(signed_in["access_token"], people.wang)).json()
+    grandson = (await journey.login(grandson_phone)).json()
+    assert (await journey.real_name(grandson["access_token"], people.wang)).status_code == 200
     response = await delegate(
         client,
         family.grandmother["access_token"],
         {"delegate_phone": grandson_phone, "valid_until": in_days(clock, 1)},
     )
     assert response.status_code == 201, response.text
+    assert (await journey.claims(family.grandmother["access_token"]))["loa"] == 3
     body = (await exchange(client, family.grandmother_id, grandson["access_token"])).json()
     claims = await journey.claims(body["access_token"])
-    assert claims["loa"] == 2
+    assert claims["loa"] == 1
     assert "scope" not in claims
     assert "scope" not in body
 

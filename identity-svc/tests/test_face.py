@@ -1,5 +1,6 @@
 """Face identification: a server-issued, single-use, short-lived challenge; the phone's template
-compared with the registry's; level 3 for a window, then back to 2; bounded attempts."""
+compared with the registry's; level 3 for a window, then back to 2; bounded attempts. (The
+first match of a claimed real name binds it: ``test_binding``.)"""
 
 from __future__ import annotations
 
@@ -36,9 +37,14 @@ async def _challenge_id(journey: Journey, access_token: str) -> str:
     return challenge_id
 
 
-async def test_a_challenge_is_issued_to_a_real_named_account(
+async def test_a_challenge_is_issued_to_bind_a_claimed_real_name_or_to_step_up_on_a_bound_one(
     journey: Journey, people: People, identity_settings: IdentitySettings
 ) -> None:
+    claimed = await journey.claimed(people.wang)
+    binding = await journey.challenge(claimed["access_token"])
+    assert binding.status_code == 201, binding.text
+    assert binding.json()["purpose"] == "binding"
+
     verified = await journey.real_named(people.lin)
     response = await journey.challenge(verified["access_token"])
     assert response.status_code == 201, response.text
@@ -75,17 +81,23 @@ async def test_a_matching_face_gives_level_3_for_the_window_with_a_fresh_token(
     assert claims["exp"] <= window_end.timestamp()
     assert body["refresh_token"]
 
-    [call] = [
+    # A step-up reads the template of the number bound; the binding read its region too.
+    binding, step_up = [
         c for c in contracts.asks("/exchange/v1/calls") if c["purpose"] == "face_verification"
     ]
-    assert call["fields"] == ["face_template"]
-    assert call["subject"] == {"id_number": people.lin.id_number}
+    assert binding["fields"] == ["face_template", "registered_region"]
+    assert step_up["fields"] == ["face_template"]
+    assert step_up["subject"] == {"id_number": people.lin.id_number}
     me = (await client.get("/identity/v1/me", headers=bearer(body["access_token"]))).json()
     assert me["loa"] == 3
     assert dt.datetime.fromisoformat(me["face_verified_until"]) == window_end
 
     async with app.state.service.database.sessionmaker() as session:
-        attempt = (await session.scalars(select(FaceAttempt))).one()
+        attempt = (
+            await session.scalars(
+                select(FaceAttempt).where(FaceAttempt.challenge_id == uuid.UUID(challenge_id))
+            )
+        ).one()
     assert attempt.matched is True
     assert attempt.score == pytest.approx(cosine(capture, people.lin.face_template()))
     assert attempt.threshold == identity_settings.face_match_threshold
@@ -109,7 +121,11 @@ async def test_someone_elses_face_is_a_mismatch_with_the_attempts_left(
     assert body["attempts_left"] == identity_settings.face_max_failures - 1
     assert "score" not in body
     async with app.state.service.database.sessionmaker() as session:
-        attempt = (await session.scalars(select(FaceAttempt))).one()
+        attempt = (
+            await session.scalars(
+                select(FaceAttempt).where(FaceAttempt.challenge_id == uuid.UUID(challenge_id))
+            )
+        ).one()
     assert attempt.matched is False
     assert attempt.score < identity_settings.face_match_threshold
 
@@ -199,7 +215,9 @@ async def test_someone_elses_challenge_is_not_found(
     problem(unknown, 404, "challenge_not_found")
 
 
-async def test_a_challenge_needs_level_2(journey: Journey, problem: Problem) -> None:
+async def test_a_challenge_needs_a_real_name_to_compare_with(
+    journey: Journey, problem: Problem
+) -> None:
     tokens = await journey.signed_in()
     body = problem(await journey.challenge(tokens["access_token"]), 403, "insufficient_assurance")
     assert (body["required_loa"], body["current_loa"], body["step"]) == (2, 1, "real_name")

@@ -1,5 +1,6 @@
 """Logs never hold personal data: the service's whole flow — registration, failed and good
-logins (password and SMS code), real-name and face verification (mismatches too), the verified
+logins (password and SMS code), real-name and face verification (mismatches too, and a
+take-over of a real name by another account, told by SMS), the verified
 identity read in full, delegation and its token exchange, sessions, logout, malformed
 requests — runs with every log line captured, and no phone number, ID number, name or password
 of its people appears in any line."""
@@ -67,8 +68,9 @@ async def run_the_whole_flow(journey: Journey, people: People) -> list[str]:
         headers=bearer(grandmother["access_token"]),
     )
     assert invalid.status_code == 422
-    verified = (await journey.real_name(grandmother["access_token"], people.lin)).json()
-    token = verified["access_token"]
+    claimed = await journey.real_name(grandmother["access_token"], people.lin)
+    assert claimed.status_code == 200
+    token = grandmother["access_token"]
 
     challenge = (await journey.challenge(token)).json()["challenge_id"]
     failed = await journey.verify_face(token, challenge, people.chen.face_template())
@@ -124,10 +126,22 @@ async def run_the_whole_flow(journey: Journey, people: People) -> list[str]:
     )
     assert changed.status_code == 204
     logout = await client.post(
-        "/identity/v1/logout", data={"refresh_token": verified["refresh_token"]}
+        "/identity/v1/logout", data={"refresh_token": grandmother["refresh_token"]}
     )
     assert logout.status_code == 204
-    return [grandmother_phone, grandson_phone, "13911112222", "139111122229", "13911113333"]
+    # Her other phone's account takes her real name over; the grandmother's phone is told.
+    other_phone = journey.new_phone()
+    await journey.register(other_phone)
+    other = (await journey.login(other_phone)).json()
+    await journey.bound(other["access_token"], people.lin)
+    return [
+        grandmother_phone,
+        grandson_phone,
+        other_phone,
+        "13911112222",
+        "139111122229",
+        "13911113333",
+    ]
 
 
 async def test_no_log_line_holds_a_phone_number_an_id_number_a_name_or_a_password(

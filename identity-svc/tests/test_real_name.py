@@ -1,6 +1,7 @@
 """Real-name verification: the ID number checked locally, the name matched against the
-population registry through data-exchange-svc, the account raised to level 2 with its
-registered residence, one account per ID number, and bounded attempts."""
+population registry through data-exchange-svc, the match recorded as the account's claim (sealed)
+with the face match named as the step that binds it, and bounded attempts. What the claim earns
+and how it is bound: ``test_binding``."""
 
 from __future__ import annotations
 
@@ -59,20 +60,18 @@ BAD_ID_NUMBERS = [
 ]
 
 
-async def test_a_matching_name_and_id_number_raise_the_account_to_level_2(
+async def test_a_matching_name_and_id_number_are_claimed_and_the_face_match_is_the_next_step(
     client: httpx.AsyncClient, journey: Journey, people: People, contracts: ContractDouble
 ) -> None:
     tokens = await journey.signed_in()
     response = await journey.real_name(tokens["access_token"], people.lin)
     assert response.status_code == 200, response.text
-    body = response.json()
-    assert body["loa"] == 2
-    assert body["region"] == "330302026003"
-    assert body["name_masked"] == "林*英"
-    assert body["id_number_masked"] == "3303**********0248"
-    assert body["token_type"] == "Bearer"
-    claims = await journey.claims(body["access_token"])
-    assert (claims["loa"], claims["region"]) == (2, "330302026003")
+    assert response.json() == {
+        "loa": 1,
+        "next_step": "face",
+        "name_masked": "林*英",
+        "id_number_masked": "3303**********0248",
+    }
 
     [match] = contracts.asks("/exchange/v1/matches")
     assert match == {
@@ -81,37 +80,50 @@ async def test_a_matching_name_and_id_number_raise_the_account_to_level_2(
         "claims": {"name": "林秀英"},
         "purpose": "real_name_verification",
     }
-    [call] = contracts.asks("/exchange/v1/calls")
-    assert call["fields"] == ["registered_region"]
-    # The exchange learns which registry subject the account is from identity-svc, not from her.
-    assert contracts.links == {claims["sub"]: "330302195203140248"}
+    # Verify without sharing, and nothing more: nothing read, no link to the registry subject.
+    assert contracts.asks("/exchange/v1/calls") == []
+    assert contracts.links == {}
 
-    me = (await client.get("/identity/v1/me", headers=bearer(body["access_token"]))).json()
-    assert me["loa"] == 2
-    assert me["real_name"] == {
-        "name_masked": "林*英",
-        "id_number_masked": "3303**********0248",
-        "region": "330302026003",
-        "birth_date": "1952-03-14",
-        "sex": "female",
-    }
-    # The refresh token of the old session now yields level 2 as well.
+    me = (await client.get("/identity/v1/me", headers=bearer(tokens["access_token"]))).json()
+    assert (me["loa"], me["real_name"]) == (1, None)
     refreshed = (await journey.refresh(tokens["refresh_token"])).json()
-    assert (await journey.claims(refreshed["access_token"]))["loa"] == 2
+    claims = await journey.claims(refreshed["access_token"])
+    assert claims["loa"] == 1
+    assert "region" not in claims
 
 
-async def test_the_name_and_id_number_are_sealed_at_rest(
+async def test_the_claim_is_sealed_at_rest_and_moves_to_the_real_name_when_bound(
     app: FastAPI, journey: Journey, people: People
 ) -> None:
-    await journey.real_named(people.lin)
+    tokens = await journey.claimed(people.lin)
     async with app.state.service.database.sessionmaker() as session:
         account = (await session.scalars(select(Account))).one()
+    assert account.claimed_name_sealed is not None
+    assert account.claimed_id_number_sealed is not None
+    assert "林秀英".encode() not in account.claimed_name_sealed
+    assert b"330302195203140248" not in account.claimed_id_number_sealed
+    assert (account.id_number_sealed, account.id_number_hash, account.loa) == (None, None, 1)
+
+    assert (await journey.face_matched(tokens["access_token"], people.lin)).status_code == 200
+    async with app.state.service.database.sessionmaker() as session:
+        account = (await session.scalars(select(Account))).one()
+    assert (account.claimed_name_sealed, account.claimed_id_number_sealed) == (None, None)
     assert account.name_sealed is not None
     assert account.id_number_sealed is not None
-    assert "林秀英".encode() not in account.name_sealed
     assert b"330302195203140248" not in account.id_number_sealed
     assert account.id_number_hash is not None
     assert len(account.id_number_hash) == 64
+    assert (account.loa, account.region_code, account.sex) == (2, "330302026003", "female")
+
+
+async def test_a_newer_claim_replaces_the_older_one(
+    client: httpx.AsyncClient, journey: Journey, people: People
+) -> None:
+    tokens = await journey.claimed(people.wang)
+    assert (await journey.real_name(tokens["access_token"], people.lin)).status_code == 200
+    assert (await journey.face_matched(tokens["access_token"], people.lin)).status_code == 200
+    me = (await client.get("/identity/v1/me", headers=bearer(tokens["access_token"]))).json()
+    assert me["real_name"]["id_number_masked"] == "3303**********0248"
 
 
 @pytest.mark.parametrize(("id_number", "reason"), BAD_ID_NUMBERS)
@@ -150,15 +162,6 @@ async def test_a_name_the_registry_does_not_match_is_refused_and_the_account_sta
     assert body["attempts_left"] == identity_settings.real_name_max_attempts - 1
     me = (await client.get("/identity/v1/me", headers=bearer(tokens["access_token"]))).json()
     assert (me["loa"], me["real_name"]) == (1, None)
-
-
-async def test_an_id_number_bound_to_another_account_is_refused(
-    journey: Journey, people: People, problem: Problem
-) -> None:
-    await journey.real_named(people.lin)
-    second = await journey.signed_in()
-    response = await journey.real_name(second["access_token"], people.lin)
-    problem(response, 409, "id_number_already_bound")
 
 
 async def test_a_verified_account_cannot_verify_again(
@@ -210,13 +213,14 @@ async def test_a_refusal_by_the_exchange_is_an_upstream_failure_and_changes_noth
     contracts: ContractDouble,
     problem: Problem,
 ) -> None:
-    contracts.granted_fields["real_name_verification"] = set()
-    tokens = await journey.signed_in()
-    response = await journey.real_name(tokens["access_token"], people.lin)
+    contracts.granted_fields["face_verification"] = {"face_template"}
+    tokens = await journey.claimed(people.lin)
+    response = await journey.face_matched(tokens["access_token"], people.lin)
     body = problem(response, 503, "upstream_unavailable")
     assert body["upstream_code"] == "field_not_granted"
     me = (await client.get("/identity/v1/me", headers=bearer(tokens["access_token"]))).json()
-    assert me["loa"] == 1
+    assert (me["loa"], me["real_name"]) == (1, None)
+    assert contracts.links == {}
 
 
 async def test_the_gateway_unreachable_is_a_503(

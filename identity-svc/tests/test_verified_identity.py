@@ -47,7 +47,7 @@ async def test_a_delegates_token_reads_the_principals_identity_not_the_delegates
     grandmother = await journey.real_named(people.lin)
     grandson_phone = await journey.register()
     signed_in = (await journey.login(grandson_phone)).json()
-    grandson = (await journey.real_name(signed_in["access_token"], people.wang)).json()
+    grandson = await journey.bound(signed_in["access_token"], people.wang)
     granted = await client.post(
         "/identity/v1/me/delegations",
         json={

@@ -1,7 +1,8 @@
 """The tables of identity-svc: accounts (citizens and staff), their sessions and refresh
 tokens, login failures, SMS sign-in codes, OAuth clients, signing keys, delegations, the
-records of real-name and face verification, the enterprises citizens act for, the revocation
-list of access tokens ended early, and the audit trail of administrators' changes.
+records of real-name and face verification and of which account each ID number is bound to,
+the enterprises citizens act for, the revocation list of access tokens ended early, and the
+audit trail of administrators' changes.
 
 Personal identifiers never sit in clear: ``*_sealed`` columns hold AES-GCM ciphertext bound to
 the account and the field, ``*_hash`` columns a keyed hash (HMAC-SHA256) to find an account by
@@ -43,15 +44,27 @@ class Account(Base):
     phone_hash: Mapped[str] = mapped_column(String(64), unique=True)
     phone_sealed: Mapped[bytes] = mapped_column(LargeBinary)
     password_hash: Mapped[str] = mapped_column(String(255))
-    #: The level the account has proven for good: 1 (password), 2 (real name verified).
+    #: The level the account has proven for good: 1 (password), 2 (real name bound: the
+    #: registry matched the name and ID number, then the face of that number's template).
     #: Level 3 is never stored here: it holds only while ``face_verified_until`` is ahead.
     loa: Mapped[int] = mapped_column(SmallInteger, default=1)
 
+    #: A real-name claim waiting for its face match: a name and ID number the registry matched,
+    #: sealed like the bound ones. It binds nothing and blocks nobody: anyone who knows a name
+    #: and a number can make one, and the face match that binds the number on any account
+    #: removes every other account's claim of it (found by the keyed hash, not unique).
+    real_name_claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    claimed_name_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    claimed_id_number_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    claimed_id_number_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+
+    #: The bound real name: set by the face match that bound the claim, cleared when a later
+    #: face match of the same person on another account takes the number over.
     real_name_verified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     name_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     name_hash: Mapped[str | None] = mapped_column(String(64))
     id_number_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
-    #: One ID number, one account: the unique constraint refuses a second binding under a race.
+    #: One ID number, one account: a take-over clears the earlier account's before setting it.
     id_number_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     birth_date: Mapped[dt.date | None] = mapped_column(Date)
     sex: Mapped[str | None] = mapped_column(String(8))
@@ -217,7 +230,7 @@ class RealNameAttempt(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("account.id"), index=True)
     occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-    #: matched | mismatch | already_bound
+    #: matched (the claim recorded) | mismatch
     outcome: Mapped[str] = mapped_column(String(24))
     #: The data-exchange ledger entry of the question, to follow the trail across services.
     exchange_call_id: Mapped[str | None] = mapped_column(String(64))
@@ -249,6 +262,37 @@ class FaceAttempt(Base):
     matched: Mapped[bool] = mapped_column(Boolean)
     exchange_call_id: Mapped[str | None] = mapped_column(String(64))
     occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class BindingEvent(Base):
+    """A change of the account an ID number is bound to, for the audit, written in the
+    transaction of the face match that made it: ``bound`` (it was bound to no account) or
+    ``taken`` (from another account) for the account whose face matched; ``lost`` for the
+    account it was taken from, and ``claim_lost`` for each account whose claim of the number
+    was removed. Account ids and the number's keyed hash only, never the number."""
+
+    __tablename__ = "binding_event"
+    __table_args__ = (
+        CheckConstraint("kind IN ('bound', 'taken', 'lost', 'claim_lost')", name="kind"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    kind: Mapped[str] = mapped_column(String(16))
+    #: The account the event is about.
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("account.id"), index=True)
+    #: Who made the change: the account whose face match bound the number.
+    actor_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("account.id"))
+    #: The other account: the one it was taken from (``taken``), or the one that bound it
+    #: (``lost``, ``claim_lost``).
+    other_account_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("account.id"))
+    #: The keyed hash of the ID number: every account that claimed or held one number, in order.
+    id_number_hash: Mapped[str] = mapped_column(String(64), index=True)
+    #: The face match that proved the actor is the number's person.
+    face_attempt_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("face_attempt.id"))
+    #: ``lost`` and ``claim_lost``: when the account's phone was told by SMS; none while it was
+    #: not (yet).
+    notified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class Enterprise(Base):

@@ -22,7 +22,7 @@ PARTS: Mapping[str, frozenset[str]] = {
     "person": frozenset({"name", "id_number"}),
     "enterprise": frozenset({"credit_code", "enterprise_name"}),
 }
-#: Only a verified identity fills the fields: a real name at least.
+#: Only a verified identity fills the fields: a real name a face match bound, at least.
 MIN_LOA = 2
 #: Parts written in capitals whatever was typed: an ID number's X, a credit code's letters.
 _CODES = frozenset({"id_number", "credit_code"})

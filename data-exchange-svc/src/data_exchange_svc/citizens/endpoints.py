@@ -217,8 +217,8 @@ async def link_citizen(
     settings: SettingsDep,
     protector: IdentifiersDep,
 ) -> SubjectLinkRead:
-    """identity-svc (only) records which registry subject the account is, at the account's
-    real-name verification; the citizen's consents and access log then follow her account."""
+    """identity-svc (only) records which registry subject the account is, when her face match
+    binds her real name to it; the citizen's consents and access log then follow her account."""
     linked = await subjects.link_from_identity(
         session,
         principal,

@@ -1,12 +1,13 @@
 """Which registry subject a citizen token belongs to.
 
-Access tokens name the account (``sub``), not the identity number. identity-svc, which checked
-the number against this registry at the citizen's real-name verification, tells the exchange
-which subject the account is (``PUT /exchange/v1/citizen-links/{account}``, under its own
-service token, the number travelling service to service as it does for the match itself). The
-citizen asserts nothing: nobody who merely knows another's name and number can read their
-access log. identity-svc binds one number to one account, so a link names one subject for one
-account; a newer link from identity-svc replaces an older one.
+Access tokens name the account (``sub``), not the identity number. identity-svc, which bound
+the number to the account when the citizen's face matched this registry's template of it, tells
+the exchange which subject the account is (``PUT /exchange/v1/citizen-links/{account}``, under
+its own service token, the number travelling service to service as it does for the match
+itself). The citizen asserts nothing: nobody who merely knows another's name and number can
+read their access log. identity-svc binds one number to one account, so a link names one
+subject for one account; a newer link from identity-svc replaces an older one (her face matched
+on another account: it takes her real name over).
 """
 
 from sqlalchemy.ext.asyncio import AsyncSession

@@ -1,6 +1,7 @@
 """Every query identity-svc makes about accounts."""
 
 import uuid
+from collections.abc import Sequence
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,6 +34,14 @@ async def by_id_number_hash(session: AsyncSession, id_number_hash: str) -> Accou
         select(Account).where(Account.id_number_hash == id_number_hash)
     )
     return account
+
+
+async def claiming(session: AsyncSession, id_number_hash: str) -> Sequence[Account]:
+    """The accounts whose pending real-name claim names this ID number."""
+    found = await session.scalars(
+        select(Account).where(Account.claimed_id_number_hash == id_number_hash)
+    )
+    return found.all()
 
 
 async def add(session: AsyncSession, account: Account) -> None:

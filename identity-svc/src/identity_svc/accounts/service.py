@@ -83,15 +83,22 @@ def party_of(runtime: Runtime, account: Account) -> PartyRead:
     return PartyRead(id=account.id, phone_masked=mask_phone(phone), name_masked=name)
 
 
+def is_bound(account: Account) -> bool:
+    """Whether a face match bound a real name to the account (a claim alone binds nothing)."""
+    return account.loa >= 2 and account.id_number_sealed is not None
+
+
 def bound_id_number(account: Account) -> bytes:
-    """The sealed ID number the account's real-name verification bound; a problem naming the
-    step when it has none. The account is the authority here, not the token."""
-    if account.loa < 2 or account.id_number_sealed is None:
+    """The sealed ID number a face match bound to the account; a problem naming the step when
+    it has none: the face match when its real name is claimed, else the real name. The account
+    is the authority here, not the token."""
+    if not is_bound(account) or account.id_number_sealed is None:
+        claimed = account.claimed_id_number_sealed is not None
         raise InsufficientAssurance(
             "this needs a verified real name",
             required_loa=2,
             current_loa=account.loa,
-            step="real_name",
+            step="face" if claimed else "real_name",
         )
     return account.id_number_sealed
 

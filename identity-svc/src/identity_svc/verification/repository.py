@@ -1,4 +1,5 @@
-"""Every query identity-svc makes about real-name attempts, face challenges and attempts."""
+"""Every query identity-svc makes about real-name attempts, face challenges and attempts, and
+the events of binding ID numbers to accounts."""
 
 import datetime as dt
 import uuid
@@ -8,7 +9,13 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from identity_svc.models import Account, FaceAttempt, FaceChallenge, RealNameAttempt
+from identity_svc.models import (
+    Account,
+    BindingEvent,
+    FaceAttempt,
+    FaceChallenge,
+    RealNameAttempt,
+)
 
 
 async def real_name_attempt_times(
@@ -73,5 +80,24 @@ async def lock_face(session: AsyncSession, account_id: uuid.UUID, *, until: dt.d
         update(Account)
         .where(Account.id == account_id)
         .values(face_locked_until=until, face_failures=0)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def add_binding_event(session: AsyncSession, event: BindingEvent) -> None:
+    session.add(event)
+    await session.flush()
+
+
+async def binding_event(session: AsyncSession, event_id: uuid.UUID) -> BindingEvent | None:
+    return await session.get(BindingEvent, event_id)
+
+
+async def mark_told(session: AsyncSession, event_id: uuid.UUID, *, now: dt.datetime) -> None:
+    """Record that the account the event is about was told of it."""
+    await session.execute(
+        update(BindingEvent)
+        .where(BindingEvent.id == event_id)
+        .values(notified_at=now)
         .execution_options(synchronize_session=False)
     )

@@ -7,7 +7,6 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from servicekit.regions import RegionCodeStr
 from servicekit.resident_id import ResidentIdStr
 
 TEMPLATE_DIMENSIONS = 128
@@ -31,17 +30,17 @@ class TokenFields(BaseModel):
     expires_in: int
 
 
-class RealNameResult(TokenFields):
+class RealNameResult(BaseModel):
+    """The claim recorded: the registry matched the name and the number. It binds nothing until
+    the face match (``next_step``); the answer is the same whoever else claimed or holds the
+    number."""
+
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
                 {
-                    "access_token": "eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiIwMTk2ZjNjMiJ9.c2lnbmF0dXJl",
-                    "refresh_token": "rt_9f8Jx2kQ4mV7pL1sT6wZ3bN5cR8yH0dA",
-                    "token_type": "Bearer",
-                    "expires_in": 900,
-                    "loa": 2,
-                    "region": "330302026003",
+                    "loa": 1,
+                    "next_step": "face",
                     "name_masked": "林*英",
                     "id_number_masked": "3303**********0248",
                 }
@@ -49,8 +48,13 @@ class RealNameResult(TokenFields):
         }
     )
 
-    loa: int
-    region: RegionCodeStr = Field(description="registered residence, official region code")
+    loa: int = Field(description="the account's level, unchanged until the face match binds")
+    next_step: Literal["face"] = Field(
+        description=(
+            "what binds the real name to the account: POST /identity/v1/me/face/challenges, "
+            "then /identity/v1/me/face/verifications with the phone's capture"
+        )
+    )
     name_masked: str
     id_number_masked: str
 
@@ -72,7 +76,12 @@ class FaceChallengeRead(BaseModel):
 
     challenge_id: uuid.UUID
     nonce: str = Field(description="hand it to the face SDK, which binds its capture to it")
-    purpose: str
+    purpose: Literal["binding", "step_up"] = Field(
+        description=(
+            "binding: the match binds the account's claimed real name (level 2, and 3 for the "
+            "window); step_up: level 3 for the window on the real name already bound"
+        )
+    )
     expires_at: dt.datetime
     expires_in: int
 

@@ -1,9 +1,19 @@
-"""The rules of real-name and face verification.
+"""The rules of real-name and face verification, and of which account an ID number is bound to.
 
 Real name: the ID number is checked locally first (GB 11643, its region known to catalog-svc),
-then the population registry in data-exchange-svc is asked whether the name matches it
-(verify without sharing), then for the registered residence. Questions to the registry are
-bounded per account and hour.
+then the population registry in data-exchange-svc is asked whether the name matches it (verify
+without sharing). A match is only a claim: anyone who knows a name and a number can make one,
+so it is recorded on the account (sealed) and binds nothing. It is never compared with other
+accounts, and its answer is the same whether or not another account holds the number. Questions
+to the registry are bounded per account and hour.
+
+Binding: the face match against the claimed number's registry template binds it. The account
+reaches level 2 (3 for the face window), its registered residence is read, and the exchange
+links the account to the registry subject. When another account held the number, this later
+face match takes it over: the earlier account loses its real name, its sessions and its link at
+the exchange. Every other account's claim of the number is removed. Each of these is written
+to ``binding_event`` with the binding itself, and the phones of the accounts displaced are
+told by SMS once the face match has committed.
 
 Face: the seam, stated honestly. Template extraction and liveness detection run on the phone,
 inside a certified face SDK that this repository does not contain; the SDK binds its capture to
@@ -27,19 +37,29 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+import structlog
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity_svc.accounts import repository as accounts
-from identity_svc.accounts.service import bound_id_number, citizen_account
+from identity_svc.accounts.service import citizen_account, is_bound
 from identity_svc.clients import exchange
 from identity_svc.devices import Device
-from identity_svc.models import Account, FaceAttempt, FaceChallenge, RealNameAttempt
+from identity_svc.models import (
+    Account,
+    BindingEvent,
+    FaceAttempt,
+    FaceChallenge,
+    RealNameAttempt,
+)
+from identity_svc.revocations import service as revocations
 from identity_svc.runtime import Runtime
+from identity_svc.sms.senders import SmsSender, SmsUnavailable
+from identity_svc.tokens import repository as token_store
 from identity_svc.tokens.service import SessionTokens, service_token, step_up_tokens
 from identity_svc.verification import repository
 from identity_svc.verification.schemas import TEMPLATE_DIMENSIONS
-from servicekit.auth import Principal, require_assurance
+from servicekit.auth import InsufficientAssurance, Principal
 from servicekit.problems import (
     Conflict,
     DomainError,
@@ -51,11 +71,27 @@ from servicekit.problems import (
 from servicekit.regions import InvalidRegionCode, RegionCode
 from servicekit.resident_id import InvalidResidentId, ResidentId, parse_resident_id
 
+log = structlog.get_logger("identity_svc.verification")
+
 CHINA = ZoneInfo("Asia/Shanghai")
 REAL_NAME_PURPOSE = "real_name_verification"
 FACE_PURPOSE = "face_verification"
-#: What a level-3 window is for: stepping up to services that need a face match.
-CHALLENGE_PURPOSE = "step_up"
+#: What a face challenge is for: binding the account's real-name claim, or stepping up to
+#: level 3 for services that need a recent face match.
+BINDING_PURPOSE = "binding"
+STEP_UP_PURPOSE = "step_up"
+#: What the phone of an account that lost its real name (or its claim of one) is told, by the
+#: event's kind: nothing about the person, the number or the other account.
+DISPLACED_TEXTS = {
+    "lost": (
+        "【OneVisit】您账号的实名认证已解除：该身份的本人已通过人脸识别在另一个账号完成实名认证，"
+        "本账号已退出登录。如非您本人操作，请联系客服。"
+    ),
+    "claim_lost": (
+        "【OneVisit】您账号提交的实名信息已移除：该身份的本人已通过人脸识别在另一个账号完成实名认证。"
+        "如有疑问，请联系客服。"
+    ),
+}
 
 
 class DelegateCannotVerify(Forbidden):
@@ -100,11 +136,6 @@ class RealNameMismatch(DomainError):
             "examples": [4],
         }
     )
-
-
-class IdNumberAlreadyBound(Conflict):
-    code = "id_number_already_bound"
-    title = "This ID number is bound to another account"
 
 
 class TooManyAttempts(DomainError):
@@ -169,18 +200,29 @@ class FaceLocked(DomainError):
     )
 
 
+class BindingInProgress(Conflict):
+    """Two face matches of one person bound her number to two accounts at once; the other
+    committed first. Only someone whose face just matched the number's template hears it, and
+    nothing was spent: the same challenge may be sent again, and then takes the number over."""
+
+    code = "binding_in_progress"
+    title = "This identity is being bound at this moment: send the verification again"
+
+
 @dataclass(frozen=True)
-class RealNameOutcome:
+class RealNameClaim:
     account: Account
     name: str
     resident: ResidentId
-    tokens: SessionTokens
 
 
 @dataclass(frozen=True)
 class FaceOutcome:
     account: Account
     tokens: SessionTokens
+    #: The ``lost`` and ``claim_lost`` events this face match wrote: accounts whose phones are
+    #: to be told, once it has committed (``tell_displaced``).
+    displaced: Sequence[uuid.UUID] = ()
 
 
 def _holder(principal: Principal) -> None:
@@ -250,7 +292,7 @@ def _region_of(fields: dict[str, Any]) -> RegionCode:
         raise UpstreamUnavailable("the registry gave no usable registered region") from exc
 
 
-async def verify_real_name(
+async def claim_real_name(
     *,
     session: AsyncSession,
     runtime: Runtime,
@@ -258,19 +300,23 @@ async def verify_real_name(
     principal: Principal,
     name: str,
     id_number: str,
-    device: Device,
     now: dt.datetime,
-) -> RealNameOutcome:
+) -> RealNameClaim:
+    """Record the name and number as the account's claim once the registry matches them (a
+    newer claim replaces an older one). The account stays at its level: the face match binds."""
     _holder(principal)
     account = await citizen_account(session=session, principal=principal)
-    if account.real_name_verified_at is not None:
+    if is_bound(account):
         raise RealNameAlreadyVerified()
     attempts_left = await _check_real_name_budget(session, runtime, account, now=now)
     resident = await _parse_id_number(runtime, http, id_number, now=now)
 
-    token = await service_token(runtime, now=now)
     answer = await exchange.name_matches(
-        http, token=token, id_number=resident.number, name=name, purpose=REAL_NAME_PURPOSE
+        http,
+        token=await service_token(runtime, now=now),
+        id_number=resident.number,
+        name=name,
+        purpose=REAL_NAME_PURPOSE,
     )
     if not answer.match:
         await _record_real_name_attempt(
@@ -278,44 +324,16 @@ async def verify_real_name(
         )
         raise RealNameMismatch(attempts_left=attempts_left - 1)
 
+    # Whether another account holds the number is not looked at here: what only a name and a
+    # number earn must not differ between a number that is bound and one that is not.
     personal = runtime.personal_data
-    id_number_hash = personal.lookup_hash("id_number", resident.number)
-    # Asked only after a match: whether a number is bound is told only to who knows its name.
-    holder = await accounts.by_id_number_hash(session, id_number_hash)
-    if holder is not None and holder.id != account.id:
-        await _record_real_name_attempt(
-            runtime, account.id, outcome="already_bound", call_id=answer.call_id, now=now
-        )
-        raise IdNumberAlreadyBound()
-    try:
-        person = await exchange.read_person(
-            http,
-            token=token,
-            id_number=resident.number,
-            fields=["registered_region"],
-            purpose=REAL_NAME_PURPOSE,
-        )
-    except exchange.SubjectNotInRegistry as exc:
-        raise UpstreamUnavailable("the registry matched a person it then could not find") from exc
-    region = _region_of(person.fields)
-    await exchange.link_citizen(
-        http, token=token, account_id=str(account.id), id_number=resident.number
+    account.real_name_claimed_at = now
+    account.claimed_name_sealed = personal.seal("name", name, account_id=account.id)
+    account.claimed_id_number_sealed = personal.seal(
+        "id_number", resident.number, account_id=account.id
     )
-
-    await runtime.keys.load(now=now)  # before this session writes: a first key commits apart
-    account.loa = 2
-    account.real_name_verified_at = now
-    account.name_sealed = personal.seal("name", name, account_id=account.id)
-    account.name_hash = personal.lookup_hash("name", name)
-    account.id_number_sealed = personal.seal("id_number", resident.number, account_id=account.id)
-    account.id_number_hash = id_number_hash
-    account.birth_date = resident.birth_date
-    account.sex = resident.sex
-    account.region_code = region.official
-    try:
-        await accounts.flush(session)
-    except IntegrityError as exc:  # bound to another account by a concurrent request
-        raise IdNumberAlreadyBound() from exc
+    account.claimed_id_number_hash = personal.lookup_hash("id_number", resident.number)
+    await accounts.flush(session)
     await repository.add_real_name_attempt(
         session,
         RealNameAttempt(
@@ -325,15 +343,7 @@ async def verify_real_name(
             exchange_call_id=answer.call_id,
         ),
     )
-    tokens = await step_up_tokens(
-        session=session,
-        runtime=runtime,
-        account=account,
-        principal=principal,
-        device=device,
-        now=now,
-    )
-    return RealNameOutcome(account=account, name=name, resident=resident, tokens=tokens)
+    return RealNameClaim(account=account, name=name, resident=resident)
 
 
 # Face ---------------------------------------------------------------------------------------
@@ -351,18 +361,32 @@ def _face_locked(until: dt.datetime, *, now: dt.datetime) -> FaceLocked:
     )
 
 
+def _face_purpose(account: Account) -> str:
+    """What a face match of this account would do: step up on its bound number, or bind its
+    claim. The account is the authority, not the token."""
+    if is_bound(account):
+        return STEP_UP_PURPOSE
+    if account.claimed_id_number_sealed is not None:
+        return BINDING_PURPOSE
+    raise InsufficientAssurance(
+        "a face match needs a real name to compare with: send it first",
+        required_loa=2,
+        current_loa=account.loa,
+        step="real_name",
+    )
+
+
 async def open_face_challenge(
     *, session: AsyncSession, runtime: Runtime, principal: Principal, now: dt.datetime
 ) -> FaceChallenge:
     _holder(principal)
-    require_assurance(principal, 2)
     account = await citizen_account(session=session, principal=principal)
-    bound_id_number(account)
+    purpose = _face_purpose(account)
     _check_face_lock(account, now=now)
     challenge = FaceChallenge(
         account_id=account.id,
         nonce=secrets.token_urlsafe(32),
-        purpose=CHALLENGE_PURPOSE,
+        purpose=purpose,
         created_at=now,
         expires_at=now + dt.timedelta(seconds=runtime.settings.face_challenge_ttl_seconds),
     )
@@ -401,9 +425,12 @@ async def verify_face(
     device: Device,
     now: dt.datetime,
 ) -> FaceOutcome:
+    """Compare the face with the registry's template of the account's number: the bound one
+    (a step-up), else the claimed one, which a match binds. Every refusal is the same whether
+    the number is bound to another account or not."""
     _holder(principal)
-    require_assurance(principal, 2)
     account = await citizen_account(session=session, principal=principal)
+    purpose = _face_purpose(account)
     challenge = await repository.challenge(session, challenge_id)
     if challenge is None or challenge.account_id != account.id:
         raise ChallengeNotFound()
@@ -412,14 +439,16 @@ async def verify_face(
     if challenge.expires_at <= now:
         raise ChallengeExpired(expired_at=challenge.expires_at.isoformat())
     _check_face_lock(account, now=now)
-    id_number = runtime.personal_data.unseal(
-        "id_number", bound_id_number(account), account_id=account.id
-    )
+    binding = purpose == BINDING_PURPOSE
+    sealed = account.claimed_id_number_sealed if binding else account.id_number_sealed
+    assert sealed is not None  # as _face_purpose found it
+    id_number = runtime.personal_data.unseal("id_number", sealed, account_id=account.id)
 
     token = await service_token(runtime, now=now)
+    fields = ["face_template", "registered_region"] if binding else ["face_template"]
     try:
         person = await exchange.read_person(
-            http, token=token, id_number=id_number, fields=["face_template"], purpose=FACE_PURPOSE
+            http, token=token, id_number=id_number, fields=fields, purpose=FACE_PURPOSE
         )
     except exchange.SubjectNotInRegistry as exc:
         raise UpstreamUnavailable("the registry no longer holds this person") from exc
@@ -437,10 +466,22 @@ async def verify_face(
     if not attempt.matched:
         raise await _record_face_failure(runtime, attempt, now=now)
 
+    region = _region_of(person.fields) if binding else None
+    if region is not None:
+        # Before this session writes (SQLite holds one writer at a time). The exchange keeps
+        # one account per subject: this link replaces the earlier holder's, if any.
+        await exchange.link_citizen(
+            http, token=token, account_id=str(account.id), id_number=id_number
+        )
     await runtime.keys.load(now=now)  # before this session writes: a first key commits apart
     if not await repository.spend_challenge(session, challenge.id, now=now):
         raise ChallengeUsed()
     await repository.add_face_attempt(session, attempt)
+    displaced: list[uuid.UUID] = []
+    if region is not None:
+        displaced = await _bind(
+            session, runtime, account, id_number, region=region, attempt=attempt, now=now
+        )
     account.face_verified_until = now + dt.timedelta(
         seconds=runtime.settings.face_assurance_window_seconds
     )
@@ -454,7 +495,7 @@ async def verify_face(
         device=device,
         now=now,
     )
-    return FaceOutcome(account=account, tokens=tokens)
+    return FaceOutcome(account=account, tokens=tokens, displaced=displaced)
 
 
 async def _record_face_failure(
@@ -476,3 +517,158 @@ async def _record_face_failure(
         return _face_locked(locked_until, now=now)
     # The score stays here: telling it would guide whoever tunes a forged template.
     return FaceMismatch(attempts_left=settings.face_max_failures - failures)
+
+
+# Binding ------------------------------------------------------------------------------------
+
+
+async def _bind(
+    session: AsyncSession,
+    runtime: Runtime,
+    account: Account,
+    id_number: str,
+    *,
+    region: RegionCode,
+    attempt: FaceAttempt,
+    now: dt.datetime,
+) -> list[uuid.UUID]:
+    """Bind the account's claim, which the face ``attempt`` just proved: taken from the account
+    that held the number, if one did, and every other account's claim of it removed. The
+    events written for the accounts displaced, to tell them."""
+    personal = runtime.personal_data
+    id_number_hash = personal.lookup_hash("id_number", id_number)
+    resident = parse_resident_id(
+        id_number, today=now.astimezone(CHINA).date(), region_known=lambda _: True
+    )  # checked at the claim; read again for its birth date and sex
+    claimed_name = account.claimed_name_sealed
+    assert claimed_name is not None  # claimed together with the number
+    displaced: list[uuid.UUID] = []
+
+    async def displace(kind: str, other: Account) -> None:
+        displaced.append(
+            await _record_binding(
+                session,
+                kind=kind,
+                account_id=other.id,
+                actor_id=account.id,
+                other_account_id=account.id,
+                id_number_hash=id_number_hash,
+                attempt=attempt,
+                now=now,
+            )
+        )
+
+    earlier = await accounts.by_id_number_hash(session, id_number_hash)
+    if earlier is not None:  # never this account: a bound one binds no claim
+        _release(earlier)
+        # Before the number is bound here: the unique constraint holds at every statement.
+        await accounts.flush(session)
+        ended = await token_store.revoke_sessions_of(session, earlier.id, keep=None, now=now)
+        # Its access tokens too, at the gateway within seconds, not when they expire.
+        await revocations.end_session_tokens(session, runtime, ended, now=now)
+        await displace("lost", earlier)
+    for claimant in await accounts.claiming(session, id_number_hash):
+        if claimant.id != account.id:
+            _drop_claim(claimant)
+            await displace("claim_lost", claimant)
+
+    account.loa = 2
+    account.real_name_verified_at = now
+    # The claim's ciphertexts are sealed for this account and these kinds: they move as they are.
+    account.name_sealed = claimed_name
+    account.name_hash = personal.lookup_hash(
+        "name", personal.unseal("name", claimed_name, account_id=account.id)
+    )
+    account.id_number_sealed = account.claimed_id_number_sealed
+    account.id_number_hash = id_number_hash
+    account.birth_date = resident.birth_date
+    account.sex = resident.sex
+    account.region_code = region.official
+    _drop_claim(account)
+    try:
+        await accounts.flush(session)
+    except IntegrityError as exc:  # another face match of hers bound it first, just now
+        raise BindingInProgress() from exc
+    await _record_binding(
+        session,
+        kind="taken" if earlier is not None else "bound",
+        account_id=account.id,
+        actor_id=account.id,
+        other_account_id=earlier.id if earlier is not None else None,
+        id_number_hash=id_number_hash,
+        attempt=attempt,
+        now=now,
+    )
+    return displaced
+
+
+def _drop_claim(account: Account) -> None:
+    account.real_name_claimed_at = None
+    account.claimed_name_sealed = None
+    account.claimed_id_number_sealed = None
+    account.claimed_id_number_hash = None
+
+
+def _release(account: Account) -> None:
+    """Take the bound real name from an account: back to level 1, its face window closed."""
+    account.loa = 1
+    account.real_name_verified_at = None
+    account.name_sealed = None
+    account.name_hash = None
+    account.id_number_sealed = None
+    account.id_number_hash = None
+    account.birth_date = None
+    account.sex = None
+    account.region_code = None
+    account.face_verified_until = None
+
+
+async def _record_binding(
+    session: AsyncSession,
+    *,
+    kind: str,
+    account_id: uuid.UUID,
+    other_account_id: uuid.UUID | None,
+    actor_id: uuid.UUID,
+    id_number_hash: str,
+    attempt: FaceAttempt,
+    now: dt.datetime,
+) -> uuid.UUID:
+    event = BindingEvent(
+        occurred_at=now,
+        kind=kind,
+        account_id=account_id,
+        actor_id=actor_id,
+        other_account_id=other_account_id,
+        id_number_hash=id_number_hash,
+        face_attempt_id=attempt.id,
+    )
+    await repository.add_binding_event(session, event)
+    return event.id
+
+
+async def tell_displaced(
+    runtime: Runtime, sender: SmsSender, displaced: Sequence[uuid.UUID]
+) -> None:
+    """Tell the phone of each account that lost its real name or its claim of one, once the
+    face match that displaced it committed, and record when. An SMS that cannot be sent leaves
+    ``notified_at`` empty: the event stays for the audit, and the account finds itself without
+    the real name at its next sign-in."""
+    for event_id in displaced:
+        async with runtime.outcomes() as session:
+            event = await repository.binding_event(session, event_id)
+            account = await accounts.get(session, event.account_id) if event else None
+        if event is None or account is None:
+            continue
+        phone = runtime.personal_data.unseal("phone", account.phone_sealed, account_id=account.id)
+        try:
+            await sender.send(to=phone, text=DISPLACED_TEXTS[event.kind])
+        except (SmsUnavailable, OSError) as exc:
+            log.warning(
+                "displaced_account_not_told",
+                binding_event_id=str(event_id),
+                error_type=type(exc).__name__,
+            )
+            continue
+        async with runtime.outcomes.begin() as session:
+            await repository.mark_told(session, event_id, now=runtime.now())

@@ -118,7 +118,10 @@ class InsufficientAssurance(DomainError):
         },
         step={
             "type": "string",
-            "description": "The step that reaches it",
+            "description": (
+                "The step that reaches it: real_name begins a binding (the real-name check,"
+                " then the face match that binds it), face is a face match"
+            ),
             "enum": ["password", "real_name", "face"],
             "examples": ["face"],
         },
