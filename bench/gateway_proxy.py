@@ -16,6 +16,7 @@ with apt-get, saying so; otherwise it says what is missing and stops.
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import json
 import os
@@ -34,6 +35,8 @@ from bench.wrk import Run, ensure_tools, wrk
 from onevisit_dev.platform import free_port
 
 SERVICES = ("identity", "catalog", "case", "rating", "exchange")
+#: The gateway's secret keys (``GATEWAY_<name>_KEY``), which production wants of its own.
+PRODUCTION_KEYS = ("CURSOR", "REQUEST_DIGEST")
 JWKS_PATH = "/identity/v1/.well-known/jwks.json"
 #: Not public in the shipped routing table: the gateway verifies the token of every request.
 PROTECTED_PATH = "/cases/v1/cases/330302-20261126-000001"
@@ -218,6 +221,11 @@ def main() -> None:
         gateway_env = {
             "GATEWAY_UPSTREAMS": json.dumps(dict.fromkeys(SERVICES, upstream_url)),
             "GATEWAY_ENVIRONMENT": "production",
+            # Production refuses the development keys: keys of this run's own.
+            **{
+                f"GATEWAY_{name}_KEY": base64.b64encode(os.urandom(32)).decode()
+                for name in PRODUCTION_KEYS
+            },
         }
         if options.routes_file:
             gateway_env["GATEWAY_ROUTES_FILE"] = str(options.routes_file)
