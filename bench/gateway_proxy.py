@@ -36,7 +36,7 @@ from onevisit_dev.platform import free_port
 
 SERVICES = ("identity", "catalog", "case", "rating", "exchange")
 #: The gateway's secret keys (``GATEWAY_<name>_KEY``), which production wants of its own.
-PRODUCTION_KEYS = ("CURSOR", "REQUEST_DIGEST")
+PRODUCTION_KEYS = ("CURSOR", "REQUEST_DIGEST", "FORWARDED")
 JWKS_PATH = "/identity/v1/.well-known/jwks.json"
 #: Not public in the shipped routing table: the gateway verifies the token of every request.
 PROTECTED_PATH = "/cases/v1/cases/330302-20261126-000001"

@@ -39,6 +39,7 @@ def test_production_starts_with_keys_of_its_own() -> None:
         ledger_key_encryption_key=key(),
         cursor_key=key(),
         request_digest_key=key(),
+        forwarded_key=key(),
     )
     assert settings.encryption_key_bytes != settings.hash_key_bytes
 

@@ -165,7 +165,7 @@ def test_production_refuses_the_development_keys() -> None:
 
 
 def test_production_starts_with_keys_of_its_own() -> None:
-    keys = [SecretStr(base64.b64encode(bytes([n]) * 32).decode()) for n in (1, 2, 3, 4, 5)]
+    keys = [SecretStr(base64.b64encode(bytes([n]) * 32).decode()) for n in (1, 2, 3, 4, 5, 6)]
     settings = IdentitySettings(
         environment="production",
         personal_data_key=keys[0],
@@ -173,6 +173,7 @@ def test_production_starts_with_keys_of_its_own() -> None:
         key_encryption_key=keys[2],
         cursor_key=keys[3],
         request_digest_key=keys[4],
+        forwarded_key=keys[5],
         sms_sender="http",
         sms_endpoint="https://sms.example.test/v1/messages",
     )

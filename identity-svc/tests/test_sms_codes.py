@@ -215,7 +215,7 @@ async def test_a_gateway_refusal_is_sms_unavailable() -> None:
 
 
 def test_production_refuses_the_development_sink() -> None:
-    keys = [SecretStr("AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=")] * 5
+    keys = [SecretStr("AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=")] * 6
     production = {
         "environment": "production",
         "personal_data_key": keys[0],
@@ -223,6 +223,7 @@ def test_production_refuses_the_development_sink() -> None:
         "key_encryption_key": keys[2],
         "cursor_key": keys[3],
         "request_digest_key": keys[4],
+        "forwarded_key": keys[5],
     }
     with pytest.raises(ValidationError, match="SMS sink"):
         IdentitySettings(**production)

@@ -33,6 +33,7 @@ def test_production_names_every_development_key_still_in_place() -> None:
     assert "VAULT_HASHING_KEY" in message
     assert "VAULT_CURSOR_KEY" in message  # every service's own, from the base class
     assert "VAULT_REQUEST_DIGEST_KEY" in message
+    assert "VAULT_FORWARDED_KEY" in message
     assert "VAULT_SEALING_KEY" not in message
     VaultSettings(
         environment="production",
@@ -40,6 +41,7 @@ def test_production_names_every_development_key_still_in_place() -> None:
         hashing_key=random_key(),
         cursor_key=random_key(),
         request_digest_key=random_key(),
+        forwarded_key=random_key(),
     )
 
 

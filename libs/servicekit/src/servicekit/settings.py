@@ -92,6 +92,9 @@ class ServiceSettings(BaseSettings):
     #: Keys the digests of requests kept with their ``Idempotency-Key`` (bodies may hold
     #: identity numbers or initial passwords): replicas of a service share it.
     request_digest_key: SecretKey = development_key("request digest")
+    #: Signs what the gateway vouches for with each request it forwards (the client's address,
+    #: the request id: ``servicekit.forwarding``): the gateway and every service share it.
+    forwarded_key: SecretKey = development_key("forwarded")
     log_level: str = "INFO"
     log_json: bool = True
 
@@ -102,6 +105,10 @@ class ServiceSettings(BaseSettings):
     @property
     def request_digest_key_bytes(self) -> bytes:
         return key_bytes(self.request_digest_key)
+
+    @property
+    def forwarded_key_bytes(self) -> bytes:
+        return key_bytes(self.forwarded_key)
 
     @model_validator(mode="after")
     def _embedded_defaults(self) -> "ServiceSettings":
