@@ -18,7 +18,7 @@ from identity_svc.settings import IdentitySettings
 from servicekit.testing import TokenMinter, bearer
 
 if TYPE_CHECKING:
-    from conftest import Journey, MovableClock
+    from conftest import FromAddress, Journey, MovableClock
 
 Problem = Callable[[httpx.Response, int, str], dict[str, Any]]
 
@@ -174,13 +174,12 @@ async def test_a_successful_login_forgets_earlier_failures(
     problem(await journey.login(phone, "wrong-password"), 400, "invalid_grant")
 
 
-def from_address(address: str) -> dict[str, str]:
-    """As the gateway (a trusted proxy) forwards a client's request."""
-    return {"X-Forwarded-For": address}
-
-
 async def test_guesses_at_many_phones_from_one_address_lock_that_address_alike_for_every_phone(
-    journey: Journey, clock: MovableClock, identity_settings: IdentitySettings, problem: Problem
+    journey: Journey,
+    clock: MovableClock,
+    identity_settings: IdentitySettings,
+    problem: Problem,
+    from_address: FromAddress,
 ) -> None:
     phone = await journey.register()
     guesser, neighbour = from_address("203.0.113.7"), from_address("198.51.100.20")
@@ -213,7 +212,10 @@ async def test_guesses_at_many_phones_from_one_address_lock_that_address_alike_f
 
 
 async def test_a_locked_phone_says_so_whatever_the_address(
-    journey: Journey, identity_settings: IdentitySettings, problem: Problem
+    journey: Journey,
+    identity_settings: IdentitySettings,
+    problem: Problem,
+    from_address: FromAddress,
 ) -> None:
     phone = await journey.register()
     for number in range(identity_settings.login_max_failures):

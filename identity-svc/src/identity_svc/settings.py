@@ -36,10 +36,6 @@ class IdentitySettings(ServiceSettings):
     #: Lifetime of the tokens identity-svc mints for its own calls to other services.
     service_token_ttl_seconds: int = Field(default=300, ge=30, le=3600)
 
-    #: Direct peers (the gateway) whose last ``X-Forwarded-For`` entry names the client: the
-    #: address shown in the list of sessions. From anyone else the peer's address is the client's.
-    trusted_proxies: frozenset[str] = frozenset({"127.0.0.1", "::1"})
-
     # Signing keys.
     #: How often each instance looks for a newer signing key (a rotation made elsewhere).
     signing_key_reload_seconds: int = Field(default=60, ge=1, le=3600)
