@@ -77,3 +77,25 @@ async def test_a_direct_caller_claiming_another_address_is_its_own(
 ) -> None:
     headers = forged(identity_settings)[how]
     assert await address_of_session(direct, headers) == DIRECT_PEER
+
+
+async def test_a_direct_callers_failures_count_at_its_own_address_whatever_it_claims(
+    direct: Journey,
+    journey: Journey,
+    identity_settings: IdentitySettings,
+    from_address: FromAddress,
+) -> None:
+    """Guesses sent straight to identity-svc claiming the owner's address slow the guesser,
+    not her: its X-Forwarded-For and forged signatures name nobody but itself."""
+    rule = identity_settings.login_throttling["login_and_address"]
+    owner = await journey.register()
+    claims = forged(identity_settings)
+    for how in list(claims)[: rule.free_failures]:
+        answer = await direct.login(owner, "guess-1234", headers=claims[how])
+    assert answer.status_code == 429
+    assert answer.json()["throttled_by"] == "login_and_address"
+    # The guesser is slowed whatever it claims next ...
+    answer = await direct.login(owner, "guess-1234", headers=claims["stale"])
+    assert answer.status_code == 429
+    # ... and the owner, at the address it claimed, is not.
+    assert (await journey.login(owner, headers=from_address("203.0.113.7"))).status_code == 200

@@ -28,7 +28,7 @@ from identity_svc.tokens.service import (
     InvalidGrant,
     InvalidRequest,
     InvalidScope,
-    LoginLocked,
+    LoginThrottled,
     UnsupportedGrantType,
 )
 from servicekit.db import SessionDep
@@ -51,7 +51,7 @@ TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
         InvalidGrant,
         InvalidClient,
         InvalidScope,
-        LoginLocked,
+        LoginThrottled,
         InvalidActorToken,
         ChainedDelegationRefused,
         ExchangeDelegationNotFound,
