@@ -87,6 +87,9 @@ def test_the_image_installs_every_workspace_member_and_starts_what_the_package_i
     assert 'python -m "$PACKAGE.seed"' in START
     serve = 'exec uvicorn "$PACKAGE.main:create_app" --factory --host 0.0.0.0 --port "$PORT"'
     assert serve in START
+    # A service takes the client's address from the gateway's signed header, never from
+    # X-Forwarded-For (which uvicorn believes from loopback peers unless told not to).
+    assert "--no-proxy-headers" in START.split(serve, 1)[1]
 
 
 @pytest.mark.parametrize("name", sorted(REGIONAL))

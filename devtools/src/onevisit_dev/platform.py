@@ -251,6 +251,9 @@ def _command(spec: ServiceSpec, port: int) -> list[str]:
         "uvicorn",
         *app,
         *address,
+        # uvicorn would otherwise take X-Forwarded-For from a loopback peer as the client's
+        # address: a service believes the gateway's signed word alone (servicekit.forwarding).
+        "--no-proxy-headers",
         "--no-access-log",
         "--log-level",
         "warning",
