@@ -5,9 +5,9 @@ Run it as ``python -m gateway`` (``gateway.server``): its HTTP server hands ever
 the few operations paths to ``handle`` as a plain ``Request`` (no ASGI on the hot path), which
 takes the request's ids and trace context (from a trusted proxy, or signed by a service calling
 through the gateway; anyone else's id is logged as ``client_request_id`` and a new one made:
-``gateway.forwarded``), passes the edge (``edge``: request limits, path
-checks, CORS, security headers), goes to the proxy, and records the request's metrics and
-access-log line (the kit's ``RequestLog``). The operations paths go to a small FastAPI app
+``gateway.forwarded``), passes the edge (``edge``: request limits, path checks, CORS, security
+headers), goes to the proxy, and records the request's metrics and access-log line (the kit's
+``RequestLog``). The operations paths go to a small FastAPI app
 through ASGI, behind the same edge and the kit's request-context middleware. As an ASGI app
 (any ASGI server, or a test's transport) the gateway turns a proxied request's scope into the
 same ``Request``.
