@@ -4,6 +4,7 @@ neither keep the owner out for more than a short wait nor guess freely (the rule
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -234,3 +235,19 @@ async def test_a_sign_in_forgets_its_own_failures_there(
         for _ in range(rules["login_and_address"].free_failures - 1):
             problem(await journey.login(phone, WRONG, headers=here), 400, "invalid_grant")
         assert (await journey.login(phone, headers=here)).status_code == 200
+
+
+async def test_guesses_sent_at_once_are_checked_one_at_a_time(
+    journey: Journey, rules: dict[ThrottledBy, LoginBackoff], from_address: FromAddress
+) -> None:
+    rule = rules["login_and_address"]
+    phone, here = await journey.register(), from_address("203.0.113.7")
+    answers = await asyncio.gather(
+        *(journey.login(phone, WRONG, headers=here) for _ in range(4 * rule.free_failures))
+    )
+    statuses = sorted(answer.status_code for answer in answers)
+    # Only the free failures were checked; every other guess met the wait they started.
+    assert statuses.count(400) == rule.free_failures - 1
+    assert statuses.count(429) == 3 * rule.free_failures + 1
+    retry_afters = {answer.json().get("retry_after") for answer in answers}
+    assert max(retry_afters - {None}) == rule.first_delay_seconds

@@ -44,10 +44,11 @@ async def change_password(
     if account is None:
         raise AccountNotFound()
     throttle = LoginThrottle.of(runtime, account.phone_hash, client_address)
-    await check_login_throttle(session, runtime, throttle, now=now)
-    if not await runtime.passwords.verify(account.password_hash, current_password):
-        refusal = await record_login_failure(runtime, throttle, now=now)
-        raise refusal if isinstance(refusal, LoginThrottled) else WrongPassword()
+    async with runtime.sign_in_attempt(account.phone_hash):
+        await check_login_throttle(session, runtime, throttle, now=now)
+        if not await runtime.passwords.verify(account.password_hash, current_password):
+            refusal = await record_login_failure(runtime, throttle, now=now)
+            raise refusal if isinstance(refusal, LoginThrottled) else WrongPassword()
     phone = runtime.personal_data.unseal("phone", account.phone_sealed, account_id=account.id)
     check_password_policy(new_password, phone=phone)
     account.password_hash = await runtime.passwords.hash(new_password)

@@ -103,27 +103,31 @@ async def sms_code_grant(
 ) -> SessionTokens:
     phone_hash = runtime.personal_data.lookup_hash("phone", username.strip())
     throttle = LoginThrottle.of(runtime, phone_hash, device.client_address)
-    await check_login_throttle(session, runtime, throttle, now=now)
-    latest = await repository.latest(session, phone_hash)
-    usable = (
-        latest is not None
-        and latest.used_at is None
-        and latest.expires_at > now
-        and latest.failed_attempts < runtime.settings.sms_code_max_attempts
-    )
-    matches = (
-        latest is not None
-        and usable
-        and hmac.compare_digest(latest.code_hash, _code_hash(runtime, latest.id, code.strip()))
-    )
-    account = await accounts.by_phone_hash(session, phone_hash)
-    if latest is None or not matches or account is None:
-        if latest is not None and usable:
-            async with runtime.outcomes.begin() as outcomes:
-                await repository.count_failure(outcomes, latest.id)
-        raise await record_login_failure(
-            runtime, throttle, now=now, refusal=InvalidGrant("the code is wrong, used or expired")
+    async with runtime.sign_in_attempt(phone_hash):
+        await check_login_throttle(session, runtime, throttle, now=now)
+        latest = await repository.latest(session, phone_hash)
+        usable = (
+            latest is not None
+            and latest.used_at is None
+            and latest.expires_at > now
+            and latest.failed_attempts < runtime.settings.sms_code_max_attempts
         )
+        matches = (
+            latest is not None
+            and usable
+            and hmac.compare_digest(latest.code_hash, _code_hash(runtime, latest.id, code.strip()))
+        )
+        account = await accounts.by_phone_hash(session, phone_hash)
+        if latest is None or not matches or account is None:
+            if latest is not None and usable:
+                async with runtime.outcomes.begin() as outcomes:
+                    await repository.count_failure(outcomes, latest.id)
+            raise await record_login_failure(
+                runtime,
+                throttle,
+                now=now,
+                refusal=InvalidGrant("the code is wrong, used or expired"),
+            )
     await runtime.keys.load(now=now)  # before this session writes: a first key commits apart
     if not await repository.spend(session, latest.id, now=now):
         raise InvalidGrant("the code is wrong, used or expired")

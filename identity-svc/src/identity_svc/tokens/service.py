@@ -13,11 +13,13 @@ current password when changing it) counts against three rules at once
 from anywhere, and the address at any login name. Past a rule's free failures, the next attempt
 waits after the latest failure, the wait doubling with each failure up to the rule's longest;
 an attempt made sooner is refused before any password is checked (429 ``login_throttled`` with
-``Retry-After``) and is not counted. An address the account signed in from lately is the
-owner's: only its own failures slow it, so failures from elsewhere cannot keep her out, and a
-sign-in forgets its own. The counts are keyed hashes of login names, registered or not, and of
-addresses (the gateway's, ``servicekit.forwarding``): throttling reveals no registration and
-stores no phone number or address.
+``Retry-After``) and is not counted. Attempts at one login name are checked one at a time
+(``Runtime.sign_in_attempt``), so that guesses sent at once do not all pass before one counts.
+An address the account signed in from lately is the owner's: only its own failures slow it, so
+failures from elsewhere cannot keep her out, and a sign-in forgets its own. The counts are keyed
+hashes of login names, registered or not, and of addresses (the gateway's,
+``servicekit.forwarding``): throttling reveals no registration and stores no phone number or
+address.
 """
 
 import datetime as dt
@@ -425,13 +427,14 @@ async def password_grant(
 ) -> SessionTokens:
     login_hash = runtime.personal_data.lookup_hash("phone", username.strip())
     throttle = LoginThrottle.of(runtime, login_hash, device.client_address)
-    await check_login_throttle(session, runtime, throttle, now=now)
-    account = await accounts.by_phone_hash(session, login_hash)
-    if account is None:
-        await runtime.passwords.verify_nobody(password)
-        raise await record_login_failure(runtime, throttle, now=now)
-    if not await runtime.passwords.verify(account.password_hash, password):
-        raise await record_login_failure(runtime, throttle, now=now)
+    async with runtime.sign_in_attempt(login_hash):
+        await check_login_throttle(session, runtime, throttle, now=now)
+        account = await accounts.by_phone_hash(session, login_hash)
+        if account is None:
+            await runtime.passwords.verify_nobody(password)
+            raise await record_login_failure(runtime, throttle, now=now)
+        if not await runtime.passwords.verify(account.password_hash, password):
+            raise await record_login_failure(runtime, throttle, now=now)
     await runtime.keys.load(now=now)  # before this session writes: a first key commits apart
     await record_sign_in(session, runtime, throttle, now=now)
     if runtime.passwords.needs_rehash(account.password_hash):
