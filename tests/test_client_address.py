@@ -98,7 +98,7 @@ def test_a_direct_call_to_identity_claiming_another_address_is_its_own_address(
     platform: Platform, gateway: httpx.Client, load_balancer: httpx.Client
 ) -> None:
     owner = registered(gateway)
-    genuine_looking = f"203.0.113.7;{int(time.time())};AAAAAAAAAAAAAAAAAAAAAA"
+    genuine_looking = f"203.0.113.7;{int(time.time())};{'e' * 32}"
     claims = {"x_forwarded_for": "203.0.113.7", "onevisit_forwarded": genuine_looking}
     with httpx.Client(base_url=platform.config.url("identity"), timeout=30.0) as direct:
         answers = [sign_in(direct, owner, "guess", **claims) for _ in range(3)]
