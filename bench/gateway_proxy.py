@@ -39,6 +39,8 @@ from bench.wrk import Run, ensure_tools, wrk
 from onevisit_dev.platform import free_port
 
 SERVICES = ("identity", "catalog", "case", "rating", "exchange")
+#: The gateway's secret keys (``GATEWAY_<name>_KEY``), which production wants of its own.
+PRODUCTION_KEYS = ("CURSOR", "REQUEST_DIGEST", "FORWARDED")
 JWKS_PATH = "/identity/v1/.well-known/jwks.json"
 REVOCATIONS_PATH = "/identity/v1/revocations"
 #: Not public in the shipped routing table: the gateway verifies the token of every request.
@@ -318,8 +320,10 @@ def main() -> None:
             "GATEWAY_UPSTREAMS": json.dumps(dict.fromkeys(SERVICES, upstream_url)),
             "GATEWAY_ENVIRONMENT": "production",
             # Production refuses the development keys: keys of this run's own.
-            "GATEWAY_CURSOR_KEY": base64.b64encode(os.urandom(32)).decode(),
-            "GATEWAY_REQUEST_DIGEST_KEY": base64.b64encode(os.urandom(32)).decode(),
+            **{
+                f"GATEWAY_{name}_KEY": base64.b64encode(os.urandom(32)).decode()
+                for name in PRODUCTION_KEYS
+            },
         }
         if options.routes_file:
             gateway_env["GATEWAY_ROUTES_FILE"] = str(options.routes_file)

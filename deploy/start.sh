@@ -9,4 +9,7 @@ alembic -c "$SERVICE/alembic.ini" upgrade head
 if [ "$SEED" = true ]; then
   python -m "$PACKAGE.seed"
 fi
-exec uvicorn "$PACKAGE.main:create_app" --factory --host 0.0.0.0 --port "$PORT" --no-access-log --no-server-header
+# --no-proxy-headers: a service believes the client's address from the gateway's signed header
+# alone (servicekit.forwarding), never X-Forwarded-For, which uvicorn would take from loopback.
+exec uvicorn "$PACKAGE.main:create_app" --factory --host 0.0.0.0 --port "$PORT" --no-access-log \
+  --no-proxy-headers --no-server-header

@@ -56,6 +56,11 @@ async def _create_or_drop(names: list[str], *, create: bool) -> None:
         await admin.dispose()
 
 
+#: The load balancer in front of the gateway, as the tests play it: a client connecting from
+#: this loopback address (every other test's client connects from 127.0.0.1, an untrusted peer).
+LOAD_BALANCER = "127.0.0.2"
+
+
 @pytest.fixture(
     scope="session", params=["sqlite", "postgresql"] if os.environ.get(POSTGRES_ENV) else ["sqlite"]
 )
@@ -65,6 +70,7 @@ def platform(
     config = PlatformConfig.on_free_ports(
         tmp_path_factory.mktemp(f"platform-{request.param}"), regional=(WENZHOU_CASE,)
     )
+    config.trusted_proxies = (LOAD_BALANCER,)
     # The first platform administrator, as an operator seeds one: the department and admin
     # planes' tests appoint staff and register systems through it.
     config.extra_env.update(
@@ -93,6 +99,17 @@ def platform(
 @pytest.fixture
 def gateway(platform: Platform) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=platform.config.gateway_url, timeout=30.0) as client:
+        yield client
+
+
+@pytest.fixture
+def load_balancer(platform: Platform) -> Iterator[httpx.Client]:
+    """A client of the gateway through its trusted load balancer (``LOAD_BALANCER``): the
+    ``X-Forwarded-For`` it sends is believed."""
+    transport = httpx.HTTPTransport(local_address=LOAD_BALANCER)
+    with httpx.Client(
+        base_url=platform.config.gateway_url, transport=transport, timeout=30.0
+    ) as client:
         yield client
 
 

@@ -14,6 +14,7 @@ import yaml
 from pydantic_settings import BaseSettings
 
 from onevisit_dev.platform import GATEWAY, SERVICES, WENZHOU_CASE, ServiceSpec
+from servicekit.settings import development_key
 
 REPO = Path(__file__).resolve().parents[1]
 COMPOSE: dict[str, Any] = yaml.safe_load((REPO / "docker-compose.yml").read_text())
@@ -86,6 +87,9 @@ def test_the_image_installs_every_workspace_member_and_starts_what_the_package_i
     assert 'python -m "$PACKAGE.seed"' in START
     serve = 'exec uvicorn "$PACKAGE.main:create_app" --factory --host 0.0.0.0 --port "$PORT"'
     assert serve in START
+    # A service takes the client's address from the gateway's signed header, never from
+    # X-Forwarded-For (which uvicorn believes from loopback peers unless told not to).
+    assert "--no-proxy-headers" in START.split(serve, 1)[1]
 
 
 @pytest.mark.parametrize("name", sorted(REGIONAL))
@@ -132,3 +136,18 @@ def test_each_database_exists_and_the_gateway_knows_every_upstream() -> None:
         *(container for container, _ in containers),
         "redis",
     }
+
+
+def test_every_process_shares_one_forwarding_key_and_the_gateway_its_trusted_proxies() -> None:
+    containers = [*((spec.name, spec) for spec in (*SERVICES, GATEWAY)), *REGIONAL.items()]
+    keys = {
+        COMPOSE["services"][container]["environment"][f"{spec.env_prefix}FORWARDED_KEY"]
+        for container, spec in containers
+    }
+    # One value, set once for all (the development key until ONEVISIT_FORWARDED_KEY is set).
+    [key] = keys
+    variable, _, default = key.removeprefix("${").removesuffix("}").partition(":-")
+    assert variable == "ONEVISIT_FORWARDED_KEY"
+    assert default == development_key("forwarded").get_secret_value()
+    trusted = COMPOSE["services"]["gateway"]["environment"]["GATEWAY_TRUSTED_PROXIES"]
+    assert trusted == "${ONEVISIT_TRUSTED_PROXIES:-[]}"

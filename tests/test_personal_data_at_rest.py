@@ -53,8 +53,8 @@ def _her_story(gateway: httpx.Client, person: dict[str, str], phone: str) -> Non
         json={"name": person["name"], "id_number": person["id_number"]},
         headers=bearer(token),
     )
+    # A claim only: her face binds it (and answers the tokens).
     assert named.status_code == 200, named.text
-    token = named.json()["access_token"]
     challenge = gateway.post("/identity/v1/me/face/challenges", headers=bearer(token)).json()
     face = gateway.post(
         "/identity/v1/me/face/verifications",

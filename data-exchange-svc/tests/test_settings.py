@@ -41,6 +41,7 @@ def test_production_starts_with_keys_of_its_own() -> None:
         request_digest_key=key(),
         sealing_keys={"2026-12": key()},
         sealing_key_id="2026-12",
+        forwarded_key=key(),
     )
     assert settings.encryption_key_bytes != settings.hash_key_bytes
 

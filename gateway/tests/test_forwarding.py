@@ -1,6 +1,10 @@
 """What crosses the gateway and what does not: requests reach the service that serves their
 prefix exactly as sent, minus the headers that belong to one hop or that forge an identity."""
 
+import io
+import ipaddress
+import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -8,9 +12,14 @@ from typing import Any
 import httpx
 import pytest
 
+from gateway.forwarded import TrustedProxies
+from servicekit.forwarding import HEADER, Forwarding
+from servicekit.settings import development_key, key_bytes
 from servicekit.testing import TokenMinter, bearer
 
 Problem = Callable[[httpx.Response, int, str], dict[str, Any]]
+#: The tests' gateway signs with the platform's development key, as do its services.
+FORWARDING = Forwarding(key_bytes(development_key("forwarded")))
 
 
 def received_headers(echo: dict[str, Any]) -> dict[str, list[str]]:
@@ -84,49 +93,137 @@ async def test_the_token_is_forwarded_unchanged(
     assert received_headers(response.json())["authorization"] == [f"Bearer {token}"]
 
 
+def vouched_for(received: dict[str, list[str]]) -> str | None:
+    """The client address the signed header the service received vouches for, checked as the
+    service's middleware checks it (the platform's development key)."""
+    [signed] = received[HEADER]
+    [request_id] = received["x-request-id"]
+    [traceparent] = received["traceparent"]
+    address = FORWARDING.verify(signed.encode(), request_id.encode(), traceparent.encode())
+    return address.decode() if address is not None else None
+
+
 async def test_the_service_learns_who_asked_from_the_gateway_not_from_the_client(
     gateway: httpx.AsyncClient, services: dict[str, Any]
 ) -> None:
+    forged = FORWARDING.sign(b"198.51.100.1", b"", b"").decode()
     response = await gateway.get(
         "/catalog/v1/items",
-        headers={"x-forwarded-for": "203.0.113.9", "x-forwarded-host": "forged.example"},
+        headers={
+            "x-forwarded-for": "203.0.113.9",
+            "x-forwarded-host": "forged.example",
+            HEADER: forged,
+        },
     )
     headers = received_headers(response.json())
     assert headers["x-forwarded-for"] == ["127.0.0.1"]
     assert headers["x-forwarded-proto"] == ["http"]
     assert headers["x-forwarded-host"] == [gateway.base_url.netloc.decode()]
     assert headers["host"] == [services["catalog"].url.removeprefix("http://")]
+    # The caller's copy of the signed header is dropped; the gateway's names the peer.
+    assert vouched_for(headers) == "127.0.0.1"
 
 
-async def test_behind_a_trusted_balancer_the_forwarded_chain_is_extended(
+async def test_behind_a_trusted_balancer_the_client_is_the_last_address_it_appended(
     start_gateway: Any,
 ) -> None:
-    gateway = await start_gateway(trust_forwarded_headers=True)
+    gateway = await start_gateway(trusted_proxies=["127.0.0.1"])
     response = await gateway.get(
         "/catalog/v1/items",
-        headers={"x-forwarded-for": "203.0.113.9", "x-forwarded-proto": "https"},
+        headers={"x-forwarded-for": "10.9.9.9, 203.0.113.9", "x-forwarded-proto": "https"},
     )
     headers = received_headers(response.json())
-    assert headers["x-forwarded-for"] == ["203.0.113.9, 127.0.0.1"]
+    assert headers["x-forwarded-for"] == ["10.9.9.9, 203.0.113.9, 127.0.0.1"]
     assert headers["x-forwarded-proto"] == ["https"]
+    # 10.9.9.9 is what the client wrote itself: only the balancer's entry is believed.
+    assert vouched_for(headers) == "203.0.113.9"
 
 
-async def test_the_service_sees_the_callers_request_id_and_continues_the_trace(
-    gateway: httpx.AsyncClient,
+@pytest.mark.parametrize(
+    ("peer", "forwarded_for", "client"),
+    [
+        ("203.0.113.9", [], "203.0.113.9"),  # not a proxy: the peer, whatever it says
+        ("203.0.113.9", [b"198.51.100.1"], "203.0.113.9"),
+        ("10.0.0.2", [], "10.0.0.2"),  # a proxy that names nobody is the client
+        ("10.0.0.2", [b"198.51.100.1"], "198.51.100.1"),
+        ("10.0.0.2", [b"192.0.2.66, 198.51.100.1, 10.0.0.7"], "198.51.100.1"),
+        ("10.0.0.2", [b"192.0.2.66, 198.51.100.1", b"10.0.0.7"], "198.51.100.1"),  # two headers
+        ("10.0.0.2", [b"10.0.0.9, 10.0.0.7"], "10.0.0.9"),  # proxies all the way
+        ("10.0.0.2", [b"198.51.100.1, not-an-address, 10.0.0.7"], "10.0.0.7"),
+        ("10.0.0.2", [b"198.51.100.1:4711"], "198.51.100.1"),
+        ("10.0.0.2", [b"[2001:db8::1]:443"], "2001:db8::1"),
+        ("10.0.0.2", [b"2001:DB8:0::1"], "2001:db8::1"),
+        ("10.0.0.2", [b"198.51.100.1:port"], "10.0.0.2"),
+        ("::ffff:10.0.0.2", [b"::ffff:198.51.100.1"], "198.51.100.1"),
+        ("::ffff:203.0.113.9", [], "203.0.113.9"),
+        ("fd00::5", [b"198.51.100.1"], "198.51.100.1"),
+        ("fd01::5", [b"198.51.100.1"], "fd01::5"),
+    ],
+)
+def test_the_client_is_the_right_most_address_no_trusted_proxy_wrote(
+    peer: str, forwarded_for: list[bytes], client: str
 ) -> None:
+    networks = [ipaddress.ip_network(net) for net in ("10.0.0.0/8", "fd00::/16")]
+    assert TrustedProxies(networks).client_of(peer, forwarded_for) == client
+
+
+async def test_a_trusted_proxys_request_id_and_trace_are_continued(start_gateway: Any) -> None:
+    gateway = await start_gateway(trusted_proxies=["127.0.0.0/8"])
     trace_id, client_span = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
     response = await gateway.get(
         "/catalog/v1/items",
-        headers={"x-request-id": "app-7f3a", "traceparent": f"00-{trace_id}-{client_span}-01"},
+        headers={"x-request-id": "lb-7f3a", "traceparent": f"00-{trace_id}-{client_span}-01"},
     )
     received = received_headers(response.json())
-    assert received["x-request-id"] == ["app-7f3a"]
+    assert received["x-request-id"] == ["lb-7f3a"]
     [traceparent] = received["traceparent"]
     version, upstream_trace, parent_span, _flags = traceparent.split("-")
     assert (version, upstream_trace) == ("00", trace_id)
     assert parent_span != client_span  # the gateway's own span is the service's parent
-    assert response.headers.get_list("x-request-id") == ["app-7f3a"]
+    assert response.headers.get_list("x-request-id") == ["lb-7f3a"]
     assert response.headers["traceparent"] == traceparent
+    assert vouched_for(received) == "127.0.0.1"
+
+
+async def test_a_public_callers_request_id_is_logged_beside_the_gateways_and_never_used(
+    start_gateway: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stream = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", stream)
+    gateway = await start_gateway()
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    response = await gateway.get(
+        "/catalog/v1/items",
+        headers={"x-request-id": "app-7f3a", "traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"},
+    )
+    received = received_headers(response.json())
+    [request_id] = received["x-request-id"]
+    assert request_id != "app-7f3a"
+    assert response.headers.get_list("x-request-id") == [request_id]
+    assert trace_id not in received["traceparent"][0]
+    assert trace_id not in response.headers["traceparent"]
+    [access] = [
+        line
+        for line in map(json.loads, stream.getvalue().splitlines())
+        if line.get("message") == "request"
+    ]
+    assert (access["request_id"], access["client_request_id"]) == (request_id, "app-7f3a")
+
+
+async def test_a_service_calling_through_the_gateway_keeps_its_request_id(
+    gateway: httpx.AsyncClient,
+) -> None:
+    traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    signed = FORWARDING.sign(b"", b"svc-req-1", traceparent.encode()).decode()
+    response = await gateway.get(
+        "/catalog/v1/items",
+        headers={"x-request-id": "svc-req-1", "traceparent": traceparent, HEADER: signed},
+    )
+    received = received_headers(response.json())
+    assert received["x-request-id"] == ["svc-req-1"]
+    assert "4bf92f3577b34da6a3ce929d0e0e4736" in received["traceparent"][0]
+    # The service's own address, as its connection says: it named no client.
+    assert vouched_for(received) == "127.0.0.1"
 
 
 async def test_a_request_without_an_id_gets_one_the_service_sees_too(

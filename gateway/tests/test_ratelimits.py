@@ -108,3 +108,32 @@ async def test_the_gateway_answers_429_with_retry_after_and_forwards_nothing_mor
     assert (await gateway.get("/cases/v1/cases", headers=first)).status_code == 200
     assert (await gateway.get("/cases/v1/cases", headers=first)).status_code == 429
     assert (await gateway.get("/cases/v1/cases", headers=second)).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("trusted_proxies", "separately"),
+    [(["127.0.0.1"], True), ([], False)],
+    ids=["behind a trusted proxy", "at the edge"],
+)
+async def test_clients_behind_a_trusted_proxy_are_counted_by_their_own_address(
+    start_gateway: Any,
+    routes_with: Callable[..., Path],
+    trusted_proxies: list[str],
+    separately: bool,
+) -> None:
+    routes = routes_with(identity={"public": [{"method": "POST", "path": "/identity/v1/token"}]})
+    with routes.open("a", encoding="utf-8") as file:
+        file.write(
+            '[[rate_limits]]\nroute_class = "default"\nper = "address"\n'
+            "rate_per_second = 0.01\nburst = 1\n"
+        )
+    gateway = await start_gateway(routes_file=routes, trusted_proxies=trusted_proxies)
+
+    async def token_from(address: str) -> int:
+        response = await gateway.post("/identity/v1/token", headers={"x-forwarded-for": address})
+        return response.status_code
+
+    assert await token_from("203.0.113.10") == 200
+    assert await token_from("203.0.113.10") == 429
+    # Another client: its own bucket when a trusted proxy names it, else the peer's (spent).
+    assert await token_from("203.0.113.20") == (200 if separately else 429)

@@ -38,7 +38,7 @@ from servicekit.db import utcnow
 from servicekit.regions import RegionCode
 from servicekit.resident_id import make_resident_id
 from servicekit.settings import ServiceSettings
-from servicekit.testing import ServiceUnderTest, bearer
+from servicekit.testing import ServiceUnderTest, bearer, forwarded_by_gateway
 
 PASSWORD = "Songtai-2026!"
 #: The seeded first platform administrator, and the password of every staff account made here.
@@ -530,6 +530,15 @@ def business(contracts: ContractDouble, people: People) -> Business:
 def identity_settings(settings: ServiceSettings) -> IdentitySettings:
     assert isinstance(settings, IdentitySettings)
     return settings
+
+
+FromAddress = Callable[[str], dict[str, str]]
+
+
+@pytest.fixture
+def from_address(identity_settings: IdentitySettings) -> FromAddress:
+    """The headers of a client's request at an address, as the gateway forwards it (signed)."""
+    return lambda address: forwarded_by_gateway(identity_settings, address)
 
 
 @asynccontextmanager

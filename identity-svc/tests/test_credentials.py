@@ -52,10 +52,13 @@ async def test_a_wrong_current_password_is_refused_and_counts_as_a_failed_login(
 ) -> None:
     phone = await journey.register()
     token = (await journey.login(phone)).json()["access_token"]
-    for _ in range(identity_settings.login_max_failures - 1):
+    rule = identity_settings.login_throttling["login_and_address"]
+    for _ in range(rule.free_failures - 1):
         problem(await change(client, token, "guess-guess", NEW_PASSWORD), 403, "wrong_password")
-    problem(await change(client, token, "guess-guess", NEW_PASSWORD), 429, "login_locked")
-    problem(await change(client, token, PASSWORD, NEW_PASSWORD), 429, "login_locked")
+    problem(await change(client, token, "guess-guess", NEW_PASSWORD), 429, "login_throttled")
+    problem(await change(client, token, PASSWORD, NEW_PASSWORD), 429, "login_throttled")
+    # The same count as a sign-in's, at the same address.
+    problem(await journey.login(phone), 429, "login_throttled")
 
 
 async def test_the_new_password_must_meet_the_policy(

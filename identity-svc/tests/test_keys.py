@@ -175,6 +175,7 @@ def test_production_starts_with_keys_of_its_own() -> None:
         request_digest_key=keys[4],
         sealing_keys={"2026-12": keys[5]},
         sealing_key_id="2026-12",
+        forwarded_key=keys[5],
         sms_sender="http",
         sms_endpoint="https://sms.example.test/v1/messages",
     )

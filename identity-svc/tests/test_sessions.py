@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from servicekit.testing import bearer
 
 if TYPE_CHECKING:
-    from conftest import Journey, MovableClock
+    from conftest import FromAddress, Journey, MovableClock
 
 Problem = Callable[[httpx.Response, int, str], dict[str, Any]]
 PHONE_APP = "OneVisit/3.2 (Android 14; Redmi Note 12)"
@@ -22,11 +22,9 @@ BROWSER = "Mozilla/5.0 (Windows NT 10.0)"
 
 
 async def sign_in(
-    journey: Journey, phone: str, *, user_agent: str, forwarded_for: str
+    journey: Journey, phone: str, *, user_agent: str, forwarded: dict[str, str]
 ) -> dict[str, Any]:
-    response = await journey.login(
-        phone, headers={"User-Agent": user_agent, "X-Forwarded-For": forwarded_for}
-    )
+    response = await journey.login(phone, headers={"User-Agent": user_agent, **forwarded})
     assert response.status_code == 200, response.text
     tokens: dict[str, Any] = response.json()
     return tokens
@@ -40,18 +38,20 @@ async def sessions_of(client: httpx.AsyncClient, access_token: str) -> list[dict
 
 
 async def test_a_citizen_lists_their_sessions_with_device_address_and_times(
-    client: httpx.AsyncClient, journey: Journey, clock: MovableClock
+    client: httpx.AsyncClient, journey: Journey, clock: MovableClock, from_address: FromAddress
 ) -> None:
     phone = await journey.register()
-    on_phone = await sign_in(journey, phone, user_agent=PHONE_APP, forwarded_for="203.0.113.7")
+    on_phone = await sign_in(
+        journey, phone, user_agent=PHONE_APP, forwarded=from_address("203.0.113.7")
+    )
     clock.advance(2)  # within the verifiers' leeway: the later token still verifies
     on_browser = await sign_in(
-        journey, phone, user_agent=BROWSER, forwarded_for="10.9.9.9, 198.51.100.23"
+        journey, phone, user_agent=BROWSER, forwarded=from_address("198.51.100.23")
     )
 
     listed = await sessions_of(client, on_phone["access_token"])
     assert [(s["user_agent"], s["client_address"], s["current"]) for s in listed] == [
-        (BROWSER, "198.51.100.23", False),  # the last hop the gateway appended
+        (BROWSER, "198.51.100.23", False),  # as the gateway established it
         (PHONE_APP, "203.0.113.7", True),
     ]
     phone_session = listed[1]
@@ -64,16 +64,18 @@ async def test_a_citizen_lists_their_sessions_with_device_address_and_times(
 
 
 async def test_a_refresh_marks_the_session_used_and_keeps_it_one_session(
-    client: httpx.AsyncClient, journey: Journey, clock: MovableClock
+    client: httpx.AsyncClient, journey: Journey, clock: MovableClock, from_address: FromAddress
 ) -> None:
     phone = await journey.register()
-    tokens = await sign_in(journey, phone, user_agent=PHONE_APP, forwarded_for="203.0.113.7")
+    tokens = await sign_in(
+        journey, phone, user_agent=PHONE_APP, forwarded=from_address("203.0.113.7")
+    )
     [before] = await sessions_of(client, tokens["access_token"])
     clock.advance(2)
     refreshed = await client.post(
         "/identity/v1/token",
         data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
-        headers={"User-Agent": PHONE_APP, "X-Forwarded-For": "203.0.113.99"},
+        headers={"User-Agent": PHONE_APP, **from_address("203.0.113.99")},
     )
     assert refreshed.status_code == 200
     # Listed with the earlier access token: the refreshed one is stamped on the moved clock.
@@ -91,18 +93,25 @@ async def test_an_address_claimed_by_an_untrusted_peer_is_not_believed(
     transport = httpx.ASGITransport(app=app, client=("192.0.2.50", 50000))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as outsider:
         tokens = await sign_in(
-            type(journey)(outsider), phone, user_agent=BROWSER, forwarded_for="203.0.113.7"
+            type(journey)(outsider),
+            phone,
+            user_agent=BROWSER,
+            forwarded={"X-Forwarded-For": "203.0.113.7"},
         )
         [listed] = await sessions_of(outsider, tokens["access_token"])
     assert listed["client_address"] == "192.0.2.50"
 
 
 async def test_ending_a_session_revokes_its_refresh_tokens_only(
-    client: httpx.AsyncClient, journey: Journey, problem: Problem
+    client: httpx.AsyncClient, journey: Journey, problem: Problem, from_address: FromAddress
 ) -> None:
     phone = await journey.register()
-    lost_phone = await sign_in(journey, phone, user_agent=PHONE_APP, forwarded_for="203.0.113.7")
-    here = await sign_in(journey, phone, user_agent=BROWSER, forwarded_for="198.51.100.23")
+    lost_phone = await sign_in(
+        journey, phone, user_agent=PHONE_APP, forwarded=from_address("203.0.113.7")
+    )
+    here = await sign_in(
+        journey, phone, user_agent=BROWSER, forwarded=from_address("198.51.100.23")
+    )
     lost = next(
         s for s in await sessions_of(client, here["access_token"]) if s["user_agent"] == PHONE_APP
     )

@@ -15,7 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import SecretStr, ValidationError
 
-from identity_svc.settings import IdentitySettings
+from identity_svc.settings import IdentitySettings, LoginBackoff
 from identity_svc.sms.senders import HttpSmsSender, SmsUnavailable
 from servicekit.testing import bearer
 
@@ -100,8 +100,13 @@ async def test_an_expired_code_is_refused(
 async def test_too_many_wrong_codes_spend_the_code(
     identity_settings: IdentitySettings, start_app: AppStarter, problem: Problem
 ) -> None:
-    # A laxer login lockout, so that the code's own limit is what shows.
-    lax = identity_settings.model_copy(update={"login_max_failures": 50})
+    # Laxer login throttling, so that the code's own limit is what shows.
+    lax_rule = LoginBackoff(
+        free_failures=50, first_delay_seconds=1, max_delay_seconds=1, window_seconds=60
+    )
+    lax = identity_settings.model_copy(
+        update={"login_throttling": dict.fromkeys(identity_settings.login_throttling, lax_rule)}
+    )
     async with start_app(lax) as app:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
@@ -123,7 +128,7 @@ async def register_one(client: httpx.AsyncClient) -> str:
     return phone
 
 
-async def test_wrong_codes_count_towards_the_login_lockout(
+async def test_wrong_codes_count_towards_login_throttling(
     client: httpx.AsyncClient,
     journey: Journey,
     identity_settings: IdentitySettings,
@@ -131,10 +136,10 @@ async def test_wrong_codes_count_towards_the_login_lockout(
 ) -> None:
     phone = await journey.register()
     await ask_code(client, phone)
-    for _ in range(identity_settings.login_max_failures - 1):
+    for _ in range(identity_settings.login_throttling["login_and_address"].free_failures - 1):
         problem(await code_login(client, phone, "000000x"), 400, "invalid_grant")
-    problem(await code_login(client, phone, "000000x"), 429, "login_locked")
-    problem(await journey.login(phone), 429, "login_locked")
+    problem(await code_login(client, phone, "000000x"), 429, "login_throttled")
+    problem(await journey.login(phone), 429, "login_throttled")
 
 
 async def test_an_unregistered_phone_gets_the_same_answer_and_no_message(
@@ -215,7 +220,7 @@ async def test_a_gateway_refusal_is_sms_unavailable() -> None:
 
 
 def test_production_refuses_the_development_sink() -> None:
-    keys = [SecretStr("AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=")] * 5
+    keys = [SecretStr("AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=")] * 6
     production = {
         "environment": "production",
         "personal_data_key": keys[0],
@@ -225,6 +230,7 @@ def test_production_refuses_the_development_sink() -> None:
         "request_digest_key": keys[4],
         "sealing_keys": {"2026-12": keys[0]},
         "sealing_key_id": "2026-12",
+        "forwarded_key": keys[5],
     }
     with pytest.raises(ValidationError, match="SMS sink"):
         IdentitySettings(**production)

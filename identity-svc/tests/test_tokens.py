@@ -1,5 +1,6 @@
 """The token endpoint: the password grant, refresh-token rotation and reuse detection, answers
-that do not reveal which phones are registered, login throttling, and client credentials."""
+that do not reveal which phones are registered, and client credentials (login throttling:
+``test_login_throttling``)."""
 
 from __future__ import annotations
 
@@ -127,101 +128,6 @@ async def test_an_expired_refresh_token_is_refused(
     tokens = await journey.signed_in()
     clock.advance(identity_settings.refresh_token_ttl_seconds + 1)
     problem(await journey.refresh(tokens["refresh_token"]), 400, "invalid_grant")
-
-
-async def test_repeated_login_failures_lock_the_login_until_the_lockout_ends(
-    journey: Journey, clock: MovableClock, identity_settings: IdentitySettings, problem: Problem
-) -> None:
-    phone = await journey.register()
-    for _ in range(identity_settings.login_max_failures - 1):
-        problem(await journey.login(phone, "wrong-password"), 400, "invalid_grant")
-    locking = await journey.login(phone, "wrong-password")
-    body = problem(locking, 429, "login_locked")
-    assert body["locked_until"]
-    assert int(locking.headers["retry-after"]) == identity_settings.login_lockout_seconds
-    # While locked, even the right password is refused.
-    problem(await journey.login(phone), 429, "login_locked")
-
-    clock.advance(identity_settings.login_lockout_seconds + 1)
-    assert (await journey.login(phone)).status_code == 200
-
-
-async def test_an_unregistered_phone_is_throttled_alike_so_locking_reveals_nothing(
-    journey: Journey, identity_settings: IdentitySettings, problem: Problem
-) -> None:
-    for _ in range(identity_settings.login_max_failures - 1):
-        problem(await journey.login("13700000000", "guess"), 400, "invalid_grant")
-    problem(await journey.login("13700000000", "guess"), 429, "login_locked")
-
-
-async def test_failures_spread_beyond_the_window_do_not_lock(
-    journey: Journey, clock: MovableClock, identity_settings: IdentitySettings, problem: Problem
-) -> None:
-    phone = await journey.register()
-    for _ in range(identity_settings.login_max_failures):
-        problem(await journey.login(phone, "wrong-password"), 400, "invalid_grant")
-        clock.advance(identity_settings.login_failure_window_seconds / 4)
-    assert (await journey.login(phone)).status_code == 200
-
-
-async def test_a_successful_login_forgets_earlier_failures(
-    journey: Journey, identity_settings: IdentitySettings, problem: Problem
-) -> None:
-    phone = await journey.register()
-    for _ in range(identity_settings.login_max_failures - 1):
-        problem(await journey.login(phone, "wrong-password"), 400, "invalid_grant")
-    assert (await journey.login(phone)).status_code == 200
-    problem(await journey.login(phone, "wrong-password"), 400, "invalid_grant")
-
-
-def from_address(address: str) -> dict[str, str]:
-    """As the gateway (a trusted proxy) forwards a client's request."""
-    return {"X-Forwarded-For": address}
-
-
-async def test_guesses_at_many_phones_from_one_address_lock_that_address_alike_for_every_phone(
-    journey: Journey, clock: MovableClock, identity_settings: IdentitySettings, problem: Problem
-) -> None:
-    phone = await journey.register()
-    guesser, neighbour = from_address("203.0.113.7"), from_address("198.51.100.20")
-    limit = identity_settings.login_max_failures_per_address
-    assert limit > identity_settings.login_max_failures  # a shared address is allowed more
-    for attempt in range(limit - 1):
-        # Each phone stays under its own limit: only the address's count can lock.
-        target = phone if attempt == 0 else journey.new_phone()
-        problem(await journey.login(target, "guess-1234", headers=guesser), 400, "invalid_grant")
-        if attempt == limit // 2:
-            # A login of one's own from the address does not wipe the address's count.
-            assert (await journey.login(phone, headers=guesser)).status_code == 200
-    locking = await journey.login(journey.new_phone(), "guess-1234", headers=guesser)
-    body = problem(locking, 429, "login_locked")
-    assert body["locked"] == "client_address"
-    assert int(locking.headers["retry-after"]) == identity_settings.login_lockout_seconds
-
-    # Locked for every phone, registered or not, with the right password or not, alike.
-    registered = problem(await journey.login(phone, headers=guesser), 429, "login_locked")
-    unknown = problem(await journey.login("13766666666", headers=guesser), 429, "login_locked")
-    for answer in (registered, unknown):
-        del answer["request_id"]
-    assert registered == unknown
-    assert registered["locked_until"] == body["locked_until"]
-
-    # Another address is not locked, and the lockout ends.
-    assert (await journey.login(phone, headers=neighbour)).status_code == 200
-    clock.advance(identity_settings.login_lockout_seconds + 1)
-    assert (await journey.login(phone, headers=guesser)).status_code == 200
-
-
-async def test_a_locked_phone_says_so_whatever_the_address(
-    journey: Journey, identity_settings: IdentitySettings, problem: Problem
-) -> None:
-    phone = await journey.register()
-    for number in range(identity_settings.login_max_failures):
-        address = from_address(f"192.0.2.{number + 1}")
-        answer = await journey.login(phone, "wrong-password", headers=address)
-    assert problem(answer, 429, "login_locked")["locked"] == "login"
-    locked = await journey.login(phone, headers=from_address("192.0.2.200"))
-    assert problem(locked, 429, "login_locked")["locked"] == "login"
 
 
 async def test_identity_refuses_tokens_it_did_not_sign(

@@ -7,10 +7,15 @@ routing), e.g. ``WENZHOU_CASE``: case-svc for Wenzhou (3303).
 
 ``make run`` uses it on the default ports with SQLite files under ``var/``; the end-to-end tests
 and the benchmarks use it on free ports with databases of their own.
+
+Every run makes the key its processes sign the gateway's word with (``FORWARDED_KEY``:
+``servicekit.forwarding``), so that nothing outside the run can speak for the gateway; the
+gateway is the edge and trusts no proxy unless ``trusted_proxies`` names some.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
@@ -85,6 +90,12 @@ class PlatformConfig:
     log_level: str = "INFO"
     #: More instances of services, each serving a region's pool.
     regional: tuple[RegionalInstance, ...] = ()
+    #: Addresses or networks of load balancers in front of the gateway, whose
+    #: ``X-Forwarded-For`` it believes (``GATEWAY_TRUSTED_PROXIES``); none: it is the edge.
+    trusted_proxies: tuple[str, ...] = ()
+    #: The key every process of this run shares to sign and check what the gateway vouches
+    #: for (each one's ``<PREFIX>FORWARDED_KEY``): this run's own.
+    forwarded_key: str = field(default_factory=lambda: base64.b64encode(os.urandom(32)).decode())
 
     @classmethod
     def defaults(
@@ -126,6 +137,7 @@ class PlatformConfig:
         env[f"{prefix}VAR_DIR"] = str(self.var_dir)
         env[f"{prefix}GATEWAY_URL"] = self.gateway_url
         env[f"{prefix}LOG_LEVEL"] = self.log_level
+        env[f"{prefix}FORWARDED_KEY"] = self.forwarded_key
         if instance is not None:
             env[f"{prefix}SERVICE_NAME"] = instance.name
         if spec.has_database:
@@ -134,6 +146,7 @@ class PlatformConfig:
         if spec is GATEWAY:
             upstreams = {service.name: self.url(service.name) for service in SERVICES}
             env["GATEWAY_UPSTREAMS"] = json.dumps(upstreams)
+            env["GATEWAY_TRUSTED_PROXIES"] = json.dumps(list(self.trusted_proxies))
             pools: dict[str, dict[str, list[str]]] = {}
             for regional in self.regional:
                 pools.setdefault(regional.service.name, {})[regional.region] = [
@@ -238,6 +251,9 @@ def _command(spec: ServiceSpec, port: int) -> list[str]:
         "uvicorn",
         *app,
         *address,
+        # uvicorn would otherwise take X-Forwarded-For from a loopback peer as the client's
+        # address: a service believes the gateway's signed word alone (servicekit.forwarding).
+        "--no-proxy-headers",
         "--no-access-log",
         # Nothing names the server it runs on: no banner for a scanner to match.
         "--no-server-header",

@@ -10,7 +10,7 @@ Modules: ``settings`` (GATEWAY_ settings), ``routing`` (the routing table, read 
 instances: balancing, health, ejection, breakers, retries, and the faults they raise), ``wire``
 (the kept-alive HTTP/1.1 client requests are forwarded with), ``messages`` (the request and answer
 the proxy passes along), ``edge`` (request limits, strict paths, CORS, security headers),
-``proxy`` (the forwarding path), ``operations`` (health, readiness, metrics, docs), ``openapi``
-(the aggregated document), ``main`` (``Gateway`` and ``create_app``), ``server`` (its HTTP
-server).
+``forwarded`` (trusted proxies and the client's address), ``proxy`` (the forwarding path),
+``operations`` (health, readiness, metrics, docs), ``openapi`` (the aggregated document),
+``main`` (``Gateway`` and ``create_app``), ``server`` (its HTTP server).
 """

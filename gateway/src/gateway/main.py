@@ -3,9 +3,11 @@ the rest, its lifespan and ``create_app``.
 
 Run it as ``python -m gateway`` (``gateway.server``): its HTTP server hands every request but
 the few operations paths to ``handle`` as a plain ``Request`` (no ASGI on the hot path), which
-takes the request's ids and trace context, passes the edge (``edge``: request limits, path
-checks, CORS, security headers), goes to the proxy, and records the request's metrics and
-access-log line (the kit's ``RequestLog``). The operations paths go to a small FastAPI app
+takes the request's ids and trace context (from a trusted proxy, or signed by a service calling
+through the gateway; anyone else's id is logged as ``client_request_id`` and a new one made:
+``gateway.forwarded``), passes the edge (``edge``: request limits, path checks, CORS, security
+headers), goes to the proxy, and records the request's metrics and access-log line (the kit's
+``RequestLog``). The operations paths go to a small FastAPI app
 through ASGI, behind the same edge and the kit's request-context middleware. As an ASGI app
 (any ASGI server, or a test's transport) the gateway turns a proxied request's scope into the
 same ``Request``.
@@ -36,6 +38,7 @@ from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
 from gateway.edge import Edge
+from gateway.forwarded import TrustedProxies
 from gateway.messages import (
     Answer,
     ClientGone,
@@ -55,7 +58,13 @@ from gateway.settings import GatewaySettings
 from gateway.upstreams import Upstreams
 from servicekit.app import tune_garbage_collection
 from servicekit.auth import TokenVerifier
-from servicekit.observability import RequestContextMiddleware, RequestLog, configure_logging
+from servicekit.forwarding import HEADER_BYTES, Forwarding
+from servicekit.observability import (
+    RequestContextMiddleware,
+    RequestLog,
+    RequestSpan,
+    configure_logging,
+)
 from servicekit.problems import DomainError, UpstreamUnavailable
 from servicekit.revocations import RevocationList, RevocationPage, page_from_json
 
@@ -95,8 +104,12 @@ class Gateway:
         #: Tokens ended early, polled from identity-svc: one list across routing-table reloads.
         self.revocations = RevocationList()
         self._requests = RequestLog(settings.service_name)
+        self._trusted_proxies = TrustedProxies(settings.trusted_proxies)
+        self._forwarding = Forwarding(settings.forwarded_key_bytes)
         self._operations_asgi = RequestContextMiddleware(
-            self.edge.asgi(self.operations), service_name=settings.service_name
+            self.edge.asgi(self.operations),
+            service_name=settings.service_name,
+            forwarding=self._forwarding,
         )
 
     @asynccontextmanager
@@ -167,7 +180,15 @@ class Gateway:
         return _Generation(
             table=table,
             upstreams=upstreams,
-            proxy=Proxy(table, upstreams, verifier, settings, shared_buckets),
+            proxy=Proxy(
+                table,
+                upstreams,
+                verifier,
+                settings,
+                shared_buckets,
+                trusted_proxies=self._trusted_proxies,
+                forwarding=self._forwarding,
+            ),
             openapi=OpenApiAggregator(
                 table,
                 upstreams,
@@ -269,7 +290,7 @@ class Gateway:
         a 500 (naming nothing but the request id) for an error. ``respond`` is given the answer
         as soon as it is known; the request's metrics and log line come after, off the
         client's wait."""
-        span = self._requests.begin(_text(request, b"x-request-id"), _text(request, b"traceparent"))
+        span = self._begin(request)
         status = 500
         try:
             try:
@@ -286,6 +307,24 @@ class Gateway:
             respond(answer)
         finally:
             self._requests.end(span, request.method, request.route, status)
+
+    def _begin(self, request: Request) -> RequestSpan:
+        """The request's span: its id and trace context kept from a trusted proxy or a caller
+        holding the forwarding key (a service), made otherwise, the caller's id logged apart."""
+        request_id = traceparent = signed = None
+        for name, value in request.headers:
+            if name == b"x-request-id":
+                request_id = request_id or value
+            elif name == b"traceparent":
+                traceparent = traceparent or value
+            elif name == HEADER_BYTES:
+                signed = signed or value
+        if self._trusted_proxies.trusts(request.client) or (
+            signed is not None
+            and self._forwarding.verify(signed, request_id, traceparent) is not None
+        ):
+            return self._requests.begin(_text(request_id), _text(traceparent))
+        return self._requests.begin(None, None, client_request_id=_text(request_id))
 
     async def _proxy(self, request: Request) -> Answer:
         generation = self._current
@@ -313,8 +352,7 @@ class Gateway:
         await send_answer(send, answers[0])
 
 
-def _text(request: Request, name: bytes) -> str | None:
-    value = request.header(name)
+def _text(value: bytes | None) -> str | None:
     return value.decode("latin-1") if value is not None else None
 
 

@@ -18,11 +18,15 @@ List calls the routing table marks for fan-out go to every pool instead (``fanou
 
 Headers that belong to one hop, and identity headers a client could forge, never cross; the
 request id and trace context the gateway took or made (``Gateway.handle``) do, so the upstream
-continues the same trace.
+continues the same trace, with the client's address the gateway established
+(``gateway.forwarded``), all three signed in ``OneVisit-Forwarded`` (``servicekit.forwarding``;
+a copy the caller sent is dropped). ``X-Forwarded-For`` names the peer, after the chain a
+trusted proxy sent; services believe only the signed header.
 """
 
 from gateway.edge import check_query
 from gateway.fanout import FanOutList
+from gateway.forwarded import TrustedProxies
 from gateway.messages import Answer, Request
 from gateway.ratelimits import SharedTokenBuckets, TokenBuckets
 from gateway.routing import RoutingTable, ServiceRoute, region_prefix
@@ -30,6 +34,7 @@ from gateway.settings import GatewaySettings
 from gateway.upstreams import Upstreams
 from servicekit.auth import Principal, TokenVerifier, authenticate
 from servicekit.context import outgoing_trace_headers
+from servicekit.forwarding import HEADER_BYTES, Forwarding
 from servicekit.pagination import Cursors
 from servicekit.problems import DomainError, Forbidden, NotFound, PayloadTooLarge
 from servicekit.regions import InvalidRegionCode
@@ -51,9 +56,9 @@ HOP_BY_HOP = frozenset(
 
 #: Request headers the gateway sets itself. ``Expect`` is dropped: the body is already read.
 _SET_BY_GATEWAY = frozenset(
-    {b"host", b"content-length", b"expect", b"x-request-id", b"traceparent"}
+    {b"host", b"content-length", b"expect", b"x-request-id", b"traceparent", HEADER_BYTES}
 )
-#: Taken from the client only behind a trusted load balancer (``trust_forwarded_headers``).
+#: Taken from the peer only when it is a trusted proxy (``trusted_proxies``).
 _FORWARDING = frozenset(
     {b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host", b"forwarded"}
 )
@@ -102,12 +107,16 @@ class Proxy:
         verifier: TokenVerifier,
         settings: GatewaySettings,
         shared_buckets: SharedTokenBuckets | None = None,
+        *,
+        trusted_proxies: TrustedProxies,
+        forwarding: Forwarding,
     ) -> None:
         self._table = table
         self._upstreams = upstreams
         self._verifier = verifier
         self._max_body_bytes = settings.max_body_bytes
-        self._trust_forwarded = settings.trust_forwarded_headers
+        self._trusted_proxies = trusted_proxies
+        self._forwarding = forwarding
         self._buckets = TokenBuckets(table.rate_limits)
         self._shared_buckets = shared_buckets
         self._cursors = Cursors(settings.cursor_key_bytes)
@@ -122,7 +131,7 @@ class Proxy:
         request.route = route.metrics_route
         if request.query:
             check_query(request.query, route.repeatable_parameters)
-        headers, idempotency_key, region = self._outgoing_headers(request)
+        headers, idempotency_key, region, client = self._outgoing_headers(request)
         principal = None
         if not route.is_public(method, path):
             principal = await self._authenticate(request)
@@ -132,13 +141,13 @@ class Proxy:
             await self._shared_buckets.take(
                 route.route_class(method, path),
                 user=principal.sub if principal is not None else None,
-                address=self._caller_address(request),
+                address=client,
             )
         elif self._buckets:
             self._buckets.take(
                 route.route_class(method, path),
                 user=principal.sub if principal is not None else None,
-                address=self._caller_address(request),
+                address=client,
             )
         listing = route.fan_out_for(method, path) if region is None else None
         if route.pools and region is None:
@@ -166,12 +175,14 @@ class Proxy:
 
     def _outgoing_headers(
         self, request: Request
-    ) -> tuple[list[tuple[bytes, bytes]], bool, str | None]:
-        """The headers to forward, whether the request carries an Idempotency-Key, and the
-        region its ``X-Region-Code`` names (a significant prefix)."""
+    ) -> tuple[list[tuple[bytes, bytes]], bool, str | None, str | None]:
+        """The headers to forward, whether the request carries an Idempotency-Key, the region
+        its ``X-Region-Code`` names (a significant prefix), and the client's address."""
         headers: list[tuple[bytes, bytes]] = []
         connection: set[bytes] = set()
+        trusted = self._trusted_proxies.trusts(request.client)
         forwarding: dict[bytes, bytes] = {}
+        forwarded_for: list[bytes] = []
         host = b""
         idempotency_key = False
         region: str | None = None
@@ -185,7 +196,11 @@ class Proxy:
                 elif name == b"content-length" and _exceeds(value, self._max_body_bytes):
                     raise PayloadTooLarge(f"the limit is {self._max_body_bytes} bytes")
             elif name in _FORWARDING:
-                if self._trust_forwarded:
+                if not trusted:
+                    continue
+                if name == b"x-forwarded-for":
+                    forwarded_for.append(value)
+                else:
                     forwarding[name] = value
             elif name in _IDENTITY_HEADERS or name.startswith(_IDENTITY_PREFIXES):
                 continue
@@ -199,29 +214,27 @@ class Proxy:
                 headers.append((name, value))
         if connection - HOP_BY_HOP:
             headers = [(name, value) for name, value in headers if name not in connection]
-        forwarded_for = forwarding.pop(b"x-forwarded-for", b"")
+        client = self._trusted_proxies.client_of(request.client, forwarded_for)
         if request.client:
-            address = request.client.encode("latin-1")
-            forwarded_for = forwarded_for + b", " + address if forwarded_for else address
+            forwarded_for.append(request.client.encode("latin-1"))
         if forwarded_for:
-            headers.append((b"x-forwarded-for", forwarded_for))
+            headers.append((b"x-forwarded-for", b", ".join(forwarded_for)))
         forwarding.setdefault(b"x-forwarded-proto", request.scheme.encode("latin-1"))
         if host:
             forwarding.setdefault(b"x-forwarded-host", host)
         headers.extend(forwarding.items())
-        headers.extend(
-            (name.encode("latin-1"), value.encode("latin-1"))
-            for name, value in outgoing_trace_headers().items()
+        trace = outgoing_trace_headers()
+        request_id = trace.get("x-request-id", "").encode("latin-1")
+        traceparent = trace.get("traceparent", "").encode("latin-1")
+        if request_id:
+            headers.append((b"x-request-id", request_id))
+        if traceparent:
+            headers.append((b"traceparent", traceparent))
+        signed = self._forwarding.sign(
+            client.encode("latin-1") if client else b"", request_id, traceparent
         )
-        return headers, idempotency_key, region
-
-    def _caller_address(self, request: Request) -> str | None:
-        """The caller's IP: the first of the chain a trusted balancer passes on, else the peer."""
-        if self._trust_forwarded:
-            forwarded_for = request.header(b"x-forwarded-for")
-            if forwarded_for is not None:
-                return forwarded_for.split(b",", 1)[0].strip().decode("latin-1") or None
-        return request.client
+        headers.append((HEADER_BYTES, signed))
+        return headers, idempotency_key, region, client
 
     async def _authenticate(self, request: Request) -> Principal:
         authorization = request.header(b"authorization")

@@ -20,7 +20,7 @@ or whose body stops arriving for ``body_timeout_seconds`` 408 (slowloris), all a
 connection closed; an upgrade (WebSocket) is not
 taken: the request is answered as a plain one and the connection closed. uvicorn's
 proxy-headers middleware is off: which client addresses the gateway believes is its own setting
-(``trust_forwarded_headers``), and the answers name no server software.
+(``trusted_proxies``, ``gateway.forwarded``), and the answers name no server software.
 
 Run it as ``python -m gateway [--host H] [--port P]``.
 """

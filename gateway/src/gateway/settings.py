@@ -7,7 +7,7 @@ service that publishes the signing keys, and the gateway asks that service's ups
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, IPvAnyNetwork, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from servicekit.settings import ServiceSettings
@@ -39,9 +39,14 @@ class GatewaySettings(ServiceSettings):
     revocation_poll_seconds: float = Field(default=2.0, gt=0, le=60)
     #: The least time between two JWKS fetches forced by an unknown ``kid``.
     jwks_min_refetch_seconds: float = Field(default=5.0, ge=0)
-    #: Behind a trusted load balancer, append to its ``X-Forwarded-For``; at the edge (default),
-    #: replace whatever the client sent, which anyone can forge.
-    trust_forwarded_headers: bool = False
+    #: The load balancers in front of the gateway, as addresses or networks
+    #: (``["10.0.0.0/8", "192.0.2.10"]``). From one of them the client's address is the
+    #: right-most ``X-Forwarded-For`` entry that is not one of them, the chain and the other
+    #: ``X-Forwarded-*`` headers are passed on, and the request id and trace context they send
+    #: are kept. From any other peer (none is trusted by default: the gateway is the edge) the
+    #: client is the peer itself, those headers are dropped and the request id is the gateway's
+    #: own (``gateway.forwarded``).
+    trusted_proxies: list[IPvAnyNetwork] = Field(default_factory=list)
     #: Requests with more header bytes than this are refused (431).
     max_header_bytes: int = Field(default=16_384, ge=1024)
     #: A request's line and headers must arrive whole within this long of their first byte, or

@@ -1,14 +1,13 @@
-"""Where a request comes from, as the list of sessions shows it: the client's address and its
-``User-Agent``. Behind the gateway the peer is the gateway itself, which appends the client's
-address to ``X-Forwarded-For``: that last entry is believed from trusted proxies only."""
+"""Where a request comes from, as the list of sessions shows it and login throttling counts it:
+the client's address as the gateway established and signed it (``servicekit.forwarding``: a
+direct caller is its own peer, whatever headers it sends) and its ``User-Agent``."""
 
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 
-from identity_svc.deps import IdentityState
-from servicekit.state import state_of
+from servicekit.forwarding import client_address
 
 USER_AGENT_MAX = 300
 ADDRESS_MAX = 64
@@ -21,12 +20,7 @@ class Device:
 
 
 def device_of(request: Request) -> Device:
-    peer = request.client.host if request.client else None
-    address = peer
-    if peer in state_of(request, IdentityState).settings.trusted_proxies:
-        forwarded = request.headers.get("x-forwarded-for", "")
-        last = forwarded.rsplit(",", 1)[-1].strip()
-        address = last or peer
+    address = client_address(request)
     user_agent = request.headers.get("user-agent")
     return Device(
         user_agent=user_agent[:USER_AGENT_MAX] if user_agent else None,

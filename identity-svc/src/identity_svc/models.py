@@ -146,15 +146,27 @@ class Delegation(Base):
 
 
 class LoginFailure(Base):
-    """A failed login, counted twice: by the keyed hash of the login name (known account or
-    not, so that throttling does not reveal which phone numbers are registered) and by the keyed
-    hash of the client's address (``login_hash`` holds either; the HMAC's kind keeps them apart)."""
+    """A failed login, counted three times: by the keyed hash of the login name (known account
+    or not, so that throttling does not reveal which phone numbers are registered), of the
+    client's address, and of the two together (``login_hash`` holds any of them; the HMAC's
+    kind keeps them apart)."""
 
     __tablename__ = "login_failure"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     login_hash: Mapped[str] = mapped_column(String(64), index=True)
     occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class KnownLoginAddress(Base):
+    """An address an account signed in from, and when last: the keyed hash of the login name
+    and the address together (neither is stored). Failures elsewhere do not slow sign-ins from
+    it (``IdentitySettings.login_known_address_days``)."""
+
+    __tablename__ = "known_login_address"
+
+    login_address_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    signed_in_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class SmsCode(Base):

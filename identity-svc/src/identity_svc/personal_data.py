@@ -6,8 +6,9 @@ from typing import Literal
 
 from identity_svc.sealing import keyed_hash, seal, unseal
 
-#: ``client_address`` is only ever hashed (login throttling), never sealed.
-Kind = Literal["phone", "name", "id_number", "client_address"]
+#: ``client_address`` and ``login_address`` (a login name with an address) are only ever
+#: hashed (login throttling), never sealed.
+Kind = Literal["phone", "name", "id_number", "client_address", "login_address"]
 
 
 class PersonalData:

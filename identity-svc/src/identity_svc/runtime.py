@@ -1,14 +1,16 @@
 """What identity-svc holds for its whole life besides the kit's parts and its SMS sender: the
 clock, the key store, the personal-data cipher, the password hasher, the catalog directory
-(regions and departments) and the revocation list its verifier holds.
-Endpoints take it as ``RuntimeDep`` (``identity_svc.deps``).
+(regions and departments), the revocation list its verifier holds and the sign-in attempts in
+progress. Endpoints take it as ``RuntimeDep`` (``identity_svc.deps``).
 
 The clock is injectable so that tests move time (challenge expiry, lockouts, the face window)
 instead of sleeping; every rule that reads the time reads it from here.
 """
 
+import asyncio
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -21,6 +23,31 @@ from servicekit.db import utcnow
 from servicekit.revocations import RevocationList
 
 Clock = Callable[[], dt.datetime]
+
+
+class OneAttemptAtATime:
+    """Sign-in attempts at one login name, one at a time in this process. Login throttling
+    checks the failures counted so far; attempts made at once would all pass that check before
+    any of them is counted, and a botnet's parallel guesses would multiply what each wait
+    allows. With this, at most one guess per identity-svc process gets through each wait."""
+
+    def __init__(self) -> None:
+        #: login hash → its lock and how many attempts hold or wait for it.
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def __call__(self, login_hash: str) -> AsyncIterator[None]:
+        lock, holders = self._locks.get(login_hash) or (asyncio.Lock(), 0)
+        self._locks[login_hash] = (lock, holders + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, holders = self._locks[login_hash]
+            if holders == 1:
+                del self._locks[login_hash]
+            else:
+                self._locks[login_hash] = (lock, holders - 1)
 
 
 class Runtime:
@@ -52,6 +79,7 @@ class Runtime:
         #: The tokens ended early, as identity-svc's own verifier refuses them (kept current
         #: from the database by the app's lifespan).
         self.revocations = RevocationList()
+        self.sign_in_attempt = OneAttemptAtATime()
         self._outcomes: async_sessionmaker[AsyncSession] | None = None
 
     def attach(self, sessions: async_sessionmaker[AsyncSession]) -> None:

@@ -6,16 +6,74 @@ base64-encoded. Their defaults are public development values: fine for ``develop
 """
 
 import datetime as dt
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from servicekit.settings import SecretKey, ServiceSettings, development_key, key_bytes
 
 #: The clock skew servicekit's token verifier tolerates (``leeway``).
 VERIFIER_LEEWAY_SECONDS = 5
+
+#: What a failed sign-in is counted against (``IdentitySettings.login_throttling``).
+ThrottledBy = Literal["login_and_address", "login", "client_address"]
+
+
+class LoginBackoff(BaseModel):
+    """One throttling rule: after ``free_failures`` failed sign-ins within ``window_seconds``,
+    the next attempt waits ``first_delay_seconds`` after the latest failure; each further
+    failure doubles the wait, up to ``max_delay_seconds``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    free_failures: int = Field(ge=1)
+    first_delay_seconds: int = Field(ge=1)
+    max_delay_seconds: int = Field(ge=1)
+    window_seconds: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _grows(self) -> "LoginBackoff":
+        if self.max_delay_seconds < self.first_delay_seconds:
+            raise ValueError("max_delay_seconds is less than first_delay_seconds")
+        return self
+
+    @property
+    def failures_that_matter(self) -> int:
+        """How many of the latest failures decide the wait: with more, it is the longest."""
+        doublings = 0
+        while self.first_delay_seconds * 2**doublings < self.max_delay_seconds:
+            doublings += 1
+        return self.free_failures + doublings
+
+    def next_attempt_at(
+        self, failures: Sequence[dt.datetime], *, now: dt.datetime
+    ) -> dt.datetime | None:
+        """When the next attempt may be made after ``failures`` (the latest first, at least
+        ``failures_that_matter`` of them when there are as many), or None: at once."""
+        window = dt.timedelta(seconds=self.window_seconds)
+        counted = [failure for failure in failures if now - failure < window]
+        if len(counted) < self.free_failures:
+            return None
+        doublings = len(counted) - self.free_failures
+        delay = min(self.max_delay_seconds, self.first_delay_seconds * 2**doublings)
+        return counted[0] + dt.timedelta(seconds=delay)
+
+
+#: The login throttling rules shipped (``IdentitySettings.login_throttling``).
+LOGIN_THROTTLING: dict[ThrottledBy, LoginBackoff] = {
+    "login_and_address": LoginBackoff(
+        free_failures=3, first_delay_seconds=2, max_delay_seconds=300, window_seconds=3600
+    ),
+    "login": LoginBackoff(
+        free_failures=10, first_delay_seconds=1, max_delay_seconds=60, window_seconds=3600
+    ),
+    "client_address": LoginBackoff(
+        free_failures=100, first_delay_seconds=1, max_delay_seconds=60, window_seconds=3600
+    ),
+}
 
 
 class IdentitySettings(ServiceSettings):
@@ -39,10 +97,6 @@ class IdentitySettings(ServiceSettings):
     staff_refresh_token_ttl_seconds: int = Field(default=12 * 3600, ge=600)
     #: Lifetime of the tokens identity-svc mints for its own calls to other services.
     service_token_ttl_seconds: int = Field(default=300, ge=30, le=3600)
-
-    #: Direct peers (the gateway) whose last ``X-Forwarded-For`` entry names the client: the
-    #: address shown in the list of sessions. From anyone else the peer's address is the client's.
-    trusted_proxies: frozenset[str] = frozenset({"127.0.0.1", "::1"})
 
     #: How often identity-svc reads the revocation list it publishes into the list its own token
     #: verifier holds (the gateway polls ``GET /identity/v1/revocations`` at its own interval).
@@ -94,13 +148,22 @@ class IdentitySettings(ServiceSettings):
     #: Hashes computed at once per process (each holds ``argon2_memory_kib``); others queue.
     password_hash_concurrency: int = Field(default=4, ge=1)
 
-    # Login throttling, per login name (a phone number, registered or not) and per client
-    # address; both share the window and the lockout.
-    login_max_failures: int = Field(default=5, ge=1)
-    #: Higher than per name: many people share an address (a household, an office, a NAT).
-    login_max_failures_per_address: int = Field(default=30, ge=1)
-    login_failure_window_seconds: int = Field(default=900, ge=1)
-    login_lockout_seconds: int = Field(default=900, ge=1)
+    # Login throttling (``identity_svc.tokens.service``): failed sign-ins slow the next attempt,
+    # none locks an account. Each failure counts against three rules at once.
+    #: ``login_and_address``: one login name from one address (the owner mistyping, or one
+    #: place guessing one account): few free failures, waits doubling to minutes.
+    #: ``login``: one login name from anywhere (guessing from many addresses): more free
+    #: failures and waits capped short, so that nobody can keep the owner out for long.
+    #: ``client_address``: one address at any login name (spraying): many free failures, as a
+    #: household, an office or a carrier's NAT shares one address.
+    #: Guessing stays bounded: about 300 a day at one account from one address, 1,440 a day
+    #: at one account from any number of addresses, 2,400 a day from one address.
+    login_throttling: dict[ThrottledBy, LoginBackoff] = Field(
+        default_factory=lambda: dict(LOGIN_THROTTLING)
+    )
+    #: An address the account signed in from within this many days is the owner's: only its
+    #: own ``login_and_address`` failures slow it, whatever others fail at from elsewhere.
+    login_known_address_days: int = Field(default=30, ge=1)
 
     # Real-name verification.
     real_name_max_attempts: int = Field(default=5, ge=1)
@@ -130,6 +193,13 @@ class IdentitySettings(ServiceSettings):
     seed_client_dept: str | None = None
     #: Space-separated scopes the seeded client may ask for.
     seed_client_scopes: str = ""
+
+    @model_validator(mode="after")
+    def _every_throttle_has_its_rule(self) -> "IdentitySettings":
+        missing = {"login_and_address", "login", "client_address"} - set(self.login_throttling)
+        if missing:
+            raise ValueError(f"login_throttling needs a rule for {', '.join(sorted(missing))}")
+        return self
 
     @model_validator(mode="after")
     def _sms_sender_usable(self) -> "IdentitySettings":

@@ -25,6 +25,7 @@ from servicekit.observability import configure_logging
 from servicekit.problems import Conflict, extension_members
 from servicekit.settings import ServiceSettings
 from servicekit.state import ServiceState
+from servicekit.testing import forwarded_by_gateway
 
 Problem = Callable[[httpx.Response, int, str], dict[str, Any]]
 
@@ -73,12 +74,18 @@ async def boom() -> None:
     raise RuntimeError("secret personal data 330302195203140248")
 
 
+KIT_SETTINGS = ServiceSettings(service_name="kit-test", max_body_bytes=1000)
+
+
+def from_gateway(**ids: str) -> dict[str, str]:
+    """As the gateway forwards a request (its request id and trace context signed)."""
+    return forwarded_by_gateway(KIT_SETTINGS, "203.0.113.7", **ids)
+
+
 @pytest.fixture
 async def kit_client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    settings = ServiceSettings(
-        service_name="kit-test",
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'kit.db'}",
-        max_body_bytes=1000,
+    settings = KIT_SETTINGS.model_copy(
+        update={"database_url": f"sqlite+aiosqlite:///{tmp_path / 'kit.db'}"}
     )
 
     @asynccontextmanager
@@ -142,7 +149,7 @@ async def test_routing_failures_are_problems(
 async def test_an_unexpected_error_is_a_500_with_the_request_id_and_nothing_else(
     kit_client: httpx.AsyncClient, problem: Problem
 ) -> None:
-    response = await kit_client.get("/boom", headers={"X-Request-ID": "req-boom-1"})
+    response = await kit_client.get("/boom", headers=from_gateway(request_id="req-boom-1"))
     body = problem(response, 500, "internal_error")
     assert body["request_id"] == "req-boom-1"
     assert "330302195203140248" not in response.text
@@ -166,20 +173,21 @@ async def test_bodies_over_the_limit_are_refused_declared_or_streamed(
     assert (await kit_client.get("/notes/count")).json() == {"count": 0}
 
 
-async def test_request_ids_and_trace_context_are_kept_or_made(
+async def test_request_ids_and_trace_context_are_kept_from_the_gateway_or_made(
     kit_client: httpx.AsyncClient,
 ) -> None:
     trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    traceparent = f"00-{trace_id}-00f067aa0ba902b7-01"
     response = await kit_client.get(
-        "/healthz",
-        headers={"X-Request-ID": "abc-123", "traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"},
+        "/healthz", headers=from_gateway(request_id="abc-123", traceparent=traceparent)
     )
     assert response.headers["x-request-id"] == "abc-123"
     version, continued_trace, span, _flags = response.headers["traceparent"].split("-")
     assert (version, continued_trace) == ("00", trace_id)
     assert span != "00f067aa0ba902b7"
 
-    fresh = await kit_client.get("/healthz", headers={"X-Request-ID": "bad id with spaces"})
+    malformed = from_gateway(request_id="bad id with spaces")
+    fresh = await kit_client.get("/healthz", headers=malformed)
     assert fresh.headers["x-request-id"] != "bad id with spaces"
     assert len(fresh.headers["x-request-id"]) == 32
 
@@ -225,7 +233,7 @@ async def test_the_access_line_is_the_line_structlog_would_write(
     stream = io.StringIO()
     monkeypatch.setattr(sys, "stderr", stream)
     configure_logging(service_name="kit-test")
-    await kit_client.get("/notes/count", headers={"X-Request-ID": "access-line-test"})
+    await kit_client.get("/notes/count", headers=from_gateway(request_id="access-line-test"))
     (access,) = [json.loads(line) for line in stream.getvalue().splitlines()]
     assert access["request_id"] == "access-line-test"
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", access["timestamp"])

@@ -34,6 +34,7 @@ def test_production_names_every_development_key_still_in_place() -> None:
     assert "VAULT_CURSOR_KEY" in message  # every service's own, from the base class
     assert "VAULT_REQUEST_DIGEST_KEY" in message
     assert "VAULT_SEALING_KEYS" in message  # a keyring's development key too
+    assert "VAULT_FORWARDED_KEY" in message
     assert "VAULT_SEALING_KEY," not in message
     VaultSettings(
         environment="production",
@@ -43,6 +44,7 @@ def test_production_names_every_development_key_still_in_place() -> None:
         request_digest_key=random_key(),
         sealing_keys={"2026-12": random_key()},
         sealing_key_id="2026-12",
+        forwarded_key=random_key(),
     )
 
 

@@ -14,9 +14,9 @@ from identity_svc.revocations import service as revocations
 from identity_svc.runtime import Runtime
 from identity_svc.tokens import repository as tokens
 from identity_svc.tokens.service import (
-    LoginLocked,
     LoginThrottle,
-    check_login_lock,
+    LoginThrottled,
+    check_login_throttle,
     record_login_failure,
     session_id_of,
 )
@@ -36,6 +36,7 @@ async def change_password(
     principal: Principal,
     current_password: str,
     new_password: str,
+    client_address: str | None,
     now: dt.datetime,
 ) -> None:
     refuse_delegates(principal)
@@ -43,11 +44,12 @@ async def change_password(
     account = await accounts.get_by_text_id(session, principal.sub)
     if account is None:
         raise AccountNotFound()
-    throttle = LoginThrottle(login_hash=account.phone_hash)
-    await check_login_lock(session, runtime, throttle, now=now)
-    if not await runtime.passwords.verify(account.password_hash, current_password):
-        refusal = await record_login_failure(runtime, throttle, now=now)
-        raise refusal if isinstance(refusal, LoginLocked) else WrongPassword()
+    throttle = LoginThrottle.of(runtime, account.phone_hash, client_address)
+    async with runtime.sign_in_attempt(account.phone_hash):
+        await check_login_throttle(session, runtime, throttle, now=now)
+        if not await runtime.passwords.verify(account.password_hash, current_password):
+            refusal = await record_login_failure(runtime, throttle, now=now)
+            raise refusal if isinstance(refusal, LoginThrottled) else WrongPassword()
     phone = runtime.personal_data.unseal("phone", account.phone_sealed, account_id=account.id)
     check_password_policy(new_password, phone=phone)
     account.password_hash = await runtime.passwords.hash(new_password)

@@ -3,8 +3,8 @@
 A code is six random digits, valid ``sms_code_ttl_seconds``, usable once, spent after
 ``sms_code_max_attempts`` wrong tries; one per phone per ``sms_resend_interval_seconds``. Only
 a keyed hash of it is stored. Asking for a code answers alike for registered and unregistered
-phones (only registered ones receive a message), and a wrong code counts as a failed login, so
-the login lockout covers codes too. Sign in with ``grant_type=sms_code``, ``username`` (the
+phones (only registered ones receive a message), and a wrong code counts as a failed sign-in, so
+login throttling covers codes too. Sign in with ``grant_type=sms_code``, ``username`` (the
 phone) and ``code`` at the token endpoint.
 """
 
@@ -25,9 +25,10 @@ from identity_svc.tokens.service import (
     InvalidGrant,
     LoginThrottle,
     SessionTokens,
-    check_login_lock,
+    check_login_throttle,
     issue_session_tokens,
     record_login_failure,
+    record_sign_in,
 )
 from servicekit.ids import new_id
 from servicekit.problems import DomainError, extension_members
@@ -101,31 +102,36 @@ async def sms_code_grant(
     now: dt.datetime,
 ) -> SessionTokens:
     phone_hash = runtime.personal_data.lookup_hash("phone", username.strip())
-    throttle = LoginThrottle.of(runtime, phone_hash, device)
-    await check_login_lock(session, runtime, throttle, now=now)
-    latest = await repository.latest(session, phone_hash)
-    usable = (
-        latest is not None
-        and latest.used_at is None
-        and latest.expires_at > now
-        and latest.failed_attempts < runtime.settings.sms_code_max_attempts
-    )
-    matches = (
-        latest is not None
-        and usable
-        and hmac.compare_digest(latest.code_hash, _code_hash(runtime, latest.id, code.strip()))
-    )
-    account = await accounts.by_phone_hash(session, phone_hash)
-    if latest is None or not matches or account is None:
-        if latest is not None and usable:
-            async with runtime.outcomes.begin() as outcomes:
-                await repository.count_failure(outcomes, latest.id)
-        raise await record_login_failure(
-            runtime, throttle, now=now, refusal=InvalidGrant("the code is wrong, used or expired")
+    throttle = LoginThrottle.of(runtime, phone_hash, device.client_address)
+    async with runtime.sign_in_attempt(phone_hash):
+        await check_login_throttle(session, runtime, throttle, now=now)
+        latest = await repository.latest(session, phone_hash)
+        usable = (
+            latest is not None
+            and latest.used_at is None
+            and latest.expires_at > now
+            and latest.failed_attempts < runtime.settings.sms_code_max_attempts
         )
+        matches = (
+            latest is not None
+            and usable
+            and hmac.compare_digest(latest.code_hash, _code_hash(runtime, latest.id, code.strip()))
+        )
+        account = await accounts.by_phone_hash(session, phone_hash)
+        if latest is None or not matches or account is None:
+            if latest is not None and usable:
+                async with runtime.outcomes.begin() as outcomes:
+                    await repository.count_failure(outcomes, latest.id)
+            raise await record_login_failure(
+                runtime,
+                throttle,
+                now=now,
+                refusal=InvalidGrant("the code is wrong, used or expired"),
+            )
     await runtime.keys.load(now=now)  # before this session writes: a first key commits apart
     if not await repository.spend(session, latest.id, now=now):
         raise InvalidGrant("the code is wrong, used or expired")
+    await record_sign_in(session, runtime, throttle, now=now)
     return await issue_session_tokens(
         session=session, runtime=runtime, account=account, device=device, now=now
     )

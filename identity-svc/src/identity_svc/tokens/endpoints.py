@@ -40,7 +40,7 @@ from identity_svc.tokens.service import (
     InvalidGrant,
     InvalidRequest,
     InvalidScope,
-    LoginLocked,
+    LoginThrottled,
     UnsupportedGrantType,
 )
 from servicekit.db import SessionDep
@@ -64,7 +64,7 @@ TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
         AccountDisabled,
         InvalidClient,
         InvalidScope,
-        LoginLocked,
+        LoginThrottled,
         InvalidActorToken,
         ChainedDelegationRefused,
         ExchangeDelegationNotFound,

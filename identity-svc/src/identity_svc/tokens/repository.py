@@ -1,4 +1,5 @@
-"""Every query identity-svc makes about sessions, login failures and OAuth clients."""
+"""Every query identity-svc makes about sessions, login failures and known login addresses,
+and OAuth clients."""
 
 import datetime as dt
 import uuid
@@ -7,7 +8,14 @@ from collections.abc import Sequence
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from identity_svc.models import LoginFailure, LoginSession, OAuthClient, RefreshToken
+from identity_svc.models import (
+    KnownLoginAddress,
+    LoginFailure,
+    LoginSession,
+    OAuthClient,
+    RefreshToken,
+)
+from servicekit.db import insert_for
 from servicekit.ids import new_id
 
 # The refresh grant's three writes, built once: building a statement per request (and its
@@ -208,6 +216,43 @@ async def forget_login_failures(
     if before is not None:
         statement = statement.where(LoginFailure.occurred_at < before)
     await session.execute(statement.execution_options(synchronize_session=False))
+
+
+async def is_known_login_address(
+    session: AsyncSession, login_address_hash: str, *, since: dt.datetime
+) -> bool:
+    """Whether the account signed in from the address since then."""
+    signed_in_at = await session.scalar(
+        select(KnownLoginAddress.signed_in_at).where(
+            KnownLoginAddress.login_address_hash == login_address_hash
+        )
+    )
+    return signed_in_at is not None and signed_in_at >= since
+
+
+async def remember_login_address(
+    session: AsyncSession, login_address_hash: str, *, now: dt.datetime
+) -> None:
+    """Record a sign-in from the address (one row per account and address, the latest time)."""
+    table = KnownLoginAddress.__table__
+    statement = insert_for(session, table).values(
+        login_address_hash=login_address_hash, signed_in_at=now
+    )
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[table.c.login_address_hash],
+            set_={"signed_in_at": statement.excluded.signed_in_at},
+        )
+    )
+
+
+async def forget_login_addresses(session: AsyncSession, *, before: dt.datetime) -> None:
+    """Forget the addresses not signed in from since ``before``."""
+    await session.execute(
+        delete(KnownLoginAddress)
+        .where(KnownLoginAddress.signed_in_at < before)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def client(session: AsyncSession, client_id: str) -> OAuthClient | None:

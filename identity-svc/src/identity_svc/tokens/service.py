@@ -5,13 +5,26 @@ presenting a spent one revokes its whole session, RFC 9700 §4.14.2) and ``clien
 (department systems and internal services). Every refusal is a problem with the OAuth
 ``error`` member beside the problem ``code``.
 
-A wrong password and an unknown phone answer alike, after the same argon2 work. Failures are
-counted per login name, registered or not, and per client address, so throttling does not
-reveal registrations either: a lockout answers alike for every phone number.
+A wrong password and an unknown phone answer alike, after the same argon2 work.
+
+Login throttling slows, never locks. A failed sign-in (a wrong password or SMS code, a wrong
+current password when changing it) counts against three rules at once
+(``IdentitySettings.login_throttling``): the login name from this client address, the login name
+from anywhere, and the address at any login name. Past a rule's free failures, the next attempt
+waits after the latest failure, the wait doubling with each failure up to the rule's longest;
+an attempt made sooner is refused before any password is checked (429 ``login_throttled`` with
+``Retry-After``) and is not counted. Attempts at one login name are checked one at a time
+(``Runtime.sign_in_attempt``), so that guesses sent at once do not all pass before one counts.
+An address the account signed in from lately is the owner's: only its own failures slow it, so
+failures from elsewhere cannot keep her out, and a sign-in forgets its own. The counts are keyed
+hashes of login names, registered or not, and of addresses (the gateway's,
+``servicekit.forwarding``): throttling reveals no registration and stores no phone number or
+address.
 """
 
 import datetime as dt
 import hashlib
+import math
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -26,6 +39,7 @@ from identity_svc.models import Account, LoginFailure, LoginSession, OAuthClient
 from identity_svc.passwords import Passwords
 from identity_svc.revocations import service as revocations
 from identity_svc.runtime import Runtime
+from identity_svc.settings import ThrottledBy
 from identity_svc.tokens import repository
 from servicekit.auth import Principal, TokenVerifier
 from servicekit.ids import new_id
@@ -92,22 +106,31 @@ class AccountDisabled(OAuthError):
     oauth_error = "invalid_grant"
 
 
-class LoginLocked(OAuthError):
+class LoginThrottled(OAuthError):
     status = 429
-    code = "login_locked"
-    title = "Too many failed logins: try again later"
+    code = "login_throttled"
+    title = "Too many failed sign-ins: wait before trying again"
     members = extension_members(
-        **OAuthError.members,
-        locked={
+        error={**OAuthError.members["error"], "examples": ["invalid_grant"]},
+        throttled_by={
             "type": "string",
-            "description": "What is locked: the phone number's logins, or the caller's address",
-            "enum": ["login", "client_address"],
-            "examples": ["login"],
+            "description": (
+                "What the failures were counted against: this phone number from this address, "
+                "this phone number from anywhere, or this address"
+            ),
+            "enum": ["login_and_address", "login", "client_address"],
+            "examples": ["login_and_address"],
         },
-        locked_until={
+        retry_after={
+            "type": "integer",
+            "description": "Seconds to wait before the next attempt (as Retry-After)",
+            "examples": [8],
+        },
+        retry_at={
             "type": "string",
             "format": "date-time",
-            "examples": ["2026-11-26T02:45:00+00:00"],
+            "description": "When the next attempt may be made",
+            "examples": ["2026-11-26T02:45:08+00:00"],
         },
     )
     oauth_error = "invalid_grant"
@@ -282,69 +305,72 @@ async def step_up_tokens(
 
 @dataclass(frozen=True)
 class LoginThrottle:
-    """What one login attempt is counted against: the login name (a phone number, registered
-    or not) and, when known, the client's address. Both are keyed hashes: neither value is
-    stored. An address is shared by many people (a household, an office, a carrier's NAT), so
-    its limit is the higher ``login_max_failures_per_address``."""
+    """What one sign-in attempt is counted against, as keyed hashes: the login name (a phone
+    number, registered or not), and when the client's address is known, the address and the
+    two together."""
 
     login_hash: str
     address_hash: str | None = None
+    login_address_hash: str | None = None
 
     @classmethod
-    def of(cls, runtime: Runtime, login_hash: str, device: Device | None = None) -> "LoginThrottle":
-        address = device.client_address if device is not None else None
-        address_hash = (
-            runtime.personal_data.lookup_hash("client_address", address) if address else None
+    def of(cls, runtime: Runtime, login_hash: str, client_address: str | None) -> "LoginThrottle":
+        if not client_address:
+            return cls(login_hash=login_hash)
+        personal_data = runtime.personal_data
+        return cls(
+            login_hash=login_hash,
+            address_hash=personal_data.lookup_hash("client_address", client_address),
+            login_address_hash=personal_data.lookup_hash(
+                "login_address", f"{login_hash}:{client_address}"
+            ),
         )
-        return cls(login_hash=login_hash, address_hash=address_hash)
 
-    def counters(self, runtime: Runtime) -> list[tuple[str, int, str]]:
-        """(hash, failures that lock, what is locked) for each thing counted."""
-        settings = runtime.settings
-        counted = [(self.login_hash, settings.login_max_failures, "login")]
+    def counted(self) -> list[tuple[ThrottledBy, str]]:
+        """(rule, hash) for each count the attempt is in."""
+        counted: list[tuple[ThrottledBy, str]] = [("login", self.login_hash)]
+        if self.login_address_hash is not None:
+            counted.insert(0, ("login_and_address", self.login_address_hash))
         if self.address_hash is not None:
-            counted.append(
-                (self.address_hash, settings.login_max_failures_per_address, "client_address")
-            )
+            counted.append(("client_address", self.address_hash))
         return counted
 
 
-async def _locked_until(
-    session: AsyncSession, runtime: Runtime, counted_hash: str, max_failures: int
-) -> dt.datetime | None:
-    """Locked once ``max_failures`` failures fall within the window: until the last of them
-    plus the lockout. Derived from the failures themselves, so no lock row can race."""
-    settings = runtime.settings
-    times = await repository.recent_login_failures(session, counted_hash, limit=max_failures)
-    if len(times) < max_failures:
-        return None
-    if times[0] - times[-1] > dt.timedelta(seconds=settings.login_failure_window_seconds):
-        return None
-    return times[0] + dt.timedelta(seconds=settings.login_lockout_seconds)
-
-
-async def _lock(
+async def _wait(
     session: AsyncSession, runtime: Runtime, throttle: LoginThrottle, *, now: dt.datetime
-) -> LoginLocked | None:
-    """The lockout in force, the one ending last when both the name and the address are."""
-    locks: list[tuple[dt.datetime, str]] = []
-    for counted_hash, max_failures, what in throttle.counters(runtime):
-        until = await _locked_until(session, runtime, counted_hash, max_failures)
+) -> LoginThrottled | None:
+    """The wait in force, the longest of the rules', derived from the failures themselves (no
+    lock row to race on); none for the account's own known address but its own failures."""
+    settings = runtime.settings
+    known = throttle.login_address_hash is not None and await repository.is_known_login_address(
+        session,
+        throttle.login_address_hash,
+        since=now - dt.timedelta(days=settings.login_known_address_days),
+    )
+    waits: list[tuple[dt.datetime, ThrottledBy]] = []
+    for by, counted_hash in throttle.counted():
+        if known and by != "login_and_address":
+            continue
+        rule = settings.login_throttling[by]
+        failures = await repository.recent_login_failures(
+            session, counted_hash, limit=rule.failures_that_matter
+        )
+        until = rule.next_attempt_at(failures, now=now)
         if until is not None and until > now:
-            locks.append((until, what))
-    if not locks:
+            waits.append((until, by))
+    if not waits:
         return None
-    until, what = max(locks)
-    return _locked(until, what, now=now)
+    until, by = max(waits)
+    return _throttled(until, by, now=now)
 
 
-async def check_login_lock(
+async def check_login_throttle(
     session: AsyncSession, runtime: Runtime, throttle: LoginThrottle, *, now: dt.datetime
 ) -> None:
-    """Refuse while the login name or the client's address is locked out (password and
-    SMS-code logins alike), before anything about the account is looked at."""
-    if (locked := await _lock(session, runtime, throttle, now=now)) is not None:
-        raise locked
+    """Refuse an attempt made before its wait is over (password and SMS-code sign-ins, password
+    changes alike), before anything about the account is looked at."""
+    if (throttled := await _wait(session, runtime, throttle, now=now)) is not None:
+        raise throttled
 
 
 async def record_login_failure(
@@ -354,35 +380,48 @@ async def record_login_failure(
     now: dt.datetime,
     refusal: OAuthError | None = None,
 ) -> OAuthError:
-    """Count a failed login against the name and the address, committed on its own; returns
-    the refusal to raise: the lockout when this failure reached a limit, else ``refusal`` (by
-    default a wrong password)."""
-    settings = runtime.settings
-    horizon = dt.timedelta(
-        seconds=settings.login_failure_window_seconds + settings.login_lockout_seconds
-    )
+    """Count a failed sign-in, committed on its own; returns the refusal to raise: the wait
+    before the next attempt when there is one, else ``refusal`` (by default a wrong password)."""
+    rules = runtime.settings.login_throttling
     async with runtime.outcomes.begin() as outcomes:
-        for counted_hash, _max_failures, _what in throttle.counters(runtime):
-            await repository.forget_login_failures(outcomes, counted_hash, before=now - horizon)
+        for by, counted_hash in throttle.counted():
+            horizon = now - dt.timedelta(seconds=rules[by].window_seconds)
+            await repository.forget_login_failures(outcomes, counted_hash, before=horizon)
             await repository.add_login_failure(
                 outcomes, LoginFailure(login_hash=counted_hash, occurred_at=now)
             )
-        locked = await _lock(outcomes, runtime, throttle, now=now)
-    return locked or refusal or InvalidGrant("the phone number or the password is wrong")
+        throttled = await _wait(outcomes, runtime, throttle, now=now)
+    return throttled or refusal or InvalidGrant("the phone number or the password is wrong")
 
 
-_LOCKED_DETAIL = {
-    "login": "too many failed logins for this phone number",
-    "client_address": "too many failed logins from this address",
+async def record_sign_in(
+    session: AsyncSession, runtime: Runtime, throttle: LoginThrottle, *, now: dt.datetime
+) -> None:
+    """A sign-in: its address becomes the account's known one, and its own failures there are
+    forgotten. The login name's and the address's counts are kept: a sign-in of one's own must
+    not wipe the count of guesses made at the account from elsewhere, or at other accounts."""
+    if throttle.login_address_hash is None:
+        return
+    await repository.forget_login_failures(session, throttle.login_address_hash)
+    await repository.remember_login_address(session, throttle.login_address_hash, now=now)
+    known_for = dt.timedelta(days=runtime.settings.login_known_address_days)
+    await repository.forget_login_addresses(session, before=now - known_for)
+
+
+_THROTTLED_DETAIL: dict[ThrottledBy, str] = {
+    "login_and_address": "too many failed sign-ins with this phone number from this address",
+    "login": "too many failed sign-ins with this phone number",
+    "client_address": "too many failed sign-ins from this address",
 }
 
 
-def _locked(locked_until: dt.datetime, what: str, *, now: dt.datetime) -> LoginLocked:
-    retry_after = max(1, int((locked_until - now).total_seconds()))
-    return LoginLocked(
-        f"{_LOCKED_DETAIL[what]}; try again after {locked_until.isoformat()}",
-        locked=what,
-        locked_until=locked_until.isoformat(),
+def _throttled(retry_at: dt.datetime, by: ThrottledBy, *, now: dt.datetime) -> LoginThrottled:
+    retry_after = max(1, math.ceil((retry_at - now).total_seconds()))
+    return LoginThrottled(
+        f"{_THROTTLED_DETAIL[by]}; try again in {retry_after} s",
+        throttled_by=by,
+        retry_after=retry_after,
+        retry_at=retry_at.isoformat(),
         headers={"Retry-After": str(retry_after)},
     )
 
@@ -397,18 +436,17 @@ async def password_grant(
     now: dt.datetime,
 ) -> SessionTokens:
     login_hash = runtime.personal_data.lookup_hash("phone", username.strip())
-    throttle = LoginThrottle.of(runtime, login_hash, device)
-    await check_login_lock(session, runtime, throttle, now=now)
-    account = await accounts.by_phone_hash(session, login_hash)
-    if account is None:
-        await runtime.passwords.verify_nobody(password)
-        raise await record_login_failure(runtime, throttle, now=now)
-    if not await runtime.passwords.verify(account.password_hash, password):
-        raise await record_login_failure(runtime, throttle, now=now)
+    throttle = LoginThrottle.of(runtime, login_hash, device.client_address)
+    async with runtime.sign_in_attempt(login_hash):
+        await check_login_throttle(session, runtime, throttle, now=now)
+        account = await accounts.by_phone_hash(session, login_hash)
+        if account is None:
+            await runtime.passwords.verify_nobody(password)
+            raise await record_login_failure(runtime, throttle, now=now)
+        if not await runtime.passwords.verify(account.password_hash, password):
+            raise await record_login_failure(runtime, throttle, now=now)
     await runtime.keys.load(now=now)  # before this session writes: a first key commits apart
-    # The name's failures are forgotten; the address's are not: a login of one's own must not
-    # wipe the count of guesses made from the same address at other accounts.
-    await repository.forget_login_failures(session, login_hash)
+    await record_sign_in(session, runtime, throttle, now=now)
     if runtime.passwords.needs_rehash(account.password_hash):
         account.password_hash = await runtime.passwords.hash(password)
     return await issue_session_tokens(

@@ -8,6 +8,7 @@ Modules, each imported by name (``from servicekit.db import SessionDep``):
 - ``problems``     RFC 9457 problem details: ``DomainError`` and the handlers that render it
 - ``observability`` JSON logs, request ids, trace context, Prometheus metrics, health routes
 - ``http``         the pooled httpx client factory for calls through the gateway
+- ``forwarding``   the gateway's signed word on a request: the client's address, the request id
 - ``auth``         access-token verification against a JWKS and the typed ``Principal``
 - ``regions``      ``RegionCode``: the official hierarchical region codes
 - ``resident_id``  GB 11643 citizen identity numbers

@@ -31,6 +31,7 @@ from servicekit.db import (
     DatabaseUnavailable,
     is_transient_database_error,
 )
+from servicekit.forwarding import Forwarding
 from servicekit.http import make_http_client
 from servicekit.idempotency import IdempotencyPolicy, IdempotencyRecordMixin
 from servicekit.observability import RequestContextMiddleware, configure_logging
@@ -207,6 +208,7 @@ def build_app(
             timeout_seconds=settings.http_timeout_seconds,
             connect_timeout_seconds=settings.http_connect_timeout_seconds,
             max_connections=settings.http_max_connections,
+            forwarding=Forwarding(settings.forwarded_key_bytes),
         )
         kit = ServiceState(
             settings=settings,
@@ -257,6 +259,10 @@ def build_app(
     for router in routers:
         app.include_router(router)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(RequestContextMiddleware, service_name=settings.service_name)
+    app.add_middleware(
+        RequestContextMiddleware,
+        service_name=settings.service_name,
+        forwarding=Forwarding(settings.forwarded_key_bytes),
+    )
     app.add_middleware(SecurityHeadersMiddleware)
     return app

@@ -1,7 +1,9 @@
 """Logs, request ids, trace context and metrics.
 
 ``RequestContextMiddleware`` is pure ASGI so that it costs little on every request: it takes
-or makes the ``X-Request-ID``, continues or starts the W3C ``traceparent``, binds both to the
+the ``X-Request-ID`` and continues the W3C ``traceparent`` when the gateway vouches for them
+(``servicekit.forwarding``), else makes them (a caller's own id is kept apart, as
+``client_request_id``); it establishes the client's address the same way, binds the ids to the
 log context, records Prometheus metrics by route template and writes one JSON access-log line
 (method, route, status, duration: never the query string, headers or bodies, which may carry
 personal data).
@@ -29,6 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from servicekit import context
 from servicekit.context import current_request_id, outgoing_trace_headers
+from servicekit.forwarding import HEADER_BYTES, SCOPE_KEY, Forwarding
 from servicekit.problems import internal_error_body
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,128}$")
@@ -218,11 +221,8 @@ def configure_logging(*, service_name: str, level: str = "INFO", json: bool = Tr
     )
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope["headers"]:
-        if key == name:
-            return str(value.decode("latin-1"))
-    return None
+def _text(value: bytes | None) -> str | None:
+    return value.decode("latin-1") if value is not None else None
 
 
 #: Routes the framework serves itself, which carry no route template in the scope.
@@ -246,6 +246,8 @@ class RequestSpan:
     span_id: str
     started: float
     tokens: tuple[Token[str | None], Token[tuple[str, str] | None]]
+    #: The id a caller not trusted with the request id sent: logged beside it, never as it.
+    client_request_id: str | None = None
 
     def response_headers(self) -> list[tuple[bytes, bytes]]:
         """What every answer carries: the request id and this service's trace context."""
@@ -267,17 +269,28 @@ class RequestLog:
         self.log = structlog.get_logger("access")
         self._series: dict[tuple[str, str, int], _Answered] = {}
 
-    def begin(self, request_id: str | None, traceparent: str | None) -> RequestSpan:
-        """Take the caller's ``X-Request-ID`` and ``traceparent`` when well formed, else make
-        them; they stay the context's until ``end``."""
+    def begin(
+        self,
+        request_id: str | None,
+        traceparent: str | None,
+        *,
+        client_request_id: str | None = None,
+    ) -> RequestSpan:
+        """Take ``request_id`` and ``traceparent`` (given only when their sender is trusted
+        with them) when well formed, else make them; they stay the context's until ``end``.
+        ``client_request_id``: the id an untrusted caller sent, logged apart when well formed."""
         fresh = _random_hex.take(80)
         if not (request_id and _REQUEST_ID.match(request_id)):
             request_id = fresh[:32]
         parent = _TRACEPARENT.match(traceparent or "")
         trace_id = parent.group(1) if parent else fresh[32:64]
         span_id = fresh[64:]
+        if client_request_id is not None and not _REQUEST_ID.match(client_request_id):
+            client_request_id = None
         tokens = (context.request_id.set(request_id), context.trace.set((trace_id, span_id)))
-        return RequestSpan(request_id, trace_id, span_id, time.perf_counter(), tokens)
+        return RequestSpan(
+            request_id, trace_id, span_id, time.perf_counter(), tokens, client_request_id
+        )
 
     def end(self, span: RequestSpan, method: str, route: str, status: int) -> None:
         elapsed = time.perf_counter() - span.started
@@ -296,6 +309,8 @@ class RequestLog:
             "status": status,
             "duration_ms": round(elapsed * 1000, 2),
         }
+        if span.client_request_id is not None:
+            fields["client_request_id"] = span.client_request_id
         if _access_line is not None:
             _access_line.write(fields)
         else:
@@ -305,15 +320,36 @@ class RequestLog:
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, *, service_name: str) -> None:
+    """Each request's ids, trace context and client address, taken from the gateway's signed
+    word (``forwarding``) or made here; its metrics and access line."""
+
+    def __init__(self, app: ASGIApp, *, service_name: str, forwarding: Forwarding) -> None:
         self.app = app
         self.requests = RequestLog(service_name)
+        self.forwarding = forwarding
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        span = self.requests.begin(_header(scope, b"x-request-id"), _header(scope, b"traceparent"))
+        request_id = traceparent = signed = None
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                request_id = request_id or value
+            elif name == b"traceparent":
+                traceparent = traceparent or value
+            elif name == HEADER_BYTES:
+                signed = signed or value
+        vouched = self.forwarding.verify(signed, request_id, traceparent)
+        peer = scope.get("client")
+        address = str(peer[0]) if peer else None
+        if vouched is None:
+            span = self.requests.begin(None, None, client_request_id=_text(request_id))
+        else:
+            span = self.requests.begin(_text(request_id), _text(traceparent))
+            address = vouched.decode("latin-1") or address
+        # For ``servicekit.forwarding.client_address``: the request's own, not a context's.
+        scope[SCOPE_KEY] = address
         status = 500
         status_started = False
 

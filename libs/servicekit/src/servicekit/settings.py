@@ -107,6 +107,9 @@ class ServiceSettings(BaseSettings):
         default_factory=lambda: {"dev": development_key("sealing")}
     )
     sealing_key_id: str = "dev"
+    #: Signs what the gateway vouches for with each request it forwards (the client's address,
+    #: the request id: ``servicekit.forwarding``): the gateway and every service share it.
+    forwarded_key: SecretKey = development_key("forwarded")
     log_level: str = "INFO"
     log_json: bool = True
 
@@ -135,6 +138,10 @@ class ServiceSettings(BaseSettings):
     @property
     def request_digest_key_bytes(self) -> bytes:
         return key_bytes(self.request_digest_key)
+
+    @property
+    def forwarded_key_bytes(self) -> bytes:
+        return key_bytes(self.forwarded_key)
 
     @model_validator(mode="after")
     def _embedded_defaults(self) -> "ServiceSettings":

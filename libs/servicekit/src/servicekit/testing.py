@@ -38,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_asyn
 
 from servicekit.auth import JwksSource, PrincipalType
 from servicekit.db import create_engine
+from servicekit.forwarding import HEADER, Forwarding
 from servicekit.migrations import upgrade_to_head
 from servicekit.settings import ServiceSettings
 
@@ -321,6 +322,29 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def forwarded_by_gateway(
+    settings: ServiceSettings,
+    address: str,
+    *,
+    request_id: str | None = None,
+    traceparent: str | None = None,
+) -> dict[str, str]:
+    """The headers with which the gateway forwards a request of a client at ``address``, signed
+    with the settings' forwarding key: a service's test standing in for the gateway."""
+    headers = {}
+    if request_id is not None:
+        headers["x-request-id"] = request_id
+    if traceparent is not None:
+        headers["traceparent"] = traceparent
+    signed = Forwarding(settings.forwarded_key_bytes).sign(
+        address.encode("latin-1"),
+        (request_id or "").encode("latin-1"),
+        (traceparent or "").encode("latin-1"),
+    )
+    headers[HEADER] = signed.decode("latin-1")
+    return headers
 
 
 @pytest.fixture
