@@ -13,6 +13,7 @@ consumes its resource (a revocation, a deletion) gets one of its own.
 import csv
 import datetime as dt
 import functools
+import re
 import secrets
 import uuid
 from collections.abc import Callable, Iterator
@@ -26,9 +27,11 @@ import pytest
 from data_exchange_svc.registry.faces import template_from_seed
 from onevisit_dev.authorization import (
     ANSWER_CLASSES,
+    MatrixError,
     fits,
     load_matrix,
     operations_of,
+    parse_matrix,
     request_example,
 )
 from onevisit_dev.callers import (
@@ -723,6 +726,45 @@ def test_every_class_of_answer_is_told_apart_from_a_refusal() -> None:
         fitting = {name for name in ANSWER_CLASSES if fits(name, status)}
         assert not (fitting & refusals and fitting - refusals), (status, fitting)
         assert status < 500 or not fitting
+
+
+_KINDS = {"kinds": ["anonymous", "citizen", "staff"], "groups": {"people": ["citizen", "staff"]}}
+
+
+@pytest.mark.parametrize(
+    ("table", "error"),
+    [
+        ({"ok": ["citizen"]}, "staff placed nowhere"),
+        ({"ok": ["people"], "forbidden": ["staff"]}, "staff placed twice"),
+        ({"ok": ["*"], "hidden": ["*"]}, "'*' in one class only"),
+        ({"served": ["*"]}, "not a class"),
+        ({"ok": ["clerk"], "hidden": ["*"]}, "neither a kind of caller nor a group"),
+        ({"ok": ["*"], "finding": {"callers": ["anonymous"]}}, "finding"),
+    ],
+)
+def test_a_matrix_written_otherwise_than_its_header_says_is_refused(
+    table: dict[str, Any], error: str
+) -> None:
+    data = {"callers": _KINDS, "defaults": {"anonymous": "unauthenticated"}, "GET /x": table}
+    with pytest.raises(MatrixError, match=re.escape(error)):
+        parse_matrix(data)
+
+
+def test_a_kind_takes_its_own_class_then_the_default_then_the_rest() -> None:
+    data = {
+        "callers": _KINDS,
+        "defaults": {"anonymous": "unauthenticated"},
+        "GET /x": {"ok": ["citizen"], "hidden": ["*"]},
+        "GET /y": {"ok": ["anonymous", "*"]},
+    }
+    matrix = parse_matrix(data)
+    assert matrix.expected["GET /x"] == {
+        "anonymous": "unauthenticated",
+        "citizen": "ok",
+        "staff": "hidden",
+    }
+    assert set(matrix.expected["GET /y"].values()) == {"ok"}
+    assert matrix.call_order("GET /x") == ["anonymous", "staff", "citizen"]
 
 
 class KnownFinding(AssertionError):
