@@ -34,11 +34,20 @@ PLATFORM_ADMIN_PHONE = "13700000001"
 PLATFORM_ADMIN_PASSWORD = "Platform-Admin-2026"
 
 
+#: Modules that call every operation of the document on the platform the stories share, in the
+#: order they run after the stories: the authorisation matrix and the bad-input corpus (on
+#: resources of their own), then the contract run, which sends whatever the document allows, the
+#: demo citizen's documented ID number among it (a real-name check with her number binds it to
+#: its own account), so that it must come after them all.
+EVERY_OPERATION = ("test_authorization_matrix.py", "test_bad_input.py", "test_contract.py")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The contract run last: it sends whatever the document allows to the platform the
-    stories share (failed sign-ins counted against the one address they all come from, claims
-    of the demo citizen's documented real name), so that it must not come before them."""
-    items.sort(key=lambda item: item.path.name == "test_contract.py")
+    items.sort(
+        key=lambda item: (
+            EVERY_OPERATION.index(item.path.name) + 1 if item.path.name in EVERY_OPERATION else 0
+        )
+    )
 
 
 async def _create_or_drop(names: list[str], *, create: bool) -> None:

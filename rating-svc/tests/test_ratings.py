@@ -52,28 +52,66 @@ async def test_a_case_number_not_of_the_platform_form_is_refused(
     assert [error["field"] for error in body["errors"]] == ["body.case_no"]
 
 
-async def test_a_case_already_rated_is_refused_before_asking_case_svc(
-    app: FastAPI, client: httpx.AsyncClient, token_minter: TokenMinter, problem: Problem
-) -> None:
+def case_svc_answering(case: dict[str, str] | None) -> httpx.AsyncClient:
+    """case-svc as the gateway relays it: the case to whoever may read it (None: 404)."""
+
+    def answer(_request: httpx.Request) -> httpx.Response:
+        if case is None:
+            return httpx.Response(404, json={"code": "case_not_found"})
+        return httpx.Response(200, json=case)
+
+    return httpx.AsyncClient(transport=httpx.MockTransport(answer), base_url="http://gateway")
+
+
+async def rated(app: FastAPI, case_no: str, citizen_id: str) -> None:
     async with app.state.service.database.sessionmaker.begin() as session:
         session.add(
             Rating(
-                case_no="330302-20261126-000001",
-                citizen_id="citizen-1",
-                department_id="dept-1",
-                item_code="item",
+                case_no=case_no,
+                citizen_id=citizen_id,
+                department_id="330302-public_security",
+                item_code="public_security.id_card_loss_report",
                 region_code="330302",
                 efficiency=5,
                 quality=5,
                 attitude=5,
             )
         )
+
+
+async def test_the_applicants_second_rating_of_a_case_is_refused(
+    app: FastAPI, client: httpx.AsyncClient, token_minter: TokenMinter, problem: Problem
+) -> None:
+    await rated(app, "330302-20261126-000001", "citizen-1")
+    app.state.service.http = case_svc_answering(
+        {
+            "case_no": "330302-20261126-000001",
+            "status": "completed",
+            "item_code": "public_security.id_card_loss_report",
+            "applicant_id": "citizen-1",
+            "department_id": "330302-public_security",
+            "region_code": "330302",
+        }
+    )
     response = await client.post(
         "/ratings/v1/ratings",
         json={"case_no": "330302-20261126-000001", **GOOD},
         headers=bearer(token_minter.mint("citizen-1")),
     )
     problem(response, 409, "already_rated")
+
+
+async def test_a_stranger_learns_nothing_of_a_case_not_even_that_it_was_rated(
+    app: FastAPI, client: httpx.AsyncClient, token_minter: TokenMinter, problem: Problem
+) -> None:
+    await rated(app, "330302-20261126-000005", "citizen-1")
+    app.state.service.http = case_svc_answering(None)
+    response = await client.post(
+        "/ratings/v1/ratings",
+        json={"case_no": "330302-20261126-000005", **GOOD},
+        headers=bearer(token_minter.mint("citizen-2")),
+    )
+    problem(response, 404, "case_not_found")
 
 
 async def test_case_svc_unreachable_is_a_503_and_nothing_is_stored(
@@ -131,3 +169,31 @@ async def test_someone_elses_rating_is_not_found(
         f"/ratings/v1/ratings/{rating.id}", headers=bearer(token_minter.mint("citizen-2"))
     )
     problem(theirs, 404, "rating_not_found")
+
+
+async def test_a_delegate_sees_the_principals_ratings_of_the_delegated_items_only(
+    app: FastAPI, client: httpx.AsyncClient, token_minter: TokenMinter, problem: Problem
+) -> None:
+    async with app.state.service.database.sessionmaker.begin() as session:
+        rating = Rating(
+            case_no="330302-20261126-000006",
+            citizen_id="citizen-1",
+            department_id="330302-public_security",
+            item_code="public_security.id_card_loss_report",
+            region_code="330302",
+            efficiency=5,
+            quality=5,
+            attitude=5,
+        )
+        session.add(rating)
+    path = f"/ratings/v1/ratings/{rating.id}"
+
+    def acting(*items: str) -> dict[str, str]:
+        return bearer(token_minter.mint("citizen-1", act="citizen-2", scope=items))
+
+    covered = await client.get(path, headers=acting("public_security.id_card_loss_report"))
+    assert covered.status_code == 200, covered.text
+    every_item = await client.get(path, headers=acting())
+    assert every_item.status_code == 200, every_item.text
+    other_item = await client.get(path, headers=acting("public_security.id_card_replacement"))
+    problem(other_item, 404, "rating_not_found")

@@ -57,9 +57,11 @@ async def rate_case(
 ) -> Rating:
     if principal.act is not None:
         raise DelegateCannotRate()
+    # The case first, read with the caller's authority: someone else's case is not found, and
+    # whether it was rated is none of their business (case numbers are easily guessed).
+    case = await fetch_case(http, payload.case_no, token=principal.token)
     if await repository.get_by_case(session, payload.case_no) is not None:
         raise AlreadyRated(case_no=payload.case_no)
-    case = await fetch_case(http, payload.case_no, token=principal.token)
     if case.status != "completed":
         raise CaseNotCompleted(f"the case is {case.status}", case_status=case.status)
     rating = Rating(
@@ -85,7 +87,11 @@ async def rate_case(
 
 
 async def rating_of(*, session: AsyncSession, principal: Principal, rating_id: uuid.UUID) -> Rating:
+    """The caller's own rating; a delegate sees the principal's ratings of the items the
+    delegation covers only, as case-svc shows them the cases of those items only."""
     rating = await repository.get(session, rating_id)
     if rating is None or rating.citizen_id != principal.sub:
+        raise RatingNotFound()
+    if principal.act is not None and principal.scope and rating.item_code not in principal.scope:
         raise RatingNotFound()
     return rating
