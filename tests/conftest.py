@@ -7,15 +7,17 @@ import asyncio
 import csv
 import os
 import secrets
+import uuid
 from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
-from sqlalchemy import text
+from sqlalchemy import text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from data_exchange_svc.registry.faces import simulated_capture, template_from_seed
+from identity_svc.models import Account
 from onevisit_dev.platform import (
     REPO_ROOT,
     SERVICES,
@@ -156,3 +158,24 @@ def face_of() -> FaceOf:
         return simulated_capture(template_from_seed(seed), noise_seed=seed + 1, noise=0.022)
 
     return capture
+
+
+@pytest.fixture(scope="module")
+def end_face_window(platform: Platform) -> Callable[[str], None]:
+    """Close an account's window of level 3 (as time passing would): its next sign-in is at
+    the level its real name is bound at. Written to identity-svc's database, as a test moves a
+    clock."""
+
+    async def close(account_id: str) -> None:
+        engine = create_async_engine(platform.config.database_url("identity"))
+        try:
+            async with engine.begin() as connection:
+                await connection.execute(
+                    update(Account)
+                    .where(Account.id == uuid.UUID(account_id))
+                    .values(face_verified_until=None)
+                )
+        finally:
+            await engine.dispose()
+
+    return lambda account_id: asyncio.run(close(account_id))

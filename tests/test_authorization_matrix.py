@@ -199,6 +199,21 @@ class World:
         )
         return str(created(registered, "spare client")["client_id"])
 
+    def spare_staff(self) -> str:
+        """Another handler of the bureau, made by its department admin."""
+        phone = "137" + "".join(secrets.choice("0123456789") for _ in range(8))
+        made = self.post(
+            "department_admin",
+            "/identity/v1/staff",
+            json={
+                "phone": phone,
+                "password": f"Spare-{secrets.token_hex(6)}",
+                "dept": DEPARTMENT,
+                "roles": ["handler"],
+            },
+        )
+        return str(created(made, "spare staff")["id"])
+
     def spare_consent(self) -> str:
         """The level-3 citizen's consent to her bureau reading her record for her open case."""
         given = self.post(
@@ -307,7 +322,9 @@ def item_body(code: str) -> dict[str, Any]:
     }
 
 
-def build_world(gateway: httpx.Client, platform_admin: str) -> World:
+def build_world(
+    gateway: httpx.Client, platform_admin: str, end_face_window: Callable[[str], None]
+) -> World:
     cast = make_cast(
         gateway,
         platform_admin=platform_admin,
@@ -316,6 +333,7 @@ def build_world(gateway: httpx.Client, platform_admin: str) -> World:
         loa3=person(LOA3_ID_NUMBER),
         loa2=person(LOA2_ID_NUMBER),
         enterprise=ENTERPRISE,
+        end_face_window=end_face_window,
         delegated_items=[ID_CARD_REPLACEMENT],
     )
     world = World(gateway=gateway, cast=cast)
@@ -371,6 +389,8 @@ def build_world(gateway: httpx.Client, platform_admin: str) -> World:
             "credit_code": ENTERPRISE,
             "member_id": world.spare_member(world.employee_phone),
             "client_id": world.spare_client(),
+            "staff_id": world.spare_staff(),
+            "department_id": DEPARTMENT,
             "item_code": LOSS_REPORT,
             "account": cast.accounts["citizen_loa3"].account_id,
         }
@@ -619,6 +639,7 @@ CONSUMING: dict[str, Callable[[World], dict[str, str]]] = {
         "consent_id": world.spare_consent()
     },
     "DELETE /identity/v1/clients/{client_id}": lambda world: {"client_id": world.spare_client()},
+    "POST /identity/v1/staff/{staff_id}/disable": lambda world: {"staff_id": world.spare_staff()},
     "DELETE /identity/v1/enterprises/{credit_code}/members/{member_id}": lambda world: {
         "member_id": world.spare_member()
     },
@@ -703,9 +724,14 @@ def gateway_url(platform: Platform) -> str:
 
 
 @pytest.fixture(scope="module")
-def world(document: dict[str, Any], gateway_url: str, platform_admin: str) -> Iterator[World]:
+def world(
+    document: dict[str, Any],
+    gateway_url: str,
+    platform_admin: str,
+    end_face_window: Callable[[str], None],
+) -> Iterator[World]:
     with httpx.Client(base_url=gateway_url, timeout=30.0) as client:
-        made = build_world(client, platform_admin)
+        made = build_world(client, platform_admin, end_face_window)
         assert list(made.cast.callers) == list(MATRIX.kinds), "the matrix's columns are the cast"
         yield made
 

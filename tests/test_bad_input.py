@@ -14,7 +14,7 @@ import csv
 import itertools
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -259,7 +259,12 @@ def gateway_client(platform: Platform) -> Iterator[httpx.Client]:
 
 
 @pytest.fixture(scope="module")
-def cast(document: dict[str, Any], gateway_client: httpx.Client, platform_admin: str) -> Cast:
+def cast(
+    document: dict[str, Any],
+    gateway_client: httpx.Client,
+    platform_admin: str,
+    end_face_window: Callable[[str], None],
+) -> Cast:
     return make_cast(
         gateway_client,
         platform_admin=platform_admin,
@@ -268,6 +273,7 @@ def cast(document: dict[str, Any], gateway_client: httpx.Client, platform_admin:
         loa3=person(LOA3_ID_NUMBER),
         loa2=person(LOA2_ID_NUMBER),
         enterprise=ENTERPRISE,
+        end_face_window=end_face_window,
     )
 
 

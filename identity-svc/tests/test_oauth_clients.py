@@ -253,8 +253,15 @@ async def test_the_clients_list_pages_by_id_with_a_cursor_for_its_administrator_
             "client_id_outside_namespace",
         ),
         ("service", None, "ds-330302-public-security-x", "client_id_outside_namespace"),
+        ("service", None, "identity-svc", "client_id_outside_namespace"),
     ],
-    ids=["a-service-name", "another-department", "the-bare-namespace", "a-service-as-a-system"],
+    ids=[
+        "a-service-name",
+        "another-department",
+        "the-bare-namespace",
+        "a-service-as-a-system",
+        "identity-svcs-own-name",
+    ],
 )
 async def test_a_client_id_lies_in_its_departments_namespace(
     client: httpx.AsyncClient,

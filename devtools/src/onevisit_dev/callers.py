@@ -129,17 +129,17 @@ def register_citizen(gateway: httpx.Client) -> Citizen:
     return citizen
 
 
-def verify_real_name(gateway: httpx.Client, token: str, person: Person) -> str:
-    """Level 2: her name and ID number, matched against the population registry."""
-    verified = send(
+def claim_real_name(gateway: httpx.Client, token: str, person: Person) -> None:
+    """Her name and ID number, matched against the population registry: a claim, which her
+    face match then binds."""
+    claimed = send(
         gateway,
         "POST",
         "/identity/v1/me/real-name",
         json={"name": person.name, "id_number": person.id_number},
         headers=_bearer(token),
     )
-    access: str = _expect(verified, 200, "real-name verification")["access_token"]
-    return access
+    _expect(claimed, 200, "real-name claim")
 
 
 def verify_face(gateway: httpx.Client, token: str, person: Person) -> str:
@@ -231,13 +231,16 @@ def make_cast(
     loa3: Person,
     loa2: Person,
     enterprise: str,
+    end_face_window: Callable[[str], None],
     delegated_items: Sequence[str] = (),
 ) -> Cast:
     """The callers of ``department``'s world: its staff in each role, its system, the staff of
     each of ``other_departments`` (kind → department, every department role at once), the
     citizens (``loa3`` delegates to ``loa2`` for ``delegated_items``, none named: every
     service; ``loa2`` is the legal
-    representative of ``enterprise``), an internal service and the anonymous caller."""
+    representative of ``enterprise``), an internal service and the anonymous caller.
+    ``end_face_window`` closes an account's window of level 3 (the time passing), so that the
+    level-2 citizen, bound by her face match, signs in at level 2."""
     callers: dict[str, Caller] = {"anonymous": Caller("anonymous", None)}
     accounts: dict[str, Citizen] = {}
 
@@ -245,9 +248,9 @@ def make_cast(
         citizen = register_citizen(gateway)
         token = citizen.sign_in(gateway)
         if person is not None:
-            token = verify_real_name(gateway, token, person)
-        if person is not None and level == 3:
+            claim_real_name(gateway, token, person)
             token = verify_face(gateway, token, person)
+        if person is not None and level == 3:
 
             def renew() -> str:
                 # A sign-in keeps level 3 while the face match's window is open; past it, the
@@ -256,6 +259,10 @@ def make_cast(
                 return verify_face(gateway, again, person)
 
         else:
+            if person is not None:
+                # Bound by her face; the window of level 3 over, she signs in at level 2.
+                end_face_window(citizen.account_id)
+                token = citizen.sign_in(gateway)
 
             def renew() -> str:
                 return citizen.sign_in(gateway)

@@ -31,7 +31,7 @@ from identity_svc.runtime import Runtime
 from identity_svc.staff.service import DepartmentRequired, OtherDepartment, StaffAdminRequired
 from identity_svc.staff.service import administrator as staff_administrator
 from identity_svc.tokens import repository as tokens_repository
-from identity_svc.tokens.service import register_client
+from identity_svc.tokens.service import SERVICE_SUBJECT, register_client
 from servicekit.auth import Principal
 from servicekit.pagination import Cursors
 from servicekit.problems import Conflict, DomainError, NotFound, extension_members
@@ -96,6 +96,9 @@ def _client_id(chosen: str | None, *, typ: ClientType, dept: str | None) -> str:
         return chosen
     if chosen is None:
         return f"svc-{secrets.token_hex(8)}"
+    if chosen == SERVICE_SUBJECT:
+        # identity-svc signs its own tokens: a client of that name would pass for it.
+        raise ClientIdOutsideNamespace("identity-svc's name is its own", namespace=SYSTEM_PREFIX)
     if chosen.startswith(SYSTEM_PREFIX):
         raise ClientIdOutsideNamespace(
             "a service's id is never a department system's", namespace=SYSTEM_PREFIX
