@@ -17,7 +17,6 @@ from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
-    Date,
     Float,
     ForeignKey,
     Index,
@@ -30,6 +29,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from servicekit.db import UTCDateTime, new_metadata, utcnow
 from servicekit.idempotency import IdempotencyRecordMixin
 from servicekit.ids import new_id
+from servicekit.sealing import SealedDate, SealedText
 
 
 class Base(DeclarativeBase):
@@ -66,10 +66,11 @@ class Account(Base):
     id_number_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     #: One ID number, one account: a take-over clears the earlier account's before setting it.
     id_number_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
-    birth_date: Mapped[dt.date | None] = mapped_column(Date)
-    sex: Mapped[str | None] = mapped_column(String(8))
-    #: The registered residence from the population registry (an official region code).
-    region_code: Mapped[str | None] = mapped_column(String(12))
+    #: From the bound identity number, sealed (``servicekit.sealing``) like the name.
+    birth_date: Mapped[dt.date | None] = mapped_column(SealedDate("identity", "account.birth_date"))
+    sex: Mapped[str | None] = mapped_column(SealedText("identity", "account.sex"))
+    #: The registered residence from the population registry (an official region code), sealed.
+    region_code: Mapped[str | None] = mapped_column(SealedText("identity", "account.region_code"))
 
     #: Staff only: the catalog department id (``<region code>-<department type>``) and roles.
     dept: Mapped[str | None] = mapped_column(String(64))
@@ -105,8 +106,10 @@ class LoginSession(Base):
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     #: The ``User-Agent`` of the latest sign-in or refresh, cut to its first 300 characters.
     user_agent: Mapped[str | None] = mapped_column(String(300))
-    #: The client's address of the latest sign-in or refresh.
-    client_address: Mapped[str | None] = mapped_column(String(64))
+    #: The client's address of the latest sign-in or refresh, sealed: where a person was.
+    client_address: Mapped[str | None] = mapped_column(
+        SealedText("identity", "login_session.client_address")
+    )
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 

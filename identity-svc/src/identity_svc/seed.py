@@ -21,6 +21,7 @@ MIN_CLIENT_SECRET_LENGTH = 32
 
 
 async def seed(session: AsyncSession, settings: IdentitySettings) -> None:
+    settings.install_sealing()
     now = utcnow()
     await ensure_signing_key(session, settings.key_encryption_key_bytes, now=now)
     passwords = Passwords(
