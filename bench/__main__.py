@@ -9,6 +9,7 @@ BENCHMARKS = (
     "gateway_read",
     "gateway_proxy",
     "exchange_ledger",
+    "exchange_sealing",
     "catalog_search",
     "identity_tokens",
     "outbox",
