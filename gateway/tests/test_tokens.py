@@ -52,7 +52,7 @@ async def test_a_line_break_in_a_public_path_is_the_services_to_answer(
         ("POST", "/cases/v1/cases", "case"),
         ("GET", "/cases/v1/cases/330302-20261126-000001", "case"),
         ("POST", "/ratings/v1/ratings", "rating"),
-        ("GET", "/exchange/v1/resources/population", "exchange"),
+        ("GET", "/exchange/v1/grants/0196f3cb-3f4a-7b5c-8d6e-7f8091021324", "exchange"),
         ("POST", "/exchange/v1/calls", "exchange"),
     ],
 )
