@@ -23,6 +23,7 @@ service's app installs its keyring for its domain at start (``install``).
 
 from __future__ import annotations
 
+import abc
 import argparse
 import asyncio
 import base64
@@ -150,11 +151,13 @@ class _Sealed(TypeDecorator[Any]):
         #: ``<domain>:<table>.<column>``: what the value is bound to.
         self.context = f"{domain}:{context}"
 
+    @abc.abstractmethod
     def _encode(self, value: Any) -> bytes:
-        raise NotImplementedError
+        """The value as the bytes that are sealed (each kind of column says how)."""
 
+    @abc.abstractmethod
     def _decode(self, plain: bytes) -> Any:
-        raise NotImplementedError
+        """The value again from the bytes that were sealed."""
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
         if value is None or is_sealed(value):
