@@ -25,6 +25,7 @@ import httpx
 import pytest
 
 from data_exchange_svc.registry.faces import template_from_seed
+from onevisit_dev.answers import bearer
 from onevisit_dev.authorization import (
     ANSWER_CLASSES,
     MatrixError,
@@ -106,10 +107,6 @@ def registry_record(id_number: str, *, face_seed_offset: int = 0) -> dict[str, A
     }
     fields["face_template"] = template_from_seed(int(row["face_seed"]) + face_seed_offset)
     return {"records": [{"subject": {"id_number": id_number}, "fields": fields}]}
-
-
-def bearer(token: str | None) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"} if token else {}
 
 
 def in_days(days: int) -> str:

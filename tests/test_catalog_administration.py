@@ -4,11 +4,11 @@ holds each of their signed tokens to their department's jurisdiction and every c
 apply, who handles an item or what it costs to a second person's approval."""
 
 import secrets
-from typing import Any
 
 import httpx
 import pytest
 
+from onevisit_dev.answers import bearer, problem
 from onevisit_dev.platform import Platform
 
 pytestmark = pytest.mark.e2e
@@ -25,18 +25,6 @@ DEPARTMENTS = {
     "province_police_second": "330000-public_security",
     "wenzhou_transport": "330300-transport",
 }
-
-
-def problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = response.json()
-    assert body["code"] == code, body
-    return body
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture(scope="module")

@@ -12,22 +12,11 @@ from typing import Any
 import httpx
 
 from data_exchange_svc.registry.faces import template_from_seed
+from onevisit_dev.answers import bearer, problem
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LUCHENG_POLICE = "330302-public_security"
 WENZHOU_POLICE = "330300-public_security"
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = response.json()
-    assert body["code"] == code, body
-    return body
 
 
 def residents() -> list[dict[str, str]]:

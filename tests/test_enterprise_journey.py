@@ -15,6 +15,8 @@ from typing import Any
 import httpx
 import jwt
 
+from onevisit_dev.answers import bearer
+
 #: From data-exchange-svc/data/README.md: the first enterprise of the synthetic registry and its
 #: legal representative, the demo citizen's grandson.
 COMPANY = "91330302MA1P3D8712"
@@ -26,10 +28,6 @@ OTHER_COMPANY, OTHER_COMPANY_NAME = "92330681474963757W", "绍兴市诸暨市国
 OTHER_NAME, OTHER_ID_NUMBER = "严文峰", "330225200509013578"
 PASSWORD = "Haoyu-1998-invoices"
 EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def claims_of(token: str) -> dict[str, Any]:

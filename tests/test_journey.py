@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from case_svc.models import Case
+from onevisit_dev.answers import bearer, problem
 from onevisit_dev.platform import WENZHOU_CASE, Platform
 from servicekit.resident_id import check_character
 
@@ -36,18 +37,6 @@ HANGZHOU_XIHU = "330106"
 
 def new_phone() -> str:
     return "139" + "".join(secrets.choice("0123456789") for _ in range(8))
-
-
-def problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = response.json()
-    assert body["code"] == code, body
-    return body
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 class Citizen:

@@ -15,6 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from data_exchange_svc.registry.faces import template_from_seed
+from onevisit_dev.answers import bearer
 from onevisit_dev.platform import Platform
 
 REPO = Path(__file__).resolve().parents[1]
@@ -22,10 +23,6 @@ REPO = Path(__file__).resolve().parents[1]
 JOURNEYS = [("林秀英", "330302195203140248"), ("林浩宇", "330302199807160512")]
 PASSWORD = "Sealed-At-Rest-2026"
 ITEM = "human_resources_social_security.social_card_loss_report"
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def _resident() -> dict[str, str]:

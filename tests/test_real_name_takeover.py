@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from identity_svc.models import BindingEvent
 from identity_svc.verification.service import DISPLACED_TEXTS
+from onevisit_dev.answers import bearer, problem, refused_within
 from onevisit_dev.platform import Platform
 
 #: From the synthetic population (data-exchange-svc/data/population.csv), in no other story.
@@ -31,17 +32,6 @@ PASSWORD = "Suxue-1991-newphone"
 SOCIAL_CARD_LOSS = "human_resources_social_security.social_card_loss_report"
 
 FaceOf = Callable[[str], list[float]]
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body: dict[str, Any] = response.json()
-    assert body["code"] == code, body
-    return body
 
 
 def sub_of(token: str) -> str:
@@ -57,13 +47,16 @@ class Account:
             "/identity/v1/citizens", json={"phone": self.phone, "password": PASSWORD}
         )
         assert created.status_code == 201, created.text
+        self.sign_in(gateway)
+        self.id = sub_of(self.access_token)
+
+    def sign_in(self, gateway: httpx.Client) -> None:
         tokens = gateway.post(
             "/identity/v1/token",
             data={"grant_type": "password", "username": self.phone, "password": PASSWORD},
         ).json()
         self.access_token: str = tokens["access_token"]
         self.refresh_token: str = tokens["refresh_token"]
-        self.id = sub_of(self.access_token)
 
     def claim(self, gateway: httpx.Client) -> httpx.Response:
         return gateway.post(
@@ -183,13 +176,19 @@ def test_3_her_new_phone_takes_her_real_name_over_and_the_first_is_told(
         400,
         "invalid_grant",
     )
+    # Her first phone's session ended: its token stops at the gateway within seconds.
+    problem(
+        refused_within(gateway, "GET", "/cases/v1/cases", first.access_token), 401, "token_revoked"
+    )
+    # Signed in again, the first account has no real name any more.
+    first.sign_in(gateway)
     me = gateway.get("/identity/v1/me", headers=bearer(first.access_token)).json()
     assert (me["loa"], me["real_name"]) == (1, None)
-    # The exchange knows her registry record as the new account's, no longer the first's.
+    # Her access log is the new account's to read, no longer the first's.
     problem(
         gateway.get("/exchange/v1/me/access-log", headers=bearer(first.access_token)),
-        404,
-        "subject_not_linked",
+        403,
+        "insufficient_assurance",
     )
     log = gateway.get("/exchange/v1/me/access-log", headers=bearer(new.access_token))
     assert log.status_code == 200, log.text

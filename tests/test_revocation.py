@@ -4,36 +4,13 @@ account. Each time the access tokens already issued stop at the gateway within s
 revocation list identity-svc publishes and the gateway polls), not ten minutes later."""
 
 import secrets
-import time
 from typing import Any
 
 import httpx
 
+from onevisit_dev.answers import bearer, problem, refused_within
+
 LUCHENG_POLICE = "330302-public_security"
-#: The gateway polls every 2 s by default; a generous bound for two shared cores.
-WITHIN_SECONDS = 15.0
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = response.json()
-    assert body["code"] == code, body
-    return body
-
-
-def refused_within(gateway: httpx.Client, method: str, path: str, token: str) -> httpx.Response:
-    """The gateway's answer once it refuses the token (or its last answer, for the assert)."""
-    deadline = time.monotonic() + WITHIN_SECONDS
-    while True:
-        answer = gateway.request(method, path, headers=bearer(token))
-        if answer.status_code == 401 or time.monotonic() > deadline:
-            return answer
-        time.sleep(0.2)
 
 
 def a_phone() -> str:

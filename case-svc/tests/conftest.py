@@ -470,6 +470,9 @@ class IdentityDouble:
         #: Citizens whose accounts hold a real-name claim and no binding: never bound, or
         #: their real name taken over by a later face match on another account.
         self.claimed_only: set[str] = set()
+        #: Accounts whose sessions ended since their tokens were issued (a logout, a take-over):
+        #: identity-svc refuses those tokens, which the gateway may not have heard of yet.
+        self.revoked: set[str] = set()
         self.app = FastAPI()
         self.app.get("/identity/v1/me/verified-identity")(self._verified_identity)
 
@@ -479,6 +482,8 @@ class IdentityDouble:
         self.asked.append((claims["sub"], (claims.get("act") or {}).get("sub")))
         if self.failing_with is not None:
             return _problem(self.failing_with, "internal_error", "identity-svc is failing")
+        if claims["sub"] in self.revoked:
+            return _problem(401, "token_revoked", "its session has ended")
         if claims["typ"] == "enterprise":
             company = self.companies.get(claims["sub"])
             if company is None:

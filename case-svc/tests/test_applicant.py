@@ -262,6 +262,19 @@ async def test_a_token_of_an_account_that_lost_its_real_name_files_nothing_in_th
     assert await count(app, Case) == 0
 
 
+async def test_a_token_whose_session_ended_is_refused_as_identity_svc_refuses_it(
+    submit: Submit, applicant: Applicant, identity: Any, app: FastAPI, problem: Problem
+) -> None:
+    # Her real name was taken over from another phone a moment ago; the gateway has not polled
+    # the revocation list since, identity-svc (the list's source) has.
+    identity.revoked.add(applicant.sub)
+
+    response = await submit(applicant.token, applicant.item, applicant.form)
+
+    problem(response, 401, "token_revoked")
+    assert await count(app, Case) == 0
+
+
 async def test_a_password_only_citizen_is_told_to_verify_before_identity_svc_is_asked(
     submit: Submit, catalog: Any, identity: Any, token_minter: Any, problem: Problem
 ) -> None:

@@ -4,7 +4,9 @@ token's subject and nobody else: the principal when a delegate files, the enterp
 enterprise token. The answer is personal data: it is never logged.
 
 A citizen without a verified real name hears identity-svc's ``insufficient_assurance`` (the
-step to take) as it is; anything else from identity-svc is a 503.
+step to take) as it is, and so does a caller whose token identity-svc refuses (a session ended
+since the gateway last heard of it: 401 ``token_revoked``; or one that expired on the way);
+anything else from identity-svc is a 503.
 """
 
 from typing import Literal
@@ -12,7 +14,7 @@ from typing import Literal
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from servicekit.auth import InsufficientAssurance
+from servicekit.auth import InsufficientAssurance, TokenExpired, TokenRevoked
 from servicekit.http import raise_for_problem
 from servicekit.problems import UpstreamUnavailable
 
@@ -47,7 +49,11 @@ async def verified_identity(http: httpx.AsyncClient, *, token: str) -> VerifiedI
         )
     except httpx.HTTPError as exc:
         raise UpstreamUnavailable("identity-svc could not be reached") from exc
-    raise_for_problem(response, upstream="identity-svc", passed_on=(InsufficientAssurance,))
+    raise_for_problem(
+        response,
+        upstream="identity-svc",
+        passed_on=(InsufficientAssurance, TokenRevoked, TokenExpired),
+    )
     try:
         return VerifiedIdentity.model_validate_json(response.content)
     except ValidationError:
