@@ -182,6 +182,7 @@ def _item(
     promised: int,
     schema: dict[str, Any],
     status: str = "published",
+    decision_approval: str = "single",
 ) -> dict[str, Any]:
     return {
         "code": code,
@@ -199,6 +200,7 @@ def _item(
         "fee": 0,
         "materials": [],
         "form_schema": schema,
+        "decision_approval": decision_approval,
         "version": 3,
         "status": status,
     }
@@ -239,6 +241,7 @@ ITEMS: dict[str, dict[str, Any]] = {
             min_loa=2,
             promised=3,
             schema=FUND_SCHEMA,
+            decision_approval="second_person",
         ),
         _item(
             LICENCE_CHANGE,

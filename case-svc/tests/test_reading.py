@@ -43,7 +43,10 @@ async def test_the_applicant_reads_the_case_with_its_history_and_etag(
             "at": "2026-11-26T02:00:00Z",
             "actor": "citizen-lin",
             "actor_role": "applicant",
+            "acting_for": None,
+            "clock": "running",
             "note": None,
+            "detail": None,
         }
     ]
 
@@ -52,12 +55,16 @@ async def test_staff_of_the_handling_department_read_it_and_may_act_on_it(
     submit: Submit, client: httpx.AsyncClient, resident: str, catalog: Any, token_minter: Any
 ) -> None:
     filed = (await submit(resident, catalog.fund_withdrawal)).json()
-    clerk = token_minter.mint("clerk-1", typ="staff", loa=2, dept=WENZHOU_HOUSING_FUND)
+    clerk = token_minter.mint(
+        "clerk-1", typ="staff", loa=2, dept=WENZHOU_HOUSING_FUND, roles=("handler",)
+    )
 
     response = await client.get(f"/cases/v1/cases/{filed['case_no']}", headers=bearer(clerk))
 
     assert response.status_code == 200
-    assert response.json()["available_actions"] == ["accept", "reject"]
+    # Hers to take: she claims it first, then accepts, refuses or asks for a supplement.
+    assert response.json()["available_actions"] == []
+    assert response.json()["assignee_id"] is None
 
 
 async def test_a_delegate_acting_for_the_applicant_reads_the_principals_case(
@@ -234,12 +241,20 @@ async def test_staff_see_their_departments_queue_filtered_by_status(
     instant = (await submit(resident, catalog.loss_report)).json()
     first_review = (await submit(resident, catalog.fund_withdrawal)).json()
     await submit(resident, catalog.fund_withdrawal)
-    fund_clerk = token_minter.mint("clerk-1", typ="staff", loa=2, dept=WENZHOU_HOUSING_FUND)
-    police_clerk = token_minter.mint("clerk-2", typ="staff", loa=2, dept=LUCHENG_POLICE)
+    fund_clerk = token_minter.mint(
+        "clerk-1", typ="staff", loa=2, dept=WENZHOU_HOUSING_FUND, roles=("handler",)
+    )
+    police_clerk = token_minter.mint(
+        "clerk-2", typ="staff", loa=2, dept=LUCHENG_POLICE, roles=("supervisor",)
+    )
+    claimed = await client.post(
+        f"/cases/v1/cases/{first_review['case_no']}/claim",
+        headers={**bearer(fund_clerk), "If-Match": '"1"'},
+    )
     accepted = await client.post(
         f"/cases/v1/cases/{first_review['case_no']}/transitions",
         json={"action": "accept"},
-        headers={**bearer(fund_clerk), "If-Match": '"1"'},
+        headers={**bearer(fund_clerk), "If-Match": claimed.headers["etag"]},
     )
     assert accepted.status_code == 200
 

@@ -49,7 +49,7 @@ async def test_an_instant_item_is_completed_at_once_under_the_bureaus_region_cod
     assert [(h["status"], h["action"], h["actor"]) for h in case["history"]] == [
         ("submitted", "submit", "citizen-lin"),
         ("accepted", "accept", "system"),
-        ("completed", "approve", "system"),
+        ("completed", "complete", "system"),
     ]
     assert case["available_actions"] == []
     assert response.headers["etag"] == '"1"'

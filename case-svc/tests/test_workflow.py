@@ -3,66 +3,168 @@ guard writes. No database, no HTTP."""
 
 import datetime as dt
 import itertools
+from pathlib import Path
 
 import pytest
 
 from case_svc.workflow import deadlines
 from case_svc.workflow.state_machine import (
+    CLOCK,
+    TABLE,
     Action,
     CaseStatus,
+    Clock,
+    DecisionApproval,
+    DecisionTakesAnother,
     NotYourTransition,
     Role,
     TransitionNotAllowed,
     actions_available,
+    load,
     next_status,
 )
 
 S, A, R = CaseStatus, Action, Role
+SINGLE, TWO = DecisionApproval.SINGLE, DecisionApproval.SECOND_PERSON
+H, SUP, APP, SYS = R.HANDLER, R.SUPERVISOR, R.APPLICANT, R.SYSTEM
 
-#: The whole state machine, written out independently of the table it checks.
-ALLOWED = {
-    (S.SUBMITTED, A.ACCEPT, R.DEPARTMENT): S.ACCEPTED,
-    (S.SUBMITTED, A.ACCEPT, R.SYSTEM): S.ACCEPTED,
-    (S.ACCEPTED, A.APPROVE, R.DEPARTMENT): S.COMPLETED,
-    (S.ACCEPTED, A.APPROVE, R.SYSTEM): S.COMPLETED,
-    (S.SUBMITTED, A.REJECT, R.DEPARTMENT): S.REJECTED,
-    (S.ACCEPTED, A.REJECT, R.DEPARTMENT): S.REJECTED,
-    (S.SUBMITTED, A.WITHDRAW, R.APPLICANT): S.WITHDRAWN,
-    (S.ACCEPTED, A.WITHDRAW, R.APPLICANT): S.WITHDRAWN,
+#: The whole workflow, written out independently of the table it checks:
+#: (status, action, role, decision) → status; decision None for both kinds of item.
+ALLOWED: dict[tuple[CaseStatus, Action, Role, DecisionApproval | None], CaseStatus] = {
+    (S.SUBMITTED, A.ACCEPT, H, None): S.ACCEPTED,
+    (S.SUBMITTED, A.ACCEPT, SYS, None): S.ACCEPTED,
+    (S.SUBMITTED, A.NOT_ACCEPT, H, None): S.NOT_ACCEPTED,
+    (S.SUBMITTED, A.REQUEST_SUPPLEMENT, H, None): S.SUPPLEMENT_REQUESTED,
+    (S.SUPPLEMENT_REQUESTED, A.SUPPLEMENT, APP, None): S.SUBMITTED,
+    (S.ACCEPTED, A.START_REVIEW, H, None): S.IN_REVIEW,
+    (S.IN_REVIEW, A.APPROVE, H, SINGLE): S.APPROVED,
+    (S.IN_REVIEW, A.APPROVE, SYS, SINGLE): S.APPROVED,
+    (S.IN_REVIEW, A.DENY, H, SINGLE): S.DENIED,
+    (S.IN_REVIEW, A.PROPOSE_APPROVAL, H, TWO): S.APPROVAL_PENDING,
+    (S.IN_REVIEW, A.PROPOSE_DENIAL, H, TWO): S.DENIAL_PENDING,
+    (S.APPROVAL_PENDING, A.CONFIRM, SUP, None): S.APPROVED,
+    (S.DENIAL_PENDING, A.CONFIRM, SUP, None): S.DENIED,
+    (S.APPROVAL_PENDING, A.SEND_BACK, SUP, None): S.IN_REVIEW,
+    (S.DENIAL_PENDING, A.SEND_BACK, SUP, None): S.IN_REVIEW,
+    (S.APPROVED, A.DELIVER, H, None): S.COMPLETED,
+    (S.APPROVED, A.DELIVER, SYS, None): S.COMPLETED,
+    (S.ACCEPTED, A.COMPLETE, SYS, None): S.COMPLETED,
+    **{
+        (status, A.WITHDRAW, APP, None): S.WITHDRAWN
+        for status in (S.SUBMITTED, S.SUPPLEMENT_REQUESTED, S.ACCEPTED, S.IN_REVIEW)
+    },
 }
-ROLE_MAY = {(action, role) for (_, action, role) in ALLOWED}
+ROLE_MAY = {(action, role) for (_, action, role, _) in ALLOWED}
+DECIDED_BY = {action: decision for (_, action, _, decision) in ALLOWED}
+
+
+def expected(
+    status: CaseStatus, action: Action, role: Role, decision: DecisionApproval
+) -> CaseStatus | None:
+    return ALLOWED.get((status, action, role, None)) or ALLOWED.get(
+        (status, action, role, decision)
+    )
 
 
 @pytest.mark.parametrize(
-    ("status", "action", "role"), list(itertools.product(CaseStatus, Action, Role))
+    ("status", "action", "role", "decision"),
+    list(itertools.product(CaseStatus, Action, Role, DecisionApproval)),
 )
 def test_the_transition_table_allows_exactly_the_workflow(
-    status: CaseStatus, action: Action, role: Role
+    status: CaseStatus, action: Action, role: Role, decision: DecisionApproval
 ) -> None:
-    if (status, action, role) in ALLOWED:
-        assert next_status(status, action, role) is ALLOWED[status, action, role]
+    target = expected(status, action, role, decision)
+    if target is not None:
+        assert next_status(status, action, role, decision_approval=decision) is target
     elif (action, role) not in ROLE_MAY:
         with pytest.raises(NotYourTransition):
-            next_status(status, action, role)
+            next_status(status, action, role, decision_approval=decision)
+    elif DECIDED_BY[action] not in (None, decision):
+        with pytest.raises(DecisionTakesAnother):
+            next_status(status, action, role, decision_approval=decision)
     else:
         with pytest.raises(TransitionNotAllowed):
-            next_status(status, action, role)
+            next_status(status, action, role, decision_approval=decision)
 
 
 @pytest.mark.parametrize(
-    ("status", "role", "actions"),
+    ("status", "roles", "decision", "actions"),
     [
-        (S.SUBMITTED, R.DEPARTMENT, [A.ACCEPT, A.REJECT]),
-        (S.ACCEPTED, R.DEPARTMENT, [A.APPROVE, A.REJECT]),
-        (S.SUBMITTED, R.APPLICANT, [A.WITHDRAW]),
-        (S.COMPLETED, R.DEPARTMENT, []),
-        (S.WITHDRAWN, R.APPLICANT, []),
+        (S.SUBMITTED, {H}, SINGLE, [A.ACCEPT, A.NOT_ACCEPT, A.REQUEST_SUPPLEMENT]),
+        (S.IN_REVIEW, {H}, SINGLE, [A.APPROVE, A.DENY]),
+        (S.IN_REVIEW, {H, SUP}, TWO, [A.PROPOSE_APPROVAL, A.PROPOSE_DENIAL]),
+        (S.APPROVAL_PENDING, {SUP}, TWO, [A.CONFIRM, A.SEND_BACK]),
+        (S.APPROVAL_PENDING, {H}, TWO, []),
+        (S.SUBMITTED, {APP}, SINGLE, [A.WITHDRAW]),
+        (S.SUPPLEMENT_REQUESTED, {APP}, SINGLE, [A.SUPPLEMENT, A.WITHDRAW]),
+        (S.COMPLETED, {H, SUP}, SINGLE, []),
+        (S.WITHDRAWN, {APP}, SINGLE, []),
+        (S.SUBMITTED, set(), SINGLE, []),
     ],
 )
 def test_the_actions_offered_are_those_the_table_allows(
-    status: CaseStatus, role: Role, actions: list[Action]
+    status: CaseStatus, roles: set[Role], decision: DecisionApproval, actions: list[Action]
 ) -> None:
-    assert actions_available(status, role) == actions
+    assert actions_available(status, roles, decision_approval=decision) == actions
+
+
+def test_the_clock_pauses_for_a_supplement_and_stops_when_the_case_ends() -> None:
+    paused = {status for status, clock in CLOCK.items() if clock is Clock.PAUSED}
+    stopped = {status for status, clock in CLOCK.items() if clock is Clock.STOPPED}
+    assert paused == {S.SUPPLEMENT_REQUESTED}
+    assert stopped == {S.COMPLETED, S.DENIED, S.NOT_ACCEPTED, S.WITHDRAWN}
+
+
+def test_a_table_that_forgets_a_status_does_not_load(tmp_path: Path) -> None:
+    table = TABLE.read_text(encoding="utf-8").replace('withdrawn = { clock = "stopped" }', "")
+    (tmp_path / "workflow.toml").write_text(table, encoding="utf-8")
+
+    with pytest.raises(ValueError, match="exactly the statuses"):
+        load(tmp_path / "workflow.toml")
+
+
+def test_a_table_whose_targets_miss_a_source_does_not_load(tmp_path: Path) -> None:
+    table = TABLE.read_text(encoding="utf-8").replace(
+        'to = { approval_pending = "approved", denial_pending = "denied" }',
+        'to = { approval_pending = "approved" }',
+    )
+    (tmp_path / "workflow.toml").write_text(table, encoding="utf-8")
+
+    with pytest.raises(ValueError, match="each of its sources"):
+        load(tmp_path / "workflow.toml")
+
+
+@pytest.mark.parametrize(
+    ("paused_local", "resumed_local", "working_days"),
+    [
+        # Paused and resumed the same day: nothing off the clock.
+        (dt.datetime(2026, 11, 26, 10), dt.datetime(2026, 11, 26, 16), 0),
+        # Thursday to Monday: Friday and Monday.
+        (dt.datetime(2026, 11, 26, 10), dt.datetime(2026, 11, 30, 9), 2),
+        # Over National Day: the 8th, the 9th and the adjusted working Saturday, the 10th.
+        (dt.datetime(2026, 9, 30, 10), dt.datetime(2026, 10, 10, 9), 3),
+    ],
+)
+def test_a_pause_takes_its_working_days_off_the_clock(
+    paused_local: dt.datetime, resumed_local: dt.datetime, working_days: int
+) -> None:
+    paused, resumed = (
+        moment.replace(tzinfo=SHANGHAI).astimezone(dt.UTC)
+        for moment in (paused_local, resumed_local)
+    )
+    days = deadlines.working_days_between(
+        deadlines.local_date(paused), deadlines.local_date(resumed)
+    )
+    assert days == working_days
+
+    due = deadlines.deadline_after(paused, 1)
+    moved = deadlines.moved_on(due, days)
+    assert (
+        deadlines.working_days_between(
+            deadlines.local_date(due.due_at), deadlines.local_date(moved.due_at)
+        )
+        == days
+    )
 
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))

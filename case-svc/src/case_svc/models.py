@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     ForeignKey,
     Index,
     Integer,
@@ -34,6 +35,8 @@ class Case(Base):
         # "My cases" and "the department's queue", newest first, are keyset scans of these.
         Index("ix_case_applicant_newest", "applicant_id", "submitted_at", "id"),
         Index("ix_case_department_newest", "department_id", "submitted_at", "id"),
+        # The department's work queue, most urgent first.
+        Index("ix_case_department_due", "department_id", "due_at", "id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
@@ -54,13 +57,31 @@ class Case(Base):
     region_code: Mapped[str] = mapped_column(String(12), index=True)
     #: The applicant's form: names, identity numbers, phones, addresses. Sealed at rest.
     form: Mapped[dict[str, Any]] = mapped_column(SealedJSON("case", "case.form"))
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(24))
+    #: Who decides it (the item's ``decision_approval`` when filed): ``single`` or
+    #: ``second_person``.
+    decision_approval: Mapped[str] = mapped_column(String(16), default="single")
+    #: The staff member the case is claimed by, and since when they last acted on it (a claim
+    #: left idle lapses).
+    assignee_id: Mapped[str | None] = mapped_column(String(64))
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: The handler who reviewed it: they may not approve its decision as well.
+    reviewer_id: Mapped[str | None] = mapped_column(String(64))
     #: Optimistic-concurrency version, the case's ETag; every transition increments it.
     version: Mapped[int] = mapped_column(Integer, default=1)
     submitted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     completed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: The promised time (承诺时限): due, and when it turns yellow (80 % of it gone). Both move
+    #: on by the working days the clock was paused.
     due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    warn_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: The statutory time of the decision (法定时限) in working days, and its due time once the
+    #: case is accepted (it counts from acceptance).
+    statutory_working_days: Mapped[int | None] = mapped_column(SmallInteger)
+    statutory_due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: Since when the clock is paused (a supplement, a special procedure); None while it runs.
+    clock_paused_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     #: The due date runs into a year whose official holiday schedule is not yet published.
     due_at_provisional: Mapped[bool] = mapped_column(default=False)
 
@@ -78,11 +99,18 @@ class CaseEvent(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("case.id"))
     seq: Mapped[int] = mapped_column(SmallInteger)
-    action: Mapped[str] = mapped_column(String(16))
-    from_status: Mapped[str | None] = mapped_column(String(16))
-    status: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(24))
+    from_status: Mapped[str | None] = mapped_column(String(24))
+    status: Mapped[str] = mapped_column(String(24))
     actor_id: Mapped[str] = mapped_column(String(64))
     actor_role: Mapped[str] = mapped_column(String(16))
+    #: The applicant a delegate acted for.
+    acting_for: Mapped[str | None] = mapped_column(String(64))
+    #: The deadline clock after this step: running, paused or stopped.
+    clock: Mapped[str] = mapped_column(String(8), default="running")
+    #: What the step carried besides its note: a supplement notice's materials and fields, the
+    #: fields supplied, a new assignee. Names, never values: no personal data.
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     #: Free text a person wrote (a reason, a notice): sealed, as it may name anyone.
     note: Mapped[str | None] = mapped_column(SealedText("case", "case_event.note"))
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

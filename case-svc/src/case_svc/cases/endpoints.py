@@ -4,14 +4,33 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from case_svc.cases import service
+from case_svc.cases import handling, service
 from case_svc.cases.applicant import ApplicantMismatch
 from case_svc.cases.forms import FormInvalid, FormSchemaUnusable
-from case_svc.cases.schemas import CaseCreate, CasePage, CaseRead, TransitionCreate
+from case_svc.cases.handling import (
+    AlreadyTakenOnce,
+    CaseEnded,
+    ClaimedByAnother,
+    ClaimRequired,
+    FourEyesRequired,
+    NotForThisAction,
+    NoticeInvalid,
+    NoticeRequired,
+    NotTheAssignee,
+    SupplementMismatch,
+)
+from case_svc.cases.schemas import (
+    AssigneeUpdate,
+    CaseCreate,
+    CasePage,
+    CaseRead,
+    TransitionCreate,
+)
 from case_svc.cases.service import (
     ApplicantRegionRequired,
     CaseNotFound,
     ItemNotAvailable,
+    NoCaseRole,
     NoDepartment,
     OutsideDelegation,
     WrongSubject,
@@ -23,7 +42,13 @@ from case_svc.clients.catalog import (
     RegionNotFound,
 )
 from case_svc.deps import NowDep, SettingsDep
-from case_svc.workflow.state_machine import CaseStatus, NotYourTransition, TransitionNotAllowed
+from case_svc.workflow.state_machine import (
+    CaseStatus,
+    DecisionTakesAnother,
+    NotYourTransition,
+    ReasonRequired,
+    TransitionNotAllowed,
+)
 from servicekit.auth import InsufficientAssurance, PrincipalDep
 from servicekit.case_numbers import CaseNumberStr
 from servicekit.db import SessionDep
@@ -72,6 +97,7 @@ async def submit_case(
     session: SessionDep,
     http: HttpDep,
     now: NowDep,
+    settings: SettingsDep,
 ) -> Response:
     """File an application for a service item. The form's fields of the applicant's identity
     (marked ``x-applicant`` in the item's form schema: name and ID number, an enterprise's
@@ -82,7 +108,12 @@ async def submit_case(
     if claim.replay is not None:
         return claim.replay
     case = await service.submit_case(
-        session=session, http=http, principal=principal, payload=payload, now=now
+        session=session,
+        http=http,
+        principal=principal,
+        payload=payload,
+        now=now,
+        claim_idle=settings.claim_idle,
     )
     return await claim.answer(
         session, status=201, body=case.model_dump(mode="json"), headers=_case_headers(case)
@@ -90,7 +121,9 @@ async def submit_case(
 
 
 @router.get(
-    "/cases", response_model=CasePage, responses=problem_responses(InvalidCursor, NoDepartment)
+    "/cases",
+    response_model=CasePage,
+    responses=problem_responses(InvalidCursor, NoDepartment, NoCaseRole),
 )
 async def list_cases(
     principal: PrincipalDep,
@@ -103,7 +136,8 @@ async def list_cases(
     cursor: CursorQuery = None,
     limit: LimitQuery = None,
 ) -> CasePage:
-    """The caller's own cases; for department staff, their department's queue. Newest first."""
+    """The caller's own cases; for the department's handlers, supervisors and systems, its
+    queue. Newest first."""
     return await service.list_cases(
         session=session,
         principal=principal,
@@ -116,13 +150,22 @@ async def list_cases(
 
 @router.get("/cases/{case_no}", response_model=CaseRead, responses=problem_responses(CaseNotFound))
 async def get_case(
-    case_no: CaseNumberStr, principal: PrincipalDep, session: SessionDep, response: Response
+    case_no: CaseNumberStr,
+    principal: PrincipalDep,
+    session: SessionDep,
+    now: NowDep,
+    settings: SettingsDep,
+    response: Response,
 ) -> CaseRead:
-    """One case with its history, for its applicant or the handling department's staff."""
-    case, role = await service.visible_case(session=session, principal=principal, case_no=case_no)
-    view = service.case_view(case, role)
+    """One case with its history, for its applicant or the handling department's handlers,
+    supervisors and systems. The applicant sees staff by their part, not their account."""
+    case, roles = await service.visible_case(session=session, principal=principal, case_no=case_no)
+    view = service.case_view(case, principal, roles, now=now, idle=settings.claim_idle)
     response.headers.update(_case_headers(view))
     return view
+
+
+_GUARDS = (CaseNotFound, PreconditionRequired, PreconditionFailed)
 
 
 @router.post(
@@ -130,10 +173,19 @@ async def get_case(
     response_model=CaseRead,
     responses=problem_responses(
         NotYourTransition,
-        CaseNotFound,
         TransitionNotAllowed,
-        PreconditionRequired,
-        PreconditionFailed,
+        DecisionTakesAnother,
+        ClaimRequired,
+        FourEyesRequired,
+        AlreadyTakenOnce,
+        ReasonRequired,
+        NoticeRequired,
+        NoticeInvalid,
+        SupplementMismatch,
+        NotForThisAction,
+        FormInvalid,
+        UpstreamUnavailable,
+        *_GUARDS,
     ),
 )
 async def transition_case(
@@ -141,20 +193,110 @@ async def transition_case(
     payload: TransitionCreate,
     principal: PrincipalDep,
     session: SessionDep,
+    http: HttpDep,
     now: NowDep,
+    settings: SettingsDep,
     response: Response,
     if_match: IfMatchHeader = None,
 ) -> CaseRead:
-    """Move a case: staff of the handling department accept, approve or reject; the applicant
-    withdraws."""
-    view = await service.transition_case(
+    """Take a step of the workflow (``workflow.toml``) on the version of the case you read.
+    A handler claims a case before acting on it; a supervisor confirms or sends back a decision
+    proposed on an item decided by two people, and never one they reviewed; the applicant
+    supplies what the one-time supplement notice named, and withdraws before the decision."""
+    view = await handling.transition_case(
+        session=session,
+        http=http,
+        principal=principal,
+        case_no=case_no,
+        payload=payload,
+        if_match=if_match,
+        now=now,
+        idle=settings.claim_idle,
+    )
+    response.headers.update(_case_headers(view))
+    return view
+
+
+@router.post(
+    "/cases/{case_no}/claim",
+    response_model=CaseRead,
+    responses=problem_responses(NotYourTransition, ClaimedByAnother, CaseEnded, *_GUARDS),
+)
+async def claim_case(
+    case_no: CaseNumberStr,
+    principal: PrincipalDep,
+    session: SessionDep,
+    now: NowDep,
+    settings: SettingsDep,
+    response: Response,
+    if_match: IfMatchHeader = None,
+) -> CaseRead:
+    """A handler of the department takes the case: only they act on it until they release it,
+    a supervisor reassigns it, or it lies idle for ``CASE_CLAIM_IDLE_MINUTES``."""
+    view = await handling.claim_case(
         session=session,
         principal=principal,
         case_no=case_no,
-        action=payload.action,
-        note=payload.note,
         if_match=if_match,
         now=now,
+        idle=settings.claim_idle,
+    )
+    response.headers.update(_case_headers(view))
+    return view
+
+
+@router.delete(
+    "/cases/{case_no}/claim",
+    response_model=CaseRead,
+    responses=problem_responses(NotYourTransition, NotTheAssignee, *_GUARDS),
+)
+async def release_case(
+    case_no: CaseNumberStr,
+    principal: PrincipalDep,
+    session: SessionDep,
+    now: NowDep,
+    settings: SettingsDep,
+    response: Response,
+    if_match: IfMatchHeader = None,
+) -> CaseRead:
+    """The handler holding the case gives it back to the department's queue."""
+    view = await handling.release_case(
+        session=session,
+        principal=principal,
+        case_no=case_no,
+        if_match=if_match,
+        now=now,
+        idle=settings.claim_idle,
+    )
+    response.headers.update(_case_headers(view))
+    return view
+
+
+@router.put(
+    "/cases/{case_no}/assignee",
+    response_model=CaseRead,
+    responses=problem_responses(NotYourTransition, CaseEnded, *_GUARDS),
+)
+async def reassign_case(
+    case_no: CaseNumberStr,
+    payload: AssigneeUpdate,
+    principal: PrincipalDep,
+    session: SessionDep,
+    now: NowDep,
+    settings: SettingsDep,
+    response: Response,
+    if_match: IfMatchHeader = None,
+) -> CaseRead:
+    """A supervisor of the department gives the case to a handler, or back to the queue
+    (``null``)."""
+    view = await handling.reassign_case(
+        session=session,
+        principal=principal,
+        case_no=case_no,
+        payload=payload,
+        if_match=if_match,
+        now=now,
+        idle=settings.claim_idle,
     )
     response.headers.update(_case_headers(view))
     return view

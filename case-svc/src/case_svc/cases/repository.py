@@ -89,24 +89,15 @@ async def list_cases(
     return list(await session.scalars(statement))
 
 
-async def move_case(
-    session: AsyncSession,
-    case_id: uuid.UUID,
-    *,
-    expected_version: int,
-    status: str,
-    at: dt.datetime,
-    completed_at: dt.datetime | None,
+async def update_case(
+    session: AsyncSession, case_id: uuid.UUID, *, expected_version: int, values: dict[str, Any]
 ) -> int | None:
-    """Move the case if it is still at ``expected_version``: its new version, or None if it was
-    changed meanwhile. The WHERE clause, not a prior read, decides the race."""
-    values: dict[str, Any] = {"status": status, "version": Case.version + 1, "updated_at": at}
-    if completed_at is not None:
-        values["completed_at"] = completed_at
+    """Write ``values`` to the case if it is still at ``expected_version``: its new version, or
+    None if it was changed meanwhile. The WHERE clause, not a prior read, decides the race."""
     statement = (
         update(Case)
         .where(Case.id == case_id, Case.version == expected_version)
-        .values(**values)
+        .values(**values, version=Case.version + 1)
         .returning(Case.version)
         .execution_options(synchronize_session=False)
     )

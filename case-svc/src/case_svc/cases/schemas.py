@@ -1,11 +1,11 @@
 """What the API takes and gives for cases."""
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from case_svc.workflow.state_machine import Action, CaseStatus, Role
+from case_svc.workflow.state_machine import Action, CaseStatus, Clock, DecisionApproval, Role
 from servicekit.case_numbers import CaseNumberStr
 from servicekit.regions import RegionCode, RegionCodeStr
 
@@ -46,11 +46,24 @@ class HistoryEntry(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     status: CaseStatus
-    action: str = Field(description="submit, or the transition that led to this status")
+    action: str = Field(
+        description="submit, the transition that led to this status, or claim, release and "
+        "reassign (the status unchanged)"
+    )
     at: dt.datetime
-    actor: str = Field(description="The account that acted, or 'system'")
+    actor: str | None = Field(
+        description="The account that acted, or 'system'; to the applicant, staff are shown by "
+        "their part only (null)"
+    )
     actor_role: Role
+    acting_for: str | None = Field(default=None, description="The applicant a delegate acted for")
+    clock: Clock = Field(description="The deadline clock after this step")
     note: str | None
+    detail: dict[str, Any] | None = Field(
+        default=None,
+        description="What the step carried: a supplement notice's fields and materials, the "
+        "fields supplied, the new assignee",
+    )
 
 
 #: A case in a list, as its applicant sees it: the examples of the answers that show one.
@@ -67,7 +80,10 @@ CASE_SUMMARY_EXAMPLE: dict[str, Any] = {
     "applicant_region": "330302026003",
     "submitted_at": "2026-11-26T01:40:12Z",
     "completed_at": None,
-    "due_at": "2026-11-27T09:00:00Z",
+    "due_at": "2026-11-27T15:59:59Z",
+    "warn_at": "2026-11-27T06:19:21Z",
+    "statutory_due_at": None,
+    "assignee_id": None,
     "version": 1,
 }
 
@@ -89,7 +105,16 @@ class CaseSummary(BaseModel):
     applicant_region: RegionCodeStr
     submitted_at: dt.datetime
     completed_at: dt.datetime | None
-    due_at: dt.datetime | None
+    due_at: dt.datetime | None = Field(description="The promised time (承诺时限)")
+    warn_at: dt.datetime | None = Field(
+        description="When the case turns yellow: 80 % of its promised time gone"
+    )
+    statutory_due_at: dt.datetime | None = Field(
+        description="The statutory time of the decision (法定时限), from acceptance"
+    )
+    assignee_id: str | None = Field(
+        description="The staff member the case is claimed by (null to its applicant)"
+    )
     version: int
 
 
@@ -112,6 +137,8 @@ class CaseRead(CaseSummary):
                     },
                     "updated_at": "2026-11-26T01:40:12Z",
                     "due_at_provisional": False,
+                    "decision_approval": "single",
+                    "clock": "running",
                     "history": [
                         {
                             "status": "submitted",
@@ -119,7 +146,10 @@ class CaseRead(CaseSummary):
                             "at": "2026-11-26T01:40:12Z",
                             "actor": "0196f3c2-7d1e-7a3b-9c4d-2e5f6a7b8c9d",
                             "actor_role": "applicant",
+                            "acting_for": None,
+                            "clock": "running",
                             "note": None,
+                            "detail": None,
                         }
                     ],
                     "available_actions": ["withdraw"],
@@ -136,6 +166,11 @@ class CaseRead(CaseSummary):
     due_at_provisional: bool = Field(
         description="The due date falls where the official holiday schedule is not yet published"
     )
+    decision_approval: DecisionApproval = Field(
+        description="Who decides it: the handler who reviewed it (single), or a supervisor "
+        "who did not (second_person)"
+    )
+    clock: Clock = Field(description="Whether its deadline clock runs now")
     history: list[HistoryEntry]
     available_actions: list[Action] = Field(description="The transitions the caller may make now")
 
@@ -156,11 +191,62 @@ class CasePage(BaseModel):
     next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null at end")
 
 
+#: A form field's name, as the item's form schema names it.
+FieldName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_]+$")]
+
+
+class SupplementNotice(BaseModel):
+    """The one-time supplement notice (一次性告知): everything the applicant must correct, at
+    once. The note says why, in words."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    fields: list[FieldName] = Field(
+        min_length=1,
+        max_length=50,
+        description="The form fields to correct or complete (not the applicant's identity: "
+        "that is verified, not typed)",
+    )
+
+
 class TransitionCreate(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"action": "accept", "note": "材料齐全，予以受理"}]},
+        json_schema_extra={
+            "examples": [
+                {"action": "accept", "note": "材料齐全，予以受理"},
+                {
+                    "action": "request_supplement",
+                    "note": "银行账号与本人不符，提取金额超出可提取余额",
+                    "notice": {"fields": ["bank_account", "amount_cny"]},
+                },
+                {
+                    "action": "supplement",
+                    "form": {"bank_account": "6222020200112233445", "amount_cny": "12000"},
+                },
+            ]
+        },
     )
 
     action: Action
     note: str | None = Field(default=None, max_length=1000)
+    notice: SupplementNotice | None = Field(
+        default=None, description="request_supplement: what to correct, all in one notice"
+    )
+    form: dict[str, Any] | None = Field(
+        default=None,
+        description="supplement: a value for each field the notice named, and nothing else",
+    )
+
+
+class AssigneeUpdate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"assignee_id": "0196f3c2-7d1e-7a3b-9c4d-2e5f6a7b8c9e"}]},
+    )
+
+    assignee_id: str | None = Field(
+        min_length=1,
+        max_length=64,
+        description="The handler of the department to take the case over; null to unassign",
+    )

@@ -16,11 +16,11 @@ from case_svc.cases.schemas import CaseCreate, CasePage, CaseRead, CaseSummary, 
 from case_svc.clients import catalog, identity
 from case_svc.models import Case, CaseEvent
 from case_svc.workflow import state_machine
-from case_svc.workflow.deadlines import deadline_after, local_date
-from case_svc.workflow.state_machine import Action, CaseStatus, Role
+from case_svc.workflow.deadlines import deadline_after, local_date, warning_at
+from case_svc.workflow.state_machine import Action, CaseStatus, Clock, Role
 from servicekit.auth import Principal, require_assurance, require_type
 from servicekit.pagination import Cursors
-from servicekit.preconditions import PreconditionFailed, entity_tag, require_match
+from servicekit.preconditions import entity_tag
 from servicekit.problems import (
     DomainError,
     Forbidden,
@@ -31,6 +31,7 @@ from servicekit.problems import (
 from servicekit.regions import InvalidRegionCode, RegionCode
 
 SYSTEM_ACTOR = "system"
+APPLICANT = frozenset({Role.APPLICANT})
 
 #: Which kind of account may apply for which subject of item.
 _SUBJECT_OF = {"citizen": "person", "enterprise": "enterprise"}
@@ -96,6 +97,11 @@ class NoDepartment(Forbidden):
     title = "This staff account belongs to no department"
 
 
+class NoCaseRole(Forbidden):
+    code = "no_case_role"
+    title = "Cases are handled by handlers and supervisors: this account is neither"
+
+
 # --- submission -------------------------------------------------------------------------------
 
 
@@ -143,8 +149,14 @@ async def _with_verified_applicant(
     return applicant.with_verified_applicant(form, fields, verified)
 
 
-def _actor(principal: Principal) -> str:
+def actor_of(principal: Principal) -> str:
+    """Who acted: the delegate when one acts for the applicant."""
     return principal.act.sub if principal.act is not None else principal.sub
+
+
+def acting_for(principal: Principal) -> str | None:
+    """The applicant a delegate acted for; None for anyone acting for themselves."""
+    return principal.sub if principal.act is not None else None
 
 
 async def submit_case(
@@ -154,6 +166,7 @@ async def submit_case(
     principal: Principal,
     payload: CaseCreate,
     now: dt.datetime,
+    claim_idle: dt.timedelta,
 ) -> CaseRead:
     """File the application in the name of the verified applicant; the endpoint's
     ``Idempotency-Key`` claim makes a retry answer the same case instead of filing a second
@@ -176,7 +189,7 @@ async def submit_case(
         region=region,
         now=now,
     )
-    return case_view(case, Role.APPLICANT)
+    return case_view(case, principal, APPLICANT, now=now, idle=claim_idle)
 
 
 async def _file_case(
@@ -217,11 +230,15 @@ async def _file_case(
                 action=state_machine.SUBMIT,
                 from_status=None,
                 status=state_machine.INITIAL_STATUS.value,
-                actor_id=_actor(principal),
+                actor_id=actor_of(principal),
                 actor_role=Role.APPLICANT.value,
+                acting_for=acting_for(principal),
+                clock=Clock.RUNNING.value,
                 at=now,
             )
         ],
+        decision_approval=item.decision_approval.value,
+        statutory_working_days=item.legal_working_days,
     )
     if item.processing_mode == "instant":
         _complete_at_once(case, now)
@@ -234,6 +251,7 @@ async def _file_case(
         if working_days is not None:
             deadline = deadline_after(now, working_days)
             case.due_at = deadline.due_at
+            case.warn_at = warning_at(now, deadline.due_at)
             case.due_at_provisional = deadline.provisional
     await repository.add_case(session, case)
     return case
@@ -253,6 +271,7 @@ def _complete_at_once(case: Case, now: dt.datetime) -> None:
                 status=target.value,
                 actor_id=SYSTEM_ACTOR,
                 actor_role=Role.SYSTEM.value,
+                clock=state_machine.CLOCK[target].value,
                 note="instant item: completed on submission",
                 at=now,
             )
@@ -277,18 +296,72 @@ def delegated_items(principal: Principal) -> list[str] | None:
     return None
 
 
-def role_of(principal: Principal, case: Case) -> Role | None:
-    """The caller's part in the case, or None when the case is none of theirs."""
+def roles_of(principal: Principal, case: Case) -> frozenset[Role] | None:
+    """The caller's parts in the case (none for a department system, which reads), or None when
+    the case is none of theirs to see."""
     if principal.typ == case.applicant_type and principal.sub == case.applicant_id:
         covered = delegated_items(principal)
-        return Role.APPLICANT if covered is None or case.item_code in covered else None
-    if principal.typ in ("staff", "department_system") and principal.dept == case.department_id:
-        return Role.DEPARTMENT
+        return APPLICANT if covered is None or case.item_code in covered else None
+    if principal.dept != case.department_id:
+        return None
+    if principal.typ == "department_system":
+        return frozenset()
+    if principal.typ == "staff":
+        return staff_roles(principal) or None
     return None
 
 
-def case_view(case: Case, role: Role) -> CaseRead:
+def staff_roles(principal: Principal) -> frozenset[Role]:
+    """The parts a staff member's identity roles give them in their department's cases."""
+    return frozenset(
+        state_machine.STAFF_ROLES[role]
+        for role in principal.roles
+        if role in state_machine.STAFF_ROLES
+    )
+
+
+def claim_holder(case: Case, *, now: dt.datetime, idle: dt.timedelta) -> str | None:
+    """Who holds the case now: its assignee, unless their claim lapsed (no step of theirs for
+    ``idle``)."""
+    if case.assignee_id is None or case.claimed_at is None:
+        return case.assignee_id
+    return case.assignee_id if case.claimed_at + idle > now else None
+
+
+def actions_for(
+    case: Case, principal: Principal, roles: frozenset[Role], *, holder: str | None
+) -> list[Action]:
+    """The transitions the caller may make now: the table's, less those the case's own
+    conditions refuse them (held by another, reviewed by them, already taken once)."""
+    taken = {event.action for event in case.history}
     status = CaseStatus(case.status)
+    approval = state_machine.DecisionApproval(case.decision_approval)
+    offered = []
+    for action in state_machine.actions_available(status, roles, decision_approval=approval):
+        transition = state_machine.TRANSITIONS[action]
+        role = state_machine.part_taken(action, roles)
+        if transition.assignee and role is not Role.SYSTEM and holder != principal.sub:
+            continue
+        if transition.not_by_reviewer and case.reviewer_id == principal.sub:
+            continue
+        if transition.once and action.value in taken:
+            continue
+        offered.append(action)
+    return offered
+
+
+def case_view(
+    case: Case,
+    principal: Principal,
+    roles: frozenset[Role],
+    *,
+    now: dt.datetime,
+    idle: dt.timedelta,
+) -> CaseRead:
+    """The case as the caller may see it: the applicant sees staff by their part only."""
+    status = CaseStatus(case.status)
+    staff_view = Role.APPLICANT not in roles
+    holder = claim_holder(case, now=now, idle=idle)
     return CaseRead(
         case_no=case.case_no,
         status=status,
@@ -308,32 +381,45 @@ def case_view(case: Case, role: Role) -> CaseRead:
         updated_at=case.updated_at,
         completed_at=case.completed_at,
         due_at=case.due_at,
+        warn_at=case.warn_at,
+        statutory_due_at=case.statutory_due_at,
         due_at_provisional=case.due_at_provisional,
+        assignee_id=holder if staff_view else None,
+        decision_approval=state_machine.DecisionApproval(case.decision_approval),
+        clock=state_machine.CLOCK[status] if case.clock_paused_at is None else Clock.PAUSED,
         version=case.version,
         history=[
             HistoryEntry(
                 status=CaseStatus(event.status),
                 action=event.action,
                 at=event.at,
-                actor=event.actor_id,
+                actor=(
+                    event.actor_id
+                    if staff_view or event.actor_role in (Role.APPLICANT, Role.SYSTEM)
+                    else None
+                ),
                 actor_role=Role(event.actor_role),
+                acting_for=event.acting_for,
+                clock=Clock(event.clock),
                 note=event.note,
+                detail=event.detail if staff_view or event.action != "reassign" else None,
             )
             for event in case.history
         ],
-        available_actions=state_machine.actions_available(status, role),
+        available_actions=actions_for(case, principal, roles, holder=holder),
     )
 
 
 async def visible_case(
     *, session: AsyncSession, principal: Principal, case_no: str
-) -> tuple[Case, Role]:
-    """The case and the caller's role in it; someone else's case is as absent as a missing one."""
+) -> tuple[Case, frozenset[Role]]:
+    """The case and the caller's parts in it; someone else's case is as absent as a missing
+    one."""
     case = await repository.case_by_number(session, case_no)
-    role = role_of(principal, case) if case is not None else None
-    if case is None or role is None:
+    roles = roles_of(principal, case) if case is not None else None
+    if case is None or roles is None:
         raise CaseNotFound()
-    return case, role
+    return case, roles
 
 
 def _list_context(scope: dict[str, str]) -> str:
@@ -362,6 +448,8 @@ async def list_cases(
     if principal.typ in ("staff", "department_system"):
         if not principal.dept:
             raise NoDepartment()
+        if principal.typ == "staff" and not staff_roles(principal):
+            raise NoCaseRole()
         scope["department_id"] = principal.dept
     else:
         scope["applicant_id"] = principal.sub
@@ -391,54 +479,3 @@ async def list_cases(
             else None
         ),
     )
-
-
-# --- transitions ------------------------------------------------------------------------------
-
-
-async def transition_case(
-    *,
-    session: AsyncSession,
-    principal: Principal,
-    case_no: str,
-    action: Action,
-    note: str | None,
-    if_match: str | None,
-    now: dt.datetime,
-) -> CaseRead:
-    """Move the case the caller read (``If-Match``): a stranger gets 404 and a caller who may
-    never take the action 403, whatever they send as If-Match."""
-    case, role = await visible_case(session=session, principal=principal, case_no=case_no)
-    # Whether the caller may ever take this action comes first: it holds at any version.
-    state_machine.require_role(action, role)
-    require_match(if_match, case_etag(case.version))
-    source = CaseStatus(case.status)
-    target = state_machine.next_status(source, action, role)
-    new_version = await repository.move_case(
-        session,
-        case.id,
-        expected_version=case.version,
-        status=target.value,
-        at=now,
-        completed_at=now if target is CaseStatus.COMPLETED else None,
-    )
-    if new_version is None:  # another transition won between our read and our update
-        raise PreconditionFailed("the case changed while this transition was made")
-    await repository.add_event(
-        session,
-        CaseEvent(
-            case_id=case.id,
-            seq=len(case.history) + 1,
-            action=action.value,
-            from_status=source.value,
-            status=target.value,
-            actor_id=_actor(principal),
-            actor_role=role.value,
-            note=note,
-            at=now,
-        ),
-    )
-    moved = await repository.case_by_id(session, case.id)
-    if moved is None:
-        raise CaseNotFound()
-    return case_view(moved, role)

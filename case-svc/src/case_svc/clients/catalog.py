@@ -11,6 +11,7 @@ from typing import Any, Literal, TypeVar
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from case_svc.workflow.state_machine import DecisionApproval
 from servicekit.http import raise_for_problem
 from servicekit.problems import (
     DomainError,
@@ -94,6 +95,7 @@ class CatalogItem(BaseModel):
     min_loa: int = Field(ge=1, le=3)
     promised_working_days: int | None = Field(default=None, ge=0)
     legal_working_days: int | None = Field(default=None, ge=0)
+    decision_approval: DecisionApproval = DecisionApproval.SINGLE
     form_schema: dict[str, Any]
     version: int | str
     status: str

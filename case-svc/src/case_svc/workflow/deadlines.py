@@ -61,3 +61,38 @@ def deadline_after(submitted_at: dt.datetime, working_days: int) -> Deadline:
     day, provisional = nth_working_day_after(local_date(submitted_at), working_days)
     close = dt.datetime.combine(day, _CLOSE_OF_DAY, tzinfo=LOCAL_ZONE)
     return Deadline(due_at=close.astimezone(dt.UTC), provisional=provisional)
+
+
+#: A case turns yellow once this share of its promised time is gone.
+WARNING_SHARE = 0.8
+
+#: The statutory time of a licensing decision when the item names none: twenty working days
+#: from acceptance (Administrative Licensing Law art. 42).
+STATUTORY_WORKING_DAYS = 20
+
+
+def warning_at(started_at: dt.datetime, due_at: dt.datetime) -> dt.datetime:
+    """When a case due at ``due_at`` turns yellow: 80 % of the way from ``started_at``."""
+    return started_at + (due_at - started_at) * WARNING_SHARE
+
+
+def working_days_between(start: dt.date, end: dt.date) -> int:
+    """The working days after ``start`` up to and including ``end``: how many a pause from one
+    to the other took off the clock (none when both are the same day)."""
+    days = 0
+    day = start
+    while day < end:
+        day += dt.timedelta(days=1)
+        days += is_working_day(day)[0]
+    return days
+
+
+def moved_on(deadline: Deadline, working_days: int) -> Deadline:
+    """``deadline`` moved ``working_days`` later (the days a pause took off the clock)."""
+    if working_days == 0:
+        return deadline
+    day, provisional = nth_working_day_after(local_date(deadline.due_at), working_days)
+    close = dt.datetime.combine(day, _CLOSE_OF_DAY, tzinfo=LOCAL_ZONE)
+    return Deadline(
+        due_at=close.astimezone(dt.UTC), provisional=deadline.provisional or provisional
+    )

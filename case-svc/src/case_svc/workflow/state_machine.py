@@ -1,82 +1,173 @@
-"""The case state machine: a transition table, and the pure function that reads it.
+"""The case workflow: the table in ``workflow.toml``, read once, and the pure functions that
+answer from it what an action leads to and who may take it.
 
-    submitted ──accept──▶ accepted ──approve──▶ completed
-        │                    │
-        ├──reject────────────┴──reject───▶ rejected
-        └──withdraw──────────┴──withdraw─▶ withdrawn
+    submitted ─accept─▶ accepted ─start_review─▶ in_review ─approve─▶ approved ─deliver─▶ completed
+    submitted ─request_supplement─▶ supplement_requested ─supplement─▶ submitted (clock paused)
+    submitted ─not_accept─▶ not_accepted            in_review ─deny─▶ denied
+    in_review ─propose_approval─▶ approval_pending ─confirm─▶ approved   (a second person)
+    in_review ─propose_denial─▶ denial_pending ─confirm─▶ denied; send_back ─▶ in_review
 
-Staff of the handling department accept, approve and reject; the applicant withdraws. An
-instant item is accepted and approved by the system itself at submission.
+The applicant withdraws before the decision; an instant item is accepted and completed by the
+system on filing. The statuses and actions are enums here so that code cannot name one that
+does not exist; the table must name exactly these (checked when it loads), and it alone says
+what connects them.
 """
 
 import enum
-from collections.abc import Mapping
+import tomllib
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
-from servicekit.problems import Conflict, Forbidden, extension_members
+from pydantic import BaseModel, ConfigDict
+
+from servicekit.problems import Conflict, DomainError, Forbidden, extension_members
+
+TABLE = Path(__file__).with_name("workflow.toml")
 
 
 class CaseStatus(enum.StrEnum):
     SUBMITTED = "submitted"
+    SUPPLEMENT_REQUESTED = "supplement_requested"
     ACCEPTED = "accepted"
+    IN_REVIEW = "in_review"
+    APPROVAL_PENDING = "approval_pending"
+    DENIAL_PENDING = "denial_pending"
+    APPROVED = "approved"
     COMPLETED = "completed"
-    REJECTED = "rejected"
+    DENIED = "denied"
+    NOT_ACCEPTED = "not_accepted"
     WITHDRAWN = "withdrawn"
 
 
 class Action(enum.StrEnum):
     ACCEPT = "accept"
+    NOT_ACCEPT = "not_accept"
+    REQUEST_SUPPLEMENT = "request_supplement"
+    SUPPLEMENT = "supplement"
+    START_REVIEW = "start_review"
     APPROVE = "approve"
-    REJECT = "reject"
+    DENY = "deny"
+    PROPOSE_APPROVAL = "propose_approval"
+    PROPOSE_DENIAL = "propose_denial"
+    CONFIRM = "confirm"
+    SEND_BACK = "send_back"
+    DELIVER = "deliver"
+    COMPLETE = "complete"
     WITHDRAW = "withdraw"
 
 
 class Role(enum.StrEnum):
-    """Who moves a case, as the state machine sees them."""
+    """Who moves a case. Staff take the part their identity roles give them."""
 
     APPLICANT = "applicant"
-    DEPARTMENT = "department"
-    #: case-svc itself, completing an instant item at submission.
+    HANDLER = "handler"
+    SUPERVISOR = "supervisor"
+    #: case-svc itself: an instant item on filing, deemed acceptance.
     SYSTEM = "system"
 
+
+class Clock(enum.StrEnum):
+    RUNNING = "running"
+    PAUSED = "paused"
+    STOPPED = "stopped"
+
+
+class DecisionApproval(enum.StrEnum):
+    """The catalog's ``decision_approval`` of an item: who decides a case of it."""
+
+    SINGLE = "single"
+    SECOND_PERSON = "second_person"
+
+
+#: Staff roles from identity-svc that take a part in cases, and the part.
+STAFF_ROLES: Mapping[str, Role] = {"handler": Role.HANDLER, "supervisor": Role.SUPERVISOR}
 
 #: The status a new case starts in, and the action its first history entry records.
 INITIAL_STATUS = CaseStatus.SUBMITTED
 SUBMIT = "submit"
 
+#: An instant item runs these at submission, as the system.
+INSTANT_PATH: tuple[Action, ...] = (Action.ACCEPT, Action.COMPLETE)
+
 
 @dataclass(frozen=True)
 class Transition:
-    sources: frozenset[CaseStatus]
-    target: CaseStatus
+    targets: Mapping[CaseStatus, CaseStatus]
     roles: frozenset[Role]
+    assignee: bool
+    reason: bool
+    notice: bool
+    once: bool
+    decision: DecisionApproval | None
+    reviews: bool
+    not_by_reviewer: bool
+
+    @property
+    def sources(self) -> frozenset[CaseStatus]:
+        return frozenset(self.targets)
 
 
-TRANSITIONS: Mapping[Action, Transition] = {
-    Action.ACCEPT: Transition(
-        sources=frozenset({CaseStatus.SUBMITTED}),
-        target=CaseStatus.ACCEPTED,
-        roles=frozenset({Role.DEPARTMENT, Role.SYSTEM}),
-    ),
-    Action.APPROVE: Transition(
-        sources=frozenset({CaseStatus.ACCEPTED}),
-        target=CaseStatus.COMPLETED,
-        roles=frozenset({Role.DEPARTMENT, Role.SYSTEM}),
-    ),
-    Action.REJECT: Transition(
-        sources=frozenset({CaseStatus.SUBMITTED, CaseStatus.ACCEPTED}),
-        target=CaseStatus.REJECTED,
-        roles=frozenset({Role.DEPARTMENT}),
-    ),
-    Action.WITHDRAW: Transition(
-        sources=frozenset({CaseStatus.SUBMITTED, CaseStatus.ACCEPTED}),
-        target=CaseStatus.WITHDRAWN,
-        roles=frozenset({Role.APPLICANT}),
-    ),
-}
+class _StatusEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    clock: Clock
 
-#: An instant item runs these at submission, as the system.
-INSTANT_PATH: tuple[Action, ...] = (Action.ACCEPT, Action.APPROVE)
+
+class _ActionEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    from_: list[CaseStatus]
+    to: CaseStatus | dict[CaseStatus, CaseStatus]
+    by: list[Role]
+    assignee: bool = False
+    reason: bool = False
+    notice: bool = False
+    once: bool = False
+    decision: DecisionApproval | None = None
+    reviews: bool = False
+    not_by_reviewer: bool = False
+
+
+class _Table(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    statuses: dict[CaseStatus, _StatusEntry]
+    actions: dict[Action, _ActionEntry]
+
+
+def _transition(entry: _ActionEntry) -> Transition:
+    if isinstance(entry.to, dict):
+        if set(entry.to) != set(entry.from_):
+            raise ValueError("an action's table of targets names each of its sources")
+        targets = dict(entry.to)
+    else:
+        targets = dict.fromkeys(entry.from_, entry.to)
+    return Transition(
+        targets=targets,
+        roles=frozenset(entry.by),
+        assignee=entry.assignee,
+        reason=entry.reason,
+        notice=entry.notice,
+        once=entry.once,
+        decision=entry.decision,
+        reviews=entry.reviews,
+        not_by_reviewer=entry.not_by_reviewer,
+    )
+
+
+def load(path: Path = TABLE) -> tuple[Mapping[CaseStatus, Clock], Mapping[Action, Transition]]:
+    """The table at ``path``: each status's clock, and each action's transition."""
+    raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    for entry in raw.get("actions", {}).values():
+        entry["from_"] = entry.pop("from", [])
+    table = _Table.model_validate(raw)
+    if set(table.statuses) != set(CaseStatus) or set(table.actions) != set(Action):
+        raise ValueError(f"{path.name} must name exactly the statuses and actions of the code")
+    return (
+        {status: entry.clock for status, entry in table.statuses.items()},
+        {action: _transition(entry) for action, entry in table.actions.items()},
+    )
+
+
+CLOCK, TRANSITIONS = load()
 
 
 class TransitionNotAllowed(Conflict):
@@ -89,7 +180,7 @@ class TransitionNotAllowed(Conflict):
             "type": "array",
             "items": {"type": "string"},
             "description": "The statuses it can be made from",
-            "examples": [["under_review"]],
+            "examples": [["in_review"]],
         },
     )
 
@@ -103,40 +194,85 @@ class NotYourTransition(Forbidden):
             "type": "array",
             "items": {"type": "string"},
             "description": "Who may make it",
-            "examples": [["handler", "supervisor"]],
+            "examples": [["handler"]],
         },
     )
 
 
-def require_role(action: Action, role: Role) -> None:
-    """Refuse an action that ``role`` may never take, whatever the case's status."""
+class DecisionTakesAnother(Conflict):
+    code = "decision_takes_another_action"
+    title = "This item's decisions are taken otherwise: by one person, or proposed for a second"
+    members = extension_members(
+        action={"type": "string", "examples": ["approve"]},
+        decision_approval={
+            "type": "string",
+            "enum": [value.value for value in DecisionApproval],
+            "description": "Who decides a case of this item (the catalog's decision_approval)",
+            "examples": ["second_person"],
+        },
+    )
+
+
+class ReasonRequired(DomainError):
+    status = 422
+    code = "reason_required"
+    title = "This action must say why: write the reason in the note"
+    members = extension_members(action={"type": "string", "examples": ["not_accept"]})
+
+
+def part_taken(action: Action, roles: Collection[Role]) -> Role:
+    """The part in which a caller holding ``roles`` takes ``action``, or the refusal (whatever
+    the case's status)."""
     transition = TRANSITIONS[action]
-    if role not in transition.roles:
-        raise NotYourTransition(
-            f"the {role} cannot {action} a case",
-            action=action.value,
-            allowed_roles=sorted(r.value for r in transition.roles if r is not Role.SYSTEM),
-        )
+    for role in Role:
+        if role in roles and role in transition.roles:
+            return role
+    raise NotYourTransition(
+        f"{action} is not among the actions of {', '.join(sorted(roles)) or 'this caller'}",
+        action=action.value,
+        allowed_roles=sorted(r.value for r in transition.roles if r is not Role.SYSTEM),
+    )
 
 
-def next_status(current: CaseStatus, action: Action, role: Role) -> CaseStatus:
+def next_status(
+    current: CaseStatus,
+    action: Action,
+    role: Role,
+    *,
+    decision_approval: DecisionApproval = DecisionApproval.SINGLE,
+) -> CaseStatus:
     """The status ``action`` by ``role`` leads to from ``current``, or the reason it cannot."""
-    require_role(action, role)
     transition = TRANSITIONS[action]
-    if current not in transition.sources:
+    part_taken(action, [role])
+    if transition.decision is not None and transition.decision is not decision_approval:
+        raise DecisionTakesAnother(
+            f"the decision on this item is {decision_approval.value}: {action} is not its way",
+            action=action.value,
+            decision_approval=decision_approval.value,
+        )
+    target = transition.targets.get(current)
+    if target is None:
         raise TransitionNotAllowed(
             f"{action} is not possible on a {current} case",
             action=action.value,
             case_status=current.value,
             allowed_from=sorted(s.value for s in transition.sources),
         )
-    return transition.target
+    return target
 
 
-def actions_available(current: CaseStatus, role: Role) -> list[Action]:
-    """What ``role`` may do to a case in ``current``: for clients that show only valid buttons."""
+def actions_available(
+    current: CaseStatus,
+    roles: Collection[Role],
+    *,
+    decision_approval: DecisionApproval = DecisionApproval.SINGLE,
+) -> list[Action]:
+    """What a caller holding ``roles`` may do to a case in ``current`` by the table (the case's
+    own conditions, its assignee, reviewer and one-time actions, are the caller's to add)."""
     return [
         action
         for action, transition in TRANSITIONS.items()
-        if role in transition.roles and current in transition.sources
+        if current in transition.targets
+        and any(role in transition.roles for role in roles)
+        and (transition.decision is None or transition.decision is decision_approval)
     ]
