@@ -60,6 +60,8 @@ def service_under_test() -> ServiceUnderTest:
         metadata=Base.metadata,
         settings_class=CaseSettings,
         create_app=create_app,
+        # Deemed acceptance runs when a test says so, on the test's clock.
+        settings_overrides={"deemed_acceptance_seconds": 0},
     )
 
 
@@ -275,6 +277,9 @@ DEPARTMENT_NAMES = {
     "330303-public_security": "温州市公安局龙湾区分局",
     "330300-housing_provident_fund": "温州市住房公积金管理中心",
     "330302-market_regulation": "温州市鹿城区市场监督管理局",
+    "330300-civil_affairs": "温州市民政局",
+    "330300-natural_resources": "温州市自然资源和规划局",
+    "330100-housing_provident_fund": "杭州住房公积金管理中心",
 }
 
 _TIERS = {"province": RegionLevel.PROVINCE, "city": RegionLevel.CITY, "county": RegionLevel.COUNTY}
@@ -448,6 +453,22 @@ class CatalogDouble:
                         "tier": entry["handling_tier"],
                         "region_code": seat,
                     },
+                }
+            )
+
+        @app.get("/catalog/v1/departments/{department_id}")
+        async def department(department_id: str) -> JSONResponse:
+            if department_id not in DEPARTMENT_NAMES:
+                return _problem(404, "department_not_found", "no such department")
+            seat, kind = department_id.split("-", 1)
+            tier = {2: "province", 4: "city"}.get(len(seat.rstrip("0")) // 2 * 2, "county")
+            return JSONResponse(
+                {
+                    "id": department_id,
+                    "name": DEPARTMENT_NAMES[department_id],
+                    "type": kind,
+                    "tier": tier,
+                    "region_code": seat,
                 }
             )
 

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from case_svc.cases import handling
 from servicekit.testing import bearer
 
 Problem = Callable[[httpx.Response, int, str], dict[str, Any]]
@@ -273,7 +274,10 @@ async def test_the_supplement_notice_is_given_once_and_says_everything(
     step: Step, staff: Staff, resident: str, problem: Problem
 ) -> None:
     ok(await step(staff.handler, "claim"))
-    problem(await step(staff.handler, "request_supplement", note="缺材料"), 422, "notice_required")
+    body = problem(
+        await step(staff.handler, "request_supplement", note="缺材料"), 422, "step_part_required"
+    )
+    assert body["part"] == "notice"
     body = problem(
         await step(
             staff.handler, "request_supplement", notice={"fields": ["amount", "name", "colour"]}
@@ -475,3 +479,162 @@ async def test_of_two_racing_steps_at_one_version_exactly_one_wins(
     case = await read(client, case_no, resident)
     assert case["version"] == 2
     assert len(case["history"]) == 2
+
+
+async def test_an_intake_left_undecided_for_five_working_days_is_deemed_accepted_once(
+    app: Any, client: httpx.AsyncClient, case_no: str, resident: str, clock: Any
+) -> None:
+    sessionmaker = app.state.service.database.sessionmaker
+    # Filed on Thursday 26 November: the fifth working day after is Thursday 3 December.
+    clock.now = dt.datetime(2026, 12, 3, 15, 0, tzinfo=dt.UTC)  # 23:00 in Wenzhou, still in time
+    assert await handling.accept_undecided_intakes(sessionmaker, now=clock.now) == 0
+
+    clock.now = dt.datetime(2026, 12, 3, 16, 0, tzinfo=dt.UTC)  # midnight in Wenzhou
+    accepted = await asyncio.gather(
+        *(handling.accept_undecided_intakes(sessionmaker, now=clock.now) for _ in range(3))
+    )
+
+    assert sum(accepted) == 1
+    case = await read(client, case_no, resident)
+    assert case["status"] == "accepted"
+    deemed = case["history"][-1]
+    assert (deemed["action"], deemed["actor"], deemed["actor_role"]) == (
+        "accept",
+        "system",
+        "system",
+    )
+    assert deemed["detail"] == {"deemed": True}
+    assert "第三十二条" in deemed["note"]
+    assert case["statutory_due_at"] is not None
+
+
+async def test_a_supplement_request_in_time_restarts_the_intakes_time_on_resubmission(
+    app: Any, step: Step, staff: Staff, resident: str, clock: Any
+) -> None:
+    sessionmaker = app.state.service.database.sessionmaker
+    ok(await step(staff.handler, "claim"))
+    ok(await step(staff.handler, "request_supplement", notice={"fields": ["amount"]}))
+    clock.now = dt.datetime(2026, 12, 7, 2, 0, tzinfo=dt.UTC)  # Monday, past the first five days
+    assert await handling.accept_undecided_intakes(sessionmaker, now=clock.now) == 0
+    ok(await step(resident, "supplement", form={"amount": 100}))
+
+    assert await handling.accept_undecided_intakes(sessionmaker, now=clock.now) == 0
+    later = clock.now + dt.timedelta(days=8)
+    assert await handling.accept_undecided_intakes(sessionmaker, now=later) == 1
+
+
+async def test_a_supervisor_extends_the_decisions_time_once_with_a_reason_she_sees(
+    step: Step,
+    staff: Staff,
+    resident: str,
+    client: httpx.AsyncClient,
+    case_no: str,
+    problem: Problem,
+) -> None:
+    for action in ("claim", "accept", "start_review"):
+        before = ok(await step(staff.handler, action))
+    problem(
+        await step(staff.supervisor, "extend", note="需现场核查", extension={"working_days": 11}),
+        422,
+        "validation_failed",
+    )
+    problem(await step(staff.supervisor, "extend", note="需现场核查"), 422, "step_part_required")
+    problem(
+        await step(staff.handler, "extend", note="需现场核查", extension={"working_days": 5}),
+        403,
+        "not_your_transition",
+    )
+
+    extended = ok(
+        await step(staff.supervisor, "extend", note="需现场核查", extension={"working_days": 10})
+    )
+
+    assert extended["status"] == "in_review"
+    assert extended["statutory_due_at"] > before["statutory_due_at"]
+    assert extended["due_at"] > before["due_at"]
+    problem(
+        await step(staff.supervisor, "extend", note="再延", extension={"working_days": 1}),
+        409,
+        "action_taken_once",
+    )
+    mine = await read(client, case_no, resident)
+    assert (mine["history"][-1]["note"], mine["history"][-1]["detail"]) == (
+        "需现场核查",
+        {"working_days": 10},
+    )
+
+
+async def test_a_special_procedure_suspends_the_case_and_the_clock(
+    step: Step, staff: Staff, resident: str, clock: Any, problem: Problem
+) -> None:
+    for action in ("claim", "accept", "start_review"):
+        before = ok(await step(staff.handler, action))
+    suspension = {"procedure": "expert_review", "expected_end": "2026-12-04"}
+    problem(await step(staff.handler, "suspend", suspension=suspension), 422, "reason_required")
+    suspended = ok(await step(staff.handler, "suspend", note="组织专家评审", suspension=suspension))
+    assert (suspended["status"], suspended["clock"]) == ("suspended", "paused")
+    assert suspended["history"][-1]["detail"] == suspension
+
+    clock.now += dt.timedelta(days=7)  # Thursday to Thursday: five working days
+    resumed = ok(await step(staff.handler, "resume"))
+
+    assert (resumed["status"], resumed["clock"]) == ("in_review", "running")
+    moved = dt.datetime.fromisoformat(resumed["statutory_due_at"]) - dt.datetime.fromisoformat(
+        before["statutory_due_at"]
+    )
+    assert moved == dt.timedelta(days=7)
+
+
+async def test_a_supervisor_transfers_a_case_to_the_right_department_of_its_region(
+    app: Any,
+    step: Step,
+    staff: Staff,
+    token_minter: Any,
+    resident: str,
+    problem: Problem,
+    client: httpx.AsyncClient,
+    case_no: str,
+) -> None:
+    ok(await step(staff.handler, "claim"))
+    problem(
+        await step(
+            staff.supervisor,
+            "transfer",
+            note="非本机关职责",
+            transfer={"department_id": "330100-housing_provident_fund"},
+        ),
+        422,
+        "transfer_refused",
+    )
+    problem(
+        await step(
+            staff.supervisor,
+            "transfer",
+            note="非本机关职责",
+            transfer={"department_id": "330300-nowhere"},
+        ),
+        404,
+        "department_not_found",
+    )
+
+    moved = ok(
+        await step(
+            staff.supervisor,
+            "transfer",
+            note="属不动产登记事项",
+            transfer={"department_id": "330300-natural_resources"},
+        )
+    )
+
+    assert (moved["department_id"], moved["status"]) == ("330300-natural_resources", "submitted")
+    assert moved["history"][-1]["detail"] == {
+        "from": FUND_CENTRE,
+        "to": "330300-natural_resources",
+    }
+    problem(await step(staff.handler, "claim"), 404, "case_not_found")
+    registry = token_minter.mint(
+        "handler-7", typ="staff", loa=2, dept="330300-natural_resources", roles=("handler",)
+    )
+    taken = ok(await step(registry, "claim"))
+    assert taken["assignee_id"] == "handler-7"
+    assert (await read(client, case_no, resident))["department_name"] == "温州市自然资源和规划局"

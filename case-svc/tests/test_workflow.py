@@ -49,9 +49,29 @@ ALLOWED: dict[tuple[CaseStatus, Action, Role, DecisionApproval | None], CaseStat
     (S.APPROVED, A.DELIVER, H, None): S.COMPLETED,
     (S.APPROVED, A.DELIVER, SYS, None): S.COMPLETED,
     (S.ACCEPTED, A.COMPLETE, SYS, None): S.COMPLETED,
+    (S.SUBMITTED, A.TRANSFER, SUP, None): S.SUBMITTED,
+    (S.ACCEPTED, A.TRANSFER, SUP, None): S.ACCEPTED,
+    (S.IN_REVIEW, A.SUSPEND, H, None): S.SUSPENDED,
+    (S.SUSPENDED, A.RESUME, H, None): S.IN_REVIEW,
+    **{
+        (status, A.EXTEND, SUP, None): status
+        for status in (
+            S.ACCEPTED,
+            S.IN_REVIEW,
+            S.SUSPENDED,
+            S.APPROVAL_PENDING,
+            S.DENIAL_PENDING,
+        )
+    },
     **{
         (status, A.WITHDRAW, APP, None): S.WITHDRAWN
-        for status in (S.SUBMITTED, S.SUPPLEMENT_REQUESTED, S.ACCEPTED, S.IN_REVIEW)
+        for status in (
+            S.SUBMITTED,
+            S.SUPPLEMENT_REQUESTED,
+            S.ACCEPTED,
+            S.IN_REVIEW,
+            S.SUSPENDED,
+        )
     },
 }
 ROLE_MAY = {(action, role) for (_, action, role, _) in ALLOWED}
@@ -91,9 +111,9 @@ def test_the_transition_table_allows_exactly_the_workflow(
     ("status", "roles", "decision", "actions"),
     [
         (S.SUBMITTED, {H}, SINGLE, [A.ACCEPT, A.NOT_ACCEPT, A.REQUEST_SUPPLEMENT]),
-        (S.IN_REVIEW, {H}, SINGLE, [A.APPROVE, A.DENY]),
-        (S.IN_REVIEW, {H, SUP}, TWO, [A.PROPOSE_APPROVAL, A.PROPOSE_DENIAL]),
-        (S.APPROVAL_PENDING, {SUP}, TWO, [A.CONFIRM, A.SEND_BACK]),
+        (S.IN_REVIEW, {H}, SINGLE, [A.APPROVE, A.DENY, A.SUSPEND]),
+        (S.IN_REVIEW, {H, SUP}, TWO, [A.PROPOSE_APPROVAL, A.PROPOSE_DENIAL, A.SUSPEND, A.EXTEND]),
+        (S.APPROVAL_PENDING, {SUP}, TWO, [A.CONFIRM, A.SEND_BACK, A.EXTEND]),
         (S.APPROVAL_PENDING, {H}, TWO, []),
         (S.SUBMITTED, {APP}, SINGLE, [A.WITHDRAW]),
         (S.SUPPLEMENT_REQUESTED, {APP}, SINGLE, [A.SUPPLEMENT, A.WITHDRAW]),
@@ -108,10 +128,10 @@ def test_the_actions_offered_are_those_the_table_allows(
     assert actions_available(status, roles, decision_approval=decision) == actions
 
 
-def test_the_clock_pauses_for_a_supplement_and_stops_when_the_case_ends() -> None:
+def test_the_clock_pauses_for_a_supplement_or_a_procedure_and_stops_when_the_case_ends() -> None:
     paused = {status for status, clock in CLOCK.items() if clock is Clock.PAUSED}
     stopped = {status for status, clock in CLOCK.items() if clock is Clock.STOPPED}
-    assert paused == {S.SUPPLEMENT_REQUESTED}
+    assert paused == {S.SUPPLEMENT_REQUESTED, S.SUSPENDED}
     assert stopped == {S.COMPLETED, S.DENIED, S.NOT_ACCEPTED, S.WITHDRAWN}
 
 

@@ -37,6 +37,8 @@ class Case(Base):
         Index("ix_case_department_newest", "department_id", "submitted_at", "id"),
         # The department's work queue, most urgent first.
         Index("ix_case_department_due", "department_id", "due_at", "id"),
+        # Intakes left undecided past their time, for deemed acceptance.
+        Index("ix_case_intake_due", "status", "intake_due_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
@@ -80,6 +82,9 @@ class Case(Base):
     #: case is accepted (it counts from acceptance).
     statutory_working_days: Mapped[int | None] = mapped_column(SmallInteger)
     statutory_due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: When an application still in intake counts as accepted (5 working days after it was
+    #: received, or resubmitted with its supplement: Administrative Licensing Law art. 32).
+    intake_due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     #: Since when the clock is paused (a supplement, a special procedure); None while it runs.
     clock_paused_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     #: The due date runs into a year whose official holiday schedule is not yet published.

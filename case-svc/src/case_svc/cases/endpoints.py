@@ -15,9 +15,10 @@ from case_svc.cases.handling import (
     FourEyesRequired,
     NotForThisAction,
     NoticeInvalid,
-    NoticeRequired,
     NotTheAssignee,
+    PartRequired,
     SupplementMismatch,
+    TransferRefused,
 )
 from case_svc.cases.schemas import (
     AssigneeUpdate,
@@ -179,7 +180,8 @@ _GUARDS = (CaseNotFound, PreconditionRequired, PreconditionFailed)
         FourEyesRequired,
         AlreadyTakenOnce,
         ReasonRequired,
-        NoticeRequired,
+        PartRequired,
+        TransferRefused,
         NoticeInvalid,
         SupplementMismatch,
         NotForThisAction,

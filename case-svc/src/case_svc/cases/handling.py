@@ -4,16 +4,22 @@ asked once) and its deadline clock paused and moved on. Services never commit: t
 transaction does.
 """
 
+import asyncio
 import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from sqlalchemy.ext.asyncio import AsyncSession
+import structlog
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from case_svc.cases import applicant, repository
 from case_svc.cases.forms import validate_form
 from case_svc.cases.schemas import AssigneeUpdate, CaseRead, TransitionCreate
 from case_svc.cases.service import (
+    SYSTEM_ACTOR,
     CaseNotFound,
     acting_for,
     actor_of,
@@ -30,12 +36,15 @@ from case_svc.workflow.state_machine import (
     CaseStatus,
     Clock,
     DecisionApproval,
+    Part,
     Role,
     Transition,
 )
 from servicekit.auth import Principal
 from servicekit.preconditions import PreconditionFailed, require_match
 from servicekit.problems import Conflict, DomainError, Forbidden, extension_members
+
+log = structlog.get_logger(__name__)
 
 #: The statuses in which no one handles a case any more: a claim on it means nothing.
 _ENDED = frozenset(
@@ -81,10 +90,19 @@ class AlreadyTakenOnce(Conflict):
     members = extension_members(action={"type": "string", "examples": ["request_supplement"]})
 
 
-class NoticeRequired(DomainError):
+class PartRequired(DomainError):
     status = 422
-    code = "notice_required"
-    title = "A supplement request carries its notice: every field to correct, at once"
+    code = "step_part_required"
+    title = "This step needs a part of the request besides its note"
+    members = extension_members(
+        part={
+            "type": "string",
+            "enum": [part.value for part in Part],
+            "description": "The part to send: a supplement request its notice, a supplement "
+            "its form, an extension, a suspension, a transfer",
+            "examples": ["notice"],
+        }
+    )
 
 
 class NoticeInvalid(DomainError):
@@ -124,14 +142,26 @@ class SupplementMismatch(DomainError):
 class NotForThisAction(DomainError):
     status = 422
     code = "not_for_this_action"
-    title = "A notice belongs to request_supplement, a form to supplement: not to this action"
-    members = extension_members(action={"type": "string", "examples": ["accept"]})
+    title = "A part of the request belongs to another step: a notice to request_supplement, a "
+    "form to supplement, an extension to extend, a suspension to suspend, a transfer to transfer"
+    members = extension_members(
+        action={"type": "string", "examples": ["accept"]},
+        parts={
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "The parts this step does not take",
+            "examples": [["notice"]],
+        },
+    )
 
 
-class NotAHandler(DomainError):
+class TransferRefused(DomainError):
     status = 422
-    code = "assignee_not_a_handler"
-    title = "Only a handler of the case's department can be given it"
+    code = "transfer_refused"
+    title = "A case moves to another department of its own region, not to its own or elsewhere"
+    members = extension_members(
+        region_code={"type": "string", "description": "The case's region", "examples": ["330302"]}
+    )
 
 
 # --- claiming -----------------------------------------------------------------------------------
@@ -170,7 +200,9 @@ async def claim_case(
     holder = claim_holder(case, now=now, idle=idle)
     if holder is not None and holder != principal.sub:
         raise ClaimedByAnother()
-    await _record(session, case, principal, Role.HANDLER, "claim", now=now, assignee=principal.sub)
+    await _record(
+        session, case, _actor(principal, Role.HANDLER), "claim", now=now, assignee=principal.sub
+    )
     return await _reread(session, case, principal, roles, now=now, idle=idle)
 
 
@@ -188,7 +220,7 @@ async def release_case(
     require_match(if_match, case_etag(case.version))
     if claim_holder(case, now=now, idle=idle) != principal.sub:
         raise NotTheAssignee()
-    await _record(session, case, principal, Role.HANDLER, "release", now=now, assignee=None)
+    await _record(session, case, _actor(principal, Role.HANDLER), "release", now=now, assignee=None)
     return await _reread(session, case, principal, roles, now=now, idle=idle)
 
 
@@ -212,14 +244,77 @@ async def reassign_case(
     await _record(
         session,
         case,
-        principal,
-        Role.SUPERVISOR,
+        _actor(principal, Role.SUPERVISOR),
         "reassign",
         now=now,
         assignee=payload.assignee_id,
         detail={"assignee_id": payload.assignee_id},
     )
     return await _reread(session, case, principal, roles, now=now, idle=idle)
+
+
+# --- deemed acceptance ------------------------------------------------------------------------
+
+DEEMED_ACCEPTANCE_NOTE = "逾期未作出受理决定，自收到申请之日起即视为受理（行政许可法第三十二条）"
+
+
+async def accept_undecided_intakes(
+    sessionmaker: async_sessionmaker[AsyncSession], *, now: dt.datetime, batch: int = 100
+) -> int:
+    """Accept, as the system, every application whose intake was left undecided past its time
+    (``intake_due_at``), once each, recorded as deemed. Each case is its own transaction at the
+    version it was read: replicas running this at once accept each case once, the others
+    finding it changed and passing on. How many it accepted."""
+    async with sessionmaker() as session:
+        due = await repository.intakes_past_due(session, now=now, limit=batch)
+    accepted = 0
+    for case_id in due:
+        try:
+            async with sessionmaker.begin() as session:
+                case = await repository.case_by_id(session, case_id)
+                if case is None or not _intake_past_due(case, now):
+                    continue
+                state_machine.next_status(CaseStatus(case.status), Action.ACCEPT, Role.SYSTEM)
+                await _record(
+                    session,
+                    case,
+                    SYSTEM,
+                    Action.ACCEPT.value,
+                    now=now,
+                    target=CaseStatus.ACCEPTED,
+                    note=DEEMED_ACCEPTANCE_NOTE,
+                    detail={"deemed": True},
+                )
+                accepted += 1
+        except PreconditionFailed:
+            continue  # another replica, or a handler, moved it meanwhile
+    return accepted
+
+
+def _intake_past_due(case: Case, now: dt.datetime) -> bool:
+    return (
+        case.status == CaseStatus.SUBMITTED.value
+        and case.intake_due_at is not None
+        and case.intake_due_at < now
+    )
+
+
+async def keep_accepting_undecided_intakes(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    clock: Callable[[], dt.datetime],
+    *,
+    every_seconds: float,
+) -> None:
+    """Run ``accept_undecided_intakes`` every ``every_seconds`` until cancelled; a failed round
+    (the database away) is logged and the next one tries again."""
+    while True:
+        try:
+            accepted = await accept_undecided_intakes(sessionmaker, now=clock())
+            if accepted:
+                log.info("intakes_deemed_accepted", count=accepted)
+        except SQLAlchemyError as exc:
+            log.warning("deemed_acceptance_failed", error_type=type(exc).__name__)
+        await asyncio.sleep(every_seconds)
 
 
 # --- transitions ------------------------------------------------------------------------------
@@ -248,26 +343,19 @@ async def transition_case(
     target = state_machine.next_status(
         source, action, role, decision_approval=DecisionApproval(case.decision_approval)
     )
-    _check_conditions(case, principal, action, transition, payload, now=now, idle=idle)
-    detail: dict[str, Any] | None = None
-    form: dict[str, Any] | None = None
-    if payload.notice is not None:
-        detail = {"fields": await _noticed_fields(http, case, payload.notice.fields)}
-    if action is Action.SUPPLEMENT:
-        form = await _supplemented(http, case, payload.form or {})
-        detail = {"fields": sorted(payload.form or {})}
+    _check_conditions(case, principal, role, transition, payload, now=now, idle=idle)
+    detail, changes = await _carried(http, case, transition, payload)
     await _record(
         session,
         case,
-        principal,
-        role,
+        _actor(principal, role),
         action.value,
         now=now,
         target=target,
         note=payload.note,
         detail=detail,
         reviewer=principal.sub if transition.reviews else None,
-        form=form,
+        changes=changes,
     )
     return await _reread(session, case, principal, roles, now=now, idle=idle)
 
@@ -275,14 +363,15 @@ async def transition_case(
 def _check_conditions(
     case: Case,
     principal: Principal,
-    action: Action,
+    role: Role,
     transition: Transition,
     payload: TransitionCreate,
     *,
     now: dt.datetime,
     idle: dt.timedelta,
 ) -> None:
-    if transition.assignee:
+    action = payload.action
+    if transition.assignee and role is not Role.SYSTEM:
         holder = claim_holder(case, now=now, idle=idle)
         if holder != principal.sub:
             raise ClaimRequired(claimed=holder is not None)
@@ -292,12 +381,40 @@ def _check_conditions(
         raise AlreadyTakenOnce(action=action.value)
     if transition.reason and not (payload.note or "").strip():
         raise state_machine.ReasonRequired(action=action.value)
-    if transition.notice and payload.notice is None:
-        raise NoticeRequired()
-    if (payload.notice is not None and not transition.notice) or (
-        payload.form is not None and action is not Action.SUPPLEMENT
-    ):
-        raise NotForThisAction(action=action.value)
+    given = {part for part in Part if getattr(payload, part.value) is not None}
+    if transition.carries is not None and transition.carries not in given:
+        raise PartRequired(part=transition.carries.value)
+    if given - {transition.carries}:
+        raise NotForThisAction(action=action.value, parts=sorted(given - {transition.carries}))
+
+
+async def _carried(
+    http: httpx.AsyncClient, case: Case, transition: Transition, payload: TransitionCreate
+) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """What the step's part records in its history entry (names and numbers, never a value of
+    the form) and changes in the case besides its status."""
+    if transition.carries is Part.NOTICE and payload.notice is not None:
+        return {"fields": await _noticed_fields(http, case, payload.notice.fields)}, {}
+    if transition.carries is Part.FORM and payload.form is not None:
+        form = await _supplemented(http, case, payload.form)
+        return {"fields": sorted(payload.form)}, {"form": form}
+    if transition.carries is Part.EXTENSION and payload.extension is not None:
+        days = payload.extension.working_days
+        return {"working_days": days}, _moved_on(case, days)
+    if transition.carries is Part.SUSPENSION and payload.suspension is not None:
+        return payload.suspension.model_dump(mode="json"), {}
+    if transition.carries is Part.TRANSFER and payload.transfer is not None:
+        target = await catalog.fetch_department(http, payload.transfer.department_id)
+        if target.region_code.official != case.region_code or target.id == case.department_id:
+            raise TransferRefused(region_code=case.region_code)
+        return {"from": case.department_id, "to": target.id}, {
+            "department_id": target.id,
+            "department_name": target.name,
+            "assignee_id": None,
+            "claimed_at": None,
+            "reviewer_id": None,
+        }
+    return None, {}
 
 
 async def _noticed_fields(http: httpx.AsyncClient, case: Case, fields: list[str]) -> list[str]:
@@ -338,11 +455,30 @@ def _last_notice(case: Case) -> list[str]:
 _UNCHANGED = object()
 
 
+@dataclass(frozen=True)
+class Actor:
+    """Who takes a step, as its history entry records them."""
+
+    id: str
+    role: Role
+    #: The applicant a delegate acts for.
+    acting_for: str | None = None
+
+
+#: case-svc itself: an instant item on filing, an intake left undecided for too long.
+SYSTEM = Actor(SYSTEM_ACTOR, Role.SYSTEM)
+
+
+def _actor(principal: Principal, role: Role) -> Actor:
+    return Actor(
+        actor_of(principal), role, acting_for(principal) if role is Role.APPLICANT else None
+    )
+
+
 async def _record(
     session: AsyncSession,
     case: Case,
-    principal: Principal,
-    role: Role,
+    actor: Actor,
     action: str,
     *,
     now: dt.datetime,
@@ -351,7 +487,7 @@ async def _record(
     detail: dict[str, Any] | None = None,
     reviewer: str | None = None,
     assignee: object = _UNCHANGED,
-    form: dict[str, Any] | None = None,
+    changes: dict[str, Any] | None = None,
 ) -> None:
     """One step: the case updated at the version it was read (the database decides a race),
     its clock paused, resumed or stopped, and its history entry."""
@@ -361,8 +497,8 @@ async def _record(
     if assignee is not _UNCHANGED:
         values["assignee_id"] = assignee
         values["claimed_at"] = now if assignee is not None else None
-    elif (role is Role.HANDLER and case.assignee_id == principal.sub) or (
-        role is Role.APPLICANT and case.assignee_id is not None
+    elif (actor.role is Role.HANDLER and case.assignee_id == actor.id) or (
+        actor.role is Role.APPLICANT and case.assignee_id is not None
     ):
         # The holder's step keeps the claim from lapsing, and so does the applicant's: the
         # case is back in the holder's hands, idle from now on only if they leave it.
@@ -379,11 +515,17 @@ async def _record(
     if status in _ENDED:
         values["assignee_id"] = None
         values["claimed_at"] = None
+    if status is not CaseStatus.SUBMITTED:
+        values["intake_due_at"] = None
+    elif source is CaseStatus.SUPPLEMENT_REQUESTED:
+        # Resubmitted with its supplement: the intake's time starts again.
+        values["intake_due_at"] = deadlines.deadline_after(
+            now, deadlines.INTAKE_WORKING_DAYS
+        ).due_at
     values.update(
         _clock_change(case, state_machine.CLOCK[source], state_machine.CLOCK[status], now)
     )
-    if form is not None:
-        values["form"] = form
+    values.update(changes or {})
     new_version = await repository.update_case(
         session, case.id, expected_version=case.version, values=values
     )
@@ -397,9 +539,9 @@ async def _record(
             action=action,
             from_status=source.value,
             status=status.value,
-            actor_id=actor_of(principal) if role is not Role.SYSTEM else "system",
-            actor_role=role.value,
-            acting_for=acting_for(principal) if role is Role.APPLICANT else None,
+            actor_id=actor.id,
+            actor_role=actor.role.value,
+            acting_for=actor.acting_for,
             clock=state_machine.CLOCK[status].value,
             note=note,
             detail=detail,
@@ -418,16 +560,24 @@ def _clock_change(case: Case, before: Clock, after: Clock, now: dt.datetime) -> 
     paused = deadlines.working_days_between(
         deadlines.local_date(case.clock_paused_at), deadlines.local_date(now)
     )
-    values: dict[str, Any] = {"clock_paused_at": None}
+    return {"clock_paused_at": None, **_moved_on(case, paused)}
+
+
+def _moved_on(case: Case, working_days: int) -> dict[str, Any]:
+    """The case's deadlines moved ``working_days`` later: the promised time (and when it turns
+    yellow), and the statutory time once it runs."""
+    values: dict[str, Any] = {}
     if case.due_at is not None:
-        moved = deadlines.moved_on(deadlines.Deadline(case.due_at, case.due_at_provisional), paused)
+        moved = deadlines.moved_on(
+            deadlines.Deadline(case.due_at, case.due_at_provisional), working_days
+        )
         values["due_at"] = moved.due_at
         values["due_at_provisional"] = moved.provisional
         if case.warn_at is not None:
             values["warn_at"] = case.warn_at + (moved.due_at - case.due_at)
     if case.statutory_due_at is not None:
         values["statutory_due_at"] = deadlines.moved_on(
-            deadlines.Deadline(case.statutory_due_at, False), paused
+            deadlines.Deadline(case.statutory_due_at, False), working_days
         ).due_at
     return values
 

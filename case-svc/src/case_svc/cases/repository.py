@@ -108,3 +108,16 @@ async def update_case(
 async def add_event(session: AsyncSession, event: CaseEvent) -> None:
     session.add(event)
     await session.flush()
+
+
+async def intakes_past_due(
+    session: AsyncSession, *, now: dt.datetime, limit: int
+) -> list[uuid.UUID]:
+    """Applications still in intake past their time for it, oldest first."""
+    statement = (
+        select(Case.id)
+        .where(Case.status == "submitted", Case.intake_due_at < now)
+        .order_by(Case.intake_due_at)
+        .limit(limit)
+    )
+    return list(await session.scalars(statement))

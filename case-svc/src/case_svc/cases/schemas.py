@@ -1,7 +1,7 @@
 """What the API takes and gives for cases."""
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -209,6 +209,37 @@ class SupplementNotice(BaseModel):
     )
 
 
+class Extension(BaseModel):
+    """More time for the decision: at most ten working days, once (art. 42)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    working_days: int = Field(ge=1, le=10, description="Working days added to the deadlines")
+
+
+class Suspension(BaseModel):
+    """A special procedure that stops the clock until the case resumes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    procedure: Literal["expert_review", "inspection", "hearing", "testing"]
+    expected_end: dt.date = Field(description="When the procedure is expected to end")
+
+
+class Transfer(BaseModel):
+    """The department of the case's region that should handle it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    department_id: str = Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[0-9]{6,12}-[a-z_]+$",
+        description="<official region code>-<type>, of the case's own region",
+        examples=["330302-civil_affairs"],
+    )
+
+
 class TransitionCreate(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
@@ -237,6 +268,11 @@ class TransitionCreate(BaseModel):
         default=None,
         description="supplement: a value for each field the notice named, and nothing else",
     )
+    extension: Extension | None = Field(default=None, description="extend: how much more time")
+    suspension: Suspension | None = Field(
+        default=None, description="suspend: the special procedure"
+    )
+    transfer: Transfer | None = Field(default=None, description="transfer: to which department")
 
 
 class AssigneeUpdate(BaseModel):

@@ -16,7 +16,12 @@ from case_svc.cases.schemas import CaseCreate, CasePage, CaseRead, CaseSummary, 
 from case_svc.clients import catalog, identity
 from case_svc.models import Case, CaseEvent
 from case_svc.workflow import state_machine
-from case_svc.workflow.deadlines import deadline_after, local_date, warning_at
+from case_svc.workflow.deadlines import (
+    INTAKE_WORKING_DAYS,
+    deadline_after,
+    local_date,
+    warning_at,
+)
 from case_svc.workflow.state_machine import Action, CaseStatus, Clock, Role
 from servicekit.auth import Principal, require_assurance, require_type
 from servicekit.pagination import Cursors
@@ -253,6 +258,7 @@ async def _file_case(
             case.due_at = deadline.due_at
             case.warn_at = warning_at(now, deadline.due_at)
             case.due_at_provisional = deadline.provisional
+        case.intake_due_at = deadline_after(now, INTAKE_WORKING_DAYS).due_at
     await repository.add_case(session, case)
     return case
 
@@ -322,8 +328,9 @@ def staff_roles(principal: Principal) -> frozenset[Role]:
 
 def claim_holder(case: Case, *, now: dt.datetime, idle: dt.timedelta) -> str | None:
     """Who holds the case now: its assignee, unless their claim lapsed (no step of theirs for
-    ``idle``)."""
-    if case.assignee_id is None or case.claimed_at is None:
+    ``idle`` while the case waited on them; not while its clock is paused, waiting on the
+    applicant or a special procedure)."""
+    if case.assignee_id is None or case.claimed_at is None or case.clock_paused_at is not None:
         return case.assignee_id
     return case.assignee_id if case.claimed_at + idle > now else None
 

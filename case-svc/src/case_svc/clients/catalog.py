@@ -1,5 +1,6 @@
-"""catalog-svc, as case-svc needs it: a service item, and the department responsible for it in a
-region. Both are public reads, asked through the gateway without the caller's token.
+"""catalog-svc, as case-svc needs it: a service item, the department responsible for it in a
+region, and a department by its id (a transfer's target). All are public reads, asked through
+the gateway without the caller's token.
 
 The catalog's own problems about what the applicant asked for (no such item, region or
 department) are passed on with the catalog's status and code, so the app sees one vocabulary;
@@ -73,6 +74,11 @@ class ItemNotOfferedInRegion(DomainError):
     )
 
 
+class DepartmentNotFound(NotFound):
+    code = "department_not_found"
+    title = "No department has this id"
+
+
 #: The catalog's problems that concern the request, passed on as they are.
 _PASSED_ON: tuple[type[DomainError], ...] = (
     ItemNotFound,
@@ -80,6 +86,7 @@ _PASSED_ON: tuple[type[DomainError], ...] = (
     NoResponsibleDepartment,
     InvalidRegion,
     ItemNotOfferedInRegion,
+    DepartmentNotFound,
 )
 
 
@@ -151,3 +158,9 @@ async def responsible_department(
     )
     raise_for_problem(response, upstream="catalog-svc", passed_on=_PASSED_ON)
     return _parse(ResponsibleDepartment, response)
+
+
+async def fetch_department(http: httpx.AsyncClient, department_id: str) -> Department:
+    response = await _get(http, f"/catalog/v1/departments/{department_id}", None)
+    raise_for_problem(response, upstream="catalog-svc", passed_on=_PASSED_ON)
+    return _parse(Department, response)

@@ -66,6 +66,11 @@ def deadline_after(submitted_at: dt.datetime, working_days: int) -> Deadline:
 #: A case turns yellow once this share of its promised time is gone.
 WARNING_SHARE = 0.8
 
+#: The time to decide on an application's intake (accept, refuse or ask once for what is
+#: missing); past it, the application counts as accepted (Administrative Licensing Law art. 32;
+#: its periods are working days, art. 82).
+INTAKE_WORKING_DAYS = 5
+
 #: The statutory time of a licensing decision when the item names none: twenty working days
 #: from acceptance (Administrative Licensing Law art. 42).
 STATUTORY_WORKING_DAYS = 20

@@ -31,6 +31,7 @@ class CaseStatus(enum.StrEnum):
     SUPPLEMENT_REQUESTED = "supplement_requested"
     ACCEPTED = "accepted"
     IN_REVIEW = "in_review"
+    SUSPENDED = "suspended"
     APPROVAL_PENDING = "approval_pending"
     DENIAL_PENDING = "denial_pending"
     APPROVED = "approved"
@@ -45,6 +46,10 @@ class Action(enum.StrEnum):
     NOT_ACCEPT = "not_accept"
     REQUEST_SUPPLEMENT = "request_supplement"
     SUPPLEMENT = "supplement"
+    TRANSFER = "transfer"
+    SUSPEND = "suspend"
+    RESUME = "resume"
+    EXTEND = "extend"
     START_REVIEW = "start_review"
     APPROVE = "approve"
     DENY = "deny"
@@ -73,6 +78,16 @@ class Clock(enum.StrEnum):
     STOPPED = "stopped"
 
 
+class Part(enum.StrEnum):
+    """A part of a step's request besides its note, which the table says an action carries."""
+
+    NOTICE = "notice"
+    FORM = "form"
+    EXTENSION = "extension"
+    SUSPENSION = "suspension"
+    TRANSFER = "transfer"
+
+
 class DecisionApproval(enum.StrEnum):
     """The catalog's ``decision_approval`` of an item: who decides a case of it."""
 
@@ -97,7 +112,7 @@ class Transition:
     roles: frozenset[Role]
     assignee: bool
     reason: bool
-    notice: bool
+    carries: Part | None
     once: bool
     decision: DecisionApproval | None
     reviews: bool
@@ -120,7 +135,7 @@ class _ActionEntry(BaseModel):
     by: list[Role]
     assignee: bool = False
     reason: bool = False
-    notice: bool = False
+    carries: Part | None = None
     once: bool = False
     decision: DecisionApproval | None = None
     reviews: bool = False
@@ -145,7 +160,7 @@ def _transition(entry: _ActionEntry) -> Transition:
         roles=frozenset(entry.by),
         assignee=entry.assignee,
         reason=entry.reason,
-        notice=entry.notice,
+        carries=entry.carries,
         once=entry.once,
         decision=entry.decision,
         reviews=entry.reviews,
