@@ -1,43 +1,128 @@
 """No Docker engine runs here, so the compose file is checked against the code: it parses,
-and the services, ports, commands and variables it names are the ones the code has."""
+and the services, ports, commands and variables it names are the ones the code has; and each
+process, given the environment compose would give it from a freshly generated secrets file
+(``python -m onevisit_dev.secrets``), loads its settings in production mode."""
 
-import importlib
+import datetime as dt
 import importlib.util
 import json
+import os
 import re
+import stat
+import subprocess
+import sys
 import tomllib
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 import yaml
-from pydantic_settings import BaseSettings
+from dotenv import dotenv_values
+from pydantic import SecretStr
+from sqlalchemy.engine import make_url
 
-from onevisit_dev.platform import GATEWAY, SERVICES, WENZHOU_CASE, ServiceSpec
-from servicekit.settings import development_key
+from case_svc.settings import CaseSettings
+from onevisit_dev.platform import GATEWAY, SERVICES, WENZHOU_CASE
+from onevisit_dev.secrets import (
+    CONTAINERS,
+    POSTGRES,
+    SHARED_KEYS,
+    Container,
+    Secret,
+    container_keys,
+    settings_class,
+    write_secrets,
+)
+from onevisit_dev.secrets import main as generate_secrets
+from servicekit.settings import SecretKey, development_key
 
 REPO = Path(__file__).resolve().parents[1]
-COMPOSE: dict[str, Any] = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+COMPOSE_TEXT = (REPO / "docker-compose.yml").read_text()
+COMPOSE: dict[str, Any] = yaml.safe_load(COMPOSE_TEXT)
 APPS = {spec.name: spec for spec in (*SERVICES, GATEWAY)}
 #: Containers of another service's image: each regional instance, by the service it runs.
 REGIONAL = {WENZHOU_CASE.name: WENZHOU_CASE.service}
+POSTGRES_INIT = REPO / "deploy/postgres-init.sh"
+
+#: Compose's interpolation in the two forms the file uses: ``${NAME:?message}``, refused when
+#: NAME is unset or empty, and ``${NAME:-default}``.
+INTERPOLATION = re.compile(r"\$\{(?P<name>\w+)(?P<operator>:[?-])(?P<argument>[^}]*)\}")
+#: What only the operator has (the generator leaves it empty), as an operator fills it in.
+OPERATOR_VALUES = {
+    "ONEVISIT_SMS_ENDPOINT": "https://sms.example.gov.cn/v1/messages",
+    "ONEVISIT_SMS_API_KEY": "the-sms-gateways-own-key",
+}
 
 
 def database_name(container: str) -> str:
     return container.replace("-", "_")
 
 
-def settings_class(spec: ServiceSpec) -> type[BaseSettings]:
-    module = importlib.import_module(f"{spec.package}.settings")
-    classes = [
-        value
-        for value in vars(module).values()
-        if isinstance(value, type)
-        and issubclass(value, BaseSettings)
-        and value.__module__ == module.__name__
-    ]
-    assert len(classes) == 1, classes
-    return classes[0]
+class MissingVariable(LookupError):
+    pass
+
+
+def interpolate(text: str, variables: Mapping[str, str]) -> str:
+    def value(match: re.Match[str]) -> str:
+        found = variables.get(match["name"], "")
+        if found:
+            return found
+        if match["operator"] == ":?":
+            raise MissingVariable(match["name"])
+        return match["argument"]
+
+    return INTERPOLATION.sub(value, text)
+
+
+def environment_of(container: str, variables: Mapping[str, str]) -> dict[str, str]:
+    """The environment compose gives ``container`` with ``variables`` (its ``--env-file``)."""
+    environment: dict[str, Any] = COMPOSE["services"][container]["environment"]
+    return {name: interpolate(str(value), variables) for name, value in environment.items()}
+
+
+def required_variable(value: str) -> str:
+    """The variable ``value`` is, as a whole: ``${NAME:?...}``, required, with no default."""
+    match = INTERPOLATION.fullmatch(value)
+    assert match, f"{value!r} is not a variable of the secrets file"
+    assert match["operator"] == ":?", f"{value!r} has a default"
+    return match["name"]
+
+
+def strings(value: object) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from strings(item)
+
+
+def holds_secret(annotation: object) -> bool:
+    """Whether a setting's type is, or holds, a ``SecretStr`` (a key, a keyring, a token)."""
+    return annotation is SecretStr or any(holds_secret(arg) for arg in get_args(annotation))
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Secret]]:
+    """A freshly generated secrets file, and what the generator says of each of its variables."""
+    path = tmp_path_factory.mktemp("deploy") / "secrets.env"
+    return path, write_secrets(path)
+
+
+@pytest.fixture(scope="module")
+def generated(written: tuple[Path, list[Secret]]) -> dict[str, str]:
+    """The generated file's variables, as compose's ``--env-file`` reads them."""
+    values = dotenv_values(written[0], interpolate=False)
+    return {name: value or "" for name, value in values.items()}
+
+
+@pytest.fixture(scope="module")
+def variables(generated: dict[str, str]) -> dict[str, str]:
+    """The generated file once its operator has filled in what only they have."""
+    return {**generated, **OPERATOR_VALUES}
 
 
 DOCKERFILE = (REPO / "deploy/Dockerfile").read_text()
@@ -112,17 +197,36 @@ def test_every_variable_names_a_setting_of_that_service(name: str) -> None:
         assert variable.removeprefix(spec.env_prefix).lower() in fields, variable
 
 
-def test_each_database_exists_and_the_gateway_knows_every_upstream() -> None:
-    created = set(
-        re.findall(r'CREATE DATABASE "?(\w+)"?;', (REPO / "deploy/postgres-init.sql").read_text())
-    )
+def postgres_roles() -> dict[str, str]:
+    """Each database deploy/postgres-init.sh makes (with a role of the same name), by the
+    variable holding its role's password."""
+    script = POSTGRES_INIT.read_text()
+    listed = script.split("<<'DATABASES'\n", 1)[1].split("\nDATABASES\n", 1)[0]
+    pairs = (line.split() for line in listed.splitlines())
+    return {variable: database for database, variable in pairs}
+
+
+def test_each_service_has_its_own_database_and_role_and_the_gateway_every_upstream() -> None:
+    assert POSTGRES_INIT.stat().st_mode & stat.S_IXUSR  # run by the image, not sourced
+    volume = "./deploy/postgres-init.sh:/docker-entrypoint-initdb.d/10-databases.sh:ro"
+    assert volume in COMPOSE["services"][POSTGRES]["volumes"]
+    roles = postgres_roles()
+    given_to_postgres = {
+        required_variable(value)
+        for name, value in COMPOSE["services"][POSTGRES]["environment"].items()
+        if name != "POSTGRES_PASSWORD" and name.startswith("ONEVISIT_")
+    }
+    assert given_to_postgres == set(roles)
     containers = [*((spec.name, spec) for spec in SERVICES), *REGIONAL.items()]
     for container, spec in containers:
         environment = COMPOSE["services"][container]["environment"]
-        url = environment[f"{spec.env_prefix}DATABASE_URL"]
-        assert url.startswith("postgresql+asyncpg://")
-        assert url.endswith("@postgres:5432/" + database_name(container))
-        assert database_name(container) in created
+        url = make_url(environment[f"{spec.env_prefix}DATABASE_URL"])
+        assert url.drivername == "postgresql+asyncpg"
+        assert (url.host, url.port) == ("postgres", 5432)
+        assert url.database == url.username == database_name(container)
+        password = required_variable(str(url.password))
+        assert roles[password] == database_name(container)
+    assert len(roles) == len(containers)
     gateway = COMPOSE["services"]["gateway"]["environment"]
     upstreams = json.loads(gateway["GATEWAY_UPSTREAMS"])
     assert upstreams == {spec.name: f"http://{spec.name}:{spec.default_port}" for spec in SERVICES}
@@ -144,10 +248,165 @@ def test_every_process_shares_one_forwarding_key_and_the_gateway_its_trusted_pro
         COMPOSE["services"][container]["environment"][f"{spec.env_prefix}FORWARDED_KEY"]
         for container, spec in containers
     }
-    # One value, set once for all (the development key until ONEVISIT_FORWARDED_KEY is set).
     [key] = keys
-    variable, _, default = key.removeprefix("${").removesuffix("}").partition(":-")
-    assert variable == "ONEVISIT_FORWARDED_KEY"
-    assert default == development_key("forwarded").get_secret_value()
+    assert required_variable(key) == SHARED_KEYS["forwarded_key"]
     trusted = COMPOSE["services"]["gateway"]["environment"]["GATEWAY_TRUSTED_PROXIES"]
     assert trusted == "${ONEVISIT_TRUSTED_PROXIES:-[]}"
+
+
+# Production mode and its secrets.
+
+
+def test_the_file_interpolates_in_no_form_but_the_two_it_means() -> None:
+    for value in strings(COMPOSE):
+        assert "$" not in INTERPOLATION.sub("", value), value
+
+
+@pytest.mark.parametrize("container", CONTAINERS, ids=lambda container: container.name)
+def test_each_process_loads_its_settings_in_production_mode_from_the_generated_secrets(
+    container: Container, variables: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prefix = container.spec.env_prefix
+    environment = environment_of(container.name, variables)
+    assert environment[f"{prefix}ENVIRONMENT"] == "production"
+    for name in os.environ:
+        if name.startswith(prefix):
+            monkeypatch.delenv(name)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    # Refused, naming the variables, if any development key is left or anything is missing.
+    settings = settings_class(container.spec)()
+    assert settings.environment == "production"
+    for name in settings.development_key_fields():
+        assert getattr(settings, name) != type(settings).model_fields[name].get_default(
+            call_default_factory=True
+        )
+
+
+def test_compose_refuses_to_start_until_the_operator_fills_in_the_sms_gateway(
+    written: tuple[Path, list[Secret]], generated: dict[str, str]
+) -> None:
+    fill_in = {secret.variable for secret in written[1] if secret.fill_in}
+    assert fill_in == set(OPERATOR_VALUES)
+    assert all(generated[variable] == "" for variable in fill_in)
+    with pytest.raises(MissingVariable, match="ONEVISIT_SMS_"):
+        environment_of("identity", generated)
+    for container in CONTAINERS:
+        with pytest.raises(MissingVariable):
+            environment_of(container.name, {})
+
+
+@pytest.mark.parametrize("container", CONTAINERS, ids=lambda container: container.name)
+def test_the_generator_covers_every_development_key_setting_of_every_process(
+    container: Container, written: tuple[Path, list[Secret]]
+) -> None:
+    readers = {secret.variable: secret.readers for secret in written[1]}
+    environment = COMPOSE["services"][container.name]["environment"]
+    settings = settings_class(container.spec)
+    for name in settings.development_key_fields():
+        variable = required_variable(environment[f"{container.spec.env_prefix}{name.upper()}"])
+        assert container.name in readers[variable], variable
+
+
+def test_a_key_added_to_a_services_settings_is_generated_with_nothing_else_to_update() -> None:
+    class ArchivingCaseSettings(CaseSettings):
+        archive_key: SecretKey = development_key("case archive")
+
+    case = next(container for container in CONTAINERS if container.name == "case")
+    keys = container_keys(case, ArchivingCaseSettings, today=dt.date(2027, 3, 1))
+    assert {secret.variable for secret in keys} == {
+        "ONEVISIT_CASE_CURSOR_KEY",
+        "ONEVISIT_CASE_REQUEST_DIGEST_KEY",
+        "ONEVISIT_CASE_SEALING_KEYS",
+        "ONEVISIT_CASE_SEALING_KEY_ID",
+        "ONEVISIT_CASE_ARCHIVE_KEY",
+    }
+    keyring = next(secret for secret in keys if secret.variable.endswith("_SEALING_KEYS"))
+    assert list(json.loads(keyring.value)) == ["2027-03-01"]
+
+
+def test_each_container_is_given_the_secrets_it_uses_and_no_other(
+    written: tuple[Path, list[Secret]],
+) -> None:
+    given: dict[str, set[str]] = {}
+    for service, definition in COMPOSE["services"].items():
+        for value in strings(definition.get("environment", {})):
+            for match in INTERPOLATION.finditer(value):
+                given.setdefault(match["name"], set()).add(service)
+    for secret in written[1]:
+        assert given.pop(secret.variable, set()) == set(secret.readers), secret.variable
+    # What is left has a default, and is no secret: the load balancers' addresses.
+    assert set(given) == {"ONEVISIT_TRUSTED_PROXIES"}
+
+
+def test_no_secret_is_written_in_the_compose_file(
+    written: tuple[Path, list[Secret]], generated: dict[str, str]
+) -> None:
+    public = {
+        secret.get_secret_value()
+        for container in CONTAINERS
+        for settings in [settings_class(container.spec)]
+        for name in settings.development_key_fields()
+        for value in [settings.model_fields[name].get_default(call_default_factory=True)]
+        for secret in (value.values() if isinstance(value, dict) else [value])
+    }
+    assert public
+    for value in public:
+        assert value not in COMPOSE_TEXT
+    for secret in written[1]:
+        if len(secret.value) >= 32:  # a key, a password, a token (not a keyring's id)
+            assert generated[secret.variable] not in COMPOSE_TEXT
+    # A setting that holds a secret is one of the file's variables, required and with no
+    # default; so is each database role's password, and the superuser's.
+    for container in CONTAINERS:
+        fields = settings_class(container.spec).model_fields
+        environment = COMPOSE["services"][container.name]["environment"]
+        for name, value in environment.items():
+            field = fields.get(name.removeprefix(container.spec.env_prefix).lower())
+            if field is not None and holds_secret(field.annotation):
+                required_variable(value)
+        if container.spec.has_database:
+            url = make_url(environment[f"{container.spec.env_prefix}DATABASE_URL"])
+            required_variable(str(url.password))
+    required_variable(COMPOSE["services"][POSTGRES]["environment"]["POSTGRES_PASSWORD"])
+
+
+def test_the_generated_keys_are_fresh_keys_and_the_passwords_url_safe(
+    written: tuple[Path, list[Secret]], generated: dict[str, str]
+) -> None:
+    values = [value for value in generated.values() if len(value) >= 32]
+    assert len(set(values)) == len(values)
+    for secret in written[1]:
+        assert generated[secret.variable] == secret.value
+        if secret.variable.endswith("_PASSWORD"):
+            assert re.fullmatch(r"[A-Za-z0-9_-]{43}", secret.value), secret.variable
+    again = write_secrets(written[0].with_name("again.env"))
+    assert not {secret.value for secret in again if len(secret.value) >= 32} & set(values)
+
+
+def test_the_secrets_file_is_its_owners_alone_and_is_replaced_only_when_asked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "secrets.env"
+    umask = os.umask(0)  # whatever the umask allows, the file is 0600
+    try:
+        command = [sys.executable, "-m", "onevisit_dev.secrets", str(path)]
+        made = subprocess.run(command, capture_output=True, text=True, check=False)
+        assert made.returncode == 0, made.stderr
+        assert "ONEVISIT_SMS_ENDPOINT" in made.stdout  # what to fill in
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        first = path.read_text()
+        assert generate_secrets([str(path)]) == 1
+        assert "--force" in capsys.readouterr().err
+        assert path.read_text() == first
+        assert generate_secrets([str(path), "--force"]) == 0
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert path.read_text() != first
+        assert [entry.name for entry in tmp_path.iterdir()] == ["secrets.env"]
+    finally:
+        os.umask(umask)
+
+
+def test_the_secrets_file_is_never_committed_nor_sent_to_a_build() -> None:
+    assert "/deploy/secrets.env" in (REPO / ".gitignore").read_text().splitlines()
+    assert "deploy/secrets.env" in (REPO / ".dockerignore").read_text().splitlines()

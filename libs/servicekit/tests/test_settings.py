@@ -48,6 +48,17 @@ def test_production_names_every_development_key_still_in_place() -> None:
     )
 
 
+def test_a_class_names_the_settings_a_production_deployment_must_set() -> None:
+    assert VaultSettings.development_key_fields() == (
+        "cursor_key",
+        "request_digest_key",
+        "sealing_keys",  # a keyring of development keys
+        "forwarded_key",
+        "sealing_key",
+        "hashing_key",
+    )
+
+
 @pytest.mark.parametrize(
     "value",
     ["not base64!", base64.b64encode(b"sixteen bytes!!!").decode(), ""],

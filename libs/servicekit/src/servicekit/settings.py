@@ -55,6 +55,11 @@ def _secrets(value: object) -> list[str]:
     return [item.get_secret_value() for item in values if isinstance(item, SecretStr)]
 
 
+def _is_development_key(value: object) -> bool:
+    """Whether a setting's value is, or a keyring of it holds, a development key."""
+    return any(secret in _DEVELOPMENT_KEYS for secret in _secrets(value))
+
+
 class ServiceSettings(BaseSettings):
     """Settings every service has. Subclasses set ``service_name`` and ``env_prefix``."""
 
@@ -143,6 +148,16 @@ class ServiceSettings(BaseSettings):
     def forwarded_key_bytes(self) -> bytes:
         return key_bytes(self.forwarded_key)
 
+    @classmethod
+    def development_key_fields(cls) -> tuple[str, ...]:
+        """The settings whose default is a development key, or a keyring of them: what a
+        production deployment must set, each to a key drawn at random."""
+        return tuple(
+            name
+            for name, field in cls.model_fields.items()
+            if _is_development_key(field.get_default(call_default_factory=True))
+        )
+
     @model_validator(mode="after")
     def _embedded_defaults(self) -> "ServiceSettings":
         # Frozen model: fill derived defaults through object.__setattr__ once, at construction.
@@ -162,7 +177,7 @@ class ServiceSettings(BaseSettings):
         public = [
             f"{prefix}{name}".upper()
             for name in type(self).model_fields
-            if any(secret in _DEVELOPMENT_KEYS for secret in _secrets(getattr(self, name)))
+            if _is_development_key(getattr(self, name))
         ]
         if public:
             raise ValueError(
