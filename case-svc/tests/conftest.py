@@ -394,8 +394,22 @@ class CatalogDouble:
             if "x-applicant" not in properties.get(field, {})
         }
 
+    @staticmethod
+    def department_region(item_code: str, region: str) -> str | None:
+        """The region of the department handling ``item_code`` for ``region``, if any."""
+        try:
+            code = RegionCode.parse(region)
+        except InvalidRegionCode:
+            return None
+        if item_code not in ITEMS:
+            return None
+        tier = _TIERS[ITEMS[item_code]["handling_tier"]]
+        return code.at_level(tier).official if code.level >= tier else None
+
     def __init__(self) -> None:
         self.requested: list[str] = []
+        #: The headers of each application case-svc filed through the gateway in its region.
+        self.forwarded: list[dict[str, str]] = []
         #: When set, every handler request waits here: the tests line concurrent submissions up.
         self.handler_barrier: asyncio.Barrier | None = None
         #: When set, every handler request waits until it is opened: a request held in flight.
@@ -437,10 +451,9 @@ class CatalogDouble:
             if not code.prefix.startswith("33"):
                 return _problem(422, "item_not_offered_in_region", "offered in Zhejiang only")
             entry = ITEMS[item_code]
-            tier = _TIERS[entry["handling_tier"]]
-            if code.level < tier:
-                return _problem(404, "no_responsible_department", f"no {tier.name} for {code}")
-            seat = code.at_level(tier).official
+            seat = self.department_region(item_code, region)
+            if seat is None:
+                return _problem(404, "no_responsible_department", f"no department for {code}")
             department_id = f"{seat}-{entry['department_type']}"
             return JSONResponse(
                 {
@@ -555,7 +568,15 @@ def identity() -> IdentityDouble:
 async def catalog(app: FastAPI, identity: IdentityDouble) -> AsyncIterator[CatalogDouble]:
     """The doubles behind the app's gateway client: the catalog's, and identity-svc's."""
     double = CatalogDouble()
-    gateway = _by_prefix({"/catalog": double.app, "/identity": identity.app})
+
+    # One case-svc serves every region here: an application forwarded to its department's
+    # region comes back to it (and is recorded on the way).
+    async def cases(scope: Scope, receive: Receive, send: Send) -> None:
+        headers = {name.decode(): value.decode() for name, value in scope["headers"]}
+        double.forwarded.append(headers)
+        await app(scope, receive, send)
+
+    gateway = _by_prefix({"/catalog": double.app, "/identity": identity.app, "/cases": cases})
     await app.state.service.http.aclose()
     app.state.service.http = httpx.AsyncClient(
         transport=httpx.ASGITransport(app=gateway), base_url="http://gateway"
@@ -577,6 +598,7 @@ def submit(client: httpx.AsyncClient, catalog: CatalogDouble, clock: Clock) -> S
         *,
         key: str | None = None,
         region: str | None = None,
+        routed: bool = True,
     ) -> httpx.Response:
         body: dict[str, Any] = {
             "item_code": item_code,
@@ -585,6 +607,12 @@ def submit(client: httpx.AsyncClient, catalog: CatalogDouble, clock: Clock) -> S
         if region is not None:
             body["applicant_region"] = region
         headers = {**bearer(token), "Idempotency-Key": key or str(uuid.uuid4())}
+        # As the app does, having read the item's handler: the gateway routes the application
+        # straight to the instance of its department's region.
+        applies_in = region or jwt.decode(token, options={"verify_signature": False}).get("region")
+        seat = catalog.department_region(item_code, applies_in) if applies_in else None
+        if routed and seat is not None:
+            headers["X-Region-Code"] = seat
         return await client.post("/cases/v1/cases", json=body, headers=headers)
 
     return post

@@ -311,6 +311,35 @@ async def test_a_quoted_structured_field_key_is_the_same_key(
     assert again.json()["case_no"] == first.json()["case_no"]
 
 
+async def test_an_application_sent_to_another_regions_instance_is_filed_in_its_own(
+    submit: Submit, catalog: Any, resident: str, client: httpx.AsyncClient
+) -> None:
+    key = "5b0d1f7c-placement-0001"
+    first = await submit(resident, catalog.fund_withdrawal, key=key, routed=False)
+    again = await submit(resident, catalog.fund_withdrawal, key=key, routed=False)
+
+    assert first.status_code == 201, first.text
+    assert first.headers["location"] == f"/cases/v1/cases/{first.json()['case_no']}"
+    [forwarded] = catalog.forwarded
+    assert forwarded["x-region-code"] == "330300"  # Wenzhou's fund centre, a city department
+    assert forwarded["idempotency-key"].startswith("placed:")
+    assert key not in forwarded["idempotency-key"]
+    assert forwarded["authorization"] == f"Bearer {resident}"
+    assert again.headers["idempotency-replayed"] == "true"
+    assert again.json()["case_no"] == first.json()["case_no"]
+    listed = await client.get("/cases/v1/cases", headers=bearer(resident))
+    assert [case["case_no"] for case in listed.json()["items"]] == [first.json()["case_no"]]
+
+
+async def test_an_application_routed_by_its_departments_region_is_filed_at_once(
+    submit: Submit, catalog: Any, resident: str
+) -> None:
+    response = await submit(resident, catalog.fund_withdrawal)
+
+    assert response.status_code == 201
+    assert catalog.forwarded == []
+
+
 # --- the item's rules -------------------------------------------------------------------------
 
 

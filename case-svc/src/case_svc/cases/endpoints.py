@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Header, Query, Response
 
 from case_svc.cases import handling, service
 from case_svc.cases.applicant import ApplicantMismatch
@@ -36,6 +36,7 @@ from case_svc.cases.service import (
     OutsideDelegation,
     WrongSubject,
 )
+from case_svc.clients import cases as cases_client
 from case_svc.clients.catalog import (
     ItemNotFound,
     ItemNotOfferedInRegion,
@@ -50,7 +51,7 @@ from case_svc.workflow.state_machine import (
     ReasonRequired,
     TransitionNotAllowed,
 )
-from servicekit.auth import InsufficientAssurance, PrincipalDep
+from servicekit.auth import InsufficientAssurance, PrincipalDep, TokenExpired, TokenRevoked
 from servicekit.case_numbers import CaseNumberStr
 from servicekit.db import SessionDep
 from servicekit.http import HttpDep
@@ -70,26 +71,31 @@ def _case_headers(case: CaseRead) -> dict[str, str]:
     }
 
 
+#: The problems of a submission: what this instance, or the one it files the case in, answers.
+SUBMISSION_PROBLEMS = (
+    InsufficientAssurance,
+    OutsideDelegation,
+    WrongSubject,
+    ItemNotFound,
+    NoResponsibleDepartment,
+    RegionNotFound,
+    InvalidRegion,
+    ApplicantRegionRequired,
+    ApplicantMismatch,
+    FormInvalid,
+    ItemNotAvailable,
+    ItemNotOfferedInRegion,
+    FormSchemaUnusable,
+    TokenRevoked,
+    TokenExpired,
+)
+
+
 @router.post(
     "/cases",
     status_code=201,
     response_model=CaseRead,
-    responses=problem_responses(
-        InsufficientAssurance,
-        OutsideDelegation,
-        WrongSubject,
-        ItemNotFound,
-        NoResponsibleDepartment,
-        RegionNotFound,
-        InvalidRegion,
-        ApplicantRegionRequired,
-        ApplicantMismatch,
-        FormInvalid,
-        ItemNotAvailable,
-        ItemNotOfferedInRegion,
-        FormSchemaUnusable,
-        UpstreamUnavailable,
-    ),
+    responses=problem_responses(*SUBMISSION_PROBLEMS, UpstreamUnavailable),
 )
 async def submit_case(
     payload: CaseCreate,
@@ -99,6 +105,17 @@ async def submit_case(
     http: HttpDep,
     now: NowDep,
     settings: SettingsDep,
+    idempotency_key: Annotated[str, Header(alias="Idempotency-Key", include_in_schema=False)],
+    x_region_code: Annotated[
+        str | None,
+        Header(
+            alias="X-Region-Code",
+            description="The handling department's region (the catalog's handler of the item "
+            "for the applicant's region names it): the gateway routes the application straight "
+            "to the instance that keeps its cases. Without it, or naming another region, the "
+            "application is filed there all the same, one hop later",
+        ),
+    ] = None,
 ) -> Response:
     """File an application for a service item. The form's fields of the applicant's identity
     (marked ``x-applicant`` in the item's form schema: name and ID number, an enterprise's
@@ -108,16 +125,28 @@ async def submit_case(
     body answers the same case (with ``Idempotency-Replayed: true``) and files nothing new."""
     if claim.replay is not None:
         return claim.replay
-    case = await service.submit_case(
+    outcome = await service.submit_case(
         session=session,
         http=http,
         principal=principal,
         payload=payload,
         now=now,
         claim_idle=settings.claim_idle,
+        routed_by=x_region_code,
     )
+    if isinstance(outcome, service.FiledElsewhere):
+        filed = await cases_client.file_where_it_belongs(
+            http,
+            token=principal.token,
+            body=payload.model_dump(mode="json", exclude_unset=True),
+            key_header=idempotency_key,
+            region_code=outcome.region_code,
+            passed_on=SUBMISSION_PROBLEMS,
+        )
+        headers = {name: filed.headers[name] for name in ("ETag", "Location")}
+        return await claim.answer(session, status=201, body=filed.json(), headers=headers)
     return await claim.answer(
-        session, status=201, body=case.model_dump(mode="json"), headers=_case_headers(case)
+        session, status=201, body=outcome.model_dump(mode="json"), headers=_case_headers(outcome)
     )
 
 

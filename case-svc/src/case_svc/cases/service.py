@@ -5,6 +5,7 @@ submission leaves nothing behind."""
 import datetime as dt
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -154,6 +155,24 @@ async def _with_verified_applicant(
     return applicant.with_verified_applicant(form, fields, verified)
 
 
+@dataclass(frozen=True)
+class FiledElsewhere:
+    """The instance to file a case in: the one the gateway routes its department's region to."""
+
+    region_code: str
+
+
+def _routed_by(header: str | None, department_region: RegionCode) -> bool:
+    """Whether the gateway chose this instance by the department's own region: the request's
+    ``X-Region-Code`` names it (the gateway routes by that header before anything else)."""
+    if header is None:
+        return False
+    try:
+        return RegionCode.parse(header) == department_region
+    except InvalidRegionCode:
+        return False
+
+
 def actor_of(principal: Principal) -> str:
     """Who acted: the delegate when one acts for the applicant."""
     return principal.act.sub if principal.act is not None else principal.sub
@@ -172,10 +191,13 @@ async def submit_case(
     payload: CaseCreate,
     now: dt.datetime,
     claim_idle: dt.timedelta,
-) -> CaseRead:
+    routed_by: str | None,
+) -> CaseRead | FiledElsewhere:
     """File the application in the name of the verified applicant; the endpoint's
     ``Idempotency-Key`` claim makes a retry answer the same case instead of filing a second
-    one."""
+    one. A case lives in the instance that serves its handling department's region: unless the
+    gateway routed the request here by that region (``routed_by``, its ``X-Region-Code``), the
+    answer is where to file it instead."""
     require_type(principal, "citizen", "enterprise")
     item = await catalog.fetch_item(http, payload.item_code)
     if not item.published:
@@ -185,6 +207,9 @@ async def submit_case(
     validate_form(form, item.form_schema)
     region = _applicant_region(principal, payload)
     handler = await catalog.responsible_department(http, item.code, region)
+    department_region = handler.department.region_code
+    if not _routed_by(routed_by, department_region):
+        return FiledElsewhere(department_region.official)
     case = await _file_case(
         session,
         principal=principal,
