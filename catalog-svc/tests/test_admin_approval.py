@@ -1,12 +1,17 @@
-"""Four eyes: a change to who may apply (``min_loa``), who handles an item (``handling_tier``) or
-what it costs (``fee``) is published only once a second administrator of the item, who made
-none of those changes, has approved the draft as they read it. Other changes publish at once."""
+"""Four eyes: a change to who may apply (``min_loa``), who handles an item (``handling_tier``),
+what it costs (``fee``) or whether a supervisor approves its decisions (``decision_approval``) is
+published only once a second administrator of the item, who made none of those changes, has
+approved the draft as they read it. Other changes publish at once."""
 
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
+from sqlalchemy import select
+
+from catalog_svc.models import ServiceItemDraft
 
 pytestmark = pytest.mark.usefixtures("restore_items")
 
@@ -17,6 +22,9 @@ Staff = Callable[..., Headers]
 ADMIN = "/catalog/v1/admin/items"
 ITEMS = "/catalog/v1/items"
 ID_CARD_LOSS = "public_security.id_card_loss_report"  # min_loa 3, county, free
+#: Reviewed by a handler, its decision approved by a supervisor. Province-wide, and the province
+#: has no provident fund department: platform administrators keep it.
+FUND_WITHDRAWAL = "housing_provident_fund.withdrawal"
 ALICE = "staff-province-01"
 BOB = "staff-province-02"
 CAROL = "staff-province-03"
@@ -101,6 +109,50 @@ async def test_a_change_to_the_assurance_level_tier_or_fee_needs_a_second_person
     published = await _publish(client, staff(sub=ALICE), edited.headers["ETag"])
     assert published.status_code == 200, published.text
     assert {field: published.json()[field] for field in changes} == changes
+
+
+async def test_dropping_the_supervisors_approval_of_decisions_needs_a_second_administrator(
+    client: httpx.AsyncClient, staff: Staff, problem: Problem
+) -> None:
+    """One administrator alone must not remove the control a second person's decision is."""
+    alice, bob = (staff(sub=sub, dept=None, roles=("platform_admin",)) for sub in (ALICE, BOB))
+    edited = await _edit(client, alice, {"decision_approval": "single"}, FUND_WITHDRAWAL)
+    etag = edited.headers["ETag"]
+    assert edited.json()["changes_needing_approval"] == ["decision_approval"]
+
+    refused = await _publish(client, alice, etag, FUND_WITHDRAWAL)
+    assert problem(refused, 409, "approval_required")["fields"] == ["decision_approval"]
+    item = await client.get(f"{ITEMS}/{FUND_WITHDRAWAL}")
+    assert item.json()["decision_approval"] == "second_person"
+    problem(await _approve(client, alice, etag, FUND_WITHDRAWAL), 403, "second_person_required")
+
+    assert (await _approve(client, bob, etag, FUND_WITHDRAWAL)).status_code == 200
+    published = await _publish(client, alice, etag, FUND_WITHDRAWAL)
+    assert published.status_code == 200, published.text
+    item = await client.get(f"{ITEMS}/{FUND_WITHDRAWAL}")
+    assert item.json()["decision_approval"] == "single"
+
+
+async def test_a_draft_written_before_decision_approval_existed_reads_as_single(
+    app: FastAPI, client: httpx.AsyncClient, staff: Staff
+) -> None:
+    """A draft's stored item lacking the field is what the item was then, one person deciding:
+    no change of it to approve."""
+    opened = await _edit(client, staff(sub=ALICE), {"notes": "合成数据：说明"})
+    async with app.state.service.database.sessionmaker.begin() as session:
+        draft = await session.scalar(
+            select(ServiceItemDraft).where(ServiceItemDraft.code == ID_CARD_LOSS)
+        )
+        assert draft is not None
+        draft.content = {
+            key: value for key, value in draft.content.items() if key != "decision_approval"
+        }
+
+    read = await client.get(f"{ADMIN}/{ID_CARD_LOSS}/draft", headers=staff(sub=ALICE))
+    assert read.json()["item"]["decision_approval"] == "single"
+    assert read.json()["changes_needing_approval"] == []
+    published = await _publish(client, staff(sub=ALICE), opened.headers["ETag"])
+    assert published.status_code == 200, published.text
 
 
 async def test_the_author_cannot_approve_their_own_change(
@@ -235,15 +287,20 @@ async def test_the_approver_is_an_administrator_of_the_item(
 async def test_a_new_item_is_first_published_once_a_second_person_approves_it(
     client: httpx.AsyncClient, staff: Staff, problem: Problem, new_item: dict[str, Any]
 ) -> None:
-    """A new item sets its assurance level, tier and fee for the first time: as much a change
-    as lowering them."""
+    """A new item sets its assurance level, tier, fee and decision approval for the first time:
+    as much a change as lowering them."""
     code = new_item["code"]
     created = await client.post(
         ADMIN, json=new_item, headers={**staff(sub=ALICE), "Idempotency-Key": "approval-000001"}
     )
     assert created.status_code == 201, created.text
     etag = created.headers["ETag"]
-    assert created.json()["changes_needing_approval"] == ["min_loa", "handling_tier", "fee"]
+    assert created.json()["changes_needing_approval"] == [
+        "min_loa",
+        "handling_tier",
+        "fee",
+        "decision_approval",
+    ]
     problem(await _publish(client, staff(sub=ALICE), etag, code), 409, "approval_required")
     problem(await _approve(client, staff(sub=ALICE), etag, code), 403, "second_person_required")
     assert (await _approve(client, staff(sub=BOB), etag, code)).status_code == 200

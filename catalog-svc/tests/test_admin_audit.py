@@ -66,7 +66,7 @@ async def test_a_new_items_life_is_recorded_act_by_act(
     assert {e["actor"]["dept"] for e in trail} == {"330000-public_security"}
     assert [e["at"] for e in trail] == sorted((e["at"] for e in trail), reverse=True)
     withdrawn, published, approval, edit, creation = trail
-    assert approval["changed_fields"] == ["fee", "handling_tier", "min_loa"]
+    assert approval["changed_fields"] == ["decision_approval", "fee", "handling_tier", "min_loa"]
     assert approval["changes"]["min_loa"] == {"from": None, "to": 2}
     assert edit["changed_fields"] == ["keywords", "promised_working_days"]
     assert edit["changes"]["promised_working_days"] == {"from": 5, "to": 3}

@@ -100,6 +100,12 @@ BROKEN_RULES = [
         "fee_amount_for_free",
     ),
     (
+        "a second person approving the decisions of an instant item",
+        _set("processing_mode", "instant", decision_approval="second_person"),
+        "body.decision_approval",
+        "second_person_needs_review",
+    ),
+    (
         "an unknown region",
         _set("offered_in", ["330300", "339999"]),
         "body.offered_in.1",
@@ -256,6 +262,7 @@ async def test_a_new_item_that_breaks_a_rule_is_refused_naming_the_field_and_the
         in {
             "no_department_at_tier",
             "promised_exceeds_legal",
+            "second_person_needs_review",
             "unknown_region",
             "unknown_prefill_source",
             "applicant_part_of_other_subject",
@@ -279,7 +286,7 @@ async def test_an_edit_that_breaks_a_rule_is_refused_and_the_draft_kept(
     changed = copy.deepcopy(new_item)
     change(changed)
     edit = {
-        key: value for key, value in changed.items() if key != "code" and value != new_item[key]
+        key: value for key, value in changed.items() if key != "code" and value != new_item.get(key)
     }
     response = await client.patch(
         f"{ADMIN}/{new_item['code']}/draft",
@@ -340,6 +347,7 @@ async def test_every_broken_rule_is_reported_at_once(
         ({"min_loa": 0}, "body.min_loa"),
         ({"min_loa": 4}, "body.min_loa"),
         ({"handling_tier": "village"}, "body.handling_tier"),
+        ({"decision_approval": "supervisor"}, "body.decision_approval"),
         ({"visits": 2}, "body.visits"),
         ({"legal_working_days": -1}, "body.legal_working_days"),
         ({"fee": {"free": False, "amount_cny": "20"}}, "body.fee.amount_cny"),

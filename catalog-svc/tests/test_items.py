@@ -107,6 +107,24 @@ async def test_figures_nobody_checked_are_marked_illustrative(client: httpx.Asyn
     assert "promised_working_days" in item["illustrative"]
 
 
+@pytest.mark.parametrize(
+    ("item_code", "decision_approval"),
+    [
+        # The workflow's story: she files, a handler reviews, a supervisor approves.
+        (PROVIDENT_FUND_WITHDRAWAL, "second_person"),
+        ("market_regulation.food_business_licence", "second_person"),  # a licence (行政许可)
+        # Reviewed, and decided by the handler who reviewed it: what an item says by default.
+        ("public_security.residence_permit", "single"),
+        (ID_CARD_LOSS, "single"),  # instant: no review to keep apart from the decision
+    ],
+)
+async def test_an_item_says_who_decides_its_reviewed_applications(
+    client: httpx.AsyncClient, item_code: str, decision_approval: str
+) -> None:
+    item = (await client.get(f"/catalog/v1/items/{item_code}")).json()
+    assert item["decision_approval"] == decision_approval
+
+
 @pytest.mark.parametrize("code", ["no.such_item", "public_security", "x" * 300])
 async def test_an_unknown_item_is_not_found(
     client: httpx.AsyncClient, problem: Problem, code: str

@@ -153,6 +153,84 @@ company = { type = "string", x-applicant = "credit_code" }
         load_items(tmp_path, offered={("public_security", "county")}, region_codes=frozenset())
 
 
+def test_a_second_person_approves_decisions_on_provident_fund_payments_and_licences(
+    dataset: CatalogDataset,
+) -> None:
+    """Money paid out of or lent from the housing provident fund, and the administrative
+    licences (行政许可) granted after review: a supervisor who did not review the case approves
+    its decision. Every other item is decided by the handler who reviewed it, unsaid."""
+    by_approval: dict[str, set[str]] = {}
+    for item in dataset.items:
+        by_approval.setdefault(item.decision_approval, set()).add(item.code)
+    assert by_approval["second_person"] == {
+        "housing_provident_fund.withdrawal",
+        "housing_provident_fund.loan_application",
+        "market_regulation.food_business_licence",
+        "housing_urban_rural_development.construction_safety_licence",
+        "transport.road_freight_licence",
+    }
+    assert set(by_approval) == {"single", "second_person"}
+    assert len(by_approval["single"]) >= 430
+
+
+_DECIDED_ITEM = """
+[[items]]
+code = "public_security.pet_licence_synthetic"
+name = "犬只登记（合成数据）"
+department_type = "public_security"
+handling_tier = "county"
+subject = "person"
+visits = 1
+min_loa = 2
+fee = { free = true }
+version = 1
+status = "published"
+"""
+
+
+@pytest.mark.parametrize(
+    ("lines", "decision_approval"),
+    [
+        ('processing_mode = "review"', "single"),
+        ('processing_mode = "instant"', "single"),
+        ('processing_mode = "review"\ndecision_approval = "second_person"', "second_person"),
+    ],
+)
+def test_an_item_that_says_nothing_of_its_decision_is_decided_by_one_person(
+    tmp_path: Path, lines: str, decision_approval: str
+) -> None:
+    (tmp_path / ITEMS_FILE).write_text(
+        f"{_DECIDED_ITEM}{lines}\n[items.form.properties]\n", encoding="utf-8"
+    )
+    (item,) = load_items(
+        tmp_path, offered={("public_security", "county")}, region_codes=frozenset()
+    )
+    assert item.decision_approval == decision_approval
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        (
+            'processing_mode = "instant"\ndecision_approval = "second_person"',
+            "decision_approval: only an item a department reviews",
+        ),
+        (
+            'processing_mode = "review"\ndecision_approval = "supervisor"',
+            "decision_approval must be one of",
+        ),
+    ],
+)
+def test_the_seed_refuses_a_second_person_where_nobody_reviews_and_unknown_approvals(
+    tmp_path: Path, lines: str, message: str
+) -> None:
+    (tmp_path / ITEMS_FILE).write_text(
+        f"{_DECIDED_ITEM}{lines}\n[items.form.properties]\n", encoding="utf-8"
+    )
+    with pytest.raises(ItemDataError, match=message):
+        load_items(tmp_path, offered={("public_security", "county")}, region_codes=frozenset())
+
+
 async def test_departments_per_tier_as_the_templates_say(app: FastAPI) -> None:
     async with app.state.service.database.sessionmaker() as session:
         rows = await session.execute(

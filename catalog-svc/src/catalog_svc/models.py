@@ -80,6 +80,11 @@ class ServiceItem(Base):
         CheckConstraint("min_loa BETWEEN 1 AND 3", name="min_loa"),
         CheckConstraint("subject IN ('person', 'enterprise')", name="subject"),
         CheckConstraint("processing_mode IN ('instant', 'review')", name="processing_mode"),
+        CheckConstraint(
+            "decision_approval = 'single' "
+            "OR (decision_approval = 'second_person' AND processing_mode = 'review')",
+            name="decision_approval",
+        ),
         CheckConstraint("maintained_by IN ('seed', 'administration')", name="maintained_by"),
     )
 
@@ -94,6 +99,12 @@ class ServiceItem(Base):
     #: "0" (nothing to attend), "1" (at most one visit) or "on_site" (done at the counter).
     visits: Mapped[str] = mapped_column(String(8))
     processing_mode: Mapped[str] = mapped_column(String(8))
+    #: Who decides a reviewed application: "single" (the handler who reviewed it) or
+    #: "second_person" (a supervisor who did not review it approves the handler's decision:
+    #: case-svc's workflow). An instant item is "single": there is no review to keep apart.
+    decision_approval: Mapped[str] = mapped_column(
+        String(16), default="single", server_default="single"
+    )
     min_loa: Mapped[int] = mapped_column(SmallInteger)
     legal_working_days: Mapped[int | None] = mapped_column(Integer)
     promised_working_days: Mapped[int | None] = mapped_column(Integer)
@@ -136,8 +147,8 @@ class ServiceItemDraft(Base):
     updated_by: Mapped[str] = mapped_column(String(64))
     updated_by_dept: Mapped[str | None] = mapped_column(String(64))
     #: The second administrator who approved the draft's changes that need one (assurance
-    #: level, handling tier, fee), and when; None until then. An edit withdraws the approval:
-    #: it is of the revision its approver read.
+    #: level, handling tier, fee, decision approval), and when; None until then. An edit
+    #: withdraws the approval: it is of the revision its approver read.
     approved_by: Mapped[str | None] = mapped_column(String(64))
     approved_by_dept: Mapped[str | None] = mapped_column(String(64))
     approved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

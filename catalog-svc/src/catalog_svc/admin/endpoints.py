@@ -214,10 +214,10 @@ async def approve_draft(
     code: str, by: AdministratorDep, session: SessionDep, if_match: IfMatchHeader = None
 ) -> Response:
     """Approve the draft you read, as the second person its changes to ``min_loa``,
-    ``handling_tier`` or ``fee`` need (``changes_needing_approval``): you are an administrator
-    of the item and made none of those changes. Any administrator of the item may then publish
-    it; an edit withdraws the approval. The approval leaves the draft's content, and its ETag,
-    as they were; approving again answers the approval given."""
+    ``handling_tier``, ``fee`` or ``decision_approval`` need (``changes_needing_approval``):
+    you are an administrator of the item and made none of those changes. Any administrator of
+    the item may then publish it; an edit withdraws the approval. The approval leaves the
+    draft's content, and its ETag, as they were; approving again answers the approval given."""
     draft = await service.approve_draft(session, by=by, code=code, if_match=if_match, now=utcnow())
     return _draft_answer(draft)
 
@@ -248,8 +248,8 @@ async def publish_draft(
     """Publish the draft you read as the item's next version. The public reads keep serving
     the version before until this commits; from then on the item document, search, handler
     resolution and the change feed show the new one. A draft that changes ``min_loa``,
-    ``handling_tier`` or ``fee`` (a new item sets them) needs a second administrator's approval
-    first."""
+    ``handling_tier``, ``fee`` or ``decision_approval`` (a new item sets them) needs a second
+    administrator's approval first."""
     item = await service.publish_draft(
         session,
         snapshot=snapshot,

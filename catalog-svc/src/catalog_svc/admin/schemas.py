@@ -18,7 +18,13 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from catalog_svc.departments.schemas import Tier
-from catalog_svc.items.schemas import ID_CARD_LOSS_REPORT, ProcessingMode, Subject
+from catalog_svc.items.schemas import (
+    DECISION_APPROVAL_DESCRIPTION,
+    ID_CARD_LOSS_REPORT,
+    DecisionApproval,
+    ProcessingMode,
+    Subject,
+)
 
 Visits = Literal[0, 1, "on_site"]
 #: The fields an item may mark as illustrative (figures nobody has checked).
@@ -30,13 +36,15 @@ IllustrativeField = Literal[
     "promised_working_days",
     "fee",
     "materials",
+    "decision_approval",
 ]
 Word = Annotated[str, Field(min_length=1, max_length=64)]
 WorkingDays = Annotated[int, Field(ge=0, le=365)]
 AuditAction = Literal["created", "draft_opened", "edited", "approved", "published", "withdrawn"]
 #: The fields whose change a second administrator approves before it is published: who may
-#: apply (the assurance level), who handles the item (the tier) and what it costs.
-SecondPersonField = Literal["min_loa", "handling_tier", "fee"]
+#: apply (the assurance level), who handles the item (the tier), what it costs, and whether a
+#: second person approves its decisions (one administrator alone must not remove that control).
+SecondPersonField = Literal["min_loa", "handling_tier", "fee", "decision_approval"]
 SECOND_PERSON_FIELDS: tuple[SecondPersonField, ...] = get_args(SecondPersonField)
 
 #: How deeply a form may nest objects and arrays: a form is a page of fields, and checking a
@@ -99,6 +107,9 @@ class ItemContent(BaseModel):
         description="0: nothing to attend; 1: at most one visit; on_site: done at the counter"
     )
     processing_mode: ProcessingMode
+    decision_approval: DecisionApproval = Field(
+        default="single", description=DECISION_APPROVAL_DESCRIPTION
+    )
     min_loa: int = Field(ge=1, le=3, description="1 password, 2 real name, 3 face")
     legal_working_days: WorkingDays | None = None
     promised_working_days: WorkingDays | None = Field(
@@ -137,6 +148,7 @@ class ItemCreate(ItemContent):
                     "topics": ["证件办理"],
                     "visits": 1,
                     "processing_mode": "review",
+                    "decision_approval": "single",
                     "min_loa": 2,
                     "legal_working_days": 20,
                     "promised_working_days": 5,
@@ -202,6 +214,7 @@ class ItemChanges(BaseModel):
     topics: list[Word] | None = Field(default=None, max_length=10)
     visits: Visits | None = None
     processing_mode: ProcessingMode | None = None
+    decision_approval: DecisionApproval | None = None
     min_loa: int | None = Field(default=None, ge=1, le=3)
     legal_working_days: WorkingDays | None = None
     promised_working_days: WorkingDays | None = None

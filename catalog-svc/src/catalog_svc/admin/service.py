@@ -127,6 +127,7 @@ def _published_document(item: ServiceItem) -> dict[str, Any]:
         "topics": list(item.topics),
         "visits": visits_value(item.visits),
         "processing_mode": item.processing_mode,
+        "decision_approval": item.decision_approval,
         "min_loa": item.min_loa,
         "legal_working_days": item.legal_working_days,
         "promised_working_days": item.promised_working_days,
@@ -148,7 +149,9 @@ def _published_columns(content: ItemContent) -> dict[str, Any]:
 
 def _content(document: Mapping[str, Any]) -> ItemContent:
     """A stored document read back. Documents were checked when written; one that no longer
-    passes (written before a rule tightened) is refused as the item's problem, not a crash."""
+    passes (written before a rule tightened) is refused as the item's problem, not a crash. A
+    member one lacks (written before the field existed) reads as its default, which is what
+    the item was then: compare documents read back, never the stored JSON."""
     try:
         return ItemContent.model_validate(document)
     except ValidationError as exc:
@@ -220,6 +223,7 @@ def _approval(draft: ServiceItemDraft) -> Approval | None:
 
 def draft_view(draft: ServiceItemDraft, published: ServiceItem | None) -> DraftRead:
     """The draft as administrators read it; ``published``: the version it will replace."""
+    content = _content(draft.content)
     return DraftRead(
         code=draft.code,
         version=draft_version(draft),
@@ -228,9 +232,10 @@ def draft_view(draft: ServiceItemDraft, published: ServiceItem | None) -> DraftR
         created_at=draft.created_at,
         updated_at=draft.updated_at,
         updated_by=Editor(sub=draft.updated_by, dept=draft.updated_by_dept),
-        item=_content(draft.content),
+        item=content,
         changes_needing_approval=changes_needing_approval(
-            published_content(published) if published is not None else None, draft.content
+            published_content(published) if published is not None else None,
+            content.model_dump(mode="json"),
         ),
         approval=_approval(draft),
     )
@@ -428,7 +433,8 @@ async def approve_draft(
     draft, item = await _draft_in_scope(session, by, code)
     require_match(if_match, draft_etag(draft.based_on_version, draft.revision))
     published = published_content(item) if item is not None else None
-    fields = changes_needing_approval(published, draft.content)
+    after = _content(draft.content).model_dump(mode="json")
+    fields = changes_needing_approval(published, after)
     if not fields:
         raise ApprovalNotNeeded(
             f"{code}'s draft changes none of {', '.join(SECOND_PERSON_FIELDS)}: publish it",
@@ -455,9 +461,7 @@ async def approve_draft(
         code=code,
         action="approved",
         version=draft_version(draft),
-        changes={
-            field: {"from": before.get(field), "to": draft.content[field]} for field in fields
-        },
+        changes={field: {"from": before.get(field), "to": after[field]} for field in fields},
         now=now,
     )
     return draft_view(approved, item)

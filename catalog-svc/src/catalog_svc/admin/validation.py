@@ -20,6 +20,7 @@ from catalog_svc.reference.items import (
     JSON_SCHEMA_DIALECT,
     PREFILL_KEYWORD,
     applicant_field_problems,
+    decision_approval_problems,
     keyword_uses,
 )
 from catalog_svc.snapshot import CatalogSnapshot
@@ -146,6 +147,15 @@ def _fee(item: ItemContent, _snapshot: CatalogSnapshot) -> list[FieldProblem]:
     return []
 
 
+def _decision_approval(item: ItemContent, _snapshot: CatalogSnapshot) -> list[FieldProblem]:
+    return [
+        FieldProblem(_path(*problem.where), problem.message, problem.type)
+        for problem in decision_approval_problems(
+            processing_mode=item.processing_mode, decision_approval=item.decision_approval
+        )
+    ]
+
+
 def _offered_in(item: ItemContent, snapshot: CatalogSnapshot) -> list[FieldProblem]:
     problems = []
     for position, code in enumerate(item.offered_in):
@@ -232,7 +242,14 @@ def _form(item: ItemContent, snapshot: CatalogSnapshot) -> list[FieldProblem]:
     return problems
 
 
-RULES: tuple[Rule, ...] = (_department, _working_days, _fee, _offered_in, _form)
+RULES: tuple[Rule, ...] = (
+    _department,
+    _working_days,
+    _fee,
+    _decision_approval,
+    _offered_in,
+    _form,
+)
 
 
 def item_problems(item: ItemContent, snapshot: CatalogSnapshot) -> list[FieldProblem]:

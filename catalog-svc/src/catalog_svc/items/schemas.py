@@ -13,6 +13,13 @@ from servicekit.regions import RegionCodeStr
 
 Subject = Literal["person", "enterprise"]
 ProcessingMode = Literal["instant", "review"]
+DecisionApproval = Literal["single", "second_person"]
+#: What case-svc's workflow reads to know who decides a reviewed application.
+DECISION_APPROVAL_DESCRIPTION = (
+    "Who decides a reviewed application: single, the handler who reviewed it; second_person, "
+    "a supervisor who did not review it approves the handler's decision. An instant item is "
+    "always single"
+)
 
 
 class Fee(BaseModel):
@@ -43,6 +50,7 @@ ID_CARD_LOSS_REPORT: dict[str, Any] = {
     "topics": ["证件办理", "户籍"],
     "visits": 0,
     "processing_mode": "instant",
+    "decision_approval": "single",
     "min_loa": 3,
     "legal_working_days": None,
     "promised_working_days": 0,
@@ -118,6 +126,9 @@ class ItemRead(BaseModel):
     subject: Subject
     topics: list[str]
     processing_mode: ProcessingMode
+    decision_approval: DecisionApproval = Field(
+        description=DECISION_APPROVAL_DESCRIPTION, examples=["single", "second_person"]
+    )
     min_loa: int = Field(ge=1, le=3)
     visits: Literal[0, 1, "on_site"] = Field(
         description="0: nothing to attend; 1: at most one visit; on_site: done at the counter"
@@ -154,6 +165,7 @@ def item_read(item: ServiceItem) -> ItemRead:
             "subject": item.subject,
             "topics": item.topics,
             "processing_mode": item.processing_mode,
+            "decision_approval": item.decision_approval,
             "min_loa": item.min_loa,
             "visits": visits_value(item.visits),
             "legal_working_days": item.legal_working_days,

@@ -3,7 +3,8 @@
 The file is data a person edits, so everything the rest of the service relies on is checked
 here, before anything is written: codes, tiers and types that departments exist for, the form
 schema (a valid JSON Schema, its prefill references naming a known resource field, its fields of
-the applicant's identity fit for the item's subject).
+the applicant's identity fit for the item's subject), a second person's approval of decisions
+only where a department reviews.
 """
 
 import copy
@@ -45,6 +46,11 @@ APPLICANT_MIN_LOA = 2
 HANDLING_TIERS = ("province", "city", "county", "township")
 SUBJECTS = ("person", "enterprise")
 PROCESSING_MODES = ("instant", "review")
+#: Who decides a reviewed application: the handler who reviewed it ("single"), or a supervisor
+#: who did not review it approves the handler's decision ("second_person").
+DECISION_APPROVALS = ("single", "second_person")
+#: What an item that says nothing of it has: one person reviews and decides.
+SINGLE_DECISION = "single"
 VISITS = ("0", "1", "on_site")
 STATUSES = ("published", "withdrawn")
 #: The fields an item may mark as illustrative (figures or assignments nobody has checked).
@@ -57,6 +63,7 @@ CHECKABLE_FIELDS = frozenset(
         "promised_working_days",
         "fee",
         "materials",
+        "decision_approval",
     }
 )
 
@@ -79,6 +86,7 @@ class ItemRecord:
     topics: list[str]
     visits: str
     processing_mode: str
+    decision_approval: str
     min_loa: int
     legal_working_days: int | None
     promised_working_days: int | None
@@ -104,8 +112,14 @@ def visits_value(stored: str) -> Visits:
     return "on_site"
 
 
-def _choice(entry: Mapping[str, Any], key: str, allowed: tuple[str, ...], code: str) -> str:
-    value = entry.get(key)
+def _choice(
+    entry: Mapping[str, Any],
+    key: str,
+    allowed: tuple[str, ...],
+    code: str,
+    default: str | None = None,
+) -> str:
+    value = entry.get(key, default)
     if value not in allowed:
         raise ItemDataError(f"{code}: {key} must be one of {allowed}, not {value!r}")
     return str(value)
@@ -173,8 +187,9 @@ def keyword_uses(
 
 
 @dataclass(frozen=True, slots=True)
-class ApplicantFieldProblem:
-    """A rule about the applicant's identity fields that an item breaks."""
+class RuleProblem:
+    """A rule across an item's fields that the item breaks: the files' items and those
+    administrators write are held to the same rules."""
 
     #: Where, from the item: ``("form_schema", "properties", "name", "x-applicant")``.
     where: tuple[object, ...]
@@ -184,20 +199,20 @@ class ApplicantFieldProblem:
 
 def applicant_field_problems(
     schema: Mapping[str, Any], *, subject: str, min_loa: int
-) -> list[ApplicantFieldProblem]:
+) -> list[RuleProblem]:
     """Each ``x-applicant`` of a valid form schema: on a text field of the form itself, naming
     a part of the identity of the item's kind of applicant, each part on one field at most; and
     an item with any asks for a verified real name."""
     every_part = {part for parts in APPLICANT_PARTS.values() for part in parts}
     allowed = APPLICANT_PARTS.get(subject, ())
     properties: Mapping[str, Any] = schema.get("properties", {})
-    problems: list[ApplicantFieldProblem] = []
+    problems: list[RuleProblem] = []
     field_of: dict[str, object] = {}
     for where, part in keyword_uses(schema, APPLICANT_KEYWORD):
         at = ("form_schema", *where, APPLICANT_KEYWORD)
         if len(where) != 2 or where[0] != "properties":
             problems.append(
-                ApplicantFieldProblem(
+                RuleProblem(
                     at,
                     "x-applicant belongs on a field of the form itself",
                     "invalid_applicant_field",
@@ -205,7 +220,7 @@ def applicant_field_problems(
             )
         elif not isinstance(part, str) or part not in every_part:
             problems.append(
-                ApplicantFieldProblem(
+                RuleProblem(
                     at,
                     f"x-applicant names a part of the applicant's identity: one of "
                     f"{', '.join(sorted(every_part))}",
@@ -214,7 +229,7 @@ def applicant_field_problems(
             )
         elif part not in allowed:
             problems.append(
-                ApplicantFieldProblem(
+                RuleProblem(
                     at,
                     f"a {subject} applicant has no {part}: x-applicant is one of "
                     f"{', '.join(allowed)} here",
@@ -223,7 +238,7 @@ def applicant_field_problems(
             )
         elif properties[str(where[1])].get("type") != "string":
             problems.append(
-                ApplicantFieldProblem(
+                RuleProblem(
                     at,
                     'a field of the applicant\'s identity holds text: "type": "string"',
                     "invalid_applicant_field",
@@ -231,7 +246,7 @@ def applicant_field_problems(
             )
         elif part in field_of:
             problems.append(
-                ApplicantFieldProblem(
+                RuleProblem(
                     at,
                     f"field {field_of[part]!r} holds the applicant's {part} already",
                     "duplicate_applicant_field",
@@ -241,7 +256,7 @@ def applicant_field_problems(
             field_of[part] = where[1]
     if field_of and min_loa < APPLICANT_MIN_LOA:
         problems.append(
-            ApplicantFieldProblem(
+            RuleProblem(
                 ("min_loa",),
                 f"a form holding the applicant's identity needs a verified real name: "
                 f"min_loa {APPLICANT_MIN_LOA} or more",
@@ -249,6 +264,23 @@ def applicant_field_problems(
             )
         )
     return problems
+
+
+def decision_approval_problems(
+    *, processing_mode: str, decision_approval: str
+) -> list[RuleProblem]:
+    """A second person approves a decision only where a department reviews the application:
+    an instant item is decided as it is filed, with no review to keep apart from the decision."""
+    if decision_approval == SINGLE_DECISION or processing_mode == "review":
+        return []
+    return [
+        RuleProblem(
+            ("decision_approval",),
+            'only an item a department reviews (processing_mode "review") has a decision a '
+            f'second person approves: an instant item is "{SINGLE_DECISION}"',
+            "second_person_needs_review",
+        )
+    ]
 
 
 def build_form_schema(
@@ -328,8 +360,17 @@ def _item(
     if not isinstance(form, dict):
         raise ItemDataError(f"{code}: no form")
     subject = _choice(entry, "subject", SUBJECTS, code)
+    processing_mode = _choice(entry, "processing_mode", PROCESSING_MODES, code)
+    decision_approval = _choice(
+        entry, "decision_approval", DECISION_APPROVALS, code, default=SINGLE_DECISION
+    )
     form_schema = build_form_schema(code, name, form, shared_fields, prefill_resources)
-    if problems := applicant_field_problems(form_schema, subject=subject, min_loa=min_loa):
+    if problems := [
+        *applicant_field_problems(form_schema, subject=subject, min_loa=min_loa),
+        *decision_approval_problems(
+            processing_mode=processing_mode, decision_approval=decision_approval
+        ),
+    ]:
         where = ".".join(str(part) for part in problems[0].where)
         raise ItemDataError(f"{code}: {where}: {problems[0].message}")
     return ItemRecord(
@@ -342,7 +383,8 @@ def _item(
         subject=subject,
         topics=_strings(entry, "topics", code),
         visits=_visits(entry, code),
-        processing_mode=_choice(entry, "processing_mode", PROCESSING_MODES, code),
+        processing_mode=processing_mode,
+        decision_approval=decision_approval,
         min_loa=min_loa,
         legal_working_days=_days(entry, "legal_working_days", code),
         promised_working_days=_days(entry, "promised_working_days", code),
