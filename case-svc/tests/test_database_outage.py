@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from case_svc.models import Case
 from servicekit.testing import POSTGRES_ENV, bearer
 
+LUCHENG = "330302"
 SUBMISSIONS = 60
 CONCURRENCY = 8
 TERMINATIONS = 3
@@ -59,7 +60,13 @@ async def test_terminated_connections_answer_503_and_keyed_retries_file_each_cas
                 response = await client.post(
                     "/cases/v1/cases",
                     json=body,
-                    headers={**bearer(resident), "Idempotency-Key": key},
+                    # Straight to the instance of Lucheng, the bureau's region, as the app
+                    # sends it: the outage is this instance's own.
+                    headers={
+                        **bearer(resident),
+                        "Idempotency-Key": key,
+                        "X-Region-Code": LUCHENG,
+                    },
                 )
                 statuses.append(response.status_code)
                 if response.status_code == 503:

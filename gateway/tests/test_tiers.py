@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from servicekit.auth import PrincipalType
 from servicekit.testing import TokenMinter, bearer
 
 Problem = Callable[[httpx.Response, int, str], dict[str, Any]]
@@ -165,3 +166,29 @@ async def test_readiness_waits_for_every_pool_of_a_service(
     response = await gateway.get("/readyz")
     assert response.status_code == 503
     assert response.json()["services"]["case"] == "unreachable"
+
+
+@pytest.mark.parametrize(
+    ("typ", "dept", "instance"),
+    [
+        ("staff", "330300-housing_provident_fund", "case-wenzhou"),
+        ("department_system", "330302-public_security", "case-wenzhou"),
+        ("staff", "330100-housing_provident_fund", "case"),
+        ("staff", None, "case"),  # a platform administrator: the province
+    ],
+)
+async def test_staff_and_department_systems_work_where_their_department_is(
+    tiered: httpx.AsyncClient,
+    services: dict[str, Any],
+    regional_cases: dict[str, Any],
+    token_minter: TokenMinter,
+    typ: PrincipalType,
+    dept: str | None,
+    instance: str,
+) -> None:
+    token = token_minter.mint("s-1", typ=typ, loa=2, dept=dept)
+
+    response = await tiered.get("/cases/v1/queue", headers=bearer(token))
+
+    assert response.status_code == 200, response.text
+    assert response.json()["service"] == instance

@@ -12,7 +12,8 @@ answer with what it answered. Which instance of the pool, and what happens when 
 
 The request's region comes from, in order: the ``X-Region-Code`` header (malformed: 400
 ``invalid_region_header``); the resource id in the path, for the service's region paths (a case
-number starts with its region code); the token's ``region`` claim; else none, the province.
+number starts with its region code); the token's ``region`` claim, or for staff and department
+systems their department's region (``dept``); else none, the province.
 List calls the routing table marks for fan-out go to every pool instead (``fanout``), unless
 ``X-Region-Code`` names one.
 
@@ -253,16 +254,21 @@ def _region_header(value: bytes) -> str:
 
 
 def _region_of(route: ServiceRoute, path: str, principal: Principal | None) -> str | None:
-    """The region from the path's resource id, else the token's claim, else none."""
+    """The region from the path's resource id, else the token's: its ``region`` claim (a
+    citizen's), or the region of its department (``dept``, ``<region>-<type>``: staff and
+    department systems work where their department is), else none."""
     region = route.region_in_path(path)
-    if region is None and principal is not None and principal.region:
-        try:
-            region = region_prefix(principal.region)
-        except InvalidRegionCode:
-            # A signed claim the identity service wrote: never malformed in practice, and the
-            # province can serve anyone, so route there rather than refuse the caller.
-            region = None
-    return region
+    if region is not None or principal is None:
+        return region
+    claimed = principal.region or (principal.dept or "").partition("-")[0]
+    if not claimed:
+        return None
+    try:
+        return region_prefix(claimed)
+    except InvalidRegionCode:
+        # A signed claim the identity service wrote: never malformed in practice, and the
+        # province can serve anyone, so route there rather than refuse the caller.
+        return None
 
 
 def _exceeds(content_length: bytes, limit: int) -> bool:

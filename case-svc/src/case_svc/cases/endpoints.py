@@ -1,6 +1,6 @@
 """HTTP endpoints for cases: parse, authorise, delegate."""
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query, Response
 
@@ -25,6 +25,8 @@ from case_svc.cases.schemas import (
     CaseCreate,
     CasePage,
     CaseRead,
+    DeadlineColour,
+    QueueCounts,
     TransitionCreate,
 )
 from case_svc.cases.service import (
@@ -160,21 +162,60 @@ async def list_cases(
     cursors: CursorsDep,
     session: SessionDep,
     settings: SettingsDep,
+    now: NowDep,
     statuses: Annotated[
         list[CaseStatus] | None, Query(alias="status", description="Repeat for several")
     ] = None,
+    item_code: Annotated[
+        str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9._-]+$", description="One item")
+    ] = None,
+    assignee: Annotated[
+        Literal["me", "unassigned"] | None,
+        Query(description="Held by the caller, or by no one (a lapsed claim is no one's)"),
+    ] = None,
+    deadline_colour: Annotated[
+        DeadlineColour | None,
+        Query(description="red: overdue; yellow: 80 % of the promised time gone; green"),
+    ] = None,
+    order: Annotated[
+        Literal["newest", "due"],
+        Query(description="newest first, or due: the most urgent first, undated last"),
+    ] = "newest",
     cursor: CursorQuery = None,
     limit: LimitQuery = None,
 ) -> CasePage:
     """The caller's own cases; for the department's handlers, supervisors and systems, its
-    queue. Newest first."""
+    work queue."""
     return await service.list_cases(
         session=session,
         principal=principal,
-        statuses=statuses or [],
+        narrowed=service.CaseFilter(
+            statuses=[status.value for status in statuses or []],
+            item_code=item_code,
+            assignee=assignee,
+            deadline_colour=deadline_colour,
+        ),
+        by_due=order == "due",
         cursors=cursors,
         cursor=cursor,
         limit=page_size_of(settings, limit),
+        now=now,
+        idle=settings.claim_idle,
+    )
+
+
+@router.get(
+    "/queue",
+    response_model=QueueCounts,
+    responses=problem_responses(NoDepartment, NoCaseRole),
+)
+async def queue_counts(
+    principal: PrincipalDep, session: SessionDep, settings: SettingsDep, now: NowDep
+) -> QueueCounts:
+    """The department's open cases counted as its queue's filters count them: by status, by
+    deadline colour, held by the caller, held by no one."""
+    return await service.queue_counts(
+        session=session, principal=principal, now=now, idle=settings.claim_idle
     )
 
 

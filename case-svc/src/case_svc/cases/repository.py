@@ -8,9 +8,10 @@ Two writes are races settled by the database rather than by Python: the case-num
 import datetime as dt
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, case, func, not_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -59,34 +60,134 @@ async def case_by_id(session: AsyncSession, case_id: uuid.UUID) -> Case | None:
     return case
 
 
+#: Statuses in which a case has ended: no deadline colour, no place in a queue's counts.
+ENDED_STATUSES = ("completed", "denied", "not_accepted", "withdrawn")
+
+
+@dataclass(frozen=True)
+class QueueView:
+    """The moment and the caller a department's queue is read for: colours are as of ``now``,
+    claims idle for ``idle`` have lapsed."""
+
+    now: dt.datetime
+    idle: dt.timedelta
+    staff_id: str
+
+
+def _clock_now(view: QueueView) -> Any:
+    # A paused clock stands where it paused: its deadlines are read as of then.
+    return func.coalesce(Case.clock_paused_at, view.now)
+
+
+def deadline_colour(view: QueueView) -> Any:
+    """red, yellow or green for an open case with a promised time; null otherwise."""
+    open_ = Case.status.not_in(ENDED_STATUSES)
+    at = _clock_now(view)
+    return case(
+        (and_(open_, Case.due_at < at), "red"),
+        (and_(open_, Case.warn_at <= at), "yellow"),
+        (and_(open_, Case.due_at.is_not(None)), "green"),
+        else_=None,
+    )
+
+
+def _held(view: QueueView) -> Any:
+    """The case's claim is in force: paused, or its holder acted within ``idle``."""
+    return or_(Case.clock_paused_at.is_not(None), Case.claimed_at >= view.now - view.idle)
+
+
+def held_by_caller(view: QueueView) -> Any:
+    return and_(Case.assignee_id == view.staff_id, _held(view))
+
+
+def unassigned(view: QueueView) -> Any:
+    return or_(Case.assignee_id.is_(None), not_(_held(view)))
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    """What a list of cases is narrowed to."""
+
+    statuses: Sequence[str] = ()
+    item_code: str | None = None
+    #: "me": held by the caller; "unassigned": held by no one.
+    assignee: str | None = None
+    deadline_colour: str | None = None
+
+
 async def list_cases(
     session: AsyncSession,
     *,
     applicant_id: str | None = None,
     department_id: str | None = None,
     item_codes: Sequence[str] | None = None,
-    statuses: Sequence[str] = (),
-    after: tuple[dt.datetime, uuid.UUID] | None = None,
+    narrowed: CaseFilter = CaseFilter(),
+    view: QueueView,
+    by_due: bool = False,
+    after: tuple[dt.datetime | None, uuid.UUID] | None = None,
     limit: int,
-) -> list[Case]:
-    """Newest first, keyset-paginated on (submitted_at, id); one more than ``limit`` is read so
-    the caller knows whether a next page exists."""
-    statement = select(Case)
+) -> list[tuple[Case, str | None]]:
+    """Each case with its deadline colour: newest first, keyset-paginated on (submitted_at, id);
+    or, ``by_due``, the most urgent first on (due_at, id), cases without a promised time last.
+    One more than ``limit`` is read so the caller knows whether a next page exists."""
+    statement = select(Case, deadline_colour(view))
     if applicant_id is not None:
         statement = statement.where(Case.applicant_id == applicant_id)
     if department_id is not None:
         statement = statement.where(Case.department_id == department_id)
     if item_codes is not None:
         statement = statement.where(Case.item_code.in_(item_codes))
-    if statuses:
-        statement = statement.where(Case.status.in_(statuses))
-    if after is not None:
-        at, case_id = after
-        statement = statement.where(
-            or_(Case.submitted_at < at, and_(Case.submitted_at == at, Case.id < case_id))
-        )
-    statement = statement.order_by(Case.submitted_at.desc(), Case.id.desc()).limit(limit + 1)
-    return list(await session.scalars(statement))
+    if narrowed.statuses:
+        statement = statement.where(Case.status.in_(narrowed.statuses))
+    if narrowed.item_code is not None:
+        statement = statement.where(Case.item_code == narrowed.item_code)
+    if narrowed.assignee == "me":
+        statement = statement.where(held_by_caller(view))
+    if narrowed.assignee == "unassigned":
+        statement = statement.where(unassigned(view), Case.status.not_in(ENDED_STATUSES))
+    if narrowed.deadline_colour is not None:
+        statement = statement.where(deadline_colour(view) == narrowed.deadline_colour)
+    if by_due:
+        if after is not None:
+            due, case_id = after
+            statement = statement.where(
+                or_(
+                    Case.due_at > due,
+                    and_(Case.due_at == due, Case.id > case_id),
+                    Case.due_at.is_(None),
+                )
+                if due is not None
+                else and_(Case.due_at.is_(None), Case.id > case_id)
+            )
+        statement = statement.order_by(Case.due_at.asc().nulls_last(), Case.id.asc())
+    else:
+        if after is not None:
+            at, case_id = after
+            statement = statement.where(
+                or_(Case.submitted_at < at, and_(Case.submitted_at == at, Case.id < case_id))
+            )
+        statement = statement.order_by(Case.submitted_at.desc(), Case.id.desc())
+    rows = await session.execute(statement.limit(limit + 1))
+    return [(found, colour) for found, colour in rows]
+
+
+async def queue_counts(
+    session: AsyncSession, *, department_id: str, view: QueueView
+) -> list[tuple[str, str | None, bool, bool, int]]:
+    """The department's open cases counted by (status, deadline colour, held by the caller,
+    unassigned)."""
+    colour = deadline_colour(view).label("colour")
+    mine = held_by_caller(view).label("mine")
+    free = unassigned(view).label("free")
+    statement = (
+        select(Case.status, colour, mine, free, func.count())
+        .where(Case.department_id == department_id, Case.status.not_in(ENDED_STATUSES))
+        .group_by(Case.status, colour, mine, free)
+    )
+    return [
+        (status, colour_, bool(mine_), bool(free_), count)
+        for status, colour_, mine_, free_, count in (await session.execute(statement)).all()
+    ]
 
 
 async def update_case(

@@ -84,8 +84,14 @@ CASE_SUMMARY_EXAMPLE: dict[str, Any] = {
     "warn_at": "2026-11-27T06:19:21Z",
     "statutory_due_at": None,
     "assignee_id": None,
+    "deadline_colour": "green",
     "version": 1,
 }
+
+
+#: How near its promised time an open case is: green, yellow once 80 % of it is gone, red when
+#: overdue (on a paused clock, as it stood when it paused).
+DeadlineColour = Literal["green", "yellow", "red"]
 
 
 class CaseSummary(BaseModel):
@@ -114,6 +120,11 @@ class CaseSummary(BaseModel):
     )
     assignee_id: str | None = Field(
         description="The staff member the case is claimed by (null to its applicant)"
+    )
+    deadline_colour: DeadlineColour | None = Field(
+        default=None,
+        description="green, yellow (80 % of the promised time gone) or red (overdue); null for "
+        "a case without a promised time or one that has ended",
     )
     version: int
 
@@ -238,6 +249,30 @@ class Transfer(BaseModel):
         description="<official region code>-<type>, of the case's own region",
         examples=["330302-civil_affairs"],
     )
+
+
+class QueueCounts(BaseModel):
+    """The department's open cases, counted as its queue's filters count them."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "open": 42,
+                    "by_status": {"submitted": 12, "in_review": 20, "supplement_requested": 10},
+                    "by_deadline_colour": {"green": 30, "yellow": 8, "red": 4},
+                    "mine": 7,
+                    "unassigned": 15,
+                }
+            ]
+        }
+    )
+
+    open: int = Field(description="Cases not yet ended")
+    by_status: dict[CaseStatus, int] = Field(description="Open cases by status (none: absent)")
+    by_deadline_colour: dict[DeadlineColour, int]
+    mine: int = Field(description="Held by the caller")
+    unassigned: int = Field(description="Held by no one (or by a claim that lapsed)")
 
 
 class TransitionCreate(BaseModel):

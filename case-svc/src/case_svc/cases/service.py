@@ -4,7 +4,8 @@ submission leaves nothing behind."""
 
 import datetime as dt
 import uuid
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,7 +14,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from case_svc.cases import applicant, repository
 from case_svc.cases.forms import validate_form
-from case_svc.cases.schemas import CaseCreate, CasePage, CaseRead, CaseSummary, HistoryEntry
+from case_svc.cases.repository import CaseFilter as CaseFilter
+from case_svc.cases.schemas import (
+    CaseCreate,
+    CasePage,
+    CaseRead,
+    CaseSummary,
+    DeadlineColour,
+    HistoryEntry,
+    QueueCounts,
+)
 from case_svc.clients import catalog, identity
 from case_svc.models import Case, CaseEvent
 from case_svc.workflow import state_machine
@@ -360,6 +370,20 @@ def claim_holder(case: Case, *, now: dt.datetime, idle: dt.timedelta) -> str | N
     return case.assignee_id if case.claimed_at + idle > now else None
 
 
+def deadline_colour_of(case: Case, now: dt.datetime) -> DeadlineColour | None:
+    """How near its promised time an open case is, as a queue's filter reads it
+    (``repository.deadline_colour``): red overdue, yellow with 80 % of it gone, else green; a
+    paused clock read where it paused."""
+    if case.status in repository.ENDED_STATUSES or case.due_at is None:
+        return None
+    at = case.clock_paused_at or now
+    if case.due_at < at:
+        return "red"
+    if case.warn_at is not None and case.warn_at <= at:
+        return "yellow"
+    return "green"
+
+
 def actions_for(
     case: Case, principal: Principal, roles: frozenset[Role], *, holder: str | None
 ) -> list[Action]:
@@ -417,6 +441,7 @@ def case_view(
         statutory_due_at=case.statutory_due_at,
         due_at_provisional=case.due_at_provisional,
         assignee_id=holder if staff_view else None,
+        deadline_colour=deadline_colour_of(case, now),
         decision_approval=state_machine.DecisionApproval(case.decision_approval),
         clock=state_machine.CLOCK[status] if case.clock_paused_at is None else Clock.PAUSED,
         version=case.version,
@@ -454,60 +479,110 @@ async def visible_case(
     return case, roles
 
 
-def _list_context(scope: dict[str, str]) -> str:
+def _list_context(scope: dict[str, str], *, by_due: bool) -> str:
     """A cursor holds for the one list it was given for: this department's or this
-    applicant's."""
+    applicant's, in this order."""
     ((owner, value),) = scope.items()
-    return f"cases:{owner}:{value}"
+    return f"cases:{owner}:{value}:{'due' if by_due else 'newest'}"
 
 
-def _position(case: Case) -> dict[str, str]:
-    return {"at": case.submitted_at.isoformat(), "id": case.id.hex}
+def _queue_scope(principal: Principal) -> str:
+    """The department whose queue the caller reads: a handler's, a supervisor's or a system's."""
+    if not principal.dept:
+        raise NoDepartment()
+    if principal.typ == "staff" and not staff_roles(principal):
+        raise NoCaseRole()
+    return principal.dept
 
 
 async def list_cases(
     *,
     session: AsyncSession,
     principal: Principal,
-    statuses: Sequence[CaseStatus],
+    narrowed: CaseFilter,
+    by_due: bool,
     cursors: Cursors,
     cursor: str | None,
     limit: int,
+    now: dt.datetime,
+    idle: dt.timedelta,
 ) -> CasePage:
-    """The caller's own cases, or for department staff their department's queue."""
+    """The caller's own cases, or for the department's handlers, supervisors and systems its
+    queue: narrowed by status, item, holder and deadline colour; newest first, or the most
+    urgent first."""
     require_type(principal, "citizen", "enterprise", "staff", "department_system")
     scope: dict[str, str] = {}
     if principal.typ in ("staff", "department_system"):
-        if not principal.dept:
-            raise NoDepartment()
-        if principal.typ == "staff" and not staff_roles(principal):
-            raise NoCaseRole()
-        scope["department_id"] = principal.dept
+        scope["department_id"] = _queue_scope(principal)
     else:
         scope["applicant_id"] = principal.sub
-    context = _list_context(scope)
+    context = _list_context(scope, by_due=by_due)
     position = cursors.decode_optional(context, cursor)
-    after = (
-        (dt.datetime.fromisoformat(position["at"]), uuid.UUID(hex=position["id"]))
-        if position is not None
-        else None
-    )
-    cases = await repository.list_cases(
+    after: tuple[dt.datetime | None, uuid.UUID] | None = None
+    if position is not None:
+        at = position["at"]
+        after = (dt.datetime.fromisoformat(at) if at else None, uuid.UUID(hex=position["id"]))
+    rows = await repository.list_cases(
         session,
         **scope,
         item_codes=delegated_items(principal) if "applicant_id" in scope else None,
-        statuses=[status.value for status in statuses],
+        narrowed=narrowed,
+        view=repository.QueueView(now=now, idle=idle, staff_id=principal.sub),
+        by_due=by_due,
         after=after,
         limit=limit,
     )
-    page, more = cases[:limit], len(cases) > limit
-    return CasePage(
-        items=[CaseSummary.model_validate(case, from_attributes=True) for case in page],
-        next_cursor=(
-            cursors.encode(
-                context, {"at": page[-1].submitted_at.isoformat(), "id": page[-1].id.hex}
-            )
-            if more
-            else None
-        ),
+    page, more = rows[:limit], len(rows) > limit
+    staff_view = "department_id" in scope
+    items = [
+        CaseSummary.model_validate(
+            {
+                **_summary_fields(case),
+                "assignee_id": claim_holder(case, now=now, idle=idle) if staff_view else None,
+                "deadline_colour": colour,
+            }
+        )
+        for case, colour in page
+    ]
+    next_cursor = None
+    if more:
+        last = page[-1][0]
+        sort_key = last.due_at if by_due else last.submitted_at
+        next_cursor = cursors.encode(
+            context, {"at": sort_key.isoformat() if sort_key else "", "id": last.id.hex}
+        )
+    return CasePage(items=items, next_cursor=next_cursor)
+
+
+def _summary_fields(case: Case) -> dict[str, Any]:
+    return {name: getattr(case, name) for name in CaseSummary.model_fields if hasattr(case, name)}
+
+
+async def queue_counts(
+    *, session: AsyncSession, principal: Principal, now: dt.datetime, idle: dt.timedelta
+) -> QueueCounts:
+    """The department's open cases, counted as the queue's filters count them."""
+    require_type(principal, "staff", "department_system")
+    department = _queue_scope(principal)
+    view = repository.QueueView(now=now, idle=idle, staff_id=principal.sub)
+    rows = await repository.queue_counts(session, department_id=department, view=view)
+    by_status: Counter[str] = Counter()
+    by_colour: Counter[str] = Counter()
+    mine = unassigned = 0
+    for status, colour, held_by_caller, free, count in rows:
+        by_status[status] += count
+        if colour is not None:
+            by_colour[colour] += count
+        mine += count if held_by_caller else 0
+        unassigned += count if free else 0
+    return QueueCounts.model_validate(
+        {
+            "open": sum(by_status.values()),
+            "by_status": dict(by_status),
+            "by_deadline_colour": {
+                colour: by_colour[colour] for colour in ("green", "yellow", "red")
+            },
+            "mine": mine,
+            "unassigned": unassigned,
+        }
     )
