@@ -60,8 +60,8 @@ def service_under_test() -> ServiceUnderTest:
         metadata=Base.metadata,
         settings_class=CaseSettings,
         create_app=create_app,
-        # Deemed acceptance runs when a test says so, on the test's clock.
-        settings_overrides={"deemed_acceptance_seconds": 0},
+        # The deadline watch runs when a test says so, on the test's clock.
+        settings_overrides={"deadline_watch_seconds": 0},
     )
 
 

@@ -487,11 +487,19 @@ async def test_an_intake_left_undecided_for_five_working_days_is_deemed_accepted
     sessionmaker = app.state.service.database.sessionmaker
     # Filed on Thursday 26 November: the fifth working day after is Thursday 3 December.
     clock.now = dt.datetime(2026, 12, 3, 15, 0, tzinfo=dt.UTC)  # 23:00 in Wenzhou, still in time
-    assert await handling.accept_undecided_intakes(sessionmaker, now=clock.now) == 0
+    assert (
+        await handling.accept_undecided_intakes(
+            sessionmaker, app.state.service.outbox, now=clock.now
+        )
+        == 0
+    )
 
     clock.now = dt.datetime(2026, 12, 3, 16, 0, tzinfo=dt.UTC)  # midnight in Wenzhou
     accepted = await asyncio.gather(
-        *(handling.accept_undecided_intakes(sessionmaker, now=clock.now) for _ in range(3))
+        *(
+            handling.accept_undecided_intakes(sessionmaker, app.state.service.outbox, now=clock.now)
+            for _ in range(3)
+        )
     )
 
     assert sum(accepted) == 1
@@ -515,12 +523,25 @@ async def test_a_supplement_request_in_time_restarts_the_intakes_time_on_resubmi
     ok(await step(staff.handler, "claim"))
     ok(await step(staff.handler, "request_supplement", notice={"fields": ["amount"]}))
     clock.now = dt.datetime(2026, 12, 7, 2, 0, tzinfo=dt.UTC)  # Monday, past the first five days
-    assert await handling.accept_undecided_intakes(sessionmaker, now=clock.now) == 0
+    assert (
+        await handling.accept_undecided_intakes(
+            sessionmaker, app.state.service.outbox, now=clock.now
+        )
+        == 0
+    )
     ok(await step(resident, "supplement", form={"amount": 100}))
 
-    assert await handling.accept_undecided_intakes(sessionmaker, now=clock.now) == 0
+    assert (
+        await handling.accept_undecided_intakes(
+            sessionmaker, app.state.service.outbox, now=clock.now
+        )
+        == 0
+    )
     later = clock.now + dt.timedelta(days=8)
-    assert await handling.accept_undecided_intakes(sessionmaker, now=later) == 1
+    assert (
+        await handling.accept_undecided_intakes(sessionmaker, app.state.service.outbox, now=later)
+        == 1
+    )
 
 
 async def test_a_supervisor_extends_the_decisions_time_once_with_a_reason_she_sees(

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from case_svc.settings import CaseSettings
+from servicekit.events import Outbox
 from servicekit.state import ServiceState, state_of
 
 Clock = Callable[[], dt.datetime]
@@ -18,6 +19,8 @@ Clock = Callable[[], dt.datetime]
 class CaseState(ServiceState):
     settings: CaseSettings
     clock: Clock
+    #: Where the events of each change are written (``case_svc.events``).
+    outbox: Outbox
 
 
 # Each alias reads the state itself rather than through StateDep: a dependency FastAPI resolves
@@ -36,7 +39,12 @@ async def _now(request: Request) -> dt.datetime:
     return state_of(request, CaseState).clock()
 
 
+async def _outbox(request: Request) -> Outbox:
+    return state_of(request, CaseState).outbox
+
+
 StateDep = Annotated[CaseState, Depends(_state)]
+OutboxDep = Annotated[Outbox, Depends(_outbox)]
 SettingsDep = Annotated[CaseSettings, Depends(_settings)]
 #: The time of the request, on the service's clock.
 NowDep = Annotated[dt.datetime, Depends(_now)]

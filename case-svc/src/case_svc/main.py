@@ -1,46 +1,84 @@
 """case-svc's application: lifespan, routers, error handlers — nothing else."""
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+import datetime as dt
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager, nullcontext, suppress
 
+import structlog
 from fastapi import FastAPI
 
 from case_svc.cases import handling
 from case_svc.cases.endpoints import router as cases_router
 from case_svc.deps import CaseState
-from case_svc.models import IdempotencyRecord
+from case_svc.events import EVENT_TYPES
+from case_svc.models import IdempotencyRecord, OutboxEvent
 from case_svc.settings import CaseSettings
 from servicekit.app import build_app
 from servicekit.auth import JwksSource
 from servicekit.db import utcnow
+from servicekit.events import Outbox, Relay
+from servicekit.service_tokens import ClientCredentials
 from servicekit.state import ServiceState
+
+log = structlog.get_logger(__name__)
 
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI, kit: ServiceState) -> AsyncIterator[CaseState]:
-    # The clock case numbers and deadlines are read from; tests replace it with a fixed one.
-    state = CaseState.over(kit, clock=utcnow)
-    settings = state.settings
-    deeming = (
+    settings = kit.settings
+    if not isinstance(settings, CaseSettings):  # create_app builds it from CaseSettings
+        raise TypeError("case-svc runs on CaseSettings")
+    # The clock case numbers, deadlines and events are read from; tests replace it with a
+    # fixed one (app.state.service.clock), which the outbox and the deadline watch follow.
+    state = CaseState.over(kit, clock=utcnow, outbox=_outbox(settings, lambda: state.clock()))
+    relay = _relay(settings, state)
+    watching = (
         asyncio.create_task(
-            handling.keep_accepting_undecided_intakes(
+            handling.watch_deadlines(
                 kit.database.sessionmaker,
+                state.outbox,
                 lambda: state.clock(),
-                every_seconds=settings.deemed_acceptance_seconds,
+                every_seconds=settings.deadline_watch_seconds,
             ),
-            name="deemed-acceptance",
+            name="deadline-watch",
         )
-        if settings.deemed_acceptance_seconds > 0
+        if settings.deadline_watch_seconds > 0
         else None
     )
     try:
-        yield state
+        async with relay.running() if relay is not None else nullcontext():
+            yield state
     finally:
-        if deeming is not None:
-            deeming.cancel()
+        if watching is not None:
+            watching.cancel()
             with suppress(asyncio.CancelledError):
-                await deeming
+                await watching
+
+
+def _outbox(settings: CaseSettings, clock: Callable[[], dt.datetime]) -> Outbox:
+    subscriptions = {kind: settings.event_subscribers.get(kind, []) for kind in EVENT_TYPES}
+    return Outbox(OutboxEvent, source="/cases", subscriptions=subscriptions, clock=clock)
+
+
+def _relay(settings: CaseSettings, state: CaseState) -> Relay | None:
+    """The relay that delivers the events to their subscribers, with case-svc's own client
+    credentials; none while no one subscribes."""
+    if not any(settings.event_subscribers.values()):
+        return None
+    if settings.client_secret is None:
+        log.warning("events_not_relayed", reason="CASE_CLIENT_SECRET is not set")
+        return None
+    token = ClientCredentials(
+        state.http, client_id=settings.client_id, client_secret=settings.client_secret
+    )
+    return Relay(
+        state.outbox,
+        sessionmaker=state.database.sessionmaker,
+        http=state.http,
+        token=token,
+        policy=settings.relay_policy(),
+    )
 
 
 def create_app(settings: CaseSettings | None = None, *, jwks: JwksSource | None = None) -> FastAPI:

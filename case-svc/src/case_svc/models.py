@@ -17,6 +17,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from servicekit.db import UTCDateTime, new_metadata, utcnow
+from servicekit.events import OutboxEventMixin
 from servicekit.idempotency import IdempotencyRecordMixin
 from servicekit.ids import new_id
 from servicekit.sealing import SealedJSON, SealedText
@@ -39,6 +40,8 @@ class Case(Base):
         Index("ix_case_department_due", "department_id", "due_at", "id"),
         # Intakes left undecided past their time, for deemed acceptance.
         Index("ix_case_intake_due", "status", "intake_due_at"),
+        # Open cases past their promised time not yet reported overdue.
+        Index("ix_case_overdue_watch", "overdue_at", "due_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
@@ -85,6 +88,8 @@ class Case(Base):
     #: When an application still in intake counts as accepted (5 working days after it was
     #: received, or resubmitted with its supplement: Administrative Licensing Law art. 32).
     intake_due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: When the case was first found past its promised time (``case.overdue`` reported once).
+    overdue_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     #: Since when the clock is paused (a supplement, a special procedure); None while it runs.
     clock_paused_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     #: The due date runs into a year whose official holiday schedule is not yet published.
@@ -132,6 +137,13 @@ class CaseNumberCounter(Base):
     region_code: Mapped[str] = mapped_column(String(12), primary_key=True)
     day: Mapped[str] = mapped_column(String(8), primary_key=True)
     last_value: Mapped[int] = mapped_column(Integer)
+
+
+class OutboxEvent(OutboxEventMixin, Base):
+    """The events case-svc reports (``case.submitted``, ``case.status_changed``,
+    ``case.completed``, ``case.overdue``), each written with the change it reports."""
+
+    __tablename__ = "outbox_event"
 
 
 class IdempotencyRecord(IdempotencyRecordMixin, Base):

@@ -45,7 +45,7 @@ from case_svc.clients.catalog import (
     NoResponsibleDepartment,
     RegionNotFound,
 )
-from case_svc.deps import NowDep, SettingsDep
+from case_svc.deps import NowDep, OutboxDep, SettingsDep
 from case_svc.workflow.state_machine import (
     CaseStatus,
     DecisionTakesAnother,
@@ -101,6 +101,7 @@ SUBMISSION_PROBLEMS = (
 )
 async def submit_case(
     payload: CaseCreate,
+    outbox: OutboxDep,
     principal: PrincipalDep,
     claim: IdempotencyDep,
     session: SessionDep,
@@ -135,6 +136,7 @@ async def submit_case(
         now=now,
         claim_idle=settings.claim_idle,
         routed_by=x_region_code,
+        outbox=outbox,
     )
     if isinstance(outcome, service.FiledElsewhere):
         filed = await cases_client.file_where_it_belongs(
@@ -263,6 +265,7 @@ _GUARDS = (CaseNotFound, PreconditionRequired, PreconditionFailed)
 async def transition_case(
     case_no: CaseNumberStr,
     payload: TransitionCreate,
+    outbox: OutboxDep,
     principal: PrincipalDep,
     session: SessionDep,
     http: HttpDep,
@@ -277,6 +280,7 @@ async def transition_case(
     supplies what the one-time supplement notice named, and withdraws before the decision."""
     view = await handling.transition_case(
         session=session,
+        outbox=outbox,
         http=http,
         principal=principal,
         case_no=case_no,
@@ -296,6 +300,7 @@ async def transition_case(
 )
 async def claim_case(
     case_no: CaseNumberStr,
+    outbox: OutboxDep,
     principal: PrincipalDep,
     session: SessionDep,
     now: NowDep,
@@ -307,6 +312,7 @@ async def claim_case(
     a supervisor reassigns it, or it lies idle for ``CASE_CLAIM_IDLE_MINUTES``."""
     view = await handling.claim_case(
         session=session,
+        outbox=outbox,
         principal=principal,
         case_no=case_no,
         if_match=if_match,
@@ -324,6 +330,7 @@ async def claim_case(
 )
 async def release_case(
     case_no: CaseNumberStr,
+    outbox: OutboxDep,
     principal: PrincipalDep,
     session: SessionDep,
     now: NowDep,
@@ -334,6 +341,7 @@ async def release_case(
     """The handler holding the case gives it back to the department's queue."""
     view = await handling.release_case(
         session=session,
+        outbox=outbox,
         principal=principal,
         case_no=case_no,
         if_match=if_match,
@@ -352,6 +360,7 @@ async def release_case(
 async def reassign_case(
     case_no: CaseNumberStr,
     payload: AssigneeUpdate,
+    outbox: OutboxDep,
     principal: PrincipalDep,
     session: SessionDep,
     now: NowDep,
@@ -363,6 +372,7 @@ async def reassign_case(
     (``null``)."""
     view = await handling.reassign_case(
         session=session,
+        outbox=outbox,
         principal=principal,
         case_no=case_no,
         payload=payload,

@@ -15,6 +15,7 @@ import structlog
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from case_svc import events
 from case_svc.cases import applicant, repository
 from case_svc.cases.forms import validate_form
 from case_svc.cases.schemas import AssigneeUpdate, CaseRead, TransitionCreate
@@ -41,6 +42,7 @@ from case_svc.workflow.state_machine import (
     Transition,
 )
 from servicekit.auth import Principal
+from servicekit.events import Outbox
 from servicekit.preconditions import PreconditionFailed, require_match
 from servicekit.problems import Conflict, DomainError, Forbidden, extension_members
 
@@ -184,6 +186,7 @@ _ACTION_OF = {Role.HANDLER: "claim", Role.SUPERVISOR: "reassign"}
 async def claim_case(
     *,
     session: AsyncSession,
+    outbox: Outbox,
     principal: Principal,
     case_no: str,
     if_match: str | None,
@@ -201,7 +204,13 @@ async def claim_case(
     if holder is not None and holder != principal.sub:
         raise ClaimedByAnother()
     await _record(
-        session, case, _actor(principal, Role.HANDLER), "claim", now=now, assignee=principal.sub
+        session,
+        outbox,
+        case,
+        _actor(principal, Role.HANDLER),
+        "claim",
+        now=now,
+        assignee=principal.sub,
     )
     return await _reread(session, case, principal, roles, now=now, idle=idle)
 
@@ -209,6 +218,7 @@ async def claim_case(
 async def release_case(
     *,
     session: AsyncSession,
+    outbox: Outbox,
     principal: Principal,
     case_no: str,
     if_match: str | None,
@@ -220,13 +230,16 @@ async def release_case(
     require_match(if_match, case_etag(case.version))
     if claim_holder(case, now=now, idle=idle) != principal.sub:
         raise NotTheAssignee()
-    await _record(session, case, _actor(principal, Role.HANDLER), "release", now=now, assignee=None)
+    await _record(
+        session, outbox, case, _actor(principal, Role.HANDLER), "release", now=now, assignee=None
+    )
     return await _reread(session, case, principal, roles, now=now, idle=idle)
 
 
 async def reassign_case(
     *,
     session: AsyncSession,
+    outbox: Outbox,
     principal: Principal,
     case_no: str,
     payload: AssigneeUpdate,
@@ -243,6 +256,7 @@ async def reassign_case(
         raise CaseEnded()
     await _record(
         session,
+        outbox,
         case,
         _actor(principal, Role.SUPERVISOR),
         "reassign",
@@ -259,7 +273,11 @@ DEEMED_ACCEPTANCE_NOTE = "逾期未作出受理决定，自收到申请之日起
 
 
 async def accept_undecided_intakes(
-    sessionmaker: async_sessionmaker[AsyncSession], *, now: dt.datetime, batch: int = 100
+    sessionmaker: async_sessionmaker[AsyncSession],
+    outbox: Outbox,
+    *,
+    now: dt.datetime,
+    batch: int = 100,
 ) -> int:
     """Accept, as the system, every application whose intake was left undecided past its time
     (``intake_due_at``), once each, recorded as deemed. Each case is its own transaction at the
@@ -277,6 +295,7 @@ async def accept_undecided_intakes(
                 state_machine.next_status(CaseStatus(case.status), Action.ACCEPT, Role.SYSTEM)
                 await _record(
                     session,
+                    outbox,
                     case,
                     SYSTEM,
                     Action.ACCEPT.value,
@@ -299,21 +318,49 @@ def _intake_past_due(case: Case, now: dt.datetime) -> bool:
     )
 
 
-async def keep_accepting_undecided_intakes(
+async def report_overdue_cases(
     sessionmaker: async_sessionmaker[AsyncSession],
+    outbox: Outbox,
+    *,
+    now: dt.datetime,
+    batch: int = 100,
+) -> int:
+    """Report, once each, the open cases whose clock runs past their promised time
+    (``case.overdue``): the mark and the event commit together, and the mark is taken by one
+    conditional update, so replicas running this at once report each case once. It changes no
+    version: being late is no step anyone took. How many it reported."""
+    async with sessionmaker() as session:
+        due = await repository.newly_overdue(session, now=now, limit=batch)
+    reported = 0
+    for case_id in due:
+        async with sessionmaker.begin() as session:
+            case = await repository.mark_overdue(session, case_id, now=now)
+            if case is None:
+                continue  # another replica reported it, or it moved meanwhile
+            await events.report_overdue(outbox, session, case)
+            reported += 1
+    return reported
+
+
+async def watch_deadlines(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    outbox: Outbox,
     clock: Callable[[], dt.datetime],
     *,
     every_seconds: float,
 ) -> None:
-    """Run ``accept_undecided_intakes`` every ``every_seconds`` until cancelled; a failed round
-    (the database away) is logged and the next one tries again."""
+    """Every ``every_seconds`` until cancelled: accept the intakes left undecided past their
+    time, report the cases newly overdue. A failed round (the database away) is logged and the
+    next one tries again."""
     while True:
         try:
-            accepted = await accept_undecided_intakes(sessionmaker, now=clock())
-            if accepted:
-                log.info("intakes_deemed_accepted", count=accepted)
+            now = clock()
+            accepted = await accept_undecided_intakes(sessionmaker, outbox, now=now)
+            overdue = await report_overdue_cases(sessionmaker, outbox, now=now)
+            if accepted or overdue:
+                log.info("deadlines_watched", deemed_accepted=accepted, reported_overdue=overdue)
         except SQLAlchemyError as exc:
-            log.warning("deemed_acceptance_failed", error_type=type(exc).__name__)
+            log.warning("deadline_watch_failed", error_type=type(exc).__name__)
         await asyncio.sleep(every_seconds)
 
 
@@ -323,6 +370,7 @@ async def keep_accepting_undecided_intakes(
 async def transition_case(
     *,
     session: AsyncSession,
+    outbox: Outbox,
     http: httpx.AsyncClient,
     principal: Principal,
     case_no: str,
@@ -347,6 +395,7 @@ async def transition_case(
     detail, changes = await _carried(http, case, transition, payload)
     await _record(
         session,
+        outbox,
         case,
         _actor(principal, role),
         action.value,
@@ -477,6 +526,7 @@ def _actor(principal: Principal, role: Role) -> Actor:
 
 async def _record(
     session: AsyncSession,
+    outbox: Outbox,
     case: Case,
     actor: Actor,
     action: str,
@@ -547,6 +597,9 @@ async def _record(
             detail=detail,
             at=now,
         ),
+    )
+    await events.report_step(
+        outbox, session, case, action=action, from_status=source.value, status=status.value
     )
 
 

@@ -222,3 +222,41 @@ async def intakes_past_due(
         .limit(limit)
     )
     return list(await session.scalars(statement))
+
+
+async def newly_overdue(session: AsyncSession, *, now: dt.datetime, limit: int) -> list[uuid.UUID]:
+    """Open cases whose running clock is past their promised time, not reported yet."""
+    statement = (
+        select(Case.id)
+        .where(
+            Case.overdue_at.is_(None),
+            Case.due_at < now,
+            Case.clock_paused_at.is_(None),
+            Case.status.not_in(ENDED_STATUSES),
+        )
+        .order_by(Case.due_at)
+        .limit(limit)
+    )
+    return list(await session.scalars(statement))
+
+
+async def mark_overdue(
+    session: AsyncSession, case_id: uuid.UUID, *, now: dt.datetime
+) -> Case | None:
+    """Mark the case overdue if it still is and nobody marked it: the case, or None."""
+    marked = await session.execute(
+        update(Case)
+        .where(
+            Case.id == case_id,
+            Case.overdue_at.is_(None),
+            Case.due_at < now,
+            Case.clock_paused_at.is_(None),
+            Case.status.not_in(ENDED_STATUSES),
+        )
+        .values(overdue_at=now)
+        .returning(Case.id)
+        .execution_options(synchronize_session=False)
+    )
+    if marked.scalar_one_or_none() is None:
+        return None
+    return await case_by_id(session, case_id)

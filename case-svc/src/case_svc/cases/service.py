@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from case_svc import events
 from case_svc.cases import applicant, repository
 from case_svc.cases.forms import validate_form
 from case_svc.cases.repository import CaseFilter as CaseFilter
@@ -35,6 +36,7 @@ from case_svc.workflow.deadlines import (
 )
 from case_svc.workflow.state_machine import Action, CaseStatus, Clock, Role
 from servicekit.auth import Principal, require_assurance, require_type
+from servicekit.events import Outbox
 from servicekit.pagination import Cursors
 from servicekit.preconditions import entity_tag
 from servicekit.problems import (
@@ -202,6 +204,7 @@ async def submit_case(
     now: dt.datetime,
     claim_idle: dt.timedelta,
     routed_by: str | None,
+    outbox: Outbox,
 ) -> CaseRead | FiledElsewhere:
     """File the application in the name of the verified applicant; the endpoint's
     ``Idempotency-Key`` claim makes a retry answer the same case instead of filing a second
@@ -229,6 +232,7 @@ async def submit_case(
         region=region,
         now=now,
     )
+    await events.report_filed(outbox, session, case)
     return case_view(case, principal, APPLICANT, now=now, idle=claim_idle)
 
 

@@ -102,3 +102,57 @@ def create_idempotency_records() -> sa.Table:
 def drop_idempotency_records() -> None:
     op.drop_index(op.f("ix_idempotency_record_expires_at"), table_name="idempotency_record")
     op.drop_table("idempotency_record")
+
+
+def create_outbox_events(name: str = "outbox_event") -> sa.Table:
+    """Create a service's outbox table (``servicekit.events.OutboxEventMixin``), as the kit
+    first defined it; a later change to the mixin comes as a migration of its own."""
+    pending = sa.text("status = 'pending'")
+    table = op.create_table(
+        name,
+        sa.Column(
+            "seq",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("event_id", sa.Uuid(), nullable=False),
+        sa.Column("event_type", sa.String(length=128), nullable=False),
+        sa.Column("subject", sa.String(length=200), nullable=False),
+        sa.Column("subscriber", sa.String(length=300), nullable=False),
+        sa.Column("envelope", sa.Text(), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("emitted_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("dead_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_error", sa.String(length=64), nullable=True),
+        sa.CheckConstraint(
+            "status IN ('pending', 'delivered', 'dead')", name=op.f(f"ck_{name}_status")
+        ),
+        sa.PrimaryKeyConstraint("seq", name=op.f(f"pk_{name}")),
+        sa.UniqueConstraint("event_id", "subscriber", name=op.f(f"uq_{name}_event_id")),
+    )
+    op.create_index(
+        op.f(f"ix_{name}_pending"),
+        name,
+        ["seq"],
+        postgresql_where=pending,
+        sqlite_where=pending,
+    )
+    op.create_index(
+        op.f(f"ix_{name}_pending_subject"),
+        name,
+        ["subscriber", "subject", "seq"],
+        postgresql_where=pending,
+        sqlite_where=pending,
+    )
+    op.create_index(op.f(f"ix_{name}_emitted_at"), name, ["emitted_at"])
+    return table
+
+
+def drop_outbox_events(name: str = "outbox_event") -> None:
+    for index in ("emitted_at", "pending_subject", "pending"):
+        op.drop_index(op.f(f"ix_{name}_{index}"), table_name=name)
+    op.drop_table(name)

@@ -1,0 +1,92 @@
+"""What case-svc tells other services about cases, through the kit's outbox
+(``servicekit.events``): each event written in the transaction of the change it reports,
+delivered to the subscribers ``CASE_EVENT_SUBSCRIBERS`` names (the paths, through the gateway,
+of the services that want each type) by the relay, with case-svc's own client credentials.
+
+    case.submitted       a case was filed (an instant item's too)
+    case.status_changed  a step moved it to another status (claims and reassignments do not)
+    case.completed       its result was delivered (an instant item: on filing)
+    case.overdue         it was found past its promised time, the first time only
+
+The data are ids and codes, never personal data: the case number and id, the item, the
+handling department and its region, the applicant's account id, the statuses.
+"""
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from case_svc.models import Case
+from servicekit.events import Outbox
+
+SUBMITTED = "case.submitted"
+STATUS_CHANGED = "case.status_changed"
+COMPLETED = "case.completed"
+OVERDUE = "case.overdue"
+EVENT_TYPES = (SUBMITTED, STATUS_CHANGED, COMPLETED, OVERDUE)
+
+
+def _about(case: Case) -> dict[str, Any]:
+    return {
+        "case_id": str(case.id),
+        "case_no": case.case_no,
+        "item_code": case.item_code,
+        "department_id": case.department_id,
+        "region_code": case.region_code,
+        "applicant_id": case.applicant_id,
+        "applicant_type": case.applicant_type,
+    }
+
+
+async def report_filed(outbox: Outbox, session: AsyncSession, case: Case) -> None:
+    """A new case, and its completion when an instant item was completed on filing."""
+    await outbox.emit(
+        session,
+        type=SUBMITTED,
+        subject=str(case.id),
+        data={**_about(case), "status": case.status},
+        time=case.submitted_at,
+    )
+    if case.completed_at is not None:
+        await report_completed(outbox, session, case)
+
+
+async def report_step(
+    outbox: Outbox,
+    session: AsyncSession,
+    case: Case,
+    *,
+    action: str,
+    from_status: str,
+    status: str,
+) -> None:
+    """A step that changed the case's status (and its completion, when it completed it)."""
+    if status == from_status:
+        return
+    await outbox.emit(
+        session,
+        type=STATUS_CHANGED,
+        subject=str(case.id),
+        data={**_about(case), "action": action, "from_status": from_status, "status": status},
+    )
+    if status == "completed":
+        await report_completed(outbox, session, case)
+
+
+async def report_completed(outbox: Outbox, session: AsyncSession, case: Case) -> None:
+    await outbox.emit(
+        session,
+        type=COMPLETED,
+        subject=str(case.id),
+        data={**_about(case), "status": "completed"},
+    )
+
+
+async def report_overdue(outbox: Outbox, session: AsyncSession, case: Case) -> None:
+    due_at = case.due_at.isoformat() if case.due_at is not None else None
+    await outbox.emit(
+        session,
+        type=OVERDUE,
+        subject=str(case.id),
+        data={**_about(case), "status": case.status, "due_at": due_at},
+    )
