@@ -116,6 +116,34 @@ async def test_a_refused_application_grants_nothing(
     problem(call, 403, "no_grant")
 
 
+async def test_only_a_steward_over_the_applicants_region_refuses_its_application(
+    client: httpx.AsyncClient, parties: Parties, token_minter: TokenMinter, problem: Problem
+) -> None:
+    grant_id = await apply(client, parties)  # a Lucheng department's application
+    longwan = bearer(
+        token_minter.mint(
+            "officer-3", typ="staff", dept="330303-public_security", roles=["data_steward"]
+        )
+    )
+    wenzhou = bearer(
+        token_minter.mint(
+            "officer-4", typ="staff", dept="330300-public_security", roles=["data_steward"]
+        )
+    )
+    path = f"/exchange/v1/grants/{grant_id}/refuse"
+
+    body = problem(
+        await client.post(path, json={"reason": "not ours to give"}, headers=longwan),
+        403,
+        "outside_jurisdiction",
+    )
+    refused = await client.post(path, json={"reason": "no legal basis"}, headers=wenzhou)
+
+    assert body["department"] == "330303-public_security"
+    assert refused.status_code == 200, refused.text
+    assert refused.json()["status"] == "refused"
+
+
 @pytest.mark.parametrize("revoker", ["provider", "consumer_staff"])
 async def test_a_revoked_grant_stops_calls_at_once(
     client: httpx.AsyncClient, parties: Parties, problem: Problem, revoker: str

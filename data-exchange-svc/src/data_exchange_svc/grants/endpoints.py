@@ -119,7 +119,9 @@ async def approve_grant(
 @router.post(
     "/{grant_id}/refuse",
     response_model=GrantRead,
-    responses=problem_responses(NotTheProvider, OwnApplication, GrantNotFound, GrantNotPending),
+    responses=problem_responses(
+        NotTheProvider, OwnApplication, GrantNotFound, GrantNotPending, OutsideJurisdiction
+    ),
 )
 async def refuse_grant(
     grant_id: uuid.UUID, decision: GrantDecisionNote, principal: StaffDep, session: SessionDep

@@ -8,8 +8,9 @@
   ``*-public_security`` steward for the population registry, decides: never on an application
   of their own, and only for the subjects of their region (the grant's ``region``: theirs or one
   below). A resource its records do not place (vehicles, certificates, remote resources) is
-  granted province-wide, by the province's steward only. A steward over the grant's region, or
-  the consumer, revokes. (Department ids are ``<region code>-<department type>``.)
+  granted province-wide, by the province's steward only. A refusal ends the application for
+  every region: only a steward over the applicant's region refuses. A steward over the grant's
+  region, or the consumer, revokes. (Department ids are ``<region code>-<department type>``.)
 
 Staff of the providing department type can read its grants; anyone else learns nothing about a
 grant: 404 ``grant_not_found``.
@@ -28,7 +29,7 @@ from data_exchange_svc.grants import repository
 from data_exchange_svc.grants.cache import ActiveGrants
 from data_exchange_svc.grants.purposes import PURPOSES
 from data_exchange_svc.grants.schemas import GrantApply, RateLimit
-from data_exchange_svc.jurisdiction import Department, department_of
+from data_exchange_svc.jurisdiction import Department, department_of, parse_department
 from data_exchange_svc.models import DataResource, SharingGrant
 from data_exchange_svc.resources import repository as resources_repository
 from data_exchange_svc.resources.catalogue import Catalogue
@@ -285,7 +286,15 @@ async def refuse(
     reason: str,
     now: dt.datetime,
 ) -> SharingGrant:
-    grant, _ = await _decide(session, principal, grant_id)
+    grant, steward = await _decide(session, principal, grant_id)
+    # A refusal ends the application for every region, so it is for a steward over the
+    # applicant's own (a steward elsewhere approves for their subjects, or leaves it).
+    consumer = parse_department(grant.consumer)
+    if consumer is None or not steward.covers(consumer.region):
+        raise OutsideJurisdiction(
+            f"{grant.consumer} is not within {steward.id}'s region: a steward over it refuses",
+            department=steward.id,
+        )
     grant.status, grant.decision_note = "refused", reason
     grant.decided_by, grant.decided_at = principal.sub, now
     await session.flush()
