@@ -1,12 +1,25 @@
-"""The seed: the first signing key and the configured OAuth client, idempotently."""
+"""The seed: the first signing key, the configured OAuth client and, in development only, the
+demo staff, idempotently."""
 
+from __future__ import annotations
+
+import base64
+from typing import TYPE_CHECKING, Any
+
+import pytest
 from fastapi import FastAPI
-from pydantic import SecretStr
-from sqlalchemy import func, select
+from pydantic import SecretStr, ValidationError
+from sqlalchemy import func, select, update
 
-from identity_svc.models import OAuthClient, SigningKey
+from identity_svc.demo_staff import DEMO_STAFF
+from identity_svc.models import Account, OAuthClient, SigningKey
+from identity_svc.personal_data import PersonalData
 from identity_svc.seed import seed
 from identity_svc.settings import IdentitySettings
+from servicekit.db import utcnow
+
+if TYPE_CHECKING:
+    from conftest import Journey
 
 
 async def test_seeding_twice_changes_nothing(
@@ -42,3 +55,96 @@ async def test_without_a_configured_client_the_seed_makes_none(
     async with app.state.service.database.sessionmaker.begin() as session:
         await seed(session, identity_settings)
         assert await session.scalar(select(func.count()).select_from(OAuthClient)) == 0
+
+
+# The demo staff (development only) -----------------------------------------------------------
+
+
+def _demo(settings: IdentitySettings) -> IdentitySettings:
+    return settings.model_copy(update={"seed_demo_staff": True})
+
+
+async def test_the_demo_seed_makes_exactly_the_listed_staff_and_nothing_twice(
+    app: FastAPI, identity_settings: IdentitySettings
+) -> None:
+    personal_data = PersonalData(
+        encryption_key=identity_settings.personal_data_key_bytes,
+        lookup_key=identity_settings.lookup_hash_key_bytes,
+    )
+    listed = sorted(
+        (personal_data.lookup_hash("phone", member.phone), member.dept, list(member.roles))
+        for member in DEMO_STAFF
+    )
+    sessions = app.state.service.database.sessionmaker
+    for _ in range(2):
+        async with sessions.begin() as session:
+            await seed(session, _demo(identity_settings))
+        async with sessions.begin() as session:
+            staff = (await session.scalars(select(Account).where(Account.typ == "staff"))).all()
+            seeded = sorted((account.phone_hash, account.dept, account.roles) for account in staff)
+            assert seeded == listed
+            assert await session.scalar(select(func.count()).select_from(Account)) == len(listed)
+
+
+async def test_every_demo_staff_member_signs_in_with_the_published_password(
+    app: FastAPI, identity_settings: IdentitySettings, journey: Journey
+) -> None:
+    async with app.state.service.database.sessionmaker.begin() as session:
+        await seed(session, _demo(identity_settings))
+    for member in DEMO_STAFF:
+        login = await journey.login(member.phone, member.password)
+        assert login.status_code == 200, (member.phone, login.text)
+        claims = await journey.claims(login.json()["access_token"])
+        assert (claims["typ"], claims.get("dept"), claims["roles"]) == (
+            "staff",
+            member.dept,
+            list(member.roles),
+        )
+
+
+async def test_a_demo_account_changed_since_is_left_as_it_is(
+    app: FastAPI, identity_settings: IdentitySettings
+) -> None:
+    sessions = app.state.service.database.sessionmaker
+    async with sessions.begin() as session:
+        await seed(session, _demo(identity_settings))
+    async with sessions.begin() as session:
+        await session.execute(
+            update(Account).where(Account.typ == "staff").values(disabled_at=utcnow())
+        )
+
+    async with sessions.begin() as session:
+        await seed(session, _demo(identity_settings))
+
+    async with sessions.begin() as session:
+        staff = (await session.scalars(select(Account))).all()
+        assert len(staff) == len(DEMO_STAFF)
+        assert all(account.disabled_at is not None for account in staff)
+
+
+async def test_without_the_setting_the_seed_makes_no_staff(
+    app: FastAPI, identity_settings: IdentitySettings
+) -> None:
+    async with app.state.service.database.sessionmaker.begin() as session:
+        await seed(session, identity_settings)
+        assert await session.scalar(select(func.count()).select_from(Account)) == 0
+
+
+def test_production_refuses_the_demo_staff() -> None:
+    key = SecretStr(base64.b64encode(bytes([7]) * 32).decode())
+    production: dict[str, Any] = {
+        "environment": "production",
+        "personal_data_key": key,
+        "lookup_hash_key": key,
+        "key_encryption_key": key,
+        "cursor_key": key,
+        "request_digest_key": key,
+        "sealing_keys": {"2026-12": key},
+        "sealing_key_id": "2026-12",
+        "forwarded_key": key,
+        "sms_sender": "http",
+        "sms_endpoint": "https://sms.example.test/v1/messages",
+    }
+    assert not IdentitySettings(**production).seed_demo_staff
+    with pytest.raises(ValidationError, match="IDENTITY_SEED_DEMO_STAFF"):
+        IdentitySettings(**production, seed_demo_staff=True)

@@ -1,5 +1,6 @@
 """``python -m onevisit_dev``: migrate, seed and start the six processes (and, with
-``--wenzhou``, a case-svc of Wenzhou's own); Ctrl-C stops them all."""
+``--wenzhou``, a case-svc of Wenzhou's own); Ctrl-C stops them all. Being the developer's
+platform, it seeds the demo staff too (``identity_svc.demo_staff``, listed in the README)."""
 
 import argparse
 import signal
@@ -31,6 +32,8 @@ def main() -> int:
     args = parser.parse_args()
     regional = (WENZHOU_CASE,) if args.wenzhou else ()
     config = PlatformConfig.defaults(args.var_dir.resolve(), regional=regional)
+    # Here, not in PlatformConfig: the end-to-end tests and benchmarks make the staff they need.
+    config.extra_env["IDENTITY_SEED_DEMO_STAFF"] = "true"
     stop_requested = False
 
     def request_stop(_signal: int, _frame: object) -> None:
@@ -47,6 +50,7 @@ def main() -> int:
             print(f"\nOneVisit is running.\n  gateway: {gateway}\n  docs:    {gateway}/docs")
             for name, port in sorted(config.ports.items(), key=lambda item: item[1]):
                 print(f"  {name:<12} http://127.0.0.1:{port}   log: {platform.log_of(name)}")
+            print('  demo staff sign-ins: README.md, "Demo staff"')
             print("Press Ctrl-C to stop them all.", flush=True)
             # Handled explicitly: a shell may have started this process with SIGINT ignored.
             # The handler only records the request: it runs between two bytecodes of whatever

@@ -1,13 +1,19 @@
 """Seed identity-svc: the first signing key, the first platform administrator
-(``IDENTITY_SEED_ADMIN_*``) and the OAuth client (``IDENTITY_SEED_CLIENT_*``) configured in
+(``IDENTITY_SEED_ADMIN_*``), in development the demo staff (``IDENTITY_SEED_DEMO_STAFF``:
+``identity_svc.demo_staff``) and the OAuth client (``IDENTITY_SEED_CLIENT_*``) configured in
 settings, if any. Idempotent: what exists is left as it is.
 
 Run after ``alembic upgrade head``: ``python -m identity_svc.seed``.
 """
 
+import datetime as dt
+from collections.abc import Sequence
+
+import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity_svc.accounts import repository as accounts
+from identity_svc.demo_staff import DEMO_STAFF
 from identity_svc.keys.service import ensure_signing_key
 from identity_svc.passwords import Passwords
 from identity_svc.personal_data import PersonalData
@@ -18,6 +24,8 @@ from identity_svc.tokens.service import register_client
 from servicekit.db import run_seed, utcnow
 
 MIN_CLIENT_SECRET_LENGTH = 32
+
+log = structlog.get_logger("identity_svc.seed")
 
 
 async def seed(session: AsyncSession, settings: IdentitySettings) -> None:
@@ -30,7 +38,34 @@ async def seed(session: AsyncSession, settings: IdentitySettings) -> None:
         parallelism=settings.argon2_parallelism,
         concurrency=settings.password_hash_concurrency,
     )
-    await _seed_admin(session, settings, passwords)
+    personal_data = PersonalData(
+        encryption_key=settings.personal_data_key_bytes, lookup_key=settings.lookup_hash_key_bytes
+    )
+    if settings.seed_admin_phone:
+        await seed_staff_account(
+            session,
+            personal_data=personal_data,
+            passwords=passwords,
+            phone=settings.seed_admin_phone,
+            password=settings.seed_admin_password.get_secret_value(),
+            dept=None,
+            roles=["platform_admin"],
+            now=now,
+        )
+    if settings.seed_demo_staff:
+        created = 0
+        for member in DEMO_STAFF:
+            created += await seed_staff_account(
+                session,
+                personal_data=personal_data,
+                passwords=passwords,
+                phone=member.phone,
+                password=member.password,
+                dept=member.dept,
+                roles=member.roles,
+                now=now,
+            )
+        log.info("demo_staff_seeded", created=created, listed=len(DEMO_STAFF))
     if not settings.seed_client_id:
         return
     if await tokens.client(session, settings.seed_client_id) is not None:
@@ -53,28 +88,37 @@ async def seed(session: AsyncSession, settings: IdentitySettings) -> None:
     )
 
 
-async def _seed_admin(
-    session: AsyncSession, settings: IdentitySettings, passwords: Passwords
-) -> None:
-    if not settings.seed_admin_phone:
-        return
-    personal_data = PersonalData(
-        encryption_key=settings.personal_data_key_bytes, lookup_key=settings.lookup_hash_key_bytes
-    )
-    phone_hash = personal_data.lookup_hash("phone", settings.seed_admin_phone)
+async def seed_staff_account(
+    session: AsyncSession,
+    *,
+    personal_data: PersonalData,
+    passwords: Passwords,
+    phone: str,
+    password: str,
+    dept: str | None,
+    roles: Sequence[str],
+    now: dt.datetime,
+) -> bool:
+    """Create a staff account for ``phone`` unless an account holds the phone already (this
+    seed's, run before, or one changed since: either is left as it is); whether it was created.
+
+    The department is not checked with catalog-svc, which the seed runs beside, not after: a
+    seeded department id is one the catalog's data files build (the tests hold them to it)."""
+    phone_hash = personal_data.lookup_hash("phone", phone)
     if await accounts.by_phone_hash(session, phone_hash) is not None:
-        return
+        return False
     await new_staff_account(
         session=session,
         personal_data=personal_data,
         passwords=passwords,
-        phone=settings.seed_admin_phone,
-        password=settings.seed_admin_password.get_secret_value(),
-        dept=None,
-        roles=["platform_admin"],
+        phone=phone,
+        password=password,
+        dept=dept,
+        roles=roles,
         created_by=None,
-        now=utcnow(),
+        now=now,
     )
+    return True
 
 
 if __name__ == "__main__":

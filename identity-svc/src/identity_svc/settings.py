@@ -184,6 +184,10 @@ class IdentitySettings(ServiceSettings):
     # is configured: the staff account every other staff account descends from.
     seed_admin_phone: str = ""
     seed_admin_password: SecretStr = SecretStr("")
+    #: Seed the demo staff too (``identity_svc.demo_staff``: a platform administrator and the
+    #: handlers and supervisors of the README's journeys, with published passwords), so that a
+    #: developer can try the workbench; ``make run`` sets it. Refused in production.
+    seed_demo_staff: bool = False
 
     # One OAuth client seeded by ``python -m identity_svc.seed`` when an id is configured.
     seed_client_id: str = ""
@@ -210,6 +214,16 @@ class IdentitySettings(ServiceSettings):
             )
         if self.sms_sender == "http" and not self.sms_endpoint:
             raise ValueError("IDENTITY_SMS_SENDER=http needs IDENTITY_SMS_ENDPOINT")
+        return self
+
+    @model_validator(mode="after")
+    def _no_demo_staff_in_production(self) -> "IdentitySettings":
+        # Their passwords are in the README: in production they would be open doors.
+        if self.seed_demo_staff and self.environment == "production":
+            raise ValueError(
+                "production refuses the demo staff, whose passwords are published: unset "
+                "IDENTITY_SEED_DEMO_STAFF"
+            )
         return self
 
     @property
