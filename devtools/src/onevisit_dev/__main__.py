@@ -40,6 +40,13 @@ def main() -> int:
         nonlocal stop_requested
         stop_requested = True
 
+    def interrupt_start(_signal: int, _frame: object) -> None:
+        # While the processes start, a stop (Ctrl-C, or SIGTERM from a supervisor) interrupts
+        # the start as Ctrl-C does, so that running_platform stops what it already started.
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, interrupt_start)
+    signal.signal(signal.SIGTERM, interrupt_start)
     databases = len(config.ports) - 1  # every process but the gateway has one
     print(
         f"Migrating and seeding the {databases} databases (the first run loads the region tree)..."
