@@ -11,6 +11,7 @@ from case_svc.cases.endpoints import router as cases_router
 from case_svc.deps import CaseState
 from case_svc.models import IdempotencyRecord
 from case_svc.settings import CaseSettings
+from case_svc.supervision.endpoints import router as supervision_router
 from servicekit.app import build_app
 from servicekit.auth import JwksSource
 from servicekit.db import utcnow
@@ -47,7 +48,7 @@ def create_app(settings: CaseSettings | None = None, *, jwks: JwksSource | None 
     return build_app(
         settings or CaseSettings(),
         title="OneVisit case-svc",
-        routers=[cases_router],
+        routers=[cases_router, supervision_router],
         lifespan=_lifespan,
         jwks=jwks,
         idempotency_records=IdempotencyRecord,
