@@ -14,6 +14,7 @@ from case_svc.deps import CaseState
 from case_svc.events import EVENT_TYPES
 from case_svc.models import IdempotencyRecord, OutboxEvent
 from case_svc.settings import CaseSettings
+from case_svc.supervision.endpoints import router as supervision_router
 from servicekit.app import build_app
 from servicekit.auth import JwksSource
 from servicekit.db import utcnow
@@ -85,7 +86,7 @@ def create_app(settings: CaseSettings | None = None, *, jwks: JwksSource | None 
     return build_app(
         settings or CaseSettings(),
         title="OneVisit case-svc",
-        routers=[cases_router],
+        routers=[cases_router, supervision_router],
         lifespan=_lifespan,
         jwks=jwks,
         idempotency_records=IdempotencyRecord,
