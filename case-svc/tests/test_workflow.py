@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from case_svc.models import OPEN_STATUSES_CONDITION
 from case_svc.workflow import deadlines
 from case_svc.workflow.state_machine import (
     CLOCK,
@@ -133,6 +134,12 @@ def test_the_clock_pauses_for_a_supplement_or_a_procedure_and_stops_when_the_cas
     stopped = {status for status, clock in CLOCK.items() if clock is Clock.STOPPED}
     assert paused == {S.SUPPLEMENT_REQUESTED, S.SUSPENDED}
     assert stopped == {S.COMPLETED, S.DENIED, S.NOT_ACCEPTED, S.WITHDRAWN}
+
+
+def test_the_partial_index_of_open_cases_keeps_the_tables_ended_statuses() -> None:
+    ended = {status for status, clock in CLOCK.items() if clock is Clock.STOPPED}
+    listed = OPEN_STATUSES_CONDITION.removeprefix("status NOT IN (").removesuffix(")")
+    assert {name.strip(" '") for name in listed.split(",")} == ended
 
 
 def test_a_table_that_forgets_a_status_does_not_load(tmp_path: Path) -> None:

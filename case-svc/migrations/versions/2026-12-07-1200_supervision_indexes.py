@@ -13,7 +13,7 @@ The open statuses' condition is written out here, as the partial index must keep
 the code later calls ended; the queries write the same list (``ENDED_STATUSES``).
 
 Revision ID: 4c2d9e8a1f57
-Revises: 7b1e4c9d2a30
+Revises: 9e2a6c1f4b73
 Create Date: 2026-12-07 12:00:00
 """
 
@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "4c2d9e8a1f57"
-down_revision: str | None = "7b1e4c9d2a30"
+down_revision: str | None = "9e2a6c1f4b73"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from case_svc.models import Case, CaseEvent, CaseNumberCounter
+from case_svc.workflow.state_machine import CLOCK, Clock
 from servicekit.db import insert_for
 
 
@@ -61,7 +62,7 @@ async def case_by_id(session: AsyncSession, case_id: uuid.UUID) -> Case | None:
 
 
 #: Statuses in which a case has ended: no deadline colour, no place in a queue's counts.
-ENDED_STATUSES = ("completed", "denied", "not_accepted", "withdrawn")
+ENDED_STATUSES = tuple(status.value for status, clock in CLOCK.items() if clock is Clock.STOPPED)
 
 
 @dataclass(frozen=True)
