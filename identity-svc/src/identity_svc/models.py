@@ -1,5 +1,5 @@
 """The tables of identity-svc: accounts (citizens and staff), their sessions and refresh
-tokens, login failures, SMS sign-in codes, OAuth clients, signing keys, delegations, the
+tokens, login failures, SMS codes, OAuth clients, signing keys, delegations, the
 records of real-name and face verification and of which account each ID number is bound to,
 the enterprises citizens act for, the revocation list of access tokens ended early, and the
 audit trail of administrators' changes.

@@ -9,7 +9,7 @@ A wrong password, an unknown phone and an account without a password (signed up 
 code) answer alike, after the same argon2 work.
 
 Login throttling slows, never locks. A failed sign-in (a wrong password or SMS code, a wrong
-current password when changing it) counts against three rules at once
+code at registration, a wrong current password when changing it) counts against three rules at once
 (``IdentitySettings.login_throttling``): the login name from this client address, the login name
 from anywhere, and the address at any login name. Past a rule's free failures, the next attempt
 waits after the latest failure, the wait doubling with each failure up to the rule's longest;
