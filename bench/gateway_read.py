@@ -25,6 +25,7 @@ from pathlib import Path
 import httpx
 
 from bench.proc import cpu_seconds
+from onevisit_dev.answers import register_citizen
 from onevisit_dev.platform import PlatformConfig, running_platform
 
 
@@ -83,13 +84,13 @@ async def drive(
     return Round(label, len(latencies), errors, elapsed, latencies, cpu, failures)
 
 
-def register(gateway: str) -> str:
+def register(gateway: str, var_dir: Path) -> str:
+    """A new citizen's access token: registered with the code texted to her phone (read in
+    the platform's ``var_dir``), then signed in with her password."""
     phone = f"139{time.time_ns() % 100_000_000:08d}"
     password = "bench-Passw0rd-2026"
     with httpx.Client(base_url=gateway, timeout=30.0) as client:
-        client.post(
-            "/identity/v1/citizens", json={"phone": phone, "password": password}
-        ).raise_for_status()
+        register_citizen(client, var_dir, phone, password)
         response = client.post(
             "/identity/v1/token",
             data={"grant_type": "password", "username": phone, "password": password},
@@ -127,7 +128,7 @@ def main() -> None:
         config.log_level = "WARNING"
         print("starting the platform on free ports ...")
         with running_platform(config) as platform:
-            token = register(config.gateway_url)
+            token = register(config.gateway_url, config.var_dir)
             targets = {
                 "direct": (config.url("identity"), platform.pid_of("identity")),
                 "gateway": (config.gateway_url, platform.pid_of("gateway")),

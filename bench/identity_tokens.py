@@ -51,6 +51,7 @@ from bench.proc import cpu_seconds
 from bench.wrk import ensure_tools, wrk
 from identity_svc.main import create_app
 from identity_svc.settings import IdentitySettings
+from onevisit_dev.answers import sms_code
 from servicekit.auth import TokenVerifier
 from servicekit.migrations import upgrade_to_head
 
@@ -300,32 +301,34 @@ async def health_loop(client: httpx.AsyncClient, deadline: float) -> int:
     return count
 
 
-async def signed_in(client: httpx.AsyncClient, sessions: int, *, first: int = 0) -> list[str]:
-    """Register ``sessions`` citizens and sign each in once: their first refresh tokens."""
+async def signed_in(
+    client: httpx.AsyncClient, var_dir: Path, sessions: int, *, first: int = 0
+) -> list[str]:
+    """``sessions`` new citizens, each signed in once with a code texted to her phone (which
+    registers it, with no password to hash), the code read where identity-svc's development
+    sender writes (``var_dir``): their first refresh tokens."""
     tokens = []
     for n in range(first, first + sessions):
         phone = str(13_900_000_000 + n)
-        created = await client.post(
-            "/identity/v1/citizens", json={"phone": phone, "password": PASSWORD}
-        )
-        if created.status_code != 201:
-            raise SystemExit(f"register: {created.status_code} {created.text[:200]}")
+        asked = await client.post("/identity/v1/sms-codes", json={"phone": phone})
+        if asked.status_code != 202:
+            raise SystemExit(f"sms code: {asked.status_code} {asked.text[:200]}")
         login = await client.post(
             "/identity/v1/token",
-            data={"grant_type": "password", "username": phone, "password": PASSWORD},
+            data={"grant_type": "sms_code", "username": phone, "code": sms_code(var_dir, phone)},
         )
         if login.status_code != 200:
-            raise SystemExit(f"login: {login.status_code} {login.text[:200]}")
+            raise SystemExit(f"sign-in: {login.status_code} {login.text[:200]}")
         tokens.append(login.json()["refresh_token"])
     return tokens
 
 
 async def measure_refresh(
-    args: argparse.Namespace, client: httpx.AsyncClient, engine: AsyncEngine
+    args: argparse.Namespace, client: httpx.AsyncClient, engine: AsyncEngine, var_dir: Path
 ) -> dict[str, list[float]]:
     """Alternating rounds, ``sessions`` loops at once: bare commits on the same database,
     ``/healthz``, then refresh chains."""
-    tokens = await signed_in(client, args.sessions)
+    tokens = await signed_in(client, var_dir, args.sessions)
     rates: dict[str, list[float]] = {"commit": [], "healthz": [], "refresh": []}
     for _ in range(args.rounds):
         deadline = time.perf_counter() + args.seconds
@@ -361,7 +364,7 @@ async def refresh_rate(args: argparse.Namespace) -> None:
             client = httpx.AsyncClient(transport=transport, base_url="http://bench")
             try:
                 async with app.router.lifespan_context(app), client:
-                    rates = await measure_refresh(args, client, engine)
+                    rates = await measure_refresh(args, client, engine, Path(tmp))
             finally:
                 await engine.dispose()
     commit = statistics.median(rates["commit"])
@@ -401,7 +404,9 @@ def routes_without_address_limits(directory: Path) -> Path:
     return path
 
 
-def over_http(base: str, args: argparse.Namespace, pids: dict[str, int]) -> dict[str, list[float]]:
+def over_http(
+    base: str, var_dir: Path, args: argparse.Namespace, pids: dict[str, int]
+) -> dict[str, list[float]]:
     """Alternating wrk rounds, one connection per session: the JWKS, then refresh chains (each
     round's sessions signed in afresh), with each process's CPU per grant."""
     rates: dict[str, list[float]] = {"jwks": [], "refresh": [], "gateway_ms": [], "identity_ms": []}
@@ -418,7 +423,7 @@ def over_http(base: str, args: argparse.Namespace, pids: dict[str, int]) -> dict
         if jwks.non_2xx:
             raise SystemExit(f"jwks: {jwks.non_2xx} answers were not 2xx")
         rates["jwks"].append(jwks.throughput)
-        tokens = asyncio.run(signed_in_over_http(base, sessions, first=n * sessions))
+        tokens = asyncio.run(signed_in_over_http(base, var_dir, sessions, first=n * sessions))
         cpu = {name: cpu_seconds([pid]) for name, pid in pids.items()}
         refresh = wrk(
             "refresh",
@@ -439,9 +444,9 @@ def over_http(base: str, args: argparse.Namespace, pids: dict[str, int]) -> dict
     return rates
 
 
-async def signed_in_over_http(base: str, sessions: int, *, first: int) -> list[str]:
+async def signed_in_over_http(base: str, var_dir: Path, sessions: int, *, first: int) -> list[str]:
     async with httpx.AsyncClient(base_url=base, timeout=30.0) as client:
-        return await signed_in(client, sessions, first=first)
+        return await signed_in(client, var_dir, sessions, first=first)
 
 
 def refresh_through_gateway(args: argparse.Namespace) -> None:
@@ -466,7 +471,7 @@ def refresh_through_gateway(args: argparse.Namespace) -> None:
             print("(d) starting the platform on free ports ...")
             with running_platform(config) as platform:
                 pids = {name: platform.pid_of(name) for name in ("gateway", "identity")}
-                rates = over_http(config.gateway_url, args, pids)
+                rates = over_http(config.gateway_url, directory, args, pids)
         finally:
             if args.postgres and scratch:
                 asyncio.run(postgres_database(args.postgres, drop=scratch))

@@ -25,7 +25,7 @@ import httpx
 import pytest
 
 from data_exchange_svc.registry.faces import template_from_seed
-from onevisit_dev.answers import bearer
+from onevisit_dev.answers import bearer, sms_code
 from onevisit_dev.authorization import (
     ANSWER_CLASSES,
     MatrixError,
@@ -128,6 +128,8 @@ class World:
 
     gateway: httpx.Client
     cast: Cast
+    #: Where the platform's development SMS sender writes the texts (the codes).
+    var_dir: Path
     #: Path parameter → value, for parameters of one meaning across the document.
     values: dict[str, str] = field(default_factory=dict)
     open_case: str = ""
@@ -320,10 +322,14 @@ def item_body(code: str) -> dict[str, Any]:
 
 
 def build_world(
-    gateway: httpx.Client, platform_admin: str, end_face_window: Callable[[str], None]
+    gateway: httpx.Client,
+    var_dir: Path,
+    platform_admin: str,
+    end_face_window: Callable[[str], None],
 ) -> World:
     cast = make_cast(
         gateway,
+        var_dir=var_dir,
         platform_admin=platform_admin,
         department=DEPARTMENT,
         other_departments=OTHER_DEPARTMENTS,
@@ -333,7 +339,7 @@ def build_world(
         end_face_window=end_face_window,
         delegated_items=[ID_CARD_REPLACEMENT],
     )
-    world = World(gateway=gateway, cast=cast)
+    world = World(gateway=gateway, cast=cast, var_dir=var_dir)
     consumer = register_client(
         gateway,
         platform_admin,
@@ -375,7 +381,7 @@ def build_world(
         "/ratings/v1/ratings",
         json={"case_no": world.completed_case, "efficiency": 5, "quality": 5, "attitude": 5},
     )
-    world.employee_phone = register_citizen(gateway).phone
+    world.employee_phone = register_citizen(gateway, var_dir).phone
     world.values.update(
         {
             "case_no": world.open_case,
@@ -491,6 +497,19 @@ def _face_verification(world: World, kind: str, call: Call) -> Call:
     return replace(call, json=body)
 
 
+def _registration(world: World, _kind: str, call: Call) -> Call:
+    """A new phone, and the code texted to it."""
+    phone = new_phone()
+    asked = send(world.gateway, "POST", "/identity/v1/sms-codes", json={"phone": phone})
+    created(asked, "sms code", 202)
+    body = {
+        "phone": phone,
+        "password": "Matrix-citizen-2026",
+        "code": sms_code(world.var_dir, phone),
+    }
+    return replace(call, json=body)
+
+
 def _password_change(world: World, kind: str, call: Call) -> Call:
     """Her own current password, and a new one the policy refuses: nothing changes."""
     account = world.cast.accounts.get(kind)
@@ -577,9 +596,7 @@ ADJUSTMENTS: dict[str, Adjust] = {
         _path(code=lambda _world: "population"),
         _body(lambda _world, _kind: registry_record(LOA3_ID_NUMBER)),
     ),
-    "POST /identity/v1/citizens": _body(
-        lambda _world, _kind: {"phone": new_phone(), "password": "Matrix-citizen-2026"}
-    ),
+    "POST /identity/v1/citizens": _registration,
     "POST /identity/v1/clients": _body(
         lambda _world, _kind: {
             "name": "业务系统（合成数据）",
@@ -722,13 +739,14 @@ def gateway_url(platform: Platform) -> str:
 
 @pytest.fixture(scope="module")
 def world(
+    platform: Platform,
     document: dict[str, Any],
     gateway_url: str,
     platform_admin: str,
     end_face_window: Callable[[str], None],
 ) -> Iterator[World]:
     with httpx.Client(base_url=gateway_url, timeout=30.0) as client:
-        made = build_world(client, platform_admin, end_face_window)
+        made = build_world(client, platform.config.var_dir, platform_admin, end_face_window)
         assert list(made.cast.callers) == list(MATRIX.kinds), "the matrix's columns are the cast"
         yield made
 

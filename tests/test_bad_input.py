@@ -260,6 +260,7 @@ def gateway_client(platform: Platform) -> Iterator[httpx.Client]:
 
 @pytest.fixture(scope="module")
 def cast(
+    platform: Platform,
     document: dict[str, Any],
     gateway_client: httpx.Client,
     platform_admin: str,
@@ -267,6 +268,7 @@ def cast(
 ) -> Cast:
     return make_cast(
         gateway_client,
+        var_dir=platform.config.var_dir,
         platform_admin=platform_admin,
         department=DEPARTMENT,
         other_departments=OTHER_DEPARTMENTS,
@@ -277,12 +279,12 @@ def cast(
     )
 
 
-def callers_for(operation: str, cast: Cast, gateway: httpx.Client) -> list[Caller]:
+def callers_for(operation: str, cast: Cast, gateway: httpx.Client, var_dir: Path) -> list[Caller]:
     """The callers the operation lets through (the gateway too, not only the matrix's
     promise). The payloads go out by each in turn: rate limits per caller (making secrets,
     administration) then hold a corpus up less."""
     if operation in COUNTED_AGAINST_THE_ACCOUNT:
-        citizen = register_citizen(gateway)
+        citizen = register_citizen(gateway, var_dir)
         return [Caller("citizen_loa1", citizen.sign_in(gateway))]
     finding = MATRIX.findings.get(operation)
     known = finding.callers if finding is not None else frozenset()
@@ -293,12 +295,17 @@ def callers_for(operation: str, cast: Cast, gateway: httpx.Client) -> list[Calle
 
 @pytest.mark.parametrize("operation", MATRIX.operations)
 def test_no_bad_input_gets_a_server_error_and_every_refusal_is_a_problem(
-    operation: str, document: dict[str, Any], cast: Cast, gateway_client: httpx.Client
+    operation: str,
+    platform: Platform,
+    document: dict[str, Any],
+    cast: Cast,
+    gateway_client: httpx.Client,
 ) -> None:
     spec = operations_of(document).get(operation)
     assert spec is not None, f"{operation} is not in the document"
     method = operation.split(" ", 1)[0]
-    callers = itertools.cycle(callers_for(operation, cast, gateway_client))
+    var_dir = platform.config.var_dir
+    callers = itertools.cycle(callers_for(operation, cast, gateway_client, var_dir))
     broken = []
     for request in corpus_of(operation, spec, document):
         response = send(

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 
+from onevisit_dev.answers import register_citizen
 from onevisit_dev.platform import Platform
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -23,10 +24,9 @@ def new_phone() -> str:
     return "136" + "".join(secrets.choice("0123456789") for _ in range(8))
 
 
-def registered(gateway: httpx.Client) -> str:
+def registered(gateway: httpx.Client, platform: Platform) -> str:
     phone = new_phone()
-    response = gateway.post("/identity/v1/citizens", json={"phone": phone, "password": PASSWORD})
-    assert response.status_code == 201, response.text
+    register_citizen(gateway, platform.config.var_dir, phone, PASSWORD)
     return phone
 
 
@@ -65,9 +65,9 @@ def access_lines(platform: Platform, process: str, request_id: str) -> list[dict
 
 
 def test_clients_behind_the_load_balancer_are_throttled_each_at_their_own_address(
-    gateway: httpx.Client, load_balancer: httpx.Client
+    platform: Platform, gateway: httpx.Client, load_balancer: httpx.Client
 ) -> None:
-    phone = registered(gateway)
+    phone = registered(gateway, platform)
     first, second = "203.0.113.10", "203.0.113.20"
     answers = [sign_in(load_balancer, phone, "guess", x_forwarded_for=first) for _ in range(3)]
     assert [answer.status_code for answer in answers] == [400, 400, 429]
@@ -86,9 +86,9 @@ def test_clients_behind_the_load_balancer_are_throttled_each_at_their_own_addres
 
 
 def test_the_client_is_the_last_address_the_load_balancer_appended(
-    gateway: httpx.Client, load_balancer: httpx.Client
+    platform: Platform, gateway: httpx.Client, load_balancer: httpx.Client
 ) -> None:
-    phone = registered(gateway)
+    phone = registered(gateway, platform)
     # The first entry is what the client wrote itself; the balancer appended the second.
     tokens = sign_in(load_balancer, phone, x_forwarded_for="10.9.9.9, 198.51.100.23")
     assert session_address(gateway, tokens) == "198.51.100.23"
@@ -97,7 +97,7 @@ def test_the_client_is_the_last_address_the_load_balancer_appended(
 def test_a_direct_call_to_identity_claiming_another_address_is_its_own_address(
     platform: Platform, gateway: httpx.Client, load_balancer: httpx.Client
 ) -> None:
-    owner = registered(gateway)
+    owner = registered(gateway, platform)
     genuine_looking = f"203.0.113.7;{int(time.time())};{'e' * 32}"
     claims = {"x_forwarded_for": "203.0.113.7", "onevisit_forwarded": genuine_looking}
     with httpx.Client(base_url=platform.config.url("identity"), timeout=30.0) as direct:
@@ -109,7 +109,7 @@ def test_a_direct_call_to_identity_claiming_another_address_is_its_own_address(
     at_home = sign_in(load_balancer, owner, x_forwarded_for="203.0.113.7")
     assert session_address(gateway, at_home) == "203.0.113.7"
     with httpx.Client(base_url=platform.config.url("identity"), timeout=30.0) as direct:
-        other = registered(gateway)
+        other = registered(gateway, platform)
         assert session_address(direct, sign_in(direct, other, **claims)) == "127.0.0.1"
 
 
@@ -130,7 +130,7 @@ def test_a_public_callers_request_id_is_logged_beside_the_gateways_never_as_it(
 def test_a_request_id_from_the_load_balancer_follows_the_request_through_every_hop(
     platform: Platform, gateway: httpx.Client, load_balancer: httpx.Client
 ) -> None:
-    token = sign_in(gateway, registered(gateway)).json()["access_token"]
+    token = sign_in(gateway, registered(gateway, platform)).json()["access_token"]
     with (REPO_ROOT / "data-exchange-svc/data/population.csv").open(encoding="utf-8") as source:
         resident = list(csv.DictReader(source))[7]
     request_id = f"lb-{secrets.token_hex(6)}"

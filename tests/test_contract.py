@@ -3,19 +3,21 @@ every kind, through the gateway to the six real processes, with a registered cit
 on the routes that need one."""
 
 import secrets
+from pathlib import Path
 
 import httpx
 import pytest
 
+from onevisit_dev.answers import register_citizen
 from onevisit_dev.platform import Platform
 from servicekit.contract_testing import check_contract
+from servicekit.openapi import problems_of
 
 
-def _citizen_token(gateway: httpx.Client) -> str:
+def _citizen_token(gateway: httpx.Client, var_dir: Path) -> str:
     phone = "139" + "".join(secrets.choice("0123456789") for _ in range(8))
     password = "Contract-citizen-2026"
-    registered = gateway.post("/identity/v1/citizens", json={"phone": phone, "password": password})
-    assert registered.status_code == 201, registered.text
+    register_citizen(gateway, var_dir, phone, password)
     tokens = gateway.post(
         "/identity/v1/token",
         data={"grant_type": "password", "username": phone, "password": password},
@@ -33,7 +35,7 @@ def test_every_answer_through_the_gateway_is_one_the_document_describes(
         pytest.skip("one contract, whatever the backend: checked on the SQLite platform")
     document = gateway.get("/openapi.json").json()
     assert document["x-unavailable"] == []
-    citizen = {"Authorization": f"Bearer {_citizen_token(gateway)}"}
+    citizen = {"Authorization": f"Bearer {_citizen_token(gateway, platform.config.var_dir)}"}
     report = check_contract(
         document,
         platform.config.gateway_url,
@@ -42,3 +44,18 @@ def test_every_answer_through_the_gateway_is_one_the_document_describes(
     )
     print(report.summary())
     assert not report.failures, "\n".join(sorted(report.failures))
+
+
+@pytest.mark.e2e
+def test_the_platforms_document_names_what_registration_refuses(gateway: httpx.Client) -> None:
+    document = gateway.get("/openapi.json").json()
+    responses = document["paths"]["/identity/v1/citizens"]["post"]["responses"]
+    codes = {
+        problem.code
+        for status, response in responses.items()
+        if status.isdigit()
+        for problem in problems_of(int(status), response)
+    }
+    # identity-svc's refusals, a registration throttled like a sign-in, and the gateway's limit.
+    expected = {"invalid_sms_code", "phone_already_registered", "login_throttled", "rate_limited"}
+    assert expected <= codes, codes

@@ -12,7 +12,8 @@ from typing import Any
 import httpx
 
 from data_exchange_svc.registry.faces import template_from_seed
-from onevisit_dev.answers import bearer, problem
+from onevisit_dev.answers import bearer, problem, register_citizen
+from onevisit_dev.platform import Platform
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LUCHENG_POLICE = "330302-public_security"
@@ -146,9 +147,11 @@ def test_the_ledger_is_public_like_a_transparency_log(gateway: httpx.Client) -> 
     assert gateway.get(f"/exchange/v1/ledger/entries/{size}/proof").status_code == 200
 
 
-def test_a_resident_never_reaches_the_registry_loads(gateway: httpx.Client) -> None:
+def test_a_resident_never_reaches_the_registry_loads(
+    gateway: httpx.Client, platform: Platform
+) -> None:
     phone = "136" + "".join(secrets.choice("0123456789") for _ in range(8))
-    gateway.post("/identity/v1/citizens", json={"phone": phone, "password": "Resident-2026-x"})
+    register_citizen(gateway, platform.config.var_dir, phone, "Resident-2026-x")
     token = gateway.post(
         "/identity/v1/token",
         data={"grant_type": "password", "username": phone, "password": "Resident-2026-x"},

@@ -10,12 +10,14 @@ The tests in this module run in order and share him, as his journey does.
 import secrets
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
 import jwt
 
-from onevisit_dev.answers import bearer
+from onevisit_dev.answers import bearer, register_citizen
+from onevisit_dev.platform import Platform
 
 #: From data-exchange-svc/data/README.md: the first enterprise of the synthetic registry and its
 #: legal representative, the demo citizen's grandson.
@@ -36,12 +38,12 @@ def claims_of(token: str) -> dict[str, Any]:
     return claims
 
 
-def real_named(gateway: httpx.Client, name: str, id_number: str, face: list[float]) -> str:
+def real_named(
+    gateway: httpx.Client, var_dir: Path, name: str, id_number: str, face: list[float]
+) -> str:
     """A new account whose real name the person's face bound: its access token."""
     phone = "138" + "".join(secrets.choice("0123456789") for _ in range(8))
-    assert (
-        gateway.post("/identity/v1/citizens", json={"phone": phone, "password": PASSWORD})
-    ).status_code == 201
+    register_citizen(gateway, var_dir, phone, PASSWORD)
     token = gateway.post(
         "/identity/v1/token",
         data={"grant_type": "password", "username": phone, "password": PASSWORD},
@@ -70,9 +72,10 @@ class Grandson:
 
 
 def test_1_the_registered_legal_representative_claims_his_company(
-    gateway: httpx.Client, face_of: Callable[[str], list[float]]
+    gateway: httpx.Client, platform: Platform, face_of: Callable[[str], list[float]]
 ) -> None:
-    Grandson.access_token = real_named(gateway, NAME, ID_NUMBER, face_of(ID_NUMBER))
+    var_dir = platform.config.var_dir
+    Grandson.access_token = real_named(gateway, var_dir, NAME, ID_NUMBER, face_of(ID_NUMBER))
     claimed = gateway.post(
         "/identity/v1/enterprises",
         json={"credit_code": COMPANY},
@@ -85,9 +88,11 @@ def test_1_the_registered_legal_representative_claims_his_company(
 
 
 def test_1b_someone_the_registry_does_not_name_cannot_claim_it(
-    gateway: httpx.Client, face_of: Callable[[str], list[float]]
+    gateway: httpx.Client, platform: Platform, face_of: Callable[[str], list[float]]
 ) -> None:
-    other = real_named(gateway, OTHER_NAME, OTHER_ID_NUMBER, face_of(OTHER_ID_NUMBER))
+    other = real_named(
+        gateway, platform.config.var_dir, OTHER_NAME, OTHER_ID_NUMBER, face_of(OTHER_ID_NUMBER)
+    )
     refused = gateway.post(
         "/identity/v1/enterprises", json={"credit_code": COMPANY}, headers=bearer(other)
     )

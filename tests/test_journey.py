@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from case_svc.models import Case
-from onevisit_dev.answers import bearer, problem
+from onevisit_dev.answers import bearer, problem, register_citizen
 from onevisit_dev.platform import WENZHOU_CASE, Platform
 from servicekit.resident_id import check_character
 
@@ -60,21 +60,24 @@ def sign_in(gateway: httpx.Client, phone: str, password: str) -> dict[str, Any]:
     return tokens
 
 
-def registered_citizen(gateway: httpx.Client) -> str:
+def registered_citizen(gateway: httpx.Client, var_dir: Path) -> str:
     phone = new_phone()
     password = "Another-citizen-2026"
-    response = gateway.post("/identity/v1/citizens", json={"phone": phone, "password": password})
-    assert response.status_code == 201, response.text
+    register_citizen(gateway, var_dir, phone, password)
     token: str = sign_in(gateway, phone, password)["access_token"]
     return token
 
 
-def test_1_she_registers_and_signs_in_with_phone_and_password(gateway: httpx.Client) -> None:
-    created = gateway.post(
-        "/identity/v1/citizens", json={"phone": Citizen.phone, "password": PASSWORD}
+def test_1_she_registers_with_the_code_texted_to_her_phone_and_signs_in_with_her_password(
+    gateway: httpx.Client, platform: Platform
+) -> None:
+    without = gateway.post(
+        "/identity/v1/citizens",
+        json={"phone": Citizen.phone, "password": PASSWORD, "code": "000000x"},
     )
-    assert created.status_code == 201, created.text
-    assert created.json()["loa"] == 1
+    problem(without, 400, "invalid_sms_code")
+    created = register_citizen(gateway, platform.config.var_dir, Citizen.phone, PASSWORD)
+    assert created["loa"] == 1
 
     problem(
         gateway.post(
@@ -261,8 +264,8 @@ def test_5_she_files_the_loss_report_once_even_when_the_phone_retries(
     Citizen.case_no = case["case_no"]
 
 
-def test_5b_someone_else_cannot_see_her_case(gateway: httpx.Client) -> None:
-    stranger = registered_citizen(gateway)
+def test_5b_someone_else_cannot_see_her_case(gateway: httpx.Client, platform: Platform) -> None:
+    stranger = registered_citizen(gateway, platform.config.var_dir)
     response = gateway.get(f"/cases/v1/cases/{Citizen.case_no}", headers=bearer(stranger))
     problem(response, 404, "case_not_found")
 
@@ -465,13 +468,10 @@ def face_verified(gateway: httpx.Client, token: str, template: list[float]) -> s
 
 
 def test_9_her_son_acting_for_her_files_in_her_name_never_in_his(
-    gateway: httpx.Client, face_of: Callable[[str], list[float]]
+    gateway: httpx.Client, platform: Platform, face_of: Callable[[str], list[float]]
 ) -> None:
     son_phone, son_password = new_phone(), "Jianhua-1975-helps"
-    registered = gateway.post(
-        "/identity/v1/citizens", json={"phone": son_phone, "password": son_password}
-    )
-    assert registered.status_code == 201, registered.text
+    register_citizen(gateway, platform.config.var_dir, son_phone, son_password)
     signed_in = sign_in(gateway, son_phone, son_password)["access_token"]
     claimed = gateway.post(
         "/identity/v1/me/real-name",

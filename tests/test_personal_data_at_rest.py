@@ -1,11 +1,13 @@
 """No database keeps a person's name, identity number or phone in clear: after the journeys have
 run (this module comes after them) and one more resident has registered, proved who she is,
-reported her social-security card lost with an Idempotency-Key and rated it with a comment
-naming herself, every database of the platform — the SQLite files with their write-ahead logs,
-or the PostgreSQL databases row by row — is searched for those values: none is found."""
+let a helper whose phone has no account act for her, reported her social-security card lost
+with an Idempotency-Key and rated it with a comment naming herself, every database of the
+platform — the SQLite files with their write-ahead logs, or the PostgreSQL databases row by
+row — is searched for those values: none is found."""
 
 import asyncio
 import csv
+import datetime as dt
 import secrets
 import uuid
 from pathlib import Path
@@ -15,7 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from data_exchange_svc.registry.faces import template_from_seed
-from onevisit_dev.answers import bearer
+from onevisit_dev.answers import bearer, register_citizen
 from onevisit_dev.platform import Platform
 
 REPO = Path(__file__).resolve().parents[1]
@@ -34,13 +36,10 @@ def _resident() -> dict[str, str]:
     return people[len(people) // 2]
 
 
-def _her_story(gateway: httpx.Client, person: dict[str, str], phone: str) -> None:
-    assert (
-        gateway.post(
-            "/identity/v1/citizens", json={"phone": phone, "password": PASSWORD}
-        ).status_code
-        == 201
-    )
+def _her_story(
+    gateway: httpx.Client, var_dir: Path, person: dict[str, str], phone: str, helper: str
+) -> None:
+    register_citizen(gateway, var_dir, phone, PASSWORD)
     token = gateway.post(
         "/identity/v1/token",
         data={"grant_type": "password", "username": phone, "password": PASSWORD},
@@ -63,6 +62,16 @@ def _her_story(gateway: httpx.Client, person: dict[str, str], phone: str) -> Non
     )
     assert face.status_code == 200, face.text
     token = face.json()["access_token"]
+    # Her helper's phone, which has no account yet: the delegation keeps it, sealed.
+    delegated = gateway.post(
+        "/identity/v1/me/delegations",
+        json={
+            "delegate_phone": helper,
+            "valid_until": (dt.datetime.now(dt.UTC) + dt.timedelta(days=7)).isoformat(),
+        },
+        headers=bearer(token),
+    )
+    assert delegated.status_code == 201, delegated.text
     filed = gateway.post(
         "/cases/v1/cases",
         json={
@@ -126,10 +135,12 @@ def test_no_database_holds_a_name_an_identity_number_or_a_phone_in_clear(
     gateway: httpx.Client, platform: Platform
 ) -> None:
     person = _resident()
-    phone = "139" + "".join(secrets.choice("0123456789") for _ in range(8))
-    _her_story(gateway, person, phone)
+    phone, helper = (
+        "139" + "".join(secrets.choice("0123456789") for _ in range(8)) for _ in range(2)
+    )
+    _her_story(gateway, platform.config.var_dir, person, phone, helper)
     wanted = [*JOURNEYS, (person["name"], person["id_number"])]
-    needles = {value for pair in wanted for value in pair} | {phone}
+    needles = {value for pair in wanted for value in pair} | {phone, helper}
     stored = _stored_bytes(platform)
     # The search reads what the databases hold: her case's item is there, in clear.
     assert any(ITEM.encode() in content for content in stored.values()), sorted(stored)

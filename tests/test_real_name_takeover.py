@@ -8,7 +8,6 @@ The tests in this module run in order and share the people, as the story does.
 """
 
 import asyncio
-import json
 import secrets
 import time
 import uuid
@@ -22,7 +21,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from identity_svc.models import BindingEvent
 from identity_svc.verification.service import DISPLACED_TEXTS
-from onevisit_dev.answers import bearer, problem, refused_within
+from onevisit_dev.answers import bearer, problem, refused_within, register_citizen, sms_texts
 from onevisit_dev.platform import Platform
 
 #: From the synthetic population (data-exchange-svc/data/population.csv), in no other story.
@@ -41,12 +40,9 @@ def sub_of(token: str) -> str:
 
 
 class Account:
-    def __init__(self, gateway: httpx.Client) -> None:
+    def __init__(self, gateway: httpx.Client, platform: Platform) -> None:
         self.phone = "137" + "".join(secrets.choice("0123456789") for _ in range(8))
-        created = gateway.post(
-            "/identity/v1/citizens", json={"phone": self.phone, "password": PASSWORD}
-        )
-        assert created.status_code == 201, created.text
+        register_citizen(gateway, platform.config.var_dir, self.phone, PASSWORD)
         self.sign_in(gateway)
         self.id = sub_of(self.access_token)
 
@@ -83,16 +79,13 @@ class Story:
     new_phone: Account
 
 
-def sms_to(platform: Platform, phone: str) -> list[str]:
-    """The texts the development SMS sink recorded for a phone, waiting a moment for those sent
-    after an answer (a take-over tells the displaced once it has committed)."""
-    outbox = platform.config.var_dir / "sms-outbox.jsonl"
+def told(platform: Platform, phone: str) -> list[str]:
+    """The texts the phone received after its registration's code, waiting a moment for those
+    sent after an answer (a take-over tells the displaced once it has committed)."""
     for _ in range(50):
-        if outbox.exists():
-            lines = [json.loads(line) for line in outbox.read_text(encoding="utf-8").splitlines()]
-            texts = [line["text"] for line in lines if line["to"] == phone]
-            if texts:
-                return texts
+        after_registration = sms_texts(platform.config.var_dir, phone)[1:]
+        if after_registration:
+            return after_registration
         time.sleep(0.1)
     return []
 
@@ -106,9 +99,9 @@ def file_social_card_loss(gateway: httpx.Client, token: str) -> httpx.Response:
 
 
 def test_1_a_squatter_with_her_name_and_number_gains_nothing_in_her_name(
-    gateway: httpx.Client, face_of: FaceOf
+    gateway: httpx.Client, platform: Platform, face_of: FaceOf
 ) -> None:
-    Story.squatter = squatter = Account(gateway)
+    Story.squatter = squatter = Account(gateway, platform)
     claimed = squatter.claim(gateway)
     assert claimed.status_code == 200, claimed.text
     assert (claimed.json()["loa"], claimed.json()["next_step"]) == (1, "face")
@@ -133,7 +126,7 @@ def test_1_a_squatter_with_her_name_and_number_gains_nothing_in_her_name(
 def test_2_she_binds_her_real_name_with_her_face_though_he_typed_it_first(
     gateway: httpx.Client, platform: Platform, face_of: FaceOf
 ) -> None:
-    Story.first_phone = her = Account(gateway)
+    Story.first_phone = her = Account(gateway, platform)
     claimed = her.claim(gateway)
     assert claimed.status_code == 200, claimed.text
     # The same answer he had: nothing tells either of them about the other.
@@ -148,7 +141,7 @@ def test_2_she_binds_her_real_name_with_her_face_though_he_typed_it_first(
     assert filed.status_code == 201, filed.text
     assert (filed.json()["form"]["name"], filed.json()["form"]["id_number"]) == (NAME, ID_NUMBER)
     # His claim is gone, and his phone was told.
-    assert sms_to(platform, Story.squatter.phone) == [DISPLACED_TEXTS["claim_lost"]]
+    assert told(platform, Story.squatter.phone) == [DISPLACED_TEXTS["claim_lost"]]
     problem(
         gateway.post(
             "/identity/v1/me/face/challenges", headers=bearer(Story.squatter.access_token)
@@ -161,7 +154,7 @@ def test_2_she_binds_her_real_name_with_her_face_though_he_typed_it_first(
 def test_3_her_new_phone_takes_her_real_name_over_and_the_first_is_told(
     gateway: httpx.Client, platform: Platform, face_of: FaceOf
 ) -> None:
-    Story.new_phone = new = Account(gateway)
+    Story.new_phone = new = Account(gateway, platform)
     assert new.claim(gateway).status_code == 200
     verified = new.face(gateway, face_of(ID_NUMBER))
     assert verified.status_code == 200, verified.text
@@ -192,7 +185,7 @@ def test_3_her_new_phone_takes_her_real_name_over_and_the_first_is_told(
     )
     log = gateway.get("/exchange/v1/me/access-log", headers=bearer(new.access_token))
     assert log.status_code == 200, log.text
-    assert sms_to(platform, first.phone) == [DISPLACED_TEXTS["lost"]]
+    assert told(platform, first.phone) == [DISPLACED_TEXTS["lost"]]
 
     # Her new account applies in her name; the first cannot any more.
     filed = file_social_card_loss(gateway, new.access_token)

@@ -4,11 +4,13 @@ account. Each time the access tokens already issued stop at the gateway within s
 revocation list identity-svc publishes and the gateway polls), not ten minutes later."""
 
 import secrets
+from pathlib import Path
 from typing import Any
 
 import httpx
 
-from onevisit_dev.answers import bearer, problem, refused_within
+from onevisit_dev.answers import bearer, problem, refused_within, register_citizen
+from onevisit_dev.platform import Platform
 
 LUCHENG_POLICE = "330302-public_security"
 
@@ -17,10 +19,9 @@ def a_phone() -> str:
     return "139" + "".join(secrets.choice("0123456789") for _ in range(8))
 
 
-def signed_in_citizen(gateway: httpx.Client) -> dict[str, Any]:
+def signed_in_citizen(gateway: httpx.Client, var_dir: Path) -> dict[str, Any]:
     phone, password = a_phone(), f"Revoke-{secrets.token_hex(6)}"
-    registered = gateway.post("/identity/v1/citizens", json={"phone": phone, "password": password})
-    assert registered.status_code == 201, registered.text
+    register_citizen(gateway, var_dir, phone, password)
     signed_in = gateway.post(
         "/identity/v1/token",
         data={"grant_type": "password", "username": phone, "password": password},
@@ -50,9 +51,9 @@ def client_token(gateway: httpx.Client, client_id: str, secret: str) -> httpx.Re
 
 
 def test_a_logout_with_the_refresh_token_alone_ends_the_access_token_at_the_gateway(
-    gateway: httpx.Client,
+    gateway: httpx.Client, platform: Platform
 ) -> None:
-    tokens = signed_in_citizen(gateway)
+    tokens = signed_in_citizen(gateway, platform.config.var_dir)
     assert gateway.get("/identity/v1/me", headers=bearer(tokens["access_token"])).is_success
 
     # No access token: one that has expired must not keep a phone from logging out.
@@ -72,8 +73,10 @@ def test_a_logout_with_the_refresh_token_alone_ends_the_access_token_at_the_gate
     )
 
 
-def test_rfc_7009_revocation_of_an_access_token_ends_its_session(gateway: httpx.Client) -> None:
-    tokens = signed_in_citizen(gateway)
+def test_rfc_7009_revocation_of_an_access_token_ends_its_session(
+    gateway: httpx.Client, platform: Platform
+) -> None:
+    tokens = signed_in_citizen(gateway, platform.config.var_dir)
     revoked = gateway.post(
         "/identity/v1/revoke",
         data={"token": tokens["access_token"], "token_type_hint": "access_token"},

@@ -17,6 +17,7 @@ Problem = Callable[[httpx.Response, int, str], dict[str, Any]]
 @pytest.mark.parametrize(
     ("method", "path"),
     [
+        ("POST", "/identity/v1/sms-codes"),
         ("POST", "/identity/v1/citizens"),
         ("POST", "/identity/v1/token"),
         ("GET", "/identity/v1/.well-known/jwks.json"),

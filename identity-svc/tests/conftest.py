@@ -1,6 +1,6 @@
 """Fixtures of identity-svc's tests: the service under test verifying its own tokens, a clock
-tests move instead of sleeping, a journey helper, and a double of the two contracts identity-svc
-calls through the gateway.
+tests move instead of sleeping, the texts it sends, a journey helper, and a double of the two
+contracts identity-svc calls through the gateway.
 
 The double implements exactly, from the platform's fixed contracts, ``POST /exchange/v1/matches``
 and ``POST /exchange/v1/calls`` (data-exchange-svc's population and business registries),
@@ -11,10 +11,12 @@ proven by the end-to-end journey test at the repository's top level.
 """
 
 import datetime as dt
+import json
 import math
 import random
+import re
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,9 +29,10 @@ import pytest_asyncio
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import SecretStr
+from sqlalchemy import select
 
 from identity_svc.main import create_app
-from identity_svc.models import Base
+from identity_svc.models import Base, SmsCode
 from identity_svc.seed import seed
 from identity_svc.settings import IdentitySettings
 from servicekit.auth import JwksSource
@@ -340,24 +343,62 @@ class ContractDouble:
         return [body for asked, body in self.exchange_requests if asked == path]
 
 
+# Texts ---------------------------------------------------------------------------------------
+
+
+class SmsOutbox:
+    """What the app under test texted: the development sender's file, a JSON object a line."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def messages(self) -> list[dict[str, str]]:
+        if not self.path.exists():
+            return []
+        lines = self.path.read_text(encoding="utf-8").splitlines()
+        return [json.loads(line) for line in lines]
+
+    def texts_to(self, phone: str) -> list[str]:
+        return [message["text"] for message in self.messages() if message["to"] == phone]
+
+    def last_code(self, phone: str) -> str:
+        """The code of the latest code text to the phone."""
+        codes = [found.group(1) for text in self.texts_to(phone) if (found := CODE.search(text))]
+        assert codes, f"no code was texted to {phone[:3]}…"
+        return codes[-1]
+
+
+#: A code text's code (``identity_svc.sms.service.code_text``).
+CODE = re.compile(r"验证码是(\d{6})")
+
+
 # The journey helper ----------------------------------------------------------------------------
 
 
 class Journey:
     """The steps of the citizen's journey, for tests that need to stand somewhere along it."""
 
-    def __init__(self, client: httpx.AsyncClient) -> None:
+    def __init__(self, client: httpx.AsyncClient, outbox: SmsOutbox) -> None:
         self.client = client
+        self.outbox = outbox
         self._next_phone = 13_800_000_000
 
     def new_phone(self) -> str:
         self._next_phone += 1
         return str(self._next_phone)
 
+    async def ask_code(self, phone: str) -> httpx.Response:
+        return await self.client.post("/identity/v1/sms-codes", json={"phone": phone})
+
     async def register(self, phone: str | None = None, password: str = PASSWORD) -> str:
+        """A new account, registered as the app does it: a code texted to the phone, then the
+        phone, a password and the code."""
         phone = phone or self.new_phone()
+        asked = await self.ask_code(phone)
+        assert asked.status_code == 202, asked.text
         response = await self.client.post(
-            "/identity/v1/citizens", json={"phone": phone, "password": password}
+            "/identity/v1/citizens",
+            json={"phone": phone, "password": password, "code": self.outbox.last_code(phone)},
         )
         assert response.status_code == 201, response.text
         return phone
@@ -582,8 +623,34 @@ def start_app(clock: MovableClock, contracts: ContractDouble) -> AppStarter:
 
 
 @pytest.fixture
-def journey(client: httpx.AsyncClient) -> Journey:
-    return Journey(client)
+def outbox(identity_settings: IdentitySettings) -> SmsOutbox:
+    return SmsOutbox(identity_settings.sms_outbox_path)
+
+
+@pytest.fixture
+def journey(client: httpx.AsyncClient, outbox: SmsOutbox) -> Journey:
+    return Journey(client, outbox)
+
+
+ResendAllowed = Callable[[str], Awaitable[None]]
+
+
+@pytest.fixture
+def resend_allowed(app: FastAPI) -> ResendAllowed:
+    """Move the codes asked for a phone into the past by the resend interval, so that it may
+    ask for another: the codes, not the clock, since tokens are checked on the real clock."""
+
+    async def allow(phone: str) -> None:
+        runtime = app.state.service.runtime
+        interval = dt.timedelta(seconds=runtime.settings.sms_resend_interval_seconds)
+        phone_hash = runtime.personal_data.lookup_hash("phone", phone)
+        async with app.state.service.database.sessionmaker.begin() as session:
+            for code in await session.scalars(
+                select(SmsCode).where(SmsCode.phone_hash == phone_hash)
+            ):
+                code.created_at -= interval
+
+    return allow
 
 
 @pytest.fixture

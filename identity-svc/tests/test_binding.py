@@ -18,21 +18,13 @@ from sqlalchemy import select
 
 from identity_svc.accounts import repository as identity_accounts
 from identity_svc.models import Account, BindingEvent, FaceAttempt, RefreshToken
-from identity_svc.settings import IdentitySettings
 from identity_svc.verification.service import DISPLACED_TEXTS
 from servicekit.testing import bearer
 
 if TYPE_CHECKING:
-    from conftest import ContractDouble, Journey, People, Person
+    from conftest import ContractDouble, Journey, People, Person, SmsOutbox
 
 Problem = Callable[[httpx.Response, int, str], dict[str, Any]]
-
-
-def sms_sent(settings: IdentitySettings) -> list[dict[str, str]]:
-    path = settings.sms_outbox_path
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
 async def registered(journey: Journey) -> tuple[str, dict[str, Any]]:
@@ -59,7 +51,7 @@ async def test_a_squatter_who_claims_her_number_first_does_not_block_her(
     journey: Journey,
     people: People,
     contracts: ContractDouble,
-    identity_settings: IdentitySettings,
+    outbox: SmsOutbox,
     problem: Problem,
 ) -> None:
     squatter_phone, squatter = await registered(journey)
@@ -90,8 +82,8 @@ async def test_a_squatter_who_claims_her_number_first_does_not_block_her(
     assert his is not None
     assert (his.loa, his.claimed_id_number_sealed, his.claimed_id_number_hash) == (1, None, None)
     problem(await journey.challenge(squatter["access_token"]), 403, "insufficient_assurance")
-    [message] = [m for m in sms_sent(identity_settings) if m["to"] == squatter_phone]
-    assert message["text"] == DISPLACED_TEXTS["claim_lost"]
+    [_registration, told] = outbox.texts_to(squatter_phone)
+    assert told == DISPLACED_TEXTS["claim_lost"]
     # Both events audited: his claim lost to her face match, her number bound.
     her_id = uuid.UUID(claims["sub"])
     lost, bound = await binding_events(app)
@@ -157,7 +149,7 @@ async def test_a_later_face_match_takes_the_number_over_and_the_earlier_account_
     journey: Journey,
     people: People,
     contracts: ContractDouble,
-    identity_settings: IdentitySettings,
+    outbox: SmsOutbox,
     problem: Problem,
 ) -> None:
     earlier_phone, earlier = await registered(journey)
@@ -208,10 +200,10 @@ async def test_a_later_face_match_takes_the_number_over_and_the_earlier_account_
     assert (released.region_code, released.birth_date, released.sex) == (None, None, None)
 
     # Told by SMS, in words that name neither the person nor the number.
-    [message] = [m for m in sms_sent(identity_settings) if m["to"] == earlier_phone]
-    assert message["text"] == DISPLACED_TEXTS["lost"]
-    assert people.lin.name not in message["text"]
-    assert people.lin.id_number[-4:] not in message["text"]
+    [_registration, told] = outbox.texts_to(earlier_phone)
+    assert told == DISPLACED_TEXTS["lost"]
+    assert people.lin.name not in told
+    assert people.lin.id_number[-4:] not in told
 
     # Audited: who, when, which accounts and the number's keyed hash, never the number.
     bound, lost, took = await binding_events(app)
@@ -270,8 +262,9 @@ async def test_an_sms_that_cannot_be_sent_leaves_the_take_over_done_and_untold(
             raise OSError("the SMS gateway is down")
 
     await journey.real_named(people.lin)
+    her_other_phone = await journey.signed_in()  # registered while texts still go out
     app.state.service.sms_sender = Unreachable()
-    taken = await journey.real_named(people.lin)
+    taken = await journey.bound(her_other_phone["access_token"], people.lin)
 
     assert taken["loa"] == 3
     lost = [event for event in await binding_events(app) if event.kind == "lost"]

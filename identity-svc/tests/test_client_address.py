@@ -28,7 +28,7 @@ async def direct(app: FastAPI, journey: Journey) -> AsyncIterator[Journey]:
     """The journey's steps, from a machine that reaches identity-svc's port directly."""
     transport = httpx.ASGITransport(app=app, client=(DIRECT_PEER, 50000))
     async with httpx.AsyncClient(transport=transport, base_url="http://identity") as client:
-        yield type(journey)(client)
+        yield type(journey)(client, journey.outbox)
 
 
 async def address_of_session(journey: Journey, headers: dict[str, str]) -> str:

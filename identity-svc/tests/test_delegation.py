@@ -1,6 +1,7 @@
-"""Delegation: a real-named citizen lets another act for them, both list it, either revokes it;
-the delegate exchanges their own token for a short one acting for the principal (RFC 8693),
-and a delegate can neither delegate further nor touch the principal's credentials."""
+"""Delegation: a real-named citizen lets another act for them, named by their phone, whether or
+not it has an account yet (the answer is the same); both list it, either revokes it; the
+delegate exchanges their own token for a short one acting for the principal (RFC 8693), and a
+delegate can neither delegate further nor touch the principal's credentials."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from identity_svc.settings import IdentitySettings
 from servicekit.testing import bearer
 
 if TYPE_CHECKING:
-    from conftest import Journey, MovableClock, People
+    from conftest import Journey, MovableClock, People, SmsOutbox
 
 Problem = Callable[[httpx.Response, int, str], dict[str, Any]]
 EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
@@ -106,9 +107,10 @@ async def test_a_real_named_citizen_delegates_and_both_see_it(
         "phone_masked": delegation["principal"]["phone_masked"],
         "name_masked": "林*英",
     }
-    assert delegation["delegate"]["id"] == family.grandson_id
-    assert "****" in delegation["delegate"]["phone_masked"]
-    assert family.grandson_phone not in str(delegation)
+    # The delegate is the phone she gave it to, masked: no account of it is named.
+    phone = family.grandson_phone
+    assert delegation["delegate"] == {"phone_masked": f"{phone[:3]}****{phone[-4:]}"}
+    assert family.grandson_id not in str(delegation)
 
     mine = await client.get(
         "/identity/v1/me/delegations", headers=bearer(family.grandmother["access_token"])
@@ -141,7 +143,6 @@ async def test_only_a_real_named_citizen_may_delegate(
 @pytest.mark.parametrize(
     ("change", "status", "code"),
     [
-        ({"delegate_phone": "13999999999"}, 404, "delegate_not_found"),
         ({"valid_until": "past"}, 422, "invalid_valid_until"),
         ({"valid_until": "beyond"}, 422, "invalid_valid_until"),
         ({"valid_until": "2027-01-01T00:00:00"}, 422, "validation_failed"),  # no time zone
@@ -193,6 +194,83 @@ async def test_delegating_to_oneself_or_twice_to_the_same_person_is_refused(
         {"delegate_phone": family.grandson_phone, "valid_until": in_days(clock, 2)},
     )
     assert problem(again, 409, "delegation_exists")["delegation_id"] == first["id"]
+
+
+def comparable(response: httpx.Response) -> tuple[int, str | None, Any]:
+    """Status, content type and body, but for the values of its own (ids, times)."""
+    body = response.json()
+    for own in ("id", "created_at"):
+        body.pop(own, None)
+    body["delegate"] = dict.fromkeys(body["delegate"], "…")
+    return response.status_code, response.headers.get("content-type"), body
+
+
+async def test_a_delegation_to_a_phone_without_an_account_is_answered_as_one_to_a_citizen(
+    client: httpx.AsyncClient, journey: Journey, family: Family, clock: MovableClock
+) -> None:
+    nobodys = journey.new_phone()
+    valid_until = in_days(clock, 7)
+    answers = [
+        await delegate(
+            client,
+            family.grandmother["access_token"],
+            {"delegate_phone": phone, "valid_until": valid_until, "item_codes": [ITEM]},
+        )
+        for phone in (family.grandson_phone, nobodys)
+    ]
+    assert answers[0].status_code == 201, answers[0].text
+    assert comparable(answers[0]) == comparable(answers[1])
+    assert set(answers[0].headers) == set(answers[1].headers)
+    # Her list shows both as she was answered: in force, to a masked phone.
+    given = await client.get(
+        "/identity/v1/me/delegations", headers=bearer(family.grandmother["access_token"])
+    )
+    listed = {d["id"]: d for d in given.json()["given"]}
+    assert [listed[answer.json()["id"]] for answer in answers] == [a.json() for a in answers]
+
+
+@pytest.mark.parametrize("registers_by", ["password", "sms code sign-in"])
+async def test_a_delegation_waits_for_its_phone_to_be_registered_and_then_is_the_accounts(
+    client: httpx.AsyncClient,
+    journey: Journey,
+    family: Family,
+    clock: MovableClock,
+    outbox: SmsOutbox,
+    registers_by: str,
+) -> None:
+    phone = journey.new_phone()
+    delegation = await delegate(
+        client,
+        family.grandmother["access_token"],
+        {"delegate_phone": phone, "valid_until": in_days(clock, 7)},
+    )
+    assert delegation.status_code == 201, delegation.text
+    # Someone else, registered, cannot use it.
+    stranger = await journey.signed_in()
+    refused = await exchange(client, delegation.json()["id"], stranger["access_token"])
+    assert refused.status_code == 400
+
+    if registers_by == "password":
+        tokens = (await journey.login(await journey.register(phone))).json()
+    else:
+        assert (await journey.ask_code(phone)).status_code == 202
+        tokens = (
+            await client.post(
+                "/identity/v1/token",
+                data={"grant_type": "sms_code", "username": phone, "code": outbox.last_code(phone)},
+            )
+        ).json()
+
+    theirs = await client.get("/identity/v1/me/delegations", headers=bearer(tokens["access_token"]))
+    assert [d["id"] for d in theirs.json()["received"]] == [delegation.json()["id"]]
+    acting = await exchange(client, delegation.json()["id"], tokens["access_token"])
+    assert acting.status_code == 200, acting.text
+    claims = await journey.claims(acting.json()["access_token"])
+    assert claims["sub"] == family.grandmother_id
+    assert claims["act"] == {"sub": (await journey.claims(tokens["access_token"]))["sub"]}
+    # The delegate may revoke it now that it is hers.
+    path = f"/identity/v1/me/delegations/{delegation.json()['id']}"
+    assert (await client.delete(path, headers=bearer(tokens["access_token"]))).status_code == 204
 
 
 @pytest.mark.parametrize("subject_is", ["delegation", "principal"])

@@ -1,21 +1,26 @@
-"""Upgrading to binding by face: a real name bound before by name and number alone, on an
-account no face match ever confirmed, becomes that account's claim (level 1, face pending);
-one a face match confirmed stays bound. On SQLite, and on PostgreSQL when configured."""
+"""Upgrades that change what is stored, on SQLite and on PostgreSQL when configured. Binding by
+face: a real name bound before by name and number alone, on an account no face match ever
+confirmed, becomes that account's claim (level 1, face pending); one a face match confirmed
+stays bound. Delegation to a phone: a delegation made before to an account names that account's
+phone, and downgrading finds the account again."""
 
 import datetime as dt
 import os
 import secrets
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from alembic import command
+from alembic.config import Config
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from identity_svc.personal_data import PersonalData
+from identity_svc.settings import IdentitySettings
 from servicekit.db import create_engine
 from servicekit.migrations import alembic_config
 from servicekit.testing import POSTGRES_ENV
@@ -88,11 +93,19 @@ async def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Asyn
 
 
 async def upgrade(url: str, revision: str) -> None:
+    await _migrate(url, lambda config: command.upgrade(config, revision))
+
+
+async def downgrade(url: str, revision: str) -> None:
+    await _migrate(url, lambda config: command.downgrade(config, revision))
+
+
+async def _migrate(url: str, step: Callable[[Config], None]) -> None:
     config = alembic_config(SERVICE_DIR)
 
     def run(connection: sa.Connection) -> None:
         config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+        step(config)
 
     engine = create_engine(url)
     try:
@@ -217,3 +230,91 @@ async def test_a_binding_no_face_match_confirmed_becomes_a_claim_and_a_confirmed
     assert kept.claimed_id_number_sealed is None
     untouched = rows[never["id"]]
     assert (untouched.loa, untouched.claimed_id_number_sealed) == (1, None)
+
+
+#: The last revision before delegations named the delegate's phone.
+BEFORE_DELEGATION_TO_A_PHONE = "9c3d5e7f1a20"
+delegation = sa.table(
+    "delegation",
+    sa.column("id", sa.Uuid()),
+    sa.column("principal_id", sa.Uuid()),
+    sa.column("delegate_id", sa.Uuid()),
+    sa.column("item_codes", sa.JSON()),
+    sa.column("valid_until", sa.DateTime(timezone=True)),
+    sa.column("created_at", sa.DateTime(timezone=True)),
+)
+
+
+async def test_a_delegation_made_to_an_account_names_its_phone_and_back(
+    empty_database: str,
+) -> None:
+    # The migration opens phones with the settings' key, as the service would.
+    settings = IdentitySettings()
+    personal = PersonalData(
+        encryption_key=settings.personal_data_key_bytes, lookup_key=settings.lookup_hash_key_bytes
+    )
+    grandmother, grandson = a_citizen(bound_to="her own"), a_citizen(bound_to=None)
+    grandson_phone = "13705772211"
+    grandson |= {
+        "phone_hash": personal.lookup_hash("phone", grandson_phone),
+        "phone_sealed": personal.seal("phone", grandson_phone, account_id=grandson["id"]),
+    }
+    given = {
+        "id": uuid.uuid4(),
+        "principal_id": grandmother["id"],
+        "delegate_id": grandson["id"],
+        "item_codes": None,
+        "valid_until": NOW + dt.timedelta(days=30),
+        "created_at": NOW,
+    }
+    await upgrade(empty_database, BEFORE_DELEGATION_TO_A_PHONE)
+    engine = create_engine(empty_database)
+    select_delegation = sa.text("SELECT delegate_phone_hash, delegate_phone_sealed FROM delegation")
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(account.insert(), [grandmother, grandson])
+            await connection.execute(delegation.insert(), [given])
+
+        await upgrade(empty_database, "head")
+
+        async with engine.connect() as connection:
+            [upgraded] = (await connection.execute(select_delegation)).all()
+        assert upgraded.delegate_phone_hash == grandson["phone_hash"]
+        sealed = upgraded.delegate_phone_sealed
+        assert personal.unseal("delegate_phone", sealed, account_id=grandmother["id"]) == (
+            grandson_phone
+        )
+
+        # A delegation to a phone nobody registered has no account to go back to.
+        async with engine.begin() as connection:
+            nobody = "13911113333"
+            await connection.execute(
+                sa.text(
+                    "INSERT INTO delegation (id, principal_id, delegate_phone_hash,"
+                    " delegate_phone_sealed, valid_until, created_at)"
+                    " VALUES (:id, :principal_id, :hash, :sealed, :valid_until, :created_at)"
+                ).bindparams(
+                    sa.bindparam("id", type_=sa.Uuid()),
+                    sa.bindparam("principal_id", type_=sa.Uuid()),
+                    sa.bindparam("valid_until", type_=sa.DateTime(timezone=True)),
+                    sa.bindparam("created_at", type_=sa.DateTime(timezone=True)),
+                ),
+                {
+                    "id": uuid.uuid4(),
+                    "principal_id": grandmother["id"],
+                    "hash": personal.lookup_hash("phone", nobody),
+                    "sealed": personal.seal("delegate_phone", nobody, account_id=grandmother["id"]),
+                    "valid_until": NOW + dt.timedelta(days=30),
+                    "created_at": NOW,
+                },
+            )
+
+        await downgrade(empty_database, BEFORE_DELEGATION_TO_A_PHONE)
+
+        async with engine.connect() as connection:
+            kept = (
+                await connection.execute(sa.select(delegation.c.id, delegation.c.delegate_id))
+            ).all()
+    finally:
+        await engine.dispose()
+    assert [(row.id, row.delegate_id) for row in kept] == [(given["id"], grandson["id"])]

@@ -93,7 +93,7 @@ async def test_an_address_claimed_by_an_untrusted_peer_is_not_believed(
     transport = httpx.ASGITransport(app=app, client=("192.0.2.50", 50000))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as outsider:
         tokens = await sign_in(
-            type(journey)(outsider),
+            type(journey)(outsider, journey.outbox),
             phone,
             user_agent=BROWSER,
             forwarded={"X-Forwarded-For": "203.0.113.7"},

@@ -1,11 +1,12 @@
-"""One-time sign-in codes by SMS: sent through the sender seam (the development outbox here, a
-real HTTP gateway in production), single use, short-lived, bounded tries, throttled, answering
-alike for registered and unregistered phones."""
+"""One-time codes by SMS: sent through the sender seam (the development outbox here, a real HTTP
+gateway in production) to every phone asked for, registered or not, in the same text and with
+the same answer; single use, short-lived, bounded tries, throttled. Signing in with one signs
+in the phone's account, and registers a phone that has none, in one step and with the same
+answer."""
 
 from __future__ import annotations
 
-import json
-import re
+import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -15,32 +16,15 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import SecretStr, ValidationError
 
+from identity_svc.models import Account
 from identity_svc.settings import IdentitySettings, LoginBackoff
 from identity_svc.sms.senders import HttpSmsSender, SmsUnavailable
 from servicekit.testing import bearer
 
 if TYPE_CHECKING:
-    from conftest import AppStarter, Journey, MovableClock
+    from conftest import AppStarter, Journey, MovableClock, ResendAllowed, SmsOutbox
 
 Problem = Callable[[httpx.Response, int, str], dict[str, Any]]
-
-
-def outbox(settings: IdentitySettings) -> list[dict[str, str]]:
-    path = settings.sms_outbox_path
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-
-
-def last_code(settings: IdentitySettings, phone: str) -> str:
-    texts = [message["text"] for message in outbox(settings) if message["to"] == phone]
-    found = re.search(r"\d{6}", texts[-1])
-    assert found
-    return found.group()
-
-
-async def ask_code(client: httpx.AsyncClient, phone: str) -> httpx.Response:
-    return await client.post("/identity/v1/sms-codes", json={"phone": phone})
 
 
 async def code_login(client: httpx.AsyncClient, phone: str, code: str) -> httpx.Response:
@@ -49,18 +33,29 @@ async def code_login(client: httpx.AsyncClient, phone: str, code: str) -> httpx.
     )
 
 
+async def new_code(journey: Journey, resend_allowed: ResendAllowed, phone: str) -> str:
+    """Another code for a phone that was sent one moments ago (at registration)."""
+    await resend_allowed(phone)
+    asked = await journey.ask_code(phone)
+    assert asked.status_code == 202, asked.text
+    return journey.outbox.last_code(phone)
+
+
 async def test_a_citizen_signs_in_with_a_code_sent_by_sms(
-    client: httpx.AsyncClient, journey: Journey, identity_settings: IdentitySettings
+    client: httpx.AsyncClient,
+    journey: Journey,
+    outbox: SmsOutbox,
+    resend_allowed: ResendAllowed,
 ) -> None:
     phone = await journey.register()
-    response = await ask_code(client, phone)
+    await resend_allowed(phone)
+    response = await journey.ask_code(phone)
     assert response.status_code == 202, response.text
     assert response.json() == {"expires_in": 300, "resend_after": 60}
-    [message] = outbox(identity_settings)
-    assert message["to"] == phone
-    code = last_code(identity_settings, phone)
+    [_registration, sign_in] = outbox.texts_to(phone)
+    assert outbox.last_code(phone) in sign_in
 
-    login = await code_login(client, phone, code)
+    login = await code_login(client, phone, outbox.last_code(phone))
     assert login.status_code == 200, login.text
     claims = await journey.claims(login.json()["access_token"])
     assert claims["loa"] == 1
@@ -69,15 +64,68 @@ async def test_a_citizen_signs_in_with_a_code_sent_by_sms(
     assert (await journey.refresh(login.json()["refresh_token"])).status_code == 200
 
 
+async def test_signing_in_with_a_code_registers_a_phone_that_has_no_account(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    journey: Journey,
+    outbox: SmsOutbox,
+    resend_allowed: ResendAllowed,
+    problem: Problem,
+) -> None:
+    registered = await journey.register()
+    known = await code_login(
+        client, registered, await new_code(journey, resend_allowed, registered)
+    )
+    phone = journey.new_phone()
+    assert (await journey.ask_code(phone)).status_code == 202
+    signed_up = await code_login(client, phone, outbox.last_code(phone))
+
+    # One step, answered as a sign-in of an existing account is.
+    assert signed_up.status_code == known.status_code == 200, signed_up.text
+    assert set(signed_up.json()) == set(known.json())
+    token = signed_up.json()["access_token"]
+    me = (await client.get("/identity/v1/me", headers=bearer(token))).json()
+    assert (me["typ"], me["loa"], me["phone_masked"]) == (
+        "citizen",
+        1,
+        f"{phone[:3]}****{phone[-4:]}",
+    )
+    assert (await journey.refresh(signed_up.json()["refresh_token"])).status_code == 200
+    # An account without a password: codes sign it in, no password does.
+    async with app.state.service.database.sessionmaker() as session:
+        account = await session.get(Account, uuid.UUID(me["id"]))
+    assert account is not None
+    assert account.password_hash == ""
+    problem(await journey.login(phone, ""), 400, "invalid_request")
+    problem(await journey.login(phone, "anything at all"), 400, "invalid_grant")
+    changed = await client.put(
+        "/identity/v1/me/password",
+        json={"current_password": "anything at all", "new_password": "Songtai-2026!"},
+        headers=bearer(token),
+    )
+    problem(changed, 403, "wrong_password")
+    # Its holder may now learn that the phone is registered, by another code.
+    again = await client.post(
+        "/identity/v1/citizens",
+        json={
+            "phone": phone,
+            "password": "Songtai-2026!",
+            "code": await new_code(journey, resend_allowed, phone),
+        },
+    )
+    problem(again, 409, "phone_already_registered")
+    # And the code she proved it with signs her in.
+    assert (await code_login(client, phone, outbox.last_code(phone))).status_code == 200
+
+
 async def test_a_code_is_single_use(
     client: httpx.AsyncClient,
     journey: Journey,
-    identity_settings: IdentitySettings,
+    resend_allowed: ResendAllowed,
     problem: Problem,
 ) -> None:
     phone = await journey.register()
-    await ask_code(client, phone)
-    code = last_code(identity_settings, phone)
+    code = await new_code(journey, resend_allowed, phone)
     assert (await code_login(client, phone, code)).status_code == 200
     problem(await code_login(client, phone, code), 400, "invalid_grant")
 
@@ -86,19 +134,21 @@ async def test_an_expired_code_is_refused(
     client: httpx.AsyncClient,
     journey: Journey,
     clock: MovableClock,
+    resend_allowed: ResendAllowed,
     identity_settings: IdentitySettings,
     problem: Problem,
 ) -> None:
     phone = await journey.register()
-    await ask_code(client, phone)
+    code = await new_code(journey, resend_allowed, phone)
     clock.advance(identity_settings.sms_code_ttl_seconds + 1)
-    problem(
-        await code_login(client, phone, last_code(identity_settings, phone)), 400, "invalid_grant"
-    )
+    problem(await code_login(client, phone, code), 400, "invalid_grant")
 
 
 async def test_too_many_wrong_codes_spend_the_code(
-    identity_settings: IdentitySettings, start_app: AppStarter, problem: Problem
+    identity_settings: IdentitySettings,
+    start_app: AppStarter,
+    journey: Journey,
+    problem: Problem,
 ) -> None:
     # Laxer login throttling, so that the code's own limit is what shows.
     lax_rule = LoginBackoff(
@@ -110,68 +160,68 @@ async def test_too_many_wrong_codes_spend_the_code(
     async with start_app(lax) as app:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            phone = await register_one(client)
-            await ask_code(client, phone)
-            code = last_code(lax, phone)
+            journey.client = client
+            phone = journey.new_phone()
+            await journey.ask_code(phone)
+            code = journey.outbox.last_code(phone)
             wrong = f"{(int(code) + 1) % 1_000_000:06d}"
             for _ in range(lax.sms_code_max_attempts):
                 problem(await code_login(client, phone, wrong), 400, "invalid_grant")
             problem(await code_login(client, phone, code), 400, "invalid_grant")
 
 
-async def register_one(client: httpx.AsyncClient) -> str:
-    phone = "13811112345"
-    response = await client.post(
-        "/identity/v1/citizens", json={"phone": phone, "password": "Songtai-2026!"}
-    )
-    assert response.status_code == 201, response.text
-    return phone
-
-
 async def test_wrong_codes_count_towards_login_throttling(
     client: httpx.AsyncClient,
     journey: Journey,
+    resend_allowed: ResendAllowed,
     identity_settings: IdentitySettings,
     problem: Problem,
 ) -> None:
     phone = await journey.register()
-    await ask_code(client, phone)
+    await new_code(journey, resend_allowed, phone)
     for _ in range(identity_settings.login_throttling["login_and_address"].free_failures - 1):
         problem(await code_login(client, phone, "000000x"), 400, "invalid_grant")
     problem(await code_login(client, phone, "000000x"), 429, "login_throttled")
     problem(await journey.login(phone), 429, "login_throttled")
 
 
-async def test_an_unregistered_phone_gets_the_same_answer_and_no_message(
-    client: httpx.AsyncClient,
+async def test_every_phone_gets_the_same_answer_and_the_same_text(
     journey: Journey,
-    identity_settings: IdentitySettings,
+    outbox: SmsOutbox,
+    resend_allowed: ResendAllowed,
     problem: Problem,
 ) -> None:
-    registered = await journey.register()
-    known = await ask_code(client, registered)
-    unknown = await ask_code(client, "13911119999")
+    registered, unregistered = await journey.register(), journey.new_phone()
+    await resend_allowed(registered)
+    known = await journey.ask_code(registered)
+    unknown = await journey.ask_code(unregistered)
     assert (known.status_code, known.json()) == (unknown.status_code, unknown.json())
-    assert [message["to"] for message in outbox(identity_settings)] == [registered]
-    problem(await ask_code(client, "13911119999"), 429, "sms_code_throttled")
-    problem(await code_login(client, "13911119999", "123456"), 400, "invalid_grant")
+    assert set(known.headers) == set(unknown.headers)
+    codes = [outbox.last_code(phone) for phone in (registered, unregistered)]
+    texts = [
+        outbox.texts_to(phone)[-1].replace(code, "")
+        for phone, code in zip((registered, unregistered), codes, strict=True)
+    ]
+    assert texts[0] == texts[1]
+    for phone in (registered, unregistered):
+        problem(await journey.ask_code(phone), 429, "sms_code_throttled")
 
 
 async def test_a_new_code_must_wait_for_the_resend_interval(
-    client: httpx.AsyncClient,
     journey: Journey,
     clock: MovableClock,
+    outbox: SmsOutbox,
     identity_settings: IdentitySettings,
     problem: Problem,
 ) -> None:
-    phone = await journey.register()
-    await ask_code(client, phone)
-    throttled = await ask_code(client, phone)
+    phone = journey.new_phone()
+    assert (await journey.ask_code(phone)).status_code == 202
+    throttled = await journey.ask_code(phone)
     body = problem(throttled, 429, "sms_code_throttled")
     assert int(throttled.headers["retry-after"]) == body["retry_after"] <= 60
     clock.advance(identity_settings.sms_resend_interval_seconds)
-    assert (await ask_code(client, phone)).status_code == 202
-    assert len(outbox(identity_settings)) == 2
+    assert (await journey.ask_code(phone)).status_code == 202
+    assert len(outbox.texts_to(phone)) == 2
 
 
 @pytest.mark.parametrize(

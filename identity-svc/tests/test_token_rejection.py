@@ -12,7 +12,7 @@ import base64
 import json
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import jwt
@@ -25,6 +25,9 @@ from identity_svc.runtime import Runtime
 from servicekit.auth import InvalidToken, TokenExpired, TokenVerifier
 from servicekit.problems import Unauthenticated
 from servicekit.testing import bearer
+
+if TYPE_CHECKING:
+    from conftest import Journey
 
 Problem = Callable[[httpx.Response, int, str], dict[str, Any]]
 #: Makes the token to present from valid claims, the service's signing function and its kid.
@@ -111,18 +114,10 @@ REFUSED: list[tuple[str, Forge, type[Unauthenticated], str]] = [
 
 
 @pytest.fixture
-async def valid_claims(client: httpx.AsyncClient, app: FastAPI) -> dict[str, Any]:
+async def valid_claims(journey: Journey) -> dict[str, Any]:
     """The claims of a token identity-svc just issued to a registered citizen, re-timed to now
     by the wall clock (the verifier's clock)."""
-    phone = "13812340000"
-    created = await client.post(
-        "/identity/v1/citizens", json={"phone": phone, "password": "Songtai-2026!"}
-    )
-    assert created.status_code == 201, created.text
-    issued = await client.post(
-        "/identity/v1/token",
-        data={"grant_type": "password", "username": phone, "password": "Songtai-2026!"},
-    )
+    issued = await journey.login(await journey.register())
     assert issued.status_code == 200, issued.text
     claims: dict[str, Any] = jwt.decode(
         issued.json()["access_token"], options={"verify_signature": False}

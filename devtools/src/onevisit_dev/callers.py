@@ -16,9 +16,12 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
+
+from onevisit_dev import answers
 
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 #: Department-tier and platform-tier roles a department's staff hold, one account each.
@@ -117,15 +120,12 @@ class Citizen:
         return _token(gateway, form, f"sign-in of {self.phone[:3]}…")
 
 
-def register_citizen(gateway: httpx.Client) -> Citizen:
+def register_citizen(gateway: httpx.Client, var_dir: Path) -> Citizen:
+    """A new citizen, registered with the code texted to her phone (read in the platform's
+    ``var_dir``, where its development SMS sender writes)."""
     citizen = Citizen(phone=new_phone(), password=f"Matrix-{secrets.token_hex(6)}")
-    created = send(
-        gateway,
-        "POST",
-        "/identity/v1/citizens",
-        json={"phone": citizen.phone, "password": citizen.password},
-    )
-    citizen.account_id = str(_expect(created, 201, "registration")["id"])
+    account = answers.register_citizen(gateway, var_dir, citizen.phone, citizen.password)
+    citizen.account_id = str(account["id"])
     return citizen
 
 
@@ -225,6 +225,7 @@ class Cast:
 def make_cast(
     gateway: httpx.Client,
     *,
+    var_dir: Path,
     platform_admin: str,
     department: str,
     other_departments: Mapping[str, str],
@@ -237,15 +238,16 @@ def make_cast(
     """The callers of ``department``'s world: its staff in each role, its system, the staff of
     each of ``other_departments`` (kind → department, every department role at once), the
     citizens (``loa3`` delegates to ``loa2`` for ``delegated_items``, none named: every
-    service; ``loa2`` is the legal
-    representative of ``enterprise``), an internal service and the anonymous caller.
+    service; ``loa2`` is the legal representative of ``enterprise``; each registered with the
+    code texted to her phone, read in the platform's ``var_dir``), an internal service and the
+    anonymous caller.
     ``end_face_window`` closes an account's window of level 3 (the time passing), so that the
     level-2 citizen, bound by her face match, signs in at level 2."""
     callers: dict[str, Caller] = {"anonymous": Caller("anonymous", None)}
     accounts: dict[str, Citizen] = {}
 
     def person_at(level: int, person: Person | None) -> tuple[Citizen, Callable[[], str]]:
-        citizen = register_citizen(gateway)
+        citizen = register_citizen(gateway, var_dir)
         token = citizen.sign_in(gateway)
         if person is not None:
             claim_real_name(gateway, token, person)

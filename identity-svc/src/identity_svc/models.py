@@ -1,5 +1,5 @@
 """The tables of identity-svc: accounts (citizens and staff), their sessions and refresh
-tokens, login failures, SMS sign-in codes, OAuth clients, signing keys, delegations, the
+tokens, login failures, SMS codes, OAuth clients, signing keys, delegations, the
 records of real-name and face verification and of which account each ID number is bound to,
 the enterprises citizens act for, the revocation list of access tokens ended early, and the
 audit trail of administrators' changes.
@@ -43,6 +43,8 @@ class Account(Base):
     typ: Mapped[str] = mapped_column(String(24), default="citizen")
     phone_hash: Mapped[str] = mapped_column(String(64), unique=True)
     phone_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    #: argon2id; empty for an account without a password (one that signed up by an SMS code
+    #: and signs in by codes: ``identity_svc.accounts.service.has_password``).
     password_hash: Mapped[str] = mapped_column(String(255))
     #: The level the account has proven for good: 1 (password), 2 (real name bound: the
     #: registry matched the name and ID number, then the face of that number's template).
@@ -131,20 +133,27 @@ class RefreshToken(Base):
 
 
 class Delegation(Base):
-    """A citizen (the principal) lets another citizen (the delegate) act for them, for every
-    service or a listed set of items, until a date. Either of them may revoke it."""
+    """A citizen (the principal) lets whoever holds a phone (the delegate) act for them, for
+    every service or a listed set of items, until a date. It names the phone, not an account,
+    so that giving one tells nothing about who has an account: the citizen account that holds
+    the phone, now or once it is registered (which proves the phone by an SMS code), is the
+    delegate. Either of them may revoke it."""
 
     __tablename__ = "delegation"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     principal_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("account.id"), index=True)
-    delegate_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("account.id"), index=True)
+    #: The keyed hash of the delegate's phone, as ``Account.phone_hash``.
+    delegate_phone_hash: Mapped[str] = mapped_column(String(64), index=True)
+    #: The delegate's phone as the principal gave it, sealed for the principal's account (kind
+    #: ``delegate_phone``): what both of them see of it, masked.
+    delegate_phone_sealed: Mapped[bytes] = mapped_column(LargeBinary)
     #: Catalog item codes the delegate may act on; ``None`` for every service.
     item_codes: Mapped[list[str] | None] = mapped_column(JSON)
     valid_until: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    #: Which of the two revoked it.
+    #: Which of the two revoked it (an account id).
     revoked_by: Mapped[uuid.UUID | None] = mapped_column()
 
 
@@ -173,9 +182,8 @@ class KnownLoginAddress(Base):
 
 
 class SmsCode(Base):
-    """A one-time sign-in code sent by SMS, kept only as a keyed hash. Made for unregistered
-    phones too (nothing is sent to them), so that the answers and throttling do not reveal
-    which numbers are registered."""
+    """A one-time code sent by SMS to any phone asked for, registered or not, kept only as a
+    keyed hash: it proves the phone, to register it or to sign in with it."""
 
     __tablename__ = "sms_code"
 

@@ -7,8 +7,9 @@ from typing import Literal
 from identity_svc.sealing import keyed_hash, seal, unseal
 
 #: ``client_address`` and ``login_address`` (a login name with an address) are only ever
-#: hashed (login throttling), never sealed.
-Kind = Literal["phone", "name", "id_number", "client_address", "login_address"]
+#: hashed (login throttling), never sealed. ``delegate_phone`` is a phone a principal gave a
+#: delegation to, sealed for her account.
+Kind = Literal["phone", "name", "id_number", "client_address", "login_address", "delegate_phone"]
 
 
 class PersonalData:

@@ -1,4 +1,5 @@
-"""HTTP endpoints for accounts: register a citizen; the account's own view."""
+"""HTTP endpoints for accounts: register a citizen (the rule is the SMS code's:
+``identity_svc.sms.service``); the account's own view."""
 
 import datetime as dt
 
@@ -21,8 +22,12 @@ from identity_svc.models import Account
 from identity_svc.passwords import WeakPassword
 from identity_svc.personal_data import mask_id_number, mask_name, mask_phone
 from identity_svc.runtime import Runtime
+from identity_svc.sms import service as sms
+from identity_svc.sms.service import InvalidSmsCode
+from identity_svc.tokens.service import LoginThrottled
 from servicekit.auth import InsufficientAssurance, PrincipalDep
 from servicekit.db import SessionDep
+from servicekit.forwarding import ClientAddressDep
 from servicekit.openapi import problem_responses
 
 router = APIRouter(prefix="/identity/v1", tags=["accounts"])
@@ -32,18 +37,29 @@ router = APIRouter(prefix="/identity/v1", tags=["accounts"])
     "/citizens",
     status_code=status.HTTP_201_CREATED,
     response_model=CitizenRead,
-    responses=problem_responses(PhoneAlreadyRegistered, WeakPassword),
+    responses=problem_responses(
+        WeakPassword, InvalidSmsCode, LoginThrottled, PhoneAlreadyRegistered
+    ),
 )
 async def register_citizen(
-    payload: CitizenCreate, session: SessionDep, runtime: RuntimeDep
+    payload: CitizenCreate,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    client_address: ClientAddressDep,
 ) -> CitizenRead:
-    """Register with a mainland mobile number and a password; the account starts at level 1.
-    Get tokens next with ``POST /identity/v1/token`` (``grant_type=password``)."""
-    account = await service.register_citizen(
+    """Register with a mainland mobile number, a password and the code texted to that number
+    (``POST /identity/v1/sms-codes``); the account starts at level 1. Without a valid code the
+    answer is the same whether or not the number has an account (400 ``invalid_sms_code``, a
+    wrong code counting as a failed sign-in); with one, an existing account answers 409
+    ``phone_already_registered`` and the code stays usable to sign in. Get tokens next with
+    ``POST /identity/v1/token`` (``grant_type=password``)."""
+    account = await sms.register_citizen(
         session=session,
         runtime=runtime,
         phone=payload.phone,
         password=payload.password,
+        code=payload.code,
+        client_address=client_address,
         now=runtime.now(),
     )
     return CitizenRead(id=account.id, phone_masked=mask_phone(payload.phone), loa=account.loa)

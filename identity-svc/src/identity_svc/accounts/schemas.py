@@ -13,7 +13,11 @@ PHONE_PATTERN = r"^1[3-9]\d{9}$"
 class CitizenCreate(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"phone": "13957700000", "password": "Songtai-1952-lost"}]},
+        json_schema_extra={
+            "examples": [
+                {"phone": "13957700000", "password": "Songtai-1952-lost", "code": "204816"}
+            ]
+        },
     )
 
     phone: str = Field(pattern=PHONE_PATTERN, examples=["13800000000"])
@@ -21,6 +25,11 @@ class CitizenCreate(BaseModel):
         min_length=1,
         max_length=128,
         description="at least 8 characters; not containing the phone number; not a common one",
+    )
+    code: str = Field(
+        min_length=1,
+        max_length=16,
+        description="the code texted to the phone (POST /identity/v1/sms-codes)",
     )
 
 

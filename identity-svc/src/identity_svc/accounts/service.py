@@ -1,4 +1,5 @@
-"""The rules of accounts: registration, and the level of assurance an account holds now."""
+"""The rules of accounts: opening one for a proved phone, and the level of assurance an account
+holds now."""
 
 import datetime as dt
 import uuid
@@ -35,10 +36,28 @@ def effective_loa(account: Account, *, now: dt.datetime) -> int:
     return account.loa
 
 
-async def register_citizen(
-    *, session: AsyncSession, runtime: Runtime, phone: str, password: str, now: dt.datetime
+#: ``Account.password_hash`` of an account without a password (signed up by an SMS code).
+NO_PASSWORD = ""
+
+
+def has_password(account: Account) -> bool:
+    """Whether the account has a password (else it signs in by SMS codes alone)."""
+    return account.password_hash != NO_PASSWORD
+
+
+async def open_citizen_account(
+    *,
+    session: AsyncSession,
+    runtime: Runtime,
+    phone: str,
+    password: str | None,
+    now: dt.datetime,
 ) -> Account:
-    check_password_policy(password, phone=phone)
+    """A citizen account, level 1, for a phone its holder proved (``identity_svc.sms``), with a
+    password that meets the policy or none. ``PhoneAlreadyRegistered`` when the phone has one:
+    only someone who proved the phone may be told."""
+    if password is not None:
+        check_password_policy(password, phone=phone)
     phone_hash = runtime.personal_data.lookup_hash("phone", phone)
     if await repository.by_phone_hash(session, phone_hash) is not None:
         raise PhoneAlreadyRegistered()
@@ -48,7 +67,7 @@ async def register_citizen(
         typ="citizen",
         phone_hash=phone_hash,
         phone_sealed=runtime.personal_data.seal("phone", phone, account_id=account_id),
-        password_hash=await runtime.passwords.hash(password),
+        password_hash=NO_PASSWORD if password is None else await runtime.passwords.hash(password),
         loa=1,
         face_failures=0,
         created_at=now,

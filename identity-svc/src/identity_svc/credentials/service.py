@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity_svc.accounts import repository as accounts
-from identity_svc.accounts.service import AccountNotFound
+from identity_svc.accounts.service import AccountNotFound, has_password
 from identity_svc.delegations.service import refuse_delegates
 from identity_svc.passwords import check_password_policy
 from identity_svc.revocations import service as revocations
@@ -47,6 +47,8 @@ async def change_password(
     throttle = LoginThrottle.of(runtime, account.phone_hash, client_address)
     async with runtime.sign_in_attempt(account.phone_hash):
         await check_login_throttle(session, runtime, throttle, now=now)
+        if not has_password(account):  # it signed up by an SMS code: nothing to prove
+            raise WrongPassword("the account has no password")
         if not await runtime.passwords.verify(account.password_hash, current_password):
             refusal = await record_login_failure(runtime, throttle, now=now)
             raise refusal if isinstance(refusal, LoginThrottled) else WrongPassword()

@@ -10,6 +10,7 @@ from identity_svc.accounts import repository as accounts
 from identity_svc.accounts.service import AccountNotFound, party_of
 from identity_svc.delegations import service
 from identity_svc.delegations.schemas import (
+    DelegateRead,
     DelegationCreate,
     DelegationList,
     DelegationRead,
@@ -18,13 +19,13 @@ from identity_svc.delegations.service import (
     CannotDelegateToSelf,
     DelegateCannotDelegate,
     DelegatedTokenRefused,
-    DelegateNotFound,
     DelegationExists,
     DelegationNotFound,
     InvalidValidUntil,
 )
 from identity_svc.deps import RuntimeDep
 from identity_svc.models import Delegation
+from identity_svc.personal_data import mask_phone
 from identity_svc.runtime import Runtime
 from servicekit.auth import InsufficientAssurance, PrincipalDep
 from servicekit.db import SessionDep
@@ -42,7 +43,6 @@ router = APIRouter(prefix="/identity/v1/me/delegations", tags=["delegations"])
         AccountNotFound,
         DelegateCannotDelegate,
         InsufficientAssurance,
-        DelegateNotFound,
         DelegationExists,
         CannotDelegateToSelf,
         InvalidValidUntil,
@@ -55,9 +55,11 @@ async def grant_delegation(
     session: SessionDep,
     runtime: RuntimeDep,
 ) -> Response:
-    """Let the citizen registered with ``delegate_phone`` act for you (level 2 needed), for
-    every service or the listed ``item_codes``, until ``valid_until``. The delegate then
-    exchanges their own access token for one acting for you (``POST /identity/v1/token``,
+    """Let the citizen with the phone ``delegate_phone`` act for you (level 2 needed), for
+    every service or the listed ``item_codes``, until ``valid_until``. The delegation is the
+    phone's: answered alike whether or not it has an account yet, and received by the account
+    that holds it, now or once registered. The delegate then exchanges their own access token
+    for one acting for you (``POST /identity/v1/token``,
     ``grant_type=urn:ietf:params:oauth:grant-type:token-exchange``)."""
     if claim.replay is not None:
         return claim.replay
@@ -83,7 +85,8 @@ async def grant_delegation(
 async def list_delegations(
     principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep
 ) -> DelegationList:
-    """The delegations you gave and those you received, newest first, with their status."""
+    """The delegations you gave and those given to your phone (before you registered it too),
+    newest first, with their status."""
     now = runtime.now()
     given, received = await service.of_holder(session=session, principal=principal)
     return DelegationList(
@@ -112,14 +115,14 @@ async def _view(
     session: AsyncSession, runtime: Runtime, delegation: Delegation, *, now: dt.datetime
 ) -> DelegationRead:
     principal = await accounts.get(session, delegation.principal_id)
-    delegate = await accounts.get(session, delegation.delegate_id)
-    # Both exist: foreign keys.
-    assert principal is not None
-    assert delegate is not None
+    assert principal is not None  # a foreign key
+    delegate_phone = runtime.personal_data.unseal(
+        "delegate_phone", delegation.delegate_phone_sealed, account_id=delegation.principal_id
+    )
     return DelegationRead(
         id=delegation.id,
         principal=party_of(runtime, principal),
-        delegate=party_of(runtime, delegate),
+        delegate=DelegateRead(phone_masked=mask_phone(delegate_phone)),
         item_codes=delegation.item_codes,
         valid_until=delegation.valid_until,
         created_at=delegation.created_at,

@@ -29,7 +29,9 @@ class DelegationCreate(BaseModel):
     )
 
     delegate_phone: str = Field(
-        pattern=PHONE_PATTERN, description="the registered phone of the citizen who will act"
+        pattern=PHONE_PATTERN,
+        description="the phone of the citizen who will act, registered now or later: the "
+        "answer is the same either way",
     )
     item_codes: list[ItemCode] | None = Field(
         default=None,
@@ -50,11 +52,7 @@ _DELEGATION_EXAMPLE: dict[str, Any] = {
         "phone_masked": "139****0000",
         "name_masked": "林*英",
     },
-    "delegate": {
-        "id": "0196f3c6-8a9b-7c0d-9e1f-2a3b4c5d6e7f",
-        "phone_masked": "137****2211",
-        "name_masked": "王*国",
-    },
+    "delegate": {"phone_masked": "137****2211"},
     "item_codes": ["public_security.id_card_loss_report"],
     "valid_until": "2026-12-31T16:00:00Z",
     "created_at": "2026-11-26T01:20:00Z",
@@ -63,12 +61,19 @@ _DELEGATION_EXAMPLE: dict[str, Any] = {
 }
 
 
+class DelegateRead(BaseModel):
+    """The delegate as the delegation names them: the phone it was given to, masked. Who holds
+    an account at it is not told (nor whether anyone does)."""
+
+    phone_masked: str = Field(examples=["137****2211"])
+
+
 class DelegationRead(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [_DELEGATION_EXAMPLE]})
 
     id: uuid.UUID
     principal: PartyRead
-    delegate: PartyRead
+    delegate: DelegateRead
     item_codes: list[str] | None = Field(description="null: every service")
     valid_until: dt.datetime
     created_at: dt.datetime

@@ -1,8 +1,12 @@
 """The rules of delegation (a grandson helps his grandmother).
 
 A citizen at level 2 or more (the principal) grants another citizen (the delegate), named by
-their registered phone, the right to act for them, for every service or a listed set of catalog
-items, until a date. Both see it; either revokes it.
+their phone, the right to act for them, for every service or a listed set of catalog items,
+until a date. The delegation is given to the phone, not to an account: the answer (status,
+body, work done) is the same whether or not the phone has an account, so that delegating tells
+nobody which phones are registered, and the principal sees the delegate as the masked phone
+she typed. The citizen account holding the phone, now or once its holder registers it (proving
+the phone by an SMS code), receives it: both see it; either revokes it.
 
 The delegate acts by token exchange (RFC 8693): they present their own access token as the
 ``actor_token`` and name the delegation (or the principal) as the ``subject``; they get a short
@@ -54,11 +58,6 @@ class DelegateCannotDelegate(Forbidden):
 class DelegatedTokenRefused(Forbidden):
     code = "delegated_token_refused"
     title = "Only the account holder can do this, not a delegate acting for them"
-
-
-class DelegateNotFound(NotFound):
-    code = "delegate_not_found"
-    title = "No citizen is registered with this phone number"
 
 
 class CannotDelegateToSelf(DomainError):
@@ -170,6 +169,14 @@ def refuse_delegates(principal: Principal) -> None:
         raise DelegatedTokenRefused()
 
 
+def is_party(account: Account, delegation: Delegation) -> bool:
+    """Whether the account gave the delegation or holds the phone it was given to."""
+    return (
+        account.id == delegation.principal_id
+        or account.phone_hash == delegation.delegate_phone_hash
+    )
+
+
 def status_of(delegation: Delegation, *, now: dt.datetime) -> DelegationStatus:
     if delegation.revoked_at is not None:
         return "revoked"
@@ -197,21 +204,22 @@ async def grant(
     longest = dt.timedelta(days=runtime.settings.delegation_max_days)
     if valid_until <= now or valid_until > now + longest:
         raise InvalidValidUntil(max_days=runtime.settings.delegation_max_days)
-    delegate = await accounts.by_phone_hash(
-        session, runtime.personal_data.lookup_hash("phone", delegate_phone)
-    )
-    if delegate is None or delegate.typ != "citizen":
-        raise DelegateNotFound()
-    if delegate.id == account.id:
+    # Whether the phone has an account is not looked at: the delegation is the phone's.
+    personal = runtime.personal_data
+    delegate_phone_hash = personal.lookup_hash("phone", delegate_phone)
+    if delegate_phone_hash == account.phone_hash:
         raise CannotDelegateToSelf()
     existing = await repository.active_between(
-        session, principal_id=account.id, delegate_id=delegate.id, now=now
+        session, principal_id=account.id, delegate_phone_hash=delegate_phone_hash, now=now
     )
     if existing is not None:
         raise DelegationExists(delegation_id=str(existing.id))
     delegation = Delegation(
         principal_id=account.id,
-        delegate_id=delegate.id,
+        delegate_phone_hash=delegate_phone_hash,
+        delegate_phone_sealed=personal.seal(
+            "delegate_phone", delegate_phone, account_id=account.id
+        ),
         item_codes=sorted(set(item_codes)) if item_codes is not None else None,
         valid_until=valid_until,
         created_at=now,
@@ -223,12 +231,13 @@ async def grant(
 async def of_holder(
     *, session: AsyncSession, principal: Principal
 ) -> tuple[list[Delegation], list[Delegation]]:
-    """The delegations the caller gave and received."""
+    """The delegations the caller gave, and those given to her phone (before she registered
+    it too)."""
     refuse_delegates(principal)
     account = await citizen_account(session=session, principal=principal)
-    everything = await repository.of_account(session, account.id)
+    everything = await repository.of_account(session, account.id, account.phone_hash)
     given = [d for d in everything if d.principal_id == account.id]
-    received = [d for d in everything if d.delegate_id == account.id]
+    received = [d for d in everything if d.delegate_phone_hash == account.phone_hash]
     return given, received
 
 
@@ -239,7 +248,7 @@ async def revoke(
     refuse_delegates(principal)
     account = await citizen_account(session=session, principal=principal)
     delegation = await repository.get(session, delegation_id)
-    if delegation is None or account.id not in (delegation.principal_id, delegation.delegate_id):
+    if delegation is None or not is_party(account, delegation):
         raise DelegationNotFound()
     if delegation.revoked_at is None:
         delegation.revoked_at = now
@@ -268,10 +277,10 @@ async def verified_actor(verifier: TokenVerifier, actor_token: str) -> Principal
 
 
 async def _delegation_for(
-    session: AsyncSession, *, subject: str, delegate_id: uuid.UUID, now: dt.datetime
+    session: AsyncSession, *, subject: str, delegate: Account, now: dt.datetime
 ) -> Delegation:
-    """The delegation the subject names: its id, or the principal's account id (then the one
-    in force between the principal and the actor)."""
+    """The delegation to the delegate's phone the subject names: its id, or the principal's
+    account id (then the one in force between the principal and the delegate)."""
     try:
         subject_id = uuid.UUID(subject)
     except ValueError as exc:
@@ -279,9 +288,9 @@ async def _delegation_for(
     delegation = await repository.get(session, subject_id)
     if delegation is None:
         delegation = await repository.active_between(
-            session, principal_id=subject_id, delegate_id=delegate_id, now=now
+            session, principal_id=subject_id, delegate_phone_hash=delegate.phone_hash, now=now
         )
-    if delegation is None or delegation.delegate_id != delegate_id:
+    if delegation is None or delegation.delegate_phone_hash != delegate.phone_hash:
         raise ExchangeDelegationNotFound()
     if delegation.revoked_at is not None:
         raise DelegationRevoked(revoked_at=delegation.revoked_at.isoformat())
@@ -314,7 +323,7 @@ async def exchange(
 ) -> DelegatedToken:
     actor = await verified_actor(verifier, actor_token)
     delegate = await citizen_account(session=session, principal=actor)
-    delegation = await _delegation_for(session, subject=subject, delegate_id=delegate.id, now=now)
+    delegation = await _delegation_for(session, subject=subject, delegate=delegate, now=now)
     principal = await accounts.get(session, delegation.principal_id)
     if principal is None:
         raise ExchangeDelegationNotFound()

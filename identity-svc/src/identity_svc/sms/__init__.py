@@ -1,1 +1,2 @@
-"""One-time sign-in codes by SMS, and the seam through which messages leave."""
+"""One-time codes by SMS, which prove a phone (to register it or sign in with it), and the seam
+through which messages leave."""

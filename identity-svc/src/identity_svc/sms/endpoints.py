@@ -1,4 +1,5 @@
-"""HTTP endpoint for one-time sign-in codes by SMS (sign in with them at the token endpoint)."""
+"""HTTP endpoint for one-time codes by SMS, which prove the phone: register with one, or sign in
+with it at the token endpoint."""
 
 from fastapi import APIRouter, status
 
@@ -22,9 +23,10 @@ router = APIRouter(prefix="/identity/v1", tags=["sms codes"])
 async def send_sms_code(
     payload: SmsCodeCreate, session: SessionDep, runtime: RuntimeDep, sender: SmsSenderDep
 ) -> SmsCodeSent:
-    """Send a six-digit sign-in code to a registered phone; the answer is the same for any
-    phone. Then ``POST /identity/v1/token`` with ``grant_type=sms_code``, ``username`` (the
-    phone) and ``code``."""
+    """Text a six-digit code to the phone, registered or not: the same text and the same
+    answer for every phone. Then register with it (``POST /identity/v1/citizens``: phone,
+    password, code) or sign in with it (``POST /identity/v1/token``, ``grant_type=sms_code``,
+    ``username`` the phone, ``code``), which registers a phone that has no account yet."""
     sent = await service.send_code(
         session=session,
         runtime=runtime,

@@ -14,11 +14,13 @@ class SmsCodeCreate(BaseModel):
     )
 
     phone: str = Field(pattern=PHONE_PATTERN)
-    purpose: Literal["login"] = "login"
+    purpose: Literal["login"] = Field(
+        default="login", description="one code serves sign-in and registration alike"
+    )
 
 
 class SmsCodeSent(BaseModel):
-    """The same answer whether or not the phone is registered."""
+    """The same answer, and the same text sent, whether or not the phone is registered."""
 
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"expires_in": 300, "resend_after": 60}]}

@@ -89,7 +89,9 @@ async def token(
 
     - ``grant_type=password``, ``username`` (the phone number), ``password``;
     - ``grant_type=sms_code``, ``username`` (the phone number), ``code`` (sent by
-      ``POST /identity/v1/sms-codes``; a grant of this platform's own, not of RFC 6749);
+      ``POST /identity/v1/sms-codes``; a grant of this platform's own, not of RFC 6749): a
+      phone without an account is registered by it (an account without a password), with the
+      same answer;
     - ``grant_type=refresh_token``, ``refresh_token``: the answer carries the next refresh
       token, and the one sent is spent (sending it again ends the session);
     - ``grant_type=client_credentials`` with the client's id and secret (HTTP Basic, or

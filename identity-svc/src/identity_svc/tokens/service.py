@@ -5,10 +5,11 @@ presenting a spent one revokes its whole session, RFC 9700 §4.14.2) and ``clien
 (department systems and internal services). Every refusal is a problem with the OAuth
 ``error`` member beside the problem ``code``.
 
-A wrong password and an unknown phone answer alike, after the same argon2 work.
+A wrong password, an unknown phone and an account without a password (signed up by an SMS
+code) answer alike, after the same argon2 work.
 
 Login throttling slows, never locks. A failed sign-in (a wrong password or SMS code, a wrong
-current password when changing it) counts against three rules at once
+code at registration, a wrong current password when changing it) counts against three rules at once
 (``IdentitySettings.login_throttling``): the login name from this client address, the login name
 from anywhere, and the address at any login name. Past a rule's free failures, the next attempt
 waits after the latest failure, the wait doubling with each failure up to the rule's longest;
@@ -33,7 +34,7 @@ from typing import Any, ClassVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity_svc.accounts import repository as accounts
-from identity_svc.accounts.service import effective_loa
+from identity_svc.accounts.service import effective_loa, has_password
 from identity_svc.devices import Device
 from identity_svc.models import Account, LoginFailure, LoginSession, OAuthClient
 from identity_svc.passwords import Passwords
@@ -378,8 +379,8 @@ async def record_login_failure(
     throttle: LoginThrottle,
     *,
     now: dt.datetime,
-    refusal: OAuthError | None = None,
-) -> OAuthError:
+    refusal: DomainError | None = None,
+) -> DomainError:
     """Count a failed sign-in, committed on its own; returns the refusal to raise: the wait
     before the next attempt when there is one, else ``refusal`` (by default a wrong password)."""
     rules = runtime.settings.login_throttling
@@ -440,7 +441,7 @@ async def password_grant(
     async with runtime.sign_in_attempt(login_hash):
         await check_login_throttle(session, runtime, throttle, now=now)
         account = await accounts.by_phone_hash(session, login_hash)
-        if account is None:
+        if account is None or not has_password(account):
             await runtime.passwords.verify_nobody(password)
             raise await record_login_failure(runtime, throttle, now=now)
         if not await runtime.passwords.verify(account.password_hash, password):
