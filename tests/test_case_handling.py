@@ -47,11 +47,13 @@ class Story:
     etag: str
 
 
-def face_verified(gateway: httpx.Client, face_of: Any, who: tuple[str, str]) -> str:
+def face_verified(
+    gateway: httpx.Client, platform: Platform, face_of: Any, who: tuple[str, str]
+) -> str:
     """A citizen registered, real-named and face-verified just now: her level-3 token."""
     name, id_number = who
     person = Person(name, id_number, face_of(id_number))
-    citizen = register_citizen(gateway)
+    citizen = register_citizen(gateway, platform.config.var_dir)
     token = citizen.sign_in(gateway)
     claim_real_name(gateway, token, person)
     return verify_face(gateway, token, person)
@@ -81,9 +83,9 @@ def step(
 
 
 def test_1_a_retiree_files_a_withdrawal_and_it_lands_with_wenzhous_fund_centre(
-    gateway: httpx.Client, platform_admin: str, face_of: Any
+    gateway: httpx.Client, platform: Platform, platform_admin: str, face_of: Any
 ) -> None:
-    Story.retiree = face_verified(gateway, face_of, RETIREE)
+    Story.retiree = face_verified(gateway, platform, face_of, RETIREE)
     Story.handler = staff_token(gateway, platform_admin, "handler")
     Story.other_handler = staff_token(gateway, platform_admin, "handler")
     Story.supervisor = staff_token(gateway, platform_admin, "supervisor")
@@ -207,7 +209,7 @@ def test_6_a_case_lives_in_the_instance_of_its_departments_region_whatever_is_se
     """A Hangzhou resident applies with a Lucheng office: her case is Lucheng's, kept by
     Wenzhou's instance, wherever the gateway first sent it."""
     if not hasattr(Story, "hangzhou_resident"):
-        Story.hangzhou_resident = face_verified(gateway, face_of, HANGZHOU_RESIDENT)
+        Story.hangzhou_resident = face_verified(gateway, platform, face_of, HANGZHOU_RESIDENT)
     her = Story.hangzhou_resident
     headers = {**bearer(her), "Idempotency-Key": f"lucheng-card-{region_header}"}
     if region_header is not None:

@@ -11,7 +11,7 @@ phone that has no account (one the old rule could not have made) is deleted.
 
 Revision ID: 1d3d1502870c
 Revises: 9c3d5e7f1a20
-Create Date: 2026-12-08 09:00:00
+Create Date: 2026-12-07 06:10:00
 """
 
 from collections.abc import Sequence
