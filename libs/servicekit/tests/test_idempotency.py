@@ -7,10 +7,12 @@ import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import orjson
 import pytest
 import pytest_asyncio
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase
+from starlette.requests import Request
 
 from servicekit import sealing
 from servicekit.db import create_engine, new_metadata
@@ -24,6 +26,7 @@ from servicekit.idempotency import (
     claim,
     fingerprint,
     idempotency_key,
+    request_content,
 )
 from servicekit.sealing import Keyring
 from servicekit.testing import POSTGRES_ENV
@@ -207,3 +210,77 @@ def test_a_fingerprint_reads_a_json_body_as_understood() -> None:
     )
     deep = b"[" * 300 + b"]" * 300
     assert fingerprint(KEY, "POST", "/x", deep) != fingerprint(KEY, "POST", "/x", b"[]")
+
+
+def _request(body: bytes, content_type: str) -> Request:
+    sent = False
+
+    async def receive() -> dict[str, object]:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/x",
+        "headers": [(b"content-type", content_type.encode())],
+    }
+    return Request(scope, receive)
+
+
+def _upload(boundary: str, content: bytes) -> Request:
+    body = (
+        (
+            f"--{boundary}\r\n"
+            'Content-Disposition: form-data; name="name"\r\n\r\n'
+            "身份证\r\n"
+            f"--{boundary}\r\n"
+            'Content-Disposition: form-data; name="file"; filename="scan.png"\r\n'
+            "Content-Type: image/png\r\n\r\n"
+        ).encode()
+        + content
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    return _request(body, f"multipart/form-data; boundary={boundary}")
+
+
+async def _content_of_upload(boundary: str, content: bytes) -> bytes:
+    request = _upload(boundary, content)
+    await request.form()  # as the framework does, before any dependency runs
+    try:
+        return await request_content(request)
+    finally:
+        await request.close()
+
+
+async def test_an_upload_is_the_same_request_whatever_boundary_its_retry_draws() -> None:
+    first = await _content_of_upload("first-7f3a", b"\x89PNG scan")
+    retry = await _content_of_upload("retry-91c2", b"\x89PNG scan")
+    other = await _content_of_upload("first-7f3a", b"\x89PNG other")
+
+    assert first == retry
+    assert first != other
+    assert orjson.loads(first) == [
+        ["name", "身份证"],
+        ["file", "scan.png", "image/png", hashlib.sha256(b"\x89PNG scan").hexdigest()],
+    ]
+
+
+async def test_the_file_is_left_for_the_endpoint_to_read() -> None:
+    request = _upload("b0undary", b"\x89PNG scan")
+    form = await request.form()
+    try:
+        await request_content(request)
+        upload = form["file"]
+        assert not isinstance(upload, str)
+        assert await upload.read() == b"\x89PNG scan"
+    finally:
+        await request.close()
+
+
+async def test_a_body_not_read_as_a_form_is_taken_as_sent() -> None:
+    body = b'{"b": [2], "a": 1}'
+    assert await request_content(_request(body, "application/json")) == body

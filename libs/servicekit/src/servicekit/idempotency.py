@@ -10,6 +10,10 @@ service keeps, per caller and key, the fingerprint of the request and the answer
     retry while the first runs  409 idempotency_request_in_progress, ``Retry-After: 1``
     after ``idempotency_ttl_seconds`` (24 h by default) the key is forgotten and free again
 
+The fingerprint covers the body as sent (a JSON body as understood); an upload, which the
+framework has parsed as a form before the claim is taken, by its fields and its files' digests,
+so that a retry is the same request whatever multipart boundary the client draws for it.
+
 How: the claim is a row committed on its own, before the work, so that a concurrent twin sees
 it at once (409) instead of waiting on a lock; the answer is written to that row in the
 request's own transaction, so the work and its answer commit together or not at all. A request
@@ -336,6 +340,28 @@ async def claim(
         return IdempotencyClaim(policy=policy, record_id=record_id, lock_token=token, replay=None)
 
 
+async def request_content(request: Request) -> bytes:
+    """What of a request's body its fingerprint covers: the bytes as sent; for a form the
+    framework has read already (an upload: its bytes are gone by the time a dependency runs),
+    its fields in order, each file as its name, declared type and SHA-256. A form is then
+    the same request whatever multipart boundary a client draws for each attempt."""
+    try:
+        return await request.body()
+    except RuntimeError:  # "Stream consumed": parsed as a form, which the request keeps
+        pass
+    fields: list[list[str | None]] = []
+    for name, value in (await request.form()).multi_items():
+        if isinstance(value, str):
+            fields.append([name, value])
+            continue
+        digest = hashlib.sha256()
+        while chunk := await value.read(1 << 20):
+            digest.update(chunk)
+        await value.seek(0)  # for the endpoint to read
+        fields.append([name, value.filename, value.content_type, digest.hexdigest()])
+    return orjson.dumps(fields)
+
+
 def owner_of(typ: str, sub: str) -> str:
     return f"{typ}:{sub}"
 
@@ -359,7 +385,7 @@ async def _held(
         owner=owner_of(principal.typ, principal.sub),
         key=idempotency_key(header),
         request_fingerprint=fingerprint(
-            policy.digest_key, request.method, request.url.path, await request.body()
+            policy.digest_key, request.method, request.url.path, await request_content(request)
         ),
         now=utcnow(),
     )
