@@ -1,5 +1,5 @@
-"""case-svc's state and the dependencies endpoints read it through: the settings, and the clock
-case numbers and deadlines are read from (tests hold it still)."""
+"""case-svc's state and the dependencies endpoints read it through: the settings, the clock
+case numbers and deadlines are read from (tests hold it still), and the store of materials."""
 
 import datetime as dt
 from collections.abc import Callable
@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from case_svc.materials.storage import MaterialStore
 from case_svc.settings import CaseSettings
 from servicekit.events import Outbox
 from servicekit.state import ServiceState, state_of
@@ -21,6 +22,9 @@ class CaseState(ServiceState):
     clock: Clock
     #: Where the events of each change are written (``case_svc.events``).
     outbox: Outbox
+    #: Where the content of materials is kept, sealed: opened and closed by the materials
+    #: router's own lifespan (``case_svc.materials.endpoints``), inside the app's.
+    material_store: MaterialStore | None = None
 
 
 # Each alias reads the state itself rather than through StateDep: a dependency FastAPI resolves
@@ -43,8 +47,16 @@ async def _outbox(request: Request) -> Outbox:
     return state_of(request, CaseState).outbox
 
 
+async def _material_store(request: Request) -> MaterialStore:
+    store = state_of(request, CaseState).material_store
+    if store is None:
+        raise RuntimeError("the material store is not open: is the materials router included?")
+    return store
+
+
 StateDep = Annotated[CaseState, Depends(_state)]
 OutboxDep = Annotated[Outbox, Depends(_outbox)]
 SettingsDep = Annotated[CaseSettings, Depends(_settings)]
+MaterialStoreDep = Annotated[MaterialStore, Depends(_material_store)]
 #: The time of the request, on the service's clock.
 NowDep = Annotated[dt.datetime, Depends(_now)]

@@ -12,6 +12,7 @@ from case_svc.cases import handling
 from case_svc.cases.endpoints import router as cases_router
 from case_svc.deps import CaseState
 from case_svc.events import EVENT_TYPES
+from case_svc.materials.endpoints import router as materials_router
 from case_svc.models import IdempotencyRecord, OutboxEvent
 from case_svc.settings import CaseSettings
 from case_svc.supervision.endpoints import router as supervision_router
@@ -86,7 +87,7 @@ def create_app(settings: CaseSettings | None = None, *, jwks: JwksSource | None 
     return build_app(
         settings or CaseSettings(),
         title="OneVisit case-svc",
-        routers=[cases_router, supervision_router],
+        routers=[cases_router, supervision_router, materials_router],
         lifespan=_lifespan,
         jwks=jwks,
         idempotency_records=IdempotencyRecord,

@@ -1,5 +1,5 @@
-"""The tables of case-svc: cases with their state history, the per-region daily case-number
-counters, and the idempotency keys of submissions."""
+"""The tables of case-svc: cases with their state history and their materials, the per-region
+daily case-number counters, and the idempotency keys of submissions."""
 
 import datetime as dt
 import uuid
@@ -140,6 +140,37 @@ class CaseEvent(Base):
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     case: Mapped[Case] = relationship(back_populates="history", lazy="raise")
+
+
+class CaseMaterial(Base):
+    """A file a case holds: its description here, its content sealed in the material store
+    (``case_svc.materials.storage``) under ``storage_key``."""
+
+    __tablename__ = "case_material"
+    __table_args__ = (
+        # A case's materials in the order they came.
+        Index("ix_case_material_case", "case_id", "uploaded_at", "id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("case.id"))
+    #: The material's name as the item lists it, or a label of the uploader's: sealed, as a
+    #: label may name anyone.
+    name: Mapped[str] = mapped_column(SealedText("case", "case_material.name"))
+    #: What the content is, as its first bytes say (never as the upload declared it).
+    content_type: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    #: SHA-256 of the clear content, hex: its ETag, and checked whenever it is read back.
+    sha256: Mapped[str] = mapped_column(String(64))
+    #: Where the store keeps it: made of the case's and the material's ids, nothing sent.
+    storage_key: Mapped[str] = mapped_column(String(100), unique=True)
+    #: The account that uploaded it (the delegate, when one acted for the applicant), and the
+    #: part they took in the case.
+    uploaded_by: Mapped[str] = mapped_column(String(64))
+    uploader_role: Mapped[str] = mapped_column(String(16))
+    #: The applicant a delegate uploaded it for.
+    acting_for: Mapped[str | None] = mapped_column(String(64))
+    uploaded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
 class CaseNumberCounter(Base):

@@ -1,0 +1,55 @@
+"""Every query case-svc makes about the materials of cases."""
+
+import uuid
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from case_svc.models import Case, CaseMaterial
+
+
+async def hold_case(session: AsyncSession, case_id: uuid.UUID) -> None:
+    """Hold the case until the request's transaction ends, so that two uploads to one case
+    count its materials one after the other. PostgreSQL locks its row; SQLite has one writer
+    at a time and takes that lock at a transaction's first write, so a write that changes
+    nothing takes it now (the other upload waits for it, then counts what this one added)."""
+    if session.get_bind().dialect.name == "sqlite":
+        await session.execute(
+            update(Case)
+            .where(Case.id == case_id)
+            .values(id=Case.id)
+            .execution_options(synchronize_session=False)
+        )
+    else:
+        await session.execute(select(Case.id).where(Case.id == case_id).with_for_update())
+
+
+async def count_materials(session: AsyncSession, case_id: uuid.UUID) -> int:
+    count = await session.scalar(
+        select(func.count()).select_from(CaseMaterial).where(CaseMaterial.case_id == case_id)
+    )
+    return count or 0
+
+
+async def add_material(session: AsyncSession, material: CaseMaterial) -> None:
+    session.add(material)
+    await session.flush()
+
+
+async def materials_of(session: AsyncSession, case_id: uuid.UUID) -> list[CaseMaterial]:
+    """The case's materials in the order they came."""
+    rows = await session.scalars(
+        select(CaseMaterial)
+        .where(CaseMaterial.case_id == case_id)
+        .order_by(CaseMaterial.uploaded_at, CaseMaterial.id)
+    )
+    return list(rows)
+
+
+async def material_of(
+    session: AsyncSession, case_id: uuid.UUID, material_id: uuid.UUID
+) -> CaseMaterial | None:
+    material: CaseMaterial | None = await session.scalar(
+        select(CaseMaterial).where(CaseMaterial.id == material_id, CaseMaterial.case_id == case_id)
+    )
+    return material

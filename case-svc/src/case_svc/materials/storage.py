@@ -1,0 +1,228 @@
+"""Where the content of materials is kept: a seam with two stores behind it, and the sealing in
+front of them, so that neither a disk nor a bucket ever holds a file in clear.
+
+    MaterialStore (Protocol)   put(key, data, content_type) / get(key) / delete(key)
+    ├── LocalDirectoryStore    files under ``<var_dir>/materials`` (the default), written to a
+    │                          temporary file and renamed: a reader never sees half a file
+    ├── S3Store                a bucket of an S3-compatible store, through aiobotocore
+    └── SealedStore            wraps either: seals on the way in with the service's keyring
+                               (``servicekit.sealing``, the envelope its sealed columns use),
+                               opens on the way out
+
+Keys are made by the service from the case's and the material's ids (``<uuid>/<uuid>``);
+nothing a client sends becomes part of one, and the local store refuses any key that could
+leave its directory. A sealed content is bound to its key: moved to another key, it does not
+open.
+
+Rotation of the sealing keys: contents are sealed like column values (a data key of their own
+wrapped by the current key-encryption key), but ``python -m servicekit.sealing rewrap`` walks
+the database only, so a key that sealed materials stays in ``CASE_SEALING_KEYS`` while they are
+kept.
+"""
+
+import asyncio
+import os
+import re
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+import structlog
+from aiobotocore.config import AioConfig
+from aiobotocore.session import get_session
+from botocore.exceptions import BotoCoreError, ClientError
+
+from case_svc.settings import CaseSettings
+from servicekit.problems import DomainError
+from servicekit.sealing import keyring_of
+
+if TYPE_CHECKING:
+    from types_aiobotocore_s3 import S3Client
+
+log = structlog.get_logger(__name__)
+
+#: What a sealed content is, to a store: bytes of no type of their own.
+SEALED_CONTENT_TYPE = "application/octet-stream"
+#: Path segments of a key: a letter or digit first, so never ``.`` nor ``..``.
+_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}(/[A-Za-z0-9][A-Za-z0-9._-]{0,99}){0,3}$")
+_MISSING_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
+
+
+class MaterialStoreUnavailable(DomainError):
+    status = 503
+    code = "material_store_unavailable"
+    title = "The store of uploaded materials cannot be reached: try again shortly"
+
+
+class MaterialContentUnreadable(DomainError):
+    status = 502
+    code = "material_content_unreadable"
+    title = "The store does not give back the material it was given: report it, quoting the "
+    "request id"
+
+
+class StoredContentMissing(MaterialContentUnreadable):
+    """Nothing under the key: lost, or removed behind the service's back."""
+
+
+class MaterialStore(Protocol):
+    """Bytes by key. A put under an existing key replaces it; a get of a missing one raises
+    ``StoredContentMissing``; either raises ``MaterialStoreUnavailable`` when the store cannot
+    be reached."""
+
+    async def put(self, key: str, data: bytes, content_type: str) -> None: ...
+
+    async def get(self, key: str) -> bytes: ...
+
+    async def delete(self, key: str) -> None:
+        """Forget the key (a missing one is no error)."""
+
+
+def checked_key(key: str) -> str:
+    if not _KEY.match(key):
+        raise ValueError(f"not a material store key: {key!r}")
+    return key
+
+
+class LocalDirectoryStore:
+    """Files under ``root``, one per key, readable by this process's user alone."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def path_of(self, key: str) -> Path:
+        return self.root.joinpath(*checked_key(key).split("/"))
+
+    async def put(self, key: str, data: bytes, content_type: str) -> None:
+        await asyncio.to_thread(_write_atomically, self.path_of(key), data)
+
+    async def get(self, key: str) -> bytes:
+        try:
+            return await asyncio.to_thread(self.path_of(key).read_bytes)
+        except FileNotFoundError:
+            raise StoredContentMissing() from None
+        except OSError as exc:
+            log.error("material_store_failed", store="local", error=type(exc).__name__)
+            raise MaterialStoreUnavailable() from exc
+
+    async def delete(self, key: str) -> None:
+        with suppress(FileNotFoundError):
+            await asyncio.to_thread(self.path_of(key).unlink)
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Write to a temporary file beside ``path``, flush it to disk, then rename it over
+    ``path``: a crash leaves the old file or the new one, never a part of either."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".part")
+    try:
+        with os.fdopen(descriptor, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+    # The rename is durable once the directory is.
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+class S3Store:
+    """Objects in one bucket of an S3-compatible store."""
+
+    def __init__(self, client: "S3Client", bucket: str) -> None:
+        self.client = client
+        self.bucket = bucket
+
+    async def put(self, key: str, data: bytes, content_type: str) -> None:
+        try:
+            await self.client.put_object(
+                Bucket=self.bucket, Key=checked_key(key), Body=data, ContentType=content_type
+            )
+        except (BotoCoreError, ClientError, OSError) as exc:
+            raise _unavailable(exc) from exc
+
+    async def get(self, key: str) -> bytes:
+        try:
+            answer = await self.client.get_object(Bucket=self.bucket, Key=checked_key(key))
+            async with answer["Body"] as body:
+                return await body.read()
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in _MISSING_CODES:
+                raise StoredContentMissing() from None
+            raise _unavailable(exc) from exc
+        except (BotoCoreError, OSError) as exc:
+            raise _unavailable(exc) from exc
+
+    async def delete(self, key: str) -> None:
+        try:
+            await self.client.delete_object(Bucket=self.bucket, Key=checked_key(key))
+        except (BotoCoreError, ClientError, OSError) as exc:
+            raise _unavailable(exc) from exc
+
+
+def _unavailable(exc: Exception) -> MaterialStoreUnavailable:
+    # The error's kind and code only: a message may carry the bucket's URL or a signature.
+    code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else None
+    log.error("material_store_failed", store="s3", error=type(exc).__name__, code=code)
+    return MaterialStoreUnavailable(headers={"Retry-After": "5"})
+
+
+class SealedStore:
+    """A store that holds sealed contents only: each sealed with a data key of its own under
+    the domain's current key-encryption key, bound to its key in the store."""
+
+    def __init__(self, inner: MaterialStore, *, domain: str) -> None:
+        self.inner = inner
+        self.domain = domain
+
+    def _context(self, key: str) -> str:
+        return f"{self.domain}:case_material/{key}"
+
+    async def put(self, key: str, data: bytes, content_type: str) -> None:
+        sealed = keyring_of(self.domain).seal(data, context=self._context(key))
+        await self.inner.put(key, sealed.encode("ascii"), SEALED_CONTENT_TYPE)
+
+    async def get(self, key: str) -> bytes:
+        sealed = await self.inner.get(key)
+        try:
+            return keyring_of(self.domain).open(sealed.decode("ascii"), context=self._context(key))
+        except ValueError as exc:  # unsealable, or not even a sealed value (not base64, not ASCII)
+            log.error("material_unsealable", key=key, error=type(exc).__name__)
+            raise MaterialContentUnreadable() from exc
+
+    async def delete(self, key: str) -> None:
+        await self.inner.delete(key)
+
+
+@asynccontextmanager
+async def open_store(settings: CaseSettings) -> AsyncIterator[MaterialStore]:
+    """The store the settings name, sealed, for as long as the service runs."""
+    if settings.materials_store == "local":
+        local = LocalDirectoryStore(settings.var_dir / "materials")
+        yield SealedStore(local, domain=settings.sealing_domain)
+        return
+    config = AioConfig(
+        s3={"addressing_style": settings.s3_addressing_style},
+        connect_timeout=settings.http_connect_timeout_seconds,
+        read_timeout=settings.s3_timeout_seconds,
+        retries={"max_attempts": 3, "mode": "standard"},
+    )
+    secret = settings.s3_secret_access_key
+    async with get_session().create_client(
+        "s3",
+        endpoint_url=settings.s3_endpoint_url,
+        region_name=settings.s3_region,
+        aws_access_key_id=settings.s3_access_key_id,
+        aws_secret_access_key=secret.get_secret_value() if secret is not None else None,
+        config=config,
+    ) as client:
+        yield SealedStore(S3Store(client, settings.s3_bucket), domain=settings.sealing_domain)
