@@ -72,6 +72,11 @@ ENTERPRISE = "91330302319255734K"
 #: new face template waits for a data steward), none of them anyone else's story.
 CHANGED_RESIDENTS = ("330302193901207463", "330302199311092667", "330302199806049089")
 LOSS_REPORT = "public_security.id_card_loss_report"  # instant: completed when filed
+#: A scanned page as the app uploads one: a PNG of one grey pixel.
+SCAN_PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010800000000"
+    "3a7e9b550000000a49444154789c636800000082008177cd72b60000000049454e44ae426082"
+)
 ID_CARD_REPLACEMENT = "public_security.id_card_replacement"  # review: stays submitted
 #: A department that is none of the matrix's columns: it applies for the grants they decide.
 GRANT_CONSUMER = "330304-civil_affairs"
@@ -376,6 +381,12 @@ def build_world(
         headers=world.keyed("citizen_loa3"),
     )
     world.completed_case = created(done, "completed case")["case_no"]
+    scanned = world.post(
+        "citizen_loa3",
+        f"/cases/v1/cases/{world.open_case}/materials",
+        data={"name": "居民身份证正反面复印件"},
+        files={"file": ("scan.png", SCAN_PNG, "image/png")},
+    )
     rated = world.post(
         "citizen_loa3",
         "/ratings/v1/ratings",
@@ -385,6 +396,7 @@ def build_world(
     world.values.update(
         {
             "case_no": world.open_case,
+            "material_id": created(scanned, "material")["id"],
             "rating_id": created(rated, "rating")["id"],
             "consent_id": world.spare_consent(),
             "delegation_id": world.spare_delegation(),
@@ -429,6 +441,8 @@ class Call:
     headers: dict[str, str] = field(default_factory=dict)
     json: Any = None
     data: dict[str, str] | None = None
+    #: A multipart form's files: field → (file name, content, declared type).
+    files: dict[str, tuple[str, bytes, str]] | None = None
 
 
 def documented_call(operation: str, document: dict[str, Any], values: dict[str, str]) -> Call:
@@ -517,6 +531,16 @@ def _password_change(world: World, kind: str, call: Call) -> Call:
     return replace(call, json={"current_password": current, "new_password": "short"})
 
 
+def _material_upload(_world: World, _kind: str, call: Call) -> Call:
+    """The multipart form the app sends: a name, and a scanned page."""
+    return replace(
+        call,
+        json=None,
+        data={"name": "居民身份证正反面复印件"},
+        files={"file": ("scan.png", SCAN_PNG, "image/png")},
+    )
+
+
 ADMIN_ITEM = "/catalog/v1/admin/items/{code}"
 #: Per operation, how its documented call is aimed at the world (an operation not named here is
 #: called as documented, on the world's resources by parameter name).
@@ -527,6 +551,7 @@ ADJUSTMENTS: dict[str, Adjust] = {
             "form": {"contact_phone": "13957700000"},
         }
     ),
+    "POST /cases/v1/cases/{case_no}/materials": _material_upload,
     "POST /exchange/v1/calls": _body(
         lambda world, _kind: {
             "resource": "population",
@@ -685,6 +710,7 @@ def call_as(
         headers={**call.headers, **caller.headers()},
         json=call.json,
         data=call.data,
+        files=call.files,
     )
 
 

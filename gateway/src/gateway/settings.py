@@ -47,6 +47,12 @@ class GatewaySettings(ServiceSettings):
     #: client is the peer itself, those headers are dropped and the request id is the gateway's
     #: own (``gateway.forwarded``).
     trusted_proxies: list[IPvAnyNetwork] = Field(default_factory=list)
+    #: The largest request body passed on (413 past it): what an upload of a case's material
+    #: needs (case-svc's ``CASE_MATERIAL_MAX_BYTES``, 10 MiB, and its multipart form). The
+    #: routing table sets no limit per route, so this holds for every route; each service
+    #: still refuses what is larger than its own ``MAX_BODY_BYTES`` (1 MiB, case-svc's raised
+    #: with its materials).
+    max_body_bytes: int = 10 * 1024 * 1024 + 64 * 1024
     #: Requests with more header bytes than this are refused (431).
     max_header_bytes: int = Field(default=16_384, ge=1024)
     #: A request's line and headers must arrive whole within this long of their first byte, or
