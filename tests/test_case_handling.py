@@ -137,7 +137,7 @@ def test_2_a_handler_claims_it_and_asks_once_for_two_fields(gateway: httpx.Clien
 def test_3_she_supplies_both_and_sees_the_notice_in_her_history(gateway: httpx.Client) -> None:
     mine = gateway.get(f"/cases/v1/cases/{Story.case_no}", headers=bearer(Story.retiree)).json()
     notice = mine["history"][-1]
-    assert notice["detail"] == {"fields": ["amount_cny", "withdrawal_reason"]}
+    assert notice["detail"] == {"fields": ["amount_cny", "withdrawal_reason"], "materials": []}
     assert (notice["actor"], notice["actor_role"]) == (None, "handler")
     assert mine["available_actions"] == ["supplement", "withdraw"]
 

@@ -156,8 +156,8 @@ async def test_a_withdrawal_is_supplemented_reviewed_and_approved_by_a_second_pe
         ("confirm", "approved", "supervisor-1", "supervisor", "running"),
         ("deliver", "completed", "handler-1", "handler", "stopped"),
     ]
-    assert history[2]["detail"] == {"fields": ["amount", "reason"]}
-    assert history[3]["detail"] == {"fields": ["amount", "reason"]}
+    assert history[2]["detail"] == {"fields": ["amount", "reason"], "materials": []}
+    assert history[3]["detail"] == {"fields": ["amount", "reason"], "materials": []}
 
     # She sees every step, staff by their part only.
     mine = await read(client, case_no, resident)
@@ -659,3 +659,59 @@ async def test_a_supervisor_transfers_a_case_to_the_right_department_of_its_regi
     taken = ok(await step(registry, "claim"))
     assert taken["assignee_id"] == "handler-7"
     assert (await read(client, case_no, resident))["department_name"] == "温州市自然资源和规划局"
+
+
+#: A real PNG's first bytes and chunks are what the upload sniffs; this is the smallest one.
+PNG = (
+    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x00\x00\x00\x00"
+    b":~\x9bU\x00\x00\x00\nIDATx\x9cc\xf8\x0f\x00\x01\x01\x01\x00\x1b\xb6\xee\xa5\x00\x00\x00"
+    b"\x00IEND\xaeB`\x82"
+)
+
+
+async def test_a_notice_naming_a_material_waits_for_its_upload(
+    step: Step,
+    staff: Staff,
+    resident: str,
+    client: httpx.AsyncClient,
+    case_no: str,
+    problem: Problem,
+) -> None:
+    ok(await step(staff.handler, "claim"))
+    asked = ok(
+        await step(
+            staff.handler,
+            "request_supplement",
+            note="请上传退休证明",
+            notice={"fields": ["reason"], "materials": ["退休证明"]},
+        )
+    )
+    assert asked["history"][-1]["detail"] == {"fields": ["reason"], "materials": ["退休证明"]}
+
+    body = problem(
+        await step(resident, "supplement", form={"reason": "retirement"}),
+        422,
+        "supplement_materials_missing",
+    )
+    assert body["materials"] == ["退休证明"]
+    uploaded = await client.post(
+        f"/cases/v1/cases/{case_no}/materials",
+        data={"name": "退休证明"},
+        files={"file": ("certificate.png", PNG, "image/png")},
+        headers=bearer(resident),
+    )
+    assert uploaded.status_code == 201, uploaded.text
+
+    supplied = ok(await step(resident, "supplement", form={"reason": "retirement"}))
+
+    assert supplied["history"][-1]["detail"] == {"fields": ["reason"], "materials": ["退休证明"]}
+
+
+async def test_a_notice_names_something(step: Step, staff: Staff, problem: Problem) -> None:
+    ok(await step(staff.handler, "claim"))
+
+    problem(
+        await step(staff.handler, "request_supplement", notice={"fields": [], "materials": []}),
+        422,
+        "validation_failed",
+    )

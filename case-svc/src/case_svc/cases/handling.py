@@ -30,6 +30,7 @@ from case_svc.cases.service import (
     visible_case,
 )
 from case_svc.clients import catalog
+from case_svc.materials import repository as materials_repository
 from case_svc.models import Case, CaseEvent
 from case_svc.workflow import deadlines, state_machine
 from case_svc.workflow.state_machine import (
@@ -138,6 +139,20 @@ class SupplementMismatch(DomainError):
             "description": "Fields the notice did not name",
             "examples": [["name"]],
         },
+    )
+
+
+class MaterialsMissing(DomainError):
+    status = 422
+    code = "supplement_materials_missing"
+    title = "Upload each material the notice named (under its name) before sending the supplement"
+    members = extension_members(
+        materials={
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "The materials the notice named that are not uploaded since",
+            "examples": [["退休证明"]],
+        }
     )
 
 
@@ -392,7 +407,7 @@ async def transition_case(
         source, action, role, decision_approval=DecisionApproval(case.decision_approval)
     )
     _check_conditions(case, principal, role, transition, payload, now=now, idle=idle)
-    detail, changes = await _carried(http, case, transition, payload)
+    detail, changes = await _carried(session, http, case, transition, payload)
     await _record(
         session,
         outbox,
@@ -438,15 +453,23 @@ def _check_conditions(
 
 
 async def _carried(
-    http: httpx.AsyncClient, case: Case, transition: Transition, payload: TransitionCreate
+    session: AsyncSession,
+    http: httpx.AsyncClient,
+    case: Case,
+    transition: Transition,
+    payload: TransitionCreate,
 ) -> tuple[dict[str, Any] | None, dict[str, Any]]:
     """What the step's part records in its history entry (names and numbers, never a value of
     the form) and changes in the case besides its status."""
     if transition.carries is Part.NOTICE and payload.notice is not None:
-        return {"fields": await _noticed_fields(http, case, payload.notice.fields)}, {}
+        fields = await _noticed_fields(http, case, payload.notice.fields)
+        return {"fields": fields, "materials": sorted(set(payload.notice.materials))}, {}
     if transition.carries is Part.FORM and payload.form is not None:
-        form = await _supplemented(http, case, payload.form)
-        return {"fields": sorted(payload.form)}, {"form": form}
+        notice = _last_notice(case)
+        await _require_materials(session, case, notice)
+        form = await _supplemented(http, case, notice, payload.form)
+        supplied = {"fields": sorted(payload.form), "materials": notice.materials}
+        return supplied, {"form": form}
     if transition.carries is Part.EXTENSION and payload.extension is not None:
         days = payload.extension.working_days
         return {"working_days": days}, _moved_on(case, days)
@@ -478,27 +501,55 @@ async def _noticed_fields(http: httpx.AsyncClient, case: Case, fields: list[str]
     return sorted(set(fields))
 
 
+@dataclass(frozen=True)
+class Notice:
+    """The supplement notice the case is answering: what it named, and when it was given."""
+
+    fields: list[str]
+    materials: list[str]
+    given_at: dt.datetime | None
+
+
+def _last_notice(case: Case) -> Notice:
+    for event in reversed(case.history):
+        if event.action == Action.REQUEST_SUPPLEMENT.value and event.detail:
+            return Notice(
+                fields=event.detail.get("fields", []),
+                materials=event.detail.get("materials", []),
+                given_at=event.at,
+            )
+    return Notice(fields=[], materials=[], given_at=None)
+
+
+async def _require_materials(session: AsyncSession, case: Case, notice: Notice) -> None:
+    """Each material the notice named was uploaded under that name since it was given."""
+    if not notice.materials:
+        return
+    uploaded = {
+        material.name
+        for material in await materials_repository.materials_of(session, case.id)
+        if notice.given_at is None or material.uploaded_at >= notice.given_at
+    }
+    missing = sorted(set(notice.materials) - uploaded)
+    if missing:
+        raise MaterialsMissing(materials=missing)
+
+
 async def _supplemented(
-    http: httpx.AsyncClient, case: Case, values: dict[str, Any]
+    http: httpx.AsyncClient, case: Case, notice: Notice, values: dict[str, Any]
 ) -> dict[str, Any]:
     """The case's form with the supplement: exactly the noticed fields, the whole form then
     valid against the item's schema."""
-    noticed = set(_last_notice(case))
+    noticed = set(notice.fields)
     missing, unexpected = sorted(noticed - set(values)), sorted(set(values) - noticed)
     if missing or unexpected:
         raise SupplementMismatch(missing=missing, unexpected=unexpected)
+    if not values:
+        return dict(case.form)
     item = await catalog.fetch_item(http, case.item_code)
     form = {**case.form, **values}
     validate_form(form, item.form_schema)
     return form
-
-
-def _last_notice(case: Case) -> list[str]:
-    for event in reversed(case.history):
-        if event.action == Action.REQUEST_SUPPLEMENT.value and event.detail:
-            fields: list[str] = event.detail.get("fields", [])
-            return fields
-    return []
 
 
 _UNCHANGED = object()

@@ -3,7 +3,7 @@
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from case_svc.workflow.state_machine import Action, CaseStatus, Clock, DecisionApproval, Role
 from servicekit.case_numbers import CaseNumberStr
@@ -206,18 +206,34 @@ class CasePage(BaseModel):
 FieldName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_]+$")]
 
 
+#: A material's name, as the item lists it (营业执照, 退休证明) or as the handler writes it.
+MaterialName = Annotated[str, Field(min_length=1, max_length=100)]
+
+
 class SupplementNotice(BaseModel):
-    """The one-time supplement notice (一次性告知): everything the applicant must correct, at
-    once. The note says why, in words."""
+    """The one-time supplement notice (一次性告知): everything the applicant must correct or
+    bring, at once. The note says why, in words."""
 
     model_config = ConfigDict(extra="forbid")
 
     fields: list[FieldName] = Field(
-        min_length=1,
+        default_factory=list,
         max_length=50,
         description="The form fields to correct or complete (not the applicant's identity: "
         "that is verified, not typed)",
     )
+    materials: list[MaterialName] = Field(
+        default_factory=list,
+        max_length=20,
+        description="The materials to upload (POST .../materials with the same name) before "
+        "the supplement is sent",
+    )
+
+    @model_validator(mode="after")
+    def _names_something(self) -> "SupplementNotice":
+        if not self.fields and not self.materials:
+            raise ValueError("a notice names at least one field or material")
+        return self
 
 
 class Extension(BaseModel):
@@ -283,8 +299,8 @@ class TransitionCreate(BaseModel):
                 {"action": "accept", "note": "材料齐全，予以受理"},
                 {
                     "action": "request_supplement",
-                    "note": "银行账号与本人不符，提取金额超出可提取余额",
-                    "notice": {"fields": ["bank_account", "amount_cny"]},
+                    "note": "银行账号与本人不符，提取金额超出可提取余额；请上传退休证明",
+                    "notice": {"fields": ["bank_account", "amount_cny"], "materials": ["退休证明"]},
                 },
                 {
                     "action": "supplement",
