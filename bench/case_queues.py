@@ -3,7 +3,8 @@
 
 On PostgreSQL only (``ONEVISIT_TEST_POSTGRES_URL``; a fresh database, dropped after), migrated
 with case-svc's own migrations. For each ``--sizes`` N (10 thousand, 100 thousand and 1 million
-by default; ``--sizes 10000,100000,1000000,10000000`` for the 10-million point):
+by default; ``--sizes 10000,100000,1000000,10000000`` for the 10-million point, which took 16
+minutes to load on two shared cores: 9 to insert, 6.5 to index, and 11 GiB of disk):
 
 1. The case table is filled with N cases and each case's first history row (its submission),
    written by ``INSERT ... SELECT FROM generate_series`` with the table's indexes and
@@ -567,7 +568,7 @@ def main() -> None:
     parser.add_argument(
         "--sizes",
         default="10000,100000,1000000",
-        help="cases at each point (10000000 as well: see the docstring for its load time)",
+        help="cases at each point (10000000 as well: some 16 minutes to load, 11 GiB)",
     )
     parser.add_argument(
         "--seconds", type=float, default=6.0, help="per read and size, over all its rounds"
