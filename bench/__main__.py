@@ -13,6 +13,8 @@ BENCHMARKS = (
     "catalog_search",
     "identity_tokens",
     "outbox",
+    "case_submissions",
+    "case_queues",
 )
 
 

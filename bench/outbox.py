@@ -399,10 +399,14 @@ class Bench:
 
 
 @asynccontextmanager
-async def fresh_databases(admin_url: str, *owners: str) -> AsyncIterator[dict[str, str]]:
+async def fresh_databases(
+    admin_url: str, *owners: str, prefix: str = "bench_outbox"
+) -> AsyncIterator[dict[str, str]]:
+    """A new database per owner on the server of ``admin_url`` (``<prefix>_<owner>_<random>``),
+    their URLs by owner; dropped on exit."""
     admin = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
     suffix = secrets.token_hex(4)
-    names = {owner: f"bench_outbox_{owner}_{suffix}" for owner in owners}
+    names = {owner: f"{prefix}_{owner}_{suffix}" for owner in owners}
     async with admin.connect() as connection:
         for name in names.values():
             await connection.execute(text(f'CREATE DATABASE "{name}"'))

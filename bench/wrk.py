@@ -68,10 +68,15 @@ def wrk(
     script: Path | None = None,
     script_args: tuple[str, ...] = (),
     threads: int | None = None,
+    timeout: int | None = None,
 ) -> Run:
-    """One wrk run against ``url``, with the CPU the processes ``cpu_pids`` used meanwhile."""
+    """One wrk run against ``url``, with the CPU the processes ``cpu_pids`` used meanwhile.
+    ``timeout``: seconds after which wrk gives a request up (its own default is 2 s; a request
+    given up counts as a socket timeout, not in the latencies)."""
     threads = threads or min(2, connections)
     args = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    if timeout is not None:
+        args.append(f"--timeout={timeout}s")
     for header in headers:
         args += ["-H", header]
     if script is not None:
@@ -81,7 +86,7 @@ def wrk(
         args += ["--", *script_args]
     before = cpu_seconds(cpu_pids)
     output = subprocess.run(
-        args, capture_output=True, text=True, check=True, timeout=seconds + 30
+        args, capture_output=True, text=True, check=True, timeout=seconds + (timeout or 0) + 30
     ).stdout
     cpu = cpu_seconds(cpu_pids) - before
     done = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s)", output)
