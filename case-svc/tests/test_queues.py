@@ -215,3 +215,27 @@ async def test_a_department_system_counts_its_queue(
     counts = (await client.get("/cases/v1/queue", headers=bearer(system))).json()
 
     assert (counts["open"], counts["mine"], counts["unassigned"]) == (1, 0, 1)
+
+
+async def test_the_most_urgent_first_are_open_cases_however_long_ago_an_ended_one_was_due(
+    submit: Submit,
+    resident: str,
+    catalog: Any,
+    clock: Any,
+    client: httpx.AsyncClient,
+    handler: str,
+) -> None:
+    monday, tuesday, _ = await file_three_days_apart(submit, resident, catalog, clock)
+    withdrawn = await client.post(
+        f"/cases/v1/cases/{monday}/transitions",
+        json={"action": "withdraw"},
+        headers={**bearer(resident), "If-Match": '"1"'},
+    )
+    assert withdrawn.status_code == 200
+
+    urgent = await queue(client, handler, order="due")
+    newest = await queue(client, handler)
+
+    assert monday not in [case["case_no"] for case in urgent]
+    assert urgent[0]["case_no"] == tuesday
+    assert monday in [case["case_no"] for case in newest]

@@ -50,6 +50,15 @@ class Case(Base):
         # PostgreSQL both bytewise, COLLATE "C", with a bytewise copy of the filing index: the
         # migration 4c2d9e8a1f57 builds them so; the gateway merges rows in that order).
         Index("ix_case_department_completed", "department_id", "completed_at"),
+        # The work queue of open cases, most urgent first, and its counts.
+        Index(
+            "ix_case_department_open_due",
+            "department_id",
+            "due_at",
+            "id",
+            sqlite_where=text(OPEN_STATUSES_CONDITION),
+            postgresql_where=text(OPEN_STATUSES_CONDITION),
+        ),
         Index(
             "ix_case_department_open",
             "department_id",

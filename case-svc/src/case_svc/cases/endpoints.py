@@ -182,7 +182,10 @@ async def list_cases(
     ] = None,
     order: Annotated[
         Literal["newest", "due"],
-        Query(description="newest first, or due: the most urgent first, undated last"),
+        Query(
+            description="newest first, or due: the open cases, the most urgent first and "
+            "undated last (an ended case has no urgency)"
+        ),
     ] = "newest",
     cursor: CursorQuery = None,
     limit: LimitQuery = None,

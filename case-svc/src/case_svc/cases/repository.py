@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import and_, case, func, not_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import defer, selectinload
 
 from case_svc.models import Case, CaseEvent, CaseNumberCounter
 from case_svc.workflow.state_machine import CLOCK, Clock
@@ -92,6 +92,16 @@ def deadline_colour(view: QueueView) -> Any:
     )
 
 
+def _colour_bounds(colour: str, now: dt.datetime) -> list[Any]:
+    """What a colour implies about an open case's indexed columns."""
+    bounds: list[Any] = [Case.status.not_in(ENDED_STATUSES), Case.due_at.is_not(None)]
+    if colour == "red":
+        bounds.append(Case.due_at < now)
+    elif colour == "yellow":
+        bounds.append(Case.warn_at <= now)
+    return bounds
+
+
 def _held(view: QueueView) -> Any:
     """The case's claim is in force: paused, or its holder acted within ``idle``."""
     return or_(Case.clock_paused_at.is_not(None), Case.claimed_at >= view.now - view.idle)
@@ -131,7 +141,8 @@ async def list_cases(
     """Each case with its deadline colour: newest first, keyset-paginated on (submitted_at, id);
     or, ``by_due``, the most urgent first on (due_at, id), cases without a promised time last.
     One more than ``limit`` is read so the caller knows whether a next page exists."""
-    statement = select(Case, deadline_colour(view))
+    # A list shows no form: its sealed values are not read, nor opened.
+    statement = select(Case, deadline_colour(view)).options(defer(Case.form))
     if applicant_id is not None:
         statement = statement.where(Case.applicant_id == applicant_id)
     if department_id is not None:
@@ -147,8 +158,15 @@ async def list_cases(
     if narrowed.assignee == "unassigned":
         statement = statement.where(unassigned(view), Case.status.not_in(ENDED_STATUSES))
     if narrowed.deadline_colour is not None:
-        statement = statement.where(deadline_colour(view) == narrowed.deadline_colour)
+        statement = statement.where(
+            deadline_colour(view) == narrowed.deadline_colour,
+            # Implied by the colour (a paused clock stands in the past), written out so that
+            # the index of open cases by due time serves it.
+            *_colour_bounds(narrowed.deadline_colour, view.now),
+        )
     if by_due:
+        # Urgency is of open cases: an ended one has none, however long ago it was due.
+        statement = statement.where(Case.status.not_in(ENDED_STATUSES))
         if after is not None:
             due, case_id = after
             statement = statement.where(
