@@ -38,7 +38,6 @@ LUCHENG = "330302"
 
 
 class Story:
-    hangzhou_resident: str
     retiree: str
     handler: str
     other_handler: str
@@ -202,15 +201,20 @@ def cases_in(platform: Platform, instance: str) -> set[str]:
     return asyncio.run(read())
 
 
+@pytest.fixture(scope="module")
+def hangzhou_resident(platform: Platform, face_of: Any) -> str:
+    """The Hangzhou resident of this platform (one per backend), face-verified once."""
+    with httpx.Client(base_url=platform.config.gateway_url, timeout=30.0) as gateway:
+        return face_verified(gateway, platform, face_of, HANGZHOU_RESIDENT)
+
+
 @pytest.mark.parametrize("region_header", [None, "3301", "33"])
 def test_6_a_case_lives_in_the_instance_of_its_departments_region_whatever_is_sent(
-    gateway: httpx.Client, platform: Platform, face_of: Any, region_header: str | None
+    gateway: httpx.Client, platform: Platform, hangzhou_resident: str, region_header: str | None
 ) -> None:
     """A Hangzhou resident applies with a Lucheng office: her case is Lucheng's, kept by
     Wenzhou's instance, wherever the gateway first sent it."""
-    if not hasattr(Story, "hangzhou_resident"):
-        Story.hangzhou_resident = face_verified(gateway, platform, face_of, HANGZHOU_RESIDENT)
-    her = Story.hangzhou_resident
+    her = hangzhou_resident
     headers = {**bearer(her), "Idempotency-Key": f"lucheng-card-{region_header}"}
     if region_header is not None:
         headers["X-Region-Code"] = region_header
