@@ -40,6 +40,7 @@ from case_svc.materials.storage import (
     open_store,
 )
 from case_svc.settings import CaseSettings
+from onevisit_dev.platform import free_port
 from servicekit.sealing import Keyring, install
 from servicekit.state import app_state
 from servicekit.testing import bearer
@@ -570,13 +571,6 @@ async def test_a_form_without_its_file_or_name_is_refused_field_by_field(
 # --- on an S3-compatible store ------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @dataclass(frozen=True)
 class S3Server:
     endpoint_url: str
@@ -588,7 +582,7 @@ class S3Server:
 def s3_server() -> Iterator[S3Server]:
     """moto's S3 server, a process of its own on a free port, standing in for the
     S3-compatible store (there is none on this machine)."""
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,
@@ -694,7 +688,7 @@ class TestWithTheS3StoreUnreachable:
     @pytest.fixture
     def settings(self, settings: CaseSettings) -> CaseSettings:
         # A port nobody listens on.
-        return _on_s3(settings, S3Server(f"http://127.0.0.1:{_free_port()}"), "case-materials")
+        return _on_s3(settings, S3Server(f"http://127.0.0.1:{free_port()}"), "case-materials")
 
     async def test_an_upload_is_answered_service_unavailable_and_leaves_nothing(
         self,

@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -73,11 +74,24 @@ WENZHOU_CASE = RegionalInstance(
 )
 
 
+#: Where ``free_port`` looks: below Linux's ephemeral range (``ip_local_port_range``, from
+#: 32768), which the kernel hands to outgoing connections. A port from that range can be taken
+#: by any connection opened between choosing it and starting the server on it, the database
+#: pool's among them; nothing takes a port below it unless asked to.
+FREE_PORTS = range(20000, 32768)
+
+
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+    """A port on 127.0.0.1 that nothing listens on or connects from now, outside the
+    ephemeral range."""
+    for port in random.sample(FREE_PORTS, 200):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise PlatformError(f"no free port in {FREE_PORTS.start}-{FREE_PORTS.stop - 1}")
 
 
 @dataclass

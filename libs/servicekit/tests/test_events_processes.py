@@ -7,7 +7,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import uuid
@@ -24,6 +23,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from onevisit_dev.platform import free_port
 from servicekit.db import create_engine
 from servicekit.testing import POSTGRES_ENV, TokenMinter
 
@@ -32,13 +32,6 @@ pytestmark = pytest.mark.e2e
 APPS_DIR = Path(__file__).resolve().parent
 SUBJECTS = [f"case-{index}" for index in range(4)]
 STEPS = 8  # per subject
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @dataclass
