@@ -24,8 +24,9 @@ import httpx
 import pytest
 
 from data_exchange_svc.registry.faces import template_from_seed
+from onevisit_dev.answers import send
 from onevisit_dev.authorization import load_matrix, operations_of, request_example
-from onevisit_dev.callers import Caller, Cast, Person, make_cast, register_citizen, send
+from onevisit_dev.callers import Caller, Cast, Person, make_cast, register_citizen
 from onevisit_dev.platform import Platform
 
 pytestmark = pytest.mark.e2e
@@ -247,14 +248,14 @@ def corpus_of(operation: str, spec: dict[str, Any], document: dict[str, Any]) ->
 def document(platform: Platform) -> dict[str, Any]:
     if platform.config.database_urls:
         pytest.skip("what may be sent does not depend on the backend: checked on SQLite")
-    with httpx.Client(base_url=platform.config.gateway_url, timeout=30.0) as client:
+    with platform.client() as client:
         merged: dict[str, Any] = client.get("/openapi.json").json()
     return merged
 
 
 @pytest.fixture(scope="module")
 def gateway_client(platform: Platform) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=platform.config.gateway_url, timeout=30.0) as client:
+    with platform.client() as client:
         yield client
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from onevisit_dev.answers import bearer, problem, refused_within, register_citizen
+from onevisit_dev.answers import bearer, problem, refused_within, register_citizen, send
 from onevisit_dev.platform import Platform
 
 LUCHENG_POLICE = "330302-public_security"
@@ -22,7 +22,9 @@ def a_phone() -> str:
 def signed_in_citizen(gateway: httpx.Client, var_dir: Path) -> dict[str, Any]:
     phone, password = a_phone(), f"Revoke-{secrets.token_hex(6)}"
     register_citizen(gateway, var_dir, phone, password)
-    signed_in = gateway.post(
+    signed_in = send(
+        gateway,
+        "POST",
         "/identity/v1/token",
         data={"grant_type": "password", "username": phone, "password": password},
     )
@@ -32,7 +34,9 @@ def signed_in_citizen(gateway: httpx.Client, var_dir: Path) -> dict[str, Any]:
 
 
 def registered_client(gateway: httpx.Client, admin: str) -> dict[str, Any]:
-    registered = gateway.post(
+    registered = send(
+        gateway,
+        "POST",
         "/identity/v1/clients",
         json={"name": "统计分析服务（合成数据）", "typ": "service", "scopes": []},
         headers=bearer(admin),
@@ -43,7 +47,9 @@ def registered_client(gateway: httpx.Client, admin: str) -> dict[str, Any]:
 
 
 def client_token(gateway: httpx.Client, client_id: str, secret: str) -> httpx.Response:
-    return gateway.post(
+    return send(
+        gateway,
+        "POST",
         "/identity/v1/token",
         data={"grant_type": "client_credentials"},
         auth=(client_id, secret),
@@ -57,14 +63,18 @@ def test_a_logout_with_the_refresh_token_alone_ends_the_access_token_at_the_gate
     assert gateway.get("/identity/v1/me", headers=bearer(tokens["access_token"])).is_success
 
     # No access token: one that has expired must not keep a phone from logging out.
-    logout = gateway.post("/identity/v1/logout", json={"refresh_token": tokens["refresh_token"]})
+    logout = send(
+        gateway, "POST", "/identity/v1/logout", json={"refresh_token": tokens["refresh_token"]}
+    )
     assert logout.status_code == 204, logout.text
 
     refused = refused_within(gateway, "GET", "/cases/v1/cases", tokens["access_token"])
     problem(refused, 401, "token_revoked")
     assert refused.headers["www-authenticate"] == 'Bearer error="token_revoked"'
     problem(
-        gateway.post(
+        send(
+            gateway,
+            "POST",
             "/identity/v1/token",
             data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
         ),
@@ -77,7 +87,9 @@ def test_rfc_7009_revocation_of_an_access_token_ends_its_session(
     gateway: httpx.Client, platform: Platform
 ) -> None:
     tokens = signed_in_citizen(gateway, platform.config.var_dir)
-    revoked = gateway.post(
+    revoked = send(
+        gateway,
+        "POST",
         "/identity/v1/revoke",
         data={"token": tokens["access_token"], "token_type_hint": "access_token"},
     )
@@ -98,8 +110,11 @@ def test_a_disabled_clients_tokens_are_refused_at_the_gateway_within_seconds(
     token = issued.json()["access_token"]
     assert gateway.get("/cases/v1/cases", headers=bearer(token)).status_code != 401
 
-    disabled = gateway.delete(
-        f"/identity/v1/clients/{client['client_id']}", headers=bearer(platform_admin)
+    disabled = send(
+        gateway,
+        "DELETE",
+        f"/identity/v1/clients/{client['client_id']}",
+        headers=bearer(platform_admin),
     )
     assert disabled.status_code == 204, disabled.text
 
@@ -112,16 +127,19 @@ def test_ending_a_rotations_overlap_ends_the_previous_secret_and_its_tokens_at_o
     client = registered_client(gateway, platform_admin)
     client_id, old_secret = client["client_id"], client["client_secret"]
     old_token = client_token(gateway, client_id, old_secret).json()["access_token"]
-    rotated = gateway.post(
-        f"/identity/v1/clients/{client_id}/secret", headers=bearer(platform_admin)
+    rotated = send(
+        gateway, "POST", f"/identity/v1/clients/{client_id}/secret", headers=bearer(platform_admin)
     )
     assert rotated.status_code == 200, rotated.text
     new_secret = rotated.json()["client_secret"]
     # The overlap: the previous secret still grants tokens.
     assert client_token(gateway, client_id, old_secret).status_code == 200
 
-    ended = gateway.delete(
-        f"/identity/v1/clients/{client_id}/previous-secret", headers=bearer(platform_admin)
+    ended = send(
+        gateway,
+        "DELETE",
+        f"/identity/v1/clients/{client_id}/previous-secret",
+        headers=bearer(platform_admin),
     )
     assert ended.status_code == 200, ended.text
     assert ended.json()["previous_secret_expires_at"] is None
@@ -136,22 +154,26 @@ def test_a_disabled_staff_member_is_cut_off_at_once(
     gateway: httpx.Client, platform_admin: str
 ) -> None:
     phone, password = a_phone(), f"Staff-{secrets.token_hex(6)}"
-    created = gateway.post(
+    created = send(
+        gateway,
+        "POST",
         "/identity/v1/staff",
         json={"phone": phone, "password": password, "dept": LUCHENG_POLICE, "roles": ["handler"]},
         headers=bearer(platform_admin),
     )
     assert created.status_code == 201, created.text
     staff_id = created.json()["id"]
-    signed_in = gateway.post(
+    signed_in = send(
+        gateway,
+        "POST",
         "/identity/v1/token",
         data={"grant_type": "password", "username": phone, "password": password},
     )
     tokens = signed_in.json()
     assert gateway.get("/cases/v1/cases", headers=bearer(tokens["access_token"])).status_code != 401
 
-    disabled = gateway.post(
-        f"/identity/v1/staff/{staff_id}/disable", headers=bearer(platform_admin)
+    disabled = send(
+        gateway, "POST", f"/identity/v1/staff/{staff_id}/disable", headers=bearer(platform_admin)
     )
     assert disabled.status_code == 200, disabled.text
     assert disabled.json()["disabled_at"] is not None
@@ -162,7 +184,9 @@ def test_a_disabled_staff_member_is_cut_off_at_once(
         "token_revoked",
     )
     problem(
-        gateway.post(
+        send(
+            gateway,
+            "POST",
             "/identity/v1/token",
             data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
         ),
@@ -170,7 +194,9 @@ def test_a_disabled_staff_member_is_cut_off_at_once(
         "invalid_grant",
     )
     problem(
-        gateway.post(
+        send(
+            gateway,
+            "POST",
             "/identity/v1/token",
             data={"grant_type": "password", "username": phone, "password": password},
         ),
@@ -189,7 +215,9 @@ def test_a_disabled_staff_member_is_cut_off_at_once(
 def test_staff_cannot_be_created_in_a_department_the_catalog_does_not_know(
     gateway: httpx.Client, platform_admin: str
 ) -> None:
-    refused = gateway.post(
+    refused = send(
+        gateway,
+        "POST",
         "/identity/v1/staff",
         json={
             "phone": a_phone(),

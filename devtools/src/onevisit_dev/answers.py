@@ -12,9 +12,13 @@ import httpx
 #: The gateway and identity-svc poll the revocation list every 2 s by default; a generous
 #: bound for two shared cores (the bound of a wait, not a timing).
 REVOCATION_WITHIN_SECONDS = 15.0
-#: How many times a request the gateway's rate limit refused (429 ``rate_limited``) is sent
-#: again, after the ``Retry-After`` it names: the tests share one client address.
+#: How many times a call refused with 429 for the pace of calls (a rate limit of the gateway,
+#: identity-svc's interval between texts) is sent again, after the ``Retry-After`` it names:
+#: the tests share one client address.
 RATE_LIMITED_RETRIES = 20
+#: The 429s a later try gets past. A sign-in or face check slowed after wrong attempts
+#: (``login_throttled``, ``too_many_attempts``) is the answer to what was sent: returned.
+PACE_LIMITS = frozenset({"rate_limited", "sms_code_throttled"})
 #: The code in identity-svc's code text (``identity_svc.sms.service.code_text``).
 _CODE_IN_TEXT = re.compile(r"验证码是(\d{6})")
 
@@ -71,21 +75,20 @@ def register_citizen(
     """Register a citizen through the gateway as the app does: a code texted to the phone,
     then the phone, the password and the code. The account as the 201 answered it (``id``,
     ``phone_masked``, ``loa``)."""
-    asked = _past_rate_limits(gateway, "/identity/v1/sms-codes", {"phone": phone})
+    asked = send(gateway, "POST", "/identity/v1/sms-codes", json={"phone": phone})
     assert asked.status_code == 202, asked.text
     body = {"phone": phone, "password": password, "code": sms_code(var_dir, phone)}
-    registered = _past_rate_limits(gateway, "/identity/v1/citizens", body)
+    registered = send(gateway, "POST", "/identity/v1/citizens", json=body)
     assert registered.status_code == 201, registered.text
     account: dict[str, Any] = registered.json()
     return account
 
 
-def _past_rate_limits(gateway: httpx.Client, path: str, body: dict[str, str]) -> httpx.Response:
-    """A POST, sent again while the gateway's rate limit refuses it."""
+def send(gateway: httpx.Client, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    """One request, sent again while a pace limit refuses it (after the wait it names)."""
     for _ in range(RATE_LIMITED_RETRIES):
-        response = gateway.post(path, json=body)
-        limited = response.status_code == 429 and response.json().get("code") == "rate_limited"
-        if not limited:
+        response = gateway.request(method, url, **kwargs)
+        if response.status_code != 429 or response.json().get("code") not in PACE_LIMITS:
             return response
         time.sleep(min(float(response.headers.get("retry-after", "1")), 5.0))
     return response

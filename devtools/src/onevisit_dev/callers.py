@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 
 from onevisit_dev import answers
+from onevisit_dev.answers import send
 
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 #: Department-tier and platform-tier roles a department's staff hold, one account each.
@@ -37,9 +38,6 @@ STAFF_ROLES = (
 #: staff of another department get all of them at once, so that a refusal is the department's
 #: doing, never the role's.
 DEPARTMENT_ROLES = STAFF_ROLES[:-1]
-#: How many times a call refused with 429 (a rate limit of the gateway or of identity-svc) is
-#: sent again, after the ``Retry-After`` it names.
-MAX_RATE_LIMITED_RETRIES = 20
 
 
 class CallerSetupError(RuntimeError):
@@ -74,16 +72,6 @@ class Caller:
         if self.renew is not None and time.monotonic() - self.issued_at > max_age_seconds:
             self.token, self.issued_at = self.renew(), time.monotonic()
         return {"Authorization": f"Bearer {self.token}"}
-
-
-def send(gateway: httpx.Client, method: str, url: str, **kwargs: Any) -> httpx.Response:
-    """One request, sent again while it is refused with 429 (after the wait it names)."""
-    for _ in range(MAX_RATE_LIMITED_RETRIES):
-        response = gateway.request(method, url, **kwargs)
-        if response.status_code != 429:
-            return response
-        time.sleep(min(float(response.headers.get("retry-after", "1")), 5.0))
-    return response
 
 
 def _expect(response: httpx.Response, status: int, step: str) -> dict[str, Any]:
