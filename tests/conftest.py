@@ -44,12 +44,19 @@ PLATFORM_ADMIN_PASSWORD = "Platform-Admin-2026"
 EVERY_OPERATION = ("test_authorization_matrix.py", "test_bad_input.py", "test_contract.py")
 
 
+def _platform_order(item: pytest.Item) -> tuple[int, int]:
+    """Every test of one platform together (it starts once per backend, not once per group of
+    modules), and within it the stories before ``EVERY_OPERATION``'s modules, in their order."""
+    callspec = getattr(item, "callspec", None)
+    backend = callspec.params.get("platform") if callspec is not None else None
+    backends = (None, "sqlite", "postgresql")
+    name = item.path.name
+    module = EVERY_OPERATION.index(name) + 1 if name in EVERY_OPERATION else 0
+    return backends.index(backend) if backend in backends else 0, module
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    items.sort(
-        key=lambda item: (
-            EVERY_OPERATION.index(item.path.name) + 1 if item.path.name in EVERY_OPERATION else 0
-        )
-    )
+    items.sort(key=_platform_order)
 
 
 async def _create_or_drop(names: list[str], *, create: bool) -> None:
@@ -109,7 +116,8 @@ def platform(
 
 @pytest.fixture
 def gateway(platform: Platform) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=platform.config.gateway_url, timeout=30.0) as client:
+    """A client of the gateway, a device of its own (``Platform.client``)."""
+    with platform.client() as client:
         yield client
 
 
@@ -128,7 +136,7 @@ def load_balancer(platform: Platform) -> Iterator[httpx.Client]:
 def platform_admin(platform: Platform) -> str:
     """An access token of the platform administrator the identity seed created, signed in once
     for a module's stories."""
-    with httpx.Client(base_url=platform.config.gateway_url, timeout=30.0) as gateway:
+    with platform.client() as gateway:
         response = gateway.post(
             "/identity/v1/token",
             data={

@@ -204,7 +204,7 @@ def cases_in(platform: Platform, instance: str) -> set[str]:
 @pytest.fixture(scope="module")
 def hangzhou_resident(platform: Platform, face_of: Any) -> str:
     """The Hangzhou resident of this platform (one per backend), face-verified once."""
-    with httpx.Client(base_url=platform.config.gateway_url, timeout=30.0) as gateway:
+    with platform.client() as gateway:
         return face_verified(gateway, platform, face_of, HANGZHOU_RESIDENT)
 
 

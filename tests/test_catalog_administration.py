@@ -32,7 +32,7 @@ def administrators(platform: Platform, platform_admin: str) -> dict[str, dict[st
     """Each catalog administrator's authorization headers: an account the platform
     administrator created, signed in with the password grant."""
     headers = {}
-    with httpx.Client(base_url=platform.config.gateway_url, timeout=30.0) as gateway:
+    with platform.client() as gateway:
         for name, dept in DEPARTMENTS.items():
             phone = "137" + "".join(secrets.choice("0123456789") for _ in range(8))
             password = "Catalog-Admin-2026"

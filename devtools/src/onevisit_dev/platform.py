@@ -16,6 +16,7 @@ gateway is the edge and trusts no proxy unless ``trusted_proxies`` names some.
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import os
 import random
@@ -92,6 +93,16 @@ def free_port() -> int:
                 continue
             return port
     raise PlatformError(f"no free port in {FREE_PORTS.start}-{FREE_PORTS.stop - 1}")
+
+
+_DEVICES = itertools.count()
+
+
+def device_address() -> str:
+    """A loopback address (127.1.0.0/16, every one of them this host's) no client of this
+    process had before: the address of another device."""
+    number = next(_DEVICES)
+    return f"127.1.{number // 254 % 256}.{number % 254 + 1}"
 
 
 @dataclass
@@ -230,6 +241,14 @@ class Platform:
 
     def log_of(self, name: str) -> Path:
         return self.config.var_dir / "log" / f"{name}.log"
+
+    def client(self, address: str | None = None, *, timeout: float = 30.0) -> httpx.Client:
+        """A client of the gateway from ``address``, by default a loopback address of its own:
+        a device of its own, with its own per-address rate limits and sign-in counts, as the
+        platform's users have (a run's tests would otherwise all be one very busy caller).
+        The caller closes it."""
+        transport = httpx.HTTPTransport(local_address=address or device_address())
+        return httpx.Client(base_url=self.config.gateway_url, transport=transport, timeout=timeout)
 
     def pid_of(self, name: str) -> int:
         return self.processes[name].pid
