@@ -3,7 +3,7 @@
 
 SHELL := /bin/bash
 UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
-SOURCES := libs/servicekit/src gateway/src identity-svc/src catalog-svc/src case-svc/src \
+SOURCES := bench libs/servicekit/src gateway/src identity-svc/src catalog-svc/src case-svc/src \
            rating-svc/src data-exchange-svc/src devtools/src
 
 .PHONY: run test lint typecheck pytest bench sync clean

@@ -114,13 +114,13 @@ def people(count: int) -> list[tuple[Person, str]]:
     return list(chosen.values())
 
 
-def enrol(gateway_url: str, count: int) -> list[Applicant]:
+def enrol(gateway_url: str, var_dir: Path, count: int) -> list[Applicant]:
     """Citizens who can file: registered, real name claimed and bound by a face match; each
     with the region of the department that handles the item for her."""
     applicants = []
     with httpx.Client(base_url=gateway_url, timeout=30.0) as gateway:
         for person, region in people(count):
-            citizen = register_citizen(gateway)
+            citizen = register_citizen(gateway, var_dir)
             token = citizen.sign_in(gateway)
             claim_real_name(gateway, token, person)
             verify_face(gateway, token, person)
@@ -479,7 +479,9 @@ async def run(args: argparse.Namespace) -> None:
             print("starting the platform on PostgreSQL on free ports ...", flush=True)
             with running_platform(config) as platform:
                 print(f"enrolling {args.citizens} citizens ...", flush=True)
-                applicants = await asyncio.to_thread(enrol, config.gateway_url, args.citizens)
+                applicants = await asyncio.to_thread(
+                    enrol, config.gateway_url, config.var_dir, args.citizens
+                )
                 case_db = Database(urls["case"])
                 try:
                     bench = Bench(platform, applicants, case_db, names, args)

@@ -57,7 +57,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import event, func, select, text
+from sqlalchemy import delete, event, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bench.proc import children, wait_until_serving
@@ -239,7 +239,7 @@ async def bench_calls(
                     calls_sent += len(results["call"][-1].latencies)
                     statements += counted[0]
             async with state.database.sessionmaker() as session:
-                entries = await session.scalar(select(LedgerHead.size))
+                entries = await session.scalar(select(LedgerHead.size)) or 0
                 heads = await session.scalar(select(func.count()).select_from(LedgerCheckpoint))
                 report = await ledger_service.audit(session, state.ledger_signer.public_key)
 
@@ -501,8 +501,8 @@ async def build_tree(url: str, size: int) -> None:
             if postgres:
                 await connection.execute(text("TRUNCATE ledger_node, ledger_checkpoint"))
             else:
-                await connection.execute(LedgerNode.__table__.delete())
-                await connection.execute(LedgerCheckpoint.__table__.delete())
+                await connection.execute(delete(LedgerNode))
+                await connection.execute(delete(LedgerCheckpoint))
             raw: Any = (await connection.get_raw_connection()).driver_connection
             # The next chunk is hashed in a thread while the database takes the last one.
             chunks, loop = tree.chunks(), asyncio.get_running_loop()

@@ -35,7 +35,7 @@ FIELDS = ["name", "birth_date", "face_template"]
 
 async def _write_in_clear(state: ExchangeState, id_number: str) -> None:
     """Her record as a registry from before sealing holds it: every value in clear."""
-    table = PopulationRecord.__table__
+    table = PopulationRecord.metadata.tables[PopulationRecord.__tablename__]
     lookup_hash = state.identifiers.lookup_hash(id_number)
     async with state.database.sessionmaker.begin() as session:
         record = (
