@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from case_svc.clients.catalog import CatalogReads
 from case_svc.materials.storage import MaterialStore
 from case_svc.settings import CaseSettings
 from servicekit.events import Outbox
@@ -22,6 +23,8 @@ class CaseState(ServiceState):
     clock: Clock
     #: Where the events of each change are written (``case_svc.events``).
     outbox: Outbox
+    #: The catalog's items and handlers applications are filed with, kept a while.
+    catalog_reads: CatalogReads
     #: Where the content of materials is kept, sealed: opened and closed by the materials
     #: router's own lifespan (``case_svc.materials.endpoints``), inside the app's.
     material_store: MaterialStore | None = None
@@ -47,6 +50,10 @@ async def _outbox(request: Request) -> Outbox:
     return state_of(request, CaseState).outbox
 
 
+async def _catalog_reads(request: Request) -> CatalogReads:
+    return state_of(request, CaseState).catalog_reads
+
+
 async def _material_store(request: Request) -> MaterialStore:
     store = state_of(request, CaseState).material_store
     if store is None:
@@ -56,6 +63,7 @@ async def _material_store(request: Request) -> MaterialStore:
 
 StateDep = Annotated[CaseState, Depends(_state)]
 OutboxDep = Annotated[Outbox, Depends(_outbox)]
+CatalogReadsDep = Annotated[CatalogReads, Depends(_catalog_reads)]
 SettingsDep = Annotated[CaseSettings, Depends(_settings)]
 MaterialStoreDep = Annotated[MaterialStore, Depends(_material_store)]
 #: The time of the request, on the service's clock.

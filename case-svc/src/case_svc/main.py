@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from case_svc.cases import handling
 from case_svc.cases.endpoints import router as cases_router
+from case_svc.clients.catalog import CatalogReads
 from case_svc.deps import CaseState
 from case_svc.events import EVENT_TYPES
 from case_svc.materials.endpoints import router as materials_router
@@ -33,7 +34,12 @@ async def _lifespan(app: FastAPI, kit: ServiceState) -> AsyncIterator[CaseState]
         raise TypeError("case-svc runs on CaseSettings")
     # The clock case numbers, deadlines and events are read from; tests replace it with a
     # fixed one (app.state.service.clock), which the outbox and the deadline watch follow.
-    state = CaseState.over(kit, clock=utcnow, outbox=_outbox(settings, lambda: state.clock()))
+    state = CaseState.over(
+        kit,
+        clock=utcnow,
+        outbox=_outbox(settings, lambda: state.clock()),
+        catalog_reads=CatalogReads(settings.catalog_cache_seconds),
+    )
     relay = _relay(settings, state)
     watching = (
         asyncio.create_task(

@@ -29,6 +29,11 @@ class CaseSettings(ServiceSettings, OutboxSettings):
     #: never, for an instance that leaves it to the others).
     deadline_watch_seconds: float = Field(default=60.0, ge=0, le=3600)
 
+    #: How long the catalog's items and handlers that applications are filed with are kept
+    #: (``clients.catalog.CatalogReads``): a published change reaches filing within this time.
+    #: 0: asked every time.
+    catalog_cache_seconds: float = Field(default=60.0, ge=0, le=3600)
+
     #: Who is told what (``case_svc.events``): each event type, with the paths through the
     #: gateway of the services that subscribe to it. None by default.
     event_subscribers: dict[str, list[str]] = Field(default_factory=dict)

@@ -46,7 +46,7 @@ from case_svc.clients.catalog import (
     NoResponsibleDepartment,
     RegionNotFound,
 )
-from case_svc.deps import NowDep, OutboxDep, SettingsDep
+from case_svc.deps import CatalogReadsDep, NowDep, OutboxDep, SettingsDep
 from case_svc.workflow.state_machine import (
     CaseStatus,
     DecisionTakesAnother,
@@ -103,6 +103,7 @@ SUBMISSION_PROBLEMS = (
 async def submit_case(
     payload: CaseCreate,
     outbox: OutboxDep,
+    catalog_reads: CatalogReadsDep,
     principal: PrincipalDep,
     claim: IdempotencyDep,
     session: SessionDep,
@@ -138,6 +139,7 @@ async def submit_case(
         claim_idle=settings.claim_idle,
         routed_by=x_region_code,
         outbox=outbox,
+        catalog_reads=catalog_reads,
     )
     if isinstance(outcome, service.FiledElsewhere):
         filed = await cases_client.file_where_it_belongs(

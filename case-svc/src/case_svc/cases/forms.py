@@ -4,12 +4,15 @@ Field errors name the field and what the schema asks for, never the value submit
 carries personal data, and problem bodies end up in logs and crash reports.
 """
 
+import functools
+import json
 import re
 from collections.abc import Iterator
 from typing import Any
 
 import jsonschema
 from jsonschema.exceptions import SchemaError, ValidationError
+from jsonschema.protocols import Validator
 from jsonschema.validators import validator_for
 
 from servicekit.problems import FIELD_ERRORS, DomainError, extension_members
@@ -116,14 +119,23 @@ def _field_errors(error: ValidationError) -> Iterator[dict[str, str]]:
     yield {"field": _field(error.absolute_path), "message": _requirement(error), "type": keyword}
 
 
-def validate_form(form: dict[str, Any], schema: dict[str, Any]) -> None:
-    """Raise ``FormInvalid`` with every field error, or ``FormSchemaUnusable``."""
+@functools.lru_cache(maxsize=1024)
+def _validator(schema_text: str) -> Validator:
+    """The validator of a schema, checked once: checking a schema against its meta-schema
+    costs more than checking a form against it. By the schema's canonical text, so that a
+    changed schema is another entry (the catalog's 430-odd items and their versions fit)."""
+    schema = json.loads(schema_text)
     validator_class = validator_for(schema, default=jsonschema.Draft202012Validator)
     try:
         validator_class.check_schema(schema)
     except SchemaError as exc:
         raise FormSchemaUnusable("the catalog's form schema is not valid JSON Schema") from exc
-    validator = validator_class(schema, format_checker=validator_class.FORMAT_CHECKER)
+    return validator_class(schema, format_checker=validator_class.FORMAT_CHECKER)
+
+
+def validate_form(form: dict[str, Any], schema: dict[str, Any]) -> None:
+    """Raise ``FormInvalid`` with every field error, or ``FormSchemaUnusable``."""
+    validator = _validator(json.dumps(schema, sort_keys=True, separators=(",", ":")))
     # One entry per field and kind: jsonschema reports each missing property as its own error,
     # and each of those carries the whole ``required`` list.
     unique = {

@@ -205,6 +205,7 @@ async def submit_case(
     claim_idle: dt.timedelta,
     routed_by: str | None,
     outbox: Outbox,
+    catalog_reads: catalog.CatalogReads,
 ) -> CaseRead | FiledElsewhere:
     """File the application in the name of the verified applicant; the endpoint's
     ``Idempotency-Key`` claim makes a retry answer the same case instead of filing a second
@@ -212,14 +213,14 @@ async def submit_case(
     gateway routed the request here by that region (``routed_by``, its ``X-Region-Code``), the
     answer is where to file it instead."""
     require_type(principal, "citizen", "enterprise")
-    item = await catalog.fetch_item(http, payload.item_code)
+    item = await catalog_reads.item(http, payload.item_code)
     if not item.published:
         raise ItemNotAvailable(f"{item.code} is {item.status}", item_status=item.status)
     _check_applicant(principal, item)
     form = await _with_verified_applicant(http, principal, item, payload.form)
     validate_form(form, item.form_schema)
     region = _applicant_region(principal, payload)
-    handler = await catalog.responsible_department(http, item.code, region)
+    handler = await catalog_reads.handler(http, item.code, region)
     department_region = handler.department.region_code
     if not _routed_by(routed_by, department_region):
         return FiledElsewhere(department_region.official)

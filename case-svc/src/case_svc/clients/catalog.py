@@ -1,6 +1,7 @@
 """catalog-svc, as case-svc needs it: a service item, the department responsible for it in a
 region, and a department by its id (a transfer's target). All are public reads, asked through
-the gateway without the caller's token.
+the gateway without the caller's token. ``CatalogReads`` keeps the items and handlers that
+applications are filed with for a while (the catalog changes when an administrator publishes).
 
 The catalog's own problems about what the applicant asked for (no such item, region or
 department) are passed on with the catalog's status and code, so the app sees one vocabulary;
@@ -10,6 +11,7 @@ anything else from the catalog (unreachable, 5xx, a shape we cannot read) is a 5
 from typing import Any, Literal, TypeVar
 
 import httpx
+from cachetools import TTLCache
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from case_svc.workflow.state_machine import DecisionApproval
@@ -164,3 +166,32 @@ async def fetch_department(http: httpx.AsyncClient, department_id: str) -> Depar
     response = await _get(http, f"/catalog/v1/departments/{department_id}", None)
     raise_for_problem(response, upstream="catalog-svc", passed_on=_PASSED_ON)
     return _parse(Department, response)
+
+
+class CatalogReads:
+    """The items and handlers applications are filed with, as the catalog last answered, kept
+    ``ttl_seconds`` (``CASE_CATALOG_CACHE_SECONDS``): every application would otherwise ask
+    the catalog twice through the gateway for what changes only when an administrator
+    publishes. A change reaches filing within that time; a refusal (no such item, no handler)
+    is asked again every time. Per process, and per app (tests build one each)."""
+
+    def __init__(self, ttl_seconds: float, *, max_entries: int = 4096) -> None:
+        self._items: TTLCache[str, CatalogItem] = TTLCache(max_entries, ttl_seconds)
+        self._handlers: TTLCache[tuple[str, str], ResponsibleDepartment] = TTLCache(
+            max_entries, ttl_seconds
+        )
+
+    async def item(self, http: httpx.AsyncClient, item_code: str) -> CatalogItem:
+        item = self._items.get(item_code)
+        if item is None:
+            item = self._items[item_code] = await fetch_item(http, item_code)
+        return item
+
+    async def handler(
+        self, http: httpx.AsyncClient, item_code: str, region: RegionCode
+    ) -> ResponsibleDepartment:
+        key = (item_code, region.official)
+        handler = self._handlers.get(key)
+        if handler is None:
+            handler = self._handlers[key] = await responsible_department(http, item_code, region)
+        return handler
