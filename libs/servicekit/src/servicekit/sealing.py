@@ -325,4 +325,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # Run as ``python -m``, this module is ``__main__``, a copy whose column types are not the
+    # ones the models were declared with: the command is the imported module's, which knows them.
+    from servicekit.sealing import main as command
+
+    raise SystemExit(command())
