@@ -11,7 +11,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
-from data_exchange_svc.identifiers import IdentifierProtector, UndecryptableIdentifier
+from data_exchange_svc.identifiers import IdentifierProtector
 from data_exchange_svc.models import DataResource, HostedRecord, PopulationRecord, SharingGrant
 from data_exchange_svc.registry import repository
 from data_exchange_svc.registry.dataset import PersonRow
@@ -23,6 +23,7 @@ from data_exchange_svc.registry.faces import (
 from data_exchange_svc.seed import seed
 from data_exchange_svc.settings import ExchangeSettings
 from servicekit.resident_id import parse_resident_id
+from servicekit.sealing import UnsealableValue
 
 SERVICE_DIR = Path(__file__).resolve().parents[1]
 #: CI clones have the shared reference data beside the repository; elsewhere the test skips.
@@ -154,16 +155,14 @@ async def test_a_sealed_number_moved_to_another_row_fails_authentication(
     async with app.state.service.database.sessionmaker() as session:
         record = await repository.get_by_hash(session, hers)
     assert record is not None
-    with pytest.raises(UndecryptableIdentifier):
+    with pytest.raises(UnsealableValue):
         protector.decrypt(record.id_number_sealed, lookup_hash=theirs)
 
 
 def test_the_lookup_hash_is_keyed() -> None:
     settings = ExchangeSettings()
-    mine = IdentifierProtector(
-        encryption_key=settings.encryption_key_bytes, hash_key=settings.hash_key_bytes
-    )
-    other = IdentifierProtector(encryption_key=settings.encryption_key_bytes, hash_key=b"k" * 32)
+    mine = IdentifierProtector(hash_key=settings.hash_key_bytes)
+    other = IdentifierProtector(hash_key=b"k" * 32)
     number = "330302195203140248"
     assert mine.lookup_hash(number) == mine.lookup_hash(f" {number.lower()} ")
     assert mine.lookup_hash(number) != other.lookup_hash(number)

@@ -9,6 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from data_exchange_svc.settings import ExchangeSettings
+from servicekit.settings import key_bytes
 
 
 def key() -> str:
@@ -17,7 +18,8 @@ def key() -> str:
 
 def test_development_and_tests_run_on_the_published_development_keys() -> None:
     settings = ExchangeSettings(environment="test")
-    assert len(settings.encryption_key_bytes) == len(settings.hash_key_bytes) == 32
+    assert len(key_bytes(settings.identifier_encryption_key)) == 32
+    assert len(settings.hash_key_bytes) == 32
 
 
 def test_production_refuses_the_development_keys() -> None:
@@ -43,7 +45,7 @@ def test_production_starts_with_keys_of_its_own() -> None:
         sealing_key_id="2026-12",
         forwarded_key=key(),
     )
-    assert settings.encryption_key_bytes != settings.hash_key_bytes
+    assert key_bytes(settings.identifier_encryption_key) != settings.hash_key_bytes
 
 
 @pytest.mark.parametrize(

@@ -248,11 +248,10 @@ delegation = sa.table(
 async def test_a_delegation_made_to_an_account_names_its_phone_and_back(
     empty_database: str,
 ) -> None:
-    # The migration opens phones with the settings' key, as the service would.
+    # The migration opens phones with the settings' keys, as the service would.
     settings = IdentitySettings()
-    personal = PersonalData(
-        encryption_key=settings.personal_data_key_bytes, lookup_key=settings.lookup_hash_key_bytes
-    )
+    settings.install_sealing()
+    personal = PersonalData(lookup_key=settings.lookup_hash_key_bytes)
     grandmother, grandson = a_citizen(bound_to="her own"), a_citizen(bound_to=None)
     grandson_phone = "13705772211"
     grandson |= {

@@ -67,10 +67,7 @@ def _demo(settings: IdentitySettings) -> IdentitySettings:
 async def test_the_demo_seed_makes_exactly_the_listed_staff_and_nothing_twice(
     app: FastAPI, identity_settings: IdentitySettings
 ) -> None:
-    personal_data = PersonalData(
-        encryption_key=identity_settings.personal_data_key_bytes,
-        lookup_key=identity_settings.lookup_hash_key_bytes,
-    )
+    personal_data = PersonalData(lookup_key=identity_settings.lookup_hash_key_bytes)
     listed = sorted(
         (personal_data.lookup_hash("phone", member.phone), member.dept, list(member.roles))
         for member in DEMO_STAFF

@@ -7,8 +7,18 @@ same hash names the subject in the access ledger, which never holds a plain iden
 credit code's hash is domain-separated from identity numbers', so that no code can ever share a
 hash with a person.
 
-Identity numbers at rest are encrypted with AES-256-GCM, each ciphertext bound to its lookup
-hash (or to its row) as associated data, so that ciphertexts cannot be swapped unnoticed.
+Identity numbers at rest, and the fields of a hosted row or a held batch that carry them, are
+sealed with the service's keyring (``servicekit.sealing``: ``SEALING_KEYS``, by id, new values
+under ``SEALING_KEY_ID``) for their row: an identity number bound to its lookup hash, sealed
+fields to their row (``SealedForRow`` columns), so that they cannot be swapped unnoticed.
+``python -m servicekit.sealing rewrap`` wraps them under a new key with the service's other
+sealed columns.
+
+Values sealed before key ids (AES-256-GCM under ``IDENTIFIER_ENCRYPTION_KEY`` alone, a nonce
+then the ciphertext, bound as they are now under other names: no ``ov1.`` prefix) still open:
+the settings install ``legacy_opener`` with that key, which only opens, and ``rewrap`` seals each
+of them under the keyring. Nothing is sealed in that format any more; once ``rewrap`` has run, no
+value needs ``IDENTIFIER_ENCRYPTION_KEY``.
 """
 
 import datetime as dt
@@ -16,7 +26,6 @@ import functools
 import hashlib
 import hmac
 import json
-import os
 from dataclasses import dataclass
 from typing import Literal
 
@@ -28,17 +37,29 @@ from servicekit.credit_code import CreditCode, InvalidCreditCode
 from servicekit.credit_code import parse_credit_code as parse_gb32100
 from servicekit.problems import DomainError, NotFound, extension_members
 from servicekit.resident_id import InvalidResidentId, ResidentId, parse_resident_id
+from servicekit.sealing import (
+    LegacyOpener,
+    RowBinding,
+    UnsealableValue,
+    open_for_row,
+    seal_for_row,
+)
 
-_NONCE_BYTES = 12
-_CONTEXT = b"onevisit.exchange.id_number:"
-_DOCUMENT_CONTEXT = b"onevisit.exchange.sealed_fields:"
+#: The sealing domain of data-exchange-svc's columns (``EXCHANGE_``).
+DOMAIN = "exchange"
+#: What a population record's identity number is sealed as, bound to its lookup hash.
+ID_NUMBER = "id_number"
 _CREDIT_CODE_DOMAIN = b"credit_code:"
+_LEGACY_NONCE_BYTES = 12
+#: The associated data of a value sealed before key ids, by what it is: then its binding's
+#: values, joined by colons.
+_LEGACY_CONTEXTS = {
+    ID_NUMBER: b"onevisit.exchange.id_number:",
+    "hosted_record": b"onevisit.exchange.sealed_fields:",
+    "record_change": b"onevisit.exchange.sealed_fields:record_change:",
+}
 
 SubjectKind = Literal["person", "enterprise"]
-
-
-class UndecryptableIdentifier(Exception):
-    """A stored ciphertext fails authentication: wrong key, or the row was altered."""
 
 
 def normalise_id_number(text: str) -> str:
@@ -122,8 +143,7 @@ def parse_subject(*, id_number: str | None, credit_code: str | None, today: dt.d
 
 
 class IdentifierProtector:
-    def __init__(self, *, encryption_key: bytes, hash_key: bytes) -> None:
-        self._aead = AESGCM(encryption_key)
+    def __init__(self, *, hash_key: bytes) -> None:
         self._hash_key = hash_key
 
     def lookup_hash(self, id_number: str) -> str:
@@ -139,33 +159,39 @@ class IdentifierProtector:
             return self.lookup_hash(subject.identifier)
         return self.credit_code_hash(subject.identifier)
 
-    def seal_fields(self, values: dict[str, JsonValue], *, binding: str) -> bytes:
+    def seal_fields(self, values: dict[str, JsonValue], *, binding: RowBinding) -> bytes:
         """Seal a row's identifier-bearing fields as one JSON document, bound to ``binding``
-        (the row's resource, subject hash and position)."""
-        nonce = os.urandom(_NONCE_BYTES)
+        (the hosted row, or the held change)."""
         plain = json.dumps(values, ensure_ascii=False, separators=(",", ":")).encode()
-        return nonce + self._aead.encrypt(nonce, plain, _DOCUMENT_CONTEXT + binding.encode())
+        return seal_for_row(DOMAIN, binding, plain)
 
-    def open_fields(self, sealed: bytes, *, binding: str) -> dict[str, JsonValue]:
-        nonce, ciphertext = sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:]
-        try:
-            plain = self._aead.decrypt(nonce, ciphertext, _DOCUMENT_CONTEXT + binding.encode())
-        except InvalidTag as exc:
-            raise UndecryptableIdentifier("the sealed fields fail authentication") from exc
-        values: dict[str, JsonValue] = json.loads(plain)
+    def open_fields(self, sealed: bytes, *, binding: RowBinding) -> dict[str, JsonValue]:
+        """The fields; ``UnsealableValue`` if they were not sealed for ``binding``."""
+        values: dict[str, JsonValue] = json.loads(open_for_row(DOMAIN, binding, sealed))
         return values
 
     def encrypt(self, id_number: str, *, lookup_hash: str) -> bytes:
-        nonce = os.urandom(_NONCE_BYTES)
         plain = normalise_id_number(id_number).encode()
-        return nonce + self._aead.encrypt(nonce, plain, _CONTEXT + lookup_hash.encode())
+        return seal_for_row(DOMAIN, RowBinding(ID_NUMBER, (lookup_hash,)), plain)
 
     def decrypt(self, sealed: bytes, *, lookup_hash: str) -> str:
-        nonce, ciphertext = sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:]
+        """The number; ``UnsealableValue`` if it is not the one of ``lookup_hash``."""
+        return open_for_row(DOMAIN, RowBinding(ID_NUMBER, (lookup_hash,)), sealed).decode()
+
+
+def legacy_opener(identifier_encryption_key: bytes) -> LegacyOpener:
+    """Opens a value sealed before key ids with ``IDENTIFIER_ENCRYPTION_KEY``, bound to its
+    lookup hash or its row as it was then."""
+    aead = AESGCM(identifier_encryption_key)
+
+    def open_legacy(stored: bytes, binding: RowBinding) -> bytes:
+        context = _LEGACY_CONTEXTS.get(binding.what)
+        if context is None:
+            raise UnsealableValue(f"nothing of kind {binding.what!r} was sealed before key ids")
+        nonce, ciphertext = stored[:_LEGACY_NONCE_BYTES], stored[_LEGACY_NONCE_BYTES:]
         try:
-            plain = self._aead.decrypt(nonce, ciphertext, _CONTEXT + lookup_hash.encode())
+            return aead.decrypt(nonce, ciphertext, context + ":".join(binding.row).encode())
         except InvalidTag as exc:
-            raise UndecryptableIdentifier(
-                "the stored identity number fails authentication"
-            ) from exc
-        return plain.decode()
+            raise UnsealableValue("a value sealed before key ids does not open") from exc
+
+    return open_legacy

@@ -37,9 +37,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI, kit: ServiceState) -> AsyncIterator[ExchangeState]:
-        identifiers = IdentifierProtector(
-            encryption_key=settings.encryption_key_bytes, hash_key=settings.hash_key_bytes
-        )
+        identifiers = IdentifierProtector(hash_key=settings.hash_key_bytes)
         # What every call is checked by, kept in memory (see resources.catalogue, grants.cache
         # and grants.rate_limits).
         rate_limiter = (

@@ -24,7 +24,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from servicekit.db import UTCDateTime, new_metadata, utcnow
 from servicekit.idempotency import IdempotencyRecordMixin
 from servicekit.ids import new_id
-from servicekit.sealing import SealedBytes, SealedDate, SealedJSON, SealedText
+from servicekit.sealing import SealedBytes, SealedDate, SealedForRow, SealedJSON, SealedText
 
 
 class Base(DeclarativeBase):
@@ -167,7 +167,7 @@ class Consent(Base):
 class PopulationRecord(Base):
     """One person of the hosted population registry (a public-security resource).
 
-    The identity number is held only encrypted and is found by its keyed hash; the name, birth
+    The identity number is held only sealed and is found by its keyed hash; the name, birth
     date, ethnicity, address and face template are sealed (``servicekit.sealing``); sex, region
     and card status, which say little of whom, stay readable for the jurisdiction checks. All
     leave the dataset only through granted calls.
@@ -177,7 +177,10 @@ class PopulationRecord(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     id_number_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    id_number_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    #: Sealed for its lookup hash (``data_exchange_svc.identifiers``).
+    id_number_sealed: Mapped[bytes] = mapped_column(
+        SealedForRow("exchange", "id_number", bound_to=("id_number_hash",))
+    )
     name: Mapped[str] = mapped_column(SealedText("exchange", "population_record.name"))
     sex: Mapped[str] = mapped_column(String(8))
     birth_date: Mapped[dt.date] = mapped_column(
@@ -219,8 +222,13 @@ class HostedRecord(Base):
     field_values: Mapped[dict[str, Any]] = mapped_column(
         SealedJSON("exchange", "hosted_record.field_values")
     )
-    #: AES-256-GCM of the JSON of the identifier-bearing fields; None when there are none.
-    sealed_values: Mapped[bytes | None] = mapped_column(LargeBinary)
+    #: The JSON of the identifier-bearing fields, sealed for the row
+    #: (``data_exchange_svc.identifiers``); None when there are none.
+    sealed_values: Mapped[bytes | None] = mapped_column(
+        SealedForRow(
+            "exchange", "hosted_record", bound_to=("resource_code", "subject_hash", "position")
+        )
+    )
     #: Field name → keyed hash of the identity number it holds.
     identifier_hashes: Mapped[dict[str, str]] = mapped_column(JSON)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -232,8 +240,8 @@ class RecordChange(Base):
     data steward of the provider's department type, at the provider's region or above, to
     approve it (then it is loaded as sent) or refuse it.
 
-    The batch is kept sealed (AES-256-GCM, bound to the change's id); what the change touches is
-    kept as record indexes and field names only.
+    The batch is kept sealed (``servicekit.sealing``, bound to the change's id); what the change
+    touches is kept as record indexes and field names only.
     """
 
     __tablename__ = "record_change"
@@ -252,7 +260,10 @@ class RecordChange(Base):
     department_region: Mapped[str] = mapped_column(String(12))
     #: pending | approved | refused
     status: Mapped[str] = mapped_column(String(16), default="pending")
-    records_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    #: The batch, sealed for the change (empty once decided).
+    records_sealed: Mapped[bytes] = mapped_column(
+        SealedForRow("exchange", "record_change", bound_to=("id",))
+    )
     record_count: Mapped[int] = mapped_column(Integer)
     #: Per changed subject: the index of its (first) record in the batch and the
     #: identity-critical fields the batch changes.

@@ -190,9 +190,7 @@ async def _seed_dataset(
 
 async def seed(session: AsyncSession, settings: ExchangeSettings) -> None:
     settings.install_sealing()
-    protector = IdentifierProtector(
-        encryption_key=settings.encryption_key_bytes, hash_key=settings.hash_key_bytes
-    )
+    protector = IdentifierProtector(hash_key=settings.hash_key_bytes)
     for spec in HOSTED.values():
         await _seed_resource(session, spec)
     await _seed_grant(session, IDENTITY_SVC_GRANT)

@@ -1,10 +1,11 @@
 """Settings of data-exchange-svc (env prefix ``EXCHANGE_``).
 
-Two keys protect citizen identity numbers: one encrypts them (AES-256-GCM), one hashes them for
-lookup (HMAC-SHA256), so that neither the stored ciphertext nor the lookup index reveals a
-number without a key. A third seals the ledger's signing key in the database. The defaults are
-development keys, published in this file: they serve
-development and tests, and a production environment refuses to start with them.
+Citizen identity numbers are sealed with the kit's keyring (``SEALING_KEYS``, ``SEALING_KEY_ID``)
+and hashed for lookup (HMAC-SHA256, ``IDENTIFIER_HASH_KEY``), so that neither the stored value
+nor the lookup index reveals a number without a key; ``IDENTIFIER_ENCRYPTION_KEY`` only opens
+those sealed before key ids. Another key seals the ledger's signing key in the database. The
+defaults are development keys, published in this file: they serve development and tests, and a
+production environment refuses to start with them.
 """
 
 from pathlib import Path
@@ -12,6 +13,8 @@ from pathlib import Path
 from pydantic import Field, HttpUrl, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from data_exchange_svc.identifiers import legacy_opener
+from servicekit.sealing import LegacyOpener
 from servicekit.settings import SecretKey, ServiceSettings, development_key, key_bytes
 
 #: Where the committed synthetic datasets live in a checkout: data-exchange-svc/data/.
@@ -22,7 +25,10 @@ class ExchangeSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="EXCHANGE_", extra="ignore", frozen=True)
 
     service_name: str = "exchange"
-    #: AES-256-GCM key encrypting identity numbers at rest (32 bytes, base64).
+    #: The one AES-256-GCM key identity numbers (and the fields that carry them) were sealed
+    #: with before they were sealed with key ids (``SEALING_KEYS``): it only opens those values,
+    #: until ``python -m servicekit.sealing rewrap`` has sealed each of them under the keyring
+    #: (``data_exchange_svc.identifiers``). Nothing is sealed with it any more.
     identifier_encryption_key: SecretKey = development_key("identifier encryption key")
     #: HMAC-SHA256 key of the identity-number lookup hash, also the ledger's subject hash.
     identifier_hash_key: SecretKey = development_key("identifier hash key")
@@ -72,9 +78,9 @@ class ExchangeSettings(ServiceSettings):
             raise ValueError("the encryption key and the hash key must differ")
         return self
 
-    @property
-    def encryption_key_bytes(self) -> bytes:
-        return key_bytes(self.identifier_encryption_key)
+    def sealing_legacy_opener(self) -> LegacyOpener:
+        """Identity numbers sealed before key ids open with ``IDENTIFIER_ENCRYPTION_KEY``."""
+        return legacy_opener(key_bytes(self.identifier_encryption_key))
 
     @property
     def ledger_key_encryption_key_bytes(self) -> bytes:

@@ -3,8 +3,9 @@
 Giving a delegation no longer looks for the delegate's account, so that it tells nobody which
 phones are registered: the delegation keeps the keyed hash of the delegate's phone and the phone
 sealed for the principal (``delegate_phone``), and the account that holds the phone is the
-delegate. Delegations made before get both from their delegate's account (its phone opened with
-``PERSONAL_DATA_KEY`` and sealed again for the principal); ``delegate_id`` goes.
+delegate. Delegations made before get both from their delegate's account (its phone opened and
+sealed again for the principal, as ``identity_svc.personal_data`` does now); ``delegate_id``
+goes.
 
 Downgrading gives each delegation its delegate's account back by the phone; a delegation to a
 phone that has no account (one the old rule could not have made) is deleted.
@@ -45,10 +46,9 @@ delegation = sa.table(
 
 def _personal_data() -> PersonalData:
     settings = IdentitySettings()
-    return PersonalData(
-        encryption_key=settings.personal_data_key_bytes,
-        lookup_key=settings.lookup_hash_key_bytes,
-    )
+    # As the service seals and opens them (those sealed before key ids too).
+    settings.install_sealing()
+    return PersonalData(lookup_key=settings.lookup_hash_key_bytes)
 
 
 def upgrade() -> None:

@@ -4,9 +4,10 @@ records of real-name and face verification and of which account each ID number i
 the enterprises citizens act for, the revocation list of access tokens ended early, and the
 audit trail of administrators' changes.
 
-Personal identifiers never sit in clear: ``*_sealed`` columns hold AES-GCM ciphertext bound to
-the account and the field, ``*_hash`` columns a keyed hash (HMAC-SHA256) to find an account by
-phone or ID number without decrypting anything.
+Personal identifiers never sit in clear: ``*_sealed`` columns hold values sealed with the
+service's keyring bound to the account and the kind of value (``identity_svc.personal_data``),
+``*_hash`` columns a keyed hash (HMAC-SHA256) to find an account by phone or ID number without
+decrypting anything.
 """
 
 import datetime as dt
@@ -29,7 +30,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from servicekit.db import UTCDateTime, new_metadata, utcnow
 from servicekit.idempotency import IdempotencyRecordMixin
 from servicekit.ids import new_id
-from servicekit.sealing import SealedDate, SealedText
+from servicekit.sealing import SealedDate, SealedForRow, SealedText
 
 
 class Base(DeclarativeBase):
@@ -42,7 +43,7 @@ class Account(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     typ: Mapped[str] = mapped_column(String(24), default="citizen")
     phone_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    phone_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    phone_sealed: Mapped[bytes] = mapped_column(SealedForRow("identity", "phone", bound_to=("id",)))
     #: argon2id; empty for an account without a password (one that signed up by an SMS code
     #: and signs in by codes: ``identity_svc.accounts.service.has_password``).
     password_hash: Mapped[str] = mapped_column(String(255))
@@ -56,16 +57,24 @@ class Account(Base):
     #: and a number can make one, and the face match that binds the number on any account
     #: removes every other account's claim of it (found by the keyed hash, not unique).
     real_name_claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    claimed_name_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
-    claimed_id_number_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    claimed_name_sealed: Mapped[bytes | None] = mapped_column(
+        SealedForRow("identity", "name", bound_to=("id",))
+    )
+    claimed_id_number_sealed: Mapped[bytes | None] = mapped_column(
+        SealedForRow("identity", "id_number", bound_to=("id",))
+    )
     claimed_id_number_hash: Mapped[str | None] = mapped_column(String(64), index=True)
 
     #: The bound real name: set by the face match that bound the claim, cleared when a later
     #: face match of the same person on another account takes the number over.
     real_name_verified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    name_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    name_sealed: Mapped[bytes | None] = mapped_column(
+        SealedForRow("identity", "name", bound_to=("id",))
+    )
     name_hash: Mapped[str | None] = mapped_column(String(64))
-    id_number_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    id_number_sealed: Mapped[bytes | None] = mapped_column(
+        SealedForRow("identity", "id_number", bound_to=("id",))
+    )
     #: One ID number, one account: a take-over clears the earlier account's before setting it.
     id_number_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     #: From the bound identity number, sealed (``servicekit.sealing``) like the name.
@@ -147,7 +156,9 @@ class Delegation(Base):
     delegate_phone_hash: Mapped[str] = mapped_column(String(64), index=True)
     #: The delegate's phone as the principal gave it, sealed for the principal's account (kind
     #: ``delegate_phone``): what both of them see of it, masked.
-    delegate_phone_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    delegate_phone_sealed: Mapped[bytes] = mapped_column(
+        SealedForRow("identity", "delegate_phone", bound_to=("principal_id",))
+    )
     #: Catalog item codes the delegate may act on; ``None`` for every service.
     item_codes: Mapped[list[str] | None] = mapped_column(JSON)
     valid_until: Mapped[dt.datetime] = mapped_column(UTCDateTime)

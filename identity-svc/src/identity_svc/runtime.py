@@ -65,10 +65,7 @@ class Runtime:
                 else None
             ),
         )
-        self.personal_data = PersonalData(
-            encryption_key=settings.personal_data_key_bytes,
-            lookup_key=settings.lookup_hash_key_bytes,
-        )
+        self.personal_data = PersonalData(lookup_key=settings.lookup_hash_key_bytes)
         self.passwords = Passwords(
             time_cost=settings.argon2_time_cost,
             memory_kib=settings.argon2_memory_kib,

@@ -1,8 +1,11 @@
-"""Authenticated encryption at rest (AES-256-GCM) and keyed lookup hashes (HMAC-SHA256).
+"""Authenticated encryption under one key (AES-256-GCM) and keyed lookup hashes (HMAC-SHA256).
 
 A sealed value is ``version (1 byte) ‖ nonce (12 bytes) ‖ ciphertext ‖ tag``. The associated
-data names what the value is and whose it is (``phone:<account id>``), so a ciphertext copied
-into another row or column fails to open instead of reading as someone else's data.
+data names what the value is and whose it is (a signing key's id), so a ciphertext copied into
+another row or column fails to open instead of reading as something else. The private signing
+keys are sealed so under ``KEY_ENCRYPTION_KEY``; personal data was sealed so under
+``PERSONAL_DATA_KEY`` before it was sealed with key ids (``identity_svc.personal_data``), and
+such values are only opened now.
 """
 
 import hashlib

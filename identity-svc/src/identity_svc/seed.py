@@ -38,9 +38,7 @@ async def seed(session: AsyncSession, settings: IdentitySettings) -> None:
         parallelism=settings.argon2_parallelism,
         concurrency=settings.password_hash_concurrency,
     )
-    personal_data = PersonalData(
-        encryption_key=settings.personal_data_key_bytes, lookup_key=settings.lookup_hash_key_bytes
-    )
+    personal_data = PersonalData(lookup_key=settings.lookup_hash_key_bytes)
     if settings.seed_admin_phone:
         await seed_staff_account(
             session,

@@ -1,8 +1,9 @@
 """Settings of identity-svc (env prefix ``IDENTITY_``).
 
-The three secret keys (personal data, lookup hashes, key encryption) are 32 random bytes,
-base64-encoded. Their defaults are public development values: fine for ``development`` and
-``test``, refused at start-up when ``environment`` is ``production``.
+The three secret keys (personal data before key ids, lookup hashes, key encryption) are 32
+random bytes, base64-encoded. Their defaults are public development values: fine for
+``development`` and ``test``, refused at start-up when ``environment`` is ``production``.
+Personal data is sealed with the kit's keyring (``SEALING_KEYS``, ``SEALING_KEY_ID``).
 """
 
 import datetime as dt
@@ -13,6 +14,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from identity_svc.personal_data import legacy_opener
+from servicekit.sealing import LegacyOpener
 from servicekit.settings import SecretKey, ServiceSettings, development_key, key_bytes
 
 #: The clock skew servicekit's token verifier tolerates (``leeway``).
@@ -82,7 +85,10 @@ class IdentitySettings(ServiceSettings):
     service_name: str = "identity"
 
     # Secret keys. Rotating one means re-encrypting (or re-hashing) what it protects.
-    #: AES-256-GCM key sealing phone numbers, names and ID numbers at rest.
+    #: The one AES-256-GCM key phone numbers, names and ID numbers were sealed with before they
+    #: were sealed with key ids (``SEALING_KEYS``): it only opens those values, until
+    #: ``python -m servicekit.sealing rewrap`` has sealed each of them under the keyring
+    #: (``identity_svc.personal_data``). Nothing is sealed with it any more.
     personal_data_key: SecretKey = development_key("identity personal data key")
     #: HMAC-SHA256 key of the lookup hashes that find an account by phone or ID number.
     lookup_hash_key: SecretKey = development_key("identity lookup hash key")
@@ -275,9 +281,9 @@ class IdentitySettings(ServiceSettings):
         )
         return dt.timedelta(seconds=seconds)
 
-    @property
-    def personal_data_key_bytes(self) -> bytes:
-        return key_bytes(self.personal_data_key)
+    def sealing_legacy_opener(self) -> LegacyOpener:
+        """Personal data sealed before key ids opens with ``PERSONAL_DATA_KEY``."""
+        return legacy_opener(key_bytes(self.personal_data_key))
 
     @property
     def lookup_hash_key_bytes(self) -> bytes:

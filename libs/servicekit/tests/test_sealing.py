@@ -1,5 +1,6 @@
-"""Sealing personal data at rest: envelope encryption per value, bound to its column, readable
-under every key of the keyring, rotated by rewrapping."""
+"""Sealing personal data at rest: envelope encryption per value, bound to its column (or to its
+row), readable under every key of the keyring, rotated by rewrapping; values a service sealed
+before key ids read with its own opener until rewrapping seals them again."""
 
 import os
 from collections.abc import AsyncIterator
@@ -8,13 +9,25 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import JSON, String, Text, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from servicekit import sealing
 from servicekit.db import create_engine, new_metadata
-from servicekit.sealing import Keyring, SealedJSON, SealedText, UnsealableValue, rewrap
+from servicekit.sealing import (
+    Keyring,
+    RowBinding,
+    SealedForRow,
+    SealedJSON,
+    SealedText,
+    UnsealableValue,
+    open_for_row,
+    rewrap,
+    seal_for_row,
+)
 from servicekit.testing import POSTGRES_ENV
 
 OLD = Keyring({"2026-11": b"o" * 32}, "2026-11")
@@ -128,3 +141,104 @@ async def test_rewrap_rotates_every_value_and_seals_those_written_in_clear(
             await connection.execute(select(_Case.form, _Case.note).order_by(_Case.case_no))
         ).all()
     assert [tuple(row) for row in forms] == [(FORM, None), (FORM, "旧备注")]
+
+
+# Values sealed for their row.
+
+LEGACY_KEY = b"l" * 32
+
+
+def _legacy_seal(plain: bytes, binding: RowBinding) -> bytes:
+    """A service's own single-key format from before key ids: nonce, then ciphertext."""
+    nonce = os.urandom(12)
+    aad = ":".join((binding.what, *binding.row)).encode()
+    return nonce + AESGCM(LEGACY_KEY).encrypt(nonce, plain, aad)
+
+
+def _legacy_open(stored: bytes, binding: RowBinding) -> bytes:
+    aad = ":".join((binding.what, *binding.row)).encode()
+    try:
+        return AESGCM(LEGACY_KEY).decrypt(stored[:12], stored[12:], aad)
+    except InvalidTag as exc:
+        raise UnsealableValue("a value sealed before key ids fails authentication") from exc
+
+
+class _Person(_Base):
+    __tablename__ = "sealed_person"
+
+    person_no: Mapped[str] = mapped_column(String(32), primary_key=True)
+    phone: Mapped[bytes | None] = mapped_column(
+        SealedForRow("sealing-tests", "phone", bound_to=("person_no",))
+    )
+
+
+def _phone_of(person_no: str) -> RowBinding:
+    return RowBinding("phone", (person_no,))
+
+
+def test_a_value_sealed_for_its_row_opens_in_that_row_only() -> None:
+    sealing.install("sealing-tests", OLD)
+    sealed = seal_for_row("sealing-tests", _phone_of("p1"), b"13957700000")
+    assert sealed.startswith(b"ov1.2026-11.")
+    assert b"13957700000" not in sealed
+    assert open_for_row("sealing-tests", _phone_of("p1"), sealed) == b"13957700000"
+    with pytest.raises(UnsealableValue):
+        open_for_row("sealing-tests", _phone_of("p2"), sealed)
+    with pytest.raises(UnsealableValue):
+        open_for_row("sealing-tests", RowBinding("name", ("p1",)), sealed)
+
+
+def test_a_value_sealed_before_key_ids_opens_only_with_the_services_legacy_opener() -> None:
+    old = _legacy_seal(b"13957700000", _phone_of("p1"))
+    sealing.install("sealing-tests", OLD)
+    with pytest.raises(UnsealableValue) as refused:
+        open_for_row("sealing-tests", _phone_of("p1"), old)
+    assert "13957700000" not in str(refused.value)
+    sealing.install("sealing-tests", OLD, legacy=_legacy_open)
+    assert open_for_row("sealing-tests", _phone_of("p1"), old) == b"13957700000"
+    with pytest.raises(UnsealableValue):
+        open_for_row("sealing-tests", _phone_of("p2"), old)
+
+
+async def _stored_phones(engine: AsyncEngine) -> dict[str, bytes]:
+    async with engine.connect() as connection:
+        rows = await connection.execute(select(_Person.person_no, _Person.phone))
+        return {row.person_no: row.phone for row in rows}
+
+
+async def test_rewrap_seals_the_values_of_before_key_ids_and_rotates_those_sealed_for_a_row(
+    engine: AsyncEngine,
+) -> None:
+    sealing.install("sealing-tests", OLD, legacy=_legacy_open)
+    phones = {"p1": b"13957700001", "p2": b"13957700002", "p3": b"13957700003"}
+    async with engine.begin() as connection:
+        await connection.execute(
+            _Person.__table__.insert(),
+            [
+                {
+                    "person_no": "p1",
+                    "phone": seal_for_row("sealing-tests", _phone_of("p1"), phones["p1"]),
+                },
+                {"person_no": "p2", "phone": _legacy_seal(phones["p2"], _phone_of("p2"))},
+                {"person_no": "p3", "phone": None},
+                {"person_no": "p4", "phone": b""},
+            ],
+        )
+    # Without the service's opener, what it sealed before key ids is refused, not skipped.
+    with pytest.raises(UnsealableValue):
+        async with engine.begin() as connection:
+            await rewrap(connection, _Base.metadata, BOTH)
+    async with engine.begin() as connection:
+        assert await rewrap(connection, _Base.metadata, BOTH, legacy=_legacy_open) == 2
+    async with engine.begin() as connection:
+        assert await rewrap(connection, _Base.metadata, BOTH, legacy=_legacy_open) == 0
+    stored = await _stored_phones(engine)
+    assert stored["p3"] is None
+    assert stored["p4"] == b""
+    assert {stored[no].split(b".")[1] for no in ("p1", "p2")} == {b"2026-12"}
+    # Under the new key alone, with no legacy opener: every value opens, in its own row only.
+    sealing.install("sealing-tests", Keyring({"2026-12": b"n" * 32}, "2026-12"))
+    for no in ("p1", "p2"):
+        assert open_for_row("sealing-tests", _phone_of(no), stored[no]) == phones[no]
+    with pytest.raises(UnsealableValue):
+        open_for_row("sealing-tests", _phone_of("p1"), stored["p2"])

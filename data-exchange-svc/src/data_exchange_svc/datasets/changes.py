@@ -29,6 +29,7 @@ from servicekit.auth import Principal
 from servicekit.ids import new_id
 from servicekit.pagination import Cursors
 from servicekit.problems import Conflict, Forbidden, NotFound, extension_members
+from servicekit.sealing import RowBinding
 
 DATA_STEWARD = "data_steward"
 #: The purpose an approved change's ledger entries give.
@@ -53,8 +54,10 @@ class RecordChangeNotPending(Conflict):
     members = extension_members(change_status={"type": "string", "examples": ["approved"]})
 
 
-def _binding(change_id: uuid.UUID) -> str:
-    return f"record_change:{change_id}"
+def batch_binding(change_id: uuid.UUID) -> RowBinding:
+    """What a held batch is bound to (``RecordChange.records_sealed``): it opens for its change
+    only."""
+    return RowBinding("record_change", (str(change_id),))
 
 
 async def hold(
@@ -69,7 +72,7 @@ async def hold(
     change_id = new_id()
     sealed = protector.seal_fields(
         {"records": [record.model_dump(mode="json") for record in records]},
-        binding=_binding(change_id),
+        binding=batch_binding(change_id),
     )
     change = RecordChange(
         id=change_id,
@@ -180,7 +183,7 @@ async def approve(
     requester = parse_department(change.department)
     if requester is None:
         raise RecordChangeNotFound()
-    opened = protector.open_fields(change.records_sealed, binding=_binding(change.id))
+    opened = protector.open_fields(change.records_sealed, binding=batch_binding(change.id))
     records = _RECORDS.validate_python(opened["records"])
     spec = HOSTED[change.resource_code]
     assessed = await assess(session, spec, requester, records, protector=protector, today=today)

@@ -29,6 +29,7 @@ from data_exchange_svc.resources.spec import (
     ResourceSpec,
 )
 from data_exchange_svc.resources.values import claim_holds, predicate_holds
+from servicekit.sealing import RowBinding
 
 
 class Holding(Protocol):
@@ -47,9 +48,10 @@ class Holding(Protocol):
     def holds(self, claims: Mapping[str, str], *, today: dt.date) -> bool: ...
 
 
-def sealing_binding(resource_code: str, subject_hash: str, position: int) -> str:
-    """What a row's sealed fields are bound to: they open in that row only."""
-    return f"{resource_code}:{subject_hash}:{position}"
+def sealing_binding(resource_code: str, subject_hash: str, position: int) -> RowBinding:
+    """What a row's sealed fields are bound to (``HostedRecord.sealed_values``): they open in
+    that row only."""
+    return RowBinding("hosted_record", (resource_code, subject_hash, str(position)))
 
 
 @dataclass

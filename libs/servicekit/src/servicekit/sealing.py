@@ -19,6 +19,15 @@ and every value still in clear is sealed; then the old key can go.
 
 Columns declare their sealing with ``SealedJSON(domain, context)`` / ``SealedText(...)``; the
 service's app installs its keyring for its domain at start (``install``).
+
+A value may also be bound to its row (a phone to its account, so that copied to another account
+it does not open): a column type sees a value without its row, so the service seals and opens
+those itself (``seal_for_row``, ``open_for_row``, with a ``RowBinding``: what the value is and
+the row's values it is bound to), and the column declares them with ``SealedForRow(domain, what,
+bound_to=(column, ...))`` so that ``rewrap`` finds each value's binding in its row. A service
+that sealed such values before key ids, in a single-key format of its own (anything without the
+``ov1.`` prefix), gives ``install`` a ``LegacyOpener`` for them: they open with it, and
+``rewrap`` seals each of them under the current key; nothing is written in that format again.
 """
 
 from __future__ import annotations
@@ -31,13 +40,24 @@ import datetime as dt
 import importlib
 import json
 import os
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import JSON, LargeBinary, MetaData, Text, select, type_coerce, update
+from sqlalchemy import (
+    JSON,
+    Column,
+    LargeBinary,
+    MetaData,
+    Table,
+    Text,
+    select,
+    type_coerce,
+    update,
+)
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -120,6 +140,22 @@ def is_sealed(value: object) -> bool:
     return isinstance(value, str) and value.startswith(_PREFIX)
 
 
+#: A sealed value as bytes, in full: a value of a single-key format (a nonce first, random bytes)
+#: starting with ``ov1.`` by chance still fails this, as its base64url parts would have to be
+#: nothing but base64url characters too.
+_SEALED_BYTES = re.compile(re.escape(_PREFIX.encode()) + rb"[^.]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+
+
+def _sealed_text(stored: bytes) -> str | None:
+    """The sealed value ``stored`` holds as ASCII, or None for a value of another format."""
+    if _SEALED_BYTES.fullmatch(stored) is None:
+        return None
+    try:
+        return stored.decode()
+    except UnicodeDecodeError:
+        return None
+
+
 def _parts(sealed: str) -> tuple[str, str, str]:
     parts = sealed[len(_PREFIX) :].split(".")
     if not sealed.startswith(_PREFIX) or len(parts) != 3:
@@ -127,12 +163,36 @@ def _parts(sealed: str) -> tuple[str, str, str]:
     return parts[0], parts[1], parts[2]
 
 
+@dataclass(frozen=True)
+class RowBinding:
+    """What a value sealed for its row is bound to: what it is (``phone``) and the values of its
+    row that say whose it is (an account's id), in the order its column names them
+    (``SealedForRow.bound_to``)."""
+
+    what: str
+    row: tuple[str, ...]
+
+    def context(self, domain: str) -> str:
+        # JSON, so that no two bindings make one context whatever their values hold.
+        return f"{domain}:" + json.dumps([self.what, *self.row], separators=(",", ":"))
+
+
+#: Opens a value a service sealed for its row before key ids, in its own single-key format, or
+#: raises ``UnsealableValue``: ``(stored value, its binding) -> the value's bytes``.
+LegacyOpener = Callable[[bytes, RowBinding], bytes]
+
 _KEYRINGS: dict[str, Keyring] = {}
+_LEGACY_OPENERS: dict[str, LegacyOpener] = {}
 
 
-def install(domain: str, keyring: Keyring) -> None:
-    """The keyring a domain's columns seal and open with, for this process."""
+def install(domain: str, keyring: Keyring, *, legacy: LegacyOpener | None = None) -> None:
+    """The keyring a domain's columns seal and open with, for this process, and how it opens
+    values sealed for their row before key ids, if it has any."""
     _KEYRINGS[domain] = keyring
+    if legacy is None:
+        _LEGACY_OPENERS.pop(domain, None)
+    else:
+        _LEGACY_OPENERS[domain] = legacy
 
 
 def keyring_of(domain: str) -> Keyring:
@@ -249,14 +309,108 @@ class SealedBytes(_Sealed):
         return value
 
 
-async def rewrap(connection: AsyncConnection, metadata: MetaData, keyring: Keyring) -> int:
+def seal_for_row(domain: str, binding: RowBinding, plain: bytes) -> bytes:
+    """``plain`` sealed under the domain's current key, bound to ``binding``: what a
+    ``SealedForRow`` column holds (the sealed value's ASCII)."""
+    return keyring_of(domain).seal(plain, context=binding.context(domain)).encode()
+
+
+def open_for_row(domain: str, binding: RowBinding, stored: bytes) -> bytes:
+    """The bytes a ``SealedForRow`` value holds; ``UnsealableValue`` if it does not open bound
+    to ``binding`` (a value of another row), under any key of the keyring."""
+    sealed = _sealed_text(stored)
+    if sealed is not None:
+        return keyring_of(domain).open(sealed, context=binding.context(domain))
+    legacy = _LEGACY_OPENERS.get(domain)
+    if legacy is None:
+        raise UnsealableValue(f"{domain!r} has no opener of values sealed before key ids")
+    return legacy(stored, binding)
+
+
+class SealedForRow(TypeDecorator[bytes]):
+    """A binary column of values sealed for their row by the service (``seal_for_row``), bound
+    to what they are (``what``) and to the values of the row's ``bound_to`` columns, which a
+    column type does not see: the column only tells ``rewrap`` where they are and what each is
+    bound to."""
+
+    impl = LargeBinary
+    cache_ok = True
+
+    def __init__(self, domain: str, what: str, *, bound_to: tuple[str, ...]) -> None:
+        super().__init__()
+        self.domain = domain
+        self.what = what
+        self.bound_to = bound_to
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        return bytes(value) if isinstance(value, memoryview) else value
+
+
+async def _rewrap_for_rows(
+    connection: AsyncConnection,
+    table: Table,
+    column: Column[Any],
+    keyring: Keyring,
+    legacy: LegacyOpener | None,
+) -> int:
+    """Wrap the column's values under the current key, each bound to its row, and seal again
+    those sealed before key ids."""
+    sealed_type = column.type
+    assert isinstance(sealed_type, SealedForRow)
+    keys = list(table.primary_key.columns)
+    bound_to = [table.c[name] for name in sealed_type.bound_to]
+    raw = type_coerce(column, LargeBinary())
+    labels = [f"bound_{index}" for index in range(len(bound_to))]
+    statement = select(
+        *keys,
+        *(bound.label(label) for bound, label in zip(bound_to, labels, strict=True)),
+        raw.label("value"),
+    )
+    changed = 0
+    for row in (await connection.execute(statement)).all():
+        if not row.value:  # none held (a decided change keeps an empty value)
+            continue
+        stored = bytes(row.value)
+        binding = RowBinding(sealed_type.what, tuple(str(row._mapping[label]) for label in labels))
+        context = binding.context(sealed_type.domain)
+        sealed = _sealed_text(stored)
+        if sealed is not None:
+            updated = keyring.rewrap(sealed, context=context).encode()
+        elif legacy is None:
+            raise UnsealableValue(
+                f"{table.name}.{column.name} holds values sealed before key ids, and "
+                f"{sealed_type.domain!r} has no opener of them"
+            )
+        else:
+            updated = keyring.seal(legacy(stored, binding), context=context).encode()
+        if updated == stored:
+            continue
+        where = [key == row._mapping[key.name] for key in keys]
+        await connection.execute(
+            update(table).where(*where).values({column.name: type_coerce(updated, LargeBinary())})
+        )
+        changed += 1
+    return changed
+
+
+async def rewrap(
+    connection: AsyncConnection,
+    metadata: MetaData,
+    keyring: Keyring,
+    *,
+    legacy: LegacyOpener | None = None,
+) -> int:
     """Wrap every sealed value of ``metadata``'s sealed columns under the keyring's current key,
-    and seal every value still in clear; the number of values changed. Idempotent: run it
-    again and it changes nothing."""
+    seal every value still in clear, and seal under it every value sealed for its row before key
+    ids (opened with ``legacy``); the number of values changed. Idempotent: run it again and it
+    changes nothing."""
     changed = 0
     for table in metadata.sorted_tables:
         keys = list(table.primary_key.columns)
         for column in table.columns:
+            if isinstance(column.type, SealedForRow):
+                changed += await _rewrap_for_rows(connection, table, column, keyring, legacy)
+                continue
             if not isinstance(column.type, _Sealed):
                 continue
             sealed_type = column.type
@@ -298,7 +452,8 @@ def _named(reference: str) -> Any:
 def main(argv: list[str] | None = None) -> int:
     """``python -m servicekit.sealing rewrap --settings case_svc.settings:CaseSettings --models
     case_svc.models:Base``: the service's database (its settings' ``DATABASE_URL``) rewrapped
-    under its current ``SEALING_KEY_ID``."""
+    under its current ``SEALING_KEY_ID``, values sealed for their row before key ids included
+    (opened with its settings' ``sealing_legacy_opener()``)."""
     from servicekit.db import create_engine
 
     parser = argparse.ArgumentParser(prog="python -m servicekit.sealing", description=main.__doc__)
@@ -315,7 +470,12 @@ def main(argv: list[str] | None = None) -> int:
         engine = create_engine(settings.database_url)
         try:
             async with engine.begin() as connection:
-                return await rewrap(connection, metadata, settings.sealing_keyring())
+                return await rewrap(
+                    connection,
+                    metadata,
+                    settings.sealing_keyring(),
+                    legacy=settings.sealing_legacy_opener(),
+                )
         finally:
             await engine.dispose()
 
@@ -325,4 +485,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # Run as ``python -m``, this module is ``__main__``, a copy whose column types are not the
+    # ones the models were declared with: the command is the imported module's, which knows them.
+    from servicekit.sealing import main as command
+
+    raise SystemExit(command())

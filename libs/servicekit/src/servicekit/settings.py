@@ -16,7 +16,7 @@ from pydantic import AfterValidator, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from servicekit import sealing
-from servicekit.sealing import Keyring
+from servicekit.sealing import Keyring, LegacyOpener
 
 _DEVELOPMENT_KEYS: set[str] = set()
 
@@ -131,10 +131,17 @@ class ServiceSettings(BaseSettings):
             self.sealing_key_id,
         )
 
+    def sealing_legacy_opener(self) -> LegacyOpener | None:
+        """How the service opens values it sealed for their row before key ids, in a single-key
+        format of its own (``servicekit.sealing``); None for a service that has none."""
+        return None
+
     def install_sealing(self) -> None:
         """Let this process seal and open the service's sealed columns (its app does this at
         start; a script writing them without the app, such as a seed, calls it itself)."""
-        sealing.install(self.sealing_domain, self.sealing_keyring())
+        sealing.install(
+            self.sealing_domain, self.sealing_keyring(), legacy=self.sealing_legacy_opener()
+        )
 
     @property
     def cursor_key_bytes(self) -> bytes:

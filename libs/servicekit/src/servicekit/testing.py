@@ -17,8 +17,9 @@ import json
 import os
 import secrets
 import socket
+import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -32,6 +33,7 @@ import redis.asyncio
 import uvicorn
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
+from pydantic import SecretStr
 from sqlalchemy import MetaData, delete, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
@@ -345,6 +347,48 @@ def forwarded_by_gateway(
     )
     headers[HEADER] = signed.decode("latin-1")
     return headers
+
+
+async def rewrap_as_an_operator(
+    settings: ServiceSettings,
+    *,
+    models: str,
+    sealing_keys: Mapping[str, str],
+    sealing_key_id: str,
+) -> str:
+    """Run ``python -m servicekit.sealing rewrap --models <models>`` as an operator does once a
+    key is added: in a process of its own, with the service's settings from its environment (the
+    database and keys of ``settings``, but the keyring ``sealing_keys``, id → base64, and
+    ``sealing_key_id`` current). What it printed; it must succeed."""
+    settings_class = type(settings)
+    prefix = str(settings_class.model_config.get("env_prefix", ""))
+    environment = {name: value for name, value in os.environ.items() if not name.startswith(prefix)}
+    for name in settings_class.development_key_fields():
+        value = getattr(settings, name)
+        if isinstance(value, SecretStr):
+            environment[f"{prefix}{name}".upper()] = value.get_secret_value()
+    environment |= {
+        f"{prefix}ENVIRONMENT": settings.environment,
+        f"{prefix}DATABASE_URL": settings.database_url,
+        f"{prefix}VAR_DIR": str(settings.var_dir),
+        f"{prefix}SEALING_KEYS": json.dumps(dict(sealing_keys)),
+        f"{prefix}SEALING_KEY_ID": sealing_key_id,
+    }
+    command = ["rewrap", "--settings", f"{settings_class.__module__}:{settings_class.__name__}"]
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "servicekit.sealing",
+        *command,
+        "--models",
+        models,
+        env=environment,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    printed, errors = await process.communicate()
+    assert process.returncode == 0, errors.decode()
+    return printed.decode()
 
 
 @pytest.fixture
