@@ -30,9 +30,10 @@ GrantMaker = Callable[..., Awaitable[Headers]]
 
 class CaseService:
     """case-svc as the exchange asks it (``GET /cases/v1/cases/{case_no}``, through the gateway,
-    with the citizen's token), on a real port: the cases a test opens, each shown only to its
-    applicant (the token's ``sub``; its signature is the exchange's to check, not this
-    double's). What was asked is kept."""
+    with the caller's token), on a real port: the cases a test opens, each shown only to its
+    applicant (the token's ``sub``) and, as case-svc shows them, to the handling department's
+    systems and its staff who handle cases (the token's ``dept``, ``typ`` and ``roles``; its
+    signature is the exchange's to check, not this double's). What was asked is kept."""
 
     def __init__(self) -> None:
         self.cases: dict[str, dict[str, str]] = {}
@@ -51,20 +52,38 @@ class CaseService:
                 authorization.removeprefix("Bearer "), options={"verify_signature": False}
             )
             found = self.cases.get(case_no)
-            if found is None or found["applicant_id"] != claims["sub"]:
+            if found is None or not _shown_to(found, claims):
                 return JSONResponse({"code": "case_not_found"}, status_code=404)
             return JSONResponse({"case_no": case_no, **found})
 
         self.served = ServedApp(app)
 
     def open(
-        self, case_no: str, *, applicant: str, department: str, status: str = "submitted"
+        self,
+        case_no: str,
+        *,
+        applicant: str,
+        department: str,
+        status: str = "submitted",
+        applicant_type: str = "citizen",
     ) -> None:
         self.cases[case_no] = {
             "applicant_id": applicant,
+            "applicant_type": applicant_type,
             "department_id": department,
             "status": status,
         }
+
+
+def _shown_to(case: dict[str, str], claims: dict[str, Any]) -> bool:
+    typ = claims.get("typ", "citizen")
+    if typ == case["applicant_type"] and claims["sub"] == case["applicant_id"]:
+        return True
+    if claims.get("dept") != case["department_id"]:
+        return False
+    return typ == "department_system" or (
+        typ == "staff" and bool({"handler", "supervisor"} & set(claims.get("roles", ())))
+    )
 
 
 @pytest_asyncio.fixture(scope="session")

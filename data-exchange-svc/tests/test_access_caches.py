@@ -47,6 +47,7 @@ def clock(app: FastAPI) -> ManualClock:
         ),
         active_grants=ActiveGrants(ttl_seconds=GRANT_SECONDS, clock=manual),
         rate_limiter=checks.rate_limiter,
+        cases_of_subjects=checks.cases_of_subjects,
     )
     return manual
 

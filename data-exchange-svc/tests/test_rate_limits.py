@@ -46,6 +46,7 @@ def clock(app: FastAPI) -> ManualClock:
         catalogue=checks.catalogue,
         active_grants=checks.active_grants,
         rate_limiter=GrantRateLimiter.in_process(clock=manual),
+        cases_of_subjects=checks.cases_of_subjects,
     )
     return manual
 

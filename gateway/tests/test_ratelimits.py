@@ -1,6 +1,7 @@
 """Rate limits: a token bucket per user or per address and route class; an empty bucket is a
 429 with Retry-After, and the refused request reaches no service."""
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -9,7 +10,8 @@ import httpx
 import pytest
 
 from gateway.ratelimits import RateLimited, TokenBuckets
-from gateway.routing import RateLimit
+from gateway.routing import RateLimit, load_routing_table
+from gateway.settings import ROUTES_SHIPPED
 from servicekit.testing import ManualClock, TokenMinter, bearer
 
 Problem = Callable[[httpx.Response, int, str], dict[str, Any]]
@@ -137,3 +139,51 @@ async def test_clients_behind_a_trusted_proxy_are_counted_by_their_own_address(
     assert await token_from("203.0.113.10") == 429
     # Another client: its own bucket when a trusted proxy names it, else the peer's (spent).
     assert await token_from("203.0.113.20") == (200 if separately else 429)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("PUT", "/identity/v1/staff/0190f5c2-0000-7000-8000-000000000001/roles"),
+        ("POST", "/identity/v1/staff/0190f5c2-0000-7000-8000-000000000001/disable"),
+        ("DELETE", "/identity/v1/clients/330302-public_security-records"),
+        ("DELETE", "/identity/v1/clients/330302-public_security-records/previous-secret"),
+    ],
+    ids=["staff roles", "staff disabling", "client disabling", "end of a rotation's overlap"],
+)
+async def test_staff_and_client_administration_is_capped_per_administrator(
+    start_gateway: Any,
+    services: dict[str, Any],
+    token_minter: TokenMinter,
+    problem: Problem,
+    method: str,
+    path: str,
+) -> None:
+    # Each of these ends sessions and grows the revocation list every gateway polls: one
+    # administrator's token must not be able to do it without bound.
+    (administration,) = (
+        limit
+        for limit in load_routing_table(ROUTES_SHIPPED).rate_limits
+        if limit.route_class == "administration"
+    )
+    assert administration.per == "user"
+    gateway = await start_gateway()
+    admin = bearer(token_minter.mint("admin-1", typ="staff", roles=("department_admin",)))
+    started = time.monotonic()
+    answers: list[httpx.Response] = []
+    while len(answers) < 3 * administration.burst:
+        answers.append(await gateway.request(method, path, headers=admin))
+        if answers[-1].status_code == 429:
+            break
+    elapsed = time.monotonic() - started
+    statuses = [answer.status_code for answer in answers]
+    # The burst, and what refilled while it was being spent (answers here are not instant).
+    assert statuses[: administration.burst] == [200] * administration.burst, statuses
+    refilled = administration.rate_per_second * elapsed
+    assert statuses.count(200) <= administration.burst + refilled + 1, statuses
+    problem(answers[-1], 429, "rate_limited")
+    assert int(answers[-1].headers["retry-after"]) >= 1
+    assert services["identity"].received.count(path) == statuses.count(200)
+
+    another_admin = bearer(token_minter.mint("admin-2", typ="staff", roles=("department_admin",)))
+    assert (await gateway.request(method, path, headers=another_admin)).status_code == 200

@@ -5,6 +5,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from data_exchange_svc.calls.cases import CasesOfSubjects
 from data_exchange_svc.calls.endpoints import router as calls_router
 from data_exchange_svc.calls.service import AccessChecks
 from data_exchange_svc.citizens.endpoints import links_router as citizen_links_router
@@ -38,8 +39,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI, kit: ServiceState) -> AsyncIterator[ExchangeState]:
         identifiers = IdentifierProtector(hash_key=settings.hash_key_bytes)
-        # What every call is checked by, kept in memory (see resources.catalogue, grants.cache
-        # and grants.rate_limits).
+        # What every call is checked by, kept in memory (see resources.catalogue, grants.cache,
+        # grants.rate_limits and calls.cases).
         rate_limiter = (
             GrantRateLimiter.in_redis(
                 settings.redis_url,
@@ -56,6 +57,7 @@ def create_app(
             ),
             active_grants=ActiveGrants(ttl_seconds=settings.grant_cache_seconds),
             rate_limiter=rate_limiter,
+            cases_of_subjects=CasesOfSubjects(ttl_seconds=settings.case_cache_seconds),
         )
         # The appender has an engine of its own: requests hold their connection while they wait
         # for their entry, and must never be able to take the connection it needs to write it.

@@ -44,6 +44,10 @@ class ExchangeSettings(ServiceSettings):
     #: approved or revoked through another process goes unseen (this process's own decisions
     #: take effect at once).
     grant_cache_seconds: float = Field(default=5.0, ge=0, le=300)
+    #: How long a process remembers that a case a department names on a call is the subject's
+    #: and that department's (as case-svc or the subject's consent showed): the longest a
+    #: transfer of the case to another department goes unseen by calls naming it.
+    case_cache_seconds: float = Field(default=30.0, ge=0, le=3600)
     #: ``redis://host:6379/0``: grants' rate counters shared by every process there; unset,
     #: each process counts alone (N processes allow N times a grant's rate).
     redis_url: str | None = None

@@ -8,9 +8,11 @@ from fastapi import APIRouter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from data_exchange_svc.calls import service
+from data_exchange_svc.calls.cases import CaseLookup, CaseNotOfSubject
 from data_exchange_svc.calls.schemas import CallCreate, CallRead, MatchCreate, MatchRead
 from data_exchange_svc.calls.service import InvalidClaim
 from data_exchange_svc.citizens import repository as citizens_repository
+from data_exchange_svc.citizens.cases import CaseNotFound
 from data_exchange_svc.citizens.consents import ConsentExpired, ConsentRequired, ConsentRevoked
 from data_exchange_svc.deps import ConsumerDep, ExchangeState, StateDep
 from data_exchange_svc.grants.service import (
@@ -44,8 +46,10 @@ from data_exchange_svc.resources.service import (
     ResourceNotShared,
     UnknownField,
 )
+from servicekit.auth import Principal
 from servicekit.db import Database
 from servicekit.openapi import problem_responses
+from servicekit.problems import UpstreamUnavailable
 
 router = APIRouter(prefix="/exchange/v1", tags=["data calls"])
 
@@ -66,6 +70,12 @@ def _case_vouch(state: ExchangeState) -> CaseVouch:
             )
 
     return vouch
+
+
+def _case_lookup(state: ExchangeState, principal: Principal) -> CaseLookup:
+    """case-svc is asked about a case the attempt names as the caller: it shows a department's
+    staff and systems the cases their department handles."""
+    return CaseLookup(state.http, f"Bearer {principal.token}")
 
 
 def _is_department(consumer: str) -> bool:
@@ -101,6 +111,9 @@ def _reading_session(database: Database) -> AsyncSession:
         ProviderUnavailable,
         ProviderTimeout,
         ProviderNotConfigured,
+        CaseNotFound,
+        CaseNotOfSubject,
+        UpstreamUnavailable,
         LedgerUnavailable,
     ),
 )
@@ -135,6 +148,7 @@ async def create_match(payload: MatchCreate, principal: ConsumerDep, state: Stat
             claims=payload.claims,
             protector=protector,
             remote=state.remote_providers,
+            case_lookup=_case_lookup(state, principal),
         )
     return MatchRead(
         match=answer.match,
@@ -166,6 +180,9 @@ async def create_match(payload: MatchCreate, principal: ConsumerDep, state: Stat
         ProviderUnavailable,
         ProviderTimeout,
         ProviderNotConfigured,
+        CaseNotFound,
+        CaseNotOfSubject,
+        UpstreamUnavailable,
         LedgerUnavailable,
     ),
 )
@@ -196,6 +213,7 @@ async def create_call(payload: CallCreate, principal: ConsumerDep, state: StateD
             subject=payload.subject,
             protector=protector,
             remote=state.remote_providers,
+            case_lookup=_case_lookup(state, principal),
         )
     return CallRead(
         call_id=attempt.call_id,

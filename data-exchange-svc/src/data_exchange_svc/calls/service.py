@@ -3,9 +3,10 @@
 Checks run in an order that discloses nothing early: the resource and field names first (public
 information), then the form of the subject (exactly one identifier, of a kind the resource is
 about) and of the claims, then the caller's grants and their rate limits, then (for a
-department reading a person's personal data) the subject's consent for the case; only a caller
-that passes them all learns whether the subject exists. A match tells even a granted caller
-nothing but yes or no.
+department reading a person's personal data) the subject's consent for the case, then (for a
+department naming a case) that the case is the subject's and the department's (calls.cases);
+only a caller that passes them all learns whether the subject exists. A match tells even a
+granted caller nothing but yes or no.
 
 A grant covers the subjects of its region: a subject its records place elsewhere is, to that
 caller, not held at all (a call answers 404 ``subject_not_found``, a match no).
@@ -22,6 +23,7 @@ from typing import Literal
 from pydantic import JsonValue
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from data_exchange_svc.calls.cases import CaseLookup, CasesOfSubjects, require_case_of_subject
 from data_exchange_svc.calls.schemas import Subject
 from data_exchange_svc.citizens import consents
 from data_exchange_svc.datasets.holdings import Holding, holding_of
@@ -161,11 +163,12 @@ def _within_grants(holding: Holding, grants: Sequence[ActiveGrant]) -> bool:
 @dataclass(frozen=True, slots=True)
 class AccessChecks:
     """What the process holds to check calls by: its catalogue snapshot, its cache of active
-    grants and the grants' rate counters."""
+    grants, the grants' rate counters and the cases found to be their subjects'."""
 
     catalogue: Catalogue
     active_grants: ActiveGrants
     rate_limiter: GrantRateLimiter
+    cases_of_subjects: CasesOfSubjects
 
 
 async def _granted_holding(
@@ -178,6 +181,7 @@ async def _granted_holding(
     claims: Mapping[str, str] | None,
     protector: IdentifierProtector,
     remote: RemoteProviders,
+    case_lookup: CaseLookup,
 ) -> tuple[ResourceSpec, Holding | None]:
     _require_consumer(principal)
     resource = await shared_resource(checks.catalogue, attempt.resource)
@@ -195,11 +199,12 @@ async def _granted_holding(
     await charge(checks.rate_limiter, relied_on)
     # Consent is the subject's own: a person's. An enterprise's records are governed by the
     # grant alone (including its legal representative's registered name and number).
-    if (
+    consent_required = (
         claims is None
         and subject_ref.kind == "person"
         and consents.needs_consent(principal, resource, attempt.fields)
-    ):
+    )
+    if consent_required:
         await consents.require_consent(
             session,
             subject_hash=attempt.subject_hash,
@@ -210,6 +215,15 @@ async def _granted_holding(
             case_id=attempt.case_id,
             now=utcnow(),
         )
+    await require_case_of_subject(
+        session,
+        principal=principal,
+        attempt=attempt,
+        consented=consent_required,
+        cases_of_subjects=checks.cases_of_subjects,
+        case_lookup=case_lookup,
+        protector=protector,
+    )
     spec = served_spec(resource)
     holding: Holding | None
     if spec.hosting == "remote":
@@ -241,6 +255,7 @@ async def match(
     claims: dict[str, str],
     protector: IdentifierProtector,
     remote: RemoteProviders,
+    case_lookup: CaseLookup,
 ) -> MatchAnswer:
     """Yes or no: the subject exists and every claim holds. An unknown subject is simply no."""
     _, holding = await _granted_holding(
@@ -252,6 +267,7 @@ async def match(
         claims=claims,
         protector=protector,
         remote=remote,
+        case_lookup=case_lookup,
     )
     matched = holding is not None and holding.holds(claims, today=today_in_china())
     return MatchAnswer(matched, await ledger.record(ledger_appender, attempt))
@@ -274,6 +290,7 @@ async def call(
     subject: Subject,
     protector: IdentifierProtector,
     remote: RemoteProviders,
+    case_lookup: CaseLookup,
 ) -> CallAnswer:
     """The requested fields of the subject, if a grant allows every one for the purpose."""
     spec, holding = await _granted_holding(
@@ -285,6 +302,7 @@ async def call(
         claims=None,
         protector=protector,
         remote=remote,
+        case_lookup=case_lookup,
     )
     if holding is None:
         raise SubjectNotFound()

@@ -1,10 +1,12 @@
-"""case-svc, as a consent needs it: is the case the citizen names hers, open, and handled by
-the department she lets read her data?
+"""case-svc, as a consent and a department's call need it: is the case the citizen names hers,
+open, and handled by the department she lets read her data? Is the case a department names on a
+call one it handles, and whose applicant is it?
 
-Asked through the gateway with the citizen's own token (a delegate cannot consent for her), so
-that case-svc answers exactly what it would answer her and the gateway routes the case number
-to the instance of its region. A case she cannot see is "not found", whether it
-exists or not: the answer tells her nothing about other people's cases.
+Asked through the gateway with the caller's own token (the citizen's: a delegate cannot consent
+for her; the department's staff or system's for a call), so that case-svc answers exactly what
+it would answer the caller and the gateway routes the case number to the instance of its
+region. A case the caller cannot see is "not found", whether it exists or not: the answer tells
+nothing about other people's cases.
 """
 
 import dataclasses
@@ -66,6 +68,9 @@ class CaseView:
     case_no: str
     department_id: str
     status: str
+    #: The account that applied: a citizen's account id, an enterprise's credit code.
+    applicant_id: str
+    applicant_type: str
 
 
 async def case_of_caller(http: httpx.AsyncClient, authorization: str, case_no: str) -> CaseView:
@@ -82,7 +87,13 @@ async def case_of_caller(http: httpx.AsyncClient, authorization: str, case_no: s
         raise UpstreamUnavailable(f"case-svc answered {response.status_code}")
     try:
         case = response.json()
-        return CaseView(case["case_no"], case["department_id"], case["status"])
+        return CaseView(
+            case["case_no"],
+            case["department_id"],
+            case["status"],
+            case["applicant_id"],
+            case["applicant_type"],
+        )
     except (ValueError, KeyError, TypeError) as exc:
         raise UpstreamUnavailable("case-svc's answer is not a case") from exc
 
