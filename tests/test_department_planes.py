@@ -601,3 +601,85 @@ def test_zhujis_market_regulator_cannot_rewrite_a_wenzhou_companys_legal_represe
         403,
         "not_legal_representative",
     )
+
+
+GRANT_APPLICATION = {
+    "resource": "population",
+    "fields": ["name"],
+    "purposes": ["case_review"],
+    "legal_basis": "《浙江省公共数据条例》第二十三条（合成数据）",
+    "rate_limit": {"per_minute": 60, "burst": 10},
+}
+
+
+@pytest.mark.parametrize(
+    ("changes", "status", "code"),
+    [
+        ({"fields": ["name", "face_template"]}, 403, "field_reserved"),
+        ({"purposes": ["anything"]}, 422, "unknown_purpose"),
+        ({"purposes": ["face_verification"]}, 403, "purpose_reserved"),
+        ({"rate_limit": None}, 422, "rate_limit_required"),
+    ],
+    ids=["face-template", "purpose-off-the-list", "platform-purpose", "no-rate-limit"],
+)
+def test_a_county_police_steward_cannot_apply_for_what_no_one_may_hold(
+    gateway: httpx.Client,
+    platform_admin: str,
+    changes: dict[str, Any],
+    status: int,
+    code: str,
+) -> None:
+    """The application of the finding: face templates, a purpose of its own making, no rate
+    limit. Refused as it is sent, whoever would decide it."""
+    steward = staff_token(gateway, platform_admin, LUCHENG_POLICE, ["data_steward"])
+    applied = send(
+        gateway,
+        "POST",
+        "/exchange/v1/grants",
+        json={**GRANT_APPLICATION, **changes},
+        headers={**bearer(steward), "Idempotency-Key": str(uuid.uuid4())},
+    )
+    problem(applied, status, code)
+
+
+def test_no_one_decides_their_own_grant_application(
+    gateway: httpx.Client, platform_admin: str
+) -> None:
+    """A county police steward applies and cannot approve it; another steward of the bureau
+    can, for the county only, never for the province."""
+    applicant = staff_token(gateway, platform_admin, LUCHENG_POLICE, ["data_steward"])
+    applied = send(
+        gateway,
+        "POST",
+        "/exchange/v1/grants",
+        json=GRANT_APPLICATION,
+        headers={**bearer(applicant), "Idempotency-Key": str(uuid.uuid4())},
+    )
+    assert applied.status_code == 201, applied.text
+    approve = f"/exchange/v1/grants/{applied.json()['id']}/approve"
+    own = send(
+        gateway,
+        "POST",
+        approve,
+        json={"expires_at": in_days(30), "region": "330302"},
+        headers=bearer(applicant),
+    )
+    problem(own, 403, "own_application")
+
+    other = staff_token(gateway, platform_admin, LUCHENG_POLICE, ["data_steward"])
+    province = send(
+        gateway,
+        "POST",
+        approve,
+        json={"expires_at": in_days(30), "region": "33"},
+        headers=bearer(other),
+    )
+    problem(province, 403, "outside_jurisdiction")
+    county = send(
+        gateway,
+        "POST",
+        approve,
+        json={"expires_at": in_days(30), "region": "330302"},
+        headers=bearer(other),
+    )
+    assert county.status_code == 200, county.text
