@@ -274,6 +274,16 @@ async def _structure(connection: AsyncConnection) -> tuple[list[str], list[str],
     return drops, keys + [definition for _, definition in indexes], foreign
 
 
+def _names(statements: list[str]) -> list[str]:
+    """The index or constraint each ``CREATE INDEX`` / ``ADD CONSTRAINT`` statement makes."""
+    return sorted(
+        statement.split(" ON ", 1)[0]
+        if statement.startswith("CREATE")
+        else statement.split(" ADD CONSTRAINT ", 1)[1].split(" ", 1)[0]
+        for statement in statements
+    )
+
+
 async def load(database: Database, size: int, *, form: str) -> Load:
     """Replace the cases with ``size`` new ones (see the module's docstring)."""
     loaded = Load(size)
@@ -310,7 +320,9 @@ async def load(database: Database, size: int, *, form: str) -> Load:
             await connection.execute(text(statement))
         loaded.index_seconds = time.perf_counter() - started
         again = await _structure(connection)
-        if sorted(again[1] + again[2]) != sorted(remake + foreign):
+        # By name: PostgreSQL prints a partial index's predicate differently once it has
+        # parsed its own printout (the casts move), though the index is the same.
+        if _names(again[1] + again[2]) != _names(remake + foreign):
             raise RuntimeError("the tables' indexes did not come back as they were")
     async with database.engine.connect() as connection:
         await connection.execution_options(isolation_level="AUTOCOMMIT")
