@@ -70,6 +70,9 @@ ENTERPRISE = "91330302319255734K"
 #: Lucheng residents whose population records a department system may propose to change (a
 #: new face template waits for a data steward), none of them anyone else's story.
 CHANGED_RESIDENTS = ("330302193901207463", "330302199311092667", "330302199806049089")
+#: citizen_loa3's driving licence in the synthetic certificate registry
+#: (data-exchange-svc/data/electronic_certificate.csv): what she attaches to her open case.
+LOA3_LICENCE = "330319242996"
 LOSS_REPORT = "public_security.id_card_loss_report"  # instant: completed when filed
 #: A scanned page as the app uploads one: a PNG of one grey pixel.
 SCAN_PNG = bytes.fromhex(
@@ -553,6 +556,9 @@ ADJUSTMENTS: dict[str, Adjust] = {
         }
     ),
     "POST /cases/v1/cases/{case_no}/materials": _material_upload,
+    "POST /cases/v1/cases/{case_no}/certificates": _body(
+        lambda _world, _kind: {"certificate_number": LOA3_LICENCE}
+    ),
     "POST /exchange/v1/calls": _body(
         lambda world, _kind: {
             "resource": "population",

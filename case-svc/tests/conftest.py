@@ -18,6 +18,18 @@ people and one enterprise, and answers the one read case-svc makes, with the cal
   no verified real name of (``step`` face when her account holds a real-name claim no face
   match bound yet, else real_name), 404 ``account_not_found`` for an unknown enterprise.
 
+The exchange double is NOT data-exchange-svc: it holds the electronic certificates of a few of
+those people and the company, grants case-svc what the exchange's seed grants it, and answers
+the one call case-svc makes, under case-svc's own service token (which the identity double
+grants at ``POST /identity/v1/token``, client credentials):
+
+- ``POST /exchange/v1/calls`` on ``electronic_certificate`` → ``{call_id, resource, fields:
+  {field: [one value per certificate]}, source_timestamp, receipt}`` (a many-row resource);
+  404 ``subject_not_found`` for a subject it holds no certificate of; 403 ``no_grant`` /
+  ``purpose_not_allowed`` / ``field_not_granted`` past the grant; 401 without case-svc's token.
+  ``down`` makes it unreachable (``"unreachable"``: no connection) or failing (``"failing"``:
+  the gateway's 503).
+
 The real services behind a real gateway are exercised by the end-to-end journeys (tests/ at the
 repository root). Here the doubles are mounted in process with ``httpx.ASGITransport`` as the
 app's pooled client (``app.state.service.http``, where the gateway client would be), picked by
@@ -26,6 +38,7 @@ handler answers behind a barrier so that tests line concurrent submissions up on
 """
 
 import asyncio
+import base64
 import copy
 import datetime as dt
 import json
@@ -41,6 +54,7 @@ import pytest
 import pytest_asyncio
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from pydantic import SecretStr
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from case_svc.main import create_app
@@ -49,6 +63,7 @@ from case_svc.settings import CaseSettings
 from servicekit.credit_code import make_credit_code
 from servicekit.regions import InvalidRegionCode, RegionCode, RegionLevel
 from servicekit.resident_id import make_resident_id
+from servicekit.service_tokens import ClientCredentials
 from servicekit.testing import ServiceUnderTest, bearer
 
 
@@ -510,8 +525,24 @@ class IdentityDouble:
         #: Accounts whose sessions ended since their tokens were issued (a logout, a take-over):
         #: identity-svc refuses those tokens, which the gateway may not have heard of yet.
         self.revoked: set[str] = set()
+        #: The service tokens it granted case-svc (client credentials).
+        self.service_tokens: list[str] = []
         self.app = FastAPI()
         self.app.get("/identity/v1/me/verified-identity")(self._verified_identity)
+        self.app.post("/identity/v1/token")(self._client_credentials)
+
+    async def _client_credentials(self, request: Request) -> JSONResponse:
+        """case-svc's own token, for its client id and secret (HTTP Basic)."""
+        form = await request.form()
+        expected = "Basic " + base64.b64encode(f"{CASE_SVC}:{CASE_SVC_SECRET}".encode()).decode()
+        if (
+            form.get("grant_type") != "client_credentials"
+            or request.headers.get("authorization") != expected
+        ):
+            return _problem(401, "invalid_client", "unknown client or wrong secret")
+        token = f"service-token-{len(self.service_tokens) + 1}"
+        self.service_tokens.append(token)
+        return JSONResponse({"access_token": token, "token_type": "Bearer", "expires_in": 600})
 
     async def _verified_identity(self, request: Request) -> JSONResponse:
         token = request.headers.get("authorization", "").removeprefix("Bearer ")
@@ -550,6 +581,187 @@ class IdentityDouble:
         )
 
 
+# The exchange's certificate registry (synthetic) ------------------------------------------------
+
+#: case-svc's OAuth client, as the identity seed registers it.
+CASE_SVC = "case-svc"
+CASE_SVC_SECRET = "case-svc-secret-for-the-tests-0123456789"
+#: What the exchange's seed grants case-svc on the certificate registry.
+GRANTED_FIELDS = (
+    "certificate_type",
+    "certificate_name",
+    "certificate_number",
+    "issuing_department",
+    "valid_from",
+    "valid_until",
+    "certificate_status",
+)
+GRANTED_PURPOSES = ("case_review",)
+
+
+@dataclass(frozen=True)
+class Certificate:
+    certificate_type: str
+    certificate_name: str
+    certificate_number: str
+    holder_name: str
+    issuing_department: str
+    valid_from: str
+    valid_until: str | None
+    certificate_status: str
+
+
+#: Lin's driving licence and senior citizen card (valid on the tests' day, 26 November 2026),
+#: a teacher's certificate that expired and a physician's licence revoked; Chen's licence; the
+#: grandson's company's business licence. The grandson himself holds none.
+LIN_LICENCE = Certificate(
+    "driving_licence",
+    "机动车驾驶证",
+    "330319242996",
+    LIN.name,
+    "330300-traffic_police",
+    "2022-03-14",
+    "2032-03-14",
+    "valid",
+)
+LIN_SENIOR_CARD = Certificate(
+    "senior_citizen_card",
+    "老年人优待证",
+    "33030213787894",
+    LIN.name,
+    "330302-civil_affairs",
+    "2020-02-18",
+    None,
+    "valid",
+)
+LIN_EXPIRED = Certificate(
+    "teacher_qualification",
+    "教师资格证",
+    "20143302012000123",
+    LIN.name,
+    "330300-education",
+    "2014-09-01",
+    "2024-08-31",
+    "valid",
+)
+LIN_REVOKED = Certificate(
+    "physician_practising",
+    "医师执业证书",
+    "110330302000456",
+    LIN.name,
+    "33-health",
+    "2019-05-20",
+    "2029-05-19",
+    "revoked",
+)
+CHEN_LICENCE = Certificate(
+    "driving_licence",
+    "机动车驾驶证",
+    "330386772934",
+    CHEN.name,
+    "330300-traffic_police",
+    "2022-07-07",
+    None,
+    "valid",
+)
+HAOYU_LICENCE = Certificate(
+    "business_licence",
+    "营业执照",
+    HAOYU.credit_code,
+    HAOYU.name,
+    "330302-market_regulation",
+    "2021-03-01",
+    None,
+    "valid",
+)
+
+
+class ExchangeDouble:
+    """data-exchange-svc's certificate registry, per contract: case-svc's calls, answered about
+    the subject they name, with a receipt each."""
+
+    lin_licence, lin_senior_card = LIN_LICENCE, LIN_SENIOR_CARD
+    lin_expired, lin_revoked = LIN_EXPIRED, LIN_REVOKED
+    chen_licence, haoyu_licence = CHEN_LICENCE, HAOYU_LICENCE
+
+    def __init__(self, identity: IdentityDouble) -> None:
+        self.identity = identity
+        self.holdings: dict[str, tuple[Certificate, ...]] = {
+            LIN.id_number: (LIN_LICENCE, LIN_SENIOR_CARD, LIN_EXPIRED, LIN_REVOKED),
+            CHEN.id_number: (CHEN_LICENCE,),
+            HAOYU.credit_code: (HAOYU_LICENCE,),
+        }
+        #: Each call's body and the token it came with.
+        self.calls: list[tuple[dict[str, Any], str]] = []
+        #: ``"unreachable"``: no connection; ``"failing"``: the gateway's 503.
+        self.down: str | None = None
+        self.app = FastAPI()
+        self.app.post("/exchange/v1/calls")(self._call)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.down == "unreachable":
+            raise httpx.ConnectError("data-exchange-svc is not listening")
+        await self.app(scope, receive, send)
+
+    async def _call(self, request: Request) -> JSONResponse:
+        if self.down == "failing":
+            return _problem(503, "upstream_unavailable", "no instance of exchange answers")
+        token = request.headers.get("authorization", "").removeprefix("Bearer ")
+        body = await request.json()
+        self.calls.append((body, token))
+        if token not in self.identity.service_tokens:
+            return _problem(401, "invalid_token", "not a token of the platform's")
+        if body["resource"] != "electronic_certificate":
+            return _problem(403, "no_grant", "case-svc holds no grant on it")
+        if body["purpose"] not in GRANTED_PURPOSES:
+            return _problem(403, "purpose_not_allowed", "not a purpose of the grant")
+        if set(body["fields"]) - set(GRANTED_FIELDS):
+            return _problem(403, "field_not_granted", "a field the grant does not cover")
+        subject = body["subject"]
+        held = self.holdings.get(subject.get("id_number") or subject.get("credit_code") or "")
+        if not held:
+            return _problem(404, "subject_not_found", "no such subject")
+        call_id = str(uuid.uuid4())
+        seq = len(self.calls)
+        return JSONResponse(
+            {
+                "call_id": call_id,
+                "resource": body["resource"],
+                "fields": {
+                    name: [getattr(certificate, name) for certificate in held]
+                    for name in body["fields"]
+                },
+                "source_timestamp": "2026-11-01T00:00:00Z",
+                "receipt": {
+                    "seq": seq,
+                    "leaf_index": seq - 1,
+                    "entry": {
+                        "seq": seq,
+                        "at": "2026-11-26T02:00:00.000000+00:00",
+                        "call_id": call_id,
+                        "kind": "call",
+                        "consumer": CASE_SVC,
+                        "actor": CASE_SVC,
+                        "resource": body["resource"],
+                        "fields": body["fields"],
+                        "purpose": body["purpose"],
+                        "case_id": body.get("case_id"),
+                        "subject_hash": "ab" * 32,
+                        "outcome": "allowed",
+                        "code": None,
+                    },
+                    "tree_head": {
+                        "tree_size": seq,
+                        "root_hash": "cd" * 32,
+                        "timestamp": "2026-11-26T02:00:01Z",
+                        "signature": "c2lnbmVk",
+                        "key_id": "ledger-test",
+                    },
+                },
+            }
+        )
+
+
 def _by_prefix(routes: dict[str, ASGIApp]) -> ASGIApp:
     """The gateway's choice of upstream by the path's service prefix."""
 
@@ -564,9 +776,17 @@ def identity() -> IdentityDouble:
     return IdentityDouble()
 
 
+@pytest.fixture
+def exchange(identity: IdentityDouble) -> ExchangeDouble:
+    return ExchangeDouble(identity)
+
+
 @pytest_asyncio.fixture(loop_scope="session")
-async def catalog(app: FastAPI, identity: IdentityDouble) -> AsyncIterator[CatalogDouble]:
-    """The doubles behind the app's gateway client: the catalog's, and identity-svc's."""
+async def catalog(
+    app: FastAPI, identity: IdentityDouble, exchange: ExchangeDouble
+) -> AsyncIterator[CatalogDouble]:
+    """The doubles behind the app's gateway client: the catalog's, identity-svc's and the
+    exchange's; case-svc's own token is granted by the identity double."""
     double = CatalogDouble()
 
     # One case-svc serves every region here: an application forwarded to its department's
@@ -576,10 +796,14 @@ async def catalog(app: FastAPI, identity: IdentityDouble) -> AsyncIterator[Catal
         double.forwarded.append(headers)
         await app(scope, receive, send)
 
-    gateway = _by_prefix({"/catalog": double.app, "/identity": identity.app, "/cases": cases})
+    gateway = _by_prefix(
+        {"/catalog": double.app, "/identity": identity.app, "/cases": cases, "/exchange": exchange}
+    )
     await app.state.service.http.aclose()
-    app.state.service.http = httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=gateway), base_url="http://gateway"
+    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=gateway), base_url="http://gateway")
+    app.state.service.http = http
+    app.state.service.service_token = ClientCredentials(
+        http, client_id=CASE_SVC, client_secret=SecretStr(CASE_SVC_SECRET)
     )
     yield double
 

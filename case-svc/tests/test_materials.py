@@ -172,6 +172,7 @@ async def test_the_applicant_uploads_a_scan_and_reads_it_back_with_its_sha256(
     material = uploaded.json()
     assert material == {
         "id": material["id"],
+        "kind": "upload",
         "name": ID_CARD_COPY,
         "content_type": "image/png",
         "size": len(SCAN),

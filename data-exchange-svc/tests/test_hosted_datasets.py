@@ -153,12 +153,51 @@ async def test_a_caller_without_a_grant_on_the_dataset_is_refused(
     problem: Problem,
     code: str,
 ) -> None:
-    stranger = bearer(token_minter.mint("case-svc", typ="service", loa=0))
+    # A platform service that reads no registry (case-svc holds a seeded grant on certificates).
+    stranger = bearer(token_minter.mint("rating-svc", typ="service", loa=0))
     subject = subject_of(dataset_rows(code)[0])
     response = await client.post(
         "/exchange/v1/calls", json=call_body(code, subject, READS[code][:1]), headers=stranger
     )
     problem(response, 403, "no_grant")
+
+
+async def test_case_svc_reads_a_persons_certificates_for_a_case_on_its_seeded_grant_alone(
+    client: httpx.AsyncClient,
+    token_minter: TokenMinter,
+    dataset_rows: DatasetRows,
+    problem: Problem,
+) -> None:
+    """The seed's grant: what a certificate is, its number, issuer and validity for case review,
+    no consent asked (a platform service's read), and never the holder's name."""
+    case_svc = bearer(token_minter.mint("case-svc", typ="service", loa=0))
+    row = next(row for row in dataset_rows("electronic_certificate") if row.get("id_number"))
+    fields = ["certificate_type", "certificate_number", "valid_until", "certificate_status"]
+    body = {
+        "resource": "electronic_certificate",
+        "subject": {"id_number": row["id_number"]},
+        "purpose": "case_review",
+        "case_id": "330300-20261126-000001",
+    }
+
+    read = await client.post(
+        "/exchange/v1/calls", json={**body, "fields": fields}, headers=case_svc
+    )
+
+    assert read.status_code == 200, read.text
+    assert row["certificate_number"] in read.json()["fields"]["certificate_number"]
+    entry = read.json()["receipt"]["entry"]
+    assert (entry["consumer"], entry["case_id"]) == ("case-svc", "330300-20261126-000001")
+    named = await client.post(
+        "/exchange/v1/calls", json={**body, "fields": ["holder_name"]}, headers=case_svc
+    )
+    assert problem(named, 403, "field_not_granted")["fields"] == ["holder_name"]
+    elsewhere = await client.post(
+        "/exchange/v1/calls",
+        json={**body, "fields": fields, "purpose": "case_prefill"},
+        headers=case_svc,
+    )
+    problem(elsewhere, 403, "purpose_not_allowed")
 
 
 async def test_a_person_the_dataset_holds_nothing_about_is_not_found(

@@ -1,5 +1,6 @@
 """case-svc's state and the dependencies endpoints read it through: the settings, the clock
-case numbers and deadlines are read from (tests hold it still), and the store of materials."""
+case numbers and deadlines are read from (tests hold it still), the store of materials and the
+service's own token."""
 
 import datetime as dt
 from collections.abc import Callable
@@ -9,6 +10,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from case_svc.clients.catalog import CatalogReads
+from case_svc.clients.exchange import ServiceToken
 from case_svc.materials.storage import MaterialStore
 from case_svc.settings import CaseSettings
 from servicekit.events import Outbox
@@ -28,6 +30,9 @@ class CaseState(ServiceState):
     #: Where the content of materials is kept, sealed: opened and closed by the materials
     #: router's own lifespan (``case_svc.materials.endpoints``), inside the app's.
     material_store: MaterialStore | None = None
+    #: case-svc's own token (client credentials), for the calls it makes as itself: the
+    #: exchange's certificate reads, the relay's deliveries. None without a client secret.
+    service_token: ServiceToken | None = None
 
 
 # Each alias reads the state itself rather than through StateDep: a dependency FastAPI resolves
@@ -61,10 +66,15 @@ async def _material_store(request: Request) -> MaterialStore:
     return store
 
 
+async def _service_token(request: Request) -> ServiceToken | None:
+    return state_of(request, CaseState).service_token
+
+
 StateDep = Annotated[CaseState, Depends(_state)]
 OutboxDep = Annotated[Outbox, Depends(_outbox)]
 CatalogReadsDep = Annotated[CatalogReads, Depends(_catalog_reads)]
 SettingsDep = Annotated[CaseSettings, Depends(_settings)]
 MaterialStoreDep = Annotated[MaterialStore, Depends(_material_store)]
+ServiceTokenDep = Annotated[ServiceToken | None, Depends(_service_token)]
 #: The time of the request, on the service's clock.
 NowDep = Annotated[dt.datetime, Depends(_now)]

@@ -40,7 +40,9 @@ async def _lifespan(app: FastAPI, kit: ServiceState) -> AsyncIterator[CaseState]
         outbox=_outbox(settings, lambda: state.clock()),
         catalog_reads=CatalogReads(settings.catalog_cache_seconds),
     )
-    relay = _relay(settings, state)
+    token = _service_token(settings, state)
+    state.service_token = token
+    relay = _relay(settings, state, token)
     watching = (
         asyncio.create_task(
             handling.watch_deadlines(
@@ -69,17 +71,26 @@ def _outbox(settings: CaseSettings, clock: Callable[[], dt.datetime]) -> Outbox:
     return Outbox(OutboxEvent, source="/cases", subscriptions=subscriptions, clock=clock)
 
 
-def _relay(settings: CaseSettings, state: CaseState) -> Relay | None:
+def _service_token(settings: CaseSettings, state: CaseState) -> ClientCredentials | None:
+    """case-svc's own token, with its client credentials; none without a secret (then events
+    are not relayed and no certificate is read from the exchange)."""
+    if settings.client_secret is None:
+        return None
+    return ClientCredentials(
+        state.http, client_id=settings.client_id, client_secret=settings.client_secret
+    )
+
+
+def _relay(
+    settings: CaseSettings, state: CaseState, token: ClientCredentials | None
+) -> Relay | None:
     """The relay that delivers the events to their subscribers, with case-svc's own client
     credentials; none while no one subscribes."""
     if not any(settings.event_subscribers.values()):
         return None
-    if settings.client_secret is None:
+    if token is None:
         log.warning("events_not_relayed", reason="CASE_CLIENT_SECRET is not set")
         return None
-    token = ClientCredentials(
-        state.http, client_id=settings.client_id, client_secret=settings.client_secret
-    )
     return Relay(
         state.outbox,
         sessionmaker=state.database.sessionmaker,

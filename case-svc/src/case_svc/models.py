@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -178,6 +179,44 @@ class CaseMaterial(Base):
     uploaded_by: Mapped[str] = mapped_column(String(64))
     uploader_role: Mapped[str] = mapped_column(String(16))
     #: The applicant a delegate uploaded it for.
+    acting_for: Mapped[str | None] = mapped_column(String(64))
+    uploaded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class CaseCertificate(Base):
+    """An electronic certificate a case holds as a material: read from the exchange's
+    certificate registry (``case_svc.materials.certificates``) rather than uploaded. What it is,
+    who issued it and its validity are kept as read; its number (personal data) and the ledger
+    receipt of the read (it names the case and a hash of the holder) are sealed."""
+
+    __tablename__ = "case_certificate"
+    __table_args__ = (
+        # A case's materials in the order they came, beside its uploads.
+        Index("ix_case_certificate_case", "case_id", "uploaded_at", "id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("case.id"))
+    certificate_type: Mapped[str] = mapped_column(String(64))
+    certificate_name: Mapped[str] = mapped_column(String(64))
+    certificate_number: Mapped[str] = mapped_column(
+        SealedText("case", "case_certificate.certificate_number")
+    )
+    #: The issuing department's id, as the registry names it.
+    issuing_department: Mapped[str] = mapped_column(String(128))
+    valid_from: Mapped[dt.date] = mapped_column(Date)
+    #: None: valid for the long term.
+    valid_until: Mapped[dt.date | None] = mapped_column(Date)
+    #: The registry's status when it was read.
+    certificate_status: Mapped[str] = mapped_column(String(16))
+    #: The exchange's call and its ledger receipt, which anyone may verify at the exchange.
+    call_id: Mapped[str] = mapped_column(String(64))
+    receipt: Mapped[dict[str, Any]] = mapped_column(SealedJSON("case", "case_certificate.receipt"))
+    #: The account that attached it (the delegate, when one acted for the applicant), and the
+    #: part they took in the case.
+    uploaded_by: Mapped[str] = mapped_column(String(64))
+    uploader_role: Mapped[str] = mapped_column(String(16))
+    #: The applicant a delegate attached it for.
     acting_for: Mapped[str | None] = mapped_column(String(64))
     uploaded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 

@@ -1,7 +1,8 @@
 """Reference and demo data of data-exchange-svc: the catalogue entries of the hosted resources,
-the grants identity-svc needs, the synthetic population registry and the other synthetic
-datasets. Idempotent: catalogue entries follow their specs; grants, people and records that
-exist are left as they are (a provider's later load is not undone).
+the grants the platform's own services need (identity-svc's, case-svc's), the synthetic
+population registry and the other synthetic datasets. Idempotent: catalogue entries follow
+their specs; grants, people and records that exist are left as they are (a provider's later
+load is not undone).
 
 Run after ``alembic upgrade head``: ``python -m data_exchange_svc.seed``.
 """
@@ -57,6 +58,25 @@ IDENTITY_SVC_ENTERPRISE_GRANT = GrantSpec(
         "legal_representative_id_number",
     ),
     purposes=("enterprise_representation",),
+)
+
+#: What case-svc reads when an applicant attaches one of her electronic certificates to her
+#: case (``case_svc.materials.certificates``): what each certificate is, its number (to find
+#: the one she named), its issuer and its validity; never the holder's name. For the review of
+#: the case it is attached to, each call naming that case.
+CASE_SVC_CERTIFICATE_GRANT = GrantSpec(
+    consumer="case-svc",
+    resource_code="electronic_certificate",
+    fields=(
+        "certificate_type",
+        "certificate_name",
+        "certificate_number",
+        "issuing_department",
+        "valid_from",
+        "valid_until",
+        "certificate_status",
+    ),
+    purposes=("case_review",),
 )
 
 _BATCH = 1000
@@ -195,6 +215,7 @@ async def seed(session: AsyncSession, settings: ExchangeSettings) -> None:
         await _seed_resource(session, spec)
     await _seed_grant(session, IDENTITY_SVC_GRANT)
     await _seed_grant(session, IDENTITY_SVC_ENTERPRISE_GRANT)
+    await _seed_grant(session, CASE_SVC_CERTIFICATE_GRANT)
     await _seed_population(session, settings, protector)
     for spec in HOSTED.values():
         if spec.code != POPULATION.code:

@@ -11,6 +11,13 @@ and the benchmarks use it on free ports with databases of their own.
 Every run makes the key its processes sign the gateway's word with (``FORWARDED_KEY``:
 ``servicekit.forwarding``), so that nothing outside the run can speak for the gateway; the
 gateway is the edge and trusts no proxy unless ``trusted_proxies`` names some.
+
+case-svc acts as itself too (the exchange's certificate reads, the outbox relay): the identity
+seed registers its OAuth client (``IDENTITY_SEED_CLIENT_*``: ``case-svc``, type ``service``)
+with a secret made once per ``var_dir`` and kept there (``case-svc.client-secret``, readable by
+its owner alone), which every case-svc process is given (``CASE_CLIENT_SECRET``). Kept, because
+the seed leaves a client that exists as it is: a later run on the same databases must present
+the same secret.
 """
 
 from __future__ import annotations
@@ -168,6 +175,16 @@ class PlatformConfig:
         if spec.has_database:
             name = instance.name if instance is not None else spec.name
             env[f"{prefix}DATABASE_URL"] = self.database_url(name)
+        if spec.name == "identity":
+            # The one client the seed registers: case-svc's (unless the caller names another).
+            env.setdefault("IDENTITY_SEED_CLIENT_ID", CASE_CLIENT_ID)
+            if env["IDENTITY_SEED_CLIENT_ID"] == CASE_CLIENT_ID:
+                env["IDENTITY_SEED_CLIENT_SECRET"] = case_client_secret(self.var_dir)
+                env["IDENTITY_SEED_CLIENT_NAME"] = "case-svc（平台服务）"
+                env["IDENTITY_SEED_CLIENT_TYPE"] = "service"
+        if spec.name == "case":
+            env.setdefault("CASE_CLIENT_ID", CASE_CLIENT_ID)
+            env.setdefault("CASE_CLIENT_SECRET", case_client_secret(self.var_dir))
         if spec is GATEWAY:
             upstreams = {service.name: self.url(service.name) for service in SERVICES}
             env["GATEWAY_UPSTREAMS"] = json.dumps(upstreams)
@@ -180,6 +197,31 @@ class PlatformConfig:
             if pools:
                 env["GATEWAY_POOLS"] = json.dumps(pools)
         return env
+
+
+#: case-svc's OAuth client, which the identity seed registers for the run.
+CASE_CLIENT_ID = "case-svc"
+CASE_CLIENT_SECRET_FILE = "case-svc.client-secret"
+
+
+def case_client_secret(var_dir: Path) -> str:
+    """case-svc's client secret for the databases under ``var_dir``: made on first use, kept
+    in a file only its owner may read."""
+    path = var_dir / CASE_CLIENT_SECRET_FILE
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    var_dir.mkdir(parents=True, exist_ok=True)
+    secret = base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        # Another process of the run made it first: its secret is the run's.
+        return path.read_text().strip()
+    with os.fdopen(descriptor, "w") as file:
+        file.write(secret)
+    return secret
 
 
 def _is_service_setting(key: str) -> bool:

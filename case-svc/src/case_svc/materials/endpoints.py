@@ -10,11 +10,23 @@ from urllib.parse import quote
 from fastapi import APIRouter, FastAPI, File, Form, Header, Path, Response, UploadFile
 
 from case_svc.cases.service import CaseNotFound
-from case_svc.deps import CaseState, MaterialStoreDep, NowDep, SettingsDep
-from case_svc.materials import service, storage
-from case_svc.materials.schemas import MaterialList, MaterialRead
+from case_svc.deps import CaseState, MaterialStoreDep, NowDep, ServiceTokenDep, SettingsDep
+from case_svc.materials import certificates, service, storage
+from case_svc.materials.certificates import (
+    CertificateAlreadyAttached,
+    CertificateAttachNotAllowed,
+    CertificateNotHeld,
+    CertificateNotValid,
+)
+from case_svc.materials.schemas import (
+    CertificateAttach,
+    CertificateMaterialRead,
+    MaterialList,
+    MaterialRead,
+)
 from case_svc.materials.service import (
     EXTENSIONS,
+    MaterialHasNoFile,
     MaterialNotFound,
     MaterialsClosed,
     MaterialTooLarge,
@@ -24,11 +36,13 @@ from case_svc.materials.service import (
 )
 from case_svc.materials.storage import MaterialContentUnreadable, MaterialStoreUnavailable
 from case_svc.models import CaseMaterial
-from servicekit.auth import PrincipalDep
+from servicekit.auth import InsufficientAssurance, PrincipalDep, TokenExpired, TokenRevoked
 from servicekit.case_numbers import CaseNumberStr
 from servicekit.db import SessionDep
+from servicekit.http import HttpDep
 from servicekit.idempotency import OptionalIdempotencyDep
 from servicekit.openapi import problem_responses
+from servicekit.problems import UpstreamUnavailable
 from servicekit.state import app_state
 
 
@@ -134,6 +148,61 @@ async def upload_material(
     )
 
 
+@router.post(
+    "/cases/{case_no}/certificates",
+    status_code=201,
+    response_model=CertificateMaterialRead,
+    responses=problem_responses(
+        CaseNotFound,
+        CertificateAttachNotAllowed,
+        InsufficientAssurance,
+        TokenRevoked,
+        TokenExpired,
+        MaterialsClosed,
+        TooManyMaterials,
+        CertificateAlreadyAttached,
+        CertificateNotHeld,
+        CertificateNotValid,
+        UpstreamUnavailable,
+    ),
+)
+async def attach_certificate(
+    case_no: CaseNumberStr,
+    payload: CertificateAttach,
+    principal: PrincipalDep,
+    claim: OptionalIdempotencyDep,
+    session: SessionDep,
+    http: HttpDep,
+    token: ServiceTokenDep,
+    settings: SettingsDep,
+    now: NowDep,
+) -> Response:
+    """Attach one of the applicant's own electronic certificates, by its number, instead of
+    uploading a scan: its applicant (or her delegate) until the case ends. case-svc reads it
+    from the exchange's certificate registry about her verified identity, for this case, and
+    keeps what it is, who issued it, its validity and the ledger receipt of the read; a
+    certificate not valid today is refused. With an Idempotency-Key, a retry answers the same
+    material and reads nothing again."""
+    if claim.replay is not None:
+        return claim.replay
+    material = await certificates.attach_certificate(
+        session=session,
+        http=http,
+        token=token,
+        principal=principal,
+        case_no=case_no,
+        certificate_number=payload.certificate_number,
+        max_per_case=settings.materials_per_case,
+        now=now,
+    )
+    return await claim.answer(
+        session,
+        status=201,
+        body=material.model_dump(mode="json"),
+        headers={"Location": _location(case_no, material.id)},
+    )
+
+
 @router.get(
     "/cases/{case_no}/materials",
     response_model=MaterialList,
@@ -143,7 +212,8 @@ async def list_materials(
     case_no: CaseNumberStr, principal: PrincipalDep, session: SessionDep
 ) -> MaterialList:
     """The case's materials, without their content, for its applicant and the handling
-    department's handlers, supervisors and systems."""
+    department's handlers, supervisors and systems: uploaded files (``kind`` upload) and
+    electronic certificates (``kind`` certificate, with the receipt of their read)."""
     return await service.list_materials(session=session, principal=principal, case_no=case_no)
 
 
@@ -170,7 +240,11 @@ _BINARY = {"schema": {"type": "string", "format": "binary"}}
         },
         304: {"description": "Not modified: If-None-Match named its ETag"},
         **problem_responses(
-            CaseNotFound, MaterialNotFound, MaterialStoreUnavailable, MaterialContentUnreadable
+            CaseNotFound,
+            MaterialNotFound,
+            MaterialHasNoFile,
+            MaterialStoreUnavailable,
+            MaterialContentUnreadable,
         ),
     },
 )
@@ -185,7 +259,7 @@ async def download_material(
     ] = None,
 ) -> Response:
     """A material's content, for whoever sees the case, as an attachment of the type its
-    content was found to be."""
+    content was found to be (an electronic certificate has none: 409)."""
     material = await service.find_material(
         session=session, principal=principal, case_no=case_no, material_id=material_id
     )

@@ -5,7 +5,7 @@ import uuid
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from case_svc.models import Case, CaseMaterial
+from case_svc.models import Case, CaseCertificate, CaseMaterial
 
 
 async def hold_case(session: AsyncSession, case_id: uuid.UUID) -> None:
@@ -25,10 +25,14 @@ async def hold_case(session: AsyncSession, case_id: uuid.UUID) -> None:
 
 
 async def count_materials(session: AsyncSession, case_id: uuid.UUID) -> int:
-    count = await session.scalar(
+    """The case's materials of every kind: uploads and certificates."""
+    uploads = await session.scalar(
         select(func.count()).select_from(CaseMaterial).where(CaseMaterial.case_id == case_id)
     )
-    return count or 0
+    certificates = await session.scalar(
+        select(func.count()).select_from(CaseCertificate).where(CaseCertificate.case_id == case_id)
+    )
+    return (uploads or 0) + (certificates or 0)
 
 
 async def add_material(session: AsyncSession, material: CaseMaterial) -> None:
@@ -53,3 +57,29 @@ async def material_of(
         select(CaseMaterial).where(CaseMaterial.id == material_id, CaseMaterial.case_id == case_id)
     )
     return material
+
+
+async def add_certificate(session: AsyncSession, certificate: CaseCertificate) -> None:
+    session.add(certificate)
+    await session.flush()
+
+
+async def certificates_of(session: AsyncSession, case_id: uuid.UUID) -> list[CaseCertificate]:
+    """The case's certificates in the order they came."""
+    rows = await session.scalars(
+        select(CaseCertificate)
+        .where(CaseCertificate.case_id == case_id)
+        .order_by(CaseCertificate.uploaded_at, CaseCertificate.id)
+    )
+    return list(rows)
+
+
+async def holds_certificate(
+    session: AsyncSession, case_id: uuid.UUID, material_id: uuid.UUID
+) -> bool:
+    found = await session.scalar(
+        select(CaseCertificate.id).where(
+            CaseCertificate.id == material_id, CaseCertificate.case_id == case_id
+        )
+    )
+    return found is not None

@@ -1,5 +1,6 @@
 """The rules of a case's materials: who adds them and when, what a file may be, how many a case
-holds; whoever sees the case reads them. The content goes to the material store sealed, its
+holds (files and electronic certificates together: ``materials.certificates`` attaches the
+latter); whoever sees the case reads them. The content goes to the material store sealed, its
 SHA-256 taken over the clear bytes and checked whenever it comes back. Services never commit:
 the request's transaction does."""
 
@@ -13,9 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from case_svc.cases.repository import ENDED_STATUSES
 from case_svc.cases.service import acting_for, actor_of, visible_case
 from case_svc.materials import repository
-from case_svc.materials.schemas import MaterialList, MaterialRead, MaterialType
+from case_svc.materials.schemas import (
+    CertificateMaterialRead,
+    MaterialList,
+    MaterialRead,
+    MaterialType,
+)
 from case_svc.materials.storage import MaterialContentUnreadable, MaterialStore
-from case_svc.models import Case, CaseMaterial
+from case_svc.models import Case, CaseCertificate, CaseMaterial
 from case_svc.workflow.state_machine import Role
 from servicekit.auth import Principal
 from servicekit.ids import new_id
@@ -85,6 +91,12 @@ class TooManyMaterials(Conflict):
     )
 
 
+class MaterialHasNoFile(Conflict):
+    code = "material_has_no_file"
+    title = "The material is an electronic certificate, not a file: the case's materials list "
+    "gives its details and receipt"
+
+
 def content_type_of(content: bytes) -> MaterialType:
     """What the content is, by its first bytes."""
     for signature, media_type in SIGNATURES:
@@ -125,6 +137,34 @@ def material_view(material: CaseMaterial, roles: frozenset[Role]) -> MaterialRea
             "uploader_role": material.uploader_role,
             "acting_for": material.acting_for,
             "uploaded_at": material.uploaded_at,
+        }
+    )
+
+
+def certificate_view(
+    certificate: CaseCertificate, roles: frozenset[Role]
+) -> CertificateMaterialRead:
+    """A certificate material as the caller may see it, as ``material_view`` shows a file."""
+    hidden = Role.APPLICANT in roles and certificate.uploader_role != Role.APPLICANT
+    return CertificateMaterialRead.model_validate(
+        {
+            "id": certificate.id,
+            "name": certificate.certificate_name,
+            "certificate": {
+                "type": certificate.certificate_type,
+                "name": certificate.certificate_name,
+                "number": certificate.certificate_number,
+                "issuing_department": certificate.issuing_department,
+                "valid_from": certificate.valid_from,
+                "valid_until": certificate.valid_until,
+                "status": certificate.certificate_status,
+            },
+            "call_id": certificate.call_id,
+            "receipt": certificate.receipt,
+            "uploaded_by": None if hidden else certificate.uploaded_by,
+            "uploader_role": certificate.uploader_role,
+            "acting_for": certificate.acting_for,
+            "uploaded_at": certificate.uploaded_at,
         }
     )
 
@@ -178,10 +218,19 @@ async def upload_material(
 async def list_materials(
     *, session: AsyncSession, principal: Principal, case_no: str
 ) -> MaterialList:
-    """The case's materials (their descriptions, no content), for whoever sees the case."""
+    """The case's materials (their descriptions, no content), uploads and certificates in the
+    order they came, for whoever sees the case."""
     case, roles = await visible_case(session=session, principal=principal, case_no=case_no)
-    materials = await repository.materials_of(session, case.id)
-    return MaterialList(items=[material_view(material, roles) for material in materials])
+    uploads = [
+        (material.uploaded_at, material.id, material_view(material, roles))
+        for material in await repository.materials_of(session, case.id)
+    ]
+    certificates = [
+        (certificate.uploaded_at, certificate.id, certificate_view(certificate, roles))
+        for certificate in await repository.certificates_of(session, case.id)
+    ]
+    ordered = sorted([*uploads, *certificates], key=lambda entry: (entry[0], entry[1]))
+    return MaterialList(items=[view for _at, _id, view in ordered])
 
 
 async def find_material(
@@ -191,6 +240,8 @@ async def find_material(
     case, _roles = await visible_case(session=session, principal=principal, case_no=case_no)
     material = await repository.material_of(session, case.id, material_id)
     if material is None:
+        if await repository.holds_certificate(session, case.id, material_id):
+            raise MaterialHasNoFile()
         raise MaterialNotFound()
     return material
 

@@ -1,0 +1,132 @@
+"""data-exchange-svc, as case-svc needs it: the electronic certificates a person or an
+enterprise holds (``POST /exchange/v1/calls`` on the hosted resource ``electronic_certificate``),
+read under case-svc's own service token for a case, with the ledger receipt the exchange gives
+every call.
+
+The answer is personal data (certificate numbers): it is never logged. A subject the exchange
+holds no certificates of is ``HoldsNoCertificates``; anything else that is not an answer (the
+exchange unreachable, a refusal of case-svc's grant or token, a shape we cannot read) is a 503:
+the platform's failure, not the applicant's doing.
+"""
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from servicekit.problems import UpstreamUnavailable
+from servicekit.service_tokens import ServiceTokenUnavailable
+
+CALLS_PATH = "/exchange/v1/calls"
+RESOURCE = "electronic_certificate"
+#: What case-svc reads of a certificate: what it is, its number (to find the one asked for),
+#: who issued it and its validity. Not the holder's name (the subject is the applicant
+#: already), nor ``currently_valid``, a predicate that only answers matches: validity is
+#: decided from status and period, by the rule the exchange's predicate follows.
+FIELDS = (
+    "certificate_type",
+    "certificate_name",
+    "certificate_number",
+    "issuing_department",
+    "valid_from",
+    "valid_until",
+    "certificate_status",
+)
+
+#: The service's token: ``servicekit.service_tokens.ClientCredentials`` in the running app.
+ServiceToken = Callable[[], Awaitable[str]]
+
+
+class HoldsNoCertificates(Exception):
+    """The exchange holds no certificate of the subject (404 ``subject_not_found``)."""
+
+
+class CertificateRow(BaseModel):
+    """One certificate, as the exchange's fields name its parts (dates ISO 8601)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    certificate_type: str
+    certificate_name: str
+    certificate_number: str
+    issuing_department: str
+    valid_from: str
+    valid_until: str | None
+    certificate_status: str
+
+
+class CertificatesRead(BaseModel):
+    """Every certificate of the subject, the call's id and its ledger receipt."""
+
+    model_config = ConfigDict(frozen=True)
+
+    call_id: str
+    certificates: tuple[CertificateRow, ...]
+    receipt: dict[str, Any]
+
+
+class _CallAnswer(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    call_id: str
+    #: A many-row resource answers each field with the list of its rows' values.
+    fields: dict[str, list[Any]]
+    receipt: dict[str, Any]
+
+
+async def certificates_of(
+    http: httpx.AsyncClient,
+    *,
+    token: ServiceToken,
+    subject: dict[str, str],
+    case_no: str,
+    purpose: str,
+) -> CertificatesRead:
+    """The subject's certificates (``subject``: ``{"id_number": ...}`` or ``{"credit_code":
+    ...}``), read for the case ``case_no``."""
+    body = {
+        "resource": RESOURCE,
+        "subject": subject,
+        "fields": list(FIELDS),
+        "purpose": purpose,
+        "case_id": case_no,
+    }
+    try:
+        authorization = f"Bearer {await token()}"
+    except ServiceTokenUnavailable as exc:
+        raise UpstreamUnavailable("case-svc holds no token to call data-exchange-svc") from exc
+    try:
+        response = await http.post(CALLS_PATH, json=body, headers={"Authorization": authorization})
+    except httpx.HTTPError as exc:
+        raise UpstreamUnavailable("data-exchange-svc could not be reached") from exc
+    if response.status_code == 404 and _code(response) == "subject_not_found":
+        raise HoldsNoCertificates()
+    if response.status_code != 200:
+        failure: dict[str, Any] = {"upstream_status": response.status_code}
+        code = _code(response)
+        if code is not None:
+            failure["upstream_code"] = code
+        raise UpstreamUnavailable(f"data-exchange-svc answered {response.status_code}", **failure)
+    try:
+        answer = _CallAnswer.model_validate_json(response.content)
+        columns = [answer.fields[name] for name in FIELDS]
+        if len({len(column) for column in columns}) != 1:
+            raise UpstreamUnavailable("data-exchange-svc answered rows of unequal lengths")
+        rows = tuple(
+            CertificateRow.model_validate(dict(zip(FIELDS, values, strict=True)))
+            for values in zip(*columns, strict=True)
+        )
+    except (ValidationError, KeyError):
+        # Not chained: a validation error quotes the values, and they are personal.
+        raise UpstreamUnavailable("data-exchange-svc answered in an unexpected shape") from None
+    return CertificatesRead(call_id=answer.call_id, certificates=rows, receipt=answer.receipt)
+
+
+def _code(response: httpx.Response) -> str | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    code = body.get("code") if isinstance(body, dict) else None
+    return code if isinstance(code, str) else None
