@@ -139,6 +139,13 @@ def platform_secrets(today: dt.date | None = None) -> list[Secret]:
     found += [
         Secret("ONEVISIT_POSTGRES_PASSWORD", new_password(), (POSTGRES,)),
         Secret("ONEVISIT_METRICS_TOKEN", new_password(), (GATEWAY.name,)),
+        # case-svc's own OAuth client (its certificate reads, its events): identity's seed
+        # registers it with this secret, and every case-svc instance presents it.
+        Secret(
+            "ONEVISIT_CASE_CLIENT_SECRET",
+            new_password(),
+            ("identity", *(c.name for c in CONTAINERS if c.spec.name == "case")),
+        ),
         Secret(
             "ONEVISIT_SMS_ENDPOINT",
             "",
