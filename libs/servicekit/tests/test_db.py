@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from servicekit.db import create_engine
+from servicekit.db import PlanCacheMode, create_engine
 from servicekit.testing import POSTGRES_ENV
 
 pytestmark = pytest.mark.skipif(
@@ -56,5 +56,17 @@ async def test_checking_out_a_live_connection_sends_nothing() -> None:
         # The statement itself goes as a prepared statement, which the logger does not see:
         # what it does see is the transaction of this work, and no ping before it.
         assert sent == ["BEGIN;", "ROLLBACK;"]
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize("mode", ["auto", "force_custom_plan"])
+async def test_each_connection_plans_prepared_statements_as_the_settings_say(
+    mode: PlanCacheMode,
+) -> None:
+    engine = create_engine(os.environ[POSTGRES_ENV], plan_cache_mode=mode)
+    try:
+        async with engine.connect() as connection:
+            assert (await connection.execute(text("SHOW plan_cache_mode"))).scalar() == mode
     finally:
         await engine.dispose()

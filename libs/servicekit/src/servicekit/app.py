@@ -212,7 +212,9 @@ def build_app(
         )
         kit = ServiceState(
             settings=settings,
-            database=Database(settings.database_url),
+            database=Database(
+                settings.database_url, plan_cache_mode=settings.database_plan_cache_mode
+            ),
             http=http,
             token_verifier=TokenVerifier(
                 jwks or http_jwks_source(http, settings.jwks_url),

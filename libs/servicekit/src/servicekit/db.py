@@ -11,7 +11,7 @@ import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, MetaData, event, text
@@ -81,7 +81,14 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def create_engine(url: str) -> AsyncEngine:
+#: PostgreSQL's ``plan_cache_mode``: ``auto`` (its own choice: after five runs of a prepared
+#: statement, a generic plan if it looks no worse), or ``force_custom_plan`` (every run planned
+#: for its parameters). A list whose best plan depends on its parameters (a time, a filter that
+#: matches few rows or many) can go from milliseconds to tens of them on a generic plan.
+PlanCacheMode = Literal["auto", "force_custom_plan"]
+
+
+def create_engine(url: str, *, plan_cache_mode: PlanCacheMode = "auto") -> AsyncEngine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -89,7 +96,12 @@ def create_engine(url: str) -> AsyncEngine:
         engine = create_async_engine(url)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    engine = create_async_engine(url, pool_size=10, max_overflow=10)
+    connect_args = (
+        {"server_settings": {"plan_cache_mode": plan_cache_mode}}
+        if plan_cache_mode != "auto"
+        else {}
+    )
+    engine = create_async_engine(url, pool_size=10, max_overflow=10, connect_args=connect_args)
     event.listen(engine.sync_engine, "checkout", _refuse_closed_connection)
     return engine
 
@@ -151,8 +163,8 @@ def insert_for(bind: AsyncSession | Dialect, table: Any) -> Any:
 class Database:
     """The engine and sessionmaker of one service, owned by its lifespan."""
 
-    def __init__(self, url: str) -> None:
-        self.engine = create_engine(url)
+    def __init__(self, url: str, *, plan_cache_mode: PlanCacheMode = "auto") -> None:
+        self.engine = create_engine(url, plan_cache_mode=plan_cache_mode)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
 
     async def ping(self) -> None:

@@ -69,6 +69,8 @@ class ServiceSettings(BaseSettings):
     environment: Literal["development", "test", "production"] = "development"
     #: Empty means the embedded default: a SQLite file ``var/<service_name>.db``.
     database_url: str = ""
+    #: On PostgreSQL, how prepared statements are planned (``servicekit.db.PlanCacheMode``).
+    database_plan_cache_mode: Literal["auto", "force_custom_plan"] = "auto"
     var_dir: Path = Path("var")
     #: Where service-to-service calls go: the gateway, so that tier routing lives in one place.
     gateway_url: str = "http://127.0.0.1:8000"
