@@ -9,6 +9,7 @@ The tests in this module run in order and share the people, as the story does.
 """
 
 import asyncio
+import re
 from typing import Any
 
 import httpx
@@ -138,6 +139,8 @@ def test_3_she_supplies_both_and_sees_the_notice_in_her_history(gateway: httpx.C
     notice = mine["history"][-1]
     assert notice["detail"] == {"fields": ["amount_cny", "withdrawal_reason"], "materials": []}
     assert (notice["actor"], notice["actor_role"]) == (None, "handler")
+    # The handler by their staff number (工号), Wenzhou's, as identity-svc gave it.
+    assert re.fullmatch(r"330300-\d{4}", notice["staff_no"])
     assert mine["available_actions"] == ["supplement", "withdraw"]
 
     supplied = step(

@@ -43,6 +43,7 @@ async def test_the_applicant_reads_the_case_with_its_history_and_etag(
             "at": "2026-11-26T02:00:00Z",
             "actor": "citizen-lin",
             "actor_role": "applicant",
+            "staff_no": None,
             "acting_for": None,
             "clock": "running",
             "note": None,

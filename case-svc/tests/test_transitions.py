@@ -26,7 +26,11 @@ class Staff:
 
     def __init__(self, minter: Any) -> None:
         def mint(sub: str, *roles: str, dept: str = FUND_CENTRE) -> str:
-            token: str = minter.mint(sub, typ="staff", loa=2, dept=dept, roles=roles)
+            # A staff number per account, as identity-svc gives them: the region, a sequence.
+            staff_no = f"{dept.partition('-')[0]}-{sum(map(ord, sub)):04d}"
+            token: str = minter.mint(
+                sub, typ="staff", loa=2, dept=dept, roles=roles, staff_no=staff_no
+            )
             return token
 
         self.handler = mint("handler-1", "handler")
@@ -159,11 +163,24 @@ async def test_a_withdrawal_is_supplemented_reviewed_and_approved_by_a_second_pe
     assert history[2]["detail"] == {"fields": ["amount", "reason"], "materials": []}
     assert history[3]["detail"] == {"fields": ["amount", "reason"], "materials": []}
 
-    # She sees every step, staff by their part only.
+    # She sees every step, staff by their part and staff number only.
     mine = await read(client, case_no, resident)
     assert [h["actor"] for h in mine["history"]] == ["citizen-lin", *[None] * 2, "citizen-lin"] + [
         None
     ] * 5
+    handler_no, supervisor_no = (
+        f"330300-{sum(map(ord, sub)):04d}" for sub in ("handler-1", "supervisor-1")
+    )
+    assert [h["staff_no"] for h in mine["history"]] == [
+        None,
+        handler_no,
+        handler_no,
+        None,
+        *[handler_no] * 3,
+        supervisor_no,
+        handler_no,
+    ]
+    assert [h["staff_no"] for h in history] == [h["staff_no"] for h in mine["history"]]
     assert mine["assignee_id"] is None
 
 

@@ -2,7 +2,8 @@
 face: a real name bound before by name and number alone, on an account no face match ever
 confirmed, becomes that account's claim (level 1, face pending); one a face match confirmed
 stays bound. Delegation to a phone: a delegation made before to an account names that account's
-phone, and downgrading finds the account again."""
+phone, and downgrading finds the account again. Staff numbers: staff accounts made before get
+numbers in creation order per region, and the next account made continues the count."""
 
 import datetime as dt
 import os
@@ -317,3 +318,68 @@ async def test_a_delegation_made_to_an_account_names_its_phone_and_back(
     finally:
         await engine.dispose()
     assert [(row.id, row.delegate_id) for row in kept] == [(given["id"], grandson["id"])]
+
+
+#: The last revision before staff numbers.
+BEFORE_STAFF_NUMBERS = "1d3d1502870c"
+
+
+async def test_staff_made_before_get_numbers_in_creation_order_and_the_counters_go_on(
+    empty_database: str,
+) -> None:
+    # Ids that sort in creation order, as the service's UUIDv7 do.
+    depts = ("330302-public_security", None, "330302-civil_affairs", "330300-civil_affairs")
+    made = [
+        (a_citizen(bound_to=None) | {"typ": "staff", "id": uuid.UUID(int=n + 1)}, dept)
+        for n, dept in enumerate(depts)
+    ]
+    await upgrade(empty_database, BEFORE_STAFF_NUMBERS)
+    engine = create_engine(empty_database)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(account.insert(), [row for row, _ in made])
+            for row, dept in made:
+                await connection.execute(
+                    sa.text("UPDATE account SET dept = :dept WHERE id = :id").bindparams(
+                        sa.bindparam("id", type_=sa.Uuid())
+                    ),
+                    {"dept": dept, "id": row["id"]},
+                )
+            await connection.execute(account.insert(), [a_citizen(bound_to=None)])
+
+        await upgrade(empty_database, "head")
+
+        async with engine.connect() as connection:
+            numbers = dict(
+                (
+                    await connection.execute(
+                        sa.text("SELECT id, staff_no FROM account WHERE typ = 'staff'").columns(
+                            sa.column("id", sa.Uuid()), sa.column("staff_no", sa.String())
+                        )
+                    )
+                ).all()
+            )
+            counters = dict(
+                (
+                    await connection.execute(
+                        sa.text("SELECT region_code, last_value FROM staff_number_counter")
+                    )
+                ).all()
+            )
+            citizens = (
+                await connection.execute(
+                    sa.text(
+                        "SELECT count(*) FROM account WHERE typ = 'citizen' AND staff_no IS NULL"
+                    )
+                )
+            ).scalar_one()
+    finally:
+        await engine.dispose()
+    assert [numbers[row["id"]] for row, _ in made] == [
+        "330302-0001",
+        "000000-0001",
+        "330302-0002",
+        "330300-0001",
+    ]
+    assert counters == {"330302": 2, "000000": 1, "330300": 1}
+    assert citizens == 1

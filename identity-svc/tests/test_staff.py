@@ -1,6 +1,7 @@
 """Staff accounts: belong to a department the catalog knows, carry roles, are created by an
-administrator of the same tier or higher (the first platform administrator is seeded); their
-tokens carry ``typ`` staff, ``dept`` and ``roles``. The same administrators list them, change
+administrator of the same tier or higher (the first platform administrator is seeded); each gets
+a staff number (工号) by its department's region; their tokens carry ``typ`` staff, ``dept``,
+``roles`` and ``staff_no``. The same administrators list them, change
 their roles at the version they read and disable them, every change in an audit trail; staff
 sessions last hours."""
 
@@ -49,6 +50,44 @@ async def test_a_staff_token_carries_the_department_and_roles(
     assert claims["dept"] == LUCHENG_POLICE
     assert claims["roles"] == ["handler", "supervisor"]
     assert claims["loa"] == 1
+
+
+async def test_each_staff_account_gets_the_next_staff_number_of_its_departments_region(
+    journey: Journey, platform_admin: str
+) -> None:
+    wenzhou_civil_affairs = "330300-civil_affairs"
+    numbers = []
+    for phone, dept in (
+        ("13700000020", LUCHENG_POLICE),
+        ("13700000021", LONGWAN_POLICE),
+        ("13700000022", wenzhou_civil_affairs),
+    ):
+        response = await journey.create_staff(platform_admin, phone, ["handler"], dept)
+        assert response.status_code == 201, response.text
+        numbers.append(response.json()["staff_no"])
+    assert numbers == ["330302-0001", "330303-0001", "330300-0001"]
+    response = await journey.create_staff(
+        platform_admin, "13700000023", ["supervisor"], LUCHENG_POLICE
+    )
+    assert response.json()["staff_no"] == "330302-0002"
+    login = await journey.login("13700000023", STAFF_PASSWORD)
+    claims = await journey.claims(login.json()["access_token"])
+    assert claims["staff_no"] == "330302-0002"
+    # The seeded platform administrator belongs to no department's region.
+    assert (await journey.claims(platform_admin))["staff_no"] == "000000-0001"
+
+
+async def test_staff_created_at_once_never_share_a_number(
+    journey: Journey, platform_admin: str
+) -> None:
+    responses = await asyncio.gather(
+        *(
+            journey.create_staff(platform_admin, f"1370000003{n}", ["handler"], LUCHENG_POLICE)
+            for n in range(5)
+        )
+    )
+    assert [response.status_code for response in responses] == [201] * 5
+    assert len({response.json()["staff_no"] for response in responses}) == 5
 
 
 @pytest.mark.parametrize(

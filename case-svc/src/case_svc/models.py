@@ -138,6 +138,8 @@ class CaseEvent(Base):
     status: Mapped[str] = mapped_column(String(24))
     actor_id: Mapped[str] = mapped_column(String(64))
     actor_role: Mapped[str] = mapped_column(String(16))
+    #: Staff: the actor's staff number (工号), from their token; what the applicant is shown.
+    actor_staff_no: Mapped[str | None] = mapped_column(String(24))
     #: The applicant a delegate acted for.
     acting_for: Mapped[str | None] = mapped_column(String(64))
     #: The deadline clock after this step: running, paused or stopped.

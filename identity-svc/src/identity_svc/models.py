@@ -21,6 +21,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Index,
+    Integer,
     LargeBinary,
     SmallInteger,
     String,
@@ -85,6 +86,9 @@ class Account(Base):
 
     #: Staff only: the catalog department id (``<region code>-<department type>``) and roles.
     dept: Mapped[str | None] = mapped_column(String(64))
+    #: Staff only: the staff number (工号), ``<region code>-<sequence>`` (``330302-0007``): how
+    #: an applicant's view of her case names the staff member who acted, without their name.
+    staff_no: Mapped[str | None] = mapped_column(String(24), unique=True, index=True)
     roles: Mapped[list[str] | None] = mapped_column(JSON)
     #: Staff only: the administrator who created the account.
     created_by: Mapped[uuid.UUID | None] = mapped_column()
@@ -99,6 +103,17 @@ class Account(Base):
     face_locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class StaffNumberCounter(Base):
+    """The last staff number given out per region (the department's region code; ``000000``
+    for platform staff with no department); incremented by one upsert, so that two accounts
+    created at once never share a number."""
+
+    __tablename__ = "staff_number_counter"
+
+    region_code: Mapped[str] = mapped_column(String(12), primary_key=True)
+    last_value: Mapped[int] = mapped_column(Integer)
 
 
 class LoginSession(Base):

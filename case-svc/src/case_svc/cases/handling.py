@@ -563,6 +563,8 @@ class Actor:
     role: Role
     #: The applicant a delegate acts for.
     acting_for: str | None = None
+    #: Staff: their staff number (工号), as their token carries it.
+    staff_no: str | None = None
 
 
 #: case-svc itself: an instant item on filing, an intake left undecided for too long.
@@ -571,7 +573,10 @@ SYSTEM = Actor(SYSTEM_ACTOR, Role.SYSTEM)
 
 def _actor(principal: Principal, role: Role) -> Actor:
     return Actor(
-        actor_of(principal), role, acting_for(principal) if role is Role.APPLICANT else None
+        actor_of(principal),
+        role,
+        acting_for(principal) if role is Role.APPLICANT else None,
+        principal.staff_no if role in (Role.HANDLER, Role.SUPERVISOR) else None,
     )
 
 
@@ -642,6 +647,7 @@ async def _record(
             status=status.value,
             actor_id=actor.id,
             actor_role=actor.role.value,
+            actor_staff_no=actor.staff_no,
             acting_for=actor.acting_for,
             clock=state_machine.CLOCK[status].value,
             note=note,

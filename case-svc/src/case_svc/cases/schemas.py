@@ -53,9 +53,15 @@ class HistoryEntry(BaseModel):
     at: dt.datetime
     actor: str | None = Field(
         description="The account that acted, or 'system'; to the applicant, staff are shown by "
-        "their part only (null)"
+        "their part and staff number only (null)"
     )
     actor_role: Role
+    staff_no: str | None = Field(
+        default=None,
+        description="The staff number (工号) of the staff member who acted, shown to the "
+        "applicant too: who handled her case, without their name",
+        examples=["330300-0002"],
+    )
     acting_for: str | None = Field(default=None, description="The applicant a delegate acted for")
     clock: Clock = Field(description="The deadline clock after this step")
     note: str | None

@@ -461,6 +461,7 @@ def case_view(
                     else None
                 ),
                 actor_role=Role(event.actor_role),
+                staff_no=event.actor_staff_no,
                 acting_for=event.acting_for,
                 clock=Clock(event.clock),
                 note=event.note,

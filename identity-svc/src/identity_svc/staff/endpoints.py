@@ -244,6 +244,7 @@ def _read(runtime: Runtime, account: Account) -> StaffRead:
         id=account.id,
         phone_masked=mask_phone(phone),
         dept=account.dept,
+        staff_no=account.staff_no,
         roles=list(account.roles or []),
         created_by=account.created_by,
         created_at=account.created_at,

@@ -9,7 +9,23 @@ from sqlalchemy import CursorResult, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
-from identity_svc.models import Account
+from identity_svc.models import Account, StaffNumberCounter
+from servicekit.db import insert_for
+
+
+async def next_staff_sequence(session: AsyncSession, *, region_code: str) -> int:
+    """The next number of the region's staff counter: one statement, atomic on both backends."""
+    table = StaffNumberCounter.__table__
+    statement = (
+        insert_for(session, table)
+        .values(region_code=region_code, last_value=1)
+        .on_conflict_do_update(
+            index_elements=["region_code"], set_={"last_value": table.c.last_value + 1}
+        )
+        .returning(table.c.last_value)
+    )
+    value: int = (await session.execute(statement)).scalar_one()
+    return value
 
 
 async def page(

@@ -46,6 +46,7 @@ _STAFF_EXAMPLE: dict[str, Any] = {
     "id": "0196f3c8-0c1d-7e2f-9a3b-4c5d6e7f8091",
     "phone_masked": "137****0101",
     "dept": "330302-public_security",
+    "staff_no": "330302-0007",
     "roles": ["handler"],
     "created_by": "0196f3b0-0000-7000-8000-000000000001",
     "created_at": "2026-11-26T01:20:00Z",
@@ -59,6 +60,10 @@ class StaffRead(BaseModel):
     id: uuid.UUID
     phone_masked: str
     dept: str | None
+    staff_no: str | None = Field(
+        description="The staff number (工号) identity-svc gave the account: its department's "
+        "region code and a sequence; what an applicant sees of the staff who acted on her case"
+    )
     roles: list[str]
     created_by: uuid.UUID | None
     created_at: dt.datetime

@@ -9,9 +9,11 @@ own tier or below: a ``department_admin`` creates department-tier staff of their
 only; a ``platform_admin`` creates any staff, in any department. The first platform
 administrator is seeded (``IDENTITY_SEED_ADMIN_PHONE`` / ``_PASSWORD``). Staff sign in with the
 password grant (phone + password, the same throttling as citizens); their tokens carry
-``typ`` "staff", ``dept`` and ``roles``, and their sessions last ``staff_refresh_token_ttl_seconds``
-(hours, not a citizen's month). A phone belongs to one account: a citizen account and a staff
-account need different phones. A department must be one catalog-svc knows.
+``typ`` "staff", ``dept``, ``roles`` and ``staff_no``, the staff number (工号) identity-svc
+gives each account on creation (``<region code>-<sequence>``, by its department's region), and
+their sessions last ``staff_refresh_token_ttl_seconds`` (hours, not a citizen's month). A phone
+belongs to one account: a citizen account and a staff account need different phones. A department
+must be one catalog-svc knows.
 
 After creation, the same administrators list the accounts they administer, change their roles
 (the same rules as creation, and a department administrator touches no account holding a role
@@ -107,6 +109,18 @@ class StaffDisabled(Conflict):
     title = "The staff account is disabled"
 
 
+#: The region part of the staff numbers of platform staff, who belong to no department.
+PLATFORM_STAFF_REGION = "000000"
+
+
+def staff_region(dept: str | None) -> str:
+    """The region a staff number starts with: its department's (the catalog's id starts with
+    the region code), or ``PLATFORM_STAFF_REGION``."""
+    if dept is None:
+        return PLATFORM_STAFF_REGION
+    return dept.partition("-")[0]
+
+
 async def new_staff_account(
     *,
     session: AsyncSession,
@@ -124,9 +138,12 @@ async def new_staff_account(
     if await accounts.by_phone_hash(session, phone_hash) is not None:
         raise PhoneAlreadyRegistered()
     account_id = new_id()
+    region_code = staff_region(dept)
+    sequence = await repository.next_staff_sequence(session, region_code=region_code)
     account = Account(
         id=account_id,
         typ="staff",
+        staff_no=f"{region_code}-{sequence:04d}",
         phone_hash=phone_hash,
         phone_sealed=personal_data.seal("phone", phone, account_id=account_id),
         password_hash=await passwords.hash(password),

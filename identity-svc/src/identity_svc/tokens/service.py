@@ -194,6 +194,8 @@ async def access_token_for(
         claims["roles"] = list(account.roles or [])
         if account.dept:
             claims["dept"] = account.dept
+        if account.staff_no:
+            claims["staff_no"] = account.staff_no
     if session_id is not None:
         claims["sid"] = str(session_id)
     return await runtime.keys.sign(claims, now=now), exp - iat

@@ -67,6 +67,8 @@ class Principal(BaseModel):
     region: str | None = None
     roles: tuple[str, ...] = ()
     dept: str | None = None
+    #: Staff: their staff number (工号), what an applicant is shown of who acted on her case.
+    staff_no: str | None = None
     scope: tuple[str, ...] = ()
     act: Actor | None = None
     #: The sign-in session the token was issued in (citizens and staff), so that a service can
@@ -312,6 +314,7 @@ class TokenVerifier:
                 region=claims.get("region"),
                 roles=tuple(claims.get("roles", ())),
                 dept=claims.get("dept"),
+                staff_no=claims.get("staff_no"),
                 scope=tuple(scope.split()) if isinstance(scope, str) else tuple(scope),
                 act=claims.get("act"),
                 sid=claims.get("sid"),

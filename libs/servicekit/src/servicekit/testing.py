@@ -184,6 +184,7 @@ class TokenMinter:
         region: str | None = None,
         roles: tuple[str, ...] = (),
         dept: str | None = None,
+        staff_no: str | None = None,
         scope: tuple[str, ...] = (),
         ttl_seconds: int = 600,
         issued_at: int | None = None,
@@ -209,6 +210,8 @@ class TokenMinter:
             claims["region"] = region
         if dept:
             claims["dept"] = dept
+        if staff_no:
+            claims["staff_no"] = staff_no
         if act:
             claims["act"] = {"sub": act}
         if sid:
