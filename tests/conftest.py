@@ -95,6 +95,9 @@ def platform(
         {
             "IDENTITY_SEED_ADMIN_PHONE": PLATFORM_ADMIN_PHONE,
             "IDENTITY_SEED_ADMIN_PASSWORD": PLATFORM_ADMIN_PASSWORD,
+            # Deadlines watched each second, so a test that moves a case's clock by hand sees
+            # case-svc act on it at once (the default is a minute).
+            "CASE_DEADLINE_WATCH_SECONDS": "1",
         }
     )
     databases: list[str] = []

@@ -9,12 +9,15 @@ The tests in this module run in order and share the people, as the story does.
 """
 
 import asyncio
+import datetime as dt
 import re
+import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from case_svc.models import Case
@@ -256,3 +259,192 @@ def test_6_a_case_lives_in_the_instance_of_its_departments_region_whatever_is_se
     ]
     assert case_no in listed
     assert len(listed) == len(set(listed))
+
+
+def file_withdrawal(gateway: httpx.Client, key: str) -> tuple[str, str]:
+    """Another withdrawal by the retiree: its number and ETag."""
+    filed = gateway.post(
+        "/cases/v1/cases",
+        json={
+            "item_code": WITHDRAWAL,
+            "form": {
+                "withdrawal_reason": "retirement",
+                "amount_cny": "30000",
+                "bank_account": "6222020200112233445",
+                "contact_phone": "13957700000",
+            },
+        },
+        headers={**bearer(Story.retiree), "Idempotency-Key": key},
+    )
+    assert filed.status_code == 201, filed.text
+    return filed.json()["case_no"], filed.headers["etag"]
+
+
+def act(
+    gateway: httpx.Client, token: str, case_no: str, etag: str, action: str, **body: Any
+) -> httpx.Response:
+    path = f"/cases/v1/cases/{case_no}"
+    headers = {**bearer(token), "If-Match": etag}
+    if action == "claim":
+        return gateway.post(f"{path}/claim", headers=headers)
+    return gateway.post(f"{path}/transitions", json={"action": action, **body}, headers=headers)
+
+
+def test_7_two_handlers_claim_one_case_at_once_and_one_wins(platform: Platform) -> None:
+    with platform.client() as first, platform.client() as second:
+        case_no, etag = file_withdrawal(first, "withdrawal-of-the-retiree-2")
+        with ThreadPoolExecutor(2) as pool:
+            answers = list(
+                pool.map(
+                    lambda caller: act(caller[0], caller[1], case_no, etag, "claim"),
+                    [(first, Story.handler), (second, Story.other_handler)],
+                )
+            )
+
+        assert sorted(answer.status_code for answer in answers) == [200, 412]
+        [won] = [answer for answer in answers if answer.status_code == 200]
+        [lost] = [answer for answer in answers if answer.status_code == 412]
+        problem(lost, 412, "precondition_failed")
+        case = first.get(f"/cases/v1/cases/{case_no}", headers=bearer(Story.handler)).json()
+        assert case["assignee_id"] == won.json()["assignee_id"]
+        assert [h["action"] for h in case["history"]] == ["submit", "claim"]
+
+
+def test_8_a_supervisor_extends_once_and_she_sees_why(gateway: httpx.Client) -> None:
+    case_no, etag = file_withdrawal(gateway, "withdrawal-of-the-retiree-3")
+    for token, action in (
+        (Story.handler, "claim"),
+        (Story.handler, "accept"),
+        (Story.handler, "start_review"),
+    ):
+        answer = act(gateway, token, case_no, etag, action)
+        assert answer.status_code == 200, answer.text
+        etag, before = answer.headers["etag"], answer.json()
+    problem(
+        act(
+            gateway,
+            Story.handler,
+            case_no,
+            etag,
+            "extend",
+            note="需核查",
+            extension={"working_days": 5},
+        ),
+        403,
+        "not_your_transition",
+    )
+
+    extended = act(
+        gateway,
+        Story.supervisor,
+        case_no,
+        etag,
+        "extend",
+        note="需向原单位核实退休信息",
+        extension={"working_days": 10},
+    )
+
+    assert extended.status_code == 200, extended.text
+    assert extended.json()["statutory_due_at"] > before["statutory_due_at"]
+    problem(
+        act(
+            gateway,
+            Story.supervisor,
+            case_no,
+            extended.headers["etag"],
+            "extend",
+            note="再延",
+            extension={"working_days": 1},
+        ),
+        409,
+        "action_taken_once",
+    )
+    mine = gateway.get(f"/cases/v1/cases/{case_no}", headers=bearer(Story.retiree)).json()
+    last = mine["history"][-1]
+    assert (last["action"], last["note"], last["detail"]) == (
+        "extend",
+        "需向原单位核实退休信息",
+        {"working_days": 10},
+    )
+    assert (last["actor"], last["actor_role"]) == (None, "supervisor")
+
+
+def test_9_a_supervisor_transfers_a_case_to_the_right_department(
+    gateway: httpx.Client, platform_admin: str
+) -> None:
+    case_no, etag = file_withdrawal(gateway, "withdrawal-of-the-retiree-4")
+    problem(
+        act(
+            gateway,
+            Story.supervisor,
+            case_no,
+            etag,
+            "transfer",
+            note="非本机关职责",
+            transfer={"department_id": "330302-natural_resources"},
+        ),
+        422,
+        "transfer_refused",
+    )
+
+    moved = act(
+        gateway,
+        Story.supervisor,
+        case_no,
+        etag,
+        "transfer",
+        note="属不动产登记事项",
+        transfer={"department_id": "330300-natural_resources"},
+    )
+
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["department_id"] == "330300-natural_resources"
+    # The fund centre's handler no longer finds it; the registry's handler claims it.
+    problem(
+        gateway.get(f"/cases/v1/cases/{case_no}", headers=bearer(Story.handler)),
+        404,
+        "case_not_found",
+    )
+    registry = create_staff(
+        gateway, platform_admin, "330300-natural_resources", ["handler"]
+    ).sign_in(gateway)
+    taken = act(gateway, registry, case_no, moved.headers["etag"], "claim")
+    assert taken.status_code == 200, taken.text
+    mine = gateway.get(f"/cases/v1/cases/{case_no}", headers=bearer(Story.retiree)).json()
+    assert mine["department_name"] == "温州市自然资源和规划局"
+
+
+def test_10_an_intake_left_undecided_past_its_time_is_deemed_accepted(
+    gateway: httpx.Client, platform: Platform
+) -> None:
+    case_no, _ = file_withdrawal(gateway, "withdrawal-of-the-retiree-5")
+
+    # The clock moved by hand: the five working days of the intake have passed.
+    async def move_clock() -> None:
+        engine = create_async_engine(platform.config.database_url(WENZHOU_CASE.name))
+        try:
+            async with engine.begin() as connection:
+                await connection.execute(
+                    update(Case)
+                    .where(Case.case_no == case_no)
+                    .values(intake_due_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1))
+                )
+        finally:
+            await engine.dispose()
+
+    asyncio.run(move_clock())
+    deadline = time.monotonic() + 60
+    while True:
+        case = gateway.get(f"/cases/v1/cases/{case_no}", headers=bearer(Story.retiree)).json()
+        if case["status"] != "submitted" or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+
+    assert case["status"] == "accepted"
+    deemed = case["history"][-1]
+    assert (deemed["action"], deemed["actor"], deemed["actor_role"], deemed["detail"]) == (
+        "accept",
+        "system",
+        "system",
+        {"deemed": True},
+    )
