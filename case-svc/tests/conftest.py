@@ -695,6 +695,8 @@ class ExchangeDouble:
         self.calls: list[tuple[dict[str, Any], str]] = []
         #: ``"unreachable"``: no connection; ``"failing"``: the gateway's 503.
         self.down: str | None = None
+        #: Service tokens it refuses although identity-svc granted them (revoked, expired).
+        self.refused_tokens: set[str] = set()
         self.app = FastAPI()
         self.app.post("/exchange/v1/calls")(self._call)
 
@@ -709,7 +711,7 @@ class ExchangeDouble:
         token = request.headers.get("authorization", "").removeprefix("Bearer ")
         body = await request.json()
         self.calls.append((body, token))
-        if token not in self.identity.service_tokens:
+        if token not in self.identity.service_tokens or token in self.refused_tokens:
             return _problem(401, "invalid_token", "not a token of the platform's")
         if body["resource"] != "electronic_certificate":
             return _problem(403, "no_grant", "case-svc holds no grant on it")

@@ -7,10 +7,12 @@ The answer is personal data (certificate numbers): it is never logged. A subject
 holds no certificates of is ``HoldsNoCertificates``; anything else that is not an answer (the
 exchange unreachable, a refusal of case-svc's grant or token, a shape we cannot read) is a 503:
 the platform's failure, not the applicant's doing.
+
+A 401 means the kept service token expired early or was revoked: it is forgotten and the call
+made once more with a new one (a second 401 is a failure like any other).
 """
 
-from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -34,8 +36,13 @@ FIELDS = (
     "certificate_status",
 )
 
-#: The service's token: ``servicekit.service_tokens.ClientCredentials`` in the running app.
-ServiceToken = Callable[[], Awaitable[str]]
+
+class ServiceToken(Protocol):
+    """The service's token: ``servicekit.service_tokens.ClientCredentials`` in the running app."""
+
+    async def __call__(self) -> str: ...
+
+    def forget(self, token: str | None = None) -> None: ...
 
 
 class HoldsNoCertificates(Exception):
@@ -92,14 +99,7 @@ async def certificates_of(
         "purpose": purpose,
         "case_id": case_no,
     }
-    try:
-        authorization = f"Bearer {await token()}"
-    except ServiceTokenUnavailable as exc:
-        raise UpstreamUnavailable("case-svc holds no token to call data-exchange-svc") from exc
-    try:
-        response = await http.post(CALLS_PATH, json=body, headers={"Authorization": authorization})
-    except httpx.HTTPError as exc:
-        raise UpstreamUnavailable("data-exchange-svc could not be reached") from exc
+    response = await post_as_service(http, CALLS_PATH, body, token=token)
     if response.status_code == 404 and _code(response) == "subject_not_found":
         raise HoldsNoCertificates()
     if response.status_code != 200:
@@ -121,6 +121,32 @@ async def certificates_of(
         # Not chained: a validation error quotes the values, and they are personal.
         raise UpstreamUnavailable("data-exchange-svc answered in an unexpected shape") from None
     return CertificatesRead(call_id=answer.call_id, certificates=rows, receipt=answer.receipt)
+
+
+async def post_as_service(
+    http: httpx.AsyncClient, path: str, body: dict[str, Any], *, token: ServiceToken
+) -> httpx.Response:
+    """POST ``body`` to the exchange as case-svc; once more with a new token if the kept one is
+    refused (401)."""
+    sent, response = await _post(http, path, body, token)
+    if response.status_code == 401:
+        token.forget(sent)
+        _, response = await _post(http, path, body, token)
+    return response
+
+
+async def _post(
+    http: httpx.AsyncClient, path: str, body: dict[str, Any], token: ServiceToken
+) -> tuple[str, httpx.Response]:
+    try:
+        sent = await token()
+    except ServiceTokenUnavailable as exc:
+        raise UpstreamUnavailable("case-svc holds no token to call data-exchange-svc") from exc
+    try:
+        response = await http.post(path, json=body, headers={"Authorization": f"Bearer {sent}"})
+    except httpx.HTTPError as exc:
+        raise UpstreamUnavailable("data-exchange-svc could not be reached") from exc
+    return sent, response
 
 
 def _code(response: httpx.Response) -> str | None:
