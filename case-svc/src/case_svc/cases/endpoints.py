@@ -239,7 +239,10 @@ async def get_case(
     """One case with its history, for its applicant or the handling department's handlers,
     supervisors and systems. The applicant sees staff by their part, not their account."""
     case, roles = await service.visible_case(session=session, principal=principal, case_no=case_no)
-    view = service.case_view(case, principal, roles, now=now, idle=settings.claim_idle)
+    certificate = await service.certificate_of(session, case)
+    view = service.case_view(
+        case, principal, roles, now=now, idle=settings.claim_idle, certificate=certificate
+    )
     response.headers.update(_case_headers(view))
     return view
 
