@@ -210,6 +210,41 @@ async def test_publishing_the_same_certificate_again_changes_nothing_and_answers
     assert by_issuer.json()["call_id"] == before["call_id"]
 
 
+async def test_a_certificate_the_library_loaded_already_is_not_added_twice(
+    client: httpx.AsyncClient,
+    department_system: Callable[[str], Headers],
+    reader: Headers,
+    holder: str,
+) -> None:
+    subject = {"id_number": holder}
+    card = certificate(subject)
+    keeper = department_system("330000-big_data_administration")
+    row = {
+        "certificate_type": "senior_citizen_card",
+        "certificate_name": "老年人优待证",
+        "certificate_number": card["certificate_number"],
+        "holder_name": HOLDER_NAME,
+        "issuer_department_type": "civil_affairs",
+        "issuing_department": "330302-civil_affairs",
+        "valid_from": "2026-12-08",
+        "valid_until": None,
+        "certificate_status": "valid",
+    }
+    loaded = await client.post(
+        "/exchange/v1/resources/electronic_certificate/records",
+        json={"records": [{"subject": subject, "fields": row}]},
+        headers=keeper,
+    )
+    assert loaded.status_code == 200, loaded.text
+
+    published = await publish(client, department_system("330302-civil_affairs"), card)
+
+    assert published.status_code == 201, published.text
+    assert published.json()["receipt"]["entry"]["consumer"] == "330302-civil_affairs"
+    held = await certificates_of(client, reader, subject)
+    assert [row["certificate_number"] for row in held] == [card["certificate_number"]]
+
+
 async def test_a_number_another_holder_holds_is_refused(
     client: httpx.AsyncClient,
     department_system: Callable[[str], Headers],

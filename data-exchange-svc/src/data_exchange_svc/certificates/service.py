@@ -5,10 +5,12 @@ they decide to the provincial library, so that the next application finds it the
 Who may: a department system whose own department is of a type that issues certificates of that
 type (``issuers.toml``), for its department; or a platform service listed there as a publisher,
 naming the issuing department, which must be of such a type. A publication adds one row to the
-subject's and moves none; the same number for the same subject again changes nothing and answers
-the same; the same number held by another subject is refused. The holder's name comes from the
-exchange's own registers, never from the caller. Every publication is a ledger entry in the
-holder's access log, naming the issuing department, the caller and the case.
+subject's and moves none (none at all if the keeper's bulk load holds it for the subject
+already); the same number for the same subject again changes nothing and answers the same; the
+same number published for another subject is refused (numbers are found by keyed hash among
+publications: a bulk load's rows are sealed, not searched across subjects). The holder's name
+comes from the exchange's own registers, never from the caller. Every publication is a ledger
+entry in the holder's access log, naming the issuing department, the caller and the case.
 """
 
 import datetime as dt
@@ -22,6 +24,7 @@ from data_exchange_svc.certificates import repository
 from data_exchange_svc.certificates.issuers import CERTIFICATES, CertificateKind, Issuers
 from data_exchange_svc.certificates.schemas import CertificateIssue
 from data_exchange_svc.datasets import repository as datasets_repository
+from data_exchange_svc.datasets.repository import HostedRow
 from data_exchange_svc.datasets.store import hosted_row
 from data_exchange_svc.identifiers import (
     IdentifierProtector,
@@ -185,6 +188,20 @@ async def _repeated(
     return Published(held, kind, number, named, receipt, created=False)
 
 
+async def _loaded_row(
+    session: AsyncSession, subject_hash: str, certificate_type: str, number: str
+) -> HostedRow | None:
+    """The subject's row holding this certificate, if a load put it there."""
+    for row in await datasets_repository.rows_of(session, CERTIFICATES, subject_hash):
+        values = row.field_values
+        if (values.get("certificate_type"), values.get("certificate_number")) == (
+            certificate_type,
+            number,
+        ):
+            return row
+    return None
+
+
 async def _named_at(session: AsyncSession, held: IssuedCertificate) -> bool:
     rows = await datasets_repository.rows_of(session, CERTIFICATES, held.subject_hash)
     row = next((row for row in rows if row.position == held.position), None)
@@ -212,7 +229,19 @@ async def publish(
     if held is not None:
         return await _repeated(session, held, subject_hash, kind, number, key_id=key_id)
     holder_name = await _holder_name(session, subject, subject_hash)
-    position = await repository.next_position(session, CERTIFICATES, subject_hash)
+    # The library may hold it already from its keeper's bulk load: then the publication is
+    # recorded against that row, and no second row is added.
+    loaded = await _loaded_row(session, subject_hash, kind.type, number)
+    position = (
+        loaded.position
+        if loaded is not None
+        else await repository.next_position(session, CERTIFICATES, subject_hash)
+    )
+    named = (
+        holder_name is not None
+        if loaded is None
+        else loaded.field_values.get("holder_name") is not None
+    )
     spec = HOSTED[CERTIFICATES]
     values: dict[str, JsonValue] = {
         "certificate_type": kind.type,
@@ -253,12 +282,13 @@ async def publish(
         published_at=now,
     )
     try:
-        await datasets_repository.insert_many(
-            session, [hosted_row(spec, subject_hash, position, values, protector, now)]
-        )
+        if loaded is None:
+            await datasets_repository.insert_many(
+                session, [hosted_row(spec, subject_hash, position, values, protector, now)]
+            )
         await repository.add(session, record)
     except IntegrityError as exc:
         # Two publications at once: of this number (the other one answers for both), or of two
         # of the holder's certificates for one position. The request is rolled back.
         raise PublicationRaced() from exc
-    return Published(record, kind, number, holder_name is not None, receipt, created=True)
+    return Published(record, kind, number, named, receipt, created=True)
