@@ -10,6 +10,7 @@ from case_svc.cases.forms import FormInvalid, FormSchemaUnusable
 from case_svc.cases.handling import (
     AlreadyTakenOnce,
     CaseEnded,
+    CertificateHolderUnknown,
     ClaimedByAnother,
     ClaimRequired,
     FourEyesRequired,
@@ -267,6 +268,7 @@ _GUARDS = (CaseNotFound, PreconditionRequired, PreconditionFailed)
         SupplementMismatch,
         MaterialsMissing,
         NotForThisAction,
+        CertificateHolderUnknown,
         FormInvalid,
         UpstreamUnavailable,
         *_GUARDS,
@@ -287,7 +289,10 @@ async def transition_case(
     """Take a step of the workflow (``workflow.toml``) on the version of the case you read.
     A handler claims a case before acting on it; a supervisor confirms or sends back a decision
     proposed on an item decided by two people, and never one they reviewed; the applicant
-    supplies what the one-time supplement notice named, and withdraws before the decision."""
+    supplies what the one-time supplement notice named, and withdraws before the decision. The
+    result of an item that issues a certificate (``issues_certificate``) is delivered with it:
+    its number and validity, which case-svc then publishes to the exchange's certificate library
+    (the case's ``certificate`` shows the publication, pending until the exchange holds it)."""
     view = await handling.transition_case(
         session=session,
         outbox=outbox,
