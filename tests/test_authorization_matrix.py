@@ -73,6 +73,9 @@ CHANGED_RESIDENTS = ("330302193901207463", "330302199311092667", "33030219980604
 #: citizen_loa3's driving licence in the synthetic certificate registry
 #: (data-exchange-svc/data/electronic_certificate.csv): what she attaches to her open case.
 LOA3_LICENCE = "330319242996"
+#: A licence the bureau issues her, published to the certificate library (a number of its own
+#: per run).
+ISSUED_LICENCE = f"3303{secrets.randbelow(10**8):08d}"
 LOSS_REPORT = "public_security.id_card_loss_report"  # instant: completed when filed
 #: A scanned page as the app uploads one: a PNG of one grey pixel.
 SCAN_PNG = bytes.fromhex(
@@ -565,6 +568,16 @@ ADJUSTMENTS: dict[str, Adjust] = {
             "subject": {"id_number": LOA3_ID_NUMBER},
             "fields": ["registered_region"],
             "purpose": "case_prefill",
+            "case_id": world.open_case,
+        }
+    ),
+    "POST /exchange/v1/certificates": _body(
+        lambda world, _kind: {
+            "subject": {"id_number": LOA3_ID_NUMBER},
+            "certificate_type": "driving_licence",
+            "certificate_number": ISSUED_LICENCE,
+            "valid_from": "2026-11-26",
+            "valid_until": "2032-11-26",
             "case_id": world.open_case,
         }
     ),

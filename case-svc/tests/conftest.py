@@ -110,6 +110,7 @@ SOCIAL_CARD_LOSS = "human_resources_social_security.social_card_loss_report"
 FUND_WITHDRAWAL = "housing_provident_fund.withdrawal"
 LICENCE_CHANGE = "market_regulation.enterprise_change"
 RETIRED_ITEM = "public_security.paper_residence_certificate"
+LICENCE_REPLACEMENT = "traffic_police.driving_licence_replacement"
 
 #: The applicant's own name and ID number, as the catalog's shared fields mark them.
 APPLICANT_NAME: dict[str, Any] = {
@@ -200,6 +201,7 @@ def _item(
     schema: dict[str, Any],
     status: str = "published",
     decision_approval: str = "single",
+    issues_certificate: str | None = None,
 ) -> dict[str, Any]:
     return {
         "code": code,
@@ -218,6 +220,7 @@ def _item(
         "materials": [],
         "form_schema": schema,
         "decision_approval": decision_approval,
+        "issues_certificate": issues_certificate,
         "version": 3,
         "status": status,
     }
@@ -272,6 +275,18 @@ ITEMS: dict[str, dict[str, Any]] = {
             schema=LICENCE_SCHEMA,
         ),
         _item(
+            LICENCE_REPLACEMENT,
+            "机动车驾驶证补领",
+            department_type="traffic_police",
+            tier="city",
+            subject="person",
+            mode="review",
+            min_loa=2,
+            promised=1,
+            schema={"type": "object", "properties": {"mailing_address": {"type": "string"}}},
+            issues_certificate="driving_licence",
+        ),
+        _item(
             RETIRED_ITEM,
             "临时身份证明（已停办）",
             department_type="public_security",
@@ -291,6 +306,7 @@ DEPARTMENT_NAMES = {
     "330302-human_resources_social_security": "温州市鹿城区人力资源和社会保障局",
     "330303-public_security": "温州市公安局龙湾区分局",
     "330300-housing_provident_fund": "温州市住房公积金管理中心",
+    "330300-traffic_police": "温州市公安局交通警察支队",
     "330302-market_regulation": "温州市鹿城区市场监督管理局",
     "330300-civil_affairs": "温州市民政局",
     "330300-natural_resources": "温州市自然资源和规划局",
@@ -377,6 +393,7 @@ VALID_FORMS: dict[str, dict[str, Any]] = {
         "contact_phone": "13957700000",
     },
     FUND_WITHDRAWAL: {"reason": "rent", "amount": 6000},
+    LICENCE_REPLACEMENT: {"mailing_address": "温州市鹿城区松台街道（合成数据）"},
     LICENCE_CHANGE: {
         "enterprise_name": HAOYU.name,
         "unified_social_credit_code": HAOYU.credit_code,
@@ -392,6 +409,7 @@ class CatalogDouble:
     social_card_loss = SOCIAL_CARD_LOSS
     fund_withdrawal = FUND_WITHDRAWAL
     licence_change = LICENCE_CHANGE
+    licence_replacement = LICENCE_REPLACEMENT
     retired_item = RETIRED_ITEM
 
     @staticmethod
@@ -695,8 +713,15 @@ class ExchangeDouble:
         self.calls: list[tuple[dict[str, Any], str]] = []
         #: ``"unreachable"``: no connection; ``"failing"``: the gateway's 503.
         self.down: str | None = None
+        #: Service tokens it refuses although identity-svc granted them (revoked, expired).
+        self.refused_tokens: set[str] = set()
+        #: Each publication's body and the token it came with; and the answers given, by
+        #: (type, number): the holder's identifier and the answer.
+        self.publications: list[tuple[dict[str, Any], str]] = []
+        self.published: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
         self.app = FastAPI()
         self.app.post("/exchange/v1/calls")(self._call)
+        self.app.post("/exchange/v1/certificates")(self._publish)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.down == "unreachable":
@@ -709,7 +734,7 @@ class ExchangeDouble:
         token = request.headers.get("authorization", "").removeprefix("Bearer ")
         body = await request.json()
         self.calls.append((body, token))
-        if token not in self.identity.service_tokens:
+        if token not in self.identity.service_tokens or token in self.refused_tokens:
             return _problem(401, "invalid_token", "not a token of the platform's")
         if body["resource"] != "electronic_certificate":
             return _problem(403, "no_grant", "case-svc holds no grant on it")
@@ -760,6 +785,75 @@ class ExchangeDouble:
                 },
             }
         )
+
+    async def _publish(self, request: Request) -> JSONResponse:
+        """A publication on an issuer's behalf, per the exchange's contract: case-svc may
+        publish for a department of a type that issues the certificate; a repeat for the same
+        holder answers the same, the number held by another holder is refused."""
+        if self.down == "failing":
+            return _problem(503, "upstream_unavailable", "no instance of exchange answers")
+        token = request.headers.get("authorization", "").removeprefix("Bearer ")
+        body = await request.json()
+        self.publications.append((body, token))
+        if token not in self.identity.service_tokens or token in self.refused_tokens:
+            return _problem(401, "invalid_token", "not a token of the platform's")
+        issuers = {
+            "driving_licence": "traffic_police",
+            "food_business_licence": "market_regulation",
+        }
+        department = body.get("issuing_department") or ""
+        if department.partition("-")[2] != issuers.get(body["certificate_type"]):
+            return _problem(403, "not_an_issuer", "not a department that issues it")
+        holder = body["subject"].get("id_number") or body["subject"].get("credit_code") or ""
+        key = (body["certificate_type"], body["certificate_number"])
+        if key in self.published:
+            held_by, answer = self.published[key]
+            if held_by != holder:
+                return _problem(409, "certificate_number_taken", "another holder's number")
+            return JSONResponse(answer, status_code=200)
+        call_id = str(uuid.uuid4())
+        seq = len(self.publications)
+        answer = {
+            "certificate_type": body["certificate_type"],
+            "certificate_number": body["certificate_number"],
+            "issuing_department": department,
+            "valid_from": body["valid_from"],
+            "valid_until": body["valid_until"],
+            "case_id": body["case_id"],
+            "call_id": call_id,
+            "receipt": {
+                "seq": seq,
+                "leaf_index": seq - 1,
+                "entry": {
+                    "seq": seq,
+                    "call_id": call_id,
+                    "kind": "load",
+                    "consumer": department,
+                    "actor": CASE_SVC,
+                    "resource": "electronic_certificate",
+                    "purpose": "certificate_issuance",
+                    "case_id": body["case_id"],
+                    "outcome": "allowed",
+                },
+                "tree_head": {"tree_size": seq, "key_id": "ledger-test"},
+            },
+        }
+        self.published[key] = (holder, answer)
+        # The library holds it now: the holder's next application finds it there.
+        self.holdings[holder] = (
+            *self.holdings.get(holder, ()),
+            Certificate(
+                body["certificate_type"],
+                "机动车驾驶证",
+                body["certificate_number"],
+                "",
+                department,
+                body["valid_from"],
+                body["valid_until"],
+                "valid",
+            ),
+        )
+        return JSONResponse(answer, status_code=201)
 
 
 def _by_prefix(routes: dict[str, ASGIApp]) -> ASGIApp:

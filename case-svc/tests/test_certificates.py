@@ -305,6 +305,49 @@ async def test_while_the_exchange_is_down_nothing_is_attached(
     assert attached.status_code == 201
 
 
+async def test_a_service_token_the_exchange_refuses_is_renewed_and_the_read_made_once_more(
+    attach: Attach,
+    people: People,
+    case_no: str,
+    exchange: Any,
+    identity: Any,
+) -> None:
+    first = await attach(people.applicant, case_no, exchange.lin_licence.certificate_number)
+    assert first.status_code == 201, first.text
+    # Revoked (or expired early) at the exchange, while case-svc still keeps it.
+    exchange.refused_tokens.add(identity.service_tokens[0])
+
+    again = await attach(people.applicant, case_no, exchange.lin_senior_card.certificate_number)
+
+    assert again.status_code == 201, again.text
+    assert [token for _, token in exchange.calls] == [
+        "service-token-1",
+        "service-token-1",
+        "service-token-2",
+    ]
+    assert identity.service_tokens == ["service-token-1", "service-token-2"]
+
+
+async def test_a_new_service_token_refused_too_is_the_platforms_failure_and_not_retried(
+    attach: Attach,
+    people: People,
+    case_no: str,
+    exchange: Any,
+    identity: Any,
+    problem: Problem,
+) -> None:
+    exchange.refused_tokens.update({"service-token-1", "service-token-2", "service-token-3"})
+
+    refused = problem(
+        await attach(people.applicant, case_no, exchange.lin_licence.certificate_number),
+        503,
+        "upstream_unavailable",
+    )
+
+    assert refused["upstream_status"] == 401
+    assert [token for _, token in exchange.calls] == ["service-token-1", "service-token-2"]
+
+
 async def test_without_a_client_secret_case_svc_reads_nothing(
     attach: Attach, app: FastAPI, people: People, case_no: str, exchange: Any, problem: Problem
 ) -> None:

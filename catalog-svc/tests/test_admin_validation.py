@@ -106,6 +106,12 @@ BROKEN_RULES = [
         "second_person_needs_review",
     ),
     (
+        "a certificate issued by an instant item",
+        _set("processing_mode", "instant", issues_certificate="driving_licence"),
+        "body.issues_certificate",
+        "certificate_needs_review",
+    ),
+    (
         "an unknown region",
         _set("offered_in", ["330300", "339999"]),
         "body.offered_in.1",
@@ -348,6 +354,7 @@ async def test_every_broken_rule_is_reported_at_once(
         ({"min_loa": 4}, "body.min_loa"),
         ({"handling_tier": "village"}, "body.handling_tier"),
         ({"decision_approval": "supervisor"}, "body.decision_approval"),
+        ({"issues_certificate": "Driving Licence"}, "body.issues_certificate"),
         ({"visits": 2}, "body.visits"),
         ({"legal_working_days": -1}, "body.legal_working_days"),
         ({"fee": {"free": False, "amount_cny": "20"}}, "body.fee.amount_cny"),

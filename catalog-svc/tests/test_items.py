@@ -125,6 +125,21 @@ async def test_an_item_says_who_decides_its_reviewed_applications(
     assert item["decision_approval"] == decision_approval
 
 
+@pytest.mark.parametrize(
+    ("item_code", "certificate"),
+    [
+        ("traffic_police.driving_licence_replacement", "driving_licence"),
+        ("market_regulation.food_business_licence", "food_business_licence"),
+        (PROVIDENT_FUND_WITHDRAWAL, None),  # the money is paid out: no certificate
+    ],
+)
+async def test_an_item_says_which_electronic_certificate_it_issues(
+    client: httpx.AsyncClient, item_code: str, certificate: str | None
+) -> None:
+    item = (await client.get(f"/catalog/v1/items/{item_code}")).json()
+    assert item["issues_certificate"] == certificate
+
+
 @pytest.mark.parametrize("code", ["no.such_item", "public_security", "x" * 300])
 async def test_an_unknown_item_is_not_found(
     client: httpx.AsyncClient, problem: Problem, code: str

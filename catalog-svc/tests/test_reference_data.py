@@ -173,6 +173,22 @@ def test_a_second_person_approves_decisions_on_provident_fund_payments_and_licen
     assert len(by_approval["single"]) >= 430
 
 
+def test_the_items_that_issue_a_licence_the_certificate_library_holds_say_which(
+    dataset: CatalogDataset,
+) -> None:
+    """A completed case of these items issues an electronic certificate, published to the
+    exchange's certificate library; no other item issues one, and each is reviewed."""
+    issuing = {
+        item.code: item.issues_certificate for item in dataset.items if item.issues_certificate
+    }
+    assert issuing == {
+        "traffic_police.driving_licence_replacement": "driving_licence",
+        "traffic_police.driving_licence_renewal": "driving_licence",
+        "market_regulation.food_business_licence": "food_business_licence",
+    }
+    assert {item.processing_mode for item in dataset.items if item.issues_certificate} == {"review"}
+
+
 _DECIDED_ITEM = """
 [[items]]
 code = "public_security.pet_licence_synthetic"
@@ -206,6 +222,29 @@ def test_an_item_that_says_nothing_of_its_decision_is_decided_by_one_person(
         tmp_path, offered={("public_security", "county")}, region_codes=frozenset()
     )
     assert item.decision_approval == decision_approval
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        (
+            'processing_mode = "instant"\nissues_certificate = "driving_licence"',
+            "issues_certificate: only an item a department reviews",
+        ),
+        (
+            'processing_mode = "review"\nissues_certificate = "Driving Licence"',
+            "issues_certificate: a certificate type is a lower-case slug",
+        ),
+    ],
+)
+def test_the_seed_refuses_a_certificate_issued_without_review_and_a_malformed_type(
+    tmp_path: Path, lines: str, message: str
+) -> None:
+    (tmp_path / ITEMS_FILE).write_text(
+        f"{_DECIDED_ITEM}{lines}\n[items.form.properties]\n", encoding="utf-8"
+    )
+    with pytest.raises(ItemDataError, match=message):
+        load_items(tmp_path, offered={("public_security", "county")}, region_codes=frozenset())
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ from case_svc.deps import CaseState
 from case_svc.events import EVENT_TYPES
 from case_svc.materials.endpoints import router as materials_router
 from case_svc.models import IdempotencyRecord, OutboxEvent
+from case_svc.publications import service as publications
 from case_svc.settings import CaseSettings
 from case_svc.supervision.endpoints import router as supervision_router
 from servicekit.app import build_app
@@ -56,14 +57,38 @@ async def _lifespan(app: FastAPI, kit: ServiceState) -> AsyncIterator[CaseState]
         if settings.deadline_watch_seconds > 0
         else None
     )
+    publishing = _publisher(settings, state, token)
     try:
         async with relay.running() if relay is not None else nullcontext():
             yield state
     finally:
-        if watching is not None:
-            watching.cancel()
-            with suppress(asyncio.CancelledError):
-                await watching
+        for task in (watching, publishing):
+            if task is not None:
+                task.cancel()
+                with suppress(asyncio.CancelledError):
+                    await task
+
+
+def _publisher(
+    settings: CaseSettings, state: CaseState, token: ClientCredentials | None
+) -> "asyncio.Task[None] | None":
+    """The task that publishes issued certificates to the exchange, as case-svc itself; none
+    without a client secret (they wait, pending, shown so on their cases)."""
+    if settings.certificate_publish_seconds <= 0:
+        return None
+    if token is None:
+        log.warning("certificates_not_published", reason="CASE_CLIENT_SECRET is not set")
+        return None
+    return asyncio.create_task(
+        publications.publish_certificates(
+            state.database.sessionmaker,
+            state.http,
+            token,
+            lambda: state.clock(),
+            every_seconds=settings.certificate_publish_seconds,
+        ),
+        name="certificate-publisher",
+    )
 
 
 def _outbox(settings: CaseSettings, clock: Callable[[], dt.datetime]) -> Outbox:

@@ -90,6 +90,15 @@ class Case(Base):
     #: Who decides it (the item's ``decision_approval`` when filed): ``single`` or
     #: ``second_person``.
     decision_approval: Mapped[str] = mapped_column(String(16), default="single")
+    #: The electronic certificate its completion issues (the item's ``issues_certificate`` when
+    #: filed), as the exchange's certificate library types it; None: none.
+    issues_certificate: Mapped[str | None] = mapped_column(String(64))
+    #: Whom that certificate is issued to, as the exchange names a subject: the applicant's
+    #: verified identity when she filed (``{"id_number": ...}`` or ``{"credit_code": ...}``).
+    #: Sealed; None for an item that issues none.
+    certificate_holder: Mapped[dict[str, str] | None] = mapped_column(
+        SealedJSON("case", "case.certificate_holder")
+    )
     #: The staff member the case is claimed by, and since when they last acted on it (a claim
     #: left idle lapses).
     assignee_id: Mapped[str | None] = mapped_column(String(64))
@@ -221,6 +230,57 @@ class CaseCertificate(Base):
     #: The applicant a delegate attached it for.
     acting_for: Mapped[str | None] = mapped_column(String(64))
     uploaded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class CertificatePublication(Base):
+    """The electronic certificate a completed case issued (the handler gave its number and
+    validity as the result was delivered), and its publication to the exchange's certificate
+    library, made by case-svc's publisher in the background (``case_svc.publications``).
+
+    Written pending in the deliver step's transaction; a publisher claims it by its version
+    (``attempt_at`` moved on: a lease that lapses if the publisher dies), calls the exchange,
+    then records the answer by its version again. The number and the holder are sealed; the
+    receipt too (it names the case and a hash of the holder)."""
+
+    __tablename__ = "certificate_publication"
+    __table_args__ = (
+        # What is due for publishing, soonest first.
+        Index("ix_certificate_publication_due", "status", "attempt_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("case.id"), unique=True)
+    certificate_type: Mapped[str] = mapped_column(String(64))
+    certificate_number: Mapped[str] = mapped_column(
+        SealedText("case", "certificate_publication.certificate_number")
+    )
+    valid_from: Mapped[dt.date] = mapped_column(Date)
+    #: None: valid without a time limit.
+    valid_until: Mapped[dt.date | None] = mapped_column(Date)
+    #: The department that decided the case and issued the certificate.
+    issuing_department: Mapped[str] = mapped_column(String(64))
+    #: The holder as the exchange names a subject (the case's ``certificate_holder``).
+    holder: Mapped[dict[str, str]] = mapped_column(
+        SealedJSON("case", "certificate_publication.holder")
+    )
+    #: pending | published | refused (the exchange refused it for good: ``refusal_code``).
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    #: When a publisher may (next) take it: now, after a failed attempt's backoff, or after the
+    #: lease of a publisher that took it.
+    attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    #: Why the last attempt failed, as the exchange's problem code or status said it.
+    last_error: Mapped[str | None] = mapped_column(String(64))
+    refusal_code: Mapped[str | None] = mapped_column(String(64))
+    #: The exchange's call id and the ledger receipt of the publication.
+    call_id: Mapped[str | None] = mapped_column(String(64))
+    receipt: Mapped[dict[str, Any] | None] = mapped_column(
+        SealedJSON("case", "certificate_publication.receipt")
+    )
+    published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    #: Taken and answered at a version: of two publishers, one acts.
+    version: Mapped[int] = mapped_column(Integer, default=1)
 
 
 class CaseNumberCounter(Base):

@@ -29,6 +29,12 @@ class CaseSettings(ServiceSettings, OutboxSettings):
     #: never, for an instance that leaves it to the others).
     deadline_watch_seconds: float = Field(default=60.0, ge=0, le=3600)
 
+    #: How often an instance publishes the certificates completed cases issued to the
+    #: exchange's certificate library (``case_svc.publications``), as case-svc itself (its
+    #: client credentials; none without ``client_secret``). 0: never, for an instance that
+    #: leaves it to the others.
+    certificate_publish_seconds: float = Field(default=5.0, ge=0, le=3600)
+
     #: Every list statement planned for its parameters: on a generic plan, a department's red
     #: queue read every open case of the department (p95 22 ms at 10 million cases, against
     #: 9 ms planned each time; ``python -m bench.case_queues``).

@@ -85,6 +85,9 @@ class ServiceItem(Base):
             "OR (decision_approval = 'second_person' AND processing_mode = 'review')",
             name="decision_approval",
         ),
+        CheckConstraint(
+            "issues_certificate IS NULL OR processing_mode = 'review'", name="issues_certificate"
+        ),
         CheckConstraint("maintained_by IN ('seed', 'administration')", name="maintained_by"),
     )
 
@@ -105,6 +108,10 @@ class ServiceItem(Base):
     decision_approval: Mapped[str] = mapped_column(
         String(16), default="single", server_default="single"
     )
+    #: The type of electronic certificate a completed application issues (the certificate
+    #: library's ``certificate_type``, e.g. "food_business_licence"): case-svc's deliver step
+    #: then carries its number, and publishes it to the exchange. None: it issues none.
+    issues_certificate: Mapped[str | None] = mapped_column(String(64))
     min_loa: Mapped[int] = mapped_column(SmallInteger)
     legal_working_days: Mapped[int | None] = mapped_column(Integer)
     promised_working_days: Mapped[int | None] = mapped_column(Integer)

@@ -50,6 +50,7 @@ DOMAIN = "exchange"
 #: What a population record's identity number is sealed as, bound to its lookup hash.
 ID_NUMBER = "id_number"
 _CREDIT_CODE_DOMAIN = b"credit_code:"
+_CERTIFICATE_NUMBER_DOMAIN = b"certificate_number:"
 _LEGACY_NONCE_BYTES = 12
 #: The associated data of a value sealed before key ids, by what it is: then its binding's
 #: values, joined by colons.
@@ -152,6 +153,12 @@ class IdentifierProtector:
 
     def credit_code_hash(self, credit_code: str) -> str:
         message = _CREDIT_CODE_DOMAIN + credit_code.strip().encode()
+        return hmac.new(self._hash_key, message, hashlib.sha256).hexdigest()
+
+    def certificate_number_hash(self, certificate_type: str, number: str) -> str:
+        """A certificate's number by its keyed hash, within its type: numbers of different
+        types may coincide."""
+        message = _CERTIFICATE_NUMBER_DOMAIN + f"{certificate_type}:{number.strip()}".encode()
         return hmac.new(self._hash_key, message, hashlib.sha256).hexdigest()
 
     def subject_hash(self, subject: SubjectRef) -> str:

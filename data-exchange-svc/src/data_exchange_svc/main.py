@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from data_exchange_svc.calls.cases import CasesOfSubjects
 from data_exchange_svc.calls.endpoints import router as calls_router
 from data_exchange_svc.calls.service import AccessChecks
+from data_exchange_svc.certificates.endpoints import router as certificates_router
 from data_exchange_svc.citizens.endpoints import links_router as citizen_links_router
 from data_exchange_svc.citizens.endpoints import router as citizens_router
 from data_exchange_svc.datasets.endpoints import changes_router
@@ -94,6 +95,7 @@ def create_app(
             resources_router,
             datasets_router,
             changes_router,
+            certificates_router,
             calls_router,
             grants_router,
             ledger_router,

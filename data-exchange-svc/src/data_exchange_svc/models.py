@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -273,6 +274,37 @@ class RecordChange(Base):
     decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     #: Why it was refused.
     decision_note: Mapped[str | None] = mapped_column(String(256))
+
+
+class IssuedCertificate(Base):
+    """A certificate its issuer published to the certificate library (one row of the hosted
+    resource ``electronic_certificate``, at ``position`` among the subject's rows), and where the
+    ledger recorded it.
+
+    The number is held by its keyed hash only (the library's row keeps the value, sealed): it
+    finds the certificate when the same number is published again, for the same subject (the
+    answer repeats) or for another (refused).
+    """
+
+    __tablename__ = "issued_certificate"
+    __table_args__ = (UniqueConstraint("certificate_type", "number_hash"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    certificate_type: Mapped[str] = mapped_column(String(64))
+    number_hash: Mapped[str] = mapped_column(String(64))
+    subject_hash: Mapped[str] = mapped_column(String(64))
+    position: Mapped[int] = mapped_column(SmallInteger)
+    #: The department that issued it (``<region code>-<department type>``).
+    issuing_department: Mapped[str] = mapped_column(String(128))
+    valid_from: Mapped[dt.date] = mapped_column(Date)
+    valid_until: Mapped[dt.date | None] = mapped_column(Date)
+    #: The case it was decided in, as the publisher named it.
+    case_id: Mapped[str | None] = mapped_column(String(64))
+    #: The token subject that published it (the department's system, or the platform service).
+    published_by: Mapped[str] = mapped_column(String(128))
+    call_id: Mapped[uuid.UUID] = mapped_column(unique=True)
+    ledger_seq: Mapped[int] = mapped_column(BigInteger)
+    published_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class LedgerEntry(Base):

@@ -10,6 +10,7 @@ from case_svc.cases.forms import FormInvalid, FormSchemaUnusable
 from case_svc.cases.handling import (
     AlreadyTakenOnce,
     CaseEnded,
+    CertificateHolderUnknown,
     ClaimedByAnother,
     ClaimRequired,
     FourEyesRequired,
@@ -239,7 +240,10 @@ async def get_case(
     """One case with its history, for its applicant or the handling department's handlers,
     supervisors and systems. The applicant sees staff by their part, not their account."""
     case, roles = await service.visible_case(session=session, principal=principal, case_no=case_no)
-    view = service.case_view(case, principal, roles, now=now, idle=settings.claim_idle)
+    certificate = await service.certificate_of(session, case)
+    view = service.case_view(
+        case, principal, roles, now=now, idle=settings.claim_idle, certificate=certificate
+    )
     response.headers.update(_case_headers(view))
     return view
 
@@ -264,6 +268,7 @@ _GUARDS = (CaseNotFound, PreconditionRequired, PreconditionFailed)
         SupplementMismatch,
         MaterialsMissing,
         NotForThisAction,
+        CertificateHolderUnknown,
         FormInvalid,
         UpstreamUnavailable,
         *_GUARDS,
@@ -284,7 +289,10 @@ async def transition_case(
     """Take a step of the workflow (``workflow.toml``) on the version of the case you read.
     A handler claims a case before acting on it; a supervisor confirms or sends back a decision
     proposed on an item decided by two people, and never one they reviewed; the applicant
-    supplies what the one-time supplement notice named, and withdraws before the decision."""
+    supplies what the one-time supplement notice named, and withdraws before the decision. The
+    result of an item that issues a certificate (``issues_certificate``) is delivered with it:
+    its number and validity, which case-svc then publishes to the exchange's certificate library
+    (the case's ``certificate`` shows the publication, pending until the exchange holds it)."""
     view = await handling.transition_case(
         session=session,
         outbox=outbox,

@@ -18,7 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from case_svc import events
 from case_svc.cases import applicant, repository
 from case_svc.cases.forms import validate_form
-from case_svc.cases.schemas import AssigneeUpdate, CaseRead, TransitionCreate
+from case_svc.cases.schemas import (
+    AssigneeUpdate,
+    CaseRead,
+    CertificateIssue,
+    TransitionCreate,
+)
 from case_svc.cases.service import (
     SYSTEM_ACTOR,
     CaseNotFound,
@@ -26,12 +31,14 @@ from case_svc.cases.service import (
     actor_of,
     case_etag,
     case_view,
+    certificate_of,
     claim_holder,
     visible_case,
 )
 from case_svc.clients import catalog
 from case_svc.materials import repository as materials_repository
-from case_svc.models import Case, CaseEvent
+from case_svc.models import Case, CaseEvent, CertificatePublication
+from case_svc.publications import repository as publications_repository
 from case_svc.workflow import deadlines, state_machine
 from case_svc.workflow.state_machine import (
     Action,
@@ -160,7 +167,8 @@ class NotForThisAction(DomainError):
     status = 422
     code = "not_for_this_action"
     title = "A part of the request belongs to another step: a notice to request_supplement, a "
-    "form to supplement, an extension to extend, a suspension to suspend, a transfer to transfer"
+    "form to supplement, an extension to extend, a suspension to suspend, a transfer to "
+    "transfer, a certificate to deliver (of an item that issues one)"
     members = extension_members(
         action={"type": "string", "examples": ["accept"]},
         parts={
@@ -170,6 +178,12 @@ class NotForThisAction(DomainError):
             "examples": [["notice"]],
         },
     )
+
+
+class CertificateHolderUnknown(Conflict):
+    code = "certificate_holder_unknown"
+    title = "The case was filed without its applicant's verified identity: the certificate "
+    "cannot be issued to anyone through case-svc"
 
 
 class TransferRefused(DomainError):
@@ -407,7 +421,7 @@ async def transition_case(
         source, action, role, decision_approval=DecisionApproval(case.decision_approval)
     )
     _check_conditions(case, principal, role, transition, payload, now=now, idle=idle)
-    detail, changes = await _carried(session, http, case, transition, payload)
+    detail, changes = await _carried(session, http, case, transition, payload, now=now)
     await _record(
         session,
         outbox,
@@ -446,10 +460,19 @@ def _check_conditions(
     if transition.reason and not (payload.note or "").strip():
         raise state_machine.ReasonRequired(action=action.value)
     given = {part for part in Part if getattr(payload, part.value) is not None}
-    if transition.carries is not None and transition.carries not in given:
-        raise PartRequired(part=transition.carries.value)
-    if given - {transition.carries}:
-        raise NotForThisAction(action=action.value, parts=sorted(given - {transition.carries}))
+    needed = _part_needed(case, transition)
+    if needed is not None and needed not in given:
+        raise PartRequired(part=needed.value)
+    if given - {needed}:
+        raise NotForThisAction(action=action.value, parts=sorted(given - {needed}))
+
+
+def _part_needed(case: Case, transition: Transition) -> Part | None:
+    """The part the step takes: the table's, but a certificate only for an item that issues
+    one."""
+    if transition.carries is Part.CERTIFICATE and case.issues_certificate is None:
+        return None
+    return transition.carries
 
 
 async def _carried(
@@ -458,9 +481,14 @@ async def _carried(
     case: Case,
     transition: Transition,
     payload: TransitionCreate,
+    *,
+    now: dt.datetime,
 ) -> tuple[dict[str, Any] | None, dict[str, Any]]:
     """What the step's part records in its history entry (names and numbers, never a value of
     the form) and changes in the case besides its status."""
+    if transition.carries is Part.CERTIFICATE and payload.certificate is not None:
+        certificate_type = await _issue_certificate(session, case, payload.certificate, now=now)
+        return {"certificate_type": certificate_type}, {}
     if transition.carries is Part.NOTICE and payload.notice is not None:
         fields = await _noticed_fields(http, case, payload.notice.fields)
         return {"fields": fields, "materials": sorted(set(payload.notice.materials))}, {}
@@ -487,6 +515,33 @@ async def _carried(
             "reviewer_id": None,
         }
     return None, {}
+
+
+async def _issue_certificate(
+    session: AsyncSession, case: Case, certificate: CertificateIssue, *, now: dt.datetime
+) -> str:
+    """The certificate the result is, written for case-svc's publisher to send to the exchange
+    (``case_svc.publications``), in the step's own transaction: delivered means published
+    sooner or later, never lost."""
+    if case.issues_certificate is None or case.certificate_holder is None:
+        raise CertificateHolderUnknown()
+    await publications_repository.add(
+        session,
+        CertificatePublication(
+            case_id=case.id,
+            certificate_type=case.issues_certificate,
+            certificate_number=certificate.number,
+            valid_from=certificate.valid_from,
+            valid_until=certificate.valid_until,
+            issuing_department=case.department_id,
+            holder=case.certificate_holder,
+            status=publications_repository.PENDING,
+            attempt_at=now,
+            attempts=0,
+            created_at=now,
+        ),
+    )
+    return case.issues_certificate
 
 
 async def _noticed_fields(http: httpx.AsyncClient, case: Case, fields: list[str]) -> list[str]:
@@ -704,4 +759,5 @@ async def _reread(
     moved = await repository.case_by_id(session, case.id)
     if moved is None:
         raise CaseNotFound()
-    return case_view(moved, principal, roles, now=now, idle=idle)
+    certificate = await certificate_of(session, moved)
+    return case_view(moved, principal, roles, now=now, idle=idle, certificate=certificate)

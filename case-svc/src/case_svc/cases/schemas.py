@@ -135,6 +135,57 @@ class CaseSummary(BaseModel):
     version: int
 
 
+class CertificateIssue(BaseModel):
+    """The electronic certificate the result is: the number the department gave it, and its
+    validity. case-svc publishes it to the exchange's certificate library."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    number: str = Field(
+        min_length=1,
+        max_length=32,
+        pattern=r"^\S+$",
+        description="The certificate's number, as the department made it",
+        examples=["330300260001234"],
+    )
+    valid_from: dt.date
+    valid_until: dt.date | None = Field(default=None, description="None: without a time limit")
+
+    @model_validator(mode="after")
+    def _a_period(self) -> "CertificateIssue":
+        if self.valid_until is not None and self.valid_until < self.valid_from:
+            raise ValueError("valid_until is before valid_from")
+        return self
+
+
+class CertificatePublicationRead(BaseModel):
+    """Where the certificate's publication to the exchange's certificate library stands."""
+
+    status: Literal["pending", "published", "refused"] = Field(
+        description="pending: case-svc is publishing it (retrying while the exchange is away); "
+        "published: the library holds it (the receipt proves it); refused: the exchange refused "
+        "it for good (refusal_code), for the department to take up"
+    )
+    attempts: int
+    published_at: dt.datetime | None
+    call_id: str | None = Field(description="The exchange's id of the publication")
+    receipt: dict[str, Any] | None = Field(
+        description="The ledger receipt of the publication, verifiable at the exchange"
+    )
+    refusal_code: str | None
+
+
+class IssuedCertificateRead(BaseModel):
+    """The electronic certificate the completed case issued, and its publication."""
+
+    type: str = Field(description="As the exchange's certificate library types it")
+    number: str
+    valid_from: dt.date
+    valid_until: dt.date | None
+    issuing_department: str
+    publication: CertificatePublicationRead
+
+
 class CaseRead(CaseSummary):
     model_config = ConfigDict(
         json_schema_extra={
@@ -188,6 +239,15 @@ class CaseRead(CaseSummary):
         "who did not (second_person)"
     )
     clock: Clock = Field(description="Whether its deadline clock runs now")
+    issues_certificate: str | None = Field(
+        default=None,
+        description="The electronic certificate its completion issues (the item's); None: none",
+    )
+    certificate: IssuedCertificateRead | None = Field(
+        default=None,
+        description="Once delivered: the certificate it issued, and its publication to the "
+        "exchange's certificate library",
+    )
     history: list[HistoryEntry]
     available_actions: list[Action] = Field(description="The transitions the caller may make now")
 
@@ -330,6 +390,11 @@ class TransitionCreate(BaseModel):
         default=None, description="suspend: the special procedure"
     )
     transfer: Transfer | None = Field(default=None, description="transfer: to which department")
+    certificate: CertificateIssue | None = Field(
+        default=None,
+        description="deliver, for an item that issues a certificate (and only then): the "
+        "certificate the result is",
+    )
 
 
 class AssigneeUpdate(BaseModel):

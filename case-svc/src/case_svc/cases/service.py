@@ -21,12 +21,15 @@ from case_svc.cases.schemas import (
     CasePage,
     CaseRead,
     CaseSummary,
+    CertificatePublicationRead,
     DeadlineColour,
     HistoryEntry,
+    IssuedCertificateRead,
     QueueCounts,
 )
 from case_svc.clients import catalog, identity
-from case_svc.models import Case, CaseEvent
+from case_svc.models import Case, CaseEvent, CertificatePublication
+from case_svc.publications import repository as publications_repository
 from case_svc.workflow import state_machine
 from case_svc.workflow.deadlines import (
     INTAKE_WORKING_DAYS,
@@ -152,19 +155,25 @@ async def _with_verified_applicant(
     principal: Principal,
     item: catalog.CatalogItem,
     form: Mapping[str, Any],
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], dict[str, str] | None]:
     """The form with its applicant fields holding the identity identity-svc verified for the
-    caller's token: who applies comes from the token, never from what is typed."""
+    caller's token: who applies comes from the token, never from what is typed. And, for an
+    item that issues a certificate, its holder as the exchange names a subject: asked now, while
+    the applicant's own token is at hand, since the certificate is published when staff deliver
+    it."""
     fields = applicant.applicant_fields(item.form_schema, subject=item.subject)
-    if not fields:
-        return dict(form)
+    if not fields and item.issues_certificate is None:
+        return dict(form), None
     # Without a verified real name there is nothing to fill them with: the app is told the step
     # before identity-svc is asked.
     require_assurance(principal, applicant.MIN_LOA)
     verified = await identity.verified_identity(http, token=principal.token)
     if verified.subject != item.subject:
         raise UpstreamUnavailable("identity-svc answered for another kind of applicant")
-    return applicant.with_verified_applicant(form, fields, verified)
+    holder = verified.registry_subject() if item.issues_certificate is not None else None
+    if item.issues_certificate is not None and holder is None:
+        raise UpstreamUnavailable("identity-svc told no identifier of the applicant")
+    return applicant.with_verified_applicant(form, fields, verified), holder
 
 
 @dataclass(frozen=True)
@@ -217,7 +226,7 @@ async def submit_case(
     if not item.published:
         raise ItemNotAvailable(f"{item.code} is {item.status}", item_status=item.status)
     _check_applicant(principal, item)
-    form = await _with_verified_applicant(http, principal, item, payload.form)
+    form, holder = await _with_verified_applicant(http, principal, item, payload.form)
     validate_form(form, item.form_schema)
     region = _applicant_region(principal, payload)
     handler = await catalog_reads.handler(http, item.code, region)
@@ -228,6 +237,7 @@ async def submit_case(
         session,
         principal=principal,
         form=form,
+        holder=holder,
         item=item,
         handler=handler,
         region=region,
@@ -242,6 +252,7 @@ async def _file_case(
     *,
     principal: Principal,
     form: dict[str, Any],
+    holder: dict[str, str] | None,
     item: catalog.CatalogItem,
     handler: catalog.ResponsibleDepartment,
     region: RegionCode,
@@ -283,6 +294,8 @@ async def _file_case(
             )
         ],
         decision_approval=item.decision_approval.value,
+        issues_certificate=item.issues_certificate,
+        certificate_holder=holder,
         statutory_working_days=item.legal_working_days,
     )
     if item.processing_mode == "instant":
@@ -411,6 +424,33 @@ def actions_for(
     return offered
 
 
+async def certificate_of(session: AsyncSession, case: Case) -> CertificatePublication | None:
+    """The certificate the case issued, if its item issues one and it was delivered."""
+    if case.issues_certificate is None:
+        return None
+    return await publications_repository.of_case(session, case.id)
+
+
+def _certificate_view(publication: CertificatePublication) -> IssuedCertificateRead:
+    return IssuedCertificateRead(
+        type=publication.certificate_type,
+        number=publication.certificate_number,
+        valid_from=publication.valid_from,
+        valid_until=publication.valid_until,
+        issuing_department=publication.issuing_department,
+        publication=CertificatePublicationRead.model_validate(
+            {
+                "status": publication.status,
+                "attempts": publication.attempts,
+                "published_at": publication.published_at,
+                "call_id": publication.call_id,
+                "receipt": publication.receipt,
+                "refusal_code": publication.refusal_code,
+            }
+        ),
+    )
+
+
 def case_view(
     case: Case,
     principal: Principal,
@@ -418,6 +458,7 @@ def case_view(
     *,
     now: dt.datetime,
     idle: dt.timedelta,
+    certificate: CertificatePublication | None = None,
 ) -> CaseRead:
     """The case as the caller may see it: the applicant sees staff by their part only."""
     status = CaseStatus(case.status)
@@ -448,6 +489,8 @@ def case_view(
         assignee_id=holder if staff_view else None,
         deadline_colour=deadline_colour_of(case, now),
         decision_approval=state_machine.DecisionApproval(case.decision_approval),
+        issues_certificate=case.issues_certificate,
+        certificate=_certificate_view(certificate) if certificate is not None else None,
         clock=state_machine.CLOCK[status] if case.clock_paused_at is None else Clock.PAUSED,
         version=case.version,
         history=[

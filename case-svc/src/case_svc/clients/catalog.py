@@ -105,6 +105,8 @@ class CatalogItem(BaseModel):
     promised_working_days: int | None = Field(default=None, ge=0)
     legal_working_days: int | None = Field(default=None, ge=0)
     decision_approval: DecisionApproval = DecisionApproval.SINGLE
+    #: The electronic certificate a completed case of it issues; None: none.
+    issues_certificate: str | None = Field(default=None, max_length=64)
     form_schema: dict[str, Any]
     version: int | str
     status: str

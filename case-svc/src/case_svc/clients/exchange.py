@@ -1,16 +1,19 @@
 """data-exchange-svc, as case-svc needs it: the electronic certificates a person or an
 enterprise holds (``POST /exchange/v1/calls`` on the hosted resource ``electronic_certificate``),
 read under case-svc's own service token for a case, with the ledger receipt the exchange gives
-every call.
+every call; and the certificate a completed case issued, published to that library on the
+issuing department's behalf (``POST /exchange/v1/certificates``).
 
 The answer is personal data (certificate numbers): it is never logged. A subject the exchange
 holds no certificates of is ``HoldsNoCertificates``; anything else that is not an answer (the
 exchange unreachable, a refusal of case-svc's grant or token, a shape we cannot read) is a 503:
 the platform's failure, not the applicant's doing.
+
+A 401 means the kept service token expired early or was revoked: it is forgotten and the call
+made once more with a new one (a second 401 is a failure like any other).
 """
 
-from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -19,6 +22,7 @@ from servicekit.problems import UpstreamUnavailable
 from servicekit.service_tokens import ServiceTokenUnavailable
 
 CALLS_PATH = "/exchange/v1/calls"
+CERTIFICATES_PATH = "/exchange/v1/certificates"
 RESOURCE = "electronic_certificate"
 #: What case-svc reads of a certificate: what it is, its number (to find the one asked for),
 #: who issued it and its validity. Not the holder's name (the subject is the applicant
@@ -34,8 +38,13 @@ FIELDS = (
     "certificate_status",
 )
 
-#: The service's token: ``servicekit.service_tokens.ClientCredentials`` in the running app.
-ServiceToken = Callable[[], Awaitable[str]]
+
+class ServiceToken(Protocol):
+    """The service's token: ``servicekit.service_tokens.ClientCredentials`` in the running app."""
+
+    async def __call__(self) -> str: ...
+
+    def forget(self, token: str | None = None) -> None: ...
 
 
 class HoldsNoCertificates(Exception):
@@ -92,14 +101,7 @@ async def certificates_of(
         "purpose": purpose,
         "case_id": case_no,
     }
-    try:
-        authorization = f"Bearer {await token()}"
-    except ServiceTokenUnavailable as exc:
-        raise UpstreamUnavailable("case-svc holds no token to call data-exchange-svc") from exc
-    try:
-        response = await http.post(CALLS_PATH, json=body, headers={"Authorization": authorization})
-    except httpx.HTTPError as exc:
-        raise UpstreamUnavailable("data-exchange-svc could not be reached") from exc
+    response = await post_as_service(http, CALLS_PATH, body, token=token)
     if response.status_code == 404 and _code(response) == "subject_not_found":
         raise HoldsNoCertificates()
     if response.status_code != 200:
@@ -121,6 +123,81 @@ async def certificates_of(
         # Not chained: a validation error quotes the values, and they are personal.
         raise UpstreamUnavailable("data-exchange-svc answered in an unexpected shape") from None
     return CertificatesRead(call_id=answer.call_id, certificates=rows, receipt=answer.receipt)
+
+
+class Publication(BaseModel):
+    """The exchange's answer to a publication: its call id and the ledger receipt."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    call_id: str
+    receipt: dict[str, Any]
+
+
+class PublicationRefused(Exception):
+    """The exchange refused the publication for good (403 not an issuer, 409 the number is
+    another holder's, 422): publishing it again would change nothing."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(f"data-exchange-svc refused the publication: {code}")
+        self.code = code
+
+
+#: Refusals that may pass: a token renewed once more, a request timed out, a rate limit, two
+#: publications crossing.
+_TRANSIENT_STATUSES = frozenset({401, 408, 429})
+_TRANSIENT_CODES = frozenset({"publication_raced"})
+
+
+async def publish_certificate(
+    http: httpx.AsyncClient, *, token: ServiceToken, certificate: dict[str, Any]
+) -> Publication:
+    """Publish one certificate (the body of ``POST /exchange/v1/certificates``). A refusal for
+    good is ``PublicationRefused``; anything else that is not an answer ``UpstreamUnavailable``,
+    to be tried again later. The exchange answers a repeat as it answered the first time."""
+    response = await post_as_service(http, CERTIFICATES_PATH, certificate, token=token)
+    code = _code(response)
+    if response.status_code in (200, 201):
+        try:
+            return Publication.model_validate_json(response.content)
+        except ValidationError:
+            raise UpstreamUnavailable("data-exchange-svc answered in an unexpected shape") from None
+    if (
+        400 <= response.status_code < 500
+        and response.status_code not in _TRANSIENT_STATUSES
+        and code not in _TRANSIENT_CODES
+    ):
+        raise PublicationRefused(code or str(response.status_code))
+    failure: dict[str, Any] = {"upstream_status": response.status_code}
+    if code is not None:
+        failure["upstream_code"] = code
+    raise UpstreamUnavailable(f"data-exchange-svc answered {response.status_code}", **failure)
+
+
+async def post_as_service(
+    http: httpx.AsyncClient, path: str, body: dict[str, Any], *, token: ServiceToken
+) -> httpx.Response:
+    """POST ``body`` to the exchange as case-svc; once more with a new token if the kept one is
+    refused (401)."""
+    sent, response = await _post(http, path, body, token)
+    if response.status_code == 401:
+        token.forget(sent)
+        _, response = await _post(http, path, body, token)
+    return response
+
+
+async def _post(
+    http: httpx.AsyncClient, path: str, body: dict[str, Any], token: ServiceToken
+) -> tuple[str, httpx.Response]:
+    try:
+        sent = await token()
+    except ServiceTokenUnavailable as exc:
+        raise UpstreamUnavailable("case-svc holds no token to call data-exchange-svc") from exc
+    try:
+        response = await http.post(path, json=body, headers={"Authorization": f"Bearer {sent}"})
+    except httpx.HTTPError as exc:
+        raise UpstreamUnavailable("data-exchange-svc could not be reached") from exc
+    return sent, response
 
 
 def _code(response: httpx.Response) -> str | None:

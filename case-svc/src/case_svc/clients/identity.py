@@ -33,6 +33,15 @@ class VerifiedIdentity(BaseModel):
     credit_code: str | None = None
     enterprise_name: str | None = None
 
+    def registry_subject(self) -> dict[str, str] | None:
+        """The identity as the exchange names a subject: a person's ID number, an enterprise's
+        credit code; None if identity-svc told neither."""
+        if self.subject == "person" and self.id_number is not None:
+            return {"id_number": self.id_number}
+        if self.subject == "enterprise" and self.credit_code is not None:
+            return {"credit_code": self.credit_code}
+        return None
+
     def parts(self) -> dict[str, str]:
         """Each part the identity has, by its name."""
         return {

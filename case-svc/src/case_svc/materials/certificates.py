@@ -117,11 +117,10 @@ def _subject_of(identity: VerifiedIdentity, case: Case) -> dict[str, str]:
     """The registry subject of the applicant: her ID number, or the enterprise's credit code."""
     if _APPLICANT_TYPE[identity.subject] != case.applicant_type:
         raise UpstreamUnavailable("identity-svc answered for another kind of applicant")
-    if identity.subject == "person" and identity.id_number is not None:
-        return {"id_number": identity.id_number}
-    if identity.subject == "enterprise" and identity.credit_code is not None:
-        return {"credit_code": identity.credit_code}
-    raise UpstreamUnavailable("identity-svc told no identifier of the applicant")
+    subject = identity.registry_subject()
+    if subject is None:
+        raise UpstreamUnavailable("identity-svc told no identifier of the applicant")
+    return subject
 
 
 def _dates(row: CertificateRow) -> tuple[dt.date, dt.date | None]:

@@ -86,6 +86,9 @@ class Part(enum.StrEnum):
     EXTENSION = "extension"
     SUSPENSION = "suspension"
     TRANSFER = "transfer"
+    #: The electronic certificate the result is, for an item that issues one (the catalog's
+    #: ``issues_certificate``): an item that issues none neither needs nor takes it.
+    CERTIFICATE = "certificate"
 
 
 class DecisionApproval(enum.StrEnum):

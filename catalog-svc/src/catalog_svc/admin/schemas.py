@@ -21,6 +21,8 @@ from catalog_svc.departments.schemas import Tier
 from catalog_svc.items.schemas import (
     DECISION_APPROVAL_DESCRIPTION,
     ID_CARD_LOSS_REPORT,
+    ISSUES_CERTIFICATE_DESCRIPTION,
+    CertificateType,
     DecisionApproval,
     ProcessingMode,
     Subject,
@@ -110,6 +112,9 @@ class ItemContent(BaseModel):
     decision_approval: DecisionApproval = Field(
         default="single", description=DECISION_APPROVAL_DESCRIPTION
     )
+    issues_certificate: CertificateType | None = Field(
+        default=None, description=ISSUES_CERTIFICATE_DESCRIPTION
+    )
     min_loa: int = Field(ge=1, le=3, description="1 password, 2 real name, 3 face")
     legal_working_days: WorkingDays | None = None
     promised_working_days: WorkingDays | None = Field(
@@ -194,7 +199,9 @@ class ItemCreate(ItemContent):
 
 
 #: The fields of an item that may be null; a change may not set any other one to null.
-_NULLABLE = frozenset({"legal_working_days", "promised_working_days", "notes"})
+_NULLABLE = frozenset(
+    {"legal_working_days", "promised_working_days", "notes", "issues_certificate"}
+)
 
 
 class ItemChanges(BaseModel):
@@ -215,6 +222,7 @@ class ItemChanges(BaseModel):
     visits: Visits | None = None
     processing_mode: ProcessingMode | None = None
     decision_approval: DecisionApproval | None = None
+    issues_certificate: CertificateType | None = None
     min_loa: int | None = Field(default=None, ge=1, le=3)
     legal_working_days: WorkingDays | None = None
     promised_working_days: WorkingDays | None = None

@@ -128,6 +128,7 @@ def _published_document(item: ServiceItem) -> dict[str, Any]:
         "visits": visits_value(item.visits),
         "processing_mode": item.processing_mode,
         "decision_approval": item.decision_approval,
+        "issues_certificate": item.issues_certificate,
         "min_loa": item.min_loa,
         "legal_working_days": item.legal_working_days,
         "promised_working_days": item.promised_working_days,

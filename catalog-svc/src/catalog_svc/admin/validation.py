@@ -21,6 +21,7 @@ from catalog_svc.reference.items import (
     PREFILL_KEYWORD,
     applicant_field_problems,
     decision_approval_problems,
+    issues_certificate_problems,
     keyword_uses,
 )
 from catalog_svc.snapshot import CatalogSnapshot
@@ -156,6 +157,15 @@ def _decision_approval(item: ItemContent, _snapshot: CatalogSnapshot) -> list[Fi
     ]
 
 
+def _issues_certificate(item: ItemContent, _snapshot: CatalogSnapshot) -> list[FieldProblem]:
+    return [
+        FieldProblem(_path(*problem.where), problem.message, problem.type)
+        for problem in issues_certificate_problems(
+            processing_mode=item.processing_mode, issues_certificate=item.issues_certificate
+        )
+    ]
+
+
 def _offered_in(item: ItemContent, snapshot: CatalogSnapshot) -> list[FieldProblem]:
     problems = []
     for position, code in enumerate(item.offered_in):
@@ -247,6 +257,7 @@ RULES: tuple[Rule, ...] = (
     _working_days,
     _fee,
     _decision_approval,
+    _issues_certificate,
     _offered_in,
     _form,
 )

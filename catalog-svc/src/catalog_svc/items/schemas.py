@@ -1,9 +1,9 @@
 """What the API gives for service items."""
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from catalog_svc.departments.schemas import DepartmentRead, Tier
 from catalog_svc.models import ServiceItem
@@ -14,6 +14,14 @@ from servicekit.regions import RegionCodeStr
 Subject = Literal["person", "enterprise"]
 ProcessingMode = Literal["instant", "review"]
 DecisionApproval = Literal["single", "second_person"]
+#: A certificate type, as the exchange's certificate library names it.
+CertificateType = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,63}$")]
+ISSUES_CERTIFICATE_DESCRIPTION = (
+    "The type of electronic certificate a completed application issues, as the exchange's "
+    "certificate library names it (e.g. food_business_licence): the handler delivering the "
+    "result gives its number, and case-svc publishes it to the library. None: it issues none. "
+    "Only an item a department reviews issues one"
+)
 #: What case-svc's workflow reads to know who decides a reviewed application.
 DECISION_APPROVAL_DESCRIPTION = (
     "Who decides a reviewed application: single, the handler who reviewed it; second_person, "
@@ -51,6 +59,7 @@ ID_CARD_LOSS_REPORT: dict[str, Any] = {
     "visits": 0,
     "processing_mode": "instant",
     "decision_approval": "single",
+    "issues_certificate": None,
     "min_loa": 3,
     "legal_working_days": None,
     "promised_working_days": 0,
@@ -129,6 +138,9 @@ class ItemRead(BaseModel):
     decision_approval: DecisionApproval = Field(
         description=DECISION_APPROVAL_DESCRIPTION, examples=["single", "second_person"]
     )
+    issues_certificate: CertificateType | None = Field(
+        description=ISSUES_CERTIFICATE_DESCRIPTION, examples=[None, "food_business_licence"]
+    )
     min_loa: int = Field(ge=1, le=3)
     visits: Literal[0, 1, "on_site"] = Field(
         description="0: nothing to attend; 1: at most one visit; on_site: done at the counter"
@@ -166,6 +178,7 @@ def item_read(item: ServiceItem) -> ItemRead:
             "topics": item.topics,
             "processing_mode": item.processing_mode,
             "decision_approval": item.decision_approval,
+            "issues_certificate": item.issues_certificate,
             "min_loa": item.min_loa,
             "visits": visits_value(item.visits),
             "legal_working_days": item.legal_working_days,

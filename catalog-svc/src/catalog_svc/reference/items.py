@@ -27,6 +27,8 @@ GENERATED_ITEMS_FILE = "items_generated.toml"
 ITEM_FILES = (ITEMS_FILE, GENERATED_ITEMS_FILE)
 ITEM_CODE = re.compile(r"^[a-z][a-z_]*\.[a-z0-9][a-z0-9_]*$")
 ITEM_CODE_MAX_LENGTH = 64
+#: A certificate type, as the exchange's certificate library names it.
+CERTIFICATE_TYPE = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 PREFILL_KEYWORD = "x-prefill"
 #: Marks a form field that holds part of the applicant's identity. case-svc fills it from the
@@ -87,6 +89,7 @@ class ItemRecord:
     visits: str
     processing_mode: str
     decision_approval: str
+    issues_certificate: str | None
     min_loa: int
     legal_working_days: int | None
     promised_working_days: int | None
@@ -283,6 +286,34 @@ def decision_approval_problems(
     ]
 
 
+def issues_certificate_problems(
+    *, processing_mode: str, issues_certificate: str | None
+) -> list[RuleProblem]:
+    """An item issues a certificate only where a department reviews the application: the
+    certificate's number is given when the result is delivered, a step an instant item (decided
+    and completed as it is filed) never takes."""
+    if issues_certificate is None:
+        return []
+    if not CERTIFICATE_TYPE.match(issues_certificate):
+        return [
+            RuleProblem(
+                ("issues_certificate",),
+                "a certificate type is a lower-case slug (e.g. food_business_licence)",
+                "invalid_certificate_type",
+            )
+        ]
+    if processing_mode != "review":
+        return [
+            RuleProblem(
+                ("issues_certificate",),
+                'only an item a department reviews (processing_mode "review") issues a '
+                "certificate: its number is given as the result is delivered",
+                "certificate_needs_review",
+            )
+        ]
+    return []
+
+
 def build_form_schema(
     code: str,
     title: str,
@@ -364,11 +395,17 @@ def _item(
     decision_approval = _choice(
         entry, "decision_approval", DECISION_APPROVALS, code, default=SINGLE_DECISION
     )
+    issues_certificate = entry.get("issues_certificate")
+    if issues_certificate is not None and not isinstance(issues_certificate, str):
+        raise ItemDataError(f"{code}: issues_certificate is a certificate type")
     form_schema = build_form_schema(code, name, form, shared_fields, prefill_resources)
     if problems := [
         *applicant_field_problems(form_schema, subject=subject, min_loa=min_loa),
         *decision_approval_problems(
             processing_mode=processing_mode, decision_approval=decision_approval
+        ),
+        *issues_certificate_problems(
+            processing_mode=processing_mode, issues_certificate=issues_certificate
         ),
     ]:
         where = ".".join(str(part) for part in problems[0].where)
@@ -385,6 +422,7 @@ def _item(
         visits=_visits(entry, code),
         processing_mode=processing_mode,
         decision_approval=decision_approval,
+        issues_certificate=issues_certificate,
         min_loa=min_loa,
         legal_working_days=_days(entry, "legal_working_days", code),
         promised_working_days=_days(entry, "promised_working_days", code),

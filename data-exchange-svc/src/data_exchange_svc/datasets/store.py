@@ -39,7 +39,7 @@ class LoadCounts:
     rows: int
 
 
-def _hosted_row(
+def hosted_row(
     spec: ResourceSpec,
     subject_hash: str,
     position: int,
@@ -133,7 +133,7 @@ async def store(
         await repository.delete_rows_of(session, spec.code, present)
     now = utcnow()
     rows = [
-        _hosted_row(spec, subject_hash, position, values, protector, now)
+        hosted_row(spec, subject_hash, position, values, protector, now)
         for subject_hash, group in groups.items()
         if replace or subject_hash not in present
         for position, values in enumerate(group.rows)

@@ -116,9 +116,11 @@ async def record_loads(
     fields: tuple[str, ...],
     purpose: str,
     subject_hashes: Sequence[str],
+    case_id: str | None = None,
 ) -> list[Receipt]:
     """One entry per subject a provider's load writes (kind ``load``), so that the subject's
-    access log shows who changed her record, as it shows who read it."""
+    access log shows who changed her record, as it shows who read it (and in which case, for a
+    certificate its issuer published on deciding one)."""
     at = utcnow()
     drafts = [
         EntryContent(
@@ -131,7 +133,7 @@ async def record_loads(
             resource=resource,
             fields=fields,
             purpose=purpose,
-            case_id=None,
+            case_id=case_id,
             subject_hash=subject_hash,
             outcome="allowed",
             code=None,
@@ -193,6 +195,15 @@ def receipt_document(receipt: Receipt) -> dict[str, object]:
         "entry": receipt.entry.document(),
         "tree_head": {**receipt.tree_head.document(), "key_id": receipt.key_id},
     }
+
+
+async def receipt_of(session: AsyncSession, seq: int, *, key_id: str) -> Receipt:
+    """A receipt for an entry recorded earlier: its content and the latest signed tree head
+    (which includes it, as every head after the entry's does)."""
+    entry = await repository.entry(session, seq)
+    if entry is None:
+        raise EntryNotFound(seq=seq)
+    return Receipt(content_of(entry), await latest_tree_head(session), key_id)
 
 
 def content_of(entry: LedgerEntry) -> EntryContent:

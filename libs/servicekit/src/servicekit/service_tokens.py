@@ -63,9 +63,12 @@ class ClientCredentials:
             assert self._token is not None
             return self._token
 
-    def forget(self) -> None:
-        """Drop the kept token (a subscriber refused it): the next call asks for a new one."""
-        self._token = None
+    def forget(self, token: str | None = None) -> None:
+        """Drop the kept token (a callee refused it: expired early, revoked): the next call asks
+        for a new one. With ``token``, only if that is still the one kept: a caller refused with
+        an old token must not drop the new one another caller fetched meanwhile."""
+        if token is None or token == self._token:
+            self._token = None
 
     async def _fetch(self) -> None:
         asked_at = self._clock()

@@ -1,0 +1,1 @@
+"""The certificates completed cases issue, published to the exchange's certificate library."""

@@ -1,0 +1,1 @@
+"""Issuing one electronic certificate into the certificate library, by its issuer."""
