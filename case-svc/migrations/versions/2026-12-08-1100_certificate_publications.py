@@ -5,7 +5,7 @@ names a subject; the deliver step writes the certificate (its number sealed) as 
 publication, which case-svc's publisher sends to the exchange's certificate library.
 
 Revision ID: 7b3e9c2a5d16
-Revises: 5e1a7c3d9b24
+Revises: 6c4f2a8e1d37
 Create Date: 2026-12-08 11:00:00
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "7b3e9c2a5d16"
-down_revision: str | None = "5e1a7c3d9b24"
+down_revision: str | None = "6c4f2a8e1d37"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
