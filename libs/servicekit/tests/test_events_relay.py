@@ -542,6 +542,79 @@ async def test_a_token_that_cannot_be_fetched_holds_delivery_without_spending_at
     assert (row.status, row.attempts, row.last_error) == (PENDING, 0, None)
 
 
+class KeptToken:
+    """A provider that keeps its token until told to forget it, as ClientCredentials does."""
+
+    def __init__(self, minter: TokenMinter) -> None:
+        self.minter = minter
+        self.kept: str | None = None
+        self.fetched: list[str] = []
+        self.forgotten: list[str | None] = []
+
+    async def __call__(self) -> str:
+        if self.kept is None:
+            self.kept = self.minter.mint("case-svc", typ="service", loa=0, sid=uuid.uuid4().hex)
+            self.fetched.append(self.kept)
+        return self.kept
+
+    def forget(self, token: str | None = None) -> None:
+        self.forgotten.append(token)
+        if token is None or token == self.kept:
+            self.kept = None
+
+
+async def test_a_token_a_subscriber_refuses_is_forgotten_and_the_retry_carries_a_new_one(
+    database: Database,
+    outbox: Outbox,
+    clock: Clock,
+    subscriber: tuple[Subscriber, str],
+    relay_for: Callable[..., Relay],
+    token_minter: TokenMinter,
+) -> None:
+    recording, url = subscriber
+    provider = KeptToken(token_minter)
+    refused: set[str] = set()
+
+    def status_for(receipt: Receipt) -> int:
+        token = receipt.headers["authorization"].removeprefix("Bearer ")
+        if not refused:
+            refused.add(token)  # the first token is revoked, say, as it is sent
+        return 401 if token in refused else 204
+
+    recording.status_for = status_for
+    event_id = await emit(database, outbox, "case-a", 1)
+    relay = relay_for(url, token=provider)
+
+    await relay.relay_once()
+    first = await row_of(database, event_id)
+    assert (first.status, first.last_error) == (PENDING, "http_401")
+    assert provider.forgotten == [provider.fetched[0]]
+
+    clock.advance(POLICY.backoff_cap_seconds)
+    await relay.relay_once()
+
+    assert (await row_of(database, event_id)).status == DELIVERED
+    assert len(provider.fetched) == 2
+    sent = [r.headers["authorization"].removeprefix("Bearer ") for r in recording.receipts]
+    assert sent == provider.fetched
+
+
+async def test_a_delivered_round_keeps_the_token(
+    database: Database,
+    outbox: Outbox,
+    subscriber: tuple[Subscriber, str],
+    relay_for: Callable[..., Relay],
+    token_minter: TokenMinter,
+) -> None:
+    recording, url = subscriber
+    provider = KeptToken(token_minter)
+    await emit(database, outbox, "case-a", 1)
+
+    await relay_for(url, token=provider).relay_once()
+
+    assert (len(recording.receipts), provider.forgotten) == (1, [])
+
+
 def sample(name: str, **labels: str) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
 

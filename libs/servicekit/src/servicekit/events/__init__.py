@@ -8,7 +8,8 @@ id in its inbox in the transaction that processes it. The guarantees:
 - **Written with the change.** ``Outbox.emit`` adds the event to the caller's transaction and
   never commits: the event exists if and only if the change committed.
 - **At least once.** A delivery is pending until a subscriber answers 2xx. 5xx, 401 (a token
-  to renew), 408, 409, 425, 429, timeouts and connection errors are retried with exponential
+  to renew: a provider that keeps its token, as ``ClientCredentials`` does, is told to forget
+  it), 408, 409, 425, 429, timeouts and connection errors are retried with exponential
   backoff and full jitter up to a cap; a restarted or crashed relay posts again what it had
   not recorded as delivered.
 - **In order per subject**, for each subscriber: an event is not posted to a subscriber before

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import httpx
 import structlog
@@ -27,6 +27,18 @@ from servicekit.events._tables import DEAD, DELIVERED, PENDING
 #: Gives the bearer token deliveries carry: the service's client-credentials token, cached and
 #: renewed by the service (the relay asks for it once per batch).
 TokenProvider = Callable[[], Awaitable[str]]
+
+
+@runtime_checkable
+class ForgettingTokenProvider(Protocol):
+    """A token provider that keeps its token (``servicekit.service_tokens.ClientCredentials``):
+    told that a subscriber refused the token (401), it drops it, so that the next round asks
+    for a new one rather than send the refused token again until it expires."""
+
+    async def __call__(self) -> str: ...
+
+    def forget(self, token: str | None = None) -> None: ...
+
 
 #: The longest a relay waits after a round failed (its database or token provider down).
 _MAX_FAILURE_PAUSE_SECONDS = 30.0
@@ -189,6 +201,10 @@ class Relay:
             except Exception as exc:
                 raise TokenUnavailable("the token provider failed") from exc
             outcomes = await self._post_all(claimed, token)
+            if isinstance(self._token, ForgettingTokenProvider) and any(
+                outcome.error == "http_401" for outcome in outcomes
+            ):
+                self._token.forget(token)
             settled_at = self._clock()
             changes = [
                 self._change(row, outcome, settled_at)
