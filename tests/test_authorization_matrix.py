@@ -394,7 +394,7 @@ def build_world(
     rated = world.post(
         "citizen_loa3",
         "/ratings/v1/ratings",
-        json={"case_no": world.completed_case, "efficiency": 5, "quality": 5, "attitude": 5},
+        json={"case_no": world.completed_case, "level": 5},
     )
     world.employee_phone = register_citizen(gateway, var_dir).phone
     world.values.update(
@@ -673,9 +673,7 @@ ADJUSTMENTS: dict[str, Adjust] = {
     "POST /ratings/v1/ratings": _body(
         lambda world, _kind: {
             "case_no": world.completed_case,
-            "efficiency": 5,
-            "quality": 5,
-            "attitude": 5,
+            "level": 5,
         }
     ),
 }

@@ -156,3 +156,20 @@ def drop_outbox_events(name: str = "outbox_event") -> None:
     for index in ("emitted_at", "pending_subject", "pending"):
         op.drop_index(op.f(f"ix_{name}_{index}"), table_name=name)
     op.drop_table(name)
+
+
+def create_inbox_events(name: str = "inbox_event") -> sa.Table:
+    """Create a consumer's inbox table (``servicekit.events.InboxEventMixin``), as the kit
+    first defined it; a later change to the mixin comes as a migration of its own."""
+    return op.create_table(
+        name,
+        sa.Column("event_id", sa.Uuid(), nullable=False),
+        sa.Column("event_type", sa.String(length=128), nullable=False),
+        sa.Column("source", sa.String(length=300), nullable=False),
+        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("event_id", name=op.f(f"pk_{name}")),
+    )
+
+
+def drop_inbox_events(name: str = "inbox_event") -> None:
+    op.drop_table(name)
