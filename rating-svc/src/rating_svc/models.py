@@ -5,7 +5,16 @@ idempotency keys of ratings."""
 import datetime as dt
 import uuid
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, SmallInteger, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from servicekit.db import UTCDateTime, new_metadata, utcnow
@@ -90,16 +99,88 @@ class Invitation(Base):
     rating_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("rating.id"))
     #: The event it came from (``case.completed``), if any.
     event_id: Mapped[uuid.UUID | None] = mapped_column()
+    #: The rectification a follow-up invitation asks to rate.
+    rectification_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("rectification.id"))
 
 
 class Rectification(Base):
+    """What a bad review opens: the handling department calls the citizen back and rectifies
+    (each step due in working days, escalated to the tier above once when left past its time),
+    then the citizen's follow-up rating closes it (``rules/rectification.toml``)."""
+
     __tablename__ = "rectification"
+    __table_args__ = (
+        # The watch's scans: open steps by their deadline.
+        Index("ix_rectification_status_call_back_due_at", "status", "call_back_due_at"),
+        Index("ix_rectification_status_rectification_due_at", "status", "rectification_due_at"),
+        # A department's queue, oldest first.
+        Index("ix_rectification_queue", "department_id", "opened_at", "id"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     rating_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("rating.id"), unique=True)
+    #: The handling department: it owes the call-back and the rectification.
     department_id: Mapped[str] = mapped_column(String(64), index=True)
-    status: Mapped[str] = mapped_column(String(16), default="open")
+    case_no: Mapped[str] = mapped_column(String(40))
+    item_code: Mapped[str] = mapped_column(String(64))
+    region_code: Mapped[str] = mapped_column(String(12))
+    applicant_id: Mapped[str] = mapped_column(String(64), index=True)
+    status: Mapped[str] = mapped_column(String(24))
+    #: Every change takes the next version, at the version it read: of two changes at once
+    #: (a step, the watch's escalation) one wins; it numbers the history too.
+    version: Mapped[int] = mapped_column(Integer, default=1)
     opened_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    call_back_due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    rectification_due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    #: Some day counted lies in a year whose official holiday schedule is not yet published.
+    due_provisional: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: The call-back as the department recorded it: when it took place, how, what was said.
+    called_back_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    call_back_channel: Mapped[str | None] = mapped_column(String(16))
+    call_back_note: Mapped[str | None] = mapped_column(
+        SealedText("rating", "rectification.call_back_note")
+    )
+    call_back_recorded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: The rectification as reported: what was changed, and when it was reported.
+    rectification_note: Mapped[str | None] = mapped_column(
+        SealedText("rating", "rectification.rectification_note")
+    )
+    rectified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: The end of the citizen's time to rate the rectification; after it, it closes unrated.
+    follow_up_due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: When each step was found past its time (once) and the tier above was told.
+    call_back_overdue_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    rectification_overdue_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: The department of the tier above whose supervisors an overdue step was escalated to.
+    escalated_to_department_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    follow_up_rating_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("rating.id"))
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class RectificationEvent(Base):
+    """One entry of a rectification's history: who did what, in which role, when, with what
+    note (sealed: a call-back's note says what a citizen said)."""
+
+    __tablename__ = "rectification_event"
+    __table_args__ = (
+        UniqueConstraint("rectification_id", "seq", name="uq_rectification_event_seq"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    rectification_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("rectification.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    #: opened, call_back, rectify, follow_up, follow_up_lapsed, call_back_overdue,
+    #: rectification_overdue
+    action: Mapped[str] = mapped_column(String(32))
+    from_status: Mapped[str | None] = mapped_column(String(24))
+    status: Mapped[str] = mapped_column(String(24))
+    actor_id: Mapped[str] = mapped_column(String(64))
+    #: handler, supervisor, applicant, system
+    actor_role: Mapped[str] = mapped_column(String(16))
+    #: The applicant a delegate acted for.
+    acting_for: Mapped[str | None] = mapped_column(String(64))
+    note: Mapped[str | None] = mapped_column(SealedText("rating", "rectification_event.note"))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
 class InboxEvent(InboxEventMixin, Base):

@@ -15,6 +15,14 @@ class RatingSettings(ServiceSettings):
     #: How long after its completion a case may be rated (and a rectification rated again after
     #: it was reported), in days: the invitation lapses then.
     rating_window_days: int = Field(default=30, ge=1, le=366)
+    #: A bad review's call-back is due this many working days after it (official calendar,
+    #: Asia/Shanghai), its rectification this many: Zhejiang's 1 and 15.
+    call_back_working_days: int = Field(default=1, ge=1, le=30)
+    rectification_working_days: int = Field(default=15, ge=1, le=250)
+    #: How often an instance looks for rectification steps newly past their time (escalated to
+    #: the tier above, once) and follow-up invitations that lapsed (0: never, for an instance
+    #: that leaves it to the others; replicas running it at once escalate each step once).
+    rectification_watch_seconds: float = Field(default=60.0, ge=0, le=3600)
     #: case-svc's OAuth client: the only caller whose events (``case.completed``) rating-svc
     #: takes at ``/ratings/v1/events``.
     case_client_id: str = Field(default="case-svc", min_length=1)

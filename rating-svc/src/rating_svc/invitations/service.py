@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from rating_svc.invitations import repository
 from rating_svc.invitations.schemas import CaseCompleted, InvitationPage, InvitationRead
-from rating_svc.models import CASE, Invitation, Rating
+from rating_svc.models import CASE, FOLLOW_UP, Invitation, Rating, Rectification
 from rating_svc.ratings.schemas import as_kind
 from servicekit.auth import Principal
 from servicekit.pagination import Cursors
@@ -123,4 +123,33 @@ def invitation_view(invitation: Invitation) -> InvitationRead:
         region_code=invitation.region_code,
         invited_at=invitation.invited_at,
         expires_at=invitation.expires_at,
+        rectification_id=invitation.rectification_id,
+    )
+
+
+async def invite_to_follow_up(
+    session: AsyncSession,
+    rectification: Rectification,
+    *,
+    expires_at: dt.datetime,
+    now: dt.datetime,
+) -> None:
+    """The applicant is invited to rate how her bad review was rectified."""
+    original = await session.get(Rating, rectification.rating_id)
+    if original is None:  # pragma: no cover - the foreign key keeps it
+        raise RuntimeError("a rectification without its rating")
+    await repository.add_unless_present(
+        session,
+        {
+            "case_no": rectification.case_no,
+            "kind": FOLLOW_UP,
+            "applicant_id": original.applicant_id,
+            "applicant_type": original.applicant_type,
+            "department_id": rectification.department_id,
+            "item_code": rectification.item_code,
+            "region_code": rectification.region_code,
+            "invited_at": now,
+            "expires_at": expires_at,
+            "rectification_id": rectification.id,
+        },
     )

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Response, status
 
 from rating_svc.clients.cases import CaseNotFound
 from rating_svc.deps import NowDep, SettingsDep
-from rating_svc.models import Rating
+from rating_svc.models import Rating, Rectification
 from rating_svc.ratings import service
 from rating_svc.ratings.schemas import (
     LevelList,
@@ -21,6 +21,7 @@ from rating_svc.ratings.schemas import (
 from rating_svc.ratings.service import (
     AlreadyRated,
     CaseNotCompleted,
+    FollowUpNotDue,
     RatingNotFound,
     RatingWindowClosed,
     TagsNotOfLevel,
@@ -65,6 +66,7 @@ async def list_levels() -> LevelList:
         CaseNotCompleted,
         AlreadyRated,
         RatingWindowClosed,
+        FollowUpNotDue,
         TagsNotOfLevel,
         UpstreamUnavailable,
     ),
@@ -83,18 +85,22 @@ async def create_rating(
     optional scores of efficiency, quality and attitude, tags from the level's list, a comment
     and the channel. A delegate rates the cases of the items delegated to her, recorded as
     hers beside the applicant's. Someone else's case is 404 whatever its state. A retry with
-    the same Idempotency-Key answers the same rating instead of ``already_rated``."""
+    the same Idempotency-Key answers the same rating instead of ``already_rated``.
+
+    A bad review (level 2 or 1) opens a rectification by the handling department. Once the
+    department reports it, the citizen rates the rectification with ``kind = follow_up`` (the
+    invitation says so), within ``RATING_WINDOW_DAYS`` of the report: that closes it."""
     if claim.replay is not None:
         return claim.replay
-    rating = await service.rate_case(
+    rating, rectification = await service.rate(
         session=session,
         http=http,
         principal=principal,
         payload=payload,
         now=now,
-        window=settings.rating_window,
+        settings=settings,
     )
-    view = rating_view(rating)
+    view = rating_view(rating, rectification)
     return await claim.answer(
         session,
         status=201,
@@ -110,10 +116,10 @@ async def get_rating(
     rating_id: uuid.UUID, principal: PrincipalDep, session: SessionDep
 ) -> RatingRead:
     rating = await service.rating_of(session=session, principal=principal, rating_id=rating_id)
-    return rating_view(rating)
+    return rating_view(rating, await service.rectification_of(session, rating))
 
 
-def rating_view(rating: Rating) -> RatingRead:
+def rating_view(rating: Rating, rectification: Rectification | None) -> RatingRead:
     return RatingRead(
         id=rating.id,
         case_no=rating.case_no,
@@ -131,5 +137,6 @@ def rating_view(rating: Rating) -> RatingRead:
         comment=rating.comment,
         channel=as_channel(rating.channel),
         rated_by=rating.actor_id,
+        rectification_id=rectification.id if rectification is not None else None,
         created_at=rating.created_at,
     )

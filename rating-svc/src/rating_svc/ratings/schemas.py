@@ -42,12 +42,18 @@ class RatingCreate(BaseModel):
                     "tags": ["done_in_one_visit", "fast"],
                     "comment": "网上办理很方便，不用跑窗口",
                     "channel": "app",
+                    "kind": "case",
                 }
             ]
         },
     )
 
     case_no: str = Field(pattern=CASE_NUMBER_PATTERN, examples=["330302-20261126-000001"])
+    kind: RatingKind = Field(
+        default="case",
+        description="case: rate the served case; follow_up: rate how the department rectified "
+        "its bad review, once it reported the rectification (the invitation says which)",
+    )
     level: Level
     efficiency: Score | None = None
     quality: Score | None = None
@@ -93,6 +99,7 @@ class RatingRead(BaseModel):
                     "comment": "网上办理很方便，不用跑窗口",
                     "channel": "app",
                     "rated_by": None,
+                    "rectification_id": None,
                     "created_at": "2026-11-26T02:05:44Z",
                 }
             ]
@@ -120,6 +127,10 @@ class RatingRead(BaseModel):
     rated_by: str | None = Field(
         description="The delegate (or an enterprise's representative) who rated for the "
         "applicant; none when the applicant rated herself"
+    )
+    rectification_id: uuid.UUID | None = Field(
+        description="The rectification a bad review of the case opened (on a follow-up rating: "
+        "the one it rates)"
     )
     created_at: dt.datetime
 

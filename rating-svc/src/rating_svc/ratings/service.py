@@ -1,6 +1,7 @@
 """The rules of rating: only the applicant (or her delegate, recorded beside her), once per
 case, only once it is completed and within the window after its completion, at a level with
-tags from that level's list."""
+tags from that level's list. A bad review opens a rectification; the rating of a reported
+rectification (``follow_up``) closes it."""
 
 import datetime as dt
 import uuid
@@ -11,10 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from rating_svc.clients.cases import CaseNotFound, fetch_case
 from rating_svc.invitations import service as invitations
-from rating_svc.models import CASE, Rating
+from rating_svc.models import CASE, FOLLOW_UP, Rating, Rectification
 from rating_svc.ratings import repository
 from rating_svc.ratings.schemas import RatingCreate
+from rating_svc.rectifications import repository as rectifications_repository
+from rating_svc.rectifications import service as rectifications
 from rating_svc.rules.levels import LEVELS
+from rating_svc.rules.workflow import Role, Status
+from rating_svc.settings import RatingSettings
 from servicekit.auth import Principal
 from servicekit.case_numbers import CASE_NUMBER_PATTERN
 from servicekit.problems import Conflict, DomainError, NotFound, extension_members
@@ -66,6 +71,18 @@ class TagsNotOfLevel(DomainError):
     )
 
 
+class FollowUpNotDue(Conflict):
+    code = "follow_up_not_due"
+    title = "The department has not reported the rectification of this review yet"
+    members = extension_members(
+        rectification_status={
+            "type": "string",
+            "enum": [status.value for status in Status],
+            "examples": ["rectifying"],
+        }
+    )
+
+
 class RatingNotFound(NotFound):
     code = "rating_not_found"
     title = "No such rating of yours"
@@ -74,6 +91,51 @@ class RatingNotFound(NotFound):
 def rated_by(principal: Principal) -> str | None:
     """Who rated for the applicant: the delegate, or an enterprise's representative."""
     return principal.act.sub if principal.act is not None else None
+
+
+def _rater(principal: Principal) -> rectifications.Actor:
+    """The rater as a rectification's history records her (a delegate, for the applicant)."""
+    if principal.act is not None:
+        return rectifications.Actor(principal.act.sub, Role.APPLICANT, acting_for=principal.sub)
+    return rectifications.Actor(principal.sub, Role.APPLICANT)
+
+
+async def rate(
+    *,
+    session: AsyncSession,
+    http: httpx.AsyncClient,
+    principal: Principal,
+    payload: RatingCreate,
+    now: dt.datetime,
+    settings: RatingSettings,
+) -> tuple[Rating, Rectification | None]:
+    """The rating, and the rectification it opened (a bad review) or closed (a follow-up)."""
+    if payload.kind == FOLLOW_UP:
+        return await rate_follow_up(
+            session=session,
+            principal=principal,
+            payload=payload,
+            now=now,
+        )
+    rating = await rate_case(
+        session=session,
+        http=http,
+        principal=principal,
+        payload=payload,
+        now=now,
+        window=settings.rating_window,
+    )
+    if not rating.bad_review:
+        return rating, None
+    rectification = await rectifications.open_for(
+        session,
+        rating,
+        _rater(principal),
+        now=now,
+        call_back_working_days=settings.call_back_working_days,
+        rectification_working_days=settings.rectification_working_days,
+    )
+    return rating, rectification
 
 
 def check_tags(level: int, tags: list[str]) -> list[str]:
@@ -138,12 +200,83 @@ async def rate_case(
     return rating
 
 
+async def rate_follow_up(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    payload: RatingCreate,
+    now: dt.datetime,
+) -> tuple[Rating, Rectification]:
+    """The applicant rates how her bad review was rectified, once, within the window after the
+    department reported it: that closes the rectification. A case without a bad review of hers
+    is as absent as someone else's."""
+    original = await repository.of_case(session, payload.case_no, CASE)
+    if original is None or not _is_raters(principal, original):
+        raise CaseNotFound(f"case {payload.case_no} is not one of yours")
+    rectification = await rectifications_repository.of_rating(session, original.id)
+    if rectification is None:
+        raise FollowUpNotDue("the review opened no rectification")
+    if await repository.of_case(session, original.case_no, FOLLOW_UP) is not None:
+        raise AlreadyRated(case_no=original.case_no)
+    if rectification.status != Status.AWAITING_FOLLOW_UP or rectification.follow_up_due_at is None:
+        if rectification.status == Status.CLOSED and rectification.follow_up_due_at is not None:
+            raise RatingWindowClosed(closed_at=rectification.follow_up_due_at.isoformat())
+        raise FollowUpNotDue(rectification_status=rectification.status)
+    if now >= rectification.follow_up_due_at:
+        raise RatingWindowClosed(closed_at=rectification.follow_up_due_at.isoformat())
+    tags = check_tags(payload.level, payload.tags)
+    follow_up = Rating(
+        case_no=original.case_no,
+        kind=FOLLOW_UP,
+        applicant_id=original.applicant_id,
+        applicant_type=original.applicant_type,
+        actor_id=rated_by(principal),
+        department_id=original.department_id,
+        item_code=original.item_code,
+        region_code=original.region_code,
+        level=payload.level,
+        bad_review=LEVELS[payload.level].bad_review,
+        efficiency=payload.efficiency,
+        quality=payload.quality,
+        attitude=payload.attitude,
+        tags=tags,
+        comment=payload.comment,
+        channel=payload.channel,
+        case_completed_at=original.case_completed_at,
+        created_at=now,
+    )
+    try:
+        await repository.add(session, follow_up)
+    except IntegrityError as exc:
+        raise AlreadyRated(case_no=original.case_no) from exc
+    await invitations.answered(session, follow_up, expires_at=rectification.follow_up_due_at)
+    closed = await rectifications.close_with_follow_up(
+        session, rectification, follow_up, _rater(principal), now=now
+    )
+    return follow_up, closed
+
+
+def _is_raters(principal: Principal, rating: Rating) -> bool:
+    """Whether the rating is the caller's: her own, or her principal's of a delegated item."""
+    if rating.applicant_id != principal.sub or rating.applicant_type != principal.typ:
+        return False
+    return principal.act is None or not principal.scope or rating.item_code in principal.scope
+
+
+async def rectification_of(session: AsyncSession, rating: Rating) -> Rectification | None:
+    """The rectification the rating opened, or, for a follow-up, the one it rated."""
+    if rating.kind == FOLLOW_UP:
+        original = await repository.of_case(session, rating.case_no, CASE)
+        if original is None:
+            return None
+        rating = original
+    return await rectifications_repository.of_rating(session, rating.id)
+
+
 async def rating_of(*, session: AsyncSession, principal: Principal, rating_id: uuid.UUID) -> Rating:
     """The caller's own rating; a delegate sees the principal's ratings of the items the
     delegation covers only, as case-svc shows them the cases of those items only."""
     rating = await repository.get(session, rating_id)
-    if rating is None or rating.applicant_id != principal.sub:
-        raise RatingNotFound()
-    if principal.act is not None and principal.scope and rating.item_code not in principal.scope:
+    if rating is None or not _is_raters(principal, rating):
         raise RatingNotFound()
     return rating
