@@ -347,16 +347,17 @@ async def test_an_overdue_call_back_is_escalated_once_to_the_supervisors_of_the_
 ) -> None:
     rectification_id = bad_review["rectification_id"]
     sessionmaker = app.state.service.database.sessionmaker
+    outbox = app.state.service.outbox
     on_time = dt.datetime(2026, 12, 8, 15, 59, 59, tzinfo=dt.UTC)
-    assert await rectifications.escalate_overdue(sessionmaker, now=on_time) == 0
+    assert await rectifications.escalate_overdue(sessionmaker, outbox, now=on_time) == 0
     late = on_time + dt.timedelta(seconds=1)
     # Two replicas' watches at once: one escalation.
     counts = await asyncio.gather(
-        rectifications.escalate_overdue(sessionmaker, now=late),
-        rectifications.escalate_overdue(sessionmaker, now=late),
+        rectifications.escalate_overdue(sessionmaker, outbox, now=late),
+        rectifications.escalate_overdue(sessionmaker, outbox, now=late),
     )
     assert sum(counts) == 1
-    assert await rectifications.escalate_overdue(sessionmaker, now=late) == 0
+    assert await rectifications.escalate_overdue(sessionmaker, outbox, now=late) == 0
 
     above = staff("supervisor", dept=CITY_BUREAU)
     seen = await read(client, rectification_id, above)
@@ -386,11 +387,12 @@ async def test_an_overdue_rectification_is_escalated_and_a_late_one_still_closes
     rectification_id = bad_review["rectification_id"]
     await call_back(client, rectification_id, staff("handler"))
     sessionmaker = app.state.service.database.sessionmaker
+    outbox = app.state.service.outbox
     late = dt.datetime(2026, 12, 29, 1, 0, tzinfo=dt.UTC)
-    assert await rectifications.escalate_overdue(sessionmaker, now=late) == 1
+    assert await rectifications.escalate_overdue(sessionmaker, outbox, now=late) == 1
     clock.now = late
     assert (await rectify(client, rectification_id, staff("handler"))).status_code == 200
-    assert await rectifications.escalate_overdue(sessionmaker, now=late) == 0
+    assert await rectifications.escalate_overdue(sessionmaker, outbox, now=late) == 0
     assert (await follow_up(client, token_minter, level=3)).status_code == 201
     body = (await read(client, rectification_id, staff("handler"))).json()
     assert body["status"] == "closed"
@@ -417,11 +419,12 @@ async def test_a_follow_up_not_given_in_time_closes_the_rectification_unrated(
     await rectify(client, rectification_id, staff("handler"))
     window = app.state.service.settings.rating_window
     sessionmaker = app.state.service.database.sessionmaker
-    assert await rectifications.close_lapsed(sessionmaker, now=clock.now + window) == 0
+    outbox = app.state.service.outbox
+    assert await rectifications.close_lapsed(sessionmaker, outbox, now=clock.now + window) == 0
     clock.now += window
     problem(await follow_up(client, token_minter), 409, "rating_window_closed")
     lapsed = clock.now + dt.timedelta(seconds=1)
-    assert await rectifications.close_lapsed(sessionmaker, now=lapsed) == 1
+    assert await rectifications.close_lapsed(sessionmaker, outbox, now=lapsed) == 1
     body = (await read(client, rectification_id, staff("handler"))).json()
     assert (body["status"], body["follow_up_rating_id"]) == ("closed", None)
     assert body["history"][-1]["action"] == "follow_up_lapsed"

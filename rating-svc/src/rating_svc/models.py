@@ -1,6 +1,6 @@
 """The tables of rating-svc: ratings, the invitations to rate that completed cases bring, the
-rectifications bad reviews open, the ids of the events it processed (its inbox), and the
-idempotency keys of ratings."""
+rectifications bad reviews open and their history, the events it emits (its outbox) and the ids
+of those it processed (its inbox), and the idempotency keys of ratings."""
 
 import datetime as dt
 import uuid
@@ -18,7 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from servicekit.db import UTCDateTime, new_metadata, utcnow
-from servicekit.events import InboxEventMixin
+from servicekit.events import InboxEventMixin, OutboxEventMixin
 from servicekit.idempotency import IdempotencyRecordMixin
 from servicekit.ids import new_id
 from servicekit.sealing import SealedText
@@ -181,6 +181,13 @@ class RectificationEvent(Base):
     acting_for: Mapped[str | None] = mapped_column(String(64))
     note: Mapped[str | None] = mapped_column(SealedText("rating", "rectification_event.note"))
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class OutboxEvent(OutboxEventMixin, Base):
+    """The events rating-svc emits (``rating_svc.events``), each per subscriber, until
+    delivered."""
+
+    __tablename__ = "outbox_event"
 
 
 class InboxEvent(InboxEventMixin, Base):

@@ -2,13 +2,15 @@
 
 import datetime as dt
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from rating_svc.events import EVENT_TYPES
+from servicekit.events import OutboxSettings
 from servicekit.settings import ServiceSettings
 
 
-class RatingSettings(ServiceSettings):
+class RatingSettings(ServiceSettings, OutboxSettings):
     model_config = SettingsConfigDict(env_prefix="RATING_", extra="ignore", frozen=True)
 
     service_name: str = "rating"
@@ -26,6 +28,22 @@ class RatingSettings(ServiceSettings):
     #: case-svc's OAuth client: the only caller whose events (``case.completed``) rating-svc
     #: takes at ``/ratings/v1/events``.
     case_client_id: str = Field(default="case-svc", min_length=1)
+
+    #: Who is told what (``rating_svc.events``): each event type, with the paths through the
+    #: gateway of the services that subscribe to it. None by default.
+    event_subscribers: dict[str, list[str]] = Field(default_factory=dict)
+    #: rating-svc's own OAuth client, with which the outbox relay posts events to subscribers
+    #: (no secret: nothing is relayed, the events wait in the outbox).
+    client_id: str = "rating-svc"
+    client_secret: SecretStr | None = None
+
+    @field_validator("event_subscribers")
+    @classmethod
+    def _known_event_types(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        unknown = sorted(set(value) - set(EVENT_TYPES))
+        if unknown:
+            raise ValueError(f"rating-svc emits no {', '.join(unknown)}: {', '.join(EVENT_TYPES)}")
+        return value
 
     @property
     def rating_window(self) -> dt.timedelta:

@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Response, status
 
 from rating_svc.clients.cases import CaseNotFound
-from rating_svc.deps import NowDep, SettingsDep
+from rating_svc.deps import NowDep, OutboxDep, SettingsDep
 from rating_svc.models import Rating, Rectification
 from rating_svc.ratings import service
 from rating_svc.ratings.schemas import (
@@ -79,6 +79,7 @@ async def create_rating(
     settings: SettingsDep,
     http: HttpDep,
     now: NowDep,
+    outbox: OutboxDep,
 ) -> Response:
     """Rate a completed case of the caller's, once, within ``RATING_WINDOW_DAYS`` of its
     completion: a level (5 very satisfied … 1 very dissatisfied; 2 and 1 are bad reviews),
@@ -99,6 +100,7 @@ async def create_rating(
         payload=payload,
         now=now,
         settings=settings,
+        outbox=outbox,
     )
     view = rating_view(rating, rectification)
     return await claim.answer(

@@ -10,6 +10,7 @@ import httpx
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from rating_svc import events
 from rating_svc.clients.cases import CaseNotFound, fetch_case
 from rating_svc.invitations import service as invitations
 from rating_svc.models import CASE, FOLLOW_UP, Rating, Rectification
@@ -22,6 +23,7 @@ from rating_svc.rules.workflow import Role, Status
 from rating_svc.settings import RatingSettings
 from servicekit.auth import Principal
 from servicekit.case_numbers import CASE_NUMBER_PATTERN
+from servicekit.events import Outbox
 from servicekit.problems import Conflict, DomainError, NotFound, extension_members
 
 _CASE_NO = {
@@ -108,15 +110,16 @@ async def rate(
     payload: RatingCreate,
     now: dt.datetime,
     settings: RatingSettings,
+    outbox: Outbox,
 ) -> tuple[Rating, Rectification | None]:
     """The rating, and the rectification it opened (a bad review) or closed (a follow-up)."""
+    rectification: Rectification | None
     if payload.kind == FOLLOW_UP:
-        return await rate_follow_up(
-            session=session,
-            principal=principal,
-            payload=payload,
-            now=now,
+        rating, rectification = await rate_follow_up(
+            session=session, principal=principal, payload=payload, now=now, outbox=outbox
         )
+        await events.report_rating(outbox, session, rating, rectification)
+        return rating, rectification
     rating = await rate_case(
         session=session,
         http=http,
@@ -125,16 +128,19 @@ async def rate(
         now=now,
         window=settings.rating_window,
     )
-    if not rating.bad_review:
-        return rating, None
-    rectification = await rectifications.open_for(
-        session,
-        rating,
-        _rater(principal),
-        now=now,
-        call_back_working_days=settings.call_back_working_days,
-        rectification_working_days=settings.rectification_working_days,
-    )
+    rectification = None
+    if rating.bad_review:
+        rectification = await rectifications.open_for(
+            session,
+            outbox,
+            rating,
+            _rater(principal),
+            now=now,
+            call_back_working_days=settings.call_back_working_days,
+            rectification_working_days=settings.rectification_working_days,
+        )
+    # Its rectification's id goes with it: a consumer links the two without asking.
+    await events.report_rating(outbox, session, rating, rectification)
     return rating, rectification
 
 
@@ -206,6 +212,7 @@ async def rate_follow_up(
     principal: Principal,
     payload: RatingCreate,
     now: dt.datetime,
+    outbox: Outbox,
 ) -> tuple[Rating, Rectification]:
     """The applicant rates how her bad review was rectified, once, within the window after the
     department reported it: that closes the rectification. A case without a bad review of hers
@@ -251,7 +258,7 @@ async def rate_follow_up(
         raise AlreadyRated(case_no=original.case_no) from exc
     await invitations.answered(session, follow_up, expires_at=rectification.follow_up_due_at)
     closed = await rectifications.close_with_follow_up(
-        session, rectification, follow_up, _rater(principal), now=now
+        session, outbox, rectification, follow_up, _rater(principal), now=now
     )
     return follow_up, closed
 

@@ -15,6 +15,7 @@ import structlog
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from rating_svc import events
 from rating_svc.invitations import service as invitations
 from rating_svc.models import Rating, Rectification, RectificationEvent
 from rating_svc.rectifications import repository
@@ -35,6 +36,7 @@ from rating_svc.rules.workflow import (
     next_status,
 )
 from servicekit.auth import Principal
+from servicekit.events import Outbox
 from servicekit.pagination import Cursors
 from servicekit.problems import Conflict, DomainError, Forbidden, NotFound, extension_members
 from servicekit.regions import InvalidRegionCode, RegionCode
@@ -111,6 +113,7 @@ def tier_above(department_id: str, region_code: str) -> str:
 
 async def open_for(
     session: AsyncSession,
+    outbox: Outbox,
     rating: Rating,
     actor: Actor,
     *,
@@ -138,6 +141,7 @@ async def open_for(
     )
     await repository.add(session, rectification)
     await _record(session, rectification, actor, "opened", None, now=now, seq=1)
+    await events.report_opened(outbox, session, rectification)
     return rectification
 
 
@@ -358,6 +362,7 @@ async def record_rectification(
 
 async def close_with_follow_up(
     session: AsyncSession,
+    outbox: Outbox,
     rectification: Rectification,
     follow_up: Rating,
     actor: Actor,
@@ -365,7 +370,7 @@ async def close_with_follow_up(
     now: dt.datetime,
 ) -> Rectification:
     target = _step(rectification, Step.FOLLOW_UP, Role.APPLICANT)
-    return await _change(
+    closed = await _change(
         session,
         rectification,
         actor,
@@ -373,6 +378,8 @@ async def close_with_follow_up(
         now=now,
         values={"status": target, "follow_up_rating_id": follow_up.id, "closed_at": now},
     )
+    await events.report_closed(outbox, session, closed, follow_up)
+    return closed
 
 
 # --- the watch --------------------------------------------------------------------------------
@@ -387,25 +394,18 @@ _OVERDUE = {
 }
 
 
-@dataclass(frozen=True)
-class Escalation:
-    rectification: Rectification
-    #: call_back or rectification
-    step: Due
-    due_at: dt.datetime
-
-
 async def escalate_overdue(
     sessionmaker: async_sessionmaker[AsyncSession],
+    outbox: Outbox,
     *,
     now: dt.datetime,
     batch: int = 100,
-    on_escalation: Callable[[AsyncSession, Escalation], Any] | None = None,
 ) -> int:
     """Mark, once each, the steps newly past their time: the call-back while it is awaited, the
     rectification while it is (a rectification reported late is no longer overdue), and
-    escalate each to the supervisors of the tier above. Each is its own transaction at the
-    version it read: replicas running this at once escalate each step once. How many."""
+    escalate each to the supervisors of the tier above (``rectification.overdue``). Each is
+    its own transaction at the version it read: replicas running this at once escalate each
+    step once. How many."""
     escalated = 0
     for status, due in WORKFLOW.due.items():
         if due not in _OVERDUE:
@@ -447,11 +447,10 @@ async def escalate_overdue(
                                 ),
                             },
                         )
-                        if on_escalation is not None:
-                            await on_escalation(
-                                session,
-                                Escalation(changed, due, getattr(changed, due_column)),
-                            )
+                        due_at: dt.datetime = getattr(changed, due_column)
+                        await events.report_overdue(
+                            outbox, session, changed, step=due.value, due_at=due_at.isoformat()
+                        )
                         escalated += 1
                 except RectificationChanged:
                     continue  # another replica, or a step, changed it meanwhile
@@ -460,10 +459,10 @@ async def escalate_overdue(
 
 async def close_lapsed(
     sessionmaker: async_sessionmaker[AsyncSession],
+    outbox: Outbox,
     *,
     now: dt.datetime,
     batch: int = 100,
-    on_close: Callable[[AsyncSession, Rectification], Any] | None = None,
 ) -> int:
     """Close, as the system, the rectifications whose citizen did not rate them in her time.
     How many."""
@@ -487,8 +486,7 @@ async def close_lapsed(
                     now=now,
                     values={"status": target, "closed_at": now},
                 )
-                if on_close is not None:
-                    await on_close(session, changed)
+                await events.report_closed(outbox, session, changed, None)
                 closed += 1
         except RectificationChanged:
             continue
@@ -497,6 +495,7 @@ async def close_lapsed(
 
 async def watch_rectifications(
     sessionmaker: async_sessionmaker[AsyncSession],
+    outbox: Outbox,
     clock: Callable[[], dt.datetime],
     *,
     every_seconds: float,
@@ -507,8 +506,8 @@ async def watch_rectifications(
     while True:
         try:
             now = clock()
-            escalated = await escalate_overdue(sessionmaker, now=now)
-            lapsed = await close_lapsed(sessionmaker, now=now)
+            escalated = await escalate_overdue(sessionmaker, outbox, now=now)
+            lapsed = await close_lapsed(sessionmaker, outbox, now=now)
             if escalated or lapsed:
                 log.info("rectifications_watched", escalated=escalated, lapsed=lapsed)
         except SQLAlchemyError as exc:
