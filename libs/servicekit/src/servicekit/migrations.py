@@ -28,35 +28,37 @@ def _render_item(kind: str, obj: Any, _context: Any) -> str | Literal[False]:
 
 
 def _migrate(connection: Connection, metadata: MetaData) -> None:
-    sqlite = connection.dialect.name == "sqlite"
-    if sqlite:
-        # Batch mode copies a table, drops the old one and renames the copy: with foreign keys
-        # enforced, dropping a table that rows of another reference fails. Off for the
-        # migration (the pragma only takes effect outside a transaction, hence before it),
-        # and every reference checked once it is done.
-        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
     context.configure(
         connection=connection,
         target_metadata=metadata,
-        render_as_batch=sqlite,
+        render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
         render_item=_render_item,
     )
     with context.begin_transaction():
         context.run_migrations()
-        if sqlite:
-            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").first()
-            if broken is not None:
-                raise RuntimeError(f"the migration left a broken reference in {broken[0]}")
-    if sqlite:
-        connection.exec_driver_sql("PRAGMA foreign_keys=ON")
 
 
 async def _migrate_async(url: str, metadata: MetaData) -> None:
     engine = create_engine(url)
     try:
-        async with engine.begin() as connection:
+        async with engine.connect() as connection:
+            sqlite = connection.dialect.name == "sqlite"
+            if sqlite:
+                # Batch mode copies a table, drops the old one and renames the copy: with
+                # foreign keys enforced, dropping a table that rows of another reference fails.
+                # Off for the migration (the pragma takes effect only outside a transaction,
+                # hence before it), every reference checked before it commits, on again after.
+                await connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
             await connection.run_sync(_migrate, metadata)
+            if sqlite:
+                broken = (await connection.exec_driver_sql("PRAGMA foreign_key_check")).first()
+                if broken is not None:
+                    raise RuntimeError(f"the migration left a broken reference in {broken[0]}")
+            await connection.commit()
+            if sqlite:
+                await connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                await connection.commit()
     finally:
         await engine.dispose()
 
