@@ -397,7 +397,7 @@ def build_world(
     rated = world.post(
         "citizen_loa3",
         "/ratings/v1/ratings",
-        json={"case_no": world.completed_case, "efficiency": 5, "quality": 5, "attitude": 5},
+        json={"case_no": world.completed_case, "level": 1, "tags": ["repeated_visits"]},
     )
     world.employee_phone = register_citizen(gateway, var_dir).phone
     world.values.update(
@@ -405,6 +405,8 @@ def build_world(
             "case_no": world.open_case,
             "material_id": created(scanned, "material")["id"],
             "rating_id": created(rated, "rating")["id"],
+            # Her review was a bad one: the bureau's rectification.
+            "rectification_id": created(rated, "rating")["rectification_id"],
             "consent_id": world.spare_consent(),
             "delegation_id": world.spare_delegation(),
             "session_id": world.spare_session(),
@@ -683,12 +685,17 @@ ADJUSTMENTS: dict[str, Adjust] = {
             "password": world.cast.accounts["citizen_loa1"].password,
         },
     ),
+    "POST /ratings/v1/rectifications/{rectification_id}/call-back": _body(
+        lambda _world, _kind: {
+            "called_back_at": dt.datetime.now(dt.UTC).isoformat(),
+            "channel": "phone",
+            "note": "已电话回访（合成数据）",
+        }
+    ),
     "POST /ratings/v1/ratings": _body(
         lambda world, _kind: {
             "case_no": world.completed_case,
-            "efficiency": 5,
-            "quality": 5,
-            "attitude": 5,
+            "level": 5,
         }
     ),
 }

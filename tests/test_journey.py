@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from case_svc.models import Case
-from onevisit_dev.answers import bearer, problem, register_citizen
+from onevisit_dev.answers import bearer, invitation_to_rate, problem, register_citizen
 from onevisit_dev.platform import WENZHOU_CASE, Platform
 from servicekit.resident_id import check_character
 
@@ -270,8 +270,11 @@ def test_5b_someone_else_cannot_see_her_case(gateway: httpx.Client, platform: Pl
     problem(response, 404, "case_not_found")
 
 
-def test_6_she_rates_the_service_once(gateway: httpx.Client) -> None:
-    rating = {"case_no": Citizen.case_no, "efficiency": 5, "quality": 5, "attitude": 5}
+def test_6_she_is_invited_to_rate_the_service_and_rates_it_once(gateway: httpx.Client) -> None:
+    # case-svc told rating-svc the case was completed: it is on her list "to rate".
+    invited = invitation_to_rate(gateway, Citizen.access_token, Citizen.case_no)
+    assert invited is not None, "the completed case never reached her invitations"
+    rating = {"case_no": Citizen.case_no, "level": 5, "tags": ["done_in_one_visit"]}
     keyed = {**bearer(Citizen.access_token), "Idempotency-Key": str(uuid.uuid4())}
     first = gateway.post("/ratings/v1/ratings", json=rating, headers=keyed)
     assert first.status_code == 201, first.text
@@ -283,6 +286,9 @@ def test_6_she_rates_the_service_once(gateway: httpx.Client) -> None:
     assert retried.headers["idempotency-replayed"] == "true"
     again = gateway.post("/ratings/v1/ratings", json=rating, headers=bearer(Citizen.access_token))
     problem(again, 409, "already_rated")
+    # Rated: no longer on her list.
+    listed = gateway.get("/ratings/v1/invitations", headers=bearer(Citizen.access_token))
+    assert Citizen.case_no not in [item["case_no"] for item in listed.json()["items"]]
 
 
 def test_6b_a_case_still_under_review_cannot_be_rated_yet(gateway: httpx.Client) -> None:
@@ -297,12 +303,7 @@ def test_6b_a_case_still_under_review_cannot_be_rated_yet(gateway: httpx.Client)
     assert submitted.status_code == 201, submitted.text
     assert submitted.json()["status"] == "submitted"
     Citizen.open_case = submitted.json()
-    rating = {
-        "case_no": submitted.json()["case_no"],
-        "efficiency": 3,
-        "quality": 3,
-        "attitude": 3,
-    }
+    rating = {"case_no": submitted.json()["case_no"], "level": 3}
     response = gateway.post(
         "/ratings/v1/ratings", json=rating, headers=bearer(Citizen.access_token)
     )

@@ -89,9 +89,7 @@ def _her_story(
         "/ratings/v1/ratings",
         json={
             "case_no": filed.json()["case_no"],
-            "efficiency": 5,
-            "quality": 5,
-            "attitude": 5,
+            "level": 5,
             "comment": f"{person['name']}很满意，电话{phone}",
         },
         headers={**bearer(token), "Idempotency-Key": str(uuid.uuid4())},

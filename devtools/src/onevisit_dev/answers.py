@@ -12,6 +12,9 @@ import httpx
 #: The gateway and identity-svc poll the revocation list every 2 s by default; a generous
 #: bound for two shared cores (the bound of a wait, not a timing).
 REVOCATION_WITHIN_SECONDS = 15.0
+#: case-svc's relay posts an event at its commit, retrying with backoff: a generous bound for
+#: an invitation to reach rating-svc on two shared cores (the bound of a wait, not a timing).
+EVENT_WITHIN_SECONDS = 30.0
 #: How many times a call refused with 429 for the pace of calls (a rate limit of the gateway,
 #: identity-svc's interval between texts) is sent again, after the ``Retry-After`` it names:
 #: the tests share one client address.
@@ -44,6 +47,24 @@ def refused_within(gateway: httpx.Client, method: str, path: str, token: str) ->
         answer = gateway.request(method, path, headers=bearer(token))
         if answer.status_code == 401 or time.monotonic() > deadline:
             return answer
+        time.sleep(0.2)
+
+
+def invitation_to_rate(
+    gateway: httpx.Client, token: str, case_no: str, kind: str = "case"
+) -> dict[str, Any] | None:
+    """The applicant's invitation to rate ``case_no`` once it has arrived (the events that
+    bring them are delivered after the change commits); None if it did not, for the assert."""
+    deadline = time.monotonic() + EVENT_WITHIN_SECONDS
+    while True:
+        answer = gateway.get("/ratings/v1/invitations", headers=bearer(token))
+        assert answer.status_code == 200, answer.text
+        for invitation in answer.json()["items"]:
+            if invitation["case_no"] == case_no and invitation["kind"] == kind:
+                found: dict[str, Any] = invitation
+                return found
+        if time.monotonic() > deadline:
+            return None
         time.sleep(0.2)
 
 

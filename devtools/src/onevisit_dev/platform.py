@@ -17,7 +17,9 @@ seed registers its OAuth client (``IDENTITY_SEED_CLIENT_*``: ``case-svc``, type 
 with a secret made once per ``var_dir`` and kept there (``case-svc.client-secret``, readable by
 its owner alone), which every case-svc process is given (``CASE_CLIENT_SECRET``). Kept, because
 the seed leaves a client that exists as it is: a later run on the same databases must present
-the same secret.
+the same secret. With it, case-svc's relay posts ``case.completed`` to rating-svc
+(``CASE_EVENT_SUBSCRIBERS``), which takes those events from that client alone
+(``RATING_CASE_CLIENT_ID``).
 """
 
 from __future__ import annotations
@@ -185,6 +187,7 @@ class PlatformConfig:
         if spec.name == "case":
             env.setdefault("CASE_CLIENT_ID", CASE_CLIENT_ID)
             env.setdefault("CASE_CLIENT_SECRET", case_client_secret(self.var_dir))
+            env.setdefault("CASE_EVENT_SUBSCRIBERS", json.dumps(CASE_EVENT_SUBSCRIBERS))
         if spec is GATEWAY:
             upstreams = {service.name: self.url(service.name) for service in SERVICES}
             env["GATEWAY_UPSTREAMS"] = json.dumps(upstreams)
@@ -198,6 +201,10 @@ class PlatformConfig:
                 env["GATEWAY_POOLS"] = json.dumps(pools)
         return env
 
+
+#: Who case-svc tells what (``CASE_EVENT_SUBSCRIBERS``): completed cases become invitations to
+#: rate in rating-svc.
+CASE_EVENT_SUBSCRIBERS = {"case.completed": ["/ratings/v1/events"]}
 
 #: case-svc's OAuth client, which the identity seed registers for the run.
 CASE_CLIENT_ID = "case-svc"

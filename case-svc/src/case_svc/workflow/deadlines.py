@@ -1,67 +1,34 @@
-"""Working-day deadlines in Asia/Shanghai on the official holiday calendar.
-
-A promise of N working days counts from the day after submission (as statutory time limits
-do), skips public holidays and counts the weekend days officially made working days (调休),
-and ends at the close of the Nth working day, local time.
-
-The official schedule is published by the State Council one year at a time, and the calendar
-package knows only the years published when it was released. For a later year the count falls
-back to Monday-to-Friday and the deadline is marked provisional, so a client can say so rather
-than show a date that a holiday may still move.
+"""Case deadlines: the time limits of the Administrative Licensing Law, counted in working days
+on the official calendar (``servicekit.working_days``, which every service counts with).
 """
 
 import datetime as dt
-from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
-import chinese_calendar
+from servicekit.working_days import (
+    LOCAL_ZONE,
+    Deadline,
+    deadline_after,
+    is_working_day,
+    local_date,
+    moved_on,
+    nth_working_day_after,
+    working_days_between,
+)
 
-LOCAL_ZONE = ZoneInfo("Asia/Shanghai")
-
-_CLOSE_OF_DAY = dt.time(23, 59, 59)
-
-
-@dataclass(frozen=True)
-class Deadline:
-    due_at: dt.datetime
-    #: Some day counted lies in a year whose official schedule is not yet known.
-    provisional: bool
-
-
-def local_date(instant: dt.datetime) -> dt.date:
-    """The date in Asia/Shanghai at ``instant`` (an aware datetime)."""
-    return instant.astimezone(LOCAL_ZONE).date()
-
-
-def is_working_day(day: dt.date) -> tuple[bool, bool]:
-    """Whether ``day`` is a working day, and whether the official schedule says so."""
-    try:
-        return chinese_calendar.is_workday(day), True
-    except NotImplementedError:
-        return day.weekday() < 5, False
-
-
-def nth_working_day_after(start: dt.date, count: int) -> tuple[dt.date, bool]:
-    """The ``count``-th working day after ``start``, and whether that is provisional."""
-    if count < 0:
-        raise ValueError("a number of working days is not negative")
-    day = start
-    provisional = False
-    counted = 0
-    while counted < count:
-        day += dt.timedelta(days=1)
-        working, official = is_working_day(day)
-        provisional = provisional or not official
-        if working:
-            counted += 1
-    return day, provisional
-
-
-def deadline_after(submitted_at: dt.datetime, working_days: int) -> Deadline:
-    day, provisional = nth_working_day_after(local_date(submitted_at), working_days)
-    close = dt.datetime.combine(day, _CLOSE_OF_DAY, tzinfo=LOCAL_ZONE)
-    return Deadline(due_at=close.astimezone(dt.UTC), provisional=provisional)
-
+__all__ = [
+    "INTAKE_WORKING_DAYS",
+    "LOCAL_ZONE",
+    "STATUTORY_WORKING_DAYS",
+    "WARNING_SHARE",
+    "Deadline",
+    "deadline_after",
+    "is_working_day",
+    "local_date",
+    "moved_on",
+    "nth_working_day_after",
+    "warning_at",
+    "working_days_between",
+]
 
 #: A case turns yellow once this share of its promised time is gone.
 WARNING_SHARE = 0.8
@@ -79,25 +46,3 @@ STATUTORY_WORKING_DAYS = 20
 def warning_at(started_at: dt.datetime, due_at: dt.datetime) -> dt.datetime:
     """When a case due at ``due_at`` turns yellow: 80 % of the way from ``started_at``."""
     return started_at + (due_at - started_at) * WARNING_SHARE
-
-
-def working_days_between(start: dt.date, end: dt.date) -> int:
-    """The working days after ``start`` up to and including ``end``: how many a pause from one
-    to the other took off the clock (none when both are the same day)."""
-    days = 0
-    day = start
-    while day < end:
-        day += dt.timedelta(days=1)
-        days += is_working_day(day)[0]
-    return days
-
-
-def moved_on(deadline: Deadline, working_days: int) -> Deadline:
-    """``deadline`` moved ``working_days`` later (the days a pause took off the clock)."""
-    if working_days == 0:
-        return deadline
-    day, provisional = nth_working_day_after(local_date(deadline.due_at), working_days)
-    close = dt.datetime.combine(day, _CLOSE_OF_DAY, tzinfo=LOCAL_ZONE)
-    return Deadline(
-        due_at=close.astimezone(dt.UTC), provisional=deadline.provisional or provisional
-    )

@@ -4,6 +4,8 @@ Forwarding the citizen's token means case-svc itself decides whether the case is
 of someone else's answers 404 here exactly as a case that does not exist.
 """
 
+import datetime as dt
+
 import httpx
 from pydantic import BaseModel, ValidationError
 
@@ -20,8 +22,10 @@ class CaseView(BaseModel):
     status: str
     item_code: str
     applicant_id: str
+    applicant_type: str
     department_id: str
     region_code: str
+    completed_at: dt.datetime | None = None
 
 
 async def fetch_case(http: httpx.AsyncClient, case_no: str, *, token: str) -> CaseView:

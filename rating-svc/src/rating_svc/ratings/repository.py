@@ -5,11 +5,13 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rating_svc.models import Rating, Rectification
+from rating_svc.models import Rating
 
 
-async def get_by_case(session: AsyncSession, case_no: str) -> Rating | None:
-    rating: Rating | None = await session.scalar(select(Rating).where(Rating.case_no == case_no))
+async def of_case(session: AsyncSession, case_no: str, kind: str) -> Rating | None:
+    rating: Rating | None = await session.scalar(
+        select(Rating).where(Rating.case_no == case_no, Rating.kind == kind)
+    )
     return rating
 
 
@@ -19,9 +21,4 @@ async def get(session: AsyncSession, rating_id: uuid.UUID) -> Rating | None:
 
 async def add(session: AsyncSession, rating: Rating) -> None:
     session.add(rating)
-    await session.flush()
-
-
-async def add_rectification(session: AsyncSession, rectification: Rectification) -> None:
-    session.add(rectification)
     await session.flush()

@@ -1,0 +1,126 @@
+"""What rating-svc tells other services, through the kit's outbox (``servicekit.events``):
+each event written in the transaction of the change it reports, delivered to the subscribers
+``RATING_EVENT_SUBSCRIBERS`` names (the paths, through the gateway, of the services that want
+each type) by the relay, with rating-svc's own client credentials.
+
+    rating.created         a case, or a rectification, was rated
+    rectification.opened   a bad review opened a rectification, with its deadlines
+    rectification.overdue  a step (call_back, rectification) was found past its time, the first
+                           time only, and escalated to the department of the tier above
+    rectification.closed   the citizen's follow-up rating closed it, or her time to give one
+                           ended
+
+The data are ids and codes, never personal data: no comment, no note, no account of the citizen.
+"""
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from rating_svc.models import Rating, Rectification
+from servicekit.events import Outbox
+
+RATING_CREATED = "rating.created"
+RECTIFICATION_OPENED = "rectification.opened"
+RECTIFICATION_OVERDUE = "rectification.overdue"
+RECTIFICATION_CLOSED = "rectification.closed"
+EVENT_TYPES = (RATING_CREATED, RECTIFICATION_OPENED, RECTIFICATION_OVERDUE, RECTIFICATION_CLOSED)
+
+
+def _where(thing: Rating | Rectification) -> dict[str, Any]:
+    return {
+        "case_no": thing.case_no,
+        "item_code": thing.item_code,
+        "department_id": thing.department_id,
+        "region_code": thing.region_code,
+    }
+
+
+async def report_rating(
+    outbox: Outbox, session: AsyncSession, rating: Rating, rectification: Rectification | None
+) -> None:
+    await outbox.emit(
+        session,
+        type=RATING_CREATED,
+        subject=str(rating.id),
+        data={
+            "rating_id": str(rating.id),
+            **_where(rating),
+            "kind": rating.kind,
+            "level": rating.level,
+            "bad_review": rating.bad_review,
+            "tags": list(rating.tags),
+            "channel": rating.channel,
+            "rectification_id": str(rectification.id) if rectification is not None else None,
+        },
+        time=rating.created_at,
+    )
+
+
+async def report_opened(
+    outbox: Outbox, session: AsyncSession, rectification: Rectification
+) -> None:
+    await outbox.emit(
+        session,
+        type=RECTIFICATION_OPENED,
+        subject=str(rectification.id),
+        data={
+            "rectification_id": str(rectification.id),
+            "rating_id": str(rectification.rating_id),
+            **_where(rectification),
+            "call_back_due_at": rectification.call_back_due_at.isoformat(),
+            "rectification_due_at": rectification.rectification_due_at.isoformat(),
+        },
+        time=rectification.opened_at,
+    )
+
+
+async def report_overdue(
+    outbox: Outbox,
+    session: AsyncSession,
+    rectification: Rectification,
+    *,
+    step: str,
+    due_at: str,
+) -> None:
+    await outbox.emit(
+        session,
+        type=RECTIFICATION_OVERDUE,
+        subject=str(rectification.id),
+        data={
+            "rectification_id": str(rectification.id),
+            **_where(rectification),
+            "step": step,
+            "due_at": due_at,
+            "status": rectification.status,
+            "escalated_to_department_id": rectification.escalated_to_department_id,
+        },
+    )
+
+
+async def report_closed(
+    outbox: Outbox,
+    session: AsyncSession,
+    rectification: Rectification,
+    follow_up: Rating | None,
+) -> None:
+    await outbox.emit(
+        session,
+        type=RECTIFICATION_CLOSED,
+        subject=str(rectification.id),
+        data={
+            "rectification_id": str(rectification.id),
+            **_where(rectification),
+            "follow_up_rating_id": str(follow_up.id) if follow_up is not None else None,
+            "follow_up_level": follow_up.level if follow_up is not None else None,
+            "called_back_on_time": (
+                rectification.called_back_at is not None
+                and rectification.called_back_at <= rectification.call_back_due_at
+            ),
+            "rectified_on_time": (
+                rectification.rectified_at is not None
+                and rectification.rectified_at <= rectification.rectification_due_at
+            ),
+        },
+        time=rectification.closed_at,
+    )
