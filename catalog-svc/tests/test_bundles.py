@@ -1,6 +1,7 @@
 """One-issue bundles: all 41 named, the specified ones with their items and one merged form."""
 
 import dataclasses
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from catalog_svc.reference.bundles import BundleDataError, load_bundles, merge_forms
+from catalog_svc.reference.conditions import holds
 from catalog_svc.reference.dataset import load_dataset
 from catalog_svc.reference.items import ItemRecord
 from catalog_svc.settings import DEFAULT_DATA_DIR
@@ -106,8 +108,24 @@ def _item(code: str, properties: dict[str, Any]) -> ItemRecord:
 def test_two_items_meaning_different_things_by_one_field_cannot_be_bundled() -> None:
     first = _item("a.one", {"date": {"type": "string", "title": "丢失日期"}})
     second = _item("a.two", {"date": {"type": "string", "title": "出生日期"}})
-    with pytest.raises(BundleDataError, match="date"):
+    with pytest.raises(BundleDataError, match=r"'date'.*a\.one and a\.two.*differ in title"):
         merge_forms("clash", "冲突一件事", [first, second])
+
+
+def test_one_field_name_with_schemas_that_differ_only_in_a_pattern_is_refused_too() -> None:
+    first = _item("a.one", {"code": {"type": "string", "title": "编号", "pattern": "^[0-9]+$"}})
+    second = _item("a.two", {"code": {"type": "string", "title": "编号"}})
+    with pytest.raises(BundleDataError, match="differ in pattern"):
+        merge_forms("clash", "冲突一件事", [first, second])
+
+
+def test_one_field_defined_identically_by_two_items_is_asked_once() -> None:
+    definition = {"type": "string", "title": "编号", "maxLength": 8}
+    first = _item("a.one", {"code": definition})
+    second = _item("a.two", {"code": dict(definition)})
+    schema, sources = merge_forms("same", "同一件事", [first, second])
+    assert list(schema["properties"]) == ["code"]
+    assert sources == {"code": ["a.one", "a.two"]}
 
 
 def test_a_bundle_naming_an_unknown_item_is_refused(tmp_path: Path) -> None:
@@ -118,3 +136,102 @@ def test_a_bundle_naming_an_unknown_item_is_refused(tmp_path: Path) -> None:
     )
     with pytest.raises(BundleDataError, match="unknown items"):
         load_bundles(tmp_path, load_dataset(DEFAULT_DATA_DIR).items)
+
+
+def _bundles_file(tmp_path: Path, extra: str) -> Path:
+    (tmp_path / "bundles.toml").write_text(
+        '[[bundles]]\ncode = "some_bundle"\nname = "某一件事"\nsubject = "person"\n'
+        'items = ["public_security.birth_registration", "medical_security.maternity_allowance"]\n'
+        + extra,
+        encoding="utf-8",
+    )
+    return tmp_path
+
+
+def test_a_condition_over_a_question_of_the_bundle_is_loaded(tmp_path: Path) -> None:
+    data_dir = _bundles_file(
+        tmp_path,
+        "[bundles.questions]\n"
+        'child_count = { type = "integer", title = "子女数", minimum = 1 }\n'
+        "[bundles.conditions]\n"
+        '"medical_security.maternity_allowance" = { field = "child_count", at_least = 2 }\n',
+    )
+    (bundle,) = load_bundles(data_dir, load_dataset(DEFAULT_DATA_DIR).items)
+    assert bundle.item_conditions == {
+        "medical_security.maternity_allowance": {"field": "child_count", "at_least": 2}
+    }
+    assert bundle.field_sources["child_count"] == []
+    assert bundle.form_schema is not None
+    assert "child_count" in bundle.form_schema["required"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            '"medical_security.maternity_allowance" = { field = "nowhere", equals = true }\n',
+            "'nowhere' is not a field of the bundle's form",
+        ),
+        (
+            '"medical_security.maternity_allowance" = { field = "child_name", equals = 3 }\n',
+            "3 is not an answer the field takes",
+        ),
+        (
+            '"medical_security.maternity_allowance" = '
+            '{ field = "child_name", equals = "a", in = ["a"] }\n',
+            "exactly one of equals, in, at_least",
+        ),
+        (
+            '"medical_security.maternity_allowance" = { field = "child_name", at_least = 2 }\n',
+            "`at_least` compares a number field",
+        ),
+        (
+            '"medical_security.maternity_allowance" = { field = "child_name", in = [] }\n',
+            "non-empty list",
+        ),
+        (
+            '"medical_security.maternity_allowance" = '
+            '{ field = "child_name", matches = "import os" }\n',
+            "exactly one of equals, in, at_least",
+        ),
+        (
+            '"health.vaccination_certificate" = { field = "child_name", equals = "a" }\n',
+            "conditions for items not in the bundle",
+        ),
+    ],
+)
+def test_a_condition_that_cannot_be_decided_from_the_form_is_refused_at_seed_time(
+    tmp_path: Path, extra: str, message: str
+) -> None:
+    data_dir = _bundles_file(tmp_path, "[bundles.conditions]\n" + extra)
+    with pytest.raises(BundleDataError, match=re.escape(message)):
+        load_bundles(data_dir, load_dataset(DEFAULT_DATA_DIR).items)
+
+
+def test_a_question_named_like_an_item_field_is_refused(tmp_path: Path) -> None:
+    data_dir = _bundles_file(
+        tmp_path, '[bundles.questions]\nchild_name = { type = "string", title = "另一个问题" }\n'
+    )
+    with pytest.raises(BundleDataError, match="question 'child_name' is a field of"):
+        load_bundles(data_dir, load_dataset(DEFAULT_DATA_DIR).items)
+
+
+@pytest.mark.parametrize(
+    ("condition", "answer", "applies"),
+    [
+        ({"field": "f", "equals": True}, True, True),
+        ({"field": "f", "equals": True}, False, False),
+        # JSON's true is not 1, nor "2" 2.
+        ({"field": "f", "equals": True}, 1, False),
+        ({"field": "f", "equals": 1}, True, False),
+        ({"field": "f", "in": [2, 3]}, "2", False),
+        ({"field": "f", "in": ["a", "b"]}, "b", True),
+        ({"field": "f", "at_least": 2}, 2, True),
+        ({"field": "f", "at_least": 2}, 1, False),
+        ({"field": "f", "at_least": 1}, True, False),
+    ],
+)
+def test_a_condition_holds_by_its_one_test_strictly(
+    condition: dict[str, Any], answer: Any, applies: bool
+) -> None:
+    assert holds(condition, {"f": answer}) is applies

@@ -57,6 +57,7 @@ async def get_bundle(
                         "department_type": item.department_type,
                         "handling_tier": item.handling_tier,
                         "min_loa": item.min_loa,
+                        "condition": bundle.item_conditions.get(item.code),
                     }
                 )
                 for item in view.items

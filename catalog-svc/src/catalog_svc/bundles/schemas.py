@@ -7,6 +7,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from catalog_svc.departments.schemas import Tier
 from catalog_svc.items.schemas import Subject
 
+#: How a condition reads (``catalog_svc.reference.conditions``), for the documents.
+CONDITION_DESCRIPTION = (
+    "The condition under which the item applies, over one answer of the merged form: "
+    '{"field": f, "equals": v} (exactly v; true is not 1), {"field": f, "in": [v, ...]} '
+    '(one of them), or {"field": f, "at_least": n} (a number >= n). null: always applies'
+)
+CONDITION_EXAMPLE: dict[str, Any] = {"field": "mother_employee_insured", "equals": True}
+
 
 class BundleSummary(BaseModel):
     code: str
@@ -58,6 +66,9 @@ class BundleItem(BaseModel):
     department_type: str
     handling_tier: Tier
     min_loa: int
+    condition: dict[str, Any] | None = Field(
+        default=None, description=CONDITION_DESCRIPTION, examples=[CONDITION_EXAMPLE]
+    )
 
 
 class BundleRead(BaseModel):
