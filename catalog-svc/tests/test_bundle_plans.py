@@ -266,3 +266,18 @@ async def test_the_plans_problems_are_in_the_openapi_document(client: httpx.Asyn
         "validation_failed",
     ):
         assert f'"{code}"' in documented, code
+
+
+@pytest.mark.usefixtures("restore_items")
+async def test_an_item_withdrawn_since_the_bundle_was_seeded_is_left_out_not_refused(
+    client: httpx.AsyncClient, staff: Callable[..., dict[str, str]]
+) -> None:
+    code = "public_security.birth_registration"
+    withdrawn = await client.post(f"/catalog/v1/admin/items/{code}/withdraw", headers=staff())
+    assert withdrawn.status_code == 200, withdrawn.text
+    body = await _plan(client, "birth", {"mother_employee_insured": True})
+    assert code not in {entry["item_code"] for entry in body["applying"]}
+    assert body["left_out"] == [
+        {"item_code": code, "item_name": "出生登记", "reason": "withdrawn", "condition": None}
+    ]
+    assert len(body["applying"]) == 5
