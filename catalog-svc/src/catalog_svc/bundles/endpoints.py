@@ -100,7 +100,7 @@ async def get_bundle(
     ),
 )
 async def plan_bundle(
-    code: Annotated[str, Path(description="e.g. birth, enterprise_startup")],
+    code: Annotated[str, Path(description="e.g. birth, enterprise_startup", examples=["birth"])],
     body: BundlePlanRequest,
     session: SessionDep,
     snapshot: SnapshotDep,
