@@ -279,10 +279,10 @@ async def test_departments_per_tier_as_the_templates_say(app: FastAPI) -> None:
         townships = await session.scalar(
             select(func.count()).where(Region.level == "township", Region.status == "current")
         )
-    # 22 provincial departments; 24 per city (11); 21 per county (90); one centre per
+    # 23 provincial departments; 25 per city (11); 21 per county (90); one centre per
     # administrative township (街道, 镇, 乡), i.e. not the NBS file's farms and zones.
-    assert per_tier == {"province": 22, "city": 264, "county": 1890, "township": 1364}
-    assert sum(per_tier.values()) == 3540
+    assert per_tier == {"province": 23, "city": 275, "county": 1890, "township": 1364}
+    assert sum(per_tier.values()) == 3552
     assert townships == 1387
 
 

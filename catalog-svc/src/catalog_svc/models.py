@@ -20,6 +20,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -221,6 +222,11 @@ class Bundle(Base):
     form_schema: Mapped[dict[str, Any] | None] = mapped_column(JsonDocument)
     #: Form field → the item codes it feeds.
     field_sources: Mapped[dict[str, list[str]]] = mapped_column(JsonDocument)
+    #: Item code → the condition over the merged form's answers under which the item applies
+    #: (``reference.conditions``); an item without one always applies.
+    item_conditions: Mapped[dict[str, dict[str, Any]]] = mapped_column(
+        JsonDocument, default=dict, server_default=text("'{}'")
+    )
     #: Whether the bundle's make-up was assembled rather than copied from an official list.
     illustrative: Mapped[bool] = mapped_column(Boolean)
 

@@ -1,11 +1,20 @@
 """What the API gives for one-issue bundles."""
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from catalog_svc.departments.schemas import Tier
+from catalog_svc.departments.schemas import DepartmentRead, Tier
 from catalog_svc.items.schemas import Subject
+from servicekit.regions import RegionCodeStr
+
+#: How a condition reads (``catalog_svc.reference.conditions``), for the documents.
+CONDITION_DESCRIPTION = (
+    "The condition under which the item applies, over one answer of the merged form: "
+    '{"field": f, "equals": v} (exactly v; true is not 1), {"field": f, "in": [v, ...]} '
+    '(one of them), or {"field": f, "at_least": n} (a number >= n). null: always applies'
+)
+CONDITION_EXAMPLE: dict[str, Any] = {"field": "mother_employee_insured", "equals": True}
 
 
 class BundleSummary(BaseModel):
@@ -58,6 +67,9 @@ class BundleItem(BaseModel):
     department_type: str
     handling_tier: Tier
     min_loa: int
+    condition: dict[str, Any] | None = Field(
+        default=None, description=CONDITION_DESCRIPTION, examples=[CONDITION_EXAMPLE]
+    )
 
 
 class BundleRead(BaseModel):
@@ -161,4 +173,103 @@ class BundleRead(BaseModel):
     illustrative: bool = Field(
         description="The bundle's make-up was assembled from its public description, not "
         "copied from an official item list"
+    )
+
+
+class BundlePlanRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"region": "330302", "answers": {"mother_employee_insured": True}}]
+        },
+    )
+
+    region: RegionCodeStr = Field(
+        max_length=32,
+        description="The applicant's region (her registered residence), any level at or below "
+        "the items' tiers; a retired code is followed to its successor",
+    )
+    answers: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Answers to the merged form, by field: every field a condition is decided "
+        "on (the items' `condition`), and any others the app has already",
+    )
+
+
+class PlannedItem(BaseModel):
+    item_code: str
+    item_name: str
+    handling_tier: Tier
+    department: DepartmentRead = Field(
+        description="The department that handles the item for the applicant's region"
+    )
+    condition: dict[str, Any] | None = Field(
+        description=CONDITION_DESCRIPTION, examples=[CONDITION_EXAMPLE]
+    )
+
+
+class LeftOutItem(BaseModel):
+    item_code: str
+    item_name: str
+    reason: Literal["condition_not_met", "not_offered_in_region", "withdrawn"] = Field(
+        description="condition_not_met: `condition` does not hold for the answers; "
+        "not_offered_in_region: the item is not listed in the applicant's region; withdrawn: "
+        "the item is no longer offered at all"
+    )
+    condition: dict[str, Any] | None = Field(
+        description=CONDITION_DESCRIPTION, examples=[CONDITION_EXAMPLE]
+    )
+
+
+class BundlePlan(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "bundle_code": "birth",
+                    "bundle_name": "出生一件事",
+                    "region_code": "330302",
+                    "applying": [
+                        {
+                            "item_code": "public_security.birth_registration",
+                            "item_name": "出生登记",
+                            "handling_tier": "county",
+                            "department": {
+                                "id": "330302-public_security",
+                                "name": "温州市公安局鹿城区分局",
+                                "type": "public_security",
+                                "tier": "county",
+                                "region_code": "330302",
+                            },
+                            "condition": None,
+                        },
+                        {
+                            "item_code": "medical_security.maternity_allowance",
+                            "item_name": "生育津贴支付",
+                            "handling_tier": "city",
+                            "department": {
+                                "id": "330300-medical_security",
+                                "name": "温州市医疗保障局",
+                                "type": "medical_security",
+                                "tier": "city",
+                                "region_code": "330300",
+                            },
+                            "condition": CONDITION_EXAMPLE,
+                        },
+                    ],
+                    "left_out": [],
+                }
+            ]
+        }
+    )
+
+    bundle_code: str
+    bundle_name: str
+    region_code: RegionCodeStr = Field(description="The applicant's region, in official form")
+    applying: list[PlannedItem] = Field(
+        description="The items that apply to this applicant, in the bundle's order: one "
+        "application to each department"
+    )
+    left_out: list[LeftOutItem] = Field(
+        description="The bundle's other items, and why each does not apply"
     )
