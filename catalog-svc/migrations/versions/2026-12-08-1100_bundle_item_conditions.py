@@ -5,8 +5,8 @@ Existing bundles read no conditions (every item applies), as they did; the seed 
 those of ``data/bundles.toml``.
 
 Revision ID: 8c41d2a7e915
-Revises: 676439763bf1
-Create Date: 2026-12-07 15:10:00
+Revises: 2f8a6d1c4e57
+Create Date: 2026-12-08 11:00:00
 """
 
 from collections.abc import Sequence
@@ -16,7 +16,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "8c41d2a7e915"
-down_revision: str | None = "676439763bf1"
+down_revision: str | None = "2f8a6d1c4e57"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
