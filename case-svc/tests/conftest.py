@@ -695,6 +695,8 @@ class ExchangeDouble:
         self.calls: list[tuple[dict[str, Any], str]] = []
         #: ``"unreachable"``: no connection; ``"failing"``: the gateway's 503.
         self.down: str | None = None
+        #: When set, every call waits here once recorded: the tests line concurrent reads up.
+        self.barrier: asyncio.Barrier | None = None
         self.app = FastAPI()
         self.app.post("/exchange/v1/calls")(self._call)
 
@@ -709,6 +711,10 @@ class ExchangeDouble:
         token = request.headers.get("authorization", "").removeprefix("Bearer ")
         body = await request.json()
         self.calls.append((body, token))
+        if self.barrier is not None:
+            # Bounded, so that a test whose calls never meet fails instead of hanging.
+            async with asyncio.timeout(5):
+                await self.barrier.wait()
         if token not in self.identity.service_tokens:
             return _problem(401, "invalid_token", "not a token of the platform's")
         if body["resource"] != "electronic_certificate":

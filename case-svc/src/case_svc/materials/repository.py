@@ -8,11 +8,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from case_svc.models import Case, CaseCertificate, CaseMaterial
 
 
-async def hold_case(session: AsyncSession, case_id: uuid.UUID) -> None:
+async def hold_case(session: AsyncSession, case_id: uuid.UUID) -> str:
     """Hold the case until the request's transaction ends, so that two uploads to one case
-    count its materials one after the other. PostgreSQL locks its row; SQLite has one writer
-    at a time and takes that lock at a transaction's first write, so a write that changes
-    nothing takes it now (the other upload waits for it, then counts what this one added)."""
+    count its materials one after the other; its status as it is once held. PostgreSQL locks
+    its row; SQLite has one writer at a time and takes that lock at a transaction's first
+    write, so a write that changes nothing takes it now (the other upload waits for it, then
+    counts what this one added)."""
     if session.get_bind().dialect.name == "sqlite":
         await session.execute(
             update(Case)
@@ -20,8 +21,14 @@ async def hold_case(session: AsyncSession, case_id: uuid.UUID) -> None:
             .values(id=Case.id)
             .execution_options(synchronize_session=False)
         )
+        status = await session.scalar(select(Case.status).where(Case.id == case_id))
     else:
-        await session.execute(select(Case.id).where(Case.id == case_id).with_for_update())
+        status = await session.scalar(
+            select(Case.status).where(Case.id == case_id).with_for_update()
+        )
+    if status is None:
+        raise LookupError(f"no case {case_id}")
+    return status
 
 
 async def count_materials(session: AsyncSession, case_id: uuid.UUID) -> int:
