@@ -3,7 +3,7 @@
 import uuid
 
 from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncResult, AsyncSession
 
 from case_svc.models import Case, CaseCertificate, CaseMaterial
 
@@ -90,3 +90,29 @@ async def holds_certificate(
         )
     )
     return found is not None
+
+
+async def materials_in_key_order(
+    session: AsyncSession,
+) -> AsyncResult[tuple[str, uuid.UUID, str]]:
+    """Every material's storage key, id and case number, in the order of the keys' bytes (the
+    order a store lists them in), streamed: the statement runs now, its rows come as they are
+    read. On PostgreSQL in the "C" collation (the database's may order ``-`` and ``/`` apart
+    from their bytes); SQLite compares bytes already."""
+    key = CaseMaterial.storage_key
+    ordered = key if session.get_bind().dialect.name == "sqlite" else key.collate("C")
+    return await session.stream(
+        select(key, CaseMaterial.id, Case.case_no)
+        .join(Case, Case.id == CaseMaterial.case_id)
+        .order_by(ordered)
+    )
+
+
+async def storage_keys_held(session: AsyncSession, keys: list[str]) -> set[str]:
+    """Those of ``keys`` a material is stored under."""
+    if not keys:
+        return set()
+    rows = await session.scalars(
+        select(CaseMaterial.storage_key).where(CaseMaterial.storage_key.in_(keys))
+    )
+    return set(rows)
