@@ -112,13 +112,15 @@ async def _keys(objects: ObjectStore) -> list[str]:
     return [stored.key async for stored in objects.objects()]
 
 
-async def _crashed_upload(app: FastAPI, store: SealedStore, case_no: str) -> str:
+async def _crashed_upload(
+    app: FastAPI, store: SealedStore, case_no: str, material_id: uuid.UUID | None = None
+) -> str:
     """What an upload whose transaction never committed leaves: its content, sealed, under a
     key made as the service makes one (the case's id, a new material's), and no row."""
     async with app_state(app, CaseState).database.sessionmaker() as session:
         case = await case_by_number(session, case_no)
     assert case is not None
-    key = f"{case.id}/{uuid.uuid4()}"
+    key = f"{case.id}/{material_id or uuid.uuid4()}"
     await store.put(key, JPEG, "image/jpeg")
     return key
 
@@ -176,6 +178,37 @@ async def test_a_dry_run_tells_what_it_would_remove_and_removes_nothing(
     assert await _keys(objects) == [orphan]
 
 
+async def test_orphans_are_removed_batch_by_batch_between_the_materials_they_sort_among(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    store: SealedStore,
+    objects: ObjectStore,
+    resident: str,
+    case_no: str,
+) -> None:
+    material = await _upload(client, resident, case_no)
+    # Keys before the material's (its id is a UUIDv7 of today) and after it.
+    orphans = [
+        await _crashed_upload(app, store, case_no, uuid.UUID(int=number)) for number in (1, 2)
+    ] + [await _crashed_upload(app, store, case_no, uuid.UUID(int=(1 << 128) - 1))]
+
+    report = await _sweep(app, objects, now=utcnow() + GRACE + dt.timedelta(minutes=1), batch=1)
+
+    assert report.removed == orphans
+    assert [key.split("/")[1] for key in await _keys(objects)] == [material["id"]]
+
+
+async def test_an_object_under_a_key_case_svc_does_not_make_is_left_alone(
+    app: FastAPI, objects: ObjectStore
+) -> None:
+    await objects.put("exports/2026-11.csv", b"not a material", "text/csv")
+
+    report = await _sweep(app, objects, now=utcnow() + GRACE + dt.timedelta(minutes=1))
+
+    assert (report.removed, report.foreign) == ([], 1)
+    assert await _keys(objects) == ["exports/2026-11.csv"]
+
+
 async def test_a_material_whose_content_is_missing_is_reported_and_kept(
     app: FastAPI,
     client: httpx.AsyncClient,
@@ -225,9 +258,10 @@ async def test_the_sweep_runs_as_a_command_and_exits_1_while_a_content_is_missin
 
     assert run.returncode == 1, run.errors
     assert f"missing {lost['id']} {case_no}" in run.printed.splitlines()
-    assert "0 object(s) no material refers to removed, 1 left within the grace period" in (
-        run.printed
-    )
+    assert (
+        "0 object(s) no material refers to removed, 1 left within the grace period, 0 interrupted "
+        "write(s) removed, 0 not case-svc's left alone; 1 material(s) missing their content"
+    ) in run.printed
     assert await _keys(objects) == [orphan]
 
 

@@ -70,8 +70,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"missing {lost.material_id} {lost.case_no}")
         print(
             f"{len(report.removed)} object(s) no material refers to {verb}, {report.young} "
-            f"left within the grace period, {report.leftovers} interrupted write(s) removed; "
-            f"{len(report.missing)} material(s) missing their content"
+            f"left within the grace period, {report.leftovers} interrupted write(s) removed, "
+            f"{report.foreign} not case-svc's left alone; {len(report.missing)} material(s) "
+            "missing their content"
         )
         return 1 if report.missing else 0
     rewrapped = asyncio.run(run_rewrap(settings))

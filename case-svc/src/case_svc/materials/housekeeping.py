@@ -26,6 +26,7 @@ from case_svc.materials.storage import (
     StoredContentMissing,
     StoredObject,
     content_context,
+    is_material_key,
     sealing_key_id_of,
 )
 from servicekit.sealing import Keyring
@@ -33,7 +34,7 @@ from servicekit.sealing import Keyring
 log = structlog.get_logger(__name__)
 
 #: How many orphaned keys are asked of the database again at once, before they are removed.
-_BATCH = 500
+ORPHANS_PER_BATCH = 500
 #: Enough of a content's first bytes to hold ``ov1.<key id>.`` for any key id in use.
 _HEAD_BYTES = 128
 
@@ -62,6 +63,8 @@ class SweepReport:
     young: int = 0
     #: Temporary files of interrupted writes removed (the local store's).
     leftovers: int = 0
+    #: Objects whose key is none case-svc makes: not its own, so left alone.
+    foreign: int = 0
     missing: list[MissingContent] = field(default_factory=list)
 
 
@@ -81,6 +84,7 @@ async def sweep(
     now: dt.datetime,
     grace: dt.timedelta,
     dry_run: bool = False,
+    batch: int = ORPHANS_PER_BATCH,
 ) -> SweepReport:
     """Remove every object of the store that no material refers to and that was written more
     than ``grace`` before ``now``; report every material whose content the store does not hold
@@ -92,7 +96,8 @@ async def sweep(
     period, far longer than any request, makes after ``now - grace``. Why no material is
     reported missing for nothing: its content was written before its row was committed, so
     before the listing began. Two sweeps at once remove the same orphans (removing one twice is
-    no error) and report the same materials."""
+    no error) and report the same materials. An object under a key case-svc does not make
+    (``<case id>/<material id>``) is not its own: counted, never removed."""
     written_before = now - grace
     report = SweepReport()
     materials = await repository.materials_in_key_order(session)
@@ -112,9 +117,11 @@ async def sweep(
             previous_key = material.storage_key
             material = await anext(materials, None)
         elif material is None or stored.key < material.storage_key:
-            if stored.modified_at < written_before:
+            if not is_material_key(stored.key):
+                report.foreign += 1
+            elif stored.modified_at < written_before:
                 orphans.append(stored.key)
-                if len(orphans) >= _BATCH:
+                if len(orphans) >= batch:
                     await _remove(session, store, orphans, report, dry_run=dry_run)
                     orphans = []
             else:
@@ -135,6 +142,7 @@ async def sweep(
         removed=len(report.removed),
         young=report.young,
         leftovers=report.leftovers,
+        foreign=report.foreign,
         missing=len(report.missing),
         dry_run=dry_run,
     )

@@ -54,6 +54,9 @@ SEALED_CONTENT_TYPE = "application/octet-stream"
 #: Path segments of a key: a letter or digit first, so never ``.`` nor ``..``.
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}(/[A-Za-z0-9][A-Za-z0-9._-]{0,99}){0,3}$")
 _MISSING_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
+_UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+#: The keys case-svc makes (``materials.service.storage_key``): the case's id, the material's.
+_MATERIAL_KEY = re.compile(f"^{_UUID}/{_UUID}$")
 #: A temporary file of the local store's, left by a write that never finished.
 _PARTIAL_SUFFIX = ".part"
 #: What ``objects()`` reads of a listing at a time.
@@ -114,6 +117,11 @@ class ObjectStore(MaterialStore, Protocol):
         """Remove what writes that never finished left behind, written before the time: how
         many were removed."""
         ...
+
+
+def is_material_key(key: str) -> bool:
+    """Whether the key is one case-svc makes for a material: what the sweep may remove."""
+    return _MATERIAL_KEY.match(key) is not None
 
 
 def checked_key(key: str) -> str:
