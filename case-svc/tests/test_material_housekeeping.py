@@ -299,6 +299,16 @@ async def test_a_write_the_local_store_never_finished_is_swept_too(
     assert not partial.exists()
 
 
+async def test_a_store_lists_its_keys_in_the_order_of_their_bytes(objects: ObjectStore) -> None:
+    # A slash sorts after a dash and a dot: a directory's keys do not all come before or after
+    # a sibling's by its name alone.
+    keys = ["a/x", "a-b/y", "a.c/z", "ab", "a/b/c", "b"]
+    for key in keys:
+        await objects.put(key, b"ov1.k.x.y", "application/octet-stream")
+
+    assert await _keys(objects) == sorted(keys, key=str.encode)
+
+
 class _OutOfOrder(LocalDirectoryStore):
     async def objects(self) -> AsyncIterator[StoredObject]:
         async for stored in super().objects():

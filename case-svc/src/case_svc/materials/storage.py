@@ -61,6 +61,8 @@ _MATERIAL_KEY = re.compile(f"^{_UUID}/{_UUID}$")
 _PARTIAL_SUFFIX = ".part"
 #: What ``objects()`` reads of a listing at a time.
 LISTING_PAGE = 1000
+#: The most slashes a key holds (``_KEY``).
+_MAX_DEPTH = 3
 
 
 class MaterialStoreUnavailable(DomainError):
@@ -156,19 +158,20 @@ class LocalDirectoryStore:
             await asyncio.to_thread(self.path_of(key).unlink)
 
     async def objects(self) -> AsyncIterator[StoredObject]:
-        # The directory of one machine's store is listed at once; the keys, of equal length
-        # parts, are sorted as the protocol says.
-        for found in await asyncio.to_thread(self._listed):
-            yield found
+        # A directory at a time, so that memory holds one directory's names (a case's
+        # materials; the top level, one name per case), never the whole store.
+        async for stored in self._objects_under(self.root, ""):
+            yield stored
 
-    def _listed(self) -> list[StoredObject]:
-        found = []
-        for path in self.root.rglob("*") if self.root.exists() else ():
-            key = path.relative_to(self.root).as_posix()
-            if _KEY.match(key) and path.is_file():
-                with suppress(FileNotFoundError):  # removed since it was listed
-                    found.append(StoredObject(key, _modified_at(path)))
-        return sorted(found, key=lambda stored: stored.key)
+    async def _objects_under(self, directory: Path, prefix: str) -> AsyncIterator[StoredObject]:
+        for name, is_directory, modified_at in await asyncio.to_thread(_entries, directory):
+            key = prefix + name
+            if is_directory:
+                if key.count("/") < _MAX_DEPTH:
+                    async for stored in self._objects_under(directory / name, key + "/"):
+                        yield stored
+            elif _KEY.match(key):
+                yield StoredObject(key, modified_at)
 
     async def read_start(self, key: str, length: int) -> bytes:
         def read() -> bytes:
@@ -196,6 +199,25 @@ class LocalDirectoryStore:
             return removed
 
         return await asyncio.to_thread(remove)
+
+
+def _entries(directory: Path) -> list[tuple[str, bool, dt.datetime]]:
+    """The directory's entries (not those beginning with a dot: temporary files), each a name,
+    whether it is a directory and when it was last written, in the order of the keys under
+    them: a directory's keys all begin with its name and a slash, so it sorts as that, and
+    listing each directory so, depth first, lists every key in the order of its bytes."""
+    found = []
+    try:
+        with os.scandir(directory) as scan:
+            for entry in scan:
+                if entry.name.startswith("."):
+                    continue
+                with suppress(FileNotFoundError):  # removed since it was listed
+                    modified_at = dt.datetime.fromtimestamp(entry.stat().st_mtime, dt.UTC)
+                    found.append((entry.name, entry.is_dir(), modified_at))
+    except FileNotFoundError:  # no store yet, or a directory removed since it was listed
+        return []
+    return sorted(found, key=lambda entry: entry[0] + "/" if entry[1] else entry[0])
 
 
 def _modified_at(path: Path) -> dt.datetime:
