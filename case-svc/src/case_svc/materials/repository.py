@@ -96,8 +96,8 @@ async def materials_in_key_order(
     session: AsyncSession,
 ) -> AsyncResult[tuple[str, uuid.UUID, str]]:
     """Every material's storage key, id and case number, in the order of the keys' bytes (the
-    order a store lists them in), streamed: the statement runs now, its rows come as they are
-    read. On PostgreSQL in the "C" collation (the database's may order ``-`` and ``/`` apart
+    order a store lists them in), streamed: the statement runs now, its rows come a thousand
+    at a time. On PostgreSQL in the "C" collation (the database's may order ``-`` and ``/`` apart
     from their bytes); SQLite compares bytes already."""
     key = CaseMaterial.storage_key
     ordered = key if session.get_bind().dialect.name == "sqlite" else key.collate("C")
@@ -105,6 +105,8 @@ async def materials_in_key_order(
         select(key, CaseMaterial.id, Case.case_no)
         .join(Case, Case.id == CaseMaterial.case_id)
         .order_by(ordered)
+        # Without it the ORM reads every row before giving the first.
+        .execution_options(yield_per=1000)
     )
 
 
