@@ -207,6 +207,10 @@ async def test_an_object_under_a_key_case_svc_does_not_make_is_left_alone(
 
     assert (report.removed, report.foreign) == ([], 1)
     assert await _keys(objects) == ["exports/2026-11.csv"]
+    keyring = Keyring({NEW_KEY_ID: base64.b64decode(NEW_KEY)}, NEW_KEY_ID)
+    rewrapped = await rewrap_store(objects, keyring, domain="case")
+    assert (rewrapped.rewrapped, rewrapped.unopenable, rewrapped.foreign) == (0, [], 1)
+    assert await objects.get("exports/2026-11.csv") == b"not a material"
 
 
 async def test_a_material_whose_content_is_missing_is_reported_and_kept(

@@ -80,7 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"unopenable {key}")
     print(
         f"{rewrapped.rewrapped} content(s) wrapped under {settings.sealing_key_id!r}, "
-        f"{rewrapped.current} were already; {len(rewrapped.unopenable)} open under no key"
+        f"{rewrapped.current} were already; {len(rewrapped.unopenable)} open under no key, "
+        f"{rewrapped.foreign} not case-svc's left alone"
     )
     return 1 if rewrapped.unopenable else 0
 

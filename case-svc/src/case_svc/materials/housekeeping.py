@@ -136,7 +136,7 @@ async def sweep(
     if not dry_run:
         report.leftovers = await store.remove_leftovers(written_before=written_before)
     for lost in report.missing:
-        log.error("material_content_missing", material_id=lost.material_id, case_no=lost.case_no)
+        log.error("material_content_missing", material_id=lost.material_id, key=lost.storage_key)
     log.info(
         "material_store_swept",
         removed=len(report.removed),
@@ -177,6 +177,8 @@ class RewrapReport:
     current: int = 0
     #: Keys of the contents no key of the keyring opens (a key missing from it, or tampering).
     unopenable: list[str] = field(default_factory=list)
+    #: Objects whose key is none case-svc makes: left alone.
+    foreign: int = 0
 
 
 async def rewrap_store(store: ObjectStore, keyring: Keyring, *, domain: str) -> RewrapReport:
@@ -188,6 +190,9 @@ async def rewrap_store(store: ObjectStore, keyring: Keyring, *, domain: str) -> 
     the app's uploads (a new content is sealed under the current key already)."""
     report = RewrapReport()
     async for stored in store.objects():
+        if not is_material_key(stored.key):  # not case-svc's: not sealed by it either
+            report.foreign += 1
+            continue
         try:
             if sealing_key_id_of(await store.read_start(stored.key, _HEAD_BYTES)) == (
                 keyring.current
@@ -216,5 +221,6 @@ async def rewrap_store(store: ObjectStore, keyring: Keyring, *, domain: str) -> 
         rewrapped=report.rewrapped,
         current=report.current,
         unopenable=len(report.unopenable),
+        foreign=report.foreign,
     )
     return report
