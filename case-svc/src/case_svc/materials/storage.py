@@ -164,9 +164,9 @@ class LocalDirectoryStore:
             yield stored
 
     async def _objects_under(self, directory: Path, prefix: str) -> AsyncIterator[StoredObject]:
-        for name, is_directory, modified_at in await asyncio.to_thread(_entries, directory):
+        for name, modified_at in await asyncio.to_thread(_entries, directory):
             key = prefix + name
-            if is_directory:
+            if modified_at is None:
                 if key.count("/") < _MAX_DEPTH:
                     async for stored in self._objects_under(directory / name, key + "/"):
                         yield stored
@@ -201,23 +201,27 @@ class LocalDirectoryStore:
         return await asyncio.to_thread(remove)
 
 
-def _entries(directory: Path) -> list[tuple[str, bool, dt.datetime]]:
-    """The directory's entries (not those beginning with a dot: temporary files), each a name,
-    whether it is a directory and when it was last written, in the order of the keys under
-    them: a directory's keys all begin with its name and a slash, so it sorts as that, and
-    listing each directory so, depth first, lists every key in the order of its bytes."""
-    found = []
+def _entries(directory: Path) -> list[tuple[str, dt.datetime | None]]:
+    """The directory's entries (not those beginning with a dot: temporary files), each a name
+    and when it was last written (None: a directory), in the order of the keys under them: a
+    directory's keys all begin with its name and a slash, so it sorts as that, and listing each
+    directory so, depth first, lists every key in the order of its bytes. Held whole to be
+    sorted: the top level holds a name per case (some 100 bytes each)."""
+    found: list[tuple[str, dt.datetime | None]] = []
     try:
         with os.scandir(directory) as scan:
             for entry in scan:
                 if entry.name.startswith("."):
                     continue
+                if entry.is_dir(follow_symlinks=False):
+                    found.append((entry.name, None))
+                    continue
                 with suppress(FileNotFoundError):  # removed since it was listed
                     modified_at = dt.datetime.fromtimestamp(entry.stat().st_mtime, dt.UTC)
-                    found.append((entry.name, entry.is_dir(), modified_at))
+                    found.append((entry.name, modified_at))
     except FileNotFoundError:  # no store yet, or a directory removed since it was listed
         return []
-    return sorted(found, key=lambda entry: entry[0] + "/" if entry[1] else entry[0])
+    return sorted(found, key=lambda entry: entry[0] if entry[1] else entry[0] + "/")
 
 
 def _modified_at(path: Path) -> dt.datetime:
