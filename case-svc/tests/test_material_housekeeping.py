@@ -8,6 +8,7 @@ An object without its material is made here as a crash between an upload's write
 leaves it: written to the store, with no row.
 """
 
+import asyncio
 import base64
 import datetime as dt
 import uuid
@@ -195,6 +196,26 @@ async def test_orphans_are_removed_batch_by_batch_between_the_materials_they_sor
     report = await _sweep(app, objects, now=utcnow() + GRACE + dt.timedelta(minutes=1), batch=1)
 
     assert report.removed == orphans
+    assert [key.split("/")[1] for key in await _keys(objects)] == [material["id"]]
+
+
+async def test_two_sweeps_at_once_remove_the_orphans_and_nothing_else(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    store: SealedStore,
+    objects: ObjectStore,
+    resident: str,
+    case_no: str,
+) -> None:
+    # As two replicas' scheduled sweeps would, started together.
+    material = await _upload(client, resident, case_no)
+    orphans = {await _crashed_upload(app, store, case_no) for _ in range(3)}
+    later = utcnow() + GRACE + dt.timedelta(minutes=1)
+
+    reports = await asyncio.gather(*(_sweep(app, objects, now=later, batch=1) for _ in range(2)))
+
+    assert set().union(*(report.removed for report in reports)) == orphans
+    assert all(report.missing == [] for report in reports)
     assert [key.split("/")[1] for key in await _keys(objects)] == [material["id"]]
 
 
