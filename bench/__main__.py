@@ -15,6 +15,7 @@ BENCHMARKS = (
     "outbox",
     "case_submissions",
     "case_queues",
+    "material_sweep",
 )
 
 

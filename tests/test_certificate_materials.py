@@ -86,3 +86,16 @@ def test_she_attaches_her_senior_card_and_its_receipt_verifies_at_the_exchange(
 
     assert verdict.status_code == 200, verdict.text
     assert verdict.json() == {"valid": True, "failure": None}
+
+    # Again, as a new request: refused by the case, and the registry is not read a second time.
+    again = gateway.post(
+        f"/cases/v1/cases/{case_no}/certificates",
+        json={"certificate_number": SENIOR_CARD},
+        headers={**bearer(token), "Idempotency-Key": "senior-card-of-the-holder-2"},
+    )
+    assert again.status_code == 409, again.text
+    assert again.json()["code"] == "certificate_already_attached"
+    log = gateway.get("/exchange/v1/me/access-log", params={"limit": 100}, headers=bearer(token))
+    assert log.status_code == 200, log.text
+    reads = [entry for entry in log.json()["items"] if entry["consumer"] == "case-svc"]
+    assert [entry["call_id"] for entry in reads] == [material["call_id"]]

@@ -42,8 +42,12 @@ import base64
 import copy
 import datetime as dt
 import json
+import socket
+import subprocess
+import sys
+import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,6 +56,7 @@ import httpx
 import jwt
 import pytest
 import pytest_asyncio
+from aiobotocore.session import get_session
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import SecretStr
@@ -60,6 +65,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from case_svc.main import create_app
 from case_svc.models import Base
 from case_svc.settings import CaseSettings
+from onevisit_dev.platform import free_port
 from servicekit.credit_code import make_credit_code
 from servicekit.regions import InvalidRegionCode, RegionCode, RegionLevel
 from servicekit.resident_id import make_resident_id
@@ -719,6 +725,8 @@ class ExchangeDouble:
         #: (type, number): the holder's identifier and the answer.
         self.publications: list[tuple[dict[str, Any], str]] = []
         self.published: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
+        #: When set, every call waits here once recorded: the tests line concurrent reads up.
+        self.barrier: asyncio.Barrier | None = None
         self.app = FastAPI()
         self.app.post("/exchange/v1/calls")(self._call)
         self.app.post("/exchange/v1/certificates")(self._publish)
@@ -734,6 +742,10 @@ class ExchangeDouble:
         token = request.headers.get("authorization", "").removeprefix("Bearer ")
         body = await request.json()
         self.calls.append((body, token))
+        if self.barrier is not None:
+            # Bounded, so that a test whose calls never meet fails instead of hanging.
+            async with asyncio.timeout(5):
+                await self.barrier.wait()
         if token not in self.identity.service_tokens or token in self.refused_tokens:
             return _problem(401, "invalid_token", "not a token of the platform's")
         if body["resource"] != "electronic_certificate":
@@ -941,3 +953,80 @@ def resident(token_minter: Any) -> str:
     """A face-verified resident of Songtai (loa 3), as after step-up."""
     token: str = token_minter.mint("citizen-lin", loa=3, region=SONGTAI_COMMUNITY)
     return token
+
+
+# The S3-compatible store ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class S3Server:
+    """An S3-compatible store's endpoint and access key."""
+
+    endpoint_url: str
+    access_key_id: str = "onevisit-test"
+    secret_access_key: str = "onevisit-test-secret"
+
+    def client(self) -> Any:
+        """A client of the store's own, as an operator would use (outside case-svc)."""
+        return get_session().create_client(
+            "s3",
+            endpoint_url=self.endpoint_url,
+            region_name="us-east-1",
+            aws_access_key_id=self.access_key_id,
+            aws_secret_access_key=self.secret_access_key,
+        )
+
+    def settings(self, settings: CaseSettings, bucket: str) -> CaseSettings:
+        """``settings`` with the materials kept in ``bucket`` of this store."""
+        return CaseSettings.model_validate(
+            {
+                **settings.model_dump(),
+                "materials_store": "s3",
+                "s3_endpoint_url": self.endpoint_url,
+                "s3_bucket": bucket,
+                "s3_access_key_id": self.access_key_id,
+                "s3_secret_access_key": self.secret_access_key,
+            }
+        )
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """moto's S3 server, a process of its own on a free port, standing in for the
+    S3-compatible store (there is none on this machine): case-svc talks to it over HTTP with
+    the client it uses in production."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("moto's S3 server did not start") from None
+                time.sleep(0.1)
+        yield S3Server(f"http://127.0.0.1:{port}")
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture
+def unreachable_s3_server() -> S3Server:
+    """An S3 endpoint on a port nobody listens on."""
+    return S3Server(f"http://127.0.0.1:{free_port()}")
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def s3_bucket(s3_server: S3Server) -> str:
+    """A bucket of its own for each test, made as an operator would before case-svc starts."""
+    bucket = f"case-materials-{uuid.uuid4().hex[:12]}"
+    async with s3_server.client() as client:
+        await client.create_bucket(Bucket=bucket)
+    return bucket

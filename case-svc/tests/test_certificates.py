@@ -4,6 +4,7 @@ verified identity, under its own service token, for the case, and keeps what it 
 its validity and the ledger receipt of the read, its number sealed. The exchange and identity-svc
 are the contract doubles of conftest."""
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -415,6 +416,72 @@ async def test_a_certificate_is_attached_once_and_counts_among_the_materials(
         409,
         "too_many_materials",
     )
+
+
+# --- no read for a refusal -------------------------------------------------------------------
+# Each read of the registry is an entry in the exchange's ledger and in the applicant's access
+# log: what the case alone refuses is refused before the exchange is called.
+
+
+@pytest.mark.parametrize(
+    "refusal", ["materials_closed", "certificate_already_attached", "too_many_materials"]
+)
+async def test_what_the_case_refuses_is_refused_before_the_registry_is_read(
+    attach: Attach,
+    submit: Submit,
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    people: People,
+    case_no: str,
+    catalog: Any,
+    exchange: Any,
+    problem: Problem,
+    refusal: str,
+) -> None:
+    number = exchange.lin_licence.certificate_number
+    if refusal == "materials_closed":
+        # A loss report is an instant item: completed the moment it is filed.
+        case_no = (await submit(people.applicant, catalog.loss_report)).json()["case_no"]
+    elif refusal == "certificate_already_attached":
+        assert (await attach(people.applicant, case_no, number)).status_code == 201
+        exchange.calls.clear()
+    else:
+        state = app_state(app, CaseState)
+        state.settings = state.settings.model_copy(update={"materials_per_case": 1})
+        scan = await client.post(
+            f"/cases/v1/cases/{case_no}/materials",
+            data={"name": "租房合同"},
+            files={"file": ("lease.pdf", b"%PDF-1.7\n%%EOF\n", "application/pdf")},
+            headers=bearer(people.applicant),
+        )
+        assert scan.status_code == 201, scan.text
+
+    problem(await attach(people.applicant, case_no, number), 409, refusal)
+
+    assert exchange.calls == []
+
+
+async def test_two_attachments_of_one_certificate_at_once_read_twice_and_keep_one(
+    attach: Attach,
+    client: httpx.AsyncClient,
+    people: People,
+    case_no: str,
+    exchange: Any,
+    problem: Problem,
+) -> None:
+    # Both pass the checks made before the read, and meet at the exchange: the race the checks
+    # made again after the read settle, with the read already in the ledger.
+    exchange.barrier = asyncio.Barrier(2)
+    number = exchange.lin_licence.certificate_number
+
+    answers = await asyncio.gather(*(attach(people.applicant, case_no, number) for _ in range(2)))
+
+    assert sorted(answer.status_code for answer in answers) == [201, 409]
+    refused = next(answer for answer in answers if answer.status_code == 409)
+    kept = next(answer for answer in answers if answer.status_code == 201)
+    assert problem(refused, 409, "certificate_already_attached")["material_id"] == kept.json()["id"]
+    assert len(exchange.calls) == 2
+    assert len(await _listed(client, people.applicant, case_no)) == 1
 
 
 async def test_a_certificate_has_no_file_to_download(

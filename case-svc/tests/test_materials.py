@@ -4,29 +4,23 @@ file is taken for what its first bytes say (PDF, JPEG, PNG), within a size and a
 content is sealed before it reaches the store, on the local directory (the default) and on an
 S3-compatible store alike.
 
-There is no S3 server on this machine: moto's server (``python -m moto.server``), run as a
-process of its own on a free port, stands in for the S3-compatible store, and case-svc talks to
-it over HTTP with the same client (aiobotocore) it uses in production.
+There is no S3 server on this machine: moto's server (conftest's ``s3_server``) stands in for
+the S3-compatible store, and case-svc talks to it over HTTP with the same client (aiobotocore)
+it uses in production.
 """
 
 import asyncio
 import hashlib
-import socket
 import struct
-import subprocess
-import sys
-import time
 import uuid
 import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
-from aiobotocore.session import get_session
 from fastapi import FastAPI
 from sqlalchemy import text
 
@@ -40,7 +34,6 @@ from case_svc.materials.storage import (
     open_store,
 )
 from case_svc.settings import CaseSettings
-from onevisit_dev.platform import free_port
 from servicekit.sealing import Keyring, install
 from servicekit.state import app_state
 from servicekit.testing import bearer
@@ -572,75 +565,10 @@ async def test_a_form_without_its_file_or_name_is_refused_field_by_field(
 # --- on an S3-compatible store ------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class S3Server:
-    endpoint_url: str
-    access_key_id: str = "onevisit-test"
-    secret_access_key: str = "onevisit-test-secret"
-
-
-@pytest.fixture(scope="module")
-def s3_server() -> Iterator[S3Server]:
-    """moto's S3 server, a process of its own on a free port, standing in for the
-    S3-compatible store (there is none on this machine)."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("moto's S3 server did not start") from None
-                time.sleep(0.1)
-        yield S3Server(f"http://127.0.0.1:{port}")
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def s3_bucket(s3_server: S3Server) -> AsyncIterator[str]:
-    """A bucket of its own for each test, made as an operator would before case-svc starts."""
-    bucket = f"case-materials-{uuid.uuid4().hex[:12]}"
-    async with _s3_client(s3_server) as client:
-        await client.create_bucket(Bucket=bucket)
-    yield bucket
-
-
-def _s3_client(server: S3Server) -> Any:
-    return get_session().create_client(
-        "s3",
-        endpoint_url=server.endpoint_url,
-        region_name="us-east-1",
-        aws_access_key_id=server.access_key_id,
-        aws_secret_access_key=server.secret_access_key,
-    )
-
-
-def _on_s3(settings: CaseSettings, server: S3Server, bucket: str) -> CaseSettings:
-    return CaseSettings.model_validate(
-        {
-            **settings.model_dump(),
-            "materials_store": "s3",
-            "s3_endpoint_url": server.endpoint_url,
-            "s3_bucket": bucket,
-            "s3_access_key_id": server.access_key_id,
-            "s3_secret_access_key": server.secret_access_key,
-        }
-    )
-
-
 class TestOnAnS3CompatibleStore:
     @pytest.fixture
-    def settings(self, settings: CaseSettings, s3_server: S3Server, s3_bucket: str) -> CaseSettings:
-        return _on_s3(settings, s3_server, s3_bucket)
+    def settings(self, settings: CaseSettings, s3_server: Any, s3_bucket: str) -> CaseSettings:
+        return s3_server.settings(settings, s3_bucket)
 
     async def test_a_material_goes_to_the_bucket_sealed_and_comes_back_clear(
         self,
@@ -649,7 +577,7 @@ class TestOnAnS3CompatibleStore:
         people: People,
         case_no: str,
         settings: CaseSettings,
-        s3_server: S3Server,
+        s3_server: Any,
     ) -> None:
         uploaded = await upload(people.applicant, case_no, PDF, filename="application.pdf")
         assert uploaded.status_code == 201, uploaded.text
@@ -660,7 +588,7 @@ class TestOnAnS3CompatibleStore:
         assert downloaded.content == PDF
         assert downloaded.headers["etag"] == f'"{hashlib.sha256(PDF).hexdigest()}"'
         assert _stored_files(settings) == []  # nothing on the local disk
-        async with _s3_client(s3_server) as raw:
+        async with s3_server.client() as raw:
             listed = await raw.list_objects_v2(Bucket=settings.s3_bucket)
             (entry,) = listed["Contents"]
             assert entry["Key"].endswith(f"/{uploaded.json()['id']}")
@@ -687,9 +615,8 @@ class TestOnAnS3CompatibleStore:
 
 class TestWithTheS3StoreUnreachable:
     @pytest.fixture
-    def settings(self, settings: CaseSettings) -> CaseSettings:
-        # A port nobody listens on.
-        return _on_s3(settings, S3Server(f"http://127.0.0.1:{free_port()}"), "case-materials")
+    def settings(self, settings: CaseSettings, unreachable_s3_server: Any) -> CaseSettings:
+        return unreachable_s3_server.settings(settings, "case-materials")
 
     async def test_an_upload_is_answered_service_unavailable_and_leaves_nothing(
         self,

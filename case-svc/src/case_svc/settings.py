@@ -59,8 +59,9 @@ class CaseSettings(ServiceSettings, OutboxSettings):
     material_max_bytes: int = Field(default=10 * MIB, ge=1, le=512 * MIB)
     materials_per_case: int = Field(default=50, ge=1, le=1000)
     #: The S3-compatible store (``materials_store = s3``): its URL (none: AWS's own for the
-    #: region), the bucket (made beforehand: case-svc never creates one), the region, and the
-    #: access key (none: the AWS SDK's usual chain, such as an instance role).
+    #: region), the bucket (made beforehand: case-svc never creates one; one per instance with
+    #: a database of its own, as the sweep removes what its database does not refer to), the
+    #: region, and the access key (none: the AWS SDK's usual chain, such as an instance role).
     s3_endpoint_url: str | None = None
     s3_bucket: str = ""
     s3_region: str = "us-east-1"
@@ -71,6 +72,10 @@ class CaseSettings(ServiceSettings, OutboxSettings):
     s3_addressing_style: Literal["path", "virtual", "auto"] = "path"
     #: How long one request to the store may take (an upload of the largest material included).
     s3_timeout_seconds: float = Field(default=30.0, gt=0)
+    #: The sweep of the store (``python -m case_svc.materials sweep``) removes an object no
+    #: material refers to once it was written this long ago: far longer than any upload takes
+    #: from its write to its commit, so that an upload in flight is never swept.
+    materials_sweep_grace_minutes: int = Field(default=60, ge=10, le=30 * 24 * 60)
 
     @model_validator(mode="after")
     def _body_holds_the_largest_material(self) -> Self:
@@ -108,3 +113,7 @@ class CaseSettings(ServiceSettings, OutboxSettings):
     @property
     def claim_idle(self) -> dt.timedelta:
         return dt.timedelta(minutes=self.claim_idle_minutes)
+
+    @property
+    def materials_sweep_grace(self) -> dt.timedelta:
+        return dt.timedelta(minutes=self.materials_sweep_grace_minutes)

@@ -147,10 +147,26 @@ def _require_valid(row: CertificateRow, today: dt.date) -> tuple[dt.date, dt.dat
 async def _already_attached(
     session: AsyncSession, case: Case, number: str
 ) -> CaseCertificate | None:
+    # Numbers are sealed with a data key each, so no query compares them: a case holds few
+    # materials (``materials_per_case``), opened here and compared in clear.
     for held in await repository.certificates_of(session, case.id):
         if normalised_number(held.certificate_number) == number:
             return held
     return None
+
+
+async def _refuse_what_the_case_refuses(
+    session: AsyncSession, case: Case, status: str, number: str, max_per_case: int
+) -> None:
+    """The refusals the case decides alone, whatever the registry holds: it has ended, it holds
+    this certificate already, it holds as many materials as it may."""
+    if status in ENDED_STATUSES:
+        raise MaterialsClosed(case_status=status)
+    held = await _already_attached(session, case, number)
+    if held is not None:
+        raise CertificateAlreadyAttached(material_id=str(held.id))
+    if await repository.count_materials(session, case.id) >= max_per_case:
+        raise TooManyMaterials(max_materials=max_per_case)
 
 
 async def attach_certificate(
@@ -165,16 +181,20 @@ async def attach_certificate(
     now: dt.datetime,
 ) -> CertificateMaterialRead:
     """Attach one of the applicant's own certificates to her case, while the case takes her
-    materials. The caller's right to the case is settled before anything is read."""
+    materials. The caller's right to the case is settled before anything is read.
+
+    Every read of the registry is an entry in the exchange's ledger and in her access log, so
+    what the case alone refuses (``materials_closed``, ``certificate_already_attached``,
+    ``too_many_materials``) is refused before the exchange is called. Those checks are made
+    again after the read, under the hold of the case (which is not taken across the call: a
+    lock held while another service answers would stall every upload to the case): a request
+    racing this one (another attachment or upload, the case ending) can still make the second
+    check refuse, and then the read is in the ledger with nothing attached."""
     case, roles = await visible_case(session=session, principal=principal, case_no=case_no)
     if Role.APPLICANT not in roles:
         raise CertificateAttachNotAllowed()
-    if case.status in ENDED_STATUSES:
-        raise MaterialsClosed(case_status=case.status)
     number = normalised_number(certificate_number)
-    held = await _already_attached(session, case, number)
-    if held is not None:
-        raise CertificateAlreadyAttached(material_id=str(held.id))
+    await _refuse_what_the_case_refuses(session, case, case.status, number, max_per_case)
     # Whose certificates: her verified identity, so the app is told the step before it is asked.
     require_assurance(principal, MIN_LOA)
     if token is None:
@@ -193,13 +213,10 @@ async def attach_certificate(
     if row is None:
         raise CertificateNotHeld()
     valid_from, valid_until = _require_valid(row, now.astimezone(LOCAL_ZONE).date())
-    await repository.hold_case(session, case.id)
-    if await repository.count_materials(session, case.id) >= max_per_case:
-        raise TooManyMaterials(max_materials=max_per_case)
-    # Again under the hold: two attachments of one certificate at once keep one.
-    held = await _already_attached(session, case, number)
-    if held is not None:
-        raise CertificateAlreadyAttached(material_id=str(held.id))
+    # Again under the hold, with the case as it is now: two attachments of one certificate at
+    # once keep one, and the case may have ended while the registry answered.
+    status = await repository.hold_case(session, case.id)
+    await _refuse_what_the_case_refuses(session, case, status, number, max_per_case)
     certificate = CaseCertificate(
         id=new_id(),
         case_id=case.id,

@@ -3,16 +3,17 @@
 import uuid
 
 from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncResult, AsyncSession
 
 from case_svc.models import Case, CaseCertificate, CaseMaterial
 
 
-async def hold_case(session: AsyncSession, case_id: uuid.UUID) -> None:
+async def hold_case(session: AsyncSession, case_id: uuid.UUID) -> str:
     """Hold the case until the request's transaction ends, so that two uploads to one case
-    count its materials one after the other. PostgreSQL locks its row; SQLite has one writer
-    at a time and takes that lock at a transaction's first write, so a write that changes
-    nothing takes it now (the other upload waits for it, then counts what this one added)."""
+    count its materials one after the other; its status as it is once held. PostgreSQL locks
+    its row; SQLite has one writer at a time and takes that lock at a transaction's first
+    write, so a write that changes nothing takes it now (the other upload waits for it, then
+    counts what this one added)."""
     if session.get_bind().dialect.name == "sqlite":
         await session.execute(
             update(Case)
@@ -20,8 +21,14 @@ async def hold_case(session: AsyncSession, case_id: uuid.UUID) -> None:
             .values(id=Case.id)
             .execution_options(synchronize_session=False)
         )
+        status = await session.scalar(select(Case.status).where(Case.id == case_id))
     else:
-        await session.execute(select(Case.id).where(Case.id == case_id).with_for_update())
+        status = await session.scalar(
+            select(Case.status).where(Case.id == case_id).with_for_update()
+        )
+    if status is None:
+        raise LookupError(f"no case {case_id}")
+    return status
 
 
 async def count_materials(session: AsyncSession, case_id: uuid.UUID) -> int:
@@ -83,3 +90,31 @@ async def holds_certificate(
         )
     )
     return found is not None
+
+
+async def materials_in_key_order(
+    session: AsyncSession,
+) -> AsyncResult[tuple[str, uuid.UUID, str]]:
+    """Every material's storage key, id and case number, in the order of the keys' bytes (the
+    order a store lists them in), streamed: the statement runs now, its rows come a thousand
+    at a time. On PostgreSQL in the "C" collation (the database's may order ``-`` and ``/`` apart
+    from their bytes); SQLite compares bytes already."""
+    key = CaseMaterial.storage_key
+    ordered = key if session.get_bind().dialect.name == "sqlite" else key.collate("C")
+    return await session.stream(
+        select(key, CaseMaterial.id, Case.case_no)
+        .join(Case, Case.id == CaseMaterial.case_id)
+        .order_by(ordered)
+        # Without it the ORM reads every row before giving the first.
+        .execution_options(yield_per=1000)
+    )
+
+
+async def storage_keys_held(session: AsyncSession, keys: list[str]) -> set[str]:
+    """Those of ``keys`` a material is stored under."""
+    if not keys:
+        return set()
+    rows = await session.scalars(
+        select(CaseMaterial.storage_key).where(CaseMaterial.storage_key.in_(keys))
+    )
+    return set(rows)

@@ -352,6 +352,67 @@ def forwarded_by_gateway(
     return headers
 
 
+def operator_environment(
+    settings: ServiceSettings,
+    *,
+    sealing_keys: Mapping[str, str] | None = None,
+    sealing_key_id: str | None = None,
+    also: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """The environment an operator runs a service's command in: the service's settings (the
+    database, var directory and keys of ``settings``, with the keyring ``sealing_keys``, id →
+    base64, and ``sealing_key_id`` current when given, and the settings named in ``also``, as
+    the environment spells them), over this process's environment without the service's own
+    variables."""
+    settings_class = type(settings)
+    prefix = str(settings_class.model_config.get("env_prefix", ""))
+    environment = {name: value for name, value in os.environ.items() if not name.startswith(prefix)}
+    for name in settings_class.development_key_fields():
+        value = getattr(settings, name)
+        if isinstance(value, SecretStr):
+            environment[f"{prefix}{name}".upper()] = value.get_secret_value()
+    keys = (
+        {key_id: key.get_secret_value() for key_id, key in settings.sealing_keys.items()}
+        if sealing_keys is None
+        else dict(sealing_keys)
+    )
+    environment |= {
+        f"{prefix}ENVIRONMENT": settings.environment,
+        f"{prefix}DATABASE_URL": settings.database_url,
+        f"{prefix}VAR_DIR": str(settings.var_dir),
+        f"{prefix}SEALING_KEYS": json.dumps(keys),
+        f"{prefix}SEALING_KEY_ID": sealing_key_id or settings.sealing_key_id,
+    }
+    environment |= {f"{prefix}{name}".upper(): value for name, value in (also or {}).items()}
+    return environment
+
+
+@dataclass(frozen=True)
+class CommandRun:
+    returncode: int
+    printed: str
+    errors: str
+
+
+async def run_as_an_operator(
+    module: str, *arguments: str, environment: Mapping[str, str]
+) -> CommandRun:
+    """``python -m <module> <arguments>`` in a process of its own, in ``environment``
+    (``operator_environment``): what it printed and how it ended."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        module,
+        *arguments,
+        env=dict(environment),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    printed, errors = await process.communicate()
+    assert process.returncode is not None
+    return CommandRun(process.returncode, printed.decode(), errors.decode())
+
+
 async def rewrap_as_an_operator(
     settings: ServiceSettings,
     *,
@@ -364,34 +425,19 @@ async def rewrap_as_an_operator(
     database and keys of ``settings``, but the keyring ``sealing_keys``, id → base64, and
     ``sealing_key_id`` current). What it printed; it must succeed."""
     settings_class = type(settings)
-    prefix = str(settings_class.model_config.get("env_prefix", ""))
-    environment = {name: value for name, value in os.environ.items() if not name.startswith(prefix)}
-    for name in settings_class.development_key_fields():
-        value = getattr(settings, name)
-        if isinstance(value, SecretStr):
-            environment[f"{prefix}{name}".upper()] = value.get_secret_value()
-    environment |= {
-        f"{prefix}ENVIRONMENT": settings.environment,
-        f"{prefix}DATABASE_URL": settings.database_url,
-        f"{prefix}VAR_DIR": str(settings.var_dir),
-        f"{prefix}SEALING_KEYS": json.dumps(dict(sealing_keys)),
-        f"{prefix}SEALING_KEY_ID": sealing_key_id,
-    }
-    command = ["rewrap", "--settings", f"{settings_class.__module__}:{settings_class.__name__}"]
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
+    run = await run_as_an_operator(
         "servicekit.sealing",
-        *command,
+        "rewrap",
+        "--settings",
+        f"{settings_class.__module__}:{settings_class.__name__}",
         "--models",
         models,
-        env=environment,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+        environment=operator_environment(
+            settings, sealing_keys=sealing_keys, sealing_key_id=sealing_key_id
+        ),
     )
-    printed, errors = await process.communicate()
-    assert process.returncode == 0, errors.decode()
-    return printed.decode()
+    assert run.returncode == 0, run.errors
+    return run.printed
 
 
 @pytest.fixture
