@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, cast
 
 from sqlalchemy import CursorResult, event, insert, update
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -62,6 +63,9 @@ class Outbox:
                         f"{event_type}: a subscriber is a path, like /ratings/v1/events"
                     )
         self.model = model
+        # A Core insert of the table, built once: an event is rows to write, not objects for the
+        # ORM to track, and every emission would otherwise build and key the statement anew.
+        self._insert = insert(sa_inspect(model).local_table)
         self.source = source
         self.subscriptions: dict[str, tuple[str, ...]] = {
             event_type: tuple(dict.fromkeys(paths)) for event_type, paths in subscriptions.items()
@@ -120,7 +124,7 @@ class Outbox:
             }
             for subscriber in subscribers
         ]
-        await session.execute(insert(self.model), rows)
+        await session.execute(self._insert, rows)
         session.info.setdefault(_EMITTED, set()).add(self)
         return event_id
 
