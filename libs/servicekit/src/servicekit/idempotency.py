@@ -60,6 +60,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     UniqueConstraint,
+    bindparam,
     delete,
     select,
     update,
@@ -68,7 +69,8 @@ from sqlalchemy import (
     inspect as sa_inspect,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from servicekit.auth import Principal, PrincipalDep
@@ -246,17 +248,16 @@ class IdempotencyClaim:
         if self._record_id is None:
             return _response(status, kept, body)
         stored = {name: kept[name] for name in _REPLAYED_HEADERS if name in kept}
-        model = self._policy.model
         result = await session.execute(
-            update(model)
-            .where(model.id == self._record_id, model.lock_token == self._lock_token)
-            .values(
-                response_status=status,
-                response_headers=stored,
-                response_body=body,
-                locked_until=None,
-            )
-            .execution_options(synchronize_session=False)
+            _answer_statement(self._policy.model),
+            {
+                "claimed_id": self._record_id,
+                "claimed_lock": self._lock_token,
+                "response_status": status,
+                "response_headers": stored,
+                "response_body": body,
+                "locked_until": None,
+            },
         )
         if getattr(result, "rowcount", 0) != 1:
             # A retry took the claim over after our lock ran out: it does the work, not us.
@@ -305,8 +306,41 @@ async def claim(
     )
 
 
-def _new_record(
-    session: AsyncSession,
+# The statements every keyed request runs, built once per table (and backend): building and
+# keying them anew cost a request more than running them.
+_CLAIM_STATEMENTS: dict[tuple[Any, str], Any] = {}
+_ANSWER_STATEMENTS: dict[Any, Any] = {}
+
+
+def _claim_statement(model: type[IdempotencyRecordMixin], dialect: Dialect) -> Any:
+    """The insert of a claim, doing nothing if the key has a record (the unique constraint,
+    not a prior read, settles a race between twins), returning the new record's id; its
+    values are the execution's parameters, by column."""
+    table = sa_inspect(model).local_table
+    statement = _CLAIM_STATEMENTS.get((table, dialect.name))
+    if statement is None:
+        statement = _CLAIM_STATEMENTS[table, dialect.name] = (
+            insert_for(dialect, table)
+            .on_conflict_do_nothing(index_elements=["owner", "key"])
+            .returning(table.c.id)
+        )
+    return statement
+
+
+def _answer_statement(model: type[IdempotencyRecordMixin]) -> Any:
+    """The answer written to a claim still held under its lock token (``claimed_id``,
+    ``claimed_lock``); what it sets are the execution's parameters, by column."""
+    table = sa_inspect(model).local_table
+    statement = _ANSWER_STATEMENTS.get(table)
+    if statement is None:
+        statement = _ANSWER_STATEMENTS[table] = update(table).where(
+            table.c.id == bindparam("claimed_id"), table.c.lock_token == bindparam("claimed_lock")
+        )
+    return statement
+
+
+async def _insert_claim(
+    connection: AsyncSession | AsyncConnection,
     policy: IdempotencyPolicy,
     *,
     owner: str,
@@ -314,25 +348,28 @@ def _new_record(
     request_fingerprint: str,
     token: uuid.UUID,
     now: dt.datetime,
-) -> Any:
-    """The insert of a claim, doing nothing if the key has a record (the unique constraint,
-    not a prior read, settles a race between twins); returns the new record's id."""
-    table = sa_inspect(policy.model).local_table
-    return (
-        insert_for(session, table)
-        .values(
-            id=new_id(),
-            owner=owner,
-            key=key,
-            fingerprint=request_fingerprint,
-            lock_token=token,
-            locked_until=now + policy.lock,
-            expires_at=now + policy.ttl,
-            created_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=["owner", "key"])
-        .returning(table.c.id)
+) -> uuid.UUID | None:
+    """A new record of the key, claimed under ``token``: its id; None if the key has one."""
+    dialect = (
+        connection.dialect
+        if isinstance(connection, AsyncConnection)
+        else connection.get_bind().dialect
     )
+    statement = _claim_statement(policy.model, dialect)
+    record_id: uuid.UUID | None = await connection.scalar(
+        statement,
+        {
+            "id": new_id(),
+            "owner": owner,
+            "key": key,
+            "fingerprint": request_fingerprint,
+            "lock_token": token,
+            "locked_until": now + policy.lock,
+            "expires_at": now + policy.ttl,
+            "created_at": now,
+        },
+    )
+    return record_id
 
 
 async def _claim_new_key(
@@ -349,8 +386,8 @@ async def _claim_new_key(
     token = uuid.uuid4()
     async with sessions() as session:
         connection = await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-        statement = _new_record(
-            session,
+        record_id = await _insert_claim(
+            connection,
             policy,
             owner=owner,
             key=key,
@@ -358,7 +395,6 @@ async def _claim_new_key(
             token=token,
             now=now,
         )
-        record_id: uuid.UUID | None = await connection.scalar(statement)
         if record_id is None:
             return None
         if next(_claims_made) % _PURGE_EVERY == 0:
@@ -415,16 +451,14 @@ async def _claim_known_key(
             )
         # Expired and deleted above, or released by its request since our insert found it.
         token = uuid.uuid4()
-        record_id = await session.scalar(
-            _new_record(
-                session,
-                policy,
-                owner=owner,
-                key=key,
-                request_fingerprint=request_fingerprint,
-                token=token,
-                now=now,
-            )
+        record_id = await _insert_claim(
+            session,
+            policy,
+            owner=owner,
+            key=key,
+            request_fingerprint=request_fingerprint,
+            token=token,
+            now=now,
         )
         if record_id is None:
             raise _in_progress()  # a twin claimed it between our read and our insert
