@@ -5,7 +5,9 @@ The whole platform on free ports, every service on a fresh PostgreSQL database o
 (``ONEVISIT_TEST_POSTGRES_URL`` names the server; the databases are dropped after), the gateway
 without its per-address limits on sign-ins (``bench.identity_tokens``), and case-svc told of
 one subscriber per event type, so that every submission writes its outbox rows as it does
-where someone subscribes (no relay runs: case-svc has no client secret here, the rows wait).
+where someone subscribes (no relay runs: it is switched off here, the rows wait; the launcher
+gives case-svc its client secret, and a relay posting to nobody would be measured with the
+submissions).
 
 ``--citizens`` people of the synthetic population (each from another county, so that their
 cases go to as many departments, each with its own case-number counter) register, claim their
@@ -475,6 +477,8 @@ async def run(args: argparse.Namespace) -> None:
             config.extra_env["CASE_EVENT_SUBSCRIBERS"] = json.dumps(
                 {kind: [SUBSCRIBER] for kind in EVENT_TYPES}
             )
+            # The rows wait: delivering them is the relay's cost, not the submissions'.
+            config.extra_env["CASE_OUTBOX_RELAY_ENABLED"] = "false"
             names = [url.rsplit("/", 1)[1] for url in urls.values()]
             print("starting the platform on PostgreSQL on free ports ...", flush=True)
             with running_platform(config) as platform:

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from case_svc.models import Case
-from servicekit.events import Outbox
+from servicekit.events import Emission, Outbox
 
 SUBMITTED = "case.submitted"
 STATUS_CHANGED = "case.status_changed"
@@ -39,16 +39,19 @@ def _about(case: Case) -> dict[str, Any]:
 
 
 async def report_filed(outbox: Outbox, session: AsyncSession, case: Case) -> None:
-    """A new case, and its completion when an instant item was completed on filing."""
-    await outbox.emit(
-        session,
-        type=SUBMITTED,
-        subject=str(case.id),
-        data={**_about(case), "status": case.status},
-        time=case.submitted_at,
-    )
+    """A new case, and its completion when an instant item was completed on filing (one insert
+    for both)."""
+    emissions = [
+        Emission(
+            SUBMITTED,
+            str(case.id),
+            {**_about(case), "status": case.status},
+            time=case.submitted_at,
+        )
+    ]
     if case.completed_at is not None:
-        await report_completed(outbox, session, case)
+        emissions.append(_completed(case))
+    await outbox.emit_all(session, emissions)
 
 
 async def report_step(
@@ -63,23 +66,20 @@ async def report_step(
     """A step that changed the case's status (and its completion, when it completed it)."""
     if status == from_status:
         return
-    await outbox.emit(
-        session,
-        type=STATUS_CHANGED,
-        subject=str(case.id),
-        data={**_about(case), "action": action, "from_status": from_status, "status": status},
-    )
+    emissions = [
+        Emission(
+            STATUS_CHANGED,
+            str(case.id),
+            {**_about(case), "action": action, "from_status": from_status, "status": status},
+        )
+    ]
     if status == "completed":
-        await report_completed(outbox, session, case)
+        emissions.append(_completed(case))
+    await outbox.emit_all(session, emissions)
 
 
-async def report_completed(outbox: Outbox, session: AsyncSession, case: Case) -> None:
-    await outbox.emit(
-        session,
-        type=COMPLETED,
-        subject=str(case.id),
-        data={**_about(case), "status": "completed"},
-    )
+def _completed(case: Case) -> Emission:
+    return Emission(COMPLETED, str(case.id), {**_about(case), "status": "completed"})
 
 
 async def report_overdue(outbox: Outbox, session: AsyncSession, case: Case) -> None:

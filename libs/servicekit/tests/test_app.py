@@ -15,12 +15,12 @@ import pytest
 import structlog
 from fastapi import APIRouter, FastAPI
 from pydantic import BaseModel, Field
-from sqlalchemy import String, func, select
+from sqlalchemy import String, func, insert, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from servicekit import context
 from servicekit.app import build_app
-from servicekit.db import SessionDep, new_metadata
+from servicekit.db import ReadSessionDep, SessionDep, new_metadata
 from servicekit.observability import configure_logging
 from servicekit.problems import Conflict, extension_members
 from servicekit.settings import ServiceSettings
@@ -69,6 +69,17 @@ async def count_notes(session: SessionDep) -> dict[str, int]:
     return {"count": await session.scalar(select(func.count()).select_from(Note)) or 0}
 
 
+@router.get("/notes/count-read")
+async def count_notes_read(session: ReadSessionDep) -> dict[str, int]:
+    return {"count": await session.scalar(select(func.count()).select_from(Note)) or 0}
+
+
+@router.post("/notes/outside-transaction", status_code=201)
+async def write_outside_transaction(session: ReadSessionDep) -> None:
+    await session.execute(insert(Note).values(text="no transaction to undo it"))
+    raise NoteRefused("written, then refused")
+
+
 @router.get("/boom")
 async def boom() -> None:
     raise RuntimeError("secret personal data 330302195203140248")
@@ -111,6 +122,26 @@ async def test_the_request_commits_on_success_and_rolls_back_on_a_domain_error(
     assert body["note_text_length"] == len("refuse after writing")
     assert body["instance"] == "/notes"
     assert (await kit_client.get("/notes/count")).json() == {"count": 1}
+
+
+async def test_a_read_session_reads_outside_any_transaction(
+    kit_client: httpx.AsyncClient, problem: Problem
+) -> None:
+    assert (await kit_client.post("/notes", json={"text": "kept", "stars": 3})).status_code == 201
+    assert (await kit_client.get("/notes/count-read")).json() == {"count": 1}
+
+    # No transaction: what a statement writes stands at once, a failure after it undoes nothing
+    # (which is why the dependency is for reads).
+    problem(await kit_client.post("/notes/outside-transaction"), 409, "note_refused")
+
+    assert (await kit_client.get("/notes/count-read")).json() == {"count": 2}
+    # The pooled connection goes back as it came: a SessionDep request rolls back again.
+    problem(
+        await kit_client.post("/notes", json={"text": "refuse after writing", "stars": 3}),
+        409,
+        "note_refused",
+    )
+    assert (await kit_client.get("/notes/count")).json() == {"count": 2}
 
 
 async def test_validation_errors_name_every_field_and_echo_no_value(

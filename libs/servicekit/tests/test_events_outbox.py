@@ -17,6 +17,7 @@ from servicekit.db import Database, new_metadata
 from servicekit.events import (
     PENDING,
     CloudEvent,
+    Emission,
     InboxEventMixin,
     Outbox,
     OutboxEventMixin,
@@ -231,3 +232,24 @@ def test_a_service_reads_the_relay_policy_from_its_own_settings(
     assert policy.max_attempts == 3
     assert policy.retention_seconds is None
     assert policy.batch_size == 100
+
+
+async def test_several_events_are_written_in_the_order_given_or_none_of_them(
+    database: Database, outbox: Outbox
+) -> None:
+    submitted = Emission("case.submitted", "case-1", {"case_id": "1"})
+    completed = Emission("case.completed", "case-1", {"case_id": "1"})
+    async with database.sessionmaker.begin() as session:
+        with pytest.raises(UnknownEventType):
+            await outbox.emit_all(session, [submitted, Emission("case.lost", "case-1", {})])
+    assert await outbox_rows(database) == []
+
+    async with database.sessionmaker.begin() as session:
+        first, then = await outbox.emit_all(session, [submitted, completed])
+
+    rows = await outbox_rows(database)
+    assert [(row.event_id, row.event_type, row.subscriber) for row in rows] == [
+        (first, "case.submitted", "/ratings/v1/events"),
+        (then, "case.completed", "/ratings/v1/events"),
+        (then, "case.completed", "/cases/v1/citizen-inbox/events"),
+    ]

@@ -10,6 +10,7 @@ from pathlib import Path
 import orjson
 import pytest
 import pytest_asyncio
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase
 from starlette.requests import Request
@@ -17,6 +18,7 @@ from starlette.requests import Request
 from servicekit import sealing
 from servicekit.db import create_engine, new_metadata
 from servicekit.idempotency import (
+    _PURGE_EVERY,
     IdempotencyClaim,
     IdempotencyKeyReused,
     IdempotencyPolicy,
@@ -183,6 +185,22 @@ async def test_an_expired_key_is_forgotten_and_free_again(
     later = await _claim(sessions, at=T0 + dt.timedelta(hours=24), digest="b" * 64)
 
     assert later.replay is None
+
+
+async def test_expired_records_are_purged_by_the_claims_that_come_along(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    for owner in ("citizen:lin", "citizen:chen", "citizen:wang"):
+        await _answer(sessions, await _claim(sessions, owner=owner))
+    later = T0 + dt.timedelta(hours=25)
+
+    # One claim in every _PURGE_EVERY deletes what expired, whichever it is.
+    for number in range(_PURGE_EVERY):
+        await _claim(sessions, at=later, owner=f"citizen:{number}")
+
+    async with sessions() as session:
+        owners = set(await session.scalars(select(_Record.owner)))
+    assert owners == {f"citizen:{number}" for number in range(_PURGE_EVERY)}
 
 
 async def test_keys_belong_to_their_owner(sessions: async_sessionmaker[AsyncSession]) -> None:

@@ -11,34 +11,89 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, case, func, not_, or_, select, update
+from sqlalchemy import Table, and_, bindparam, case, func, insert, not_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer, selectinload
+from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
-from case_svc.models import Case, CaseEvent, CaseNumberCounter
+from case_svc.models import Base, Case, CaseEvent, CaseNumberCounter
 from case_svc.workflow.state_machine import CLOCK, Clock
 from servicekit.db import insert_for
+from servicekit.ids import new_id
+
+#: The counter's upsert, built once per backend: every filing runs it.
+_NEXT_VALUE: dict[str, Any] = {}
+
+
+def _next_value_statement(session: AsyncSession) -> Any:
+    dialect = session.get_bind().dialect.name
+    statement = _NEXT_VALUE.get(dialect)
+    if statement is None:
+        table = CaseNumberCounter.__table__
+        statement = _NEXT_VALUE[dialect] = (
+            insert_for(session, table)
+            .values(
+                region_code=bindparam("counter_region"),
+                day=bindparam("counter_day"),
+                last_value=1,
+            )
+            .on_conflict_do_update(
+                index_elements=["region_code", "day"],
+                set_={"last_value": table.c.last_value + 1},
+            )
+            .returning(table.c.last_value)
+        )
+    return statement
 
 
 async def next_case_sequence(session: AsyncSession, *, region_code: str, day: str) -> int:
     """The next number of the (region, day) counter: one statement, atomic on both backends."""
-    table = CaseNumberCounter.__table__
-    statement = (
-        insert_for(session, table)
-        .values(region_code=region_code, day=day, last_value=1)
-        .on_conflict_do_update(
-            index_elements=["region_code", "day"],
-            set_={"last_value": table.c.last_value + 1},
-        )
-        .returning(table.c.last_value)
+    result = await session.execute(
+        _next_value_statement(session), {"counter_region": region_code, "counter_day": day}
     )
-    value: int = (await session.execute(statement)).scalar_one()
+    value: int = result.scalar_one()
     return value
 
 
+def _table_of(model: type[Base]) -> Table:
+    table = model.__table__
+    if not isinstance(table, Table):
+        raise TypeError(f"{model.__name__} is mapped to a table")
+    return table
+
+
+_CASE_TABLE = _table_of(Case)
+_CASE_EVENT_TABLE = _table_of(CaseEvent)
+_INSERT_CASE = insert(_CASE_TABLE)
+_INSERT_CASE_EVENTS = insert(_CASE_EVENT_TABLE)
+
+
+def _row_of(entity: Case | CaseEvent, table: Table) -> dict[str, Any]:
+    """The entity's values for each column of its table, as a flush would write them: a
+    column left unset takes its scalar default, which the entity then holds too."""
+    row: dict[str, Any] = {}
+    for column in table.columns:
+        value = getattr(entity, column.key)
+        if value is None and isinstance(column.default, ScalarElementColumnDefault):
+            value = column.default.arg
+            setattr(entity, column.key, value)
+        row[column.key] = value
+    return row
+
+
 async def add_case(session: AsyncSession, case: Case) -> None:
-    session.add(case)
-    await session.flush()
+    """Write a new case and its history: one insert for the case, one for its events (the
+    ORM's unit of work costs a filing more than its rows do). The objects stay out of the
+    session, as the caller built them, ids given here."""
+    case.id = case.id or new_id()
+    for event in case.history:
+        event.id = event.id or new_id()
+        event.case_id = case.id
+    await session.execute(_INSERT_CASE, _row_of(case, _CASE_TABLE))
+    if case.history:
+        await session.execute(
+            _INSERT_CASE_EVENTS, [_row_of(event, _CASE_EVENT_TABLE) for event in case.history]
+        )
 
 
 async def case_by_number(session: AsyncSession, case_no: str) -> Case | None:

@@ -26,7 +26,7 @@ from identity_svc.sms import service as sms
 from identity_svc.sms.service import InvalidSmsCode
 from identity_svc.tokens.service import LoginThrottled
 from servicekit.auth import InsufficientAssurance, PrincipalDep
-from servicekit.db import SessionDep
+from servicekit.db import ReadSessionDep, SessionDep
 from servicekit.forwarding import ClientAddressDep
 from servicekit.openapi import problem_responses
 
@@ -85,13 +85,15 @@ async def me(principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep) 
     responses=problem_responses(AccountNotFound, InsufficientAssurance),
 )
 async def verified_identity(
-    principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep, response: Response
+    principal: PrincipalDep, session: ReadSessionDep, runtime: RuntimeDep, response: Response
 ) -> PersonIdentityRead | EnterpriseIdentityRead:
     """The verified identity of the token's subject, unmasked: a citizen's name and ID number
     (a delegate's token: the principal's), an enterprise's credit code and name. For the
     services she applies to, which forward her own token to fill and check the applicant's
     fields of a form; the app shows ``GET /identity/v1/me``, masked. A citizen without a
     verified real name gets 403 ``insufficient_assurance`` with ``step`` ``real_name``."""
+    # One row read (the account, or the enterprise), asked for every application filed: no
+    # transaction around it.
     response.headers["Cache-Control"] = "no-store"
     return await service.verified_identity(session=session, runtime=runtime, principal=principal)
 

@@ -4,7 +4,8 @@ transaction.
 The request owns the transaction: ``SessionDep`` opens one session per request and commits it
 when the endpoint returns, before the response is sent (a ``scope="function"`` dependency), or
 rolls it back on error. Services and repositories never commit. Background work uses
-``async with database.sessionmaker.begin():``.
+``async with database.sessionmaker.begin():``.  An endpoint that reads one row and writes
+nothing may take ``ReadSessionDep`` instead: no transaction at all.
 """
 
 import asyncio
@@ -199,6 +200,20 @@ async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 SessionDep = Annotated[AsyncSession, Depends(_request_session, scope="function")]
+
+
+async def _read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with database_of(request).sessionmaker() as session:
+        await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        yield session
+
+
+#: For an endpoint that only reads, and a single statement at that (one row the answer is
+#: made of): the statement runs outside a transaction, each its own snapshot, which costs it
+#: no BEGIN and no COMMIT (on PostgreSQL two round trips of three). Never for a write: what it
+#: writes is committed at once, whatever happens to the request after. Several reads that
+#: must agree with each other take ``SessionDep``.
+ReadSessionDep = Annotated[AsyncSession, Depends(_read_session, scope="function")]
 
 
 SettingsT = TypeVar("SettingsT", bound=ServiceSettings)

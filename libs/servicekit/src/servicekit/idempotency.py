@@ -16,7 +16,12 @@ so that a retry is the same request whatever multipart boundary the client draws
 
 How: the claim is a row committed on its own, before the work, so that a concurrent twin sees
 it at once (409) instead of waiting on a lock; the answer is written to that row in the
-request's own transaction, so the work and its answer commit together or not at all. A request
+request's own transaction, so the work and its answer commit together or not at all. A key
+seen for the first time, nearly every request's, is claimed by one statement that is atomic on
+its own (an insert that does nothing if the key has a record, outside any transaction: no
+BEGIN or COMMIT to pay); only a key with a record takes the locked read that decides between
+replay, refusal and take-over. Expired records are deleted a batch at a time by one claim in
+``_PURGE_EVERY`` of this process. A request
 that fails (any problem, any error) releases its claim, so that a retry after a step-up or a
 fixed form is performed afresh; a process that dies mid-request leaves its claim locked for
 ``idempotency_lock_seconds``, after which a retry takes it over. The answer is written only
@@ -39,6 +44,7 @@ performed)::
 import datetime as dt
 import hashlib
 import hmac
+import itertools
 import re
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -54,6 +60,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     UniqueConstraint,
+    bindparam,
     delete,
     select,
     update,
@@ -62,7 +69,8 @@ from sqlalchemy import (
     inspect as sa_inspect,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from servicekit.auth import Principal, PrincipalDep
@@ -76,8 +84,12 @@ from servicekit.state import ServiceState, state_of
 _IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._~:+/=-]{8,128}$")
 #: The answer headers a replay repeats (the others are the request's own).
 _REPLAYED_HEADERS = ("location", "etag", "content-type", "cache-control")
-#: Expired records are deleted a few at a time by the claims that come along.
+#: Expired records are deleted a batch at a time by one claim in ``_PURGE_EVERY``: a hundred
+#: every sixteen claims outruns the one record each claim adds, without a statement for each.
 _PURGE_BATCH = 100
+_PURGE_EVERY = 16
+#: The claims of this process, counted for the purge.
+_claims_made = itertools.count(1)
 
 
 class IdempotencyKeyRequired(DomainError):
@@ -236,17 +248,16 @@ class IdempotencyClaim:
         if self._record_id is None:
             return _response(status, kept, body)
         stored = {name: kept[name] for name in _REPLAYED_HEADERS if name in kept}
-        model = self._policy.model
         result = await session.execute(
-            update(model)
-            .where(model.id == self._record_id, model.lock_token == self._lock_token)
-            .values(
-                response_status=status,
-                response_headers=stored,
-                response_body=body,
-                locked_until=None,
-            )
-            .execution_options(synchronize_session=False)
+            _answer_statement(self._policy.model),
+            {
+                "claimed_id": self._record_id,
+                "claimed_lock": self._lock_token,
+                "response_status": status,
+                "response_headers": stored,
+                "response_body": body,
+                "locked_until": None,
+            },
         )
         if getattr(result, "rowcount", 0) != 1:
             # A retry took the claim over after our lock ran out: it does the work, not us.
@@ -283,8 +294,132 @@ async def claim(
     request_fingerprint: str,
     now: dt.datetime,
 ) -> IdempotencyClaim:
-    """Claim ``key`` for ``owner``'s request, in a transaction of its own; or the answer to
+    """Claim ``key`` for ``owner``'s request, committed before the work; or the answer to
     replay; or the problem (reused key, request in flight)."""
+    fresh = await _claim_new_key(
+        sessions, policy, owner=owner, key=key, request_fingerprint=request_fingerprint, now=now
+    )
+    if fresh is not None:
+        return fresh
+    return await _claim_known_key(
+        sessions, policy, owner=owner, key=key, request_fingerprint=request_fingerprint, now=now
+    )
+
+
+# The statements every keyed request runs, built once per table (and backend): building and
+# keying them anew cost a request more than running them.
+_CLAIM_STATEMENTS: dict[tuple[Any, str], Any] = {}
+_ANSWER_STATEMENTS: dict[Any, Any] = {}
+
+
+def _claim_statement(model: type[IdempotencyRecordMixin], dialect: Dialect) -> Any:
+    """The insert of a claim, doing nothing if the key has a record (the unique constraint,
+    not a prior read, settles a race between twins), returning the new record's id; its
+    values are the execution's parameters, by column."""
+    table = sa_inspect(model).local_table
+    statement = _CLAIM_STATEMENTS.get((table, dialect.name))
+    if statement is None:
+        statement = _CLAIM_STATEMENTS[table, dialect.name] = (
+            insert_for(dialect, table)
+            .on_conflict_do_nothing(index_elements=["owner", "key"])
+            .returning(table.c.id)
+        )
+    return statement
+
+
+def _answer_statement(model: type[IdempotencyRecordMixin]) -> Any:
+    """The answer written to a claim still held under its lock token (``claimed_id``,
+    ``claimed_lock``); what it sets are the execution's parameters, by column."""
+    table = sa_inspect(model).local_table
+    statement = _ANSWER_STATEMENTS.get(table)
+    if statement is None:
+        statement = _ANSWER_STATEMENTS[table] = update(table).where(
+            table.c.id == bindparam("claimed_id"), table.c.lock_token == bindparam("claimed_lock")
+        )
+    return statement
+
+
+async def _insert_claim(
+    connection: AsyncSession | AsyncConnection,
+    policy: IdempotencyPolicy,
+    *,
+    owner: str,
+    key: str,
+    request_fingerprint: str,
+    token: uuid.UUID,
+    now: dt.datetime,
+) -> uuid.UUID | None:
+    """A new record of the key, claimed under ``token``: its id; None if the key has one."""
+    dialect = (
+        connection.dialect
+        if isinstance(connection, AsyncConnection)
+        else connection.get_bind().dialect
+    )
+    statement = _claim_statement(policy.model, dialect)
+    record_id: uuid.UUID | None = await connection.scalar(
+        statement,
+        {
+            "id": new_id(),
+            "owner": owner,
+            "key": key,
+            "fingerprint": request_fingerprint,
+            "lock_token": token,
+            "locked_until": now + policy.lock,
+            "expires_at": now + policy.ttl,
+            "created_at": now,
+        },
+    )
+    return record_id
+
+
+async def _claim_new_key(
+    sessions: async_sessionmaker[AsyncSession],
+    policy: IdempotencyPolicy,
+    *,
+    owner: str,
+    key: str,
+    request_fingerprint: str,
+    now: dt.datetime,
+) -> IdempotencyClaim | None:
+    """The claim of a key without a record, by one insert committed on its own (autocommit:
+    a single statement needs no transaction to be atomic); None if the key has a record."""
+    token = uuid.uuid4()
+    async with sessions() as session:
+        connection = await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        record_id = await _insert_claim(
+            connection,
+            policy,
+            owner=owner,
+            key=key,
+            request_fingerprint=request_fingerprint,
+            token=token,
+            now=now,
+        )
+        if record_id is None:
+            return None
+        if next(_claims_made) % _PURGE_EVERY == 0:
+            model = policy.model
+            expired = (
+                select(model.id)
+                .where(model.expires_at <= now)
+                .limit(_PURGE_BATCH)
+                .scalar_subquery()
+            )
+            await connection.execute(delete(model).where(model.id.in_(expired)))
+    return IdempotencyClaim(policy=policy, record_id=record_id, lock_token=token, replay=None)
+
+
+async def _claim_known_key(
+    sessions: async_sessionmaker[AsyncSession],
+    policy: IdempotencyPolicy,
+    *,
+    owner: str,
+    key: str,
+    request_fingerprint: str,
+    now: dt.datetime,
+) -> IdempotencyClaim:
+    """The claim of a key with a record, in a transaction of its own that locks the record:
+    its answer to replay, a refusal, or a take-over of a claim whose request died."""
     model = policy.model
     async with sessions.begin() as session:
         record = await session.scalar(
@@ -314,29 +449,19 @@ async def claim(
             return IdempotencyClaim(
                 policy=policy, record_id=record.id, lock_token=token, replay=None
             )
+        # Expired and deleted above, or released by its request since our insert found it.
         token = uuid.uuid4()
-        table = sa_inspect(model).local_table
-        record_id = await session.scalar(
-            insert_for(session, table)
-            .values(
-                id=new_id(),
-                owner=owner,
-                key=key,
-                fingerprint=request_fingerprint,
-                lock_token=token,
-                locked_until=now + policy.lock,
-                expires_at=now + policy.ttl,
-                created_at=now,
-            )
-            .on_conflict_do_nothing(index_elements=["owner", "key"])
-            .returning(table.c.id)
+        record_id = await _insert_claim(
+            session,
+            policy,
+            owner=owner,
+            key=key,
+            request_fingerprint=request_fingerprint,
+            token=token,
+            now=now,
         )
         if record_id is None:
             raise _in_progress()  # a twin claimed it between our read and our insert
-        expired = (
-            select(model.id).where(model.expires_at <= now).limit(_PURGE_BATCH).scalar_subquery()
-        )
-        await session.execute(delete(model).where(model.id.in_(expired)))
         return IdempotencyClaim(policy=policy, record_id=record_id, lock_token=token, replay=None)
 
 

@@ -47,7 +47,7 @@ from servicekit.auth import (
     WrongPrincipalType,
     current_principal,
 )
-from servicekit.db import DatabaseUnavailable, SessionDep
+from servicekit.db import DatabaseUnavailable, ReadSessionDep, SessionDep
 from servicekit.idempotency import (
     KEYED_REQUEST_PROBLEMS,
     IdempotencyDep,
@@ -137,6 +137,7 @@ KEYED_PROBLEMS: tuple[type[DomainError], ...] = (
     IdempotencyRequestInProgress,
 )
 _SESSION_DEPENDENCY = get_args(SessionDep)[1].dependency
+_READ_SESSION_DEPENDENCY = get_args(ReadSessionDep)[1].dependency
 _OPTIONAL_KEY = get_args(OptionalIdempotencyDep)[1].dependency
 _REQUIRED_KEY = get_args(IdempotencyDep)[1].dependency
 _REQUIRED_KEY_DEPENDENCY = get_args(IdempotencyDep)[1].dependency
@@ -309,7 +310,7 @@ def route_problems(route: Route, operation: Mapping[str, Any]) -> list[ProblemTy
         problems.extend(AUTHENTICATION_PROBLEMS)
     if route.body_field is not None:
         problems.extend(BODY_PROBLEMS)
-    if _SESSION_DEPENDENCY in calls:
+    if _SESSION_DEPENDENCY in calls or _READ_SESSION_DEPENDENCY in calls:
         problems.append(DatabaseUnavailable)
     if _REQUIRED_KEY in calls:
         problems.append(IdempotencyKeyRequired)

@@ -71,7 +71,13 @@ from servicekit.events._envelope import (
     PersonalDataInEvent,
 )
 from servicekit.events._inbox import record_in_inbox
-from servicekit.events._outbox import Outbox, Subscriptions, UnknownEventType, redrive
+from servicekit.events._outbox import (
+    Emission,
+    Outbox,
+    Subscriptions,
+    UnknownEventType,
+    redrive,
+)
 from servicekit.events._relay import (
     RETRYABLE_CLIENT_ERRORS,
     Relay,
@@ -90,6 +96,7 @@ __all__ = [
     "PERSONAL_FIELDS",
     "RETRYABLE_CLIENT_ERRORS",
     "CloudEvent",
+    "Emission",
     "InboxEventMixin",
     "Outbox",
     "OutboxEventMixin",
