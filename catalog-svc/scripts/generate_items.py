@@ -20,6 +20,10 @@ SERVICE_DIR = Path(__file__).resolve().parents[1]
 TABLE = SERVICE_DIR / "scripts" / "items_table.txt"
 OUTPUT = SERVICE_DIR / "data" / "items_generated.toml"
 
+#: Version 2: the shared form fields a registry holds (contact_phone, mailing_address,
+#: bank_account, legal_representative, child_*, spouse_*, plate_number, driving_licence_number)
+#: were bound to the exchange's resources, and every generated form names one of them.
+FORM_VERSION = 2
 ILLUSTRATIVE = ["handling_tier", "visits", "promised_working_days", "fee", "materials"]
 DEFAULT_FORMS = {
     "person": ["name", "id_number", "contact_phone"],
@@ -121,7 +125,7 @@ def parse_item(line: str, section: dict[str, Any], number: int) -> dict[str, Any
         {"name": material, "required": True, "provided_as": "upload"} for material in materials
     ]
     item["illustrative"] = ILLUSTRATIVE
-    item["version"] = 1
+    item["version"] = FORM_VERSION
     item["status"] = "published"
     fields = DEFAULT_FORMS[item["subject"]] + [f for f in extra_fields if f]
     item["form"] = {

@@ -314,10 +314,10 @@ async def test_the_approval_is_in_the_audit_trail(client: httpx.AsyncClient, sta
     await _publish(client, staff(sub=ALICE), edited.headers["ETag"])
     trail = (await client.get(f"{ADMIN}/{ID_CARD_LOSS}/audit", headers=staff())).json()["items"]
     assert [(e["action"], e["version"], e["actor"]["sub"]) for e in trail] == [
-        ("published", 2, ALICE),
-        ("approved", 2, BOB),
-        ("edited", 2, ALICE),
-        ("draft_opened", 2, ALICE),
+        ("published", 3, ALICE),
+        ("approved", 3, BOB),
+        ("edited", 3, ALICE),
+        ("draft_opened", 3, ALICE),
     ]
     approval = trail[1]
     assert approval["changes"] == {"min_loa": {"from": 3, "to": 2}}

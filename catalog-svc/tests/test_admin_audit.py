@@ -97,10 +97,10 @@ async def test_a_publication_records_what_it_changed_for_the_public(
     )
     trail = await _trail(client, staff(), ID_CARD_LOSS)
     assert [(e["action"], e["version"], e["changed_fields"]) for e in trail] == [
-        ("published", 2, ["notes"]),  # min_loa went back to what version 1 has
-        ("edited", 2, ["min_loa", "notes"]),
-        ("edited", 2, ["min_loa"]),
-        ("draft_opened", 2, []),
+        ("published", 3, ["notes"]),  # min_loa went back to what version 2 has
+        ("edited", 3, ["min_loa", "notes"]),
+        ("edited", 3, ["min_loa"]),
+        ("draft_opened", 3, []),
     ]
 
 

@@ -103,7 +103,7 @@ async def test_an_edit_is_served_once_published_and_not_before(
     search_before = await client.get(ITEMS, params={"q": "证件掉了怎么办"})
     opened = await client.post(f"{ADMIN}/{ID_CARD_LOSS}/draft", headers=staff())
     assert opened.status_code == 201, opened.text
-    assert (opened.json()["version"], opened.json()["based_on_version"]) == (2, 1)
+    assert (opened.json()["version"], opened.json()["based_on_version"]) == (3, 2)
     aliases = [*opened.json()["item"]["aliases"], "证件掉了怎么办"]
     edited = await client.patch(
         f"{ADMIN}/{ID_CARD_LOSS}/draft",
@@ -115,9 +115,9 @@ async def test_an_edit_is_served_once_published_and_not_before(
     assert edited.headers["ETag"] != opened.headers["ETag"]
     since = utcnow().isoformat()
 
-    # The draft is not served: the public reads keep the published version 1.
+    # The draft is not served: the public reads keep the published version 2.
     unchanged = await client.get(f"{ITEMS}/{ID_CARD_LOSS}")
-    assert unchanged.json()["version"] == 1
+    assert unchanged.json()["version"] == 2
     assert unchanged.headers["ETag"] == before.headers["ETag"]
     assert (await client.get(ITEMS, params={"q": "证件掉了怎么办"})).json() == search_before.json()
     assert await _feed(client, since) == []
@@ -127,12 +127,12 @@ async def test_an_edit_is_served_once_published_and_not_before(
     assert published.headers["Location"] == f"{ITEMS}/{ID_CARD_LOSS}"
 
     after = await client.get(f"{ITEMS}/{ID_CARD_LOSS}")
-    assert (after.json()["version"], after.json()["aliases"]) == (2, aliases)
+    assert (after.json()["version"], after.json()["aliases"]) == (3, aliases)
     assert after.headers["ETag"] != before.headers["ETag"]
     assert (await _found_by(client, "证件掉了怎么办"))[0] == ID_CARD_LOSS
     changes = await _feed(client, since)
     assert [(change["code"], change["version"], change["status"]) for change in changes] == [
-        (ID_CARD_LOSS, 2, "published")
+        (ID_CARD_LOSS, 3, "published")
     ]
     # Published: the draft is gone until the next one is opened.
     assert (await client.get(f"{ADMIN}/{ID_CARD_LOSS}/draft", headers=staff())).status_code == 404
@@ -162,7 +162,7 @@ async def test_a_withdrawn_item_is_no_longer_offered_and_a_new_version_offers_it
 
     assert (await client.post(f"{ADMIN}/{ID_CARD_LOSS}/draft", headers=staff())).status_code == 201
     republished = await _publish(client, staff(), ID_CARD_LOSS)
-    assert (republished.json()["version"], republished.json()["status"]) == (2, "published")
+    assert (republished.json()["version"], republished.json()["status"]) == (3, "published")
     assert (await _found_by(client, "身份证挂失"))[0] == ID_CARD_LOSS
 
 
@@ -170,7 +170,7 @@ async def test_the_versions_keep_what_each_publication_replaced(
     client: httpx.AsyncClient, staff: Callable[..., Headers]
 ) -> None:
     seeded = await client.get(f"{ADMIN}/{ID_CARD_LOSS}/versions", headers=staff())
-    assert [(v["version"], v["published_by"]) for v in seeded.json()["items"]] == [(1, None)]
+    assert [(v["version"], v["published_by"]) for v in seeded.json()["items"]] == [(2, None)]
     for name in ("居民身份证挂失申报（第二版）", "居民身份证挂失申报（第三版）"):
         opened = await client.post(f"{ADMIN}/{ID_CARD_LOSS}/draft", headers=staff())
         await client.patch(
@@ -190,7 +190,7 @@ async def test_the_versions_keep_what_each_publication_replaced(
         if body["next_cursor"] is None:
             break
         params["cursor"] = body["next_cursor"]
-    assert [[v["version"] for v in page] for page in pages] == [[3, 2], [1]]
+    assert [[v["version"] for v in page] for page in pages] == [[4, 3], [2]]
     versions = [version for page in pages for version in page]
     assert [v["item"]["name"] for v in versions] == [
         "居民身份证挂失申报（第三版）",
@@ -233,7 +233,7 @@ async def test_a_new_seed_leaves_the_administrators_items_alone(
     edited = (await client.get(f"{ITEMS}/{ID_CARD_LOSS}")).json()
     assert (edited["name"], edited["version"], edited["status"]) == (
         "居民身份证挂失（新）",
-        2,
+        3,
         "published",
     )
     created = (await client.get(f"{ITEMS}/{new_item['code']}")).json()
@@ -330,7 +330,7 @@ async def test_opening_a_draft_twice_answers_the_open_one(
     first = await client.post(f"{ADMIN}/{ID_CARD_LOSS}/draft", headers=staff())
     second = await client.post(f"{ADMIN}/{ID_CARD_LOSS}/draft", headers=staff())
     assert (first.status_code, second.status_code) == (201, 200)
-    assert first.headers["ETag"] == second.headers["ETag"] == '"1.1"'
+    assert first.headers["ETag"] == second.headers["ETag"] == '"2.1"'
     assert second.json() == first.json()
 
 

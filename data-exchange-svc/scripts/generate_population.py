@@ -16,7 +16,10 @@ is the same byte for byte on every run:
 2. their families (synthetic_families): relatives appended to the population, households,
    marriages, birth certificates;
 3. the other records (synthetic_records): social security, provident fund, vehicles and
-   violations, utility accounts, enterprises, electronic certificates.
+   violations, utility accounts, enterprises, electronic certificates;
+4. what application forms ask beyond those (synthetic_form_records): contact information,
+   social security cards and their bank accounts, children's birth certificates as their
+   parents see them, the violations' record numbers.
 
 Nobody and nothing in the output is real.
 """
@@ -28,6 +31,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from synthetic_families import REFERENCE_DATE, Families, Person, build_families
+from synthetic_form_records import FormRecords, build_form_records, violation_rows
 from synthetic_people import (
     PEOPLE,
     Village,
@@ -149,6 +153,7 @@ def write(
     capture: dict[str, object],
     families: Families,
     records: Records,
+    form_records: FormRecords,
     out_dir: Path,
 ) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -164,10 +169,13 @@ def write(
         "social_security_contribution": records.social_security,
         "housing_provident_fund": records.provident_fund,
         "motor_vehicle": records.vehicles,
-        "traffic_violation": records.violations,
+        "traffic_violation": violation_rows(records.violations),
         "utility_account": records.utilities,
         "business_registration": records.enterprises,
         "electronic_certificate": records.certificates,
+        "contact_information": form_records.contacts,
+        "social_security_card": form_records.social_security_cards,
+        "child_birth_certificate": form_records.child_birth_certificates,
     }
     for code, rows in flat.items():
         write_csv(out_dir / f"{code}.csv", columns_of(code), rows)
@@ -175,14 +183,15 @@ def write(
 
 def generate(
     villages: list[Village], names: dict[str, str]
-) -> tuple[list[dict[str, str]], Families, Records]:
+) -> tuple[list[dict[str, str]], Families, Records, FormRecords]:
     base = base_population(villages, names, PEOPLE)
     check_base(base, names, villages)
     families = build_families(base, villages, names)
     people = base + families.appended
     check_people(people)
-    records = build_records([Person(row) for row in people], families, villages, names)
-    return people, families, records
+    persons = [Person(row) for row in people]
+    records = build_records(persons, families, villages, names)
+    return people, families, records, build_form_records(persons, families, records)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -200,8 +209,8 @@ def main(argv: list[str] | None = None) -> None:
     divisions = args.divisions or args.villages.with_name("zj_divisions_mca2025.csv")
     villages = read_villages(args.villages)
     names = read_names(townships, divisions)
-    people, families, records = generate(villages, names)
-    write(people, demo_capture(people), families, records, args.out_dir)
+    people, families, records, form_records = generate(villages, names)
+    write(people, demo_capture(people), families, records, form_records, args.out_dir)
 
 
 if __name__ == "__main__":

@@ -287,3 +287,63 @@ def test_certificates_are_held_by_people_or_enterprises_of_the_registries(
             if row["certificate_type"] == "business_licence":
                 assert row["certificate_number"] == row["credit_code"]
         assert row["issuing_department"].endswith("-" + row["issuer_department_type"])
+
+
+def test_contact_information_reaches_everyone_with_a_mobile_from_16_and_their_village_address(
+    dataset_rows: Rows, people: dict[str, PersonRow]
+) -> None:
+    rows = dataset_rows("contact_information")
+    persons = [row for row in rows if row["id_number"]]
+    enterprises = {row["credit_code"]: row for row in dataset_rows("business_registration")}
+    assert Counter(row["id_number"] for row in persons) == Counter(people.keys())
+    mobiles = [row["mobile_phone"] for row in rows if row["mobile_phone"]]
+    assert len(set(mobiles)) == len(mobiles)
+    for row in persons:
+        person = people[row["id_number"]]
+        assert bool(row["mobile_phone"]) == (age(person.birth_date, SNAPSHOT) >= 16)
+        village = person.registered_address.removesuffix(MARK)
+        assert row["mailing_address"].startswith(village)
+        assert row["mailing_address"].endswith("号" + MARK)
+    for row in rows:
+        if row["credit_code"]:
+            enterprise = enterprises.pop(row["credit_code"])
+            assert row["mailing_address"] == enterprise["registered_address"]
+            assert row["mobile_phone"]
+    assert enterprises == {}
+
+
+def test_everyone_insured_holds_a_social_security_card_of_their_county(
+    dataset_rows: Rows, people: dict[str, PersonRow]
+) -> None:
+    insured = {row["id_number"] for row in dataset_rows("social_security_contribution")}
+    rows = dataset_rows("social_security_card")
+    assert {row["id_number"] for row in rows} == insured
+    assert len({row["bank_account"] for row in rows}) == len(rows)
+    assert len({row["card_number"] for row in rows}) == len(rows)
+    for row in rows:
+        assert row["issuing_region"] == people[row["id_number"]].registered_region[:6]
+
+
+def test_each_birth_certificate_is_mirrored_to_the_mother_and_the_father(
+    dataset_rows: Rows,
+) -> None:
+    mirrored = Counter(
+        (row["id_number"], row["certificate_number"], row["child_name"], row["child_birth_date"])
+        for row in dataset_rows("child_birth_certificate")
+    )
+    expected = Counter(
+        (parent, row["certificate_number"], row["child_name"], row["birth_date"])
+        for row in dataset_rows("birth_certificate")
+        for parent in (row["mother_id_number"], row["father_id_number"])
+    )
+    assert mirrored == expected
+
+
+def test_violation_records_are_numbered_uniquely_by_the_city_of_the_plate(
+    dataset_rows: Rows,
+) -> None:
+    rows = dataset_rows("traffic_violation")
+    assert len({row["record_number"] for row in rows}) == len(rows)
+    for row in rows:
+        city = {letter: code for code, letter in CITY_PLATE_LETTERS.items()}[row["plate_number"][1]]
+        assert row["record_number"].startswith(city + row["violation_date"][:4])

@@ -60,6 +60,9 @@ HOSTED_RESOURCES = {
     "motor_vehicle": ("traffic_police", ["person"], "many"),
     "traffic_violation": ("traffic_police", ["person"], "many"),
     "utility_account": ("housing_urban_rural_development", ["person"], "many"),
+    "social_security_card": ("human_resources_social_security", ["person"], "one"),
+    "child_birth_certificate": ("health", ["person"], "many"),
+    "contact_information": ("big_data_administration", ["person", "enterprise"], "one"),
     "business_registration": ("market_regulation", ["enterprise"], "one"),
     "electronic_certificate": ("big_data_administration", ["person", "enterprise"], "many"),
 }
