@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager, nullcontext, suppress
 import structlog
 from fastapi import FastAPI
 
+from rating_svc.appeals.endpoints import router as appeals_router
 from rating_svc.deps import RatingState
 from rating_svc.events import EVENT_TYPES
 from rating_svc.invitations.endpoints import router as invitations_router
@@ -89,7 +90,7 @@ def create_app(
     return build_app(
         settings or RatingSettings(),
         title="OneVisit rating-svc",
-        routers=[ratings_router, invitations_router, rectifications_router],
+        routers=[ratings_router, invitations_router, rectifications_router, appeals_router],
         lifespan=_lifespan,
         jwks=jwks,
         idempotency_records=IdempotencyRecord,

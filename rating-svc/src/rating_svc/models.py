@@ -21,7 +21,7 @@ from servicekit.db import UTCDateTime, new_metadata, utcnow
 from servicekit.events import InboxEventMixin, OutboxEventMixin
 from servicekit.idempotency import IdempotencyRecordMixin
 from servicekit.ids import new_id
-from servicekit.sealing import SealedText
+from servicekit.sealing import SealedJSON, SealedText
 
 #: The rating of a served case, and the rating of how its bad review was rectified.
 CASE = "case"
@@ -181,6 +181,48 @@ class RectificationEvent(Base):
     acting_for: Mapped[str | None] = mapped_column(String(64))
     note: Mapped[str | None] = mapped_column(SealedText("rating", "rectification_event.note"))
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class Appeal(Base):
+    """A department's appeal (申诉) of a review of its own case as mistaken or malicious, with
+    its reasons and evidence, decided by the supervisors of the tier above: upheld, the review
+    leaves the published figures (``Rating.excluded_at``); rejected, it stands. One per
+    review."""
+
+    __tablename__ = "appeal"
+    __table_args__ = (
+        # A deciding department's queue and a filing department's list, oldest first.
+        Index("ix_appeal_decider_status", "decider_department_id", "status", "filed_at"),
+        Index("ix_appeal_department_status", "department_id", "status", "filed_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    rating_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("rating.id"), unique=True)
+    #: The department whose case was reviewed, which appeals.
+    department_id: Mapped[str] = mapped_column(String(64))
+    #: The department of the tier above whose supervisors decide.
+    decider_department_id: Mapped[str] = mapped_column(String(64))
+    case_no: Mapped[str] = mapped_column(String(40))
+    item_code: Mapped[str] = mapped_column(String(64))
+    region_code: Mapped[str] = mapped_column(String(12))
+    #: mistaken, malicious
+    grounds: Mapped[str] = mapped_column(String(16))
+    #: Why the department holds the review mistaken or malicious: may name the citizen, sealed.
+    reasons: Mapped[str] = mapped_column(SealedText("rating", "appeal.reasons"))
+    #: The evidence, each a reference to a record the department keeps (a recording's, a
+    #: document's number) or a short text: sealed.
+    evidence: Mapped[list[str]] = mapped_column(SealedJSON("rating", "appeal.evidence"))
+    filed_by: Mapped[str] = mapped_column(String(64))
+    #: handler, supervisor
+    filed_by_role: Mapped[str] = mapped_column(String(16))
+    filed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    #: The end of the time to appeal the review (working days from it), as it stood.
+    appeal_due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    #: pending, upheld, rejected
+    status: Mapped[str] = mapped_column(String(16))
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    decision_note: Mapped[str | None] = mapped_column(SealedText("rating", "appeal.decision_note"))
 
 
 class OutboxEvent(OutboxEventMixin, Base):

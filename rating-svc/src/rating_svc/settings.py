@@ -21,6 +21,9 @@ class RatingSettings(ServiceSettings, OutboxSettings):
     #: Asia/Shanghai), its rectification this many: Zhejiang's 1 and 15.
     call_back_working_days: int = Field(default=1, ge=1, le=30)
     rectification_working_days: int = Field(default=15, ge=1, le=250)
+    #: A department appeals a review of its case within this many working days of the review
+    #: (official calendar); a supervisor of the tier above decides.
+    appeal_working_days: int = Field(default=5, ge=1, le=60)
     #: How often an instance looks for rectification steps newly past their time (escalated to
     #: the tier above, once) and follow-up invitations that lapsed (0: never, for an instance
     #: that leaves it to the others; replicas running it at once escalate each step once).

@@ -382,6 +382,22 @@ async def close_with_follow_up(
     return closed
 
 
+async def close_on_appeal(
+    session: AsyncSession, rectification: Rectification, actor: Actor, *, now: dt.datetime
+) -> Rectification:
+    """An upheld appeal took the review out of the figures: its open rectification closes as
+    appealed, whatever step it was at."""
+    target = _step(rectification, Step.APPEAL_UPHELD, actor.role)
+    return await _change(
+        session,
+        rectification,
+        actor,
+        Step.APPEAL_UPHELD.value,
+        now=now,
+        values={"status": target, "closed_at": now},
+    )
+
+
 # --- the watch --------------------------------------------------------------------------------
 
 _OVERDUE = {
