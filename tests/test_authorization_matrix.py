@@ -429,6 +429,7 @@ def build_world(
             "staff_id": world.spare_staff(),
             "department_id": DEPARTMENT,
             "item_code": LOSS_REPORT,
+            "region_code": "330302",
             "account": cast.accounts["citizen_loa3"].account_id,
         }
     )
@@ -636,6 +637,17 @@ ADJUSTMENTS: dict[str, Adjust] = {
     "POST /exchange/v1/grants/{grant_id}/revoke": _path(
         grant_id=lambda world: world.grants["revoke"]
     ),
+    **{
+        f"GET /ratings/v1/statistics{tail}": lambda _world, _kind, call: replace(
+            call, params={"from": "2026-01-01", "to": "2030-12-31"}
+        )
+        for tail in (
+            "/departments/{department_id}",
+            "/items/{item_code}",
+            "/regions/{region_code}",
+            "/regions/{region_code}/rankings",
+        )
+    },
     "GET /exchange/v1/ledger/consistency": lambda _world, _kind, call: replace(
         call, params={"first": "1", "second": "2"}
     ),

@@ -8,6 +8,7 @@ import uuid
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -223,6 +224,40 @@ class Appeal(Base):
     decided_by: Mapped[str | None] = mapped_column(String(64))
     decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     decision_note: Mapped[str | None] = mapped_column(SealedText("rating", "appeal.decision_note"))
+
+
+class RatingRollup(Base):
+    """The published figures, kept incrementally: one row per period (a day or a month, Asia/
+    Shanghai), dimension and key, moved by every change that moves them in that change's
+    transaction (an upsert, safe under concurrent writers). Rectification and follow-up counts
+    belong to the period of the bad review that opened them. No personal data: counts only.
+
+    Dimensions: ``department`` (key a department), ``item`` (an item code), ``region`` (a region
+    code, each level of the tree up from the case's region); ``department_in_region`` (key a
+    department, ``scope`` a region of that tree) ranks departments within a region."""
+
+    __tablename__ = "rating_rollup"
+
+    dimension: Mapped[str] = mapped_column(String(24), primary_key=True)
+    #: The region a ``department_in_region`` row counts within; empty for the others.
+    scope: Mapped[str] = mapped_column(String(12), primary_key=True)
+    #: day, month. Before the key in the primary key: a ranking reads the month rows of every
+    #: key under a scope, not their day rows too.
+    granularity: Mapped[str] = mapped_column(String(8), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    period_start: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    ratings: Mapped[int] = mapped_column(Integer, default=0)
+    level_5: Mapped[int] = mapped_column(Integer, default=0)
+    level_4: Mapped[int] = mapped_column(Integer, default=0)
+    level_3: Mapped[int] = mapped_column(Integer, default=0)
+    level_2: Mapped[int] = mapped_column(Integer, default=0)
+    level_1: Mapped[int] = mapped_column(Integer, default=0)
+    bad_reviews: Mapped[int] = mapped_column(Integer, default=0)
+    rectifications_opened: Mapped[int] = mapped_column(Integer, default=0)
+    rectifications_closed: Mapped[int] = mapped_column(Integer, default=0)
+    rectifications_on_time: Mapped[int] = mapped_column(Integer, default=0)
+    follow_ups: Mapped[int] = mapped_column(Integer, default=0)
+    follow_ups_satisfied: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class OutboxEvent(OutboxEventMixin, Base):

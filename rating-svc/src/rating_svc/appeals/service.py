@@ -19,6 +19,7 @@ from rating_svc.ratings import repository as ratings_repository
 from rating_svc.rectifications import repository as rectifications_repository
 from rating_svc.rectifications import service as rectifications
 from rating_svc.rules.workflow import Role, Status
+from rating_svc.statistics import service as statistics
 from servicekit.auth import Principal
 from servicekit.events import Outbox
 from servicekit.problems import Conflict, Forbidden, NotFound, extension_members
@@ -207,6 +208,12 @@ async def decide(
         raise AppealNotFound()
     rectification = await rectifications_repository.of_rating(session, rating.id)
     if payload.outcome == UPHELD:
+        follow_up = (
+            await ratings_repository.get(session, rectification.follow_up_rating_id)
+            if rectification is not None and rectification.follow_up_rating_id is not None
+            else None
+        )
+        await statistics.uncount(session, rating, rectification, follow_up)
         await repository.exclude_rating(session, rating.id, at=now)
         await session.refresh(rating)
         if rectification is not None and Status(rectification.status) in _OPEN:

@@ -22,6 +22,7 @@ from rating_svc.rectifications import service as rectifications
 from rating_svc.rules.levels import LEVELS
 from rating_svc.rules.workflow import Role, Status
 from rating_svc.settings import RatingSettings
+from rating_svc.statistics import service as statistics
 from servicekit.auth import Principal
 from servicekit.case_numbers import CASE_NUMBER_PATTERN
 from servicekit.events import Outbox
@@ -129,6 +130,7 @@ async def rate(
         now=now,
         window=settings.rating_window,
     )
+    await statistics.count_rating(session, rating)
     rectification = None
     if rating.bad_review:
         rectification = await rectifications.open_for(
