@@ -18,12 +18,14 @@ async def add(session: AsyncSession, rows: list[dict[str, object]]) -> None:
     if not rows:
         return
     table = RatingRollup.__table__
-    statement = insert_for(session, table).values(rows)
+    # One statement for every row, its parameters apart: compiled once and cached, sent as one
+    # multi-row INSERT on PostgreSQL (insertmanyvalues).
+    statement = insert_for(session, table)
     statement = statement.on_conflict_do_update(
         index_elements=list(KEY_COLUMNS),
         set_={name: table.c[name] + statement.excluded[name] for name in COUNTERS},
     )
-    await session.execute(statement)
+    await session.execute(statement, rows)
 
 
 def _sums() -> list[ColumnElement[Any]]:
