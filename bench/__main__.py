@@ -15,6 +15,8 @@ BENCHMARKS = (
     "outbox",
     "case_submissions",
     "case_queues",
+    "rating_statistics",
+    "rating_acceptance",
 )
 
 
