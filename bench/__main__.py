@@ -16,6 +16,8 @@ BENCHMARKS = (
     "case_submissions",
     "case_queues",
     "material_sweep",
+    "rating_statistics",
+    "rating_acceptance",
 )
 
 

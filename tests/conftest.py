@@ -98,6 +98,8 @@ def platform(
             # Deadlines watched each second, so a test that moves a case's clock by hand sees
             # case-svc act on it at once (the default is a minute).
             "CASE_DEADLINE_WATCH_SECONDS": "1",
+            # Rectification steps likewise, for the escalation of an overdue call-back.
+            "RATING_RECTIFICATION_WATCH_SECONDS": "1",
         }
     )
     databases: list[str] = []

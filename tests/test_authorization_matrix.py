@@ -76,6 +76,12 @@ LOA3_LICENCE = "330319242996"
 #: A licence the bureau issues her, published to the certificate library (a number of its own
 #: per run).
 ISSUED_LICENCE = f"3303{secrets.randbelow(10**8):08d}"
+#: The bureau's appeal of the bad review (synthetic).
+APPEAL = {
+    "grounds": "mistaken",
+    "reasons": "评价所指并非本局办理事项（合成数据）",
+    "evidence": ["受理回执编号 matrix-0001"],
+}
 LOSS_REPORT = "public_security.id_card_loss_report"  # instant: completed when filed
 #: A scanned page as the app uploads one: a PNG of one grey pixel.
 SCAN_PNG = bytes.fromhex(
@@ -399,6 +405,11 @@ def build_world(
         "/ratings/v1/ratings",
         json={"case_no": world.completed_case, "level": 1, "tags": ["repeated_visits"]},
     )
+    appealed = world.post(
+        "handler",
+        f"/ratings/v1/ratings/{created(rated, 'rating')['id']}/appeal",
+        json=APPEAL,
+    )
     world.employee_phone = register_citizen(gateway, var_dir).phone
     world.values.update(
         {
@@ -407,6 +418,8 @@ def build_world(
             "rating_id": created(rated, "rating")["id"],
             # Her review was a bad one: the bureau's rectification.
             "rectification_id": created(rated, "rating")["rectification_id"],
+            # The bureau appealed it, to Wenzhou's bureau.
+            "appeal_id": created(appealed, "appeal")["id"],
             "consent_id": world.spare_consent(),
             "delegation_id": world.spare_delegation(),
             "session_id": world.spare_session(),
@@ -416,6 +429,7 @@ def build_world(
             "staff_id": world.spare_staff(),
             "department_id": DEPARTMENT,
             "item_code": LOSS_REPORT,
+            "region_code": "330302",
             "account": cast.accounts["citizen_loa3"].account_id,
         }
     )
@@ -623,6 +637,17 @@ ADJUSTMENTS: dict[str, Adjust] = {
     "POST /exchange/v1/grants/{grant_id}/revoke": _path(
         grant_id=lambda world: world.grants["revoke"]
     ),
+    **{
+        f"GET /ratings/v1/statistics{tail}": lambda _world, _kind, call: replace(
+            call, params={"from": "2026-01-01", "to": "2030-12-31"}
+        )
+        for tail in (
+            "/departments/{department_id}",
+            "/items/{item_code}",
+            "/regions/{region_code}",
+            "/regions/{region_code}/rankings",
+        )
+    },
     "GET /exchange/v1/ledger/consistency": lambda _world, _kind, call: replace(
         call, params={"first": "1", "second": "2"}
     ),
@@ -691,6 +716,10 @@ ADJUSTMENTS: dict[str, Adjust] = {
             "channel": "phone",
             "note": "已电话回访（合成数据）",
         }
+    ),
+    "POST /ratings/v1/ratings/{rating_id}/appeal": _body(lambda _world, _kind: APPEAL),
+    "POST /ratings/v1/appeals/{appeal_id}/decision": _body(
+        lambda _world, _kind: {"outcome": "rejected", "note": "证据不足（合成数据）"}
     ),
     "POST /ratings/v1/ratings": _body(
         lambda world, _kind: {

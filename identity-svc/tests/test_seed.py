@@ -15,7 +15,7 @@ from identity_svc.demo_staff import DEMO_STAFF
 from identity_svc.models import Account, OAuthClient, SigningKey
 from identity_svc.personal_data import PersonalData
 from identity_svc.seed import seed
-from identity_svc.settings import IdentitySettings
+from identity_svc.settings import IdentitySettings, SeedClient
 from servicekit.db import utcnow
 
 if TYPE_CHECKING:
@@ -145,3 +145,43 @@ def test_production_refuses_the_demo_staff() -> None:
     assert not IdentitySettings(**production).seed_demo_staff
     with pytest.raises(ValidationError, match="IDENTITY_SEED_DEMO_STAFF"):
         IdentitySettings(**production, seed_demo_staff=True)
+
+
+async def test_the_seed_registers_several_clients_beside_the_single_one_once_each(
+    app: FastAPI, identity_settings: IdentitySettings
+) -> None:
+    configured = identity_settings.model_copy(
+        update={
+            "seed_client_id": "case-svc",
+            "seed_client_secret": SecretStr("c" * 32),
+            "seed_client_type": "service",
+            "seed_clients": [
+                SeedClient(id="rating-svc", secret=SecretStr("r" * 32), name="rating-svc"),
+                SeedClient(id="catalog-svc", secret=SecretStr("k" * 32)),
+            ],
+        }
+    )
+    sessions = app.state.service.database.sessionmaker
+    for _ in range(2):
+        async with sessions.begin() as session:
+            await seed(session, configured)
+    async with sessions() as session:
+        clients = (await session.scalars(select(OAuthClient).order_by(OAuthClient.client_id))).all()
+        assert [(client.client_id, client.typ) for client in clients] == [
+            ("case-svc", "service"),
+            ("catalog-svc", "service"),
+            ("rating-svc", "service"),
+        ]
+
+
+def test_a_client_named_twice_is_refused(identity_settings: IdentitySettings) -> None:
+    with pytest.raises(ValidationError, match="named twice: rating-svc"):
+        IdentitySettings.model_validate(
+            {
+                **identity_settings.model_dump(),
+                "seed_clients": [
+                    {"id": "rating-svc", "secret": "r" * 32},
+                    {"id": "rating-svc", "secret": "s" * 32},
+                ],
+            }
+        )

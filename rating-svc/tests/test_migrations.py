@@ -99,8 +99,19 @@ async def test_old_ratings_and_rectifications_are_carried_over(empty_database: s
                     )
                 )
             ).one()
+            # The figures count it from the start, up to the province.
+            province = (
+                await connection.execute(
+                    text(
+                        "SELECT ratings, level_2, bad_reviews, rectifications_opened "
+                        "FROM rating_rollup WHERE dimension = 'region' AND key = '330000' "
+                        "AND granularity = 'month'"
+                    )
+                )
+            ).one()
     finally:
         await engine.dispose()
+    assert tuple(province) == (1, 1, 1, 1)
     assert tuple(rating) == ("citizen-1", "case", 2, True, "app")
     status, case_no, applicant_id, version, call_back_due_at, rectification_due_at = rectification
     assert (status, case_no, applicant_id, version) == (

@@ -19,7 +19,9 @@ its owner alone), which every case-svc process is given (``CASE_CLIENT_SECRET``)
 the seed leaves a client that exists as it is: a later run on the same databases must present
 the same secret. With it, case-svc's relay posts ``case.completed`` to rating-svc
 (``CASE_EVENT_SUBSCRIBERS``), which takes those events from that client alone
-(``RATING_CASE_CLIENT_ID``).
+(``RATING_CASE_CLIENT_ID``). rating-svc's own client is registered likewise
+(``IDENTITY_SEED_CLIENTS``, ``rating-svc.client-secret``, ``RATING_CLIENT_SECRET``), with which
+its relay posts its events to whoever subscribes.
 """
 
 from __future__ import annotations
@@ -178,12 +180,29 @@ class PlatformConfig:
             name = instance.name if instance is not None else spec.name
             env[f"{prefix}DATABASE_URL"] = self.database_url(name)
         if spec.name == "identity":
-            # The one client the seed registers: case-svc's (unless the caller names another).
+            # case-svc's client, the single one the seed names (unless the caller names another).
             env.setdefault("IDENTITY_SEED_CLIENT_ID", CASE_CLIENT_ID)
             if env["IDENTITY_SEED_CLIENT_ID"] == CASE_CLIENT_ID:
                 env["IDENTITY_SEED_CLIENT_SECRET"] = case_client_secret(self.var_dir)
                 env["IDENTITY_SEED_CLIENT_NAME"] = "case-svc（平台服务）"
                 env["IDENTITY_SEED_CLIENT_TYPE"] = "service"
+            # Each other platform service's own client, beside it.
+            env.setdefault(
+                "IDENTITY_SEED_CLIENTS",
+                json.dumps(
+                    [
+                        {
+                            "id": RATING_CLIENT_ID,
+                            "secret": rating_client_secret(self.var_dir),
+                            "name": "rating-svc（平台服务）",
+                            "type": "service",
+                        }
+                    ]
+                ),
+            )
+        if spec.name == "rating":
+            env.setdefault("RATING_CLIENT_ID", RATING_CLIENT_ID)
+            env.setdefault("RATING_CLIENT_SECRET", rating_client_secret(self.var_dir))
         if spec.name == "case":
             env.setdefault("CASE_CLIENT_ID", CASE_CLIENT_ID)
             env.setdefault("CASE_CLIENT_SECRET", case_client_secret(self.var_dir))
@@ -211,10 +230,26 @@ CASE_CLIENT_ID = "case-svc"
 CASE_CLIENT_SECRET_FILE = "case-svc.client-secret"
 
 
+#: rating-svc's OAuth client (its outbox relay), which the identity seed registers beside
+#: case-svc's (``IDENTITY_SEED_CLIENTS``).
+RATING_CLIENT_ID = "rating-svc"
+
+
 def case_client_secret(var_dir: Path) -> str:
     """case-svc's client secret for the databases under ``var_dir``: made on first use, kept
     in a file only its owner may read."""
-    path = var_dir / CASE_CLIENT_SECRET_FILE
+    return client_secret(var_dir, CASE_CLIENT_SECRET_FILE)
+
+
+def rating_client_secret(var_dir: Path) -> str:
+    """rating-svc's client secret for the databases under ``var_dir``, kept likewise."""
+    return client_secret(var_dir, f"{RATING_CLIENT_ID}.client-secret")
+
+
+def client_secret(var_dir: Path, file_name: str) -> str:
+    """A service's client secret for the databases under ``var_dir``: made on first use, kept
+    in ``file_name`` there, which only its owner may read."""
+    path = var_dir / file_name
     try:
         return path.read_text().strip()
     except FileNotFoundError:

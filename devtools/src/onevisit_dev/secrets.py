@@ -146,6 +146,8 @@ def platform_secrets(today: dt.date | None = None) -> list[Secret]:
             new_password(),
             ("identity", *(c.name for c in CONTAINERS if c.spec.name == "case")),
         ),
+        # rating-svc's own OAuth client (its events), registered by identity's seed likewise.
+        Secret("ONEVISIT_RATING_CLIENT_SECRET", new_password(), ("identity", "rating")),
         Secret(
             "ONEVISIT_SMS_ENDPOINT",
             "",

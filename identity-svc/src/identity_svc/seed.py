@@ -1,7 +1,7 @@
 """Seed identity-svc: the first signing key, the first platform administrator
 (``IDENTITY_SEED_ADMIN_*``), in development the demo staff (``IDENTITY_SEED_DEMO_STAFF``:
-``identity_svc.demo_staff``) and the OAuth client (``IDENTITY_SEED_CLIENT_*``) configured in
-settings, if any. Idempotent: what exists is left as it is.
+``identity_svc.demo_staff``) and the OAuth clients (``IDENTITY_SEED_CLIENT_*``,
+``IDENTITY_SEED_CLIENTS``) configured in settings, if any. Idempotent: what exists is left as it is.
 
 Run after ``alembic upgrade head``: ``python -m identity_svc.seed``.
 """
@@ -64,26 +64,26 @@ async def seed(session: AsyncSession, settings: IdentitySettings) -> None:
                 now=now,
             )
         log.info("demo_staff_seeded", created=created, listed=len(DEMO_STAFF))
-    if not settings.seed_client_id:
-        return
-    if await tokens.client(session, settings.seed_client_id) is not None:
-        return
-    secret = settings.seed_client_secret.get_secret_value()
-    if len(secret) < MIN_CLIENT_SECRET_LENGTH:
-        raise ValueError(
-            f"IDENTITY_SEED_CLIENT_SECRET needs at least {MIN_CLIENT_SECRET_LENGTH} characters"
+    for client in settings.clients_to_seed:
+        if await tokens.client(session, client.id) is not None:
+            continue
+        secret = client.secret.get_secret_value()
+        if len(secret) < MIN_CLIENT_SECRET_LENGTH:
+            raise ValueError(
+                f"the seeded client {client.id}'s secret needs at least "
+                f"{MIN_CLIENT_SECRET_LENGTH} characters"
+            )
+        await register_client(
+            session=session,
+            passwords=passwords,
+            client_id=client.id,
+            client_secret=secret,
+            name=client.name or client.id,
+            typ=client.type,
+            dept=client.dept,
+            scopes=client.scopes,
+            now=now,
         )
-    await register_client(
-        session=session,
-        passwords=passwords,
-        client_id=settings.seed_client_id,
-        client_secret=secret,
-        name=settings.seed_client_name or settings.seed_client_id,
-        typ=settings.seed_client_type,
-        dept=settings.seed_client_dept,
-        scopes=settings.seed_client_scopes,
-        now=now,
-    )
 
 
 async def seed_staff_account(

@@ -79,6 +79,19 @@ LOGIN_THROTTLING: dict[ThrottledBy, LoginBackoff] = {
 }
 
 
+class SeedClient(BaseModel):
+    """An OAuth client the seed registers, unless its id exists already."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(min_length=1, max_length=64)
+    secret: SecretStr
+    name: str = ""
+    type: Literal["department_system", "service"] = "service"
+    dept: str | None = None
+    scopes: str = ""
+
+
 class IdentitySettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="IDENTITY_", extra="ignore", frozen=True)
 
@@ -195,7 +208,8 @@ class IdentitySettings(ServiceSettings):
     #: developer can try the workbench; ``make run`` sets it. Refused in production.
     seed_demo_staff: bool = False
 
-    # One OAuth client seeded by ``python -m identity_svc.seed`` when an id is configured.
+    # One OAuth client seeded by ``python -m identity_svc.seed`` when an id is configured (and
+    # any number more with ``seed_clients``).
     seed_client_id: str = ""
     seed_client_secret: SecretStr = SecretStr("")
     seed_client_name: str = ""
@@ -203,6 +217,37 @@ class IdentitySettings(ServiceSettings):
     seed_client_dept: str | None = None
     #: Space-separated scopes the seeded client may ask for.
     seed_client_scopes: str = ""
+    #: More OAuth clients the seed registers (JSON: a list of ``{"id", "secret", "name",
+    #: "type", "dept", "scopes"}``), e.g. each platform service's own; beside the one of
+    #: ``seed_client_*``, never instead. An id named twice is refused.
+    seed_clients: list[SeedClient] = Field(default_factory=list)
+
+    @property
+    def clients_to_seed(self) -> list[SeedClient]:
+        """Every client the seed registers: ``seed_client_*``'s, then ``seed_clients``."""
+        single = (
+            [
+                SeedClient(
+                    id=self.seed_client_id,
+                    secret=self.seed_client_secret,
+                    name=self.seed_client_name,
+                    type=self.seed_client_type,
+                    dept=self.seed_client_dept,
+                    scopes=self.seed_client_scopes,
+                )
+            ]
+            if self.seed_client_id
+            else []
+        )
+        return [*single, *self.seed_clients]
+
+    @model_validator(mode="after")
+    def _each_seeded_client_once(self) -> "IdentitySettings":
+        ids = [client.id for client in self.clients_to_seed]
+        twice = sorted({client_id for client_id in ids if ids.count(client_id) > 1})
+        if twice:
+            raise ValueError(f"a seeded client is named twice: {', '.join(twice)}")
+        return self
 
     @model_validator(mode="after")
     def _every_throttle_has_its_rule(self) -> "IdentitySettings":

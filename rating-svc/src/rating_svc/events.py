@@ -17,17 +17,26 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rating_svc.models import Rating, Rectification
+from rating_svc.models import Appeal, Rating, Rectification
 from servicekit.events import Outbox
 
 RATING_CREATED = "rating.created"
 RECTIFICATION_OPENED = "rectification.opened"
 RECTIFICATION_OVERDUE = "rectification.overdue"
 RECTIFICATION_CLOSED = "rectification.closed"
-EVENT_TYPES = (RATING_CREATED, RECTIFICATION_OPENED, RECTIFICATION_OVERDUE, RECTIFICATION_CLOSED)
+APPEAL_FILED = "appeal.filed"
+APPEAL_DECIDED = "appeal.decided"
+EVENT_TYPES = (
+    RATING_CREATED,
+    RECTIFICATION_OPENED,
+    RECTIFICATION_OVERDUE,
+    RECTIFICATION_CLOSED,
+    APPEAL_FILED,
+    APPEAL_DECIDED,
+)
 
 
-def _where(thing: Rating | Rectification) -> dict[str, Any]:
+def _where(thing: Rating | Rectification | Appeal) -> dict[str, Any]:
     return {
         "case_no": thing.case_no,
         "item_code": thing.item_code,
@@ -123,4 +132,41 @@ async def report_closed(
             ),
         },
         time=rectification.closed_at,
+    )
+
+
+def _appeal(appeal: Appeal) -> dict[str, Any]:
+    return {
+        "appeal_id": str(appeal.id),
+        "rating_id": str(appeal.rating_id),
+        **_where(appeal),
+        "decider_department_id": appeal.decider_department_id,
+        "grounds": appeal.grounds,
+        "status": appeal.status,
+    }
+
+
+async def report_appeal_filed(outbox: Outbox, session: AsyncSession, appeal: Appeal) -> None:
+    await outbox.emit(
+        session,
+        type=APPEAL_FILED,
+        subject=str(appeal.id),
+        data=_appeal(appeal),
+        time=appeal.filed_at,
+    )
+
+
+async def report_appeal_decided(
+    outbox: Outbox, session: AsyncSession, appeal: Appeal, rectification: Rectification | None
+) -> None:
+    await outbox.emit(
+        session,
+        type=APPEAL_DECIDED,
+        subject=str(appeal.id),
+        data={
+            **_appeal(appeal),
+            "rectification_id": str(rectification.id) if rectification is not None else None,
+            "rectification_status": rectification.status if rectification is not None else None,
+        },
+        time=appeal.decided_at,
     )

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager, nullcontext, suppress
 import structlog
 from fastapi import FastAPI
 
+from rating_svc.appeals.endpoints import router as appeals_router
 from rating_svc.deps import RatingState
 from rating_svc.events import EVENT_TYPES
 from rating_svc.invitations.endpoints import router as invitations_router
@@ -16,6 +17,7 @@ from rating_svc.ratings.endpoints import router as ratings_router
 from rating_svc.rectifications import service as rectifications
 from rating_svc.rectifications.endpoints import router as rectifications_router
 from rating_svc.settings import RatingSettings
+from rating_svc.statistics.endpoints import router as statistics_router
 from servicekit.app import build_app
 from servicekit.auth import JwksSource
 from servicekit.db import utcnow
@@ -89,7 +91,13 @@ def create_app(
     return build_app(
         settings or RatingSettings(),
         title="OneVisit rating-svc",
-        routers=[ratings_router, invitations_router, rectifications_router],
+        routers=[
+            ratings_router,
+            invitations_router,
+            rectifications_router,
+            appeals_router,
+            statistics_router,
+        ],
         lifespan=_lifespan,
         jwks=jwks,
         idempotency_records=IdempotencyRecord,

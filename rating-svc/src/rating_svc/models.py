@@ -8,6 +8,7 @@ import uuid
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -21,7 +22,7 @@ from servicekit.db import UTCDateTime, new_metadata, utcnow
 from servicekit.events import InboxEventMixin, OutboxEventMixin
 from servicekit.idempotency import IdempotencyRecordMixin
 from servicekit.ids import new_id
-from servicekit.sealing import SealedText
+from servicekit.sealing import SealedJSON, SealedText
 
 #: The rating of a served case, and the rating of how its bad review was rectified.
 CASE = "case"
@@ -181,6 +182,82 @@ class RectificationEvent(Base):
     acting_for: Mapped[str | None] = mapped_column(String(64))
     note: Mapped[str | None] = mapped_column(SealedText("rating", "rectification_event.note"))
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class Appeal(Base):
+    """A department's appeal (申诉) of a review of its own case as mistaken or malicious, with
+    its reasons and evidence, decided by the supervisors of the tier above: upheld, the review
+    leaves the published figures (``Rating.excluded_at``); rejected, it stands. One per
+    review."""
+
+    __tablename__ = "appeal"
+    __table_args__ = (
+        # A deciding department's queue and a filing department's list, oldest first.
+        Index("ix_appeal_decider_status", "decider_department_id", "status", "filed_at"),
+        Index("ix_appeal_department_status", "department_id", "status", "filed_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    rating_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("rating.id"), unique=True)
+    #: The department whose case was reviewed, which appeals.
+    department_id: Mapped[str] = mapped_column(String(64))
+    #: The department of the tier above whose supervisors decide.
+    decider_department_id: Mapped[str] = mapped_column(String(64))
+    case_no: Mapped[str] = mapped_column(String(40))
+    item_code: Mapped[str] = mapped_column(String(64))
+    region_code: Mapped[str] = mapped_column(String(12))
+    #: mistaken, malicious
+    grounds: Mapped[str] = mapped_column(String(16))
+    #: Why the department holds the review mistaken or malicious: may name the citizen, sealed.
+    reasons: Mapped[str] = mapped_column(SealedText("rating", "appeal.reasons"))
+    #: The evidence, each a reference to a record the department keeps (a recording's, a
+    #: document's number) or a short text: sealed.
+    evidence: Mapped[list[str]] = mapped_column(SealedJSON("rating", "appeal.evidence"))
+    filed_by: Mapped[str] = mapped_column(String(64))
+    #: handler, supervisor
+    filed_by_role: Mapped[str] = mapped_column(String(16))
+    filed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    #: The end of the time to appeal the review (working days from it), as it stood.
+    appeal_due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    #: pending, upheld, rejected
+    status: Mapped[str] = mapped_column(String(16))
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    decision_note: Mapped[str | None] = mapped_column(SealedText("rating", "appeal.decision_note"))
+
+
+class RatingRollup(Base):
+    """The published figures, kept incrementally: one row per period (a day or a month, Asia/
+    Shanghai), dimension and key, moved by every change that moves them in that change's
+    transaction (an upsert, safe under concurrent writers). Rectification and follow-up counts
+    belong to the period of the bad review that opened them. No personal data: counts only.
+
+    Dimensions: ``department`` (key a department), ``item`` (an item code), ``region`` (a region
+    code, each level of the tree up from the case's region); ``department_in_region`` (key a
+    department, ``scope`` a region of that tree) ranks departments within a region."""
+
+    __tablename__ = "rating_rollup"
+
+    dimension: Mapped[str] = mapped_column(String(24), primary_key=True)
+    #: The region a ``department_in_region`` row counts within; empty for the others.
+    scope: Mapped[str] = mapped_column(String(12), primary_key=True)
+    #: day, month. Before the key in the primary key: a ranking reads the month rows of every
+    #: key under a scope, not their day rows too.
+    granularity: Mapped[str] = mapped_column(String(8), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    period_start: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    ratings: Mapped[int] = mapped_column(Integer, default=0)
+    level_5: Mapped[int] = mapped_column(Integer, default=0)
+    level_4: Mapped[int] = mapped_column(Integer, default=0)
+    level_3: Mapped[int] = mapped_column(Integer, default=0)
+    level_2: Mapped[int] = mapped_column(Integer, default=0)
+    level_1: Mapped[int] = mapped_column(Integer, default=0)
+    bad_reviews: Mapped[int] = mapped_column(Integer, default=0)
+    rectifications_opened: Mapped[int] = mapped_column(Integer, default=0)
+    rectifications_closed: Mapped[int] = mapped_column(Integer, default=0)
+    rectifications_on_time: Mapped[int] = mapped_column(Integer, default=0)
+    follow_ups: Mapped[int] = mapped_column(Integer, default=0)
+    follow_ups_satisfied: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class OutboxEvent(OutboxEventMixin, Base):

@@ -21,6 +21,13 @@ class RatingSettings(ServiceSettings, OutboxSettings):
     #: Asia/Shanghai), its rectification this many: Zhejiang's 1 and 15.
     call_back_working_days: int = Field(default=1, ge=1, le=30)
     rectification_working_days: int = Field(default=15, ge=1, le=250)
+    #: A department appeals a review of its case within this many working days of the review
+    #: (official calendar); a supervisor of the tier above decides.
+    appeal_working_days: int = Field(default=5, ge=1, le=60)
+    #: How long a client or a cache may keep a published figure before asking again.
+    statistics_max_age_seconds: int = Field(default=300, ge=0, le=86400)
+    #: The fewest ratings a department needs in the range to be ranked within its region.
+    statistics_min_ranked_ratings: int = Field(default=10, ge=1, le=100_000)
     #: How often an instance looks for rectification steps newly past their time (escalated to
     #: the tier above, once) and follow-up invitations that lapsed (0: never, for an instance
     #: that leaves it to the others; replicas running it at once escalate each step once).

@@ -5,9 +5,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Response, status
 
+from rating_svc.appeals.schemas import AppealOutcomeRead, as_appeal_status
 from rating_svc.clients.cases import CaseNotFound
 from rating_svc.deps import NowDep, OutboxDep, SettingsDep
-from rating_svc.models import Rating, Rectification
+from rating_svc.models import Appeal, Rating, Rectification
 from rating_svc.ratings import service
 from rating_svc.ratings.schemas import (
     LevelList,
@@ -118,10 +119,16 @@ async def get_rating(
     rating_id: uuid.UUID, principal: PrincipalDep, session: SessionDep
 ) -> RatingRead:
     rating = await service.rating_of(session=session, principal=principal, rating_id=rating_id)
-    return rating_view(rating, await service.rectification_of(session, rating))
+    return rating_view(
+        rating,
+        await service.rectification_of(session, rating),
+        await service.appeal_of(session, rating),
+    )
 
 
-def rating_view(rating: Rating, rectification: Rectification | None) -> RatingRead:
+def rating_view(
+    rating: Rating, rectification: Rectification | None, appeal: Appeal | None = None
+) -> RatingRead:
     return RatingRead(
         id=rating.id,
         case_no=rating.case_no,
@@ -140,5 +147,14 @@ def rating_view(rating: Rating, rectification: Rectification | None) -> RatingRe
         channel=as_channel(rating.channel),
         rated_by=rating.actor_id,
         rectification_id=rectification.id if rectification is not None else None,
+        appeal=(
+            AppealOutcomeRead(
+                status=as_appeal_status(appeal.status),
+                decided_at=appeal.decided_at,
+                excluded_from_figures=rating.excluded_at is not None,
+            )
+            if appeal is not None
+            else None
+        ),
         created_at=rating.created_at,
     )

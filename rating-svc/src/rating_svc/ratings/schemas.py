@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from rating_svc.appeals.schemas import AppealOutcomeRead
 from servicekit.case_numbers import CASE_NUMBER_PATTERN, CaseNumberStr
 from servicekit.regions import RegionCodeStr
 
@@ -100,6 +101,7 @@ class RatingRead(BaseModel):
                     "channel": "app",
                     "rated_by": None,
                     "rectification_id": None,
+                    "appeal": None,
                     "created_at": "2026-11-26T02:05:44Z",
                 }
             ]
@@ -131,6 +133,11 @@ class RatingRead(BaseModel):
     rectification_id: uuid.UUID | None = Field(
         description="The rectification a bad review of the case opened (on a follow-up rating: "
         "the one it rates)"
+    )
+    appeal: AppealOutcomeRead | None = Field(
+        default=None,
+        description="The department's appeal of the review, if any, and its outcome: an upheld "
+        "one takes the review out of the published figures",
     )
     created_at: dt.datetime
 

@@ -11,9 +11,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rating_svc import events
+from rating_svc.appeals import repository as appeals_repository
 from rating_svc.clients.cases import CaseNotFound, fetch_case
 from rating_svc.invitations import service as invitations
-from rating_svc.models import CASE, FOLLOW_UP, Rating, Rectification
+from rating_svc.models import CASE, FOLLOW_UP, Appeal, Rating, Rectification
 from rating_svc.ratings import repository
 from rating_svc.ratings.schemas import RatingCreate
 from rating_svc.rectifications import repository as rectifications_repository
@@ -21,6 +22,7 @@ from rating_svc.rectifications import service as rectifications
 from rating_svc.rules.levels import LEVELS
 from rating_svc.rules.workflow import Role, Status
 from rating_svc.settings import RatingSettings
+from rating_svc.statistics import service as statistics
 from servicekit.auth import Principal
 from servicekit.case_numbers import CASE_NUMBER_PATTERN
 from servicekit.events import Outbox
@@ -128,6 +130,7 @@ async def rate(
         now=now,
         window=settings.rating_window,
     )
+    await statistics.count_rating(session, rating)
     rectification = None
     if rating.bad_review:
         rectification = await rectifications.open_for(
@@ -278,6 +281,11 @@ async def rectification_of(session: AsyncSession, rating: Rating) -> Rectificati
             return None
         rating = original
     return await rectifications_repository.of_rating(session, rating.id)
+
+
+async def appeal_of(session: AsyncSession, rating: Rating) -> Appeal | None:
+    """The department's appeal of the review, if any."""
+    return await appeals_repository.of_rating(session, rating.id)
 
 
 async def rating_of(*, session: AsyncSession, principal: Principal, rating_id: uuid.UUID) -> Rating:

@@ -35,6 +35,7 @@ from rating_svc.rules.workflow import (
     Step,
     next_status,
 )
+from rating_svc.statistics import service as statistics
 from servicekit.auth import Principal
 from servicekit.events import Outbox
 from servicekit.pagination import Cursors
@@ -378,8 +379,26 @@ async def close_with_follow_up(
         now=now,
         values={"status": target, "follow_up_rating_id": follow_up.id, "closed_at": now},
     )
+    await statistics.count_follow_up(session, closed, follow_up)
+    await statistics.count_closed(session, closed)
     await events.report_closed(outbox, session, closed, follow_up)
     return closed
+
+
+async def close_on_appeal(
+    session: AsyncSession, rectification: Rectification, actor: Actor, *, now: dt.datetime
+) -> Rectification:
+    """An upheld appeal took the review out of the figures: its open rectification closes as
+    appealed, whatever step it was at."""
+    target = _step(rectification, Step.APPEAL_UPHELD, actor.role)
+    return await _change(
+        session,
+        rectification,
+        actor,
+        Step.APPEAL_UPHELD.value,
+        now=now,
+        values={"status": target, "closed_at": now},
+    )
 
 
 # --- the watch --------------------------------------------------------------------------------
@@ -486,6 +505,7 @@ async def close_lapsed(
                     now=now,
                     values={"status": target, "closed_at": now},
                 )
+                await statistics.count_closed(session, changed)
                 await events.report_closed(outbox, session, changed, None)
                 closed += 1
         except RectificationChanged:

@@ -19,6 +19,7 @@ class Status(enum.StrEnum):
     RECTIFYING = "rectifying"
     AWAITING_FOLLOW_UP = "awaiting_follow_up"
     CLOSED = "closed"
+    APPEALED = "appealed"
 
 
 class Step(enum.StrEnum):
@@ -26,6 +27,7 @@ class Step(enum.StrEnum):
     RECTIFY = "rectify"
     FOLLOW_UP = "follow_up"
     FOLLOW_UP_LAPSED = "follow_up_lapsed"
+    APPEAL_UPHELD = "appeal_upheld"
 
 
 class Role(enum.StrEnum):

@@ -1,0 +1,1 @@
+"""Public statistics of ratings, kept by incremental roll-ups."""
