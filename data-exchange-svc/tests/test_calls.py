@@ -213,7 +213,7 @@ async def test_a_grant_that_has_not_expired_yet_is_honoured(
 @pytest.mark.parametrize(
     ("claims", "code"),
     [
-        ({"sub": "case-svc", "typ": "service"}, "no_grant"),
+        ({"sub": "rating-svc", "typ": "service"}, "no_grant"),
         ({"sub": "citizen-1", "typ": "citizen", "region": "330302026003"}, "wrong_principal_type"),
         ({"sub": "staff-1", "typ": "staff"}, "consumer_unidentified"),
         # The grant belongs to the department, not to the staff member's own account id.

@@ -3,7 +3,8 @@
 Checks run in an order that discloses nothing early: the resource and field names first (public
 information), then the form of the subject (exactly one identifier, of a kind the resource is
 about) and of the claims, then the caller's grants and their rate limits, then (for a
-department reading a person's personal data) the subject's consent for the case, then (for a
+department reading a person's personal data, or anyone reading on her behalf: a purpose
+``for_the_citizen`` such as pre-fill) the subject's consent for the case, then (for a
 department naming a case) that the case is the subject's and the department's (calls.cases);
 only a caller that passes them all learns whether the subject exists. A match tells even a
 granted caller nothing but yes or no.
@@ -28,6 +29,7 @@ from data_exchange_svc.calls.schemas import Subject
 from data_exchange_svc.citizens import consents
 from data_exchange_svc.datasets.holdings import Holding, holding_of
 from data_exchange_svc.grants.cache import ActiveGrant, ActiveGrants
+from data_exchange_svc.grants.purposes import for_the_citizen
 from data_exchange_svc.grants.rate_limits import GrantRateLimiter
 from data_exchange_svc.grants.service import authorise, charge
 from data_exchange_svc.grants.workflow import ConsumerUnidentified
@@ -57,6 +59,15 @@ from servicekit.db import utcnow
 from servicekit.ids import new_id
 from servicekit.problems import DomainError
 from servicekit.regions import InvalidRegionCode, RegionCode
+
+
+class ReadingForNotAllowed(DomainError):
+    status = 422
+    code = "for_department_not_allowed"
+    title = (
+        "Only a platform service reading on a citizen's behalf (a purpose for the citizen) "
+        "names the department it reads for"
+    )
 
 
 class InvalidClaim(DomainError):
@@ -90,11 +101,15 @@ def attempt_for(
     case_id: str | None,
     subject: Subject,
     protector: IdentifierProtector,
+    for_department: str | None = None,
 ) -> AccessAttempt:
+    """The attempt as the ledger records it. Its consumer is whose use it is: the caller's
+    (see ``consumer_of``), or the department a platform service names that it reads for (then
+    the subject's consent must name that department; see ``_require_reading_for``)."""
     return AccessAttempt(
         call_id=new_id(),
         kind=kind,
-        consumer=consumer_of(principal),
+        consumer=for_department if for_department is not None else consumer_of(principal),
         actor=principal.sub,
         resource=resource,
         fields=tuple(dict.fromkeys(fields)),
@@ -108,6 +123,15 @@ def _require_consumer(principal: Principal) -> None:
     require_type(principal, "service", "staff", "department_system")
     if principal.typ != "service" and not principal.dept:
         raise ConsumerUnidentified()
+
+
+def _require_reading_for(principal: Principal, attempt: AccessAttempt) -> None:
+    """A consumer other than the caller's own is named only by a platform service, for a
+    purpose on the citizen's behalf: her consent to that department is then required."""
+    if attempt.consumer == consumer_of(principal):
+        return
+    if principal.typ != "service" or not for_the_citizen(attempt.purpose):
+        raise ReadingForNotAllowed()
 
 
 def _valid_subject(resource: CataloguedResource, subject: Subject) -> SubjectRef:
@@ -184,6 +208,7 @@ async def _granted_holding(
     case_lookup: CaseLookup,
 ) -> tuple[ResourceSpec, Holding | None]:
     _require_consumer(principal)
+    _require_reading_for(principal, attempt)
     resource = await shared_resource(checks.catalogue, attempt.resource)
     require_fields(resource, attempt.fields, to_match=claims is not None)
     if claims is None:
@@ -193,16 +218,20 @@ async def _granted_holding(
         _require_answerable(resource, claims)
     await _reads_in_autocommit(session)
     grants = await checks.active_grants.of(
-        session, consumer=attempt.consumer, resource_code=resource.code, now=utcnow()
+        session, consumer=consumer_of(principal), resource_code=resource.code, now=utcnow()
     )
     relied_on = authorise(grants, purpose=attempt.purpose, fields=attempt.fields)
     await charge(checks.rate_limiter, relied_on)
     # Consent is the subject's own: a person's. An enterprise's records are governed by the
-    # grant alone (including its legal representative's registered name and number).
+    # grant alone (including its legal representative's registered name and number). A read
+    # on her behalf (pre-fill) rests on her consent whoever reads.
     consent_required = (
         claims is None
         and subject_ref.kind == "person"
-        and consents.needs_consent(principal, resource, attempt.fields)
+        and (
+            for_the_citizen(attempt.purpose)
+            or consents.needs_consent(principal, resource, attempt.fields)
+        )
     )
     if consent_required:
         await consents.require_consent(
@@ -275,6 +304,7 @@ async def match(
 
 @dataclass(frozen=True, slots=True)
 class CallAnswer:
+    provider_department_type: str
     fields: dict[str, JsonValue]
     source_timestamp: dt.datetime
     receipt: Receipt
@@ -308,4 +338,9 @@ async def call(
         raise SubjectNotFound()
     values = holding.read([spec.field(name) for name in attempt.fields])
     receipt = await ledger.record(ledger_appender, attempt)
-    return CallAnswer(fields=values, source_timestamp=holding.source_timestamp, receipt=receipt)
+    return CallAnswer(
+        provider_department_type=spec.owner_department_type,
+        fields=values,
+        source_timestamp=holding.source_timestamp,
+        receipt=receipt,
+    )

@@ -1,12 +1,16 @@
 """Consents: a citizen lets one department read some fields of a resource about her, for one
 purpose and one case, until a time she chooses (at most a year) or until she revokes it. The
 case is one of hers, still open, and handled by that department: case-svc is asked when she
-consents (see citizens.cases).
+consents (see citizens.cases). It may be a draft application of hers, which becomes the case
+when she submits it: consent for pre-fill is given before any case exists.
 
 A data call by a department (staff or department system) for personal fields is refused unless
 it names a case and a live consent of the subject covers it: consumer, resource, purpose, case
 and every field. Internal platform services (typ ``service``, e.g. identity-svc's own checks at
-the citizen's login) are not asked for consent; matches (yes/no, nothing disclosed) neither.
+the citizen's login) are not asked for consent, except for a purpose on the citizen's behalf
+(``for_the_citizen`` in grants/purposes.toml: pre-fill), where the service names the department
+it reads for and her consent must name that department; matches (yes/no, nothing disclosed)
+neither.
 """
 
 import datetime as dt
