@@ -46,8 +46,18 @@ async def test_identity_svc_reads_the_demo_citizens_region_and_face_template(
     )
     assert response.status_code == 200, response.text
     body = response.json()
-    assert set(body) == {"call_id", "resource", "fields", "source_timestamp", "receipt"}
-    assert body["resource"] == "population"
+    assert set(body) == {
+        "call_id",
+        "resource",
+        "provider_department_type",
+        "fields",
+        "source_timestamp",
+        "receipt",
+    }
+    assert (body["resource"], body["provider_department_type"]) == (
+        "population",
+        "public_security",
+    )
     assert set(body["fields"]) == {"registered_region", "face_template"}
     assert body["fields"]["registered_region"] == "330302026003"
     template = body["fields"]["face_template"]
