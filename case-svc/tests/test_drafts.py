@@ -221,3 +221,18 @@ async def test_a_draft_needs_a_verified_citizen(
     unverified = token_minter.mint("citizen-new", loa=1, region="330302026003")
     refused = await open_draft(client, unverified, catalog.household_extract)
     problem(refused, 403, "insufficient_assurance")
+
+
+async def test_a_delegate_neither_opens_nor_reads_her_draft(
+    client: httpx.AsyncClient,
+    catalog: CatalogDouble,
+    draft: dict[str, Any],
+    token_minter: Any,
+    problem: Problem,
+) -> None:
+    acting = token_minter.mint("citizen-lin", act="citizen-son", loa=3, region="330302026003")
+    problem(
+        await open_draft(client, acting, catalog.household_extract), 403, "delegate_not_allowed"
+    )
+    read = await client.get(f"/cases/v1/drafts/{draft['draft_no']}", headers=bearer(acting))
+    problem(read, 403, "delegate_not_allowed")

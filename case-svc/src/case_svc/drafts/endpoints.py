@@ -27,6 +27,7 @@ from case_svc.deps import CatalogReadsDep, NowDep, OutboxDep, ServiceTokenDep, S
 from case_svc.drafts import service
 from case_svc.drafts.schemas import DraftCreate, DraftFormUpdate, DraftRead
 from case_svc.drafts.service import (
+    DelegateNotAllowed,
     DraftFiled,
     DraftNotFound,
     HandlingDepartmentChanged,
@@ -52,6 +53,7 @@ router = APIRouter(prefix="/cases/v1", tags=["drafts"])
 #: The problems of opening a draft: what this instance, or the one it opens it in, answers.
 OPENING_PROBLEMS = (
     WrongPrincipalType,
+    DelegateNotAllowed,
     InsufficientAssurance,
     OutsideDelegation,
     WrongSubject,
@@ -140,7 +142,7 @@ async def open_draft(
 @router.get(
     "/drafts/{draft_no}",
     response_model=DraftRead,
-    responses=problem_responses(DraftNotFound, UpstreamUnavailable),
+    responses=problem_responses(DelegateNotAllowed, DraftNotFound, UpstreamUnavailable),
 )
 async def read_draft(
     draft_no: DraftNumberStr,
@@ -166,6 +168,7 @@ async def read_draft(
     response_model=DraftRead,
     responses=problem_responses(
         WrongPrincipalType,
+        DelegateNotAllowed,
         InsufficientAssurance,
         DraftNotFound,
         DraftFiled,
@@ -199,7 +202,12 @@ async def fill_draft_again(
     "/drafts/{draft_no}",
     response_model=DraftRead,
     responses=problem_responses(
-        DraftNotFound, DraftFiled, IdentityFieldLocked, UnknownFormField, UpstreamUnavailable
+        DelegateNotAllowed,
+        DraftNotFound,
+        DraftFiled,
+        IdentityFieldLocked,
+        UnknownFormField,
+        UpstreamUnavailable,
     ),
 )
 async def correct_draft(
@@ -232,6 +240,7 @@ async def correct_draft(
     responses=problem_responses(
         *SUBMISSION_PROBLEMS,
         WrongPrincipalType,
+        DelegateNotAllowed,
         DraftNotFound,
         DraftFiled,
         HandlingDepartmentChanged,

@@ -53,6 +53,7 @@ from servicekit.problems import (
     FIELD_ERRORS,
     Conflict,
     DomainError,
+    Forbidden,
     NotFound,
     UpstreamUnavailable,
     extension_members,
@@ -104,6 +105,14 @@ class UnknownFormField(DomainError):
     )
 
 
+class DelegateNotAllowed(Forbidden):
+    code = "delegate_not_allowed"
+    title = (
+        "A draft application is the citizen's own: its pre-fill rests on her consent, which a "
+        "delegate cannot give for her (a delegate files with POST /cases/v1/cases)"
+    )
+
+
 class HandlingDepartmentChanged(Conflict):
     code = "handling_department_changed"
     title = (
@@ -147,9 +156,15 @@ def _new_draft_no(department_region: str, now: dt.datetime) -> str:
 
 
 def _require_citizen_applicant(principal: Principal) -> None:
-    # A draft's pre-fill rests on her own consent, which a delegate cannot give for her.
     require_type(principal, "citizen")
+    _require_herself(principal)
     require_assurance(principal, applicant.MIN_LOA)
+
+
+def _require_herself(principal: Principal) -> None:
+    # A draft's pre-fill rests on her own consent, which a delegate cannot give for her.
+    if principal.act is not None:
+        raise DelegateNotAllowed()
 
 
 async def open_draft(
@@ -298,6 +313,7 @@ def _entry(**values: Any) -> dict[str, Any]:
 
 async def _own_draft(session: AsyncSession, principal: Principal, draft_no: str) -> Draft:
     """Her draft; anyone else's is as absent as a missing one."""
+    _require_herself(principal)
     draft = await repository.by_number(session, draft_no)
     if draft is None or draft.applicant_id != principal.sub or principal.typ != "citizen":
         raise DraftNotFound()
@@ -405,7 +421,7 @@ async def submit_draft(
     field's provenance kept with the case."""
     _require_citizen_applicant(principal)
     draft = await repository.by_number(session, draft_no, for_update=True)
-    if draft is None or draft.applicant_id != principal.sub:
+    if draft is None or draft.applicant_id != principal.sub or principal.typ != "citizen":
         raise DraftNotFound()
     _require_open(draft)
     item = await catalog_reads.item(http, draft.item_code)
