@@ -186,6 +186,12 @@ async def test_only_a_service_reading_for_the_citizen_names_a_department_to_read
         headers=bearer(token),
     )
     problem(refused, 422, "for_department_not_allowed")
+    # Nothing was recorded in the name of the department it named.
+    async with app.state.service.database.sessionmaker() as session:
+        named = await session.scalar(
+            select(LedgerEntry.seq).where(LedgerEntry.consumer == DEPARTMENT)
+        )
+    assert named is None
 
 
 def test_case_svc_may_pre_fill_only_what_forms_bind_beyond_the_applicants_identity() -> None:

@@ -104,8 +104,12 @@ def attempt_for(
     for_department: str | None = None,
 ) -> AccessAttempt:
     """The attempt as the ledger records it. Its consumer is whose use it is: the caller's
-    (see ``consumer_of``), or the department a platform service names that it reads for (then
-    the subject's consent must name that department; see ``_require_reading_for``)."""
+    (see ``consumer_of``), or the department a platform service names that it reads for, for a
+    purpose on the citizen's behalf (then her consent must name that department). Anyone else
+    naming a department is refused here, before anything is recorded under that department's
+    name."""
+    if for_department is not None and not (principal.typ == "service" and for_the_citizen(purpose)):
+        raise ReadingForNotAllowed()
     return AccessAttempt(
         call_id=new_id(),
         kind=kind,
@@ -123,15 +127,6 @@ def _require_consumer(principal: Principal) -> None:
     require_type(principal, "service", "staff", "department_system")
     if principal.typ != "service" and not principal.dept:
         raise ConsumerUnidentified()
-
-
-def _require_reading_for(principal: Principal, attempt: AccessAttempt) -> None:
-    """A consumer other than the caller's own is named only by a platform service, for a
-    purpose on the citizen's behalf: her consent to that department is then required."""
-    if attempt.consumer == consumer_of(principal):
-        return
-    if principal.typ != "service" or not for_the_citizen(attempt.purpose):
-        raise ReadingForNotAllowed()
 
 
 def _valid_subject(resource: CataloguedResource, subject: Subject) -> SubjectRef:
@@ -208,7 +203,6 @@ async def _granted_holding(
     case_lookup: CaseLookup,
 ) -> tuple[ResourceSpec, Holding | None]:
     _require_consumer(principal)
-    _require_reading_for(principal, attempt)
     resource = await shared_resource(checks.catalogue, attempt.resource)
     require_fields(resource, attempt.fields, to_match=claims is not None)
     if claims is None:
