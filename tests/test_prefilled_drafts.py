@@ -126,6 +126,7 @@ def test_she_files_from_pre_filled_drafts_and_every_field_keeps_its_provenance(
         "consumer": BUREAU,
         "purpose": "case_prefill",
         "case_id": draft_no,
+        "consent_ids": [consent.json()["id"]],
     }
     assert address["source_time"] is not None
     entry = address["receipt"]["entry"]

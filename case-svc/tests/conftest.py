@@ -776,15 +776,18 @@ class ExchangeDouble:
                 "birth_date": "1952-03-14",
             }
         }
-        #: The citizens' live consents to pre-fill reads: (draft, department, resource, field).
-        self.prefill_consents: set[tuple[str, str, str, str]] = set()
+        #: The citizens' live consents to pre-fill reads: (draft, department, resource, field),
+        #: each with its id.
+        self.prefill_consents: dict[tuple[str, str, str, str], str] = {}
         self.app.post("/exchange/v1/calls")(self._call)
         self.app.post("/exchange/v1/certificates")(self._publish)
 
-    def consent_to_prefill(self, draft_no: str, department: str, fields: list[str]) -> None:
-        """What her ``POST /exchange/v1/me/consents`` to the draft records."""
+    def consent_to_prefill(self, draft_no: str, department: str, fields: list[str]) -> str:
+        """What her ``POST /exchange/v1/me/consents`` to the draft records; its id."""
+        consent_id = str(uuid.uuid4())
         for name in fields:
-            self.prefill_consents.add((draft_no, department, "population", name))
+            self.prefill_consents[(draft_no, department, "population", name)] = consent_id
+        return consent_id
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.down == "unreachable":
@@ -878,6 +881,12 @@ class ExchangeDouble:
                 "call_id": call_id,
                 "resource": "population",
                 "provider_department_type": "public_security",
+                "consents": sorted(
+                    {
+                        self.prefill_consents[(draft_no, department, "population", name)]
+                        for name in body["fields"]
+                    }
+                ),
                 "fields": {name: record[name] for name in body["fields"]},
                 "source_timestamp": "2026-11-01T00:00:00Z",
                 "receipt": {

@@ -76,7 +76,7 @@ async def test_once_she_consents_the_bound_fields_are_filled_with_their_provenan
     identity: IdentityDouble,
     exchange: ExchangeDouble,
 ) -> None:
-    exchange.consent_to_prefill(draft["draft_no"], DEPARTMENT, BOUND)
+    consent_id = exchange.consent_to_prefill(draft["draft_no"], DEPARTMENT, BOUND)
     filled = await client.post(
         f"/cases/v1/drafts/{draft['draft_no']}/prefill", headers=bearer(resident)
     )
@@ -97,6 +97,7 @@ async def test_once_she_consents_the_bound_fields_are_filled_with_their_provenan
         "consumer": DEPARTMENT,
         "purpose": "case_prefill",
         "case_id": draft["draft_no"],
+        "consent_ids": [consent_id],
     }
     assert body["consents_to_fill"] == []
     # Read about her, under case-svc's own token.

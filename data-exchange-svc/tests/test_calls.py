@@ -50,6 +50,7 @@ async def test_identity_svc_reads_the_demo_citizens_region_and_face_template(
         "call_id",
         "resource",
         "provider_department_type",
+        "consents",
         "fields",
         "source_timestamp",
         "receipt",

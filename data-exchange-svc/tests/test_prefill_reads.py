@@ -113,6 +113,7 @@ async def test_her_consent_to_the_draft_lets_the_read_through_recorded_as_the_de
     assert read.status_code == 200, read.text
     assert read.json()["fields"] == {"registered_address": demo_citizen.registered_address}
     assert read.json()["provider_department_type"] == "public_security"
+    assert read.json()["consents"] == [given.json()["id"]]
 
     async with app.state.service.database.sessionmaker() as session:
         entry = (

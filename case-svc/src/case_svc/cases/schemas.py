@@ -197,6 +197,9 @@ class ConsentBasis(BaseModel):
     consumer: str
     purpose: str
     case_id: str
+    consent_ids: list[str] = Field(
+        default_factory=list, description="Her consents, by the exchange's ids"
+    )
 
 
 class FieldProvenance(BaseModel):

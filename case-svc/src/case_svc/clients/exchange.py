@@ -225,6 +225,8 @@ class PrefillRead(BaseModel):
 
     call_id: str
     provider_department_type: str
+    #: Her consents the read rested on, by the exchange's ids.
+    consents: list[str] = []
     fields: dict[str, Any]
     source_timestamp: str | None = None
     receipt: dict[str, Any]

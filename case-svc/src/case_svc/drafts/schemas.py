@@ -123,6 +123,7 @@ class DraftRead(BaseModel):
                                 "consumer": "330302-public_security",
                                 "purpose": "case_prefill",
                                 "case_id": "330302-D20261207-3f9a0c1b5e27",
+                                "consent_ids": ["0196f3c4-1a2b-7c3d-8e4f-5a6b7c8d9e0f"],
                             },
                             "at": "2026-12-07T02:00:00Z",
                         },

@@ -302,6 +302,7 @@ async def _read_bound(
                     consumer=draft.department_id,
                     purpose=exchange.PREFILL_PURPOSE,
                     case_id=draft.draft_no,
+                    consent_ids=read.consents,
                 ).model_dump(),
             )
 

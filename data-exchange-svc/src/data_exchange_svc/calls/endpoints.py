@@ -221,6 +221,7 @@ async def create_call(payload: CallCreate, principal: ConsumerDep, state: StateD
         call_id=attempt.call_id,
         resource=attempt.resource,
         provider_department_type=answer.provider_department_type,
+        consents=answer.consents,
         fields=answer.fields,
         source_timestamp=answer.source_timestamp,
         receipt=ReceiptRead.model_validate(receipt_document(answer.receipt)),

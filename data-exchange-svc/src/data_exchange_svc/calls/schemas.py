@@ -137,6 +137,7 @@ class CallRead(BaseModel):
                     "call_id": "0196f3c3-5e6f-7a8b-9c0d-1e2f3a4b5c6d",
                     "resource": "population",
                     "provider_department_type": "public_security",
+                    "consents": [],
                     "fields": {"registered_region": "330302026003"},
                     "source_timestamp": "2026-11-01T00:00:00Z",
                     "receipt": RECEIPT_EXAMPLE,
@@ -150,6 +151,9 @@ class CallRead(BaseModel):
     #: The kind of department that provides the resource (its owner), e.g. public_security:
     #: a pre-filled form names it as the source of the values.
     provider_department_type: str
+    #: The subject's consents the call rests on, by id (as her ``GET /exchange/v1/me/consents``
+    #: lists them); empty when the call needed none.
+    consents: list[uuid.UUID] = []
     #: Exactly the requested fields, each in its type's JSON form (dates ISO 8601, amounts
     #: strings with two decimals, ``face_template`` 128 floats); for a many-row resource, each
     #: the list of its rows' values in the rows' order.

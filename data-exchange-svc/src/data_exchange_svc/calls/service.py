@@ -17,6 +17,7 @@ grants.cache), so that a call usually costs one query: the holding (two with con
 """
 
 import datetime as dt
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -201,7 +202,7 @@ async def _granted_holding(
     protector: IdentifierProtector,
     remote: RemoteProviders,
     case_lookup: CaseLookup,
-) -> tuple[ResourceSpec, Holding | None]:
+) -> tuple[ResourceSpec, Holding | None, list[uuid.UUID]]:
     _require_consumer(principal)
     resource = await shared_resource(checks.catalogue, attempt.resource)
     require_fields(resource, attempt.fields, to_match=claims is not None)
@@ -227,8 +228,9 @@ async def _granted_holding(
             or consents.needs_consent(principal, resource, attempt.fields)
         )
     )
+    consented_by: list[uuid.UUID] = []
     if consent_required:
-        await consents.require_consent(
+        consented_by = await consents.require_consent(
             session,
             subject_hash=attempt.subject_hash,
             consumer=attempt.consumer,
@@ -258,7 +260,7 @@ async def _granted_holding(
         )
     if holding is not None and not _within_grants(holding, relied_on):
         holding = None
-    return spec, holding
+    return spec, holding, consented_by
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,7 +283,7 @@ async def match(
     case_lookup: CaseLookup,
 ) -> MatchAnswer:
     """Yes or no: the subject exists and every claim holds. An unknown subject is simply no."""
-    _, holding = await _granted_holding(
+    _, holding, _ = await _granted_holding(
         session,
         checks=checks,
         principal=principal,
@@ -299,6 +301,8 @@ async def match(
 @dataclass(frozen=True, slots=True)
 class CallAnswer:
     provider_department_type: str
+    #: The subject's consents the call rested on (none when it needed none).
+    consents: list[uuid.UUID]
     fields: dict[str, JsonValue]
     source_timestamp: dt.datetime
     receipt: Receipt
@@ -317,7 +321,7 @@ async def call(
     case_lookup: CaseLookup,
 ) -> CallAnswer:
     """The requested fields of the subject, if a grant allows every one for the purpose."""
-    spec, holding = await _granted_holding(
+    spec, holding, consented_by = await _granted_holding(
         session,
         checks=checks,
         principal=principal,
@@ -334,6 +338,7 @@ async def call(
     receipt = await ledger.record(ledger_appender, attempt)
     return CallAnswer(
         provider_department_type=spec.owner_department_type,
+        consents=consented_by,
         fields=values,
         source_timestamp=holding.source_timestamp,
         receipt=receipt,

@@ -176,10 +176,10 @@ async def require_consent(
     purpose: str,
     case_id: str | None,
     now: dt.datetime,
-) -> None:
-    """Live consents of the scope together must cover every field. When they do not, the
-    refusal says why: revoked (if revoked consents would have covered the rest), else expired
-    (likewise), else required."""
+) -> list[uuid.UUID]:
+    """Live consents of the scope together must cover every field: the ones relied on (those
+    naming a requested field). When they do not, the refusal says why: revoked (if revoked
+    consents would have covered the rest), else expired (likewise), else required."""
     if case_id is None:
         raise ConsentRequired("a call for personal data names the case it serves")
     consents = await repository.consents_in_scope(
@@ -193,7 +193,7 @@ async def require_consent(
     live = [c for c in consents if c.revoked_at is None and c.expires_at > now]
     missing = set(fields) - {name for consent in live for name in consent.fields}
     if not missing:
-        return
+        return [consent.id for consent in live if not set(consent.fields).isdisjoint(fields)]
     revoked = {name for c in consents if c.revoked_at is not None for name in c.fields}
     if missing <= revoked:
         raise ConsentRevoked(case_id=case_id)
