@@ -229,6 +229,23 @@ class World:
         )
         return str(created(made, "spare staff")["id"])
 
+    def spare_draft(self) -> str:
+        """A draft application of the level-3 citizen's for an ID card replacement, ready to
+        submit."""
+        opened = self.post(
+            "citizen_loa3", "/cases/v1/drafts", json={"item_code": ID_CARD_REPLACEMENT}
+        )
+        draft_no = str(created(opened, "draft")["draft_no"])
+        typed = send(
+            self.gateway,
+            "PATCH",
+            f"/cases/v1/drafts/{draft_no}",
+            json={"form": {"contact_phone": "13957700000"}},
+            headers=self.cast.callers["citizen_loa3"].headers(),
+        )
+        created(typed, "draft's form", 200)
+        return draft_no
+
     def spare_consent(self) -> str:
         """The level-3 citizen's consent to her bureau reading her record for her open case."""
         given = self.post(
@@ -421,6 +438,7 @@ def build_world(
             # The bureau appealed it, to Wenzhou's bureau.
             "appeal_id": created(appealed, "appeal")["id"],
             "consent_id": world.spare_consent(),
+            "draft_no": world.spare_draft(),
             "delegation_id": world.spare_delegation(),
             "session_id": world.spare_session(),
             "credit_code": ENTERPRISE,
@@ -575,6 +593,7 @@ ADJUSTMENTS: dict[str, Adjust] = {
         }
     ),
     "POST /cases/v1/cases/{case_no}/materials": _material_upload,
+    "POST /cases/v1/drafts": _body(lambda _world, _kind: {"item_code": ID_CARD_REPLACEMENT}),
     "POST /cases/v1/cases/{case_no}/certificates": _body(
         lambda _world, _kind: {"certificate_number": LOA3_LICENCE}
     ),
@@ -734,6 +753,7 @@ CONSUMING: dict[str, Callable[[World], dict[str, str]]] = {
         "consent_id": world.spare_consent()
     },
     "DELETE /identity/v1/clients/{client_id}": lambda world: {"client_id": world.spare_client()},
+    "POST /cases/v1/drafts/{draft_no}/submission": lambda world: {"draft_no": world.spare_draft()},
     "POST /identity/v1/staff/{staff_id}/disable": lambda world: {"staff_id": world.spare_staff()},
     "DELETE /identity/v1/enterprises/{credit_code}/members/{member_id}": lambda world: {
         "member_id": world.spare_member()

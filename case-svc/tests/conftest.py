@@ -117,6 +117,7 @@ FUND_WITHDRAWAL = "housing_provident_fund.withdrawal"
 LICENCE_CHANGE = "market_regulation.enterprise_change"
 RETIRED_ITEM = "public_security.paper_residence_certificate"
 LICENCE_REPLACEMENT = "traffic_police.driving_licence_replacement"
+HOUSEHOLD_EXTRACT = "public_security.household_register_extract"
 
 #: The applicant's own name and ID number, as the catalog's shared fields mark them.
 APPLICANT_NAME: dict[str, Any] = {
@@ -153,6 +154,31 @@ LOSS_REPORT_SCHEMA: dict[str, Any] = {
         },
         "loss_date": {"type": "string", "format": "date"},
         "loss_place": {"type": "string", "maxLength": 200},
+    },
+}
+
+#: A form with fields a data resource fills (``x-prefill``) beside the applicant's identity.
+HOUSEHOLD_EXTRACT_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "户籍证明",
+    "type": "object",
+    "required": ["name", "id_number", "registered_address", "contact_phone", "use"],
+    "additionalProperties": False,
+    "properties": {
+        "name": APPLICANT_NAME,
+        "id_number": APPLICANT_ID_NUMBER,
+        "registered_address": {
+            "type": "string",
+            "maxLength": 200,
+            "x-prefill": {"resource": "population", "field": "registered_address"},
+        },
+        "birth_date": {
+            "type": "string",
+            "format": "date",
+            "x-prefill": {"resource": "population", "field": "birth_date"},
+        },
+        "contact_phone": CONTACT_PHONE,
+        "use": {"type": "string", "enum": ["school", "employment", "other"]},
     },
 }
 
@@ -293,6 +319,17 @@ ITEMS: dict[str, dict[str, Any]] = {
             issues_certificate="driving_licence",
         ),
         _item(
+            HOUSEHOLD_EXTRACT,
+            "户籍证明开具",
+            department_type="public_security",
+            tier="county",
+            subject="person",
+            mode="review",
+            min_loa=2,
+            promised=3,
+            schema=HOUSEHOLD_EXTRACT_SCHEMA,
+        ),
+        _item(
             RETIRED_ITEM,
             "临时身份证明（已停办）",
             department_type="public_security",
@@ -417,6 +454,7 @@ class CatalogDouble:
     licence_change = LICENCE_CHANGE
     licence_replacement = LICENCE_REPLACEMENT
     retired_item = RETIRED_ITEM
+    household_extract = HOUSEHOLD_EXTRACT
 
     @staticmethod
     def valid_form(item_code: str) -> dict[str, Any]:
@@ -621,6 +659,9 @@ GRANTED_FIELDS = (
     "certificate_status",
 )
 GRANTED_PURPOSES = ("case_review",)
+#: What the exchange's seed grants case-svc for pre-fill (purpose case_prefill, her consent too).
+PREFILL_PURPOSE = "case_prefill"
+PREFILL_GRANTED_FIELDS = ("registered_address", "registered_region", "birth_date")
 
 
 @dataclass(frozen=True)
@@ -728,8 +769,25 @@ class ExchangeDouble:
         #: When set, every call waits here once recorded: the tests line concurrent reads up.
         self.barrier: asyncio.Barrier | None = None
         self.app = FastAPI()
+        #: The population registry's records pre-fill reads: by ID number.
+        self.population: dict[str, dict[str, str]] = {
+            LIN.id_number: {
+                "registered_address": "浙江省温州市鹿城区松台街道青年坊（合成数据）",
+                "birth_date": "1952-03-14",
+            }
+        }
+        #: The citizens' live consents to pre-fill reads: (draft, department, resource, field),
+        #: each with its id.
+        self.prefill_consents: dict[tuple[str, str, str, str], str] = {}
         self.app.post("/exchange/v1/calls")(self._call)
         self.app.post("/exchange/v1/certificates")(self._publish)
+
+    def consent_to_prefill(self, draft_no: str, department: str, fields: list[str]) -> str:
+        """What her ``POST /exchange/v1/me/consents`` to the draft records; its id."""
+        consent_id = str(uuid.uuid4())
+        for name in fields:
+            self.prefill_consents[(draft_no, department, "population", name)] = consent_id
+        return consent_id
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.down == "unreachable":
@@ -748,6 +806,8 @@ class ExchangeDouble:
                 await self.barrier.wait()
         if token not in self.identity.service_tokens or token in self.refused_tokens:
             return _problem(401, "invalid_token", "not a token of the platform's")
+        if body["purpose"] == PREFILL_PURPOSE:
+            return self._prefill(body)
         if body["resource"] != "electronic_certificate":
             return _problem(403, "no_grant", "case-svc holds no grant on it")
         if body["purpose"] not in GRANTED_PURPOSES:
@@ -793,6 +853,53 @@ class ExchangeDouble:
                         "timestamp": "2026-11-26T02:00:01Z",
                         "signature": "c2lnbmVk",
                         "key_id": "ledger-test",
+                    },
+                },
+            }
+        )
+
+    def _prefill(self, body: dict[str, Any]) -> JSONResponse:
+        """A read on the citizen's behalf: refused without her consent to the draft, for the
+        department case-svc names, covering every field."""
+        if body["resource"] != "population" or set(body["fields"]) - set(PREFILL_GRANTED_FIELDS):
+            return _problem(403, "field_not_granted", "a field the grant does not cover")
+        department, draft_no = body.get("for_department"), body.get("case_id")
+        missing = [
+            name
+            for name in body["fields"]
+            if (draft_no, department, "population", name) not in self.prefill_consents
+        ]
+        if missing:
+            return _problem(403, "consent_required", "her consent to the draft is needed")
+        record = self.population.get(body["subject"].get("id_number", ""))
+        if record is None:
+            return _problem(404, "subject_not_found", "no such subject")
+        call_id = str(uuid.uuid4())
+        seq = len(self.calls)
+        return JSONResponse(
+            {
+                "call_id": call_id,
+                "resource": "population",
+                "provider_department_type": "public_security",
+                "consents": sorted(
+                    {
+                        self.prefill_consents[(draft_no, department, "population", name)]
+                        for name in body["fields"]
+                    }
+                ),
+                "fields": {name: record[name] for name in body["fields"]},
+                "source_timestamp": "2026-11-01T00:00:00Z",
+                "receipt": {
+                    "seq": seq,
+                    "leaf_index": seq - 1,
+                    "entry": {
+                        "seq": seq,
+                        "call_id": call_id,
+                        "consumer": department,
+                        "actor": CASE_SVC,
+                        "purpose": PREFILL_PURPOSE,
+                        "case_id": draft_no,
+                        "outcome": "allowed",
                     },
                 },
             }

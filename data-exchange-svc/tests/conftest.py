@@ -56,6 +56,18 @@ class CaseService:
                 return JSONResponse({"code": "case_not_found"}, status_code=404)
             return JSONResponse({"case_no": case_no, **found})
 
+        @app.get("/cases/v1/drafts/{draft_no}")
+        async def draft(draft_no: str, request: Request) -> Response:
+            authorization = request.headers.get("authorization", "")
+            self.asked.append((draft_no, authorization))
+            claims = jwt.decode(
+                authorization.removeprefix("Bearer "), options={"verify_signature": False}
+            )
+            found = self.cases.get(draft_no)
+            if found is None or not _shown_to(found, claims):
+                return JSONResponse({"code": "draft_not_found"}, status_code=404)
+            return JSONResponse({"draft_no": draft_no, **found})
+
         self.served = ServedApp(app)
 
     def open(

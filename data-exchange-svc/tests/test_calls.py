@@ -46,8 +46,19 @@ async def test_identity_svc_reads_the_demo_citizens_region_and_face_template(
     )
     assert response.status_code == 200, response.text
     body = response.json()
-    assert set(body) == {"call_id", "resource", "fields", "source_timestamp", "receipt"}
-    assert body["resource"] == "population"
+    assert set(body) == {
+        "call_id",
+        "resource",
+        "provider_department_type",
+        "consents",
+        "fields",
+        "source_timestamp",
+        "receipt",
+    }
+    assert (body["resource"], body["provider_department_type"]) == (
+        "population",
+        "public_security",
+    )
     assert set(body["fields"]) == {"registered_region", "face_template"}
     assert body["fields"]["registered_region"] == "330302026003"
     template = body["fields"]["face_template"]
@@ -213,7 +224,7 @@ async def test_a_grant_that_has_not_expired_yet_is_honoured(
 @pytest.mark.parametrize(
     ("claims", "code"),
     [
-        ({"sub": "case-svc", "typ": "service"}, "no_grant"),
+        ({"sub": "rating-svc", "typ": "service"}, "no_grant"),
         ({"sub": "citizen-1", "typ": "citizen", "region": "330302026003"}, "wrong_principal_type"),
         ({"sub": "staff-1", "typ": "staff"}, "consumer_unidentified"),
         # The grant belongs to the department, not to the staff member's own account id.

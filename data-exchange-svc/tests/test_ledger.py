@@ -52,7 +52,7 @@ async def ledger_report(app: FastAPI) -> LedgerReport:
 async def test_every_match_and_call_allowed_or_refused_is_in_the_ledger_in_order(
     app: FastAPI, client: httpx.AsyncClient, identity_svc: Headers, token_minter: TokenMinter
 ) -> None:
-    stranger = bearer(token_minter.mint("case-svc", typ="service", loa=0))
+    stranger = bearer(token_minter.mint("rating-svc", typ="service", loa=0))
     requests: list[tuple[str, dict[str, Any], Headers]] = [
         ("/exchange/v1/matches", MATCH, identity_svc),
         ("/exchange/v1/calls", CALL, identity_svc),
@@ -82,7 +82,7 @@ async def test_every_match_and_call_allowed_or_refused_is_in_the_ledger_in_order
         ("call", "allowed", None),
     ]
     assert [entry.consumer for entry in entries] == ["identity-svc"] * 6 + [
-        "case-svc",
+        "rating-svc",
         "identity-svc",
     ]
     assert entries[0].fields == ["name"]

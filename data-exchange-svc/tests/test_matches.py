@@ -125,7 +125,7 @@ async def test_a_match_is_refused_with_a_stable_code(
 async def test_a_consumer_without_a_grant_cannot_even_learn_a_no(
     client: httpx.AsyncClient, token_minter: TokenMinter, problem: Problem
 ) -> None:
-    stranger = bearer(token_minter.mint("case-svc", typ="service", loa=0))
+    stranger = bearer(token_minter.mint("rating-svc", typ="service", loa=0))
     response = await client.post(
         "/exchange/v1/matches", json=match_body(DEMO_ID, {"name": "林秀英"}), headers=stranger
     )

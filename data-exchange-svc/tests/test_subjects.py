@@ -79,7 +79,7 @@ async def test_a_subject_that_is_not_one_valid_identifier_of_an_accepted_kind_is
     reason: str | None,
 ) -> None:
     # Checked before the grants: even a caller without any learns only that the form is wrong.
-    stranger = bearer(token_minter.mint("case-svc", typ="service", loa=0))
+    stranger = bearer(token_minter.mint("rating-svc", typ="service", loa=0))
     response = await client.post(
         "/exchange/v1/calls",
         json={

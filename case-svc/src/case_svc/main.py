@@ -12,6 +12,7 @@ from case_svc.cases import handling
 from case_svc.cases.endpoints import router as cases_router
 from case_svc.clients.catalog import CatalogReads
 from case_svc.deps import CaseState
+from case_svc.drafts.endpoints import router as drafts_router
 from case_svc.events import EVENT_TYPES
 from case_svc.materials.endpoints import router as materials_router
 from case_svc.models import IdempotencyRecord, OutboxEvent
@@ -129,7 +130,7 @@ def create_app(settings: CaseSettings | None = None, *, jwks: JwksSource | None 
     return build_app(
         settings or CaseSettings(),
         title="OneVisit case-svc",
-        routers=[cases_router, supervision_router, materials_router],
+        routers=[cases_router, drafts_router, supervision_router, materials_router],
         lifespan=_lifespan,
         jwks=jwks,
         idempotency_records=IdempotencyRecord,

@@ -127,6 +127,14 @@ class Case(Base):
     clock_paused_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     #: The due date runs into a year whose official holiday schedule is not yet published.
     due_at_provisional: Mapped[bool] = mapped_column(default=False)
+    #: Where each form field's value came from, for a case filed from a draft application
+    #: (``case_svc.drafts``): per field its source (the verified identity, a data resource
+    #: read through the exchange with its call id, receipt and consent, or typed by the
+    #: applicant). No values: those are in the sealed form; sealed too, since the exchange's
+    #: receipts name the subject by keyed hash. None: filed without a draft.
+    form_provenance: Mapped[dict[str, Any] | None] = mapped_column(
+        SealedJSON("case", "case.form_provenance")
+    )
 
     history: Mapped[list["CaseEvent"]] = relationship(
         back_populates="case", order_by="CaseEvent.seq", lazy="raise"
@@ -281,6 +289,41 @@ class CertificatePublication(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     #: Taken and answered at a version: of two publishers, one acts.
     version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class Draft(Base):
+    """A draft application (``case_svc.drafts``): an item's form being filled in by its
+    applicant, partly by the platform (her verified identity; data resources read through the
+    exchange with her consent to the draft), until she submits it and it becomes a case. It
+    lives in the instance of its handling department's region, like the case it becomes, and
+    no queue lists it."""
+
+    __tablename__ = "draft"
+    __table_args__ = (Index("ix_draft_applicant_newest", "applicant_id", "created_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    #: ``330300-D20261207-3f9a0c1b`` (servicekit.case_numbers): consents and exchange calls
+    #: name it as the case they serve.
+    draft_no: Mapped[str] = mapped_column(String(40), unique=True)
+    item_code: Mapped[str] = mapped_column(String(64))
+    item_name: Mapped[str] = mapped_column(String(200))
+    item_version: Mapped[str] = mapped_column(String(32))
+    applicant_id: Mapped[str] = mapped_column(String(64))
+    applicant_type: Mapped[str] = mapped_column(String(16))
+    applicant_region: Mapped[str] = mapped_column(String(12))
+    department_id: Mapped[str] = mapped_column(String(64))
+    department_name: Mapped[str] = mapped_column(String(200))
+    region_code: Mapped[str] = mapped_column(String(12))
+    #: The values filled in so far, by the platform or by her. Sealed at rest, as a case's.
+    form: Mapped[dict[str, Any]] = mapped_column(SealedJSON("case", "draft.form"))
+    #: Per filled field, where its value came from (no values). Sealed: the exchange's
+    #: receipts name the subject (by keyed hash), as a certificate material's receipt does.
+    provenance: Mapped[dict[str, Any]] = mapped_column(SealedJSON("case", "draft.provenance"))
+    #: ``open`` while she fills it in; ``submitted`` once it became the case ``case_no``.
+    status: Mapped[str] = mapped_column(String(16))
+    case_no: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class CaseNumberCounter(Base):

@@ -79,6 +79,19 @@ CASE_SVC_CERTIFICATE_GRANT = GrantSpec(
     purposes=("case_review",),
 )
 
+#: What case-svc reads to pre-fill a citizen's draft application (``case_prefill``, a purpose
+#: for the citizen: each read also needs her consent to the draft, naming the department that
+#: will handle it). Only the fields the catalog's forms bind with ``x-prefill`` beyond the
+#: applicant's identity, which comes from her verified identity, never from a read.
+CASE_SVC_PREFILL_GRANTS = (
+    GrantSpec(
+        consumer="case-svc",
+        resource_code=POPULATION.code,
+        fields=("registered_address", "registered_region", "birth_date"),
+        purposes=("case_prefill",),
+    ),
+)
+
 _BATCH = 1000
 
 
@@ -216,6 +229,8 @@ async def seed(session: AsyncSession, settings: ExchangeSettings) -> None:
     await _seed_grant(session, IDENTITY_SVC_GRANT)
     await _seed_grant(session, IDENTITY_SVC_ENTERPRISE_GRANT)
     await _seed_grant(session, CASE_SVC_CERTIFICATE_GRANT)
+    for grant in CASE_SVC_PREFILL_GRANTS:
+        await _seed_grant(session, grant)
     await _seed_population(session, settings, protector)
     for spec in HOSTED.values():
         if spec.code != POPULATION.code:

@@ -186,6 +186,42 @@ class IssuedCertificateRead(BaseModel):
     publication: CertificatePublicationRead
 
 
+#: Where a value of a form came from.
+Source = Literal["verified_identity", "data_resource", "typed"]
+
+
+class ConsentBasis(BaseModel):
+    """The consent a read rests on, as the exchange checked it: hers, to this department, for
+    this purpose and this draft."""
+
+    consumer: str
+    purpose: str
+    case_id: str
+    consent_ids: list[str] = Field(
+        default_factory=list, description="Her consents, by the exchange's ids"
+    )
+
+
+class FieldProvenance(BaseModel):
+    source: Source
+    #: A field of her verified identity: it cannot be changed.
+    locked: bool = False
+    resource: str | None = Field(default=None, description="The data resource read")
+    resource_field: str | None = None
+    provider_department_type: str | None = Field(
+        default=None, description="The kind of department that provides the resource"
+    )
+    call_id: str | None = Field(default=None, description="The exchange's call")
+    receipt: dict[str, Any] | None = Field(
+        default=None, description="The call's ledger receipt, checkable offline"
+    )
+    source_time: dt.datetime | None = Field(
+        default=None, description="When the source record was last loaded or updated"
+    )
+    consent: ConsentBasis | None = None
+    at: dt.datetime = Field(description="When the value was filled in or typed")
+
+
 class CaseRead(CaseSummary):
     model_config = ConfigDict(
         json_schema_extra={
@@ -239,6 +275,12 @@ class CaseRead(CaseSummary):
         "who did not (second_person)"
     )
     clock: Clock = Field(description="Whether its deadline clock runs now")
+    form_provenance: dict[str, FieldProvenance] | None = Field(
+        default=None,
+        description="Filed from a draft application: where each field's value came from (her "
+        "verified identity, a data resource read through the exchange with her consent, or "
+        "typed by her)",
+    )
     issues_certificate: str | None = Field(
         default=None,
         description="The electronic certificate its completion issues (the item's); None: none",

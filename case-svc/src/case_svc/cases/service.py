@@ -23,6 +23,7 @@ from case_svc.cases.schemas import (
     CaseSummary,
     CertificatePublicationRead,
     DeadlineColour,
+    FieldProvenance,
     HistoryEntry,
     IssuedCertificateRead,
     QueueCounts,
@@ -126,9 +127,10 @@ class NoCaseRole(Forbidden):
 # --- submission -------------------------------------------------------------------------------
 
 
-def _applicant_region(principal: Principal, payload: CaseCreate) -> RegionCode:
-    if payload.applicant_region is not None:
-        return payload.applicant_region
+def applicant_region_of(principal: Principal, named: RegionCode | None) -> RegionCode:
+    """The region the applicant applies in: the one she names, else her token's."""
+    if named is not None:
+        return named
     if principal.region:
         try:
             return RegionCode.parse(principal.region)
@@ -137,7 +139,7 @@ def _applicant_region(principal: Principal, payload: CaseCreate) -> RegionCode:
     raise ApplicantRegionRequired()
 
 
-def _check_applicant(principal: Principal, item: catalog.CatalogItem) -> None:
+def check_applicant(principal: Principal, item: catalog.CatalogItem) -> None:
     # A delegate's token lists the item codes it was delegated for (none listed: all items).
     if principal.act is not None and principal.scope and item.code not in principal.scope:
         raise OutsideDelegation(item_code=item.code, delegated_items=list(principal.scope))
@@ -183,7 +185,7 @@ class FiledElsewhere:
     region_code: str
 
 
-def _routed_by(header: str | None, department_region: RegionCode) -> bool:
+def routed_by_region(header: str | None, department_region: RegionCode) -> bool:
     """Whether the gateway chose this instance by the department's own region: the request's
     ``X-Region-Code`` names it (the gateway routes by that header before anything else)."""
     if header is None:
@@ -225,15 +227,15 @@ async def submit_case(
     item = await catalog_reads.item(http, payload.item_code)
     if not item.published:
         raise ItemNotAvailable(f"{item.code} is {item.status}", item_status=item.status)
-    _check_applicant(principal, item)
+    check_applicant(principal, item)
     form, holder = await _with_verified_applicant(http, principal, item, payload.form)
     validate_form(form, item.form_schema)
-    region = _applicant_region(principal, payload)
+    region = applicant_region_of(principal, payload.applicant_region)
     handler = await catalog_reads.handler(http, item.code, region)
     department_region = handler.department.region_code
-    if not _routed_by(routed_by, department_region):
+    if not routed_by_region(routed_by, department_region):
         return FiledElsewhere(department_region.official)
-    case = await _file_case(
+    case = await file_case(
         session,
         principal=principal,
         form=form,
@@ -247,7 +249,7 @@ async def submit_case(
     return case_view(case, principal, APPLICANT, now=now, idle=claim_idle)
 
 
-async def _file_case(
+async def file_case(
     session: AsyncSession,
     *,
     principal: Principal,
@@ -257,7 +259,10 @@ async def _file_case(
     handler: catalog.ResponsibleDepartment,
     region: RegionCode,
     now: dt.datetime,
+    provenance: dict[str, Any] | None = None,
 ) -> Case:
+    """A new case, numbered in its department's region and day, with its deadlines; the
+    form's provenance when it was filed from a draft application."""
     department = handler.department
     department_region = department.region_code.official
     day = local_date(now).strftime("%Y%m%d")
@@ -276,6 +281,7 @@ async def _file_case(
         department_name=department.name,
         region_code=department_region,
         form=form,
+        form_provenance=provenance,
         status=state_machine.INITIAL_STATUS.value,
         version=1,
         submitted_at=now,
@@ -492,6 +498,11 @@ def case_view(
         issues_certificate=case.issues_certificate,
         certificate=_certificate_view(certificate) if certificate is not None else None,
         clock=state_machine.CLOCK[status] if case.clock_paused_at is None else Clock.PAUSED,
+        form_provenance=(
+            {name: FieldProvenance.model_validate(entry) for name, entry in provenance.items()}
+            if (provenance := case.form_provenance) is not None
+            else None
+        ),
         version=case.version,
         history=[
             HistoryEntry(

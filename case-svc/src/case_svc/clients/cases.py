@@ -35,21 +35,18 @@ async def file_where_it_belongs(
     *,
     token: str,
     body: dict[str, Any],
-    key_header: str,
+    key_header: str | None,
     region_code: str,
     passed_on: Iterable[type[DomainError]],
+    path: str = CASES_PATH,
 ) -> httpx.Response:
-    """The answer of the instance serving ``region_code`` to the application ``body``."""
+    """The answer of the instance serving ``region_code`` to the application ``body`` (or to
+    the draft application opened by ``POST path``, which takes no Idempotency-Key)."""
+    headers = {"Authorization": f"Bearer {token}", "X-Region-Code": region_code}
+    if key_header is not None:
+        headers["Idempotency-Key"] = placed_key(key_header)
     try:
-        response = await http.post(
-            CASES_PATH,
-            json=body,
-            headers={
-                "Authorization": f"Bearer {token}",
-                "Idempotency-Key": placed_key(key_header),
-                "X-Region-Code": region_code,
-            },
-        )
+        response = await http.post(path, json=body, headers=headers)
     except httpx.HTTPError as exc:
         raise UpstreamUnavailable("the case-svc of its region could not be reached") from exc
     raise_for_problem(response, upstream="case-svc", passed_on=passed_on)

@@ -207,3 +207,72 @@ def _code(response: httpx.Response) -> str | None:
         return None
     code = body.get("code") if isinstance(body, dict) else None
     return code if isinstance(code, str) else None
+
+
+# --- pre-fill ----------------------------------------------------------------------------------
+
+#: Why case-svc reads for a draft: a purpose on the citizen's behalf, so the exchange asks her
+#: consent to the draft (naming the department that will handle it) even of case-svc.
+PREFILL_PURPOSE = "case_prefill"
+#: The exchange's refusals that her consent would lift: the app asks it, then fills again.
+CONSENT_REFUSALS = frozenset({"consent_required", "consent_revoked", "consent_expired"})
+
+
+class PrefillRead(BaseModel):
+    """One pre-fill read: the values of the fields asked, with their provenance."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    call_id: str
+    provider_department_type: str
+    #: Her consents the read rested on, by the exchange's ids.
+    consents: list[str] = []
+    fields: dict[str, Any]
+    source_timestamp: str | None = None
+    receipt: dict[str, Any]
+
+
+class PrefillRefused(Exception):
+    """The exchange answered the read with a refusal of the caller's request (a 4xx but 401):
+    the fields stay for her to type, or to be filled once she consents."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(f"data-exchange-svc refused the pre-fill read: {code}")
+        self.code = code
+
+
+async def prefill_read(
+    http: httpx.AsyncClient,
+    *,
+    token: ServiceToken,
+    subject: dict[str, str],
+    resource: str,
+    fields: list[str],
+    draft_no: str,
+    department_id: str,
+) -> PrefillRead:
+    """Read ``fields`` of ``resource`` about the applicant (``subject``) for her draft
+    ``draft_no``, on behalf of the department that will handle it. A refusal is
+    ``PrefillRefused``; anything that is not an answer ``UpstreamUnavailable``."""
+    body = {
+        "resource": resource,
+        "subject": subject,
+        "fields": fields,
+        "purpose": PREFILL_PURPOSE,
+        "case_id": draft_no,
+        "for_department": department_id,
+    }
+    response = await post_as_service(http, CALLS_PATH, body, token=token)
+    code = _code(response)
+    if response.status_code == 200:
+        try:
+            return PrefillRead.model_validate_json(response.content)
+        except ValidationError:
+            # Not chained: a validation error quotes the values, and they are personal.
+            raise UpstreamUnavailable("data-exchange-svc answered in an unexpected shape") from None
+    if 400 <= response.status_code < 500 and response.status_code != 401:
+        raise PrefillRefused(code or str(response.status_code))
+    failure: dict[str, Any] = {"upstream_status": response.status_code}
+    if code is not None:
+        failure["upstream_code"] = code
+    raise UpstreamUnavailable(f"data-exchange-svc answered {response.status_code}", **failure)

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from data_exchange_svc.calls import service
 from data_exchange_svc.calls.cases import CaseLookup, CaseNotOfSubject
 from data_exchange_svc.calls.schemas import CallCreate, CallRead, MatchCreate, MatchRead
-from data_exchange_svc.calls.service import InvalidClaim
+from data_exchange_svc.calls.service import InvalidClaim, ReadingForNotAllowed
 from data_exchange_svc.citizens import repository as citizens_repository
 from data_exchange_svc.citizens.cases import CaseNotFound
 from data_exchange_svc.citizens.consents import ConsentExpired, ConsentRequired, ConsentRevoked
@@ -175,6 +175,7 @@ async def create_match(payload: MatchCreate, principal: ConsumerDep, state: Stat
         ConsentRequired,
         ConsentRevoked,
         ConsentExpired,
+        ReadingForNotAllowed,
         ResourceNotServed,
         ProviderError,
         ProviderUnavailable,
@@ -199,6 +200,7 @@ async def create_call(payload: CallCreate, principal: ConsumerDep, state: StateD
         case_id=payload.case_id,
         subject=payload.subject,
         protector=protector,
+        for_department=payload.for_department,
     )
     async with (
         refusals_recorded(state.ledger, attempt, vouch=_case_vouch(state)),
@@ -218,6 +220,8 @@ async def create_call(payload: CallCreate, principal: ConsumerDep, state: StateD
     return CallRead(
         call_id=attempt.call_id,
         resource=attempt.resource,
+        provider_department_type=answer.provider_department_type,
+        consents=answer.consents,
         fields=answer.fields,
         source_timestamp=answer.source_timestamp,
         receipt=ReceiptRead.model_validate(receipt_document(answer.receipt)),

@@ -7,7 +7,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints
 
 from data_exchange_svc.ledger.schemas import RECEIPT_EXAMPLE, ReceiptRead
-from servicekit.case_numbers import CASE_NUMBER_PATTERN
+from servicekit.case_numbers import APPLICATION_NUMBER_PATTERN
 from servicekit.credit_code import CreditCodeStr
 from servicekit.resident_id import ResidentIdStr
 
@@ -20,11 +20,22 @@ Purpose = Annotated[
 ]
 CaseId = Annotated[
     str,
-    StringConstraints(pattern=CASE_NUMBER_PATTERN),
+    StringConstraints(pattern=APPLICATION_NUMBER_PATTERN),
     Field(
         description="The case (办件) the call serves, for a citizen-facing flow: a case number, "
-        'e.g. "330302-20261126-000001" (it shows in the subject\'s access log, so nothing else '
+        'e.g. "330302-20261126-000001", or a draft application\'s, e.g. '
+        '"330300-D20261207-3f9a0c1b5e27" (it shows in the subject\'s access log, so nothing else '
         "is taken)"
+    ),
+]
+ConsumingDepartment = Annotated[
+    str,
+    StringConstraints(pattern=r"^[0-9]{2,12}-[a-z][a-z0-9_]*$", max_length=128),
+    Field(
+        description="A platform service reading on a citizen's behalf (a purpose for the "
+        "citizen, e.g. case_prefill) names the department it reads for: the one that will "
+        "handle the case. Her consent must name it, and her access log shows it as the "
+        'reader, e.g. "330300-housing_provident_fund"'
     ),
 ]
 ClaimValue = Annotated[str, StringConstraints(max_length=256)]
@@ -115,6 +126,7 @@ class CallCreate(BaseModel):
     fields: list[FieldName] = Field(min_length=1, max_length=32)
     purpose: Purpose
     case_id: CaseId | None = None
+    for_department: ConsumingDepartment | None = None
 
 
 class CallRead(BaseModel):
@@ -124,6 +136,8 @@ class CallRead(BaseModel):
                 {
                     "call_id": "0196f3c3-5e6f-7a8b-9c0d-1e2f3a4b5c6d",
                     "resource": "population",
+                    "provider_department_type": "public_security",
+                    "consents": [],
                     "fields": {"registered_region": "330302026003"},
                     "source_timestamp": "2026-11-01T00:00:00Z",
                     "receipt": RECEIPT_EXAMPLE,
@@ -134,6 +148,12 @@ class CallRead(BaseModel):
 
     call_id: uuid.UUID
     resource: str
+    #: The kind of department that provides the resource (its owner), e.g. public_security:
+    #: a pre-filled form names it as the source of the values.
+    provider_department_type: str
+    #: The subject's consents the call rests on, by id (as her ``GET /exchange/v1/me/consents``
+    #: lists them); empty when the call needed none.
+    consents: list[uuid.UUID] = []
     #: Exactly the requested fields, each in its type's JSON form (dates ISO 8601, amounts
     #: strings with two decimals, ``face_template`` 128 floats); for a many-row resource, each
     #: the list of its rows' values in the rows' order.

@@ -3,7 +3,8 @@
 Checks run in an order that discloses nothing early: the resource and field names first (public
 information), then the form of the subject (exactly one identifier, of a kind the resource is
 about) and of the claims, then the caller's grants and their rate limits, then (for a
-department reading a person's personal data) the subject's consent for the case, then (for a
+department reading a person's personal data, or anyone reading on her behalf: a purpose
+``for_the_citizen`` such as pre-fill) the subject's consent for the case, then (for a
 department naming a case) that the case is the subject's and the department's (calls.cases);
 only a caller that passes them all learns whether the subject exists. A match tells even a
 granted caller nothing but yes or no.
@@ -16,6 +17,7 @@ grants.cache), so that a call usually costs one query: the holding (two with con
 """
 
 import datetime as dt
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -28,6 +30,7 @@ from data_exchange_svc.calls.schemas import Subject
 from data_exchange_svc.citizens import consents
 from data_exchange_svc.datasets.holdings import Holding, holding_of
 from data_exchange_svc.grants.cache import ActiveGrant, ActiveGrants
+from data_exchange_svc.grants.purposes import for_the_citizen
 from data_exchange_svc.grants.rate_limits import GrantRateLimiter
 from data_exchange_svc.grants.service import authorise, charge
 from data_exchange_svc.grants.workflow import ConsumerUnidentified
@@ -57,6 +60,15 @@ from servicekit.db import utcnow
 from servicekit.ids import new_id
 from servicekit.problems import DomainError
 from servicekit.regions import InvalidRegionCode, RegionCode
+
+
+class ReadingForNotAllowed(DomainError):
+    status = 422
+    code = "for_department_not_allowed"
+    title = (
+        "Only a platform service reading on a citizen's behalf (a purpose for the citizen) "
+        "names the department it reads for"
+    )
 
 
 class InvalidClaim(DomainError):
@@ -90,11 +102,19 @@ def attempt_for(
     case_id: str | None,
     subject: Subject,
     protector: IdentifierProtector,
+    for_department: str | None = None,
 ) -> AccessAttempt:
+    """The attempt as the ledger records it. Its consumer is whose use it is: the caller's
+    (see ``consumer_of``), or the department a platform service names that it reads for, for a
+    purpose on the citizen's behalf (then her consent must name that department). Anyone else
+    naming a department is refused here, before anything is recorded under that department's
+    name."""
+    if for_department is not None and not (principal.typ == "service" and for_the_citizen(purpose)):
+        raise ReadingForNotAllowed()
     return AccessAttempt(
         call_id=new_id(),
         kind=kind,
-        consumer=consumer_of(principal),
+        consumer=for_department if for_department is not None else consumer_of(principal),
         actor=principal.sub,
         resource=resource,
         fields=tuple(dict.fromkeys(fields)),
@@ -182,7 +202,7 @@ async def _granted_holding(
     protector: IdentifierProtector,
     remote: RemoteProviders,
     case_lookup: CaseLookup,
-) -> tuple[ResourceSpec, Holding | None]:
+) -> tuple[ResourceSpec, Holding | None, list[uuid.UUID]]:
     _require_consumer(principal)
     resource = await shared_resource(checks.catalogue, attempt.resource)
     require_fields(resource, attempt.fields, to_match=claims is not None)
@@ -193,19 +213,24 @@ async def _granted_holding(
         _require_answerable(resource, claims)
     await _reads_in_autocommit(session)
     grants = await checks.active_grants.of(
-        session, consumer=attempt.consumer, resource_code=resource.code, now=utcnow()
+        session, consumer=consumer_of(principal), resource_code=resource.code, now=utcnow()
     )
     relied_on = authorise(grants, purpose=attempt.purpose, fields=attempt.fields)
     await charge(checks.rate_limiter, relied_on)
     # Consent is the subject's own: a person's. An enterprise's records are governed by the
-    # grant alone (including its legal representative's registered name and number).
+    # grant alone (including its legal representative's registered name and number). A read
+    # on her behalf (pre-fill) rests on her consent whoever reads.
     consent_required = (
         claims is None
         and subject_ref.kind == "person"
-        and consents.needs_consent(principal, resource, attempt.fields)
+        and (
+            for_the_citizen(attempt.purpose)
+            or consents.needs_consent(principal, resource, attempt.fields)
+        )
     )
+    consented_by: list[uuid.UUID] = []
     if consent_required:
-        await consents.require_consent(
+        consented_by = await consents.require_consent(
             session,
             subject_hash=attempt.subject_hash,
             consumer=attempt.consumer,
@@ -235,7 +260,7 @@ async def _granted_holding(
         )
     if holding is not None and not _within_grants(holding, relied_on):
         holding = None
-    return spec, holding
+    return spec, holding, consented_by
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,7 +283,7 @@ async def match(
     case_lookup: CaseLookup,
 ) -> MatchAnswer:
     """Yes or no: the subject exists and every claim holds. An unknown subject is simply no."""
-    _, holding = await _granted_holding(
+    _, holding, _ = await _granted_holding(
         session,
         checks=checks,
         principal=principal,
@@ -275,6 +300,9 @@ async def match(
 
 @dataclass(frozen=True, slots=True)
 class CallAnswer:
+    provider_department_type: str
+    #: The subject's consents the call rested on (none when it needed none).
+    consents: list[uuid.UUID]
     fields: dict[str, JsonValue]
     source_timestamp: dt.datetime
     receipt: Receipt
@@ -293,7 +321,7 @@ async def call(
     case_lookup: CaseLookup,
 ) -> CallAnswer:
     """The requested fields of the subject, if a grant allows every one for the purpose."""
-    spec, holding = await _granted_holding(
+    spec, holding, consented_by = await _granted_holding(
         session,
         checks=checks,
         principal=principal,
@@ -308,4 +336,10 @@ async def call(
         raise SubjectNotFound()
     values = holding.read([spec.field(name) for name in attempt.fields])
     receipt = await ledger.record(ledger_appender, attempt)
-    return CallAnswer(fields=values, source_timestamp=holding.source_timestamp, receipt=receipt)
+    return CallAnswer(
+        provider_department_type=spec.owner_department_type,
+        consents=consented_by,
+        fields=values,
+        source_timestamp=holding.source_timestamp,
+        receipt=receipt,
+    )

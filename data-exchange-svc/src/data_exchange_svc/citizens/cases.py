@@ -5,18 +5,21 @@ call one it handles, and whose applicant is it?
 Asked through the gateway with the caller's own token (the citizen's: a delegate cannot consent
 for her; the department's staff or system's for a call), so that case-svc answers exactly what
 it would answer the caller and the gateway routes the case number to the instance of its
-region. A case the caller cannot see is "not found", whether it exists or not: the answer tells
-nothing about other people's cases.
+region. A draft application (which becomes a case when submitted) is asked about the same way,
+by its own path: its status is ``draft``. A case the caller cannot see is "not found", whether
+it exists or not: the answer tells nothing about other people's cases.
 """
 
 import dataclasses
 
 import httpx
 
+from servicekit.case_numbers import is_draft_number
 from servicekit.problems import Conflict, DomainError, UpstreamUnavailable, extension_members
 
-#: Statuses in which a case is still being handled: data for it may still be needed.
-OPEN_STATUSES = frozenset({"submitted", "accepted"})
+#: Statuses in which a case is still being handled, or a draft still being written: data for
+#: it may still be needed.
+OPEN_STATUSES = frozenset({"draft", "submitted", "accepted"})
 
 
 class CaseNotFound(DomainError):
@@ -74,11 +77,13 @@ class CaseView:
 
 
 async def case_of_caller(http: httpx.AsyncClient, authorization: str, case_no: str) -> CaseView:
-    """The case as case-svc shows it to the holder of ``authorization``."""
+    """The case (or draft application) as case-svc shows it to the holder of
+    ``authorization``; a draft answers with status ``draft``."""
+    path = (
+        f"/cases/v1/drafts/{case_no}" if is_draft_number(case_no) else f"/cases/v1/cases/{case_no}"
+    )
     try:
-        response = await http.get(
-            f"/cases/v1/cases/{case_no}", headers={"Authorization": authorization}
-        )
+        response = await http.get(path, headers={"Authorization": authorization})
     except httpx.HTTPError as exc:
         raise UpstreamUnavailable("case-svc could not be reached") from exc
     if response.status_code in (403, 404, 422):
@@ -88,7 +93,7 @@ async def case_of_caller(http: httpx.AsyncClient, authorization: str, case_no: s
     try:
         case = response.json()
         return CaseView(
-            case["case_no"],
+            case["draft_no"] if is_draft_number(case_no) else case["case_no"],
             case["department_id"],
             case["status"],
             case["applicant_id"],

@@ -1,12 +1,16 @@
 """Consents: a citizen lets one department read some fields of a resource about her, for one
 purpose and one case, until a time she chooses (at most a year) or until she revokes it. The
 case is one of hers, still open, and handled by that department: case-svc is asked when she
-consents (see citizens.cases).
+consents (see citizens.cases). It may be a draft application of hers, which becomes the case
+when she submits it: consent for pre-fill is given before any case exists.
 
 A data call by a department (staff or department system) for personal fields is refused unless
 it names a case and a live consent of the subject covers it: consumer, resource, purpose, case
 and every field. Internal platform services (typ ``service``, e.g. identity-svc's own checks at
-the citizen's login) are not asked for consent; matches (yes/no, nothing disclosed) neither.
+the citizen's login) are not asked for consent, except for a purpose on the citizen's behalf
+(``for_the_citizen`` in grants/purposes.toml: pre-fill), where the service names the department
+it reads for and her consent must name that department; matches (yes/no, nothing disclosed)
+neither.
 """
 
 import datetime as dt
@@ -172,10 +176,10 @@ async def require_consent(
     purpose: str,
     case_id: str | None,
     now: dt.datetime,
-) -> None:
-    """Live consents of the scope together must cover every field. When they do not, the
-    refusal says why: revoked (if revoked consents would have covered the rest), else expired
-    (likewise), else required."""
+) -> list[uuid.UUID]:
+    """Live consents of the scope together must cover every field: the ones relied on (those
+    naming a requested field). When they do not, the refusal says why: revoked (if revoked
+    consents would have covered the rest), else expired (likewise), else required."""
     if case_id is None:
         raise ConsentRequired("a call for personal data names the case it serves")
     consents = await repository.consents_in_scope(
@@ -189,7 +193,7 @@ async def require_consent(
     live = [c for c in consents if c.revoked_at is None and c.expires_at > now]
     missing = set(fields) - {name for consent in live for name in consent.fields}
     if not missing:
-        return
+        return [consent.id for consent in live if not set(consent.fields).isdisjoint(fields)]
     revoked = {name for c in consents if c.revoked_at is not None for name in c.fields}
     if missing <= revoked:
         raise ConsentRevoked(case_id=case_id)

@@ -107,7 +107,9 @@ async def give_consent(
     http: HttpDep,
     request: Request,
 ) -> Response:
-    """Consent for one case of hers: case-svc must show her the case, still open and handled by
+    """Consent for one case of hers, or for a draft application of hers that will become one
+    (``330300-D20261207-3f9a0c1b5e27``: so that a pre-fill read, purpose ``case_prefill``, may fill
+    its form): case-svc must show her the case or draft, still open and handled by
     ``consumer`` (422 ``case_not_found``, 422 ``case_not_handled_by_consumer``, 409
     ``case_closed``; 503 ``upstream_unavailable`` when it cannot be asked)."""
     if claim.replay is not None:

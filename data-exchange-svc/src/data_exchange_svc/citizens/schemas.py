@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from data_exchange_svc.calls.schemas import FieldName, Purpose, ResourceCode
 from data_exchange_svc.ledger.schemas import ReceiptRead
-from servicekit.case_numbers import CASE_NUMBER_PATTERN
+from servicekit.case_numbers import APPLICATION_NUMBER_PATTERN
 from servicekit.resident_id import ResidentIdStr
 
 DepartmentId = Annotated[
@@ -18,8 +18,11 @@ DepartmentId = Annotated[
 ]
 CaseNumber = Annotated[
     str,
-    StringConstraints(pattern=CASE_NUMBER_PATTERN),
-    Field(description='The case the consent is for, e.g. "330302-20261126-000001"'),
+    StringConstraints(pattern=APPLICATION_NUMBER_PATTERN),
+    Field(
+        description='The case the consent is for, e.g. "330302-20261126-000001", or the draft '
+        'application that will become it, e.g. "330300-D20261207-3f9a0c1b5e27"'
+    ),
 ]
 
 
