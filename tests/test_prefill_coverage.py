@@ -11,9 +11,11 @@ from typing import Any
 
 import pytest
 
+from case_svc.drafts.service import IDENTITY_BINDINGS
 from catalog_svc.reference.items import PREFILL_KEYWORD, keyword_uses, load_prefill_resources
 from catalog_svc.settings import DEFAULT_DATA_DIR
 from data_exchange_svc.resources.spec import ResourceSpec, load_specs
+from data_exchange_svc.seed import CASE_SVC_PREFILL_GRANTS
 from onevisit_dev.platform import REPO_ROOT
 
 SPECS_FILE = REPO_ROOT / "data-exchange-svc/src/data_exchange_svc/resources/specs.toml"
@@ -116,3 +118,31 @@ def test_the_report_covers_every_bundle_and_the_birth_bundle_asks_nothing_held(
     # A mother filing the birth bundle types nothing the government holds.
     assert rows["birth"][6] == "100"
     assert rows["birth"][7].startswith("- ")
+
+
+def _bound_beyond_identity(node: Any, found: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """The (resource, field) pairs forms bind with x-prefill, but on the applicant's own
+    identity fields (x-applicant), which her verified identity fills."""
+    if isinstance(node, dict):
+        binding = node.get(PREFILL_KEYWORD)
+        if isinstance(binding, dict) and not node.get("x-applicant"):
+            found.add((binding["resource"], binding["field"]))
+            # A field bound to her own name or number is filled from her verified identity.
+            found -= set(IDENTITY_BINDINGS)
+        for value in node.values():
+            _bound_beyond_identity(value, found)
+    elif isinstance(node, list):
+        for value in node:
+            _bound_beyond_identity(value, found)
+    return found
+
+
+def test_case_svc_may_read_for_pre_fill_exactly_the_fields_the_forms_bind() -> None:
+    """The exchange's seed grants case-svc, for pre-fill, what the forms bind and no more."""
+    bound: set[tuple[str, str]] = set()
+    for name in ("items.toml", "items_generated.toml"):
+        _bound_beyond_identity(_toml(name), bound)
+    granted = {
+        (grant.resource_code, field) for grant in CASE_SVC_PREFILL_GRANTS for field in grant.fields
+    }
+    assert granted == bound

@@ -177,6 +177,11 @@ HOUSEHOLD_EXTRACT_SCHEMA: dict[str, Any] = {
             "format": "date",
             "x-prefill": {"resource": "population", "field": "birth_date"},
         },
+        # Her own number under another name, as a driving licence's number is its holder's.
+        "licence_number": {
+            "type": "string",
+            "x-prefill": {"resource": "population", "field": "id_number"},
+        },
         "contact_phone": CONTACT_PHONE,
         "use": {"type": "string", "enum": ["school", "employment", "other"]},
     },

@@ -46,10 +46,18 @@ async def test_a_new_draft_holds_her_verified_identity_locked_and_asks_consent_f
     assert draft["status"] == "draft"
     assert draft["draft_no"].startswith("330302-D")
     assert draft["department_id"] == DEPARTMENT
-    assert draft["form"] == {"name": lin.name, "id_number": lin.id_number}
+    assert draft["form"] == {
+        "name": lin.name,
+        "id_number": lin.id_number,
+        "licence_number": lin.id_number,
+    }
     for field in ("name", "id_number"):
         assert draft["provenance"][field]["source"] == "verified_identity"
         assert draft["provenance"][field]["locked"] is True
+    # A field bound to her own number is hers too, from her verified identity, never a read;
+    # she may correct it, as it is not her identity field.
+    assert draft["provenance"]["licence_number"]["source"] == "verified_identity"
+    assert draft["provenance"]["licence_number"]["locked"] is False
     assert draft["consents_to_fill"] == [
         {
             "consumer": DEPARTMENT,
@@ -180,6 +188,7 @@ async def test_submitting_the_draft_files_the_case_with_every_fields_provenance(
         "id_number": "verified_identity",
         "registered_address": "typed",
         "birth_date": "data_resource",
+        "licence_number": "verified_identity",
         "contact_phone": "typed",
         "use": "typed",
     }

@@ -196,6 +196,10 @@ async def test_only_a_service_reading_for_the_citizen_names_a_department_to_read
 
 
 def test_case_svc_may_pre_fill_only_what_forms_bind_beyond_the_applicants_identity() -> None:
-    (population,) = CASE_SVC_PREFILL_GRANTS
-    assert population.purposes == ("case_prefill",)
+    # Which fields: tests/test_prefill_coverage.py holds the list to the catalog's forms.
+    assert {grant.purposes for grant in CASE_SVC_PREFILL_GRANTS} == {("case_prefill",)}
+    assert {grant.consumer for grant in CASE_SVC_PREFILL_GRANTS} == {"case-svc"}
+    [population] = [
+        grant for grant in CASE_SVC_PREFILL_GRANTS if grant.resource_code == "population"
+    ]
     assert not {"name", "id_number", "face_template"} & set(population.fields)

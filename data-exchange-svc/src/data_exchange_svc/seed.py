@@ -7,7 +7,9 @@ load is not undone).
 Run after ``alembic upgrade head``: ``python -m data_exchange_svc.seed``.
 """
 
+import tomllib
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -82,15 +84,27 @@ CASE_SVC_CERTIFICATE_GRANT = GrantSpec(
 #: What case-svc reads to pre-fill a citizen's draft application (``case_prefill``, a purpose
 #: for the citizen: each read also needs her consent to the draft, naming the department that
 #: will handle it). Only the fields the catalog's forms bind with ``x-prefill`` beyond the
-#: applicant's identity, which comes from her verified identity, never from a read.
-CASE_SVC_PREFILL_GRANTS = (
-    GrantSpec(
-        consumer="case-svc",
-        resource_code=POPULATION.code,
-        fields=("registered_address", "registered_region", "birth_date"),
-        purposes=("case_prefill",),
-    ),
-)
+#: applicant's identity, which comes from her verified identity, never from a read: listed as
+#: data in the grants' file, which a test holds to the forms.
+CASE_PREFILL_GRANTS_FILE = Path(__file__).parent / "grants" / "case_prefill.toml"
+
+
+def case_prefill_grants(path: Path = CASE_PREFILL_GRANTS_FILE) -> tuple[GrantSpec, ...]:
+    """case-svc's pre-fill grants, one per resource, as the file lists them."""
+    with path.open("rb") as file:
+        listed = tomllib.load(file)["grants"]
+    return tuple(
+        GrantSpec(
+            consumer="case-svc",
+            resource_code=entry["resource"],
+            fields=tuple(entry["fields"]),
+            purposes=("case_prefill",),
+        )
+        for entry in listed
+    )
+
+
+CASE_SVC_PREFILL_GRANTS = case_prefill_grants()
 
 _BATCH = 1000
 

@@ -121,6 +121,12 @@ class HandlingDepartmentChanged(Conflict):
     )
 
 
+#: Registry fields that are the applicant's own identity, wherever a form binds them (a
+#: driving licence's number is its holder's ID number): filled from her verified identity, as
+#: her identity fields are, never read from the registry.
+IDENTITY_BINDINGS = {("population", "name"): "name", ("population", "id_number"): "id_number"}
+
+
 @dataclass(frozen=True, slots=True)
 class Binding:
     """A form field the platform fills from a data resource's field."""
@@ -237,8 +243,16 @@ async def _fill(
     subject = verified.registry_subject()
     wanted: dict[str, list[Binding]] = {}
     for binding in prefill_bindings(item.form_schema):
-        if binding.form_field not in provenance:
-            wanted.setdefault(binding.resource, []).append(binding)
+        if binding.form_field in provenance:
+            continue
+        own = parts.get(IDENTITY_BINDINGS.get((binding.resource, binding.resource_field), ""))
+        if own is not None:
+            form[binding.form_field] = own
+            provenance[binding.form_field] = _entry(
+                source="verified_identity", locked=False, at=now
+            )
+            continue
+        wanted.setdefault(binding.resource, []).append(binding)
     if wanted:
         if subject is None or service_token is None:
             raise UpstreamUnavailable("case-svc cannot ask the exchange for her data")
