@@ -148,7 +148,7 @@ async def test_someone_elses_draft_is_not_found(
             headers=bearer(other),
         ),
     ):
-        problem(response, 404, "draft_not_found")
+        problem(response, 404, "draft_application_not_found")
 
 
 async def test_submitting_the_draft_files_the_case_with_every_fields_provenance(

@@ -65,7 +65,7 @@ class CaseService:
             )
             found = self.cases.get(draft_no)
             if found is None or not _shown_to(found, claims):
-                return JSONResponse({"code": "draft_not_found"}, status_code=404)
+                return JSONResponse({"code": "draft_application_not_found"}, status_code=404)
             return JSONResponse({"draft_no": draft_no, **found})
 
         self.served = ServedApp(app)

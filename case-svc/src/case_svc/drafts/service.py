@@ -66,7 +66,7 @@ OPEN, FILED = "draft", "filed"
 
 
 class DraftNotFound(NotFound):
-    code = "draft_not_found"
+    code = "draft_application_not_found"
     title = "No such draft application of yours"
 
 
@@ -107,10 +107,9 @@ class UnknownFormField(DomainError):
 
 class DelegateNotAllowed(Forbidden):
     code = "delegate_not_allowed"
-    title = (
-        "A draft application is the citizen's own: its pre-fill rests on her consent, which a "
-        "delegate cannot give for her (a delegate files with POST /cases/v1/cases)"
-    )
+    # The exchange's title for the same code (a draft's pre-fill rests on her consent; a
+    # delegate files with POST /cases/v1/cases).
+    title = "Only the citizen herself does this: a delegate cannot give her consent for her"
 
 
 class HandlingDepartmentChanged(Conflict):

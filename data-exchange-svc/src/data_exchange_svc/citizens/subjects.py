@@ -29,7 +29,7 @@ from servicekit.resident_id import InvalidResidentId
 
 class DelegateNotAllowed(Forbidden):
     code = "delegate_not_allowed"
-    title = "Only the citizen herself links her identity and gives consent"
+    title = "Only the citizen herself does this: a delegate cannot give her consent for her"
 
 
 class NotTheIdentityService(Forbidden):
