@@ -5,6 +5,7 @@ rectification (``follow_up``) closes it."""
 
 import datetime as dt
 import uuid
+from typing import Any
 
 import httpx
 from sqlalchemy.exc import IntegrityError
@@ -97,6 +98,23 @@ def rated_by(principal: Principal) -> str | None:
     return principal.act.sub if principal.act is not None else None
 
 
+def _given(principal: Principal, payload: RatingCreate, now: dt.datetime) -> dict[str, Any]:
+    """What a rating, of a case or a follow-up, takes from the request: its level with the
+    level's own tags (``TagsNotOfLevel`` otherwise), scores, comment, channel and rater."""
+    return {
+        "actor_id": rated_by(principal),
+        "level": payload.level,
+        "bad_review": LEVELS[payload.level].bad_review,
+        "efficiency": payload.efficiency,
+        "quality": payload.quality,
+        "attitude": payload.attitude,
+        "tags": check_tags(payload.level, payload.tags),
+        "comment": payload.comment,
+        "channel": payload.channel,
+        "created_at": now,
+    }
+
+
 def _rater(principal: Principal) -> rectifications.Actor:
     """The rater as a rectification's history records her (a delegate, for the applicant)."""
     if principal.act is not None:
@@ -180,26 +198,16 @@ async def rate_case(
     closes_at = case.completed_at + window
     if now >= closes_at:
         raise RatingWindowClosed(closed_at=closes_at.isoformat())
-    tags = check_tags(payload.level, payload.tags)
     rating = Rating(
         case_no=case.case_no,
         kind=CASE,
         applicant_id=principal.sub,
         applicant_type=principal.typ,
-        actor_id=rated_by(principal),
         department_id=case.department_id,
         item_code=case.item_code,
         region_code=case.region_code,
-        level=payload.level,
-        bad_review=LEVELS[payload.level].bad_review,
-        efficiency=payload.efficiency,
-        quality=payload.quality,
-        attitude=payload.attitude,
-        tags=tags,
-        comment=payload.comment,
-        channel=payload.channel,
         case_completed_at=case.completed_at,
-        created_at=now,
+        **_given(principal, payload, now),
     )
     try:
         await repository.add(session, rating)
@@ -234,26 +242,16 @@ async def rate_follow_up(
         raise FollowUpNotDue(rectification_status=rectification.status)
     if now >= rectification.follow_up_due_at:
         raise RatingWindowClosed(closed_at=rectification.follow_up_due_at.isoformat())
-    tags = check_tags(payload.level, payload.tags)
     follow_up = Rating(
         case_no=original.case_no,
         kind=FOLLOW_UP,
         applicant_id=original.applicant_id,
         applicant_type=original.applicant_type,
-        actor_id=rated_by(principal),
         department_id=original.department_id,
         item_code=original.item_code,
         region_code=original.region_code,
-        level=payload.level,
-        bad_review=LEVELS[payload.level].bad_review,
-        efficiency=payload.efficiency,
-        quality=payload.quality,
-        attitude=payload.attitude,
-        tags=tags,
-        comment=payload.comment,
-        channel=payload.channel,
         case_completed_at=original.case_completed_at,
-        created_at=now,
+        **_given(principal, payload, now),
     )
     try:
         await repository.add(session, follow_up)
