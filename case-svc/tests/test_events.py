@@ -13,7 +13,8 @@ import pytest
 from sqlalchemy import select
 
 from case_svc.cases import handling
-from case_svc.models import OutboxEvent
+from case_svc.events import working_days_taken
+from case_svc.models import Case, OutboxEvent
 from servicekit.settings import ServiceSettings
 from servicekit.testing import ServiceUnderTest, bearer
 
@@ -62,6 +63,7 @@ async def test_an_instant_item_is_reported_filed_and_completed(
     assert completed["data"]["case_no"] == filed["case_no"]
     assert completed["data"]["applicant_id"] == "citizen-lin"
     assert completed["subject"] == completed["data"]["case_id"]
+    assert completed["data"]["working_days_taken"] == 0  # completed on filing
     # The form held her name and ID number: no event does.
     text = json.dumps(events, ensure_ascii=False)
     assert filed["form"]["name"] not in text
@@ -155,3 +157,31 @@ def test_an_event_type_case_svc_does_not_emit_is_refused_in_its_settings(
         service_under_test.settings_class(
             var_dir=tmp_path, event_subscribers={"case.rated": ["/ratings/v1/events"]}
         )
+
+
+MONDAY_MORNING = dt.datetime(2026, 11, 30, 1, 0, tzinfo=dt.UTC)  # 09:00 in Wenzhou
+
+
+@pytest.mark.parametrize(
+    ("paused_working_days", "paused_since", "completed_on_day", "taken"),
+    [
+        (0, None, 0, 0),  # the day it was filed
+        (0, None, 4, 4),  # Monday to Friday
+        (2, None, 4, 2),  # two of those days waiting on her supplement
+        (0, 2, 4, 2),  # completed straight from a pause begun on Wednesday
+        (0, None, 7, 5),  # to the next Monday: the weekend does not count
+        (9, None, 4, 0),  # never below nothing
+    ],
+)
+def test_the_working_days_a_case_took_leave_its_pauses_out(
+    paused_working_days: int, paused_since: int | None, completed_on_day: int, taken: int
+) -> None:
+    case = Case(
+        submitted_at=MONDAY_MORNING,
+        paused_working_days=paused_working_days,
+        clock_paused_at=(
+            MONDAY_MORNING + dt.timedelta(days=paused_since) if paused_since is not None else None
+        ),
+    )
+    completed_at = MONDAY_MORNING + dt.timedelta(days=completed_on_day, hours=5)
+    assert working_days_taken(case, completed_at) == taken

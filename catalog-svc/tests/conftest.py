@@ -13,7 +13,10 @@ from catalog_svc.main import create_app
 from catalog_svc.models import (
     Base,
     IdempotencyRecord,
+    InboxEvent,
     ItemAuditEntry,
+    ItemQuality,
+    ItemWorkingDays,
     ReferenceDataset,
     ServiceItemDraft,
     ServiceItemVersion,
@@ -23,10 +26,18 @@ from catalog_svc.seed import seed
 from catalog_svc.settings import CatalogSettings
 from servicekit.testing import ServiceUnderTest, TokenMinter
 
-#: What administrators write: emptied after every test.
-ADMINISTRATION_TABLES = frozenset(
+#: What administrators write, and what events count: emptied after every test.
+WRITTEN_TABLES = frozenset(
     model.__tablename__
-    for model in (ServiceItemDraft, ServiceItemVersion, ItemAuditEntry, IdempotencyRecord)
+    for model in (
+        ServiceItemDraft,
+        ServiceItemVersion,
+        ItemAuditEntry,
+        IdempotencyRecord,
+        ItemQuality,
+        ItemWorkingDays,
+        InboxEvent,
+    )
 )
 
 
@@ -40,7 +51,7 @@ def service_under_test() -> ServiceUnderTest:
         create_app=create_app,
         # Everything else catalog-svc stores is reference data: seeded once per database, kept
         # (tests that publish put the items back: ``restore_items``).
-        reference_tables=frozenset(Base.metadata.tables) - ADMINISTRATION_TABLES,
+        reference_tables=frozenset(Base.metadata.tables) - WRITTEN_TABLES,
         seed=seed,
     )
 

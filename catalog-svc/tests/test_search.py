@@ -32,6 +32,15 @@ async def test_a_lost_id_card_finds_the_loss_report_first(client: httpx.AsyncCli
         "processing_mode": "instant",
         "min_loa": 3,
         "score": items[0]["score"],
+        # No case of it completed or rated yet in this catalogue.
+        "quality": {
+            "ratings": 0,
+            "satisfaction_rate": None,
+            "bad_review_rate": None,
+            "completed_cases": 0,
+            "median_working_days": None,
+            "promised_working_days": 0,
+        },
     }
     assert items[0]["score"] > items[1]["score"]
     scores = [item["score"] for item in items]

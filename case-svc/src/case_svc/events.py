@@ -5,19 +5,22 @@ of the services that want each type) by the relay, with case-svc's own client cr
 
     case.submitted       a case was filed (an instant item's too)
     case.status_changed  a step moved it to another status (claims and reassignments do not)
-    case.completed       its result was delivered (an instant item: on filing)
+    case.completed       its result was delivered (an instant item: on filing), with the
+                         working days it took on the clock (pauses left out)
     case.overdue         it was found past its promised time, the first time only
 
 The data are ids and codes, never personal data: the case number and id, the item, the
 handling department and its region, the applicant's account id, the statuses.
 """
 
+import datetime as dt
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from case_svc.models import Case
 from servicekit.events import Emission, Outbox
+from servicekit.working_days import local_date, working_days_between
 
 SUBMITTED = "case.submitted"
 STATUS_CHANGED = "case.status_changed"
@@ -50,7 +53,7 @@ async def report_filed(outbox: Outbox, session: AsyncSession, case: Case) -> Non
         )
     ]
     if case.completed_at is not None:
-        emissions.append(_completed(case))
+        emissions.append(_completed(case, case.completed_at))
     await outbox.emit_all(session, emissions)
 
 
@@ -62,8 +65,10 @@ async def report_step(
     action: str,
     from_status: str,
     status: str,
+    at: dt.datetime,
 ) -> None:
-    """A step that changed the case's status (and its completion, when it completed it)."""
+    """A step that changed the case's status at ``at`` (and its completion, when it completed
+    it). ``case`` is the case as the step read it."""
     if status == from_status:
         return
     emissions = [
@@ -74,12 +79,30 @@ async def report_step(
         )
     ]
     if status == "completed":
-        emissions.append(_completed(case))
+        emissions.append(_completed(case, at))
     await outbox.emit_all(session, emissions)
 
 
-def _completed(case: Case) -> Emission:
-    return Emission(COMPLETED, str(case.id), {**_about(case), "status": "completed"})
+def _completed(case: Case, completed_at: dt.datetime) -> Emission:
+    data = {
+        **_about(case),
+        "status": "completed",
+        "submitted_at": case.submitted_at.isoformat(),
+        "completed_at": completed_at.isoformat(),
+        "working_days_taken": working_days_taken(case, completed_at),
+    }
+    return Emission(COMPLETED, str(case.id), data, time=completed_at)
+
+
+def working_days_taken(case: Case, completed_at: dt.datetime) -> int:
+    """The working days after the day it was filed up to the day it was completed, less those
+    its clock stood paused (waiting on the applicant's supplement, a special procedure): 0 for
+    a case completed the day it was filed."""
+    paused = case.paused_working_days or 0  # None on a case being inserted
+    if case.clock_paused_at is not None:  # completed straight from a pause
+        paused += working_days_between(local_date(case.clock_paused_at), local_date(completed_at))
+    elapsed = working_days_between(local_date(case.submitted_at), local_date(completed_at))
+    return max(0, elapsed - paused)
 
 
 async def report_overdue(outbox: Outbox, session: AsyncSession, case: Case) -> None:

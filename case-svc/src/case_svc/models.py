@@ -125,6 +125,9 @@ class Case(Base):
     overdue_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     #: Since when the clock is paused (a supplement, a special procedure); None while it runs.
     clock_paused_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: The working days its clock stood paused, every pause that ended so far: what the case
+    #: took on the clock is the working days from filing to completion less these.
+    paused_working_days: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
     #: The due date runs into a year whose official holiday schedule is not yet published.
     due_at_provisional: Mapped[bool] = mapped_column(default=False)
     #: Where each form field's value came from, for a case filed from a draft application

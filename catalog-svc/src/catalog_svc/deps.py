@@ -1,6 +1,6 @@
 """catalog-svc's state and the dependencies endpoints read it through: the kit's parts with
-settings typed as ``CatalogSettings``, the holder of the snapshot reads are answered from, and
-the reload a publication asks for after its commit."""
+settings typed as ``CatalogSettings``, the holder of the snapshot reads are answered from, the
+board of the items' live quality, and the reload a publication asks for after its commit."""
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -9,6 +9,7 @@ from typing import Annotated
 import structlog
 from fastapi import Depends, Request
 
+from catalog_svc.quality.board import QualityBoard
 from catalog_svc.settings import CatalogSettings
 from catalog_svc.snapshot import CatalogHolder, CatalogSnapshot
 from servicekit.state import ServiceState, state_of
@@ -20,6 +21,8 @@ log = structlog.get_logger("catalog_svc.deps")
 class CatalogState(ServiceState):
     settings: CatalogSettings
     catalog: CatalogHolder
+    #: Each item's live quality, by department.
+    quality: QualityBoard
 
 
 # Each alias reads the state itself rather than through StateDep: a dependency FastAPI resolves
@@ -38,10 +41,16 @@ async def _snapshot(request: Request) -> CatalogSnapshot:
     return state_of(request, CatalogState).catalog.snapshot
 
 
+async def _quality(request: Request) -> QualityBoard:
+    return state_of(request, CatalogState).quality
+
+
 StateDep = Annotated[CatalogState, Depends(_state)]
 SettingsDep = Annotated[CatalogSettings, Depends(_settings)]
 #: The snapshot current when the request started; the request reads that one throughout.
 SnapshotDep = Annotated[CatalogSnapshot, Depends(_snapshot)]
+#: Each item's live quality.
+QualityDep = Annotated[QualityBoard, Depends(_quality)]
 
 
 class SnapshotRefresh:

@@ -1,6 +1,7 @@
 """The tables of catalog-svc: regions, departments, service items, one-issue bundles, and which
 reference data set they were last loaded from; and the administration of items: drafts, the
-versions published, the audit trail and the idempotency keys of item creation.
+versions published, the audit trail and the idempotency keys of item creation; and each item's
+live quality (ratings, working days taken), counted from other services' events.
 
 Regions, departments, bundles and the items the files hold are reference data, written by the
 seed from the files under ``data/``. Catalog administrators write drafts and publish them as new
@@ -26,6 +27,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from servicekit.db import UTCDateTime, new_metadata, utcnow
+from servicekit.events import InboxEventMixin
 from servicekit.idempotency import IdempotencyRecordMixin
 from servicekit.ids import new_id
 
@@ -242,3 +244,42 @@ class ReferenceDataset(Base):
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     fingerprint: Mapped[str] = mapped_column(String(64))
     loaded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ItemQuality(Base):
+    """How an item is served by one department, kept current by events (``catalog_svc.quality``):
+    its first ratings (a follow-up rating after a rectification is not counted) and how many of
+    them were satisfied (levels 5, 4, 3) or bad reviews (2, 1), an upheld appeal's review taken
+    out again; and its completed cases. Counts only, never who rated or applied.
+    ``changed_at`` moves with every change, here or in the row's working days: the processes'
+    in-memory boards read what changed since they last looked."""
+
+    __tablename__ = "item_quality"
+
+    item_code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    department_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ratings: Mapped[int] = mapped_column(Integer, default=0)
+    satisfied: Mapped[int] = mapped_column(Integer, default=0)
+    bad_reviews: Mapped[int] = mapped_column(Integer, default=0)
+    completed: Mapped[int] = mapped_column(Integer, default=0)
+    changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class ItemWorkingDays(Base):
+    """How many of a department's completed cases of an item took so many working days on the
+    clock: the histogram its median is read from."""
+
+    __tablename__ = "item_working_days"
+
+    item_code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    department_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    working_days: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cases: Mapped[int] = mapped_column(Integer, default=0)
+    changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class InboxEvent(InboxEventMixin, Base):
+    """The events catalog-svc processed (``case.completed``, ``rating.created``,
+    ``appeal.decided``): a redelivery is not counted again."""
+
+    __tablename__ = "inbox_event"

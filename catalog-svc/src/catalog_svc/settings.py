@@ -29,3 +29,10 @@ class CatalogSettings(ServiceSettings):
     #: stored reference-data fingerprint with its own and reloads after a new seed; 0: never
     #: (then a restart picks a new seed up).
     snapshot_check_seconds: float = Field(default=30.0, ge=0, le=3600)
+    #: How often each process reads the items' live quality that changed (counted from other
+    #: services' events by whichever process received them); 0: read once, at start-up.
+    quality_refresh_seconds: float = Field(default=5.0, ge=0, le=3600)
+    #: The only clients whose events ``POST /catalog/v1/events`` takes: case-svc's
+    #: (``case.completed``) and rating-svc's (``rating.created``, ``appeal.decided``).
+    case_client_id: str = Field(default="case-svc", min_length=1)
+    rating_client_id: str = Field(default="rating-svc", min_length=1)

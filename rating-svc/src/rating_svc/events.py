@@ -157,14 +157,22 @@ async def report_appeal_filed(outbox: Outbox, session: AsyncSession, appeal: App
 
 
 async def report_appeal_decided(
-    outbox: Outbox, session: AsyncSession, appeal: Appeal, rectification: Rectification | None
+    outbox: Outbox,
+    session: AsyncSession,
+    appeal: Appeal,
+    review: Rating,
+    rectification: Rectification | None,
 ) -> None:
+    """The decision, with the level of the review it concerns: an upheld appeal takes that
+    review out of the figures, the subscribers' as well as rating-svc's own."""
     await outbox.emit(
         session,
         type=APPEAL_DECIDED,
         subject=str(appeal.id),
         data={
             **_appeal(appeal),
+            "level": review.level,
+            "bad_review": review.bad_review,
             "rectification_id": str(rectification.id) if rectification is not None else None,
             "rectification_status": rectification.status if rectification is not None else None,
         },

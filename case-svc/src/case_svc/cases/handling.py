@@ -711,7 +711,13 @@ async def _record(
         ),
     )
     await events.report_step(
-        outbox, session, case, action=action, from_status=source.value, status=status.value
+        outbox,
+        session,
+        case,
+        action=action,
+        from_status=source.value,
+        status=status.value,
+        at=now,
     )
 
 
@@ -725,7 +731,11 @@ def _clock_change(case: Case, before: Clock, after: Clock, now: dt.datetime) -> 
     paused = deadlines.working_days_between(
         deadlines.local_date(case.clock_paused_at), deadlines.local_date(now)
     )
-    return {"clock_paused_at": None, **_moved_on(case, paused)}
+    return {
+        "clock_paused_at": None,
+        "paused_working_days": case.paused_working_days + paused,
+        **_moved_on(case, paused),
+    }
 
 
 def _moved_on(case: Case, working_days: int) -> dict[str, Any]:

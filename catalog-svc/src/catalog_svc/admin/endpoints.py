@@ -29,6 +29,7 @@ from catalog_svc.admin.service import (
 )
 from catalog_svc.admin.validation import InvalidItem
 from catalog_svc.deps import (
+    QualityDep,
     SettingsDep,
     SnapshotDep,
     SnapshotRefreshDep,
@@ -243,6 +244,7 @@ async def publish_draft(
     by: AdministratorDep,
     session: SessionDep,
     snapshot: SnapshotDep,
+    quality: QualityDep,
     if_match: IfMatchHeader = None,
 ) -> Response:
     """Publish the draft you read as the item's next version. The public reads keep serving
@@ -259,7 +261,7 @@ async def publish_draft(
         now=utcnow(),
     )
     refresh.after_commit()
-    return _answer(item_read(item), Location=f"/catalog/v1/items/{code}")
+    return _answer(item_read(item, quality), Location=f"/catalog/v1/items/{code}")
 
 
 @router.post(
@@ -274,13 +276,17 @@ async def publish_draft(
     ),
 )
 async def withdraw_item(
-    code: str, refresh: SnapshotRefreshDep, by: AdministratorDep, session: SessionDep
+    code: str,
+    refresh: SnapshotRefreshDep,
+    by: AdministratorDep,
+    session: SessionDep,
+    quality: QualityDep,
 ) -> Response:
     """Withdraw a published item: search and handler resolution stop offering it and the
     change feed lists it; its code stays. Publishing a draft offers it again."""
     item = await service.withdraw_item(session, by=by, code=code, now=utcnow())
     refresh.after_commit()
-    return _answer(item_read(item), Location=f"/catalog/v1/items/{code}")
+    return _answer(item_read(item, quality), Location=f"/catalog/v1/items/{code}")
 
 
 @router.get(

@@ -8,7 +8,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
 from catalog_svc.departments.schemas import DepartmentRead
-from catalog_svc.deps import CatalogState, SnapshotDep, StateDep
+from catalog_svc.deps import CatalogState, QualityDep, SnapshotDep, StateDep
 from catalog_svc.http_cache import cached_json
 from catalog_svc.items import service
 from catalog_svc.items.schemas import (
@@ -85,6 +85,7 @@ async def search_items(request: Request, state: StateDep) -> Response:
     catalogue's busiest read); only the change feed reads the database."""
     query = _parsed_query(request)
     settings = state.settings
+    quality = state.quality
     limit = page_size(
         query.limit, default=settings.search_default_limit, maximum=settings.search_max_limit
     )
@@ -115,6 +116,7 @@ async def search_items(request: Request, state: StateDep) -> Response:
                     "processing_mode": hit.item.processing_mode,
                     "min_loa": hit.item.min_loa,
                     "score": None if page.browsing else hit.score,
+                    "quality": quality.of_item(hit.item.code, hit.item.promised_working_days),
                 }
             )
             for hit in page.hits
@@ -146,9 +148,12 @@ async def _change_feed(
 
 
 @router.get("/{item_code}", response_model=ItemRead, responses=problem_responses(ItemNotFound))
-async def get_item(item_code: ItemCodePath, session: SessionDep, request: Request) -> Response:
-    """One item: who handles it, its form (JSON Schema), materials, deadlines, fee, visits."""
-    return cached_json(request, item_read(await service.item_by_code(session, item_code)))
+async def get_item(
+    item_code: ItemCodePath, session: SessionDep, quality: QualityDep, request: Request
+) -> Response:
+    """One item: who handles it, its form (JSON Schema), materials, deadlines, fee, visits,
+    and how its departments serve it (live quality)."""
+    return cached_json(request, item_read(await service.item_by_code(session, item_code), quality))
 
 
 @router.get(
@@ -161,6 +166,7 @@ async def get_item(item_code: ItemCodePath, session: SessionDep, request: Reques
 async def get_handler(
     item_code: ItemCodePath,
     snapshot: SnapshotDep,
+    quality: QualityDep,
     request: Request,
     region: Annotated[
         RegionCodeStr,
@@ -171,12 +177,15 @@ async def get_handler(
         ),
     ],
 ) -> Response:
-    """The department responsible for this item for an applicant of this region."""
+    """The department responsible for this item for an applicant of this region, and how it
+    serves the item (live quality)."""
     found = service.responsible_department(snapshot, item_code=item_code, region_text=region)
+    promised = snapshot.items[found.item_code].promised_working_days
     body = HandlerRead(
         item_code=found.item_code,
         region_code=found.region.code,
         resolved_region_code=found.resolved_region.code,
         department=DepartmentRead.model_validate(found.department),
+        quality=quality.of_department(found.item_code, found.department.id, promised),
     )
     return cached_json(request, body)

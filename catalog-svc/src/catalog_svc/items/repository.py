@@ -28,6 +28,7 @@ INDEXED_COLUMNS = (
     ServiceItem.subject,
     ServiceItem.processing_mode,
     ServiceItem.min_loa,
+    ServiceItem.promised_working_days,
     ServiceItem.offered_in,
     ServiceItem.aliases,
     ServiceItem.keywords,

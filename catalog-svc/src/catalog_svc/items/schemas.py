@@ -7,6 +7,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from catalog_svc.departments.schemas import DepartmentRead, Tier
 from catalog_svc.models import ServiceItem
+from catalog_svc.quality.board import QualityBoard
+from catalog_svc.quality.schemas import QUALITY_EXAMPLE, QualityRead
 from catalog_svc.reference.items import visits_value
 from servicekit.pagination import MAX_CURSOR_LENGTH
 from servicekit.regions import RegionCodeStr
@@ -121,6 +123,7 @@ class ItemRead(BaseModel):
                     **ID_CARD_LOSS_REPORT,
                     "version": 1,
                     "status": "published",
+                    "quality": QUALITY_EXAMPLE,
                 }
             ]
         }
@@ -162,10 +165,14 @@ class ItemRead(BaseModel):
     notes: str | None
     version: int
     status: Literal["published", "withdrawn"]
+    quality: QualityRead = Field(
+        description="How its departments serve it: ratings, bad reviews, actual working days; "
+        "live, counted from the platform's events"
+    )
 
 
-def item_read(item: ServiceItem) -> ItemRead:
-    """The public document of an item."""
+def item_read(item: ServiceItem, board: QualityBoard) -> ItemRead:
+    """The public document of an item, with its live quality."""
     return ItemRead.model_validate(
         {
             "code": item.code,
@@ -191,6 +198,7 @@ def item_read(item: ServiceItem) -> ItemRead:
             "notes": item.notes,
             "version": item.version,
             "status": item.status,
+            "quality": board.of_item(item.code, item.promised_working_days),
         }
     )
 
@@ -210,6 +218,7 @@ class HandlerRead(BaseModel):
                         "tier": "county",
                         "region_code": "330302",
                     },
+                    "quality": QUALITY_EXAMPLE,
                 }
             ]
         }
@@ -221,6 +230,10 @@ class HandlerRead(BaseModel):
         description="The current region resolution started from: the successor of a retired one"
     )
     department: DepartmentRead
+    quality: QualityRead = Field(
+        description="How this department serves the item: its ratings, bad reviews and "
+        "actual working days"
+    )
 
 
 class ItemSummary(BaseModel):
@@ -234,6 +247,7 @@ class ItemSummary(BaseModel):
     processing_mode: ProcessingMode
     min_loa: int
     score: float | None = Field(description="Relevance to the query; null when browsing")
+    quality: QualityRead = Field(description="How its departments serve it, all together")
 
 
 class SearchQuery(BaseModel):
@@ -318,6 +332,7 @@ class ItemPage(BaseModel):
                             "processing_mode": "instant",
                             "min_loa": 3,
                             "score": 35.2874,
+                            "quality": QUALITY_EXAMPLE,
                         },
                         {
                             "code": "human_resources_social_security.social_card_loss_report",
@@ -328,6 +343,7 @@ class ItemPage(BaseModel):
                             "processing_mode": "instant",
                             "min_loa": 2,
                             "score": 14.4925,
+                            "quality": QUALITY_EXAMPLE,
                         },
                     ],
                     "next_cursor": "eyJvZmZzZXQiOjJ9.SYomcfULt2-jm7ZR6fsXRQ",

@@ -94,6 +94,7 @@ class IndexedItem:
     subject: str
     processing_mode: str
     min_loa: int
+    promised_working_days: int | None = None
     offered_in: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()
     keywords: tuple[str, ...] = ()

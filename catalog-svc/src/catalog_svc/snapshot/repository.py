@@ -37,6 +37,7 @@ def _indexed(row: dict[str, object]) -> IndexedItem:
         return tuple(str(entry) for entry in value) if isinstance(value, list) else ()
 
     min_loa = row["min_loa"]
+    promised = row["promised_working_days"]
     return IndexedItem(
         code=str(row["code"]),
         name=str(row["name"]),
@@ -45,6 +46,7 @@ def _indexed(row: dict[str, object]) -> IndexedItem:
         subject=str(row["subject"]),
         processing_mode=str(row["processing_mode"]),
         min_loa=min_loa if isinstance(min_loa, int) else 1,
+        promised_working_days=promised if isinstance(promised, int) else None,
         offered_in=strings("offered_in"),
         aliases=strings("aliases"),
         keywords=strings("keywords"),

@@ -226,5 +226,5 @@ async def decide(
             await repository.withdraw_invitations(
                 session, case_no=rating.case_no, kind=FOLLOW_UP, at=now
             )
-    await events.report_appeal_decided(outbox, session, decided, rectification)
+    await events.report_appeal_decided(outbox, session, decided, rating, rectification)
     return decided, rating, rectification
