@@ -100,6 +100,8 @@ def platform(
             "CASE_DEADLINE_WATCH_SECONDS": "1",
             # Rectification steps likewise, for the escalation of an overdue call-back.
             "RATING_RECTIFICATION_WATCH_SECONDS": "1",
+            # And the items' live quality read each second by the catalogue's processes.
+            "CATALOG_QUALITY_REFRESH_SECONDS": "1",
         }
     )
     databases: list[str] = []

@@ -2,9 +2,10 @@
 Lucheng resident's loss report is completed (an instant item), case-svc tells rating-svc, she
 finds it on her list to rate and gives it a very dissatisfied review; Lucheng's public security
 bureau finds the rectification in its queue, calls her back and reports what it changed; she
-rates the rectification and that closes it. The public figures count each step; a review the
-bureau appeals, upheld by Wenzhou's bureau (the tier above), leaves them; a call-back left past
-its time is escalated to Wenzhou's supervisors.
+rates the rectification and that closes it. The public figures count each step, and so does
+the item's live quality in the catalogue (its Lucheng handler's ratings, bad reviews and
+completed cases); a review the bureau appeals, upheld by Wenzhou's bureau (the tier above),
+leaves both; a call-back left past its time is escalated to Wenzhou's supervisors.
 
 The tests in this module run in order and share the people, as the story does.
 """
@@ -20,7 +21,7 @@ import pytest
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from onevisit_dev.answers import bearer, invitation_to_rate, problem
+from onevisit_dev.answers import EVENT_WITHIN_SECONDS, bearer, invitation_to_rate, problem
 from onevisit_dev.callers import (
     Person,
     claim_real_name,
@@ -49,6 +50,8 @@ class Story:
     rectification_id: str
     city_supervisor: str
     before: dict[str, Any]
+    #: The loss report's live quality for Lucheng in the catalogue before the story.
+    quality: dict[str, int]
 
 
 def figures(gateway: httpx.Client, path: str) -> dict[str, Any]:
@@ -65,6 +68,48 @@ def figures(gateway: httpx.Client, path: str) -> dict[str, Any]:
     assert response.headers["cache-control"].startswith("public, max-age=")
     shown: dict[str, Any] = response.json()["figures"]
     return shown
+
+
+def quality(gateway: httpx.Client) -> dict[str, int]:
+    """The counts behind the loss report's live quality for Lucheng (public, no token)."""
+    answer = gateway.get(
+        f"/catalog/v1/items/{LOSS_REPORT}/handler",
+        params={"region": "330302"},
+        headers={"cache-control": "no-cache"},
+    )
+    assert answer.status_code == 200, answer.text
+    shown = answer.json()["quality"]
+    assert shown["promised_working_days"] == 0
+    return {
+        "ratings": shown["ratings"],
+        "bad_reviews": round((shown["bad_review_rate"] or 0) * shown["ratings"]),
+        "completed_cases": shown["completed_cases"],
+    }
+
+
+def settled_quality(gateway: httpx.Client) -> dict[str, int]:
+    """The live quality once the events of earlier stories have all been counted: two reads
+    more than the catalogue's refresh apart that agree."""
+    deadline = time.monotonic() + EVENT_WITHIN_SECONDS
+    shown = quality(gateway)
+    while time.monotonic() < deadline:
+        time.sleep(1.5)
+        again = quality(gateway)
+        if again == shown:
+            break
+        shown = again
+    return shown
+
+
+def quality_moves_by(gateway: httpx.Client, **expected: int) -> None:
+    """Wait until the live quality has moved by ``expected`` since the story began (the
+    events reach the catalogue after the change commits, and each process reads them within a
+    second here)."""
+    wanted = {name: Story.quality[name] + expected.get(name, 0) for name in Story.quality}
+    deadline = time.monotonic() + EVENT_WITHIN_SECONDS
+    while (shown := quality(gateway)) != wanted and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert shown == wanted
 
 
 def moved(before: dict[str, Any], after: dict[str, Any]) -> dict[str, int]:
@@ -116,6 +161,7 @@ def test_1_her_completed_case_is_on_her_list_to_rate(
     Story.city_supervisor = create_staff(
         gateway, platform_admin, CITY_BUREAU, ["supervisor"]
     ).sign_in(gateway)
+    Story.quality = settled_quality(gateway)
 
     filed = gateway.post(
         "/cases/v1/cases",
@@ -136,6 +182,8 @@ def test_1_her_completed_case_is_on_her_list_to_rate(
     invitation = invitation_to_rate(gateway, Story.resident, Story.case_no)
     assert invitation is not None, "case.completed never became an invitation to rate"
     assert invitation["department_id"] == BUREAU
+    # The catalogue counted the completed case (an instant item: 0 working days).
+    quality_moves_by(gateway, completed_cases=1)
 
 
 def test_2_her_bad_review_opens_a_rectification_in_the_bureaus_queue(
@@ -164,6 +212,7 @@ def test_2_her_bad_review_opens_a_rectification_in_the_bureaus_queue(
         "rectifications_closed": 0,
         "follow_ups": 0,
     }
+    quality_moves_by(gateway, completed_cases=1, ratings=1, bad_reviews=1)
 
     queue = gateway.get("/ratings/v1/rectifications", headers=bearer(Story.handler))
     assert queue.status_code == 200, queue.text
@@ -247,6 +296,8 @@ def test_5_an_upheld_appeal_takes_a_review_out_of_the_figures(gateway: httpx.Cli
     before = figures(gateway, "regions/330300")
     review = rate_badly(gateway, case_no)
     assert moved(before, figures(gateway, "regions/330300"))["bad_reviews"] == 1
+    # Her follow-up rating of the first rectification (test 4) counted for nothing here.
+    quality_moves_by(gateway, completed_cases=2, ratings=2, bad_reviews=2)
 
     appealed = gateway.post(
         f"/ratings/v1/ratings/{review['id']}/appeal",
@@ -286,6 +337,8 @@ def test_5_an_upheld_appeal_takes_a_review_out_of_the_figures(gateway: httpx.Cli
     hers = gateway.get(f"/ratings/v1/ratings/{review['id']}", headers=bearer(Story.resident))
     assert hers.json()["appeal"]["status"] == "upheld"
     assert hers.json()["appeal"]["excluded_from_figures"] is True
+    # The catalogue takes it out too; the completed case stays counted.
+    quality_moves_by(gateway, completed_cases=2, ratings=1, bad_reviews=1)
     rectification = gateway.get(
         f"/ratings/v1/rectifications/{review['rectification_id']}", headers=bearer(Story.handler)
     )

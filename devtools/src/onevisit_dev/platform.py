@@ -17,11 +17,12 @@ seed registers its OAuth client (``IDENTITY_SEED_CLIENT_*``: ``case-svc``, type 
 with a secret made once per ``var_dir`` and kept there (``case-svc.client-secret``, readable by
 its owner alone), which every case-svc process is given (``CASE_CLIENT_SECRET``). Kept, because
 the seed leaves a client that exists as it is: a later run on the same databases must present
-the same secret. With it, case-svc's relay posts ``case.completed`` to rating-svc
-(``CASE_EVENT_SUBSCRIBERS``), which takes those events from that client alone
-(``RATING_CASE_CLIENT_ID``). rating-svc's own client is registered likewise
-(``IDENTITY_SEED_CLIENTS``, ``rating-svc.client-secret``, ``RATING_CLIENT_SECRET``), with which
-its relay posts its events to whoever subscribes.
+the same secret. With it, case-svc's relay posts ``case.completed`` to rating-svc and to the
+catalogue (``CASE_EVENT_SUBSCRIBERS``), which take those events from that client alone
+(``RATING_CASE_CLIENT_ID``, ``CATALOG_CASE_CLIENT_ID``). rating-svc's own client is registered
+likewise (``IDENTITY_SEED_CLIENTS``, ``rating-svc.client-secret``, ``RATING_CLIENT_SECRET``),
+with which its relay posts ratings and appeal decisions to the catalogue
+(``RATING_EVENT_SUBSCRIBERS``): the items' live quality.
 """
 
 from __future__ import annotations
@@ -203,6 +204,7 @@ class PlatformConfig:
         if spec.name == "rating":
             env.setdefault("RATING_CLIENT_ID", RATING_CLIENT_ID)
             env.setdefault("RATING_CLIENT_SECRET", rating_client_secret(self.var_dir))
+            env.setdefault("RATING_EVENT_SUBSCRIBERS", json.dumps(RATING_EVENT_SUBSCRIBERS))
         if spec.name == "case":
             env.setdefault("CASE_CLIENT_ID", CASE_CLIENT_ID)
             env.setdefault("CASE_CLIENT_SECRET", case_client_secret(self.var_dir))
@@ -222,8 +224,15 @@ class PlatformConfig:
 
 
 #: Who case-svc tells what (``CASE_EVENT_SUBSCRIBERS``): completed cases become invitations to
-#: rate in rating-svc.
-CASE_EVENT_SUBSCRIBERS = {"case.completed": ["/ratings/v1/events"]}
+#: rate in rating-svc, and count in their item's live quality in the catalogue.
+CASE_EVENT_SUBSCRIBERS = {"case.completed": ["/ratings/v1/events", "/catalog/v1/events"]}
+
+#: Who rating-svc tells what (``RATING_EVENT_SUBSCRIBERS``): first ratings and appeal decisions
+#: move their item's live quality in the catalogue.
+RATING_EVENT_SUBSCRIBERS = {
+    "rating.created": ["/catalog/v1/events"],
+    "appeal.decided": ["/catalog/v1/events"],
+}
 
 #: case-svc's OAuth client, which the identity seed registers for the run.
 CASE_CLIENT_ID = "case-svc"
