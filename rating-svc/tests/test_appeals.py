@@ -255,3 +255,47 @@ async def test_only_a_supervisor_of_the_tier_above_decides_and_only_once(
     assert (await decide(client, appeal_id, city, "rejected")).status_code == 200
     again = problem(await decide(client, appeal_id, city, "upheld"), 409, "appeal_already_decided")
     assert again["appeal_status"] == "rejected"
+
+
+async def test_the_appeals_list_comes_a_page_at_a_time(
+    client: httpx.AsyncClient,
+    token_minter: TokenMinter,
+    bad_review: dict[str, Any],
+    staff: Staff,
+    problem: Any,
+) -> None:
+    other = await rate(client, token_minter, 2, case_no="330302-20261207-000002")
+    filed = [
+        (await appeal(client, review["id"], staff("handler"))).json()["id"]
+        for review in (bad_review, other)
+    ]
+    city = staff("supervisor", dept=CITY_BUREAU)
+
+    first = await client.get("/ratings/v1/appeals", params={"limit": 1}, headers=city)
+    assert first.status_code == 200, first.text
+    cursor = first.json()["next_cursor"]
+    assert cursor is not None
+    second = await client.get(
+        "/ratings/v1/appeals", params={"limit": 1, "cursor": cursor}, headers=city
+    )
+    assert [page.json()["items"][0]["id"] for page in (first, second)] == filed
+    assert second.json()["next_cursor"] is None
+    # A cursor is the caller's own list's: another list's (the bureau's own) refuses it.
+    foreign = await client.get(
+        "/ratings/v1/appeals", params={"cursor": cursor}, headers=staff("handler")
+    )
+    problem(foreign, 400, "invalid_cursor")
+
+
+async def test_a_decision_names_the_level_of_the_review_it_concerns(
+    app: FastAPI, client: httpx.AsyncClient, bad_review: dict[str, Any], staff: Staff
+) -> None:
+    filed = (await appeal(client, bad_review["id"], staff("handler"))).json()
+    await decide(client, filed["id"], staff("supervisor", dept=CITY_BUREAU), "upheld")
+
+    [decided] = [event for event in await events(app) if event["type"] == "appeal.decided"]
+    assert {key: decided["data"][key] for key in ("status", "level", "bad_review")} == {
+        "status": "upheld",
+        "level": 1,
+        "bad_review": True,
+    }

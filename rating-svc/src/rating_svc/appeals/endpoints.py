@@ -30,12 +30,11 @@ from rating_svc.rules.workflow import StepNotAllowed
 from servicekit.auth import Principal, principal_of
 from servicekit.db import SessionDep
 from servicekit.openapi import problem_responses
+from servicekit.pagination import CursorQuery, CursorsDep, InvalidCursor, LimitQuery, page_size_of
 
 router = APIRouter(prefix="/ratings/v1", tags=["appeals"])
 
 Staff = Annotated[Principal, principal_of("staff")]
-#: The most appeals one list shows.
-LIST_LIMIT = 100
 
 
 def appeal_view(appeal: Appeal) -> AppealRead:
@@ -97,18 +96,31 @@ async def file_appeal(
     return appeal_view(appeal)
 
 
-@router.get("/appeals", response_model=AppealList, responses=problem_responses(NoAppealRole))
+@router.get(
+    "/appeals",
+    response_model=AppealList,
+    responses=problem_responses(NoAppealRole, InvalidCursor),
+)
 async def list_appeals(
     principal: Staff,
     session: SessionDep,
+    cursors: CursorsDep,
+    settings: SettingsDep,
     status: Annotated[AppealStatus | None, Query(description="Only those in this status")] = None,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = None,
 ) -> AppealList:
     """The appeals the caller's department filed and, for its supervisors, those it decides
-    for the tier below; oldest first, the first 100."""
-    appeals = await service.department_list(
-        session=session, principal=principal, status=status, limit=LIST_LIMIT
+    for the tier below; oldest first, a page at a time."""
+    appeals, next_cursor = await service.department_list(
+        session=session,
+        principal=principal,
+        status=status,
+        cursors=cursors,
+        cursor=cursor,
+        limit=page_size_of(settings, limit),
     )
-    return AppealList(items=[appeal_view(appeal) for appeal in appeals])
+    return AppealList(items=[appeal_view(appeal) for appeal in appeals], next_cursor=next_cursor)
 
 
 @router.get(

@@ -4,7 +4,7 @@ import datetime as dt
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rating_svc.models import Appeal, Invitation, Rating
@@ -77,15 +77,21 @@ async def of_department(
     department_id: str,
     deciding_too: bool,
     status: str | None,
+    after: tuple[dt.datetime, uuid.UUID] | None,
     limit: int,
 ) -> Sequence[Appeal]:
     """The appeals the department filed (and, for its supervisors, those it decides), oldest
-    first."""
+    first, from after ``after`` (filed at, id)."""
     owner = Appeal.department_id == department_id
     if deciding_too:
         owner = or_(owner, Appeal.decider_department_id == department_id)
     query = select(Appeal).where(owner)
     if status is not None:
         query = query.where(Appeal.status == status)
+    if after is not None:
+        at, last_id = after
+        query = query.where(
+            or_(Appeal.filed_at > at, and_(Appeal.filed_at == at, Appeal.id > last_id))
+        )
     query = query.order_by(Appeal.filed_at, Appeal.id).limit(limit)
     return (await session.scalars(query)).all()

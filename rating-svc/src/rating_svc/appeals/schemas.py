@@ -119,9 +119,12 @@ class AppealRead(BaseModel):
 
 
 class AppealList(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [_APPEAL]}]})
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"items": [_APPEAL], "next_cursor": None}]}
+    )
 
     items: list[AppealRead]
+    next_cursor: str | None
 
 
 class AppealOutcomeRead(BaseModel):

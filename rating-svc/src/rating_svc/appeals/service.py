@@ -22,6 +22,7 @@ from rating_svc.rules.workflow import Role, Status
 from rating_svc.statistics import service as statistics
 from servicekit.auth import Principal
 from servicekit.events import Outbox
+from servicekit.pagination import Cursors
 from servicekit.problems import Conflict, Forbidden, NotFound, extension_members
 from servicekit.working_days import deadline_after
 
@@ -162,18 +163,38 @@ async def visible(*, session: AsyncSession, principal: Principal, appeal_id: uui
 
 
 async def department_list(
-    *, session: AsyncSession, principal: Principal, status: str | None, limit: int
-) -> Sequence[Appeal]:
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    status: str | None,
+    cursors: Cursors,
+    cursor: str | None,
+    limit: int,
+) -> tuple[Sequence[Appeal], str | None]:
+    """A page of the appeals the caller's department filed (and, for its supervisors, those it
+    decides), oldest first, and the cursor of the next page."""
     roles = _roles(principal)
     if principal.dept is None:  # pragma: no cover - staff_roles requires one
         raise NoAppealRole()
-    return await repository.of_department(
+    context = f"appeals:{principal.dept}:{principal.sub}:{status or '*'}"
+    position = cursors.decode_optional(context, cursor)
+    after = None
+    if position is not None:
+        after = (dt.datetime.fromisoformat(position["at"]), uuid.UUID(hex=position["id"]))
+    rows = await repository.of_department(
         session,
         department_id=principal.dept,
         deciding_too=Role.SUPERVISOR in roles,
         status=status,
-        limit=limit,
+        after=after,
+        limit=limit + 1,
     )
+    page = rows[:limit]
+    next_cursor = None
+    if len(rows) > limit:
+        last = page[-1]
+        next_cursor = cursors.encode(context, {"at": last.filed_at.isoformat(), "id": last.id.hex})
+    return page, next_cursor
 
 
 async def decide(
