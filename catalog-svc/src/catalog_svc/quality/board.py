@@ -71,18 +71,25 @@ def figures(counts: Counts | None, promised_working_days: int | None) -> Quality
 
 
 class QualityBoard:
-    """The counts by item and department, and by item over its departments."""
+    """The counts by item and department, and by item over its departments. An item's figures
+    are built once per change of its counts (a search page shows twenty)."""
 
     def __init__(self, clock: Callable[[], dt.datetime]) -> None:
         self._clock = clock
         self._by_department: dict[Key, Counts] = {}
         self._by_item: dict[str, Counts] = {}
+        self._shown: dict[tuple[str, int | None], QualityRead] = {}
         self._read_from: dt.datetime | None = None
         # One refresh at a time: the look-back of one is the start of the one before.
         self._lock = asyncio.Lock()
 
     def of_item(self, item_code: str, promised_working_days: int | None) -> QualityRead:
-        return figures(self._by_item.get(item_code), promised_working_days)
+        key = (item_code, promised_working_days)
+        shown = self._shown.get(key)
+        if shown is None:
+            shown = figures(self._by_item.get(item_code), promised_working_days)
+            self._shown[key] = shown
+        return shown
 
     def of_department(
         self, item_code: str, department_id: str, promised_working_days: int | None
@@ -123,6 +130,9 @@ class QualityBoard:
             if item_code in totals:
                 totals[item_code].add(row)
         self._by_item.update(totals)
+        # Rebuilt at their next read (keyed by the promise too: an item republished with
+        # another one is shown with its new promise).
+        self._shown = {key: shown for key, shown in self._shown.items() if key[0] not in touched}
 
 
 async def _watch(board: QualityBoard, database: Database, every: float) -> None:
