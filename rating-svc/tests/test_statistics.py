@@ -191,6 +191,33 @@ async def test_departments_are_ranked_within_a_region_by_satisfaction_once_rated
     assert elsewhere.json()["items"] == []
 
 
+async def test_departments_equally_satisfied_rank_by_more_ratings_then_by_their_id(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    at = dt.datetime(2026, 12, 7, 2, tzinfo=dt.UTC)
+    # Ratings, of them satisfied: three at 75 %, one rated too few times to be ranked.
+    counted = {"330302-c": (4, 3), "330302-a": (4, 3), "330302-b": (8, 6), "330302-d": (1, 1)}
+    async with app.state.service.database.sessionmaker.begin() as session:
+        for department, (ratings, satisfied) in counted.items():
+            keys = rollups.keys_of(
+                department_id=department, item_code=LOSS_REPORT, region_code="330302", at=at
+            )
+            deltas = {"ratings": ratings, "level_5": satisfied, "level_1": ratings - satisfied}
+            await repository.add(session, rollups.rows(keys, deltas))
+    ranking = await client.get(
+        "/ratings/v1/statistics/regions/330300/rankings", params={**DECEMBER, "min_ratings": "2"}
+    )
+    assert ranking.status_code == 200, ranking.text
+    body = ranking.json()
+    assert [(item["rank"], item["department_id"]) for item in body["items"]] == [
+        (1, "330302-b"),
+        (2, "330302-a"),
+        (3, "330302-c"),
+    ]
+    assert {item["figures"]["satisfaction_rate"] for item in body["items"]} == {0.75}
+    assert body["unranked"] == 1
+
+
 @pytest.mark.parametrize(
     ("path", "params", "code"),
     [

@@ -2,9 +2,8 @@
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rating_svc.models import RatingRollup
@@ -28,8 +27,19 @@ async def add(session: AsyncSession, rows: list[dict[str, object]]) -> None:
     await session.execute(statement, rows)
 
 
-def _sums() -> list[ColumnElement[Any]]:
-    return [func.coalesce(func.sum(RatingRollup.__table__.c[name]), 0) for name in COUNTERS]
+_ROLLUP = RatingRollup.__table__
+_SUMS = [func.coalesce(func.sum(_ROLLUP.c[name]), 0) for name in COUNTERS]
+_PERIODS = (
+    _ROLLUP.c.dimension == bindparam("dimension"),
+    _ROLLUP.c.scope == bindparam("scope"),
+    _ROLLUP.c.granularity == bindparam("granularity"),
+    _ROLLUP.c.period_start.between(bindparam("start"), bindparam("end")),
+)
+# Built once, parameters apart: building the statement again per read (its expression, then
+# its cache key to find the compiled form) and converting each row took a ranking's fetch from
+# about 5 to 7 ms.
+_TOTALS = select(*_SUMS).where(*_PERIODS, _ROLLUP.c.key == bindparam("key"))
+_BY_KEY = select(_ROLLUP.c.key, *_SUMS).where(*_PERIODS).group_by(_ROLLUP.c.key)
 
 
 async def totals(
@@ -42,19 +52,17 @@ async def totals(
     start: dt.date,
     end: dt.date,
 ) -> Sequence[int]:
-    """The counts summed over the periods starting from ``start`` to ``end`` (inclusive)."""
-    row = (
-        await session.execute(
-            select(*_sums()).where(
-                RatingRollup.dimension == dimension,
-                RatingRollup.scope == scope,
-                RatingRollup.key == key,
-                RatingRollup.granularity == granularity,
-                RatingRollup.period_start.between(start, end),
-            )
-        )
-    ).one()
-    return [int(value) for value in row]
+    """The counts summed over the periods starting from ``start`` to ``end`` (inclusive), in
+    ``COUNTERS`` order."""
+    parameters = {
+        "dimension": dimension,
+        "scope": scope,
+        "key": key,
+        "granularity": granularity,
+        "start": start,
+        "end": end,
+    }
+    return tuple((await session.execute(_TOTALS, parameters)).one())
 
 
 async def by_key(
@@ -66,15 +74,13 @@ async def by_key(
     start: dt.date,
     end: dt.date,
 ) -> Sequence[tuple[str, Sequence[int]]]:
-    """Each key's counts under the scope, summed over the periods."""
-    result = await session.execute(
-        select(RatingRollup.key, *_sums())
-        .where(
-            RatingRollup.dimension == dimension,
-            RatingRollup.scope == scope,
-            RatingRollup.granularity == granularity,
-            RatingRollup.period_start.between(start, end),
-        )
-        .group_by(RatingRollup.key)
-    )
-    return [(row[0], [int(value) for value in row[1:]]) for row in result.all()]
+    """Each key's counts under the scope (``COUNTERS`` order), summed over the periods."""
+    parameters = {
+        "dimension": dimension,
+        "scope": scope,
+        "granularity": granularity,
+        "start": start,
+        "end": end,
+    }
+    result = await session.execute(_BY_KEY, parameters)
+    return [(key, counts) for key, *counts in result]

@@ -4,6 +4,7 @@ department, item or region, or rank the departments of a region. Nothing persona
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -11,7 +12,7 @@ from rating_svc.models import Rating, Rectification
 from rating_svc.rules.workflow import Status
 from rating_svc.statistics import repository, rollups
 from rating_svc.statistics.rollups import COUNTERS, Granularity
-from rating_svc.statistics.schemas import Figures, Ranked, Ranking, Statistics
+from rating_svc.statistics.schemas import Ranking, Statistics
 from servicekit.problems import DomainError, extension_members
 
 #: The longest range one read sums: a year of days, ten years of months.
@@ -109,24 +110,33 @@ def _rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole > 0 else None
 
 
-def figures(counts: Sequence[int]) -> Figures:
+def _figures(counts: Sequence[int]) -> dict[str, Any]:
+    """The figures of summed counts (``COUNTERS`` order), as the data ``Figures`` validates: a
+    ranking validates its 990 departments' in one call instead of one model at a time (half
+    its Python time)."""
     c = dict(zip(COUNTERS, counts, strict=True))
-    satisfied = c["level_5"] + c["level_4"] + c["level_3"]
-    return Figures(
-        ratings=c["ratings"],
-        levels={str(level): c[f"level_{level}"] for level in range(5, 0, -1)},
-        bad_reviews=c["bad_reviews"],
-        rectifications_opened=c["rectifications_opened"],
-        rectifications_closed=c["rectifications_closed"],
-        rectifications_on_time=c["rectifications_on_time"],
-        follow_ups=c["follow_ups"],
-        follow_ups_satisfied=c["follow_ups_satisfied"],
-        satisfaction_rate=_rate(satisfied, c["ratings"]),
-        bad_review_rate=_rate(c["bad_reviews"], c["ratings"]),
-        rectification_rate=_rate(c["rectifications_closed"], c["rectifications_opened"]),
-        on_time_rectification_rate=_rate(c["rectifications_on_time"], c["rectifications_opened"]),
-        follow_up_satisfaction_rate=_rate(c["follow_ups_satisfied"], c["follow_ups"]),
-    )
+    opened = c["rectifications_opened"]
+    return {
+        "ratings": c["ratings"],
+        "levels": {
+            "5": c["level_5"],
+            "4": c["level_4"],
+            "3": c["level_3"],
+            "2": c["level_2"],
+            "1": c["level_1"],
+        },
+        "bad_reviews": c["bad_reviews"],
+        "rectifications_opened": opened,
+        "rectifications_closed": c["rectifications_closed"],
+        "rectifications_on_time": c["rectifications_on_time"],
+        "follow_ups": c["follow_ups"],
+        "follow_ups_satisfied": c["follow_ups_satisfied"],
+        "satisfaction_rate": _rate(c["level_5"] + c["level_4"] + c["level_3"], c["ratings"]),
+        "bad_review_rate": _rate(c["bad_reviews"], c["ratings"]),
+        "rectification_rate": _rate(c["rectifications_closed"], opened),
+        "on_time_rectification_rate": _rate(c["rectifications_on_time"], opened),
+        "follow_up_satisfaction_rate": _rate(c["follow_ups_satisfied"], c["follow_ups"]),
+    }
 
 
 async def statistics_of(
@@ -148,13 +158,15 @@ async def statistics_of(
         start=first,
         end=last,
     )
-    return Statistics(
-        dimension=dimension,
-        key=key,
-        granularity=granularity,
-        first_period=first,
-        last_period=last,
-        figures=figures(counts),
+    return Statistics.model_validate(
+        {
+            "dimension": dimension,
+            "key": key,
+            "granularity": granularity,
+            "first_period": first,
+            "last_period": last,
+            "figures": _figures(counts),
+        }
     )
 
 
@@ -178,22 +190,24 @@ async def ranking_in(
         start=first,
         end=last,
     )
-    counted = [(department, figures(counts)) for department, counts in rows]
+    counted = [(department, _figures(counts)) for department, counts in rows]
     eligible = [
         (department, shown)
         for department, shown in counted
-        if shown.ratings >= min_ratings and shown.satisfaction_rate is not None
+        if shown["ratings"] >= min_ratings and shown["satisfaction_rate"] is not None
     ]
-    eligible.sort(key=lambda pair: (-(pair[1].satisfaction_rate or 0.0), -pair[1].ratings, pair[0]))
-    return Ranking(
-        region_code=region,
-        granularity=granularity,
-        first_period=first,
-        last_period=last,
-        min_ratings=min_ratings,
-        items=[
-            Ranked(rank=position, department_id=department, figures=shown)
-            for position, (department, shown) in enumerate(eligible, start=1)
-        ],
-        unranked=len(counted) - len(eligible),
+    eligible.sort(key=lambda pair: (-pair[1]["satisfaction_rate"], -pair[1]["ratings"], pair[0]))
+    return Ranking.model_validate(
+        {
+            "region_code": region,
+            "granularity": granularity,
+            "first_period": first,
+            "last_period": last,
+            "min_ratings": min_ratings,
+            "items": [
+                {"rank": position, "department_id": department, "figures": shown}
+                for position, (department, shown) in enumerate(eligible, start=1)
+            ],
+            "unranked": len(counted) - len(eligible),
+        }
     )
