@@ -451,6 +451,28 @@ VALID_FORMS: dict[str, dict[str, Any]] = {
 }
 
 
+#: A one-issue bundle of the double's items (synthetic): a move within Wenzhou, four items at
+#: two tiers, the social card's only for whoever answers that it was lost.
+MOVE_BUNDLE = "household_move"
+BUNDLES: dict[str, dict[str, Any]] = {
+    MOVE_BUNDLE: {
+        "name": "迁居一件事（合成数据）",
+        "items": [HOUSEHOLD_EXTRACT, FUND_WITHDRAWAL, LICENCE_REPLACEMENT, SOCIAL_CARD_LOSS],
+        "conditions": {SOCIAL_CARD_LOSS: "social_card_lost"},
+    }
+}
+#: The merged form of ``MOVE_BUNDLE``, each shared field once, her identity left out.
+MOVE_FORM: dict[str, Any] = {
+    "registered_address": "温州市鹿城区松台街道（合成数据）",
+    "contact_phone": "13957700000",
+    "use": "other",
+    "reason": "rent",
+    "amount": 6000,
+    "mailing_address": "温州市鹿城区松台街道（合成数据）",
+    "social_card_lost": True,
+}
+
+
 class CatalogDouble:
     items = ITEMS
     loss_report = ID_CARD_LOSS
@@ -498,6 +520,9 @@ class CatalogDouble:
         self.handler_gate: asyncio.Event | None = None
         #: Set when a request reaches the gate.
         self.handler_entered = asyncio.Event()
+        #: Item code → (status, problem code): the next application for that item filed
+        #: through the gateway is refused so, once (its instance out of reach, or refusing it).
+        self.refuse_filing: dict[str, tuple[int, str]] = {}
         self.app = self._build()
 
     def _build(self) -> FastAPI:
@@ -548,6 +573,51 @@ class CatalogDouble:
                         "tier": entry["handling_tier"],
                         "region_code": seat,
                     },
+                }
+            )
+
+        @app.post("/catalog/v1/bundles/{code}/plan")
+        async def plan(code: str, request: Request) -> JSONResponse:
+            if code not in BUNDLES:
+                return _problem(404, "bundle_not_found", f"no bundle {code}")
+            body = await request.json()
+            bundle, answers = BUNDLES[code], body.get("answers", {})
+            applying, left_out = [], []
+            for item_code in bundle["items"]:
+                entry = ITEMS[item_code]
+                condition = bundle["conditions"].get(item_code)
+                if condition is not None and answers.get(condition) is not True:
+                    left_out.append(
+                        {
+                            "item_code": item_code,
+                            "item_name": entry["name"],
+                            "reason": "condition_not_met",
+                        }
+                    )
+                    continue
+                seat = self.department_region(item_code, body["region"])
+                assert seat is not None
+                department_id = f"{seat}-{entry['department_type']}"
+                applying.append(
+                    {
+                        "item_code": item_code,
+                        "item_name": entry["name"],
+                        "department": {
+                            "id": department_id,
+                            "name": DEPARTMENT_NAMES.get(department_id, department_id),
+                            "type": entry["department_type"],
+                            "tier": entry["handling_tier"],
+                            "region_code": seat,
+                        },
+                    }
+                )
+            return JSONResponse(
+                {
+                    "bundle_code": code,
+                    "bundle_name": bundle["name"],
+                    "region_code": RegionCode.parse(body["region"]).official,
+                    "applying": applying,
+                    "left_out": left_out,
                 }
             )
 
@@ -1012,6 +1082,22 @@ async def catalog(
     async def cases(scope: Scope, receive: Receive, send: Send) -> None:
         headers = {name.decode(): value.decode() for name, value in scope["headers"]}
         double.forwarded.append(headers)
+        if scope["method"] == "POST" and scope["path"] == "/cases/v1/cases":
+            body, more = b"", True
+            while more:
+                message = await receive()
+                body, more = body + message.get("body", b""), message.get("more_body", False)
+            refusal = double.refuse_filing.pop(json.loads(body).get("item_code"), None)
+            if refusal is not None:
+                status, code = refusal
+                await _problem(status, code, "refused by the double")(scope, receive, send)
+                return
+
+            async def again() -> dict[str, Any]:
+                return {"type": "http.request", "body": body, "more_body": False}
+
+            await app(scope, again, send)
+            return
         await app(scope, receive, send)
 
     gateway = _by_prefix(

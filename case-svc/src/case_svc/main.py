@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager, nullcontext, suppress
 import structlog
 from fastapi import FastAPI
 
+from case_svc.bundles.endpoints import router as bundles_router
 from case_svc.cases import handling
 from case_svc.cases.endpoints import router as cases_router
 from case_svc.clients.catalog import CatalogReads
@@ -130,7 +131,13 @@ def create_app(settings: CaseSettings | None = None, *, jwks: JwksSource | None 
     return build_app(
         settings or CaseSettings(),
         title="OneVisit case-svc",
-        routers=[cases_router, drafts_router, supervision_router, materials_router],
+        routers=[
+            cases_router,
+            drafts_router,
+            bundles_router,
+            supervision_router,
+            materials_router,
+        ],
         lifespan=_lifespan,
         jwks=jwks,
         idempotency_records=IdempotencyRecord,

@@ -352,3 +352,65 @@ class IdempotencyRecord(IdempotencyRecordMixin, Base):
 
     __tablename__ = "idempotency_record"
     sealing_domain = "case"
+
+
+class BundleApplication(Base):
+    """A one-issue application (``case_svc.bundles``): a bundle filed once by its applicant,
+    with a child case at each department it concerns, each in the instance of that
+    department's region. It lives in the instance serving the applicant's region.
+
+    ``filing`` until every child is filed (a retry with the same Idempotency-Key files the rest,
+    the same cases again for those already filed); ``filed`` then, its progress read from its
+    children; ``compensated`` when a child was refused and the children filed before it were
+    withdrawn."""
+
+    __tablename__ = "bundle_application"
+    __table_args__ = (
+        Index("ix_bundle_application_applicant_newest", "applicant_id", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    application_no: Mapped[str] = mapped_column(String(40), unique=True)
+    bundle_code: Mapped[str] = mapped_column(String(48))
+    bundle_name: Mapped[str] = mapped_column(String(128))
+    applicant_id: Mapped[str] = mapped_column(String(64))
+    applicant_type: Mapped[str] = mapped_column(String(16))
+    applicant_region: Mapped[str] = mapped_column(String(12))
+    #: A keyed digest of (applicant, Idempotency-Key): a retry of a filing cut short finds it.
+    request_key: Mapped[str] = mapped_column(String(64), unique=True)
+    #: A keyed digest of the request's body: a retry must send the same application.
+    request_digest: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    #: The items the bundle's plan left out for her, and why: ``[{item_code, item_name,
+    #: reason}]`` (no personal data).
+    left_out: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+    children: Mapped[list["BundleChild"]] = relationship(
+        back_populates="application", order_by="BundleChild.seq", lazy="raise"
+    )
+
+
+class BundleChild(Base):
+    """One item of a one-issue application: the department that handles it, and the case
+    filed for it there once it is (its progress is that case's)."""
+
+    __tablename__ = "bundle_child"
+
+    application_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("bundle_application.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    item_code: Mapped[str] = mapped_column(String(64))
+    item_name: Mapped[str] = mapped_column(String(200))
+    department_id: Mapped[str] = mapped_column(String(64))
+    department_name: Mapped[str] = mapped_column(String(200))
+    department_tier: Mapped[str] = mapped_column(String(16))
+    department_region: Mapped[str] = mapped_column(String(12))
+    case_no: Mapped[str | None] = mapped_column(String(40))
+    filed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: Withdrawn to compensate for a later child's refusal.
+    withdrawn_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    application: Mapped[BundleApplication] = relationship(back_populates="children")

@@ -152,6 +152,21 @@ def check_applicant(principal: Principal, item: catalog.CatalogItem) -> None:
         )
 
 
+async def checked_form(
+    http: httpx.AsyncClient,
+    principal: Principal,
+    item: catalog.CatalogItem,
+    form: Mapping[str, Any],
+) -> tuple[dict[str, Any], dict[str, str] | None]:
+    """The form as it would be filed for this applicant: she may apply for the item, its
+    applicant fields hold her verified identity, and it meets the item's form schema. With the
+    certificate holder, as ``_with_verified_applicant`` gives it."""
+    check_applicant(principal, item)
+    checked, holder = await _with_verified_applicant(http, principal, item, form)
+    validate_form(checked, item.form_schema)
+    return checked, holder
+
+
 async def _with_verified_applicant(
     http: httpx.AsyncClient,
     principal: Principal,
@@ -227,9 +242,7 @@ async def submit_case(
     item = await catalog_reads.item(http, payload.item_code)
     if not item.published:
         raise ItemNotAvailable(f"{item.code} is {item.status}", item_status=item.status)
-    check_applicant(principal, item)
-    form, holder = await _with_verified_applicant(http, principal, item, payload.form)
-    validate_form(form, item.form_schema)
+    form, holder = await checked_form(http, principal, item, payload.form)
     region = applicant_region_of(principal, payload.applicant_region)
     handler = await catalog_reads.handler(http, item.code, region)
     department_region = handler.department.region_code

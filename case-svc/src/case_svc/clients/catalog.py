@@ -1,5 +1,6 @@
 """catalog-svc, as case-svc needs it: a service item, the department responsible for it in a
-region, and a department by its id (a transfer's target). All are public reads, asked through
+region, a department by its id (a transfer's target), and a one-issue bundle's plan for an
+applicant (the items that apply and who handles each). All are public reads, asked through
 the gateway without the caller's token. ``CatalogReads`` keeps the items and handlers that
 applications are filed with for a while (the catalog changes when an administrator publishes).
 
@@ -17,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from case_svc.workflow.state_machine import DecisionApproval
 from servicekit.http import raise_for_problem
 from servicekit.problems import (
+    FIELD_ERRORS,
     DomainError,
     InvalidRegion,
     NotFound,
@@ -81,6 +83,39 @@ class DepartmentNotFound(NotFound):
     title = "No department has this id"
 
 
+class BundleNotFound(NotFound):
+    code = "bundle_not_found"
+    title = "No such one-issue bundle"
+    members = extension_members(bundle_code={"type": "string", "examples": ["birth"]})
+
+
+class BundleNotSpecified(DomainError):
+    status = 422
+    code = "bundle_not_specified"
+    title = "This bundle is only named: it has no items to plan"
+    members = extension_members(bundle_code={"type": "string", "examples": ["credit_repair"]})
+
+
+class BundleAnswersInvalid(DomainError):
+    status = 422
+    code = "bundle_answers_invalid"
+    title = "The answers do not fit the bundle's form"
+    members = extension_members(
+        errors={
+            **FIELD_ERRORS,
+            "examples": [
+                [
+                    {
+                        "field": "body.answers.mother_employee_insured",
+                        "message": "decides whether an item applies: answer it",
+                        "type": "required",
+                    }
+                ]
+            ],
+        }
+    )
+
+
 #: The catalog's problems that concern the request, passed on as they are.
 _PASSED_ON: tuple[type[DomainError], ...] = (
     ItemNotFound,
@@ -89,6 +124,15 @@ _PASSED_ON: tuple[type[DomainError], ...] = (
     InvalidRegion,
     ItemNotOfferedInRegion,
     DepartmentNotFound,
+)
+#: And those of a bundle's plan.
+BUNDLE_PROBLEMS: tuple[type[DomainError], ...] = (
+    BundleNotFound,
+    BundleNotSpecified,
+    BundleAnswersInvalid,
+    RegionNotFound,
+    InvalidRegion,
+    NoResponsibleDepartment,
 )
 
 
@@ -134,6 +178,34 @@ class ResponsibleDepartment(BaseModel):
     department: Department
 
 
+class PlannedItem(BaseModel):
+    """An item of a bundle that applies to the applicant, and who handles it for her region."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    item_code: str
+    item_name: str
+    department: Department
+
+
+class LeftOutItem(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    item_code: str
+    item_name: str
+    reason: str
+
+
+class BundlePlan(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    bundle_code: str
+    bundle_name: str
+    region_code: RegionCode
+    applying: list[PlannedItem]
+    left_out: list[LeftOutItem]
+
+
 async def _get(http: httpx.AsyncClient, path: str, params: dict[str, str] | None) -> httpx.Response:
     try:
         return await http.get(path, params=params)
@@ -168,6 +240,21 @@ async def fetch_department(http: httpx.AsyncClient, department_id: str) -> Depar
     response = await _get(http, f"/catalog/v1/departments/{department_id}", None)
     raise_for_problem(response, upstream="catalog-svc", passed_on=_PASSED_ON)
     return _parse(Department, response)
+
+
+async def plan_bundle(
+    http: httpx.AsyncClient, code: str, region: RegionCode, answers: dict[str, Any]
+) -> BundlePlan:
+    """The bundle for this applicant: never kept, since it depends on her answers."""
+    try:
+        response = await http.post(
+            f"/catalog/v1/bundles/{code}/plan",
+            json={"region": region.official, "answers": answers},
+        )
+    except httpx.HTTPError as exc:
+        raise UpstreamUnavailable("catalog-svc could not be reached") from exc
+    raise_for_problem(response, upstream="catalog-svc", passed_on=BUNDLE_PROBLEMS)
+    return _parse(BundlePlan, response)
 
 
 class CatalogReads:

@@ -1,0 +1,159 @@
+"""HTTP endpoints for one-issue applications: parse, delegate, shape."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Response
+
+from case_svc.bundles import service
+from case_svc.bundles.schemas import (
+    BundleApplicationCreate,
+    BundleApplicationPage,
+    BundleApplicationRead,
+)
+from case_svc.bundles.service import (
+    BundleApplicationCompensated,
+    BundleApplicationIncomplete,
+    BundleApplicationNotFound,
+    BundleChildRefused,
+    NothingApplies,
+)
+from case_svc.cases.endpoints import SUBMISSION_PROBLEMS
+from case_svc.cases.service import FiledElsewhere
+from case_svc.clients import cases as cases_client
+from case_svc.clients.catalog import BUNDLE_PROBLEMS
+from case_svc.deps import CatalogReadsDep, NowDep, SettingsDep, StateDep
+from servicekit.auth import PrincipalDep, WrongPrincipalType
+from servicekit.case_numbers import BundleApplicationNumberStr
+from servicekit.db import SessionDep
+from servicekit.http import HttpDep
+from servicekit.idempotency import IdempotencyDep, IdempotencyKeyReused, idempotency_key
+from servicekit.openapi import problem_responses
+from servicekit.pagination import CursorQuery, CursorsDep, InvalidCursor, LimitQuery, page_size_of
+from servicekit.problems import DomainError, UpstreamUnavailable
+
+router = APIRouter(prefix="/cases/v1", tags=["bundle applications"])
+
+PATH = "/cases/v1/bundle-applications"
+
+#: What filing may answer besides the application: its own refusals, the catalog's about the
+#: bundle, and those of each child's filing (checked here before anything is filed).
+FILING_PROBLEMS: tuple[type[DomainError], ...] = tuple(
+    dict.fromkeys(
+        (
+            NothingApplies,
+            BundleChildRefused,
+            BundleApplicationCompensated,
+            BundleApplicationIncomplete,
+            IdempotencyKeyReused,
+            WrongPrincipalType,
+            *BUNDLE_PROBLEMS,
+            *SUBMISSION_PROBLEMS,
+        )
+    )
+)
+
+
+@router.post(
+    "/bundle-applications",
+    status_code=201,
+    response_model=BundleApplicationRead,
+    responses=problem_responses(*FILING_PROBLEMS, UpstreamUnavailable),
+)
+async def file_bundle_application(
+    payload: BundleApplicationCreate,
+    principal: PrincipalDep,
+    claim: IdempotencyDep,
+    session: SessionDep,
+    state: StateDep,
+    http: HttpDep,
+    catalog_reads: CatalogReadsDep,
+    settings: SettingsDep,
+    now: NowDep,
+    key_header: Annotated[str, Header(alias="Idempotency-Key", include_in_schema=False)],
+    x_region_code: Annotated[
+        str | None,
+        Header(
+            alias="X-Region-Code",
+            description="The applicant's county: the gateway routes the application straight "
+            "to the instance that keeps her applications (else it is filed there one hop later)",
+        ),
+    ] = None,
+) -> Response:
+    """File a one-issue bundle once, as one application: the items that apply to her answers
+    (the catalog's plan), each filed as a child case at the department that handles it for her
+    region, at its tier, in that department's instance. Every child's form is checked before
+    anything is filed. A filing cut short is completed by the retry with the same
+    Idempotency-Key and body (503 ``bundle_application_incomplete`` says so), or, when a
+    department refuses its part, compensated: the parts filed before it are withdrawn
+    (422 ``bundle_child_refused``). She is invited to rate each child as it completes."""
+    if claim.replay is not None:
+        return claim.replay
+    key = idempotency_key(key_header)
+    outcome = await service.file_application(
+        sessionmaker=state.database.sessionmaker,
+        http=http,
+        catalog_reads=catalog_reads,
+        principal=principal,
+        payload=payload,
+        key=key,
+        digest_key=settings.request_digest_key_bytes,
+        routed_by=x_region_code,
+        passed_on=SUBMISSION_PROBLEMS,
+        now=now,
+    )
+    if isinstance(outcome, FiledElsewhere):
+        filed = await cases_client.file_where_it_belongs(
+            http,
+            token=principal.token,
+            body=payload.model_dump(mode="json", exclude_unset=True),
+            key_header=key_header,
+            region_code=outcome.region_code,
+            passed_on=FILING_PROBLEMS,
+            path=PATH,
+        )
+        location = {"Location": filed.headers["Location"]}
+        return await claim.answer(session, status=201, body=filed.json(), headers=location)
+    location = {"Location": f"{PATH}/{outcome.application_no}"}
+    return await claim.answer(
+        session, status=201, body=outcome.model_dump(mode="json"), headers=location
+    )
+
+
+@router.get(
+    "/bundle-applications",
+    response_model=BundleApplicationPage,
+    responses=problem_responses(InvalidCursor, WrongPrincipalType),
+)
+async def list_bundle_applications(
+    principal: PrincipalDep,
+    session: SessionDep,
+    cursors: CursorsDep,
+    settings: SettingsDep,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = None,
+) -> BundleApplicationPage:
+    """The caller's one-issue applications, newest first (each one's progress is on it)."""
+    return await service.applications_of(
+        session,
+        principal,
+        cursors=cursors,
+        cursor=cursor,
+        limit=page_size_of(settings, limit),
+    )
+
+
+@router.get(
+    "/bundle-applications/{application_no}",
+    response_model=BundleApplicationRead,
+    responses=problem_responses(BundleApplicationNotFound, WrongPrincipalType),
+)
+async def get_bundle_application(
+    application_no: BundleApplicationNumberStr,
+    principal: PrincipalDep,
+    session: SessionDep,
+    http: HttpDep,
+) -> BundleApplicationRead:
+    """The caller's one-issue application as one: each child with its department, its case
+    and its progress, read from the case where it lives, and the application's own status
+    derived from theirs."""
+    return await service.application_of(session, http, principal, application_no)
