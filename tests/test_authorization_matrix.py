@@ -89,6 +89,11 @@ SCAN_PNG = bytes.fromhex(
     "3a7e9b550000000a49444154789c636800000082008177cd72b60000000049454e44ae426082"
 )
 ID_CARD_REPLACEMENT = "public_security.id_card_replacement"  # review: stays submitted
+#: A one-issue application of a bundle of one item for her: a water connection, no gas.
+WATER_CONNECTION = {
+    "bundle_code": "utility_connection",
+    "form": {"contact_phone": "13957700000", "needs_gas": False},
+}
 #: A department that is none of the matrix's columns: it applies for the grants they decide.
 GRANT_CONSUMER = "330304-civil_affairs"
 
@@ -439,6 +444,15 @@ def build_world(
             "appeal_id": created(appealed, "appeal")["id"],
             "consent_id": world.spare_consent(),
             "draft_no": world.spare_draft(),
+            "application_no": created(
+                world.post(
+                    "citizen_loa3",
+                    "/cases/v1/bundle-applications",
+                    json=WATER_CONNECTION,
+                    headers={"Idempotency-Key": str(uuid.uuid4())},
+                ),
+                "bundle application",
+            )["application_no"],
             "delegation_id": world.spare_delegation(),
             "session_id": world.spare_session(),
             "credit_code": ENTERPRISE,
@@ -594,6 +608,7 @@ ADJUSTMENTS: dict[str, Adjust] = {
     ),
     "POST /cases/v1/cases/{case_no}/materials": _material_upload,
     "POST /cases/v1/drafts": _body(lambda _world, _kind: {"item_code": ID_CARD_REPLACEMENT}),
+    "POST /cases/v1/bundle-applications": _body(lambda _world, _kind: WATER_CONNECTION),
     "POST /cases/v1/cases/{case_no}/certificates": _body(
         lambda _world, _kind: {"certificate_number": LOA3_LICENCE}
     ),

@@ -217,4 +217,3 @@ async def test_an_unknown_bundle_and_one_nothing_of_which_applies_are_refused(
     client: httpx.AsyncClient, resident: str, problem: Any
 ) -> None:
     problem(await file(client, resident, bundle="no_such_bundle"), 404, "bundle_not_found")
-

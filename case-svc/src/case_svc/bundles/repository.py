@@ -88,3 +88,19 @@ async def set_status(
         .where(BundleApplication.id == application_id)
         .values(status=status, updated_at=at)
     )
+
+
+async def within_items(
+    session: AsyncSession, application_ids: Sequence[uuid.UUID], item_codes: Sequence[str]
+) -> Sequence[uuid.UUID]:
+    """Those of the applications every part of which is one of ``item_codes``."""
+    if not application_ids:
+        return []
+    outside = select(BundleChild.application_id).where(
+        BundleChild.application_id.in_(application_ids),
+        BundleChild.item_code.not_in(item_codes),
+    )
+    query = select(BundleApplication.id).where(
+        BundleApplication.id.in_(application_ids), BundleApplication.id.not_in(outside)
+    )
+    return (await session.scalars(query)).all()

@@ -409,6 +409,16 @@ def application_view(
     )
 
 
+def _visible_to(principal: Principal, application: BundleApplication) -> bool:
+    """Hers; a delegate's when every part of it is an item the delegation covers (none listed:
+    all of them)."""
+    if application.applicant_id != principal.sub:
+        return False
+    if principal.act is None or not principal.scope:
+        return True
+    return all(child.item_code in principal.scope for child in application.children)
+
+
 async def application_of(
     session: AsyncSession, http: httpx.AsyncClient, principal: Principal, application_no: str
 ) -> BundleApplicationRead:
@@ -416,7 +426,7 @@ async def application_of(
     none, is 404 alike."""
     require_type(principal, "citizen", "enterprise")
     application = await repository.by_number(session, application_no)
-    if application is None or application.applicant_id != principal.sub:
+    if application is None or not _visible_to(principal, application):
         raise BundleApplicationNotFound()
     progress = await _read_children(http, principal.token, list(application.children))
     return application_view(application, progress)
@@ -439,6 +449,12 @@ async def applications_of(
         before = (dt.datetime.fromisoformat(position["at"]), str(position["no"]))
     rows = await repository.of_applicant(session, principal.sub, before=before, limit=limit + 1)
     page = rows[:limit]
+    if principal.act is not None and principal.scope:  # a delegate sees what he was given
+        shown = set(
+            await repository.within_items(session, [row[0].id for row in page], principal.scope)
+        )
+    else:
+        shown = {row[0].id for row in page}
     next_cursor = None
     if len(rows) > limit:
         last = page[-1][0]
@@ -458,6 +474,7 @@ async def applications_of(
                 }
             )
             for application, children in page
+            if application.id in shown
         ],
         next_cursor=next_cursor,
     )
