@@ -1,0 +1,162 @@
+"""A mother files the birth bundle (出生一件事) once, end to end through the gateway between real
+processes: one application, a child case at each of five departments across two tiers (Lucheng's
+health, public security, medical security and social security bureaus, and Wenzhou's medical
+security bureau for her maternity allowance), each in the instance of its department's region
+(Wenzhou's case-svc, tier routing); she follows it as one; each department completes its part
+and she is invited to rate each; the application is then completed.
+
+The tests in this module run in order and share the people, as the story does.
+"""
+
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+
+from onevisit_dev.answers import bearer, invitation_to_rate, problem
+from onevisit_dev.callers import (
+    Person,
+    claim_real_name,
+    create_staff,
+    register_citizen,
+    verify_face,
+)
+from onevisit_dev.platform import WENZHOU_CASE, Platform
+
+from .test_case_handling import cases_in
+
+pytestmark = pytest.mark.e2e
+
+#: From the synthetic population and its birth certificates (data-exchange-svc/data/), in no
+#: other story: a Lucheng mother and her daughter born in September.
+MOTHER = ("杨雅雅", "330302199102077700")
+BIRTH_FORM = {
+    "child_name": "郭霞",
+    "child_birth_date": "2026-09-24",
+    "birth_hospital": "温州市鹿城区第二人民医院（合成数据）",
+    "birth_certificate_number": "N000000027",
+    "contact_phone": "13957700000",
+    "mother_employee_insured": True,
+}
+PATH = "/cases/v1/bundle-applications"
+
+
+class Story:
+    mother: str
+    key: str
+    application: dict[str, Any]
+
+
+def test_1_she_files_the_birth_bundle_once_and_a_case_lands_at_each_department(
+    gateway: httpx.Client, platform: Platform, face_of: Any
+) -> None:
+    name, id_number = MOTHER
+    person = Person(name, id_number, face_of(id_number))
+    citizen = register_citizen(gateway, platform.config.var_dir)
+    token = citizen.sign_in(gateway)
+    claim_real_name(gateway, token, person)
+    Story.mother, Story.key = verify_face(gateway, token, person), str(uuid.uuid4())
+
+    filed = gateway.post(
+        PATH,
+        json={"bundle_code": "birth", "form": BIRTH_FORM},
+        headers={**bearer(Story.mother), "Idempotency-Key": Story.key},
+    )
+
+    assert filed.status_code == 201, filed.text
+    Story.application = filed.json()
+    assert Story.application["application_no"].startswith("330302-B")
+    children = Story.application["children"]
+    assert [(child["department_id"], child["department_tier"]) for child in children] == [
+        ("330302-health", "county"),
+        ("330302-health", "county"),
+        ("330302-public_security", "county"),
+        ("330302-medical_security", "county"),
+        ("330302-human_resources_social_security", "county"),
+        ("330300-medical_security", "city"),
+    ]
+    assert {child["status"] for child in children} == {"submitted"}
+    assert Story.application["status"] == "in_progress"
+    # Every child lives where its department's region is served: Wenzhou's instance.
+    assert {child["case_no"] for child in children} <= cases_in(platform, WENZHOU_CASE.name)
+
+    # Her retry (a lost answer) is the same application; nothing is filed twice.
+    again = gateway.post(
+        PATH,
+        json={"bundle_code": "birth", "form": BIRTH_FORM},
+        headers={**bearer(Story.mother), "Idempotency-Key": Story.key},
+    )
+    assert again.json()["application_no"] == Story.application["application_no"]
+    mine = gateway.get("/cases/v1/cases", headers=bearer(Story.mother)).json()["items"]
+    assert sorted(case["case_no"] for case in mine) == sorted(
+        child["case_no"] for child in children
+    )
+
+
+def test_2_she_follows_it_as_one_application(gateway: httpx.Client, platform: Platform) -> None:
+    number = Story.application["application_no"]
+    seen = gateway.get(f"{PATH}/{number}", headers=bearer(Story.mother))
+    assert seen.status_code == 200, seen.text
+    assert seen.json()["children"] == Story.application["children"]
+    listed = gateway.get(PATH, headers=bearer(Story.mother))
+    assert [item["application_no"] for item in listed.json()["items"]] == [number]
+    # Nobody else finds it.
+    stranger = register_citizen(gateway, platform.config.var_dir).sign_in(gateway)
+    problem(
+        gateway.get(f"{PATH}/{number}", headers=bearer(stranger)),
+        404,
+        "bundle_application_not_found",
+    )
+
+
+def complete(gateway: httpx.Client, handler: str, supervisor: str, case_no: str) -> None:
+    """A department's handler takes its part through to completion (a second person confirms
+    the decision where the item wants one)."""
+    path = f"/cases/v1/cases/{case_no}"
+    etag = gateway.get(path, headers=bearer(handler)).headers["etag"]
+
+    def act(token: str, action: str, **body: Any) -> httpx.Response:
+        nonlocal etag
+        url = f"{path}/claim" if action == "claim" else f"{path}/transitions"
+        answer = gateway.post(
+            url,
+            json=None if action == "claim" else {"action": action, **body},
+            headers={**bearer(token), "If-Match": etag},
+        )
+        if answer.status_code == 200:
+            etag = answer.headers["etag"]
+        return answer
+
+    for action in ("claim", "accept", "start_review"):
+        assert act(handler, action).status_code == 200, action
+    if act(handler, "approve").status_code != 200:
+        assert act(handler, "propose_approval", note="材料齐全").status_code == 200
+        assert act(supervisor, "confirm").status_code == 200
+    delivered = act(handler, "deliver", note="已办结")
+    assert delivered.status_code == 200, delivered.text
+    assert delivered.json()["status"] == "completed"
+
+
+def test_3_each_department_completes_its_part_and_she_may_rate_each(
+    gateway: httpx.Client, platform_admin: str
+) -> None:
+    number = Story.application["application_no"]
+    staff: dict[str, tuple[str, str]] = {}
+    for child in Story.application["children"]:
+        department = child["department_id"]
+        if department not in staff:
+            handler = create_staff(gateway, platform_admin, department, ["handler"])
+            supervisor = create_staff(gateway, platform_admin, department, ["supervisor"])
+            staff[department] = (handler.sign_in(gateway), supervisor.sign_in(gateway))
+        complete(gateway, *staff[department], child["case_no"])
+        halfway = gateway.get(f"{PATH}/{number}", headers=bearer(Story.mother)).json()
+        assert halfway["status"] in {"in_progress", "completed"}
+
+    done = gateway.get(f"{PATH}/{number}", headers=bearer(Story.mother)).json()
+    assert done["status"] == "completed"
+    assert {child["status"] for child in done["children"]} == {"completed"}
+    for child in done["children"]:
+        invitation = invitation_to_rate(gateway, Story.mother, child["case_no"])
+        assert invitation is not None, f"no invitation to rate {child['item_code']}"
+        assert invitation["department_id"] == child["department_id"]
