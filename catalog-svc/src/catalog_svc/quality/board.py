@@ -78,13 +78,13 @@ class QualityBoard:
         self._clock = clock
         self._by_department: dict[Key, Counts] = {}
         self._by_item: dict[str, Counts] = {}
-        self._shown: dict[tuple[str, int | None], QualityRead] = {}
+        self._shown: dict[tuple[str, str | None, int | None], QualityRead] = {}
         self._read_from: dt.datetime | None = None
         # One refresh at a time: the look-back of one is the start of the one before.
         self._lock = asyncio.Lock()
 
     def of_item(self, item_code: str, promised_working_days: int | None) -> QualityRead:
-        key = (item_code, promised_working_days)
+        key = (item_code, None, promised_working_days)
         shown = self._shown.get(key)
         if shown is None:
             shown = figures(self._by_item.get(item_code), promised_working_days)
@@ -94,7 +94,13 @@ class QualityBoard:
     def of_department(
         self, item_code: str, department_id: str, promised_working_days: int | None
     ) -> QualityRead:
-        return figures(self._by_department.get((item_code, department_id)), promised_working_days)
+        key = (item_code, department_id, promised_working_days)
+        shown = self._shown.get(key)
+        if shown is None:
+            counts = self._by_department.get((item_code, department_id))
+            shown = figures(counts, promised_working_days)
+            self._shown[key] = shown
+        return shown
 
     async def refresh(self, database: Database) -> None:
         """Read the counts changed since the last read (all of them the first time)."""
