@@ -251,6 +251,24 @@ class World:
         created(typed, "draft's form", 200)
         return draft_no
 
+    def spare_bundle_draft(self) -> str:
+        """A bundle draft of the level-3 citizen's for her water connection, ready to submit."""
+        opened = self.post(
+            "citizen_loa3",
+            "/cases/v1/bundle-drafts",
+            json={"bundle_code": WATER_CONNECTION["bundle_code"], "answers": {"needs_gas": False}},
+        )
+        number = str(created(opened, "bundle draft")["application_no"])
+        typed = send(
+            self.gateway,
+            "PATCH",
+            f"/cases/v1/bundle-drafts/{number}",
+            json={"form": {"contact_phone": "13957700000"}},
+            headers=self.cast.callers["citizen_loa3"].headers(),
+        )
+        created(typed, "bundle draft's form", 200)
+        return number
+
     def spare_consent(self) -> str:
         """The level-3 citizen's consent to her bureau reading her record for her open case."""
         given = self.post(
@@ -444,6 +462,7 @@ def build_world(
             "appeal_id": created(appealed, "appeal")["id"],
             "consent_id": world.spare_consent(),
             "draft_no": world.spare_draft(),
+            "bundle_draft_no": world.spare_bundle_draft(),
             "application_no": created(
                 world.post(
                     "citizen_loa3",
@@ -609,6 +628,9 @@ ADJUSTMENTS: dict[str, Adjust] = {
     "POST /cases/v1/cases/{case_no}/materials": _material_upload,
     "POST /cases/v1/drafts": _body(lambda _world, _kind: {"item_code": ID_CARD_REPLACEMENT}),
     "POST /cases/v1/bundle-applications": _body(lambda _world, _kind: WATER_CONNECTION),
+    "POST /cases/v1/bundle-drafts": _body(
+        lambda _world, _kind: {"bundle_code": "utility_connection", "answers": {"needs_gas": False}}
+    ),
     "POST /cases/v1/cases/{case_no}/certificates": _body(
         lambda _world, _kind: {"certificate_number": LOA3_LICENCE}
     ),
@@ -769,6 +791,9 @@ CONSUMING: dict[str, Callable[[World], dict[str, str]]] = {
     },
     "DELETE /identity/v1/clients/{client_id}": lambda world: {"client_id": world.spare_client()},
     "POST /cases/v1/drafts/{draft_no}/submission": lambda world: {"draft_no": world.spare_draft()},
+    "POST /cases/v1/bundle-drafts/{bundle_draft_no}/submission": lambda world: {
+        "bundle_draft_no": world.spare_bundle_draft()
+    },
     "POST /identity/v1/staff/{staff_id}/disable": lambda world: {"staff_id": world.spare_staff()},
     "DELETE /identity/v1/enterprises/{credit_code}/members/{member_id}": lambda world: {
         "member_id": world.spare_member()

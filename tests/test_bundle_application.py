@@ -1,13 +1,15 @@
 """A mother files the birth bundle (出生一件事) once, end to end through the gateway between real
-processes: one application, a child case at each of five departments across two tiers (Lucheng's
-health, public security, medical security and social security bureaus, and Wenzhou's medical
-security bureau for her maternity allowance), each in the instance of its department's region
-(Wenzhou's case-svc, tier routing); she follows it as one; each department completes its part
-and she is invited to rate each; the application is then completed.
+processes, without typing a field the government holds (a bundle draft, filled from the
+registries on her consent): one application, a child case at each of five departments across
+two tiers (Lucheng's health, public security, medical security and social security bureaus, and
+Wenzhou's medical security bureau for her maternity allowance), each in the instance of its
+department's region (Wenzhou's case-svc, tier routing); she follows it as one; each department
+completes its part and she is invited to rate each; the application is then completed.
 
 The tests in this module run in order and share the people, as the story does.
 """
 
+import datetime as dt
 import uuid
 from typing import Any
 
@@ -31,13 +33,12 @@ pytestmark = pytest.mark.e2e
 #: From the synthetic population and its birth certificates (data-exchange-svc/data/), in no
 #: other story: a Lucheng mother and her daughter born in September.
 MOTHER = ("杨雅雅", "330302199102077700")
+#: What the birth bundle's forms ask of her, as the registries hold it.
 BIRTH_FORM = {
     "child_name": "郭霞",
     "child_birth_date": "2026-09-24",
     "birth_hospital": "温州市鹿城区第二人民医院（合成数据）",
     "birth_certificate_number": "N000000027",
-    "contact_phone": "13957700000",
-    "mother_employee_insured": True,
 }
 PATH = "/cases/v1/bundle-applications"
 
@@ -48,7 +49,7 @@ class Story:
     application: dict[str, Any]
 
 
-def test_1_she_files_the_birth_bundle_once_and_a_case_lands_at_each_department(
+def test_1_she_files_the_birth_bundle_without_typing_what_the_government_holds(
     gateway: httpx.Client, platform: Platform, face_of: Any
 ) -> None:
     name, id_number = MOTHER
@@ -58,15 +59,48 @@ def test_1_she_files_the_birth_bundle_once_and_a_case_lands_at_each_department(
     claim_real_name(gateway, token, person)
     Story.mother, Story.key = verify_face(gateway, token, person), str(uuid.uuid4())
 
+    # She answers the one question that decides an item, and consents as the draft asks.
+    opened = gateway.post(
+        "/cases/v1/bundle-drafts",
+        json={"bundle_code": "birth", "answers": {"mother_employee_insured": True}},
+        headers=bearer(Story.mother),
+    )
+    assert opened.status_code == 201, opened.text
+    number = opened.json()["application_no"]
+    expires_at = (dt.datetime.now(dt.UTC) + dt.timedelta(days=7)).isoformat()
+    for asked in opened.json()["consents_to_fill"]:
+        consent = gateway.post(
+            "/exchange/v1/me/consents",
+            json={
+                key: asked[key] for key in ("consumer", "resource", "fields", "purpose", "case_id")
+            }
+            | {"expires_at": expires_at},
+            headers=bearer(Story.mother),
+        )
+        assert consent.status_code == 201, consent.text
+    filled = gateway.post(f"/cases/v1/bundle-drafts/{number}/prefill", headers=bearer(Story.mother))
+    assert filled.status_code == 200, filled.text
+    draft = filled.json()
+    # Her daughter's birth, from the hospital's birth certificate, and her own phone: read from
+    # the registries with her consent, each with its provenance; her identity from her verified
+    # identity. She types none of it.
+    for field, value in BIRTH_FORM.items():
+        if field == "mother_employee_insured":
+            continue
+        assert draft["form"][field] == value, field
+        assert draft["provenance"][field]["source"] in {"data_resource", "verified_identity"}
+    assert draft["form"]["name"] == name
+    assert draft["consents_to_fill"] == []
+
     filed = gateway.post(
-        PATH,
-        json={"bundle_code": "birth", "form": BIRTH_FORM},
+        f"/cases/v1/bundle-drafts/{number}/submission",
         headers={**bearer(Story.mother), "Idempotency-Key": Story.key},
     )
 
     assert filed.status_code == 201, filed.text
     Story.application = filed.json()
-    assert Story.application["application_no"].startswith("330302-B")
+    assert Story.application["application_no"] == number
+    assert number.startswith("330302-B")
     children = Story.application["children"]
     assert [(child["department_id"], child["department_tier"]) for child in children] == [
         ("330302-health", "county"),
@@ -80,14 +114,18 @@ def test_1_she_files_the_birth_bundle_once_and_a_case_lands_at_each_department(
     assert Story.application["status"] == "in_progress"
     # Every child lives where its department's region is served: Wenzhou's instance.
     assert {child["case_no"] for child in children} <= cases_in(platform, WENZHOU_CASE.name)
+    # Each keeps where its values came from.
+    registration = gateway.get(
+        f"/cases/v1/cases/{children[2]['case_no']}", headers=bearer(Story.mother)
+    ).json()
+    assert registration["form_provenance"]["birth_certificate_number"]["source"] == "data_resource"
 
     # Her retry (a lost answer) is the same application; nothing is filed twice.
     again = gateway.post(
-        PATH,
-        json={"bundle_code": "birth", "form": BIRTH_FORM},
+        f"/cases/v1/bundle-drafts/{number}/submission",
         headers={**bearer(Story.mother), "Idempotency-Key": Story.key},
     )
-    assert again.json()["application_no"] == Story.application["application_no"]
+    assert again.json()["application_no"] == number
     mine = gateway.get("/cases/v1/cases", headers=bearer(Story.mother)).json()["items"]
     assert sorted(case["case_no"] for case in mine) == sorted(
         child["case_no"] for child in children

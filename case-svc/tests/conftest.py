@@ -523,6 +523,9 @@ class CatalogDouble:
         #: Item code → (status, problem code): the next application for that item filed
         #: through the gateway is refused so, once (its instance out of reach, or refusing it).
         self.refuse_filing: dict[str, tuple[int, str]] = {}
+        #: A draft application whose next submission through the gateway finds its instance
+        #: out of reach (503), once.
+        self.refuse_draft_submission: str | None = None
         self.app = self._build()
 
     def _build(self) -> FastAPI:
@@ -1082,6 +1085,11 @@ async def catalog(
     async def cases(scope: Scope, receive: Receive, send: Send) -> None:
         headers = {name.decode(): value.decode() for name, value in scope["headers"]}
         double.forwarded.append(headers)
+        refused = double.refuse_draft_submission
+        if scope["path"] == f"/cases/v1/drafts/{refused}/submission":
+            double.refuse_draft_submission = None
+            await _problem(503, "upstream_unavailable", "out of reach")(scope, receive, send)
+            return
         if scope["method"] == "POST" and scope["path"] == "/cases/v1/cases":
             body, more = b"", True
             while more:

@@ -20,6 +20,8 @@ from .conftest import (
     MOVE_FORM,
     SOCIAL_CARD_LOSS,
     CatalogDouble,
+    ExchangeDouble,
+    IdentityDouble,
 )
 
 PATH = "/cases/v1/bundle-applications"
@@ -217,3 +219,137 @@ async def test_an_unknown_bundle_and_one_nothing_of_which_applies_are_refused(
     client: httpx.AsyncClient, resident: str, problem: Any
 ) -> None:
     problem(await file(client, resident, bundle="no_such_bundle"), 404, "bundle_not_found")
+
+
+# --- bundle drafts: filled in by the platform before she files ---------------------------------
+
+
+async def test_a_bundle_draft_is_filled_as_one_form_and_files_each_child_with_its_provenance(
+    client: httpx.AsyncClient,
+    resident: str,
+    exchange: ExchangeDouble,
+    identity: IdentityDouble,
+    problem: Any,
+) -> None:
+    opened = await client.post(
+        "/cases/v1/bundle-drafts",
+        json={"bundle_code": MOVE_BUNDLE, "answers": {"social_card_lost": True}},
+        headers=bearer(resident),
+    )
+    assert opened.status_code == 201, opened.text
+    draft = opened.json()
+    number = draft["application_no"]
+    assert number.startswith("330302-B")
+    assert [child["item_code"] for child in draft["children"]] == [
+        HOUSEHOLD_EXTRACT,
+        FUND_WITHDRAWAL,
+        LICENCE_REPLACEMENT,
+        SOCIAL_CARD_LOSS,
+    ]
+    # Her identity once, from her verified identity, locked; the registry's fields await her
+    # consent to the department whose draft reads them.
+    assert (draft["form"]["name"], draft["form"]["id_number"]) == (
+        identity.lin.name,
+        identity.lin.id_number,
+    )
+    assert draft["provenance"]["name"]["locked"] is True
+    [ask] = draft["consents_to_fill"]
+    household = draft["children"][0]
+    assert (ask["consumer"], ask["case_id"]) == (household["department_id"], household["draft_no"])
+
+    exchange.consent_to_prefill(ask["case_id"], ask["consumer"], ask["fields"])
+    filled = await client.post(
+        f"/cases/v1/bundle-drafts/{number}/prefill", headers=bearer(resident)
+    )
+    assert filled.status_code == 200, filled.text
+    assert filled.json()["provenance"]["registered_address"]["source"] == "data_resource"
+    assert filled.json()["consents_to_fill"] == []
+
+    # She types what no registry holds; each value goes to the children that ask it.
+    typed = {
+        name: MOVE_FORM[name]
+        for name in ("contact_phone", "use", "reason", "amount", "mailing_address")
+    }
+    corrected = await client.patch(
+        f"/cases/v1/bundle-drafts/{number}", json={"form": typed}, headers=bearer(resident)
+    )
+    assert corrected.status_code == 200, corrected.text
+    assert corrected.json()["provenance"]["amount"]["source"] == "typed"
+    unknown = await client.patch(
+        f"/cases/v1/bundle-drafts/{number}",
+        json={"form": {"nickname": "x"}},
+        headers=bearer(resident),
+    )
+    problem(unknown, 422, "unknown_form_field")
+
+    key = str(uuid.uuid4())
+    submitted = await client.post(
+        f"/cases/v1/bundle-drafts/{number}/submission",
+        headers={**bearer(resident), "Idempotency-Key": key},
+    )
+    assert submitted.status_code == 201, submitted.text
+    filed = submitted.json()
+    assert filed["application_no"] == number
+    assert [child["status"] for child in filed["children"]] == [
+        "submitted",
+        "submitted",
+        "submitted",
+        "completed",
+    ]
+    household_case = await client.get(
+        f"/cases/v1/cases/{filed['children'][0]['case_no']}", headers=bearer(resident)
+    )
+    provenance = household_case.json()["form_provenance"]
+    assert provenance["registered_address"]["source"] == "data_resource"
+    assert provenance["use"]["source"] == "typed"
+    # Filed: the draft is an application now.
+    problem(
+        await client.get(f"/cases/v1/bundle-drafts/{number}", headers=bearer(resident)),
+        409,
+        "bundle_draft_submitted",
+    )
+    seen = await client.get(f"{PATH}/{number}", headers=bearer(resident))
+    assert seen.json()["status"] == "in_progress"
+
+
+async def test_a_bundle_draft_submission_cut_short_is_completed_by_the_retry(
+    app: Any, client: httpx.AsyncClient, catalog: CatalogDouble, resident: str, problem: Any
+) -> None:
+    opened = await client.post(
+        "/cases/v1/bundle-drafts",
+        json={"bundle_code": MOVE_BUNDLE, "answers": {"social_card_lost": False}},
+        headers=bearer(resident),
+    )
+    number = opened.json()["application_no"]
+    typed = {
+        name: MOVE_FORM[name]
+        for name in (
+            "registered_address",
+            "contact_phone",
+            "use",
+            "reason",
+            "amount",
+            "mailing_address",
+        )
+    }
+    await client.patch(
+        f"/cases/v1/bundle-drafts/{number}", json={"form": typed}, headers=bearer(resident)
+    )
+    licence_draft = opened.json()["children"][2]["draft_no"]
+    catalog.refuse_draft_submission = licence_draft
+
+    first = await client.post(
+        f"/cases/v1/bundle-drafts/{number}/submission",
+        headers={**bearer(resident), "Idempotency-Key": str(uuid.uuid4())},
+    )
+    answer = problem(first, 503, "bundle_application_incomplete")
+    assert (answer["filed"], answer["children"]) == (2, 3)
+
+    # Another key, even: the children filed before answer their cases again.
+    retried = await client.post(
+        f"/cases/v1/bundle-drafts/{number}/submission",
+        headers={**bearer(resident), "Idempotency-Key": str(uuid.uuid4())},
+    )
+    assert retried.status_code == 201, retried.text
+    assert len({child["case_no"] for child in retried.json()["children"]}) == 3
+    assert await count(app, Case) == 3

@@ -1,5 +1,7 @@
 """one-issue applications: a bundle filed once, a child case at each department it concerns
 
+A bundle draft's children are draft applications (``draft_no``) until it is submitted.
+
 Revision ID: 8b6d2f0e4a31
 Revises: 3e8a5c1f7b24
 Create Date: 2026-12-10 10:00:00
@@ -51,6 +53,7 @@ def upgrade() -> None:
         sa.Column("department_name", sa.String(length=200), nullable=False),
         sa.Column("department_tier", sa.String(length=16), nullable=False),
         sa.Column("department_region", sa.String(length=12), nullable=False),
+        sa.Column("draft_no", sa.String(length=40), nullable=True),
         sa.Column("case_no", sa.String(length=40), nullable=True),
         sa.Column("filed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("withdrawn_at", sa.DateTime(timezone=True), nullable=True),

@@ -359,7 +359,8 @@ class BundleApplication(Base):
     with a child case at each department it concerns, each in the instance of that
     department's region. It lives in the instance serving the applicant's region.
 
-    ``filing`` until every child is filed (a retry with the same Idempotency-Key files the rest,
+    ``draft`` while its children are draft applications she fills (a bundle draft); ``filing``
+    until every child is filed (a retry with the same Idempotency-Key files the rest,
     the same cases again for those already filed); ``filed`` then, its progress read from its
     children; ``compensated`` when a child was refused and the children filed before it were
     withdrawn."""
@@ -408,6 +409,9 @@ class BundleChild(Base):
     department_name: Mapped[str] = mapped_column(String(200))
     department_tier: Mapped[str] = mapped_column(String(16))
     department_region: Mapped[str] = mapped_column(String(12))
+    #: Its draft application, in its department's instance, for an application that began as
+    #: a bundle draft (``case_svc.bundles.drafting``): filled there, submitted there.
+    draft_no: Mapped[str | None] = mapped_column(String(40))
     case_no: Mapped[str | None] = mapped_column(String(40))
     filed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     #: Withdrawn to compensate for a later child's refusal.

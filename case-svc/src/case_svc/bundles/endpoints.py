@@ -4,11 +4,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Response
 
-from case_svc.bundles import service
+from case_svc.bundles import drafting, service
+from case_svc.bundles.drafting import BundleDraftSubmitted
 from case_svc.bundles.schemas import (
     BundleApplicationCreate,
     BundleApplicationPage,
     BundleApplicationRead,
+    BundleDraftCreate,
+    BundleDraftRead,
+    BundleDraftUpdate,
 )
 from case_svc.bundles.service import (
     BundleApplicationCompensated,
@@ -22,6 +26,8 @@ from case_svc.cases.service import FiledElsewhere
 from case_svc.clients import cases as cases_client
 from case_svc.clients.catalog import BUNDLE_PROBLEMS
 from case_svc.deps import CatalogReadsDep, NowDep, SettingsDep, StateDep
+from case_svc.drafts.endpoints import OPENING_PROBLEMS as DRAFT_OPENING_PROBLEMS
+from case_svc.drafts.service import DelegateNotAllowed, UnknownFormField
 from servicekit.auth import PrincipalDep, WrongPrincipalType
 from servicekit.case_numbers import BundleApplicationNumberStr
 from servicekit.db import SessionDep
@@ -157,3 +163,166 @@ async def get_bundle_application(
     and its progress, read from the case where it lives, and the application's own status
     derived from theirs."""
     return await service.application_of(session, http, principal, application_no)
+
+
+# --- bundle drafts: filled in by the platform before she files ---------------------------------
+
+DRAFTS_PATH = "/cases/v1/bundle-drafts"
+#: What opening a bundle draft may answer: the catalog's about the bundle, and what opening each
+#: child draft may.
+OPENING_PROBLEMS: tuple[type[DomainError], ...] = tuple(
+    dict.fromkeys((NothingApplies, *BUNDLE_PROBLEMS, *DRAFT_OPENING_PROBLEMS))
+)
+#: What reading, filling or correcting one may answer.
+DRAFT_PROBLEMS = (
+    WrongPrincipalType,
+    DelegateNotAllowed,
+    BundleApplicationNotFound,
+    BundleDraftSubmitted,
+    UpstreamUnavailable,
+)
+
+
+@router.post(
+    "/bundle-drafts",
+    status_code=201,
+    response_model=BundleDraftRead,
+    responses=problem_responses(*OPENING_PROBLEMS, UpstreamUnavailable),
+)
+async def open_bundle_draft(
+    payload: BundleDraftCreate,
+    principal: PrincipalDep,
+    state: StateDep,
+    http: HttpDep,
+    now: NowDep,
+    x_region_code: Annotated[
+        str | None,
+        Header(
+            alias="X-Region-Code",
+            description="The applicant's county: the instance that keeps her applications",
+        ),
+    ] = None,
+) -> Response:
+    """A draft of the bundle for her: a draft application of each item that applies to her
+    answers, opened in its department's instance and filled there from her verified identity
+    and what the registries may give, shown as one form with each value's provenance and the
+    consents that would fill more (``consents_to_fill``, given at
+    ``POST /exchange/v1/me/consents``). Its number is the application's once submitted."""
+    opened = await drafting.open_bundle_draft(
+        sessionmaker=state.database.sessionmaker,
+        http=http,
+        principal=principal,
+        payload=payload,
+        routed_by=x_region_code,
+        passed_on=DRAFT_OPENING_PROBLEMS,
+        now=now,
+    )
+    if isinstance(opened, FiledElsewhere):
+        forwarded = await cases_client.file_where_it_belongs(
+            http,
+            token=principal.token,
+            body=payload.model_dump(mode="json", exclude_unset=True),
+            key_header=None,
+            region_code=opened.region_code,
+            passed_on=OPENING_PROBLEMS,
+            path=DRAFTS_PATH,
+        )
+        return Response(
+            forwarded.content,
+            status_code=201,
+            media_type="application/json",
+            headers={"Location": forwarded.headers["Location"]},
+        )
+    return Response(
+        opened.model_dump_json(),
+        status_code=201,
+        media_type="application/json",
+        headers={"Location": f"{DRAFTS_PATH}/{opened.application_no}"},
+    )
+
+
+@router.get(
+    "/bundle-drafts/{bundle_draft_no}",
+    response_model=BundleDraftRead,
+    responses=problem_responses(*DRAFT_PROBLEMS),
+)
+async def read_bundle_draft(
+    bundle_draft_no: BundleApplicationNumberStr,
+    principal: PrincipalDep,
+    session: SessionDep,
+    http: HttpDep,
+) -> BundleDraftRead:
+    """Her bundle draft as one form, read from its children where they live."""
+    return await drafting.read_bundle_draft(session, http, principal, bundle_draft_no)
+
+
+@router.post(
+    "/bundle-drafts/{bundle_draft_no}/prefill",
+    response_model=BundleDraftRead,
+    responses=problem_responses(*DRAFT_PROBLEMS),
+)
+async def fill_bundle_draft_again(
+    bundle_draft_no: BundleApplicationNumberStr,
+    principal: PrincipalDep,
+    session: SessionDep,
+    http: HttpDep,
+) -> BundleDraftRead:
+    """Every child filled again: typically once she gave the consents it listed."""
+    return await drafting.fill_again(session, http, principal, bundle_draft_no)
+
+
+@router.patch(
+    "/bundle-drafts/{bundle_draft_no}",
+    response_model=BundleDraftRead,
+    responses=problem_responses(*DRAFT_PROBLEMS, UnknownFormField),
+)
+async def correct_bundle_draft(
+    bundle_draft_no: BundleApplicationNumberStr,
+    payload: BundleDraftUpdate,
+    principal: PrincipalDep,
+    session: SessionDep,
+    http: HttpDep,
+    catalog_reads: CatalogReadsDep,
+) -> BundleDraftRead:
+    """Type or correct fields: each value goes to every child whose item's form has the field
+    (marked typed there); a field no child's form has is refused (422 ``unknown_form_field``)
+    before any child changes; her identity's fields stay locked."""
+    return await drafting.correct(
+        session, http, catalog_reads, principal, bundle_draft_no, payload.form
+    )
+
+
+@router.post(
+    "/bundle-drafts/{bundle_draft_no}/submission",
+    status_code=201,
+    response_model=BundleApplicationRead,
+    responses=problem_responses(*DRAFT_PROBLEMS, *FILING_PROBLEMS),
+)
+async def submit_bundle_draft(
+    bundle_draft_no: BundleApplicationNumberStr,
+    principal: PrincipalDep,
+    claim: IdempotencyDep,
+    session: SessionDep,
+    state: StateDep,
+    http: HttpDep,
+    now: NowDep,
+    key_header: Annotated[str, Header(alias="Idempotency-Key", include_in_schema=False)],
+) -> Response:
+    """File it: each child draft becomes its case where it lives, with each field's
+    provenance, as a bundle is filed (a filing cut short is completed by the retry; a part
+    refused is compensated). Then it is followed at ``/cases/v1/bundle-applications``."""
+    if claim.replay is not None:
+        return claim.replay
+    filed = await drafting.submit(
+        sessionmaker=state.database.sessionmaker,
+        http=http,
+        principal=principal,
+        application_no=bundle_draft_no,
+        key=idempotency_key(key_header),
+        passed_on=SUBMISSION_PROBLEMS,
+        now=now,
+    )
+    location = {"Location": f"{PATH}/{filed.application_no}"}
+    return await claim.answer(
+        session, status=201, body=filed.model_dump(mode="json"), headers=location
+    )

@@ -135,3 +135,95 @@ class BundleApplicationPage(BaseModel):
 
     items: list[BundleApplicationSummary]
     next_cursor: str | None
+
+
+class BundleDraftCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"bundle_code": "birth", "answers": {"mother_employee_insured": True}}]
+        },
+    )
+
+    bundle_code: str = Field(min_length=1, max_length=48, pattern=r"^[a-z0-9_]+$")
+    answers: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Her answers to the questions that decide which items apply (the "
+        "bundle's conditions)",
+    )
+    applicant_region: RegionCode | None = Field(
+        default=None,
+        description="Where the applicant applies; defaults to the token's registered region",
+    )
+
+
+class BundleDraftChild(BaseModel):
+    item_code: str
+    item_name: str
+    department_id: str
+    department_name: str
+    department_tier: str
+    draft_no: str = Field(description="Its draft application, where its department keeps it")
+
+
+class BundleDraftRead(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "application_no": "330302-B20261207-3f9a0c1b5e27",
+                    "bundle_code": "birth",
+                    "bundle_name": "出生一件事",
+                    "children": [
+                        {
+                            "item_code": "public_security.birth_registration",
+                            "item_name": "出生登记",
+                            "department_id": "330302-public_security",
+                            "department_name": "温州市公安局鹿城区分局",
+                            "department_tier": "county",
+                            "draft_no": "330302-D20261207-3f9a0c1b5e27",
+                        }
+                    ],
+                    "form": {"name": "杨雅雅", "birth_certificate_number": "N000000027"},
+                    "provenance": {
+                        "name": {
+                            "source": "verified_identity",
+                            "locked": True,
+                            "at": "2026-12-07T02:00:00Z",
+                            "item_code": "public_security.birth_registration",
+                        }
+                    },
+                    "consents_to_fill": [],
+                    "left_out": [],
+                    "created_at": "2026-12-07T02:00:00Z",
+                }
+            ]
+        }
+    )
+
+    application_no: str = Field(description="The number the application keeps once submitted")
+    bundle_code: str
+    bundle_name: str
+    children: list[BundleDraftChild]
+    form: dict[str, Any] = Field(description="Every child's form as one: each field once")
+    provenance: dict[str, Any] = Field(
+        description="Per filled field, where its value came from (as a draft's), and the "
+        "item whose draft it was filled in first"
+    )
+    consents_to_fill: list[dict[str, Any]] = Field(
+        description="Every consent that would fill more, each once (as a draft's)"
+    )
+    left_out: list[LeftOutRead]
+    created_at: dt.datetime
+
+
+class BundleDraftUpdate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"form": {"contact_phone": "13957700000"}}]},
+    )
+
+    form: dict[str, Any] = Field(
+        description="Values she types or corrects: each goes to every child whose item's form "
+        "has the field"
+    )

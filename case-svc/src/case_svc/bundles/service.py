@@ -27,6 +27,7 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -196,30 +197,54 @@ async def file_application(
             if not item.published:
                 raise ItemNotAvailable(f"{item.code} is {item.status}", item_status=item.status)
             await checked_form(http, principal, item, child_form(payload.form, item))
-        application = _application(
+        application = new_application(
             plan, principal, home, request_key=request_key, request_digest=request_digest, now=now
         )
         async with sessionmaker.begin() as session:
             session.add(application)
-    progress: dict[int, tuple[str | None, dt.datetime | None]] = {}
-    for child in application.children:
-        if child.case_no is not None:
-            continue
+
+    async def file_child(child: BundleChild) -> dict[str, Any]:
         item = await catalog_reads.item(http, child.item_code)
         filing = {
             "item_code": child.item_code,
             "form": child_form(payload.form, item),
             "applicant_region": region.official,
         }
+        filed = await cases_client.file_where_it_belongs(
+            http,
+            token=principal.token,
+            body=filing,
+            key_header=child_key(key, child.item_code),
+            region_code=child.department_region,
+            passed_on=passed_on,
+        )
+        case: dict[str, Any] = filed.json()
+        return case
+
+    return await file_children(sessionmaker, http, principal, application, file_child, now=now)
+
+
+#: Files one child, answering its case as the instance that filed it answered it.
+FileChild = Callable[[BundleChild], Awaitable[dict[str, Any]]]
+
+
+async def file_children(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    http: httpx.AsyncClient,
+    principal: Principal,
+    application: BundleApplication,
+    file_child: FileChild,
+    *,
+    now: dt.datetime,
+) -> BundleApplicationRead:
+    """File the children not filed yet, in order, each recorded as it is; then the application
+    is filed. A child out of reach leaves it filing (503); a child refused compensates."""
+    progress: dict[int, tuple[str | None, dt.datetime | None]] = {}
+    for child in application.children:
+        if child.case_no is not None:
+            continue
         try:
-            filed = await cases_client.file_where_it_belongs(
-                http,
-                token=principal.token,
-                body=filing,
-                key_header=child_key(key, child.item_code),
-                region_code=child.department_region,
-                passed_on=passed_on,
-            )
+            case = await file_child(child)
         except UpstreamUnavailable as exc:
             raise BundleApplicationIncomplete(
                 f"{child.item_code} could not be filed just now",
@@ -233,11 +258,11 @@ async def file_application(
             raise await _compensate(
                 sessionmaker, http, principal, application, child, refused, now=now
             ) from refused
-        case = filed.json()
         async with sessionmaker.begin() as session:
             await repository.record_filed(session, application.id, child.seq, case["case_no"], now)
         child.case_no = case["case_no"]
-        progress[child.seq] = (case.get("status"), _when(case.get("due_at")))
+        if "status" in case:  # else read back below
+            progress[child.seq] = (case["status"], _when(case.get("due_at")))
     async with sessionmaker.begin() as session:
         await repository.set_status(session, application.id, FILED, now)
     application.status = FILED
@@ -246,7 +271,7 @@ async def file_application(
     return application_view(application, progress)
 
 
-def _application(
+def new_application(
     plan: catalog.BundlePlan,
     principal: Principal,
     home: RegionCode,
@@ -409,7 +434,7 @@ def application_view(
     )
 
 
-def _visible_to(principal: Principal, application: BundleApplication) -> bool:
+def visible_to(principal: Principal, application: BundleApplication) -> bool:
     """Hers; a delegate's when every part of it is an item the delegation covers (none listed:
     all of them)."""
     if application.applicant_id != principal.sub:
@@ -426,7 +451,7 @@ async def application_of(
     none, is 404 alike."""
     require_type(principal, "citizen", "enterprise")
     application = await repository.by_number(session, application_no)
-    if application is None or not _visible_to(principal, application):
+    if application is None or not visible_to(principal, application):
         raise BundleApplicationNotFound()
     progress = await _read_children(http, principal.token, list(application.children))
     return application_view(application, progress)

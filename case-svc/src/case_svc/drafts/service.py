@@ -298,8 +298,11 @@ async def _read_bound(
             continue
         for binding in bindings:
             value = read.fields.get(binding.resource_field)
-            # A many-row resource answers lists: no one value to put in a field.
-            if value is None or isinstance(value, list):
+            # A many-row resource answers lists: one record (her only child's birth) fills the
+            # field; several (two children) leave it to her.
+            if isinstance(value, list):
+                value = value[0] if len(value) == 1 else None
+            if value is None:
                 continue
             form[binding.form_field] = value
             provenance[binding.form_field] = _entry(
