@@ -437,7 +437,9 @@ async def test_a_follow_up_not_given_in_time_closes_the_rectification_unrated(
         ("330302-public_security", "330300-public_security"),
         ("330302026-civil_affairs", "330302-civil_affairs"),
         ("330300-housing_provident_fund", "330000-housing_provident_fund"),
-        ("330000-public_security", "330000-public_security"),
+        # A provincial department answers to the province's oversight of the system.
+        ("330000-public_security", "330000-big_data_administration"),
+        ("330000-big_data_administration", "330000-big_data_administration"),
     ],
 )
 def test_the_tier_above_is_the_same_department_type_in_the_parent_region(

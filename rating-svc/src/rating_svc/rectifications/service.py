@@ -99,16 +99,19 @@ def staff_roles(principal: Principal) -> frozenset[Role]:
 
 def tier_above(department_id: str, region_code: str) -> str:
     """The department of the same type in the region's parent (``330302-public_security`` →
-    ``330300-public_security``), whose supervisors an overdue step is escalated to; a
-    provincial department's own (there is no tier above)."""
+    ``330300-public_security``), whose supervisors an overdue step is escalated to and an
+    appeal is decided by; above a provincial department, the province's oversight department
+    (the workflow table's ``provincial_oversight``), which has none above it but itself."""
     region_part, _, department_type = department_id.partition("-")
     try:
         region = RegionCode.parse(region_part)
     except InvalidRegionCode:
         region = RegionCode.parse(region_code)
     parent = region.parent
-    if parent is None or not department_type:
+    if not department_type:
         return department_id
+    if parent is None:
+        return f"{region.official}-{WORKFLOW.provincial_oversight}"
     return f"{parent.official}-{department_type}"
 
 

@@ -61,6 +61,8 @@ class StepRule:
 class Workflow:
     due: Mapping[Status, Due]
     steps: Mapping[Step, StepRule]
+    #: The department type above a provincial department.
+    provincial_oversight: str
 
 
 class StepNotAllowed(Conflict):
@@ -110,7 +112,11 @@ def load(path: Path = TABLE) -> Workflow:
     }
     if set(steps) != set(Step):
         raise ValueError(f"{path.name} names each step once: {', '.join(Step)}")
-    return Workflow(due=MappingProxyType(due), steps=MappingProxyType(steps))
+    return Workflow(
+        due=MappingProxyType(due),
+        steps=MappingProxyType(steps),
+        provincial_oversight=str(raw["provincial_oversight"]),
+    )
 
 
 WORKFLOW = load()
