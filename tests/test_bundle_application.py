@@ -10,6 +10,9 @@ The tests in this module run in order and share the people, as the story does.
 """
 
 import datetime as dt
+import os
+import signal
+import time
 import uuid
 from typing import Any
 
@@ -198,3 +201,65 @@ def test_3_each_department_completes_its_part_and_she_may_rate_each(
         invitation = invitation_to_rate(gateway, Story.mother, child["case_no"])
         assert invitation is not None, f"no invitation to rate {child['item_code']}"
         assert invitation["department_id"] == child["department_id"]
+
+
+#: A Lucheng resident in no other story, and her medical treatment bundle: her medical code
+#: (Wenzhou's, instant), a hospital appointment (the province's, instant), the recognition of
+#: her chronic condition and the reimbursement of what she paid (Wenzhou's, reviewed).
+PATIENT = ("朱颖涵", "330302198911279105")
+TREATMENT = {
+    "bundle_code": "medical_treatment",
+    "form": {
+        "contact_phone": "13957700000",
+        "hospital": "浙江大学医学院附属第一医院",
+        "department": "心血管内科",
+        "visit_date": "2026-12-21",
+        "treated_outside_insured_city": False,
+        "has_chronic_condition": True,
+        "paid_in_full": True,
+    },
+}
+
+
+def test_4_a_part_whose_instance_is_out_of_reach_is_filed_by_the_retry(
+    gateway: httpx.Client, platform: Platform, face_of: Any
+) -> None:
+    name, id_number = PATIENT
+    person = Person(name, id_number, face_of(id_number))
+    citizen = register_citizen(gateway, platform.config.var_dir)
+    token = citizen.sign_in(gateway)
+    claim_real_name(gateway, token, person)
+    patient = verify_face(gateway, token, person)
+    # Straight to the instance of her county (Wenzhou's), as the app sends it.
+    headers = {**bearer(patient), "Idempotency-Key": str(uuid.uuid4()), "X-Region-Code": "330302"}
+    provincial = platform.pid_of("case")  # keeps the province's cases: her appointment's
+
+    os.kill(provincial, signal.SIGSTOP)
+    try:
+        cut_short = gateway.post(PATH, json=TREATMENT, headers=headers)
+    finally:
+        os.kill(provincial, signal.SIGCONT)
+
+    # Filed in order: her medical code first; the appointment's instance is out of reach, and
+    # the filing stops there.
+    answer = problem(cut_short, 503, "bundle_application_incomplete")
+    assert (answer["filed"], answer["children"]) == (1, 4)
+    seen = gateway.get(f"{PATH}/{answer['application_no']}", headers=bearer(patient))
+    assert seen.json()["status"] == "filing"
+    # The retry files the rest once the province's instance answers again (the gateway may
+    # keep it out of rotation for a few seconds after it failed its probes).
+    deadline = time.monotonic() + 60
+    while (retried := gateway.post(PATH, json=TREATMENT, headers=headers)).status_code != 201:
+        problem(retried, 503, "bundle_application_incomplete")
+        assert time.monotonic() < deadline, retried.text
+        time.sleep(1)
+    children = retried.json()["children"]
+    assert retried.json()["application_no"] == answer["application_no"]
+    appointment = next(child for child in children if child["department_tier"] == "province")
+    assert appointment["case_no"].startswith("330000-")
+    assert appointment["case_no"] in cases_in(platform, "case")
+    # Nothing was filed twice: four cases of hers, one per part.
+    mine = gateway.get("/cases/v1/cases", headers=bearer(patient)).json()["items"]
+    assert sorted(case["case_no"] for case in mine) == sorted(
+        child["case_no"] for child in children
+    )
