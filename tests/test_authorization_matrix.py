@@ -15,6 +15,7 @@ import datetime as dt
 import functools
 import re
 import secrets
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -269,6 +270,22 @@ class World:
         created(typed, "bundle draft's form", 200)
         return number
 
+    def first_message(self) -> str:
+        """A message in the level-3 citizen's inbox (her cases' events reach it after they
+        commit)."""
+        deadline = time.monotonic() + 30
+        while True:
+            inbox = send(
+                self.gateway,
+                "GET",
+                "/identity/v1/me/inbox",
+                headers=self.cast.callers["citizen_loa3"].headers(),
+            )
+            items = created(inbox, "inbox", 200)["items"]
+            if items or time.monotonic() > deadline:
+                return str(items[0]["id"])
+            time.sleep(0.2)
+
     def spare_consent(self) -> str:
         """The level-3 citizen's consent to her bureau reading her record for her open case."""
         given = self.post(
@@ -463,6 +480,7 @@ def build_world(
             "consent_id": world.spare_consent(),
             "draft_no": world.spare_draft(),
             "bundle_draft_no": world.spare_bundle_draft(),
+            "message_id": world.first_message(),
             "application_no": created(
                 world.post(
                     "citizen_loa3",

@@ -21,7 +21,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from case_svc.models import Case
-from onevisit_dev.answers import bearer, problem
+from onevisit_dev.answers import EVENT_WITHIN_SECONDS, bearer, problem
 from onevisit_dev.callers import (
     Person,
     claim_real_name,
@@ -137,7 +137,26 @@ def test_2_a_handler_claims_it_and_asks_once_for_two_fields(gateway: httpx.Clien
     assert (asked["status"], asked["clock"]) == ("supplement_requested", "paused")
 
 
+def waiting_on_her(gateway: httpx.Client) -> dict[str, Any] | None:
+    """The message of her inbox saying the case waits on her, once case-svc's event reached
+    identity-svc; None if it did not, for the assert."""
+    deadline = time.monotonic() + EVENT_WITHIN_SECONDS
+    while True:
+        inbox = gateway.get("/identity/v1/me/inbox", headers=bearer(Story.retiree)).json()
+        for message in inbox["items"]:
+            if (message["case_no"], message["kind"]) == (Story.case_no, "action_needed"):
+                found: dict[str, Any] = message
+                return found
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(0.2)
+
+
 def test_3_she_supplies_both_and_sees_the_notice_in_her_history(gateway: httpx.Client) -> None:
+    # Her inbox says it waits on her, and her phone was texted so.
+    message = waiting_on_her(gateway)
+    assert message is not None, "the supplement asked for never reached her inbox"
+    assert (message["case_status"], message["texted"]) == ("supplement_requested", True)
     mine = gateway.get(f"/cases/v1/cases/{Story.case_no}", headers=bearer(Story.retiree)).json()
     notice = mine["history"][-1]
     assert notice["detail"] == {"fields": ["amount_cny", "withdrawal_reason"], "materials": []}

@@ -224,8 +224,13 @@ class PlatformConfig:
 
 
 #: Who case-svc tells what (``CASE_EVENT_SUBSCRIBERS``): completed cases become invitations to
-#: rate in rating-svc, and count in their item's live quality in the catalogue.
-CASE_EVENT_SUBSCRIBERS = {"case.completed": ["/ratings/v1/events", "/catalog/v1/events"]}
+#: rate in rating-svc, and count in their item's live quality in the catalogue; every case's
+#: filing, steps and completion reach its applicant's inbox (identity-svc).
+CASE_EVENT_SUBSCRIBERS = {
+    "case.submitted": ["/identity/v1/events"],
+    "case.status_changed": ["/identity/v1/events"],
+    "case.completed": ["/ratings/v1/events", "/catalog/v1/events", "/identity/v1/events"],
+}
 
 #: Who rating-svc tells what (``RATING_EVENT_SUBSCRIBERS``): first ratings and appeal decisions
 #: move their item's live quality in the catalogue.

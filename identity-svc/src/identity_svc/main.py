@@ -13,6 +13,7 @@ from identity_svc.credentials.endpoints import router as credentials_router
 from identity_svc.delegations.endpoints import router as delegations_router
 from identity_svc.deps import IdentityState
 from identity_svc.enterprises.endpoints import router as enterprises_router
+from identity_svc.inbox.endpoints import router as inbox_router
 from identity_svc.keys.endpoints import router as keys_router
 from identity_svc.models import IdempotencyRecord
 from identity_svc.oauth_clients.endpoints import router as oauth_clients_router
@@ -85,6 +86,7 @@ def create_app(
             sms_router,
             staff_router,
             keys_router,
+            inbox_router,
         ],
         lifespan=lifespan,
         idempotency_records=IdempotencyRecord,

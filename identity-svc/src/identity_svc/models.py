@@ -29,6 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from servicekit.db import UTCDateTime, new_metadata, utcnow
+from servicekit.events import InboxEventMixin
 from servicekit.idempotency import IdempotencyRecordMixin
 from servicekit.ids import new_id
 from servicekit.sealing import SealedDate, SealedForRow, SealedText
@@ -428,3 +429,34 @@ class IdempotencyRecord(IdempotencyRecordMixin, Base):
 
     __tablename__ = "idempotency_record"
     sealing_domain = "identity"
+
+
+class InboxMessage(Base):
+    """A message in the citizen's inbox (``identity_svc.inbox``): what happened to her case, as
+    codes (the app words it): filed, moved on, waiting on her, completed and hers to rate. Kept
+    by her account id (an enterprise's by its credit code), as case-svc names the applicant."""
+
+    __tablename__ = "inbox_message"
+    __table_args__ = (Index("ix_inbox_message_owner_newest", "owner_id", "created_at", "id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    owner_id: Mapped[str] = mapped_column(String(64))
+    #: ``case_filed``, ``case_progressed``, ``action_needed``, ``case_completed``
+    kind: Mapped[str] = mapped_column(String(32))
+    case_no: Mapped[str] = mapped_column(String(40))
+    item_code: Mapped[str] = mapped_column(String(64))
+    #: The case's status the event reported.
+    case_status: Mapped[str] = mapped_column(String(32))
+    #: The event it came from: one message per event.
+    event_id: Mapped[uuid.UUID] = mapped_column(unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    read_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: When her phone was texted about it (what needs her action); None: not texted.
+    texted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class ReceivedEvent(InboxEventMixin, Base):
+    """The events identity-svc processed (case-svc's, for the inbox): a redelivery is not
+    processed again."""
+
+    __tablename__ = "received_event"

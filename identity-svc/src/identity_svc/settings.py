@@ -117,6 +117,10 @@ class IdentitySettings(ServiceSettings):
     #: Lifetime of the tokens identity-svc mints for its own calls to other services.
     service_token_ttl_seconds: int = Field(default=300, ge=30, le=3600)
 
+    #: case-svc's OAuth client: the only caller whose events (``case.submitted``,
+    #: ``case.status_changed``, ``case.completed``) ``POST /identity/v1/events`` takes into the
+    #: applicants' inboxes.
+    case_client_id: str = Field(default="case-svc", min_length=1)
     #: How often identity-svc reads the revocation list it publishes into the list its own token
     #: verifier holds (the gateway polls ``GET /identity/v1/revocations`` at its own interval).
     revocation_poll_seconds: float = Field(default=2.0, gt=0, le=60)

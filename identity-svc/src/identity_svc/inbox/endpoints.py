@@ -1,0 +1,95 @@
+"""HTTP endpoints of the inbox: her messages, marking one read, and the events endpoint
+case-svc's relay posts its case events to (through the gateway)."""
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Query, Response, status
+
+from identity_svc.delegations.service import DelegatedTokenRefused
+from identity_svc.deps import RuntimeDep, SettingsDep, SmsSenderDep
+from identity_svc.inbox import service
+from identity_svc.inbox.schemas import CaseEvent, Inbox
+from identity_svc.inbox.service import MessageNotFound
+from identity_svc.models import ReceivedEvent
+from servicekit.auth import PrincipalDep, WrongPrincipalType, require_type
+from servicekit.db import SessionDep
+from servicekit.events import record_in_inbox
+from servicekit.openapi import problem_responses
+from servicekit.pagination import CursorQuery, CursorsDep, InvalidCursor, LimitQuery, page_size_of
+from servicekit.problems import Forbidden
+
+router = APIRouter(prefix="/identity/v1", tags=["inbox"])
+
+
+class NotTheCaseService(Forbidden):
+    code = "not_the_case_service"
+    title = "Only case-svc reports completed cases"
+
+
+@router.get(
+    "/me/inbox",
+    response_model=Inbox,
+    responses=problem_responses(WrongPrincipalType, DelegatedTokenRefused, InvalidCursor),
+)
+async def read_inbox(
+    principal: PrincipalDep,
+    session: SessionDep,
+    cursors: CursorsDep,
+    settings: SettingsDep,
+    unread_only: Annotated[bool, Query(description="Only what she has not read")] = False,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = None,
+) -> Inbox:
+    """Your inbox, newest first: what happened to each of your cases (filed, moved on, waiting
+    on you, completed and yours to rate), and how many messages you have not read."""
+    return await service.inbox_of(
+        session,
+        principal,
+        unread_only=unread_only,
+        cursors=cursors,
+        cursor=cursor,
+        limit=page_size_of(settings, limit),
+    )
+
+
+@router.post(
+    "/me/inbox/{message_id}/read",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=problem_responses(WrongPrincipalType, DelegatedTokenRefused, MessageNotFound),
+)
+async def mark_read(
+    message_id: uuid.UUID, principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep
+) -> None:
+    """Mark a message read (again: no change)."""
+    await service.mark_read(session, principal, message_id, now=runtime.now())
+
+
+@router.post(
+    "/events",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=problem_responses(WrongPrincipalType, NotTheCaseService),
+)
+async def receive_case_event(
+    event: Annotated[CaseEvent, Body()],
+    principal: PrincipalDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    runtime: RuntimeDep,
+    sender: SmsSenderDep,
+) -> None:
+    """case-svc's ``case.submitted``, ``case.status_changed`` and ``case.completed`` (CloudEvents,
+    structured JSON), from its own client alone: each becomes a message in its applicant's
+    inbox, and what waits on her texts her phone. Processed once per event id; a redelivery is
+    answered 204 again."""
+    require_type(principal, "service")
+    if principal.sub != settings.case_client_id:
+        raise NotTheCaseService()
+    if not await record_in_inbox(session, ReceivedEvent, event):
+        return
+    now = runtime.now()
+    message = await service.take(session, event, now=now)
+    if message is not None:
+        await service.text_if_it_waits_on_her(session, runtime, sender, message, now=now)

@@ -1,0 +1,94 @@
+"""The case events the inbox takes, and its messages as the citizen reads them."""
+
+import datetime as dt
+import uuid
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from servicekit.case_numbers import CASE_NUMBER_PATTERN
+from servicekit.events import CloudEvent
+
+MessageKind = Literal["case_filed", "case_progressed", "action_needed", "case_completed"]
+
+
+class CaseEventData(BaseModel):
+    """The data of case-svc's case events: ids and codes (the rest is not read)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    case_id: uuid.UUID
+    case_no: str = Field(pattern=CASE_NUMBER_PATTERN)
+    item_code: str = Field(min_length=1, max_length=64)
+    applicant_id: str = Field(min_length=1, max_length=64)
+    status: str = Field(min_length=1, max_length=32)
+
+
+class CaseEvent(CloudEvent[CaseEventData]):
+    """``case.submitted``, ``case.status_changed`` or ``case.completed`` as case-svc's relay
+    posts it."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        frozen=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "specversion": "1.0",
+                    "id": "0196f3d0-2b3c-7d4e-9f5a-6b7c8d9e0f1c",
+                    "source": "/cases",
+                    "type": "case.status_changed",
+                    "subject": "0196f3d0-2b3c-7d4e-9f5a-6b7c8d9e0f1a",
+                    "time": "2026-12-07T02:05:44Z",
+                    "datacontenttype": "application/json",
+                    "data": {
+                        "case_id": "0196f3d0-2b3c-7d4e-9f5a-6b7c8d9e0f1a",
+                        "case_no": "330300-20261207-000001",
+                        "item_code": "housing_provident_fund.withdrawal",
+                        "applicant_id": "0196f3d0-0000-7000-8000-000000000001",
+                        "status": "supplement_requested",
+                    },
+                }
+            ]
+        },
+    )
+
+    type: Literal["case.submitted", "case.status_changed", "case.completed"]
+
+
+_MESSAGE: dict[str, Any] = {
+    "id": "0196f3d0-7a1b-7c2d-8e3f-4a5b6c7d8e9f",
+    "kind": "action_needed",
+    "case_no": "330300-20261207-000001",
+    "item_code": "housing_provident_fund.withdrawal",
+    "case_status": "supplement_requested",
+    "created_at": "2026-12-07T02:05:45Z",
+    "read_at": None,
+    "texted": True,
+}
+
+
+class MessageRead(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [_MESSAGE]})
+
+    id: uuid.UUID
+    kind: MessageKind = Field(
+        description="case_filed; case_progressed; action_needed: it waits on her (a supplement "
+        "asked for), and her phone was texted; case_completed: done, hers to rate"
+    )
+    case_no: str
+    item_code: str
+    case_status: str
+    created_at: dt.datetime
+    read_at: dt.datetime | None
+    texted: bool = Field(description="Whether her phone was texted about it")
+
+
+class Inbox(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"items": [_MESSAGE], "unread": 1, "next_cursor": None}]}
+    )
+
+    items: list[MessageRead]
+    unread: int = Field(description="Her unread messages, all of them")
+    next_cursor: str | None
