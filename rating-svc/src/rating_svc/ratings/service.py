@@ -148,7 +148,6 @@ async def rate(
         now=now,
         window=settings.rating_window,
     )
-    await statistics.count_rating(session, rating)
     rectification = None
     if rating.bad_review:
         rectification = await rectifications.open_for(
@@ -162,6 +161,10 @@ async def rate(
         )
     # Its rectification's id goes with it: a consumer links the two without asking.
     await events.report_rating(outbox, session, rating, rectification)
+    # The roll-ups last: every rating of a region adds to the same few rows (its province's,
+    # its city's, its department's), each locked until the commit, so the fewer statements
+    # between this one and the commit, the less the ratings of a region wait on each other.
+    await statistics.count_rating(session, rating)
     return rating, rectification
 
 
