@@ -14,7 +14,9 @@ tests do): the bench measures rating-svc, not the hop.
 invitation and adds to its roll-ups, and the 13 % bad reviews open a rectification with its
 history. Then the baseline: the rating rows the service wrote, inserted again as they are (new
 ids and case numbers), one transaction per row, the same number at once through the same
-engine. Prints both rates, their ratio, and the rows each rating left in each table.
+engine. Prints both rates, their ratio, the rows each rating left in each table, and the
+statements each rating sent (by their first words) with its round trips to PostgreSQL (those
+statements, and a BEGIN and a COMMIT per transaction).
 
 The machine's two cores are shared with PostgreSQL and maybe other work: the same-run ratio is
 the result.
@@ -28,11 +30,12 @@ import datetime as dt
 import os
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import insert, select, text
+from sqlalchemy import event, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bench.outbox import fresh_databases
@@ -120,6 +123,30 @@ async def in_parallel(count: int, concurrency: int, one: Any) -> float:
     return time.perf_counter() - started
 
 
+class Statements:
+    """The statements, and the transactions committed, on an engine while ``counting``."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.counting = False
+        self.sent: Counter[str] = Counter()
+        self.commits = 0
+        event.listen(engine.sync_engine, "before_cursor_execute", self._sent)
+        event.listen(engine.sync_engine, "commit", self._committed)
+
+    def _sent(self, _connection: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if self.counting:
+            self.sent[" ".join(statement.split()[:3])] += 1
+
+    def _committed(self, _connection: Any) -> None:
+        if self.counting:
+            self.commits += 1
+
+    def per_rating(self, count: int) -> str:
+        each = ", ".join(f"{words} {n / count:.2f}" for words, n in self.sent.most_common())
+        trips = (self.sent.total() + 2 * self.commits) / count
+        return f"{each}; round trips {trips:.2f}"
+
+
 async def table_rows(engine: AsyncEngine) -> dict[str, int]:
     async with engine.connect() as connection:
         return {
@@ -170,7 +197,10 @@ async def run(count: int, concurrency: int, tmp: Path) -> None:
                     if response.status_code != 201:
                         failures.append(response.text)
 
+                statements = Statements(engine)
+                statements.counting = True
                 through_service = await in_parallel(count, concurrency, rate)
+                statements.counting = False
             assert not failures, failures[:3]
             rows = await table_rows(engine)
 
@@ -193,6 +223,7 @@ async def run(count: int, concurrency: int, tmp: Path) -> None:
     print(f"  bare insert          {bare_rate:8.0f} rows/s")
     print(f"  ratio                {bare_rate / service_rate:8.2f} (bare / service)")
     print("  rows per rating: " + ", ".join(f"{k} {v / count:.2f}" for k, v in rows.items() if v))
+    print("  statements per rating: " + statements.per_rating(count))
 
 
 def main() -> None:

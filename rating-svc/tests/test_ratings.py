@@ -192,6 +192,29 @@ async def test_the_applicants_second_rating_of_a_case_is_refused(
     assert body["case_no"] == CASE_NO
 
 
+async def test_a_rated_case_stays_already_rated_after_its_window_closes(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    token_minter: TokenMinter,
+    problem: Problem,
+    case_svc: CaseSvc,
+    a_case: ACase,
+    clock: Clock,
+) -> None:
+    case_svc(a_case(CASE_NO, "citizen-1"))
+    citizen = bearer(token_minter.mint("citizen-1"))
+    first = await client.post(
+        "/ratings/v1/ratings", json={"case_no": CASE_NO, **GOOD}, headers=citizen
+    )
+    assert first.status_code == 201, first.text
+    clock.now += app.state.service.settings.rating_window
+    again = await client.post(
+        "/ratings/v1/ratings", json={"case_no": CASE_NO, "level": 1}, headers=citizen
+    )
+    body = problem(again, 409, "already_rated")
+    assert body["case_no"] == CASE_NO
+
+
 @pytest.mark.parametrize("status", ["completed", "in_review"])
 async def test_a_stranger_learns_nothing_of_a_case_whatever_its_state_not_even_that_it_was_rated(
     app: FastAPI,

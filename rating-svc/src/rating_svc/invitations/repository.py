@@ -5,7 +5,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rating_svc.models import Invitation
@@ -23,15 +23,25 @@ async def add_unless_present(session: AsyncSession, values: dict[str, Any]) -> N
     await session.execute(statement)
 
 
+_INVITATION = Invitation.metadata.tables[Invitation.__tablename__]
+#: Built once: every rating runs it.
+_ANSWER = (
+    update(_INVITATION)
+    .where(
+        _INVITATION.c.case_no == bindparam("answered_case_no"),
+        _INVITATION.c.kind == bindparam("answered_kind"),
+    )
+    .values(rating_id=bindparam("answering_rating_id"))
+)
+
+
 async def mark_answered(
     session: AsyncSession, *, case_no: str, kind: str, rating_id: uuid.UUID
 ) -> bool:
     """Whether an invitation of the case was there to answer."""
     result = await session.execute(
-        update(Invitation)
-        .where(Invitation.case_no == case_no, Invitation.kind == kind)
-        .values(rating_id=rating_id)
-        .execution_options(synchronize_session=False)
+        _ANSWER,
+        {"answered_case_no": case_no, "answered_kind": kind, "answering_rating_id": rating_id},
     )
     return bool(getattr(result, "rowcount", 0))
 

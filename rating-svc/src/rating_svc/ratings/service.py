@@ -8,7 +8,6 @@ import uuid
 from typing import Any
 
 import httpx
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rating_svc import events
@@ -148,7 +147,6 @@ async def rate(
         now=now,
         window=settings.rating_window,
     )
-    await statistics.count_rating(session, rating)
     rectification = None
     if rating.bad_review:
         rectification = await rectifications.open_for(
@@ -162,6 +160,10 @@ async def rate(
         )
     # Its rectification's id goes with it: a consumer links the two without asking.
     await events.report_rating(outbox, session, rating, rectification)
+    # The roll-ups last: every rating of a region adds to the same few rows (its province's,
+    # its city's, its department's), each locked until the commit, so the fewer statements
+    # between this one and the commit, the less the ratings of a region wait on each other.
+    await statistics.count_rating(session, rating)
     return rating, rectification
 
 
@@ -193,10 +195,12 @@ async def rate_case(
         raise CaseNotFound(f"case {payload.case_no} is not one of yours")
     if case.status != "completed" or case.completed_at is None:
         raise CaseNotCompleted(f"the case is {case.status}", case_status=case.status)
-    if await repository.of_case(session, case.case_no, CASE) is not None:
-        raise AlreadyRated(case_no=case.case_no)
     closes_at = case.completed_at + window
     if now >= closes_at:
+        # A rated case is ``already_rated`` whenever it is asked about; only a late rating
+        # pays for the read (a rating in time learns it from its own insert).
+        if await repository.of_case(session, case.case_no, CASE) is not None:
+            raise AlreadyRated(case_no=case.case_no)
         raise RatingWindowClosed(closed_at=closes_at.isoformat())
     rating = Rating(
         case_no=case.case_no,
@@ -209,10 +213,9 @@ async def rate_case(
         case_completed_at=case.completed_at,
         **_given(principal, payload, now),
     )
-    try:
-        await repository.add(session, rating)
-    except IntegrityError as exc:  # the same case rated twice at once: the second loses
-        raise AlreadyRated(case_no=case.case_no) from exc
+    # Rated before, or twice at once: the second loses.
+    if not await repository.add_unless_rated(session, rating):
+        raise AlreadyRated(case_no=case.case_no)
     await invitations.answered(session, rating, expires_at=closes_at)
     return rating
 
@@ -253,10 +256,8 @@ async def rate_follow_up(
         case_completed_at=original.case_completed_at,
         **_given(principal, payload, now),
     )
-    try:
-        await repository.add(session, follow_up)
-    except IntegrityError as exc:
-        raise AlreadyRated(case_no=original.case_no) from exc
+    if not await repository.add_unless_rated(session, follow_up):
+        raise AlreadyRated(case_no=original.case_no)
     await invitations.answered(session, follow_up, expires_at=rectification.follow_up_due_at)
     closed = await rectifications.close_with_follow_up(
         session, outbox, rectification, follow_up, _rater(principal), now=now

@@ -2,6 +2,7 @@
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -10,21 +11,31 @@ from rating_svc.models import RatingRollup
 from rating_svc.statistics.rollups import COUNTERS, KEY_COLUMNS
 from servicekit.db import insert_for
 
+#: The roll-ups' upsert, built once per backend: every rating runs it, and building it (an
+#: ``excluded`` sum per counter) and keying it anew cost a rating more than running it.
+_UPSERT: dict[str, Any] = {}
+
+
+def _upsert_statement(session: AsyncSession) -> Any:
+    dialect = session.get_bind().dialect.name
+    statement = _UPSERT.get(dialect)
+    if statement is None:
+        table = RatingRollup.__table__
+        inserted = insert_for(session, table)
+        statement = _UPSERT[dialect] = inserted.on_conflict_do_update(
+            index_elements=list(KEY_COLUMNS),
+            set_={name: table.c[name] + inserted.excluded[name] for name in COUNTERS},
+        )
+    return statement
+
 
 async def add(session: AsyncSession, rows: list[dict[str, object]]) -> None:
     """Add the rows' counts to the roll-ups, creating those not there yet: one statement, safe
     when writers add to the same rows at once on both backends."""
     if not rows:
         return
-    table = RatingRollup.__table__
-    # One statement for every row, its parameters apart: compiled once and cached, sent as one
-    # multi-row INSERT on PostgreSQL (insertmanyvalues).
-    statement = insert_for(session, table)
-    statement = statement.on_conflict_do_update(
-        index_elements=list(KEY_COLUMNS),
-        set_={name: table.c[name] + statement.excluded[name] for name in COUNTERS},
-    )
-    await session.execute(statement, rows)
+    # Its parameters apart: sent as one multi-row INSERT on PostgreSQL (insertmanyvalues).
+    await session.execute(_upsert_statement(session), rows)
 
 
 _ROLLUP = RatingRollup.__table__
