@@ -25,12 +25,13 @@ uncounted one, each round measures ``--per-round`` of each in turn:
    ``population.registered_address`` for the same draft, on the same consent) as the bureau's
    own system makes it (a ``department_system`` client whose grant its data steward approved).
 
-Prints p50, p95 and max of each and their ratios, against the issue's target (p95 ≤ 50 ms).
-Then the profile of a pre-fill: how many exchange calls it made and how far apart the ledger
-recorded them (calls made one after the other lie a call's time apart; calls made at once lie
-together), and each step case-svc takes, replayed from here through the gateway as case-svc
-makes it (her verified identity with her token; each resource's read with case-svc's own token,
-for the bureau), one after the other and the three reads at once.
+Prints p50, p95 and max of each and their ratios, against the issue's target (p95 ≤ 50 ms),
+and the CPU each of the platform's processes spent per request of each kind (from /proc; not
+PostgreSQL's server). Then the profile of a pre-fill: how many exchange calls it made and how
+far apart the ledger recorded them (calls made one after the other lie a call's time apart;
+calls made at once lie together), and each step case-svc takes, replayed from here through the
+gateway as case-svc makes it (her verified identity with her token; each resource's read with
+case-svc's own token, for the bureau), one after the other and the three reads at once.
 
 One request at a time (latency, not throughput), on a machine shared with other work: absolute
 figures move with it; the same-run ratios are the result.
@@ -56,9 +57,11 @@ from typing import Any
 import httpx
 
 from bench.outbox import fresh_databases
+from bench.proc import cpu_seconds
 from data_exchange_svc.registry.faces import simulated_capture, template_from_seed
 from onevisit_dev.answers import bearer
 from onevisit_dev.callers import (
+    Citizen,
     Client,
     Person,
     claim_real_name,
@@ -183,31 +186,11 @@ def in_days(days: int) -> str:
     return (dt.datetime.now(dt.UTC) + dt.timedelta(days=days)).isoformat()
 
 
-def password_token(gateway: httpx.Client, phone: str, password: str) -> str:
-    granted = gateway.post(
-        "/identity/v1/token",
-        data={"grant_type": "password", "username": phone, "password": password},
-    )
-    token: str = expect(granted, 200, f"sign-in of {phone[:3]}…")["access_token"]
-    return token
-
-
-def client_token(gateway: httpx.Client, client: Client) -> str:
-    granted = gateway.post(
-        "/identity/v1/token",
-        data={"grant_type": "client_credentials"},
-        auth=(client.client_id, client.client_secret),
-    )
-    token: str = expect(granted, 200, f"token of {client.client_id}")["access_token"]
-    return token
-
-
 @dataclass
 class World:
     """Who the bench acts as: her (and her ID number), the bureau's system, case-svc."""
 
-    citizen_phone: str
-    citizen_password: str
+    citizen: Citizen
     id_number: str
     bureau_system: Client
     case_svc: Client
@@ -224,10 +207,11 @@ def publish_item(gateway: httpx.Client, admin: str) -> None:
     expect(made, 201, "the synthetic item")
     etag = {"If-Match": made.headers["ETag"]}
     approver = create_staff(gateway, admin, BUREAU, ["catalog_admin"])
-    approver_token = password_token(gateway, approver.phone, approver.password)
     path = f"/catalog/v1/admin/items/{ITEM}"
     expect(
-        gateway.post(f"{path}/draft/approval", headers={**bearer(approver_token), **etag}),
+        gateway.post(
+            f"{path}/draft/approval", headers={**bearer(approver.sign_in(gateway)), **etag}
+        ),
         200,
         "its approval",
     )
@@ -249,21 +233,21 @@ def bureau_system(gateway: httpx.Client, admin: str) -> Client:
             "legal_basis": LEGAL_BASIS,
             "rate_limit": {"per_minute": 60_000, "burst": 1_000},
         },
-        headers={**bearer(client_token(gateway, system)), "Idempotency-Key": str(uuid.uuid4())},
+        headers={**bearer(system.token(gateway)), "Idempotency-Key": str(uuid.uuid4())},
     )
     grant_id = expect(applied, 201, "the bureau's grant application")["id"]
     steward = create_staff(gateway, admin, BUREAU, ["data_steward"])
     approved = gateway.post(
         f"/exchange/v1/grants/{grant_id}/approve",
         json={"expires_at": in_days(30), "region": REGION},
-        headers=bearer(password_token(gateway, steward.phone, steward.password)),
+        headers=bearer(steward.sign_in(gateway)),
     )
     expect(approved, 200, "its approval")
     return system
 
 
 def set_up(gateway: httpx.Client, var_dir: Path) -> World:
-    admin = password_token(gateway, ADMIN_PHONE, ADMIN_PASSWORD)
+    admin = Citizen(ADMIN_PHONE, ADMIN_PASSWORD).sign_in(gateway)
     publish_item(gateway, admin)
     system = bureau_system(gateway, admin)
     person = applicant()
@@ -271,8 +255,7 @@ def set_up(gateway: httpx.Client, var_dir: Path) -> World:
     claim_real_name(gateway, citizen.sign_in(gateway), person)
     verify_face(gateway, citizen.sign_in(gateway), person)
     return World(
-        citizen.phone,
-        citizen.password,
+        citizen,
         person.id_number,
         system,
         Client(CASE_CLIENT_ID, case_client_secret(var_dir)),
@@ -290,9 +273,9 @@ class Tokens:
     @classmethod
     def of(cls, gateway: httpx.Client, world: World) -> Tokens:
         return cls(
-            password_token(gateway, world.citizen_phone, world.citizen_password),
-            client_token(gateway, world.bureau_system),
-            client_token(gateway, world.case_svc),
+            world.citizen.sign_in(gateway),
+            world.bureau_system.token(gateway),
+            world.case_svc.token(gateway),
         )
 
 
@@ -357,22 +340,40 @@ def bureau_call(gateway: httpx.Client, tokens: Tokens, world: World, draft_no: s
 class Sampled:
     prefill_ms: list[float]
     call_ms: list[float]
+    #: The CPU seconds each of the platform's processes spent on them, by process.
+    prefill_cpu: dict[str, float]
+    call_cpu: dict[str, float]
+
+
+def cpu_by_process(platform: Platform) -> dict[str, float]:
+    return {name: cpu_seconds([process.pid]) for name, process in platform.processes.items()}
+
+
+def counted(spent: dict[str, float], platform: Platform, before: dict[str, float]) -> None:
+    for name, now in cpu_by_process(platform).items():
+        spent[name] = spent.get(name, 0.0) + now - before[name]
 
 
 def measure(
-    gateway: httpx.Client, world: World, args: argparse.Namespace
+    platform: Platform, gateway: httpx.Client, world: World, args: argparse.Namespace
 ) -> tuple[Sampled, list[str]]:
-    """The alternating rounds (the first uncounted); also the drafts pre-filled."""
-    sampled = Sampled([], [])
+    """The alternating rounds (the first uncounted), with the CPU each process spent on each
+    kind of request; also the drafts pre-filled."""
+    sampled = Sampled([], [], {}, {})
     drafts: list[str] = []
     for number in range(args.rounds + 1):
         tokens = Tokens.of(gateway, world)
         round_drafts = [
             consented_draft(gateway, tokens.citizen)["draft_no"] for _ in range(args.per_round)
         ]
+        before = cpu_by_process(platform)
         prefills = [prefill(gateway, tokens, draft_no) for draft_no in round_drafts]
+        if number:
+            counted(sampled.prefill_cpu, platform, before)
+        before = cpu_by_process(platform)
         calls = [bureau_call(gateway, tokens, world, draft_no) for draft_no in round_drafts]
         if number:
+            counted(sampled.call_cpu, platform, before)
             sampled.prefill_ms += prefills
             sampled.call_ms += calls
             drafts += round_drafts
@@ -511,6 +512,15 @@ def report(sampled: Sampled, args: argparse.Namespace, backend: str) -> None:
         f" p95 ×{p95 / percentile(sampled.call_ms, 0.95):.2f};"
         f" pre-fill p95 against the target {TARGET_P95_MS:.0f} ms: ×{p95 / TARGET_P95_MS:.2f}"
     )
+    names = list(sampled.prefill_cpu)
+    print("  CPU per request, ms (each process, from /proc; PostgreSQL's server not counted):")
+    print("  " + " " * 30 + "".join(f"{name:>10s}" for name in [*names, "all"]))
+    for label, spent, count in (
+        ("one exchange call (baseline)", sampled.call_cpu, len(sampled.call_ms)),
+        ("pre-fill of a fresh draft", sampled.prefill_cpu, len(sampled.prefill_ms)),
+    ):
+        cells = [spent[name] / count * 1000 for name in names]
+        print(f"  {label:30s}" + "".join(f"{cell:10.2f}" for cell in [*cells, sum(cells)]))
 
 
 @contextlib.contextmanager
@@ -529,7 +539,7 @@ def run(args: argparse.Namespace, directory: Path, urls: dict[str, str], backend
     print(f"starting the platform on {backend} on free ports ...", flush=True)
     with platform_on(directory, urls) as platform, platform.client() as gateway:
         world = set_up(gateway, platform.config.var_dir)
-        sampled, drafts = measure(gateway, world, args)
+        sampled, drafts = measure(platform, gateway, world, args)
         report(sampled, args, backend)
         profile(gateway, world, drafts, args)
 
