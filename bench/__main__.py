@@ -14,6 +14,7 @@ BENCHMARKS = (
     "identity_tokens",
     "outbox",
     "case_submissions",
+    "prefill_latency",
     "case_queues",
     "material_sweep",
     "rating_statistics",

@@ -5,6 +5,8 @@ the handling department, only once she consented to the draft. She corrects what
 it is typed), and submitting the draft files the case, which keeps every field's provenance.
 The exchange and identity-svc are the contract doubles of conftest."""
 
+import asyncio
+import copy
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -112,6 +114,70 @@ async def test_once_she_consents_the_bound_fields_are_filled_with_their_provenan
     body_sent, token = exchange.calls[-1]
     assert body_sent["subject"] == {"id_number": identity.lin.id_number}
     assert token in identity.service_tokens
+
+
+@pytest.fixture
+def two_registries(catalog: CatalogDouble, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The household extract with a field of a second resource as well: the mailing address
+    (a resource the exchange double does not grant case-svc, so its read is refused)."""
+    code = "public_security.household_register_extract_mailed"
+    item = copy.deepcopy(catalog.items[catalog.household_extract])
+    item["code"] = code
+    item["form_schema"]["properties"]["mailing_address"] = {
+        "type": "string",
+        "x-prefill": {"resource": "contact_information", "field": "mailing_address"},
+    }
+    monkeypatch.setitem(catalog.items, code, item)
+    return code
+
+
+async def test_the_reads_of_different_resources_go_out_at_once(
+    client: httpx.AsyncClient, two_registries: str, resident: str, exchange: ExchangeDouble
+) -> None:
+    # Each read waits at the exchange until the other arrives: read one after the other, the
+    # first would never be answered.
+    exchange.barrier = asyncio.Barrier(2)
+    opened = await open_draft(client, resident, two_registries)
+    assert opened.status_code == 201, opened.text
+    assert sorted(body["resource"] for body, _ in exchange.calls) == [
+        "contact_information",
+        "population",
+    ]
+    asked = [
+        (wanted["resource"], wanted["form_fields"]) for wanted in opened.json()["consents_to_fill"]
+    ]
+    assert asked == [("population", BOUND), ("contact_information", ["mailing_address"])]
+
+
+async def test_a_resource_refused_leaves_its_fields_and_the_others_are_filled_in_form_order(
+    client: httpx.AsyncClient, two_registries: str, resident: str, exchange: ExchangeDouble
+) -> None:
+    opened = await open_draft(client, resident, two_registries)
+    draft_no = opened.json()["draft_no"]
+    exchange.consent_to_prefill(draft_no, DEPARTMENT, BOUND)
+    filled = await client.post(f"/cases/v1/drafts/{draft_no}/prefill", headers=bearer(resident))
+    assert filled.status_code == 200, filled.text
+    body = filled.json()
+    assert list(body["form"]) == ["name", "id_number", "licence_number", *BOUND]
+    assert [wanted["resource"] for wanted in body["consents_to_fill"]] == ["contact_information"]
+
+
+async def test_a_read_that_fails_fails_the_fill_and_fills_nothing(
+    client: httpx.AsyncClient,
+    two_registries: str,
+    resident: str,
+    exchange: ExchangeDouble,
+    problem: Problem,
+) -> None:
+    opened = await open_draft(client, resident, two_registries)
+    draft_no = opened.json()["draft_no"]
+    exchange.consent_to_prefill(draft_no, DEPARTMENT, BOUND)
+    exchange.down = "failing"
+    failed = await client.post(f"/cases/v1/drafts/{draft_no}/prefill", headers=bearer(resident))
+    assert problem(failed, 503, "upstream_unavailable")["upstream_status"] == 503
+    exchange.down = None
+    kept = await client.get(f"/cases/v1/drafts/{draft_no}", headers=bearer(resident))
+    assert "registered_address" not in kept.json()["form"]
 
 
 async def test_her_identity_fields_cannot_be_changed(

@@ -18,6 +18,7 @@ Nothing personal is logged; the form and its provenance are sealed at rest, as a
 Services never commit: the request's transaction does.
 """
 
+import asyncio
 import datetime as dt
 import secrets
 from collections.abc import Mapping
@@ -281,21 +282,31 @@ async def _read_bound(
     provenance: dict[str, Any],
     now: dt.datetime,
 ) -> None:
-    """One read per resource; its values into ``form``, their provenance into ``provenance``."""
-    for resource, bindings in wanted.items():
-        fields = list(dict.fromkeys(binding.resource_field for binding in bindings))
-        try:
-            read = await exchange.prefill_read(
+    """One read per resource, the resources' reads at once (each is a call through the gateway,
+    and nothing of one waits on another); their values into ``form`` and their provenance into
+    ``provenance`` in the form's order, as if read one after the other. A refusal leaves that
+    resource's fields unfilled; any other failure fails the fill, the first in the form's order
+    (once every read has answered: none is left running)."""
+    reads = await asyncio.gather(
+        *(
+            exchange.prefill_read(
                 http,
                 token=service_token,
                 subject=subject,
                 resource=resource,
-                fields=fields,
+                fields=list(dict.fromkeys(binding.resource_field for binding in bindings)),
                 draft_no=draft.draft_no,
                 department_id=draft.department_id,
             )
-        except PrefillRefused:
+            for resource, bindings in wanted.items()
+        ),
+        return_exceptions=True,
+    )
+    for (resource, bindings), read in zip(wanted.items(), reads, strict=True):
+        if isinstance(read, PrefillRefused):
             continue
+        if isinstance(read, BaseException):
+            raise read
         for binding in bindings:
             value = read.fields.get(binding.resource_field)
             # A many-row resource answers lists: one record (her only child's birth) fills the
