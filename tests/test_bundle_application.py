@@ -14,6 +14,7 @@ import os
 import signal
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -151,9 +152,11 @@ def test_2_she_follows_it_as_one_application(gateway: httpx.Client, platform: Pl
     )
 
 
-def complete(gateway: httpx.Client, handler: str, supervisor: str, case_no: str) -> None:
-    """A department's handler takes its part through to completion (a second person confirms
-    the decision where the item wants one)."""
+def complete(
+    gateway: httpx.Client, handler: str, supervisor: Callable[[], str], case_no: str
+) -> None:
+    """A department's handler takes its part through to completion (a second person, a
+    supervisor signed in only then, confirms the decision where the item wants one)."""
     path = f"/cases/v1/cases/{case_no}"
     etag = gateway.get(path, headers=bearer(handler)).headers["etag"]
 
@@ -173,7 +176,7 @@ def complete(gateway: httpx.Client, handler: str, supervisor: str, case_no: str)
         assert act(handler, action).status_code == 200, action
     if act(handler, "approve").status_code != 200:
         assert act(handler, "propose_approval", note="材料齐全").status_code == 200
-        assert act(supervisor, "confirm").status_code == 200
+        assert act(supervisor(), "confirm").status_code == 200
     delivered = act(handler, "deliver", note="已办结")
     assert delivered.status_code == 200, delivered.text
     assert delivered.json()["status"] == "completed"
@@ -183,14 +186,18 @@ def test_3_each_department_completes_its_part_and_she_may_rate_each(
     gateway: httpx.Client, platform_admin: str
 ) -> None:
     number = Story.application["application_no"]
-    staff: dict[str, tuple[str, str]] = {}
+    handlers: dict[str, str] = {}
     for child in Story.application["children"]:
         department = child["department_id"]
-        if department not in staff:
+        if department not in handlers:
             handler = create_staff(gateway, platform_admin, department, ["handler"])
-            supervisor = create_staff(gateway, platform_admin, department, ["supervisor"])
-            staff[department] = (handler.sign_in(gateway), supervisor.sign_in(gateway))
-        complete(gateway, *staff[department], child["case_no"])
+            handlers[department] = handler.sign_in(gateway)
+
+        def supervisor(department: str = department) -> str:
+            made = create_staff(gateway, platform_admin, department, ["supervisor"])
+            return made.sign_in(gateway)
+
+        complete(gateway, handlers[department], supervisor, child["case_no"])
         halfway = gateway.get(f"{PATH}/{number}", headers=bearer(Story.mother)).json()
         assert halfway["status"] in {"in_progress", "completed"}
 
