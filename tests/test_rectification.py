@@ -254,6 +254,15 @@ def test_3_the_bureau_calls_her_back_and_reports_what_it_changed(gateway: httpx.
     )
     assert rectified.status_code == 200, rectified.text
     assert rectified.json()["status"] == "awaiting_follow_up"
+    # Her inbox tells her the bureau answered, and that the result is hers to rate.
+    deadline = time.monotonic() + EVENT_WITHIN_SECONDS
+    while True:
+        inbox = gateway.get("/identity/v1/me/inbox", headers=bearer(Story.resident)).json()
+        kinds = {(m["kind"], m["case_no"]) for m in inbox["items"]}
+        if ("rectification_reported", Story.case_no) in kinds or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert ("rectification_reported", Story.case_no) in kinds
 
 
 def test_4_her_follow_up_rating_closes_it(gateway: httpx.Client) -> None:

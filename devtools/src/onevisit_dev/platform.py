@@ -237,6 +237,8 @@ CASE_EVENT_SUBSCRIBERS = {
 RATING_EVENT_SUBSCRIBERS = {
     "rating.created": ["/catalog/v1/events"],
     "appeal.decided": ["/catalog/v1/events"],
+    # The department answered her bad review: her inbox tells her to rate the result.
+    "rectification.reported": ["/identity/v1/events"],
 }
 
 #: case-svc's OAuth client, which the identity seed registers for the run.

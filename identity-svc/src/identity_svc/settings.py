@@ -121,6 +121,9 @@ class IdentitySettings(ServiceSettings):
     #: ``case.status_changed``, ``case.completed``) ``POST /identity/v1/events`` takes into the
     #: applicants' inboxes.
     case_client_id: str = Field(default="case-svc", min_length=1)
+    #: rating-svc's: its ``rectification.reported`` tells the citizen her bad review was
+    #: answered.
+    rating_client_id: str = Field(default="rating-svc", min_length=1)
     #: How often identity-svc reads the revocation list it publishes into the list its own token
     #: verifier holds (the gateway polls ``GET /identity/v1/revocations`` at its own interval).
     revocation_poll_seconds: float = Field(default=2.0, gt=0, le=60)

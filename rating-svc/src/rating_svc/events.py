@@ -7,10 +7,14 @@ each type) by the relay, with rating-svc's own client credentials.
     rectification.opened   a bad review opened a rectification, with its deadlines
     rectification.overdue  a step (call_back, rectification) was found past its time, the first
                            time only, and escalated to the department of the tier above
+    rectification.reported the department reported what it changed: the citizen is invited to
+                           rate the result (her account's id goes with it, for her inbox)
     rectification.closed   the citizen's follow-up rating closed it, or her time to give one
                            ended
 
-The data are ids and codes, never personal data: no comment, no note, no account of the citizen.
+The data are ids and codes, never personal data: no comment, no note. Only
+``rectification.reported`` names the citizen's account (an id, as case-svc's events do), since
+it is told to her.
 """
 
 from typing import Any
@@ -23,6 +27,7 @@ from servicekit.events import Outbox
 RATING_CREATED = "rating.created"
 RECTIFICATION_OPENED = "rectification.opened"
 RECTIFICATION_OVERDUE = "rectification.overdue"
+RECTIFICATION_REPORTED = "rectification.reported"
 RECTIFICATION_CLOSED = "rectification.closed"
 APPEAL_FILED = "appeal.filed"
 APPEAL_DECIDED = "appeal.decided"
@@ -30,6 +35,7 @@ EVENT_TYPES = (
     RATING_CREATED,
     RECTIFICATION_OPENED,
     RECTIFICATION_OVERDUE,
+    RECTIFICATION_REPORTED,
     RECTIFICATION_CLOSED,
     APPEAL_FILED,
     APPEAL_DECIDED,
@@ -103,6 +109,22 @@ async def report_overdue(
             "due_at": due_at,
             "status": rectification.status,
             "escalated_to_department_id": rectification.escalated_to_department_id,
+        },
+    )
+
+
+async def report_rectified(
+    outbox: Outbox, session: AsyncSession, rectification: Rectification
+) -> None:
+    await outbox.emit(
+        session,
+        type=RECTIFICATION_REPORTED,
+        subject=str(rectification.id),
+        data={
+            "rectification_id": str(rectification.id),
+            **_where(rectification),
+            "applicant_id": rectification.applicant_id,
+            "status": rectification.status,
         },
     )
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Query, Response, status
 from identity_svc.delegations.service import DelegatedTokenRefused
 from identity_svc.deps import RuntimeDep, SettingsDep, SmsSenderDep
 from identity_svc.inbox import service
-from identity_svc.inbox.schemas import CaseEvent, Inbox
+from identity_svc.inbox.schemas import CASE_EVENT_EXAMPLE, Inbox, InboxEvent
 from identity_svc.inbox.service import MessageNotFound
 from identity_svc.models import ReceivedEvent
 from servicekit.auth import PrincipalDep, WrongPrincipalType, require_type
@@ -17,14 +17,15 @@ from servicekit.db import SessionDep
 from servicekit.events import record_in_inbox
 from servicekit.openapi import problem_responses
 from servicekit.pagination import CursorQuery, CursorsDep, InvalidCursor, LimitQuery, page_size_of
-from servicekit.problems import Forbidden
+from servicekit.problems import Forbidden, extension_members
 
 router = APIRouter(prefix="/identity/v1", tags=["inbox"])
 
 
-class NotTheCaseService(Forbidden):
-    code = "not_the_case_service"
-    title = "Only case-svc reports completed cases"
+class NotTheEventProducer(Forbidden):
+    code = "not_the_event_producer"
+    title = "Only the service that produces this type of event may post it"
+    members = extension_members(event_type={"type": "string", "examples": ["case.completed"]})
 
 
 @router.get(
@@ -70,23 +71,28 @@ async def mark_read(
     "/events",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    responses=problem_responses(WrongPrincipalType, NotTheCaseService),
+    responses=problem_responses(WrongPrincipalType, NotTheEventProducer),
 )
 async def receive_case_event(
-    event: Annotated[CaseEvent, Body()],
+    event: Annotated[InboxEvent, Body(examples=[CASE_EVENT_EXAMPLE])],
     principal: PrincipalDep,
     session: SessionDep,
     settings: SettingsDep,
     runtime: RuntimeDep,
     sender: SmsSenderDep,
 ) -> None:
-    """case-svc's ``case.submitted``, ``case.status_changed`` and ``case.completed`` (CloudEvents,
-    structured JSON), from its own client alone: each becomes a message in its applicant's
-    inbox, and what waits on her texts her phone. Processed once per event id; a redelivery is
-    answered 204 again."""
+    """case-svc's ``case.submitted``, ``case.status_changed`` and ``case.completed``, and
+    rating-svc's ``rectification.reported`` (CloudEvents, structured JSON), each from its own
+    producer's client alone: each becomes a message in its citizen's inbox, and what waits on
+    her texts her phone. Processed once per event id; a redelivery is answered 204 again."""
     require_type(principal, "service")
-    if principal.sub != settings.case_client_id:
-        raise NotTheCaseService()
+    producer = (
+        settings.rating_client_id
+        if event.type == "rectification.reported"
+        else settings.case_client_id
+    )
+    if principal.sub != producer:
+        raise NotTheEventProducer(event_type=event.type)
     if not await record_in_inbox(session, ReceivedEvent, event):
         return
     now = runtime.now()

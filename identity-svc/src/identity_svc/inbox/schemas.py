@@ -2,14 +2,16 @@
 
 import datetime as dt
 import uuid
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from servicekit.case_numbers import CASE_NUMBER_PATTERN
 from servicekit.events import CloudEvent
 
-MessageKind = Literal["case_filed", "case_progressed", "action_needed", "case_completed"]
+MessageKind = Literal[
+    "case_filed", "case_progressed", "action_needed", "case_completed", "rectification_reported"
+]
 
 
 class CaseEventData(BaseModel):
@@ -24,6 +26,24 @@ class CaseEventData(BaseModel):
     status: str = Field(min_length=1, max_length=32)
 
 
+CASE_EVENT_EXAMPLE: dict[str, Any] = {
+    "specversion": "1.0",
+    "id": "0196f3d0-2b3c-7d4e-9f5a-6b7c8d9e0f1c",
+    "source": "/cases",
+    "type": "case.status_changed",
+    "subject": "0196f3d0-2b3c-7d4e-9f5a-6b7c8d9e0f1a",
+    "time": "2026-12-07T02:05:44Z",
+    "datacontenttype": "application/json",
+    "data": {
+        "case_id": "0196f3d0-2b3c-7d4e-9f5a-6b7c8d9e0f1a",
+        "case_no": "330300-20261207-000001",
+        "item_code": "housing_provident_fund.withdrawal",
+        "applicant_id": "0196f3d0-0000-7000-8000-000000000001",
+        "status": "supplement_requested",
+    },
+}
+
+
 class CaseEvent(CloudEvent[CaseEventData]):
     """``case.submitted``, ``case.status_changed`` or ``case.completed`` as case-svc's relay
     posts it."""
@@ -31,29 +51,32 @@ class CaseEvent(CloudEvent[CaseEventData]):
     model_config = ConfigDict(
         extra="allow",
         frozen=True,
-        json_schema_extra={
-            "examples": [
-                {
-                    "specversion": "1.0",
-                    "id": "0196f3d0-2b3c-7d4e-9f5a-6b7c8d9e0f1c",
-                    "source": "/cases",
-                    "type": "case.status_changed",
-                    "subject": "0196f3d0-2b3c-7d4e-9f5a-6b7c8d9e0f1a",
-                    "time": "2026-12-07T02:05:44Z",
-                    "datacontenttype": "application/json",
-                    "data": {
-                        "case_id": "0196f3d0-2b3c-7d4e-9f5a-6b7c8d9e0f1a",
-                        "case_no": "330300-20261207-000001",
-                        "item_code": "housing_provident_fund.withdrawal",
-                        "applicant_id": "0196f3d0-0000-7000-8000-000000000001",
-                        "status": "supplement_requested",
-                    },
-                }
-            ]
-        },
+        json_schema_extra={"examples": [CASE_EVENT_EXAMPLE]},
     )
 
     type: Literal["case.submitted", "case.status_changed", "case.completed"]
+
+
+class RectificationReportedData(BaseModel):
+    """rating-svc's ``rectification.reported``: ids and codes (the rest is not read)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    rectification_id: uuid.UUID
+    case_no: str = Field(pattern=CASE_NUMBER_PATTERN)
+    item_code: str = Field(min_length=1, max_length=64)
+    applicant_id: str = Field(min_length=1, max_length=64)
+    status: str = Field(min_length=1, max_length=32)
+
+
+class RectificationReported(CloudEvent[RectificationReportedData]):
+    """The department reported what it changed after her bad review: hers to rate again."""
+
+    type: Literal["rectification.reported"]
+
+
+#: What the events endpoint takes, told apart by the envelope's ``type``.
+InboxEvent = Annotated[CaseEvent | RectificationReported, Field(discriminator="type")]
 
 
 _MESSAGE: dict[str, Any] = {
@@ -74,7 +97,8 @@ class MessageRead(BaseModel):
     id: uuid.UUID
     kind: MessageKind = Field(
         description="case_filed; case_progressed; action_needed: it waits on her (a supplement "
-        "asked for), and her phone was texted; case_completed: done, hers to rate"
+        "asked for), and her phone was texted; case_completed: done, hers to rate; "
+        "rectification_reported: the department answered her bad review, hers to rate again"
     )
     case_no: str
     item_code: str

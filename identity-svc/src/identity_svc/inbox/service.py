@@ -11,7 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity_svc.accounts import repository as accounts
 from identity_svc.delegations.service import refuse_delegates
-from identity_svc.inbox.schemas import CaseEvent, Inbox, MessageKind, MessageRead
+from identity_svc.inbox.schemas import (
+    CaseEvent,
+    Inbox,
+    MessageKind,
+    MessageRead,
+    RectificationReported,
+)
 from identity_svc.models import InboxMessage
 from identity_svc.runtime import Runtime
 from identity_svc.sms.senders import SmsSender, SmsUnavailable
@@ -30,6 +36,7 @@ RULES: tuple[tuple[str, str | None, MessageKind | None], ...] = (
     ("case.status_changed", "supplement_requested", "action_needed"),
     ("case.status_changed", None, "case_progressed"),
     ("case.completed", None, "case_completed"),
+    ("rectification.reported", None, "rectification_reported"),
 )
 #: What texts her phone, and what it says: a case number and where to look, nothing personal.
 TEXTS: dict[str, str] = {
@@ -49,7 +56,9 @@ def kind_of(event_type: str, status: str) -> MessageKind | None:
     return None
 
 
-async def take(session: AsyncSession, event: CaseEvent, *, now: dt.datetime) -> InboxMessage | None:
+async def take(
+    session: AsyncSession, event: CaseEvent | RectificationReported, *, now: dt.datetime
+) -> InboxMessage | None:
     """The event's message in its applicant's inbox, if it makes one."""
     kind = kind_of(event.type, event.data.status)
     if kind is None:

@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rating_svc.deps import NowDep, SettingsDep
+from rating_svc.deps import NowDep, OutboxDep, SettingsDep
 from rating_svc.models import Rating, Rectification
 from rating_svc.rectifications import repository, service
 from rating_svc.rectifications.schemas import (
@@ -131,6 +131,7 @@ async def record_rectification(
     payload: RectificationCreate,
     principal: Staff,
     session: SessionDep,
+    outbox: OutboxDep,
     settings: SettingsDep,
     now: NowDep,
 ) -> RectificationRead:
@@ -139,6 +140,7 @@ async def record_rectification(
     invited to rate the rectification (a rating of kind ``follow_up``), which closes it."""
     rectification = await service.record_rectification(
         session=session,
+        outbox=outbox,
         principal=principal,
         rectification_id=rectification_id,
         payload=payload,

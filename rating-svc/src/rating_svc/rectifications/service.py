@@ -329,6 +329,7 @@ async def record_call_back(
 async def record_rectification(
     *,
     session: AsyncSession,
+    outbox: Outbox,
     principal: Principal,
     rectification_id: uuid.UUID,
     payload: RectificationCreate,
@@ -358,6 +359,7 @@ async def record_rectification(
         },
     )
     await invitations.invite_to_follow_up(session, changed, expires_at=follow_up_due_at, now=now)
+    await events.report_rectified(outbox, session, changed)
     return changed
 
 
