@@ -102,12 +102,14 @@ async def test_the_gateway_polls_with_the_cursor_and_keeps_the_list_while_it_can
     token = token_minter.mint("citizen-1", sid=sid, issued_at=int(time.time()) - 5)
     identity.revocations.append(entry("session", sid))
     problem(await answer_within(polling_gateway, token, 401), 401, "token_revoked")
+    # The run's other gateway (the ``gateway`` fixture) polls the same fake every few seconds,
+    # with the cursor it holds: this gateway's first poll is the only one without a cursor.
     polls = list(identity.revocation_polls)
-    assert polls[0] is None  # the whole list first
-    assert all(cursor is not None and cursor.startswith("after-") for cursor in polls[1:])
+    first = polls.index(None)  # the whole list first
+    assert all(cursor is not None and cursor.startswith("after-") for cursor in polls[first + 1 :])
 
     identity.revocations[:] = [{"kind": "not a kind"}]  # a list the gateway cannot read
     await asyncio.sleep(0.3)
     problem(await polling_gateway.get(CASES, headers=bearer(token)), 401, "token_revoked")
     # After a failed poll it asks for the whole list again.
-    assert identity.revocation_polls[-1] is None
+    assert None in identity.revocation_polls[len(polls) :]
