@@ -8,7 +8,7 @@ import json
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,11 +29,15 @@ from servicekit.events import (
     DEAD,
     DELIVERED,
     PENDING,
+    Delivery,
+    Emission,
     Outbox,
     OutboxEventMixin,
+    Post,
     Relay,
     RelayPolicy,
     TokenUnavailable,
+    Undeliverable,
     redrive,
 )
 from servicekit.events.__main__ import main as events_command
@@ -898,3 +902,80 @@ async def test_two_relays_share_a_postgresql_outbox_without_overlap_and_in_subje
         for r in recording.receipts
     }
     assert by_replica == {"replica-1", "replica-2"}
+
+
+async def test_an_addressed_event_goes_to_each_of_its_subscribers_as_its_addresser_sends_it(
+    database: Database,
+    clock: Clock,
+    subscriber: tuple[Subscriber, str],
+) -> None:
+    """Subscribers a service keeps itself: each gets its own part of the event, posted where
+    and as the addresser says (here: a path of its own and a header naming it); one whose
+    subscriber is gone is dead-lettered at once, unsent."""
+    recording, url = subscriber
+    outbox = Outbox(
+        OutboxEvent, source="/exchange", subscriptions={"life.birth_registered": []}, clock=clock
+    )
+    async with database.sessionmaker.begin() as session:
+        (event_id,) = await outbox.emit_all(
+            session,
+            [
+                Emission(
+                    "life.birth_registered",
+                    "event-1",
+                    {},
+                    to={"sub-a": {"part": "a"}, "sub-b": {"part": "b"}, "sub-gone": {}},
+                )
+            ],
+        )
+    addressed: list[list[str]] = []
+
+    async def address(deliveries: Sequence[Delivery]) -> list[Post | Undeliverable]:
+        addressed.append([delivery.subscriber for delivery in deliveries])
+        return [
+            Undeliverable("unsubscribed")
+            if delivery.subscriber == "sub-gone"
+            else Post(
+                f"{url}/hooks/{delivery.subscriber}",
+                delivery.envelope.encode(),
+                {"content-type": CLOUDEVENTS_JSON, "x-subscriber": delivery.subscriber},
+            )
+            for delivery in deliveries
+        ]
+
+    async with httpx.AsyncClient() as http:
+        relay = Relay(
+            outbox, sessionmaker=database.sessionmaker, http=http, address=address, policy=POLICY
+        )
+        assert await relay.relay_once() == 3
+
+    assert addressed == [["sub-a", "sub-b", "sub-gone"]]
+    got = {receipt.path: receipt for receipt in recording.receipts}
+    assert sorted(got) == ["/hooks/sub-a", "/hooks/sub-b"]
+    for name in ("a", "b"):
+        receipt = got[f"/hooks/sub-{name}"]
+        assert receipt.headers["x-subscriber"] == f"sub-{name}"
+        assert receipt.event["id"] == str(event_id)
+        assert receipt.event["data"] == {"part": name}
+        assert "authorization" not in receipt.headers
+    states = {row.subscriber: (row.status, row.last_error) for row in await rows_of(database)}
+    assert states == {
+        "sub-a": (DELIVERED, None),
+        "sub-b": (DELIVERED, None),
+        "sub-gone": (DEAD, "unsubscribed"),
+    }
+
+
+def test_a_relay_posts_with_a_token_or_an_addresser_not_both(outbox: Outbox) -> None:
+    async def token() -> str:
+        return "t"
+
+    async def address(deliveries: Sequence[Delivery]) -> list[Post | Undeliverable]:
+        return []
+
+    http = httpx.AsyncClient()
+    sessionmaker: Any = None
+    with pytest.raises(TypeError):
+        Relay(outbox, sessionmaker=sessionmaker, http=http)
+    with pytest.raises(TypeError):
+        Relay(outbox, sessionmaker=sessionmaker, http=http, token=token, address=address)

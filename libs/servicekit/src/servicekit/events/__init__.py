@@ -59,6 +59,11 @@ and a consumer::
             return  # processed already: answered 204 again
         await service.invite_to_rate(session, event.data)
 
+Subscribers the service keeps itself (a department's endpoint, a secret each): emit
+``Emission(..., to={subscription_id: data})`` and give the relay an ``address`` (an
+``Addresser``) instead of a token, which turns a round's deliveries into signed posts to their
+endpoints (``servicekit.webhooks``) or gives up on those whose subscriber is gone.
+
 Metrics (Prometheus, default registry): ``outbox_events_delivered_total``,
 ``outbox_delivery_failures_total`` (by reason), ``outbox_events_dead_lettered_total`` (by type
 and subscriber), ``outbox_events_pending`` and ``outbox_oldest_pending_age_seconds`` (by type).
@@ -80,10 +85,14 @@ from servicekit.events._outbox import (
 )
 from servicekit.events._relay import (
     RETRYABLE_CLIENT_ERRORS,
+    Addresser,
+    Delivery,
+    Post,
     Relay,
     RelayPolicy,
     TokenProvider,
     TokenUnavailable,
+    Undeliverable,
 )
 from servicekit.events._settings import OutboxSettings
 from servicekit.events._tables import DEAD, DELIVERED, PENDING, InboxEventMixin, OutboxEventMixin
@@ -95,18 +104,22 @@ __all__ = [
     "PENDING",
     "PERSONAL_FIELDS",
     "RETRYABLE_CLIENT_ERRORS",
+    "Addresser",
     "CloudEvent",
+    "Delivery",
     "Emission",
     "InboxEventMixin",
     "Outbox",
     "OutboxEventMixin",
     "OutboxSettings",
     "PersonalDataInEvent",
+    "Post",
     "Relay",
     "RelayPolicy",
     "Subscriptions",
     "TokenProvider",
     "TokenUnavailable",
+    "Undeliverable",
     "UnknownEventType",
     "record_in_inbox",
     "redrive",

@@ -45,6 +45,10 @@ class Emission:
     data: Mapping[str, Any]
     #: When it happened; the moment it is written when None.
     time: dt.datetime | None = None
+    #: Addressed rather than subscribed: subscriber → what ``data`` holds for it, instead of
+    #: ``data`` for the subscribers of the type. For subscribers the service keeps itself
+    #: (a department's subscription: its id), each told its own part; all share the event's id.
+    to: Mapping[str, Mapping[str, Any]] | None = None
 
 
 class _Waker(Protocol):
@@ -112,7 +116,10 @@ class Outbox:
     ) -> list[uuid.UUID]:
         """Write several events as ``emit`` writes one, in the order given (the order the
         relay keeps per subject), with one insert for all their rows: a change that reports
-        two things at once (a case filed and completed) pays for one statement. Their ids."""
+        two things at once (a case filed and completed) pays for one statement. Their ids.
+
+        An emission ``to`` named subscribers is written for them alone, each with its own data
+        (its type declared all the same, with no subscriber if none is fixed)."""
         now = self.clock()
         ids: list[uuid.UUID] = []
         rows: list[dict[str, Any]] = []
@@ -122,33 +129,43 @@ class Outbox:
                 raise UnknownEventType(f"{emission.type!r} is not in this outbox's subscriptions")
             if not 0 < len(emission.subject) <= MAX_SUBJECT_LENGTH:
                 raise ValueError(f"a subject has 1 to {MAX_SUBJECT_LENGTH} characters")
-            refuse_personal_data(emission.data)
+            if emission.to is None:
+                refuse_personal_data(emission.data)
+                addressed = dict.fromkeys(subscribers, emission.data)
+            else:
+                addressed = dict(emission.to)
+                for subscriber, data in addressed.items():
+                    if not 0 < len(subscriber) <= MAX_SUBSCRIBER_LENGTH:
+                        raise ValueError(f"a subscriber has 1 to {MAX_SUBSCRIBER_LENGTH} chars")
+                    refuse_personal_data(data)
             event_id = new_id()
             ids.append(event_id)
-            if not subscribers:
-                continue
-            envelope = structured_envelope(
-                event_id=event_id,
-                source=self.source,
-                type=emission.type,
-                subject=emission.subject,
-                time=emission.time or now,
-                data=emission.data,
-            )
-            rows.extend(
-                {
-                    "event_id": event_id,
-                    "event_type": emission.type,
-                    "subject": emission.subject,
-                    "subscriber": subscriber,
-                    "envelope": envelope,
-                    "status": PENDING,
-                    "attempts": 0,
-                    "emitted_at": now,
-                    "next_attempt_at": now,
-                }
-                for subscriber in subscribers
-            )
+            envelopes: dict[int, str] = {}
+            for subscriber, data in addressed.items():
+                # Subscribed: one envelope for all; addressed: one for each part.
+                envelope = envelopes.get(id(data))
+                if envelope is None:
+                    envelope = envelopes[id(data)] = structured_envelope(
+                        event_id=event_id,
+                        source=self.source,
+                        type=emission.type,
+                        subject=emission.subject,
+                        time=emission.time or now,
+                        data=data,
+                    )
+                rows.append(
+                    {
+                        "event_id": event_id,
+                        "event_type": emission.type,
+                        "subject": emission.subject,
+                        "subscriber": subscriber,
+                        "envelope": envelope,
+                        "status": PENDING,
+                        "attempts": 0,
+                        "emitted_at": now,
+                        "next_attempt_at": now,
+                    }
+                )
         if rows:
             await session.execute(self._insert, rows)
             session.info.setdefault(_EMITTED, set()).add(self)

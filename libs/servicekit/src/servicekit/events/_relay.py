@@ -8,9 +8,9 @@ import datetime as dt
 import random
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import httpx
@@ -100,13 +100,42 @@ class RelayPolicy:
         return jitter * ceiling
 
 
-class _Claimed(NamedTuple):
+class Delivery(NamedTuple):
+    """One delivery a round claimed: an event as addressed to one subscriber."""
+
     seq: int
     event_id: uuid.UUID
     event_type: str
     subscriber: str
+    #: The CloudEvent as ``emit`` stored it.
     envelope: str
+    #: Attempts made before this one.
     attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class Post:
+    """What is sent for one delivery: a POST of ``content`` to ``url`` (absolute, or a path
+    resolved against the relay's client's base URL: the gateway)."""
+
+    url: str
+    content: bytes
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Undeliverable:
+    """A delivery given up on without sending it (its subscriber is gone): dead-lettered at
+    once, with ``error`` (a short code) as its last error."""
+
+    error: str
+
+
+#: Turns a round's deliveries into what is sent, one answer per delivery in the same order: a
+#: ``Post``, or ``Undeliverable``. The relay's own (given a ``token``) posts each envelope as
+#: it is stored to its subscriber's path through the gateway, with the service's bearer token;
+#: another can sign each delivery for a department's endpoint (``servicekit.webhooks``).
+Addresser = Callable[[Sequence[Delivery]], Awaitable[Sequence["Post | Undeliverable"]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +173,8 @@ class Relay:
         *,
         sessionmaker: async_sessionmaker[AsyncSession],
         http: httpx.AsyncClient,
-        token: TokenProvider,
+        token: TokenProvider | None = None,
+        address: Addresser | None = None,
         policy: RelayPolicy | None = None,
         clock: Callable[[], dt.datetime] | None = None,
         jitter: Callable[[], float] = random.random,
@@ -152,8 +182,13 @@ class Relay:
         self.outbox = outbox
         self.policy = policy or RelayPolicy()
         self._sessionmaker = sessionmaker
+        if (token is None) == (address is None):
+            raise TypeError("a relay posts with a service token or with an addresser: one of them")
         self._http = http
         self._token = token
+        self._address = address or self._through_gateway
+        #: The token the last round posted with (``_through_gateway``), forgotten on a 401.
+        self._round_token: str | None = None
         self._clock = clock or outbox.clock
         self._jitter = jitter
         self._claim = self._claim_statement()
@@ -193,18 +228,10 @@ class Relay:
         """One round: claim, post, record. Returns how many deliveries were attempted."""
         async with self._sessionmaker() as session, session.begin():
             due = await session.execute(self._claim, {"due_by": self._clock()})
-            claimed = [_Claimed(*row) for row in due]
+            claimed = [Delivery(*row) for row in due]
             if not claimed:
                 return 0
-            try:
-                token = await self._token()
-            except Exception as exc:
-                raise TokenUnavailable("the token provider failed") from exc
-            outcomes = await self._post_all(claimed, token)
-            if isinstance(self._token, ForgettingTokenProvider) and any(
-                outcome.error == "http_401" for outcome in outcomes
-            ):
-                self._token.forget(token)
+            outcomes = await self._post_all(claimed, await self._address(claimed))
             settled_at = self._clock()
             changes = [
                 self._change(row, outcome, settled_at)
@@ -214,22 +241,50 @@ class Relay:
         self._record(claimed, outcomes, changes)
         return len(claimed)
 
-    async def _post_all(self, claimed: Sequence[_Claimed], token: str) -> list[_Outcome]:
+    async def _through_gateway(self, claimed: Sequence[Delivery]) -> list[Post | Undeliverable]:
+        """Each envelope as stored, to its subscriber's path through the gateway, with the
+        service's token (asked once per round)."""
+        assert self._token is not None
+        try:
+            token = await self._token()
+        except Exception as exc:
+            raise TokenUnavailable("the token provider failed") from exc
+        self._round_token = token
         headers = {"content-type": CLOUDEVENTS_JSON, "authorization": f"Bearer {token}"}
+        return [Post(row.subscriber, row.envelope.encode(), headers) for row in claimed]
+
+    async def _post_all(
+        self, claimed: Sequence[Delivery], addressed: Sequence[Post | Undeliverable]
+    ) -> list[_Outcome]:
+        if len(addressed) != len(claimed):
+            raise ValueError("an addresser answers once for each delivery")
         slots = asyncio.Semaphore(self.policy.concurrency)
 
-        async def post(row: _Claimed) -> _Outcome:
+        async def post(request: Post) -> _Outcome:
             async with slots:
-                return await self._post(row, headers)
+                return await self._post(request)
 
         async with asyncio.TaskGroup() as group:
-            posted = [group.create_task(post(row)) for row in claimed]
-        return [task.result() for task in posted]
+            posted = [
+                group.create_task(post(request)) if isinstance(request, Post) else None
+                for request in addressed
+            ]
+        outcomes = [
+            _Outcome(request.error, permanent=True)
+            if isinstance(request, Undeliverable)
+            else _outcome_of(task)
+            for task, request in zip(posted, addressed, strict=True)
+        ]
+        if isinstance(self._token, ForgettingTokenProvider) and any(
+            outcome.error == "http_401" for outcome in outcomes
+        ):
+            self._token.forget(self._round_token)
+        return outcomes
 
-    async def _post(self, row: _Claimed, headers: dict[str, str]) -> _Outcome:
+    async def _post(self, request: Post) -> _Outcome:
         try:
             response = await self._http.post(
-                row.subscriber, content=row.envelope.encode(), headers=headers
+                request.url, content=request.content, headers=request.headers
             )
         except httpx.TimeoutException:
             return _Outcome("timeout")
@@ -245,7 +300,7 @@ class Relay:
         permanent = 400 <= status < 500 and status not in RETRYABLE_CLIENT_ERRORS
         return _Outcome(f"http_{status}", permanent, _retry_after(response))
 
-    def _change(self, row: _Claimed, outcome: _Outcome, now: dt.datetime) -> dict[str, Any]:
+    def _change(self, row: Delivery, outcome: _Outcome, now: dt.datetime) -> dict[str, Any]:
         attempts = row.attempts + 1
         change: dict[str, Any] = {
             "seq": row.seq,
@@ -270,7 +325,7 @@ class Relay:
 
     def _record(
         self,
-        claimed: Sequence[_Claimed],
+        claimed: Sequence[Delivery],
         outcomes: Sequence[_Outcome],
         changes: Sequence[dict[str, Any]],
     ) -> None:
@@ -385,6 +440,11 @@ class Relay:
             if not attempted:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wakeup.wait(), self.policy.poll_seconds)
+
+
+def _outcome_of(task: "asyncio.Task[_Outcome] | None") -> _Outcome:
+    assert task is not None, "a Post's outcome comes from its task"
+    return task.result()
 
 
 def _error_type(exc: BaseException) -> str:
