@@ -102,6 +102,9 @@ def platform(
             "RATING_RECTIFICATION_WATCH_SECONDS": "1",
             # And the items' live quality read each second by the catalogue's processes.
             "CATALOG_QUALITY_REFRESH_SECONDS": "1",
+            # A department's endpoint that was down is tried again within two seconds of
+            # coming back (the default backoff grows to ten minutes).
+            "EXCHANGE_OUTBOX_BACKOFF_CAP_SECONDS": "2",
         }
     )
     databases: list[str] = []

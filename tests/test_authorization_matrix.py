@@ -40,6 +40,7 @@ from onevisit_dev.callers import (
     Caller,
     Cast,
     Person,
+    create_staff,
     make_cast,
     new_phone,
     register_citizen,
@@ -210,6 +211,47 @@ class World:
         if authorised.status_code == 409:
             return str(authorised.json()["member_id"])
         return str(created(authorised, "agent")["id"])
+
+    def hears_of_births(self, platform_admin: str) -> None:
+        """Lucheng's bureau registers newborns' households: a grant of Lucheng's health
+        bureau's birth certificates for it, decided by that bureau's data steward, so that its
+        system may subscribe to births."""
+        steward = create_staff(self.gateway, platform_admin, "330302-health", ["data_steward"])
+        applied = send(
+            self.gateway,
+            "POST",
+            "/exchange/v1/grants",
+            json={
+                "resource": "child_birth_certificate",
+                "fields": ["child_name", "child_birth_date", "birth_region"],
+                "purposes": ["service_delivery"],
+                "legal_basis": "《户口登记条例》第七条（合成数据）",
+                "rate_limit": {"per_minute": 600},
+            },
+            headers=self.keyed("department_system"),
+        )
+        grant_id = created(applied, "birth certificates grant")["id"]
+        approved = send(
+            self.gateway,
+            "POST",
+            f"/exchange/v1/grants/{grant_id}/approve",
+            json={"expires_at": in_days(30), "region": "330302"},
+            headers=bearer(steward.sign_in(self.gateway)),
+        )
+        created(approved, "birth certificates grant approval", 200)
+
+    def spare_subscription(self) -> str:
+        """Another subscription of the bureau's system to births."""
+        made = self.post(
+            "department_system",
+            "/exchange/v1/subscriptions",
+            json={
+                "event_type": "life.birth_registered",
+                "endpoint": "https://psb.lucheng.example/onevisit/births",
+                "purpose": "service_delivery",
+            },
+        )
+        return str(created(made, "subscription")["id"])
 
     def spare_client(self) -> str:
         """Another system of the department."""
@@ -510,6 +552,8 @@ def build_world(
     }
     # Lucheng's bureau reads the registry for its cases: its own grant, decided by its steward.
     world.grant(approve=True, consumer=cast.callers["department_system"])
+    world.hears_of_births(platform_admin)
+    world.values["subscription_id"] = world.spare_subscription()
     world.changes = {
         "read": world.record_change(CHANGED_RESIDENTS[0]),
         "approve": world.record_change(CHANGED_RESIDENTS[1]),
@@ -671,6 +715,10 @@ ADJUSTMENTS: dict[str, Adjust] = {
             "case_id": world.open_case,
         }
     ),
+    # From the start: the cursor of an event it never got would be refused (404).
+    "POST /exchange/v1/subscriptions/{subscription_id}/redeliveries": _body(
+        lambda _world, _kind: {}
+    ),
     "POST /exchange/v1/matches": _body(
         lambda world, _kind: {
             "resource": "population",
@@ -808,6 +856,9 @@ CONSUMING: dict[str, Callable[[World], dict[str, str]]] = {
         "consent_id": world.spare_consent()
     },
     "DELETE /identity/v1/clients/{client_id}": lambda world: {"client_id": world.spare_client()},
+    "DELETE /exchange/v1/subscriptions/{subscription_id}": lambda world: {
+        "subscription_id": world.spare_subscription()
+    },
     "POST /cases/v1/drafts/{draft_no}/submission": lambda world: {"draft_no": world.spare_draft()},
     "POST /cases/v1/bundle-drafts/{bundle_draft_no}/submission": lambda world: {
         "bundle_draft_no": world.spare_bundle_draft()

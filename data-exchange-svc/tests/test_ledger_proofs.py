@@ -337,7 +337,9 @@ async def test_a_batch_of_any_size_is_its_turn_on_the_head_and_four_writes(app: 
     statements: list[str] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        statements.append(statement)
+        # The ledger's statements alone: the outbox relays poll their tables meanwhile.
+        if "ledger_" in statement:
+            statements.append(statement)
 
     event.listen(Engine, "before_cursor_execute", record)
     try:

@@ -12,8 +12,11 @@ from data_exchange_svc.grants.cache import ActiveGrants
 from data_exchange_svc.identifiers import IdentifierProtector
 from data_exchange_svc.ledger.appender import LedgerAppender
 from data_exchange_svc.ledger.signing import LedgerSigner
+from data_exchange_svc.lifeevents.delivery import LifeEventOutboxes
+from data_exchange_svc.lifeevents.publishing import Publication
 from data_exchange_svc.remote.providers import RemoteProviders
 from data_exchange_svc.resources.catalogue import Catalogue
+from data_exchange_svc.resources.values import today_in_china
 from data_exchange_svc.settings import ExchangeSettings
 from servicekit.auth import Principal, principal_of
 from servicekit.state import ServiceState, state_of
@@ -29,6 +32,8 @@ class ExchangeState(ServiceState):
     #: Appends every access attempt to the ledger, on an engine of its own.
     ledger: LedgerAppender
     remote_providers: RemoteProviders
+    #: What a load's life events leave by (departments' pushes, the platform's events).
+    life_events: LifeEventOutboxes
 
 
 # Each alias reads the state itself rather than through StateDep: a dependency FastAPI resolves
@@ -63,6 +68,17 @@ async def _ledger(request: Request) -> LedgerAppender:
     return state_of(request, ExchangeState).ledger
 
 
+async def _publication(request: Request) -> Publication:
+    state = state_of(request, ExchangeState)
+    return Publication(
+        deliveries=state.life_events.deliveries,
+        platform=state.life_events.platform,
+        active_grants=state.access_checks.active_grants,
+        identity_service=state.settings.identity_service,
+        today=today_in_china(),
+    )
+
+
 StateDep = Annotated[ExchangeState, Depends(_state)]
 SettingsDep = Annotated[ExchangeSettings, Depends(_settings)]
 IdentifiersDep = Annotated[IdentifierProtector, Depends(_identifiers)]
@@ -70,6 +86,7 @@ CatalogueDep = Annotated[Catalogue, Depends(_catalogue)]
 ActiveGrantsDep = Annotated[ActiveGrants, Depends(_active_grants)]
 LedgerSignerDep = Annotated[LedgerSigner, Depends(_ledger_signer)]
 LedgerDep = Annotated[LedgerAppender, Depends(_ledger)]
+PublicationDep = Annotated[Publication, Depends(_publication)]
 
 
 # Callers by kind, refused (403 wrong_principal_type) before a body is read.
@@ -77,6 +94,8 @@ LedgerDep = Annotated[LedgerAppender, Depends(_ledger)]
 DepartmentCallerDep = Annotated[Principal, principal_of("staff", "department_system")]
 #: Staff only: the decisions.
 StaffDep = Annotated[Principal, principal_of("staff")]
+#: A department's system alone: its life-event subscriptions.
+DepartmentSystemDep = Annotated[Principal, principal_of("department_system")]
 #: A provider's system (or a platform service acting for a department): loads.
 ProviderSystemDep = Annotated[Principal, principal_of("department_system", "service")]
 #: Whoever may read through the exchange: services, staff and department systems.

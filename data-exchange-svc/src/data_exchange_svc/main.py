@@ -21,6 +21,8 @@ from data_exchange_svc.identifiers import IdentifierProtector
 from data_exchange_svc.ledger.appender import LedgerAppender
 from data_exchange_svc.ledger.endpoints import router as ledger_router
 from data_exchange_svc.ledger.service import ensure_signer
+from data_exchange_svc.lifeevents.delivery import LifeEventOutboxes, relaying
+from data_exchange_svc.lifeevents.endpoints import router as subscriptions_router
 from data_exchange_svc.models import IdempotencyRecord
 from data_exchange_svc.remote.providers import RemoteProviders
 from data_exchange_svc.resources.catalogue import Catalogue
@@ -28,7 +30,7 @@ from data_exchange_svc.resources.endpoints import router as resources_router
 from data_exchange_svc.settings import ExchangeSettings
 from servicekit.app import build_app
 from servicekit.auth import JwksSource
-from servicekit.db import Database
+from servicekit.db import Database, utcnow
 from servicekit.state import ServiceState
 
 
@@ -71,16 +73,25 @@ def create_app(
                 ledger_database.engine, signer, batch_limit=settings.ledger_batch_limit
             )
             remote_providers = RemoteProviders(settings, signer)
+            life_events = LifeEventOutboxes.of(settings, utcnow)
             appender.start()
             try:
-                yield ExchangeState.over(
-                    kit,
-                    identifiers=identifiers,
-                    access_checks=access_checks,
-                    ledger_signer=signer,
-                    ledger=appender,
-                    remote_providers=remote_providers,
-                )
+                async with relaying(
+                    life_events,
+                    settings=settings,
+                    sessionmaker=kit.database.sessionmaker,
+                    gateway=kit.http,
+                    active_grants=access_checks.active_grants,
+                ):
+                    yield ExchangeState.over(
+                        kit,
+                        identifiers=identifiers,
+                        access_checks=access_checks,
+                        ledger_signer=signer,
+                        ledger=appender,
+                        remote_providers=remote_providers,
+                        life_events=life_events,
+                    )
             finally:
                 await appender.stop()
                 await remote_providers.aclose()
@@ -101,6 +112,7 @@ def create_app(
             ledger_router,
             citizens_router,
             citizen_links_router,
+            subscriptions_router,
         ],
         lifespan=lifespan,
         idempotency_records=IdempotencyRecord,

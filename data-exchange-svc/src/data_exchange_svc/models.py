@@ -23,6 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from servicekit.db import UTCDateTime, new_metadata, utcnow
+from servicekit.events import OutboxEventMixin
 from servicekit.idempotency import IdempotencyRecordMixin
 from servicekit.ids import new_id
 from servicekit.sealing import SealedBytes, SealedDate, SealedForRow, SealedJSON, SealedText
@@ -385,3 +386,63 @@ class IdempotencyRecord(IdempotencyRecordMixin, Base):
 
     __tablename__ = "idempotency_record"
     sealing_domain = "exchange"
+
+
+class LifeEvent(Base):
+    """A life event a provider's records made (``lifeevents.rules``): a birth registered, a
+    marriage, a vehicle's inspection due. What it says of its subject (the subject's identifier
+    and the rule's fields of the row) is sealed: deliveries open it, each keeping only what its
+    subscription's grant allows."""
+
+    __tablename__ = "life_event"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    type: Mapped[str] = mapped_column(String(64))
+    resource_code: Mapped[str] = mapped_column(String(64))
+    subject_hash: Mapped[str] = mapped_column(String(64), index=True)
+    #: The region that places the record (the resource's jurisdiction field), if it has one: a
+    #: grant limited to a region covers only the events it places there.
+    region: Mapped[str | None] = mapped_column(String(12))
+    #: ``{"subject": <identifier>, "fields": {...}}``.
+    payload: Mapped[dict[str, Any]] = mapped_column(SealedJSON("exchange", "life_event.payload"))
+    #: The department whose load made it.
+    recorded_by: Mapped[str] = mapped_column(String(128))
+    occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class EventSubscription(Base):
+    """A department's subscription to a type of life event: pushed to ``endpoint``, signed
+    with ``secret`` (shown to the department once, kept sealed), carrying the ``fields`` its
+    grant on the event's resource allowed when it subscribed (and still allows at each
+    delivery), for ``purpose`` (one of the grant's)."""
+
+    __tablename__ = "event_subscription"
+    __table_args__ = (Index("ix_event_subscription_type_status", "event_type", "status"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    department: Mapped[str] = mapped_column(String(128), index=True)
+    #: The token subject that subscribed (the department's system).
+    created_by: Mapped[str] = mapped_column(String(128))
+    event_type: Mapped[str] = mapped_column(String(64))
+    endpoint: Mapped[str] = mapped_column(String(512))
+    secret: Mapped[str] = mapped_column(SealedText("exchange", "event_subscription.secret"))
+    fields: Mapped[list[str]] = mapped_column(JSON)
+    purpose: Mapped[str] = mapped_column(String(64))
+    #: active | cancelled
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class EventDelivery(OutboxEventMixin, Base):
+    """A life event as addressed to one subscription (the kit's outbox row; ``subscriber`` is
+    the subscription's id): the relay signs and pushes it, retries it, dead-letters it."""
+
+    __tablename__ = "event_delivery"
+
+
+class OutboxEvent(OutboxEventMixin, Base):
+    """An event for the platform's services (ids only): the citizen's inbox hears of a life
+    event of hers through identity-svc."""
+
+    __tablename__ = "outbox_event"

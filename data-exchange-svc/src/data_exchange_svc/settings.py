@@ -10,10 +10,12 @@ production environment refuses to start with them.
 
 from pathlib import Path
 
-from pydantic import Field, HttpUrl, model_validator
+from pydantic import Field, HttpUrl, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from data_exchange_svc.identifiers import legacy_opener
+from data_exchange_svc.lifeevents.rules import RULES
+from servicekit.events import OutboxSettings
 from servicekit.sealing import LegacyOpener
 from servicekit.settings import SecretKey, ServiceSettings, development_key, key_bytes
 
@@ -21,7 +23,7 @@ from servicekit.settings import SecretKey, ServiceSettings, development_key, key
 _SERVICE_DIR = Path(__file__).resolve().parents[2]
 
 
-class ExchangeSettings(ServiceSettings):
+class ExchangeSettings(ServiceSettings, OutboxSettings):
     model_config = SettingsConfigDict(env_prefix="EXCHANGE_", extra="ignore", frozen=True)
 
     service_name: str = "exchange"
@@ -75,6 +77,28 @@ class ExchangeSettings(ServiceSettings):
     #: Failed questions in a row that open a provider's circuit, and for how long.
     remote_breaker_failures: int = Field(default=5, ge=1, le=100)
     remote_breaker_reset_seconds: float = Field(default=30.0, gt=0, le=3600)
+
+    # Life events (see lifeevents): the platform's services told of them, departments' pushes.
+    #: Life event type → the paths, through the gateway, of the platform services told of it
+    #: (ids only): ``{"life.birth_registered": ["/identity/v1/events"]}``. None by default.
+    event_subscribers: dict[str, list[str]] = Field(default_factory=dict)
+    #: data-exchange-svc's own OAuth client, with which its relay posts those events (no
+    #: secret: nothing is relayed to the platform, the events wait in the outbox).
+    client_id: str = "data-exchange-svc"
+    client_secret: SecretStr | None = None
+    #: Whether a department's endpoint may be plain http (development and tests on one
+    #: machine); production pushes over https only.
+    subscription_http_allowed: bool = False
+    #: How long a push to a department's endpoint may take before it is retried later.
+    delivery_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+
+    @field_validator("event_subscribers")
+    @classmethod
+    def _known_event_types(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        unknown = sorted(set(value) - set(RULES))
+        if unknown:
+            raise ValueError(f"no life event {', '.join(unknown)}: {', '.join(RULES)}")
+        return value
 
     @model_validator(mode="after")
     def _keys_differ(self) -> "ExchangeSettings":

@@ -197,7 +197,13 @@ class PlatformConfig:
                             "secret": rating_client_secret(self.var_dir),
                             "name": "rating-svc（平台服务）",
                             "type": "service",
-                        }
+                        },
+                        {
+                            "id": EXCHANGE_CLIENT_ID,
+                            "secret": exchange_client_secret(self.var_dir),
+                            "name": "data-exchange-svc（平台服务）",
+                            "type": "service",
+                        },
                     ]
                 ),
             )
@@ -205,6 +211,12 @@ class PlatformConfig:
             env.setdefault("RATING_CLIENT_ID", RATING_CLIENT_ID)
             env.setdefault("RATING_CLIENT_SECRET", rating_client_secret(self.var_dir))
             env.setdefault("RATING_EVENT_SUBSCRIBERS", json.dumps(RATING_EVENT_SUBSCRIBERS))
+        if spec.name == "exchange":
+            env.setdefault("EXCHANGE_CLIENT_ID", EXCHANGE_CLIENT_ID)
+            env.setdefault("EXCHANGE_CLIENT_SECRET", exchange_client_secret(self.var_dir))
+            env.setdefault("EXCHANGE_EVENT_SUBSCRIBERS", json.dumps(EXCHANGE_EVENT_SUBSCRIBERS))
+            # Departments' endpoints on this one machine are plain http.
+            env.setdefault("EXCHANGE_SUBSCRIPTION_HTTP_ALLOWED", "true")
         if spec.name == "case":
             env.setdefault("CASE_CLIENT_ID", CASE_CLIENT_ID)
             env.setdefault("CASE_CLIENT_SECRET", case_client_secret(self.var_dir))
@@ -241,6 +253,10 @@ RATING_EVENT_SUBSCRIBERS = {
     "rectification.reported": ["/identity/v1/events"],
 }
 
+#: Who the exchange tells of life events (``EXCHANGE_EVENT_SUBSCRIBERS``), with ids only: a
+#: birth reaches the parents' inboxes as an offer to confirm the birth bundle.
+EXCHANGE_EVENT_SUBSCRIBERS = {"life.birth_registered": ["/identity/v1/events"]}
+
 #: case-svc's OAuth client, which the identity seed registers for the run.
 CASE_CLIENT_ID = "case-svc"
 CASE_CLIENT_SECRET_FILE = "case-svc.client-secret"
@@ -260,6 +276,15 @@ def case_client_secret(var_dir: Path) -> str:
 def rating_client_secret(var_dir: Path) -> str:
     """rating-svc's client secret for the databases under ``var_dir``, kept likewise."""
     return client_secret(var_dir, f"{RATING_CLIENT_ID}.client-secret")
+
+
+#: data-exchange-svc's OAuth client (its life events' relay), registered likewise.
+EXCHANGE_CLIENT_ID = "data-exchange-svc"
+
+
+def exchange_client_secret(var_dir: Path) -> str:
+    """data-exchange-svc's client secret for the databases under ``var_dir``, kept likewise."""
+    return client_secret(var_dir, f"{EXCHANGE_CLIENT_ID}.client-secret")
 
 
 def client_secret(var_dir: Path, file_name: str) -> str:

@@ -148,6 +148,8 @@ def platform_secrets(today: dt.date | None = None) -> list[Secret]:
         ),
         # rating-svc's own OAuth client (its events), registered by identity's seed likewise.
         Secret("ONEVISIT_RATING_CLIENT_SECRET", new_password(), ("identity", "rating")),
+        # data-exchange-svc's own OAuth client (its life events to the platform), likewise.
+        Secret("ONEVISIT_EXCHANGE_CLIENT_SECRET", new_password(), ("identity", "exchange")),
         Secret(
             "ONEVISIT_SMS_ENDPOINT",
             "",

@@ -23,6 +23,7 @@ from data_exchange_svc.datasets.service import Assessed, Loaded, assess, write
 from data_exchange_svc.identifiers import IdentifierProtector
 from data_exchange_svc.jurisdiction import Department, department_of, parse_department
 from data_exchange_svc.ledger.appender import LedgerAppender
+from data_exchange_svc.lifeevents.publishing import Publication
 from data_exchange_svc.models import RecordChange
 from data_exchange_svc.resources.spec import HOSTED
 from servicekit.auth import Principal
@@ -175,6 +176,7 @@ async def approve(
     *,
     protector: IdentifierProtector,
     ledger: LedgerAppender,
+    publication: Publication,
     now: dt.datetime,
     today: dt.date,
 ) -> tuple[RecordChange, Loaded]:
@@ -194,6 +196,7 @@ async def approve(
         purpose=CHANGE_PURPOSE,
         protector=protector,
         ledger=ledger,
+        publication=publication,
     )
     change.status, change.decided_by, change.decided_at = "approved", principal.sub, now
     # Decided, the batch is kept no longer: loaded, the records hold it.

@@ -32,6 +32,7 @@ from data_exchange_svc.deps import (
     IdentifiersDep,
     LedgerDep,
     ProviderSystemDep,
+    PublicationDep,
     SettingsDep,
     StaffDep,
 )
@@ -105,6 +106,7 @@ async def load_records(
     protector: IdentifiersDep,
     catalogue: CatalogueDep,
     ledger: LedgerDep,
+    publication: PublicationDep,
 ) -> LoadRead | Response:
     """Load (insert or replace) the records of the subjects named: a department system of the
     department type that owns the resource, for subjects within its region only (403
@@ -115,7 +117,10 @@ async def load_records(
     Every subject written is an entry in the ledger (kind ``load``), in her access log. A batch
     that changes an identity-critical field (a name, a face template, a legal representative)
     of a subject already held is not loaded: it is held (202) until a data steward approves
-    it."""
+    it.
+
+    A batch that records a life event (a birth, a marriage: ``/exchange/v1/subscriptions``)
+    publishes it to the departments subscribed, and tells the platform for an offer."""
     assessed = await service.prepare(
         session,
         principal,
@@ -135,7 +140,12 @@ async def load_records(
             headers={"Location": f"/exchange/v1/record-changes/{change.id}"},
         )
     loaded = await service.write(
-        session, assessed, actor=principal.sub, protector=protector, ledger=ledger
+        session,
+        assessed,
+        actor=principal.sub,
+        protector=protector,
+        ledger=ledger,
+        publication=publication,
     )
     return _load_view(code, len(batch.records), loaded)
 
@@ -193,6 +203,7 @@ async def approve_record_change(
     session: SessionDep,
     protector: IdentifiersDep,
     ledger: LedgerDep,
+    publication: PublicationDep,
 ) -> RecordChangeDecided:
     """A data steward over the requesting department (not its sender) loads the batch as sent,
     checked again against the records as they are now; its ledger entries name the steward."""
@@ -202,6 +213,7 @@ async def approve_record_change(
         change_id,
         protector=protector,
         ledger=ledger,
+        publication=publication,
         now=utcnow(),
         today=today_in_china(),
     )

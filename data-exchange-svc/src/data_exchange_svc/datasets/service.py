@@ -29,6 +29,8 @@ from data_exchange_svc.identifiers import IdentifierProtector
 from data_exchange_svc.jurisdiction import Department, department_of
 from data_exchange_svc.ledger.appender import LedgerAppender, Receipt
 from data_exchange_svc.ledger.service import record_loads
+from data_exchange_svc.lifeevents import publishing
+from data_exchange_svc.lifeevents.publishing import Publication
 from data_exchange_svc.resources.catalogue import Catalogue
 from data_exchange_svc.resources.service import catalogued_resource, hosted_spec
 from data_exchange_svc.resources.spec import ResourceSpec
@@ -200,11 +202,19 @@ async def write(
     purpose: str = LOAD_PURPOSE,
     protector: IdentifierProtector,
     ledger: LedgerAppender,
+    publication: Publication,
 ) -> Loaded:
     """Record the batch's writes in the ledger, then write them. The entries come first: on
     SQLite the request's write would hold the lock the ledger's own transaction needs. A write
-    that then fails leaves the ledger showing more than was done, never less."""
+    that then fails leaves the ledger showing more than was done, never less.
+
+    The life events the batch makes (a birth, a marriage) are found against what was held
+    before it, and published with it (``lifeevents.publishing``): their deliveries' entries
+    come first too."""
     spec = assessed.spec
+    planned = await publishing.prepare(
+        session, spec, assessed.groups, publication, ledger=ledger, actor=actor
+    )
     receipts = await record_loads(
         ledger,
         consumer=assessed.provider.id,
@@ -217,6 +227,7 @@ async def write(
     counts = await store.store(
         session, spec, list(assessed.groups.values()), protector, replace=True
     )
+    await publishing.publish(session, planned, publication, recorded_by=assessed.provider.id)
     return Loaded(counts, receipts)
 
 

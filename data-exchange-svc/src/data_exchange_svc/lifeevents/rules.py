@@ -1,0 +1,114 @@
+"""The life-event rules (rules.toml), read and checked against the resources they name once, at
+import: a rule that names an unknown resource or field fails the service's start, not a load."""
+
+import datetime as dt
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from data_exchange_svc.resources.spec import HOSTED, POPULATION, ResourceSpec
+
+#: The longest event type (the kit's outbox holds up to 128 characters).
+MAX_TYPE_LENGTH = 64
+
+
+class InvalidRule(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Becomes:
+    field: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class Recent:
+    """Only rows whose ``field`` (a date) lies within ``days`` before the load."""
+
+    field: str
+    days: int
+
+
+@dataclass(frozen=True, slots=True)
+class LifeEventRule:
+    type: str
+    name: str
+    resource: str
+    #: The fields that tell one of the subject's rows from another.
+    key: tuple[str, ...]
+    #: What a delivery may carry, as the subscription's grant allows.
+    fields: tuple[str, ...]
+    becomes: Becomes | None = None
+    recent: Recent | None = None
+    #: Whether the subject's linked accounts are told (identity-svc: an offer in her inbox).
+    offer: bool = False
+
+    def key_of(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
+        return tuple(values.get(name) for name in self.key)
+
+    def holds(self, values: Mapping[str, Any], *, today: dt.date) -> bool:
+        """Whether a row is in the state the event announces (any row, without ``becomes``),
+        recently enough."""
+        if self.becomes is not None and values.get(self.becomes.field) != self.becomes.value:
+            return False
+        if self.recent is None:
+            return True
+        try:
+            when = dt.date.fromisoformat(str(values.get(self.recent.field)))
+        except ValueError:
+            return False
+        return today - dt.timedelta(days=self.recent.days) <= when <= today
+
+
+def _rule(raw: Mapping[str, Any], specs: Mapping[str, ResourceSpec]) -> LifeEventRule:
+    event_type = str(raw["type"])
+    if not event_type.startswith("life.") or len(event_type) > MAX_TYPE_LENGTH:
+        raise InvalidRule(f"{event_type}: a life event's type is life.<what>, short")
+    spec = specs.get(str(raw["resource"]))
+    if spec is None or spec.hosting != "hosted" or spec.code == POPULATION.code:
+        raise InvalidRule(f"{event_type}: names no hosted resource the rules can watch")
+    names = {field.name for field in spec.fields}
+    becomes = raw.get("becomes")
+    recent = raw.get("recent")
+    rule = LifeEventRule(
+        type=event_type,
+        name=str(raw["name"]),
+        resource=spec.code,
+        key=tuple(raw["key"]),
+        fields=tuple(raw["fields"]),
+        becomes=Becomes(str(becomes["field"]), str(becomes["value"])) if becomes else None,
+        recent=Recent(str(recent["field"]), int(recent["days"])) if recent else None,
+        offer=bool(raw.get("offer", False)),
+    )
+    watched = [
+        *rule.key,
+        *([rule.becomes.field] if rule.becomes else []),
+        *([rule.recent.field] if rule.recent else []),
+    ]
+    unknown = sorted({*watched, *rule.fields} - names)
+    if unknown or not rule.key:
+        raise InvalidRule(f"{event_type}: {spec.code} has no field {unknown or 'key'}")
+    if any(spec.field(name).sealed for name in watched):
+        raise InvalidRule(f"{event_type}: a key or watched field must not be sealed")
+    return rule
+
+
+def load_rules(path: Path, specs: Mapping[str, ResourceSpec] = HOSTED) -> dict[str, LifeEventRule]:
+    with path.open("rb") as source:
+        document = tomllib.load(source)
+    rules = [_rule(raw, specs) for raw in document["life_event"]]
+    by_type = {rule.type: rule for rule in rules}
+    if len(by_type) != len(rules):
+        raise InvalidRule("an event type is named twice")
+    return by_type
+
+
+#: Every life event the exchange publishes, by type.
+RULES: Mapping[str, LifeEventRule] = load_rules(Path(__file__).with_name("rules.toml"))
+
+
+def rules_on(resource: str) -> list[LifeEventRule]:
+    return [rule for rule in RULES.values() if rule.resource == resource]
