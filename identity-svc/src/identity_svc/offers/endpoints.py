@@ -4,7 +4,7 @@ declining it."""
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Response
+from fastapi import APIRouter, Body, Path, Response
 
 from identity_svc.delegations.service import DelegatedTokenRefused
 from identity_svc.deps import RuntimeDep, SettingsDep, StateDep
@@ -22,6 +22,10 @@ from servicekit.problems import UpstreamUnavailable
 
 router = APIRouter(prefix="/identity/v1/me/offers", tags=["offers"])
 
+#: An offer's id in a path.
+OfferId = Annotated[
+    uuid.UUID, Path(description="The offer's id", examples=["0196f3d0-7a1b-7c2d-8e3f-4a5b6c7d8e01"])
+]
 #: Whose offer it is: a citizen's own (no delegate's, no enterprise's).
 HERS = (WrongPrincipalType, DelegatedTokenRefused, OfferNotFound)
 
@@ -54,7 +58,7 @@ async def list_offers(
 
 @router.get("/{offer_id}", response_model=OfferRead, responses=problem_responses(*HERS))
 async def read_offer(
-    offer_id: uuid.UUID, principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep
+    offer_id: OfferId, principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep
 ) -> OfferRead:
     """One offer of yours, as it is now (open, confirmed, declined or expired)."""
     return await service.offer_of(session, principal, offer_id, now=runtime.now())
@@ -69,7 +73,7 @@ async def read_offer(
     ),
 )
 async def confirm_offer(
-    offer_id: uuid.UUID,
+    offer_id: OfferId,
     principal: PrincipalDep,
     claim: OptionalIdempotencyDep,
     session: SessionDep,
@@ -107,7 +111,7 @@ async def confirm_offer(
     responses=problem_responses(*HERS, OfferExpired, OfferNotOpen),
 )
 async def decline_offer(
-    offer_id: uuid.UUID, principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep
+    offer_id: OfferId, principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep
 ) -> OfferRead:
     """Decline an offer: it files nothing, ever (declining it again changes nothing)."""
     return await service.decline(session, principal, offer_id, now=runtime.now())
