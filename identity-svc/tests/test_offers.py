@@ -40,6 +40,7 @@ Problem = Callable[[httpx.Response, int, str], dict[str, Any]]
 EXCHANGE = "data-exchange-svc"
 CASE_SVC = "case-svc"
 BUNDLE_DRAFT = "330302-B20261207-3f9a0c1b5e27"
+ITEM_DRAFT = "330302-D20261207-5d6e7f8a9b0c"
 CONSENT_ASKED = {
     "consumer": "330302-public_security",
     "resource": "child_birth_certificate",
@@ -178,6 +179,9 @@ class ConfirmationDouble:
     filed: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def mount(self, app: FastAPI) -> None:
+        app.post("/cases/v1/drafts")(self._open_item_draft)
+        app.post("/cases/v1/drafts/{number}/prefill")(self._prefill)
+        app.post("/cases/v1/drafts/{number}/submission")(self._submit_item_draft)
         app.post("/cases/v1/bundle-drafts")(self._open)
         app.get("/cases/v1/bundle-drafts/{number}")(self._read)
         app.post("/cases/v1/bundle-drafts/{number}/prefill")(self._prefill)
@@ -267,6 +271,26 @@ class ConfirmationDouble:
             "created_at": "2026-12-07T10:05:00Z",
         }
         return JSONResponse(self.filed[key], status_code=201)
+
+    async def _open_item_draft(self, request: Request) -> JSONResponse:
+        caller = await self._caller(request)
+        if isinstance(caller, JSONResponse):
+            return caller
+        return JSONResponse({"draft_no": ITEM_DRAFT, "consents_to_fill": []}, status_code=201)
+
+    async def _submit_item_draft(self, number: str, request: Request) -> JSONResponse:
+        caller = await self._caller(request)
+        if isinstance(caller, JSONResponse):
+            return caller
+        return JSONResponse(
+            {
+                "case_no": "330300-20261207-000009",
+                "item_code": "public_security.id_card_renewal",
+                "status": "submitted",
+                "department_id": "330302-public_security",
+            },
+            status_code=201,
+        )
 
     async def _consent(self, request: Request) -> JSONResponse:
         caller = await self._caller(request)
@@ -614,3 +638,32 @@ async def test_confirming_needs_her_face_just_now(
     assert gateway.requests == []
     # Reading and declining need no step-up.
     assert (await client.get("/identity/v1/me/offers", headers=level_2)).status_code == 200
+
+
+async def test_an_id_card_about_to_expire_offers_its_renewal_filed_as_one_case(
+    client: httpx.AsyncClient,
+    journey: Journey,
+    people: People,
+    exchange: dict[str, str],
+    gateway: ConfirmationDouble,
+) -> None:
+    her = await a_mother(journey, people, client)
+    offer = await offered(client, her, exchange, event_type="life.id_card_expiring")
+    assert offer["files"] == {"kind": "item", "code": "public_security.id_card_renewal"}
+
+    confirmed = await client.post(
+        f"/identity/v1/me/offers/{offer['id']}/confirmation", headers=her.headers
+    )
+
+    assert confirmed.status_code == 201, confirmed.text
+    assert confirmed.json()["application_no"] == "330300-20261207-000009"
+    assert [child["case_no"] for child in confirmed.json()["children"]] == [
+        "330300-20261207-000009"
+    ]
+    assert confirmed.json()["offer"]["draft_no"] == ITEM_DRAFT
+    assert gateway.paths() == [
+        "/cases/v1/drafts",
+        f"/cases/v1/drafts/{ITEM_DRAFT}/prefill",
+        f"/cases/v1/drafts/{ITEM_DRAFT}/submission",
+    ]
+    assert gateway.requests[0][3] == {"item_code": "public_security.id_card_renewal"}
