@@ -181,6 +181,8 @@ class PlatformConfig:
             name = instance.name if instance is not None else spec.name
             env[f"{prefix}DATABASE_URL"] = self.database_url(name)
         if spec.name == "identity":
+            # The exchange's client: the only one whose life events become offers.
+            env.setdefault("IDENTITY_EXCHANGE_CLIENT_ID", EXCHANGE_CLIENT_ID)
             # case-svc's client, the single one the seed names (unless the caller names another).
             env.setdefault("IDENTITY_SEED_CLIENT_ID", CASE_CLIENT_ID)
             if env["IDENTITY_SEED_CLIENT_ID"] == CASE_CLIENT_ID:
@@ -265,6 +267,11 @@ CASE_CLIENT_SECRET_FILE = "case-svc.client-secret"
 #: rating-svc's OAuth client (its outbox relay), which the identity seed registers beside
 #: case-svc's (``IDENTITY_SEED_CLIENTS``).
 RATING_CLIENT_ID = "rating-svc"
+
+
+#: data-exchange-svc's OAuth client: its relay posts life events to identity-svc's inbox,
+#: which takes them from that client alone (``IDENTITY_EXCHANGE_CLIENT_ID``).
+EXCHANGE_CLIENT_ID = "data-exchange-svc"
 
 
 def case_client_secret(var_dir: Path) -> str:

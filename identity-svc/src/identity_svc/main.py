@@ -17,6 +17,7 @@ from identity_svc.inbox.endpoints import router as inbox_router
 from identity_svc.keys.endpoints import router as keys_router
 from identity_svc.models import IdempotencyRecord
 from identity_svc.oauth_clients.endpoints import router as oauth_clients_router
+from identity_svc.offers.endpoints import router as offers_router
 from identity_svc.revocations.endpoints import router as revocations_router
 from identity_svc.revocations.service import local_source
 from identity_svc.runtime import Runtime
@@ -87,6 +88,7 @@ def create_app(
             staff_router,
             keys_router,
             inbox_router,
+            offers_router,
         ],
         lifespan=lifespan,
         idempotency_records=IdempotencyRecord,

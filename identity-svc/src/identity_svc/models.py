@@ -25,6 +25,7 @@ from sqlalchemy import (
     LargeBinary,
     SmallInteger,
     String,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -431,22 +432,70 @@ class IdempotencyRecord(IdempotencyRecordMixin, Base):
     sealing_domain = "identity"
 
 
-class InboxMessage(Base):
-    """A message in the citizen's inbox (``identity_svc.inbox``): what happened to her case, as
-    codes (the app words it): filed, moved on, waiting on her, completed and hers to rate. Kept
-    by her account id (an enterprise's by its credit code), as case-svc names the applicant."""
+class Offer(Base):
+    """An offer to file, in one step, what a life event of hers calls for (``identity_svc.offers``):
+    made from data-exchange-svc's life event, filed only once she confirms. Kept by her account
+    id; ids and codes only."""
 
-    __tablename__ = "inbox_message"
-    __table_args__ = (Index("ix_inbox_message_owner_newest", "owner_id", "created_at", "id"),)
+    __tablename__ = "offer"
+    __table_args__ = (
+        Index("ix_offer_owner_newest", "owner_id", "created_at", "id"),
+        # One offer per life event and account, whatever event announced it.
+        UniqueConstraint("owner_id", "life_event_id"),
+        # Expired is read from expires_at, never written: an open offer past it is expired.
+        CheckConstraint("status IN ('open', 'confirmed', 'declined')", name="status"),
+        CheckConstraint("(bundle_code IS NULL) <> (item_code IS NULL)", name="files_one_thing"),
+        CheckConstraint("status <> 'confirmed' OR application_no IS NOT NULL", name="filed"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     owner_id: Mapped[str] = mapped_column(String(64))
-    #: ``case_filed``, ``case_progressed``, ``action_needed``, ``case_completed``
+    #: The life event's type, e.g. ``life.birth_registered``.
+    event_type: Mapped[str] = mapped_column(String(64))
+    life_event_id: Mapped[uuid.UUID] = mapped_column()
+    #: What confirming files: a catalogue bundle, or one item.
+    bundle_code: Mapped[str | None] = mapped_column(String(48))
+    item_code: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    #: The draft her confirmation opened (a bundle draft's number, or an item draft's): a
+    #: confirmation tried again goes on with it rather than opening another.
+    draft_no: Mapped[str | None] = mapped_column(String(40))
+    #: What was filed once she confirmed: the bundle application's number, or the case's.
+    application_no: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: Bumped by every change.
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
+
+
+class InboxMessage(Base):
+    """A message in the citizen's inbox (``identity_svc.inbox``): what happened to her case, as
+    codes (the app words it): filed, moved on, waiting on her, completed and hers to rate; or an
+    offer made to her (``offer_id``). Kept by her account id (an enterprise's by its credit
+    code), as case-svc names the applicant."""
+
+    __tablename__ = "inbox_message"
+    __table_args__ = (
+        Index("ix_inbox_message_owner_newest", "owner_id", "created_at", "id"),
+        CheckConstraint(
+            "(offer_id IS NULL) = (case_no IS NOT NULL AND item_code IS NOT NULL"
+            " AND case_status IS NOT NULL)",
+            name="about_a_case_or_an_offer",
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    owner_id: Mapped[str] = mapped_column(String(64))
+    #: ``case_filed``, ``case_progressed``, ``action_needed``, ``case_completed``,
+    #: ``rectification_reported``, ``offer``
     kind: Mapped[str] = mapped_column(String(32))
-    case_no: Mapped[str] = mapped_column(String(40))
-    item_code: Mapped[str] = mapped_column(String(64))
-    #: The case's status the event reported.
-    case_status: Mapped[str] = mapped_column(String(32))
+    #: A case's message: the case, its item and the status the event reported.
+    case_no: Mapped[str | None] = mapped_column(String(40))
+    item_code: Mapped[str | None] = mapped_column(String(64))
+    case_status: Mapped[str | None] = mapped_column(String(32))
+    #: An offer's message: the offer.
+    offer_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("offer.id"))
     #: The event it came from: one message per event.
     event_id: Mapped[uuid.UUID] = mapped_column(unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

@@ -124,6 +124,9 @@ class IdentitySettings(ServiceSettings):
     #: rating-svc's: its ``rectification.reported`` tells the citizen her bad review was
     #: answered.
     rating_client_id: str = Field(default="rating-svc", min_length=1)
+    #: data-exchange-svc's: its life events (``life.birth_registered`` …) become offers in
+    #: the citizens' inboxes (``identity_svc.offers``).
+    exchange_client_id: str = Field(default="data-exchange-svc", min_length=1)
     #: How often identity-svc reads the revocation list it publishes into the list its own token
     #: verifier holds (the gateway polls ``GET /identity/v1/revocations`` at its own interval).
     revocation_poll_seconds: float = Field(default=2.0, gt=0, le=60)

@@ -1,5 +1,6 @@
-"""HTTP endpoints of the inbox: her messages, marking one read, and the events endpoint
-case-svc's relay posts its case events to (through the gateway)."""
+"""HTTP endpoints of the inbox: her messages, marking one read, and the events endpoint the
+relays of case-svc, rating-svc and data-exchange-svc post their events to (through the
+gateway)."""
 
 import uuid
 from typing import Annotated
@@ -12,6 +13,9 @@ from identity_svc.inbox import service
 from identity_svc.inbox.schemas import CASE_EVENT_EXAMPLE, Inbox, InboxEvent
 from identity_svc.inbox.service import MessageNotFound
 from identity_svc.models import ReceivedEvent
+from identity_svc.offers import service as offers
+from identity_svc.offers.schemas import LIFE_EVENT_EXAMPLE, LifeEvent
+from identity_svc.settings import IdentitySettings
 from servicekit.auth import PrincipalDep, WrongPrincipalType, require_type
 from servicekit.db import SessionDep
 from servicekit.events import record_in_inbox
@@ -28,6 +32,18 @@ class NotTheEventProducer(Forbidden):
     members = extension_members(event_type={"type": "string", "examples": ["case.completed"]})
 
 
+def producer_of(settings: IdentitySettings, event_type: str) -> str:
+    """The client id of the service whose events of this type the inbox takes: case events
+    from case-svc, rating-svc's report of a rectification, life events from the exchange."""
+    family = event_type.partition(".")[0]
+    producers = {
+        "case": settings.case_client_id,
+        "rectification": settings.rating_client_id,
+        "life": settings.exchange_client_id,
+    }
+    return producers[family]
+
+
 @router.get(
     "/me/inbox",
     response_model=Inbox,
@@ -38,6 +54,7 @@ async def read_inbox(
     session: SessionDep,
     cursors: CursorsDep,
     settings: SettingsDep,
+    runtime: RuntimeDep,
     unread_only: Annotated[bool, Query(description="Only what she has not read")] = False,
     cursor: CursorQuery = None,
     limit: LimitQuery = None,
@@ -51,6 +68,7 @@ async def read_inbox(
         cursors=cursors,
         cursor=cursor,
         limit=page_size_of(settings, limit),
+        now=runtime.now(),
     )
 
 
@@ -74,28 +92,28 @@ async def mark_read(
     responses=problem_responses(WrongPrincipalType, NotTheEventProducer),
 )
 async def receive_case_event(
-    event: Annotated[InboxEvent, Body(examples=[CASE_EVENT_EXAMPLE])],
+    event: Annotated[InboxEvent, Body(examples=[CASE_EVENT_EXAMPLE, LIFE_EVENT_EXAMPLE])],
     principal: PrincipalDep,
     session: SessionDep,
     settings: SettingsDep,
     runtime: RuntimeDep,
     sender: SmsSenderDep,
 ) -> None:
-    """case-svc's ``case.submitted``, ``case.status_changed`` and ``case.completed``, and
-    rating-svc's ``rectification.reported`` (CloudEvents, structured JSON), each from its own
-    producer's client alone: each becomes a message in its citizen's inbox, and what waits on
-    her texts her phone. Processed once per event id; a redelivery is answered 204 again."""
+    """case-svc's ``case.submitted``, ``case.status_changed`` and ``case.completed``,
+    rating-svc's ``rectification.reported`` and data-exchange-svc's life events (``life.*``)
+    (CloudEvents, structured JSON), each from its own producer's client alone: each becomes a
+    message in its citizen's inbox, a life event an offer with its message (when the offers'
+    table names its type and her account is there), and what waits on her texts her phone.
+    Processed once per event id; a redelivery is answered 204 again."""
     require_type(principal, "service")
-    producer = (
-        settings.rating_client_id
-        if event.type == "rectification.reported"
-        else settings.case_client_id
-    )
-    if principal.sub != producer:
+    if principal.sub != producer_of(settings, event.type):
         raise NotTheEventProducer(event_type=event.type)
     if not await record_in_inbox(session, ReceivedEvent, event):
         return
     now = runtime.now()
-    message = await service.take(session, event, now=now)
+    if isinstance(event, LifeEvent):
+        message = await offers.make_offer(session, event, now=now)
+    else:
+        message = await service.take(session, event, now=now)
     if message is not None:
         await service.text_if_it_waits_on_her(session, runtime, sender, message, now=now)

@@ -1,16 +1,23 @@
-"""The case events the inbox takes, and its messages as the citizen reads them."""
+"""The events the inbox takes (case-svc's case events, rating-svc's reports, data-exchange-svc's
+life events), and its messages as the citizen reads them."""
 
 import datetime as dt
 import uuid
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
+from identity_svc.offers.schemas import LifeEvent, OfferRead
 from servicekit.case_numbers import CASE_NUMBER_PATTERN
 from servicekit.events import CloudEvent
 
 MessageKind = Literal[
-    "case_filed", "case_progressed", "action_needed", "case_completed", "rectification_reported"
+    "case_filed",
+    "case_progressed",
+    "action_needed",
+    "case_completed",
+    "rectification_reported",
+    "offer",
 ]
 
 
@@ -75,8 +82,30 @@ class RectificationReported(CloudEvent[RectificationReportedData]):
     type: Literal["rectification.reported"]
 
 
+#: Which model takes an event, by the envelope's ``type``: any ``life.*`` type is a life
+#: event (those the offers' table does not name are acknowledged and make nothing).
+_EVENT_MODELS = {
+    "case.submitted": "case",
+    "case.status_changed": "case",
+    "case.completed": "case",
+    "rectification.reported": "rectification",
+}
+
+
+def _event_model(event: Any) -> str | None:
+    event_type = event.get("type") if isinstance(event, dict) else getattr(event, "type", None)
+    if not isinstance(event_type, str):
+        return None
+    return "life" if event_type.startswith("life.") else _EVENT_MODELS.get(event_type)
+
+
 #: What the events endpoint takes, told apart by the envelope's ``type``.
-InboxEvent = Annotated[CaseEvent | RectificationReported, Field(discriminator="type")]
+InboxEvent = Annotated[
+    Annotated[CaseEvent, Tag("case")]
+    | Annotated[RectificationReported, Tag("rectification")]
+    | Annotated[LifeEvent, Tag("life")],
+    Discriminator(_event_model),
+]
 
 
 _MESSAGE: dict[str, Any] = {
@@ -88,6 +117,7 @@ _MESSAGE: dict[str, Any] = {
     "created_at": "2026-12-07T02:05:45Z",
     "read_at": None,
     "texted": True,
+    "offer": None,
 }
 
 
@@ -98,11 +128,14 @@ class MessageRead(BaseModel):
     kind: MessageKind = Field(
         description="case_filed; case_progressed; action_needed: it waits on her (a supplement "
         "asked for), and her phone was texted; case_completed: done, hers to rate; "
-        "rectification_reported: the department answered her bad review, hers to rate again"
+        "rectification_reported: the department answered her bad review, hers to rate again; "
+        "offer: a life event of hers calls for something the platform can file in one step, "
+        "once she confirms (``offer``), and her phone was texted"
     )
-    case_no: str
-    item_code: str
-    case_status: str
+    case_no: str | None = Field(description="A case's message: the case (null for an offer)")
+    item_code: str | None
+    case_status: str | None
+    offer: OfferRead | None = Field(description="An offer's message: the offer, as it is now")
     created_at: dt.datetime
     read_at: dt.datetime | None
     texted: bool = Field(description="Whether her phone was texted about it")

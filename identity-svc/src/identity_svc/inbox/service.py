@@ -18,7 +18,9 @@ from identity_svc.inbox.schemas import (
     MessageRead,
     RectificationReported,
 )
-from identity_svc.models import InboxMessage
+from identity_svc.models import InboxMessage, Offer
+from identity_svc.offers import repository as offers
+from identity_svc.offers.service import view as offer_view
 from identity_svc.runtime import Runtime
 from identity_svc.sms.senders import SmsSender, SmsUnavailable
 from servicekit.auth import Principal, require_type
@@ -41,6 +43,7 @@ RULES: tuple[tuple[str, str | None, MessageKind | None], ...] = (
 #: What texts her phone, and what it says: a case number and where to look, nothing personal.
 TEXTS: dict[str, str] = {
     "action_needed": "【浙里办】您的办件{case_no}需要补充材料，请登录浙里办查看并补正。",
+    "offer": "【浙里办】有一项服务可为您一键办理，请登录浙里办在消息中查看，确认后办理。",
 }
 
 
@@ -117,7 +120,7 @@ def _owner(principal: Principal) -> str:
     return principal.sub
 
 
-def _view(message: InboxMessage) -> MessageRead:
+def _view(message: InboxMessage, offer: Offer | None, now: dt.datetime) -> MessageRead:
     return MessageRead.model_validate(
         {
             "id": message.id,
@@ -125,6 +128,7 @@ def _view(message: InboxMessage) -> MessageRead:
             "case_no": message.case_no,
             "item_code": message.item_code,
             "case_status": message.case_status,
+            "offer": offer_view(offer, now) if offer is not None else None,
             "created_at": message.created_at,
             "read_at": message.read_at,
             "texted": message.texted_at is not None,
@@ -140,8 +144,10 @@ async def inbox_of(
     cursors: Cursors,
     cursor: str | None,
     limit: int,
+    now: dt.datetime,
 ) -> Inbox:
-    """Her messages, newest first, a page at a time, and how many are unread."""
+    """Her messages, newest first, a page at a time, and how many are unread; an offer's shows
+    the offer as it is now."""
     owner = _owner(principal)
     context = f"inbox:{owner}:{unread_only}"
     position = cursors.decode_optional(context, cursor)
@@ -169,9 +175,14 @@ async def inbox_of(
         .select_from(InboxMessage)
         .where(InboxMessage.owner_id == owner, InboxMessage.read_at.is_(None))
     )
-    return Inbox(
-        items=[_view(message) for message in page], unread=unread or 0, next_cursor=next_cursor
+    offered = await offers.by_ids(
+        session, [message.offer_id for message in page if message.offer_id is not None]
     )
+    items = [
+        _view(message, offered.get(message.offer_id) if message.offer_id else None, now)
+        for message in page
+    ]
+    return Inbox(items=items, unread=unread or 0, next_cursor=next_cursor)
 
 
 async def mark_read(
