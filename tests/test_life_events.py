@@ -20,7 +20,16 @@ import httpx
 import pytest
 
 from onevisit_dev.answers import bearer, problem
-from onevisit_dev.callers import Client, create_staff, register_client
+from onevisit_dev.callers import (
+    Client,
+    Person,
+    claim_real_name,
+    create_staff,
+    register_citizen,
+    register_client,
+    verify_face,
+)
+from onevisit_dev.platform import Platform
 from servicekit.webhooks import DeliveryRejected, signed_headers, verify_delivery
 
 pytestmark = pytest.mark.e2e
@@ -100,6 +109,18 @@ class Story:
     bureau: Client
     secret: str
     subscription: str
+    mother: str
+    offer: dict[str, Any]
+
+
+def test_0_the_mother_uses_the_app(gateway: httpx.Client, platform: Platform, face_of: Any) -> None:
+    """She registered, and proved her name and face: her account is linked to her registry
+    record, so that what the registries learn of her reaches her inbox."""
+    name, id_number = MOTHER
+    citizen = register_citizen(gateway, platform.config.var_dir)
+    token = citizen.sign_in(gateway)
+    claim_real_name(gateway, token, Person(name, id_number, face_of(id_number)))
+    Story.mother = verify_face(gateway, token, Person(name, id_number, face_of(id_number)))
 
 
 def test_1_a_department_subscribes_to_the_births_its_grant_allows(
@@ -269,3 +290,63 @@ def test_2_the_birth_a_hospital_records_reaches_the_bureau_signed_and_down_and_b
         with pytest.raises(DeliveryRejected):
             verify_delivery(body, headers, Story.secret)
     assert json.loads(push.body)["id"] == push.headers["webhook-id"]
+
+
+def test_3_the_mother_finds_an_offer_and_one_confirmation_files_the_birth_bundle(
+    gateway: httpx.Client,
+) -> None:
+    mine = bearer(Story.mother)
+
+    def offers() -> list[dict[str, Any]]:
+        listed = gateway.get("/identity/v1/me/offers", headers=mine)
+        assert listed.status_code == 200, listed.text
+        items: list[dict[str, Any]] = listed.json()["items"]
+        return items
+
+    wait_for(lambda: bool(offers()))
+    (offer,) = offers()
+    assert (offer["status"], offer["files"]) == ("open", {"kind": "bundle", "code": "birth"})
+    inbox = gateway.get("/identity/v1/me/inbox", headers=mine).json()["items"]
+    assert [message["kind"] for message in inbox if message.get("offer")] == ["offer"]
+    # Nothing is filed before she confirms.
+    assert gateway.get("/cases/v1/cases", headers=mine).json()["items"] == []
+
+    confirmed = gateway.post(
+        f"/identity/v1/me/offers/{offer['id']}/confirmation",
+        json={"answers": {"mother_employee_insured": True}},
+        headers={**mine, "Idempotency-Key": f"offer-{offer['id']}"},
+    )
+    assert confirmed.status_code == 201, confirmed.text
+    filed = confirmed.json()
+    Story.offer = filed["offer"]
+    assert filed["offer"]["status"] == "confirmed"
+    assert filed["application_no"] == filed["offer"]["application_no"]
+    assert filed["application_no"].startswith(f"{REGION}-B")
+    children = filed["children"]
+    assert len(children) >= 2
+    # One application: its children are her cases, each with the birth as the hospital
+    # recorded it, read from the registry on her confirmation, not typed.
+    mine_now = gateway.get("/cases/v1/cases", headers=mine).json()["items"]
+    assert sorted(case["case_no"] for case in mine_now) == sorted(
+        child["case_no"] for child in children
+    )
+    case = gateway.get(f"/cases/v1/cases/{children[0]['case_no']}", headers=mine).json()
+    assert case["form"]["child_name"] == "董小禾"
+    assert case["form_provenance"]["child_name"]["source"] == "data_resource"
+
+    # Her retry (the answer lost) is the same application; a second confirmation files nothing.
+    again = gateway.post(
+        f"/identity/v1/me/offers/{offer['id']}/confirmation",
+        json={"answers": {"mother_employee_insured": True}},
+        headers={**mine, "Idempotency-Key": f"offer-{offer['id']}"},
+    )
+    assert again.json()["application_no"] == filed["application_no"]
+    problem(
+        gateway.post(
+            f"/identity/v1/me/offers/{offer['id']}/confirmation",
+            json={},
+            headers={**mine, "Idempotency-Key": f"offer-{offer['id']}-2"},
+        ),
+        409,
+        "offer_not_open",
+    )

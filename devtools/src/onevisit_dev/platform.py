@@ -269,8 +269,8 @@ CASE_CLIENT_SECRET_FILE = "case-svc.client-secret"
 RATING_CLIENT_ID = "rating-svc"
 
 
-#: data-exchange-svc's OAuth client: its relay posts life events to identity-svc's inbox,
-#: which takes them from that client alone (``IDENTITY_EXCHANGE_CLIENT_ID``).
+#: data-exchange-svc's OAuth client, registered likewise: its relay posts life events to
+#: identity-svc's inbox, which takes them from that client alone (``IDENTITY_EXCHANGE_CLIENT_ID``).
 EXCHANGE_CLIENT_ID = "data-exchange-svc"
 
 
@@ -283,10 +283,6 @@ def case_client_secret(var_dir: Path) -> str:
 def rating_client_secret(var_dir: Path) -> str:
     """rating-svc's client secret for the databases under ``var_dir``, kept likewise."""
     return client_secret(var_dir, f"{RATING_CLIENT_ID}.client-secret")
-
-
-#: data-exchange-svc's OAuth client (its life events' relay), registered likewise.
-EXCHANGE_CLIENT_ID = "data-exchange-svc"
 
 
 def exchange_client_secret(var_dir: Path) -> str:
