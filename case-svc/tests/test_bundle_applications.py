@@ -225,6 +225,7 @@ async def test_an_unknown_bundle_and_one_nothing_of_which_applies_are_refused(
 
 
 async def test_a_bundle_draft_is_filled_as_one_form_and_files_each_child_with_its_provenance(
+    app: Any,
     client: httpx.AsyncClient,
     resident: str,
     exchange: ExchangeDouble,
@@ -264,6 +265,17 @@ async def test_a_bundle_draft_is_filled_as_one_form_and_files_each_child_with_it
     assert filled.status_code == 200, filled.text
     assert filled.json()["provenance"]["registered_address"]["source"] == "data_resource"
     assert filled.json()["consents_to_fill"] == []
+
+    # Filed before she typed what no registry holds: refused before anything is filed, and
+    # the draft stays open for her to complete.
+    early = await client.post(
+        f"/cases/v1/bundle-drafts/{number}/submission",
+        headers={**bearer(resident), "Idempotency-Key": str(uuid.uuid4())},
+    )
+    problem(early, 422, "form_invalid")
+    assert await count(app, Case) == 0
+    still = await client.get(f"/cases/v1/bundle-drafts/{number}", headers=bearer(resident))
+    assert still.status_code == 200, still.text
 
     # She types what no registry holds; each value goes to the children that ask it.
     typed = {

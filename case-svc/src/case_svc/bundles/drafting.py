@@ -34,7 +34,12 @@ from case_svc.bundles.service import (
     new_application,
     visible_to,
 )
-from case_svc.cases.service import FiledElsewhere, applicant_region_of, routed_by_region
+from case_svc.cases.service import (
+    FiledElsewhere,
+    applicant_region_of,
+    checked_form,
+    routed_by_region,
+)
 from case_svc.clients import cases as cases_client
 from case_svc.clients import catalog
 from case_svc.drafts.service import DelegateNotAllowed, DraftFiled, UnknownFormField
@@ -196,6 +201,7 @@ async def submit(
     *,
     sessionmaker: async_sessionmaker[AsyncSession],
     http: httpx.AsyncClient,
+    catalog_reads: catalog.CatalogReads,
     principal: Principal,
     application_no: str,
     key: str,
@@ -203,7 +209,11 @@ async def submit(
     now: dt.datetime,
 ) -> BundleApplicationRead:
     """Each child draft submitted as its case, as a bundle is filed; a retry (any key) files
-    the rest: a child draft already submitted answers its case."""
+    the rest: a child draft already submitted answers its case.
+
+    Every child's form is checked first, as its instance will check it: one that still lacks
+    what she must type refuses the submission (422) before anything is filed, and the draft
+    stays open for her to complete."""
     _require_herself(principal)
     async with sessionmaker() as session:
         application = await repository.by_number(session, application_no)
@@ -214,6 +224,10 @@ async def submit(
     if application.status not in (DRAFT, FILING):
         raise BundleDraftSubmitted(application_no=application.application_no)
     if application.status == DRAFT:
+        drafts = await _each_child(http, principal, application, "GET")
+        for child in application.children:
+            item = await catalog_reads.item(http, child.item_code)
+            await checked_form(http, principal, item, drafts[child.seq]["form"])
         async with sessionmaker.begin() as session:
             await repository.set_status(session, application.id, FILING, now)
         application.status = FILING

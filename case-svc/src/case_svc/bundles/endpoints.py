@@ -305,17 +305,21 @@ async def submit_bundle_draft(
     session: SessionDep,
     state: StateDep,
     http: HttpDep,
+    catalog_reads: CatalogReadsDep,
     now: NowDep,
     key_header: Annotated[str, Header(alias="Idempotency-Key", include_in_schema=False)],
 ) -> Response:
     """File it: each child draft becomes its case where it lives, with each field's
     provenance, as a bundle is filed (a filing cut short is completed by the retry; a part
-    refused is compensated). Then it is followed at ``/cases/v1/bundle-applications``."""
+    refused is compensated). Every child's form is checked first: one that still lacks what
+    she must type refuses the submission (422) before anything is filed, and the draft stays
+    open. Then it is followed at ``/cases/v1/bundle-applications``."""
     if claim.replay is not None:
         return claim.replay
     filed = await drafting.submit(
         sessionmaker=state.database.sessionmaker,
         http=http,
+        catalog_reads=catalog_reads,
         principal=principal,
         application_no=bundle_draft_no,
         key=idempotency_key(key_header),
