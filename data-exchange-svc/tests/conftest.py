@@ -145,7 +145,10 @@ def service_under_test(case_svc: CaseService) -> ServiceUnderTest:
             "outbox_poll_seconds": 0.05,
             "outbox_backoff_base_seconds": 0.05,
             "outbox_backoff_cap_seconds": 0.2,
-            "event_subscribers": {"life.birth_registered": ["/identity/v1/events"]},
+            "event_subscribers": {
+                "life.birth_registered": ["/identity/v1/events"],
+                "life.death_registered": ["/identity/v1/events"],
+            },
         },
     )
 

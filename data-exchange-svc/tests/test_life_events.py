@@ -509,3 +509,52 @@ async def test_the_mothers_account_is_told_of_the_birth_with_ids_only(
         "resource": "child_birth_certificate",
     }
     assert mother not in row.envelope
+
+
+async def test_a_death_offers_what_follows_to_the_relative_who_reported_it(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    token_minter: TokenMinter,
+) -> None:
+    deceased, informant = new_mother(), new_mother()
+    accounts = {f"account-{secrets.token_hex(4)}": person for person in (deceased, informant)}
+    async with app.state.service.database.sessionmaker.begin() as session:
+        session.add_all(
+            CitizenSubject(
+                account=account, subject_hash=app.state.service.identifiers.lookup_hash(person)
+            )
+            for account, person in accounts.items()
+        )
+    hospital = bearer(
+        token_minter.mint("his-1", typ="department_system", loa=0, dept="330302-health")
+    )
+    recorded = await client.post(
+        "/exchange/v1/resources/death_registration/records",
+        json={
+            "records": [
+                {
+                    "subject": {"id_number": deceased},
+                    "fields": {
+                        "certificate_number": "D900000001",
+                        "death_date": (today_in_china() - dt.timedelta(days=1)).isoformat(),
+                        "death_region": "330302",
+                        "informant_name": "林小满",
+                        "informant_id_number": informant,
+                        "informant_relation": "child",
+                    },
+                }
+            ]
+        },
+        headers=hospital,
+    )
+    assert recorded.status_code == 200, recorded.text
+
+    async with app.state.service.database.sessionmaker() as session:
+        (event,) = await session.scalars(select(LifeEvent))
+        rows = list(await session.scalars(select(OutboxEvent)))
+    assert event.type == "life.death_registered"
+    # Her child, who reported it, is told (the family's one place to settle what follows);
+    # nobody tells the deceased's own account.
+    told = [json.loads(row.envelope)["data"]["account_id"] for row in rows]
+    assert told == [account for account, person in accounts.items() if person == informant]
+    assert all(informant not in row.envelope and deceased not in row.envelope for row in rows)

@@ -213,7 +213,13 @@ async def write(
     come first too."""
     spec = assessed.spec
     planned = await publishing.prepare(
-        session, spec, assessed.groups, publication, ledger=ledger, actor=actor
+        session,
+        spec,
+        assessed.groups,
+        publication,
+        ledger=ledger,
+        protector=protector,
+        actor=actor,
     )
     receipts = await record_loads(
         ledger,

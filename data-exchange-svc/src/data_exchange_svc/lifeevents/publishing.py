@@ -24,10 +24,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from data_exchange_svc.datasets import repository
 from data_exchange_svc.datasets.records import SubjectRows
 from data_exchange_svc.grants.cache import ActiveGrant, ActiveGrants
+from data_exchange_svc.identifiers import IdentifierProtector
 from data_exchange_svc.ledger.appender import LedgerAppender, Receipt
 from data_exchange_svc.ledger.entry import EntryContent
 from data_exchange_svc.ledger.service import receipt_document
-from data_exchange_svc.lifeevents.rules import LifeEventRule, rules_on
+from data_exchange_svc.lifeevents.rules import SUBJECT, LifeEventRule, rules_on
 from data_exchange_svc.models import CitizenSubject, EventSubscription, LifeEvent
 from data_exchange_svc.resources.spec import ResourceSpec
 from servicekit.db import utcnow
@@ -52,6 +53,9 @@ class Detected:
     region: str | None
     #: The row's values of the rule's fields.
     fields: dict[str, JsonValue]
+    #: The keyed hash of the person offered what follows (the subject, a death's informant),
+    #: whose linked accounts are told; None: no offer.
+    offered_hash: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,11 +100,26 @@ def _became(rule: LifeEventRule, before: Mapping[str, Any] | None) -> bool:
     return before.get(rule.becomes.field) != rule.becomes.value
 
 
+def _offered(
+    rule: LifeEventRule,
+    subject_hash: str,
+    values: Mapping[str, Any],
+    protector: IdentifierProtector,
+) -> str | None:
+    if rule.offer is None:
+        return None
+    if rule.offer == SUBJECT:
+        return subject_hash
+    named = values.get(rule.offer)
+    return protector.lookup_hash(named) if isinstance(named, str) and named else None
+
+
 async def detect(
     session: AsyncSession,
     spec: ResourceSpec,
     groups: Mapping[str, SubjectRows],
     *,
+    protector: IdentifierProtector,
     today: dt.date,
 ) -> list[Detected]:
     """The life events the subjects' new rows make, against the rows held of them now."""
@@ -129,6 +148,7 @@ async def detect(
                         subject=group.subject.identifier,
                         region=str(region) if region is not None else None,
                         fields={name: values.get(name) for name in rule.fields},
+                        offered_hash=_offered(rule, subject_hash, values, protector),
                     )
                 )
     return found
@@ -173,7 +193,7 @@ async def plan(
             .order_by(EventSubscription.id)
         )
     )
-    offered = {event.subject_hash for event in events if event.rule.offer}
+    offered = {event.offered_hash for event in events if event.offered_hash is not None}
     accounts: dict[str, list[str]] = {}
     if offered:
         for account, subject_hash in await session.execute(
@@ -209,10 +229,10 @@ async def plan(
                         subscription=subscription.id,
                     )
                 )
-        if event.rule.offer:
+        if event.offered_hash is not None:
             deliveries.extend(
                 Addressed(event, identity_service, OFFER_PURPOSE, (), account=account)
-                for account in accounts.get(event.subject_hash, [])
+                for account in accounts.get(event.offered_hash, [])
             )
     return Plan(list(events), deliveries)
 
@@ -318,10 +338,11 @@ async def prepare(
     publication: Publication,
     *,
     ledger: LedgerAppender,
+    protector: IdentifierProtector,
     actor: str,
 ) -> Plan:
     """Before a write: the events it makes, who gets each, their ledger entries."""
-    events = await detect(session, spec, groups, today=publication.today)
+    events = await detect(session, spec, groups, protector=protector, today=publication.today)
     planned = await plan(
         session,
         events,

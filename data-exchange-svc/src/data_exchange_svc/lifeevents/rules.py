@@ -10,6 +10,8 @@ from typing import Any
 
 from data_exchange_svc.resources.spec import HOSTED, POPULATION, ResourceSpec
 
+#: ``offer``: the subject's own accounts.
+SUBJECT = "subject"
 #: The longest event type (the kit's outbox holds up to 128 characters).
 MAX_TYPE_LENGTH = 64
 
@@ -43,8 +45,9 @@ class LifeEventRule:
     fields: tuple[str, ...]
     becomes: Becomes | None = None
     recent: Recent | None = None
-    #: Whether the subject's linked accounts are told (identity-svc: an offer in her inbox).
-    offer: bool = False
+    #: Whose linked accounts are told, for an offer in their inbox (identity-svc): the
+    #: subject's (``SUBJECT``), the person an identity-number field of the row names, or none.
+    offer: str | None = None
 
     def key_of(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
         return tuple(values.get(name) for name in self.key)
@@ -81,7 +84,7 @@ def _rule(raw: Mapping[str, Any], specs: Mapping[str, ResourceSpec]) -> LifeEven
         fields=tuple(raw["fields"]),
         becomes=Becomes(str(becomes["field"]), str(becomes["value"])) if becomes else None,
         recent=Recent(str(recent["field"]), int(recent["days"])) if recent else None,
-        offer=bool(raw.get("offer", False)),
+        offer=str(raw["offer"]) if "offer" in raw else None,
     )
     watched = [
         *rule.key,
@@ -93,6 +96,10 @@ def _rule(raw: Mapping[str, Any], specs: Mapping[str, ResourceSpec]) -> LifeEven
         raise InvalidRule(f"{event_type}: {spec.code} has no field {unknown or 'key'}")
     if any(spec.field(name).sealed for name in watched):
         raise InvalidRule(f"{event_type}: a key or watched field must not be sealed")
+    if rule.offer not in (None, SUBJECT) and (
+        rule.offer not in names or spec.field(rule.offer).type != "id_number"
+    ):
+        raise InvalidRule(f"{event_type}: offers to the subject or to an identity-number field")
     return rule
 
 
