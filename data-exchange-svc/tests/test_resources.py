@@ -62,6 +62,7 @@ HOSTED_RESOURCES = {
     "utility_account": ("housing_urban_rural_development", ["person"], "many"),
     "social_security_card": ("human_resources_social_security", ["person"], "one"),
     "child_birth_certificate": ("health", ["person"], "many"),
+    "death_registration": ("health", ["person"], "one"),
     "contact_information": ("big_data_administration", ["person", "enterprise"], "one"),
     "business_registration": ("market_regulation", ["enterprise"], "one"),
     "electronic_certificate": ("big_data_administration", ["person", "enterprise"], "many"),
