@@ -13,6 +13,7 @@ BENCHMARKS = (
     "catalog_search",
     "identity_tokens",
     "outbox",
+    "life_event_fanout",
     "case_submissions",
     "prefill_latency",
     "case_queues",

@@ -49,7 +49,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -377,10 +377,11 @@ def static_files(directory: Path) -> Iterator[str]:
 
 @contextmanager
 def exchange_workers(
-    url: str, tmp: Path, files: str, workers: int
+    url: str, tmp: Path, files: str, workers: int, settings: Mapping[str, str] | None = None
 ) -> Iterator[tuple[str, list[int]]]:
-    """data-exchange-svc under uvicorn with ``workers`` processes: its base URL and the workers'
-    pids."""
+    """data-exchange-svc under uvicorn with ``workers`` processes (one: uvicorn serves in its
+    own process), with ``settings`` as further ``EXCHANGE_*`` variables: its base URL and the
+    workers' pids."""
     port = free_port()
     env = {
         **os.environ,
@@ -388,6 +389,7 @@ def exchange_workers(
         "EXCHANGE_JWKS_URL": f"{files}/jwks.json",
         "EXCHANGE_VAR_DIR": str(tmp),
         "EXCHANGE_LOG_LEVEL": "WARNING",
+        **(settings or {}),
     }
     command = [sys.executable, "-m", "uvicorn", "data_exchange_svc.main:create_app", "--factory"]
     command += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
@@ -400,7 +402,7 @@ def exchange_workers(
             wait_until_serving(f"{base}/readyz", process=server, seconds=60)
         except RuntimeError as exc:
             raise SystemExit(f"data-exchange-svc did not start ({exc}): see {log.name}") from exc
-        pids = children(server.pid)
+        pids = [server.pid] if workers == 1 else children(server.pid)
         while len(pids) < workers:
             time.sleep(0.2)
             pids = children(server.pid)
