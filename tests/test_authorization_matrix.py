@@ -167,6 +167,8 @@ class World:
     employee_phone: str = ""
     #: A system of GRANT_CONSUMER, which applies for the grants.
     grant_consumer: Caller | None = None
+    #: A system of Lucheng's health bureau, which records births.
+    hospital: Caller | None = None
     bundle: str = ""
 
     def post(self, kind: str, path: str, **kwargs: Any) -> httpx.Response:
@@ -239,6 +241,50 @@ class World:
             headers=bearer(steward.sign_in(self.gateway)),
         )
         created(approved, "birth certificates grant approval", 200)
+
+    def spare_offer(self) -> str:
+        """A birth Lucheng's hospital records for the level-3 citizen (a father), and the offer
+        of the birth bundle it brings to his inbox (through the exchange's relay)."""
+        assert self.hospital is not None
+        before = self.offers_of_loa3()
+        recorded = send(
+            self.gateway,
+            "POST",
+            "/exchange/v1/resources/child_birth_certificate/records",
+            json={
+                "records": [
+                    {
+                        "subject": {"id_number": LOA3_ID_NUMBER},
+                        "fields": {
+                            "certificate_number": f"N8{secrets.randbelow(10**8):08d}",
+                            "child_name": "矩小阵",
+                            "child_sex": "male",
+                            "child_birth_date": (
+                                dt.date.today() - dt.timedelta(days=1)
+                            ).isoformat(),
+                            "birth_region": "330302",
+                            "hospital_name": "温州市鹿城区人民医院（合成数据）",
+                        },
+                    }
+                ]
+            },
+            headers=self.hospital.headers(),
+        )
+        created(recorded, "birth record", 200)
+        deadline = time.monotonic() + 30
+        while not (new := self.offers_of_loa3() - before):
+            assert time.monotonic() < deadline, "no offer reached the father's inbox in 30 s"
+            time.sleep(0.1)
+        return new.pop()
+
+    def offers_of_loa3(self) -> set[str]:
+        listed = send(
+            self.gateway,
+            "GET",
+            "/identity/v1/me/offers",
+            headers=self.cast.callers["citizen_loa3"].headers(),
+        )
+        return {offer["id"] for offer in created(listed, "her offers", 200)["items"]}
 
     def spare_subscription(self) -> str:
         """Another subscription of the bureau's system to births."""
@@ -554,6 +600,15 @@ def build_world(
     world.grant(approve=True, consumer=cast.callers["department_system"])
     world.hears_of_births(platform_admin)
     world.values["subscription_id"] = world.spare_subscription()
+    hospital = register_client(
+        gateway,
+        platform_admin,
+        typ="department_system",
+        name="医院信息系统（合成数据）",
+        dept="330302-health",
+    )
+    world.hospital = Caller("hospital", hospital.token(gateway), lambda: hospital.token(gateway))
+    world.values["offer_id"] = world.spare_offer()
     world.changes = {
         "read": world.record_change(CHANGED_RESIDENTS[0]),
         "approve": world.record_change(CHANGED_RESIDENTS[1]),
@@ -858,6 +913,12 @@ CONSUMING: dict[str, Callable[[World], dict[str, str]]] = {
     "DELETE /identity/v1/clients/{client_id}": lambda world: {"client_id": world.spare_client()},
     "DELETE /exchange/v1/subscriptions/{subscription_id}": lambda world: {
         "subscription_id": world.spare_subscription()
+    },
+    "POST /identity/v1/me/offers/{offer_id}/confirmation": lambda world: {
+        "offer_id": world.spare_offer()
+    },
+    "POST /identity/v1/me/offers/{offer_id}/decline": lambda world: {
+        "offer_id": world.spare_offer()
     },
     "POST /cases/v1/drafts/{draft_no}/submission": lambda world: {"draft_no": world.spare_draft()},
     "POST /cases/v1/bundle-drafts/{bundle_draft_no}/submission": lambda world: {
