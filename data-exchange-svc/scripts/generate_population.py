@@ -19,7 +19,8 @@ is the same byte for byte on every run:
    violations, utility accounts, enterprises, electronic certificates;
 4. what application forms ask beyond those (synthetic_form_records): contact information,
    social security cards and their bank accounts, children's birth certificates as their
-   parents see them, the violations' record numbers.
+   parents see them, the violations' record numbers;
+5. the identity card each resident holds (synthetic_id_cards): issued, valid until, by whom.
 
 Nobody and nothing in the output is real.
 """
@@ -32,6 +33,7 @@ from pathlib import Path
 
 from synthetic_families import REFERENCE_DATE, Families, Person, build_families
 from synthetic_form_records import FormRecords, build_form_records, violation_rows
+from synthetic_id_cards import build_id_cards
 from synthetic_people import (
     PEOPLE,
     Village,
@@ -176,6 +178,7 @@ def write(
         "contact_information": form_records.contacts,
         "social_security_card": form_records.social_security_cards,
         "child_birth_certificate": form_records.child_birth_certificates,
+        "resident_id_card": build_id_cards(Person(row) for row in people),
     }
     for code, rows in flat.items():
         write_csv(out_dir / f"{code}.csv", columns_of(code), rows)

@@ -142,12 +142,15 @@ def service_under_test(case_svc: CaseService) -> ServiceUnderTest:
         settings_overrides={
             "gateway_url": case_svc.served.url,
             "subscription_http_allowed": True,
+            # The tests sweep for dates come due themselves, on the day they choose.
+            "life_event_sweep_seconds": 0,
             "outbox_poll_seconds": 0.05,
             "outbox_backoff_base_seconds": 0.05,
             "outbox_backoff_cap_seconds": 0.2,
             "event_subscribers": {
                 "life.birth_registered": ["/identity/v1/events"],
                 "life.death_registered": ["/identity/v1/events"],
+                "life.id_card_expiring": ["/identity/v1/events"],
             },
         },
     )

@@ -20,7 +20,9 @@ from fastapi import FastAPI
 from sqlalchemy import select
 from starlette.types import Receive, Scope, Send
 
+from data_exchange_svc.lifeevents.publishing import Publication
 from data_exchange_svc.lifeevents.subscriptions import EndpointNotAllowed, check_endpoint
+from data_exchange_svc.lifeevents.sweep import sweep_once
 from data_exchange_svc.models import (
     CitizenSubject,
     LedgerEntry,
@@ -558,3 +560,95 @@ async def test_a_death_offers_what_follows_to_the_relative_who_reported_it(
     told = [json.loads(row.envelope)["data"]["account_id"] for row in rows]
     assert told == [account for account, person in accounts.items() if person == informant]
     assert all(informant not in row.envelope and deceased not in row.envelope for row in rows)
+
+
+async def sweep(app: FastAPI, today: dt.date) -> int:
+    state = app.state.service
+    publication = Publication(
+        deliveries=state.life_events.deliveries,
+        platform=state.life_events.platform,
+        active_grants=state.access_checks.active_grants,
+        identity_service=state.settings.identity_service,
+        today=today,
+    )
+    made: int = await sweep_once(
+        state.database.sessionmaker,
+        publication,
+        ledger=state.ledger,
+        protector=state.identifiers,
+        digest_key=state.settings.hash_key_bytes,
+        now=dt.datetime.now(dt.UTC),
+    )
+    return made
+
+
+async def test_an_identity_card_coming_due_is_told_once_and_offers_its_renewal(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    token_minter: TokenMinter,
+    population: list[Any],
+) -> None:
+    person = population[7]
+    account = f"account-{secrets.token_hex(4)}"
+    subject_hash = app.state.service.identifiers.lookup_hash(person.id_number)
+    async with app.state.service.database.sessionmaker.begin() as session:
+        session.add(CitizenSubject(account=account, subject_hash=subject_hash))
+    bureau = bearer(
+        token_minter.mint("psb-1", typ="department_system", loa=0, dept="330000-public_security")
+    )
+    today = today_in_china()
+
+    async def card(valid_until: dt.date) -> None:
+        loaded = await client.post(
+            "/exchange/v1/resources/resident_id_card/records",
+            json={
+                "records": [
+                    {
+                        "subject": {"id_number": person.id_number},
+                        "fields": {
+                            "issued_on": "2007-03-01",
+                            "valid_until": valid_until.isoformat(),
+                            "issuing_department": "330302-public_security",
+                        },
+                    }
+                ]
+            },
+            headers=bureau,
+        )
+        assert loaded.status_code == 200, loaded.text
+
+    async def told() -> list[LifeEvent]:
+        async with app.state.service.database.sessionmaker() as session:
+            return list(
+                await session.scalars(
+                    select(LifeEvent).where(
+                        LifeEvent.subject_hash == subject_hash,
+                        LifeEvent.type == "life.id_card_expiring",
+                    )
+                )
+            )
+
+    # Four months ahead: not yet.
+    await card(today + dt.timedelta(days=120))
+    await sweep(app, today)
+    assert await told() == []
+    # Sixty days ahead: due, told once however often the sweep runs.
+    await card(today + dt.timedelta(days=60))
+    assert await sweep(app, today) >= 1
+    assert await sweep(app, today) == 0
+    (event,) = await told()
+    assert event.payload["fields"]["valid_until"] == (today + dt.timedelta(days=60)).isoformat()
+    assert event.region == person.registered_region
+    # Her inbox hears of it (an offer to renew), with ids only.
+    async with app.state.service.database.sessionmaker() as session:
+        rows = list(await session.scalars(select(OutboxEvent)))
+    offers = [json.loads(row.envelope)["data"] for row in rows]
+    assert {
+        "account_id": account,
+        "life_event_id": str(event.id),
+        "resource": "resident_id_card",
+    } in offers
+    assert all(person.id_number not in row.envelope for row in rows)
+    # Renewed: the new card comes due in its own time, not now.
+    await card(today + dt.timedelta(days=3650))
+    assert await sweep(app, today) == 0

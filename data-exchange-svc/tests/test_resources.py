@@ -63,6 +63,7 @@ HOSTED_RESOURCES = {
     "social_security_card": ("human_resources_social_security", ["person"], "one"),
     "child_birth_certificate": ("health", ["person"], "many"),
     "death_registration": ("health", ["person"], "one"),
+    "resident_id_card": ("public_security", ["person"], "one"),
     "contact_information": ("big_data_administration", ["person", "enterprise"], "one"),
     "business_registration": ("market_regulation", ["enterprise"], "one"),
     "electronic_certificate": ("big_data_administration", ["person", "enterprise"], "many"),

@@ -92,8 +92,10 @@ def upgrade() -> None:
         sa.Column("region", sa.String(length=12), nullable=True),
         sa.Column("payload", sa.JSON(), nullable=False),
         sa.Column("recorded_by", sa.String(length=128), nullable=False),
+        sa.Column("occurrence", sa.String(length=64), nullable=True),
         sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_life_event")),
+        sa.UniqueConstraint("occurrence", name=op.f("uq_life_event_occurrence")),
     )
     with op.batch_alter_table("life_event", schema=None) as batch_op:
         batch_op.create_index(

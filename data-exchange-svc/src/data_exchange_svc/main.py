@@ -1,5 +1,7 @@
 """data-exchange-svc's application: lifespan, routers, error handlers — nothing else."""
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -23,15 +25,62 @@ from data_exchange_svc.ledger.endpoints import router as ledger_router
 from data_exchange_svc.ledger.service import ensure_signer
 from data_exchange_svc.lifeevents.delivery import LifeEventOutboxes, relaying
 from data_exchange_svc.lifeevents.endpoints import router as subscriptions_router
+from data_exchange_svc.lifeevents.publishing import Publication
+from data_exchange_svc.lifeevents.sweep import sweep_once, sweeping
 from data_exchange_svc.models import IdempotencyRecord
 from data_exchange_svc.remote.providers import RemoteProviders
 from data_exchange_svc.resources.catalogue import Catalogue
 from data_exchange_svc.resources.endpoints import router as resources_router
+from data_exchange_svc.resources.values import today_in_china
 from data_exchange_svc.settings import ExchangeSettings
 from servicekit.app import build_app
 from servicekit.auth import JwksSource
 from servicekit.db import Database, utcnow
 from servicekit.state import ServiceState
+
+
+@asynccontextmanager
+async def _sweeping_due_dates(
+    settings: ExchangeSettings,
+    kit: ServiceState,
+    life_events: LifeEventOutboxes,
+    *,
+    access_checks: AccessChecks,
+    ledger: LedgerAppender,
+    identifiers: IdentifierProtector,
+) -> AsyncIterator[None]:
+    """The sweep of dates come due (lifeevents.sweep), in the background while the block runs;
+    none when ``LIFE_EVENT_SWEEP_SECONDS`` is 0."""
+    if not settings.life_event_sweep_seconds:
+        yield
+        return
+
+    async def sweep() -> int:
+        publication = Publication(
+            deliveries=life_events.deliveries,
+            platform=life_events.platform,
+            active_grants=access_checks.active_grants,
+            identity_service=settings.identity_service,
+            today=today_in_china(),
+        )
+        return await sweep_once(
+            kit.database.sessionmaker,
+            publication,
+            ledger=ledger,
+            protector=identifiers,
+            digest_key=settings.hash_key_bytes,
+            now=utcnow(),
+        )
+
+    task = asyncio.create_task(
+        sweeping(settings.life_event_sweep_seconds, sweep), name="life-event-sweep"
+    )
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def create_app(
@@ -76,12 +125,22 @@ def create_app(
             life_events = LifeEventOutboxes.of(settings, utcnow)
             appender.start()
             try:
-                async with relaying(
-                    life_events,
-                    settings=settings,
-                    sessionmaker=kit.database.sessionmaker,
-                    gateway=kit.http,
-                    active_grants=access_checks.active_grants,
+                async with (
+                    relaying(
+                        life_events,
+                        settings=settings,
+                        sessionmaker=kit.database.sessionmaker,
+                        gateway=kit.http,
+                        active_grants=access_checks.active_grants,
+                    ),
+                    _sweeping_due_dates(
+                        settings,
+                        kit,
+                        life_events,
+                        access_checks=access_checks,
+                        ledger=appender,
+                        identifiers=identifiers,
+                    ),
                 ):
                     yield ExchangeState.over(
                         kit,

@@ -405,8 +405,11 @@ class LifeEvent(Base):
     region: Mapped[str | None] = mapped_column(String(12))
     #: ``{"subject": <identifier>, "fields": {...}}``.
     payload: Mapped[dict[str, Any]] = mapped_column(SealedJSON("exchange", "life_event.payload"))
-    #: The department whose load made it.
+    #: The department whose load made it (``exchange``: the sweep of dates coming due).
     recorded_by: Mapped[str] = mapped_column(String(128))
+    #: A date coming due is told once: a keyed digest of its type, subject and key (None for
+    #: a change, which a load tells as it happens).
+    occurrence: Mapped[str | None] = mapped_column(String(64), unique=True)
     occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -91,6 +91,9 @@ class ExchangeSettings(ServiceSettings, OutboxSettings):
     subscription_http_allowed: bool = False
     #: How long a push to a department's endpoint may take before it is retried later.
     delivery_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    #: How often a process sweeps for dates come due (an identity card about to expire: the
+    #: ``due`` rules), at its start and then; 0: a process that leaves it to the others.
+    life_event_sweep_seconds: float = Field(default=3600.0, ge=0)
 
     @field_validator("event_subscribers")
     @classmethod

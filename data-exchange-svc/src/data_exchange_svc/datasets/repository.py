@@ -72,6 +72,13 @@ async def rows_of_subjects(
     return found
 
 
+async def rows_of_resource(session: AsyncSession, resource_code: str) -> list[HostedRow]:
+    """Every row the resource holds (the sweep of dates coming due reads them all)."""
+    columns = [_HOSTED.c[field.name] for field in fields(HostedRow)]
+    result = await session.execute(select(*columns).where(_HOSTED.c.resource_code == resource_code))
+    return [HostedRow(*row) for row in result]
+
+
 async def subjects_present(
     session: AsyncSession, resource_code: str, subject_hashes: Collection[str] | None = None
 ) -> set[str]:

@@ -56,6 +56,8 @@ class Detected:
     #: The keyed hash of the person offered what follows (the subject, a death's informant),
     #: whose linked accounts are told; None: no offer.
     offered_hash: str | None = None
+    #: A date coming due: the digest that tells it once (``LifeEvent.occurrence``).
+    occurrence: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +102,7 @@ def _became(rule: LifeEventRule, before: Mapping[str, Any] | None) -> bool:
     return before.get(rule.becomes.field) != rule.becomes.value
 
 
-def _offered(
+def offered_hash(
     rule: LifeEventRule,
     subject_hash: str,
     values: Mapping[str, Any],
@@ -148,7 +150,7 @@ async def detect(
                         subject=group.subject.identifier,
                         region=str(region) if region is not None else None,
                         fields={name: values.get(name) for name in rule.fields},
-                        offered_hash=_offered(rule, subject_hash, values, protector),
+                        offered_hash=offered_hash(rule, subject_hash, values, protector),
                     )
                 )
     return found
@@ -292,6 +294,7 @@ async def write(
             region=event.region,
             payload={"subject": event.subject, "fields": event.fields},
             recorded_by=recorded_by,
+            occurrence=event.occurrence,
             occurred_at=now,
         )
         for event in planned.events

@@ -35,6 +35,22 @@ class Recent:
 
 
 @dataclass(frozen=True, slots=True)
+class Due:
+    """A date that comes due: the event is made once a row's ``field`` lies within
+    ``within_days`` from today (found by the sweep, not by a load)."""
+
+    field: str
+    within_days: int
+
+    def holds(self, values: Mapping[str, Any], *, today: dt.date) -> bool:
+        try:
+            when = dt.date.fromisoformat(str(values.get(self.field)))
+        except ValueError:
+            return False
+        return today <= when <= today + dt.timedelta(days=self.within_days)
+
+
+@dataclass(frozen=True, slots=True)
 class LifeEventRule:
     type: str
     name: str
@@ -45,6 +61,7 @@ class LifeEventRule:
     fields: tuple[str, ...]
     becomes: Becomes | None = None
     recent: Recent | None = None
+    due: Due | None = None
     #: Whose linked accounts are told, for an offer in their inbox (identity-svc): the
     #: subject's (``SUBJECT``), the person an identity-number field of the row names, or none.
     offer: str | None = None
@@ -76,6 +93,7 @@ def _rule(raw: Mapping[str, Any], specs: Mapping[str, ResourceSpec]) -> LifeEven
     names = {field.name for field in spec.fields}
     becomes = raw.get("becomes")
     recent = raw.get("recent")
+    due = raw.get("due")
     rule = LifeEventRule(
         type=event_type,
         name=str(raw["name"]),
@@ -84,12 +102,14 @@ def _rule(raw: Mapping[str, Any], specs: Mapping[str, ResourceSpec]) -> LifeEven
         fields=tuple(raw["fields"]),
         becomes=Becomes(str(becomes["field"]), str(becomes["value"])) if becomes else None,
         recent=Recent(str(recent["field"]), int(recent["days"])) if recent else None,
+        due=Due(str(due["field"]), int(due["within_days"])) if due else None,
         offer=str(raw["offer"]) if "offer" in raw else None,
     )
     watched = [
         *rule.key,
         *([rule.becomes.field] if rule.becomes else []),
         *([rule.recent.field] if rule.recent else []),
+        *([rule.due.field] if rule.due else []),
     ]
     unknown = sorted({*watched, *rule.fields} - names)
     if unknown or not rule.key:
@@ -118,4 +138,10 @@ RULES: Mapping[str, LifeEventRule] = load_rules(Path(__file__).with_name("rules.
 
 
 def rules_on(resource: str) -> list[LifeEventRule]:
-    return [rule for rule in RULES.values() if rule.resource == resource]
+    """The rules a load of the resource is checked against (those of dates coming due are the
+    sweep's)."""
+    return [rule for rule in RULES.values() if rule.resource == resource and rule.due is None]
+
+
+def due_rules() -> list[LifeEventRule]:
+    return [rule for rule in RULES.values() if rule.due is not None]

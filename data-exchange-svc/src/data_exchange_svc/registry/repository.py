@@ -90,3 +90,19 @@ async def update_many(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> 
     """Update records by id, each row a dict with ``id`` and the columns to set."""
     if rows:
         await session.execute(update(PopulationRecord), list(rows))
+
+
+async def identities_by_hash(
+    session: AsyncSession, hashes: Collection[str]
+) -> dict[str, tuple[bytes, str]]:
+    """For each of ``hashes`` the registry holds: the sealed identity number and the
+    registered region."""
+    wanted = list(hashes)
+    found: dict[str, tuple[bytes, str]] = {}
+    for start in range(0, len(wanted), _CHUNK):
+        statement = select(
+            _RECORD.c.id_number_hash, _RECORD.c.id_number_sealed, _RECORD.c.registered_region
+        ).where(_RECORD.c.id_number_hash.in_(wanted[start : start + _CHUNK]))
+        for id_number_hash, sealed, region in await session.execute(statement):
+            found[id_number_hash] = (sealed, region)
+    return found
