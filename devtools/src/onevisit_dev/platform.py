@@ -255,9 +255,13 @@ RATING_EVENT_SUBSCRIBERS = {
     "rectification.reported": ["/identity/v1/events"],
 }
 
-#: Who the exchange tells of life events (``EXCHANGE_EVENT_SUBSCRIBERS``), with ids only: a
-#: birth reaches the parents' inboxes as an offer to confirm the birth bundle.
-EXCHANGE_EVENT_SUBSCRIBERS = {"life.birth_registered": ["/identity/v1/events"]}
+#: Who the exchange tells of life events and accesses (``EXCHANGE_EVENT_SUBSCRIBERS``), with
+#: ids only: a birth reaches the parents' inboxes as an offer to confirm the birth bundle, and
+#: every access to a citizen's data her inbox, as a notice.
+EXCHANGE_EVENT_SUBSCRIBERS = {
+    "life.birth_registered": ["/identity/v1/events"],
+    "data.accessed": ["/identity/v1/events"],
+}
 
 #: case-svc's OAuth client, which the identity seed registers for the run.
 CASE_CLIENT_ID = "case-svc"
