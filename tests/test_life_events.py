@@ -350,3 +350,45 @@ def test_3_the_mother_finds_an_offer_and_one_confirmation_files_the_birth_bundle
         409,
         "offer_not_open",
     )
+
+
+def test_4_every_access_to_her_data_since_reaches_her_inbox_once_as_her_log_shows_it(
+    gateway: httpx.Client,
+) -> None:
+    """The birth pushed to the bureau, told to her account for the offer, and read to fill her
+    forms: each access the exchange's ledger recorded about her is a notice in her inbox, once,
+    saying what her access log says of it, with no text."""
+    mine = bearer(Story.mother)
+    read = gateway.get("/exchange/v1/me/access-log", params={"limit": 100}, headers=mine)
+    assert read.status_code == 200, read.text
+    logged = {
+        entry["seq"]: entry
+        for entry in read.json()["items"]
+        if entry["outcome"] == "allowed" and entry["kind"] in ("call", "match", "delivery")
+    }
+    # Since the birth reached the bureau: her account was linked long before.
+    (to_the_bureau,) = [
+        seq
+        for seq, entry in logged.items()
+        if (entry["kind"], entry["consumer"]) == ("delivery", BUREAU)
+    ]
+    expected = {seq for seq in logged if seq >= to_the_bureau}
+    assert any(logged[seq]["kind"] == "call" for seq in expected)
+
+    def notices() -> list[dict[str, Any]]:
+        inbox = gateway.get("/identity/v1/me/inbox", params={"limit": 100}, headers=mine)
+        assert inbox.status_code == 200, inbox.text
+        return [m for m in inbox.json()["items"] if m["kind"] == "data_accessed"]
+
+    wait_for(lambda: expected <= {m["access"]["ledger_seq"] for m in notices()})
+    told = notices()
+    seqs = [m["access"]["ledger_seq"] for m in told]
+    assert len(seqs) == len(set(seqs))
+    for message in told:
+        access = message["access"]
+        entry = logged[access["ledger_seq"]]
+        assert {name: access[name] for name in ("kind", "consumer", "purpose", "resource")} == {
+            name: entry[name] for name in ("kind", "consumer", "purpose", "resource")
+        }
+        assert (access["fields"], access["case_id"]) == (entry["fields"], entry["case_id"])
+        assert message["texted"] is False

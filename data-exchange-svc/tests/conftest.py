@@ -138,7 +138,8 @@ def service_under_test(case_svc: CaseService) -> ServiceUnderTest:
         # The exchange asks other services through the gateway: here, case-svc's double.
         # Departments' life-event endpoints are plain http on this machine, and a push that
         # failed is retried within a fraction of a second. The platform is told of births (an
-        # offer), held in the outbox: no client secret, no relay to it.
+        # offer) and of accesses, held in the outbox: no client secret, no relay to it. Tests
+        # tell accesses themselves, a round at a time (citizens.access_notices).
         settings_overrides={
             "gateway_url": case_svc.served.url,
             "subscription_http_allowed": True,
@@ -151,7 +152,9 @@ def service_under_test(case_svc: CaseService) -> ServiceUnderTest:
                 "life.birth_registered": ["/identity/v1/events"],
                 "life.death_registered": ["/identity/v1/events"],
                 "life.id_card_expiring": ["/identity/v1/events"],
+                "data.accessed": ["/identity/v1/events"],
             },
+            "access_notice_seconds": 0,
         },
     )
 

@@ -1,5 +1,5 @@
 """The keys protecting identity numbers and the ledger key: development defaults, refused in
-production."""
+production; the events the platform's services may be told of."""
 
 import base64
 import os
@@ -61,3 +61,15 @@ def test_production_starts_with_keys_of_its_own() -> None:
 def test_unusable_keys_are_refused(overrides: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
         ExchangeSettings(**overrides)
+
+
+def test_the_platform_may_be_told_of_life_events_and_accesses_and_of_nothing_else() -> None:
+    told = ExchangeSettings(
+        event_subscribers={
+            "life.birth_registered": ["/identity/v1/events"],
+            "data.accessed": ["/identity/v1/events"],
+        }
+    )
+    assert told.event_subscribers["data.accessed"] == ["/identity/v1/events"]
+    with pytest.raises(ValidationError, match=r"no event data\.read"):
+        ExchangeSettings(event_subscribers={"data.read": ["/identity/v1/events"]})

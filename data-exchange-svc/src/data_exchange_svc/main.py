@@ -11,6 +11,7 @@ from data_exchange_svc.calls.cases import CasesOfSubjects
 from data_exchange_svc.calls.endpoints import router as calls_router
 from data_exchange_svc.calls.service import AccessChecks
 from data_exchange_svc.certificates.endpoints import router as certificates_router
+from data_exchange_svc.citizens.access_notices import telling_accesses
 from data_exchange_svc.citizens.endpoints import links_router as citizen_links_router
 from data_exchange_svc.citizens.endpoints import router as citizens_router
 from data_exchange_svc.datasets.endpoints import changes_router
@@ -140,6 +141,12 @@ def create_app(
                         access_checks=access_checks,
                         ledger=appender,
                         identifiers=identifiers,
+                    ),
+                    telling_accesses(
+                        kit.database.sessionmaker,
+                        life_events.platform,
+                        poll_seconds=settings.access_notice_seconds,
+                        batch_limit=settings.access_notice_batch_limit,
                     ),
                 ):
                     yield ExchangeState.over(

@@ -335,6 +335,17 @@ class LedgerEntry(Base):
     code: Mapped[str | None] = mapped_column(String(64))
 
 
+class AccessNoticeCursor(Base):
+    """How far the ledger's accesses were told to the citizens they are about (see
+    citizens.access_notices): the one row replicas lock to take their turn."""
+
+    __tablename__ = "access_notice_cursor"
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    #: The last ledger entry looked at: every later one is still to tell.
+    seq: Mapped[int] = mapped_column(BigInteger)
+
+
 class LedgerNode(Base):
     """One complete subtree of the Merkle tree, stored once it is complete: node ``(level,
     index)`` covers leaves ``[index * 2**level, (index + 1) * 2**level)``, leaves at level 0.

@@ -13,6 +13,7 @@ from pathlib import Path
 from pydantic import Field, HttpUrl, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from data_exchange_svc.citizens.access_notices import DATA_ACCESSED
 from data_exchange_svc.identifiers import legacy_opener
 from data_exchange_svc.lifeevents.rules import RULES
 from servicekit.events import OutboxSettings
@@ -79,8 +80,9 @@ class ExchangeSettings(ServiceSettings, OutboxSettings):
     remote_breaker_reset_seconds: float = Field(default=30.0, gt=0, le=3600)
 
     # Life events (see lifeevents): the platform's services told of them, departments' pushes.
-    #: Life event type → the paths, through the gateway, of the platform services told of it
-    #: (ids only): ``{"life.birth_registered": ["/identity/v1/events"]}``. None by default.
+    #: Event type (a life event's, or ``data.accessed``) → the paths, through the gateway, of
+    #: the platform services told of it (ids only):
+    #: ``{"life.birth_registered": ["/identity/v1/events"]}``. None by default.
     event_subscribers: dict[str, list[str]] = Field(default_factory=dict)
     #: data-exchange-svc's own OAuth client, with which its relay posts those events (no
     #: secret: nothing is relayed to the platform, the events wait in the outbox).
@@ -95,12 +97,20 @@ class ExchangeSettings(ServiceSettings, OutboxSettings):
     #: ``due`` rules), at its start and then; 0: a process that leaves it to the others.
     life_event_sweep_seconds: float = Field(default=3600.0, ge=0)
 
+    # Access notices (see citizens.access_notices): each access told to her account.
+    #: Seconds between the rounds that tell the ledger's new accesses as ``data.accessed``
+    #: events (when a service subscribes to it); 0: not on this replica.
+    access_notice_seconds: float = Field(default=2.0, ge=0, le=3600)
+    #: The most ledger entries one round looks at (and one transaction tells).
+    access_notice_batch_limit: int = Field(default=500, ge=1, le=10_000)
+
     @field_validator("event_subscribers")
     @classmethod
     def _known_event_types(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
-        unknown = sorted(set(value) - set(RULES))
+        known = [*RULES, DATA_ACCESSED]
+        unknown = sorted(set(value) - set(known))
         if unknown:
-            raise ValueError(f"no life event {', '.join(unknown)}: {', '.join(RULES)}")
+            raise ValueError(f"no event {', '.join(unknown)}: {', '.join(known)}")
         return value
 
     @model_validator(mode="after")

@@ -469,26 +469,32 @@ class Offer(Base):
     version: Mapped[int] = mapped_column(default=1, server_default="1")
 
 
+#: A message is about one thing: a case (its three columns), an offer, or an access.
+ABOUT_ONE_THING = (
+    "(CASE WHEN case_no IS NOT NULL AND item_code IS NOT NULL AND case_status IS NOT NULL"
+    " THEN 1 ELSE 0 END)"
+    " + (CASE WHEN offer_id IS NULL THEN 0 ELSE 1 END)"
+    " + (CASE WHEN access_notice IS NULL THEN 0 ELSE 1 END) = 1"
+)
+
+
 class InboxMessage(Base):
     """A message in the citizen's inbox (``identity_svc.inbox``): what happened to her case, as
-    codes (the app words it): filed, moved on, waiting on her, completed and hers to rate; or an
-    offer made to her (``offer_id``). Kept by her account id (an enterprise's by its credit
-    code), as case-svc names the applicant."""
+    codes (the app words it): filed, moved on, waiting on her, completed and hers to rate; an
+    offer made to her (``offer_id``); or an access to her data the exchange recorded
+    (``access_notice``). Kept by her account id (an enterprise's by its credit code), as
+    case-svc names the applicant."""
 
     __tablename__ = "inbox_message"
     __table_args__ = (
         Index("ix_inbox_message_owner_newest", "owner_id", "created_at", "id"),
-        CheckConstraint(
-            "(offer_id IS NULL) = (case_no IS NOT NULL AND item_code IS NOT NULL"
-            " AND case_status IS NOT NULL)",
-            name="about_a_case_or_an_offer",
-        ),
+        CheckConstraint(ABOUT_ONE_THING, name="about_one_thing"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     owner_id: Mapped[str] = mapped_column(String(64))
     #: ``case_filed``, ``case_progressed``, ``action_needed``, ``case_completed``,
-    #: ``rectification_reported``, ``offer``
+    #: ``rectification_reported``, ``offer``, ``data_accessed``
     kind: Mapped[str] = mapped_column(String(32))
     #: A case's message: the case, its item and the status the event reported.
     case_no: Mapped[str | None] = mapped_column(String(40))
@@ -496,6 +502,9 @@ class InboxMessage(Base):
     case_status: Mapped[str | None] = mapped_column(String(32))
     #: An offer's message: the offer.
     offer_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("offer.id"))
+    #: An access's message: who read what of hers, why, when, its ledger seq (ids and codes,
+    #: as ``inbox.schemas.AccessNotice``; never a value read).
+    access_notice: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     #: The event it came from: one message per event.
     event_id: Mapped[uuid.UUID] = mapped_column(unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

@@ -1,11 +1,16 @@
-"""Every query on citizen links and consents (the access log reads the ledger's entries)."""
+"""Every query on citizen links and consents (the access log and its notices read the
+ledger's entries)."""
 
 import uuid
+from typing import Any, cast
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import CursorResult, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from data_exchange_svc.models import CitizenSubject, Consent, LedgerEntry
+from data_exchange_svc.models import AccessNoticeCursor, CitizenSubject, Consent, LedgerEntry
+from servicekit.db import insert_for
+
+_CURSOR_ID = 1
 
 
 async def link_of_account(session: AsyncSession, account: str) -> CitizenSubject | None:
@@ -98,3 +103,50 @@ async def entries_about(
         statement = statement.where(LedgerEntry.seq < before_seq)
     statement = statement.order_by(LedgerEntry.seq.desc()).limit(limit)
     return list((await session.scalars(statement)).all())
+
+
+async def take_notice_cursor(session: AsyncSession) -> int:
+    """The last entry told, its row locked until the transaction ends (on PostgreSQL: replicas
+    take turns; SQLite writes one at a time anyway). Created at 0 when missing, tolerating a
+    replica that creates it first."""
+    statement = (
+        select(AccessNoticeCursor.seq).where(AccessNoticeCursor.id == _CURSOR_ID).with_for_update()
+    )
+    seq = await session.scalar(statement)
+    if seq is None:
+        await session.execute(
+            insert_for(session, AccessNoticeCursor)
+            .values(id=_CURSOR_ID, seq=0)
+            .on_conflict_do_nothing()
+        )
+        seq = await session.scalar(statement)
+        if seq is None:
+            raise RuntimeError("the access notice cursor could not be created")
+    return seq
+
+
+async def move_notice_cursor(session: AsyncSession, *, past: int, to: int) -> bool:
+    """Move the cursor from ``past`` to ``to``; whether it was still at ``past`` (a replica that
+    moved it meanwhile has told these entries already)."""
+    result = await session.execute(
+        update(AccessNoticeCursor)
+        .where(AccessNoticeCursor.id == _CURSOR_ID, AccessNoticeCursor.seq == past)
+        .values(seq=to)
+        .execution_options(synchronize_session=False)
+    )
+    return cast(CursorResult[Any], result).rowcount == 1
+
+
+async def entries_after(
+    session: AsyncSession, *, after_seq: int, limit: int
+) -> list[tuple[LedgerEntry, str | None]]:
+    """The next ``limit`` ledger entries after ``after_seq``, in order, each with the account
+    its subject is linked to (None: none is)."""
+    statement = (
+        select(LedgerEntry, CitizenSubject.account)
+        .outerjoin(CitizenSubject, CitizenSubject.subject_hash == LedgerEntry.subject_hash)
+        .where(LedgerEntry.seq > after_seq)
+        .order_by(LedgerEntry.seq)
+        .limit(limit)
+    )
+    return [(entry, account) for entry, account in await session.execute(statement)]

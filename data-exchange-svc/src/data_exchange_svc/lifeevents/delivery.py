@@ -22,6 +22,7 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from data_exchange_svc.citizens.access_notices import DATA_ACCESSED
 from data_exchange_svc.grants.cache import ActiveGrants
 from data_exchange_svc.lifeevents.publishing import ACTIVE, allowed_fields
 from data_exchange_svc.lifeevents.rules import RULES
@@ -115,7 +116,8 @@ class DepartmentPushes:
 @dataclass(frozen=True, eq=False)
 class LifeEventOutboxes:
     """The two outboxes life events leave by: departments' pushes, and the platform's events
-    (ids only) for the services ``EXCHANGE_EVENT_SUBSCRIBERS`` names."""
+    (ids only) for the services ``EXCHANGE_EVENT_SUBSCRIBERS`` names, access notices among them
+    (``citizens.access_notices``)."""
 
     deliveries: Outbox
     platform: Outbox
@@ -132,7 +134,7 @@ class LifeEventOutboxes:
                 source=SOURCE,
                 subscriptions={
                     event_type: settings.event_subscribers.get(event_type, [])
-                    for event_type in RULES
+                    for event_type in [*RULES, DATA_ACCESSED]
                 },
                 clock=clock,
             ),

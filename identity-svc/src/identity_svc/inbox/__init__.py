@@ -6,5 +6,6 @@ seam that already reaches her. case-svc's relay posts its case events to
 ``POST /identity/v1/events`` (its client alone, each event once); each becomes a message, as
 codes the app words; what waits on her (a supplement asked for) also texts her phone, without
 personal data. rating-svc's report of a rectification joins it, and data-exchange-svc's life
-events as offers (``identity_svc.offers``); data accesses will as their events come.
+events as offers (``identity_svc.offers``), and each access to her data the exchange's ledger
+recorded (``data.accessed``) as a notice, for her to know (no text).
 """

@@ -10,7 +10,13 @@ from fastapi import APIRouter, Body, Query, Response, status
 from identity_svc.delegations.service import DelegatedTokenRefused
 from identity_svc.deps import RuntimeDep, SettingsDep, SmsSenderDep
 from identity_svc.inbox import service
-from identity_svc.inbox.schemas import CASE_EVENT_EXAMPLE, Inbox, InboxEvent
+from identity_svc.inbox.schemas import (
+    CASE_EVENT_EXAMPLE,
+    DATA_ACCESSED_EXAMPLE,
+    DataAccessed,
+    Inbox,
+    InboxEvent,
+)
 from identity_svc.inbox.service import MessageNotFound
 from identity_svc.models import ReceivedEvent
 from identity_svc.offers import service as offers
@@ -34,12 +40,14 @@ class NotTheEventProducer(Forbidden):
 
 def producer_of(settings: IdentitySettings, event_type: str) -> str:
     """The client id of the service whose events of this type the inbox takes: case events
-    from case-svc, rating-svc's report of a rectification, life events from the exchange."""
+    from case-svc, rating-svc's report of a rectification, life events and access notices
+    from the exchange."""
     family = event_type.partition(".")[0]
     producers = {
         "case": settings.case_client_id,
         "rectification": settings.rating_client_id,
         "life": settings.exchange_client_id,
+        "data": settings.exchange_client_id,
     }
     return producers[family]
 
@@ -92,7 +100,9 @@ async def mark_read(
     responses=problem_responses(WrongPrincipalType, NotTheEventProducer),
 )
 async def receive_case_event(
-    event: Annotated[InboxEvent, Body(examples=[CASE_EVENT_EXAMPLE, LIFE_EVENT_EXAMPLE])],
+    event: Annotated[
+        InboxEvent, Body(examples=[CASE_EVENT_EXAMPLE, LIFE_EVENT_EXAMPLE, DATA_ACCESSED_EXAMPLE])
+    ],
     principal: PrincipalDep,
     session: SessionDep,
     settings: SettingsDep,
@@ -101,9 +111,10 @@ async def receive_case_event(
 ) -> None:
     """case-svc's ``case.submitted``, ``case.status_changed`` and ``case.completed``,
     rating-svc's ``rectification.reported`` and data-exchange-svc's life events (``life.*``)
-    (CloudEvents, structured JSON), each from its own producer's client alone: each becomes a
-    message in its citizen's inbox, a life event an offer with its message (when the offers'
-    table names its type and her account is there), and what waits on her texts her phone.
+    and access notices (``data.accessed``) (CloudEvents, structured JSON), each from its own
+    producer's client alone: each becomes a message in its citizen's inbox, a life event an
+    offer with its message (when the offers' table names its type and her account is there),
+    an access a notice (when her account is there), and what waits on her texts her phone.
     Processed once per event id; a redelivery is answered 204 again."""
     require_type(principal, "service")
     if principal.sub != producer_of(settings, event.type):
@@ -113,6 +124,8 @@ async def receive_case_event(
     now = runtime.now()
     if isinstance(event, LifeEvent):
         message = await offers.make_offer(session, event, now=now)
+    elif isinstance(event, DataAccessed):
+        message = await service.tell_access(session, event, now=now)
     else:
         message = await service.take(session, event, now=now)
     if message is not None:

@@ -12,7 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from identity_svc.accounts import repository as accounts
 from identity_svc.delegations.service import refuse_delegates
 from identity_svc.inbox.schemas import (
+    AccessNotice,
     CaseEvent,
+    DataAccessed,
     Inbox,
     MessageKind,
     MessageRead,
@@ -80,6 +82,27 @@ async def take(
     return message
 
 
+async def tell_access(
+    session: AsyncSession, event: DataAccessed, *, now: dt.datetime
+) -> InboxMessage | None:
+    """The access's message in her inbox, for her to know (nothing waits on her: no text);
+    none for an account that is not here."""
+    owner_id = event.data.account_id
+    if await accounts.get_by_text_id(session, owner_id) is None:
+        return None
+    notice = AccessNotice.model_validate(event.data.model_dump(exclude={"account_id"}))
+    message = InboxMessage(
+        owner_id=owner_id,
+        kind="data_accessed",
+        access_notice=notice.model_dump(mode="json"),
+        event_id=event.id,
+        created_at=event.time or now,
+    )
+    session.add(message)
+    await session.flush()
+    return message
+
+
 async def text_if_it_waits_on_her(
     session: AsyncSession,
     runtime: Runtime,
@@ -129,6 +152,7 @@ def _view(message: InboxMessage, offer: Offer | None, now: dt.datetime) -> Messa
             "item_code": message.item_code,
             "case_status": message.case_status,
             "offer": offer_view(offer, now) if offer is not None else None,
+            "access": message.access_notice,
             "created_at": message.created_at,
             "read_at": message.read_at,
             "texted": message.texted_at is not None,
