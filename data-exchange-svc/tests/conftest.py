@@ -152,6 +152,7 @@ def service_under_test(case_svc: CaseService) -> ServiceUnderTest:
                 "life.birth_registered": ["/identity/v1/events"],
                 "life.death_registered": ["/identity/v1/events"],
                 "life.id_card_expiring": ["/identity/v1/events"],
+                "life.retirement_age_reached": ["/identity/v1/events"],
                 "data.accessed": ["/identity/v1/events"],
             },
             "access_notice_seconds": 0,

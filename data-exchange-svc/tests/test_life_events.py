@@ -652,3 +652,45 @@ async def test_an_identity_card_coming_due_is_told_once_and_offers_its_renewal(
     # Renewed: the new card comes due in its own time, not now.
     await card(today + dt.timedelta(days=3650))
     assert await sweep(app, today) == 0
+
+
+async def test_the_retirement_age_is_told_once_in_the_month_it_is_reached(
+    app: FastAPI, dataset_rows: Callable[[str], list[dict[str, Any]]]
+) -> None:
+    """A man paying into the employees' pension turns 60: in the 30 days after his birthday
+    the sweep tells it, once."""
+    paying = next(
+        row
+        for row in dataset_rows("social_security_contribution")
+        if (row["insurance_type"], row["scheme"], row["insured_status"])
+        == ("pension", "employee", "contributing")
+        and int(row["id_number"][16]) % 2 == 1  # a man
+    )
+    id_number = paying["id_number"]
+    sixtieth = dt.date(int(id_number[6:10]) + 60, int(id_number[10:12]), int(id_number[12:14]))
+    subject_hash = app.state.service.identifiers.lookup_hash(id_number)
+    account = f"account-{secrets.token_hex(4)}"
+    async with app.state.service.database.sessionmaker.begin() as session:
+        session.add(CitizenSubject(account=account, subject_hash=subject_hash))
+
+    async def told() -> list[LifeEvent]:
+        async with app.state.service.database.sessionmaker() as session:
+            return list(
+                await session.scalars(
+                    select(LifeEvent).where(
+                        LifeEvent.subject_hash == subject_hash,
+                        LifeEvent.type == "life.retirement_age_reached",
+                    )
+                )
+            )
+
+    await sweep(app, sixtieth - dt.timedelta(days=1))
+    assert await told() == []
+    await sweep(app, sixtieth + dt.timedelta(days=3))
+    await sweep(app, sixtieth + dt.timedelta(days=20))
+    (event,) = await told()
+    assert event.payload["subject"] == id_number
+    assert event.payload["fields"]["scheme"] == "employee"
+    async with app.state.service.database.sessionmaker() as session:
+        rows = list(await session.scalars(select(OutboxEvent)))
+    assert any(json.loads(row.envelope)["data"]["account_id"] == account for row in rows)

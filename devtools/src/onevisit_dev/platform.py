@@ -258,12 +258,14 @@ RATING_EVENT_SUBSCRIBERS = {
 #: Who the exchange tells of life events and accesses (``EXCHANGE_EVENT_SUBSCRIBERS``), with
 #: ids only: a birth reaches the parents' inboxes as an offer to confirm the birth bundle, a
 #: death the inbox of the relative who reported it (the one place to settle what follows), an
-#: identity card coming due its holder's (an offer to renew it), and every access to a
+#: identity card coming due its holder's (an offer to renew it), the retirement age reached
+#: hers (an offer to apply for retirement), and every access to a
 #: citizen's data her inbox, as a notice.
 EXCHANGE_EVENT_SUBSCRIBERS = {
     "life.birth_registered": ["/identity/v1/events"],
     "life.death_registered": ["/identity/v1/events"],
     "life.id_card_expiring": ["/identity/v1/events"],
+    "life.retirement_age_reached": ["/identity/v1/events"],
     "data.accessed": ["/identity/v1/events"],
 }
 

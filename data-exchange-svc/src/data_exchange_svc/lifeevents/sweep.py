@@ -1,5 +1,6 @@
-"""Dates coming due (rules with ``due``: an identity card about to expire): a periodic sweep
-finds the rows whose date has come within the rule's window and makes each one's life event once,
+"""Dates coming due (rules with ``due``: an identity card about to expire) and ages reached
+(``reaches_age``: the retirement age): a periodic sweep finds the rows whose date has come within
+the rule's window and makes each one's life event once,
 published as a load publishes its own (to the departments subscribed, each delivery a ledger
 entry first; and to the platform, for an offer).
 
@@ -12,7 +13,8 @@ The subject is named by the population registry (its identity number, and the re
 that places the event for a grant limited to a region); a row of someone it does not hold is
 passed over.
 
-It reads the resource's rows to find the due ones: a moment's work at this deployment's scale.
+It reads the resource's rows to find the due ones (and, for an age, opens each candidate's
+identity number to read her birth date): a moment's work at this deployment's scale.
 At a province's (28 million cards), the date a row comes due wants a plain, indexed column of its
 own, written with the row, so that a sweep reads only what is due.
 """
@@ -22,7 +24,8 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 import structlog
 from sqlalchemy import select
@@ -44,6 +47,7 @@ from data_exchange_svc.lifeevents.rules import LifeEventRule, due_rules
 from data_exchange_svc.models import LifeEvent
 from data_exchange_svc.registry import repository as registry
 from servicekit.ids import new_id
+from servicekit.resident_id import parse_resident_id
 
 log = structlog.get_logger("data_exchange_svc.lifeevents")
 
@@ -58,6 +62,19 @@ def occurrence_of(
     return hmac.new(digest_key, message.encode(), hashlib.sha256).hexdigest()
 
 
+def _reached_on(rule: LifeEventRule, values: Mapping[str, Any], identifier: str) -> dt.date | None:
+    """The birthday on which the subject reaches the rule's age, read from her identity number."""
+    assert rule.reaches_age is not None
+    born = parse_resident_id(identifier, today=dt.date.max, region_known=lambda _: True)
+    age = rule.reaches_age.age_for(values, born.sex)
+    if age is None:
+        return None
+    try:
+        return born.birth_date.replace(year=born.birth_date.year + age)
+    except ValueError:  # born on 29 February
+        return born.birth_date.replace(year=born.birth_date.year + age, day=28)
+
+
 async def _due_events(
     session: AsyncSession,
     rule: LifeEventRule,
@@ -66,13 +83,37 @@ async def _due_events(
     digest_key: bytes,
     today: dt.date,
 ) -> list[Detected]:
-    assert rule.due is not None
-    due = {}
-    for row in await repository.rows_of_resource(session, rule.resource):
-        if rule.due.holds(row.field_values, today=today):
-            key = rule.key_of(row.field_values)
-            occurrence = occurrence_of(rule, row.subject_hash, key, digest_key=digest_key)
-            due[occurrence] = row
+    rows = [
+        row
+        for row in await repository.rows_of_resource(session, rule.resource)
+        if rule.selects(row.field_values)
+        and (rule.due is None or rule.due.holds(row.field_values, today=today))
+    ]
+    identities = await registry.identities_by_hash(session, {row.subject_hash for row in rows})
+    due: dict[str, Detected] = {}
+    for row in rows:
+        if row.subject_hash not in identities:
+            continue  # someone the registry does not hold: whom would it name?
+        sealed, region = identities[row.subject_hash]
+        identifier = protector.decrypt(sealed, lookup_hash=row.subject_hash)
+        values = row.field_values
+        if rule.reaches_age is not None:
+            reached_on = _reached_on(rule, values, identifier)
+            if reached_on is None or not rule.reaches_age.holds(reached_on, today=today):
+                continue
+        occurrence = occurrence_of(
+            rule, row.subject_hash, rule.key_of(values), digest_key=digest_key
+        )
+        due[occurrence] = Detected(
+            id=new_id(),
+            rule=rule,
+            subject_hash=row.subject_hash,
+            subject=identifier,
+            region=region,
+            fields={name: values.get(name) for name in rule.fields},
+            offered_hash=offered_hash(rule, row.subject_hash, values, protector),
+            occurrence=occurrence,
+        )
     if not due:
         return []
     told = set(
@@ -80,29 +121,7 @@ async def _due_events(
             select(LifeEvent.occurrence).where(LifeEvent.occurrence.in_(list(due)))
         )
     )
-    fresh = {occurrence: row for occurrence, row in due.items() if occurrence not in told}
-    identities = await registry.identities_by_hash(
-        session, {row.subject_hash for row in fresh.values()}
-    )
-    events = []
-    for occurrence, row in fresh.items():
-        if row.subject_hash not in identities:
-            continue
-        sealed, region = identities[row.subject_hash]
-        values = row.field_values
-        events.append(
-            Detected(
-                id=new_id(),
-                rule=rule,
-                subject_hash=row.subject_hash,
-                subject=protector.decrypt(sealed, lookup_hash=row.subject_hash),
-                region=region,
-                fields={name: values.get(name) for name in rule.fields},
-                offered_hash=offered_hash(rule, row.subject_hash, values, protector),
-                occurrence=occurrence,
-            )
-        )
-    return events
+    return [event for occurrence, event in due.items() if occurrence not in told]
 
 
 async def sweep_once(
