@@ -312,3 +312,35 @@ async def test_a_delegate_neither_opens_nor_reads_her_draft(
     )
     read = await client.get(f"/cases/v1/drafts/{draft['draft_no']}", headers=bearer(acting))
     problem(read, 403, "delegate_not_allowed")
+
+
+async def test_corrections_sent_at_once_from_two_devices_are_not_lost(
+    client: httpx.AsyncClient, draft: dict[str, Any], resident: str
+) -> None:
+    """Each correction reads her draft, merges its fields and writes it back: two at once must
+    not write over each other. Every one answered 200 is in the draft (one may be asked to
+    try again, never silently lost)."""
+    number = draft["draft_no"]
+    fields = {
+        "contact_phone": "13957700000",
+        "use": "school",
+        "registered_address": "浙江省温州市鹿城区五马街道（合成数据）",
+    }
+    answers = await asyncio.gather(
+        *(
+            client.patch(
+                f"/cases/v1/drafts/{number}",
+                json={"form": {name: value}},
+                headers=bearer(resident),
+            )
+            for name, value in fields.items()
+        )
+    )
+    assert all(answer.status_code in (200, 503) for answer in answers), [
+        answer.text for answer in answers
+    ]
+    assert any(answer.status_code == 200 for answer in answers)
+    form = (await client.get(f"/cases/v1/drafts/{number}", headers=bearer(resident))).json()["form"]
+    for (name, value), answer in zip(fields.items(), answers, strict=True):
+        if answer.status_code == 200:
+            assert form.get(name) == value, name

@@ -339,10 +339,14 @@ def _entry(**values: Any) -> dict[str, Any]:
     return entry.model_dump(mode="json", exclude_none=True)
 
 
-async def _own_draft(session: AsyncSession, principal: Principal, draft_no: str) -> Draft:
-    """Her draft; anyone else's is as absent as a missing one."""
+async def _own_draft(
+    session: AsyncSession, principal: Principal, draft_no: str, *, for_update: bool = False
+) -> Draft:
+    """Her draft; anyone else's is as absent as a missing one. ``for_update``: locked until the
+    request's transaction ends, so that two changes at once (two devices, a fill and a
+    correction) each merge into what the other wrote rather than write over it."""
     _require_herself(principal)
-    draft = await repository.by_number(session, draft_no)
+    draft = await repository.by_number(session, draft_no, for_update=for_update)
     if draft is None or draft.applicant_id != principal.sub or principal.typ != "citizen":
         raise DraftNotFound()
     return draft
@@ -380,7 +384,7 @@ async def fill_again(
 ) -> DraftRead:
     """Fill what the platform can now (after she consented): typed values stay hers."""
     _require_citizen_applicant(principal)
-    draft = await _own_draft(session, principal, draft_no)
+    draft = await _own_draft(session, principal, draft_no, for_update=True)
     _require_open(draft)
     item = await catalog_reads.item(http, draft.item_code)
     await _fill(http, principal, item, draft, now=now, service_token=service_token)
@@ -399,7 +403,7 @@ async def correct(
 ) -> DraftRead:
     """Set the fields she types or corrects (None clears one), each marked typed; her
     identity's fields are refused (``IdentityFieldLocked``), unknown ones too."""
-    draft = await _own_draft(session, principal, draft_no)
+    draft = await _own_draft(session, principal, draft_no, for_update=True)
     _require_open(draft)
     item = await catalog_reads.item(http, draft.item_code)
     locked = sorted(
