@@ -694,3 +694,72 @@ async def test_the_retirement_age_is_told_once_in_the_month_it_is_reached(
     async with app.state.service.database.sessionmaker() as session:
         rows = list(await session.scalars(select(OutboxEvent)))
     assert any(json.loads(row.envelope)["data"]["account_id"] == account for row in rows)
+
+
+async def test_a_marriage_then_its_divorce_and_a_vehicle_overdue_are_each_told_once(
+    client: httpx.AsyncClient, app: FastAPI, token_minter: TokenMinter
+) -> None:
+    """The other change rules: a new marriage row; the same row becoming a divorce; a vehicle
+    becoming overdue for inspection. Loading a row again as it is tells nothing."""
+    person, spouse = new_mother(), new_mother()
+    today = today_in_china()
+    civil = bearer(
+        token_minter.mint("mca-1", typ="department_system", loa=0, dept="330302-civil_affairs")
+    )
+    traffic = bearer(
+        token_minter.mint("tp-1", typ="department_system", loa=0, dept="330000-traffic_police")
+    )
+
+    async def load(code: str, headers: Headers, fields: dict[str, Any]) -> None:
+        loaded = await client.post(
+            f"/exchange/v1/resources/{code}/records",
+            json={"records": [{"subject": {"id_number": person}, "fields": fields}]},
+            headers=headers,
+        )
+        assert loaded.status_code == 200, loaded.text
+
+    marriage = {
+        "spouse_name": "陈小满",
+        "spouse_id_number": spouse,
+        "registered_on": (today - dt.timedelta(days=10)).isoformat(),
+        "marital_status": "married",
+        "divorced_on": None,
+        "registering_region": "330302",
+    }
+    vehicle = {
+        "plate_number": "浙C·L1207",
+        "vehicle_type": "small_car",
+        "brand": "合成牌",
+        "registered_on": "2019-05-01",
+        "vehicle_status": "normal",
+    }
+    await load("marriage_registration", civil, marriage)
+    await load("marriage_registration", civil, marriage)
+    divorced = marriage | {
+        "marital_status": "divorced",
+        "divorced_on": (today - dt.timedelta(days=1)).isoformat(),
+    }
+    await load("marriage_registration", civil, divorced)
+    await load("marriage_registration", civil, divorced)
+    await load("motor_vehicle", traffic, vehicle)
+    await load("motor_vehicle", traffic, vehicle | {"vehicle_status": "inspection_overdue"})
+    await load("motor_vehicle", traffic, vehicle | {"vehicle_status": "inspection_overdue"})
+
+    subject_hash = app.state.service.identifiers.lookup_hash(person)
+    async with app.state.service.database.sessionmaker() as session:
+        events = list(
+            await session.scalars(
+                select(LifeEvent)
+                .where(LifeEvent.subject_hash == subject_hash)
+                .order_by(LifeEvent.occurred_at)
+            )
+        )
+    assert [event.type for event in events] == [
+        "life.marriage_registered",
+        "life.divorce_registered",
+        "life.vehicle_inspection_due",
+    ]
+    # What each tells departments, as its rule names it (the spouse sealed with the rest).
+    assert events[1].payload["fields"]["divorced_on"] == divorced["divorced_on"]
+    assert events[0].payload["fields"]["spouse_id_number"] == spouse
+    assert events[2].payload["fields"]["plate_number"] == "浙C·L1207"
