@@ -10,6 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from servicekit.migrations import create_outbox_events, drop_outbox_events
+
 revision: str = "6e1b3d9a0c47"
 down_revision: str | None = "4c7e2a9d5b13"
 branch_labels: str | Sequence[str] | None = None
@@ -17,48 +19,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.create_table(
-        "event_delivery",
-        sa.Column(
-            "seq",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            autoincrement=True,
-            nullable=False,
-        ),
-        sa.Column("event_id", sa.Uuid(), nullable=False),
-        sa.Column("event_type", sa.String(length=128), nullable=False),
-        sa.Column("subject", sa.String(length=200), nullable=False),
-        sa.Column("subscriber", sa.String(length=300), nullable=False),
-        sa.Column("envelope", sa.Text(), nullable=False),
-        sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("emitted_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("dead_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("last_error", sa.String(length=64), nullable=True),
-        sa.CheckConstraint(
-            "status IN ('pending', 'delivered', 'dead')", name=op.f("ck_event_delivery_status")
-        ),
-        sa.PrimaryKeyConstraint("seq", name=op.f("pk_event_delivery")),
-        sa.UniqueConstraint("event_id", "subscriber", name=op.f("uq_event_delivery_event_id")),
-    )
-    with op.batch_alter_table("event_delivery", schema=None) as batch_op:
-        batch_op.create_index("ix_event_delivery_emitted_at", ["emitted_at"], unique=False)
-        batch_op.create_index(
-            "ix_event_delivery_pending",
-            ["seq"],
-            unique=False,
-            postgresql_where=sa.text("status = 'pending'"),
-            sqlite_where=sa.text("status = 'pending'"),
-        )
-        batch_op.create_index(
-            "ix_event_delivery_pending_subject",
-            ["subscriber", "subject", "seq"],
-            unique=False,
-            postgresql_where=sa.text("status = 'pending'"),
-            sqlite_where=sa.text("status = 'pending'"),
-        )
+    create_outbox_events("event_delivery")
 
     op.create_table(
         "event_subscription",
@@ -102,65 +63,11 @@ def upgrade() -> None:
             batch_op.f("ix_life_event_subject_hash"), ["subject_hash"], unique=False
         )
 
-    op.create_table(
-        "outbox_event",
-        sa.Column(
-            "seq",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            autoincrement=True,
-            nullable=False,
-        ),
-        sa.Column("event_id", sa.Uuid(), nullable=False),
-        sa.Column("event_type", sa.String(length=128), nullable=False),
-        sa.Column("subject", sa.String(length=200), nullable=False),
-        sa.Column("subscriber", sa.String(length=300), nullable=False),
-        sa.Column("envelope", sa.Text(), nullable=False),
-        sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("emitted_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("dead_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("last_error", sa.String(length=64), nullable=True),
-        sa.CheckConstraint(
-            "status IN ('pending', 'delivered', 'dead')", name=op.f("ck_outbox_event_status")
-        ),
-        sa.PrimaryKeyConstraint("seq", name=op.f("pk_outbox_event")),
-        sa.UniqueConstraint("event_id", "subscriber", name=op.f("uq_outbox_event_event_id")),
-    )
-    with op.batch_alter_table("outbox_event", schema=None) as batch_op:
-        batch_op.create_index("ix_outbox_event_emitted_at", ["emitted_at"], unique=False)
-        batch_op.create_index(
-            "ix_outbox_event_pending",
-            ["seq"],
-            unique=False,
-            postgresql_where=sa.text("status = 'pending'"),
-            sqlite_where=sa.text("status = 'pending'"),
-        )
-        batch_op.create_index(
-            "ix_outbox_event_pending_subject",
-            ["subscriber", "subject", "seq"],
-            unique=False,
-            postgresql_where=sa.text("status = 'pending'"),
-            sqlite_where=sa.text("status = 'pending'"),
-        )
+    create_outbox_events()
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("outbox_event", schema=None) as batch_op:
-        batch_op.drop_index(
-            "ix_outbox_event_pending_subject",
-            postgresql_where=sa.text("status = 'pending'"),
-            sqlite_where=sa.text("status = 'pending'"),
-        )
-        batch_op.drop_index(
-            "ix_outbox_event_pending",
-            postgresql_where=sa.text("status = 'pending'"),
-            sqlite_where=sa.text("status = 'pending'"),
-        )
-        batch_op.drop_index("ix_outbox_event_emitted_at")
-
-    op.drop_table("outbox_event")
+    drop_outbox_events()
     with op.batch_alter_table("life_event", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_life_event_subject_hash"))
 
@@ -170,17 +77,4 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_event_subscription_department"))
 
     op.drop_table("event_subscription")
-    with op.batch_alter_table("event_delivery", schema=None) as batch_op:
-        batch_op.drop_index(
-            "ix_event_delivery_pending_subject",
-            postgresql_where=sa.text("status = 'pending'"),
-            sqlite_where=sa.text("status = 'pending'"),
-        )
-        batch_op.drop_index(
-            "ix_event_delivery_pending",
-            postgresql_where=sa.text("status = 'pending'"),
-            sqlite_where=sa.text("status = 'pending'"),
-        )
-        batch_op.drop_index("ix_event_delivery_emitted_at")
-
-    op.drop_table("event_delivery")
+    drop_outbox_events("event_delivery")
