@@ -57,7 +57,7 @@ from servicekit.migrations import upgrade_to_head
 
 SERVICE_DIR = Path(__file__).resolve().parents[1] / "identity-svc"
 JWKS_PATH = "/identity/v1/.well-known/jwks.json"
-ISSUER, AUDIENCE = "onevisit-identity", "onevisit"
+ISSUER, AUDIENCE = "http://127.0.0.1:8000/identity/v1", "onevisit"
 PASSWORD = "Songtai-2026!"
 REFRESH_CHAIN = Path(__file__).with_name("refresh_chain.lua")
 

@@ -226,7 +226,7 @@ class ContractDouble:
                 key=key.key,
                 algorithms=[key.algorithm_name],
                 audience="onevisit",
-                issuer="onevisit-identity",
+                issuer="http://127.0.0.1:8000/identity/v1",
                 options={"verify_exp": False, "verify_iat": False},
             )
         except (KeyError, jwt.PyJWTError):
@@ -516,7 +516,7 @@ class Journey:
             key=key.key,
             algorithms=[key.algorithm_name],
             audience="onevisit",
-            issuer="onevisit-identity",
+            issuer="http://127.0.0.1:8000/identity/v1",
             options={"verify_exp": check_times, "verify_iat": check_times},
         )
         return claims

@@ -199,7 +199,7 @@ class ConfirmationDouble:
                 key=key.key,
                 algorithms=[key.algorithm_name],
                 audience="onevisit",
-                issuer="onevisit-identity",
+                issuer="http://127.0.0.1:8000/identity/v1",
                 options={"verify_exp": False, "verify_iat": False},
             )
         except (KeyError, jwt.PyJWTError):

@@ -139,6 +139,11 @@ class LoginSession(Base):
         SealedText("identity", "login_session.client_address")
     )
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: The OAuth client the session's tokens were issued to by the authorization code flow
+    #: (None: the platform's own sign-in grants); its refreshes are that client's alone.
+    client_id: Mapped[str | None] = mapped_column(String(64))
+    #: The scopes granted to that client (space-separated); its access tokens carry them.
+    scope: Mapped[str | None] = mapped_column(String(1000))
 
 
 class RefreshToken(Base):
@@ -227,7 +232,9 @@ class SmsCode(Base):
 
 
 class OAuthClient(Base):
-    """A department system or internal service using the client-credentials grant."""
+    """A department system or internal service using the client-credentials grant, a
+    department's portal signing citizens in by the authorization code flow, or the platform's
+    own app (a public client)."""
 
     __tablename__ = "oauth_client"
 
@@ -237,7 +244,26 @@ class OAuthClient(Base):
     dept: Mapped[str | None] = mapped_column(String(64))
     #: Space-separated scopes the client may be granted.
     scopes: Mapped[str] = mapped_column(String(1000), default="")
-    secret_hash: Mapped[str] = mapped_column(String(255))
+    #: None for a client that holds no secret: a public client, or one authenticating by
+    #: ``private_key_jwt``.
+    secret_hash: Mapped[str | None] = mapped_column(String(255))
+    #: How it authenticates at the token endpoint: ``client_secret_basic`` (its secret, by
+    #: HTTP Basic or the form), ``private_key_jwt`` (RFC 7523, a JWT signed with a key of
+    #: ``jwks``) or ``none`` (a public client: the app, RFC 8252).
+    auth_method: Mapped[str] = mapped_column(
+        String(32), default="client_secret_basic", server_default="client_secret_basic"
+    )
+    #: The client's public keys (a JWK Set) for ``private_key_jwt``.
+    jwks: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    #: Where the authorization code flow may send the browser back: matched exactly.
+    redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    #: Where RP-initiated logout may send the browser back: matched exactly.
+    post_logout_redirect_uris: Mapped[list[str]] = mapped_column(
+        JSON, default=list, server_default="[]"
+    )
+    #: The platform's own app: no consent page, and its citizens' tokens are not limited to
+    #: scopes (they are the citizen's own use of the platform).
+    first_party: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     #: After a rotation the previous secret keeps working until ``previous_secret_expires_at``,
     #: so that the system's instances can move to the new one without downtime.
     previous_secret_hash: Mapped[str | None] = mapped_column(String(255))
@@ -249,6 +275,97 @@ class OAuthClient(Base):
     created_by: Mapped[uuid.UUID | None] = mapped_column()
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     disabled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class BrowserSession(Base):
+    """A citizen's sign-in at identity-svc's own pages (single sign-on): the browser holds a
+    random token in a cookie, this row its hash. Every client's authorization request made in
+    that browser while it lasts signs her in without another password."""
+
+    __tablename__ = "browser_session"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("account.id"), index=True)
+    #: When she last proved who she is in this browser (OIDC ``auth_time``).
+    auth_time: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    #: How (OIDC ``amr``): ``pwd``, ``otp`` (an SMS code), ``face``.
+    amr: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class AuthorizationRequest(Base):
+    """A client's authorization request, held while the citizen signs in and consents in the
+    browser that made it (the cookie whose hash is ``browser_hash``)."""
+
+    __tablename__ = "authorization_request"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    browser_hash: Mapped[str] = mapped_column(String(64))
+    client_id: Mapped[str] = mapped_column(String(64))
+    redirect_uri: Mapped[str] = mapped_column(String(2000))
+    scope: Mapped[str] = mapped_column(String(1000))
+    state: Mapped[str | None] = mapped_column(String(500))
+    nonce: Mapped[str | None] = mapped_column(String(500))
+    code_challenge: Mapped[str] = mapped_column(String(128))
+    #: The level of assurance the sign-in must reach (from ``acr_values`` and the scopes).
+    loa: Mapped[int] = mapped_column(SmallInteger)
+    #: ``prompt=login``: sign in again even in a signed-in browser.
+    force_login: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: ``max_age``: a sign-in older than this many seconds is made again.
+    max_age: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    #: Set once a code was issued for it: it is spent.
+    completed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class AuthorizationCode(Base):
+    """A code issued to a client (its hash): single-use and short-lived. Presented again, the
+    session its first exchange started ends (RFC 6749 §4.1.2)."""
+
+    __tablename__ = "authorization_code"
+
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64))
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("account.id"), index=True)
+    redirect_uri: Mapped[str] = mapped_column(String(2000))
+    scope: Mapped[str] = mapped_column(String(1000))
+    nonce: Mapped[str | None] = mapped_column(String(500))
+    code_challenge: Mapped[str] = mapped_column(String(128))
+    auth_time: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    amr: Mapped[list[str]] = mapped_column(JSON, default=list)
+    browser_session_id: Mapped[uuid.UUID | None] = mapped_column()
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: The session its exchange started.
+    login_session_id: Mapped[uuid.UUID | None] = mapped_column()
+
+
+class Consent(Base):
+    """The scopes a citizen allowed a client: asked once, remembered, revocable by her."""
+
+    __tablename__ = "consent"
+
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("account.id"), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    #: Space-separated.
+    scopes: Mapped[str] = mapped_column(String(1000))
+    granted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class ClientAssertion(Base):
+    """A ``private_key_jwt`` assertion seen (its client and ``jti``), kept until it expires:
+    the same assertion is refused a second time (RFC 7523 §3)."""
+
+    __tablename__ = "client_assertion"
+
+    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    jti: Mapped[str] = mapped_column(String(128), primary_key=True)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class SigningKey(Base):

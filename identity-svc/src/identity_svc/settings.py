@@ -160,6 +160,22 @@ class IdentitySettings(ServiceSettings):
     #: How long a client's previous secret keeps working after a rotation.
     client_secret_overlap_hours: int = Field(default=24, ge=0, le=720)
 
+    #: The password grant (the phone number and password sent to the token endpoint): for the
+    #: platform's first-party development use. RFC 9700 forbids it: the app signs in by the
+    #: authorization code flow with PKCE, or by SMS code. None: on, except in production.
+    password_grant_enabled: bool | None = None
+
+    # OpenID Connect (``identity_svc.oidc``): department portals and the app sign citizens in
+    # at identity-svc's own pages.
+    #: How long an authorization request waits for the citizen to sign in and consent.
+    authorization_request_ttl_seconds: int = Field(default=900, ge=60, le=3600)
+    #: How long an authorization code may wait for its exchange (single-use in any case).
+    authorization_code_ttl_seconds: int = Field(default=60, ge=10, le=600)
+    #: How long a sign-in at identity-svc's pages signs the browser in to every client.
+    browser_session_ttl_seconds: int = Field(default=8 * 3600, ge=300, le=7 * 24 * 3600)
+    #: The longest lifetime a ``private_key_jwt`` client assertion may claim (RFC 7523).
+    client_assertion_max_seconds: int = Field(default=300, ge=30, le=3600)
+
     # Enterprises. Tokens for an enterprise come by token exchange too, with the delegated
     # tokens' lifetime.
     #: The longest term a legal representative may authorise an employee for.
@@ -250,6 +266,13 @@ class IdentitySettings(ServiceSettings):
             else []
         )
         return [*single, *self.seed_clients]
+
+    @property
+    def password_grant_on(self) -> bool:
+        """Whether the token endpoint takes the password grant (``password_grant_enabled``)."""
+        if self.password_grant_enabled is None:
+            return self.environment != "production"
+        return self.password_grant_enabled
 
     @model_validator(mode="after")
     def _each_seeded_client_once(self) -> "IdentitySettings":

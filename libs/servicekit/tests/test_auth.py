@@ -30,7 +30,10 @@ class CountingSource:
 
 def verifier_for(source: CountingSource) -> TokenVerifier:
     return TokenVerifier(
-        source, issuer="onevisit-identity", audience="onevisit", min_refetch_seconds=0
+        source,
+        issuer="http://127.0.0.1:8000/identity/v1",
+        audience="onevisit",
+        min_refetch_seconds=0,
     )
 
 
@@ -111,7 +114,7 @@ def caching_verifier(
 ) -> TokenVerifier:
     return TokenVerifier(
         source,
-        issuer="onevisit-identity",
+        issuer="http://127.0.0.1:8000/identity/v1",
         audience="onevisit",
         min_refetch_seconds=0,
         cache_seconds=cache_seconds,
@@ -210,13 +213,16 @@ async def test_a_token_from_the_future_is_refused_by_the_verifiers_own_clock(cla
     claims[claim] = int(now) + 3600
     forged = jwt.encode(claims, minter._key, algorithm="EdDSA", headers={"kid": minter.kid})
     verifier = TokenVerifier(
-        CountingSource(minter), issuer="onevisit-identity", audience="onevisit", clock=lambda: now
+        CountingSource(minter),
+        issuer="http://127.0.0.1:8000/identity/v1",
+        audience="onevisit",
+        clock=lambda: now,
     )
     with pytest.raises(InvalidToken):
         await verifier.verify(forged)
     later = TokenVerifier(
         CountingSource(minter),
-        issuer="onevisit-identity",
+        issuer="http://127.0.0.1:8000/identity/v1",
         audience="onevisit",
         clock=lambda: now + 3600,
     )

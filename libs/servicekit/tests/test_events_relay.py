@@ -278,7 +278,9 @@ async def test_a_pending_event_is_posted_as_a_cloudevent_with_a_bearer_token(
         [RATINGS, CITIZEN_INBOX]
     )
     stored = (await row_of(database, event_id)).envelope
-    verifier = TokenVerifier(token_minter.jwks, issuer="onevisit-identity", audience="onevisit")
+    verifier = TokenVerifier(
+        token_minter.jwks, issuer="http://127.0.0.1:8000/identity/v1", audience="onevisit"
+    )
     for receipt in recording.receipts:
         assert receipt.headers["content-type"] == CLOUDEVENTS_JSON
         assert receipt.event == json.loads(stored)

@@ -141,7 +141,10 @@ async def test_the_verifier_refuses_a_revoked_token_even_from_its_cache() -> Non
     minter = TokenMinter()
     revocations = RevocationList()
     verifier = TokenVerifier(
-        minter.jwks, issuer="onevisit-identity", audience="onevisit", revocations=revocations
+        minter.jwks,
+        issuer="http://127.0.0.1:8000/identity/v1",
+        audience="onevisit",
+        revocations=revocations,
     )
     now = int(time.time())
     token = minter.mint("c-1", sid="s-1", issued_at=now - 10)

@@ -1,9 +1,6 @@
 """The OAuth 2.0 token endpoint (RFC 6749 §3.2): form-encoded, one grant per request."""
 
-import base64
-import binascii
 from typing import Annotated
-from urllib.parse import unquote_plus
 
 from fastapi import APIRouter, Depends, Form, Request, Response, status
 from fastapi.exceptions import RequestValidationError
@@ -26,8 +23,9 @@ from identity_svc.enterprises.service import (
     NotEnterpriseMember,
     RepresentationEnded,
 )
+from identity_svc.runtime import Runtime
 from identity_svc.sms import service as sms
-from identity_svc.tokens import service
+from identity_svc.tokens import client_auth, service
 from identity_svc.tokens.schemas import (
     LogoutRequest,
     RevokeRequest,
@@ -41,6 +39,7 @@ from identity_svc.tokens.service import (
     InvalidRequest,
     InvalidScope,
     LoginThrottled,
+    UnauthorizedClient,
     UnsupportedGrantType,
 )
 from servicekit.db import SessionDep
@@ -49,7 +48,6 @@ from servicekit.problems import MalformedBody, UpstreamUnavailable, ValidationFa
 
 router = APIRouter(prefix="/identity/v1", tags=["tokens"])
 
-_BASIC_CHALLENGE = 'Basic realm="onevisit"'
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 
 
@@ -64,6 +62,7 @@ TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
         AccountDisabled,
         InvalidClient,
         InvalidScope,
+        UnauthorizedClient,
         LoginThrottled,
         InvalidActorToken,
         ChainedDelegationRefused,
@@ -110,7 +109,7 @@ async def token(
     runtime = state.runtime
     now = runtime.now()
     pair: service.SessionTokens | service.ClientToken | delegations.DelegatedToken
-    if form.grant_type == "password":
+    if form.grant_type == "password" and runtime.settings.password_grant_on:
         if not form.username or form.password is None:
             raise service.InvalidRequest("the password grant needs username and password")
         pair = await service.password_grant(
@@ -143,19 +142,15 @@ async def token(
             now=now,
         )
     elif form.grant_type == "client_credentials":
-        client_id, client_secret = _client_credentials(request, form)
-        try:
-            pair = await service.client_credentials_grant(
-                session=session,
-                runtime=runtime,
-                client_id=client_id,
-                client_secret=client_secret,
-                scope=form.scope,
-                now=now,
-            )
-        except service.InvalidClient as exc:
-            exc.headers.setdefault("WWW-Authenticate", _BASIC_CHALLENGE)
-            raise
+        client = await client_auth.authenticate(
+            session=session,
+            runtime=runtime,
+            presented=client_auth.presented(request, form),
+            now=now,
+        )
+        pair = await service.client_credentials_grant(
+            runtime=runtime, client=client, scope=form.scope, now=now
+        )
     elif form.grant_type == TOKEN_EXCHANGE:
         if not form.subject or not form.actor_token:
             raise service.InvalidRequest("the token exchange needs subject and actor_token")
@@ -187,9 +182,7 @@ async def token(
     elif not form.grant_type:
         raise service.InvalidRequest("grant_type is required")
     else:
-        raise service.UnsupportedGrantType(
-            f"supported: password, sms_code, refresh_token, client_credentials, {TOKEN_EXCHANGE}"
-        )
+        raise service.UnsupportedGrantType(f"supported: {', '.join(_grant_types(runtime))}")
     if isinstance(pair, delegations.DelegatedToken):
         return TokenResponse(
             access_token=pair.access_token,
@@ -296,27 +289,6 @@ async def revoke(
     return Response(status_code=status.HTTP_200_OK, headers={"Cache-Control": "no-store"})
 
 
-def _client_credentials(request: Request, form: TokenRequest) -> tuple[str, str]:
-    """The client's id and secret, from HTTP Basic (RFC 6749 §2.3.1) or the form, not both."""
-    scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "basic":
-        if form.client_id or form.client_secret:
-            raise service.InvalidRequest("authenticate the client one way only")
-        try:
-            decoded = base64.b64decode(encoded.strip(), validate=True).decode()
-        except (binascii.Error, UnicodeDecodeError) as exc:
-            raise _basic_refused("the Basic credentials are malformed") from exc
-        client_id, separator, client_secret = decoded.partition(":")
-        if not separator:
-            raise _basic_refused("the Basic credentials are malformed")
-        return unquote_plus(client_id), unquote_plus(client_secret)
-    if not form.client_id or not form.client_secret:
-        raise service.InvalidClient(
-            "authenticate the client with HTTP Basic or client_id and client_secret",
-            headers={"WWW-Authenticate": _BASIC_CHALLENGE},
-        )
-    return form.client_id, form.client_secret
-
-
-def _basic_refused(detail: str) -> service.InvalidClient:
-    return service.InvalidClient(detail, headers={"WWW-Authenticate": _BASIC_CHALLENGE})
+def _grant_types(runtime: Runtime) -> list[str]:
+    grants = ["refresh_token", "client_credentials", "sms_code", TOKEN_EXCHANGE]
+    return [*grants, "password"] if runtime.settings.password_grant_on else grants

@@ -23,18 +23,35 @@ class TokenRequest(BaseModel):
 
     grant_type: str | None = Field(
         default=None,
-        description="password | sms_code | refresh_token | client_credentials | "
-        "urn:ietf:params:oauth:grant-type:token-exchange",
+        description="authorization_code | refresh_token | client_credentials | sms_code | "
+        "urn:ietf:params:oauth:grant-type:token-exchange | password (where enabled)",
     )
     username: str | None = Field(
         default=None, max_length=64, description="password and sms_code grants: the phone number"
     )
     password: str | None = Field(default=None, max_length=128)
-    code: str | None = Field(default=None, max_length=16, description="sms_code grant: the code")
+    code: str | None = Field(
+        default=None,
+        max_length=128,
+        description="authorization_code grant: the code; sms_code grant: the SMS code",
+    )
+    redirect_uri: str | None = Field(
+        default=None, max_length=2000, description="authorization_code grant: as authorized"
+    )
+    code_verifier: str | None = Field(
+        default=None, max_length=128, description="authorization_code grant: PKCE (RFC 7636)"
+    )
     refresh_token: str | None = Field(default=None, max_length=256)
     scope: str | None = Field(default=None, max_length=1000)
     client_id: str | None = Field(default=None, max_length=64)
     client_secret: str | None = Field(default=None, max_length=256)
+    client_assertion_type: str | None = Field(
+        default=None,
+        max_length=100,
+        description="private_key_jwt (RFC 7523): "
+        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+    )
+    client_assertion: str | None = Field(default=None, max_length=8192)
     subject: str | None = Field(
         default=None,
         max_length=64,

@@ -29,7 +29,7 @@ import math
 import secrets
 import uuid
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -46,8 +46,14 @@ from servicekit.auth import Principal, TokenVerifier
 from servicekit.ids import new_id
 from servicekit.problems import DomainError, Unauthenticated, extension_members
 
+if TYPE_CHECKING:
+    from identity_svc.tokens.client_auth import AuthenticatedClient
+
 #: The ``sub`` of the tokens identity-svc mints for its own calls (the platform's contract).
 SERVICE_SUBJECT = "identity-svc"
+#: The clients that may hold tokens of their own (client credentials): their ``typ`` is the
+#: token's.
+CLIENT_TOKEN_TYPES = frozenset({"department_system", "service"})
 
 
 class OAuthError(DomainError, abstract=True):
@@ -99,6 +105,11 @@ class InvalidScope(OAuthError):
             "examples": [["exchange:population"]],
         },
     )
+
+
+class UnauthorizedClient(OAuthError):
+    code = "unauthorized_client"
+    title = "This client may not use this grant"
 
 
 class AccountDisabled(OAuthError):
@@ -549,21 +560,13 @@ async def _session_of_access_token(verifier: TokenVerifier, token: str) -> uuid.
 
 
 async def client_credentials_grant(
-    *,
-    session: AsyncSession,
-    runtime: Runtime,
-    client_id: str,
-    client_secret: str,
-    scope: str | None,
-    now: dt.datetime,
+    *, runtime: Runtime, client: "AuthenticatedClient", scope: str | None, now: dt.datetime
 ) -> ClientToken:
-    oauth_client = await repository.client(session, client_id)
-    if oauth_client is None or oauth_client.disabled_at is not None:
-        await runtime.passwords.verify_nobody(client_secret)
-        raise InvalidClient("unknown client or wrong secret")
-    generation = await _secret_generation(runtime, oauth_client, client_secret, now=now)
-    if generation is None:
-        raise InvalidClient("unknown client or wrong secret")
+    """A token for the client itself: a department system or a service, never a client that
+    signs citizens in without authenticating (a public one)."""
+    oauth_client = client.client
+    if client.method == "none" or oauth_client.typ not in CLIENT_TOKEN_TYPES:
+        raise UnauthorizedClient("this client may not use the client_credentials grant")
     allowed = oauth_client.scopes.split()
     requested = scope.split() if scope else allowed
     refused = sorted(set(requested) - set(allowed))
@@ -576,27 +579,14 @@ async def client_credentials_grant(
         runtime, sub=oauth_client.client_id, typ=oauth_client.typ, loa=0, iat=iat, exp=exp
     )
     claims["scope"] = granted
-    claims["sgen"] = generation
+    if client.secret_generation is not None:
+        claims["sgen"] = client.secret_generation
     if oauth_client.dept:
         claims["dept"] = oauth_client.dept
     # No refresh token for this grant (RFC 6749 §4.4.3): the client simply asks again.
     return ClientToken(
         access_token=await runtime.keys.sign(claims, now=now), expires_in=exp - iat, scope=granted
     )
-
-
-async def _secret_generation(
-    runtime: Runtime, oauth_client: OAuthClient, client_secret: str, *, now: dt.datetime
-) -> int | None:
-    """The generation of the secret presented: the current one, or the previous one while a
-    rotation's overlap lasts; None for a wrong secret."""
-    current = oauth_client.secret_generation
-    if await runtime.passwords.verify(oauth_client.secret_hash, client_secret):
-        return current
-    previous, until = oauth_client.previous_secret_hash, oauth_client.previous_secret_expires_at
-    if previous is None or until is None or until <= now:
-        return None
-    return current - 1 if await runtime.passwords.verify(previous, client_secret) else None
 
 
 async def register_client(

@@ -70,6 +70,10 @@ class Principal(BaseModel):
     #: Staff: their staff number (工号), what an applicant is shown of who acted on her case.
     staff_no: str | None = None
     scope: tuple[str, ...] = ()
+    #: A citizen's token issued to an OAuth client by the authorization code flow: that client
+    #: (RFC 9068 ``client_id``). Its ``scope`` is what she allowed the client, empty for the
+    #: platform's own app.
+    client_id: str | None = None
     act: Actor | None = None
     #: The sign-in session the token was issued in (citizens and staff), so that a service can
     #: tell the caller's own session among theirs.
@@ -316,6 +320,7 @@ class TokenVerifier:
                 dept=claims.get("dept"),
                 staff_no=claims.get("staff_no"),
                 scope=tuple(scope.split()) if isinstance(scope, str) else tuple(scope),
+                client_id=claims.get("client_id"),
                 act=claims.get("act"),
                 sid=claims.get("sid"),
                 iat=claims.get("iat", 0),

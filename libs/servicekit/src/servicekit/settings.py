@@ -77,7 +77,11 @@ class ServiceSettings(BaseSettings):
     #: Empty means the identity service's JWKS through the gateway.
     jwks_url: str = ""
     jwks_cache_seconds: float = 300.0
-    token_issuer: str = "onevisit-identity"
+    #: The tokens' issuer (``iss``): identity-svc's public URL as clients reach it, which is
+    #: also its OpenID Connect issuer (discovery is at ``<issuer>/.well-known/...``). Empty
+    #: means ``<gateway_url>/identity/v1``; where the gateway's public address differs from
+    #: ``gateway_url``, every process sets the same public one.
+    token_issuer: str = ""
     token_audience: str = "onevisit"
     http_timeout_seconds: float = 5.0
     http_connect_timeout_seconds: float = 2.0
@@ -176,6 +180,9 @@ class ServiceSettings(BaseSettings):
         if not self.jwks_url:
             url = f"{self.gateway_url.rstrip('/')}/identity/v1/.well-known/jwks.json"
             object.__setattr__(self, "jwks_url", url)
+        if not self.token_issuer:
+            issuer = f"{self.gateway_url.rstrip('/')}/identity/v1"
+            object.__setattr__(self, "token_issuer", issuer)
         return self
 
     @model_validator(mode="after")

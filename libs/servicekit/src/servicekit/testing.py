@@ -169,7 +169,9 @@ class ManualClock:
 class TokenMinter:
     """Signs tokens as the identity service would, with a key only the tests hold."""
 
-    def __init__(self, *, issuer: str = "onevisit-identity", audience: str = "onevisit") -> None:
+    def __init__(
+        self, *, issuer: str = "http://127.0.0.1:8000/identity/v1", audience: str = "onevisit"
+    ) -> None:
         self.kid = f"test-{secrets.token_hex(4)}"
         self.issuer = issuer
         self.audience = audience
