@@ -63,7 +63,8 @@ async def test_a_wrong_password_and_an_unknown_phone_get_the_same_answer(
         ({}, "invalid_request"),
         ({"grant_type": "password", "username": "13800000000"}, "invalid_request"),
         ({"grant_type": "refresh_token"}, "invalid_request"),
-        ({"grant_type": "authorization_code", "code": "x"}, "unsupported_grant_type"),
+        ({"grant_type": "authorization_code"}, "invalid_request"),
+        ({"grant_type": "implicit"}, "unsupported_grant_type"),
     ],
 )
 async def test_a_malformed_token_request_is_refused_with_the_oauth_error(

@@ -31,6 +31,7 @@ def upgrade() -> None:
         sa.Column("code_challenge", sa.String(length=128), nullable=False),
         sa.Column("loa", sa.SmallInteger(), nullable=False),
         sa.Column("force_login", sa.Boolean(), nullable=False),
+        sa.Column("force_consent", sa.Boolean(), nullable=False),
         sa.Column("max_age", sa.Integer(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),

@@ -18,6 +18,8 @@ from identity_svc.keys.endpoints import router as keys_router
 from identity_svc.models import IdempotencyRecord
 from identity_svc.oauth_clients.endpoints import router as oauth_clients_router
 from identity_svc.offers.endpoints import router as offers_router
+from identity_svc.oidc.endpoints import router as oidc_router
+from identity_svc.oidc.pages import router as oidc_pages_router
 from identity_svc.revocations.endpoints import router as revocations_router
 from identity_svc.revocations.service import local_source
 from identity_svc.runtime import Runtime
@@ -89,6 +91,8 @@ def create_app(
             keys_router,
             inbox_router,
             offers_router,
+            oidc_router,
+            oidc_pages_router,
         ],
         lifespan=lifespan,
         idempotency_records=IdempotencyRecord,

@@ -314,6 +314,8 @@ class AuthorizationRequest(Base):
     loa: Mapped[int] = mapped_column(SmallInteger)
     #: ``prompt=login``: sign in again even in a signed-in browser.
     force_login: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: ``prompt=consent``: ask her consent again even for what she allowed before.
+    force_consent: Mapped[bool] = mapped_column(Boolean, default=False)
     #: ``max_age``: a sign-in older than this many seconds is made again.
     max_age: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

@@ -35,6 +35,7 @@ from identity_svc.runtime import Runtime
 from identity_svc.sms import repository
 from identity_svc.sms.senders import SmsSender
 from identity_svc.tokens.service import (
+    AccountDisabled,
     InvalidGrant,
     LoginThrottle,
     OAuthError,
@@ -192,6 +193,25 @@ async def sms_code_grant(
 ) -> SessionTokens:
     """Tokens for the holder of the phone: its account's, registered here if it has none."""
     await runtime.keys.load(now=now)  # before this session writes: a first key commits apart
+    account = await sign_in_by_sms_code(
+        session=session, runtime=runtime, username=username, code=code, device=device, now=now
+    )
+    return await issue_session_tokens(
+        session=session, runtime=runtime, account=account, device=device, now=now
+    )
+
+
+async def sign_in_by_sms_code(
+    *,
+    session: AsyncSession,
+    runtime: Runtime,
+    username: str,
+    code: str,
+    device: Device,
+    now: dt.datetime,
+) -> Account:
+    """The account of the phone whose code this is, registered here if it has none (the
+    sms_code grant's, and the sign-in page's); ``InvalidGrant`` or ``LoginThrottled`` else."""
     phone = username.strip()
     refusal: OAuthError = InvalidGrant("the code is wrong, used or expired")
     throttle = await prove_phone(
@@ -213,6 +233,6 @@ async def sms_code_grant(
         except PhoneAlreadyRegistered as exc:  # registered at this very moment: sign in again
             raise InvalidGrant("the phone was registered meanwhile: sign in again") from exc
     await record_sign_in(session, runtime, throttle, now=now)
-    return await issue_session_tokens(
-        session=session, runtime=runtime, account=account, device=device, now=now
-    )
+    if account.disabled_at is not None:
+        raise AccountDisabled()
+    return account

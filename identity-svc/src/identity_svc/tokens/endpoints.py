@@ -23,6 +23,7 @@ from identity_svc.enterprises.service import (
     NotEnterpriseMember,
     RepresentationEnded,
 )
+from identity_svc.oidc import service as oidc
 from identity_svc.runtime import Runtime
 from identity_svc.sms import service as sms
 from identity_svc.tokens import client_auth, service
@@ -134,12 +135,46 @@ async def token(
     elif form.grant_type == "refresh_token":
         if not form.refresh_token:
             raise service.InvalidRequest("the refresh_token grant needs refresh_token")
+        client_id = None
+        credentials = client_auth.presented(request, form)
+        if credentials.client_id is not None or credentials.assertion is not None:
+            authenticated = await client_auth.authenticate(
+                session=session, runtime=runtime, presented=credentials, now=now
+            )
+            client_id = authenticated.client.client_id
         pair = await service.refresh_token_grant(
             session=session,
             runtime=runtime,
             refresh_token=form.refresh_token,
+            client_id=client_id,
             device=device,
             now=now,
+        )
+    elif form.grant_type == "authorization_code":
+        if not form.code:
+            raise service.InvalidRequest("the authorization_code grant needs code")
+        client = await client_auth.authenticate(
+            session=session,
+            runtime=runtime,
+            presented=client_auth.presented(request, form),
+            now=now,
+        )
+        issued = await oidc.exchange_code(
+            session=session,
+            runtime=runtime,
+            client=client,
+            code=form.code,
+            redirect_uri=form.redirect_uri,
+            code_verifier=form.code_verifier,
+            device=device,
+            now=now,
+        )
+        return TokenResponse(
+            access_token=issued.tokens.access_token,
+            expires_in=issued.tokens.expires_in,
+            refresh_token=issued.tokens.refresh_token,
+            scope=issued.scope,
+            id_token=issued.id_token,
         )
     elif form.grant_type == "client_credentials":
         client = await client_auth.authenticate(
@@ -198,6 +233,7 @@ async def token(
         access_token=pair.access_token,
         expires_in=pair.expires_in,
         refresh_token=pair.refresh_token,
+        scope=pair.scope,
     )
 
 
@@ -290,5 +326,11 @@ async def revoke(
 
 
 def _grant_types(runtime: Runtime) -> list[str]:
-    grants = ["refresh_token", "client_credentials", "sms_code", TOKEN_EXCHANGE]
+    grants = [
+        "authorization_code",
+        "refresh_token",
+        "client_credentials",
+        "sms_code",
+        TOKEN_EXCHANGE,
+    ]
     return [*grants, "password"] if runtime.settings.password_grant_on else grants

@@ -4,6 +4,7 @@ and OAuth clients."""
 import datetime as dt
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,6 +18,17 @@ from identity_svc.models import (
 )
 from servicekit.db import insert_for
 from servicekit.ids import new_id
+
+
+@dataclass(frozen=True)
+class SessionClient:
+    """The OAuth client a session's tokens are issued to (the authorization code flow)."""
+
+    client_id: str
+    #: What the citizen allowed it; None for a first-party client (the platform's own app),
+    #: whose tokens are hers to use as the app's are.
+    scope: str | None
+
 
 # The refresh grant's three writes, built once: building a statement per request (and its
 # cache key) cost more than sending it. Table-level, so the ORM's DML bookkeeping stays out.
@@ -43,6 +55,7 @@ _TOUCH_LOGIN_SESSION = (
         user_agent=bindparam("new_user_agent"),
         client_address=bindparam("new_client_address"),
     )
+    .returning(_login_sessions.c.client_id, _login_sessions.c.scope)
 )
 
 
@@ -158,17 +171,23 @@ async def touch_login_session(
     expires_at: dt.datetime,
     user_agent: str | None,
     client_address: str | None,
-) -> None:
-    await session.execute(
-        _TOUCH_LOGIN_SESSION,
-        {
-            "session_id": session_id,
-            "now": now,
-            "new_expires_at": expires_at,
-            "new_user_agent": user_agent,
-            "new_client_address": client_address,
-        },
-    )
+) -> SessionClient | None:
+    """Record the session's latest use; the client it was issued to, if any."""
+    row = (
+        await session.execute(
+            _TOUCH_LOGIN_SESSION,
+            {
+                "session_id": session_id,
+                "now": now,
+                "new_expires_at": expires_at,
+                "new_user_agent": user_agent,
+                "new_client_address": client_address,
+            },
+        )
+    ).one_or_none()
+    if row is None or row.client_id is None:
+        return None
+    return SessionClient(client_id=row.client_id, scope=row.scope)
 
 
 async def login_session(session: AsyncSession, session_id: uuid.UUID) -> LoginSession | None:

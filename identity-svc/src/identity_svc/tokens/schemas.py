@@ -110,6 +110,9 @@ class TokenResponse(BaseModel):
         default=None, description="single use: each refresh returns the next one"
     )
     scope: str | None = None
+    id_token: str | None = Field(
+        default=None, description="authorization_code grant with openid: the ID token"
+    )
     issued_token_type: str | None = Field(
         default=None, description="token exchange (RFC 8693): what access_token is"
     )

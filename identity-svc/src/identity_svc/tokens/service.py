@@ -42,6 +42,7 @@ from identity_svc.revocations import service as revocations
 from identity_svc.runtime import Runtime
 from identity_svc.settings import ThrottledBy
 from identity_svc.tokens import repository
+from identity_svc.tokens.repository import SessionClient
 from servicekit.auth import Principal, TokenVerifier
 from servicekit.ids import new_id
 from servicekit.problems import DomainError, Unauthenticated, extension_members
@@ -155,6 +156,12 @@ class SessionTokens:
     access_token: str
     expires_in: int
     refresh_token: str
+    #: The OAuth client the session belongs to (the authorization code flow), and the scopes
+    #: it was granted.
+    client_id: str | None = None
+    scope: str | None = None
+    #: The session (refresh token family) they belong to.
+    session_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -188,11 +195,18 @@ def base_claims(
 
 
 async def access_token_for(
-    runtime: Runtime, account: Account, *, now: dt.datetime, session_id: uuid.UUID | None = None
+    runtime: Runtime,
+    account: Account,
+    *,
+    now: dt.datetime,
+    session_id: uuid.UUID | None = None,
+    client: SessionClient | None = None,
 ) -> tuple[str, int]:
     """A signed access token for the account as it stands now, and its lifetime in seconds.
     At level 3 the token expires no later than the face window does. ``sid`` names the session
-    the token was issued in, so that the list of sessions can tell the caller's own."""
+    the token was issued in, so that the list of sessions can tell the caller's own. A token
+    issued to a client names it (``client_id``, RFC 9068) and carries the scopes she allowed
+    it, which limit what it may call."""
     loa = effective_loa(account, now=now)
     iat = int(now.timestamp())
     exp = iat + runtime.settings.access_token_ttl_seconds
@@ -209,6 +223,10 @@ async def access_token_for(
             claims["staff_no"] = account.staff_no
     if session_id is not None:
         claims["sid"] = str(session_id)
+    if client is not None:
+        claims["client_id"] = client.client_id
+        if client.scope is not None:
+            claims["scope"] = client.scope
     return await runtime.keys.sign(claims, now=now), exp - iat
 
 
@@ -234,9 +252,11 @@ async def issue_session_tokens(
     device: Device,
     now: dt.datetime,
     family_id: uuid.UUID | None = None,
+    client: SessionClient | None = None,
 ) -> SessionTokens:
-    """An access token and the next refresh token of a session (a new one unless given). A
-    disabled account gets neither, however it signed in."""
+    """An access token and the next refresh token of a session (a new one unless given, issued
+    to ``client`` when one is given; an existing one keeps its client). A disabled account gets
+    neither, however it signed in."""
     if account.disabled_at is not None:
         raise AccountDisabled()
     await runtime.keys.load(now=now)  # before this session writes: a first key commits apart
@@ -254,10 +274,12 @@ async def issue_session_tokens(
                 expires_at=expires_at,
                 user_agent=device.user_agent,
                 client_address=device.client_address,
+                client_id=client.client_id if client is not None else None,
+                scope=client.scope if client is not None else None,
             ),
         )
     else:
-        await repository.touch_login_session(
+        client = await repository.touch_login_session(
             session,
             family_id,
             now=now,
@@ -273,8 +295,17 @@ async def issue_session_tokens(
         issued_at=now,
         expires_at=expires_at,
     )
-    access, expires_in = await access_token_for(runtime, account, now=now, session_id=family_id)
-    return SessionTokens(access_token=access, expires_in=expires_in, refresh_token=refresh)
+    access, expires_in = await access_token_for(
+        runtime, account, now=now, session_id=family_id, client=client
+    )
+    return SessionTokens(
+        access_token=access,
+        expires_in=expires_in,
+        refresh_token=refresh,
+        client_id=client.client_id if client is not None else None,
+        scope=client.scope if client is not None else None,
+        session_id=family_id,
+    )
 
 
 def session_id_of(principal: Principal) -> uuid.UUID | None:
@@ -449,6 +480,30 @@ async def password_grant(
     device: Device,
     now: dt.datetime,
 ) -> SessionTokens:
+    account = await sign_in_by_password(
+        session=session,
+        runtime=runtime,
+        username=username,
+        password=password,
+        device=device,
+        now=now,
+    )
+    return await issue_session_tokens(
+        session=session, runtime=runtime, account=account, device=device, now=now
+    )
+
+
+async def sign_in_by_password(
+    *,
+    session: AsyncSession,
+    runtime: Runtime,
+    username: str,
+    password: str,
+    device: Device,
+    now: dt.datetime,
+) -> Account:
+    """The account whose phone number and password these are, under login throttling (the
+    password grant's, and the sign-in page's); ``InvalidGrant`` or ``LoginThrottled`` else."""
     login_hash = runtime.personal_data.lookup_hash("phone", username.strip())
     throttle = LoginThrottle.of(runtime, login_hash, device.client_address)
     async with runtime.sign_in_attempt(login_hash):
@@ -463,9 +518,9 @@ async def password_grant(
     await record_sign_in(session, runtime, throttle, now=now)
     if runtime.passwords.needs_rehash(account.password_hash):
         account.password_hash = await runtime.passwords.hash(password)
-    return await issue_session_tokens(
-        session=session, runtime=runtime, account=account, device=device, now=now
-    )
+    if account.disabled_at is not None:
+        raise AccountDisabled()
+    return account
 
 
 async def refresh_token_grant(
@@ -473,9 +528,14 @@ async def refresh_token_grant(
     session: AsyncSession,
     runtime: Runtime,
     refresh_token: str,
+    client_id: str | None,
     device: Device,
     now: dt.datetime,
 ) -> SessionTokens:
+    """The next tokens of the refresh token's session. A session issued to a client is that
+    client's: its refresh tokens are refused to anyone else, authenticated (``client_id``, by
+    its registered method) or not (RFC 6749 §6); one of the platform's own sign-in grants is
+    refused to every client."""
     await runtime.keys.load(now=now)
     token_hash = refresh_token_hash(refresh_token)
     spent = await repository.spend_refresh_token(session, token_hash, now=now)
@@ -485,7 +545,7 @@ async def refresh_token_grant(
     account = await accounts.get(session, account_id)
     if account is None:
         raise InvalidGrant("the refresh token's account no longer exists")
-    return await issue_session_tokens(
+    tokens = await issue_session_tokens(
         session=session,
         runtime=runtime,
         account=account,
@@ -493,6 +553,10 @@ async def refresh_token_grant(
         now=now,
         family_id=family_id,
     )
+    if tokens.client_id != client_id:
+        # The request's transaction rolls back: the token stays its client's, unspent.
+        raise InvalidGrant("the refresh token was not issued to this client")
+    return tokens
 
 
 async def _unspendable(

@@ -425,9 +425,42 @@ async def verify_face(
     device: Device,
     now: dt.datetime,
 ) -> FaceOutcome:
+    """A face match (``match_face``), and tokens at the level it reached, in the caller's
+    session."""
+    account, displaced = await match_face(
+        session=session,
+        runtime=runtime,
+        http=http,
+        principal=principal,
+        challenge_id=challenge_id,
+        template=template,
+        now=now,
+    )
+    tokens = await step_up_tokens(
+        session=session,
+        runtime=runtime,
+        account=account,
+        principal=principal,
+        device=device,
+        now=now,
+    )
+    return FaceOutcome(account=account, tokens=tokens, displaced=displaced)
+
+
+async def match_face(
+    *,
+    session: AsyncSession,
+    runtime: Runtime,
+    http: httpx.AsyncClient,
+    principal: Principal,
+    challenge_id: uuid.UUID,
+    template: list[float],
+    now: dt.datetime,
+) -> tuple[Account, Sequence[uuid.UUID]]:
     """Compare the face with the registry's template of the account's number: the bound one
     (a step-up), else the claimed one, which a match binds. Every refusal is the same whether
-    the number is bound to another account or not."""
+    the number is bound to another account or not. The account at its new level, and the
+    accounts a binding displaced (to be told once committed)."""
     _holder(principal)
     account = await citizen_account(session=session, principal=principal)
     purpose = _face_purpose(account)
@@ -487,15 +520,7 @@ async def verify_face(
     )
     account.face_failures = 0
     await accounts.flush(session)
-    tokens = await step_up_tokens(
-        session=session,
-        runtime=runtime,
-        account=account,
-        principal=principal,
-        device=device,
-        now=now,
-    )
-    return FaceOutcome(account=account, tokens=tokens, displaced=displaced)
+    return account, displaced
 
 
 async def _record_face_failure(
