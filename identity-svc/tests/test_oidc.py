@@ -479,3 +479,81 @@ async def test_a_request_belongs_to_the_browser_that_made_it(
         )
         assert stolen.status_code == 400
         assert "失效" in stolen.text
+
+
+async def test_the_platforms_own_app_asks_no_consent_and_its_tokens_are_hers(
+    app: FastAPI, client: httpx.AsyncClient, journey: Journey
+) -> None:
+    own_app = await _register(app, "onevisit-app-test", first_party=True)
+    phone = await journey.register()
+    browser = Browser(client)
+    verifier, challenge = pkce()
+    query = authorize_query(own_app, challenge, scope="openid")
+    page = await browser.go("/identity/v1/authorize", params=query)
+    code = code_of(await sign_in_with_password(browser, page, phone), query["state"])
+    tokens = (await exchange(client, own_app, code, verifier)).json()
+    access = await journey.claims(tokens["access_token"])
+    assert access["client_id"] == own_app.client_id
+    assert "scope" not in access
+    me = await client.get("/identity/v1/me", headers=bearer(tokens["access_token"]))
+    assert me.status_code == 200
+
+
+async def test_prompt_login_and_max_age_ask_for_a_new_sign_in(
+    client: httpx.AsyncClient, journey: Journey, portal: Portal, clock: Any
+) -> None:
+    phone = await journey.register()
+    browser = Browser(client)
+    _verifier, challenge = pkce()
+    query = authorize_query(portal, challenge)
+    page = await browser.go("/identity/v1/authorize", params=query)
+    code_of(
+        await consent(browser, await sign_in_with_password(browser, page, phone)), query["state"]
+    )
+    for extra in ({"prompt": "login"}, {"max_age": "0"}):
+        clock.advance(5)
+        _verifier, challenge = pkce()
+        again = await browser.go(
+            "/identity/v1/authorize", params=authorize_query(portal, challenge, **extra)
+        )
+        assert again.status_code == 200, extra
+        assert "密码登录" in again.text, extra
+    clock.advance(5)
+    _verifier, challenge = pkce()
+    query = authorize_query(portal, challenge, prompt="consent")
+    asked = await browser.go("/identity/v1/authorize", params=query)
+    assert "请求获取您的以下信息" in asked.text
+
+
+async def test_bad_forms_and_unknown_requests_get_a_page_never_an_error(
+    client: httpx.AsyncClient, journey: Journey, portal: Portal
+) -> None:
+    _verifier, challenge = pkce()
+    browser = Browser(client)
+    page = await browser.go("/identity/v1/authorize", params=authorize_query(portal, challenge))
+    action = _FORM.findall(page.text)[-1]
+    for body, content_type in (
+        (b"step=password&step=sms", "application/x-www-form-urlencoded"),
+        (b"step=" + b"x" * 30_000, "application/x-www-form-urlencoded"),
+        (b"{not a form", "application/json"),
+        (b"\xff\xfe", "application/x-www-form-urlencoded"),
+        (b"step=nothing", "application/x-www-form-urlencoded"),
+        (b"step=face&template=[1,2]&challenge_id=nope", "application/x-www-form-urlencoded"),
+        (b"step=sms_send&phone=12", "application/x-www-form-urlencoded"),
+    ):
+        response = await client.post(
+            unescape(action), content=body, headers={"content-type": content_type}
+        )
+        assert response.status_code < 500, (body[:40], response.text[:300])
+    for path in ("/identity/v1/authorize/" + "x" * 300, "/identity/v1/authorize/unknown"):
+        response = await client.get(path)
+        assert response.status_code == 400
+        assert response.headers["content-type"].startswith("text/html")
+    huge = await client.get("/identity/v1/authorize", params={"client_id": "x" * 5000})
+    assert huge.status_code == 400
+    wrong_password = await browser.post(
+        unescape(action), {"step": "password", "phone": "13900000000", "password": "nope"}
+    )
+    assert wrong_password.status_code == 400
+    assert "手机号、密码或验证码不正确" in wrong_password.text
+    assert 'value="nope"' not in wrong_password.text
