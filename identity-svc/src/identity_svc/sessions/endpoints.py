@@ -40,6 +40,7 @@ async def list_sessions(
                 user_agent=s.user_agent,
                 client_address=s.client_address,
                 current=s.id == current,
+                client_id=s.client_id,
             )
             for s in found
         ]

@@ -14,6 +14,11 @@ class SessionRead(BaseModel):
     user_agent: str | None
     client_address: str | None
     current: bool = Field(description="the session of the token making this request")
+    client_id: str | None = Field(
+        default=None,
+        description="the portal or app she signed in to through the platform (OpenID "
+        "Connect), if any: ending the session signs her out there",
+    )
 
 
 class SessionList(BaseModel):
@@ -39,6 +44,7 @@ class SessionList(BaseModel):
                             "user_agent": "Mozilla/5.0 (Linux; Android 14) Chrome/131.0",
                             "client_address": "198.51.100.7",
                             "current": False,
+                            "client_id": "ds-330302-public-security-portal",
                         },
                     ]
                 }
