@@ -335,8 +335,9 @@ def test_each_container_is_given_the_secrets_it_uses_and_no_other(
                 given.setdefault(match["name"], set()).add(service)
     for secret in written[1]:
         assert given.pop(secret.variable, set()) == set(secret.readers), secret.variable
-    # What is left has a default, and is no secret: the load balancers' addresses.
-    assert set(given) == {"ONEVISIT_TRUSTED_PROXIES"}
+    # What is left has a default, and is no secret: the load balancers' addresses, and the
+    # platform's public address (the tokens' issuer).
+    assert set(given) == {"ONEVISIT_TRUSTED_PROXIES", "ONEVISIT_PUBLIC_URL"}
 
 
 def test_no_secret_is_written_in_the_compose_file(
