@@ -1,14 +1,16 @@
 """Every query identity-svc makes about sessions, login failures and known login addresses,
-and OAuth clients."""
+OAuth clients and the client assertions they spent."""
 
 import datetime as dt
 import uuid
 from collections.abc import Sequence
 
 from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity_svc.models import (
+    ClientAssertion,
     KnownLoginAddress,
     LoginFailure,
     LoginSession,
@@ -262,3 +264,36 @@ async def client(session: AsyncSession, client_id: str) -> OAuthClient | None:
 async def add_client(session: AsyncSession, oauth_client: OAuthClient) -> None:
     session.add(oauth_client)
     await session.flush()
+
+
+async def spend_client_assertion(
+    session: AsyncSession, *, client_id: str, jti: str, expires_at: dt.datetime, now: dt.datetime
+) -> bool:
+    """Record a client assertion's ``jti`` until ``expires_at``; False if it is recorded already
+    and unexpired (a replay). One statement, so that two requests presenting the same assertion
+    at once cannot both pass: the primary key decides, and the loser's ``ON CONFLICT`` updates
+    nothing instead of raising, which leaves the request's transaction usable. A row already
+    expired is taken over (the jti may come again once its first assertion could no longer)."""
+    table = ClientAssertion.__table__
+    statement = insert_for(session, table).values(
+        client_id=client_id, jti=jti, expires_at=expires_at
+    )
+    statement = statement.on_conflict_do_update(
+        index_elements=[table.c.client_id, table.c.jti],
+        set_={"expires_at": statement.excluded.expires_at},
+        where=table.c.expires_at <= now,
+    )
+    result = await session.execute(statement)
+    assert isinstance(result, CursorResult)
+    return result.rowcount == 1
+
+
+async def forget_client_assertions(
+    session: AsyncSession, *, client_id: str, now: dt.datetime
+) -> None:
+    """Forget the client's assertions that have expired: they could not be replayed anyway."""
+    await session.execute(
+        delete(ClientAssertion).where(
+            ClientAssertion.client_id == client_id, ClientAssertion.expires_at <= now
+        )
+    )
