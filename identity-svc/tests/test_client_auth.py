@@ -368,6 +368,9 @@ async def test_spent_assertions_are_forgotten_once_they_expire(
     async with app.state.service.database.sessionmaker() as session:
         kept = await session.scalars(select(ClientAssertion.jti))
         assert list(kept) == [_jti(second)]
+    # The first one's jti is free again: its assertion could not be replayed any more.
+    again = sign(portal.key, portal.client_id, now=clock().timestamp(), jti=_jti(first))
+    assert (await token_by(client, again)).status_code == 200
 
 
 async def test_a_disabled_portal_signs_in_no_more(

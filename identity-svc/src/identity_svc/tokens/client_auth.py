@@ -188,7 +188,7 @@ async def _by_assertion(
     )
     await repository.forget_client_assertions(session, client_id=client_id, now=now)
     spent = await repository.spend_client_assertion(
-        session, client_id=client_id, jti=claims["jti"], expires_at=expires_at, now=now
+        session, client_id=client_id, jti=claims["jti"], expires_at=expires_at
     )
     if not spent:
         raise refused(_NOT_VALID)

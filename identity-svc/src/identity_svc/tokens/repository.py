@@ -267,21 +267,18 @@ async def add_client(session: AsyncSession, oauth_client: OAuthClient) -> None:
 
 
 async def spend_client_assertion(
-    session: AsyncSession, *, client_id: str, jti: str, expires_at: dt.datetime, now: dt.datetime
+    session: AsyncSession, *, client_id: str, jti: str, expires_at: dt.datetime
 ) -> bool:
     """Record a client assertion's ``jti`` until ``expires_at``; False if it is recorded already
-    and unexpired (a replay). One statement, so that two requests presenting the same assertion
-    at once cannot both pass: the primary key decides, and the loser's ``ON CONFLICT`` updates
-    nothing instead of raising, which leaves the request's transaction usable. A row already
-    expired is taken over (the jti may come again once its first assertion could no longer)."""
+    (a replay: ``forget_client_assertions`` first, so that only an unexpired one counts). One
+    statement, so that two requests presenting the same assertion at once cannot both pass: the
+    primary key decides, and the loser's ``ON CONFLICT DO NOTHING`` inserts nothing instead of
+    raising, which leaves the request's transaction usable."""
     table = ClientAssertion.__table__
-    statement = insert_for(session, table).values(
-        client_id=client_id, jti=jti, expires_at=expires_at
-    )
-    statement = statement.on_conflict_do_update(
-        index_elements=[table.c.client_id, table.c.jti],
-        set_={"expires_at": statement.excluded.expires_at},
-        where=table.c.expires_at <= now,
+    statement = (
+        insert_for(session, table)
+        .values(client_id=client_id, jti=jti, expires_at=expires_at)
+        .on_conflict_do_nothing(index_elements=[table.c.client_id, table.c.jti])
     )
     result = await session.execute(statement)
     assert isinstance(result, CursorResult)
