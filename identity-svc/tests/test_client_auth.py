@@ -275,6 +275,11 @@ def _refused_form(portal: Portal, now: float, case: str) -> dict[str, str]:
     if case == "other-client-id":
         signed = sign(portal.key, client_id, now=now)
         return assertion_form(signed, client_id="ds-330302-public-security-other")
+    if case == "alg-not-a-string":
+        signed = sign(portal.key, client_id, now=now)
+        _header, claims, signature = signed.split(".")
+        header = base64.urlsafe_b64encode(json.dumps({"alg": ["ES256"]}).encode()).rstrip(b"=")
+        return assertion_form(f"{header.decode()}.{claims}.{signature}")
     if case == "not-a-jwt":
         return assertion_form("not.a.jwt")
     raise AssertionError(case)
@@ -311,6 +316,7 @@ REFUSALS = [
     "alg-none",
     "hs256",
     "other-client-id",
+    "alg-not-a-string",
     "not-a-jwt",
 ]
 

@@ -31,6 +31,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity_svc.models import OAuthClient
 from identity_svc.oauth_clients.metadata import ASSERTION_KEY_KINDS
+
+# The methods a client may be registered with (discovery's
+# ``token_endpoint_auth_methods_supported`` adds ``client_secret_post``): defined with the rules
+# of registration, and re-exported here where the token endpoint's readers look for them.
 from identity_svc.oauth_clients.metadata import AUTH_METHODS as AUTH_METHODS
 from identity_svc.oauth_clients.metadata import AuthMethod as AuthMethod
 from identity_svc.runtime import Runtime
@@ -45,9 +49,6 @@ JWT_BEARER_ASSERTION = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ASSERTION_ALGORITHMS = tuple(ASSERTION_KEY_KINDS)
 #: How far the client's clock may be from ours: an assertion a little early or late passes.
 ASSERTION_CLOCK_SKEW_SECONDS = 30
-#: The methods a client may be registered with, ``AUTH_METHODS`` (re-exported from
-#: ``oauth_clients.metadata``; discovery's ``token_endpoint_auth_methods_supported`` adds
-#: ``client_secret_post``).
 
 
 @dataclass(frozen=True)
@@ -166,9 +167,10 @@ async def _by_assertion(
         unverified = jwt.decode(assertion, options={"verify_signature": False})
     except jwt.PyJWTError as exc:
         raise refused(_MALFORMED) from exc
-    algorithm = header.get("alg")
-    client_id = unverified.get("iss")
-    if algorithm not in ASSERTION_KEY_KINDS or not isinstance(client_id, str):
+    algorithm, client_id = header.get("alg"), unverified.get("iss")
+    if not isinstance(algorithm, str) or algorithm not in ASSERTION_KEY_KINDS:
+        raise refused(_MALFORMED)
+    if not isinstance(client_id, str):
         raise refused(_MALFORMED)
     if presented.client_id is not None and presented.client_id != client_id:
         raise refused(_NOT_VALID)
@@ -180,7 +182,7 @@ async def _by_assertion(
         or not oauth_client.jwks
     ):
         raise refused(_NOT_VALID)
-    claims = _verified_claims(runtime, assertion, oauth_client.jwks, header, str(algorithm))
+    claims = _verified_claims(runtime, assertion, oauth_client.jwks, header, algorithm)
     if claims is None or not _claims_acceptable(runtime, claims, client_id, now=now):
         raise refused(_NOT_VALID)
     expires_at = dt.datetime.fromtimestamp(claims["exp"], dt.UTC) + dt.timedelta(
