@@ -1,20 +1,25 @@
 """OAuth clients: administrators register department systems and internal services, the secret
 is shown once and stored hashed, rotating it keeps the previous one working for an overlap (no
-downtime), and a disabled client gets no new token."""
+downtime), and a disabled client gets no new token. A portal that signs citizens in registers
+its public keys (private_key_jwt) and its redirect URIs instead of holding a secret, and the app
+is a public client."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 from pydantic import SecretStr
+from sqlalchemy import select
 
-from identity_svc.models import OAuthClient
+from identity_svc.models import AuditEvent, OAuthClient
 from servicekit.service_tokens import ClientCredentials, ServiceTokenUnavailable
 from servicekit.testing import bearer
 
@@ -74,7 +79,8 @@ async def test_a_registered_department_system_signs_in_with_the_secret_shown_onc
         assert stored is not None
         assert secret not in stored.secret_hash
     listed = await client.get("/identity/v1/clients", headers=bearer(platform_admin))
-    assert "client_secret" not in listed.text
+    assert all("client_secret" not in item for item in listed.json()["items"])
+    assert secret not in listed.text
     assert body["client_id"] in {item["client_id"] for item in listed.json()["items"]}
 
 
@@ -368,3 +374,251 @@ async def test_disabling_a_client_revokes_every_token_it_holds(
     assert [(e["kind"], e["id"], e["generations_below"]) for e in listed] == [
         ("client", client_id, None)
     ]
+
+
+def portal_jwks(**extra: Any) -> dict[str, Any]:
+    """A JWK Set of one EC P-256 public key (``extra`` members added to it)."""
+    key = ec.generate_private_key(ec.SECP256R1()).public_key()
+    jwk: dict[str, Any] = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(key))
+    return {"keys": [{**jwk, "kid": "portal-1", **extra}]}
+
+
+async def test_a_portal_registers_its_public_keys_and_redirect_uris_and_gets_no_secret(
+    client: httpx.AsyncClient, platform_admin: str, problem: Problem
+) -> None:
+    jwks = portal_jwks()
+    registered = await register(
+        client,
+        platform_admin,
+        client_id="ds-330302-public-security-portal",
+        name="鹿城区公安分局网上办事大厅",
+        typ="department_system",
+        dept=LUCHENG_POLICE,
+        auth_method="private_key_jwt",
+        jwks=jwks,
+        redirect_uris=["https://portal.lucheng.example.gov.cn/callback"],
+        post_logout_redirect_uris=["https://portal.lucheng.example.gov.cn/"],
+    )
+    assert registered.status_code == 201, registered.text
+    assert registered.json()["client_secret"] is None
+
+    read = await client.get(
+        "/identity/v1/clients/ds-330302-public-security-portal", headers=bearer(platform_admin)
+    )
+    assert read.status_code == 200, read.text
+    body = read.json()
+    assert "client_secret" not in body
+    assert (body["auth_method"], body["jwks"], body["first_party"]) == (
+        "private_key_jwt",
+        jwks,
+        False,
+    )
+    assert body["redirect_uris"] == ["https://portal.lucheng.example.gov.cn/callback"]
+    assert body["post_logout_redirect_uris"] == ["https://portal.lucheng.example.gov.cn/"]
+    # No secret to rotate.
+    rotated = await client.post(
+        "/identity/v1/clients/ds-330302-public-security-portal/secret",
+        headers=bearer(platform_admin),
+    )
+    problem(rotated, 409, "client_without_secret")
+
+
+#: A registration's defaults: a Lucheng department system with its secret.
+SYSTEM = {"name": "x", "typ": "department_system", "dept": LUCHENG_POLICE}
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"auth_method": "private_key_jwt"}, "jwks"),
+        ({"jwks": portal_jwks()}, "jwks"),
+        ({"auth_method": "private_key_jwt", "jwks": portal_jwks(d="c2VjcmV0")}, "jwks"),
+        (
+            {"auth_method": "private_key_jwt", "jwks": {"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}},
+            "jwks",
+        ),
+        ({"auth_method": "private_key_jwt", "jwks": portal_jwks(alg="HS256")}, "jwks"),
+        ({"auth_method": "private_key_jwt", "jwks": portal_jwks(use="enc")}, "jwks"),
+        ({"auth_method": "private_key_jwt", "jwks": {"keys": []}}, "jwks"),
+        ({"auth_method": "private_key_jwt", "jwks": {"keys": [{"kty": "EC"}]}}, "jwks"),
+        ({"auth_method": "private_key_jwt", "jwks": portal_jwks(kid=["a"])}, "jwks"),
+        ({"auth_method": "private_key_jwt", "jwks": {"keys": [["EC"]]}}, "jwks"),
+        (
+            {
+                "auth_method": "private_key_jwt",
+                "jwks": {"keys": portal_jwks()["keys"] + portal_jwks()["keys"]},
+            },
+            "jwks",
+        ),
+        ({"auth_method": "none"}, "auth_method"),
+        ({"typ": "app", "dept": None, "auth_method": "client_secret_basic"}, "auth_method"),
+    ],
+    ids=[
+        "private-key-jwt-without-keys",
+        "keys-without-private-key-jwt",
+        "a-private-key",
+        "a-symmetric-key",
+        "an-hmac-alg",
+        "an-encryption-key",
+        "an-empty-set",
+        "a-malformed-key",
+        "a-kid-not-a-string",
+        "a-key-not-an-object",
+        "two-keys-with-one-kid",
+        "a-system-without-authentication",
+        "an-app-with-a-secret",
+    ],
+)
+async def test_a_clients_type_method_and_keys_go_together(
+    client: httpx.AsyncClient,
+    platform_admin: str,
+    problem: Problem,
+    body: dict[str, Any],
+    field: str,
+) -> None:
+    refused = await register(client, platform_admin, **{**SYSTEM, **body})
+    assert problem(refused, 422, "invalid_client_metadata")["field"] == field
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "http://portal.lucheng.example.gov.cn/callback",
+        "https://portal.lucheng.example.gov.cn/callback#fragment",
+        "/callback",
+        "javascript:alert(1)",
+        "data:text/html,hi",
+        "onevisit:/callback",
+        "https://user@portal.lucheng.example.gov.cn/callback",
+        "http://127.0.0.1.example.com/callback",
+        "https://portal.lucheng.example.gov.cn/call back",
+    ],
+)
+async def test_a_redirect_uri_is_https_loopback_or_a_private_use_scheme(
+    client: httpx.AsyncClient, platform_admin: str, problem: Problem, uri: str
+) -> None:
+    for field in ("redirect_uris", "post_logout_redirect_uris"):
+        refused = await register(client, platform_admin, **SYSTEM, **{field: [uri]})
+        assert problem(refused, 422, "invalid_redirect_uri")["redirect_uris"] == [uri]
+
+
+async def test_https_loopback_http_and_reverse_domain_schemes_are_accepted(
+    client: httpx.AsyncClient, platform_admin: str
+) -> None:
+    uris = [
+        "https://portal.lucheng.example.gov.cn/callback?from=onevisit",
+        "http://127.0.0.1:8765/callback",
+        "http://localhost/callback",
+        "http://[::1]:8765/callback",
+        "cn.gov.onevisit.app:/oauth2redirect",
+    ]
+    registered = await register(client, platform_admin, **SYSTEM, redirect_uris=uris)
+    assert registered.status_code == 201, registered.text
+    assert registered.json()["redirect_uris"] == uris
+
+
+async def test_an_app_is_public_and_registered_by_a_platform_administrator_alone(
+    client: httpx.AsyncClient, journey: Journey, platform_admin: str, problem: Problem
+) -> None:
+    app_client = {
+        "name": "一次办 App（测试）",
+        "typ": "app",
+        "redirect_uris": ["cn.gov.onevisit.app:/oauth2redirect"],
+    }
+    registered = await register(client, platform_admin, **app_client, first_party=True)
+    assert registered.status_code == 201, registered.text
+    body = registered.json()
+    assert body["client_id"].startswith("app-")
+    assert (body["auth_method"], body["client_secret"], body["first_party"]) == (
+        "none",
+        None,
+        True,
+    )
+    department_admin = await journey.staff_token(
+        platform_admin, "13700000052", ["department_admin"], LUCHENG_POLICE
+    )
+    problem(await register(client, department_admin, **app_client), 403, "staff_admin_required")
+
+
+async def test_only_a_platform_administrator_makes_a_client_first_party(
+    client: httpx.AsyncClient, journey: Journey, platform_admin: str, problem: Problem
+) -> None:
+    department_admin = await journey.staff_token(
+        platform_admin, "13700000053", ["department_admin"], LUCHENG_POLICE
+    )
+    refused = await register(client, department_admin, **SYSTEM, first_party=True)
+    problem(refused, 403, "staff_admin_required")
+    first_party = await register(client, platform_admin, **SYSTEM, first_party=True)
+    assert first_party.status_code == 201, first_party.text
+    # Nor changes one.
+    changed = await client.put(
+        f"/identity/v1/clients/{first_party.json()['client_id']}/sign-in",
+        json={"redirect_uris": ["https://elsewhere.example/callback"]},
+        headers=bearer(department_admin),
+    )
+    problem(changed, 403, "staff_admin_required")
+
+
+async def test_an_administrator_replaces_a_portals_keys_and_redirect_uris(
+    app: FastAPI, client: httpx.AsyncClient, journey: Journey, platform_admin: str, problem: Problem
+) -> None:
+    department_admin = await journey.staff_token(
+        platform_admin, "13700000054", ["department_admin"], LUCHENG_POLICE
+    )
+    registered = await register(
+        client,
+        department_admin,
+        **SYSTEM,
+        auth_method="private_key_jwt",
+        jwks=portal_jwks(),
+        redirect_uris=["https://old.lucheng.example.gov.cn/callback"],
+    )
+    client_id = registered.json()["client_id"]
+    old, new = portal_jwks()["keys"][0], {**portal_jwks()["keys"][0], "kid": "portal-2"}
+    url = f"/identity/v1/clients/{client_id}/sign-in"
+
+    replaced = await client.put(
+        url,
+        json={
+            "jwks": {"keys": [old, new]},
+            "redirect_uris": ["https://portal.lucheng.example.gov.cn/callback"],
+            "post_logout_redirect_uris": ["https://portal.lucheng.example.gov.cn/"],
+        },
+        headers=bearer(department_admin),
+    )
+
+    assert replaced.status_code == 200, replaced.text
+    read = (
+        await client.get(f"/identity/v1/clients/{client_id}", headers=bearer(platform_admin))
+    ).json()
+    assert read["jwks"] == {"keys": [old, new]}
+    assert read["redirect_uris"] == ["https://portal.lucheng.example.gov.cn/callback"]
+    async with app.state.service.database.sessionmaker() as session:
+        events = await session.scalars(select(AuditEvent).where(AuditEvent.subject == client_id))
+        assert [(event.action, event.details["kids"]) for event in events] == [
+            ("client.sign_in_replaced", ["portal-1", "portal-2"])
+        ]
+    # Checked as at registration: the keys stay those of a private_key_jwt client.
+    problem(
+        await client.put(url, json={"redirect_uris": []}, headers=bearer(department_admin)),
+        422,
+        "invalid_client_metadata",
+    )
+    problem(
+        await client.put(
+            url,
+            json={"jwks": {"keys": [new]}, "redirect_uris": ["http://portal.example/cb"]},
+            headers=bearer(department_admin),
+        ),
+        422,
+        "invalid_redirect_uri",
+    )
+    # Another department's administrator finds no such client.
+    longwan_admin = await journey.staff_token(
+        platform_admin, "13700000055", ["department_admin"], LONGWAN_POLICE
+    )
+    problem(
+        await client.put(url, json={"jwks": {"keys": [new]}}, headers=bearer(longwan_admin)),
+        404,
+        "client_not_found",
+    )

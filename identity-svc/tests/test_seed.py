@@ -4,9 +4,12 @@ demo staff, idempotently."""
 from __future__ import annotations
 
 import base64
+import json
 from typing import TYPE_CHECKING, Any
 
+import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import FastAPI
 from pydantic import SecretStr, ValidationError
 from sqlalchemy import func, select, update
@@ -184,4 +187,67 @@ def test_a_client_named_twice_is_refused(identity_settings: IdentitySettings) ->
                     {"id": "rating-svc", "secret": "s" * 32},
                 ],
             }
+        )
+
+
+def _public_jwks() -> dict[str, Any]:
+    key = ec.generate_private_key(ec.SECP256R1()).public_key()
+    return {"keys": [{**json.loads(jwt.algorithms.ECAlgorithm.to_jwk(key)), "kid": "portal"}]}
+
+
+async def test_the_seed_registers_a_portal_with_its_keys_and_the_app_as_a_public_client(
+    app: FastAPI, identity_settings: IdentitySettings
+) -> None:
+    jwks = _public_jwks()
+    configured = identity_settings.model_copy(
+        update={
+            "seed_clients": [
+                SeedClient(
+                    id="onevisit-app",
+                    name="一次办 App",
+                    type="app",
+                    first_party=True,
+                    redirect_uris=["cn.gov.onevisit.app:/oauth2redirect"],
+                ),
+                SeedClient(
+                    id="ds-330302-public-security-portal",
+                    type="department_system",
+                    dept="330302-public_security",
+                    auth_method="private_key_jwt",
+                    jwks=jwks,
+                    redirect_uris=["http://127.0.0.1:8765/callback"],
+                    post_logout_redirect_uris=["http://127.0.0.1:8765/"],
+                ),
+            ],
+        }
+    )
+    async with app.state.service.database.sessionmaker.begin() as session:
+        await seed(session, configured)
+    async with app.state.service.database.sessionmaker() as session:
+        app_client = await session.get(OAuthClient, "onevisit-app")
+        portal = await session.get(OAuthClient, "ds-330302-public-security-portal")
+    assert app_client is not None
+    assert portal is not None
+    assert (app_client.typ, app_client.auth_method, app_client.secret_hash) == ("app", "none", None)
+    assert app_client.first_party
+    assert (portal.auth_method, portal.jwks, portal.secret_hash) == ("private_key_jwt", jwks, None)
+    assert portal.post_logout_redirect_uris == ["http://127.0.0.1:8765/"]
+
+
+@pytest.mark.parametrize(
+    ("client", "message"),
+    [
+        ({"id": "x", "type": "app", "secret": "s" * 32}, "a secret if and only if"),
+        ({"id": "x", "type": "service"}, "a secret if and only if"),
+        ({"id": "x", "auth_method": "private_key_jwt"}, "needs the client's jwks"),
+        ({"id": "x", "secret": "s" * 32, "redirect_uris": ["http://x.example/"]}, "https"),
+    ],
+    ids=["an-app-with-a-secret", "no-secret", "no-keys", "plain-http"],
+)
+def test_a_seeded_client_obeys_the_rules_of_registration(
+    identity_settings: IdentitySettings, client: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ValidationError, match=message):
+        IdentitySettings.model_validate(
+            {**identity_settings.model_dump(), "seed_clients": [client]}
         )

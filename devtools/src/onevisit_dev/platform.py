@@ -23,11 +23,18 @@ catalogue (``CASE_EVENT_SUBSCRIBERS``), which take those events from that client
 likewise (``IDENTITY_SEED_CLIENTS``, ``rating-svc.client-secret``, ``RATING_CLIENT_SECRET``),
 with which its relay posts ratings and appeal decisions to the catalogue
 (``RATING_EVENT_SUBSCRIBERS``): the items' live quality.
+
+Two clients sign citizens in (OpenID Connect), seeded beside them: the platform's own app
+(``APP_CLIENT_ID``, a first-party public client) and a demo department portal
+(``PORTAL_CLIENT_ID``, authenticating by ``private_key_jwt``), whose private key is made once per
+``var_dir`` and kept there (``portal-key.pem``, ``portal_private_key``), its public half in the
+seed.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import itertools
 import json
 import os
@@ -43,6 +50,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
@@ -206,6 +215,8 @@ class PlatformConfig:
                             "name": "data-exchange-svc（平台服务）",
                             "type": "service",
                         },
+                        APP_CLIENT,
+                        portal_client(self.var_dir),
                     ]
                 ),
             )
@@ -282,6 +293,87 @@ RATING_CLIENT_ID = "rating-svc"
 #: data-exchange-svc's OAuth client, registered likewise: its relay posts life events to
 #: identity-svc's inbox, which takes them from that client alone (``IDENTITY_EXCHANGE_CLIENT_ID``).
 EXCHANGE_CLIENT_ID = "data-exchange-svc"
+
+
+#: The platform's own app: a public client (it keeps no secret, RFC 8252), first-party (no
+#: consent asked), back by its private-use scheme, or on the loopback interface in development.
+APP_CLIENT_ID = "onevisit-app"
+APP_REDIRECT_URIS = ("cn.gov.onevisit.app:/oauth2redirect", "http://127.0.0.1/oauth2redirect")
+APP_CLIENT = {
+    "id": APP_CLIENT_ID,
+    "name": "一次办 App",
+    "type": "app",
+    "auth_method": "none",
+    "first_party": True,
+    "redirect_uris": list(APP_REDIRECT_URIS),
+}
+
+#: A demo department portal that signs citizens in (the README's): Lucheng's public security
+#: bureau, authenticating with a key of its own (``portal_private_key``), no scope of its own.
+PORTAL_CLIENT_ID = "ds-330302-public-security-portal"
+PORTAL_DEPT = "330302-public_security"
+PORTAL_REDIRECT_URI = "http://127.0.0.1:8765/callback"
+PORTAL_POST_LOGOUT_REDIRECT_URI = "http://127.0.0.1:8765/"
+PORTAL_KEY_FILE = "portal-key.pem"
+
+
+def portal_client(var_dir: Path) -> dict[str, object]:
+    """The demo portal's seeded client: its public key from ``portal_private_key``."""
+    return {
+        "id": PORTAL_CLIENT_ID,
+        "name": "鹿城区公安分局网上办事大厅（演示）",
+        "type": "department_system",
+        "dept": PORTAL_DEPT,
+        "scopes": "",
+        "auth_method": "private_key_jwt",
+        "jwks": {"keys": [portal_public_jwk(var_dir)]},
+        "redirect_uris": [PORTAL_REDIRECT_URI],
+        "post_logout_redirect_uris": [PORTAL_POST_LOGOUT_REDIRECT_URI],
+    }
+
+
+def portal_private_key(var_dir: Path) -> ec.EllipticCurvePrivateKey:
+    """The demo portal's EC P-256 private key for the databases under ``var_dir``: made on
+    first use, kept (PEM) in ``portal-key.pem`` there, which only its owner may read. Kept,
+    because the seed leaves a client that exists as it is: a later run on the same databases
+    must sign with the key it registered."""
+    path = var_dir / PORTAL_KEY_FILE
+    if not path.exists():
+        var_dir.mkdir(parents=True, exist_ok=True)
+        pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        try:
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass  # another process of the run made it first: its key is the run's
+        else:
+            with os.fdopen(descriptor, "wb") as file:
+                file.write(pem)
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise ValueError(f"{path} holds no EC private key")
+    return key
+
+
+def portal_public_jwk(var_dir: Path) -> dict[str, str]:
+    """The public half of ``portal_private_key`` as a JWK, its ``kid`` the RFC 7638
+    thumbprint (what a portal signing with it names in its assertions' header)."""
+    numbers = portal_private_key(var_dir).public_key().public_numbers()
+    members = {
+        "crv": "P-256",
+        "kty": "EC",
+        "x": _base64url(numbers.x.to_bytes(32, "big")),
+        "y": _base64url(numbers.y.to_bytes(32, "big")),
+    }
+    canonical = json.dumps(members, sort_keys=True, separators=(",", ":")).encode()
+    return {**members, "kid": _base64url(hashlib.sha256(canonical).digest()), "alg": "ES256"}
+
+
+def _base64url(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def case_client_secret(var_dir: Path) -> str:

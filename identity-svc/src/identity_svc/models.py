@@ -535,7 +535,7 @@ class AuditEvent(Base):
     #: The administrator's account (None: an operator's command, e.g. the seed).
     actor_id: Mapped[uuid.UUID | None] = mapped_column()
     #: ``staff.created``, ``staff.roles_changed``, ``staff.disabled``, ``client.disabled``,
-    #: ``client.previous_secret_ended``
+    #: ``client.previous_secret_ended``, ``client.sign_in_replaced``
     action: Mapped[str] = mapped_column(String(40))
     #: The staff account's id or the client's id.
     subject: Mapped[str] = mapped_column(String(64))

@@ -67,8 +67,8 @@ async def seed(session: AsyncSession, settings: IdentitySettings) -> None:
     for client in settings.clients_to_seed:
         if await tokens.client(session, client.id) is not None:
             continue
-        secret = client.secret.get_secret_value()
-        if len(secret) < MIN_CLIENT_SECRET_LENGTH:
+        secret = client.secret.get_secret_value() if client.secret is not None else None
+        if secret is not None and len(secret) < MIN_CLIENT_SECRET_LENGTH:
             raise ValueError(
                 f"the seeded client {client.id}'s secret needs at least "
                 f"{MIN_CLIENT_SECRET_LENGTH} characters"
@@ -82,6 +82,11 @@ async def seed(session: AsyncSession, settings: IdentitySettings) -> None:
             typ=client.type,
             dept=client.dept,
             scopes=client.scopes,
+            auth_method=client.method,
+            jwks=client.jwks,
+            redirect_uris=client.redirect_uris,
+            post_logout_redirect_uris=client.post_logout_redirect_uris,
+            first_party=client.first_party,
             now=now,
         )
 

@@ -9,11 +9,19 @@ Personal data is sealed with the kit's keyring (``SEALING_KEYS``, ``SEALING_KEY_
 import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from identity_svc.oauth_clients.metadata import (
+    AuthMethod,
+    ClientType,
+    InvalidClientMetadata,
+    InvalidRedirectUri,
+    check_client,
+    default_auth_method,
+)
 from identity_svc.personal_data import legacy_opener
 from servicekit.sealing import LegacyOpener
 from servicekit.settings import SecretKey, ServiceSettings, development_key, key_bytes
@@ -80,16 +88,48 @@ LOGIN_THROTTLING: dict[ThrottledBy, LoginBackoff] = {
 
 
 class SeedClient(BaseModel):
-    """An OAuth client the seed registers, unless its id exists already."""
+    """An OAuth client the seed registers, unless its id exists already: held to the rules an
+    administrator's registration is (``oauth_clients.metadata``), and given a ``secret`` if and
+    only if it authenticates with one."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str = Field(min_length=1, max_length=64)
-    secret: SecretStr
+    secret: SecretStr | None = None
     name: str = ""
-    type: Literal["department_system", "service"] = "service"
+    type: ClientType = "service"
     dept: str | None = None
     scopes: str = ""
+    #: None: ``none`` for an app, ``client_secret_basic`` for the others.
+    auth_method: AuthMethod | None = None
+    #: The client's public keys (a JWK Set), for ``private_key_jwt``.
+    jwks: dict[str, Any] | None = None
+    redirect_uris: list[str] = Field(default_factory=list)
+    post_logout_redirect_uris: list[str] = Field(default_factory=list)
+    first_party: bool = False
+
+    @property
+    def method(self) -> AuthMethod:
+        return self.auth_method or default_auth_method(self.type)
+
+    @model_validator(mode="after")
+    def _registrable(self) -> "SeedClient":
+        try:
+            check_client(
+                typ=self.type,
+                auth_method=self.method,
+                jwks=self.jwks,
+                redirect_uris=self.redirect_uris,
+                post_logout_redirect_uris=self.post_logout_redirect_uris,
+            )
+        except (InvalidClientMetadata, InvalidRedirectUri) as exc:
+            raise ValueError(f"the seeded client {self.id}: {exc.detail}") from exc
+        if (self.secret is not None) != (self.method == "client_secret_basic"):
+            raise ValueError(
+                f"the seeded client {self.id} has a secret if and only if it authenticates "
+                "with client_secret_basic"
+            )
+        return self
 
 
 class IdentitySettings(ServiceSettings):
@@ -244,8 +284,10 @@ class IdentitySettings(ServiceSettings):
     #: Space-separated scopes the seeded client may ask for.
     seed_client_scopes: str = ""
     #: More OAuth clients the seed registers (JSON: a list of ``{"id", "secret", "name",
-    #: "type", "dept", "scopes"}``), e.g. each platform service's own; beside the one of
-    #: ``seed_client_*``, never instead. An id named twice is refused.
+    #: "type", "dept", "scopes"}``, and for a client that signs citizens in ``"auth_method"``,
+    #: ``"jwks"``, ``"redirect_uris"``, ``"post_logout_redirect_uris"``, ``"first_party"``:
+    #: ``SeedClient``), e.g. each platform service's own, a department's portal, the app;
+    #: beside the one of ``seed_client_*``, never instead. An id named twice is refused.
     seed_clients: list[SeedClient] = Field(default_factory=list)
 
     @property

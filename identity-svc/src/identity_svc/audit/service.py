@@ -18,6 +18,7 @@ Action = Literal[
     "staff.disabled",
     "client.disabled",
     "client.previous_secret_ended",
+    "client.sign_in_replaced",
 ]
 
 

@@ -1,1 +1,2 @@
-"""OAuth clients: the department systems and internal services that use client credentials."""
+"""OAuth clients: the department systems and internal services that use client credentials,
+the portals that sign citizens in, and the platform's app."""

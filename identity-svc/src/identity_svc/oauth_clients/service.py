@@ -1,17 +1,23 @@
-"""The rules of OAuth clients (department systems and internal services).
+"""The rules of OAuth clients: department systems (some of them portals that sign citizens in),
+internal services, and the platform's app.
 
 A ``platform_admin`` registers any client; a ``department_admin`` registers department systems
-of their own department only. A department system's id lies in its department's namespace
-(``ds-<region>-<type>-...``, made when none is given), so that no system passes for a service or
-for another department's system; a service's id is the platform administrator's choice, but
-never one in a department's namespace. Scopes come from the registry (``scopes.toml``). The
-secret is made here, shown once, and stored as an argon2 hash. Rotating it makes a new secret
-and keeps the previous one working for ``client_secret_overlap_hours``, so that every instance
-of the system can move to the new secret before the old one stops: no downtime. An
-administrator can end that overlap at once (the previous secret leaked, or every instance has
-moved): the previous secret stops, and the tokens granted with it (their ``sgen``) go on the
-revocation list. Disabling a client ends its new tokens and, through the list, the ones it holds.
-Both are written to the audit trail.
+of their own department only, never first-party ones (``first_party``: the platform's own, which
+citizens are not asked to consent to). How a client authenticates, its keys and its redirect
+URIs obey ``metadata``; an administrator can replace its keys and redirect URIs later (a key
+rotated, a portal moved), which the audit trail records.
+
+A department system's id lies in its department's namespace (``ds-<region>-<type>-...``, made
+when none is given), so that no system passes for a service or for another department's system;
+a service's or an app's id is the platform administrator's choice, but never one in a
+department's namespace. Scopes come from the registry (``scopes.toml``). The secret of a
+``client_secret_basic`` client (the others have none) is made here, shown once, and stored as an
+argon2 hash. Rotating it makes a new secret and keeps the previous one working for
+``client_secret_overlap_hours``, so that every instance of the system can move to the new secret
+before the old one stops: no downtime. An administrator can end that overlap at once (the
+previous secret leaked, or every instance has moved): the previous secret stops, and the tokens
+granted with it (their ``sgen``) go on the revocation list. Disabling a client ends its new
+tokens and, through the list, the ones it holds. Both are written to the audit trail.
 """
 
 import datetime as dt
@@ -19,13 +25,19 @@ import secrets
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity_svc.audit import service as audit
 from identity_svc.models import Account, OAuthClient
 from identity_svc.oauth_clients import repository
+from identity_svc.oauth_clients.metadata import (
+    AuthMethod,
+    ClientType,
+    check_client,
+    default_auth_method,
+)
 from identity_svc.revocations import service as revocations
 from identity_svc.runtime import Runtime
 from identity_svc.staff.service import DepartmentRequired, OtherDepartment, StaffAdminRequired
@@ -36,7 +48,10 @@ from servicekit.auth import Principal
 from servicekit.pagination import Cursors
 from servicekit.problems import Conflict, DomainError, NotFound, extension_members
 
-ClientType = Literal["department_system", "service"]
+
+class ClientWithoutSecret(Conflict):
+    code = "client_without_secret"
+    title = "This client authenticates without a secret: it has none to rotate"
 
 
 class ClientExists(Conflict):
@@ -95,13 +110,14 @@ def _client_id(chosen: str | None, *, typ: ClientType, dept: str | None) -> str:
             raise ClientIdOutsideNamespace(namespace=namespace)
         return chosen
     if chosen is None:
-        return f"svc-{secrets.token_hex(8)}"
+        return f"{'app' if typ == 'app' else 'svc'}-{secrets.token_hex(8)}"
     if chosen == SERVICE_SUBJECT:
         # identity-svc signs its own tokens: a client of that name would pass for it.
         raise ClientIdOutsideNamespace("identity-svc's name is its own", namespace=SYSTEM_PREFIX)
     if chosen.startswith(SYSTEM_PREFIX):
         raise ClientIdOutsideNamespace(
-            "a service's id is never a department system's", namespace=SYSTEM_PREFIX
+            f"a{'n app' if typ == 'app' else ' service'}'s id is never a department system's",
+            namespace=SYSTEM_PREFIX,
         )
     return chosen
 
@@ -123,7 +139,9 @@ def _may_administer(admin: Account, *, typ: str, dept: str | None) -> None:
     if "department_admin" not in roles:
         raise StaffAdminRequired("only a department or platform administrator manages clients")
     if typ != "department_system":
-        raise StaffAdminRequired("internal services are registered by a platform administrator")
+        raise StaffAdminRequired(
+            "internal services and apps are registered by a platform administrator"
+        )
     if dept != admin.dept:
         raise OtherDepartment("a department administrator manages their department's systems")
 
@@ -138,20 +156,37 @@ async def register(
     typ: ClientType,
     dept: str | None,
     scopes: Sequence[str],
+    auth_method: AuthMethod | None = None,
+    jwks: dict[str, Any] | None = None,
+    redirect_uris: Sequence[str] = (),
+    post_logout_redirect_uris: Sequence[str] = (),
+    first_party: bool = False,
     now: dt.datetime,
-) -> tuple[OAuthClient, str]:
-    """The client, and its secret (shown this once)."""
+) -> tuple[OAuthClient, str | None]:
+    """The client, and its secret (shown this once; None for a client that authenticates
+    otherwise). ``auth_method`` None: ``none`` for an app, ``client_secret_basic`` for the
+    others."""
     admin = await staff_administrator(session, principal)
     if typ == "department_system" and dept is None:
         raise DepartmentRequired("a department system belongs to a department: give dept")
     _may_administer(admin, typ=typ, dept=dept)
+    if first_party and "platform_admin" not in set(admin.roles or []):
+        raise StaffAdminRequired("only a platform administrator makes a client first-party")
+    method = auth_method or default_auth_method(typ)
+    check_client(
+        typ=typ,
+        auth_method=method,
+        jwks=jwks,
+        redirect_uris=redirect_uris,
+        post_logout_redirect_uris=post_logout_redirect_uris,
+    )
     unknown = sorted(set(scopes) - SCOPES)
     if unknown:
         raise UnknownScope(scopes=unknown)
     chosen = _client_id(client_id, typ=typ, dept=dept)
     if await tokens_repository.client(session, chosen) is not None:
         raise ClientExists(client_id=chosen)
-    secret = new_secret()
+    secret = new_secret() if method == "client_secret_basic" else None
     oauth_client = await register_client(
         session=session,
         passwords=runtime.passwords,
@@ -161,11 +196,66 @@ async def register(
         typ=typ,
         dept=dept,
         scopes=" ".join(scopes),
+        auth_method=method,
+        jwks=jwks,
+        redirect_uris=redirect_uris,
+        post_logout_redirect_uris=post_logout_redirect_uris,
+        first_party=first_party,
         now=now,
     )
     oauth_client.created_by = admin.id
     await repository.flush(session)
     return oauth_client, secret
+
+
+async def administered_client(
+    *, session: AsyncSession, principal: Principal, client_id: str
+) -> OAuthClient:
+    """A client the caller administers (``ClientNotFound`` for any other)."""
+    _admin, oauth_client = await _administered(session, principal, client_id)
+    return oauth_client
+
+
+async def replace_sign_in(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    client_id: str,
+    jwks: dict[str, Any] | None,
+    redirect_uris: Sequence[str],
+    post_logout_redirect_uris: Sequence[str],
+    now: dt.datetime,
+) -> OAuthClient:
+    """Replace the client's keys and redirect URIs with these, checked as at registration. The
+    tokens it holds stay valid: a key rotated or a portal moved is no compromise (disable the
+    client for that). Recorded in the audit trail."""
+    admin, oauth_client = await _administered(session, principal, client_id)
+    if oauth_client.first_party and "platform_admin" not in set(admin.roles or []):
+        raise StaffAdminRequired("only a platform administrator changes a first-party client")
+    check_client(
+        typ=oauth_client.typ,
+        auth_method=oauth_client.auth_method,
+        jwks=jwks,
+        redirect_uris=redirect_uris,
+        post_logout_redirect_uris=post_logout_redirect_uris,
+    )
+    oauth_client.jwks = jwks
+    oauth_client.redirect_uris = list(redirect_uris)
+    oauth_client.post_logout_redirect_uris = list(post_logout_redirect_uris)
+    await repository.flush(session)
+    await audit.record(
+        session,
+        actor_id=admin.id,
+        action="client.sign_in_replaced",
+        subject=oauth_client.client_id,
+        details={
+            "kids": [key.get("kid") for key in (jwks or {}).get("keys", [])],
+            "redirect_uris": list(redirect_uris),
+            "post_logout_redirect_uris": list(post_logout_redirect_uris),
+        },
+        now=now,
+    )
+    return oauth_client
 
 
 async def _administered(
@@ -193,6 +283,8 @@ async def rotate_secret(
 ) -> tuple[OAuthClient, str]:
     """A new secret (shown this once); the current one keeps working for the overlap."""
     _admin, oauth_client = await _administered(session, principal, client_id)
+    if oauth_client.auth_method != "client_secret_basic":
+        raise ClientWithoutSecret(f"it authenticates with {oauth_client.auth_method}")
     secret = new_secret()
     overlap = dt.timedelta(hours=runtime.settings.client_secret_overlap_hours)
     oauth_client.previous_secret_hash = oauth_client.secret_hash

@@ -1,5 +1,5 @@
 """Every query identity-svc makes about sessions, login failures and known login addresses,
-and OAuth clients."""
+OAuth clients and the client assertions they spent."""
 
 import datetime as dt
 import uuid
@@ -7,9 +7,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity_svc.models import (
+    ClientAssertion,
     KnownLoginAddress,
     LoginFailure,
     LoginSession,
@@ -281,3 +283,33 @@ async def client(session: AsyncSession, client_id: str) -> OAuthClient | None:
 async def add_client(session: AsyncSession, oauth_client: OAuthClient) -> None:
     session.add(oauth_client)
     await session.flush()
+
+
+async def spend_client_assertion(
+    session: AsyncSession, *, client_id: str, jti: str, expires_at: dt.datetime
+) -> bool:
+    """Record a client assertion's ``jti`` until ``expires_at``; False if it is recorded already
+    (a replay: ``forget_client_assertions`` first, so that only an unexpired one counts). One
+    statement, so that two requests presenting the same assertion at once cannot both pass: the
+    primary key decides, and the loser's ``ON CONFLICT DO NOTHING`` inserts nothing instead of
+    raising, which leaves the request's transaction usable."""
+    table = ClientAssertion.__table__
+    statement = (
+        insert_for(session, table)
+        .values(client_id=client_id, jti=jti, expires_at=expires_at)
+        .on_conflict_do_nothing(index_elements=[table.c.client_id, table.c.jti])
+    )
+    result = await session.execute(statement)
+    assert isinstance(result, CursorResult)
+    return result.rowcount == 1
+
+
+async def forget_client_assertions(
+    session: AsyncSession, *, client_id: str, now: dt.datetime
+) -> None:
+    """Forget the client's assertions that have expired: they could not be replayed anyway."""
+    await session.execute(
+        delete(ClientAssertion).where(
+            ClientAssertion.client_id == client_id, ClientAssertion.expires_at <= now
+        )
+    )

@@ -28,6 +28,7 @@ import hashlib
 import math
 import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -658,20 +659,34 @@ async def register_client(
     session: AsyncSession,
     passwords: Passwords,
     client_id: str,
-    client_secret: str,
+    client_secret: str | None,
     name: str,
     typ: str,
     dept: str | None,
     scopes: str,
     now: dt.datetime,
+    auth_method: str = "client_secret_basic",
+    jwks: dict[str, Any] | None = None,
+    redirect_uris: Sequence[str] = (),
+    post_logout_redirect_uris: Sequence[str] = (),
+    first_party: bool = False,
 ) -> OAuthClient:
+    """Store a client as given (the caller checked it: ``oauth_clients.metadata``); a secret
+    is hashed, and only a ``client_secret_basic`` client has one."""
+    if (client_secret is not None) != (auth_method == "client_secret_basic"):
+        raise ValueError("a client has a secret if and only if it authenticates with it")
     oauth_client = OAuthClient(
         client_id=client_id,
         name=name,
         typ=typ,
         dept=dept,
         scopes=" ".join(scopes.split()),
-        secret_hash=await passwords.hash(client_secret),
+        secret_hash=await passwords.hash(client_secret) if client_secret is not None else None,
+        auth_method=auth_method,
+        jwks=jwks,
+        redirect_uris=list(redirect_uris),
+        post_logout_redirect_uris=list(post_logout_redirect_uris),
+        first_party=first_party,
         created_at=now,
     )
     await repository.add_client(session, oauth_client)
