@@ -557,3 +557,35 @@ async def test_bad_forms_and_unknown_requests_get_a_page_never_an_error(
     assert wrong_password.status_code == 400
     assert "手机号、密码或验证码不正确" in wrong_password.text
     assert 'value="nope"' not in wrong_password.text
+
+
+async def test_what_expired_is_forgotten_at_the_next_sign_in(
+    app: FastAPI, client: httpx.AsyncClient, journey: Journey, portal: Portal, clock: Any
+) -> None:
+    from sqlalchemy import func, select
+
+    from identity_svc.models import AuthorizationCode, AuthorizationRequest, BrowserSession
+
+    async def count(model: Any) -> int:
+        async with app.state.service.database.sessionmaker() as session:
+            return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+
+    phone = await journey.register()
+    browser = Browser(client)
+    _verifier, challenge = pkce()
+    query = authorize_query(portal, challenge)
+    page = await browser.go("/identity/v1/authorize", params=query)
+    code_of(
+        await consent(browser, await sign_in_with_password(browser, page, phone)), query["state"]
+    )
+    await browser.go("/identity/v1/authorize", params=authorize_query(portal, pkce()[1]))
+    assert await count(AuthorizationCode) >= 2
+    clock.advance(app.state.service.runtime.settings.browser_session_ttl_seconds + 60)
+    fresh = Browser(client)
+    client.cookies.clear()
+    page = await fresh.go("/identity/v1/authorize", params=authorize_query(portal, pkce()[1]))
+    # Her consent is remembered: the sign-in ends with a code, the only one left.
+    await sign_in_with_password(fresh, page, phone)
+    assert await count(AuthorizationCode) == 1
+    assert await count(BrowserSession) == 1
+    assert await count(AuthorizationRequest) == 1

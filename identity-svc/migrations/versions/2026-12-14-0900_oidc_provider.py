@@ -38,6 +38,10 @@ def upgrade() -> None:
         sa.Column("completed_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_authorization_request")),
     )
+    with op.batch_alter_table("authorization_request", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_authorization_request_expires_at"), ["expires_at"], unique=False
+        )
     op.create_table(
         "client_assertion",
         sa.Column("client_id", sa.String(length=64), nullable=False),
@@ -75,6 +79,14 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_authorization_code_account_id"), ["account_id"], unique=False
         )
+        batch_op.create_index(
+            batch_op.f("ix_authorization_code_created_at"), ["created_at"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_authorization_code_browser_session_id"),
+            ["browser_session_id"],
+            unique=False,
+        )
 
     op.create_table(
         "browser_session",
@@ -95,6 +107,9 @@ def upgrade() -> None:
     with op.batch_alter_table("browser_session", schema=None) as batch_op:
         batch_op.create_index(
             batch_op.f("ix_browser_session_account_id"), ["account_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_browser_session_expires_at"), ["expires_at"], unique=False
         )
 
     op.create_table(
@@ -151,10 +166,13 @@ def downgrade() -> None:
 
     op.drop_table("consent")
     with op.batch_alter_table("browser_session", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_browser_session_expires_at"))
         batch_op.drop_index(batch_op.f("ix_browser_session_account_id"))
 
     op.drop_table("browser_session")
     with op.batch_alter_table("authorization_code", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_authorization_code_browser_session_id"))
+        batch_op.drop_index(batch_op.f("ix_authorization_code_created_at"))
         batch_op.drop_index(batch_op.f("ix_authorization_code_account_id"))
 
     op.drop_table("authorization_code")
@@ -162,4 +180,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_client_assertion_expires_at"))
 
     op.drop_table("client_assertion")
+    with op.batch_alter_table("authorization_request", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_authorization_request_expires_at"))
+
     op.drop_table("authorization_request")

@@ -292,7 +292,7 @@ class BrowserSession(Base):
     #: How (OIDC ``amr``): ``pwd``, ``otp`` (an SMS code), ``face``.
     amr: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
     ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
@@ -319,7 +319,7 @@ class AuthorizationRequest(Base):
     #: ``max_age``: a sign-in older than this many seconds is made again.
     max_age: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
     #: Set once a code was issued for it: it is spent.
     completed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
@@ -339,8 +339,10 @@ class AuthorizationCode(Base):
     code_challenge: Mapped[str] = mapped_column(String(128))
     auth_time: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     amr: Mapped[list[str]] = mapped_column(JSON, default=list)
-    browser_session_id: Mapped[uuid.UUID | None] = mapped_column()
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    browser_session_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    #: Kept as long as the browser sign-in it was issued in may last: its logout ends the
+    #: session the code's exchange started.
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     #: The session its exchange started.

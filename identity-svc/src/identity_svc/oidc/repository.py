@@ -131,3 +131,17 @@ async def client_sessions(
         )
     )
     return rows.all()
+
+
+async def forget_expired(
+    session: AsyncSession, *, now: dt.datetime, codes_before: dt.datetime
+) -> None:
+    """Forget what can serve no more: requests past their time, browser sign-ins that ended by
+    time, and codes older than any browser sign-in may last (a logout ends the sessions a code
+    of its sign-in started, so a code is kept as long as that sign-in may be)."""
+    for statement in (
+        delete(AuthorizationRequest).where(AuthorizationRequest.expires_at < now),
+        delete(BrowserSession).where(BrowserSession.expires_at < now),
+        delete(AuthorizationCode).where(AuthorizationCode.created_at < codes_before),
+    ):
+        await session.execute(statement.execution_options(synchronize_session=False))

@@ -354,7 +354,10 @@ async def sign_in_browser(
     now: dt.datetime,
 ) -> tuple[BrowserSession, str | None]:
     """Record a proof of who she is in this browser: a new sign-in (its cookie token), or a
-    further proof in the same one (a face match: None, the cookie stays)."""
+    further proof in the same one (a face match: None, the cookie stays). What expired of
+    everyone's sign-ins, requests and codes is forgotten on the way (each by an index)."""
+    ttl = dt.timedelta(seconds=runtime.settings.browser_session_ttl_seconds)
+    await repository.forget_expired(session, now=now, codes_before=now - ttl)
     if current is not None and current.account_id == account.id and amr == "face":
         current.amr = [*dict.fromkeys([*current.amr, amr])]
         current.auth_time = now
