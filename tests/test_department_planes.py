@@ -70,7 +70,12 @@ def system_token(gateway: httpx.Client, department_admin: str, dept: str) -> str
         gateway,
         "POST",
         "/identity/v1/clients",
-        json={"name": "业务系统（合成数据）", "typ": "department_system", "dept": dept},
+        json={
+            "name": "业务系统（合成数据）",
+            "typ": "department_system",
+            "dept": dept,
+            "scopes": list(callers.DEPARTMENT_SYSTEM_SCOPES),
+        },
         headers=bearer(department_admin),
     )
     assert registered.status_code == 201, registered.text

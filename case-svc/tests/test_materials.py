@@ -128,7 +128,13 @@ def people(resident: str, token_minter: Any) -> People:
         neighbour=token_minter.mint("citizen-chen", loa=3, region="330302026003"),
         handler=staff("handler-1", "handler"),
         supervisor=staff("supervisor-1", "supervisor"),
-        system=token_minter.mint("ds-fund-core", typ="department_system", loa=0, dept=FUND_CENTRE),
+        system=token_minter.mint(
+            "ds-fund-core",
+            typ="department_system",
+            loa=0,
+            dept=FUND_CENTRE,
+            scope=("cases:read", "cases:write"),
+        ),
         police_handler=staff("handler-9", "handler", dept=LUCHENG_POLICE),
     )
 

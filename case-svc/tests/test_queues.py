@@ -210,11 +210,26 @@ async def test_a_department_system_counts_its_queue(
     client: httpx.AsyncClient, token_minter: Any, submit: Submit, resident: str, catalog: Any
 ) -> None:
     await submit(resident, catalog.fund_withdrawal)
-    system = token_minter.mint("ds-1", typ="department_system", loa=0, dept=FUND_CENTRE)
+    system = token_minter.mint(
+        "ds-1", typ="department_system", loa=0, dept=FUND_CENTRE, scope=("cases:read",)
+    )
 
     counts = (await client.get("/cases/v1/queue", headers=bearer(system))).json()
 
     assert (counts["open"], counts["mine"], counts["unassigned"]) == (1, 0, 1)
+
+
+@pytest.mark.parametrize("path", ["/cases/v1/queue", "/cases/v1/cases"])
+async def test_a_department_system_whose_client_may_not_read_cases_is_refused(
+    client: httpx.AsyncClient, token_minter: Any, problem: Any, path: str
+) -> None:
+    system = token_minter.mint(
+        "ds-1", typ="department_system", loa=0, dept=FUND_CENTRE, scope=("catalog:read",)
+    )
+
+    refused = problem(await client.get(path, headers=bearer(system)), 403, "insufficient_scope")
+
+    assert refused["required_scopes"] == ["cases:read"]
 
 
 async def test_the_most_urgent_first_are_open_cases_however_long_ago_an_ended_one_was_due(

@@ -113,7 +113,7 @@ async def test_a_delegate_reads_only_the_cases_of_the_items_delegated(
         {"sub": "citizen-lin", "typ": "enterprise"},  # same id, another kind of account
         {"sub": "clerk-9", "typ": "staff", "dept": "330303-public_security"},
         {"sub": "clerk-8", "typ": "staff"},
-        {"sub": "identity-svc", "typ": "service"},
+        {"sub": "identity-svc", "typ": "service", "scope": ("cases:read",)},
     ],
     ids=["citizen", "delegate-alone", "enterprise", "other-department", "no-department", "svc"],
 )
@@ -124,7 +124,7 @@ async def test_anyone_else_is_told_the_case_does_not_exist(
     catalog: Any,
     token_minter: Any,
     problem: Problem,
-    stranger: dict[str, str],
+    stranger: dict[str, Any],
 ) -> None:
     filed = (await submit(resident, catalog.loss_report)).json()
     token = token_minter.mint(loa=3, **stranger)
@@ -274,7 +274,7 @@ async def test_staff_see_their_departments_queue_filtered_by_status(
     ("claims", "params", "status", "code"),
     [
         ({"typ": "staff"}, {}, 403, "no_department"),
-        ({"typ": "service"}, {}, 403, "wrong_principal_type"),
+        ({"typ": "service", "scope": ("cases:read",)}, {}, 403, "wrong_principal_type"),
         ({"typ": "citizen"}, {"cursor": "not-a-cursor"}, 400, "invalid_cursor"),
         ({"typ": "citizen"}, {"status": "lost"}, 422, "validation_failed"),
         ({"typ": "citizen"}, {"limit": 0}, 422, "validation_failed"),
@@ -285,7 +285,7 @@ async def test_a_list_request_that_cannot_be_answered_is_refused(
     client: httpx.AsyncClient,
     token_minter: Any,
     problem: Problem,
-    claims: dict[str, str],
+    claims: dict[str, Any],
     params: dict[str, Any],
     status: int,
     code: str,

@@ -46,6 +46,7 @@ class Staff:
             typ="department_system",
             loa=0,
             dept=FUND_CENTRE,
+            scope=("cases:read", "cases:write"),
         )
         self.system = system
 

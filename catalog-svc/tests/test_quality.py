@@ -84,7 +84,7 @@ def decided(department_id: str, rating: dict[str, Any], outcome: str) -> dict[st
 @pytest.fixture
 def producer(token_minter: TokenMinter) -> Callable[[str], dict[str, str]]:
     def headers(client_id: str) -> dict[str, str]:
-        token = token_minter.mint(client_id, typ="service", loa=0)
+        token = token_minter.mint(client_id, typ="service", loa=0, scope=("events:deliver",))
         return {**bearer(token), "content-type": CLOUDEVENTS_JSON}
 
     return headers

@@ -142,6 +142,8 @@ def service_under_test(case_svc: CaseService) -> ServiceUnderTest:
         # tell accesses themselves, a round at a time (citizens.access_notices).
         settings_overrides={
             "gateway_url": case_svc.served.url,
+            # The issuer would follow the gateway's URL: the test minter's is the platform's.
+            "token_issuer": TokenMinter().issuer,
             "subscription_http_allowed": True,
             # The tests sweep for dates come due themselves, on the day they choose.
             "life_event_sweep_seconds": 0,
@@ -193,6 +195,26 @@ def dataset_rows() -> DatasetRows:
         return cache[code]
 
     return rows
+
+
+#: What a client's token minted here holds unless a test names its scopes: every scope of the
+#: exchange, so that grants, purposes and consents decide (test_scopes.py checks the scopes).
+EXCHANGE_SCOPES = ("exchange:calls", "exchange:matches", "exchange:loads", "exchange:grants")
+
+
+class ExchangeTokenMinter(TokenMinter):
+    """The kit's minter, whose client tokens hold ``EXCHANGE_SCOPES`` unless told otherwise."""
+
+    def mint(self, sub: str, *, scope: tuple[str, ...] | None = None, **claims: Any) -> str:
+        if scope is None:
+            client = claims.get("typ") in ("department_system", "service")
+            scope = EXCHANGE_SCOPES if client else ()
+        return super().mint(sub, scope=scope, **claims)
+
+
+@pytest.fixture(scope="session")
+def token_minter() -> TokenMinter:
+    return ExchangeTokenMinter()
 
 
 @pytest.fixture

@@ -16,6 +16,17 @@ from servicekit.testing import TokenMinter, bearer
 Problem = Callable[[httpx.Response, int, str], dict[str, Any]]
 
 APP_ORIGIN = "https://app.onevisit.test"
+#: Every scope a client may be granted: the token types alone decide.
+EVERY_SCOPE = (
+    "cases:read",
+    "cases:write",
+    "exchange:calls",
+    "exchange:matches",
+    "exchange:loads",
+    "exchange:grants",
+    "catalog:read",
+    "events:deliver",
+)
 
 
 @pytest.mark.parametrize(
@@ -44,13 +55,97 @@ async def test_the_shipped_table_admits_token_types_only_where_they_belong(
     path: str,
     admitted: bool,
 ) -> None:
-    token = token_minter.mint("subject-1", typ=typ, dept="330302-public_security")
+    token = token_minter.mint(
+        "subject-1", typ=typ, dept="330302-public_security", scope=EVERY_SCOPE
+    )
     response = await gateway.request(method, path, headers=bearer(token))
     if admitted:
         assert response.status_code == 200, response.text
     else:
         problem(response, 403, "token_type_not_allowed")
         assert all(not fake.received for fake in services.values())
+
+
+CASE = "/cases/v1/cases/330302-20261126-000001"
+
+
+@pytest.mark.parametrize(
+    ("token", "method", "path", "admitted"),
+    [
+        # A client's token holds what its client was granted, on the routes that declare scopes.
+        ({"typ": "department_system", "scope": ("cases:read",)}, "GET", CASE, True),
+        ({"typ": "department_system", "scope": ("catalog:read",)}, "GET", CASE, False),
+        ({"typ": "department_system", "scope": ("cases:read",)}, "POST", CASE + "/claim", False),
+        ({"typ": "service", "scope": ("exchange:calls",)}, "POST", "/exchange/v1/calls", True),
+        ({"typ": "service"}, "POST", "/exchange/v1/calls", False),
+        # ... and passes as before where none is declared.
+        ({"typ": "department_system"}, "GET", "/exchange/v1/subscriptions", True),
+        # Tokens not limited by scope: the platform's own app, staff.
+        ({"typ": "citizen", "client_id": "onevisit-app"}, "GET", CASE, True),
+        ({"typ": "staff", "roles": ("handler",)}, "GET", CASE, True),
+        # A portal's token for a citizen: what she allowed it, and nothing undeclared.
+        ({"typ": "citizen", "client_id": "portal", "scope": ("cases:read",)}, "GET", CASE, True),
+        ({"typ": "citizen", "client_id": "portal", "scope": ("openid",)}, "GET", CASE, False),
+        (
+            {"typ": "citizen", "client_id": "portal", "scope": ("openid", "profile")},
+            "GET",
+            "/identity/v1/me",
+            False,
+        ),
+        # Public routes need no token, whoever sends one.
+        (
+            {"typ": "citizen", "client_id": "portal", "scope": ("openid",)},
+            "GET",
+            "/catalog/v1/items",
+            True,
+        ),
+    ],
+)
+async def test_the_shipped_table_refuses_tokens_without_the_scopes_a_route_requires(
+    gateway: httpx.AsyncClient,
+    services: dict[str, Any],
+    token_minter: TokenMinter,
+    problem: Problem,
+    token: dict[str, Any],
+    method: str,
+    path: str,
+    admitted: bool,
+) -> None:
+    minted = token_minter.mint("subject-1", dept="330302-public_security", **token)
+    response = await gateway.request(method, path, headers=bearer(minted))
+    if admitted:
+        assert response.status_code == 200, response.text
+    else:
+        body = problem(response, 403, "insufficient_scope")
+        assert all(not fake.received for fake in services.values())
+        challenge = response.headers["www-authenticate"]
+        assert challenge.startswith('Bearer error="insufficient_scope"')
+        if body["required_scopes"]:
+            assert challenge.endswith(f'scope="{" ".join(body["required_scopes"])}"')
+
+
+async def test_a_scope_route_in_a_routes_file_is_checked_at_load(
+    routes_with: Callable[..., Path],
+) -> None:
+    from gateway.routing import RoutingTableError, load_routing_table
+
+    for scopes in ([], ["cases read"], ['cases"read']):
+        with pytest.raises(RoutingTableError, match="scopes"):
+            load_routing_table(
+                routes_with(
+                    case={
+                        "scope_routes": [{"method": "GET", "path": "/cases/v1/x", "scopes": scopes}]
+                    }
+                )
+            )
+    with pytest.raises(RoutingTableError, match="outside"):
+        load_routing_table(
+            routes_with(
+                rating={
+                    "scope_routes": [{"method": "GET", "path": "/cases/v1/x", "scopes": ["a:b"]}]
+                }
+            )
+        )
 
 
 @pytest.mark.parametrize(

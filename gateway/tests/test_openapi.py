@@ -104,9 +104,14 @@ def test_the_token_check_is_documented_where_the_gateway_makes_it(
         "token_revoked",
         "unauthenticated",
     ]
-    # The routing table lets only some token types call the exchange's calls.
-    assert _codes(paths["/exchange/v1/calls"]["post"], 403) == ["token_type_not_allowed"]
-    assert _codes(cases, 403) == []
+    # The routing table lets only some token types call the exchange's calls; a third-party
+    # client's token is refused wherever a token is needed, unless the operation declares
+    # scopes it holds.
+    assert _codes(paths["/exchange/v1/calls"]["post"], 403) == [
+        "insufficient_scope",
+        "token_type_not_allowed",
+    ]
+    assert _codes(cases, 403) == ["insufficient_scope"]
 
 
 def test_a_service_that_checks_the_token_itself_keeps_its_security_and_401(

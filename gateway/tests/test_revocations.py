@@ -80,7 +80,13 @@ async def test_a_clients_tokens_are_refused_all_or_those_of_older_secrets(
 ) -> None:
     issued_at = int(time.time()) - 5
     old, new = (
-        token_minter.mint("ds-lucheng", typ="department_system", sgen=gen, issued_at=issued_at)
+        token_minter.mint(
+            "ds-lucheng",
+            typ="department_system",
+            scope=("cases:read",),
+            sgen=gen,
+            issued_at=issued_at,
+        )
         for gen in (1, 2)
     )
     services["identity"].revocations.append(entry("client", "ds-lucheng", generations_below=2))

@@ -60,7 +60,7 @@ def completed(
 @pytest.fixture
 def case_svc_token(token_minter: TokenMinter) -> dict[str, str]:
     return {
-        **bearer(token_minter.mint("case-svc", typ="service", loa=0)),
+        **bearer(token_minter.mint("case-svc", typ="service", loa=0, scope=("events:deliver",))),
         "content-type": CLOUDEVENTS_JSON,
     }
 
@@ -131,7 +131,8 @@ async def test_only_case_svcs_own_token_reports_completed_cases(
     typ: Any,
     code: str,
 ) -> None:
-    headers = {**bearer(token_minter.mint(sub, typ=typ)), "content-type": CLOUDEVENTS_JSON}
+    token = token_minter.mint(sub, typ=typ, scope=("events:deliver",))
+    headers = {**bearer(token), "content-type": CLOUDEVENTS_JSON}
     response = await deliver(client, completed("330302-20261207-000001"), headers)
     problem(response, 403, code)
     assert await count(app, Invitation) == 0

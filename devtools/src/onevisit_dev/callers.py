@@ -182,10 +182,34 @@ class Client:
         return _token(gateway, form, f"client credentials of {self.client_id}")
 
 
+#: What a department's system is granted to do its work: its cases, and the exchange.
+DEPARTMENT_SYSTEM_SCOPES = (
+    "cases:read",
+    "cases:write",
+    "exchange:calls",
+    "exchange:matches",
+    "exchange:loads",
+    "exchange:grants",
+)
+#: What an internal service (not one of the platform's own) is granted: every scope a route
+#: requires, so that its type, grants and jurisdiction decide what it may do.
+SERVICE_SCOPES = (*DEPARTMENT_SYSTEM_SCOPES, "events:deliver")
+
+
 def register_client(
-    gateway: httpx.Client, admin_token: str, *, typ: str, name: str, dept: str | None = None
+    gateway: httpx.Client,
+    admin_token: str,
+    *,
+    typ: str,
+    name: str,
+    dept: str | None = None,
+    scopes: Sequence[str] | None = None,
 ) -> Client:
-    body: dict[str, Any] = {"name": name, "typ": typ}
+    """A client registered by ``admin_token``'s administrator; ``scopes`` unnamed, what its
+    type's work needs (``DEPARTMENT_SYSTEM_SCOPES``, ``SERVICE_SCOPES``)."""
+    if scopes is None:
+        scopes = DEPARTMENT_SYSTEM_SCOPES if typ == "department_system" else SERVICE_SCOPES
+    body: dict[str, Any] = {"name": name, "typ": typ, "scopes": list(scopes)}
     if dept is not None:
         body["dept"] = dept
     registered = send(
@@ -317,6 +341,19 @@ def make_cast(
     )
     callers["department_system"] = Caller(
         "department_system", system.token(gateway), _client_token(gateway, system)
+    )
+    # Another system of the bureau, whose client was granted no more than the catalogue (public
+    # anyway): refused wherever an operation requires a scope.
+    unscoped = register_client(
+        gateway,
+        department_admin,
+        typ="department_system",
+        name="目录查询系统（合成数据）",
+        dept=department,
+        scopes=("catalog:read",),
+    )
+    callers["department_system_unscoped"] = Caller(
+        "department_system_unscoped", unscoped.token(gateway), _client_token(gateway, unscoped)
     )
     service = register_client(gateway, platform_admin, typ="service", name="内部服务（合成数据）")
     callers["service"] = Caller("service", service.token(gateway), _client_token(gateway, service))

@@ -13,12 +13,14 @@ Every run makes the key its processes sign the gateway's word with (``FORWARDED_
 gateway is the edge and trusts no proxy unless ``trusted_proxies`` names some.
 
 case-svc acts as itself too (the exchange's certificate reads, the outbox relay): the identity
-seed registers its OAuth client (``IDENTITY_SEED_CLIENT_*``: ``case-svc``, type ``service``)
-with a secret made once per ``var_dir`` and kept there (``case-svc.client-secret``, readable by
-its owner alone), which every case-svc process is given (``CASE_CLIENT_SECRET``). Kept, because
-the seed leaves a client that exists as it is: a later run on the same databases must present
-the same secret. With it, case-svc's relay posts ``case.completed`` to rating-svc and to the
-catalogue (``CASE_EVENT_SUBSCRIBERS``), which take those events from that client alone
+seed registers its OAuth client (``IDENTITY_SEED_CLIENT_*``: ``case-svc``, type ``service``,
+with the scopes its calls need: ``CASE_CLIENT_SCOPES``) with a secret made once per ``var_dir``
+and kept there (``case-svc.client-secret``, readable by its owner alone), which every case-svc
+process is given (``CASE_CLIENT_SECRET``). Kept, because the seed leaves a client that exists as
+it is: a later run on the same databases must present the same secret (and a ``var_dir`` seeded
+before clients were granted scopes keeps clients without them: ``make clean`` starts afresh).
+With it, case-svc's relay posts ``case.completed`` to rating-svc and to the catalogue
+(``CASE_EVENT_SUBSCRIBERS``), which take those events from that client alone
 (``RATING_CASE_CLIENT_ID``, ``CATALOG_CASE_CLIENT_ID``). rating-svc's own client is registered
 likewise (``IDENTITY_SEED_CLIENTS``, ``rating-svc.client-secret``, ``RATING_CLIENT_SECRET``),
 with which its relay posts ratings and appeal decisions to the catalogue
@@ -198,6 +200,7 @@ class PlatformConfig:
                 env["IDENTITY_SEED_CLIENT_SECRET"] = case_client_secret(self.var_dir)
                 env["IDENTITY_SEED_CLIENT_NAME"] = "case-svc（平台服务）"
                 env["IDENTITY_SEED_CLIENT_TYPE"] = "service"
+                env["IDENTITY_SEED_CLIENT_SCOPES"] = " ".join(CASE_CLIENT_SCOPES)
             # Each other platform service's own client, beside it.
             env.setdefault(
                 "IDENTITY_SEED_CLIENTS",
@@ -208,12 +211,14 @@ class PlatformConfig:
                             "secret": rating_client_secret(self.var_dir),
                             "name": "rating-svc（平台服务）",
                             "type": "service",
+                            "scopes": " ".join(RATING_CLIENT_SCOPES),
                         },
                         {
                             "id": EXCHANGE_CLIENT_ID,
                             "secret": exchange_client_secret(self.var_dir),
                             "name": "data-exchange-svc（平台服务）",
                             "type": "service",
+                            "scopes": " ".join(EXCHANGE_CLIENT_SCOPES),
                         },
                         APP_CLIENT,
                         portal_client(self.var_dir),
@@ -282,17 +287,24 @@ EXCHANGE_EVENT_SUBSCRIBERS = {
 
 #: case-svc's OAuth client, which the identity seed registers for the run.
 CASE_CLIENT_ID = "case-svc"
+#: What it is granted: reading certificates and pre-filling drafts at the exchange
+#: (``POST /exchange/v1/calls``), and delivering its events.
+CASE_CLIENT_SCOPES = ("exchange:calls", "events:deliver")
 CASE_CLIENT_SECRET_FILE = "case-svc.client-secret"
 
 
 #: rating-svc's OAuth client (its outbox relay), which the identity seed registers beside
 #: case-svc's (``IDENTITY_SEED_CLIENTS``).
 RATING_CLIENT_ID = "rating-svc"
+#: What it is granted: delivering its events.
+RATING_CLIENT_SCOPES = ("events:deliver",)
 
 
 #: data-exchange-svc's OAuth client, registered likewise: its relay posts life events to
 #: identity-svc's inbox, which takes them from that client alone (``IDENTITY_EXCHANGE_CLIENT_ID``).
 EXCHANGE_CLIENT_ID = "data-exchange-svc"
+#: What it is granted: delivering its events.
+EXCHANGE_CLIENT_SCOPES = ("events:deliver",)
 
 
 #: The platform's own app: a public client (it keeps no secret, RFC 8252), first-party (no

@@ -34,10 +34,17 @@ from gateway.upstreams import (
     Upstreams,
     UpstreamTimeout,
 )
-from servicekit.auth import InvalidToken, PrincipalType, TokenExpired, TokenRevoked
+from servicekit.auth import (
+    InsufficientScope,
+    InvalidToken,
+    PrincipalType,
+    TokenExpired,
+    TokenRevoked,
+)
 from servicekit.openapi import (
     PROBLEM_SCHEMA,
     PROBLEM_SCHEMA_NAME,
+    REQUIRED_SCOPES,
     SECURITY_SCHEME,
     SECURITY_SCHEMES,
     ProblemType,
@@ -65,12 +72,14 @@ EVERY_OPERATION: tuple[type[DomainError], ...] = (
     UpstreamOverloaded,
     UpstreamTimeout,
 )
-#: What it can answer for an operation that needs an access token at the gateway.
+#: What it can answer for an operation that needs an access token at the gateway (a
+#: third-party client's token is refused on every operation that declares no scope).
 PROTECTED_OPERATION: tuple[type[DomainError], ...] = (
     Unauthenticated,
     InvalidToken,
     TokenExpired,
     TokenRevoked,
+    InsufficientScope,
 )
 _TOKEN_TYPES: tuple[str, ...] = get_args(PrincipalType)
 
@@ -133,7 +142,10 @@ def _as_proxied(path: str, item: dict[str, Any], service: ServiceRoute) -> dict[
             instance=example_path(path, operation),
         )
         if "security" not in operation and not service.is_public(method.upper(), path):
-            operation["security"] = [{SECURITY_SCHEME: []}]
+            scopes = list(service.required_scopes(method.upper(), path))
+            operation["security"] = [{SECURITY_SCHEME: scopes}]
+            if scopes:
+                operation[REQUIRED_SCOPES] = scopes
         proxied[method] = operation
     return proxied
 

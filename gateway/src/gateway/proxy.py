@@ -2,7 +2,8 @@
 router (``Gateway.handle`` turns what it raises into a problem).
 
 For each request: pick the service whose path prefix is the longest match, check the access
-token unless the route is public (its signature, cached, and the revocation list), count it
+token unless the route is public (its signature, cached, and the revocation list; its type and
+scopes against the route's, ``servicekit.auth.check_scopes``), count it
 against its rate limits (``ratelimits``: in this process, or in Redis shared by every replica
 when ``redis_url`` is set), find the
 request's region and with it the service's pool (tier routing, see ``routing``), refuse a body
@@ -33,7 +34,13 @@ from gateway.ratelimits import SharedTokenBuckets, TokenBuckets
 from gateway.routing import RoutingTable, ServiceRoute, region_prefix
 from gateway.settings import GatewaySettings
 from gateway.upstreams import Upstreams
-from servicekit.auth import Principal, TokenVerifier, authenticate
+from servicekit.auth import (
+    CLIENT_TOKEN_TYPES,
+    Principal,
+    TokenVerifier,
+    authenticate,
+    check_scopes,
+)
 from servicekit.context import outgoing_trace_headers
 from servicekit.forwarding import HEADER_BYTES, Forwarding
 from servicekit.pagination import Cursors
@@ -138,6 +145,9 @@ class Proxy:
             principal = await self._authenticate(request)
             if not route.admits_token_type(principal.typ, method, path):
                 raise TokenTypeNotAllowed(f"{principal.typ} tokens may not call this route")
+            # Only tokens that may be limited by scope look the route's scopes up.
+            if principal.client_id is not None or principal.typ in CLIENT_TOKEN_TYPES:
+                check_scopes(principal, route.required_scopes(method, path))
         if self._shared_buckets is not None:
             await self._shared_buckets.take(
                 route.route_class(method, path),

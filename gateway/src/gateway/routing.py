@@ -32,6 +32,8 @@ _PREFIX = re.compile(r"^(/[A-Za-z0-9._~\-]+)+$")
 _BASE_URL = re.compile(r"^https?://[^/?#\s]+$")
 _METHOD = re.compile(r"^[A-Z]+$")
 _PARAMETER = re.compile(r"^\{[A-Za-z_][A-Za-z0-9_]*\}$")
+#: RFC 6749 §3.3's scope-token, without the quote and backslash a challenge would need escaped.
+_SCOPE = re.compile(r"^[\x21\x23-\x5B\x5D-\x7E]+$")
 #: The parameter of a region path that names the resource id carrying the region.
 REGION_ID = "{region_id}"
 #: The lengths of a region code's significant prefixes, deepest first.
@@ -130,6 +132,18 @@ class _RouteClassSpec(_PublicRouteSpec):
 
 class _TokenTypeRouteSpec(_PublicRouteSpec):
     token_types: list[PrincipalType] = Field(min_length=1)
+
+
+class _ScopeRouteSpec(_PublicRouteSpec):
+    scopes: list[str] = Field(min_length=1)
+
+    @field_validator("scopes")
+    @classmethod
+    def _scopes(cls, value: list[str]) -> list[str]:
+        for scope in value:
+            if not _SCOPE.match(scope):
+                raise ValueError(f"{scope!r} is not a scope like 'cases:read'")
+        return list(dict.fromkeys(value))
 
 
 class _RateLimitSpec(BaseModel):
@@ -271,6 +285,7 @@ class _ServiceSpec(BaseModel):
     fan_out: list[_FanOutSpec] = Field(default_factory=list)
     token_types: list[PrincipalType] | None = Field(default=None, min_length=1)
     token_type_routes: list[_TokenTypeRouteSpec] = Field(default_factory=list)
+    scope_routes: list[_ScopeRouteSpec] = Field(default_factory=list)
     repeatable_parameters: list[str] = Field(default_factory=list)
 
     @field_validator("region_paths")
@@ -303,6 +318,7 @@ class _ServiceSpec(BaseModel):
             *(route.path for route in self.route_classes),
             *(listing.path for listing in self.fan_out),
             *(route.path for route in self.token_type_routes),
+            *(route.path for route in self.scope_routes),
             *(timeout.path for timeout in self.timeouts),
         ]:
             if not _within(pattern, self.prefix):
@@ -424,6 +440,9 @@ class ServiceRoute:
     token_types: frozenset[str] | None = None
     #: Routes admitting other token types than the service's; the first that admits wins.
     token_type_routes: tuple[tuple[PublicRoute, frozenset[str]], ...] = ()
+    #: Routes requiring scopes of a token limited by scope (all of them); the first that admits
+    #: wins (see ``servicekit.auth.check_scopes`` for the rule).
+    scope_routes: tuple[tuple[PublicRoute, tuple[str, ...]], ...] = ()
     #: Query parameters its routes take a list by, repeated; any other may appear once.
     repeatable_parameters: frozenset[str] = frozenset()
     #: Paths with a timeout of their own instead of ``timeout_seconds``; the first match wins.
@@ -457,6 +476,13 @@ class ServiceRoute:
             if route.admits(method, path):
                 return typ in token_types
         return self.token_types is None or typ in self.token_types
+
+    def required_scopes(self, method: str, path: str) -> tuple[str, ...]:
+        """The scopes the route requires of a token limited by scope (none declared: ())."""
+        for route, scopes in self.scope_routes:
+            if route.admits(method, path):
+                return scopes
+        return ()
 
     def route_class(self, method: str, path: str) -> str:
         for route, route_class in self.route_classes:
@@ -609,6 +635,9 @@ def load_routing_table(
                 token_type_routes=tuple(
                     (_public_route(route), frozenset(route.token_types))
                     for route in service.token_type_routes
+                ),
+                scope_routes=tuple(
+                    (_public_route(route), tuple(route.scopes)) for route in service.scope_routes
                 ),
                 repeatable_parameters=frozenset(service.repeatable_parameters),
                 timeouts=tuple(

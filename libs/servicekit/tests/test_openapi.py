@@ -102,7 +102,7 @@ def test_a_route_with_a_body_a_token_and_a_session_documents_every_problem_it_ca
     assert _problem_codes(operation) == {
         "400": ["malformed_body"],
         "401": ["invalid_token", "token_expired", "token_revoked", "unauthenticated"],
-        "403": ["wrong_principal_type"],
+        "403": ["insufficient_scope", "wrong_principal_type"],
         "404": ["note_missing"],
         "409": ["note_locked"],
         "413": ["payload_too_large"],

@@ -55,7 +55,13 @@ from case_svc.workflow.state_machine import (
     ReasonRequired,
     TransitionNotAllowed,
 )
-from servicekit.auth import InsufficientAssurance, PrincipalDep, TokenExpired, TokenRevoked
+from servicekit.auth import (
+    InsufficientAssurance,
+    PrincipalDep,
+    TokenExpired,
+    TokenRevoked,
+    requires_scopes,
+)
 from servicekit.case_numbers import CaseNumberStr
 from servicekit.db import SessionDep
 from servicekit.http import HttpDep
@@ -160,6 +166,7 @@ async def submit_case(
 
 @router.get(
     "/cases",
+    dependencies=[requires_scopes("cases:read")],
     response_model=CasePage,
     responses=problem_responses(InvalidCursor, NoDepartment, NoCaseRole),
 )
@@ -215,6 +222,7 @@ async def list_cases(
 
 @router.get(
     "/queue",
+    dependencies=[requires_scopes("cases:read")],
     response_model=QueueCounts,
     responses=problem_responses(NoDepartment, NoCaseRole),
 )
@@ -228,7 +236,12 @@ async def queue_counts(
     )
 
 
-@router.get("/cases/{case_no}", response_model=CaseRead, responses=problem_responses(CaseNotFound))
+@router.get(
+    "/cases/{case_no}",
+    dependencies=[requires_scopes("cases:read")],
+    response_model=CaseRead,
+    responses=problem_responses(CaseNotFound),
+)
 async def get_case(
     case_no: CaseNumberStr,
     principal: PrincipalDep,
@@ -253,6 +266,7 @@ _GUARDS = (CaseNotFound, PreconditionRequired, PreconditionFailed)
 
 @router.post(
     "/cases/{case_no}/transitions",
+    dependencies=[requires_scopes("cases:write")],
     response_model=CaseRead,
     responses=problem_responses(
         NotYourTransition,
@@ -310,6 +324,7 @@ async def transition_case(
 
 @router.post(
     "/cases/{case_no}/claim",
+    dependencies=[requires_scopes("cases:write")],
     response_model=CaseRead,
     responses=problem_responses(NotYourTransition, ClaimedByAnother, CaseEnded, *_GUARDS),
 )
@@ -340,6 +355,7 @@ async def claim_case(
 
 @router.delete(
     "/cases/{case_no}/claim",
+    dependencies=[requires_scopes("cases:write")],
     response_model=CaseRead,
     responses=problem_responses(NotYourTransition, NotTheAssignee, *_GUARDS),
 )
@@ -369,6 +385,7 @@ async def release_case(
 
 @router.put(
     "/cases/{case_no}/assignee",
+    dependencies=[requires_scopes("cases:write")],
     response_model=CaseRead,
     responses=problem_responses(NotYourTransition, CaseEnded, *_GUARDS),
 )

@@ -36,7 +36,13 @@ from case_svc.materials.service import (
 )
 from case_svc.materials.storage import MaterialContentUnreadable, MaterialStoreUnavailable
 from case_svc.models import CaseMaterial
-from servicekit.auth import InsufficientAssurance, PrincipalDep, TokenExpired, TokenRevoked
+from servicekit.auth import (
+    InsufficientAssurance,
+    PrincipalDep,
+    TokenExpired,
+    TokenRevoked,
+    requires_scopes,
+)
 from servicekit.case_numbers import CaseNumberStr
 from servicekit.db import SessionDep
 from servicekit.http import HttpDep
@@ -81,6 +87,7 @@ def _location(case_no: str, material_id: uuid.UUID) -> str:
 
 @router.post(
     "/cases/{case_no}/materials",
+    dependencies=[requires_scopes("cases:write")],
     status_code=201,
     response_model=MaterialRead,
     responses=problem_responses(
@@ -205,6 +212,7 @@ async def attach_certificate(
 
 @router.get(
     "/cases/{case_no}/materials",
+    dependencies=[requires_scopes("cases:read")],
     response_model=MaterialList,
     responses=problem_responses(CaseNotFound),
 )
@@ -222,6 +230,7 @@ _BINARY = {"schema": {"type": "string", "format": "binary"}}
 
 @router.get(
     "/cases/{case_no}/materials/{material_id}",
+    dependencies=[requires_scopes("cases:read")],
     response_class=Response,
     responses={
         200: {

@@ -16,7 +16,7 @@ from catalog_svc.quality.schemas import (
     RatingCreatedEvent,
 )
 from catalog_svc.settings import CatalogSettings
-from servicekit.auth import PrincipalDep, require_type
+from servicekit.auth import PrincipalDep, require_type, requires_scopes
 from servicekit.db import SessionDep, utcnow
 from servicekit.events import record_in_inbox
 from servicekit.openapi import problem_responses
@@ -56,6 +56,7 @@ def _producer(settings: CatalogSettings, event_type: str) -> str:
 
 @router.post(
     "/events",
+    dependencies=[requires_scopes("events:deliver")],
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
     responses=problem_responses(NotTheEventProducer),

@@ -46,7 +46,7 @@ from data_exchange_svc.resources.service import (
     ResourceNotShared,
     UnknownField,
 )
-from servicekit.auth import Principal
+from servicekit.auth import Principal, requires_scopes
 from servicekit.db import Database
 from servicekit.openapi import problem_responses
 from servicekit.problems import UpstreamUnavailable
@@ -93,6 +93,7 @@ def _reading_session(database: Database) -> AsyncSession:
 
 @router.post(
     "/matches",
+    dependencies=[requires_scopes("exchange:matches")],
     response_model=MatchRead,
     responses=problem_responses(
         ConsumerUnidentified,
@@ -159,6 +160,7 @@ async def create_match(payload: MatchCreate, principal: ConsumerDep, state: Stat
 
 @router.post(
     "/calls",
+    dependencies=[requires_scopes("exchange:calls")],
     response_model=CallRead,
     responses=problem_responses(
         ConsumerUnidentified,

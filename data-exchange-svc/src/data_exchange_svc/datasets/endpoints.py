@@ -40,6 +40,7 @@ from data_exchange_svc.ledger.service import receipt_document
 from data_exchange_svc.models import RecordChange
 from data_exchange_svc.resources.service import ResourceNotFound, ResourceNotServed
 from data_exchange_svc.resources.values import today_in_china
+from servicekit.auth import requires_scopes
 from servicekit.db import SessionDep, utcnow
 from servicekit.openapi import problem_responses
 from servicekit.pagination import CursorQuery, CursorsDep, InvalidCursor, LimitQuery, page_size_of
@@ -86,6 +87,7 @@ def _change_view(change: RecordChange) -> RecordChangeRead:
 
 @router.post(
     "/{code}/records",
+    dependencies=[requires_scopes("exchange:loads")],
     response_model=LoadRead,
     responses={
         202: {
@@ -150,7 +152,12 @@ async def load_records(
     return _load_view(code, len(batch.records), loaded)
 
 
-@changes_router.get("", response_model=RecordChangePage, responses=problem_responses(InvalidCursor))
+@changes_router.get(
+    "",
+    dependencies=[requires_scopes("exchange:loads")],
+    response_model=RecordChangePage,
+    responses=problem_responses(InvalidCursor),
+)
 async def list_record_changes(
     principal: DepartmentCallerDep,
     session: SessionDep,
@@ -177,6 +184,7 @@ async def list_record_changes(
 
 @changes_router.get(
     "/{change_id}",
+    dependencies=[requires_scopes("exchange:loads")],
     response_model=RecordChangeRead,
     responses=problem_responses(RecordChangeNotFound),
 )

@@ -22,6 +22,7 @@ from data_exchange_svc.grants.workflow import (
 )
 from data_exchange_svc.models import SharingGrant
 from data_exchange_svc.resources.service import ResourceNotFound, ResourceNotShared, UnknownField
+from servicekit.auth import requires_scopes
 from servicekit.db import SessionDep, utcnow
 from servicekit.idempotency import OptionalIdempotencyDep
 from servicekit.openapi import problem_responses
@@ -36,6 +37,7 @@ def _view(grant: SharingGrant) -> GrantRead:
 
 @router.post(
     "",
+    dependencies=[requires_scopes("exchange:grants")],
     response_model=GrantRead,
     status_code=201,
     responses=problem_responses(
@@ -72,7 +74,12 @@ async def apply_for_grant(
     )
 
 
-@router.get("/{grant_id}", response_model=GrantRead, responses=problem_responses(GrantNotFound))
+@router.get(
+    "/{grant_id}",
+    dependencies=[requires_scopes("exchange:grants")],
+    response_model=GrantRead,
+    responses=problem_responses(GrantNotFound),
+)
 async def get_grant(
     grant_id: uuid.UUID, principal: DepartmentCallerDep, session: SessionDep
 ) -> GrantRead:
@@ -81,6 +88,7 @@ async def get_grant(
 
 @router.post(
     "/{grant_id}/approve",
+    dependencies=[requires_scopes("exchange:grants")],
     response_model=GrantRead,
     responses=problem_responses(
         NotTheProvider,
@@ -118,6 +126,7 @@ async def approve_grant(
 
 @router.post(
     "/{grant_id}/refuse",
+    dependencies=[requires_scopes("exchange:grants")],
     response_model=GrantRead,
     responses=problem_responses(
         NotTheProvider, OwnApplication, GrantNotFound, GrantNotPending, OutsideJurisdiction
@@ -134,6 +143,7 @@ async def refuse_grant(
 
 @router.post(
     "/{grant_id}/revoke",
+    dependencies=[requires_scopes("exchange:grants")],
     response_model=GrantRead,
     responses=problem_responses(
         NotTheProvider, GrantNotFound, GrantNotApproved, OutsideJurisdiction

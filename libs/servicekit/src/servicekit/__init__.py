@@ -9,7 +9,8 @@ Modules, each imported by name (``from servicekit.db import SessionDep``):
 - ``observability`` JSON logs, request ids, trace context, Prometheus metrics, health routes
 - ``http``         the pooled httpx client factory for calls through the gateway
 - ``forwarding``   the gateway's signed word on a request: the client's address, the request id
-- ``auth``         access-token verification against a JWKS and the typed ``Principal``
+- ``auth``         access-token verification against a JWKS, the typed ``Principal``, and the
+                   scopes an operation requires (``requires_scopes``)
 - ``regions``      ``RegionCode``: the official hierarchical region codes
 - ``resident_id``  GB 11643 citizen identity numbers
 - ``ids``          UUIDv7 ids

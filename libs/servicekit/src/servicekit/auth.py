@@ -13,13 +13,31 @@ refresh no longer lists takes the tokens it signed out of the cache with it.
 A token can end before its ``exp`` (a logout, a disabled account or client): a verifier given a
 ``RevocationList`` (``servicekit.revocations``) refuses the tokens it covers, cached or not,
 with 401 ``token_revoked``.
+
+Scopes (RFC 6750 §3.1, ``check_scopes``): what an operation requires of the clients it admits.
+
+- A token is *limited by scope* when it is a client token (``typ`` department_system or
+  service: a system acting for itself, holding what its client was granted), or a citizen's or
+  enterprise's token issued to a third-party client (a ``client_id`` and a non-empty ``scope``:
+  what she allowed a department's portal). Other tokens (the platform's own app and sign-in
+  grants, which carry no scope; staff; a delegate's) are not limited.
+- An operation may declare the scopes it requires, all of them (``requires_scopes``, in the
+  route's ``dependencies=[...]``; the gateway's routing table declares the same). A limited
+  token lacking one is refused: 403 ``insufficient_scope`` naming them (``required_scopes``,
+  and ``WWW-Authenticate: Bearer error="insufficient_scope", scope="..."``).
+- A client token calling an operation that declares no scope: unchanged (token types, roles
+  and grants decide, as before scopes meant anything).
+- A third-party client's citizen token calling an operation that declares no scope: refused,
+  403 ``insufficient_scope`` (deny by default: a portal got her identity, not her account).
+  ``current_principal`` refuses it, so that every authenticated route of every service holds
+  without remembering to.
 """
 
 import asyncio
 import binascii
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Annotated, Any, Literal
 
 import httpx
@@ -27,6 +45,7 @@ import jwt
 import orjson
 import structlog
 from fastapi import Depends, Request
+from fastapi.dependencies.models import Dependant
 from jwt.utils import base64url_decode
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -137,6 +156,66 @@ class InsufficientAssurance(DomainError):
 class WrongPrincipalType(Forbidden):
     code = "wrong_principal_type"
     title = "This kind of account cannot do this"
+
+
+class InsufficientScope(Forbidden):
+    """RFC 6750 §3.1: the token was not granted what the operation requires. ``required_scopes``
+    is empty when the operation is not open to the token's client at all (a third-party client's
+    citizen token on an operation that declares no scope)."""
+
+    code = "insufficient_scope"
+    title = "The access token lacks a scope this operation requires"
+    members = extension_members(
+        required_scopes={
+            "type": "array",
+            "items": {"type": "string"},
+            "description": (
+                "The scopes the operation requires, all of them; empty: none would do, the"
+                " operation is not open to tokens issued to another client for a person"
+            ),
+            "examples": [["cases:read"]],
+        }
+    )
+
+
+#: Token types that act for themselves, with the scopes their client was granted.
+CLIENT_TOKEN_TYPES: frozenset[str] = frozenset({"department_system", "service"})
+
+
+def limited_by_scope(principal: Principal) -> bool:
+    """Whether the token holds only what its scopes allow (see the module's docstring)."""
+    return principal.typ in CLIENT_TOKEN_TYPES or (
+        principal.client_id is not None and bool(principal.scope)
+    )
+
+
+def check_scopes(principal: Principal, required: Sequence[str]) -> None:
+    """Refuse a token limited by scope that lacks one of ``required`` (the operation's declared
+    scopes; empty: it declares none), or, on an operation that declares none, a third-party
+    client's token for a person (deny by default). Raises ``InsufficientScope``."""
+    typ = principal.typ
+    if typ in CLIENT_TOKEN_TYPES:
+        if not required:
+            return
+    elif principal.client_id is None or not principal.scope:
+        return  # not limited
+    elif not required:
+        raise InsufficientScope(
+            "this operation is not open to a token issued to another client",
+            headers={"WWW-Authenticate": 'Bearer error="insufficient_scope"'},
+            required_scopes=[],
+        )
+    granted = principal.scope
+    for scope in required:
+        if scope not in granted:
+            wanted = " ".join(required)
+            raise InsufficientScope(
+                f"this operation requires the scopes: {wanted}",
+                headers={
+                    "WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{wanted}"'
+                },
+                required_scopes=list(required),
+            )
 
 
 def http_jwks_source(client: httpx.AsyncClient, url: str) -> JwksSource:
@@ -352,11 +431,64 @@ async def authenticate(verifier: TokenVerifier, authorization: str | None) -> Pr
 
 
 async def current_principal(request: Request) -> Principal:
+    """The caller of an authenticated route. A third-party client's token for a person is
+    refused here unless the route declares scopes (``requires_scopes``), which it must then
+    hold (deny by default, see the module's docstring); other tokens' scopes are checked by
+    the route's ``requires_scopes`` itself."""
     verifier = state_of(request, ServiceState).token_verifier
-    return await authenticate(verifier, request.headers.get("authorization"))
+    principal = await authenticate(verifier, request.headers.get("authorization"))
+    if (
+        principal.client_id is not None
+        and principal.scope
+        and principal.typ not in CLIENT_TOKEN_TYPES
+    ):
+        route = request.scope.get("route")
+        dependant = getattr(route, "dependant", None)
+        check_scopes(principal, declared_scopes(dependant) if dependant is not None else ())
+    return principal
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
+
+
+class ScopeRequirement:
+    """The dependency ``requires_scopes`` makes: the scopes an operation requires, checked."""
+
+    def __init__(self, scopes: Iterable[str]) -> None:
+        self.scopes = tuple(dict.fromkeys(scopes))
+        if not self.scopes or any(not scope or " " in scope for scope in self.scopes):
+            raise ValueError(f"name one or more scopes, each without spaces: {self.scopes!r}")
+
+    async def __call__(self, principal: PrincipalDep) -> None:
+        check_scopes(principal, self.scopes)
+
+    def __repr__(self) -> str:
+        return f"requires_scopes{self.scopes!r}"
+
+
+def requires_scopes(*scopes: str) -> Any:
+    """A dependency: the operation requires every one of ``scopes`` of a token limited by
+    scope, and declares them (its OpenAPI security requirement and ``x-required-scopes``; 403
+    ``insufficient_scope``). Put it in the route's own ``dependencies=[...]`` (not a router's:
+    ``current_principal`` looks for it on the route, and a router's would leave third-party
+    tokens refused)::
+
+        @router.get("/cases/{case_no}", dependencies=[requires_scopes("cases:read")])
+    """
+    return Depends(ScopeRequirement(scopes))
+
+
+def declared_scopes(dependant: Dependant) -> tuple[str, ...]:
+    """The scopes a route's dependencies declare (``requires_scopes``), in their order."""
+    found: dict[str, None] = {}
+    pending = list(dependant.dependencies)
+    while pending:
+        dependency = pending.pop(0)
+        if isinstance(dependency.call, ScopeRequirement):
+            found.update(dict.fromkeys(dependency.call.scopes))
+        pending.extend(dependency.dependencies)
+    return tuple(found)
+
 
 _STEP_FOR_LEVEL = {1: "password", 2: "real_name", 3: "face"}
 

@@ -11,8 +11,12 @@ route, reading its dependency tree rather than a list kept by hand:
     every route with parameters or a body  422 validation_failed
     a body                                 400 malformed_body, 413 payload_too_large
     ``current_principal`` among its deps   401 unauthenticated | invalid_token | token_expired,
-                                           403 wrong_principal_type, 503 upstream_unavailable
-                                           (the signing keys), and a ``security`` requirement
+                                           403 wrong_principal_type | insufficient_scope (a
+                                           third-party client's token, refused by default),
+                                           503 upstream_unavailable (the signing keys), and a
+                                           ``security`` requirement
+    ``requires_scopes`` among its deps     its scopes in the ``security`` requirement and in
+                                           ``x-required-scopes``
     the request's database session         503 database_unavailable
     an Idempotency-Key claim               400 invalid_idempotency_key (and, when the key is
                                            required, idempotency_key_required), 422
@@ -41,11 +45,13 @@ from pydantic_core import to_jsonable_python
 from starlette.routing import BaseRoute
 
 from servicekit.auth import (
+    InsufficientScope,
     InvalidToken,
     TokenExpired,
     TokenRevoked,
     WrongPrincipalType,
     current_principal,
+    declared_scopes,
 )
 from servicekit.db import DatabaseUnavailable, ReadSessionDep, SessionDep
 from servicekit.idempotency import (
@@ -69,6 +75,8 @@ from servicekit.problems import (
 )
 
 SECURITY_SCHEME = "accessToken"
+#: The operation's extension naming the scopes a token limited by scope must hold (all of them).
+REQUIRED_SCOPES = "x-required-scopes"
 SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
     SECURITY_SCHEME: {
         "type": "http",
@@ -105,6 +113,13 @@ _HEADERS: dict[int, dict[str, Any]] = {
             "schema": {"type": "string"},
         }
     },
+    403: {
+        "WWW-Authenticate": {
+            "description": "With insufficient_scope: the Bearer challenge (RFC 6750), naming "
+            "the error and the scopes required",
+            "schema": {"type": "string"},
+        }
+    },
     429: {
         "Retry-After": {
             "description": "Seconds to wait before trying again",
@@ -126,6 +141,7 @@ AUTHENTICATION_PROBLEMS: tuple[type[DomainError], ...] = (
     TokenExpired,
     TokenRevoked,
     WrongPrincipalType,
+    InsufficientScope,
     UpstreamUnavailable,
 )
 #: What every route that reads a body can answer.
@@ -410,7 +426,10 @@ def document_problems(document: dict[str, Any], routes: Sequence[BaseRoute]) -> 
                 responses.pop(status, None)
             add_problems(operation, problems, instance=example_path(path, operation))
             if authenticates(route):
-                operation["security"] = [{SECURITY_SCHEME: []}]
+                scopes = list(declared_scopes(route.dependant))
+                operation["security"] = [{SECURITY_SCHEME: scopes}]
+                if scopes:
+                    operation[REQUIRED_SCOPES] = scopes
     restore_examples(document, packages)
     components: dict[str, Any] = document.setdefault("components", {})
     schemas: dict[str, Any] = components.setdefault("schemas", {})

@@ -193,9 +193,11 @@ class TokenMinter:
         act: str | None = None,
         sid: str | None = None,
         sgen: int | None = None,
+        client_id: str | None = None,
     ) -> str:
         """A signed access token; ``act`` names a delegate acting for ``sub``, ``sid`` the
-        session it was issued in, ``sgen`` a client's secret generation."""
+        session it was issued in, ``sgen`` a client's secret generation, ``client_id`` the
+        OAuth client a person's token was issued to (by the authorization code flow)."""
         now = issued_at if issued_at is not None else int(time.time())
         claims: dict[str, Any] = {
             "iss": self.issuer,
@@ -220,6 +222,8 @@ class TokenMinter:
             claims["sid"] = sid
         if sgen is not None:
             claims["sgen"] = sgen
+        if client_id is not None:
+            claims["client_id"] = client_id
         return self.sign(claims)
 
     def sign(self, claims: dict[str, Any], **header: Any) -> str:

@@ -10,7 +10,7 @@ from rating_svc.invitations import service
 from rating_svc.invitations.schemas import CaseCompletedEvent, InvitationPage
 from rating_svc.invitations.service import NotTheCaseService
 from rating_svc.models import InboxEvent
-from servicekit.auth import Principal, PrincipalDep, principal_of, require_type
+from servicekit.auth import Principal, PrincipalDep, principal_of, require_type, requires_scopes
 from servicekit.db import SessionDep
 from servicekit.events import record_in_inbox
 from servicekit.openapi import problem_responses
@@ -68,6 +68,7 @@ async def list_invitations(
 
 @router.post(
     "/events",
+    dependencies=[requires_scopes("events:deliver")],
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
     responses=problem_responses(NotTheCaseService, EventTypeNotHandled),
