@@ -270,6 +270,7 @@ def test_a_portal_signs_a_citizen_in_at_the_level_it_asks_for(
         portal.metadata["authorization_endpoint"],
         code_verifier=generate_token(64),
         nonce=generate_token(20),
+        scope="openid profile",
     )
     again = browse(browser, again_url)
     assert sent_back(again)["state"] == again_state

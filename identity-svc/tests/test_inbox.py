@@ -38,6 +38,7 @@ async def case_svc(
             "seed_client_secret": SecretStr(SECRET),
             "seed_client_name": "case-svc（平台服务）",
             "seed_client_type": "service",
+            "seed_client_scopes": "events:deliver",
         }
     )
     async with app.state.service.database.sessionmaker.begin() as session:

@@ -74,6 +74,7 @@ async def service_headers(
             "seed_client_secret": SecretStr(secret),
             "seed_client_name": f"{client_id}（平台服务）",
             "seed_client_type": "service",
+            "seed_client_scopes": "events:deliver",
         }
     )
     async with app.state.service.database.sessionmaker.begin() as session:

@@ -22,7 +22,7 @@ from identity_svc.models import ReceivedEvent
 from identity_svc.offers import service as offers
 from identity_svc.offers.schemas import LIFE_EVENT_EXAMPLE, LifeEvent
 from identity_svc.settings import IdentitySettings
-from servicekit.auth import PrincipalDep, WrongPrincipalType, require_type
+from servicekit.auth import PrincipalDep, WrongPrincipalType, require_type, requires_scopes
 from servicekit.db import SessionDep
 from servicekit.events import record_in_inbox
 from servicekit.openapi import problem_responses
@@ -97,6 +97,7 @@ async def mark_read(
     "/events",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
+    dependencies=[requires_scopes("events:deliver")],
     responses=problem_responses(WrongPrincipalType, NotTheEventProducer),
 )
 async def receive_case_event(

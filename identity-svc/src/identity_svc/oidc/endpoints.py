@@ -20,7 +20,7 @@ from identity_svc.oidc.service import (
 )
 from identity_svc.tokens import repository as tokens_repository
 from identity_svc.tokens.client_auth import AUTH_METHODS
-from servicekit.auth import PrincipalDep, WrongPrincipalType
+from servicekit.auth import PrincipalDep, WrongPrincipalType, requires_scopes
 from servicekit.db import SessionDep
 from servicekit.openapi import problem_responses
 
@@ -88,6 +88,7 @@ async def authorization_server_metadata(
 
 
 _USERINFO = {
+    "dependencies": [requires_scopes("openid")],
     "response_model": UserInfo,
     "response_model_exclude_none": True,
     "responses": problem_responses(NotThroughClient, WrongPrincipalType),

@@ -53,6 +53,8 @@ if TYPE_CHECKING:
 
 #: The ``sub`` of the tokens identity-svc mints for its own calls (the platform's contract).
 SERVICE_SUBJECT = "identity-svc"
+#: What its own token holds: the exchange's registry checks (real name, face, enterprises).
+SERVICE_SCOPES = ("exchange:calls", "exchange:matches")
 #: The clients that may hold tokens of their own (client credentials): their ``typ`` is the
 #: token's.
 CLIENT_TOKEN_TYPES = frozenset({"department_system", "service"})
@@ -242,6 +244,8 @@ async def service_token(runtime: Runtime, *, now: dt.datetime) -> str:
         iat=iat,
         exp=iat + runtime.settings.service_token_ttl_seconds,
     )
+    # A service token is limited by scope like any client's (servicekit.auth.check_scopes).
+    claims["scope"] = " ".join(SERVICE_SCOPES)
     return await runtime.keys.sign(claims, now=now)
 
 
