@@ -324,6 +324,10 @@ def main() -> None:
                 f"GATEWAY_{name}_KEY": base64.b64encode(os.urandom(32)).decode()
                 for name in PRODUCTION_KEYS
             },
+            "GATEWAY_SEALING_KEYS": json.dumps(
+                {"bench": base64.b64encode(os.urandom(32)).decode()}
+            ),
+            "GATEWAY_SEALING_KEY_ID": "bench",
         }
         if options.routes_file:
             gateway_env["GATEWAY_ROUTES_FILE"] = str(options.routes_file)

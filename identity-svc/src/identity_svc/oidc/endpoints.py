@@ -87,16 +87,17 @@ async def authorization_server_metadata(
     return await openid_configuration(runtime, response)
 
 
-_USERINFO = {
-    "dependencies": [requires_scopes("openid")],
-    "response_model": UserInfo,
-    "response_model_exclude_none": True,
-    "responses": problem_responses(NotThroughClient, WrongPrincipalType),
-}
+_USERINFO_RESPONSES = problem_responses(NotThroughClient, WrongPrincipalType)
 
 
-@router.get("/userinfo", **_USERINFO)  # type: ignore[arg-type]
-async def userinfo_get(principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep) -> Any:
+@router.get(
+    "/userinfo",
+    dependencies=[requires_scopes("openid")],
+    response_model=UserInfo,
+    response_model_exclude_none=True,
+    responses=_USERINFO_RESPONSES,
+)
+async def userinfo(principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep) -> Any:
     """Who signed in, as much as the token's scopes give its client (OIDC Core §5.3): ``sub``
     always; ``profile`` her real-name status and masked name; ``phone`` her masked number;
     ``id_number`` her full name and ID number, for a token of level 3. Needs an access token a
@@ -104,8 +105,16 @@ async def userinfo_get(principal: PrincipalDep, session: SessionDep, runtime: Ru
     return await service.userinfo(session=session, runtime=runtime, principal=principal)
 
 
-@router.post("/userinfo", **_USERINFO)  # type: ignore[arg-type]
-async def userinfo_post(principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep) -> Any:
+@router.post(
+    "/userinfo",
+    dependencies=[requires_scopes("openid")],
+    response_model=UserInfo,
+    response_model_exclude_none=True,
+    responses=_USERINFO_RESPONSES,
+)
+async def userinfo_by_post(
+    principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep
+) -> Any:
     """As ``GET /identity/v1/userinfo`` (OIDC Core §5.3.1 allows both)."""
     return await service.userinfo(session=session, runtime=runtime, principal=principal)
 

@@ -26,6 +26,8 @@ from fastapi import APIRouter, BackgroundTasks, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 
 from identity_svc.accounts.service import effective_loa
 from identity_svc.deps import IdentityState, StateDep
@@ -318,8 +320,8 @@ async def _form(request: Request) -> dict[str, str] | None:
     """The posted form's text fields; None for a form that is not one these pages send."""
     try:
         form = await request.form(max_files=0, max_fields=20)
-    except Exception:  # a malformed or oversized body is not a form of these pages
-        return None
+    except (MultiPartException, HTTPException, ValueError):
+        return None  # a malformed or oversized body is not a form of these pages
     fields: dict[str, str] = {}
     for name, value in form.multi_items():
         if not isinstance(value, str) or len(value) > FIELD_MAX or name in fields:
