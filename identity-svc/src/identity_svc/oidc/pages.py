@@ -14,6 +14,7 @@ browser that made them (another site's form post carries no Lax cookie, so it fi
 request: no cross-site request forgery), ``ov_session`` is the sign-in every client shares.
 """
 
+import datetime as dt
 import json
 import math
 import re
@@ -301,7 +302,7 @@ async def _show(
     )
 
 
-def _principal_of(account: Account, *, now: Any) -> Principal:
+def _principal_of(account: Account, *, now: dt.datetime) -> Principal:
     """The signed-in citizen as the verification rules take her (a browser sign-in, no token)."""
     return Principal(
         sub=str(account.id), typ="citizen", loa=effective_loa(account, now=now), token=""
@@ -355,7 +356,7 @@ async def step_post(
         if step in ("password", "sms", "sms_send"):
             return await _sign_in(session, state, request, held, signed_in, fields, device)
         current, account = await service.next_step(session, held, signed_in, now=now)
-        if account is None or signed_in is None or current != _STEP_OF_FORM.get(step):
+        if account is None or signed_in is None or current != step or step not in _STEP_FORMS:
             # A form of a step done already, or of another: show where the request stands.
             return RedirectResponse(f"{COOKIE_PATH}/authorize/{held.id}", status_code=303)
         if step == "real_name":
@@ -408,7 +409,8 @@ async def step_post(
     return RedirectResponse(f"{COOKIE_PATH}/authorize/{held.id}", status_code=303)
 
 
-_STEP_OF_FORM = {"real_name": "real_name", "face": "face", "consent": "consent"}
+#: The forms of the steps after signing in, each named as its step.
+_STEP_FORMS = frozenset({"real_name", "face", "consent"})
 
 
 def _kept(fields: dict[str, str]) -> dict[str, str]:

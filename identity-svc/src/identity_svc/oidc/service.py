@@ -56,6 +56,7 @@ from identity_svc.tokens.service import (
     SessionTokens,
     UnauthorizedClient,
     issue_session_tokens,
+    token_hash,
 )
 from servicekit.auth import Principal, require_type
 from servicekit.problems import Forbidden, NotFound, extension_members
@@ -168,10 +169,6 @@ def with_query(uri: str, params: dict[str, str | None]) -> str:
     extra = urlencode({name: value for name, value in params.items() if value is not None})
     query = f"{parts.query}&{extra}" if parts.query else extra
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 @dataclass(frozen=True)

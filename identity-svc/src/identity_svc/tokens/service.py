@@ -176,7 +176,9 @@ class ClientToken:
     scope: str
 
 
-def refresh_token_hash(token: str) -> str:
+def token_hash(token: str) -> str:
+    """What is kept of a random token handed out (a refresh token, an authorization code, a
+    browser's cookie): its SHA-256, to find it by."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -296,7 +298,7 @@ async def issue_session_tokens(
         session,
         family_id=family_id,
         account_id=account.id,
-        token_hash=refresh_token_hash(refresh),
+        token_hash=token_hash(refresh),
         issued_at=now,
         expires_at=expires_at,
     )
@@ -542,10 +544,10 @@ async def refresh_token_grant(
     its registered method) or not (RFC 6749 §6); one of the platform's own sign-in grants is
     refused to every client."""
     await runtime.keys.load(now=now)
-    token_hash = refresh_token_hash(refresh_token)
-    spent = await repository.spend_refresh_token(session, token_hash, now=now)
+    presented_hash = token_hash(refresh_token)
+    spent = await repository.spend_refresh_token(session, presented_hash, now=now)
     if spent is None:
-        raise await _unspendable(runtime, session, token_hash, now=now)
+        raise await _unspendable(runtime, session, presented_hash, now=now)
     family_id, account_id = spent
     account = await accounts.get(session, account_id)
     if account is None:
@@ -565,7 +567,7 @@ async def refresh_token_grant(
 
 
 async def _unspendable(
-    runtime: Runtime, session: AsyncSession, token_hash: str, *, now: dt.datetime
+    runtime: Runtime, session: AsyncSession, presented_hash: str, *, now: dt.datetime
 ) -> InvalidGrant:
     """Why a refresh token could not be spent. A spent one presented again means someone holds
     a copy: the whole session ends for everyone holding it, in a transaction of its own so that
@@ -574,7 +576,7 @@ async def _unspendable(
     # The failed UPDATE wrote nothing, but on SQLite it holds the write lock the separate
     # transaction below needs: end the request's transaction first (the refusal ends it anyway).
     await session.rollback()
-    presented = await repository.refresh_token_by_hash(session, token_hash)
+    presented = await repository.refresh_token_by_hash(session, presented_hash)
     if presented is None:
         return InvalidGrant("the refresh token is not known")
     if presented.revoked_at is not None:
@@ -613,7 +615,7 @@ async def revoke(
     else:
         family_id = None
     if family_id is None and not looks_like_access_token:
-        presented = await repository.refresh_token_by_hash(session, refresh_token_hash(token))
+        presented = await repository.refresh_token_by_hash(session, token_hash(token))
         family_id = presented.family_id if presented is not None else None
     if family_id is not None:
         ended = await repository.revoke_family(session, family_id, now=now)
