@@ -4,7 +4,8 @@
 SHELL := /bin/bash
 UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
 SOURCES := bench libs/servicekit/src gateway/src identity-svc/src catalog-svc/src case-svc/src \
-           rating-svc/src data-exchange-svc/src devtools/src
+           rating-svc/src data-exchange-svc/src devtools/src \
+           web/src
 
 .PHONY: run test lint typecheck pytest bench sync clean
 

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from data_exchange_svc.registry.faces import simulated_capture, template_from_seed
 from identity_svc.models import Account
+from onevisit_dev import browser as browsers
 from onevisit_dev.platform import (
     REPO_ROOT,
     SERVICES,
@@ -197,3 +198,25 @@ def end_face_window(platform: Platform) -> Callable[[str], None]:
             await engine.dispose()
 
     return lambda account_id: asyncio.run(close(account_id))
+
+
+def _browser(size: tuple[int, int], *, mobile: bool) -> Iterator[object]:
+    lacking = browsers.missing()
+    if lacking is not None:
+        if os.environ.get("ONEVISIT_REQUIRE_BROWSER"):
+            pytest.fail(f"the browser tests need {lacking}")
+        pytest.skip(f"the browser tests need {lacking} (.ci/run installs them)")
+    with browsers.chromium(size, mobile=mobile) as driver:
+        yield driver
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    """Headless Chromium at a phone's size (``onevisit_dev.browser``)."""
+    yield from _browser(browsers.PHONE, mobile=True)
+
+
+@pytest.fixture
+def desk_browser() -> Iterator[object]:
+    """Headless Chromium at a desk's size, for the workbench."""
+    yield from _browser(browsers.DESK, mobile=False)

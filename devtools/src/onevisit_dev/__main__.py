@@ -1,4 +1,4 @@
-"""``python -m onevisit_dev``: migrate, seed and start the six processes (and, with
+"""``python -m onevisit_dev``: migrate, seed and start the seven processes (and, with
 ``--wenzhou``, a case-svc of Wenzhou's own); Ctrl-C stops them all. Being the developer's
 platform, it seeds the demo staff too (``identity_svc.demo_staff``, listed in the README)."""
 
@@ -47,14 +47,18 @@ def main() -> int:
 
     signal.signal(signal.SIGINT, interrupt_start)
     signal.signal(signal.SIGTERM, interrupt_start)
-    databases = len(config.ports) - 1  # every process but the gateway has one
+    databases = len(config.ports) - 2  # every process but the gateway and the pages has one
     print(
         f"Migrating and seeding the {databases} databases (the first run loads the region tree)..."
     )
     try:
         with running_platform(config) as platform:
             gateway = config.gateway_url
-            print(f"\nOneVisit is running.\n  gateway: {gateway}\n  docs:    {gateway}/docs")
+            print(
+                f"\nOneVisit is running.\n  gateway:   {gateway}\n  docs:      {gateway}/docs\n"
+                f"  app:       {gateway}/app/   (the citizen's: a phone's screen, 长辈版 inside)\n"
+                f"  workbench: {gateway}/workbench/   (staff)"
+            )
             for name, port in sorted(config.ports.items(), key=lambda item: item[1]):
                 print(f"  {name:<12} http://127.0.0.1:{port}   log: {platform.log_of(name)}")
             print('  demo staff sign-ins: README.md, "Demo staff"')

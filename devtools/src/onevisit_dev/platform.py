@@ -79,6 +79,10 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ),
 )
 GATEWAY = ServiceSpec("gateway", "gateway", "gateway", "GATEWAY_", 8000, has_database=False)
+#: The pages: the citizen's app and the staff workbench, which the gateway serves as two
+#: services of one upstream (``WEB_PARTS``: their names in its routing table).
+WEB = ServiceSpec("web", "onevisit_web", "web", "WEB_", 8006, has_database=False)
+WEB_PARTS = ("app", "workbench")
 
 
 @dataclass(frozen=True)
@@ -149,7 +153,7 @@ class PlatformConfig:
     def defaults(
         cls, var_dir: Path, *, regional: tuple[RegionalInstance, ...] = ()
     ) -> PlatformConfig:
-        ports = {spec.name: spec.default_port for spec in (*SERVICES, GATEWAY)}
+        ports = {spec.name: spec.default_port for spec in (*SERVICES, WEB, GATEWAY)}
         ports.update({instance.name: instance.default_port for instance in regional})
         return cls(var_dir=var_dir, ports=ports, regional=regional)
 
@@ -157,7 +161,7 @@ class PlatformConfig:
     def on_free_ports(
         cls, var_dir: Path, *, regional: tuple[RegionalInstance, ...] = ()
     ) -> PlatformConfig:
-        names = [spec.name for spec in (*SERVICES, GATEWAY)]
+        names = [spec.name for spec in (*SERVICES, WEB, GATEWAY)]
         names.extend(instance.name for instance in regional)
         return cls(var_dir=var_dir, ports={name: free_port() for name in names}, regional=regional)
 
@@ -239,8 +243,15 @@ class PlatformConfig:
             env.setdefault("CASE_CLIENT_ID", CASE_CLIENT_ID)
             env.setdefault("CASE_CLIENT_SECRET", case_client_secret(self.var_dir))
             env.setdefault("CASE_EVENT_SUBSCRIBERS", json.dumps(CASE_EVENT_SUBSCRIBERS))
+        if spec is WEB:
+            # The demo capture of a synthetic person stands in for the phone's camera.
+            env.setdefault(
+                "WEB_DEMO_FACE_CAPTURE",
+                str(REPO_ROOT / "data-exchange-svc" / "data" / "demo_face_capture.json"),
+            )
         if spec is GATEWAY:
             upstreams = {service.name: self.url(service.name) for service in SERVICES}
+            upstreams.update({part: self.url(WEB.name) for part in WEB_PARTS})
             env["GATEWAY_UPSTREAMS"] = json.dumps(upstreams)
             env["GATEWAY_TRUSTED_PROXIES"] = json.dumps(list(self.trusted_proxies))
             pools: dict[str, dict[str, list[str]]] = {}
@@ -426,7 +437,7 @@ def client_secret(var_dir: Path, file_name: str) -> str:
 
 def _is_service_setting(key: str) -> bool:
     # The caller's own service settings must not leak into the processes this run configures.
-    return any(key.startswith(spec.env_prefix) for spec in (*SERVICES, GATEWAY))
+    return any(key.startswith(spec.env_prefix) for spec in (*SERVICES, WEB, GATEWAY))
 
 
 def prepare(config: PlatformConfig) -> None:
@@ -587,6 +598,7 @@ def running_platform(config: PlatformConfig, *, prepared: bool = False) -> Itera
             platform.processes[spec.name] = _spawn(config, spec)
         for instance in config.regional:
             platform.processes[instance.name] = _spawn(config, instance.service, instance)
+        platform.processes[WEB.name] = _spawn(config, WEB)
         platform.processes[GATEWAY.name] = _spawn(config, GATEWAY)
         wait_until_ready(platform)
         yield platform

@@ -310,7 +310,8 @@ class Gateway:
 
     def _begin(self, request: Request) -> RequestSpan:
         """The request's span: its id and trace context kept from a trusted proxy or a caller
-        holding the forwarding key (a service), made otherwise, the caller's id logged apart."""
+        holding the forwarding key (a service), made otherwise, the caller's id logged apart;
+        the client a key holder names (``servicekit.context.on_behalf_of``) is the client."""
         request_id = traceparent = signed = None
         for name, value in request.headers:
             if name == b"x-request-id":
@@ -319,10 +320,14 @@ class Gateway:
                 traceparent = traceparent or value
             elif name == HEADER_BYTES:
                 signed = signed or value
-        if self._trusted_proxies.trusts(request.client) or (
-            signed is not None
-            and self._forwarding.verify(signed, request_id, traceparent) is not None
-        ):
+        vouched = (
+            self._forwarding.verify(signed, request_id, traceparent) if signed is not None else None
+        )
+        if vouched:
+            # A platform process serving a browser (the pages) names the browser the gateway
+            # vouched for to it: she is the client, for rate limits and for the services.
+            request.client = vouched.decode("latin-1")
+        if vouched is not None or self._trusted_proxies.trusts(request.client):
             return self._requests.begin(_text(request_id), _text(traceparent))
         return self._requests.begin(None, None, client_request_id=_text(request_id))
 

@@ -7,6 +7,12 @@ request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request
 trace: contextvars.ContextVar[tuple[str, str] | None] = contextvars.ContextVar(
     "trace", default=None
 )
+#: The browser a platform page serves (``web``), by the address the gateway vouched for: its
+#: calls through the gateway are signed naming it, so that the gateway, and the services after
+#: it, count sign-ins and rate limits by the person's address, not by the page server's.
+on_behalf_of: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "on_behalf_of", default=None
+)
 
 
 def current_request_id() -> str | None:

@@ -4,7 +4,8 @@ answer's problem becomes the caller's.
 Timeouts are explicit (no call waits forever), connections are pooled and kept alive, and each
 outgoing request carries the current request id and trace context; a client given the
 platform's ``Forwarding`` signs them on its calls to its base URL (the gateway), which then
-continues them (``servicekit.forwarding``). Endpoints take the service's client as ``HttpDep``.
+continues them (``servicekit.forwarding``), naming the browser a page server acts for when
+``servicekit.context.on_behalf_of`` holds one. Endpoints take the service's client as ``HttpDep``.
 ``raise_for_problem`` passes on the problems of another service that concern the request, as
 they are, and makes everything else that service's failure.
 """
@@ -17,7 +18,7 @@ from typing import Annotated, Any
 import httpx
 from fastapi import Depends, Request
 
-from servicekit.context import outgoing_trace_headers
+from servicekit.context import on_behalf_of, outgoing_trace_headers
 from servicekit.forwarding import HEADER, Forwarding
 from servicekit.problems import DomainError, UpstreamUnavailable
 from servicekit.state import ServiceState, state_of
@@ -46,7 +47,7 @@ def _context_propagation(
         ):
             return
         signed = forwarding.sign(
-            b"",
+            (on_behalf_of.get() or "").encode("latin-1"),
             request.headers.get("x-request-id", "").encode("latin-1"),
             request.headers.get("traceparent", "").encode("latin-1"),
         )
