@@ -147,3 +147,35 @@ def test_a_request_id_from_the_load_balancer_follows_the_request_through_every_h
     # identity-svc asked the exchange through the gateway, signing the id: the gateway kept it.
     assert access_lines(platform, "exchange", request_id)
     assert len(access_lines(platform, "gateway", request_id)) >= 2
+
+
+def test_a_sign_in_at_the_pages_is_counted_at_the_browsers_address_not_the_page_servers(
+    platform: Platform, gateway: httpx.Client
+) -> None:
+    # The pages call the token endpoint for the browser the gateway vouched for to them: each
+    # browser is its own client to identity-svc (its sessions, its failures), as a phone is.
+    phone = registered(gateway, platform)
+    first, second = device_address(), device_address()
+
+    def sign_in_at_the_pages(address: str, password: str) -> httpx.Response:
+        with platform.client(address) as browser:
+            form = {"method": "password", "phone": phone, "password": password, "next": "/app/"}
+            return browser.post("/app/sign-in", data=form)
+
+    for address in (first, second):
+        signed_in = sign_in_at_the_pages(address, PASSWORD)
+        assert signed_in.status_code == 303, signed_in.text
+        assert signed_in.headers["location"] == "/app/"
+    own = sign_in(gateway, phone)
+    access = own.json()["access_token"]
+    listed = gateway.get("/identity/v1/me/sessions", headers={"Authorization": f"Bearer {access}"})
+    addresses = {session["client_address"] for session in listed.json()["sessions"]}
+    assert {first, second} <= addresses
+
+    # Three failures from the first browser slow the first browser alone.
+    for _ in range(3):
+        sign_in_at_the_pages(first, "guess")
+    slowed = sign_in_at_the_pages(first, PASSWORD)
+    assert slowed.status_code == 400
+    assert "尝试次数过多" in slowed.text
+    assert sign_in_at_the_pages(second, PASSWORD).status_code == 303

@@ -106,7 +106,8 @@ def vouched_for(received: dict[str, list[str]]) -> str | None:
 async def test_the_service_learns_who_asked_from_the_gateway_not_from_the_client(
     gateway: httpx.AsyncClient, services: dict[str, Any]
 ) -> None:
-    forged = FORWARDING.sign(b"198.51.100.1", b"", b"").decode()
+    # Signed with a key that is not the platform's: the gateway does not believe it.
+    forged = Forwarding(b"k" * 32).sign(b"198.51.100.1", b"", b"").decode()
     response = await gateway.get(
         "/catalog/v1/items",
         headers={
@@ -224,6 +225,26 @@ async def test_a_service_calling_through_the_gateway_keeps_its_request_id(
     assert "4bf92f3577b34da6a3ce929d0e0e4736" in received["traceparent"][0]
     # The service's own address, as its connection says: it named no client.
     assert vouched_for(received) == "127.0.0.1"
+
+
+async def test_a_page_server_holding_the_key_names_the_browser_it_serves_as_the_client(
+    gateway: httpx.AsyncClient,
+) -> None:
+    # The pages (web/) call the API for the browser the gateway vouched for to them: that
+    # browser is the client the service, the rate limits and the sign-in throttles see.
+    signed = FORWARDING.sign(b"198.51.100.7", b"page-req-1", b"").decode()
+    response = await gateway.get(
+        "/catalog/v1/items",
+        headers={"x-request-id": "page-req-1", HEADER: signed, "x-forwarded-for": "10.1.1.1"},
+    )
+    received = received_headers(response.json())
+    assert vouched_for(received) == "198.51.100.7"
+    assert received["x-forwarded-for"] == ["198.51.100.7"]
+    # Signed for another request, the same header names nobody: a copy cannot be replayed.
+    replayed = await gateway.get(
+        "/catalog/v1/items", headers={"x-request-id": "page-req-2", HEADER: signed}
+    )
+    assert vouched_for(received_headers(replayed.json())) == "127.0.0.1"
 
 
 async def test_a_request_without_an_id_gets_one_the_service_sees_too(
