@@ -42,6 +42,9 @@ SERVICES = {
     "case": "/cases/v1",
     "rating": "/ratings/v1",
     "exchange": "/exchange/v1",
+    # The pages (web/): two parts of one upstream in production, a fake each here.
+    "app": "/app",
+    "workbench": "/workbench",
 }
 
 

@@ -26,6 +26,8 @@ def test_the_shipped_table_routes_every_service_to_its_default_port() -> None:
         "case": ("/cases/v1", ("http://127.0.0.1:8003",)),
         "rating": ("/ratings/v1", ("http://127.0.0.1:8004",)),
         "exchange": ("/exchange/v1", ("http://127.0.0.1:8005",)),
+        "app": ("/app", ("http://127.0.0.1:8006",)),
+        "workbench": ("/workbench", ("http://127.0.0.1:8006",)),
     }
 
 
