@@ -23,7 +23,7 @@ from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
 from case_svc.settings import CaseSettings
-from onevisit_dev.platform import GATEWAY, SERVICES, WENZHOU_CASE
+from onevisit_dev.platform import GATEWAY, SERVICES, WEB, WEB_PARTS, WENZHOU_CASE
 from onevisit_dev.secrets import (
     CONTAINERS,
     POSTGRES,
@@ -35,12 +35,13 @@ from onevisit_dev.secrets import (
     write_secrets,
 )
 from onevisit_dev.secrets import main as generate_secrets
+from onevisit_web.settings import WebSettings
 from servicekit.settings import SecretKey, development_key
 
 REPO = Path(__file__).resolve().parents[1]
 COMPOSE_TEXT = (REPO / "docker-compose.yml").read_text()
 COMPOSE: dict[str, Any] = yaml.safe_load(COMPOSE_TEXT)
-APPS = {spec.name: spec for spec in (*SERVICES, GATEWAY)}
+APPS = {spec.name: spec for spec in (*SERVICES, WEB, GATEWAY)}
 #: Containers of another service's image: each regional instance, by the service it runs.
 REGIONAL = {WENZHOU_CASE.name: WENZHOU_CASE.service}
 POSTGRES_INIT = REPO / "deploy/postgres-init.sh"
@@ -150,8 +151,9 @@ def test_each_image_is_built_for_its_package_port_and_seed(name: str) -> None:
         expected["SEED"] = "true"
     assert build_args(name) == expected
     assert importlib.util.find_spec(f"{spec.package}.main") is not None
-    if spec.has_database:
-        assert (REPO / spec.directory / "alembic.ini").is_file()
+    # Its alembic.ini is what makes deploy/start.sh migrate: a process without a database
+    # (the page server) has none.
+    assert (REPO / spec.directory / "alembic.ini").is_file() == spec.has_database
     if spec.has_seed:
         assert importlib.util.find_spec(f"{spec.package}.seed") is not None
 
@@ -166,9 +168,11 @@ def test_the_image_installs_every_workspace_member_and_starts_what_the_package_i
     assert "/readyz" in DOCKERFILE
     assert "HEALTHCHECK" in DOCKERFILE
     assert 'CMD ["sh", "/app/start.sh"]' in DOCKERFILE
-    # The gateway runs its own server (gateway.server); a service migrates, seeds, then serves.
+    # The gateway runs its own server (gateway.server); a service migrates (when it has a
+    # database), seeds, then serves.
     assert 'exec python -m gateway --host 0.0.0.0 --port "$PORT"' in START
-    assert 'alembic -c "$SERVICE/alembic.ini" upgrade head' in START
+    migrate = 'alembic -c "$SERVICE/alembic.ini" upgrade head'
+    assert f'if [ -f "$SERVICE/alembic.ini" ]; then\n  {migrate}\nfi\n' in START
     assert 'python -m "$PACKAGE.seed"' in START
     serve = 'exec uvicorn "$PACKAGE.main:create_app" --factory --host 0.0.0.0 --port "$PORT"'
     assert serve in START
@@ -229,7 +233,11 @@ def test_each_service_has_its_own_database_and_role_and_the_gateway_every_upstre
     assert len(roles) == len(containers)
     gateway = COMPOSE["services"]["gateway"]["environment"]
     upstreams = json.loads(gateway["GATEWAY_UPSTREAMS"])
-    assert upstreams == {spec.name: f"http://{spec.name}:{spec.default_port}" for spec in SERVICES}
+    # The pages' two parts are two services of the gateway's, both the page server.
+    assert upstreams == {
+        **{spec.name: f"http://{spec.name}:{spec.default_port}" for spec in SERVICES},
+        **dict.fromkeys(WEB_PARTS, f"http://{WEB.name}:{WEB.default_port}"),
+    }
     pools = json.loads(gateway["GATEWAY_POOLS"])
     assert pools == {
         WENZHOU_CASE.service.name: {
@@ -238,12 +246,13 @@ def test_each_service_has_its_own_database_and_role_and_the_gateway_every_upstre
     }
     assert set(COMPOSE["services"]["gateway"]["depends_on"]) == {
         *(container for container, _ in containers),
+        WEB.name,
         "redis",
     }
 
 
 def test_every_process_shares_one_forwarding_key_and_the_gateway_its_trusted_proxies() -> None:
-    containers = [*((spec.name, spec) for spec in (*SERVICES, GATEWAY)), *REGIONAL.items()]
+    containers = [*((spec.name, spec) for spec in (*SERVICES, WEB, GATEWAY)), *REGIONAL.items()]
     keys = {
         COMPOSE["services"][container]["environment"][f"{spec.env_prefix}FORWARDED_KEY"]
         for container, spec in containers
@@ -252,6 +261,33 @@ def test_every_process_shares_one_forwarding_key_and_the_gateway_its_trusted_pro
     assert required_variable(key) == SHARED_KEYS["forwarded_key"]
     trusted = COMPOSE["services"]["gateway"]["environment"]["GATEWAY_TRUSTED_PROXIES"]
     assert trusted == "${ONEVISIT_TRUSTED_PROXIES:-[]}"
+
+
+def test_the_page_server_calls_through_the_gateway_with_no_database_and_no_demo_capture() -> None:
+    web = COMPOSE["services"][WEB.name]
+    environment = web["environment"]
+    issuer = COMPOSE["services"]["identity"]["environment"]["IDENTITY_TOKEN_ISSUER"]
+    assert environment["WEB_GATEWAY_URL"] == f"http://gateway:{GATEWAY.default_port}"
+    assert environment["WEB_TOKEN_ISSUER"] == issuer
+    assert web["expose"] == [str(WEB.default_port)]
+    assert "depends_on" not in web  # the gateway waits for it, not it for the gateway
+    # Production's defaults: Secure cookies, and the app's camera rather than a demo capture.
+    left_to_defaults = {"WEB_DATABASE_URL", "WEB_SECURE_COOKIES", "WEB_DEMO_FACE_CAPTURE"}
+    assert not left_to_defaults & set(environment)
+
+
+def test_the_page_server_refuses_a_demo_face_capture_in_production(
+    variables: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in os.environ:
+        if name.startswith(WEB.env_prefix):
+            monkeypatch.delenv(name)
+    for name, value in environment_of(WEB.name, variables).items():
+        monkeypatch.setenv(name, value)
+    assert WebSettings().cookies_secure
+    monkeypatch.setenv("WEB_DEMO_FACE_CAPTURE", "data-exchange-svc/data/demo_face_capture.json")
+    with pytest.raises(ValueError, match="WEB_DEMO_FACE_CAPTURE"):
+        WebSettings()
 
 
 # Production mode and its secrets.

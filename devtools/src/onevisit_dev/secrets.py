@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from onevisit_dev.platform import GATEWAY, REPO_ROOT, SERVICES, WENZHOU_CASE, ServiceSpec
+from onevisit_dev.platform import GATEWAY, REPO_ROOT, SERVICES, WEB, WENZHOU_CASE, ServiceSpec
 from servicekit.settings import ServiceSettings
 
 SECRETS_FILE = REPO_ROOT / "deploy" / "secrets.env"
@@ -55,6 +55,7 @@ class Container:
 CONTAINERS: tuple[Container, ...] = (
     *(Container(spec.name, spec) for spec in SERVICES),
     Container(WENZHOU_CASE.name, WENZHOU_CASE.service),
+    Container(WEB.name, WEB),
     Container(GATEWAY.name, GATEWAY),
 )
 
