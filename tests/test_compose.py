@@ -151,6 +151,9 @@ def test_each_image_is_built_for_its_package_port_and_seed(name: str) -> None:
         expected["SEED"] = "true"
     assert build_args(name) == expected
     assert importlib.util.find_spec(f"{spec.package}.main") is not None
+    # The Dockerfile installs the project named like its directory (uv sync --package SERVICE).
+    project = tomllib.loads((REPO / spec.directory / "pyproject.toml").read_text())["project"]
+    assert project["name"] == spec.directory
     # Its alembic.ini is what makes deploy/start.sh migrate: a process without a database
     # (the page server) has none.
     assert (REPO / spec.directory / "alembic.ini").is_file() == spec.has_database
