@@ -2,11 +2,13 @@
 ``chromium-driver``), driven by Selenium at a phone's size (360 × 640), or a desk's for the
 workbench; and what every page they visit must pass (``check_page``): axe-core's WCAG 2.1 A/AA
 rules, no sideways scrolling, the page-weight budget, a screenshot kept as the run's artefact
-(``ONEVISIT_ARTIFACTS_DIR``, by default ``var/test-artifacts``).
+(``ONEVISIT_ARTIFACTS_DIR``, by default ``var/test-artifacts``), beside each page's weight
+(``page-weights.jsonl``).
 
 Nothing here downloads a browser: where none is installed the tests are skipped, unless
 ``ONEVISIT_REQUIRE_BROWSER`` is set (``.ci/run`` sets it after installing one): then they fail."""
 
+import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -85,6 +87,8 @@ def check_page(driver: Any, name: str) -> None:
         "return document.documentElement.scrollWidth <= window.innerWidth"
     ), f"the {name} page scrolls sideways"
     weight = page_weight(driver)
+    with (ARTIFACTS / "page-weights.jsonl").open("a", encoding="utf-8") as weights:
+        weights.write(json.dumps({"page": name, "bytes": weight}) + "\n")
     assert weight <= PAGE_WEIGHT_BUDGET_BYTES, f"the {name} page weighs {weight} bytes"
     driver.execute_script(AXE.read_text(encoding="utf-8"))
     result: Any = driver.execute_async_script(
