@@ -1,0 +1,226 @@
+"""The staff workbench in a real browser at a desk's size (1280 × 800), through the gateway to
+the real processes: the fund centre's handler takes a housing provident-fund withdrawal from the
+queue to a proposed approval (claim, the one-time supplement notice, which the applicant
+answers through the API, acceptance, review), and a supervisor who did not review it confirms
+it; then the supervision page's charts and tables. Each page passes axe-core's WCAG 2.1 A/AA
+rules, does not scroll sideways and keeps to the page-weight budget (``check_page``)."""
+
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+from selenium.common.exceptions import TimeoutException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+from onevisit_dev.answers import bearer
+from onevisit_dev.browser import check_page
+from onevisit_dev.callers import (
+    Citizen,
+    Person,
+    claim_real_name,
+    create_staff,
+    register_citizen,
+    verify_face,
+)
+from onevisit_dev.platform import Platform
+
+pytestmark = pytest.mark.e2e
+
+FUND_CENTRE = "330300-housing_provident_fund"
+WITHDRAWAL = "housing_provident_fund.withdrawal"
+#: From the synthetic population (data-exchange-svc/data/population.csv), in no other story: a
+#: Lucheng resident, whose withdrawal Wenzhou's fund centre handles.
+APPLICANT = ("林华", "330302194405036153")
+WAIT_SECONDS = 20
+
+
+def _applies(gateway: httpx.Client, platform: Platform, face_of: Any) -> tuple[str, str]:
+    """She registers, binds her real name by a face match and files a withdrawal: her token
+    and the case number."""
+    name, id_number = APPLICANT
+    person = Person(name, id_number, face_of(id_number))
+    citizen = register_citizen(gateway, platform.config.var_dir)
+    token = citizen.sign_in(gateway)
+    claim_real_name(gateway, token, person)
+    token = verify_face(gateway, token, person)
+    filed = gateway.post(
+        "/cases/v1/cases",
+        json={
+            "item_code": WITHDRAWAL,
+            "form": {
+                "withdrawal_reason": "rent",
+                "amount_cny": "80000",
+                "bank_account": "6222020200112233445",
+                "contact_phone": "13957700000",
+            },
+        },
+        headers={**bearer(token), "Idempotency-Key": str(uuid.uuid4())},
+    )
+    assert filed.status_code == 201, filed.text
+    case_no: str = filed.json()["case_no"]
+    return token, case_no
+
+
+def _supplies(gateway: httpx.Client, token: str, case_no: str) -> None:
+    """She answers the notice: both fields it named, at the version she read."""
+    path = f"/cases/v1/cases/{case_no}"
+    mine = gateway.get(path, headers=bearer(token))
+    assert mine.status_code == 200, mine.text
+    assert mine.json()["history"][-1]["detail"]["fields"] == ["amount_cny", "withdrawal_reason"]
+    supplied = gateway.post(
+        f"{path}/transitions",
+        json={
+            "action": "supplement",
+            "form": {"withdrawal_reason": "retirement", "amount_cny": "52000"},
+        },
+        headers={**bearer(token), "If-Match": mine.headers["etag"]},
+    )
+    assert supplied.status_code == 200, supplied.text
+
+
+def _signs_in(driver: WebDriver, platform: Platform, staff: Citizen, page: str) -> None:
+    driver.get(f"{platform.config.gateway_url}/workbench/")
+    WebDriverWait(driver, WAIT_SECONDS).until(lambda d: d.find_elements(By.ID, "phone"))
+    check_page(driver, f"workbench-{page}")
+    driver.find_element(By.ID, "phone").send_keys(staff.phone)
+    driver.find_element(By.ID, "password").send_keys(staff.password)
+    driver.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+    WebDriverWait(driver, WAIT_SECONDS).until(lambda d: d.find_elements(By.ID, "cases-heading"))
+
+
+def _said(driver: WebDriver, text: str) -> None:
+    """Waits for the page's notice of a step done to say ``text``."""
+
+    def notice(d: WebDriver) -> bool:
+        found = d.find_elements(By.CSS_SELECTOR, "p.notice[role=status]")
+        return bool(found) and found[0].text == text
+
+    try:
+        WebDriverWait(driver, WAIT_SECONDS).until(notice)
+    except TimeoutException:
+        main = driver.find_element(By.TAG_NAME, "main").text
+        raise AssertionError(f"the page never said {text!r}: {main}") from None
+
+
+def _status(driver: WebDriver) -> str:
+    status: str = driver.find_element(By.ID, "case-status").text
+    return status
+
+
+def _step(driver: WebDriver, action: str, done: str, *, note: str | None = None) -> None:
+    if note is not None:
+        driver.find_element(By.ID, f"note-{action}").send_keys(note)
+    driver.find_element(By.ID, f"do-{action}").click()
+    _said(driver, done)
+
+
+def test_a_withdrawal_is_handled_on_the_workbench_from_claim_to_approval(
+    platform: Platform, desk_browser: WebDriver, platform_admin: str, face_of: Any
+) -> None:
+    driver = desk_browser
+    with platform.client() as gateway:
+        applicant, case_no = _applies(gateway, platform, face_of)
+        handler = create_staff(gateway, platform_admin, FUND_CENTRE, ["handler"])
+        supervisor = create_staff(gateway, platform_admin, FUND_CENTRE, ["supervisor"])
+
+        # The handler finds it in the queue, nobody's yet, and opens it.
+        _signs_in(driver, platform, handler, "sign-in")
+        Select(driver.find_element(By.ID, "assignee")).select_by_value("unassigned")
+        driver.find_element(By.CSS_SELECTOR, "form.filters button[type=submit]").click()
+        WebDriverWait(driver, WAIT_SECONDS).until(lambda d: "assignee=unassigned" in d.current_url)
+        check_page(driver, "workbench-queue")
+        row = driver.find_element(By.LINK_TEXT, case_no).find_element(By.XPATH, "./ancestor::tr")
+        assert "住房公积金提取" in row.text
+        assert "正常" in row.text  # the deadline's colour, in words too
+        driver.find_element(By.LINK_TEXT, case_no).click()
+        WebDriverWait(driver, WAIT_SECONDS).until(lambda d: d.find_elements(By.ID, "do-claim"))
+        assert _status(driver) == "待受理"
+        check_page(driver, "workbench-case")
+
+        _step(driver, "claim", "已认领，您现在可以办理此件。")
+        check_page(driver, "workbench-claimed")
+
+        # One notice naming both fields to correct; the clock stops while she supplies them.
+        driver.find_element(By.ID, "fields-withdrawal_reason").click()
+        driver.find_element(By.ID, "fields-amount_cny").click()
+        _step(
+            driver,
+            "request_supplement",
+            "已一次性告知补正。",
+            note="退休提取请选择“离休、退休”；提取金额超出账户余额",
+        )
+        assert _status(driver) == "待补正"
+        assert (
+            "暂停计时"
+            in driver.find_element(By.ID, "facts-heading").find_element(By.XPATH, "..").text
+        )
+        check_page(driver, "workbench-supplement-requested")
+        _supplies(gateway, applicant, case_no)
+
+        driver.refresh()
+        WebDriverWait(driver, WAIT_SECONDS).until(lambda d: d.find_elements(By.ID, "do-accept"))
+        _step(driver, "accept", "已受理。")
+        _step(driver, "start_review", "已开始审查。")
+        check_page(driver, "workbench-in-review")
+        # Two people decide this item: the reviewer may only propose.
+        assert not driver.find_elements(By.ID, "do-approve")
+        _step(driver, "propose_approval", "已提请准予。", note="符合退休提取条件")
+        assert _status(driver) == "待确认准予"
+        check_page(driver, "workbench-approval-proposed")
+
+        # She signs out; the supervisor, in a fresh sign-in, finds it waiting for a decision.
+        driver.find_element(By.CSS_SELECTOR, "form.sign-out button").click()
+        WebDriverWait(driver, WAIT_SECONDS).until(lambda d: d.find_elements(By.ID, "phone"))
+        _signs_in(driver, platform, supervisor, "sign-in-again")
+        driver.find_element(By.ID, "status-approval_pending").click()
+        driver.find_element(By.CSS_SELECTOR, "form.filters button[type=submit]").click()
+        WebDriverWait(driver, WAIT_SECONDS).until(
+            lambda d: "status=approval_pending" in d.current_url
+        )
+        check_page(driver, "workbench-queue-approval-pending")
+        driver.find_element(By.LINK_TEXT, case_no).click()
+        WebDriverWait(driver, WAIT_SECONDS).until(lambda d: d.find_elements(By.ID, "do-confirm"))
+        check_page(driver, "workbench-decision")
+        _step(driver, "confirm", "已确认决定。", note="同意")
+        assert _status(driver) == "已准予"
+        check_page(driver, "workbench-approved")
+
+        final = gateway.get(f"/cases/v1/cases/{case_no}", headers=bearer(applicant)).json()
+    assert final["status"] == "approved"
+    assert [entry["action"] for entry in final["history"]] == [
+        "submit",
+        "claim",
+        "request_supplement",
+        "supplement",
+        "accept",
+        "start_review",
+        "propose_approval",
+        "confirm",
+    ]
+
+
+def test_the_supervision_page_shows_its_figures_as_charts_and_tables(
+    platform: Platform, desk_browser: WebDriver, platform_admin: str
+) -> None:
+    driver = desk_browser
+    with platform.client() as gateway:
+        supervisor = create_staff(gateway, platform_admin, FUND_CENTRE, ["supervisor"])
+    _signs_in(driver, platform, supervisor, "sign-in-supervisor")
+    driver.get(f"{platform.config.gateway_url}/workbench/supervision")
+    WebDriverWait(driver, WAIT_SECONDS).until(lambda d: d.find_elements(By.ID, "group_by"))
+
+    charts = driver.find_elements(By.CSS_SELECTOR, "svg.chart[role=img]")
+    names = [
+        chart.find_element(By.TAG_NAME, "title").get_attribute("textContent") for chart in charts
+    ]
+    assert names[:2] == ["按时办结率", "在办超期件数"]
+    table = driver.find_element(By.CSS_SELECTOR, "[aria-labelledby=timeliness-heading] table")
+    assert "温州市住房公积金管理中心" in table.text
+    check_page(driver, "workbench-supervision")
+
+    # A desk's page, and still no sideways scrolling on a phone's width.
+    driver.set_window_size(360, 640)
+    check_page(driver, "workbench-supervision-narrow")
