@@ -15,7 +15,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from onevisit_dev.answers import bearer
+from onevisit_dev.answers import bearer, invitation_to_rate
 from onevisit_dev.browser import check_page
 from onevisit_dev.callers import (
     Citizen,
@@ -160,8 +160,14 @@ def test_a_withdrawal_is_handled_on_the_workbench_from_claim_to_approval(
         check_page(driver, "workbench-supplement-requested")
         _supplies(gateway, applicant, case_no)
 
-        driver.refresh()
+        # Her supplement changed the case since the page was read: a step sent from it is
+        # refused (412), and the page says so and shows the case as it is now.
+        driver.find_element(By.ID, "do-release").click()
         WebDriverWait(driver, WAIT_SECONDS).until(lambda d: d.find_elements(By.ID, "do-accept"))
+        changed = driver.find_element(By.CSS_SELECTOR, "main > p[role=alert]").text
+        assert changed == "办件刚刚有了变化，以下是最新状态，请核对后再操作。"
+        assert _status(driver) == "待受理"
+        check_page(driver, "workbench-case-changed")
         _step(driver, "accept", "已受理。")
         _step(driver, "start_review", "已开始审查。")
         check_page(driver, "workbench-in-review")
@@ -224,3 +230,93 @@ def test_the_supervision_page_shows_its_figures_as_charts_and_tables(
     # A desk's page, and still no sideways scrolling on a phone's width.
     driver.set_window_size(360, 640)
     check_page(driver, "workbench-supervision-narrow")
+
+
+#: Lucheng's public security bureau, which handles her loss report at once, and the tier above,
+#: which decides the bureau's appeals.
+BUREAU = "330302-public_security"
+CITY_BUREAU = "330300-public_security"
+LOSS_REPORT = "public_security.id_card_loss_report"
+#: From the synthetic population, in no other story: a Lucheng resident.
+REVIEWER = ("王嘉", "330302197103315302")
+
+
+def _rates_badly(gateway: httpx.Client, platform: Platform, face_of: Any) -> str:
+    """She files a loss report, completed at once, and gives it a very dissatisfied review:
+    its case number."""
+    name, id_number = REVIEWER
+    person = Person(name, id_number, face_of(id_number))
+    citizen = register_citizen(gateway, platform.config.var_dir)
+    token = citizen.sign_in(gateway)
+    claim_real_name(gateway, token, person)
+    token = verify_face(gateway, token, person)
+    filed = gateway.post(
+        "/cases/v1/cases",
+        json={
+            "item_code": LOSS_REPORT,
+            "form": {
+                "loss_reason": "lost",
+                "loss_date": "2026-12-01",
+                "contact_phone": "13957700002",
+            },
+        },
+        headers={**bearer(token), "Idempotency-Key": str(uuid.uuid4())},
+    )
+    assert filed.status_code == 201, filed.text
+    case_no: str = filed.json()["case_no"]
+    assert invitation_to_rate(gateway, token, case_no) is not None
+    rated = gateway.post(
+        "/ratings/v1/ratings",
+        json={"case_no": case_no, "level": 1, "comment": "窗口让我跑了两趟", "channel": "app"},
+        headers=bearer(token),
+    )
+    assert rated.status_code == 201, rated.text
+    return case_no
+
+
+def test_a_bad_review_is_called_back_rectified_and_appealed_on_the_workbench(
+    platform: Platform, desk_browser: WebDriver, platform_admin: str, face_of: Any
+) -> None:
+    driver = desk_browser
+    with platform.client() as gateway:
+        case_no = _rates_badly(gateway, platform, face_of)
+        handler = create_staff(gateway, platform_admin, BUREAU, ["handler"])
+        decider = create_staff(gateway, platform_admin, CITY_BUREAU, ["supervisor"])
+
+    # The bureau's handler finds it among the rectifications, calls her back, reports the change.
+    _signs_in(driver, platform, handler, "sign-in-rectifications")
+    driver.find_element(By.LINK_TEXT, "差评整改").click()
+    WebDriverWait(driver, WAIT_SECONDS).until(lambda d: d.find_elements(By.LINK_TEXT, case_no))
+    check_page(driver, "workbench-rectifications")
+    driver.find_element(By.LINK_TEXT, case_no).click()
+    WebDriverWait(driver, WAIT_SECONDS).until(lambda d: d.find_elements(By.ID, "call-back-note"))
+    check_page(driver, "workbench-rectification")
+    driver.find_element(By.ID, "call-back-note").send_keys("已电话联系申请人并致歉")
+    driver.find_element(By.ID, "do-call-back").click()
+    _said(driver, "已记录回访。")
+    driver.find_element(By.ID, "rectification-note").send_keys("高峰时段增开一个窗口")
+    driver.find_element(By.ID, "do-rectification").click()
+    _said(driver, "已报告整改情况，群众将收到再评价邀请。")
+
+    # And appeals the review as mistaken; the city's bureau decides.
+    driver.find_element(By.ID, "reasons").send_keys("申请人评价的是另一部门的事项，本局当日已办结")
+    driver.find_element(By.ID, "evidence").send_keys("窗口录像 第3号窗口")
+    driver.find_element(By.ID, "do-appeal").click()
+    _said(driver, "已提交申诉，由上级部门审核人裁定。")
+    check_page(driver, "workbench-rectification-appealed")
+    driver.find_element(By.CSS_SELECTOR, "form.sign-out button").click()
+    WebDriverWait(driver, WAIT_SECONDS).until(lambda d: d.find_elements(By.ID, "phone"))
+
+    _signs_in(driver, platform, decider, "sign-in-decider")
+    driver.find_element(By.LINK_TEXT, "差评申诉").click()
+    WebDriverWait(driver, WAIT_SECONDS).until(lambda d: d.find_elements(By.LINK_TEXT, case_no))
+    check_page(driver, "workbench-appeals")
+    driver.find_element(By.LINK_TEXT, case_no).click()
+    WebDriverWait(driver, WAIT_SECONDS).until(lambda d: d.find_elements(By.ID, "outcome-upheld"))
+    check_page(driver, "workbench-appeal")
+    driver.find_element(By.ID, "outcome-upheld").click()
+    driver.find_element(By.ID, "decision-note").send_keys("录像显示当日已办结")
+    driver.find_element(By.ID, "do-decide").click()
+    _said(driver, "已作出裁定。")
+    assert driver.find_element(By.ID, "appeal-status").text == "申诉成立"
+    check_page(driver, "workbench-appeal-decided")

@@ -30,8 +30,11 @@ class FormIncomplete(ValueError):
     """A form that cannot be sent as it is: said beside it."""
 
 
-def beijing_instant(local: str) -> str:
-    """A ``datetime-local`` field's value, typed in Beijing time, as an ISO instant."""
+def beijing_instant(local: str, now: dt.datetime | None = None) -> str:
+    """A ``datetime-local`` field's value, typed in Beijing time, as an ISO instant; left
+    empty, now (a call-back recorded as it ends: a minute typed may fall before the review)."""
+    if not local:
+        return (now or dt.datetime.now(dt.UTC)).isoformat()
     try:
         moment = dt.datetime.fromisoformat(local)
     except ValueError as exc:
@@ -95,8 +98,11 @@ async def rectification_page(
         f"/ratings/v1/rectifications/{_uuid(rectification_id)}",
         token=staff.access_token,
     )
+    levels = await _levels(request)
     context = {
         "r": answer.body,
+        "level_names": {level["level"]: level["name"] for level in levels},
+        "tag_names": {tag["code"]: tag["name"] for level in levels for tag in level["tags"]},
         "message": message,
         "failed": failed,
         "flash": DONE.get(request.query_params.get("done", "")),
@@ -104,9 +110,20 @@ async def rectification_page(
         "channels": words("channels"),
         "grounds": words("grounds"),
         "roles": words("roles"),
+        "steps": words("rectification_steps"),
         "now": dt.datetime.now(BEIJING).strftime("%Y-%m-%dT%H:%M"),
     }
     return render(request, "workbench/rectification.html", context, status=status)
+
+
+async def _levels(request: Request) -> list[dict[str, Any]]:
+    """The published levels and their tags (public), for their names; none if unavailable."""
+    try:
+        answer = await call(gateway_client(request), "GET", "/ratings/v1/levels")
+    except ApiProblem:
+        return []
+    levels: list[dict[str, Any]] = answer.body["items"]
+    return levels
 
 
 @router.get("/rectifications/{rectification_id}")
