@@ -35,6 +35,11 @@ WITHDRAWAL = "housing_provident_fund.withdrawal"
 #: Lucheng resident, whose withdrawal Wenzhou's fund centre handles.
 APPLICANT = ("林华", "330302194405036153")
 WAIT_SECONDS = 20
+#: Her scan of her tenancy agreement: a PNG of one grey pixel.
+SCAN_PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010800000000"
+    "3a7e9b550000000a49444154789c636800000082008177cd72b60000000049454e44ae426082"
+)
 
 
 def _applies(gateway: httpx.Client, platform: Platform, face_of: Any) -> tuple[str, str]:
@@ -61,6 +66,13 @@ def _applies(gateway: httpx.Client, platform: Platform, face_of: Any) -> tuple[s
     )
     assert filed.status_code == 201, filed.text
     case_no: str = filed.json()["case_no"]
+    scanned = gateway.post(
+        f"/cases/v1/cases/{case_no}/materials",
+        data={"name": "租赁合同"},
+        files={"file": ("scan.png", SCAN_PNG, "image/png")},
+        headers=bearer(token),
+    )
+    assert scanned.status_code == 201, scanned.text
     return token, case_no
 
 
@@ -139,6 +151,14 @@ def test_a_withdrawal_is_handled_on_the_workbench_from_claim_to_approval(
         WebDriverWait(driver, WAIT_SECONDS).until(lambda d: d.find_elements(By.ID, "do-claim"))
         assert _status(driver) == "待受理"
         check_page(driver, "workbench-case")
+        # Her scan opens from the page, read with the handler's own token.
+        scan = driver.find_element(By.LINK_TEXT, "租赁合同").get_attribute("href")
+        fetched = driver.execute_async_script(
+            "const done = arguments[arguments.length - 1];"
+            "fetch(arguments[0]).then(r => done(`${r.status} ${r.headers.get('content-type')}`));",
+            scan,
+        )
+        assert fetched == "200 image/png"
 
         _step(driver, "claim", "已认领，您现在可以办理此件。")
         check_page(driver, "workbench-claimed")

@@ -5,8 +5,10 @@ case that changed meanwhile (412) is shown afresh, saying so."""
 
 import datetime as dt
 import re
+import uuid
 from typing import Any
 
+import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.datastructures import FormData
@@ -16,6 +18,7 @@ from onevisit_web.pages import field, form_of, gateway_client, problem_message, 
 from onevisit_web.session import WebSession
 from onevisit_web.workbench.labels import ACTIONS, words
 from onevisit_web.workbench.staff import StaffDep, StaffMember, staff_member
+from servicekit.problems import UpstreamUnavailable
 
 router = APIRouter(prefix="/cases", include_in_schema=False)
 
@@ -165,6 +168,27 @@ async def case_page(
 @router.get("/{case_no}")
 async def show_case(request: Request, case_no: str, staff: StaffDep) -> Response:
     return await case_page(request, staff, case_no)
+
+
+@router.get("/{case_no}/materials/{material_id}")
+async def material(
+    request: Request, case_no: str, material_id: uuid.UUID, staff: StaffDep
+) -> Response:
+    """A material's file, read with her token and handed on as case-svc sent it (its type
+    known by its first bytes there), never cached."""
+    try:
+        answer = await gateway_client(request).get(
+            f"{_path(case_no)}/materials/{material_id}",
+            headers={"authorization": f"Bearer {staff.access_token}"},
+        )
+    except httpx.HTTPError as exc:
+        raise UpstreamUnavailable("the platform's gateway could not be reached") from exc
+    if not answer.is_success:
+        raise ApiProblem(answer.status_code, f"http_{answer.status_code}", "", {})
+    headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+    if "content-disposition" in answer.headers:
+        headers["Content-Disposition"] = answer.headers["content-disposition"]
+    return Response(answer.content, media_type=answer.headers.get("content-type"), headers=headers)
 
 
 async def _send(
