@@ -213,6 +213,12 @@ def test_a_withdrawal_is_handled_on_the_workbench_from_claim_to_approval(
         _step(driver, "confirm", "已确认决定。", note="同意")
         assert _status(driver) == "已准予"
         check_page(driver, "workbench-approved")
+        # A desk's page, and still no sideways scrolling on a phone's width.
+        driver.set_window_size(360, 640)
+        check_page(driver, "workbench-approved-narrow")
+        driver.get(f"{platform.config.gateway_url}/workbench/")
+        WebDriverWait(driver, WAIT_SECONDS).until(lambda d: d.find_elements(By.ID, "cases-heading"))
+        check_page(driver, "workbench-queue-narrow")
 
         final = gateway.get(f"/cases/v1/cases/{case_no}", headers=bearer(applicant)).json()
     assert final["status"] == "approved"

@@ -13,7 +13,7 @@ from onevisit_web.workbench.cases import (
     offered_steps,
     transition_body,
 )
-from onevisit_web.workbench.labels import ACTIONS, local_time, percent, words
+from onevisit_web.workbench.labels import ACTIONS, QUEUE_STATUSES, local_time, percent, words
 from onevisit_web.workbench.ratings import FormIncomplete, beijing_instant, evidence_of
 from onevisit_web.workbench.staff import StaffMember
 
@@ -155,3 +155,4 @@ def test_a_call_back_time_is_typed_in_beijing_time_or_left_for_now() -> None:
 
 def test_every_status_of_the_workflow_has_words() -> None:
     assert set(words("case_statuses")) == {status.value for status in CaseStatus}
+    assert set(QUEUE_STATUSES) <= set(words("case_statuses"))

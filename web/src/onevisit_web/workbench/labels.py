@@ -38,6 +38,10 @@ ACTIONS: dict[str, ActionForm] = {
 }
 
 
+#: The statuses of open cases, which the queue filters by.
+QUEUE_STATUSES: list[str] = _TABLE["queue"]["statuses"]
+
+
 def local_time(value: object) -> str:
     """An API timestamp (ISO 8601, UTC) as Beijing time to the minute; '—' for none."""
     if not value:

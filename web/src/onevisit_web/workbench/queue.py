@@ -8,7 +8,7 @@ from fastapi.responses import Response
 
 from onevisit_web.api import call
 from onevisit_web.pages import gateway_client, render
-from onevisit_web.workbench.labels import words
+from onevisit_web.workbench.labels import QUEUE_STATUSES, words
 from onevisit_web.workbench.staff import StaffDep, regional, staff_member
 
 router = APIRouter(include_in_schema=False)
@@ -20,7 +20,7 @@ def queue_filters(request: Request) -> list[tuple[str, str]]:
     """The filters the page was asked for, those the API knows only (a stale or altered link
     lists what it can rather than failing)."""
     query = request.query_params
-    statuses = [s for s in query.getlist("status") if s in words("case_statuses")]
+    statuses = [s for s in query.getlist("status") if s in QUEUE_STATUSES]
     chosen = [("status", status) for status in statuses]
     item_code = query.get("item_code", "").strip()
     if item_code and len(item_code) <= 64:
@@ -56,6 +56,7 @@ async def queue(request: Request, staff: StaffDep) -> Response:
         else None,
         "first_url": f"/workbench/?{urlencode(filters)}" if cursor else None,
         "statuses": words("case_statuses"),
+        "queue_statuses": QUEUE_STATUSES,
         "colours": words("deadline_colours"),
         "assignees": ASSIGNEES,
         "member": member,
