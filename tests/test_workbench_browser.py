@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -111,7 +111,10 @@ def _said(driver: WebDriver, text: str) -> None:
         return bool(found) and found[0].text == text
 
     try:
-        WebDriverWait(driver, WAIT_SECONDS).until(notice)
+        # The page may be replaced between finding the notice and reading it: look again.
+        WebDriverWait(
+            driver, WAIT_SECONDS, ignored_exceptions=(StaleElementReferenceException,)
+        ).until(notice)
     except TimeoutException:
         main = driver.find_element(By.TAG_NAME, "main").text
         raise AssertionError(f"the page never said {text!r}: {main}") from None
@@ -312,6 +315,9 @@ def test_a_bad_review_is_called_back_rectified_and_appealed_on_the_workbench(
     # The bureau's handler finds it among the rectifications, calls her back, reports the change.
     _signs_in(driver, platform, handler, "sign-in-rectifications")
     driver.find_element(By.LINK_TEXT, "差评整改").click()
+    WebDriverWait(driver, WAIT_SECONDS).until(lambda d: d.find_elements(By.ID, "status"))
+    Select(driver.find_element(By.ID, "status")).select_by_value("awaiting_call_back")
+    driver.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
     WebDriverWait(driver, WAIT_SECONDS).until(lambda d: d.find_elements(By.LINK_TEXT, case_no))
     check_page(driver, "workbench-rectifications")
     driver.find_element(By.LINK_TEXT, case_no).click()
