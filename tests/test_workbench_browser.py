@@ -2,8 +2,10 @@
 the real processes: the fund centre's handler takes a housing provident-fund withdrawal from the
 queue to a proposed approval (claim, the one-time supplement notice, which the applicant
 answers through the API, acceptance, review), and a supervisor who did not review it confirms
-it; then the supervision page's charts and tables. Each page passes axe-core's WCAG 2.1 A/AA
-rules, does not scroll sideways and keeps to the page-weight budget (``check_page``)."""
+it; then the supervision page's charts and tables; a bad review called back, rectified and
+appealed by Lucheng's bureau, the appeal decided by Wenzhou's; and a citizen's password refused
+at the staff sign-in, its session ended. Each page passes axe-core's WCAG 2.1 A/AA rules, does
+not scroll sideways and keeps to the page-weight budget (``check_page``)."""
 
 import uuid
 from typing import Any
@@ -352,3 +354,29 @@ def test_a_bad_review_is_called_back_rectified_and_appealed_on_the_workbench(
     _said(driver, "已作出裁定。")
     assert driver.find_element(By.ID, "appeal-status").text == "申诉成立"
     check_page(driver, "workbench-appeal-decided")
+
+
+def test_a_citizens_password_opens_no_workbench_and_its_session_is_ended(
+    platform: Platform, desk_browser: WebDriver
+) -> None:
+    driver = desk_browser
+    with platform.client() as gateway:
+        citizen = register_citizen(gateway, platform.config.var_dir)
+        token = citizen.sign_in(gateway)
+
+        driver.get(f"{platform.config.gateway_url}/workbench/sign-in")
+        WebDriverWait(driver, WAIT_SECONDS).until(lambda d: d.find_elements(By.ID, "phone"))
+        driver.find_element(By.ID, "phone").send_keys(citizen.phone)
+        driver.find_element(By.ID, "password").send_keys(citizen.password)
+        driver.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+        WebDriverWait(driver, WAIT_SECONDS).until(
+            lambda d: d.find_elements(By.CSS_SELECTOR, "p[role=alert]")
+        )
+        refusal = driver.find_element(By.CSS_SELECTOR, "p[role=alert]").text
+        assert refusal == "请使用工作人员账号登录。"
+        check_page(driver, "workbench-sign-in-refused")
+
+        # The sign-in the page server was handed is ended at once: hers alone remains.
+        sessions = gateway.get("/identity/v1/me/sessions", headers=bearer(token))
+        assert sessions.status_code == 200, sessions.text
+        assert [s["current"] for s in sessions.json()["sessions"]] == [True]
