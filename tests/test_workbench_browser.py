@@ -253,10 +253,19 @@ def test_the_supervision_page_shows_its_figures_as_charts_and_tables(
     names = [
         chart.find_element(By.TAG_NAME, "title").get_attribute("textContent") for chart in charts
     ]
-    assert names[:2] == ["按时办结率", "在办超期件数"]
+    assert names == ["按时办结率", "在办超期件数", "满意率（好差评）"]
     table = driver.find_element(By.CSS_SELECTOR, "[aria-labelledby=timeliness-heading] table")
     assert "温州市住房公积金管理中心" in table.text
     check_page(driver, "workbench-supervision")
+
+    # By region: the county rows of Wenzhou, the same charts over them.
+    Select(driver.find_element(By.ID, "group_by")).select_by_value("region")
+    driver.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+    WebDriverWait(driver, WAIT_SECONDS).until(lambda d: "group_by=region" in d.current_url)
+    table = driver.find_element(By.CSS_SELECTOR, "[aria-labelledby=timeliness-heading] table")
+    assert "按地区" in table.text
+    assert "温州市" in table.text  # the fund centre's own region, by its name
+    check_page(driver, "workbench-supervision-regions")
 
     # A desk's page, and still no sideways scrolling on a phone's width.
     driver.set_window_size(360, 640)

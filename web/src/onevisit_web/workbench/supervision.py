@@ -2,6 +2,7 @@
 figures, per department, region or item) and how satisfied their applicants are (rating-svc's
 published statistics and ranking), as bar charts with the same figures in tables."""
 
+import asyncio
 import datetime as dt
 from typing import Any
 from urllib.parse import urlencode
@@ -20,6 +21,8 @@ router = APIRouter(include_in_schema=False)
 #: The province: the region whose published figures a platform administrator (no department)
 #: is shown.
 PROVINCE = "33"
+#: Rows a page shows: each asks rating-svc for its satisfaction (published, cached figures).
+ROWS_PER_PAGE = 30
 
 
 def period_of(request: Request, today: dt.date) -> tuple[dt.date, dt.date]:
@@ -35,7 +38,46 @@ def period_of(request: Request, today: dt.date) -> tuple[dt.date, dt.date]:
 
 
 def row_label(row: dict[str, Any]) -> str:
-    return str(row.get("item_name") or row.get("department_name") or row.get("region_code"))
+    return str(
+        row.get("item_name")
+        or row.get("department_name")
+        or row.get("region_name")
+        or row.get("region_code")
+    )
+
+
+def published_figures_of(row: dict[str, Any], group_by: str) -> str | None:
+    """Where rating-svc publishes the figures of a row's department or region; none for an
+    item's row (an item's figures are counted wherever it is handled, not per department)."""
+    if group_by == "department" and row.get("department_id"):
+        return f"/ratings/v1/statistics/departments/{row['department_id']}"
+    if group_by == "region":
+        return f"/ratings/v1/statistics/regions/{row['region_code']}"
+    return None
+
+
+async def _satisfaction(
+    request: Request, path: str | None, span: dict[str, str]
+) -> dict[str, Any] | None:
+    if path is None:
+        return None
+    try:
+        figures: dict[str, Any] = (
+            await call(gateway_client(request), "GET", path, params=span)
+        ).body["figures"]
+    except ApiProblem:
+        return None
+    return figures
+
+
+async def _region_name(request: Request, code: str) -> str | None:
+    """A region row's name from the catalog (public); its code alone if unavailable."""
+    try:
+        answer = await call(gateway_client(request), "GET", f"/catalog/v1/regions/{code}")
+    except ApiProblem:
+        return None
+    name: str | None = answer.body.get("name")
+    return name
 
 
 @router.get("/supervision")
@@ -57,7 +99,7 @@ async def supervision(request: Request, staff: StaffDep) -> Response:
             "GET",
             "/cases/v1/supervision",
             token=token,
-            params={**query, "limit": 100, **({"cursor": cursor} if cursor else {})},
+            params={**query, "limit": ROWS_PER_PAGE, **({"cursor": cursor} if cursor else {})},
         )
         rows = page.body["items"]
         if page.body.get("next_cursor"):
@@ -67,6 +109,13 @@ async def supervision(request: Request, staff: StaffDep) -> Response:
         problems.append(problem_message(exc))
     region = member.region or PROVINCE
     span = {"granularity": "day", "from": start.isoformat(), "to": end.isoformat()}
+    rated = await asyncio.gather(
+        *(_satisfaction(request, published_figures_of(row, group_by), span) for row in rows)
+    )
+    rows = [{**row, "rated": figures} for row, figures in zip(rows, rated, strict=True)]
+    if group_by == "region":
+        names = await asyncio.gather(*(_region_name(request, row["region_code"]) for row in rows))
+        rows = [{**row, "region_name": name} for row, name in zip(rows, names, strict=True)]
     figures: dict[str, Any] | None = None
     ranking: dict[str, Any] | None = None
     published = f"/ratings/v1/statistics/regions/{region}"
@@ -88,18 +137,18 @@ async def supervision(request: Request, staff: StaffDep) -> Response:
             [(row_label(r), r["overdue"], str(r["overdue"])) for r in rows],
         ),
     ]
-    if ranking and ranking["items"]:
+    if group_by != "item":
         charts.append(
             bar_chart(
                 "satisfaction",
                 "满意率（好差评）",
                 [
                     (
-                        ranked["department_id"],
-                        ranked["figures"]["satisfaction_rate"],
-                        percent(ranked["figures"]["satisfaction_rate"]),
+                        row_label(r),
+                        r["rated"] and r["rated"]["satisfaction_rate"],
+                        percent(r["rated"] and r["rated"]["satisfaction_rate"]),
                     )
-                    for ranked in ranking["items"]
+                    for r in rows
                 ],
                 maximum=1.0,
             )
