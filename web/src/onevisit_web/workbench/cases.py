@@ -16,7 +16,7 @@ from starlette.datastructures import FormData
 from onevisit_web.api import ApiProblem, call
 from onevisit_web.pages import field, form_of, gateway_client, problem_message, redirect, render
 from onevisit_web.session import WebSession
-from onevisit_web.workbench.labels import ACTIONS, words
+from onevisit_web.workbench.labels import ACTIONS, BEIJING, words
 from onevisit_web.workbench.staff import StaffDep, StaffMember, staff_member
 from servicekit.problems import UpstreamUnavailable
 
@@ -160,7 +160,7 @@ async def case_page(
         "roles": words("roles"),
         "history_actions": {**words("history_actions"), **{n: a.label for n, a in ACTIONS.items()}},
         "procedures": words("procedures"),
-        "today": dt.date.today().isoformat(),
+        "today": dt.datetime.now(BEIJING).date().isoformat(),
     }
     return render(request, "workbench/case.html", context, status=status)
 
