@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from onevisit_web.api import call
-from onevisit_web.pages import gateway_client, render
+from onevisit_web.pages import gateway_client, redirect, render
 from onevisit_web.workbench.labels import QUEUE_STATUSES, words
 from onevisit_web.workbench.staff import StaffDep, regional, staff_member
 
@@ -36,6 +36,9 @@ def queue_filters(request: Request) -> list[tuple[str, str]]:
 async def queue(request: Request, staff: StaffDep) -> Response:
     http, token = gateway_client(request), staff.access_token
     member = staff_member(staff)
+    if member.dept is None:
+        # The platform's own staff hold no department's queue: their page is supervision.
+        return redirect(request, "/workbench/supervision")
     filters = queue_filters(request)
     params = [*filters, ("order", "due")]
     cursor = request.query_params.get("cursor")
