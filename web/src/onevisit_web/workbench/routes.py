@@ -1,9 +1,9 @@
-"""The workbench's pages: signing in as staff, the department's queue."""
+"""The workbench's pages: signing in and out as staff here; the queue, cases, rectifications
+and appeals, and supervision in their own modules, gathered under one router."""
 
 import contextlib
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from onevisit_web.api import ApiProblem, call
@@ -17,19 +17,13 @@ from onevisit_web.pages import (
     redirect,
     render,
     safe_next,
-    signed_in_staff,
     state_of,
 )
 from onevisit_web.session import WebSession, token_claims
+from onevisit_web.workbench import cases, queue, ratings, supervision
+from onevisit_web.workbench.staff import StaffDep
 
 router = APIRouter(prefix="/workbench", include_in_schema=False)
-StaffDep = Annotated[WebSession, Depends(signed_in_staff)]
-
-
-@router.get("/")
-async def queue(request: Request, staff: StaffDep) -> Response:
-    counts = await call(gateway_client(request), "GET", "/cases/v1/queue", token=staff.access_token)
-    return render(request, "workbench/queue.html", {"counts": counts.body})
 
 
 @router.get("/sign-in")
@@ -54,6 +48,8 @@ async def sign_in(request: Request) -> Response:
             status=400,
         )
     if token_claims(str(answer.body["access_token"])).get("typ") != "staff":
+        # A citizen's password here signed her in all the same: end that session at once.
+        await _log_out(request, answer.body.get("refresh_token"))
         message = "请使用工作人员账号登录。"
         return render(request, "workbench/sign_in.html", {**context, "error": message}, status=403)
     settings = state_of(request).settings
@@ -67,13 +63,22 @@ async def sign_in(request: Request) -> Response:
 @router.post("/sign-out")
 async def sign_out(request: Request, staff: StaffDep) -> Response:
     await form_of(request, staff)
-    if staff.refresh_token:
+    await _log_out(request, staff.refresh_token)
+    end_session(request, "workbench")
+    return redirect(request, "/workbench/sign-in")
+
+
+async def _log_out(request: Request, refresh_token: object) -> None:
+    """Ends the session a refresh token belongs to; a failure leaves it to expire."""
+    if isinstance(refresh_token, str) and refresh_token:
         with contextlib.suppress(ApiProblem):
             await call(
                 gateway_client(request),
                 "POST",
                 "/identity/v1/logout",
-                json={"refresh_token": staff.refresh_token},
+                json={"refresh_token": refresh_token},
             )
-    end_session(request, "workbench")
-    return redirect(request, "/workbench/sign-in")
+
+
+for part in (queue, cases, ratings, supervision):
+    router.include_router(part.router)
