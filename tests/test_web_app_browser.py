@@ -1,0 +1,261 @@
+"""The citizen's app (H5) in a real browser, at a phone's size (360 × 640), through the gateway
+to the real processes: the platform's own story in the elder mode (长辈版) — she signs in with a
+code texted to her phone, passes the real-name check and the face step, files the loss report of
+her identity card, finds it among her cases and rates it — with the keyboard where a person
+would use it; and, in the standard mode, a resident who finds a service, reads who handles it
+for her and how well, and checks who read her data. Every page passes axe-core's WCAG A/AA
+rules, fits the phone's width and keeps to the page-weight budget (``check_page``).
+
+The elder journey is the demo citizen's (林秀英): the face step's stand-in for the camera is the
+demo capture of her face (``WEB_DEMO_FACE_CAPTURE``), which matches no one else. Her face match
+moves her real name to this test's account, as it would to a new phone's; ``test_journey.py``,
+whose account held it, has finished by then (modules run in name order, and the contract run,
+which binds her number last of all, after every story: ``tests/conftest.py``)."""
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from selenium.common.exceptions import TimeoutException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support import expected_conditions as visible
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+from onevisit_dev.answers import sms_code
+from onevisit_dev.browser import check_page
+from onevisit_dev.callers import Person, claim_real_name, new_phone, register_citizen, verify_face
+from onevisit_dev.platform import Platform
+
+pytestmark = pytest.mark.e2e
+
+DEMO_NAME, DEMO_ID_NUMBER = "林秀英", "330302195203140248"
+#: From the synthetic population (data-exchange-svc/data/population.csv), in no other story: a
+#: Lucheng resident.
+RESIDENT = ("范敏琳", "330302194802277663")
+LOSS_REPORT = "public_security.id_card_loss_report"
+#: Long enough for a step that calls several services (the face match reads the registry).
+STEP_SECONDS = 30
+
+
+class _Waiting:
+    """``WebDriverWait`` whose timeout says where the browser is and what the page alerts."""
+
+    def __init__(self, browser: WebDriver) -> None:
+        self.browser = browser
+
+    def until(self, condition: Callable[[WebDriver], Any]) -> Any:
+        try:
+            return WebDriverWait(self.browser, STEP_SECONDS).until(condition)
+        except TimeoutException as exc:
+            alerts = [
+                (element.get_attribute("id"), element.text, element.get_attribute("data-code"))
+                for element in self.browser.find_elements(By.CSS_SELECTOR, '[role="alert"]')
+            ]
+            raise AssertionError(f"waited at {self.browser.current_url}: {alerts}") from exc
+
+
+def _wait(browser: WebDriver) -> _Waiting:
+    return _Waiting(browser)
+
+
+def _on_page(browser: WebDriver, path: str) -> None:
+    """Waits until the browser shows the page at ``path`` (any query) with its heading."""
+    _wait(browser).until(
+        lambda d: d.current_url.split("?")[0].endswith(path) and d.find_elements(By.TAG_NAME, "h1")
+    )
+
+
+def _press(element: WebElement) -> None:
+    """A button or link pressed from the keyboard: focused, then Enter."""
+    element.send_keys(Keys.ENTER)
+
+
+def _type(browser: WebDriver, element_id: str, text: str) -> WebElement:
+    element = browser.find_element(By.ID, element_id)
+    element.click()
+    element.send_keys(text)
+    return element
+
+
+def _texted_code(platform: Platform, phone: str) -> str:
+    """The code the platform texted her (its development sender writes the texts to a file)."""
+    deadline = time.monotonic() + STEP_SECONDS
+    while True:
+        try:
+            return sms_code(platform.config.var_dir, phone)
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def _reads_aloud(browser: WebDriver, target: str) -> None:
+    """The step's 朗读 button beside its instruction reads it (speak.js marks the page)."""
+    button = _wait(browser).until(
+        visible.element_to_be_clickable((By.CSS_SELECTOR, f'button[data-speak="{target}"]'))
+    )
+    button.send_keys(Keys.ENTER)
+    _wait(browser).until(
+        lambda d: d.find_element(By.TAG_NAME, "html").get_attribute("data-spoken") == target
+    )
+
+
+def _every_step_reads_aloud(browser: WebDriver) -> None:
+    """The page's instruction has an id and a read-aloud button naming it."""
+    buttons = browser.find_elements(By.CSS_SELECTOR, "button[data-speak]")
+    assert buttons, f"no read-aloud button on {browser.current_url}"
+    for button in buttons:
+        assert browser.find_elements(By.ID, button.get_attribute("data-speak") or "")
+
+
+def test_the_elder_files_her_loss_report_and_rates_it_in_the_elder_mode(
+    platform: Platform, browser: WebDriver
+) -> None:
+    app = f"{platform.config.gateway_url}/app"
+    browser.get(f"{app}/elder?on=1&next=/app/")
+
+    # Signed out, the elder mode's home sends her to sign in: by a texted code alone.
+    _on_page(browser, "/app/sign-in")
+    assert "elder" in (browser.find_element(By.TAG_NAME, "html").get_attribute("class") or "")
+    assert not browser.find_elements(By.ID, "password")
+    check_page(browser, "app-elder-sign-in")
+    _every_step_reads_aloud(browser)
+    _reads_aloud(browser, "instruction")
+    phone = new_phone("139")
+    _type(browser, "phone", phone).send_keys(Keys.ENTER)
+    _wait(browser).until(lambda d: d.find_elements(By.ID, "code"))
+    check_page(browser, "app-elder-sign-in-code")
+    _type(browser, "code", _texted_code(platform, phone)).send_keys(Keys.ENTER)
+
+    # Her home: the first big button is the loss report.
+    _on_page(browser, "/app/")
+    check_page(browser, "app-elder-home")
+    _every_step_reads_aloud(browser)
+    first = browser.find_elements(By.CSS_SELECTOR, ".big-tasks a")[0]
+    assert first.get_attribute("id") == "loss-report"
+    _press(first)
+
+    # It needs level 3: the real-name check, the face step, and back.
+    _on_page(browser, "/app/verify/real-name")
+    check_page(browser, "app-elder-real-name")
+    _every_step_reads_aloud(browser)
+    _type(browser, "name", DEMO_NAME)
+    _type(browser, "id_number", DEMO_ID_NUMBER).send_keys(Keys.ENTER)
+
+    _on_page(browser, "/app/verify/face")
+    assert "以合成人物的演示采集代替摄像头" in browser.find_element(By.ID, "demo-capture").text
+    check_page(browser, "app-elder-face")
+    _every_step_reads_aloud(browser)
+    _press(browser.find_element(By.ID, "start-face"))
+
+    # Her draft: first the one consent that fills what the registry holds, alone on its screen.
+    _wait(browser).until(lambda d: d.find_elements(By.ID, "give-consent"))
+    assert "/app/drafts/" in browser.current_url
+    assert not browser.find_elements(By.ID, "submit-application")
+    check_page(browser, "app-elder-consent")
+    _every_step_reads_aloud(browser)
+    _press(browser.find_element(By.ID, "give-consent"))
+
+    # Then the form: her identity locked, her address and phone from the registries, the rest
+    # hers to choose.
+    _wait(browser).until(lambda d: d.find_elements(By.ID, "submit-application"))
+    assert DEMO_NAME in browser.find_element(By.ID, "field-name").text
+    assert "来自您的实名认证" in browser.find_element(By.ID, "field-name").text
+    assert browser.find_element(By.ID, "f-registered_address").get_attribute("value")
+    address_label = browser.find_element(By.CSS_SELECTOR, "label[for=f-registered_address]")
+    assert "来自政府部门数据共享" in address_label.text
+    check_page(browser, "app-elder-form")
+    _every_step_reads_aloud(browser)
+    # Her phone too, from the registry of contact details: nothing for her to type there.
+    assert browser.find_element(By.ID, "f-contact_phone").get_attribute("value")
+    Select(browser.find_element(By.ID, "f-loss_reason")).select_by_visible_text("遗失")
+    # A date input's own picker is not typed into the same way in every locale: set its value.
+    browser.execute_script(
+        "arguments[0].value = '2026-12-01'", browser.find_element(By.ID, "f-loss_date")
+    )
+    _press(browser.find_element(By.ID, "submit-application"))
+
+    # Filed and completed at once (an instant item): her case, and the way to rate it.
+    _wait(browser).until(lambda d: d.find_elements(By.ID, "case-no"))
+    case_no = browser.find_element(By.ID, "case-no").text
+    assert case_no.startswith("330302-")
+    assert browser.find_element(By.ID, "case-status").text == "已办结"
+    check_page(browser, "app-elder-case")
+    _every_step_reads_aloud(browser)
+
+    _press(browser.find_element(By.LINK_TEXT, "返回我的办件"))
+    _on_page(browser, "/app/cases")
+    assert case_no in browser.find_element(By.ID, "case-list").text
+    check_page(browser, "app-elder-cases")
+    _press(browser.find_element(By.CSS_SELECTOR, f'a[href="/app/cases/{case_no}"]'))
+
+    _wait(browser).until(lambda d: d.find_elements(By.ID, "rate"))
+    _press(browser.find_element(By.ID, "rate"))
+    _on_page(browser, f"/app/cases/{case_no}/rate")
+    check_page(browser, "app-elder-rate")
+    _every_step_reads_aloud(browser)
+    very_satisfied = browser.find_element(By.ID, "level-5")
+    assert very_satisfied.is_selected()
+    _press(browser.find_element(By.ID, "choose-level"))
+
+    _wait(browser).until(lambda d: d.find_elements(By.ID, "submit-rating"))
+    check_page(browser, "app-elder-rate-tags")
+    browser.find_element(By.ID, "tag-done_in_one_visit").send_keys(Keys.SPACE)
+    assert browser.find_element(By.ID, "tag-done_in_one_visit").is_selected()
+    _press(browser.find_element(By.ID, "submit-rating"))
+
+    _on_page(browser, f"/app/cases/{case_no}/rated")
+    check_page(browser, "app-elder-rated")
+    _every_step_reads_aloud(browser)
+
+
+def test_a_resident_finds_a_service_and_checks_who_read_her_data(
+    platform: Platform, browser: WebDriver, face_of: Callable[[str], Any]
+) -> None:
+    name, id_number = RESIDENT
+    with platform.client() as gateway:
+        citizen = register_citizen(gateway, platform.config.var_dir)
+        token = citizen.sign_in(gateway)
+        person = Person(name, id_number, face_of(id_number))
+        claim_real_name(gateway, token, person)
+        verify_face(gateway, token, person)
+    app = f"{platform.config.gateway_url}/app"
+    browser.get(f"{app}/elder?on=0&next=/app/")
+
+    # The standard mode offers her password too.
+    _on_page(browser, "/app/sign-in")
+    browser.find_element(By.CSS_SELECTOR, "details summary").send_keys(Keys.ENTER)
+    _type(browser, "password-phone", citizen.phone)
+    _type(browser, "password", citizen.password).send_keys(Keys.ENTER)
+    _on_page(browser, "/app/")
+    check_page(browser, "app-home")
+
+    _press(browser.find_element(By.LINK_TEXT, "查找服务"))
+    _on_page(browser, "/app/search")
+    _type(browser, "q", "身份证丢了").send_keys(Keys.ENTER)
+    _wait(browser).until(lambda d: d.find_elements(By.ID, "results"))
+    check_page(browser, "app-search")
+    _press(browser.find_element(By.CSS_SELECTOR, f'a[href="/app/items/{LOSS_REPORT}"]'))
+
+    # The item: what it asks, and who handles it for her region, with its live figures.
+    _on_page(browser, f"/app/items/{LOSS_REPORT}")
+    assert browser.find_element(By.ID, "handler-name").text == "温州市公安局鹿城区分局"
+    assert "满意率" in browser.find_element(By.ID, "handler-quality").text
+    check_page(browser, "app-item")
+
+    # Who read her data: the real-name check and the face match, each receipt checked.
+    browser.get(f"{app}/access-log")
+    _on_page(browser, "/app/access-log")
+    entries = browser.find_elements(By.CSS_SELECTOR, "#access-log > li")
+    assert entries
+    receipts = [entry.find_element(By.CSS_SELECTOR, ".receipt").text for entry in entries]
+    assert set(receipts) == {"已验证"}
+    check_page(browser, "app-access-log")
+
+    browser.get(f"{app}/inbox")
+    _on_page(browser, "/app/inbox")
+    check_page(browser, "app-inbox")
