@@ -13,9 +13,11 @@ whose account held it, has finished by then (modules run in name order, and the 
 which binds her number last of all, after every story: ``tests/conftest.py``)."""
 
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import pytest
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
@@ -25,9 +27,16 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions as visible
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from onevisit_dev.answers import sms_code
+from onevisit_dev.answers import bearer, sms_code
 from onevisit_dev.browser import check_page
-from onevisit_dev.callers import Person, claim_real_name, new_phone, register_citizen, verify_face
+from onevisit_dev.callers import (
+    Person,
+    claim_real_name,
+    create_staff,
+    new_phone,
+    register_citizen,
+    verify_face,
+)
 from onevisit_dev.platform import Platform
 
 pytestmark = pytest.mark.e2e
@@ -259,3 +268,94 @@ def test_a_resident_finds_a_service_and_checks_who_read_her_data(
     browser.get(f"{app}/inbox")
     _on_page(browser, "/app/inbox")
     check_page(browser, "app-inbox")
+
+
+#: Another resident of the synthetic population in no other story, and Wenzhou's provident fund
+#: centre, which reviews a withdrawal (and may ask once for more).
+RETIRED_RESIDENT = ("周祥峰", "330302193010058353")
+FUND_CENTRE = "330300-housing_provident_fund"
+WITHDRAWAL = "housing_provident_fund.withdrawal"
+
+
+def _handler_asks_once(gateway: httpx.Client, token: str, case_no: str, etag: str) -> None:
+    """The fund centre's handler claims her case and asks for the amount and reason again."""
+    path = f"/cases/v1/cases/{case_no}"
+    claimed = gateway.post(f"{path}/claim", headers={**bearer(token), "If-Match": etag})
+    assert claimed.status_code == 200, claimed.text
+    asked = gateway.post(
+        f"{path}/transitions",
+        json={
+            "action": "request_supplement",
+            "note": "退休提取请选择“离休、退休”，并核对提取金额",
+            "notice": {"fields": ["withdrawal_reason", "amount_cny"]},
+        },
+        headers={**bearer(token), "If-Match": claimed.headers["etag"]},
+    )
+    assert asked.status_code == 200, asked.text
+
+
+def test_she_answers_the_one_time_notice_and_reads_her_inbox(
+    platform: Platform, browser: WebDriver, face_of: Callable[[str], Any], platform_admin: str
+) -> None:
+    name, id_number = RETIRED_RESIDENT
+    with platform.client() as gateway:
+        citizen = register_citizen(gateway, platform.config.var_dir)
+        person = Person(name, id_number, face_of(id_number))
+        token = citizen.sign_in(gateway)
+        claim_real_name(gateway, token, person)
+        token = verify_face(gateway, token, person)
+        filed = gateway.post(
+            "/cases/v1/cases",
+            json={
+                "item_code": WITHDRAWAL,
+                "form": {
+                    "withdrawal_reason": "rent",
+                    "amount_cny": "80000",
+                    "bank_account": "6222020200112233445",
+                    "contact_phone": "13957700000",
+                },
+            },
+            headers={**bearer(token), "Idempotency-Key": str(uuid.uuid4())},
+        )
+        assert filed.status_code == 201, filed.text
+        case_no = filed.json()["case_no"]
+        handler = create_staff(gateway, platform_admin, FUND_CENTRE, ["handler"])
+        _handler_asks_once(gateway, handler.sign_in(gateway), case_no, filed.headers["etag"])
+
+    app = f"{platform.config.gateway_url}/app"
+    browser.get(f"{app}/elder?on=0&next=/app/cases/{case_no}")
+    _on_page(browser, "/app/sign-in")
+    browser.find_element(By.CSS_SELECTOR, "details summary").send_keys(Keys.ENTER)
+    _type(browser, "password-phone", citizen.phone)
+    _type(browser, "password", citizen.password).send_keys(Keys.ENTER)
+
+    # The notice, and a field for each thing it names, on the case as she read it.
+    _on_page(browser, f"/app/cases/{case_no}")
+    assert browser.find_element(By.ID, "case-status").text == "待补正"
+    assert "离休、退休" in browser.find_element(By.ID, "notice").text
+    check_page(browser, "app-case-supplement")
+    Select(browser.find_element(By.ID, "s-withdrawal_reason")).select_by_value("retirement")
+    amount = browser.find_element(By.ID, "s-amount_cny")
+    amount.clear()
+    amount.send_keys("52000", Keys.ENTER)
+
+    _wait(browser).until(
+        lambda d: (
+            d.find_element(By.ID, "case-status").text == "已提交"
+            and not d.find_elements(By.ID, "s-amount_cny")
+        )
+    )
+    assert "补正材料" in browser.find_element(By.ID, "history").text
+    check_page(browser, "app-case-supplied")
+
+    # Her inbox told her it waited on her (case-svc's events reach it shortly): she marks it read.
+    def told(driver: WebDriver) -> bool:
+        driver.get(f"{app}/inbox")
+        return "需要您处理" in driver.find_element(By.ID, "messages").text
+
+    _wait(browser).until(told)
+    check_page(browser, "app-inbox-unread")
+    unread = browser.find_element(By.ID, "instruction").text
+    _press(browser.find_elements(By.CSS_SELECTOR, "#messages form button")[0])
+    _on_page(browser, "/app/inbox")
+    assert browser.find_element(By.ID, "instruction").text != unread

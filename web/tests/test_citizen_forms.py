@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from onevisit_web.citizen.cases import progress, supplement_notice
-from onevisit_web.citizen.forms import changed_values, field_errors, form_fields
+from onevisit_web.citizen.forms import changed_values, field_errors, form_fields, posted_values
 from onevisit_web.citizen.identity import demo_capture
 
 LOSS_REPORT = {
@@ -125,3 +125,9 @@ def test_the_demo_capture_is_its_files_template_and_nothing_without_one(tmp_path
     assert demo_capture(None) is None
     capture.write_text(json.dumps({"other": 1}), encoding="utf-8")
     assert demo_capture(capture) is None
+
+
+def test_an_answer_to_a_notice_sends_each_field_it_names_typed() -> None:
+    fields = [item for item in form_fields(LOSS_REPORT) if item.name in ("children", "loss_place")]
+    posted = {"children": "3", "loss_place": " ", "other": "x"}
+    assert posted_values(fields, posted) == {"children": 3, "loss_place": None}

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 from onevisit_web.api import ApiProblem, call
 from onevisit_web.citizen.common import CitizenDep, needs_step_up, step_up
-from onevisit_web.citizen.forms import field_errors, form_fields
+from onevisit_web.citizen.forms import field_errors, form_fields, posted_values
 from onevisit_web.citizen.wording import ACTOR_ROLE, CASE_ACTION, CASE_STATUS, DEADLINE
 from onevisit_web.pages import (
     field,
@@ -149,6 +149,8 @@ async def supplement(request: Request, case_no: str, citizen: CitizenDep) -> Res
     case, _ = await _case(request, citizen, case_no)
     notice = supplement_notice(case["history"]) or {"fields": []}
     values = {name: field(form, name) for name in notice["fields"]}
+    asked = [item for item in form_fields(await _form_schema(request, case)) if item.name in values]
+    typed = {**values, **posted_values(asked, values)}
     try:
         await call(
             gateway_client(request),
@@ -156,7 +158,7 @@ async def supplement(request: Request, case_no: str, citizen: CitizenDep) -> Res
             f"/cases/v1/cases/{quote(case_no)}/transitions",
             token=citizen.access_token,
             headers={"If-Match": field(form, "etag")},
-            json={"action": "supplement", "form": values},
+            json={"action": "supplement", "form": typed},
         )
     except ApiProblem as exc:
         return await _case_page(

@@ -96,6 +96,17 @@ def _typed(field: FormField, text: str) -> Any:
         return text
 
 
+def posted_values(fields: list[FormField], posted: Mapping[str, str]) -> dict[str, Any]:
+    """Every field posted, typed as the schema types it (an answer to a notice names its
+    fields: each is sent, an empty one as null)."""
+    values: dict[str, Any] = {}
+    for field in fields:
+        if field.name in posted:
+            text = posted[field.name].strip()
+            values[field.name] = _typed(field, text) if text else None
+    return values
+
+
 def changed_values(
     fields: list[FormField],
     posted: Mapping[str, str],
