@@ -12,6 +12,7 @@ moves her real name to this test's account, as it would to a new phone's; ``test
 whose account held it, has finished by then (modules run in name order, and the contract run,
 which binds her number last of all, after every story: ``tests/conftest.py``)."""
 
+import datetime as dt
 import time
 import uuid
 from collections.abc import Callable
@@ -359,3 +360,96 @@ def test_she_answers_the_one_time_notice_and_reads_her_inbox(
     _press(browser.find_elements(By.CSS_SELECTOR, "#messages form button")[0])
     _on_page(browser, "/app/inbox")
     assert browser.find_element(By.ID, "instruction").text != unread
+
+
+#: One more resident in no other story, and the bureau that handles her loss report.
+UNHAPPY_RESIDENT = ("陈浩荣", "330302193706242298")
+LUCHENG_BUREAU = "330302-public_security"
+
+
+def test_her_bad_review_is_rectified_and_she_rates_the_rectification(
+    platform: Platform, browser: WebDriver, face_of: Callable[[str], Any], platform_admin: str
+) -> None:
+    name, id_number = UNHAPPY_RESIDENT
+    with platform.client() as gateway:
+        citizen = register_citizen(gateway, platform.config.var_dir)
+        person = Person(name, id_number, face_of(id_number))
+        token = citizen.sign_in(gateway)
+        claim_real_name(gateway, token, person)
+        token = verify_face(gateway, token, person)
+        filed = gateway.post(
+            "/cases/v1/cases",
+            json={
+                "item_code": LOSS_REPORT,
+                "form": {
+                    "loss_reason": "stolen",
+                    "loss_date": "2026-12-01",
+                    "contact_phone": "13957700002",
+                },
+            },
+            headers={**bearer(token), "Idempotency-Key": str(uuid.uuid4())},
+        )
+        assert filed.status_code == 201, filed.text
+        case_no = filed.json()["case_no"]
+
+    app = f"{platform.config.gateway_url}/app"
+    browser.get(f"{app}/elder?on=0&next=/app/cases/{case_no}/rate")
+    _on_page(browser, "/app/sign-in")
+    browser.find_element(By.CSS_SELECTOR, "details summary").send_keys(Keys.ENTER)
+    _type(browser, "password-phone", citizen.phone)
+    _type(browser, "password", citizen.password).send_keys(Keys.ENTER)
+
+    # A bad review, with a tag of its level and a comment.
+    _on_page(browser, f"/app/cases/{case_no}/rate")
+    browser.find_element(By.ID, "level-1").send_keys(Keys.SPACE)
+    _press(browser.find_element(By.ID, "choose-level"))
+    _wait(browser).until(lambda d: d.find_elements(By.ID, "submit-rating"))
+    browser.find_element(By.ID, "tag-repeated_visits").send_keys(Keys.SPACE)
+    _type(browser, "comment", "网上说能办，结果还是让我去窗口跑了两趟")
+    check_page(browser, "app-rate-bad-review")
+    _press(browser.find_element(By.ID, "submit-rating"))
+    _on_page(browser, f"/app/cases/{case_no}/rated")
+
+    # The bureau calls her back and reports what it changed.
+    with platform.client() as gateway:
+        handler = create_staff(gateway, platform_admin, LUCHENG_BUREAU, ["handler"])
+        supervisor = create_staff(gateway, platform_admin, LUCHENG_BUREAU, ["supervisor"])
+        handler_token, supervisor_token = handler.sign_in(gateway), supervisor.sign_in(gateway)
+        queue = gateway.get("/ratings/v1/rectifications", headers=bearer(handler_token)).json()
+        (rectification,) = [item for item in queue["items"] if item["case_no"] == case_no]
+        path = f"/ratings/v1/rectifications/{rectification['id']}"
+        called = gateway.post(
+            f"{path}/call-back",
+            json={
+                "called_back_at": dt.datetime.now(dt.UTC).isoformat(),
+                "channel": "phone",
+                "note": "已电话回访致歉",
+            },
+            headers=bearer(handler_token),
+        )
+        assert called.status_code == 200, called.text
+        rectified = gateway.post(
+            f"{path}/rectification",
+            json={"note": "更正窗口办事指南，挂失业务引导至网上办理"},
+            headers=bearer(supervisor_token),
+        )
+        assert rectified.status_code == 200, rectified.text
+
+    # Hers to rate again: the follow-up, from her list of what waits for her rating.
+    follow_up = f'a[href="/app/cases/{case_no}/rate?kind=follow_up"]'
+
+    def invited(driver: WebDriver) -> bool:
+        driver.get(f"{app}/ratings")
+        return bool(driver.find_elements(By.CSS_SELECTOR, follow_up))
+
+    _wait(browser).until(invited)
+    check_page(browser, "app-ratings")
+    _press(browser.find_element(By.CSS_SELECTOR, follow_up))
+    _on_page(browser, f"/app/cases/{case_no}/rate")
+    assert browser.find_element(By.TAG_NAME, "h1").text == "评价整改"
+    browser.find_element(By.ID, "level-4").send_keys(Keys.SPACE)
+    _press(browser.find_element(By.ID, "choose-level"))
+    _wait(browser).until(lambda d: d.find_elements(By.ID, "submit-rating"))
+    _press(browser.find_element(By.ID, "submit-rating"))
+    _on_page(browser, f"/app/cases/{case_no}/rated")
+    check_page(browser, "app-rated-follow-up")
