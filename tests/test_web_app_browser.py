@@ -16,6 +16,7 @@ import datetime as dt
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -269,6 +270,45 @@ def test_a_resident_finds_a_service_and_checks_who_read_her_data(
     browser.get(f"{app}/inbox")
     _on_page(browser, "/app/inbox")
     check_page(browser, "app-inbox")
+
+    # Her loss report, its form sent twice at once (a double tap): one case, shown to both.
+    browser.get(f"{app}/apply/{LOSS_REPORT}")
+    _wait(browser).until(lambda d: d.find_elements(By.ID, "submit-application"))
+    assert browser.find_elements(By.ID, "give-consent"), "the standard mode shows the consent"
+    check_page(browser, "app-form")
+    Select(browser.find_element(By.ID, "f-loss_reason")).select_by_value("lost")
+    browser.execute_script(
+        "arguments[0].value = '2026-12-02'", browser.find_element(By.ID, "f-loss_date")
+    )
+    browser.find_element(By.ID, "f-contact_phone").clear()
+    _type(browser, "f-contact_phone", citizen.phone)
+    posted = _submitted_twice_at_once(browser, platform.config.gateway_url)
+    assert len(posted) == 1, f"two submits answered {posted}"
+    (case_page,) = posted
+    browser.get(f"{platform.config.gateway_url}{case_page}")
+    _wait(browser).until(lambda d: d.find_elements(By.ID, "case-no"))
+    assert browser.find_element(By.ID, "case-status").text == "已办结"
+
+
+def _submitted_twice_at_once(browser: WebDriver, gateway_url: str) -> set[str]:
+    """The application form as the browser would post it, posted twice at the same moment with
+    her sign-in's cookie: where each answer sends her."""
+    form = browser.find_element(By.CSS_SELECTOR, "form[action$='/submission']")
+    action = form.get_attribute("action") or ""
+    fields: list[list[str]] = browser.execute_script(
+        "return Array.from(new FormData(arguments[0]).entries())", form
+    )
+    cookie = browser.get_cookie("ov_app")
+    assert cookie is not None
+
+    def submit(_: int) -> str:
+        with httpx.Client(base_url=gateway_url, cookies={"ov_app": cookie["value"]}) as client:
+            answer = client.post(action, data=dict(fields), timeout=STEP_SECONDS)
+        assert answer.status_code == 303, answer.text
+        return answer.headers["location"]
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return set(pool.map(submit, range(2)))
 
 
 #: Another resident of the synthetic population in no other story, and Wenzhou's provident fund

@@ -4,15 +4,17 @@ the registries hold, each value with its source), then what she types, then file
 ``Idempotency-Key`` made when the form is shown and carried in the form: a double submit files
 one case)."""
 
+import asyncio
 import datetime as dt
 import uuid
 from typing import Any
 from urllib.parse import quote
 
+import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from onevisit_web.api import ApiProblem, call
+from onevisit_web.api import Answer, ApiProblem, call
 from onevisit_web.citizen.common import CitizenDep, needs_step_up, step_up
 from onevisit_web.citizen.forms import changed_values, field_errors, form_fields
 from onevisit_web.citizen.wording import SOURCE
@@ -30,6 +32,11 @@ router = APIRouter(prefix="/app", include_in_schema=False)
 
 #: How long her consent to fill a draft lasts: the draft's life, not longer than a week.
 CONSENT_DAYS = 7
+#: A double submit's second request may reach case-svc while the first still files: it is
+#: answered 409 ``idempotency_request_in_progress`` with Retry-After, and asked again this many
+#: times, so that both requests show her the one case.
+IN_PROGRESS_RETRIES = 5
+RETRY_SECONDS = 0.5
 
 
 @router.get("/apply/{item_code}")
@@ -144,6 +151,24 @@ async def consent(request: Request, draft_no: str, citizen: CitizenDep) -> Respo
     return redirect(request, f"/app/drafts/{draft_no}?own=1")
 
 
+async def _file(http: httpx.AsyncClient, citizen: WebSession, draft_no: str, key: str) -> Answer:
+    retries = 0
+    while True:
+        try:
+            return await call(
+                http,
+                "POST",
+                f"/cases/v1/drafts/{quote(draft_no)}/submission",
+                token=citizen.access_token,
+                headers={"Idempotency-Key": key},
+            )
+        except ApiProblem as exc:
+            if exc.code != "idempotency_request_in_progress" or retries == IN_PROGRESS_RETRIES:
+                raise
+            retries += 1
+            await asyncio.sleep(RETRY_SECONDS)
+
+
 @router.post("/drafts/{draft_no}/submission")
 async def submit(request: Request, draft_no: str, citizen: CitizenDep) -> Response:
     form = await form_of(request, citizen)
@@ -165,13 +190,7 @@ async def submit(request: Request, draft_no: str, citizen: CitizenDep) -> Respon
                 token=citizen.access_token,
                 json={"form": changes},
             )
-        filed = await call(
-            http,
-            "POST",
-            f"/cases/v1/drafts/{quote(draft_no)}/submission",
-            token=citizen.access_token,
-            headers={"Idempotency-Key": key},
-        )
+        filed = await _file(http, citizen, draft_no, key)
     except ApiProblem as exc:
         if exc.code == "draft_filed" and exc.body.get("case_no"):
             # Filed by the first of two submits: hers is that case.
