@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 
 from onevisit_web.citizen.cases import progress, supplement_notice
-from onevisit_web.citizen.forms import changed_values, field_errors, form_fields, posted_values
+from onevisit_web.citizen.forms import (
+    changed_values,
+    field_errors,
+    form_fields,
+    posted_values,
+    shown,
+)
 from onevisit_web.citizen.identity import demo_capture
 
 LOSS_REPORT = {
@@ -33,7 +39,8 @@ LOSS_REPORT = {
 def test_each_schema_property_becomes_a_field_of_its_kind_in_order() -> None:
     fields = {item.name: item for item in form_fields(LOSS_REPORT)}
     assert list(fields) == list(LOSS_REPORT["properties"])
-    assert fields["name"].applicant
+    assert fields["name"].applicant == "name"
+    assert fields["contact_phone"].applicant is None
     assert fields["loss_reason"].kind == "select"
     assert fields["loss_reason"].options == (("lost", "遗失"), ("stolen", "被盗"))
     assert fields["channel"].options == (("mail", "mail"), ("counter", "counter"))
@@ -131,3 +138,10 @@ def test_an_answer_to_a_notice_sends_each_field_it_names_typed() -> None:
     fields = [item for item in form_fields(LOSS_REPORT) if item.name in ("children", "loss_place")]
     posted = {"children": "3", "loss_place": " ", "other": "x"}
     assert posted_values(fields, posted) == {"children": 3, "loss_place": None}
+
+
+def test_her_id_number_is_shown_masked_and_other_values_as_they_are() -> None:
+    number = form_fields({"properties": {"id": {"type": "string", "x-applicant": "id_number"}}})
+    assert shown(number[0], "330302195203140248") == "3303**********0248"
+    assert shown(form_fields(LOSS_REPORT)[0], "林秀英") == "林秀英"
+    assert shown(form_fields(LOSS_REPORT)[1], None) == ""

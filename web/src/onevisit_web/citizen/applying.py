@@ -16,7 +16,7 @@ from fastapi.responses import Response
 
 from onevisit_web.api import Answer, ApiProblem, call
 from onevisit_web.citizen.common import CitizenDep, needs_step_up, step_up
-from onevisit_web.citizen.forms import changed_values, field_errors, form_fields
+from onevisit_web.citizen.forms import changed_values, field_errors, form_fields, shown
 from onevisit_web.citizen.wording import SOURCE
 from onevisit_web.pages import (
     field,
@@ -97,6 +97,7 @@ def _draft_page(
         # The elder mode asks one thing per screen: the consent first, then the form.
         "consent_only": bool(consents) and not own,
         "own": own,
+        "shown": {item.name: shown(item, draft["form"].get(item.name)) for item in fields},
         "errors": errors or {},
         "error": error,
         "error_code": error_code,

@@ -34,8 +34,9 @@ class FormField:
     #: A select's choices: (value, label).
     options: tuple[tuple[str, str], ...] = ()
     max_length: int | None = None
-    #: Her identity (``x-applicant``): filled from her verified identity, never typed.
-    applicant: bool = False
+    #: Her identity (``x-applicant``: name, id_number, …): filled from her verified identity,
+    #: never typed.
+    applicant: str | None = None
     integer: bool = False
 
 
@@ -78,7 +79,7 @@ def form_fields(schema: Mapping[str, Any]) -> list[FormField]:
                 required=name in required,
                 options=options,
                 max_length=max_length if isinstance(max_length, int) else None,
-                applicant="x-applicant" in spec,
+                applicant=str(spec["x-applicant"]) if "x-applicant" in spec else None,
                 integer=spec.get("type") == "integer",
             )
         )
@@ -94,6 +95,15 @@ def _typed(field: FormField, text: str) -> Any:
         return int(text) if field.integer else float(text)
     except ValueError:
         return text
+
+
+def shown(field: FormField, value: Any) -> str:
+    """A value as the page shows it: her ID number masked, as the platform masks it (the
+    screen of a phone is seen by others; the case keeps it whole)."""
+    text = "" if value is None else str(value)
+    if field.applicant == "id_number" and len(text) > 8:
+        return text[:4] + "*" * (len(text) - 8) + text[-4:]
+    return text
 
 
 def posted_values(fields: list[FormField], posted: Mapping[str, str]) -> dict[str, Any]:
