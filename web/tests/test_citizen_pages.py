@@ -135,3 +135,21 @@ async def test_a_form_without_her_form_token_is_refused_before_any_call() -> Non
         answer = await client.post("/app/verify/real-name", data={"name": "某人", "id_number": "1"})
         assert answer.status_code == 403
         assert pages.calls == []
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/app/cases/%2E%2E",
+        "/app/cases/330302-20261208-00001x",
+        "/app/drafts/330302-20261208-000001",
+        "/app/items/%2E%2E",
+        "/app/apply/no-dot",
+    ],
+)
+async def test_a_number_or_code_of_another_shape_never_reaches_the_platform(path: str) -> None:
+    pages = _pages(_refusing("face"))
+    async with pages.client() as client:
+        answer = await client.get(path)
+        assert answer.status_code in (400, 404)
+        assert pages.calls == []

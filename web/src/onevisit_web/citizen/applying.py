@@ -15,7 +15,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from onevisit_web.api import Answer, ApiProblem, call
-from onevisit_web.citizen.common import CitizenDep, needs_step_up, step_up
+from onevisit_web.citizen.common import (
+    CitizenDep,
+    DraftNumber,
+    ItemCode,
+    needs_step_up,
+    step_up,
+)
 from onevisit_web.citizen.forms import changed_values, field_errors, form_fields, shown
 from onevisit_web.citizen.wording import SOURCE
 from onevisit_web.pages import (
@@ -40,7 +46,7 @@ RETRY_SECONDS = 0.5
 
 
 @router.get("/apply/{item_code}")
-async def open_draft(request: Request, item_code: str, citizen: CitizenDep) -> Response:
+async def open_draft(request: Request, item_code: ItemCode, citizen: CitizenDep) -> Response:
     """Opens a draft and shows it. A link, not a form, because it is where the steps that
     raise her level send her back to; a reload of the draft's page opens nothing new."""
     try:
@@ -108,7 +114,7 @@ def _draft_page(
 
 @router.get("/drafts/{draft_no}")
 async def draft_page(
-    request: Request, draft_no: str, citizen: CitizenDep, own: bool = False
+    request: Request, draft_no: DraftNumber, citizen: CitizenDep, own: bool = False
 ) -> Response:
     draft = await _draft(request, citizen, draft_no)
     if draft["status"] == "filed" and draft.get("case_no"):
@@ -117,7 +123,7 @@ async def draft_page(
 
 
 @router.post("/drafts/{draft_no}/consent")
-async def consent(request: Request, draft_no: str, citizen: CitizenDep) -> Response:
+async def consent(request: Request, draft_no: DraftNumber, citizen: CitizenDep) -> Response:
     """Her one button: every consent the draft lists, then the platform fills it again."""
     await form_of(request, citizen)
     http = gateway_client(request)
@@ -171,7 +177,7 @@ async def _file(http: httpx.AsyncClient, citizen: WebSession, draft_no: str, key
 
 
 @router.post("/drafts/{draft_no}/submission")
-async def submit(request: Request, draft_no: str, citizen: CitizenDep) -> Response:
+async def submit(request: Request, draft_no: DraftNumber, citizen: CitizenDep) -> Response:
     form = await form_of(request, citizen)
     http = gateway_client(request)
     draft = await _draft(request, citizen, draft_no)

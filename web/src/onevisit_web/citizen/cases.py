@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from onevisit_web.api import ApiProblem, call
-from onevisit_web.citizen.common import CitizenDep, needs_step_up, step_up
+from onevisit_web.citizen.common import CaseNumber, CitizenDep, needs_step_up, step_up
 from onevisit_web.citizen.forms import field_errors, form_fields, posted_values
 from onevisit_web.citizen.wording import ACTOR_ROLE, CASE_ACTION, CASE_STATUS, DEADLINE
 from onevisit_web.pages import (
@@ -137,12 +137,12 @@ async def _form_schema(request: Request, case: dict[str, Any]) -> dict[str, Any]
 
 
 @router.get("/cases/{case_no}")
-async def case_page(request: Request, case_no: str, citizen: CitizenDep) -> Response:
+async def case_page(request: Request, case_no: CaseNumber, citizen: CitizenDep) -> Response:
     return await _case_page(request, citizen, case_no)
 
 
 @router.post("/cases/{case_no}/supplement")
-async def supplement(request: Request, case_no: str, citizen: CitizenDep) -> Response:
+async def supplement(request: Request, case_no: CaseNumber, citizen: CitizenDep) -> Response:
     """Her answer to the notice, on the version of the case she read (``If-Match``): a case
     that moved since is shown again as it is now."""
     form = await form_of(request, citizen)
@@ -175,7 +175,7 @@ async def supplement(request: Request, case_no: str, citizen: CitizenDep) -> Res
 
 @router.get("/cases/{case_no}/rate")
 async def rate_page(
-    request: Request, case_no: str, citizen: CitizenDep, kind: str = "case", level: int = 0
+    request: Request, case_no: CaseNumber, citizen: CitizenDep, kind: str = "case", level: int = 0
 ) -> Response:
     """Two screens: her level first, then (for that level) its tags and a comment."""
     levels = (await call(gateway_client(request), "GET", "/ratings/v1/levels")).body["items"]
@@ -190,7 +190,7 @@ async def rate_page(
 
 
 @router.post("/cases/{case_no}/rating")
-async def rate(request: Request, case_no: str, citizen: CitizenDep) -> Response:
+async def rate(request: Request, case_no: CaseNumber, citizen: CitizenDep) -> Response:
     form = await form_of(request, citizen)
     kind = field(form, "kind") if field(form, "kind") in RATING_KINDS else "case"
     body: dict[str, Any] = {
@@ -227,7 +227,7 @@ async def rate(request: Request, case_no: str, citizen: CitizenDep) -> Response:
 
 
 @router.get("/cases/{case_no}/rated")
-async def rated(request: Request, case_no: str, citizen: CitizenDep) -> Response:
+async def rated(request: Request, case_no: CaseNumber, citizen: CitizenDep) -> Response:
     return render(request, "citizen/rated.html", {"case_no": case_no})
 
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from onevisit_web.api import ApiProblem, call
-from onevisit_web.citizen.common import CitizenDep, needs_step_up, step_up
+from onevisit_web.citizen.common import CitizenDep, MessageId, needs_step_up, step_up
 from onevisit_web.citizen.wording import ACCESS_KIND, CASE_STATUS, CONSUMER, MESSAGE_KIND, PURPOSE
 from onevisit_web.pages import form_of, gateway_client, redirect, render
 
@@ -33,7 +33,7 @@ async def inbox(request: Request, citizen: CitizenDep) -> Response:
 
 
 @router.post("/inbox/{message_id}/read")
-async def mark_read(request: Request, message_id: str, citizen: CitizenDep) -> Response:
+async def mark_read(request: Request, message_id: MessageId, citizen: CitizenDep) -> Response:
     await form_of(request, citizen)
     await call(
         gateway_client(request),

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from onevisit_web.api import ApiProblem, call
-from onevisit_web.citizen.common import her_region
+from onevisit_web.citizen.common import ItemCode, her_region
 from onevisit_web.citizen.wording import VISITS
 from onevisit_web.pages import SignInRequired, gateway_client, render, signed_in_citizen
 from onevisit_web.session import token_claims
@@ -58,7 +58,7 @@ async def search(request: Request, q: Annotated[str, Query(max_length=100)] = ""
 
 
 @router.get("/items/{item_code}")
-async def item_page(request: Request, item_code: str) -> Response:
+async def item_page(request: Request, item_code: ItemCode) -> Response:
     http = gateway_client(request)
     item = (await call(http, "GET", f"/catalog/v1/items/{item_code}")).body
     region = await _her_region(request)
