@@ -57,6 +57,22 @@ MESSAGES: dict[str, str] = {
     "supervision_not_allowed": "督查数据仅供审核人和平台管理员查看。",
     "invalid_period": "统计期间有误：结束日期不能早于开始日期，且最长366天。",
     "statistics_range_invalid": "统计期间有误：结束日期不能早于开始日期，且最长366天。",
+    # The citizen's application, rating and data pages.
+    "form_invalid": "填写的内容有误，请按提示修改。",
+    "identity_field_locked": "姓名和身份证号码来自您的实名认证，不能修改。",
+    "draft_filed": "这份申请已经提交过了。",
+    "draft_application_not_found": "没有找到这份申请，请重新开始办理。",
+    "handling_department_changed": "办理部门有变化，请重新开始办理。",
+    "item_not_found": "没有找到这项服务。",
+    "item_not_offered_in_region": "您所在地区暂不提供这项服务。",
+    "no_responsible_department": "您所在地区暂不提供这项服务。",
+    "consent_not_applicable": "这项授权已不适用，请刷新后再试。",
+    "case_closed": "办件已结束，不能再授权。",
+    "subject_not_linked": "请先完成实名认证和人脸识别。",
+    "tags_not_of_level": "所选标签与满意程度不符，请重新选择。",
+    "follow_up_not_due": "部门还没有反馈整改结果，暂时不能评价整改。",
+    "rating_window_closed": "已超过评价期限。",
+    "idempotency_request_in_progress": "正在提交，请稍候刷新查看。",
 }
 
 BY_STATUS: dict[int, str] = {

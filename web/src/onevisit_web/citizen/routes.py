@@ -1,13 +1,14 @@
 """The citizen's pages: signing in (an SMS code, or a password where the platform takes the
-password grant), the elder mode's switch, her home."""
+password grant; the elder mode offers the code alone), the elder mode's switch, her home."""
 
 import contextlib
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from onevisit_web.api import ApiProblem, call
+from onevisit_web.citizen.common import CitizenDep
 from onevisit_web.pages import (
     ELDER_COOKIE,
     begin_session,
@@ -19,13 +20,11 @@ from onevisit_web.pages import (
     redirect,
     render,
     safe_next,
-    signed_in_citizen,
     state_of,
 )
 from onevisit_web.session import WebSession
 
 router = APIRouter(prefix="/app", include_in_schema=False)
-CitizenDep = Annotated[WebSession, Depends(signed_in_citizen)]
 
 
 @router.get("/")
