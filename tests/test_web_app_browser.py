@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -60,7 +60,11 @@ class _Waiting:
 
     def until(self, condition: Callable[[WebDriver], Any]) -> Any:
         try:
-            return WebDriverWait(self.browser, STEP_SECONDS).until(condition)
+            # A page replaced while the condition reads it is read again on the next poll.
+            waiting = WebDriverWait(
+                self.browser, STEP_SECONDS, ignored_exceptions=(StaleElementReferenceException,)
+            )
+            return waiting.until(condition)
         except TimeoutException as exc:
             alerts = [
                 (element.get_attribute("id"), element.text, element.get_attribute("data-code"))
