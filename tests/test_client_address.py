@@ -176,6 +176,6 @@ def test_a_sign_in_at_the_pages_is_counted_at_the_browsers_address_not_the_page_
     for _ in range(3):
         sign_in_at_the_pages(first, "guess")
     slowed = sign_in_at_the_pages(first, PASSWORD)
-    assert slowed.status_code == 400
+    assert slowed.status_code == 429
     assert "尝试次数过多" in slowed.text
     assert sign_in_at_the_pages(second, PASSWORD).status_code == 303

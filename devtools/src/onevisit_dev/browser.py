@@ -24,7 +24,7 @@ PHONE = (360, 640)
 DESK = (1280, 800)
 #: The most a page may weigh, everything it loads included (its HTML, style sheet and script),
 #: as decoded: the README's budget. The pages use the system's fonts and no images.
-PAGE_WEIGHT_BUDGET_BYTES = 40 * 1024
+PAGE_WEIGHT_BUDGET_BYTES = 32 * 1024
 
 
 def missing() -> str | None:

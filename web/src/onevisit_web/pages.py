@@ -149,7 +149,9 @@ def begin_session(request: Request, session: WebSession) -> None:
 
 
 def end_session(request: Request, part: Part) -> None:
+    """The response of this request forgets the part's sign-in (even one it began)."""
     request.state.web_session = None
+    request.state.renewed_session = None
     request.state.ended_part = part
 
 

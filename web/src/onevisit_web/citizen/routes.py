@@ -1,28 +1,25 @@
 """The citizen's pages: signing in (an SMS code, or a password where the platform takes the
 password grant; the elder mode offers the code alone), the elder mode's switch, her home."""
 
-import contextlib
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from onevisit_web.api import ApiProblem, call
+from onevisit_web import signing_in
+from onevisit_web.api import ApiProblem
 from onevisit_web.citizen.common import CitizenDep
 from onevisit_web.pages import (
     ELDER_COOKIE,
-    begin_session,
     end_session,
     field,
     form_of,
-    gateway_client,
     problem_message,
     redirect,
     render,
     safe_next,
     state_of,
 )
-from onevisit_web.session import WebSession
 
 router = APIRouter(prefix="/app", include_in_schema=False)
 
@@ -39,60 +36,40 @@ async def sign_in_page(request: Request, next: str | None = None) -> Response:
 
 @router.post("/sign-in/code")
 async def send_code(request: Request) -> Response:
-    """A code texted to her phone (whether or not it has an account: asking tells nothing)."""
     form = await form_of(request, None)
     phone, back_to = field(form, "phone"), safe_next(field(form, "next"), "app")
     context = {"next": back_to, "phone": phone, "code_sent": False}
     try:
-        await call(gateway_client(request), "POST", "/identity/v1/sms-codes", json={"phone": phone})
+        await signing_in.text_a_code(request, phone)
     except ApiProblem as exc:
-        return render(
-            request, "citizen/sign_in.html", {**context, "error": problem_message(exc)}, status=400
-        )
+        context["error"] = problem_message(exc)
+        return render(request, "citizen/sign_in.html", context, status=exc.status)
     return render(request, "citizen/sign_in.html", {**context, "code_sent": True})
 
 
 @router.post("/sign-in")
 async def sign_in(request: Request) -> Response:
     form = await form_of(request, None)
-    phone, back_to = field(form, "phone"), safe_next(field(form, "next"), "app")
-    method = field(form, "method")
-    grant = (
-        {"grant_type": "password", "username": phone, "password": field(form, "password")}
-        if method == "password"
-        else {"grant_type": "sms_code", "username": phone, "code": field(form, "code")}
-    )
+    back_to = safe_next(field(form, "next"), "app")
     try:
-        answer = await call(gateway_client(request), "POST", "/identity/v1/token", data=grant)
+        await signing_in.sign_in(request, "app", signing_in.grant_of(form))
     except ApiProblem as exc:
+        method = field(form, "method")
         context = {
-            "part": "app",
             "next": back_to,
-            "phone": phone,
+            "phone": field(form, "phone"),
             "code_sent": method != "password",
             "method": method,
             "error": problem_message(exc),
         }
-        return render(request, "citizen/sign_in.html", context, status=400)
-    settings = state_of(request).settings
-    begin_session(
-        request, WebSession.begin("app", answer.body, max_seconds=settings.session_max_seconds)
-    )
+        return render(request, "citizen/sign_in.html", context, status=exc.status)
     return redirect(request, back_to)
 
 
 @router.post("/sign-out")
 async def sign_out(request: Request, citizen: CitizenDep) -> Response:
     await form_of(request, citizen)
-    if citizen.refresh_token:
-        # Already ended or not: the cookie goes all the same.
-        with contextlib.suppress(ApiProblem):
-            await call(
-                gateway_client(request),
-                "POST",
-                "/identity/v1/logout",
-                json={"refresh_token": citizen.refresh_token},
-            )
+    await signing_in.end_at_identity(request, citizen.refresh_token)
     end_session(request, "app")
     return redirect(request, "/app/sign-in")
 
