@@ -252,10 +252,11 @@ def test_a_withdrawal_is_handled_on_the_workbench_from_claim_to_approval(
 
 
 def test_the_supervision_page_shows_its_figures_as_charts_and_tables(
-    platform: Platform, desk_browser: WebDriver, platform_admin: str
+    platform: Platform, desk_browser: WebDriver, platform_admin: str, face_of: Any
 ) -> None:
     driver = desk_browser
     with platform.client() as gateway:
+        _applies(gateway, platform, face_of)  # the fund centre has a case this month, at least
         supervisor = create_staff(gateway, platform_admin, FUND_CENTRE, ["supervisor"])
     _signs_in(driver, platform, supervisor, "sign-in-supervisor")
     driver.get(f"{platform.config.gateway_url}/workbench/supervision")
