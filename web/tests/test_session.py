@@ -102,3 +102,9 @@ async def test_every_page_forbids_inline_scripts_framing_and_caching(
     assert "frame-ancestors 'none'" in policy
     assert "unsafe-inline" not in policy
     assert page.headers["cache-control"] == "no-store"
+
+
+async def test_a_body_past_the_limit_is_refused_unread(pages: httpx.AsyncClient) -> None:
+    huge = {"phone": "1" * (SETTINGS.max_body_bytes + 1), "method": "password"}
+    refused = await pages.post("/app/sign-in", data=huge)
+    assert refused.status_code == 413

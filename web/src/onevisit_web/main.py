@@ -25,6 +25,7 @@ from onevisit_web.pages import (
 )
 from onevisit_web.settings import WebSettings
 from onevisit_web.state import WebState
+from servicekit.app import BodySizeLimitMiddleware
 from servicekit.context import on_behalf_of
 from servicekit.forwarding import SCOPE_KEY, Forwarding
 from servicekit.http import make_http_client
@@ -126,6 +127,8 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
         return render(request, "error.html", {"message": message}, status=exc.status_code)
 
     app.add_middleware(OnBehalfOfBrowser)
+    # Forms are small: a body past the kit's limit (MAX_BODY_BYTES, 1 MiB) is refused unread.
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(
         RequestContextMiddleware,
         service_name=settings.service_name,
