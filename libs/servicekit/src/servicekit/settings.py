@@ -123,6 +123,12 @@ class ServiceSettings(BaseSettings):
     forwarded_key: SecretKey = development_key("forwarded")
     log_level: str = "INFO"
     log_json: bool = True
+    #: Where the process's spans go: an OTLP/HTTP traces endpoint, e.g.
+    #: ``http://otel-collector:4318/v1/traces`` (``servicekit.tracing``). Empty: tracing off.
+    otlp_traces_endpoint: str = ""
+    #: The share of the traces this process starts that are sampled (a trace a caller sampled
+    #: follows the caller's decision).
+    trace_sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0)
 
     @property
     def sealing_domain(self) -> str:
