@@ -11,6 +11,7 @@ policies, evaluated pod to pod; the routing table's ConfigMap.
 Without ``kubectl`` the tests are skipped, or fail when ``ONEVISIT_REQUIRE_KUBECTL`` is set."""
 
 import base64
+import functools
 import ipaddress
 import json
 import os
@@ -45,6 +46,29 @@ OVERLAYS = ("development", "production")
 KUBERNETES_VERSION = "1.32"
 COMPOSE: dict[str, Any] = yaml.safe_load((REPO / "docker-compose.yml").read_text())
 CNPG_SCHEMA = json.loads((K8S / "schemas/cnpg-cluster-v1.json").read_text())["openAPIV3Schema"]
+
+
+def strict(schema: Any) -> Any:
+    """A CRD's schema refusing unknown fields, as the API server does for a structural schema
+    (it prunes them, and kubectl's field validation refuses them): ``additionalProperties``
+    false wherever properties are listed and unknown ones are not kept on purpose."""
+    if isinstance(schema, list):
+        return [strict(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    made = {key: strict(value) for key, value in schema.items()}
+    if (
+        "properties" in made
+        and "additionalProperties" not in made
+        and not made.get("x-kubernetes-preserve-unknown-fields")
+    ):
+        made["additionalProperties"] = False
+    return made
+
+
+#: Built once: ``jsonschema.validate`` checks the (large) schema itself at every call. The
+#: root's apiVersion, kind and metadata are the API's own, checked by the API server.
+CNPG_CLUSTER = jsonschema.Draft7Validator(strict(CNPG_SCHEMA))
 
 #: Every process, by its Deployment's name: its spec, and its database when it owns one.
 PROCESSES: dict[str, ServiceSpec] = {
@@ -135,6 +159,19 @@ def workloads_of(objects: list[Object], process: str) -> list[Object]:
 # The API's schemas.
 
 
+@pytest.fixture(scope="module", autouse=True)
+def schemas_read_once() -> Iterator[None]:
+    """kubernetes_validate reads and parses its schema files (the API's definitions: megabytes)
+    at every call; read once, they are parsed once."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(
+            kubernetes_validate.utils,
+            "schema_contents",
+            functools.cache(kubernetes_validate.utils.schema_contents),
+        )
+        yield
+
+
 def test_every_object_is_valid_against_the_kubernetes_api_and_the_operators_schema(
     overlay: str,
 ) -> None:
@@ -143,7 +180,7 @@ def test_every_object_is_valid_against_the_kubernetes_api_and_the_operators_sche
     for document in objects:
         if document["apiVersion"] == "postgresql.cnpg.io/v1":
             # A CRD: kubernetes_validate has only the API's own kinds.
-            jsonschema.validate(document, CNPG_SCHEMA)
+            CNPG_CLUSTER.validate(document)
             continue
         kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
 
@@ -157,7 +194,11 @@ def test_a_broken_object_is_refused_by_both_validations() -> None:
     cluster = json.loads(json.dumps(the(rendered("production"), "Cluster", "case-db")))
     cluster["spec"]["instances"] = "three"
     with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate(cluster, CNPG_SCHEMA)
+        CNPG_CLUSTER.validate(cluster)
+    cluster["spec"]["instances"] = 3
+    cluster["spec"]["bootstrap"]["initdb"]["ownr"] = "case"
+    with pytest.raises(jsonschema.ValidationError, match="ownr"):
+        CNPG_CLUSTER.validate(cluster)
 
 
 # The launcher's specs.
