@@ -368,8 +368,10 @@ def secrets_manifests(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dic
     path = tmp_path_factory.mktemp("deploy") / "secrets.env"
     write_secrets(path)
     text = path.read_text()
-    for variable, value in OPERATOR_VALUES.items():
-        text = text.replace(f"{variable}=\n", f"{variable}='{value}'\n")
+    # As an operator may type them: one quoted as the generator quotes, one bare.
+    endpoint, key = OPERATOR_VALUES.items()
+    text = text.replace(f"{endpoint[0]}=\n", f"{endpoint[0]}={endpoint[1]}\n")
+    text = text.replace(f"{key[0]}=\n", f"{key[0]}='{key[1]}'\n")
     path.write_text(text)
     made = subprocess.run(
         ["sh", str(K8S / "secrets.sh"), str(path)],
@@ -387,12 +389,24 @@ def secrets_manifests(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dic
     return found
 
 
+def test_the_secrets_script_refuses_a_line_it_cannot_read(tmp_path: Path) -> None:
+    path = tmp_path / "secrets.env"
+    path.write_text("ONEVISIT_FORWARDED_KEY='a'\nONEVISIT_CURSOR_KEY 'b'\n")
+    made = subprocess.run(
+        ["sh", str(K8S / "secrets.sh"), str(path)], capture_output=True, text=True, check=False
+    )
+    assert made.returncode == 1
+    assert "is not NAME=value" in made.stderr
+
+
 def test_the_secrets_script_makes_every_secret_the_manifests_name(
     overlay: str, secrets_manifests: dict[str, dict[str, str]]
 ) -> None:
     platform = secrets_manifests["onevisit-secrets"]
     assert set(platform) == {secret.variable for secret in platform_secrets()}
     assert all(value and "'" not in value for value in platform.values())
+    for variable, value in OPERATOR_VALUES.items():
+        assert platform[variable] == value
     for cluster in of_kind(rendered(overlay), "Cluster"):
         owner = cluster["spec"]["bootstrap"]["initdb"]["secret"]["name"]
         database = cluster["spec"]["bootstrap"]["initdb"]["owner"]

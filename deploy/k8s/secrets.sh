@@ -14,9 +14,21 @@ file=${1:-deploy/secrets.env}
 umask 077
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-# kubectl reads an env file's values literally: the generator's single quotes go.
-sed -n "s/^\(ONEVISIT_[A-Z0-9_]*\)='\(.*\)'\$/\1=\2/p; s/^\(ONEVISIT_[A-Z0-9_]*\)=\$/\1=/p" \
-  "$file" > "$work/secrets.env"
+# kubectl reads an env file's values literally: the quotes go (the generator's single ones, or
+# double ones an operator typed); a value typed without quotes is taken as it is.
+sed -n -e "s/^\(ONEVISIT_[A-Z0-9_]*\)='\(.*\)'\$/\1=\2/p; t" \
+  -e 's/^\(ONEVISIT_[A-Z0-9_]*\)="\(.*\)"$/\1=\2/p; t' \
+  -e 's/^\(ONEVISIT_[A-Z0-9_]*=.*\)$/\1/p' "$file" > "$work/secrets.env"
+# Every variable of the file, none lost to a form the lines above do not read.
+if [ "$(grep -c '^ONEVISIT_' "$file")" != "$(wc -l < "$work/secrets.env")" ]; then
+  echo "$file: a line starting ONEVISIT_ is not NAME=value" >&2
+  exit 1
+fi
+# What only the operator has is left empty by the generator: production refuses to start
+# without it (compose refuses to start at all), development's SMS sink needs none.
+sed -n 's/^\(ONEVISIT_[A-Z0-9_]*\)=$/\1/p' "$work/secrets.env" | while read -r empty; do
+  echo "warning: $empty is empty in $file: fill it in for production" >&2
+done
 kubectl create secret generic onevisit-secrets --from-env-file="$work/secrets.env" \
   --dry-run=client -o yaml
 sed -n 's/^ONEVISIT_\([A-Z0-9_]*\)_DATABASE_PASSWORD=\(.*\)$/\1 \2/p' "$work/secrets.env" |
