@@ -162,6 +162,15 @@ def check(platform: Platform, prometheus_binary: str, workdir: Path, token: str)
                 except ValueError as error:
                     ok = False
                     print(f"  FAIL  {where}: {error}")
+            # What answered 5xx during the check, by route: the platform's faults, if any.
+            for series in query(
+                prometheus, 'sum by (job, route, status) (http_requests_total{status=~"5.."})'
+            ):
+                labels = series["metric"]
+                print(
+                    f"5xx: {labels['job']} {labels['route']} {labels['status']}"
+                    f" x{series['value'][1]}"
+                )
             groups = prometheus.get("/api/v1/rules").json()["data"]["groups"]
             rules_loaded = sum(len(group["rules"]) for group in groups)
             firing = [
