@@ -175,12 +175,26 @@ class Proxy:
             region = _region_of(route, path, principal)
         if len(request.body) > self._max_body_bytes:
             raise PayloadTooLarge(f"the limit is {self._max_body_bytes} bytes")
-        upstream = (route, listing, region, headers, principal, idempotency_key)
         if self._tracer is None:
-            self._add_trace_headers(headers, client, outgoing_trace_headers().get("traceparent"))
-            answer = await self._send(request, *upstream)
+            trace = outgoing_trace_headers()
+            self._add_trace_headers(
+                headers, client, trace.get("x-request-id"), trace.get("traceparent")
+            )
+            answer = await self._send(
+                request, route, listing, region, headers, principal, idempotency_key
+            )
         else:
-            answer = await self._send_traced(request, client, *upstream)
+            answer = await self._send_traced(
+                self._tracer,
+                request,
+                client,
+                route,
+                listing,
+                region,
+                headers,
+                principal,
+                idempotency_key,
+            )
         return _answer(method, answer)
 
     async def _send(
@@ -214,6 +228,7 @@ class Proxy:
 
     async def _send_traced(
         self,
+        tracer: Tracer,
         request: Request,
         client: str | None,
         route: ServiceRoute,
@@ -225,13 +240,12 @@ class Proxy:
     ) -> Answer:
         """``_send`` as a CLIENT span under the request's, whose ``traceparent`` the upstream
         is sent (retries and a fan-out's calls included: one span for what the pool does)."""
-        assert self._tracer is not None
         method = request.method
-        call = start_client_span(self._tracer, f"{method} {route.name}", method)
+        call = start_client_span(tracer, f"{method} {route.name}", method)
         call.set_attribute("onevisit.upstream.service", route.name)
         if region is not None:
             call.set_attribute("onevisit.region", region)
-        self._add_trace_headers(headers, client, traceparent_of(call))
+        self._add_trace_headers(headers, client, current_request_id(), traceparent_of(call))
         status = 502
         try:
             answer = await self._send(
@@ -246,11 +260,15 @@ class Proxy:
             end_span(call, status)
 
     def _add_trace_headers(
-        self, headers: list[tuple[bytes, bytes]], client: str | None, traceparent: str | None
+        self,
+        headers: list[tuple[bytes, bytes]],
+        client: str | None,
+        request_id_text: str | None,
+        traceparent: str | None,
     ) -> None:
         """The request id and ``traceparent`` the upstream continues, and the gateway's
         signature over them and the client's address (``servicekit.forwarding``)."""
-        request_id = (current_request_id() or "").encode("latin-1")
+        request_id = request_id_text.encode("latin-1") if request_id_text else b""
         parent = traceparent.encode("latin-1") if traceparent else b""
         if request_id:
             headers.append((b"x-request-id", request_id))

@@ -4,9 +4,10 @@
 the ``X-Request-ID`` and continues the W3C ``traceparent`` when the gateway vouches for them
 (``servicekit.forwarding``), else makes them (a caller's own id is kept apart, as
 ``client_request_id``); it establishes the client's address the same way, binds the ids to the
-log context, records Prometheus metrics by route template and writes one JSON access-log line
-(method, route, status, duration: never the query string, headers or bodies, which may carry
-personal data).
+log context (with tracing on, ``servicekit.tracing``, the trace and span ids are those of the
+request's OpenTelemetry server span, a child of the trace it continues), records Prometheus
+metrics by route template and writes one JSON access-log line (method, route, status, duration:
+never the query string, headers or bodies, which may carry personal data).
 """
 
 import bisect
