@@ -30,7 +30,7 @@ span under the request's server span, and the ``traceparent`` sent (and signed) 
 with it off, the proxy checks that once and sends the request's own, as before.
 """
 
-from opentelemetry.trace import Tracer
+from opentelemetry.trace import Tracer, get_current_span
 
 from gateway.edge import check_query
 from gateway.fanout import FanOutList
@@ -180,6 +180,13 @@ class Proxy:
             self._add_trace_headers(
                 headers, client, trace.get("x-request-id"), trace.get("traceparent")
             )
+            answer = await self._send(
+                request, route, listing, region, headers, principal, idempotency_key
+            )
+        elif not (serving := get_current_span()).is_recording():
+            # A trace the sampler left out: no span to record, the upstream continues it as
+            # left out (its flags), with the request's own span as the parent.
+            self._add_trace_headers(headers, client, current_request_id(), traceparent_of(serving))
             answer = await self._send(
                 request, route, listing, region, headers, principal, idempotency_key
             )

@@ -165,3 +165,26 @@ async def test_tracing_is_off_unless_an_endpoint_is_set(tmp_path: Path) -> None:
     assert on.tracer is not None
     assert on.provider is not None
     on.shutdown()
+
+
+async def test_a_trace_the_caller_left_out_records_nothing_and_goes_on_left_out(
+    tmp_path: Path, gateway_stand_in: ServedApp
+) -> None:
+    exporter = InMemorySpanExporter()
+    settings = kit_settings(tmp_path, gateway_url=gateway_stand_in.url)
+    app = build_app(
+        settings,
+        title="kit",
+        routers=[router],
+        tracing=configure_tracing(settings, exporter=exporter),
+    )
+    left_out = f"00-{TRACE_ID}-{CALLER_SPAN_ID}-00"
+    headers = forwarded_by_gateway(settings, "10.1.2.3", request_id="r-4", traceparent=left_out)
+
+    response = await run(app, "/onward", headers)
+
+    assert exporter.get_finished_spans() == ()
+    sent = response.json()["traceparent"]
+    assert sent.startswith(f"00-{TRACE_ID}-")
+    assert sent.endswith("-00")
+    assert sent == response.headers["traceparent"]  # the server span's, the only one

@@ -18,7 +18,7 @@ from typing import Annotated, Any
 
 import httpx
 from fastapi import Depends, Request
-from opentelemetry.trace import Tracer
+from opentelemetry.trace import Tracer, get_current_span
 
 from servicekit.context import on_behalf_of, outgoing_trace_headers
 from servicekit.forwarding import HEADER, Forwarding
@@ -69,6 +69,11 @@ class _TracedClient(httpx.AsyncClient):
         self._tracer = tracer
 
     async def send(self, request: httpx.Request, *args: Any, **kwargs: Any) -> httpx.Response:
+        serving = get_current_span()
+        if serving.get_span_context().is_valid and not serving.is_recording():
+            # A trace the sampler left out: nothing to record; it goes on, left out.
+            request.headers["traceparent"] = traceparent_of(serving)
+            return await super().send(request, *args, **kwargs)
         # Named by method alone: a path may hold a case number or another id.
         span = start_client_span(self._tracer, request.method, request.method)
         span.set_attribute("server.address", request.url.host)
