@@ -10,9 +10,18 @@ in alternating rounds, at 64 connections (throughput, p50, p99) and at one (the 
 adds). Each proxy's CPU per request is its processes' CPU time (``/proc/<pid>/stat``) over the
 requests wrk completed. Then the routing decision alone (region from the path or the token,
 then the pool) with a region table of one pool against one with a pool for every county and
-township of Zhejiang (catalog-svc's region data), timed in process. nginx and wrk come from
-Debian (``nginx-light``, ``wrk``): when missing and the benchmark runs as root, it installs them
-with apt-get, saying so; otherwise it says what is missing and stops.
+township of Zhejiang (catalog-svc's region data), timed in process.
+
+Tracing on against off, same run: a second gateway process, configured alike but with
+``GATEWAY_OTLP_TRACES_ENDPOINT`` set (every request sampled unless ``--trace-sample-ratio``
+says otherwise: the dearest case), exporting its server and client spans by OTLP/HTTP to a
+receiver in this benchmark's process that decodes and counts them; wrk drives it in the same
+alternating rounds, and the report gives its CPU per request, throughput and added latency
+against the gateway with tracing off, and the spans received per request (two for each sampled
+one: the work was really done).
+
+nginx and wrk come from Debian (``nginx-light``, ``wrk``): when missing and the benchmark runs
+as root, it installs them with apt-get, saying so; otherwise it says what is missing and stops.
 """
 
 from __future__ import annotations
@@ -26,13 +35,19 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
 
 from bench.proc import children, wait_until_serving
 from bench.wrk import Run, ensure_tools, wrk
@@ -145,6 +160,45 @@ def process(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+class SpanReceiver(ThreadingHTTPServer):
+    """An OTLP/HTTP traces endpoint on a free port that decodes what it is sent and counts the
+    spans (what a collector's receiver would do first), answering as a collector does."""
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _ExportHandler)
+        self.spans = 0
+        self._lock = threading.Lock()
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/v1/traces"
+
+    def count(self, body: bytes) -> None:
+        export = ExportTraceServiceRequest()
+        export.ParseFromString(body)
+        spans = sum(
+            len(scope.spans) for resource in export.resource_spans for scope in resource.scope_spans
+        )
+        with self._lock:
+            self.spans += spans
+
+
+class _ExportHandler(BaseHTTPRequestHandler):
+    server: SpanReceiver
+
+    def do_POST(self) -> None:
+        self.server.count(self.rfile.read(int(self.headers.get("content-length", "0"))))
+        answer = ExportTraceServiceResponse().SerializeToString()
+        self.send_response(200)
+        self.send_header("content-type", "application/x-protobuf")
+        self.send_header("content-length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
 
 
 def nginx_config(directory: Path, listen: int, upstream: int) -> Path:
@@ -296,6 +350,12 @@ def main() -> None:
         default=2000,
         help="entries in the revocation list the gateway holds (sessions and clients)",
     )
+    parser.add_argument(
+        "--trace-sample-ratio",
+        type=float,
+        default=1.0,
+        help="the traced gateway's TRACE_SAMPLE_RATIO (1: every request's spans exported)",
+    )
     options = parser.parse_args()
     if options.serve_upstream:
         port, jwks, revoked = options.serve_upstream
@@ -311,6 +371,9 @@ def main() -> None:
     auth = {"Authorization": f"Bearer {token}"}
     wrk_auth = (f"Authorization: Bearer {token}",)
     upstream_port, gateway_port, nginx_port = free_port(), free_port(), free_port()
+    traced_port = free_port()
+    receiver = SpanReceiver()
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
     with tempfile.TemporaryDirectory(prefix="bench-gateway-proxy-") as tmp:
         directory = Path(tmp)
         jwks_file = directory / "jwks.json"
@@ -354,6 +417,17 @@ def main() -> None:
                     env=gateway_env,
                 )
             )
+            traced = stack.enter_context(
+                process(
+                    [python, "-m", "gateway", "--host", "127.0.0.1", "--port", str(traced_port)],
+                    directory / "gateway-traced.log",
+                    env={
+                        **gateway_env,
+                        "GATEWAY_OTLP_TRACES_ENDPOINT": receiver.endpoint,
+                        "GATEWAY_TRACE_SAMPLE_RATIO": str(options.trace_sample_ratio),
+                    },
+                )
+            )
             nginx = stack.enter_context(
                 process(
                     ["nginx", "-c", str(nginx_config(directory, nginx_port, upstream_port))],
@@ -364,6 +438,7 @@ def main() -> None:
                 "direct": (f"{upstream_url}{PROTECTED_PATH}", []),
                 "nginx": (f"http://127.0.0.1:{nginx_port}{PROTECTED_PATH}", []),
                 "gateway": (f"http://127.0.0.1:{gateway_port}{PROTECTED_PATH}", [gateway.pid]),
+                "traced": (f"http://127.0.0.1:{traced_port}{PROTECTED_PATH}", [traced.pid]),
             }
             for url, _pids in targets.values():
                 wait_until_serving(url, auth)
@@ -386,8 +461,11 @@ def main() -> None:
                 time.sleep(0.1)
             print(f"revocation list ({options.revoked} entries) checked by the gateway: {checks}")
             runs: list[Run] = []
+            warm_up: list[Run] = []
             for target, (url, pids) in targets.items():  # warm up: pools, caches, JIT-less paths
-                wrk(target, url, connections=64, seconds=1, cpu_pids=pids, headers=wrk_auth)
+                warm_up.append(
+                    wrk(target, url, connections=64, seconds=1, cpu_pids=pids, headers=wrk_auth)
+                )
             for _round in range(options.rounds):
                 for target, (url, pids) in targets.items():
                     for connections, seconds in (
@@ -404,7 +482,15 @@ def main() -> None:
                                 headers=wrk_auth,
                             )
                         )
-    report(runs, rounds=options.rounds)
+    # The traced gateway has exported what it held when it stopped (its shutdown flushes).
+    traced_requests = sum(run.requests for run in (*warm_up, *runs) if run.target == "traced")
+    report(
+        runs,
+        rounds=options.rounds,
+        spans_per_request=receiver.spans / max(traced_requests, 1),
+        sample_ratio=options.trace_sample_ratio,
+    )
+    receiver.shutdown()
     try:
         without, with_list = revocation_check_cost(options.revoked)
     except ImportError:  # a kit from before the revocation list (comparing with a baseline)
@@ -421,10 +507,10 @@ def main() -> None:
     )
 
 
-def report(runs: list[Run], *, rounds: int) -> None:
+def report(runs: list[Run], *, rounds: int, spans_per_request: float, sample_ratio: float) -> None:
     print(f"wrk, a small authenticated JSON GET; median of {rounds} alternating rounds")
     figures = {}
-    for target in ("direct", "nginx", "gateway"):
+    for target in ("direct", "nginx", "gateway", "traced"):
         busy, alone = median_of(runs, target, 64), median_of(runs, target, 1)
         figures[target] = (busy, alone)
         cpu = f"{busy['cpu_us']:6.1f} us/request" if target != "direct" else "      -"
@@ -440,12 +526,26 @@ def report(runs: list[Run], *, rounds: int) -> None:
         f"CPU per request gateway/nginx {gateway['cpu_us'] / nginx['cpu_us']:.1f}x  "
         f"(gateway {gateway['cpu_us']:.0f} us, target <= 90 us)"
     )
-    for target in ("nginx", "gateway"):
+    for target in ("nginx", "gateway", "traced"):
         added = (figures[target][1]["p50"] - figures["direct"][1]["p50"]) * 1e6
         print(
             f"added p50 latency at -c1, {target}: {added:.0f} us  (gateway target <= 150 us);"
             f" its CPU per request at -c1: {figures[target][1]['cpu_us']:.0f} us"
         )
+    traced = figures["traced"][0]
+    cpu_ratio = traced["cpu_us"] / gateway["cpu_us"]
+    latency_ratio = figures["traced"][1]["p50"] / figures["gateway"][1]["p50"]
+    print(
+        f"tracing on/off (sample ratio {sample_ratio:g}, spans exported by OTLP/HTTP): "
+        f"CPU per request {cpu_ratio:.2f}x ({traced['cpu_us']:.0f} us against "
+        f"{gateway['cpu_us']:.0f} us), throughput {traced['rps'] / gateway['rps']:.2f}, "
+        f"-c1 p50 {latency_ratio:.2f}x"
+    )
+    print(
+        f"spans received per request wrk saw answered: {spans_per_request:.2f} "
+        f"({2 * sample_ratio:g} expected: a server and a client span per sampled request; "
+        f"fewer: the exporter's queue dropped some)"
+    )
 
 
 if __name__ == "__main__":

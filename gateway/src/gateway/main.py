@@ -7,7 +7,8 @@ takes the request's ids and trace context (from a trusted proxy, or signed by a 
 through the gateway; anyone else's id is logged as ``client_request_id`` and a new one made:
 ``gateway.forwarded``), passes the edge (``edge``: request limits, path checks, CORS, security
 headers), goes to the proxy, and records the request's metrics and access-log line (the kit's
-``RequestLog``). The operations paths go to a small FastAPI app
+``RequestLog``: with tracing on, a SERVER span per request, ``servicekit.tracing``). The
+operations paths go to a small FastAPI app
 through ASGI, behind the same edge and the kit's request-context middleware. As an ASGI app
 (any ASGI server, or a test's transport) the gateway turns a proxied request's scope into the
 same ``Request``.
@@ -67,6 +68,7 @@ from servicekit.observability import (
 )
 from servicekit.problems import DomainError, UpstreamUnavailable
 from servicekit.revocations import RevocationList, RevocationPage, page_from_json
+from servicekit.tracing import configure_tracing
 
 log = structlog.get_logger("gateway.main")
 
@@ -103,13 +105,17 @@ class Gateway:
         self.edge = Edge(settings)
         #: Tokens ended early, polled from identity-svc: one list across routing-table reloads.
         self.revocations = RevocationList()
-        self._requests = RequestLog(settings.service_name)
+        #: Off (no tracer) unless ``OTLP_TRACES_ENDPOINT`` is set: then each request is a SERVER
+        #: span and its upstream call a CLIENT span (``servicekit.tracing``).
+        self._tracing = configure_tracing(settings)
+        self._requests = RequestLog(settings.service_name, tracer=self._tracing.tracer)
         self._trusted_proxies = TrustedProxies(settings.trusted_proxies)
         self._forwarding = Forwarding(settings.forwarded_key_bytes)
         self._operations_asgi = RequestContextMiddleware(
             self.edge.asgi(self.operations),
             service_name=settings.service_name,
             forwarding=self._forwarding,
+            tracer=self._tracing.tracer,
         )
 
     @asynccontextmanager
@@ -155,6 +161,8 @@ class Gateway:
             await asyncio.gather(*own, *self._retiring, return_exceptions=True)
             if current is not None:
                 await current.aclose()
+            # The spans still queued go out before the process ends.
+            self._tracing.shutdown()
 
     def _generation(self, table: RoutingTable) -> _Generation:
         settings = self.settings
@@ -188,6 +196,7 @@ class Gateway:
                 shared_buckets,
                 trusted_proxies=self._trusted_proxies,
                 forwarding=self._forwarding,
+                tracer=self._tracing.tracer,
             ),
             openapi=OpenApiAggregator(
                 table,
@@ -328,8 +337,12 @@ class Gateway:
             # vouched for to it: she is the client, for rate limits and for the services.
             request.client = vouched.decode("latin-1")
         if vouched is not None or self._trusted_proxies.trusts(request.client):
-            return self._requests.begin(_text(request_id), _text(traceparent))
-        return self._requests.begin(None, None, client_request_id=_text(request_id))
+            return self._requests.begin(
+                _text(request_id), _text(traceparent), method=request.method
+            )
+        return self._requests.begin(
+            None, None, method=request.method, client_request_id=_text(request_id)
+        )
 
     async def _proxy(self, request: Request) -> Answer:
         generation = self._current

@@ -24,14 +24,20 @@ continues the same trace, with the client's address the gateway established
 (``gateway.forwarded``), all three signed in ``OneVisit-Forwarded`` (``servicekit.forwarding``;
 a copy the caller sent is dropped). ``X-Forwarded-For`` names the peer, after the chain a
 trusted proxy sent; services believe only the signed header.
+
+With tracing on (``OTLP_TRACES_ENDPOINT``, ``servicekit.tracing``) the upstream call is a CLIENT
+span under the request's server span, and the ``traceparent`` sent (and signed) is that span's;
+with it off, the proxy checks that once and sends the request's own, as before.
 """
+
+from opentelemetry.trace import Tracer, get_current_span
 
 from gateway.edge import check_query
 from gateway.fanout import FanOutList
 from gateway.forwarded import TrustedProxies
 from gateway.messages import Answer, Request
 from gateway.ratelimits import SharedTokenBuckets, TokenBuckets
-from gateway.routing import RoutingTable, ServiceRoute, region_prefix
+from gateway.routing import FanOut, RoutingTable, ServiceRoute, region_prefix
 from gateway.settings import GatewaySettings
 from gateway.upstreams import Upstreams
 from servicekit.auth import (
@@ -41,11 +47,12 @@ from servicekit.auth import (
     authenticate,
     check_scopes,
 )
-from servicekit.context import outgoing_trace_headers
+from servicekit.context import current_request_id, outgoing_trace_headers
 from servicekit.forwarding import HEADER_BYTES, Forwarding
 from servicekit.pagination import Cursors
 from servicekit.problems import DomainError, Forbidden, NotFound, PayloadTooLarge
 from servicekit.regions import InvalidRegionCode
+from servicekit.tracing import end_span, start_client_span, traceparent_of
 
 #: RFC 9110 §7.6.1: meaningful for one connection only (with the names ``Connection`` lists).
 HOP_BY_HOP = frozenset(
@@ -118,7 +125,9 @@ class Proxy:
         *,
         trusted_proxies: TrustedProxies,
         forwarding: Forwarding,
+        tracer: Tracer | None = None,
     ) -> None:
+        """``tracer``: the gateway's, when tracing is on (the upstream call a CLIENT span)."""
         self._table = table
         self._upstreams = upstreams
         self._verifier = verifier
@@ -128,6 +137,7 @@ class Proxy:
         self._buckets = TokenBuckets(table.rate_limits)
         self._shared_buckets = shared_buckets
         self._cursors = Cursors(settings.cursor_key_bytes)
+        self._tracer = tracer
 
     async def __call__(self, request: Request) -> Answer:
         """The upstream's answer to the request, or the problem it earns raised."""
@@ -165,30 +175,123 @@ class Proxy:
             region = _region_of(route, path, principal)
         if len(request.body) > self._max_body_bytes:
             raise PayloadTooLarge(f"the limit is {self._max_body_bytes} bytes")
+        if self._tracer is None:
+            trace = outgoing_trace_headers()
+            self._add_trace_headers(
+                headers, client, trace.get("x-request-id"), trace.get("traceparent")
+            )
+            answer = await self._send(
+                request, route, listing, region, headers, principal, idempotency_key
+            )
+        elif not (serving := get_current_span()).is_recording():
+            # A trace the sampler left out: no span to record, the upstream continues it as
+            # left out (its flags), with the request's own span as the parent.
+            self._add_trace_headers(headers, client, current_request_id(), traceparent_of(serving))
+            answer = await self._send(
+                request, route, listing, region, headers, principal, idempotency_key
+            )
+        else:
+            answer = await self._send_traced(
+                self._tracer,
+                request,
+                client,
+                route,
+                listing,
+                region,
+                headers,
+                principal,
+                idempotency_key,
+            )
+        return _answer(method, answer)
+
+    async def _send(
+        self,
+        request: Request,
+        route: ServiceRoute,
+        listing: FanOut | None,
+        region: str | None,
+        headers: list[tuple[bytes, bytes]],
+        principal: Principal | None,
+        idempotency_key: bool,
+    ) -> Answer:
+        """The upstream's answer: every pool's for a fan-out ``listing``, else the region's."""
         if listing is not None:
             fan_out = FanOutList(listing, self._upstreams.pools_of(route.name), self._cursors)
-            answer = await fan_out(
+            return await fan_out(
                 request.raw_path.decode("latin-1"),
                 request.query,
                 headers,
                 caller=principal.sub if principal is not None else "",
             )
-        else:
-            answer = await self._upstreams.pool(route, region).forward(
-                method,
-                request.target.decode("latin-1"),
-                headers,
-                request.body,
-                path=path,
-                retryable=method in _SAFE or (idempotency_key and method == "POST"),
+        method = request.method
+        return await self._upstreams.pool(route, region).forward(
+            method,
+            request.target.decode("latin-1"),
+            headers,
+            request.body,
+            path=request.path,
+            retryable=method in _SAFE or (idempotency_key and method == "POST"),
+        )
+
+    async def _send_traced(
+        self,
+        tracer: Tracer,
+        request: Request,
+        client: str | None,
+        route: ServiceRoute,
+        listing: FanOut | None,
+        region: str | None,
+        headers: list[tuple[bytes, bytes]],
+        principal: Principal | None,
+        idempotency_key: bool,
+    ) -> Answer:
+        """``_send`` as a CLIENT span under the request's, whose ``traceparent`` the upstream
+        is sent (retries and a fan-out's calls included: one span for what the pool does)."""
+        method = request.method
+        call = start_client_span(tracer, f"{method} {route.name}", method)
+        call.set_attribute("onevisit.upstream.service", route.name)
+        if region is not None:
+            call.set_attribute("onevisit.region", region)
+        self._add_trace_headers(headers, client, current_request_id(), traceparent_of(call))
+        status = 502
+        try:
+            answer = await self._send(
+                request, route, listing, region, headers, principal, idempotency_key
             )
-        return _answer(method, answer)
+            status = answer.status
+            return answer
+        except DomainError as error:
+            status = error.status
+            raise
+        finally:
+            end_span(call, status)
+
+    def _add_trace_headers(
+        self,
+        headers: list[tuple[bytes, bytes]],
+        client: str | None,
+        request_id_text: str | None,
+        traceparent: str | None,
+    ) -> None:
+        """The request id and ``traceparent`` the upstream continues, and the gateway's
+        signature over them and the client's address (``servicekit.forwarding``)."""
+        request_id = request_id_text.encode("latin-1") if request_id_text else b""
+        parent = traceparent.encode("latin-1") if traceparent else b""
+        if request_id:
+            headers.append((b"x-request-id", request_id))
+        if parent:
+            headers.append((b"traceparent", parent))
+        signed = self._forwarding.sign(
+            client.encode("latin-1") if client else b"", request_id, parent
+        )
+        headers.append((HEADER_BYTES, signed))
 
     def _outgoing_headers(
         self, request: Request
     ) -> tuple[list[tuple[bytes, bytes]], bool, str | None, str | None]:
-        """The headers to forward, whether the request carries an Idempotency-Key, the region
-        its ``X-Region-Code`` names (a significant prefix), and the client's address."""
+        """The headers to forward (the trace's and the signature are added just before they
+        are sent), whether the request carries an Idempotency-Key, the region its
+        ``X-Region-Code`` names (a significant prefix), and the client's address."""
         headers: list[tuple[bytes, bytes]] = []
         connection: set[bytes] = set()
         trusted = self._trusted_proxies.trusts(request.client)
@@ -234,17 +337,6 @@ class Proxy:
         if host:
             forwarding.setdefault(b"x-forwarded-host", host)
         headers.extend(forwarding.items())
-        trace = outgoing_trace_headers()
-        request_id = trace.get("x-request-id", "").encode("latin-1")
-        traceparent = trace.get("traceparent", "").encode("latin-1")
-        if request_id:
-            headers.append((b"x-request-id", request_id))
-        if traceparent:
-            headers.append((b"traceparent", traceparent))
-        signed = self._forwarding.sign(
-            client.encode("latin-1") if client else b"", request_id, traceparent
-        )
-        headers.append((HEADER_BYTES, signed))
         return headers, idempotency_key, region, client
 
     async def _authenticate(self, request: Request) -> Principal:

@@ -32,6 +32,7 @@ from servicekit.http import make_http_client
 from servicekit.observability import RequestContextMiddleware, configure_logging
 from servicekit.problems import UpstreamUnavailable
 from servicekit.security_headers import SecurityHeadersMiddleware
+from servicekit.tracing import configure_tracing
 
 STATIC = Path(__file__).parent / "static"
 
@@ -56,6 +57,8 @@ class OnBehalfOfBrowser:
 
 def create_app(settings: WebSettings | None = None) -> FastAPI:
     settings = settings or WebSettings()
+    # Off unless OTLP_TRACES_ENDPOINT is set: then each page and its calls are spans.
+    tracing = configure_tracing(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -68,12 +71,14 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
             connect_timeout_seconds=settings.http_connect_timeout_seconds,
             max_connections=settings.http_max_connections,
             forwarding=Forwarding(settings.forwarded_key_bytes),
+            tracer=tracing.tracer,
         )
         app.state.web = WebState(settings=settings, http=http)
         try:
             yield
         finally:
             await http.aclose()
+            tracing.shutdown()
 
     # Pages only: nothing here is an API operation, so the platform's document gains nothing.
     app = FastAPI(title="OneVisit pages", lifespan=lifespan, docs_url=None, redoc_url=None)
@@ -133,6 +138,7 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
         RequestContextMiddleware,
         service_name=settings.service_name,
         forwarding=Forwarding(settings.forwarded_key_bytes),
+        tracer=tracing.tracer,
     )
     app.add_middleware(SecurityHeadersMiddleware)
     return app

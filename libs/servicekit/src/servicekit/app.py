@@ -5,8 +5,9 @@ token verifier ...) into the kit's ``ServiceState`` (``servicekit.state``); a se
 ``lifespan`` hook receives it and yields the service's own state, built over it, which the app
 then holds for its life. The app
 answers ``/healthz``, ``/readyz`` (checks the database) and ``/metrics``, limits body sizes,
-renders every error as problem+json, and documents the problems each route can answer
-(``servicekit.openapi``).
+renders every error as problem+json, documents the problems each route can answer
+(``servicekit.openapi``), and traces its requests, statements and calls when
+``OTLP_TRACES_ENDPOINT`` is set (``servicekit.tracing``).
 """
 
 import datetime as dt
@@ -47,6 +48,7 @@ from servicekit.revocations import RevocationList
 from servicekit.security_headers import SecurityHeadersMiddleware
 from servicekit.settings import ServiceSettings
 from servicekit.state import ServiceState, app_state, install_state
+from servicekit.tracing import Tracing, configure_tracing
 
 #: A service's own start-up and shut-down, inside the kit's: it receives the kit's state and
 #: yields the service's own (``OwnState.over(kit, ...)``), which the app holds while it runs.
@@ -192,11 +194,15 @@ def build_app(
     jwks: JwksSource | None = None,
     idempotency_records: type[IdempotencyRecordMixin] | None = None,
     revocations: RevocationList | None = None,
+    tracing: Tracing | None = None,
     **fastapi_options: Any,
 ) -> FastAPI:
     """``idempotency_records``: the service's table of ``Idempotency-Key`` records, for the
     endpoints that take ``IdempotencyDep``; ``revocations``: tokens ended early, which the
-    token verifier refuses (the service keeps the list current)."""
+    token verifier refuses (the service keeps the list current); ``tracing``: where the spans
+    go (by default ``configure_tracing(settings)``: off unless ``OTLP_TRACES_ENDPOINT``), shut
+    down, what it holds exported, when the app stops."""
+    tracing = tracing or configure_tracing(settings)
 
     @asynccontextmanager
     async def app_lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -209,11 +215,14 @@ def build_app(
             connect_timeout_seconds=settings.http_connect_timeout_seconds,
             max_connections=settings.http_max_connections,
             forwarding=Forwarding(settings.forwarded_key_bytes),
+            tracer=tracing.tracer,
         )
         kit = ServiceState(
             settings=settings,
             database=Database(
-                settings.database_url, plan_cache_mode=settings.database_plan_cache_mode
+                settings.database_url,
+                plan_cache_mode=settings.database_plan_cache_mode,
+                tracer=tracing.tracer,
             ),
             http=http,
             token_verifier=TokenVerifier(
@@ -250,6 +259,7 @@ def build_app(
             held = app_state(app, ServiceState)
             await held.http.aclose()
             await held.database.dispose()
+            tracing.shutdown()
 
     # Sealed columns of this service open and seal with its keyring from now on.
     settings.install_sealing()
@@ -265,6 +275,7 @@ def build_app(
         RequestContextMiddleware,
         service_name=settings.service_name,
         forwarding=Forwarding(settings.forwarded_key_bytes),
+        tracer=tracing.tracer,
     )
     app.add_middleware(SecurityHeadersMiddleware)
     return app

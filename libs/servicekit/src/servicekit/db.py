@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import Depends, Request
+from opentelemetry.trace import Tracer
 from sqlalchemy import DateTime, MetaData, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect, make_url
@@ -31,6 +32,7 @@ from sqlalchemy.types import TypeDecorator
 from servicekit.problems import DomainError
 from servicekit.settings import ServiceSettings
 from servicekit.state import ServiceState, state_of
+from servicekit.tracing import trace_engine
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -164,8 +166,13 @@ def insert_for(bind: AsyncSession | Dialect, table: Any) -> Any:
 class Database:
     """The engine and sessionmaker of one service, owned by its lifespan."""
 
-    def __init__(self, url: str, *, plan_cache_mode: PlanCacheMode = "auto") -> None:
+    def __init__(
+        self, url: str, *, plan_cache_mode: PlanCacheMode = "auto", tracer: Tracer | None = None
+    ) -> None:
+        """``tracer``: the process's, when tracing is on: a client span for each statement."""
         self.engine = create_engine(url, plan_cache_mode=plan_cache_mode)
+        if tracer is not None:
+            trace_engine(self.engine, tracer)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
 
     async def ping(self) -> None:

@@ -2,7 +2,8 @@
 answer's problem becomes the caller's.
 
 Timeouts are explicit (no call waits forever), connections are pooled and kept alive, and each
-outgoing request carries the current request id and trace context; a client given the
+outgoing request carries the current request id and trace context (with tracing on, its own
+client span's: ``servicekit.tracing``); a client given the
 platform's ``Forwarding`` signs them on its calls to its base URL (the gateway), which then
 continues them (``servicekit.forwarding``), naming the browser a page server acts for when
 ``servicekit.context.on_behalf_of`` holds one. Endpoints take the service's client as ``HttpDep``.
@@ -17,11 +18,13 @@ from typing import Annotated, Any
 
 import httpx
 from fastapi import Depends, Request
+from opentelemetry.trace import Tracer, get_current_span
 
 from servicekit.context import on_behalf_of, outgoing_trace_headers
 from servicekit.forwarding import HEADER, Forwarding
 from servicekit.problems import DomainError, UpstreamUnavailable
 from servicekit.state import ServiceState, state_of
+from servicekit.tracing import end_span, start_client_span, traceparent_of
 
 
 def _context_propagation(
@@ -56,6 +59,34 @@ def _context_propagation(
     return propagate
 
 
+class _TracedClient(httpx.AsyncClient):
+    """The kit's client when tracing is on: each call a CLIENT span under the current one,
+    whose ``traceparent`` the call carries (and the gateway's signature covers: the hook
+    signs what the request holds when it is sent)."""
+
+    def __init__(self, tracer: Tracer, **options: Any) -> None:
+        super().__init__(**options)
+        self._tracer = tracer
+
+    async def send(self, request: httpx.Request, *args: Any, **kwargs: Any) -> httpx.Response:
+        serving = get_current_span()
+        if serving.get_span_context().is_valid and not serving.is_recording():
+            # A trace the sampler left out: nothing to record; it goes on, left out.
+            request.headers["traceparent"] = traceparent_of(serving)
+            return await super().send(request, *args, **kwargs)
+        # Named by method alone: a path may hold a case number or another id.
+        span = start_client_span(self._tracer, request.method, request.method)
+        span.set_attribute("server.address", request.url.host)
+        request.headers["traceparent"] = traceparent_of(span)
+        status = 500
+        try:
+            response = await super().send(request, *args, **kwargs)
+            status = response.status_code
+            return response
+        finally:
+            end_span(span, status)
+
+
 @cache
 def _tls_context() -> ssl.SSLContext:
     # Building a context loads the CA bundle (~0.1 s); every client of the process shares one.
@@ -69,19 +100,24 @@ def make_http_client(
     connect_timeout_seconds: float,
     max_connections: int = 100,
     forwarding: Forwarding | None = None,
+    tracer: Tracer | None = None,
 ) -> httpx.AsyncClient:
-    """``forwarding``: the platform's key, for a client of the gateway (see the module)."""
-    return httpx.AsyncClient(
-        base_url=base_url,
-        timeout=httpx.Timeout(timeout_seconds, connect=connect_timeout_seconds),
-        limits=httpx.Limits(
+    """``forwarding``: the platform's key, for a client of the gateway (see the module);
+    ``tracer``: the process's, when tracing is on (a client span for each call)."""
+    options: dict[str, Any] = {
+        "base_url": base_url,
+        "timeout": httpx.Timeout(timeout_seconds, connect=connect_timeout_seconds),
+        "limits": httpx.Limits(
             max_connections=max_connections,
             max_keepalive_connections=max_connections,
             keepalive_expiry=30.0,
         ),
-        event_hooks={"request": [_context_propagation(base_url, forwarding)]},
-        verify=_tls_context(),
-    )
+        "event_hooks": {"request": [_context_propagation(base_url, forwarding)]},
+        "verify": _tls_context(),
+    }
+    if tracer is None:
+        return httpx.AsyncClient(**options)
+    return _TracedClient(tracer, **options)
 
 
 async def _http(request: Request) -> httpx.AsyncClient:

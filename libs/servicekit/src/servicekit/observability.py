@@ -4,16 +4,16 @@
 the ``X-Request-ID`` and continues the W3C ``traceparent`` when the gateway vouches for them
 (``servicekit.forwarding``), else makes them (a caller's own id is kept apart, as
 ``client_request_id``); it establishes the client's address the same way, binds the ids to the
-log context, records Prometheus metrics by route template and writes one JSON access-log line
-(method, route, status, duration: never the query string, headers or bodies, which may carry
-personal data).
+log context (with tracing on, ``servicekit.tracing``, the trace and span ids are those of the
+request's OpenTelemetry server span, a child of the trace it continues), records Prometheus
+metrics by route template and writes one JSON access-log line (method, route, status, duration:
+never the query string, headers or bodies, which may carry personal data).
 """
 
 import bisect
 import itertools
 import json
 import logging
-import os
 import re
 import sys
 import time
@@ -24,6 +24,8 @@ from typing import Any, TextIO
 
 import orjson
 import structlog
+from opentelemetry import context as otel_context
+from opentelemetry.trace import Span, Tracer
 from prometheus_client import REGISTRY
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -33,6 +35,7 @@ from servicekit import context
 from servicekit.context import current_request_id, outgoing_trace_headers
 from servicekit.forwarding import HEADER_BYTES, SCOPE_KEY, Forwarding
 from servicekit.problems import internal_error_body
+from servicekit.tracing import end_span, random_hex, start_server_span
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,128}$")
 _TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
@@ -115,26 +118,6 @@ class RequestMetrics(Collector):
 
 REQUEST_METRICS = RequestMetrics()
 REGISTRY.register(REQUEST_METRICS)
-
-
-class _RandomHex:
-    """Random hex digits from the system's source, read 4 KiB at a time: one read for about a
-    hundred requests' ids rather than one per request."""
-
-    def __init__(self) -> None:
-        self._digits = ""
-        self._at = 0
-
-    def take(self, count: int) -> str:
-        if self._at + count > len(self._digits):
-            self._digits = os.urandom(4096).hex()
-            self._at = 0
-        digits = self._digits[self._at : self._at + count]
-        self._at += count
-        return digits
-
-
-_random_hex = _RandomHex()
 
 
 def _json_line(event: Any, **options: Any) -> str:
@@ -239,7 +222,8 @@ def _route_template(scope: Scope) -> str:
 
 @dataclass(slots=True)
 class RequestSpan:
-    """One request's ids, set in the kit's context variables until the request ends."""
+    """One request's ids, set in the kit's context variables until the request ends, and its
+    OpenTelemetry server span when tracing is on (whose ids they then are)."""
 
     request_id: str
     trace_id: str
@@ -248,25 +232,33 @@ class RequestSpan:
     tokens: tuple[Token[str | None], Token[tuple[str, str] | None]]
     #: The id a caller not trusted with the request id sent: logged beside it, never as it.
     client_request_id: str | None = None
+    #: The server span and the token that made it current; ``None`` when tracing is off.
+    server_span: Span | None = None
+    attached: Token[otel_context.Context] | None = None
+    #: The trace's ``sampled`` flag as this process continues it (``01``, or ``00`` when the
+    #: sampler left it out).
+    flags: str = "01"
 
     def response_headers(self) -> list[tuple[bytes, bytes]]:
         """What every answer carries: the request id and this service's trace context."""
         return [
             (b"x-request-id", self.request_id.encode()),
-            (b"traceparent", f"00-{self.trace_id}-{self.span_id}-01".encode()),
+            (b"traceparent", f"00-{self.trace_id}-{self.span_id}-{self.flags}".encode()),
         ]
 
 
 class RequestLog:
-    """A service's record of each request: ids and trace context taken or made at the start;
-    the Prometheus metrics by route template and one JSON access-log line (method, route,
+    """A service's record of each request: ids and trace context taken or made at the start,
+    with its server span when ``tracer`` is given (tracing on: ``servicekit.tracing``); the
+    Prometheus metrics by route template and one JSON access-log line (method, route,
     status, duration: never the query string, headers or bodies, which may carry personal
     data) at the end. ``RequestContextMiddleware`` uses it for ASGI apps; the gateway's own
     HTTP server calls it directly."""
 
-    def __init__(self, service_name: str) -> None:
+    def __init__(self, service_name: str, *, tracer: Tracer | None = None) -> None:
         self.service_name = service_name
         self.log = structlog.get_logger("access")
+        self.tracer = tracer
         self._series: dict[tuple[str, str, int], _Answered] = {}
 
     def begin(
@@ -274,22 +266,42 @@ class RequestLog:
         request_id: str | None,
         traceparent: str | None,
         *,
+        method: str = "",
         client_request_id: str | None = None,
     ) -> RequestSpan:
         """Take ``request_id`` and ``traceparent`` (given only when their sender is trusted
         with them) when well formed, else make them; they stay the context's until ``end``.
-        ``client_request_id``: the id an untrusted caller sent, logged apart when well formed."""
-        fresh = _random_hex.take(80)
+        With tracing on, the server span (a child of ``traceparent``) makes the trace and span
+        ids. ``client_request_id``: the id an untrusted caller sent, logged apart when well
+        formed."""
+        # One read of the random source for every id the request may need.
+        fresh = random_hex(80)
         if not (request_id and _REQUEST_ID.match(request_id)):
             request_id = fresh[:32]
-        parent = _TRACEPARENT.match(traceparent or "")
-        trace_id = parent.group(1) if parent else fresh[32:64]
-        span_id = fresh[64:]
         if client_request_id is not None and not _REQUEST_ID.match(client_request_id):
             client_request_id = None
+        server_span = attached = None
+        flags = "01"
+        if self.tracer is None:
+            parent = _TRACEPARENT.match(traceparent or "")
+            trace_id = parent.group(1) if parent else fresh[32:64]
+            span_id = fresh[64:]
+        else:
+            server_span, attached = start_server_span(self.tracer, method, traceparent)
+            ids = server_span.get_span_context()
+            trace_id, span_id = f"{ids.trace_id:032x}", f"{ids.span_id:016x}"
+            flags = f"{int(ids.trace_flags):02x}"
         tokens = (context.request_id.set(request_id), context.trace.set((trace_id, span_id)))
         return RequestSpan(
-            request_id, trace_id, span_id, time.perf_counter(), tokens, client_request_id
+            request_id,
+            trace_id,
+            span_id,
+            time.perf_counter(),
+            tokens,
+            client_request_id,
+            server_span,
+            attached,
+            flags,
         )
 
     def end(self, span: RequestSpan, method: str, route: str, status: int) -> None:
@@ -315,17 +327,30 @@ class RequestLog:
             _access_line.write(fields)
         else:
             self.log.info("request", **fields)
+        if span.server_span is not None and span.attached is not None:
+            # Named by its route template, as the metrics are: never a path holding an id.
+            span.server_span.update_name(f"{method} {route}")
+            end_span(span.server_span, status, route)
+            otel_context.detach(span.attached)
         context.request_id.reset(span.tokens[0])
         context.trace.reset(span.tokens[1])
 
 
 class RequestContextMiddleware:
     """Each request's ids, trace context and client address, taken from the gateway's signed
-    word (``forwarding``) or made here; its metrics and access line."""
+    word (``forwarding``) or made here; its server span (with ``tracer``), metrics and access
+    line."""
 
-    def __init__(self, app: ASGIApp, *, service_name: str, forwarding: Forwarding) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        service_name: str,
+        forwarding: Forwarding,
+        tracer: Tracer | None = None,
+    ) -> None:
         self.app = app
-        self.requests = RequestLog(service_name)
+        self.requests = RequestLog(service_name, tracer=tracer)
         self.forwarding = forwarding
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -344,9 +369,13 @@ class RequestContextMiddleware:
         peer = scope.get("client")
         address = str(peer[0]) if peer else None
         if vouched is None:
-            span = self.requests.begin(None, None, client_request_id=_text(request_id))
+            span = self.requests.begin(
+                None, None, method=scope["method"], client_request_id=_text(request_id)
+            )
         else:
-            span = self.requests.begin(_text(request_id), _text(traceparent))
+            span = self.requests.begin(
+                _text(request_id), _text(traceparent), method=scope["method"]
+            )
             address = vouched.decode("latin-1") or address
         # For ``servicekit.forwarding.client_address``: the request's own, not a context's.
         scope[SCOPE_KEY] = address
