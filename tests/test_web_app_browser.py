@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
-from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
+from selenium.common.exceptions import TimeoutException, WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -60,9 +60,10 @@ class _Waiting:
 
     def until(self, condition: Callable[[WebDriver], Any]) -> Any:
         try:
-            # A page replaced while the condition reads it is read again on the next poll.
+            # A page replaced while the condition reads it is read again on the next poll
+            # (the browser says "stale element", or "node ... does not belong to the document").
             waiting = WebDriverWait(
-                self.browser, STEP_SECONDS, ignored_exceptions=(StaleElementReferenceException,)
+                self.browser, STEP_SECONDS, ignored_exceptions=(WebDriverException,)
             )
             return waiting.until(condition)
         except TimeoutException as exc:
@@ -399,10 +400,15 @@ def test_she_answers_the_one_time_notice_and_reads_her_inbox(
     message = browser.find_elements(By.CSS_SELECTOR, "#messages li.unread")[0]
     message_id = message.get_attribute("id")
     _press(message.find_element(By.CSS_SELECTOR, "form button"))
-    _on_page(browser, "/app/inbox")
-    read = browser.find_element(By.ID, message_id)
-    assert "unread" not in (read.get_attribute("class") or "")
-    assert not read.find_elements(By.CSS_SELECTOR, "form button")
+    # The inbox again, once the post has answered (the page it leaves is an inbox too).
+    _wait(browser).until(
+        lambda d: d.execute_script(
+            "const message = document.getElementById(arguments[0]);"
+            "return message !== null && !message.classList.contains('unread');",
+            message_id,
+        )
+    )
+    assert not browser.find_element(By.ID, message_id).find_elements(By.CSS_SELECTOR, "form button")
 
 
 #: One more resident in no other story, and the bureau that handles her loss report.

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
+from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -121,14 +121,17 @@ def _said(driver: WebDriver, text: str) -> None:
     """Waits for the page's notice of a step done to say ``text``."""
 
     def notice(d: WebDriver) -> bool:
-        found = d.find_elements(By.CSS_SELECTOR, "p.notice[role=status]")
-        return bool(found) and found[0].text == text
+        # Found and read in one script: the page may be replaced between a find and a read
+        # (the browser then answers "stale element" or "node ... does not belong to the
+        # document"), and the notice found may be the previous step's until it is.
+        said = d.execute_script(
+            "const notice = document.querySelector('p.notice[role=status]');"
+            "return notice ? notice.innerText.trim() : null;"
+        )
+        return bool(said == text)
 
     try:
-        # The page may be replaced between finding the notice and reading it: look again.
-        WebDriverWait(
-            driver, WAIT_SECONDS, ignored_exceptions=(StaleElementReferenceException,)
-        ).until(notice)
+        WebDriverWait(driver, WAIT_SECONDS).until(notice)
     except TimeoutException:
         main = driver.find_element(By.TAG_NAME, "main").text
         raise AssertionError(f"the page never said {text!r}: {main}") from None
