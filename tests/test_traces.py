@@ -22,7 +22,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as SpanMessage
 
-from onevisit_dev.callers import Person, claim_real_name, register_citizen, verify_face
+from onevisit_dev.callers import Person, face_verified_citizen
 from onevisit_dev.platform import GATEWAY, SERVICES, WEB, Platform, PlatformConfig, running_platform
 
 #: The demo citizen of the synthetic population (README's walk).
@@ -159,10 +159,7 @@ def test_a_case_submission_is_one_trace_from_the_gateway_through_case_svc_to_cat
     with traced_platform.client() as gateway:
         name, id_number = DEMO_PERSON
         person = Person(name, id_number, face_of(id_number))
-        citizen = register_citizen(gateway, var_dir)
-        token = citizen.sign_in(gateway)
-        claim_real_name(gateway, token, person)
-        token = verify_face(gateway, token, person)
+        _, token = face_verified_citizen(gateway, var_dir, person)
         filed = gateway.post(
             "/cases/v1/cases",
             json={

@@ -35,6 +35,7 @@ from onevisit_dev.callers import (
     Person,
     claim_real_name,
     create_staff,
+    face_verified_citizen,
     new_phone,
     register_citizen,
     verify_face,
@@ -340,11 +341,8 @@ def test_she_answers_the_one_time_notice_and_reads_her_inbox(
 ) -> None:
     name, id_number = RETIRED_RESIDENT
     with platform.client() as gateway:
-        citizen = register_citizen(gateway, platform.config.var_dir)
         person = Person(name, id_number, face_of(id_number))
-        token = citizen.sign_in(gateway)
-        claim_real_name(gateway, token, person)
-        token = verify_face(gateway, token, person)
+        citizen, token = face_verified_citizen(gateway, platform.config.var_dir, person)
         filed = gateway.post(
             "/cases/v1/cases",
             json={
@@ -421,11 +419,8 @@ def test_her_bad_review_is_rectified_and_she_rates_the_rectification(
 ) -> None:
     name, id_number = UNHAPPY_RESIDENT
     with platform.client() as gateway:
-        citizen = register_citizen(gateway, platform.config.var_dir)
         person = Person(name, id_number, face_of(id_number))
-        token = citizen.sign_in(gateway)
-        claim_real_name(gateway, token, person)
-        token = verify_face(gateway, token, person)
+        citizen, token = face_verified_citizen(gateway, platform.config.var_dir, person)
         filed = gateway.post(
             "/cases/v1/cases",
             json={

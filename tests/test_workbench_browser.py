@@ -22,10 +22,9 @@ from onevisit_dev.browser import check_page
 from onevisit_dev.callers import (
     Citizen,
     Person,
-    claim_real_name,
     create_staff,
+    face_verified_citizen,
     register_citizen,
-    verify_face,
 )
 from onevisit_dev.platform import Platform
 
@@ -49,10 +48,7 @@ def _applies(gateway: httpx.Client, platform: Platform, face_of: Any) -> tuple[s
     and the case number."""
     name, id_number = APPLICANT
     person = Person(name, id_number, face_of(id_number))
-    citizen = register_citizen(gateway, platform.config.var_dir)
-    token = citizen.sign_in(gateway)
-    claim_real_name(gateway, token, person)
-    token = verify_face(gateway, token, person)
+    _, token = face_verified_citizen(gateway, platform.config.var_dir, person)
     filed = gateway.post(
         "/cases/v1/cases",
         json={
@@ -302,10 +298,7 @@ def _rates_badly(gateway: httpx.Client, platform: Platform, face_of: Any) -> str
     its case number."""
     name, id_number = REVIEWER
     person = Person(name, id_number, face_of(id_number))
-    citizen = register_citizen(gateway, platform.config.var_dir)
-    token = citizen.sign_in(gateway)
-    claim_real_name(gateway, token, person)
-    token = verify_face(gateway, token, person)
+    _, token = face_verified_citizen(gateway, platform.config.var_dir, person)
     filed = gateway.post(
         "/cases/v1/cases",
         json={

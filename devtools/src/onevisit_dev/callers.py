@@ -145,6 +145,17 @@ def verify_face(gateway: httpx.Client, token: str, person: Person) -> str:
     return access
 
 
+def face_verified_citizen(
+    gateway: httpx.Client, var_dir: Path, person: Person
+) -> tuple[Citizen, str]:
+    """A new citizen whose real name is ``person``'s, bound by her face match: the citizen and
+    her token of level 3."""
+    citizen = register_citizen(gateway, var_dir)
+    token = citizen.sign_in(gateway)
+    claim_real_name(gateway, token, person)
+    return citizen, verify_face(gateway, token, person)
+
+
 def exchange(gateway: httpx.Client, subject: str, actor_token: str) -> str:
     """A token for ``subject`` (a delegation id, or an enterprise's credit code) acting as the
     actor (RFC 8693)."""

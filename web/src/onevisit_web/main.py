@@ -28,7 +28,7 @@ from onevisit_web.state import WebState
 from servicekit.app import BodySizeLimitMiddleware
 from servicekit.context import on_behalf_of
 from servicekit.forwarding import SCOPE_KEY, Forwarding
-from servicekit.http import make_http_client
+from servicekit.http import gateway_client
 from servicekit.observability import RequestContextMiddleware, configure_logging
 from servicekit.problems import UpstreamUnavailable
 from servicekit.security_headers import SecurityHeadersMiddleware
@@ -65,14 +65,7 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
         configure_logging(
             service_name=settings.service_name, level=settings.log_level, json=settings.log_json
         )
-        http = make_http_client(
-            settings.gateway_url,
-            timeout_seconds=settings.http_timeout_seconds,
-            connect_timeout_seconds=settings.http_connect_timeout_seconds,
-            max_connections=settings.http_max_connections,
-            forwarding=Forwarding(settings.forwarded_key_bytes),
-            tracer=tracing.tracer,
-        )
+        http = gateway_client(settings, tracing.tracer)
         app.state.web = WebState(settings=settings, http=http)
         try:
             yield

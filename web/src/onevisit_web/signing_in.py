@@ -6,17 +6,47 @@ at identity-svc on the way out."""
 import contextlib
 
 from fastapi import Request
+from fastapi.responses import Response
 from starlette.datastructures import FormData
 
 from onevisit_web.api import ApiProblem, call
-from onevisit_web.pages import begin_session, field, gateway_client, state_of
+from onevisit_web.pages import (
+    begin_session,
+    field,
+    form_of,
+    gateway_client,
+    problem_message,
+    render,
+    safe_next,
+    state_of,
+)
 from onevisit_web.session import Part, WebSession
 
+#: Each part's sign-in page.
+SIGN_IN_TEMPLATES: dict[Part, str] = {
+    "app": "citizen/sign_in.html",
+    "workbench": "workbench/sign_in.html",
+}
 
-async def text_a_code(request: Request, phone: str) -> None:
-    """A code texted to ``phone``, whether or not it has an account (asking tells nothing);
-    ``ApiProblem`` when the platform refuses (a malformed number, too many codes)."""
-    await call(gateway_client(request), "POST", "/identity/v1/sms-codes", json={"phone": phone})
+
+async def text_a_code(request: Request, part: Part) -> Response:
+    """The posted phone is texted a code, whether or not it has an account (asking tells
+    nothing): the part's sign-in page asks for it, or says why the platform refused (a malformed
+    number, too many codes)."""
+    form = await form_of(request, None)
+    phone = field(form, "phone")
+    context: dict[str, object] = {
+        "next": safe_next(field(form, "next"), part),
+        "phone": phone,
+        "code_sent": False,
+    }
+    template = SIGN_IN_TEMPLATES[part]
+    try:
+        await call(gateway_client(request), "POST", "/identity/v1/sms-codes", json={"phone": phone})
+    except ApiProblem as exc:
+        context["error"] = problem_message(exc)
+        return render(request, template, context, status=exc.status)
+    return render(request, template, {**context, "code_sent": True})
 
 
 def grant_of(form: FormData) -> dict[str, str]:

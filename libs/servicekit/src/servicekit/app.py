@@ -33,7 +33,7 @@ from servicekit.db import (
     is_transient_database_error,
 )
 from servicekit.forwarding import Forwarding
-from servicekit.http import make_http_client
+from servicekit.http import gateway_client
 from servicekit.idempotency import IdempotencyPolicy, IdempotencyRecordMixin
 from servicekit.observability import RequestContextMiddleware, configure_logging
 from servicekit.openapi import ServiceApp
@@ -209,14 +209,7 @@ def build_app(
         configure_logging(
             service_name=settings.service_name, level=settings.log_level, json=settings.log_json
         )
-        http = make_http_client(
-            settings.gateway_url,
-            timeout_seconds=settings.http_timeout_seconds,
-            connect_timeout_seconds=settings.http_connect_timeout_seconds,
-            max_connections=settings.http_max_connections,
-            forwarding=Forwarding(settings.forwarded_key_bytes),
-            tracer=tracing.tracer,
-        )
+        http = gateway_client(settings, tracing.tracer)
         kit = ServiceState(
             settings=settings,
             database=Database(

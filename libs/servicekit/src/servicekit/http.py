@@ -23,6 +23,7 @@ from opentelemetry.trace import Tracer, get_current_span
 from servicekit.context import on_behalf_of, outgoing_trace_headers
 from servicekit.forwarding import HEADER, Forwarding
 from servicekit.problems import DomainError, UpstreamUnavailable
+from servicekit.settings import ServiceSettings
 from servicekit.state import ServiceState, state_of
 from servicekit.tracing import end_span, start_client_span, traceparent_of
 
@@ -118,6 +119,19 @@ def make_http_client(
     if tracer is None:
         return httpx.AsyncClient(**options)
     return _TracedClient(tracer, **options)
+
+
+def gateway_client(settings: ServiceSettings, tracer: Tracer | None) -> httpx.AsyncClient:
+    """The process's pooled client of the gateway, as its settings say (timeouts, pool size, the
+    forwarding key), making client spans with ``tracer`` when tracing is on."""
+    return make_http_client(
+        settings.gateway_url,
+        timeout_seconds=settings.http_timeout_seconds,
+        connect_timeout_seconds=settings.http_connect_timeout_seconds,
+        max_connections=settings.http_max_connections,
+        forwarding=Forwarding(settings.forwarded_key_bytes),
+        tracer=tracer,
+    )
 
 
 async def _http(request: Request) -> httpx.AsyncClient:

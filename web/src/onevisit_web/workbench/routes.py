@@ -30,15 +30,7 @@ async def sign_in_page(request: Request, next: str | None = None) -> Response:
 
 @router.post("/sign-in/code")
 async def send_code(request: Request) -> Response:
-    form = await form_of(request, None)
-    phone, back_to = field(form, "phone"), safe_next(field(form, "next"), "workbench")
-    context = {"next": back_to, "phone": phone, "code_sent": False}
-    try:
-        await signing_in.text_a_code(request, phone)
-    except ApiProblem as exc:
-        context["error"] = problem_message(exc)
-        return render(request, "workbench/sign_in.html", context, status=exc.status)
-    return render(request, "workbench/sign_in.html", {**context, "code_sent": True})
+    return await signing_in.text_a_code(request, "workbench")
 
 
 @router.post("/sign-in")
